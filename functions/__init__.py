@@ -1,0 +1,1 @@
+"""Thin entry points: Cloud Functions handlers, the local runner, the CLI and the web view."""

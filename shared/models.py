@@ -1,0 +1,150 @@
+"""Domain models that cross a boundary (store, bus, web, CLI): pydantic, immutable by convention.
+
+Times are UNIX seconds (float, UTC) inside the domain; adapters convert to and from RFC 3339.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SPECIALISTS: tuple[str, ...] = ("logs", "traces", "metrics", "changes")
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+class Alert(Model):
+    """One Cloud Monitoring notification, normalised (v1.2 and "test" payloads)."""
+
+    monitoring_incident_id: str
+    policy_name: str = ""
+    condition_name: str = ""
+    state: Literal["open", "closed"] = "open"
+    started_at: float | None = None
+    ended_at: float | None = None
+    project_id: str = ""
+    resource_type: str = ""
+    resource_name: str = ""
+    resource_labels: dict[str, str] = Field(default_factory=dict)
+    metric_type: str = ""
+    metric_labels: dict[str, str] = Field(default_factory=dict)
+    observed_value: float | None = None
+    threshold_value: float | None = None
+    summary: str = ""
+    url: str = ""
+    severity: str = ""
+    version: str = ""
+    policy_user_labels: dict[str, str] = Field(default_factory=dict)
+    documentation: str = ""
+
+    @property
+    def service(self) -> str:
+        """The service the alert is about, as well as the payload says it."""
+        labels = self.resource_labels
+        for key in ("service_name", "service", "function_name", "module_id", "container_name", "job"):
+            if labels.get(key):
+                return labels[key]
+        return self.resource_name
+
+    def group_key(self) -> str:
+        """Alerts of one policy on one resource belong to one incident while it is open."""
+        resource = self.resource_name or ",".join(f"{k}={v}" for k, v in sorted(self.resource_labels.items()))
+        return f"{self.policy_name}|{self.resource_type}|{resource}"
+
+
+class Event(Model):
+    """One immutable fact about an incident. `event_id` is deterministic so appends are idempotent."""
+
+    incident_id: str
+    event_id: str
+    type: str
+    at: float
+    actor: str
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class Widget(Model):
+    """A typed description of how to show a piece of evidence; the web view renders it."""
+
+    kind: Literal["timeseries", "waterfall", "pattern_table", "table", "text"]
+    title: str = ""
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class Finding(Model):
+    """One observation with its evidence, produced by a specialist."""
+
+    finding_id: str = ""
+    specialist: str
+    kind: str  # e.g. log.new_pattern, trace.latency_shift, metric.anomaly, change.deploy
+    service: str = ""
+    resource: str = ""  # pod / instance / operation / metric name, where narrower than the service
+    title: str
+    onset: float | None = None
+    magnitude: float = 0.0
+    score: float = Field(0.0, ge=0.0, le=1.0)
+    ruled_out: bool = False
+    query: dict[str, Any] = Field(default_factory=dict)  # exactly what was read: source, window, filters
+    exemplars: list[dict[str, Any]] = Field(default_factory=list)
+    widget: Widget | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class ChainStep(Model):
+    role: Literal["cause", "propagation", "symptom", "impact"]
+    service: str
+    statement: str
+    evidence: list[str] = Field(default_factory=list)  # finding ids
+
+
+class RankedCause(Model):
+    rank: int
+    service: str
+    resource: str = ""
+    kind: str  # the leading finding kind, e.g. change.deploy, metric.anomaly
+    title: str
+    score: float
+    confidence: float = Field(ge=0.0, le=1.0)
+    chain: list[ChainStep] = Field(default_factory=list)
+    evidence: list[str] = Field(default_factory=list)  # finding ids
+
+
+class RuledOut(Model):
+    service: str
+    reason: str
+    evidence: list[str] = Field(default_factory=list)
+
+
+class Report(Model):
+    incident_id: str
+    round: int = 1
+    partial: bool = False
+    missing_specialists: list[str] = Field(default_factory=list)
+    failed_specialists: dict[str, str] = Field(default_factory=dict)
+    headline: str
+    summary: str
+    alert_service: str = ""
+    onset: float | None = None
+    causes: list[RankedCause] = Field(default_factory=list)
+    ruled_out: list[RuledOut] = Field(default_factory=list)
+    finding_ids: list[str] = Field(default_factory=list)
+    narrative_source: Literal["deterministic", "llm"] = "deterministic"
+
+
+class Task(Model):
+    """A message on the tasks topic: one specialist, one round of one incident."""
+
+    incident_id: str
+    round: int = 1
+    specialist: str
+
+
+class FindingsReady(Model):
+    """A message on the findings topic: a specialist has reported for a round."""
+
+    incident_id: str
+    round: int = 1
+    specialist: str

@@ -1,0 +1,115 @@
+"""Telemetry as the analysis sees it: plain, source-independent records.
+
+Every `TelemetrySource` adapter (bundle folder, Cloud Logging/Trace/Monitoring, BigQuery) converts its own
+wire format into these. Times are UNIX seconds (float, UTC).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Generic, Protocol, TypeVar
+
+T = TypeVar("T")
+
+SEVERITIES = ("DEFAULT", "DEBUG", "INFO", "NOTICE", "WARNING", "ERROR", "CRITICAL", "ALERT", "EMERGENCY")
+
+
+def severity_rank(severity: str) -> int:
+    """0 for DEFAULT .. 8 for EMERGENCY; unknown severities count as DEFAULT."""
+    try:
+        return SEVERITIES.index(severity.upper())
+    except ValueError:
+        return 0
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    start: float
+    end: float
+
+    def __post_init__(self) -> None:
+        if self.end < self.start:
+            raise ValueError(f"window ends before it starts: {self.start} > {self.end}")
+
+    @property
+    def seconds(self) -> float:
+        return self.end - self.start
+
+    def contains(self, t: float) -> bool:
+        return self.start <= t < self.end
+
+
+@dataclass(frozen=True, slots=True)
+class LogRecord:
+    timestamp: float
+    service: str
+    message: str
+    severity: str = "DEFAULT"
+    instance: str = ""
+    trace_id: str = ""
+    span_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    trace_id: str
+    span_id: str
+    parent_id: str  # "" for a root span
+    service: str
+    name: str
+    start: float
+    end: float
+    instance: str = ""
+    error: bool = False
+    status_message: str = ""
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+
+@dataclass(frozen=True, slots=True)
+class MetricSeries:
+    """One time series: a metric on one resource. `points` are (time, value) sorted by time."""
+
+    metric: str
+    service: str
+    points: tuple[tuple[float, float], ...]
+    instance: str = ""
+    unit: str = ""
+    labels: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeEvent:
+    timestamp: float
+    service: str
+    kind: str  # deploy | config | scale | restart | other
+    description: str
+    actor: str = ""
+    details: tuple[tuple[str, str], ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class ReadResult(Generic[T]):
+    """What a read returned, and whether it had to stop early (page/size bounds): say so, never hide it."""
+
+    items: list[T]
+    sampled: bool = False
+    note: str = ""
+
+
+class TelemetrySource(Protocol):
+    """Reads telemetry for a time window. Implementations bound what they read and report sampling."""
+
+    def logs(self, window: Window, services: list[str] | None = None) -> ReadResult[LogRecord]: ...
+
+    def spans(self, window: Window, services: list[str] | None = None) -> ReadResult[Span]: ...
+
+    def metrics(self, window: Window, services: list[str] | None = None) -> ReadResult[MetricSeries]: ...
+
+    def changes(self, window: Window, services: list[str] | None = None) -> ReadResult[ChangeEvent]: ...
+
+    def describe(self) -> dict[str, str]:
+        """Where the data comes from (for the finding's `query`)."""
+        ...
