@@ -118,13 +118,18 @@ def fold(events: list[Event]) -> IncidentState:
     """Rebuild an incident's state from its events (any subset, any order of concurrent writers)."""
     if not events:
         raise ValueError("cannot fold an empty event list")
-    ordered = sorted(events, key=lambda e: (e.at, e.event_id))
+    # Causal phase first, then time: a fold never depends on clocks agreeing across writers.
+    ordered = sorted(events, key=lambda e: (_PHASE.get(e.type, 9), e.at, e.event_id))
     state = IncidentState(incident_id=ordered[0].incident_id)
     for e in ordered:
         state.event_count += 1
         state.last_event_at = max(state.last_event_at, e.at)
         _apply(state, e)
     return state
+
+
+_PHASE = {INCIDENT_OPENED: 0, ALERT_RECEIVED: 1, ROUND_STARTED: 2, FINDING_RECORDED: 3, SPECIALIST_FAILED: 4,
+          SPECIALIST_COMPLETED: 4, REPORT_PUBLISHED: 5, INCIDENT_RESOLVED: 6}
 
 
 def _apply(state: IncidentState, e: Event) -> None:

@@ -85,7 +85,7 @@ class Finding(Model):
     title: str
     onset: float | None = None
     magnitude: float = 0.0
-    score: float = Field(0.0, ge=0.0, le=1.0)
+    score: float = Field(default=0.0, ge=0.0, le=1.0)
     ruled_out: bool = False
     query: dict[str, Any] = Field(default_factory=dict)  # exactly what was read: source, window, filters
     exemplars: list[dict[str, Any]] = Field(default_factory=list)

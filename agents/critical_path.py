@@ -1,0 +1,98 @@
+"""Self time and the critical path of a trace: the one implementation every trace analysis uses.
+
+Self time of a span = its duration minus the union of its children's intervals, clipped to the span (parallel
+children merged, overlaps counted once). The critical path walks back from the end of the root: at each span,
+the last-finishing child that ends before the current cursor is on the path, the cursor moves to that child's
+start, and the gaps between path children are the span's own contribution. Contributions along the path sum to
+the root's duration.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from shared.telemetry.models import Span
+
+
+@dataclass
+class Trace:
+    trace_id: str
+    spans: dict[str, Span]
+    children: dict[str, list[Span]]
+    roots: list[Span]
+
+    @property
+    def root(self) -> Span:
+        return max(self.roots, key=lambda s: (s.duration, s.span_id))
+
+
+def build_traces(spans: Iterable[Span]) -> list[Trace]:
+    """Group spans into traces; spans whose parent is missing become roots (orphans are kept, not dropped)."""
+    by_trace: dict[str, list[Span]] = defaultdict(list)
+    for s in spans:
+        by_trace[s.trace_id].append(s)
+    traces = []
+    for trace_id in sorted(by_trace):
+        members = {s.span_id: s for s in by_trace[trace_id]}
+        children: dict[str, list[Span]] = defaultdict(list)
+        roots = []
+        for s in members.values():
+            if s.parent_id and s.parent_id in members and s.parent_id != s.span_id:
+                children[s.parent_id].append(s)
+            else:
+                roots.append(s)
+        for kids in children.values():
+            kids.sort(key=lambda c: (c.start, c.span_id))
+        if roots:
+            traces.append(Trace(trace_id, members, children, roots))
+    return traces
+
+
+def covered(span: Span, kids: list[Span]) -> float:
+    """Seconds of `span` covered by the union of its children's intervals (clipped to the span)."""
+    intervals = sorted((max(c.start, span.start), min(c.end, span.end)) for c in kids)
+    total, cur_start, cur_end = 0.0, None, None
+    for a, b in intervals:
+        if b <= a:
+            continue
+        if cur_end is None or a > cur_end:
+            if cur_end is not None and cur_start is not None:
+                total += cur_end - cur_start
+            cur_start, cur_end = a, b
+        else:
+            cur_end = max(cur_end, b)
+    if cur_end is not None and cur_start is not None:
+        total += cur_end - cur_start
+    return total
+
+
+def self_times(trace: Trace) -> dict[str, float]:
+    """span id -> self time (seconds)."""
+    return {sid: max(0.0, s.duration - covered(s, trace.children.get(sid, []))) for sid, s in trace.spans.items()}
+
+
+def critical_path(trace: Trace, start: Span | None = None) -> list[tuple[Span, float]]:
+    """Spans on the critical path with the seconds each contributes to the end-to-end latency."""
+    out: list[tuple[Span, float]] = []
+    stack = [start or trace.root]
+    seen: set[str] = set()
+    while stack:
+        span = stack.pop()
+        if span.span_id in seen:  # defensive: a cycle in bad data
+            continue
+        seen.add(span.span_id)
+        cursor = span.end
+        own = 0.0
+        path_children = []
+        for child in sorted(trace.children.get(span.span_id, []), key=lambda c: (c.end, c.span_id), reverse=True):
+            child_end = min(child.end, span.end)
+            if child_end <= cursor and child.start < child_end:
+                own += cursor - child_end
+                path_children.append(child)
+                cursor = max(child.start, span.start)
+        own += max(0.0, cursor - span.start)
+        out.append((span, own))
+        stack.extend(reversed(path_children))
+    return out

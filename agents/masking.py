@@ -1,0 +1,73 @@
+"""Masking: secrets and personal data out of every line we store or show, and variables out of lines before
+they are clustered into patterns. Generic rules only: nothing here knows one system's log format."""
+
+from __future__ import annotations
+
+import re
+
+# Secrets and personal data -> a labelled placeholder. Order matters: specific before generic.
+_SECRETS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(-----END [A-Z ]*PRIVATE KEY-----|$)", re.S), "<PRIVATE_KEY>"),
+    (re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{4,}"), "<JWT>"),
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 <TOKEN>"),
+    (re.compile(r"\bAIza[0-9A-Za-z_-]{30,}"), "<API_KEY>"),
+    (re.compile(r"\b(?:sk|pk|rk)[-_](?:live|test|proj)?[-_]?[A-Za-z0-9]{16,}"), "<API_KEY>"),
+    (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}"), "<API_KEY>"),
+    (re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"), "<API_KEY>"),
+    (re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), "<API_KEY>"),
+    (re.compile(r"\bya29\.[0-9A-Za-z_-]{20,}"), "<TOKEN>"),
+    (re.compile(r"(?i)([\"']?(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|client[_-]?secret|"
+                r"auth)[\"']?\s*[:=]\s*)(\"[^\"]*\"|'[^']*'|[^\s,;&}]+)"), r"\1<SECRET>"),
+    (re.compile(r"(?i)(://[^/\s:@]+:)[^@\s/]+@"), r"\1<SECRET>@"),
+    (re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b"), "<EMAIL>"),
+    (re.compile(r"\b(?:\d[ -]?){13,19}\b"), "<CARD>"),
+]
+
+
+def mask_secrets(text: str) -> str:
+    """Replace tokens, keys, passwords, e-mails and card-like numbers with placeholders."""
+    for pattern, repl in _SECRETS:
+        text = pattern.sub(repl, text)
+    return text
+
+
+# Variables -> <*> before clustering, so that fresh values do not create fresh patterns.
+_VARIABLES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"), "<*>"),
+    (re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?"), "<*>"),
+    (re.compile(r"\b\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?\b"), "<*>"),
+    (re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}(?::\d{1,5})?\b"), "<*>"),
+    (re.compile(r"\b(?:0x)?[0-9a-fA-F]*\d[0-9a-fA-F]*[a-fA-F][0-9a-fA-F]*\b|"
+                r"\b(?:0x)?[0-9a-fA-F]*[a-fA-F][0-9a-fA-F]*\d[0-9a-fA-F]*\b"), "<*>"),
+    (re.compile(r"\b[A-Za-z]{1,6}[-_]?\d{3,}\w*\b"), "<*>"),  # ids such as u1234, SKU-40213, ord_889
+    # numbers (with a unit); not the line number of a code location such as Class#48
+    (re.compile(r"(?<![\w#.])[-+]?\d+(?:\.\d+)?(?:ms|s|us|ns|m|h|kb|mb|gb|KB|MB|GB|B|%)?(?![A-Za-z])"), "<*>"),
+]
+_LEADING_PREFIX = re.compile(
+    r"^\s*(?:\[?\d{2,4}[-/]\d{2}[-/]\d{2}[T ]?\S*\]?\s+)?(?:\[?\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?\]?\s+)?"
+    r"(?:\[?(?:TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|ERR|FATAL|CRITICAL|SEVERE)\]?:?\s+)?")
+
+
+def strip_prefix(line: str) -> str:
+    """Drop a leading date/time and level token: they are metadata, not the message."""
+    stripped = _LEADING_PREFIX.sub("", line, count=1)
+    return stripped or line
+
+
+def mask_variables(line: str) -> str:
+    for pattern, repl in _VARIABLES:
+        line = pattern.sub(repl, line)
+    return line
+
+
+_LEVEL = re.compile(r"\b(TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|ERR|FATAL|CRITICAL|SEVERE|PANIC)\b")
+_LEVEL_MAP = {"TRACE": "DEBUG", "WARN": "WARNING", "ERR": "ERROR", "FATAL": "CRITICAL", "SEVERE": "ERROR",
+              "PANIC": "CRITICAL"}
+
+
+def level_of(line: str) -> str:
+    """The severity a line states in its first level token ('DEFAULT' when it states none)."""
+    m = _LEVEL.search(line[:120])
+    if not m:
+        return "DEFAULT"
+    return _LEVEL_MAP.get(m.group(1), m.group(1))

@@ -1,0 +1,96 @@
+"""Cloud Functions (2nd gen) entry points, run by functions-framework.
+
+Deploy each target as its own function: `intake` (alerts topic), `specialist_logs`, `specialist_traces`,
+`specialist_metrics`, `specialist_changes` (tasks topic, filtered on attributes.specialist), `synthesize`
+(findings topic), and `sweep` (HTTP, called by Cloud Scheduler). Adapters come from AUTOSRE_* settings.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+from typing import Any
+
+import functions_framework
+from cloudevents.http import CloudEvent
+
+from functions.pipeline import Pipeline
+from functions.runtime import from_settings
+from shared.config import Settings
+from shared.jsonlog import setup_logging
+from shared.ports import Message
+
+setup_logging(logging.INFO)
+log = logging.getLogger("autosre.functions")
+_pipeline: Pipeline | None = None
+
+
+def pipeline() -> Pipeline:
+    """One pipeline per instance, built on first use (adapters import their SDKs lazily)."""
+    global _pipeline
+    if _pipeline is None:
+        _pipeline = from_settings(Settings.from_env())
+    return _pipeline
+
+
+def message_of(cloud_event: CloudEvent) -> Message:
+    """The Pub/Sub message inside a messagePublished CloudEvent (or push envelope), as the handlers see it."""
+    body: Any = cloud_event.data
+    if isinstance(body, (bytes, str)):
+        try:
+            body = json.loads(body)
+        except ValueError:
+            return Message(data=body.encode() if isinstance(body, str) else body)
+    message = body.get("message") if isinstance(body, dict) else None
+    if not isinstance(message, dict):
+        return Message(data=json.dumps(body, default=str).encode())
+    try:
+        data = base64.b64decode(message.get("data") or "", validate=True)
+    except (binascii.Error, ValueError, TypeError):
+        data = json.dumps(body, default=str).encode()  # the parser will reject and record it
+    source = str(cloud_event.get("source") or "")
+    attributes = message.get("attributes") if isinstance(message.get("attributes"), dict) else {}
+    return Message(
+        data=data,
+        attributes={str(k): str(v) for k, v in (attributes or {}).items()},
+        message_id=str(message.get("messageId") or message.get("message_id") or cloud_event.get("id") or ""),
+        topic=source.rsplit("/", 1)[-1] if "/topics/" in source else "",
+        delivery_attempt=int(body.get("deliveryAttempt") or 1) if isinstance(body, dict) else 1,
+    )
+
+
+@functions_framework.cloud_event
+def intake(cloud_event: CloudEvent) -> None:
+    pipeline().on_alert(message_of(cloud_event))
+
+
+def _specialist(name: str) -> Any:
+    def handler(cloud_event: CloudEvent) -> None:
+        message = message_of(cloud_event)
+        wanted = message.attributes.get("specialist")
+        if wanted and wanted != name:
+            log.warning("task for %s delivered to %s: ignored (check the subscription filter)", wanted, name)
+            return
+        pipeline().on_task(message)
+
+    handler.__name__ = f"specialist_{name}"
+    return functions_framework.cloud_event(handler)
+
+
+specialist_logs = _specialist("logs")
+specialist_traces = _specialist("traces")
+specialist_metrics = _specialist("metrics")
+specialist_changes = _specialist("changes")
+
+
+@functions_framework.cloud_event
+def synthesize(cloud_event: CloudEvent) -> None:
+    pipeline().on_findings(message_of(cloud_event))
+
+
+@functions_framework.http
+def sweep(request: Any) -> tuple[str, int]:
+    swept = pipeline().sweep()
+    return json.dumps({"partial_reports": swept}), 200

@@ -1,0 +1,96 @@
+"""Plain-text rendering of a report and of pipeline progress, for the terminal."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+import time
+from datetime import UTC, datetime
+from typing import TextIO
+
+from shared import events as ev
+from shared.events import IncidentState
+from shared.models import Event, Finding, Report
+
+
+def _ts(t: float | None) -> str:
+    return "-" if t is None else datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+class Progress:
+    """An observer for Pipeline events that prints one line per step as it happens."""
+
+    def __init__(self, out: TextIO = sys.stderr):
+        self.out = out
+        self.began = time.perf_counter()
+
+    def __call__(self, event: Event) -> None:
+        d = event.data
+        line = {
+            ev.INCIDENT_OPENED: lambda: f"incident {event.incident_id} opened ({d['alert'].get('policy_name', '')})",
+            ev.ALERT_RECEIVED: lambda: f"alert {d['alert'].get('state')}: {d['alert'].get('summary', '')[:80]}",
+            ev.ALERT_REJECTED: lambda: f"alert rejected ({d.get('reason')}): {d.get('error', '')[:100]}",
+            ev.ROUND_STARTED: lambda: f"round {d['round']}: dispatching {', '.join(d['specialists'])}",
+            ev.SPECIALIST_COMPLETED: lambda: (
+                f"  {d['specialist']:<8} done: {len(d['finding_ids'])} findings in {d.get('seconds', 0):.2f}s"
+                + (f" ({'; '.join(d['notes'])})" if d.get("notes") else "")
+            ),
+            ev.SPECIALIST_FAILED: lambda: f"  {d['specialist']:<8} FAILED: {d.get('error')}",
+            ev.REPORT_PUBLISHED: lambda: "report published" + (" (partial)" if d["report"]["partial"] else ""),
+            ev.INCIDENT_RESOLVED: lambda: "incident resolved",
+        }.get(event.type)
+        if line is not None:
+            elapsed = time.perf_counter() - self.began
+            self.out.write(f"[{elapsed:6.2f}s] {line()}\n")
+            self.out.flush()
+
+
+def render_report(state: IncidentState, report: Report, width: int = 100) -> str:
+    findings = state.findings
+    out: list[str] = []
+    bar = "=" * width
+    out += [bar, f"INCIDENT {report.incident_id}  round {report.round}"
+            + ("  [PARTIAL]" if report.partial else ""), bar]
+    alert = state.first_alert
+    if alert:
+        out.append(f"Alert:   {alert.policy_name} / {alert.condition_name} on {alert.service or '-'}")
+    out.append(f"Onset:   {_ts(report.onset)}    Status: {state.status}")
+    out.append("")
+    out.append(report.headline)
+    out += textwrap.wrap(report.summary, width)
+    out.append("")
+    out.append("RANKED CAUSES")
+    for cause in report.causes:
+        out.append(f"  #{cause.rank} {cause.service}"
+                   + (f" [{cause.resource}]" if cause.resource else "")
+                   + f"  score {cause.score:.2f}  confidence {cause.confidence:.0%}  ({cause.kind})")
+        out.append(f"     {cause.title}")
+        for step in cause.chain:
+            out.append(f"     {step.role:>11}: {step.service}: {step.statement}")
+            for fid in step.evidence[:4]:
+                out.append(f"                  - {_cite(findings.get(fid), fid)}")
+    if not report.causes:
+        out.append("  (no cause found: see the specialists' notes)")
+    if report.ruled_out:
+        out.append("")
+        out.append("RULED OUT")
+        for r in report.ruled_out[:10]:
+            out.append(f"  - {r.service or '(all)'}: {r.reason}")
+    notes = [(name, n) for rnd in state.rounds.values() for name, ns in rnd.notes.items() for n in ns]
+    if notes or report.missing_specialists or report.failed_specialists:
+        out.append("")
+        out.append("COVERAGE")
+        for name, n in notes:
+            out.append(f"  {name}: {n}")
+        for name in report.missing_specialists:
+            out.append(f"  {name}: no answer before the deadline")
+        for name, err in report.failed_specialists.items():
+            out.append(f"  {name}: failed: {err}")
+    out.append(bar)
+    return "\n".join(out)
+
+
+def _cite(finding: Finding | None, fid: str) -> str:
+    if finding is None:
+        return fid
+    return f"[{fid}] {finding.specialist}/{finding.kind}: {finding.title}"[:160]

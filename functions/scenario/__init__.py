@@ -1,0 +1,1 @@
+"""The demo scenario generator: a microservice shop with injected faults and their ground truth."""

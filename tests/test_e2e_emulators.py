@@ -1,0 +1,83 @@
+"""The whole pipeline on the Google emulators: a real alert payload published to the alerts topic, the
+functions driven by pull subscribers (Pub/Sub emulator), events and the report in Firestore (emulator).
+Nothing is mocked but the telemetry source, a bundle written by the demo generator.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from functions.pipeline import TOPIC_ALERTS, TOPIC_DEAD_LETTER, Pipeline
+from functions.scenario.generator import generate
+from functions.topology import TOPICS, routes, subscriptions
+from shared.events import DEAD_LETTER_STREAM, fold
+from shared.telemetry.bundle import BundleSource
+
+pytestmark = pytest.mark.emulator
+
+
+@pytest.fixture()
+def deployment(pubsub_emulator: object, firestore_emulator: object, project_id: str,
+               tmp_path: Path) -> Iterator[tuple[Pipeline, object, object]]:
+    from shared.bus_pubsub import PubSubBus, PullDispatcher, ensure_topology
+    from shared.store_firestore import FirestoreEventStore
+
+    scenario = generate("bad_deploy", tmp_path / "bundle", seed=3)
+    source = BundleSource(scenario.bundle_dir)
+    pipeline = Pipeline(store=FirestoreEventStore(project_id), bus=PubSubBus(project_id),
+                        telemetry=lambda state: source)
+    ensure_topology(project_id, TOPICS, subscriptions())
+    dispatcher = PullDispatcher(project_id, routes(pipeline))
+    dispatcher.start()
+    yield pipeline, dispatcher, scenario
+    dispatcher.stop()
+
+
+def wait_for(predicate, timeout: float = 120.0) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.25)
+    return False
+
+
+def test_alert_to_report_on_the_emulators(deployment) -> None:  # type: ignore[no-untyped-def]
+    pipeline, dispatcher, scenario = deployment
+    payload = Path(scenario.alert_path).read_bytes()
+    pipeline.bus.publish(TOPIC_ALERTS, payload, {"source": "test"})
+
+    def reported() -> bool:
+        return any(s.get("report") for s in pipeline.store.summaries())
+
+    assert wait_for(reported), "no report was published in Firestore"
+    assert dispatcher.wait_idle(timeout=60)
+    (summary,) = pipeline.store.summaries()
+    state = fold(pipeline.store.load(summary["incident_id"]))
+    report = state.latest_report
+    assert report is not None and not report.partial
+    assert sorted(state.rounds[1].completed) == ["changes", "logs", "metrics", "traces"]
+    assert report.causes and report.causes[0].service == scenario.root_service
+    assert summary["top_cause"].startswith(scenario.root_service)
+    events_before = len(pipeline.store.load(summary["incident_id"]))
+
+    # the same alert again (Monitoring re-sends, Pub/Sub redelivers): nothing new is written
+    pipeline.bus.publish(TOPIC_ALERTS, payload)
+    assert dispatcher.wait_idle(timeout=60)
+    assert len(pipeline.store.load(summary["incident_id"])) == events_before
+
+
+def test_poison_alert_is_recorded_and_dead_lettered(deployment) -> None:  # type: ignore[no-untyped-def]
+    pipeline, dispatcher, _ = deployment
+    pipeline.bus.publish(TOPIC_ALERTS, b'{"incident": "not an object"}')
+    assert wait_for(lambda: len(pipeline.store.load(DEAD_LETTER_STREAM)) == 1, timeout=60)
+    assert dispatcher.wait_idle(timeout=60)
+    (rejected,) = pipeline.store.load(DEAD_LETTER_STREAM)
+    assert rejected.data["reason"] == "wrong_type"
+    assert json.loads(json.dumps(rejected.data))["topic"] == TOPIC_ALERTS
+    assert TOPIC_DEAD_LETTER in TOPICS
