@@ -76,23 +76,23 @@ def self_times(trace: Trace) -> dict[str, float]:
 def critical_path(trace: Trace, start: Span | None = None) -> list[tuple[Span, float]]:
     """Spans on the critical path with the seconds each contributes to the end-to-end latency."""
     out: list[tuple[Span, float]] = []
-    stack = [start or trace.root]
+    first = start or trace.root
+    stack: list[tuple[Span, float, float]] = [(first, first.start, first.end)]
     seen: set[str] = set()
     while stack:
-        span = stack.pop()
+        span, lo, hi = stack.pop()  # the span, clipped to the part of its parent's time it can account for
         if span.span_id in seen:  # defensive: a cycle in bad data
             continue
         seen.add(span.span_id)
-        cursor = span.end
-        own = 0.0
+        cursor, own = hi, 0.0
         path_children = []
         for child in sorted(trace.children.get(span.span_id, []), key=lambda c: (c.end, c.span_id), reverse=True):
-            child_end = min(child.end, span.end)
-            if child_end <= cursor and child.start < child_end:
+            child_end, child_start = min(child.end, hi), max(child.start, lo)
+            if child_end <= cursor and child_start < child_end:
                 own += cursor - child_end
-                path_children.append(child)
-                cursor = max(child.start, span.start)
-        own += max(0.0, cursor - span.start)
+                path_children.append((child, child_start, child_end))
+                cursor = child_start
+        own += max(0.0, cursor - lo)
         out.append((span, own))
         stack.extend(reversed(path_children))
     return out

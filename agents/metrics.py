@@ -46,7 +46,16 @@ def score_series(series: MetricSeries, ctx: AnalysisContext) -> dict[str, float]
     """Robust z of the incident window against the baseline; None when there is too little data to tell."""
     base = [v for t, v in series.points if ctx.baseline.contains(t)]
     inc_points = [(t, v) for t, v in series.points if ctx.incident.contains(t)]
-    if len(base) < MIN_BASELINE_POINTS or len(inc_points) < MIN_INCIDENT_POINTS:
+    split = "window"
+    if len(base) < MIN_BASELINE_POINTS:
+        # Too little history before the incident window: take the baseline from the segment before the
+        # series' own change point, when that change lies after enough points to judge it by.
+        points = [(t, v) for t, v in series.points if ctx.baseline.start <= t < ctx.incident.end]
+        k, _ = change_point([v for _, v in points])
+        if k < MIN_BASELINE_POINTS or not ctx.incident.contains(points[k][0]):
+            return None
+        base, inc_points, split = [v for _, v in points[:k]], points[k:], "change_point"
+    if len(inc_points) < MIN_INCIDENT_POINTS:
         return None
     sign = direction(series.metric)
     zs = [robust_z(v, base) for _, v in inc_points]
@@ -60,7 +69,7 @@ def score_series(series: MetricSeries, ctx: AnalysisContext) -> dict[str, float]
     inc_peak = max((v for _, v in inc_points), key=lambda v: (v - base_median) * (sign or 1))
     return {"z": strength, "shift": shift, "onset": onset or 0.0, "baseline_median": base_median,
             "baseline_scale": robust_scale(base, max(abs(base_median) * 0.05, 1e-9)), "incident_value": inc_peak,
-            "sign": float(sign)}
+            "sign": float(sign), "baseline_from_change_point": float(split == "change_point")}
 
 
 def analyse(source: TelemetrySource, ctx: AnalysisContext) -> SpecialistResult:

@@ -29,7 +29,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     rows = []
     for fault in faults:
         began = time.perf_counter()
-        print(f"\n>>> generating a '{fault}' incident in a {args.seed=} shop ...", file=sys.stderr)
+        print(f"\n>>> generating a '{fault}' incident in the demo shop (seed {args.seed}) ...", file=sys.stderr)
         scenario = generate(fault, root / fault, seed=args.seed)
         print(f">>> telemetry bundle: {scenario.bundle_dir}", file=sys.stderr)
         result = triage(Path(scenario.alert_path).read_bytes(), BundleSource(scenario.bundle_dir),

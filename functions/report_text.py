@@ -20,7 +20,7 @@ def _ts(t: float | None) -> str:
 class Progress:
     """An observer for Pipeline events that prints one line per step as it happens."""
 
-    def __init__(self, out: TextIO = sys.stderr):
+    def __init__(self, out: TextIO | None = None):
         self.out = out
         self.began = time.perf_counter()
 
@@ -41,8 +41,9 @@ class Progress:
         }.get(event.type)
         if line is not None:
             elapsed = time.perf_counter() - self.began
-            self.out.write(f"[{elapsed:6.2f}s] {line()}\n")
-            self.out.flush()
+            out = self.out or sys.stderr
+            out.write(f"[{elapsed:6.2f}s] {line()}\n")
+            out.flush()
 
 
 def render_report(state: IncidentState, report: Report, width: int = 100) -> str:
