@@ -1,0 +1,59 @@
+"""Root-cause accuracy and time per case, two suites, printed as tables:
+
+1. Nezha TrainTicket: every labelled case under the datasets folder, from a synthesized frontend alert.
+2. The demo generator: every fault kind over several seeds.
+
+Run: python bench/rca_accuracy.py [--seeds N] [--nezha DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from functions.evaluate import evaluate_nezha, print_table
+from functions.local import triage
+from functions.scenario.generator import FAULT_KINDS, generate
+from shared.telemetry.bundle import BundleSource
+
+
+def demo_suite(seeds: int) -> None:
+    root = Path(tempfile.mkdtemp(prefix="autosre-bench-"))
+    print(f"\n{'fault':<18}{'cases':>6}{'AS@1':>7}{'AS@3':>7}{'mean s':>8}")
+    total = top1 = 0
+    for fault in FAULT_KINDS:
+        hits1 = hits3 = 0
+        seconds = 0.0
+        for seed in range(1, seeds + 1):
+            s = generate(fault, root / f"{fault}-{seed}", seed=seed)
+            began = time.perf_counter()
+            ranked = [c.service for c in triage(s.alert_path.read_bytes(), BundleSource(s.bundle_dir)).report.causes]
+            seconds += time.perf_counter() - began
+            hits1 += ranked[:1] == [s.root_service]
+            hits3 += s.root_service in ranked[:3]
+        total += seeds
+        top1 += hits1
+        print(f"{fault:<18}{seeds:>6}{hits1 / seeds:>7.2f}{hits3 / seeds:>7.2f}{seconds / seeds:>8.2f}")
+    print(f"{'all':<18}{total:>6}{top1 / total:>7.2f}")
+
+
+def main() -> None:
+    default = Path(os.environ.get("AUTOSRE_DATASETS", Path(__file__).resolve().parents[2] / "shared" / "datasets"))
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--nezha", type=Path, default=default / "nezha-tt" / "cases")
+    args = p.parse_args()
+    if args.nezha.is_dir():
+        print("Nezha TrainTicket (service level)")
+        print_table(evaluate_nezha(args.nezha))
+    else:
+        print(f"(no Nezha cases at {args.nezha})")
+    print("\nDemo generator fault kinds")
+    demo_suite(args.seeds)
+
+
+if __name__ == "__main__":
+    main()
