@@ -55,7 +55,7 @@ def render_report(state: IncidentState, report: Report, width: int = 100) -> str
     alert = state.first_alert
     if alert:
         out.append(f"Alert:   {alert.policy_name} / {alert.condition_name} on {alert.service or '-'}")
-    out.append(f"Onset:   {_ts(report.onset)}    Status: {state.status}")
+    out.append(f"Alert started: {_ts(report.onset)}    Status: {state.status}")
     out.append("")
     out.append(report.headline)
     out += textwrap.wrap(report.summary, width)
