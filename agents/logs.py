@@ -51,20 +51,22 @@ def analyse(source: TelemetrySource, ctx: AnalysisContext) -> SpecialistResult:
     if not base_read.items:
         notes.append("no baseline log lines: every pattern looks new; rates cannot be compared")
     miner = PatternMiner()
+    keyed = [(miner.add(r.message), r, incident)
+             for records, incident in ((base_read.items, False), (inc_read.items, True)) for r in records]
+    assignment = miner.assign()
     patterns: dict[int, _Pattern] = {}
-    for records, incident in ((base_read.items, False), (inc_read.items, True)):
-        for r in records:
-            p = patterns.setdefault(miner.add(r.message), _Pattern())
-            if incident:
-                p.inc += 1
-                p.services[r.service] += 1
-                p.instances[r.instance] += 1
-                p.first_seen = min(p.first_seen, r.timestamp)
-                p.severity = max(p.severity, _severity(r))
-                if len(p.exemplars) < EXEMPLARS:
-                    p.exemplars.append(r)
-            else:
-                p.base += 1
+    for key, r, incident in keyed:
+        p = patterns.setdefault(assignment[key], _Pattern())
+        if incident:
+            p.inc += 1
+            p.services[r.service] += 1
+            p.instances[r.instance] += 1
+            p.first_seen = min(p.first_seen, r.timestamp)
+            p.severity = max(p.severity, _severity(r))
+            if len(p.exemplars) < EXEMPLARS:
+                p.exemplars.append(r)
+        else:
+            p.base += 1
     query = {"source": source.describe(), "window": [ctx.incident.start, ctx.incident.end],
              "baseline": [ctx.baseline.start, ctx.baseline.end], "lines": len(inc_read.items),
              "baseline_lines": len(base_read.items), "patterns": miner.pattern_count}

@@ -41,7 +41,8 @@ _VARIABLES: list[tuple[re.Pattern[str], str]] = [
                 r"\b(?:0x)?[0-9a-fA-F]*[a-fA-F][0-9a-fA-F]*\d[0-9a-fA-F]*\b"), "<*>"),
     (re.compile(r"\b[A-Za-z]{1,6}[-_]?\d{3,}\w*\b"), "<*>"),  # ids such as u1234, SKU-40213, ord_889
     # numbers (with a unit); not the line number of a code location such as Class#48
-    (re.compile(r"(?<![\w#.])[-+]?\d+(?:\.\d+)?(?:ms|s|us|ns|m|h|kb|mb|gb|KB|MB|GB|B|%)?(?![A-Za-z])"), "<*>"),
+    (re.compile(r"(?<![\w.])(?<![A-Za-z]#)[-+]?\d+(?:\.\d+)?"
+                r"(?:ms|s|us|ns|m|h|kb|mb|gb|KB|MB|GB|B|%|\s(?:[KMGT]i?B|B|ms|us|ns)\b)?(?![A-Za-z])"), "<*>"),
 ]
 _LEADING_PREFIX = re.compile(
     r"^\s*(?:\[?\d{2,4}[-/]\d{2}[-/]\d{2}[T ]?\S*\]?\s+)?(?:\[?\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?\]?\s+)?"
@@ -54,10 +55,21 @@ def strip_prefix(line: str) -> str:
     return stripped or line
 
 
+# Whatever digits are left sit inside identifiers: rdd_12_3, subdir7, core.48211, attempt_2008..._0001.
+# Those are variables too, except a short word with one trailing digit (en0, v2, IPV4: a name, not a value)
+# and the line number of a code location (Class#48), which the lookbehind leaves alone.
+_DIGIT_WORD = re.compile(r"(?<![#\w.\-])[\w.\-]*\d[\w.\-]*")
+_NAME_WITH_DIGIT = re.compile(r"[A-Za-z]{1,12}\d")
+
+
+def _mask_digit_word(m: re.Match[str]) -> str:
+    return m.group(0) if _NAME_WITH_DIGIT.fullmatch(m.group(0)) else "<*>"
+
+
 def mask_variables(line: str) -> str:
     for pattern, repl in _VARIABLES:
         line = pattern.sub(repl, line)
-    return line
+    return _DIGIT_WORD.sub(_mask_digit_word, line)
 
 
 _LEVEL = re.compile(r"\b(TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|ERR|FATAL|CRITICAL|SEVERE|PANIC)\b")

@@ -1,0 +1,88 @@
+"""Log-parsing evaluation on Loghub-style ground truth: Grouping Accuracy, Parsing Accuracy, FTA.
+
+- GA: a line is correct iff its predicted cluster holds exactly the lines of its true template.
+- PA: a line is correct iff its predicted template string equals the true template (after normalising
+  wildcards: runs of <*> and surrounding spaces collapse).
+- FTA (template-level F1 of exact template matches, Khan et al. 2022): a predicted template is a true positive
+  iff its cluster equals a true template's lines and the template strings match.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+SYSTEMS = ("HDFS", "Spark", "BGL", "HPC", "Windows", "HealthApp", "OpenStack", "Mac")
+
+
+@dataclass
+class Labelled:
+    contents: list[str]
+    event_ids: list[str]
+    templates: list[str]
+
+
+def load(loghub: Path, system: str, corrected: str = "corrected") -> Labelled:
+    """corrected: "" for the original labels, "corrected" or "corrected_loghub2.0"."""
+    folder = loghub / system
+    path = folder / f"{system}_2k.log_structured.csv"
+    for name in (corrected, "corrected") if corrected else ():  # not every system has every correction
+        candidate = folder / name / f"{system}_2k.log_structured_corrected.csv"
+        if candidate.exists():
+            path = candidate
+            break
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    return Labelled([r["Content"] for r in rows], [r["EventId"] for r in rows], [r["EventTemplate"] for r in rows])
+
+
+def _norm(template: str) -> str:
+    t = re.sub(r"(<\*>\s*)+", "<*> ", template)
+    return re.sub(r"\s+", " ", t).strip()
+
+
+def grouping_accuracy(predicted: Sequence[object], truth: Sequence[str]) -> float:
+    clusters: dict[object, set[int]] = defaultdict(set)
+    events: dict[str, set[int]] = defaultdict(set)
+    for i, (p, t) in enumerate(zip(predicted, truth, strict=True)):
+        clusters[p].add(i)
+        events[t].add(i)
+    return sum(1 for i, p in enumerate(predicted) if clusters[p] == events[truth[i]]) / max(len(truth), 1)
+
+
+def parsing_accuracy(predicted_templates: Sequence[str], true_templates: Sequence[str]) -> float:
+    ok = sum(_norm(p) == _norm(t) for p, t in zip(predicted_templates, true_templates, strict=True))
+    return ok / max(len(true_templates), 1)
+
+
+def fta(predicted: Sequence[object], predicted_templates: Sequence[str], truth: Sequence[str],
+        true_templates: Sequence[str]) -> float:
+    clusters: dict[object, set[int]] = defaultdict(set)
+    events: dict[str, set[int]] = defaultdict(set)
+    for i, (p, t) in enumerate(zip(predicted, truth, strict=True)):
+        clusters[p].add(i)
+        events[t].add(i)
+    event_of_set = {frozenset(v): k for k, v in events.items()}
+    true_template = {truth[i]: true_templates[i] for i in range(len(truth))}
+    tp = 0
+    for lines in clusters.values():
+        e = event_of_set.get(frozenset(lines))
+        first = min(lines)
+        if e is not None and _norm(predicted_templates[first]) == _norm(true_template[e]):
+            tp += 1
+    precision = tp / max(len(clusters), 1)
+    recall = tp / max(len(events), 1)
+    return 0.0 if tp == 0 else 2 * precision * recall / (precision + recall)
+
+
+Parser = Callable[[list[str]], tuple[list[object], list[str]]]
+
+
+def score(parser: Parser, data: Labelled) -> dict[str, float]:
+    ids, templates = parser(data.contents)
+    return {"GA": grouping_accuracy(ids, data.event_ids), "PA": parsing_accuracy(templates, data.templates),
+            "FTA": fta(ids, templates, data.event_ids, data.templates), "clusters": float(len(set(ids)))}
