@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from agents.base import AnalysisContext, SpecialistResult
 from agents.log_patterns import PatternMiner
 from agents.masking import level_of, mask_secrets
-from agents.stats import rate_increase_p, squash
+from agents.stats import rate_increase_p, squash, two_proportion_z
 from shared.models import Finding, Widget
 from shared.telemetry.models import LogRecord, TelemetrySource, severity_rank
 
@@ -20,6 +20,7 @@ MIN_SPIKE = 5
 SPIKE_P = 1e-4
 SPIKE_RATIO = 3.0
 MIN_GONE = 20
+DROP_Z = 4.0
 MAX_FINDINGS = 25
 EXEMPLARS = 3
 ERROR_WORDS = re.compile(r"(?i)\b(exception|error|fail(?:ed|ure)?|timeout|timed out|refused|unavailable|denied|"
@@ -54,9 +55,12 @@ def analyse(source: TelemetrySource, ctx: AnalysisContext) -> SpecialistResult:
     keyed = [(miner.add(r.message), r, incident)
              for records, incident in ((base_read.items, False), (inc_read.items, True)) for r in records]
     assignment = miner.assign()
-    patterns: dict[int, _Pattern] = {}
+    # Per (pattern, service): a pattern another service always logs is still new for this one.
+    patterns: dict[tuple[int, str], _Pattern] = {}
+    volume: dict[tuple[str, bool], int] = Counter()
     for key, r, incident in keyed:
-        p = patterns.setdefault(assignment[key], _Pattern())
+        p = patterns.setdefault((assignment[key], r.service), _Pattern())
+        volume[(r.service, incident)] += 1
         if incident:
             p.inc += 1
             p.services[r.service] += 1
@@ -67,43 +71,57 @@ def analyse(source: TelemetrySource, ctx: AnalysisContext) -> SpecialistResult:
                 p.exemplars.append(r)
         else:
             p.base += 1
+            p.severity = max(p.severity, _severity(r)) if not p.inc else p.severity
     query = {"source": source.describe(), "window": [ctx.incident.start, ctx.incident.end],
              "baseline": [ctx.baseline.start, ctx.baseline.end], "lines": len(inc_read.items),
              "baseline_lines": len(base_read.items), "patterns": miner.pattern_count}
     findings = []
-    for pid, p in patterns.items():
-        f = _judge(pid, p, miner.template(pid), ctx, query, bool(base_read.items))
+    for (pid, service), p in patterns.items():
+        totals = (volume[(service, False)], volume[(service, True)])
+        f = _judge(pid, service, p, miner.template(pid), ctx, query, totals, bool(base_read.items))
         if f is not None:
             findings.append(f)
     findings.sort(key=lambda f: (-f.score, f.service, f.resource))
     return SpecialistResult(findings[:MAX_FINDINGS], notes)
 
 
-def _judge(pid: int, p: _Pattern, template: str, ctx: AnalysisContext, query: dict[str, object],
-           have_baseline: bool) -> Finding | None:
+
+def _judge(pid: int, service: str, p: _Pattern, template: str, ctx: AnalysisContext, query: dict[str, object],
+           totals: tuple[int, int], have_baseline: bool) -> Finding | None:
     inc_s, base_s = ctx.incident.seconds, ctx.baseline.seconds
+    base_total, inc_total = totals
     errorish = p.severity >= severity_rank("ERROR") or bool(ERROR_WORDS.search(template))
     warnish = p.severity >= severity_rank("WARNING")
     weight = 1.0 if errorish else (0.75 if warnish else 0.45)
+    ratio: float | None = None
+    p_value: float | None = None
     if p.inc and p.base == 0 and p.inc >= MIN_NEW and have_baseline:
-        kind, p_value, ratio = "log.new_pattern", None, None
-        score = weight * (0.55 + 0.4 * squash(p.inc, 15.0))
-        title = f"new {'error ' if errorish else ''}pattern in {p.services.most_common(1)[0][0]}: {template[:140]}"
+        kind = "log.new_pattern"
+        # a service that logged nothing in the baseline makes every pattern new: weaker evidence
+        score = weight * (0.55 + 0.4 * squash(p.inc, 15.0)) * (1.0 if base_total >= MIN_NEW else 0.8)
+        title = f"new {'error ' if errorish else ''}pattern in {service}: {template[:140]}"
     elif p.inc >= MIN_SPIKE and p.base > 0:
-        p_value = rate_increase_p(p.inc, p.base, inc_s, base_s)
-        ratio = (p.inc / inc_s) / (p.base / base_s)
+        # Against the service's own volume, so a busier incident window is not a spike of every pattern.
+        exposure, base_exposure = (inc_total, base_total) if base_total and inc_total else (inc_s, base_s)
+        p_value = rate_increase_p(p.inc, p.base, exposure, base_exposure)
+        ratio = (p.inc / exposure) / (p.base / base_exposure)
         if p_value > SPIKE_P or ratio < SPIKE_RATIO:
             return None
         kind = "log.spike"
         score = weight * (0.35 + 0.45 * squash(ratio - 1, 10.0))
-        title = f"pattern x{ratio:.1f} in {p.services.most_common(1)[0][0]}: {template[:140]}"
-    elif p.inc == 0 and p.base >= MIN_GONE and p.base * inc_s / base_s >= 10:
-        return Finding(specialist="logs", kind="log.gone", service="", resource=f"pattern-{pid}",
-                       title=f"pattern went quiet: {template[:140]}", score=0.05, query=query,
-                       details={"template": template, "baseline_count": p.base})
+        title = f"pattern x{ratio:.1f} in {service}: {template[:140]}"
+    elif p.base >= MIN_GONE and inc_total >= MIN_GONE and base_total:
+        # A pattern whose share of its own service's lines collapsed: a code path that stopped running.
+        expected = p.base / base_total * inc_total
+        z = two_proportion_z(p.inc, inc_total, p.base, base_total)
+        if expected < MIN_GONE / 2 or z < DROP_Z or p.inc > expected / 4:
+            return None
+        kind, ratio = "log.drop", p.inc / expected
+        score = 0.25 + 0.25 * squash(z - DROP_Z + 1, 4.0)  # weaker than new errors: absence is ambiguous
+        title = f"pattern fell to {p.inc} from ~{expected:.0f} expected in {service}: {template[:120]}"
+        p.first_seen = min(p.first_seen, ctx.incident.start)
     else:
         return None
-    service = p.services.most_common(1)[0][0]
     exemplars = [{"timestamp": r.timestamp, "service": r.service, "instance": r.instance, "severity": r.severity,
                   "trace_id": r.trace_id, "line": mask_secrets(r.message)[:1000]} for r in p.exemplars]
     widget = Widget(kind="pattern_table", title="log pattern", data={"rows": [{

@@ -34,7 +34,7 @@ def is_own(f: Finding) -> bool:
     if f.kind == "metric.anomaly":
         metric = str(f.details.get("metric", "")).lower()
         return any(w in metric for w in RESOURCE_WORDS) and not f.details.get("host_level")
-    return f.kind in ("log.new_pattern", "log.spike")
+    return f.kind in ("log.new_pattern", "log.spike", "log.drop")
 
 
 def noisy_or(scores: list[float]) -> float:

@@ -4,13 +4,14 @@ origin of errors, and the service dependency graph."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from agents.base import AnalysisContext, SpecialistResult
 from agents.critical_path import Trace, build_traces, critical_path, self_times
+from agents.masking import level_of
 from agents.stats import mann_whitney_z, median, quantile, rate_increase_p, squash, two_proportion_z
 from shared.models import Finding, Widget
-from shared.telemetry.models import Span, TelemetrySource
+from shared.telemetry.models import Span, TelemetrySource, Window, severity_rank
 
 MIN_SAMPLES = 8
 LATENCY_Z = 3.0
@@ -57,6 +58,18 @@ def error_origins(trace: Trace) -> list[Span]:
             if s.error and not any(c.error for c in trace.children.get(sid, []))]
 
 
+def mark_logged_errors(spans: list[Span], source: TelemetrySource, window: Window) -> list[Span]:
+    """Spans whose own log lines report an error count as failing, even where the tracer set no status
+    (many instrumentations record exceptions only in logs correlated by trace and span id)."""
+    failing = {(r.trace_id, r.span_id) for r in source.logs(window).items
+               if r.span_id and max(severity_rank(r.severity), severity_rank(level_of(r.message))) >=
+               severity_rank("ERROR")}
+    if not failing:
+        return spans
+    return [replace(s, error=True, status_message=s.status_message or "error logged")
+            if not s.error and (s.trace_id, s.span_id) in failing else s for s in spans]
+
+
 def topology(spans: list[Span]) -> Counter[tuple[str, str]]:
     by_id = {(s.trace_id, s.span_id): s for s in spans}
     edges: Counter[tuple[str, str]] = Counter()
@@ -100,7 +113,9 @@ def analyse(source: TelemetrySource, ctx: AnalysisContext) -> SpecialistResult:
              "baseline": [ctx.baseline.start, ctx.baseline.end]}
     if not inc_read.items:
         return SpecialistResult([], [*notes, "no spans in the incident window"])
-    base_traces, inc_traces = build_traces(base_read.items), build_traces(inc_read.items)
+    base_spans = mark_logged_errors(base_read.items, source, ctx.baseline)
+    inc_spans = mark_logged_errors(inc_read.items, source, ctx.incident)
+    base_traces, inc_traces = build_traces(base_spans), build_traces(inc_spans)
     base_svc, base_ops = _collect(base_traces)
     inc_svc, inc_ops = _collect(inc_traces)
     if not base_read.items:

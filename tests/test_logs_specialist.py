@@ -90,3 +90,15 @@ def test_exemplars_are_masked() -> None:
     (finding,) = [f for f in logs.analyse(source, CTX).findings if f.service == "auth"]
     text = str(finding.model_dump())
     assert "Sup3rS3cret" not in text and "admin@corp.example" not in text and "ghp_" not in text
+
+
+def test_a_code_path_that_stopped_logging_is_a_drop() -> None:
+    lines = hdfs()
+    steady = [line for line in lines if "Receiving block" not in line]
+    path = [line for line in lines if "Receiving block" in line]
+    assert len(path) > 100
+    base = spread(steady[:800] + path[:200], BASE, "hdfs")
+    incident = spread(steady[800:1300], INCIDENT, "hdfs")  # same service, busy, but that path is silent
+    (drop,) = [f for f in logs.analyse(ListSource(base + incident), CTX).findings if f.kind == "log.drop"]
+    assert "Receiving block" in drop.details["template"] and drop.details["count"] == 0
+    assert drop.score < 0.5  # absence is weaker evidence than a new error

@@ -111,3 +111,21 @@ def test_secrets_are_masked() -> None:
                    "4111 1111", "eyJhbGciOiJIUzI1NiJ9"):
         assert secret not in masked, secret
     assert masked.startswith("login ok user=")
+
+
+def test_spans_whose_own_logs_report_errors_count_as_failing(tmp_path: Path) -> None:
+    onset = 100_000.0
+    ctx = context(onset)
+    with BundleWriter(tmp_path, {}) as w:
+        for i in range(300):
+            t = ctx.baseline.start + i * (ctx.incident.end - ctx.baseline.start) / 300
+            failing = t >= ctx.incident.start and i % 2 == 0
+            w.span(Span(f"t{i}", "a", "", "front", "GET", t, t + 0.03))
+            w.span(Span(f"t{i}", "b", "a", "mid", "Call", t + 0.005, t + 0.025))
+            w.span(Span(f"t{i}", "c", "b", "leaf", "Query", t + 0.01, t + 0.02))
+            if failing:  # no span status: only the leaf's log says it failed, and its callers log it too
+                w.log(LogRecord(t + 0.015, "leaf", "ERROR query failed: deadlock detected", "ERROR", "", f"t{i}", "c"))
+                w.log(LogRecord(t + 0.02, "mid", "ERROR call to leaf failed", "ERROR", "", f"t{i}", "b"))
+    result = traces.analyse(BundleSource(tmp_path), ctx)
+    origins = [f for f in result.findings if f.kind == "trace.error_origin"]
+    assert [f.service for f in origins] == ["leaf"]
