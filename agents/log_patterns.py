@@ -69,7 +69,8 @@ class PatternMiner:
     def preprocess(message: str) -> str:
         return mask_variables(strip_prefix(message.strip()))[:2000]
 
-    def add(self, message: str) -> int:
+    def add(self, message: str, count: int = 1) -> int:
+        """The line key of `message` (counted `count` times: pre-aggregated rows carry their count)."""
         shape = message.translate(_SHAPE)
         key = self._shapes.get(shape)
         if key is None:
@@ -78,7 +79,7 @@ class PatternMiner:
             # exact only when masking consumed every digit: then every line of this shape masks the same
             if len(self._shapes) < MAX_SHAPES and not _DIGIT.search(masked):
                 self._shapes[shape] = key
-        self._lines[key].count += 1
+        self._lines[key].count += count
         self._assignment = None
         return key
 

@@ -13,7 +13,7 @@ from agents.log_patterns import PatternMiner
 from agents.masking import level_of, mask_secrets
 from agents.stats import rate_increase_p, squash, two_proportion_z
 from shared.models import Finding, Widget
-from shared.telemetry.models import LogRecord, TelemetrySource, severity_rank
+from shared.telemetry.models import SEVERITIES, LogRecord, TelemetrySource, severity_rank
 
 MIN_NEW = 3
 MIN_SPIKE = 5
@@ -44,46 +44,60 @@ def _severity(r: LogRecord) -> int:
     return stated if stated else severity_rank(level_of(r.message))
 
 
-def analyse(source: TelemetrySource, ctx: AnalysisContext) -> SpecialistResult:
+Observation = tuple[LogRecord, bool, int]  # (a line or a group's exemplar, in the incident window?, how many)
+
+
+def _observations(source: TelemetrySource, ctx: AnalysisContext) -> tuple[list[Observation], list[str], str]:
+    """Lines of both windows, or per-group counts pre-aggregated where the logs live when the source can."""
+    aggregate = getattr(source, "log_pattern_counts", None)
+    if callable(aggregate):
+        rows, capped = aggregate(ctx.baseline, ctx.incident)
+        notes = ["logs: pre-aggregated rows hit their cap; rare patterns may be missing"] if capped else []
+        return [(LogRecord(r.first_seen, r.service, r.exemplar, SEVERITIES[min(r.severity_rank, 8)]),
+                 r.bucket == "incident", r.count) for r in rows], notes, "aggregated"
     base_read, inc_read = source.logs(ctx.baseline), source.logs(ctx.incident)
     notes = [r.note for r in (base_read, inc_read) if r.sampled]
-    if not inc_read.items:
+    return ([(r, False, 1) for r in base_read.items] + [(r, True, 1) for r in inc_read.items]), notes, "lines"
+
+
+def analyse(source: TelemetrySource, ctx: AnalysisContext) -> SpecialistResult:
+    observations, notes, mode = _observations(source, ctx)
+    inc_lines = sum(n for _, incident, n in observations if incident)
+    base_lines = sum(n for _, incident, n in observations if not incident)
+    if not inc_lines:
         return SpecialistResult([], [*notes, "no log lines in the incident window"])
-    if not base_read.items:
+    if not base_lines:
         notes.append("no baseline log lines: every pattern looks new; rates cannot be compared")
     miner = PatternMiner()
-    keyed = [(miner.add(r.message), r, incident)
-             for records, incident in ((base_read.items, False), (inc_read.items, True)) for r in records]
+    keys = [miner.add(r.message, n) for r, _, n in observations]
     assignment = miner.assign()
     # Per (pattern, service): a pattern another service always logs is still new for this one.
     patterns: dict[tuple[int, str], _Pattern] = {}
     volume: dict[tuple[str, bool], int] = Counter()
-    for key, r, incident in keyed:
+    for key, (r, incident, n) in zip(keys, observations, strict=True):
         p = patterns.setdefault((assignment[key], r.service), _Pattern())
-        volume[(r.service, incident)] += 1
+        volume[(r.service, incident)] += n
         if incident:
-            p.inc += 1
-            p.services[r.service] += 1
-            p.instances[r.instance] += 1
+            p.inc += n
+            p.services[r.service] += n
+            p.instances[r.instance] += n
             p.first_seen = min(p.first_seen, r.timestamp)
             p.severity = max(p.severity, _severity(r))
             if len(p.exemplars) < EXEMPLARS:
                 p.exemplars.append(r)
         else:
-            p.base += 1
-            p.severity = max(p.severity, _severity(r)) if not p.inc else p.severity
-    query = {"source": source.describe(), "window": [ctx.incident.start, ctx.incident.end],
-             "baseline": [ctx.baseline.start, ctx.baseline.end], "lines": len(inc_read.items),
-             "baseline_lines": len(base_read.items), "patterns": miner.pattern_count}
+            p.base += n
+    query = {"source": source.describe(), "mode": mode, "window": [ctx.incident.start, ctx.incident.end],
+             "baseline": [ctx.baseline.start, ctx.baseline.end], "lines": inc_lines, "baseline_lines": base_lines,
+             "patterns": miner.pattern_count}
     findings = []
     for (pid, service), p in patterns.items():
         totals = (volume[(service, False)], volume[(service, True)])
-        f = _judge(pid, service, p, miner.template(pid), ctx, query, totals, bool(base_read.items))
+        f = _judge(pid, service, p, miner.template(pid), ctx, query, totals, bool(base_lines))
         if f is not None:
             findings.append(f)
     findings.sort(key=lambda f: (-f.score, f.service, f.resource))
     return SpecialistResult(findings[:MAX_FINDINGS], notes)
-
 
 
 def _judge(pid: int, service: str, p: _Pattern, template: str, ctx: AnalysisContext, query: dict[str, object],

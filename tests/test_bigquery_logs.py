@@ -40,7 +40,7 @@ def test_query_uses_parameters_only_and_converts_rows() -> None:
     client = FakeClient([row(0), row(1)])
     agg = BigQueryLogAggregator("my-project.logs_ds._AllLogs", client=client, max_rows=5)
     evil = "payment'; DROP TABLE x; --"
-    counts, capped = agg.aggregate(Window(1000.0, 4600.0), Window(4600.0, 5800.0), [evil])
+    counts, capped = agg.log_pattern_counts(Window(1000.0, 4600.0), Window(4600.0, 5800.0), [evil])
     assert not capped and [c.count for c in counts] == [10, 9] and counts[0].first_seen == 1768471080.0
     sql, config = client.calls[0]
     assert evil not in sql and "DROP TABLE" not in sql
@@ -53,7 +53,7 @@ def test_query_uses_parameters_only_and_converts_rows() -> None:
 
 def test_row_cap_is_reported() -> None:
     counts, capped = BigQueryLogAggregator("my-project.ds.t", client=FakeClient([row(i) for i in range(4)]),
-                                           max_rows=3).aggregate(Window(0, 1), Window(1, 2))
+                                           max_rows=3).log_pattern_counts(Window(0, 1), Window(1, 2))
     assert capped and len(counts) == 3
 
 

@@ -102,3 +102,38 @@ def test_a_code_path_that_stopped_logging_is_a_drop() -> None:
     (drop,) = [f for f in logs.analyse(ListSource(base + incident), CTX).findings if f.kind == "log.drop"]
     assert "Receiving block" in drop.details["template"] and drop.details["count"] == 0
     assert drop.score < 0.5  # absence is weaker evidence than a new error
+
+
+def test_pre_aggregated_counts_give_the_same_verdict_as_lines() -> None:
+    """A source that pre-aggregates where the logs live (BigQuery) hands the analyst counts, not lines."""
+    import re
+    from collections import Counter
+
+    from shared.telemetry.bigquery_logs import PatternCount
+
+    bgl = load(loghub_dir(), "BGL", "corrected")
+    errors = [c for c in bgl.contents if "error" in c.lower()][:40]
+    records = spread(hdfs()[:1500], BASE, "hdfs") + spread(errors, Window(4000.0, 4400.0), "kernel")
+
+    class Aggregating(ListSource):
+        def log_pattern_counts(self, baseline: Window, incident: Window, services: list[str] | None = None
+                               ) -> tuple[list[PatternCount], bool]:
+            groups: Counter[tuple[str, str, str]] = Counter()
+            first: dict[tuple[str, str, str], LogRecord] = {}
+            for r in self.records:
+                key = (re.sub(r"[0-9]+", "<*>", r.message), r.service,
+                       "incident" if incident.contains(r.timestamp) else "baseline")
+                groups[key] += 1
+                first.setdefault(key, r)
+            return [PatternCount(k[0], k[1], k[2], n, first[k].timestamp, first[k].message, 0)
+                    for k, n in groups.items()], False
+
+        def logs(self, window: Window, services: list[str] | None = None) -> ReadResult[LogRecord]:
+            raise AssertionError("an aggregating source is not read line by line")
+
+    found = logs.analyse(Aggregating(records), CTX).findings
+    from_lines = logs.analyse(ListSource(records), CTX).findings
+    assert found[0].kind == "log.new_pattern" and found[0].service == "kernel"
+    assert found[0].query["mode"] == "aggregated" and from_lines[0].query["mode"] == "lines"
+    verdict = sorted((f.kind, f.service, f.details["count"]) for f in found)
+    assert verdict == sorted((f.kind, f.service, f.details["count"]) for f in from_lines)

@@ -82,7 +82,7 @@ class BigQueryLogAggregator:
             client = bigquery.Client()
         self.client, self.max_rows, self.timeout_s = client, max_rows, timeout_s
 
-    def aggregate(self, baseline: Window, incident: Window, services: list[str] | None = None
+    def log_pattern_counts(self, baseline: Window, incident: Window, services: list[str] | None = None
                   ) -> tuple[list[PatternCount], bool]:
         """Rows per (template, service, window) and whether the row cap cut the result."""
         from google.cloud import bigquery
