@@ -14,6 +14,7 @@ MIN_BASELINE_POINTS = 5
 MIN_INCIDENT_POINTS = 2
 ANOMALY_Z = 4.0
 PER_SERVICE = 3
+MATERIAL_EFFECT = 0.5  # an increase of half the fleet's typical level counts in full
 MAX_WIDGET_POINTS = 240
 
 # Direction from generic words in metric names: which way is bad.
@@ -87,12 +88,15 @@ def analyse(source: TelemetrySource, ctx: AnalysisContext) -> SpecialistResult:
             scored.append((series, s))
     if unscored:
         notes.append(f"{unscored} of {len(read.items)} series had too few baseline/incident points to score")
+    levels = fleet_levels(scored)
     by_service: dict[str, list[Finding]] = defaultdict(list)
     for series, s in scored:
         if s["z"] < ANOMALY_Z:
             continue
         host_level = any(w in series.metric.lower() for w in HOST_WORDS)
-        weight = 0.5 if host_level else (1.0 if s["sign"] else 0.7)
+        # an increase that is small next to what the fleet typically runs at is real but hardly a cause
+        effect = abs(s["incident_value"] - s["baseline_median"]) / max(levels.get(series.metric, 0.0), 1e-9)
+        weight = (0.5 if host_level else (1.0 if s["sign"] else 0.7)) * min(1.0, effect / MATERIAL_EFFECT)
         score = round(min(0.97, weight * squash(s["z"] - ANOMALY_Z + 1, 6.0) + 0.1 * weight), 4)
         onset = s["onset"] or None
         arrow = "up" if s["incident_value"] >= s["baseline_median"] else "down"
@@ -106,13 +110,22 @@ def analyse(source: TelemetrySource, ctx: AnalysisContext) -> SpecialistResult:
             widget=_widget(series, onset, s["baseline_median"]),
             details={"metric": series.metric, "instance": series.instance, "baseline_median": s["baseline_median"],
                      "baseline_mad": s["baseline_scale"], "incident_value": s["incident_value"],
-                     "robust_z": round(s["z"], 3), "direction": arrow, "host_level": host_level}))
+                     "robust_z": round(s["z"], 3), "direction": arrow, "host_level": host_level,
+                     "effect_vs_fleet": round(effect, 4)}))
     findings = []
     for service in sorted(by_service):
         findings += sorted(by_service[service], key=lambda f: (-f.score, f.resource, f.title))[:PER_SERVICE]
     findings += fleet_outliers(scored, query)
     findings.sort(key=lambda f: (-f.score, f.service, f.title))
     return SpecialistResult(findings, notes)
+
+
+def fleet_levels(scored: list[tuple[MetricSeries, dict[str, float]]]) -> dict[str, float]:
+    """The typical level of each metric across the fleet: the median of the series' baseline medians."""
+    values: dict[str, list[float]] = defaultdict(list)
+    for series, s in scored:
+        values[series.metric].append(abs(s["baseline_median"]))
+    return {metric: median(v) for metric, v in values.items()}
 
 
 def fleet_outliers(scored: list[tuple[MetricSeries, dict[str, float]]], query: dict[str, object]) -> list[Finding]:
