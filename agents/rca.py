@@ -29,7 +29,7 @@ def is_own(f: Finding) -> bool:
     """Evidence that points at the service itself rather than at something it waits on."""
     if f.kind == "trace.latency_shift":
         return bool(f.details.get("own_time_grew"))
-    if f.kind in ("trace.error_origin", "metric.fleet_outlier"):
+    if f.kind in ("trace.error_origin", "trace.wire_delay", "metric.fleet_outlier"):
         return True
     if f.kind == "metric.anomaly":
         metric = str(f.details.get("metric", "")).lower()

@@ -15,10 +15,12 @@ from shared.telemetry.models import Span, TelemetrySource, Window, severity_rank
 
 MIN_SAMPLES = 8
 LATENCY_Z = 3.0
+SURE_Z = 6.0  # a rank-test z this large leaves no doubt; smaller ones scale the score down
 MIN_RATIO = 1.3
 MAX_WATERFALL_SPANS = 60
 MIN_ORIGINS = 5
 ORIGIN_P = 1e-3
+WIRE_MIN_S = 0.005  # a wire delay smaller than this is noise, whatever its ratio
 
 
 @dataclass
@@ -26,6 +28,7 @@ class _Stats:
     durations: list[float] = field(default_factory=list)
     self_times: list[float] = field(default_factory=list)
     path_share: list[float] = field(default_factory=list)  # critical-path seconds per trace it appears in
+    wire: list[float] = field(default_factory=list)  # callers' client-span time outside this service's spans
     errors: int = 0
     calls: int = 0
     origins: int = 0
@@ -37,9 +40,12 @@ def _collect(traces: list[Trace]) -> tuple[dict[str, _Stats], dict[tuple[str, st
     for trace in traces:
         own = self_times(trace)
         for sid, span in trace.spans.items():
+            callee = client_of(trace, span)
+            if callee:  # the wait outside the callee's own spans is the network's or the callee's queue's
+                by_service[callee].wire.append(own[sid])
             for st in (by_service[span.service], by_op[(span.service, span.name)]):
                 st.durations.append(span.duration)
-                st.self_times.append(own[sid])
+                st.self_times.append(0.0 if callee else own[sid])
                 st.calls += 1
                 st.errors += span.error
         path: dict[str, float] = defaultdict(float)
@@ -50,6 +56,17 @@ def _collect(traces: list[Trace]) -> tuple[dict[str, _Stats], dict[tuple[str, st
         for origin in error_origins(trace):
             by_service[origin.service].origins += 1
     return by_service, by_op
+
+
+def client_of(trace: Trace, span: Span) -> str:
+    """The service a client span calls: a span under a span of its own service whose children all belong to
+    one other service (OpenTelemetry's CLIENT-under-SERVER shape); "" for any other span."""
+    parent = trace.spans.get(span.parent_id)
+    kids = trace.children.get(span.span_id, [])
+    services = {k.service for k in kids}
+    if parent is None or parent.service != span.service or len(services) != 1 or span.service in services:
+        return ""
+    return next(iter(services))
 
 
 def error_origins(trace: Trace) -> list[Span]:
@@ -130,6 +147,7 @@ def analyse(source: TelemetrySource, ctx: AnalysisContext) -> SpecialistResult:
         if base is None or len(base.durations) < MIN_SAMPLES or len(inc.durations) < MIN_SAMPLES:
             continue
         findings += _latency(service, base, inc, base_ops, inc_ops, inc_traces, ctx, query)
+        findings += _wire(service, base, inc, query)
         findings += _errors(service, base, inc, inc_traces, query)
     findings.sort(key=lambda f: (-f.score, f.kind, f.service))
     return SpecialistResult(findings, notes)
@@ -155,8 +173,8 @@ def _latency(service: str, base: _Stats, inc: _Stats, base_ops: dict[tuple[str, 
         if r > worst_ratio:
             worst_op, worst_ratio = op, r
     own = self_ratio >= MIN_RATIO and z_self >= LATENCY_Z
-    strength = (min(z_self, 12) / 12) * squash(self_ratio - 1, 1.0) if own else 0.0
-    waiting = (min(z_dur, 12) / 12) * squash(dur_ratio - 1, 1.5)
+    strength = min(1.0, z_self / SURE_Z) * squash(self_ratio - 1, 1.0) if own else 0.0
+    waiting = min(1.0, z_dur / SURE_Z) * squash(dur_ratio - 1, 1.5)
     score = round(min(0.99, max(strength, 0.6 * waiting)), 4)
     exemplars, widget = _exemplars(traces, service)
     what = "its own (self) time grew" if own else "it waits longer on its callees"
@@ -169,6 +187,24 @@ def _latency(service: str, base: _Stats, inc: _Stats, base_ops: dict[tuple[str, 
                  "duration_ratio": round(dur_ratio, 3), "z_self": round(z_self, 2), "z_duration": round(z_dur, 2),
                  "own_time_grew": own, "n": len(inc.durations), "baseline_n": len(base.durations)},
     )]
+
+
+def _wire(service: str, base: _Stats, inc: _Stats, query: dict[str, object]) -> list[Finding]:
+    """Callers wait longer outside this service's spans: a slow network to it, or requests queueing in front."""
+    if len(base.wire) < MIN_SAMPLES or len(inc.wire) < MIN_SAMPLES:
+        return []
+    z = mann_whitney_z(base.wire, inc.wire)
+    b, i = quantile(base.wire, 0.9), quantile(inc.wire, 0.9)
+    ratio = i / b if b > 0 else (10.0 if i > 0 else 1.0)
+    if z < LATENCY_Z or ratio < MIN_RATIO or i - b < WIRE_MIN_S:
+        return []
+    return [Finding(
+        specialist="traces", kind="trace.wire_delay", service=service,
+        title=f"calls to {service} wait longer outside it: p90 {b * 1000:.1f} -> {i * 1000:.1f} ms "
+              f"(network or queueing in front of {service})",
+        magnitude=round(ratio, 3), score=round(min(0.95, min(1.0, z / SURE_Z) * squash(ratio - 1, 1.0)), 4),
+        query=query, details={"baseline_p90": b, "incident_p90": i, "ratio": round(ratio, 3), "z": round(z, 2),
+                              "n": len(inc.wire), "baseline_n": len(base.wire)})]
 
 
 def _errors(service: str, base: _Stats, inc: _Stats, traces: list[Trace], query: dict[str, object]) -> list[Finding]:

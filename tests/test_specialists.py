@@ -129,3 +129,20 @@ def test_spans_whose_own_logs_report_errors_count_as_failing(tmp_path: Path) -> 
     result = traces.analyse(BundleSource(tmp_path), ctx)
     origins = [f for f in result.findings if f.kind == "trace.error_origin"]
     assert [f.service for f in origins] == ["leaf"]
+
+
+def test_a_slow_network_to_a_service_is_blamed_on_that_service_not_its_callers(tmp_path: Path) -> None:
+    onset = 100_000.0
+    ctx = context(onset)
+    with BundleWriter(tmp_path, {}) as w:
+        for i in range(300):
+            t = ctx.baseline.start + i * (ctx.incident.end - ctx.baseline.start) / 300
+            wire = 0.4 if t >= ctx.incident.start else 0.002  # the delay sits between client and server span
+            w.span(Span(f"t{i}", "srv", "", "caller", "GET /x", t, t + 0.02 + 2 * wire))
+            w.span(Span(f"t{i}", "cli", "srv", "caller", "HTTP GET", t + 0.005, t + 0.015 + 2 * wire))
+            w.span(Span(f"t{i}", "callee", "cli", "db-api", "/query", t + 0.005 + wire, t + 0.015 + wire))
+    found = traces.analyse(BundleSource(tmp_path), ctx).findings
+    (wire_delay,) = [f for f in found if f.kind == "trace.wire_delay"]
+    assert wire_delay.service == "db-api" and wire_delay.score > 0.5
+    caller = [f for f in found if f.kind == "trace.latency_shift" and f.service == "caller"]
+    assert caller and not caller[0].details["own_time_grew"]  # it only waits
