@@ -54,6 +54,7 @@ class Pipeline:
     round_deadline_s: float = 600.0
     clock: Callable[[], float] = time.time
     observers: list[Callable[[Event], None]] = field(default_factory=list)
+    after_report: list[Callable[[str, Report], None]] = field(default_factory=list)  # propose, notify
     _loaded: dict[str, Specialist] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ plumbing
@@ -227,8 +228,13 @@ class Pipeline:
         if rnd.missing and rnd.report is not None:
             return None  # a partial report stands until the missing specialists report
         report = build_report(state, number, self.context(state, number))
-        self._event(incident_id, ev.REPORT_PUBLISHED, (number, "partial" if report.partial else "complete"),
-                    "synthesize", {"report": report.model_dump(mode="json")})
+        if self._event(incident_id, ev.REPORT_PUBLISHED, (number, "partial" if report.partial else "complete"),
+                       "synthesize", {"report": report.model_dump(mode="json")}):
+            for hook in self.after_report:
+                try:
+                    hook(incident_id, report)
+                except Exception:  # a hook (notification, proposals) never loses the report
+                    log.exception("after-report hook failed for %s", incident_id)
         self._project(incident_id)
         return report
 

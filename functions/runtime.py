@@ -6,9 +6,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from functions.pipeline import TOPIC_ALERTS, TOPIC_FINDINGS, TOPIC_TASKS, Pipeline, TelemetryFactory
+from functions.remediate import Remediation
+from shared import events as ev
 from shared.bus_inprocess import InProcessBus
 from shared.config import Settings
-from shared.events import IncidentState
+from shared.events import IncidentState, make_event
+from shared.models import Report
+from shared.notify import WebhookNotifier
 from shared.ports import Bus, EventStore
 from shared.telemetry.bundle import BundleSource
 from shared.telemetry.models import TelemetrySource
@@ -78,3 +82,35 @@ def state_of(pipeline: Pipeline, incident_id: str) -> IncidentState:
     from shared.events import fold
 
     return fold(pipeline.store.load(incident_id))
+
+
+def remediation_of(settings: Settings, store: EventStore) -> Remediation:
+    from agents.policy import Policy
+
+    key = settings.approval_key.encode()
+    if len(key) < 32:
+        raise ValueError("AUTOSRE_APPROVAL_KEY must be set to at least 32 bytes to issue approval links")
+    return Remediation(store=store, key=key, policy=Policy.from_json(settings.policy),
+                       approvers=frozenset(a.lower() for a in settings.approvers))
+
+
+def add_report_hooks(pipeline: Pipeline, remediation: Remediation | None, notifier: WebhookNotifier | None,
+                     base_url: str) -> None:
+    """After a report: propose remediations, then notify the team's channel (a failure is recorded)."""
+    if remediation is not None:
+        def propose(incident_id: str, report: Report) -> None:
+            remediation.propose(incident_id)
+
+        pipeline.after_report.append(propose)
+    if notifier is not None:
+        def notify(incident_id: str, report: Report) -> None:
+            top = report.causes[0] if report.causes else None
+            text = (f"*{report.headline}*\n" + (f"Top cause: {top.service}: {top.title}\n" if top else "")
+                    + f"{base_url.rstrip('/')}/incidents/{incident_id}")
+            delivered, detail = notifier.send(text)
+            pipeline.store.append(make_event(
+                incident_id, ev.NOTIFICATION_SENT if delivered else ev.NOTIFICATION_FAILED,
+                (report.round, notifier.channel), "notify", {"channel": notifier.channel, "detail": detail},
+                at=pipeline.clock()))
+
+        pipeline.after_report.append(notify)

@@ -19,6 +19,12 @@ class Settings(BaseModel):
     telemetry: str = Field("", description="bundle:<folder> for a telemetry bundle")
     specialists: tuple[str, ...] = SPECIALISTS
     round_deadline_s: float = 600.0
+    approval_key: str = Field("", description="HMAC key for approval links (>= 32 bytes; Secret Manager on GCP)")
+    approvers: tuple[str, ...] = Field((), description="e-mails allowed to approve remediations")
+    local_identity: str = Field("", description="the approver identity in embedded mode (no IAP)")
+    policy: str = Field("", description='JSON: {"allow": {"<service>|*": ["<action>"]}, "max_actions_per_hour": 3}')
+    webhook_url: str = Field("", description="Google Chat or Slack incoming webhook for report notifications")
+    base_url: str = Field("http://127.0.0.1:8080", description="where the web view is served, for links")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -28,7 +34,8 @@ class Settings(BaseModel):
             raw = env.get(f"AUTOSRE_{name.upper()}")
             if raw is None:
                 continue
-            values[name] = tuple(s.strip() for s in raw.split(",") if s.strip()) if name == "specialists" else raw
+            values[name] = tuple(s.strip() for s in raw.split(",") if s.strip()) \
+                if name in ("specialists", "approvers") else raw
         if "project" not in values and env.get("GOOGLE_CLOUD_PROJECT"):
             values["project"] = env["GOOGLE_CLOUD_PROJECT"]
         return cls.model_validate(values)

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.models import Alert, Event, Finding, Report
+from shared.models import Alert, Event, Finding, Proposal, Report
 
 DEAD_LETTER_STREAM = "dead-letter"
 
@@ -25,6 +25,12 @@ FINDING_RECORDED = "finding.recorded"
 SPECIALIST_COMPLETED = "specialist.completed"
 SPECIALIST_FAILED = "specialist.failed"
 REPORT_PUBLISHED = "report.published"
+REMEDIATION_PROPOSED = "remediation.proposed"
+APPROVAL_DECIDED = "approval.decided"
+REMEDIATION_EXECUTED = "remediation.executed"
+REMEDIATION_FAILED = "remediation.failed"
+NOTIFICATION_SENT = "notification.sent"
+NOTIFICATION_FAILED = "notification.failed"
 
 
 def stable_id(*parts: object, length: int = 24) -> str:
@@ -80,6 +86,11 @@ class IncidentState:
     findings: dict[str, Finding] = field(default_factory=dict)
     event_count: int = 0
     last_event_at: float = 0.0
+    proposals: dict[str, Proposal] = field(default_factory=dict)
+    decisions: dict[str, dict[str, Any]] = field(default_factory=dict)  # proposal id -> the decision
+    executions: dict[str, dict[str, Any]] = field(default_factory=dict)  # proposal id -> outcome
+    notifications: list[dict[str, Any]] = field(default_factory=list)
+    timeline: list[tuple[float, str, str, str]] = field(default_factory=list)  # (at, type, actor, summary)
 
     @property
     def latest_report(self) -> Report | None:
@@ -110,6 +121,10 @@ class IncidentState:
             "partial": bool(report and report.partial),
             "top_cause": f"{top.service}: {top.title}" if top else "",
             "events": self.event_count,
+            "proposals": len(self.proposals),
+            "pending_approvals": sum(1 for p in self.proposals if p not in self.decisions),
+            "executed_at": sorted(float(x.get("at", 0.0)) for x in self.executions.values()
+                                  if x.get("status") == "executed"),
             "updated_at": self.last_event_at,
         }
 
@@ -125,11 +140,35 @@ def fold(events: list[Event]) -> IncidentState:
         state.event_count += 1
         state.last_event_at = max(state.last_event_at, e.at)
         _apply(state, e)
+        state.timeline.append((e.at, e.type, e.actor, _summary(e)))
+    state.timeline.sort()
     return state
 
 
 _PHASE = {INCIDENT_OPENED: 0, ALERT_RECEIVED: 1, ROUND_STARTED: 2, FINDING_RECORDED: 3, SPECIALIST_FAILED: 4,
-          SPECIALIST_COMPLETED: 4, REPORT_PUBLISHED: 5, INCIDENT_RESOLVED: 6}
+          SPECIALIST_COMPLETED: 4, REPORT_PUBLISHED: 5, REMEDIATION_PROPOSED: 6, APPROVAL_DECIDED: 7,
+          REMEDIATION_EXECUTED: 8, REMEDIATION_FAILED: 8, NOTIFICATION_SENT: 9, NOTIFICATION_FAILED: 9,
+          INCIDENT_RESOLVED: 10}
+
+
+def _summary(e: Event) -> str:
+    d = e.data
+    if e.type in (ALERT_RECEIVED, INCIDENT_OPENED):
+        return str(d.get("alert", {}).get("summary", ""))[:200]
+    if e.type in (SPECIALIST_COMPLETED, SPECIALIST_FAILED):
+        return f"{d.get('specialist')}: " + (f"{len(d.get('finding_ids', []))} findings" if e.type ==
+                                               SPECIALIST_COMPLETED else str(d.get("error", ""))[:200])
+    if e.type == REPORT_PUBLISHED:
+        return str(d.get("report", {}).get("headline", ""))
+    if e.type == REMEDIATION_PROPOSED:
+        return str(d.get("proposal", {}).get("preview", ""))[:200]
+    if e.type == APPROVAL_DECIDED:
+        return f"{d.get('decision')} by {d.get('approver')}"
+    if e.type in (REMEDIATION_EXECUTED, REMEDIATION_FAILED):
+        return str(d.get("outcome", ""))[:200]
+    if e.type in (NOTIFICATION_SENT, NOTIFICATION_FAILED):
+        return f"{d.get('channel', '')}: {d.get('detail', '')}"[:200]
+    return ""
 
 
 def _apply(state: IncidentState, e: Event) -> None:
@@ -166,6 +205,15 @@ def _apply(state: IncidentState, e: Event) -> None:
         rnd = state.rounds.get(int(d["round"]))
         if rnd is not None and d["specialist"] not in rnd.completed:
             rnd.failed[d["specialist"]] = str(d.get("error", ""))
+    elif e.type == REMEDIATION_PROPOSED:
+        proposal = Proposal.model_validate(d["proposal"])
+        state.proposals.setdefault(proposal.proposal_id, proposal)
+    elif e.type == APPROVAL_DECIDED:
+        state.decisions.setdefault(str(d["proposal_id"]), dict(d))  # the first decision stands
+    elif e.type in (REMEDIATION_EXECUTED, REMEDIATION_FAILED):
+        state.executions.setdefault(str(d["proposal_id"]), {**d, "status": e.type.split(".")[1]})
+    elif e.type in (NOTIFICATION_SENT, NOTIFICATION_FAILED):
+        state.notifications.append({**d, "status": e.type.split(".")[1]})
     elif e.type == REPORT_PUBLISHED:
         report = Report.model_validate(d["report"])
         rnd = state.rounds.get(report.round)

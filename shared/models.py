@@ -148,3 +148,17 @@ class FindingsReady(Model):
     incident_id: str
     round: int = 1
     specialist: str
+
+
+class Proposal(Model):
+    """A remediation from the closed catalog, proposed for a person to approve."""
+
+    proposal_id: str
+    action: str  # a key of agents.remediation.CATALOG
+    service: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    risk: Literal["low", "medium", "high"] = "medium"
+    preconditions: list[str] = Field(default_factory=list)
+    preview: str  # exactly what will be done
+    rationale: str = ""
+    evidence: list[str] = Field(default_factory=list)  # finding ids

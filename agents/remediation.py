@@ -1,0 +1,73 @@
+"""The closed catalog of remediations and how a report's top cause maps onto it.
+
+Actions come only from here, chosen by the kind of evidence behind the top cause, never from text in the
+telemetry: a log line saying "approve rollback" is data, not an instruction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.events import stable_id
+from shared.models import Finding, Proposal, Report
+
+
+@dataclass(frozen=True)
+class ActionType:
+    name: str
+    risk: str
+    summary: str
+    preconditions: tuple[str, ...]
+
+
+CATALOG: dict[str, ActionType] = {a.name: a for a in [
+    ActionType("rollback_cloud_run", "medium", "route 100% of traffic back to the previous Cloud Run revision",
+               ("the service has a previous revision that served traffic", "the incident is still open")),
+    ActionType("scale_min_instances", "low", "raise the service's minimum instances",
+               ("the new minimum stays within the service's max instances", "the incident is still open")),
+    ActionType("restart", "medium", "restart the service's instances (a new revision with the same image)",
+               ("the service has more than one instance or tolerates a brief outage", "the incident is still open")),
+    ActionType("runbook_webhook", "low", "call the team's runbook webhook with the incident's summary",
+               ("a runbook webhook is configured for the service",)),
+]}
+
+SATURATION_WORDS = ("cpu", "memory", "utiliz", "throttl")
+POOL_WORDS = ("pool", "connection", "thread")
+
+
+def _preview(action: str, service: str, params: dict[str, object]) -> str:
+    if action == "rollback_cloud_run":
+        return (f"Cloud Run: update service '{service}' traffic to 100% revision "
+                f"'{params.get('to_revision') or 'the previous serving revision'}' (no image change).")
+    if action == "scale_min_instances":
+        return f"Cloud Run: set service '{service}' min instances to {params.get('min_instances')}."
+    if action == "restart":
+        return f"Cloud Run: deploy a new revision of '{service}' with the same image and configuration."
+    return f"POST the incident summary for '{service}' to the configured runbook webhook."
+
+
+def propose(report: Report, findings: dict[str, Finding]) -> list[Proposal]:
+    """At most one proposal per ranked cause among the top two, from the kind of evidence behind it."""
+    out: list[Proposal] = []
+    for cause in report.causes[:2]:
+        evidence = [findings[f] for f in cause.evidence if f in findings]
+        deploys = [f for f in evidence if f.kind == "change.deploy" and f.score >= 0.2]
+        metrics = " ".join(str(f.details.get("metric", "")) for f in evidence if f.kind.startswith("metric."))
+        logs = " ".join(f.title for f in evidence if f.kind.startswith("log."))
+        params: dict[str, object]
+        if deploys:
+            action, params = "rollback_cloud_run", {"to_revision": deploys[0].details.get("previous", "")}
+            why = f"a deploy {deploys[0].details.get('seconds_before_onset', '?')} s before the alert"
+        elif any(w in (metrics + logs).lower() for w in POOL_WORDS):
+            action, params, why = "restart", {}, "connection-pool saturation"
+        elif any(w in metrics.lower() for w in SATURATION_WORDS):
+            action, params, why = "scale_min_instances", {"min_instances": 3}, "resource saturation"
+        else:
+            action, params, why = "runbook_webhook", {}, "no catalog action fits the evidence directly"
+        kind = CATALOG[action]
+        out.append(Proposal(
+            proposal_id="p-" + stable_id(report.incident_id, report.round, cause.service, action, length=12),
+            action=action, service=cause.service, params=params, risk=kind.risk,  # type: ignore[arg-type]
+            preconditions=list(kind.preconditions), preview=_preview(action, cause.service, params),
+            rationale=f"#{cause.rank} cause {cause.service}: {why}", evidence=[f.finding_id for f in evidence][:10]))
+    return out
