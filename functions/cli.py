@@ -71,6 +71,28 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from agents.policy import Policy
+    from functions.runtime import remediation_of
+    from functions.web import create_app
+    from shared.config import Settings
+
+    settings = Settings.from_env()
+    store = SqliteEventStore(args.db)
+    remediation = remediation_of(settings.model_copy(update={"store": "sqlite"}), store)
+    identity = args.approver or settings.local_identity
+    if args.approver:
+        remediation.approvers = remediation.approvers | {args.approver.lower()}
+    if args.allow:
+        remediation.policy = Policy({"*": [a.strip() for a in args.allow.split(",") if a.strip()]},
+                                    remediation.policy.max_actions_per_hour)
+    app = create_app(store, remediation, identity)
+    print(f"serving {args.db} on http://{args.host}:{args.port}/ (approver: {identity or 'none'}; "
+          f"executor: dry run)", file=sys.stderr)
+    app.run(host=args.host, port=args.port, debug=False)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="autosre", description="Auto SRE: alert in, root-cause report out.")
     p.add_argument("-v", "--verbose", action="store_true", help="log the pipeline's structured logs")
@@ -91,6 +113,15 @@ def build_parser() -> argparse.ArgumentParser:
     tri.add_argument("--db", help="SQLite file for the event store (default: in memory)")
     tri.add_argument("--json", action="store_true", help="print the report as JSON")
     tri.set_defaults(func=cmd_triage)
+
+    srv = sub.add_parser("serve", help="serve the web view (reports, approvals) over a SQLite event store")
+    srv.add_argument("--db", default="autosre.db", help="the SQLite file `autosre demo --db` wrote")
+    srv.add_argument("--host", default="127.0.0.1")
+    srv.add_argument("--port", type=int, default=8080)
+    srv.add_argument("--approver", help="the local approver identity (added to the approvers list)")
+    srv.add_argument("--allow", help="actions the policy allows on every service, comma-separated "
+                                     "(default: AUTOSRE_POLICY, else deny everything)")
+    srv.set_defaults(func=cmd_serve)
 
     ev = sub.add_parser("eval", help="score the root-cause ranking on labelled fault-injection data")
     ev_sub = ev.add_subparsers(dest="dataset", required=True)

@@ -90,6 +90,24 @@ def synthesize(cloud_event: CloudEvent) -> None:
     pipeline().on_findings(message_of(cloud_event))
 
 
+_web: Any = None
+
+
+@functions_framework.http
+def web(request: Any) -> Any:
+    """The web view behind IAP: incidents, reports, approval pages, JSON API."""
+    global _web
+    if _web is None:
+        from functions.runtime import remediation_of
+        from functions.web import create_app
+
+        settings = Settings.from_env()
+        store = pipeline().store
+        _web = create_app(store, remediation_of(settings, store), settings.local_identity)
+    with _web.request_context(request.environ):
+        return _web.full_dispatch_request()
+
+
 @functions_framework.http
 def sweep(request: Any) -> tuple[str, int]:
     swept = pipeline().sweep()

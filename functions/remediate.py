@@ -34,6 +34,19 @@ class DryRunAdapter:
         return f"DRY RUN (nothing changed): {proposal.preview}"
 
 
+def propose(store: EventStore, incident_id: str, now: float | None = None) -> list[Proposal]:
+    """Append `remediation.proposed` for the latest report's causes (idempotent)."""
+    state = fold(store.load(incident_id))
+    report = state.latest_report
+    if report is None:
+        return []
+    proposals = propose_from_report(report, state.findings)
+    for p in proposals:
+        store.append(make_event(incident_id, ev.REMEDIATION_PROPOSED, (p.proposal_id,), "synthesize",
+                                {"proposal": p.model_dump(mode="json")}, at=now))
+    return proposals
+
+
 class RemediationError(RuntimeError):
     def __init__(self, reason: str, message: str):
         super().__init__(message)
@@ -58,15 +71,7 @@ class Remediation:
         return self.store.append(make_event(incident_id, type_, key, actor, data, at=self.clock()))
 
     def propose(self, incident_id: str) -> list[Proposal]:
-        state = self._state(incident_id)
-        report = state.latest_report
-        if report is None:
-            return []
-        proposals = propose_from_report(report, state.findings)
-        for p in proposals:
-            self._append(incident_id, ev.REMEDIATION_PROPOSED, (p.proposal_id,), "synthesize",
-                         {"proposal": p.model_dump(mode="json")})
-        return proposals
+        return propose(self.store, incident_id, self.clock())
 
     def link_token(self, incident_id: str, proposal_id: str) -> str:
         proposal = self._state(incident_id).proposals[proposal_id]
@@ -81,7 +86,10 @@ class Remediation:
     def decide(self, token: str, decision: str, approver: str) -> Proposal:
         """Record an approve/deny decision made through a signed link. Raises TokenError / RemediationError."""
         claims = approvals.verify(self.key, token, self.clock())
-        state = self._state(claims.incident_id)
+        events = self.store.load(claims.incident_id)
+        if not events:
+            raise approvals.TokenError("mismatched", "the approval link is for an unknown incident")
+        state = fold(events)
         proposal = state.proposals.get(claims.proposal_id)
         if proposal is None or proposal.action != claims.action:
             raise approvals.TokenError("mismatched", "the approval link does not match a proposal of this incident")

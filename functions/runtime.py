@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from functions.pipeline import TOPIC_ALERTS, TOPIC_FINDINGS, TOPIC_TASKS, Pipeline, TelemetryFactory
-from functions.remediate import Remediation
+from functions.remediate import Remediation, propose
 from shared import events as ev
 from shared.bus_inprocess import InProcessBus
 from shared.config import Settings
@@ -60,9 +60,15 @@ def wire_inprocess(pipeline: Pipeline, bus: InProcessBus) -> None:
 
 def embedded(store: EventStore, source: TelemetrySource,
              clock: Callable[[], float] | None = None) -> tuple[Pipeline, InProcessBus]:
-    """The embedded default: one process, an in-process bus, the given store and telemetry."""
+    """The embedded default: one process, an in-process bus, the given store and telemetry; each report gets
+    its remediation proposals."""
     bus = InProcessBus()
     pipeline = Pipeline(store=store, bus=bus, telemetry=lambda state: source)
+
+    def propose_hook(incident_id: str, report: Report) -> None:
+        propose(store, incident_id, pipeline.clock())
+
+    pipeline.after_report.append(propose_hook)
     if clock is not None:
         pipeline.clock = clock
     wire_inprocess(pipeline, bus)
@@ -84,12 +90,24 @@ def state_of(pipeline: Pipeline, incident_id: str) -> IncidentState:
     return fold(pipeline.store.load(incident_id))
 
 
+def approval_key(settings: Settings, store: EventStore) -> bytes:
+    """AUTOSRE_APPROVAL_KEY, else (embedded only) a random key created once and kept in the store."""
+    if settings.approval_key:
+        key = settings.approval_key.encode()
+        if len(key) < 32:
+            raise ValueError("AUTOSRE_APPROVAL_KEY must have at least 32 bytes")
+        return key
+    if settings.store != "sqlite":
+        raise ValueError("set AUTOSRE_APPROVAL_KEY (Secret Manager on GCP) to issue approval links")
+    import secrets
+
+    return store.claim("approval-key", secrets.token_hex(32)).encode()
+
+
 def remediation_of(settings: Settings, store: EventStore) -> Remediation:
     from agents.policy import Policy
 
-    key = settings.approval_key.encode()
-    if len(key) < 32:
-        raise ValueError("AUTOSRE_APPROVAL_KEY must be set to at least 32 bytes to issue approval links")
+    key = approval_key(settings, store)
     return Remediation(store=store, key=key, policy=Policy.from_json(settings.policy),
                        approvers=frozenset(a.lower() for a in settings.approvers))
 
@@ -98,10 +116,10 @@ def add_report_hooks(pipeline: Pipeline, remediation: Remediation | None, notifi
                      base_url: str) -> None:
     """After a report: propose remediations, then notify the team's channel (a failure is recorded)."""
     if remediation is not None:
-        def propose(incident_id: str, report: Report) -> None:
+        def propose_hook(incident_id: str, report: Report) -> None:
             remediation.propose(incident_id)
 
-        pipeline.after_report.append(propose)
+        pipeline.after_report.append(propose_hook)
     if notifier is not None:
         def notify(incident_id: str, report: Report) -> None:
             top = report.causes[0] if report.causes else None
