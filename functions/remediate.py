@@ -21,6 +21,7 @@ from shared import events as ev
 from shared.events import IncidentState, fold, make_event
 from shared.models import Proposal
 from shared.ports import EventStore
+from shared.telemetry.models import TelemetrySource, Window
 
 
 class ActionAdapter(Protocol):
@@ -136,3 +137,35 @@ class Remediation:
                       "approved_by": decision.get("approver"), "at": self.clock()})
         return outcome
 
+
+
+def verify_recovery(store: EventStore, source: TelemetrySource, incident_id: str, proposal_id: str,
+                    window_s: float = 900.0, sustain: int = 3, threshold: float | None = None,
+                    now: float | None = None) -> str:
+    """After an action ran: is the alerting SLI back under its threshold within the window? Appends
+    `remediation.verified` with the verdict (recovered / not recovered / unknown), so the report says so.
+    One verdict per proposal: a second call returns the recorded one."""
+    state = fold(store.load(incident_id))
+    execution = state.executions.get(proposal_id)
+    alert = state.first_alert
+    if execution is None or execution.get("status") != "executed" or alert is None:
+        raise RemediationError("not_executed", "nothing was executed for this proposal")
+    if any(e.type == ev.REMEDIATION_VERIFIED and e.data.get("proposal_id") == proposal_id
+           for e in store.load(incident_id)):
+        return str(execution.get("verification", ""))
+    start = float(execution.get("at", 0.0))
+    series = [s for s in source.metrics(Window(start, start + window_s), [alert.service]).items
+              if s.metric == alert.metric_type]
+    points = sorted(p for s in series for p in s.points)
+    threshold = alert.threshold_value if threshold is None else threshold
+    if threshold is None or len(points) < sustain:
+        verdict = "unknown: " + ("the alert states no threshold" if threshold is None else
+                                 f"only {len(points)} points of {alert.metric_type} after the action")
+    elif all(v <= threshold for _, v in points[-sustain:]):
+        verdict = f"recovered: the last {sustain} points of {alert.metric_type} are at or under {threshold:g}"
+    else:
+        verdict = (f"not recovered: {alert.metric_type} is still above {threshold:g} "
+                   f"({points[-1][1]:g}) {window_s / 60:.0f} min after the action")
+    store.append(make_event(incident_id, ev.REMEDIATION_VERIFIED, (proposal_id,), "verify",
+                            {"proposal_id": proposal_id, "verdict": verdict}, at=now))
+    return verdict

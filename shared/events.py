@@ -29,6 +29,7 @@ REMEDIATION_PROPOSED = "remediation.proposed"
 APPROVAL_DECIDED = "approval.decided"
 REMEDIATION_EXECUTED = "remediation.executed"
 REMEDIATION_FAILED = "remediation.failed"
+REMEDIATION_VERIFIED = "remediation.verified"
 NOTIFICATION_SENT = "notification.sent"
 NOTIFICATION_FAILED = "notification.failed"
 
@@ -147,8 +148,8 @@ def fold(events: list[Event]) -> IncidentState:
 
 _PHASE = {INCIDENT_OPENED: 0, ALERT_RECEIVED: 1, ROUND_STARTED: 2, FINDING_RECORDED: 3, SPECIALIST_FAILED: 4,
           SPECIALIST_COMPLETED: 4, REPORT_PUBLISHED: 5, REMEDIATION_PROPOSED: 6, APPROVAL_DECIDED: 7,
-          REMEDIATION_EXECUTED: 8, REMEDIATION_FAILED: 8, NOTIFICATION_SENT: 9, NOTIFICATION_FAILED: 9,
-          INCIDENT_RESOLVED: 10}
+          REMEDIATION_EXECUTED: 8, REMEDIATION_FAILED: 8, REMEDIATION_VERIFIED: 9, NOTIFICATION_SENT: 9,
+          NOTIFICATION_FAILED: 9, INCIDENT_RESOLVED: 10}
 
 
 def _summary(e: Event) -> str:
@@ -166,6 +167,8 @@ def _summary(e: Event) -> str:
         return f"{d.get('decision')} by {d.get('approver')}"
     if e.type in (REMEDIATION_EXECUTED, REMEDIATION_FAILED):
         return str(d.get("outcome", ""))[:200]
+    if e.type == REMEDIATION_VERIFIED:
+        return str(d.get("verdict", ""))[:200]
     if e.type in (NOTIFICATION_SENT, NOTIFICATION_FAILED):
         return f"{d.get('channel', '')}: {d.get('detail', '')}"[:200]
     return ""
@@ -212,6 +215,9 @@ def _apply(state: IncidentState, e: Event) -> None:
         state.decisions.setdefault(str(d["proposal_id"]), dict(d))  # the first decision stands
     elif e.type in (REMEDIATION_EXECUTED, REMEDIATION_FAILED):
         state.executions.setdefault(str(d["proposal_id"]), {**d, "status": e.type.split(".")[1]})
+    elif e.type == REMEDIATION_VERIFIED:
+        if str(d["proposal_id"]) in state.executions:
+            state.executions[str(d["proposal_id"])]["verification"] = d["verdict"]
     elif e.type in (NOTIFICATION_SENT, NOTIFICATION_FAILED):
         state.notifications.append({**d, "status": e.type.split(".")[1]})
     elif e.type == REPORT_PUBLISHED:

@@ -240,3 +240,26 @@ def test_a_failing_webhook_is_recorded_not_fatal(scenario) -> None:  # type: ign
     (summary,) = store.summaries()
     state = fold(store.load(summary["incident_id"]))
     assert state.latest_report is not None and state.notifications[0]["status"] == "failed"
+
+
+@pytest.mark.parametrize(("values", "expected"), [([9, 7, 6, 8], "not recovered"), ([9, 4, 3, 2], "recovered"),
+                                                  ([2], "unknown")])
+def test_recovery_is_verified_against_the_alert_threshold(incident, scenario, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                          values: list[float], expected: str) -> None:
+    from functions.remediate import verify_recovery
+    from shared.telemetry.bundle import BundleWriter
+    from shared.telemetry.models import MetricSeries
+
+    store, incident_id = incident
+    alert = fold(store.load(incident_id)).first_alert
+    r = remediation(store, now=scenario.onset + 600)
+    pid = first_proposal(store, incident_id)
+    r.decide(r.link_token(incident_id, pid), "approve", APPROVER)
+    r.execute(incident_id, pid)
+    with BundleWriter(tmp_path / "after", {}) as w:
+        w.series(MetricSeries(alert.metric_type, alert.service,
+                              tuple((scenario.onset + 600 + 60 * (i + 1), float(v)) for i, v in enumerate(values))))
+    verdict = verify_recovery(store, BundleSource(tmp_path / "after"), incident_id, pid, threshold=5.0)
+    assert verdict.startswith(expected)
+    assert fold(store.load(incident_id)).executions[pid]["verification"] == verdict
+    assert verify_recovery(store, BundleSource(tmp_path / "after"), incident_id, pid, threshold=0.0) == verdict

@@ -1,0 +1,60 @@
+"""The executor's adapter for Cloud Run (run_v2). Only the executor's service account holds the write roles.
+
+rollback_cloud_run: 100% of traffic to a named (else the previous ready) revision; scale_min_instances: the
+template's min instance count; restart: a new revision of the same template (a label bump). Each waits for the
+long-running operation with a timeout and returns what it did.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from shared.models import Proposal
+
+
+class CloudRunAdapter:
+    def __init__(self, project: str, region: str, services: Any = None, revisions: Any = None,
+                 timeout_s: float = 300.0):
+        if services is None or revisions is None:
+            from google.cloud import run_v2
+
+            services = services or run_v2.ServicesClient()
+            revisions = revisions or run_v2.RevisionsClient()
+        self.project, self.region, self.timeout_s = project, region, timeout_s
+        self.services, self.revisions = services, revisions
+
+    def _name(self, service: str) -> str:
+        return f"projects/{self.project}/locations/{self.region}/services/{service}"
+
+    def previous_revision(self, service_name: str, current: str) -> str:
+        ready = [r for r in self.revisions.list_revisions(parent=service_name)
+                 if r.name.rsplit("/", 1)[-1] != current and any(
+                     c.type_ == "Ready" and int(c.state) == 4 for c in r.conditions)]  # CONDITION_SUCCEEDED
+        if not ready:
+            raise RuntimeError(f"{service_name} has no other ready revision to roll back to")
+        return str(max(ready, key=lambda r: r.create_time.timestamp()).name.rsplit("/", 1)[-1])
+
+    def run(self, proposal: Proposal) -> str:
+        from google.cloud import run_v2
+
+        name = self._name(proposal.service)
+        service = self.services.get_service(name=name)
+        if proposal.action == "rollback_cloud_run":
+            current = str(service.latest_ready_revision).rsplit("/", 1)[-1]
+            target = str(proposal.params.get("to_revision") or self.previous_revision(name, current))
+            service.traffic = [run_v2.TrafficTarget(
+                type_=run_v2.TrafficTargetAllocationType.TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION,
+                revision=target, percent=100)]
+            done = f"traffic of {proposal.service} moved 100% to revision {target} (was {current})"
+        elif proposal.action == "scale_min_instances":
+            count = int(str(proposal.params.get("min_instances", 1)))
+            service.template.scaling.min_instance_count = count
+            done = f"{proposal.service} min instances set to {count}"
+        elif proposal.action == "restart":
+            service.template.labels["autosre-restart"] = str(int(time.time()))
+            done = f"{proposal.service} restarted with a new revision of the same template"
+        else:
+            raise ValueError(f"{proposal.action} is not a Cloud Run action")
+        self.services.update_service(service=service).result(timeout=self.timeout_s)
+        return done
