@@ -103,9 +103,36 @@ def web(request: Any) -> Any:
 
         settings = Settings.from_env()
         store = pipeline().store
-        _web = create_app(store, remediation_of(settings, store), settings.local_identity)
+
+        def hand_to_executor(incident_id: str, proposal_id: str) -> str:
+            pipeline().bus.publish("actions", json.dumps({"incident_id": incident_id, "proposal_id": proposal_id})
+                                   .encode(), {"incident_id": incident_id})
+            return "approved: handed to the executor; the outcome appears on the incident's timeline"
+
+        _web = create_app(store, remediation_of(settings, store), settings.local_identity, hand_to_executor)
     with _web.request_context(request.environ):
         return _web.full_dispatch_request()
+
+
+@functions_framework.cloud_event
+def execute(cloud_event: CloudEvent) -> None:
+    """Runs an approved remediation (actions topic): re-checks approval, policy and that the incident is open."""
+    from functions.remediate import DryRunAdapter, RemediationError
+    from functions.runtime import remediation_of
+
+    settings = Settings.from_env()
+    remediation = remediation_of(settings, pipeline().store)
+    if settings.executor == "cloud_run":
+        from shared.cloud_run import CloudRunAdapter
+
+        remediation.adapter = CloudRunAdapter(settings.project, settings.region)
+    else:
+        remediation.adapter = DryRunAdapter()
+    action = json.loads(message_of(cloud_event).data)
+    try:
+        remediation.execute(str(action["incident_id"]), str(action["proposal_id"]))
+    except RemediationError as exc:  # refused or failed: recorded where it applies; never retried forever
+        log.warning("execute refused: %s", exc, extra={"json_fields": {"reason": exc.reason}})
 
 
 @functions_framework.http

@@ -17,6 +17,7 @@ def subscriptions(prefix: str = "") -> list[SubscriptionSpec]:
     specs += [SubscriptionSpec(f"{prefix}specialist-{name}", TOPIC_TASKS, {"specialist": name})
               for name in SPECIALISTS]
     specs += [SubscriptionSpec(f"{prefix}synthesize", TOPIC_FINDINGS),
+              SubscriptionSpec(f"{prefix}execute", TOPIC_ACTIONS),
               SubscriptionSpec(f"{prefix}dead-letter-archive", TOPIC_DEAD_LETTER, dead_letter_topic="")]
     return specs
 

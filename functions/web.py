@@ -39,7 +39,10 @@ def iap_or_local(local_identity: str) -> Callable[[], str]:
     return identity
 
 
-def create_app(store: EventStore, remediation: Remediation | None = None, local_identity: str = "") -> Flask:
+def create_app(store: EventStore, remediation: Remediation | None = None, local_identity: str = "",
+               on_approved: Callable[[str, str], str] | None = None) -> Flask:
+    """`on_approved(incident_id, proposal_id)` hands an approved action to the executor: inline by default
+    (embedded); on GCP it publishes to the actions topic, and the `execute` function runs it."""
     app = Flask("autosre-web")
     identity = iap_or_local(local_identity)
 
@@ -120,7 +123,8 @@ def create_app(store: EventStore, remediation: Remediation | None = None, local_
         try:
             proposal = remediation.decide(token, decision, identity())
             claims = approvals.verify(remediation.key, token, remediation.clock())
-            outcome = remediation.execute(claims.incident_id, proposal.proposal_id) if decision == "approve" \
+            run = on_approved or remediation.execute
+            outcome = run(claims.incident_id, proposal.proposal_id) if decision == "approve" \
                 else "denied: nothing will be done"
         except approvals.TokenError as exc:
             return html(render.message_page("Link refused", str(exc)), 403)

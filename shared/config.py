@@ -24,6 +24,8 @@ class Settings(BaseModel):
     local_identity: str = Field("", description="the approver identity in embedded mode (no IAP)")
     policy: str = Field("", description='JSON: {"allow": {"<service>|*": ["<action>"]}, "max_actions_per_hour": 3}')
     webhook_url: str = Field("", description="Google Chat or Slack incoming webhook for report notifications")
+    executor: Literal["dry_run", "cloud_run"] = Field("dry_run", description="dry_run records the plan only")
+    region: str = Field("us-central1", description="the Cloud Run region the executor acts in")
     base_url: str = Field("http://127.0.0.1:8080", description="where the web view is served, for links")
 
     @classmethod
