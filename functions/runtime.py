@@ -76,9 +76,19 @@ def embedded(store: EventStore, source: TelemetrySource,
 
 
 def from_settings(settings: Settings) -> Pipeline:
+    """The pipeline a deployed function runs: each report gets its proposals and, when a webhook is
+    configured, a notification."""
     bus = make_bus(settings)
-    pipeline = Pipeline(store=make_store(settings), bus=bus, telemetry=make_telemetry(settings),
+    store = make_store(settings)
+    pipeline = Pipeline(store=store, bus=bus, telemetry=make_telemetry(settings),
                         specialists=settings.specialists, round_deadline_s=settings.round_deadline_s)
+
+    def propose_hook(incident_id: str, report: Report) -> None:
+        propose(store, incident_id, pipeline.clock())
+
+    pipeline.after_report.append(propose_hook)
+    notifier = WebhookNotifier(settings.webhook_url) if settings.webhook_url else None
+    add_report_hooks(pipeline, None, notifier, settings.base_url)
     if isinstance(bus, InProcessBus):
         wire_inprocess(pipeline, bus)
     return pipeline

@@ -1,0 +1,215 @@
+# Auto SRE on Google Cloud: Pub/Sub topology, Cloud Functions (2nd gen), Firestore, the sweep scheduler,
+# the Monitoring notification channel, least-privilege service accounts, and the approval signing key.
+# The topology mirrors functions/topology.py; tests/test_infra.py checks that the two agree.
+
+locals {
+  topics      = ["alerts", "tasks", "findings", "actions", "dead-letter"]
+  specialists = ["logs", "traces", "metrics", "changes"]
+
+  # target -> (entry point, service account, topic it is pushed from, attribute filter)
+  pushed = merge(
+    { intake = { entry_point = "intake", sa = "intake", topic = "alerts", filter = "" } },
+    { for s in local.specialists : "specialist-${s}" => {
+      entry_point = "specialist_${s}", sa = "investigator", topic = "tasks", filter = "attributes.specialist = \"${s}\""
+    } },
+    { synthesize = { entry_point = "synthesize", sa = "synthesizer", topic = "findings", filter = "" } },
+    { execute = { entry_point = "execute", sa = "executor", topic = "actions", filter = "" } },
+  )
+  http_functions = {
+    web   = { entry_point = "web", sa = "web" }
+    sweep = { entry_point = "sweep", sa = "synthesizer" }
+  }
+  functions = merge(
+    { for k, v in local.pushed : k => { entry_point = v.entry_point, sa = v.sa } },
+    local.http_functions,
+  )
+
+  env = {
+    AUTOSRE_PROJECT          = var.project_id
+    AUTOSRE_STORE            = "firestore"
+    AUTOSRE_BUS              = "pubsub"
+    AUTOSRE_TELEMETRY        = var.telemetry
+    AUTOSRE_ROUND_DEADLINE_S = tostring(var.round_deadline_s)
+    AUTOSRE_APPROVERS        = join(",", var.approvers)
+    AUTOSRE_POLICY           = var.policy_json
+    AUTOSRE_EXECUTOR         = var.executor
+    AUTOSRE_REGION           = var.region
+  }
+}
+
+data "google_project" "this" {}
+
+# ---------------------------------------------------------------- Pub/Sub
+
+resource "google_pubsub_topic" "topic" {
+  for_each = toset(local.topics)
+  name     = each.key
+}
+
+resource "google_pubsub_subscription" "push" {
+  for_each             = local.pushed
+  name                 = each.key
+  topic                = google_pubsub_topic.topic[each.value.topic].id
+  filter               = each.value.filter
+  ack_deadline_seconds = 300
+
+  push_config {
+    # functions-framework reads the topic from this path and hands the handler a messagePublished CloudEvent
+    push_endpoint = "${google_cloudfunctions2_function.fn[each.key].service_config[0].uri}/projects/${var.project_id}/topics/${each.value.topic}"
+    oidc_token {
+      service_account_email = google_service_account.sa["pusher"].email
+    }
+  }
+
+  retry_policy {
+    minimum_backoff = "1s"
+    maximum_backoff = "60s"
+  }
+
+  dead_letter_policy {
+    dead_letter_topic     = google_pubsub_topic.topic["dead-letter"].id
+    max_delivery_attempts = 5
+  }
+}
+
+resource "google_pubsub_subscription" "dead_letter_archive" {
+  name                       = "dead-letter-archive"
+  topic                      = google_pubsub_topic.topic["dead-letter"].id
+  message_retention_duration = "604800s"
+  ack_deadline_seconds       = 60
+}
+
+# Pub/Sub's service agent forwards undeliverable messages to the dead-letter topic and acks the source.
+resource "google_pubsub_topic_iam_member" "dead_letter_publisher" {
+  topic  = google_pubsub_topic.topic["dead-letter"].id
+  role   = "roles/pubsub.publisher"
+  member = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+}
+
+resource "google_pubsub_subscription_iam_member" "dead_letter_subscriber" {
+  for_each     = local.pushed
+  subscription = google_pubsub_subscription.push[each.key].id
+  role         = "roles/pubsub.subscriber"
+  member       = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+}
+
+# ---------------------------------------------------------------- Monitoring -> alerts topic
+
+resource "google_monitoring_notification_channel" "autosre" {
+  display_name = "Auto SRE"
+  type         = "pubsub"
+  labels = {
+    topic = google_pubsub_topic.topic["alerts"].id
+  }
+}
+
+resource "google_pubsub_topic_iam_member" "monitoring_publisher" {
+  topic  = google_pubsub_topic.topic["alerts"].id
+  role   = "roles/pubsub.publisher"
+  member = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-monitoring-notification.iam.gserviceaccount.com"
+}
+
+# ---------------------------------------------------------------- Firestore
+
+resource "google_firestore_database" "default" {
+  name        = "(default)"
+  location_id = var.region
+  type        = "FIRESTORE_NATIVE"
+}
+
+# ---------------------------------------------------------------- source and functions
+
+resource "google_storage_bucket" "source" {
+  name                        = "${var.project_id}-autosre-source"
+  location                    = var.region
+  uniform_bucket_level_access = true
+}
+
+resource "google_storage_bucket_object" "source" {
+  name   = "autosre-${filemd5(var.source_zip)}.zip"
+  bucket = google_storage_bucket.source.name
+  source = var.source_zip
+}
+
+resource "google_cloudfunctions2_function" "fn" {
+  for_each = local.functions
+  name     = "autosre-${each.key}"
+  location = var.region
+
+  build_config {
+    runtime     = "python311"
+    entry_point = each.value.entry_point
+    source {
+      storage_source {
+        bucket = google_storage_bucket.source.name
+        object = google_storage_bucket_object.source.name
+      }
+    }
+  }
+
+  service_config {
+    service_account_email            = google_service_account.sa[each.value.sa].email
+    timeout_seconds                  = 300
+    available_memory                 = "1Gi"
+    max_instance_count               = 20
+    max_instance_request_concurrency = 1
+    ingress_settings                 = each.key == "web" ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"
+    environment_variables            = local.env
+
+    dynamic "secret_environment_variables" {
+      for_each = contains(["web", "execute"], each.key) ? [1] : []
+      content {
+        key        = "AUTOSRE_APPROVAL_KEY"
+        project_id = var.project_id
+        secret     = google_secret_manager_secret.approval_key.secret_id
+        version    = "latest"
+      }
+    }
+
+    dynamic "secret_environment_variables" {
+      for_each = each.key == "synthesize" && var.webhook_url != "" ? [1] : []
+      content {
+        key        = "AUTOSRE_WEBHOOK_URL"
+        project_id = var.project_id
+        secret     = google_secret_manager_secret.webhook[0].secret_id
+        version    = "latest"
+      }
+    }
+  }
+
+  depends_on = [google_secret_manager_secret_version.approval_key]
+}
+
+# Only the pusher (Pub/Sub) and the scheduler may invoke the internal functions; the web function sits behind
+# IAP / an HTTPS load balancer (see docs/deploy.md), which sets X-Goog-Authenticated-User-Email.
+resource "google_cloud_run_service_iam_member" "pusher_invoker" {
+  for_each = local.pushed
+  location = var.region
+  service  = google_cloudfunctions2_function.fn[each.key].service_config[0].service
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${google_service_account.sa["pusher"].email}"
+}
+
+resource "google_cloud_run_service_iam_member" "scheduler_invoker" {
+  location = var.region
+  service  = google_cloudfunctions2_function.fn["sweep"].service_config[0].service
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${google_service_account.sa["scheduler"].email}"
+}
+
+# ---------------------------------------------------------------- sweep
+
+resource "google_cloud_scheduler_job" "sweep" {
+  name      = "autosre-sweep"
+  region    = var.region
+  schedule  = "*/5 * * * *"
+  time_zone = "Etc/UTC"
+
+  http_target {
+    uri         = google_cloudfunctions2_function.fn["sweep"].service_config[0].uri
+    http_method = "POST"
+    oidc_token {
+      service_account_email = google_service_account.sa["scheduler"].email
+    }
+  }
+}

@@ -1,0 +1,99 @@
+"""The Terraform deployment agrees with the code: every function's entry point exists, every topic it names is
+declared, the push subscriptions are the pipeline's own (same names, same filters), and `terraform fmt` passes.
+(The google provider cannot be downloaded here, so `terraform validate` cannot run.)"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import functions.main as targets
+from functions.topology import TOPICS, subscriptions
+
+INFRA = Path(__file__).resolve().parents[1] / "infra"
+hcl2 = pytest.importorskip("hcl2")
+
+
+def unquote(value: object) -> object:
+    """python-hcl2 (newer versions) keeps string literals' quotes: drop them, recursively."""
+    if isinstance(value, str):
+        return value[1:-1] if len(value) >= 2 and value[0] == value[-1] == '"' else value
+    if isinstance(value, list):
+        return [unquote(v) for v in value]
+    if isinstance(value, dict):
+        return {unquote(k): unquote(v) for k, v in value.items()}  # type: ignore[misc]
+    return value
+
+
+def parsed(name: str) -> dict:  # type: ignore[type-arg]
+    with open(INFRA / name) as f:
+        return unquote(hcl2.load(f))  # type: ignore[return-value]
+
+
+def main_locals() -> dict:  # type: ignore[type-arg]
+    merged: dict = {}  # type: ignore[type-arg]
+    for block in parsed("main.tf")["locals"]:
+        merged.update(block)
+    return merged
+
+
+def test_every_file_parses() -> None:
+    for path in INFRA.glob("*.tf"):
+        assert parsed(path.name) is not None
+
+
+def test_every_entry_point_exists_in_the_code() -> None:
+    text = (INFRA / "main.tf").read_text()
+    specialists = main_locals()["specialists"]
+    entry_points: set[str] = set()
+    for raw in re.findall(r'entry_point\s*=\s*"([^"]+)"', text):
+        entry_points |= {raw.replace("${s}", s) for s in specialists} if "${s}" in raw else {raw}
+    assert {"intake", "synthesize", "execute", "web", "sweep"} <= entry_points
+    assert {f"specialist_{s}" for s in specialists} <= entry_points
+    for name in entry_points:
+        assert callable(getattr(targets, name, None)), f"infra deploys {name}, which functions/main.py lacks"
+
+
+def test_topics_and_push_subscriptions_match_the_pipeline() -> None:
+    loc = main_locals()
+    assert sorted(loc["topics"]) == sorted(TOPICS)
+    text = (INFRA / "main.tf").read_text()
+    pushed_block = text[text.index("pushed = merge("):text.index("http_functions = {")]
+    topics_named = set(re.findall(r'topic\s*=\s*"([^"]+)"', pushed_block))
+    assert topics_named <= set(TOPICS)
+    specs = {s.name: s for s in subscriptions()}
+    declared = {"intake", "synthesize", "execute"} | {f"specialist-{s}" for s in loc["specialists"]}
+    assert declared | {"dead-letter-archive"} == set(specs)
+    for name in loc["specialists"]:
+        expected = specs[f"specialist-{name}"].filter_expression()
+        assert expected == f'attributes.specialist = "{name}"'
+    assert 'filter = "attributes.specialist = \\"${s}\\""' in pushed_block.replace("filter      =", "filter =")
+    assert "max_delivery_attempts = 5" in text and "dead_letter_topic" in text
+
+
+def test_specialists_read_only_and_executor_alone_writes() -> None:
+    roles = {}
+    for block in parsed("iam.tf")["locals"]:
+        roles.update(block.get("project_roles", {}))
+    assert roles, "iam.tf declares project_roles"
+    writers = {sa for sa, rs in roles.items() for r in rs if r.startswith("roles/run.")}
+    assert writers == {"executor"}
+    assert set(roles["investigator"]) >= {"roles/logging.viewer", "roles/cloudtrace.user", "roles/monitoring.viewer",
+                                          "roles/bigquery.jobUser", "roles/bigquery.dataViewer"}
+    assert not any("admin" in r or "editor" in r or "owner" in r for rs in roles.values() for r in rs)
+
+
+def test_terraform_fmt() -> None:
+    terraform = shutil.which("terraform")
+    if terraform is None:
+        if os.environ.get("CI") == "true":
+            raise RuntimeError("terraform is not installed")
+        pytest.skip("terraform is not installed")
+    result = subprocess.run([terraform, "fmt", "-check", "-recursive", str(INFRA)], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
