@@ -55,6 +55,7 @@ class Pipeline:
     clock: Callable[[], float] = time.time
     observers: list[Callable[[Event], None]] = field(default_factory=list)
     after_report: list[Callable[[str, Report], None]] = field(default_factory=list)  # propose, notify
+    writer: Callable[[str, int], str] | None = None  # the optional LLM narrative (grounded in finding ids)
     _loaded: dict[str, Specialist] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ plumbing
@@ -228,6 +229,7 @@ class Pipeline:
         if rnd.missing and rnd.report is not None:
             return None  # a partial report stands until the missing specialists report
         report = build_report(state, number, self.context(state, number))
+        report = self._narrate(report, state)
         if self._event(incident_id, ev.REPORT_PUBLISHED, (number, "partial" if report.partial else "complete"),
                        "synthesize", {"report": report.model_dump(mode="json")}):
             for hook in self.after_report:
@@ -237,6 +239,19 @@ class Pipeline:
                     log.exception("after-report hook failed for %s", incident_id)
         self._project(incident_id)
         return report
+
+    def _narrate(self, report: Report, state: IncidentState) -> Report:
+        if self.writer is None:
+            return report.model_copy(update={"llm": {"used": False, "reason": "no LLM configured"}})
+        from agents.narrative import narrate
+
+        try:
+            text, meta = narrate(report, state.findings, self.writer)
+        except Exception as exc:  # the model is optional: its failure never costs the report
+            log.warning("narrative failed: %s", exc)
+            return report.model_copy(update={"llm": {"used": False, "reason": f"{type(exc).__name__}: {exc}"[:300]}})
+        return report.model_copy(update={"narrative": text, "llm": meta,
+                                         "narrative_source": "llm" if text else "deterministic"})
 
     def sweep(self, now: float | None = None) -> list[str]:
         """Publish partial reports for open incidents whose round deadline has passed."""

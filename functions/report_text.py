@@ -59,6 +59,11 @@ def render_report(state: IncidentState, report: Report, width: int = 100) -> str
     out.append("")
     out.append(report.headline)
     out += textwrap.wrap(report.summary, width)
+    if report.narrative:
+        out += ["", "Narrative (model-written, grounded in the cited findings):"]
+        out += textwrap.wrap(report.narrative, width)
+    else:
+        out.append(f"(no LLM used: {report.llm.get('reason', 'deterministic analysis')})")
     out.append("")
     out.append("RANKED CAUSES")
     for cause in report.causes:

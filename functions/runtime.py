@@ -87,6 +87,10 @@ def from_settings(settings: Settings) -> Pipeline:
         propose(store, incident_id, pipeline.clock())
 
     pipeline.after_report.append(propose_hook)
+    if settings.gemini_api_key:
+        from shared.gemini import GeminiWriter
+
+        pipeline.writer = GeminiWriter(settings.gemini_api_key, settings.gemini_model, settings.gemini_base_url)
     notifier = WebhookNotifier(settings.webhook_url) if settings.webhook_url else None
     add_report_hooks(pipeline, None, notifier, settings.base_url)
     if isinstance(bus, InProcessBus):

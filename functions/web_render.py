@@ -162,7 +162,11 @@ def report_page(state: IncidentState, links: dict[str, str]) -> str:
             f"{esc(alert.service if alert else '')} · started {esc(ts(alert.started_at if alert else None))}</p>")
     parts = [head]
     if report:
-        parts.append(f"<section><h2>Summary</h2><p>{esc(report.summary)}</p></section>")
+        narrative = (f"<h3>Narrative <span class=muted>(written by a model; every sentence cites its findings)</span>"
+                     f"</h3><p class=narrative>{esc(report.narrative)}</p>" if report.narrative else
+                     "<p class=muted>No LLM was used for this report "
+                     f"({esc(report.llm.get('reason', 'deterministic'))}).</p>")
+        parts.append(f"<section><h2>Summary</h2><p>{esc(report.summary)}</p>{narrative}</section>")
         for cause in report.causes:
             steps = "".join(
                 f"<div class=step><b>{esc(step.role)}</b> · {esc(step.service)}: {esc(step.statement)}<ul>"

@@ -26,6 +26,9 @@ class Settings(BaseModel):
     webhook_url: str = Field("", description="Google Chat or Slack incoming webhook for report notifications")
     executor: Literal["dry_run", "cloud_run"] = Field("dry_run", description="dry_run records the plan only")
     region: str = Field("us-central1", description="the Cloud Run region the executor acts in")
+    gemini_api_key: str = Field("", description="enables the grounded narrative (google-genai)")
+    gemini_model: str = "gemini-2.5-flash"
+    gemini_base_url: str = Field("", description="override the API endpoint (tests, proxies)")
     base_url: str = Field("http://127.0.0.1:8080", description="where the web view is served, for links")
 
     @classmethod

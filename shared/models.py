@@ -132,6 +132,8 @@ class Report(Model):
     ruled_out: list[RuledOut] = Field(default_factory=list)
     finding_ids: list[str] = Field(default_factory=list)
     narrative_source: Literal["deterministic", "llm"] = "deterministic"
+    narrative: str = ""  # LLM-written, every sentence citing finding ids; empty when no model was used
+    llm: dict[str, Any] = Field(default_factory=dict)  # whether a model was used, tokens, dropped sentences
 
 
 class Task(Model):
