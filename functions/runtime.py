@@ -28,13 +28,29 @@ def make_store(settings: Settings) -> EventStore:
     return SqliteEventStore(settings.sqlite_path)
 
 
+GCP_METRICS = (  # fleet-wide series the metrics specialist compares (Cloud Run and GKE)
+    "run.googleapis.com/request_latencies", "run.googleapis.com/request_count",
+    "run.googleapis.com/container/cpu/utilizations", "run.googleapis.com/container/memory/utilizations",
+    "kubernetes.io/container/cpu/limit_utilization", "kubernetes.io/container/memory/limit_utilization",
+    "kubernetes.io/container/restart_count",
+)
+
+
 def make_telemetry(settings: Settings) -> TelemetryFactory:
     spec = settings.telemetry
     if spec.startswith("bundle:"):
         source = BundleSource(Path(spec.removeprefix("bundle:")))
         return lambda state: source
+    if spec == "gcp":
+        from shared.telemetry.cloud_logging import CloudLoggingLogReader
+        from shared.telemetry.gcp import CloudMonitoringReader, CloudTraceReader, GcpTelemetrySource
+
+        gcp = GcpTelemetrySource(settings.project, CloudLoggingLogReader(settings.project),
+                                 CloudTraceReader(settings.project),
+                                 CloudMonitoringReader(settings.project, list(GCP_METRICS)))
+        return lambda state: gcp
     if spec:
-        raise ValueError(f"unsupported telemetry source {spec!r}: use bundle:<folder>")
+        raise ValueError(f"unsupported telemetry source {spec!r}: use bundle:<folder> or gcp")
 
     def unconfigured(state: IncidentState) -> TelemetrySource:
         raise RuntimeError("no telemetry source configured: set AUTOSRE_TELEMETRY=bundle:<folder>")
