@@ -45,9 +45,14 @@ def make_telemetry(settings: Settings) -> TelemetryFactory:
         from shared.telemetry.cloud_logging import CloudLoggingLogReader
         from shared.telemetry.gcp import CloudMonitoringReader, CloudTraceReader, GcpTelemetrySource
 
+        aggregator = None
+        if settings.log_analytics_table:
+            from shared.telemetry.bigquery_logs import BigQueryLogAggregator
+
+            aggregator = BigQueryLogAggregator(settings.log_analytics_table)
         gcp = GcpTelemetrySource(settings.project, CloudLoggingLogReader(settings.project),
                                  CloudTraceReader(settings.project),
-                                 CloudMonitoringReader(settings.project, list(GCP_METRICS)))
+                                 CloudMonitoringReader(settings.project, list(GCP_METRICS)), aggregator)
         return lambda state: gcp
     if spec:
         raise ValueError(f"unsupported telemetry source {spec!r}: use bundle:<folder> or gcp")

@@ -44,9 +44,9 @@ variable "webhook_url" {
 }
 
 variable "telemetry" {
-  description = "Telemetry source for the specialists (bundle:<gs path mounted>, or the GCP adapters when available)."
+  description = "Telemetry source for the specialists: gcp (Cloud Logging, Trace, Monitoring, audit logs)."
   type        = string
-  default     = ""
+  default     = "gcp"
 }
 
 variable "round_deadline_s" {

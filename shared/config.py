@@ -17,6 +17,7 @@ class Settings(BaseModel):
     firestore_prefix: str = Field("autosre", description="collection-name prefix in Firestore")
     bus: Literal["inprocess", "pubsub"] = "inprocess"
     telemetry: str = Field("", description="bundle:<folder> for a telemetry bundle")
+    log_analytics_table: str = Field("", description="project.dataset._AllLogs: pre-aggregate logs in BigQuery")
     specialists: tuple[str, ...] = SPECIALISTS
     round_deadline_s: float = 600.0
     approval_key: str = Field("", description="HMAC key for approval links (>= 32 bytes; Secret Manager on GCP)")

@@ -123,8 +123,11 @@ class GcpTelemetrySource:
     """The TelemetrySource for a project: each signal from its own API (any reader may be None: then empty)."""
 
     def __init__(self, project: str, logs: CloudLoggingLogReader | None = None,
-                 traces: CloudTraceReader | None = None, metrics: CloudMonitoringReader | None = None):
+                 traces: CloudTraceReader | None = None, metrics: CloudMonitoringReader | None = None,
+                 log_aggregator: Any = None):
         self.project, self._logs, self._traces, self._metrics = project, logs, traces, metrics
+        # With BigQuery / Log Analytics configured, the log analyst asks for counts, not lines.
+        self.log_pattern_counts = log_aggregator.log_pattern_counts if log_aggregator is not None else None
 
     def describe(self) -> dict[str, str]:
         return {"source": "gcp", "project": self.project}
