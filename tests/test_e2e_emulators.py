@@ -21,6 +21,17 @@ from shared.telemetry.bundle import BundleSource
 pytestmark = pytest.mark.emulator
 
 
+class RecordingBus:
+    """Publishes through Pub/Sub and remembers every message, to redeliver them all later."""
+
+    def __init__(self, inner: object):
+        self.inner, self.sent = inner, []
+
+    def publish(self, topic: str, data: bytes, attributes: dict[str, str] | None = None) -> str:
+        self.sent.append((topic, data, dict(attributes or {})))
+        return self.inner.publish(topic, data, attributes)  # type: ignore[attr-defined, no-any-return]
+
+
 @pytest.fixture()
 def deployment(pubsub_emulator: object, firestore_emulator: object, project_id: str,
                tmp_path: Path) -> Iterator[tuple[Pipeline, object, object]]:
@@ -29,7 +40,7 @@ def deployment(pubsub_emulator: object, firestore_emulator: object, project_id: 
 
     scenario = generate("bad_deploy", tmp_path / "bundle", seed=3)
     source = BundleSource(scenario.bundle_dir)
-    pipeline = Pipeline(store=FirestoreEventStore(project_id), bus=PubSubBus(project_id),
+    pipeline = Pipeline(store=FirestoreEventStore(project_id), bus=RecordingBus(PubSubBus(project_id)),
                         telemetry=lambda state: source)
     ensure_topology(project_id, TOPICS, subscriptions())
     dispatcher = PullDispatcher(project_id, routes(pipeline))
@@ -81,3 +92,24 @@ def test_poison_alert_is_recorded_and_dead_lettered(deployment) -> None:  # type
     assert rejected.data["reason"] == "wrong_type"
     assert json.loads(json.dumps(rejected.data))["topic"] == TOPIC_ALERTS
     assert TOPIC_DEAD_LETTER in TOPICS
+
+
+def test_every_message_redelivered_ten_times_shuffled_changes_nothing(deployment) -> None:  # type: ignore[no-untyped-def]
+    import random
+
+    pipeline, dispatcher, scenario = deployment
+    pipeline.bus.publish(TOPIC_ALERTS, Path(scenario.alert_path).read_bytes())
+    assert wait_for(lambda: any(s.get("report") for s in pipeline.store.summaries()))
+    assert dispatcher.wait_idle(timeout=60)
+    (summary,) = pipeline.store.summaries()
+    before = sorted(e.event_id for e in pipeline.store.load(summary["incident_id"]))
+    report = fold(pipeline.store.load(summary["incident_id"])).latest_report
+    replay = list(pipeline.bus.sent) * 10
+    random.Random(7).shuffle(replay)
+    inner = pipeline.bus.inner
+    for topic, data, attributes in replay:
+        inner.publish(topic, data, attributes)
+    assert dispatcher.wait_idle(timeout=180, quiet=3.0)
+    after = pipeline.store.load(summary["incident_id"])
+    assert sorted(e.event_id for e in after) == before
+    assert fold(after).latest_report == report
