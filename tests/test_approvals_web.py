@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +23,7 @@ from shared.events import fold
 from shared.notify import WebhookNotifier
 from shared.store_sqlite import SqliteEventStore
 from shared.telemetry.bundle import BundleSource, to_rfc3339
+from tests.http_stub import serve
 
 KEY = b"k" * 32
 APPROVER = "alice@example.com"
@@ -193,25 +192,15 @@ def receiver() -> Iterator[tuple[str, list[dict[str, Any]], list[int]]]:
     received: list[dict[str, Any]] = []
     fail_first: list[int] = [0]
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            if fail_first[0] > 0:
-                fail_first[0] -= 1
-                self.send_response(503)
-                self.end_headers()
-                return
-            received.append(body)
-            self.send_response(200)
-            self.end_headers()
+    def reply(method: str, path: str, body: Any) -> tuple[int, Any]:
+        if fail_first[0] > 0:
+            fail_first[0] -= 1
+            return 503, None
+        received.append(body)
+        return 200, None
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    httpd = HTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/hook", received, fail_first
-    httpd.shutdown()
+    with serve(reply) as stub:
+        yield f"{stub.url}/hook", received, fail_first
 
 
 def test_a_local_webhook_receives_the_report_notification(scenario, receiver) -> None:  # type: ignore[no-untyped-def]

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 import pytest
 
 from shared.telemetry.cloud_logging import CloudLoggingLogReader, build_filter
 from shared.telemetry.models import Window
+from tests.http_stub import serve
 
 pytest.importorskip("google.cloud.logging")
 
@@ -26,37 +24,24 @@ def entry(i: int, service: str = "payment") -> dict[str, Any]:
 
 
 class Recorder:
-    def __init__(self, pages: list[list[dict[str, Any]]]):
-        self.pages, self.requests = pages, []
+    def __init__(self) -> None:
+        self.pages: list[list[dict[str, Any]]] = []
+        self.requests: list[tuple[str, Any]] = []
+
+    def __call__(self, method: str, path: str, body: Any) -> tuple[int, Any]:
+        self.requests.append((path, body))
+        index = int(body.get("pageToken") or 0)
+        reply: dict[str, Any] = {"entries": self.pages[index] if index < len(self.pages) else []}
+        if index + 1 < len(self.pages):
+            reply["nextPageToken"] = str(index + 1)
+        return 200, reply
 
 
 @pytest.fixture()
 def server() -> Iterator[tuple[str, Recorder]]:
-    recorder = Recorder([])
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            recorder.requests.append((self.path, body))
-            index = int(body.get("pageToken") or 0)
-            reply: dict[str, Any] = {"entries": recorder.pages[index] if index < len(recorder.pages) else []}
-            if index + 1 < len(recorder.pages):
-                reply["nextPageToken"] = str(index + 1)
-            data = json.dumps(reply).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    httpd = HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}", recorder
-    httpd.shutdown()
+    recorder = Recorder()
+    with serve(recorder) as stub:
+        yield stub.url, recorder
 
 
 def reader(endpoint: str, **kwargs: Any) -> CloudLoggingLogReader:

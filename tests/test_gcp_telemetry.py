@@ -4,10 +4,7 @@ client) gets a stand-in client returning the real protobuf types."""
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -16,6 +13,7 @@ import pytest
 from shared.telemetry.cloud_logging import CloudLoggingLogReader
 from shared.telemetry.gcp import CloudMonitoringReader, CloudTraceReader, GcpTelemetrySource, audit_filter
 from shared.telemetry.models import Window
+from tests.http_stub import serve
 
 trace_v1 = pytest.importorskip("google.cloud.trace_v1")
 monitoring_v3 = pytest.importorskip("google.cloud.monitoring_v3")
@@ -27,32 +25,12 @@ def api() -> Iterator[tuple[str, list[tuple[str, str, Any]], dict[str, Any]]]:
     seen: list[tuple[str, str, Any]] = []
     replies: dict[str, Any] = {}
 
-    class Handler(BaseHTTPRequestHandler):
-        def reply(self, method: str) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = json.loads(self.rfile.read(length)) if length else None
-            seen.append((method, self.path, body))
-            route = urlsplit(self.path).path
-            data = json.dumps(replies.get(route, {})).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+    def reply(method: str, path: str, body: Any) -> tuple[int, Any]:
+        seen.append((method, path, body))
+        return 200, replies.get(urlsplit(path).path, {})
 
-        def do_GET(self) -> None:
-            self.reply("GET")
-
-        def do_POST(self) -> None:
-            self.reply("POST")
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    httpd = HTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}", seen, replies
-    httpd.shutdown()
+    with serve(reply) as stub:
+        yield stub.url, seen, replies
 
 
 def test_cloud_trace_request_and_parsing(api) -> None:  # type: ignore[no-untyped-def]

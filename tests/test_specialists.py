@@ -61,11 +61,9 @@ def test_traces_see_a_network_delay_case(nezha) -> None:  # type: ignore[no-unty
 
 
 def _synthetic(tmp_path: Path, slow_leaf: bool) -> tuple[BundleSource, AnalysisContext]:
-    onset = 100_000.0
-    ctx = context(onset)
+    ctx = context(100_000.0)
     with BundleWriter(tmp_path, {}) as w:
-        for i in range(400):
-            t = ctx.baseline.start + i * (ctx.incident.end - ctx.baseline.start) / 400
+        for i, t in ticks(ctx, 400):
             late = slow_leaf and t >= ctx.incident.start
             leaf = 0.5 if late else 0.01
             w.span(Span(f"t{i}", "a", "", "front", "GET", t, t + 0.02 + leaf))
@@ -113,12 +111,15 @@ def test_secrets_are_masked() -> None:
     assert masked.startswith("login ok user=")
 
 
+def ticks(ctx: AnalysisContext, n: int = 300) -> list[tuple[int, float]]:
+    """n evenly spaced request times over the baseline and incident windows."""
+    return [(i, ctx.baseline.start + i * (ctx.incident.end - ctx.baseline.start) / n) for i in range(n)]
+
+
 def test_spans_whose_own_logs_report_errors_count_as_failing(tmp_path: Path) -> None:
-    onset = 100_000.0
-    ctx = context(onset)
+    ctx = context(100_000.0)
     with BundleWriter(tmp_path, {}) as w:
-        for i in range(300):
-            t = ctx.baseline.start + i * (ctx.incident.end - ctx.baseline.start) / 300
+        for i, t in ticks(ctx):
             failing = t >= ctx.incident.start and i % 2 == 0
             w.span(Span(f"t{i}", "a", "", "front", "GET", t, t + 0.03))
             w.span(Span(f"t{i}", "b", "a", "mid", "Call", t + 0.005, t + 0.025))
@@ -132,11 +133,9 @@ def test_spans_whose_own_logs_report_errors_count_as_failing(tmp_path: Path) -> 
 
 
 def test_a_slow_network_to_a_service_is_blamed_on_that_service_not_its_callers(tmp_path: Path) -> None:
-    onset = 100_000.0
-    ctx = context(onset)
+    ctx = context(100_000.0)
     with BundleWriter(tmp_path, {}) as w:
-        for i in range(300):
-            t = ctx.baseline.start + i * (ctx.incident.end - ctx.baseline.start) / 300
+        for i, t in ticks(ctx):
             wire = 0.4 if t >= ctx.incident.start else 0.002  # the delay sits between client and server span
             w.span(Span(f"t{i}", "srv", "", "caller", "GET /x", t, t + 0.02 + 2 * wire))
             w.span(Span(f"t{i}", "cli", "srv", "caller", "HTTP GET", t + 0.005, t + 0.015 + 2 * wire))
