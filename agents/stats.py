@@ -61,30 +61,6 @@ def robust_z(value: float, baseline: Sequence[float], rel_floor: float = 0.05, a
     return max(-Z_CAP, min(Z_CAP, (value - c) / scale))
 
 
-def normal_sf(z: float) -> float:
-    """P(Z > z) for a standard normal."""
-    return 0.5 * math.erfc(z / math.sqrt(2))
-
-
-def poisson_sf(k: int, mu: float) -> float:
-    """P(X >= k) for X ~ Poisson(mu), computed stably in log space."""
-    if k <= 0:
-        return 1.0
-    if mu <= 0:
-        return 0.0
-    # sum the upper tail from k while terms matter
-    log_term = -mu + k * math.log(mu) - math.lgamma(k + 1)
-    total, i = 0.0, k
-    while True:
-        term = math.exp(log_term)
-        total += term
-        i += 1
-        log_term += math.log(mu) - math.log(i)
-        if term < 1e-16 * max(total, 1e-300) or i > k + 10_000:
-            break
-    return min(1.0, total)
-
-
 def rate_increase_p(count: int, base_count: int, seconds: float, base_seconds: float) -> float:
     """P-value that a count in `seconds` is this high given `base_count` in `base_seconds` (conditional binomial
     test of two Poisson rates: given the total, the incident's share is Binomial(n, t/(t+tb)) under H0)."""

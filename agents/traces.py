@@ -185,7 +185,9 @@ def _latency(service: str, base: _Stats, inc: _Stats, base_ops: dict[tuple[str, 
         details={"operation": worst_op, "baseline_p50": median(base.durations), "incident_p50": median(inc.durations),
                  "baseline_p90": b_dur, "incident_p90": i_dur, "self_time_ratio": round(self_ratio, 3),
                  "duration_ratio": round(dur_ratio, 3), "z_self": round(z_self, 2), "z_duration": round(z_dur, 2),
-                 "own_time_grew": own, "n": len(inc.durations), "baseline_n": len(base.durations)},
+                 "own_time_grew": own, "n": len(inc.durations), "baseline_n": len(base.durations),
+                 "critical_path_p50_ms": [round(median(x) * 1000, 3) if x else None
+                                          for x in (base.path_share, inc.path_share)]},
     )]
 
 

@@ -119,11 +119,6 @@ def from_settings(settings: Settings) -> Pipeline:
     return pipeline
 
 
-def state_of(pipeline: Pipeline, incident_id: str) -> IncidentState:
-    from shared.events import fold
-
-    return fold(pipeline.store.load(incident_id))
-
 
 def approval_key(settings: Settings, store: EventStore) -> bytes:
     """AUTOSRE_APPROVAL_KEY, else (embedded only) a random key created once and kept in the store."""

@@ -179,9 +179,3 @@ def synthesize_frontend_alert(info: CaseInfo) -> dict[str, Any]:
         },
         "version": "1.2",
     }
-
-
-def import_all(cases_dir: Path, out_root: Path) -> list[CaseInfo]:
-    reference = cases_dir.parent / "reference"
-    return [import_case(c, out_root / c.name, reference if reference.exists() else None)
-            for c in sorted(p for p in cases_dir.iterdir() if (p / "label.json").exists())]
