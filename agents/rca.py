@@ -70,7 +70,7 @@ class RcaResult:
 def _gather(findings: list[Finding]) -> dict[str, _Evidence]:
     ev: dict[str, _Evidence] = defaultdict(_Evidence)
     for f in findings:
-        if f.ruled_out or f.kind == "trace.topology" or not f.service or f.kind == "log.gone":
+        if f.ruled_out or f.kind == "trace.topology" or not f.service:
             continue
         e = ev[f.service]
         e.all.append(f)
