@@ -148,12 +148,8 @@ class Pipeline:
             "opened_by": opened_by,
         })
         rnd = self._state(state.incident_id).rounds[number]
-        if rnd.report is not None:
-            return
         # Only the delivery that opened the round fans out (or its redelivery, which re-sends what is missing).
-        started = [e for e in self.store.load(state.incident_id)
-                   if e.type == ev.ROUND_STARTED and e.data["round"] == number]
-        if started and started[0].data.get("opened_by") != opened_by:
+        if rnd.report is not None or rnd.opened_by != opened_by:
             return
         for name in rnd.missing:
             task = Task(incident_id=state.incident_id, round=number, specialist=name)

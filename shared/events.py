@@ -63,6 +63,7 @@ class RoundState:
     failed: dict[str, str] = field(default_factory=dict)  # specialist -> error
     notes: dict[str, list[str]] = field(default_factory=dict)  # specialist -> sampling notes
     report: Report | None = None
+    opened_by: str = ""  # the delivery that started the round (its redelivery may re-send missing tasks)
 
     @property
     def reported(self) -> set[str]:
@@ -194,7 +195,8 @@ def _apply(state: IncidentState, e: Event) -> None:
     elif e.type == ROUND_STARTED:
         n = int(d["round"])
         if n not in state.rounds:
-            state.rounds[n] = RoundState(n, list(d["specialists"]), float(d["deadline"]), dict(d["window"]))
+            state.rounds[n] = RoundState(n, list(d["specialists"]), float(d["deadline"]), dict(d["window"]),
+                                         opened_by=str(d.get("opened_by", "")))
     elif e.type == FINDING_RECORDED:
         finding = Finding.model_validate(d["finding"])
         state.findings[finding.finding_id] = finding
