@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
+from tests.data import alerts_dir
 
 
 @pytest.fixture()
@@ -57,7 +57,7 @@ def test_message_of_decodes_the_push_envelope() -> None:
 def test_intake_target_records_incident_from_a_real_payload(env: Path) -> None:
     from shared.store_sqlite import SqliteEventStore
 
-    payload = (DATASETS / "alerts" / "01_gce_cpu_threshold_closed.v1.2.json").read_bytes()
+    payload = (alerts_dir() / "01_gce_cpu_threshold_closed.v1.2.json").read_bytes()
     r = client("intake").post("/projects/p/topics/alerts", json=push(payload), headers=headers())
     assert r.status_code == 200, r.data
     summaries = SqliteEventStore(str(env)).summaries()
