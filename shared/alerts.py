@@ -4,6 +4,7 @@ Accepts the raw notification (`{"incident": {...}, "version": "1.2" | "test"}`),
 (`{"message": {"data": <base64>, ...}, "subscription": ...}`) or the data of a messagePublished CloudEvent
 (the same `{"message": ...}` shape). Every field may be missing; values arrive as strings or numbers; anything
 that is not an alert raises `AlertParseError` with a machine-readable `reason`, never another exception.
+Every string in the result is capped and valid UTF-8, so the `Alert` always serialises to JSON.
 """
 
 from __future__ import annotations
@@ -11,46 +12,65 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from shared.events import stable_id
 from shared.models import Alert
 
 MAX_PAYLOAD_BYTES = 1_048_576
-MAX_TEXT = 4096
-MAX_LABELS = 64
+MAX_TEXT = 4096  # summary, documentation
+MAX_NAME = 512  # policy, condition, resource, metric type
+MAX_LABELS = 64  # per label map; the rest are dropped
+MAX_LABEL_KEY = 256
+MAX_LABEL_VALUE = 1024
+_MAX_BASE64 = (MAX_PAYLOAD_BYTES + 2) // 3 * 4
+_LATEST = 4e10  # year 3237: anything later is not UNIX seconds (milliseconds, garbage)
 
 
 class AlertParseError(ValueError):
+    """A payload that is not a usable Cloud Monitoring notification; `reason` is machine-readable:
+    bad_json, not_an_object, too_large, missing_incident, wrong_type, bad_envelope, bad_base64."""
+
     def __init__(self, reason: str, message: str):
         super().__init__(message)
         self.reason = reason
 
 
-def _load_json(raw: bytes | str) -> Any:
+def _load_json(raw: bytes | str, where: str) -> Any:
     size = len(raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw)
     if size > MAX_PAYLOAD_BYTES:
-        raise AlertParseError("too_large", f"payload is {size} bytes, more than {MAX_PAYLOAD_BYTES}")
+        raise AlertParseError("too_large", f"{where} is {size} bytes, more than {MAX_PAYLOAD_BYTES}")
     try:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise AlertParseError("bad_json", f"payload is not JSON: {exc}") from None
+        raise AlertParseError("bad_json", f"{where} is not JSON: {str(exc)[:200]}") from None
+
+
+def _decode_message(message: Any) -> Any:
+    if not isinstance(message, dict) or not isinstance(message.get("data"), str):
+        raise AlertParseError("bad_envelope", "push envelope without a base64 string in message.data")
+    data: str = message["data"]
+    if len(data) > _MAX_BASE64:
+        raise AlertParseError("too_large", f"message.data is {len(data)} base64 characters, over the limit")
+    try:
+        raw = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise AlertParseError("bad_base64", "message.data is not base64") from None
+    return _load_json(raw, "message.data")
 
 
 def unwrap(payload: bytes | str | dict[str, Any]) -> dict[str, Any]:
-    """The notification dict, out of a raw payload, a push envelope or CloudEvent data."""
-    doc = payload if isinstance(payload, dict) else _load_json(payload)
-    if not isinstance(doc, dict):
+    """The notification dict, out of a raw payload, a push envelope or CloudEvent data (one level only)."""
+    doc: Any = payload
+    if isinstance(payload, (bytes, bytearray, memoryview)):
+        doc = _load_json(bytes(payload), "payload")
+    elif isinstance(payload, str):
+        doc = _load_json(payload, "payload")
+    if not isinstance(doc, dict):  # also a caller's list or None
         raise AlertParseError("not_an_object", f"payload is a JSON {type(doc).__name__}, not an object")
     if "incident" not in doc and "message" in doc:
-        message = doc["message"]
-        if not isinstance(message, dict) or not isinstance(message.get("data"), str):
-            raise AlertParseError("bad_envelope", "push envelope without message.data")
-        try:
-            data = base64.b64decode(message["data"], validate=True)
-        except (binascii.Error, ValueError):
-            raise AlertParseError("bad_base64", "message.data is not base64") from None
-        doc = _load_json(data)
+        doc = _decode_message(doc["message"])
         if not isinstance(doc, dict):
             raise AlertParseError("not_an_object", f"message.data is a JSON {type(doc).__name__}, not an object")
         if "message" in doc and "incident" not in doc:
@@ -60,7 +80,39 @@ def unwrap(payload: bytes | str | dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
-def _obj(value: Any, field: str) -> dict[str, Any]:
+def _utf8(text: str, limit: int) -> str:
+    """Capped, and with lone surrogates (legal in JSON, illegal in UTF-8) replaced so the text can be stored."""
+    text = text[:limit]
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
+def _scalar(value: Any, field: str, limit: int) -> str:
+    """A JSON scalar as text; None is empty. Objects and lists are a `wrong_type` naming the field."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return _utf8(value, limit)
+    if isinstance(value, (int, float)):
+        try:
+            return str(value)[:limit]
+        except ValueError:  # an int beyond Python's int->str digit limit
+            raise AlertParseError("wrong_type", f"{field} is a number too long to be a value") from None
+    raise AlertParseError("wrong_type", f"{field} must be a string, not {type(value).__name__}")
+
+
+def _text(value: Any, field: str, limit: int = MAX_NAME) -> str:
+    if isinstance(value, bool):
+        raise AlertParseError("wrong_type", f"{field} must be a string, not bool")
+    return _scalar(value, field, limit)
+
+
+def _obj(value: Any, field: str) -> dict[Any, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
@@ -68,73 +120,93 @@ def _obj(value: Any, field: str) -> dict[str, Any]:
     return value
 
 
-def _text(value: Any, field: str, limit: int = MAX_TEXT) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise AlertParseError("wrong_type", f"{field} must be a string, not {type(value).__name__}")
-    return str(value)[:limit]
-
-
 def _labels(value: Any, field: str) -> dict[str, str]:
-    labels = _obj(value, field)
+    """A label map with str keys and values (numbers and booleans as text, null as empty)."""
     out: dict[str, str] = {}
-    for k, v in list(labels.items())[:MAX_LABELS]:
-        if isinstance(v, (dict, list)):
-            raise AlertParseError("wrong_type", f"{field}.{k} must be a scalar")
-        out[str(k)[:256]] = "" if v is None else str(v)[:1024]
+    for k, v in list(_obj(value, field).items())[:MAX_LABELS]:
+        key = _utf8(k, MAX_LABEL_KEY) if isinstance(k, str) else _scalar(k, f"{field} key", MAX_LABEL_KEY)
+        out[key] = _scalar(v, f"{field}.{key[:40]}", MAX_LABEL_VALUE)
     return out
 
 
 def _time(value: Any, field: str) -> float | None:
-    if value is None or value == "" or value == 0 or value == "0":
+    """UNIX seconds from a number, a numeric string or an RFC 3339 string; null, 0 and "" mean unknown."""
+    if value is None or isinstance(value, bool):
+        if value is None:
+            return None
+        raise AlertParseError("wrong_type", f"{field} must be a UNIX time, not bool")
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            t = float(text) if text else 0.0
+        except ValueError:
+            t = _rfc3339(text, field)
+    elif isinstance(value, (int, float)):
+        try:
+            t = float(value)
+        except OverflowError:
+            raise AlertParseError("wrong_type", f"{field} is out of range") from None
+    else:
+        raise AlertParseError("wrong_type", f"{field} must be a UNIX time, not {type(value).__name__}")
+    if t == 0:
         return None
-    if isinstance(value, bool):
-        raise AlertParseError("wrong_type", f"{field} must be a UNIX time")
-    try:
-        t = float(value)
-    except (TypeError, ValueError):
-        raise AlertParseError("wrong_type", f"{field} must be a UNIX time, got {str(value)[:40]!r}") from None
-    if not 0 < t < 4e10:
+    if not 0 < t < _LATEST:  # also rejects nan and inf
         raise AlertParseError("wrong_type", f"{field} is out of range: {t}")
     return t
 
 
+def _rfc3339(text: str, field: str) -> float:
+    try:
+        when = datetime.fromisoformat(text)
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return when.timestamp()
+    except (ValueError, OverflowError, OSError):
+        raise AlertParseError("wrong_type", f"{field} must be a UNIX time, got {_utf8(text, 40)!r}") from None
+
+
 def _number(value: Any) -> float | None:
-    if value is None or isinstance(value, (bool, dict, list)):
+    """A finite number from a number or numeric string; anything else (absent, "n/a", nan) is None."""
+    if value is None or isinstance(value, bool) or not isinstance(value, (str, int, float)):
         return None
     try:
         v = float(value)
-    except (TypeError, ValueError):
+    except (ValueError, OverflowError):
         return None
     return v if v == v and abs(v) != float("inf") else None
 
 
+def _documentation(value: Any) -> str:
+    if isinstance(value, dict):  # v1.2: {"content": ..., "mime_type": ..., "subject": ...}
+        return _text(value.get("content"), "incident.documentation.content", MAX_TEXT)
+    return _text(value, "incident.documentation", MAX_TEXT)  # the test channel sends a plain string
+
+
 def parse_alert(payload: bytes | str | dict[str, Any]) -> Alert:
+    """A normalised `Alert` from any accepted form (see `unwrap`), or `AlertParseError`."""
     doc = unwrap(payload)
     inc = _obj(doc.get("incident"), "incident")
     resource = _obj(inc.get("resource"), "incident.resource")
     metric = _obj(inc.get("metric"), "incident.metric")
     condition = _obj(inc.get("condition"), "incident.condition")
-    state = _text(inc.get("state"), "incident.state").strip().lower() or "open"
+    state = _text(inc.get("state"), "incident.state", 64).strip().lower() or "open"
     if state not in ("open", "closed"):
         raise AlertParseError("wrong_type", f"incident.state must be open or closed, got {state[:20]!r}")
-    documentation = inc.get("documentation")
-    if isinstance(documentation, dict):
-        documentation = documentation.get("content")
     resource_labels = _labels(resource.get("labels"), "incident.resource.labels")
     project = _text(inc.get("scoping_project_id") or resource_labels.get("project_id"), "incident.scoping_project_id")
-    policy = _text(inc.get("policy_name"), "incident.policy_name", 512)
-    condition_name = _text(inc.get("condition_name") or condition.get("displayName"), "incident.condition_name", 512)
-    resource_name = _text(inc.get("resource_display_name") or inc.get("resource_name"), "incident.resource_name", 512)
+    policy = _text(inc.get("policy_name"), "incident.policy_name")
+    condition_name = _text(inc.get("condition_name") or condition.get("displayName"), "incident.condition_name")
+    resource_name = _text(inc.get("resource_display_name") or inc.get("resource_name"), "incident.resource_name")
+    resource_type = _text(resource.get("type"), "incident.resource.type")
     metric_labels = _labels(metric.get("labels"), "incident.metric.labels")
     observed = _number(inc.get("observed_value"))
     if observed is None:  # PromQL conditions carry the value only as a metric label
         observed = _number(metric_labels.get("value"))
     started = _time(inc.get("started_at"), "incident.started_at")
     mon_id = _text(inc.get("incident_id"), "incident.incident_id", 256)
-    if not mon_id:
-        mon_id = "derived-" + stable_id(project, policy, condition_name, resource_name, started)
+    if not mon_id:  # redelivery (and the closing notification) must map to the same id
+        mon_id = "derived-" + stable_id(project, policy, condition_name, resource_type, resource_name,
+                                        sorted(resource_labels.items()), started)
     return Alert(
         monitoring_incident_id=mon_id,
         policy_name=policy,
@@ -143,17 +215,17 @@ def parse_alert(payload: bytes | str | dict[str, Any]) -> Alert:
         started_at=started,
         ended_at=_time(inc.get("ended_at"), "incident.ended_at"),
         project_id=project,
-        resource_type=_text(resource.get("type"), "incident.resource.type", 256),
+        resource_type=resource_type,
         resource_name=resource_name,
         resource_labels=resource_labels,
-        metric_type=_text(metric.get("type"), "incident.metric.type", 512),
+        metric_type=_text(metric.get("type"), "incident.metric.type"),
         metric_labels=metric_labels,
         observed_value=observed,
         threshold_value=_number(inc.get("threshold_value")),
-        summary=_text(inc.get("summary"), "incident.summary"),
+        summary=_text(inc.get("summary"), "incident.summary", MAX_TEXT),
         url=_text(inc.get("url"), "incident.url", 2048),
         severity=_text(inc.get("severity"), "incident.severity", 64),
         version=_text(doc.get("version"), "version", 32),
         policy_user_labels=_labels(inc.get("policy_user_labels"), "incident.policy_user_labels"),
-        documentation=_text(documentation, "incident.documentation"),
+        documentation=_documentation(inc.get("documentation")),
     )
