@@ -1,20 +1,39 @@
 """Firestore `EventStore`: events are documents created once, never updated (no hot documents).
 
 Layout (prefix defaults to "autosre"):
-- `{prefix}_incidents/{incident_id}/events/{event_id}`: one event; append = `create()` (AlreadyExists -> no-op)
-- `{prefix}_incidents/{incident_id}`: the list-view summary (a projection, overwritten)
-- `{prefix}_keys/{sha256(key)}`: {key, value}; claim = `create()`, release = delete with an update-time
-  precondition, so a key is only freed by the holder that still holds it.
-Event data is stored as a JSON string so that it round-trips exactly (Firestore has no tuple, int keys, ...).
+- `{prefix}_incidents/{incident_id}/events/{event_id}`: one event; append = `create()` (AlreadyExists -> False)
+- `{prefix}_incidents/{incident_id}`: the list-view summary (a projection, overwritten with `set()`)
+- `{prefix}_keys/{sha256(key)}`: {key, value}; claim = `create()` (on AlreadyExists the holder's value is read
+  back), release = delete with an update-time precondition, so only the holder that still holds it frees it.
+Ids that are not valid document ids as they are (a '/', `.`/`..`, `__x__`, over 1500 bytes) are stored under
+"~" + their sha256 (plain ids never start with "~", so the two cannot collide); the real id is a field.
+Event data is stored as a JSON string so that it round-trips exactly (Firestore has no int keys, turns ints
+past 2**63 into errors, ...). Ordering is done here, so no composite index is needed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 from shared.models import Event
+
+_MAX_DOC_ID_BYTES = 1500
+_RESERVED = re.compile(r"^__.*__$")
+
+
+def doc_id(text: str) -> str:
+    """`text` itself when it is a safe Firestore document id, else "~" + sha256(text)."""
+    if (text and "/" not in text and text not in (".", "..") and not text.startswith("~")
+            and not _RESERVED.match(text) and len(text.encode("utf-8")) <= _MAX_DOC_ID_BYTES):
+        return text
+    return "~" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def key_id(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
 class FirestoreEventStore:
@@ -27,24 +46,24 @@ class FirestoreEventStore:
 
         self._client = client
         self._exists = exceptions.AlreadyExists
-        self._precondition = (exceptions.FailedPrecondition, exceptions.NotFound, exceptions.Aborted)
+        self._lost_race = (exceptions.FailedPrecondition, exceptions.NotFound, exceptions.Aborted)
         self._incidents = client.collection(f"{prefix}_incidents")
         self._keys = client.collection(f"{prefix}_keys")
 
     def _events(self, incident_id: str) -> Any:
-        return self._incidents.document(incident_id).collection("events")
+        return self._incidents.document(doc_id(incident_id)).collection("events")
 
     def append(self, event: Event) -> bool:
         doc = {
             "incident_id": event.incident_id,
             "event_id": event.event_id,
             "type": event.type,
-            "at": event.at,
+            "at": float(event.at),
             "actor": event.actor,
             "data": json.dumps(event.data, sort_keys=True),
         }
         try:
-            self._events(event.incident_id).document(event.event_id).create(doc)
+            self._events(event.incident_id).document(doc_id(event.event_id)).create(doc)
         except self._exists:
             return False
         return True
@@ -58,43 +77,40 @@ class FirestoreEventStore:
         events.sort(key=lambda e: (e.at, e.event_id))
         return events
 
-    @staticmethod
-    def _key_id(key: str) -> str:
-        return hashlib.sha256(key.encode("utf-8")).hexdigest()
-
     def claim(self, key: str, value: str) -> str:
-        ref = self._keys.document(self._key_id(key))
-        try:
-            ref.create({"key": key, "value": value})
-            return value
-        except self._exists:
-            snap = ref.get()
-            if snap.exists:
-                return str(snap.to_dict()["value"])
-            return self.claim(key, value)  # released between our create and get: try again
+        ref = self._keys.document(key_id(key))
+        while True:
+            try:
+                ref.create({"key": key, "value": value})
+                return value
+            except self._exists:
+                snap = ref.get()
+                if snap.exists:
+                    return str(snap.to_dict()["value"])
+                # released between our create and our read: the key is free again, try to take it
 
     def lookup(self, key: str) -> str | None:
-        snap = self._keys.document(self._key_id(key)).get()
+        snap = self._keys.document(key_id(key)).get()
         return str(snap.to_dict()["value"]) if snap.exists else None
 
     def release(self, key: str, value: str) -> bool:
-        ref = self._keys.document(self._key_id(key))
+        ref = self._keys.document(key_id(key))
         snap = ref.get()
         if not snap.exists or snap.to_dict().get("value") != value:
             return False
         from google.cloud.firestore_v1 import LastUpdateOption
 
-        try:
+        try:  # deletes only the document we read: a release and re-claim in between makes this fail
             ref.delete(option=LastUpdateOption(snap.update_time))
-        except self._precondition:
+        except self._lost_race:
             return False
         return True
 
     def put_summary(self, incident_id: str, summary: dict[str, Any]) -> None:
-        self._incidents.document(incident_id).set({"summary": json.dumps(summary, sort_keys=True),
-                                                   "incident_id": incident_id})
+        self._incidents.document(doc_id(incident_id)).set(
+            {"incident_id": incident_id, "summary": json.dumps(summary, sort_keys=True)})
 
     def summaries(self) -> list[dict[str, Any]]:
-        out = [json.loads(d["summary"]) for d in (s.to_dict() for s in self._incidents.stream()) if "summary" in d]
-        out.sort(key=lambda s: s["incident_id"])
-        return out
+        docs = [d for d in (s.to_dict() for s in self._incidents.stream()) if d and "summary" in d]
+        docs.sort(key=lambda d: str(d.get("incident_id", "")))
+        return [json.loads(d["summary"]) for d in docs]

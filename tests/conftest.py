@@ -1,4 +1,9 @@
-"""Shared fixtures: the Google emulators (started once per session when a test needs them)."""
+"""Shared fixtures: the Google emulators (started once per session when a test needs them).
+
+An emulator already answering at PUBSUB_EMULATOR_HOST / FIRESTORE_EMULATOR_HOST is reused; otherwise the
+fixture starts one on a free port and stops it at the end of the session. Without gcloud the emulator tests
+are skipped, except under CI=true, where a missing emulator is a failure.
+"""
 
 from __future__ import annotations
 
@@ -8,24 +13,30 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.emulators import Emulator, start
+from tests.emulators import Emulator, EmulatorUnavailable, start
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
 
 
 def _emulator(kind: str, env_var: str) -> Iterator[Emulator]:
     try:
         emulator = start(kind, env_var)
-    except RuntimeError as exc:
-        if os.environ.get("CI") == "true":
-            raise
-        pytest.skip(str(exc))
+    except EmulatorUnavailable as exc:
+        if _in_ci():
+            pytest.fail(f"CI=true and the {kind} emulator is unavailable: {exc}", pytrace=False)
+        pytest.skip(f"the {kind} emulator is unavailable ({exc}); CI runs these tests")
     previous = os.environ.get(env_var)
     os.environ[env_var] = emulator.host
-    yield emulator
-    if previous is None:
-        os.environ.pop(env_var, None)
-    else:
-        os.environ[env_var] = previous
-    emulator.stop()
+    try:
+        yield emulator
+    finally:
+        if previous is None:
+            os.environ.pop(env_var, None)
+        else:
+            os.environ[env_var] = previous
+        emulator.stop()
 
 
 @pytest.fixture(scope="session")

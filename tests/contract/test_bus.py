@@ -1,28 +1,35 @@
-"""The Bus contract: the in-process bus and Pub/Sub (emulator) route, filter, retry and dead-letter alike."""
+"""The Bus contract: the in-process bus and Pub/Sub (emulator) deliver, fan out, filter, retry and dead-letter
+alike. Each adapter gets a small harness so both run the same test bodies."""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
-from typing import Protocol
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
 
 import pytest
 
 from shared.bus_inprocess import InProcessBus
-from shared.bus_pubsub import SubscriptionSpec
+from shared.bus_pubsub import SubscriptionSpec, filter_expression, parse_filter_expression
 from shared.ports import Handler, Message
+
+MAX_ATTEMPTS = 5  # Pub/Sub's smallest max_delivery_attempts; the in-process bus is set to the same
+DEAD_LETTER = "dead-letter"
 
 
 class Harness(Protocol):
     def subscribe(self, spec: SubscriptionSpec, handler: Handler) -> None: ...
+
     def publish(self, topic: str, data: bytes, attributes: dict[str, str] | None = None) -> str: ...
-    def settle(self) -> None: ...
+
+    def settle(self, until: Callable[[], bool] = lambda: True, quiet: float = 1.0) -> None:
+        """Deliver until `until()` holds and nothing more is under way (quiet: seconds without deliveries)."""
 
 
 class InProcessHarness:
     def __init__(self) -> None:
-        self.bus = InProcessBus(max_attempts=3)
+        self.bus = InProcessBus(max_attempts=MAX_ATTEMPTS, dead_letter_topic=DEAD_LETTER)
 
     def subscribe(self, spec: SubscriptionSpec, handler: Handler) -> None:
         self.bus.subscribe(spec.name, spec.topic, handler, dict(spec.filter))
@@ -30,29 +37,38 @@ class InProcessHarness:
     def publish(self, topic: str, data: bytes, attributes: dict[str, str] | None = None) -> str:
         return self.bus.publish(topic, data, attributes)
 
-    def settle(self) -> None:
+    def settle(self, until: Callable[[], bool] = lambda: True, quiet: float = 1.0) -> None:
         self.bus.drain()
+        assert until(), "condition not met once the in-process bus was drained"
 
 
 class PubSubHarness:
+    """Subscriptions are created (ensure_topology) and the dispatcher started at the first publish; the
+    dispatcher gets {name: handler} only, so topic, filter and policies come back from the emulator."""
+
     def __init__(self, project: str) -> None:
         from shared.bus_pubsub import PubSubBus
 
         self.project = project
         self.bus = PubSubBus(project)
-        self.specs: list[tuple[SubscriptionSpec, Handler]] = []
-        self.dispatcher = None
+        self.specs: list[SubscriptionSpec] = []
+        self.handlers: dict[str, Handler] = {}
+        self.dispatcher: Any = None
 
     def subscribe(self, spec: SubscriptionSpec, handler: Handler) -> None:
-        self.specs.append((SubscriptionSpec(spec.name, spec.topic, spec.filter, ack_deadline_s=10,
-                                            max_delivery_attempts=5), handler))
+        assert self.dispatcher is None, "subscribe before the first publish"
+        fast = SubscriptionSpec(spec.name, spec.topic, spec.filter, ack_deadline_s=10,
+                                max_delivery_attempts=MAX_ATTEMPTS, dead_letter_topic=DEAD_LETTER,
+                                min_backoff_s=0.1, max_backoff_s=1.0)
+        self.specs.append(fast)
+        self.handlers[spec.name] = handler
 
     def _start(self) -> None:
         from shared.bus_pubsub import PullDispatcher, ensure_topology
 
-        topics = sorted({s.topic for s, _ in self.specs} | {"dead-letter"})
-        ensure_topology(self.project, topics, [s for s, _ in self.specs])
-        self.dispatcher = PullDispatcher(self.project, self.specs)
+        ensure_topology(self.project, [DEAD_LETTER], self.specs)
+        ensure_topology(self.project, [DEAD_LETTER], self.specs)  # idempotent: a second run changes nothing
+        self.dispatcher = PullDispatcher(self.project, self.handlers)
         self.dispatcher.start()
 
     def publish(self, topic: str, data: bytes, attributes: dict[str, str] | None = None) -> str:
@@ -60,9 +76,13 @@ class PubSubHarness:
             self._start()
         return self.bus.publish(topic, data, attributes)
 
-    def settle(self) -> None:
+    def settle(self, until: Callable[[], bool] = lambda: True, quiet: float = 1.0) -> None:
         assert self.dispatcher is not None
-        assert self.dispatcher.wait_idle(timeout=90, quiet=4.0)
+        deadline = time.monotonic() + 60
+        while not until() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert self.dispatcher.wait_idle(timeout=60, quiet=quiet), "the dispatcher never went idle"
+        assert until(), "condition not met within 60 s"
 
     def close(self) -> None:
         if self.dispatcher is not None:
@@ -81,8 +101,11 @@ def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
 
 
 class Recorder:
+    """A handler that records what it handled; it raises on its first `fail_times` calls."""
+
     def __init__(self, fail_times: int = 0):
         self.messages: list[Message] = []
+        self.attempts: list[int] = []
         self.fail_times = fail_times
         self.calls = 0
         self.lock = threading.Lock()
@@ -90,54 +113,95 @@ class Recorder:
     def __call__(self, message: Message) -> None:
         with self.lock:
             self.calls += 1
+            self.attempts.append(message.delivery_attempt)
             if self.calls <= self.fail_times:
-                raise RuntimeError("transient failure")
+                raise RuntimeError("handler failure")
             self.messages.append(message)
 
 
-def test_publish_delivers_data_and_attributes(harness: Harness) -> None:
+def test_publish_delivers_data_attributes_id_and_topic(harness: Harness) -> None:
     got = Recorder()
     harness.subscribe(SubscriptionSpec("sub-a", "topic-a"), got)
-    harness.publish("topic-a", b"hello", {"k": "v"})
-    harness.settle()
-    assert [(m.data, m.attributes.get("k")) for m in got.messages] == [(b"hello", "v")]
-    assert got.messages[0].message_id
+    message_id = harness.publish("topic-a", b"\x00hello\xff", {"k": "v", "quote": 'a"b'})
+    harness.settle(lambda: len(got.messages) >= 1)
+    [message] = got.messages
+    assert (message.data, message.attributes, message.topic) == (b"\x00hello\xff", {"k": "v", "quote": 'a"b'},
+                                                                 "topic-a")
+    assert message_id and message.message_id == message_id
+    assert message.delivery_attempt == 1
+
+
+def test_every_subscription_of_a_topic_gets_each_message(harness: Harness) -> None:
+    first, second, other = Recorder(), Recorder(), Recorder()
+    harness.subscribe(SubscriptionSpec("sub-one", "topic-fan"), first)
+    harness.subscribe(SubscriptionSpec("sub-two", "topic-fan"), second)
+    harness.subscribe(SubscriptionSpec("sub-other", "topic-other"), other)
+    for i in range(3):
+        harness.publish("topic-fan", str(i).encode())
+    harness.settle(lambda: len(first.messages) >= 3 and len(second.messages) >= 3)
+    assert sorted(m.data for m in first.messages) == sorted(m.data for m in second.messages) == [b"0", b"1", b"2"]
+    assert other.calls == 0
 
 
 def test_attribute_filters_route_only_matching_messages(harness: Harness) -> None:
-    logs, traces = Recorder(), Recorder()
+    logs, traces, both = Recorder(), Recorder(), Recorder()
     harness.subscribe(SubscriptionSpec("sub-logs", "tasks", {"specialist": "logs"}), logs)
     harness.subscribe(SubscriptionSpec("sub-traces", "tasks", {"specialist": "traces"}), traces)
-    harness.publish("tasks", b"1", {"specialist": "logs"})
+    harness.subscribe(SubscriptionSpec("sub-both", "tasks", {"specialist": "logs", "round": "2"}), both)
+    harness.publish("tasks", b"1", {"specialist": "logs", "round": "1"})
     harness.publish("tasks", b"2", {"specialist": "traces"})
-    harness.publish("tasks", b"3", {"specialist": "logs"})
+    harness.publish("tasks", b"3", {"specialist": "logs", "round": "2"})
     harness.publish("tasks", b"4", {"specialist": "metrics"})
-    harness.settle()
+    harness.publish("tasks", b"5")
+    harness.settle(lambda: len(logs.messages) >= 2 and len(traces.messages) >= 1 and len(both.messages) >= 1)
     assert sorted(m.data for m in logs.messages) == [b"1", b"3"]
     assert [m.data for m in traces.messages] == [b"2"]
+    assert [m.data for m in both.messages] == [b"3"]
 
 
 def test_transient_failure_is_retried(harness: Harness) -> None:
     flaky = Recorder(fail_times=1)
+    steady = Recorder()
     harness.subscribe(SubscriptionSpec("sub-flaky", "topic-f"), flaky)
-    harness.publish("topic-f", b"x")
-    harness.settle()
-    assert [m.data for m in flaky.messages] == [b"x"] and flaky.calls == 2
-    assert flaky.messages[0].delivery_attempt >= 2
+    harness.subscribe(SubscriptionSpec("sub-steady", "topic-f"), steady)
+    harness.publish("topic-f", b"x", {"k": "v"})
+    harness.settle(lambda: len(flaky.messages) >= 1)
+    assert [(m.data, m.attributes) for m in flaky.messages] == [(b"x", {"k": "v"})]
+    assert flaky.attempts == [1, 2]
+    assert [m.delivery_attempt for m in steady.messages] == [1]  # one subscriber's failure is its own
 
 
 def test_poison_message_ends_in_dead_letter_not_retried_forever(harness: Harness) -> None:
     poison = Recorder(fail_times=10_000)
     dead = Recorder()
     harness.subscribe(SubscriptionSpec("sub-poison", "topic-p"), poison)
-    harness.subscribe(SubscriptionSpec("sub-dead", "dead-letter"), dead)
+    harness.subscribe(SubscriptionSpec("sub-dead", DEAD_LETTER), dead)
     harness.publish("topic-p", b"poison", {"k": "v"})
-    deadline = time.monotonic() + 120
-    while not dead.messages and time.monotonic() < deadline:
-        harness.settle()
-    assert [m.data for m in dead.messages] == [b"poison"]
-    assert dead.messages[0].attributes.get("k") == "v"
-    assert any(k.startswith("CloudPubSubDeadLetter") for k in dead.messages[0].attributes)
-    calls = poison.calls
-    harness.settle()
-    assert poison.calls == calls  # no further deliveries after dead-lettering
+    harness.settle(lambda: len(dead.messages) >= 1)
+    assert poison.attempts == list(range(1, MAX_ATTEMPTS + 1))
+    [letter] = dead.messages
+    assert letter.data == b"poison" and letter.attributes["k"] == "v"
+    assert letter.attributes["CloudPubSubDeadLetterSourceSubscription"] == "sub-poison"
+    assert letter.attributes["CloudPubSubDeadLetterSourceDeliveryCount"] == str(MAX_ATTEMPTS)
+    harness.settle(quiet=3.0)  # longer than any redelivery backoff: nothing more arrives
+    assert poison.calls == MAX_ATTEMPTS and len(dead.messages) == 1
+
+
+def test_filter_expression_is_the_pubsub_filter_language() -> None:
+    assert filter_expression({"specialist": "logs"}) == 'attributes.specialist = "logs"'
+    assert filter_expression({"b": "2", "a": 'q"\\'}) == 'attributes.a = "q\\"\\\\" AND attributes.b = "2"'
+    assert filter_expression({"iana.org/lang": "en"}) == 'attributes."iana.org/lang" = "en"'
+    assert filter_expression({}) == ""
+    with pytest.raises(ValueError):
+        filter_expression({"k": "v" * 300})
+
+
+@pytest.mark.parametrize("attributes", [{}, {"specialist": "logs"}, {"b": "x AND attributes.c = \"y\"", "a": "\\"},
+                                        {"iana.org/lang": 'e"n', "_k9": ""}])
+def test_filter_expression_parses_back(attributes: dict[str, str]) -> None:
+    assert parse_filter_expression(filter_expression(attributes)) == attributes
+
+
+def test_foreign_filter_is_not_parsed() -> None:
+    assert parse_filter_expression('hasPrefix(attributes.k, "v")') is None
+    assert parse_filter_expression('attributes.a = "1" OR attributes.b = "2"') is None

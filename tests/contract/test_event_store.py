@@ -2,23 +2,35 @@
 
 from __future__ import annotations
 
+import json
 import threading
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from shared.models import Event
 from shared.ports import EventStore
 from shared.store_sqlite import SqliteEventStore
 
+T = TypeVar("T")
+THREADS = 8
+
 
 @pytest.fixture(params=["sqlite-file", "sqlite-memory", pytest.param("firestore", marks=pytest.mark.emulator)])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EventStore]:
     if request.param == "sqlite-file":
-        yield SqliteEventStore(str(tmp_path / "events.db"))
+        sqlite = SqliteEventStore(str(tmp_path / "events.db"))
+        yield sqlite
+        sqlite.close()
     elif request.param == "sqlite-memory":
-        yield SqliteEventStore(":memory:")
+        memory = SqliteEventStore(":memory:")
+        yield memory
+        memory.close()
     else:
         request.getfixturevalue("firestore_emulator")
         from shared.store_firestore import FirestoreEventStore
@@ -26,73 +38,157 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EventStore
         yield FirestoreEventStore(request.getfixturevalue("project_id"))
 
 
-def event(event_id: str, at: float = 1.0, incident: str = "inc-1", **data: object) -> Event:
+def event(event_id: str, at: float = 1.0, incident: str = "inc-1", **data: Any) -> Event:
     return Event(incident_id=incident, event_id=event_id, type="t", at=at, actor="test", data=dict(data))
+
+
+def together(n: int, work: Callable[[int], T]) -> list[T]:
+    """Run work(0..n-1) on n threads released at the same instant; every result, in thread order."""
+    barrier = threading.Barrier(n)
+    results: list[T | None] = [None] * n
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        barrier.wait()
+        try:
+            results[i] = work(i)
+        except BaseException as exc:  # reported below: a thread's exception must fail the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    return [r for r in results if r is not None]
 
 
 def test_append_is_create_if_absent_and_never_overwrites(store: EventStore) -> None:
     assert store.append(event("e1", x=1)) is True
-    assert store.append(event("e1", x=2)) is False
+    assert store.append(event("e1", at=9.0, x=2)) is False
     loaded = store.load("inc-1")
-    assert len(loaded) == 1 and loaded[0].data == {"x": 1}
+    assert [(e.event_id, e.at, e.data) for e in loaded] == [("e1", 1.0, {"x": 1})]
 
 
 def test_load_orders_by_time_then_id(store: EventStore) -> None:
-    for event_id, at in [("c", 2.0), ("b", 1.0), ("a", 2.0), ("d", 0.5)]:
-        store.append(event(event_id, at))
-    assert [e.event_id for e in store.load("inc-1")] == ["d", "b", "a", "c"]
+    for event_id, at in [("c", 2.0), ("b", 1.0), ("a", 2.0), ("d", 0.5), ("e", 1.0000001)]:
+        assert store.append(event(event_id, at))
+    assert [e.event_id for e in store.load("inc-1")] == ["d", "b", "e", "a", "c"]
+
+
+def test_loaded_events_keep_every_field(store: EventStore) -> None:
+    original = Event(incident_id="inc-9", event_id="ev", type="FindingsRecorded", at=1700000000.123456,
+                     actor="specialist:logs", data={"n": 1})
+    store.append(original)
+    assert store.load("inc-9") == [original]
 
 
 def test_data_round_trips_exactly(store: EventStore) -> None:
-    data = {"nested": {"list": [1, 2.5, None, "x", {"k": [True, False]}]}, "unicode": "é ü 漢 \u0000 <script>",
-            "float": 0.1 + 0.2, "big": 2**53, "empty": {}, "quote": "a\"b'c\\"}
-    store.append(event("e1", **data))
-    assert store.load("inc-1")[0].data == data
+    data: dict[str, Any] = {
+            "nested": {"list": [1, 2.5, None, "x", {"k": [True, False]}]}, "unicode": "é ü 漢 \u0000 <script>",
+            "float": 0.1 + 0.2, "big": 2**70, "neg": -(2**63) - 1, "tiny": 5e-324, "empty": {}, "emptylist": [],
+            "quote": "a\"b'c\\", "slash/key": "/", "__name__": "reserved-looking key", "1": "digit key"}
+    store.append(Event(incident_id="inc-1", event_id="e1", type="t", at=1.0, actor="test", data=data))
+    assert _exact(store.load("inc-1")[0].data) == _exact(data)
+
+
+def _exact(value: Any) -> str:
+    """A spelling that tells 1, 1.0 and True apart (== does not)."""
+    return json.dumps(value, sort_keys=True)
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.dictionaries(st.text(), _json, max_size=5))
+def test_any_json_data_round_trips(store: EventStore, data: dict[str, Any]) -> None:
+    incident = f"inc-{uuid.uuid4().hex}"
+    assert store.append(Event(incident_id=incident, event_id="e", type="t", at=1.0, actor="test", data=data))
+    assert _exact(store.load(incident)[0].data) == _exact(data)
 
 
 def test_incidents_are_isolated(store: EventStore) -> None:
-    store.append(event("e1", incident="a"))
-    store.append(event("e1", incident="b"))
-    assert [e.incident_id for e in store.load("a")] == ["a"]
+    store.append(event("e1", incident="a", side="a"))
+    store.append(event("e1", incident="b", side="b"))
+    store.append(event("e2", incident="b", side="b"))
+    assert [(e.incident_id, e.data["side"]) for e in store.load("a")] == [("a", "a")]
+    assert [e.event_id for e in store.load("b")] == ["e1", "e2"]
     assert store.load("missing") == []
 
 
+def test_ids_that_are_not_plain_words_work(store: EventStore) -> None:
+    odd = ["a/b", "..", "__x__", "~tilde", "é漢", "x" * 2000]
+    for incident in odd:
+        for event_id in odd:
+            assert store.append(event(event_id, incident=incident)) is True
+            assert store.append(event(event_id, incident=incident)) is False
+    for incident in odd:
+        assert sorted(e.event_id for e in store.load(incident)) == sorted(odd)
+        assert {e.incident_id for e in store.load(incident)} == {incident}
+
+
 def test_concurrent_appends_of_one_event_write_once(store: EventStore) -> None:
-    results: list[bool] = []
-    threads = [threading.Thread(target=lambda: results.append(store.append(event("same")))) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert results.count(True) == 1 and len(store.load("inc-1")) == 1
+    results = together(THREADS, lambda i: store.append(event("same", writer=i)))
+    assert sorted(results) == [False] * (THREADS - 1) + [True]
+    loaded = store.load("inc-1")
+    assert len(loaded) == 1 and loaded[0].data["writer"] == results.index(True)
 
 
 def test_claim_lookup_release(store: EventStore) -> None:
-    assert store.lookup("open:policy|res/with/slashes") is None
-    assert store.claim("open:policy|res/with/slashes", "inc-a") == "inc-a"
-    assert store.claim("open:policy|res/with/slashes", "inc-b") == "inc-a"
-    assert store.lookup("open:policy|res/with/slashes") == "inc-a"
-    assert store.release("open:policy|res/with/slashes", "inc-b") is False  # not the holder
-    assert store.lookup("open:policy|res/with/slashes") == "inc-a"
-    assert store.release("open:policy|res/with/slashes", "inc-a") is True
-    assert store.lookup("open:policy|res/with/slashes") is None
-    assert store.claim("open:policy|res/with/slashes", "inc-b") == "inc-b"
-    long_key = "k" * 5000
-    assert store.claim(long_key, "v") == "v" and store.lookup(long_key) == "v"
+    key = "open:policy|res/with/slashes"
+    assert store.lookup(key) is None
+    assert store.release(key, "inc-a") is False  # nothing to release
+    assert store.claim(key, "inc-a") == "inc-a"
+    assert store.claim(key, "inc-b") == "inc-a"
+    assert store.lookup(key) == "inc-a"
+    assert store.release(key, "inc-b") is False  # not the holder
+    assert store.lookup(key) == "inc-a"
+    assert store.release(key, "inc-a") is True
+    assert store.lookup(key) is None
+    assert store.release(key, "inc-a") is False  # already free
+    assert store.claim(key, "inc-b") == "inc-b"
+    assert store.release(key, "inc-a") is False  # a stale holder cannot free the new holder's key
+    assert store.lookup(key) == "inc-b"
+
+
+def test_keys_of_any_shape_are_distinct(store: EventStore) -> None:
+    keys = ["k" * 5000, "k" * 4999, "a/b", "a_b", "", "é", "..", "__x__"]
+    for i, key in enumerate(keys):
+        assert store.claim(key, f"v{i}") == f"v{i}"
+    assert [store.lookup(key) for key in keys] == [f"v{i}" for i in range(len(keys))]
 
 
 def test_concurrent_claims_agree_on_one_winner(store: EventStore) -> None:
-    seen: list[str] = []
-    threads = [threading.Thread(target=lambda i=i: seen.append(store.claim("key", f"v{i}"))) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len(set(seen)) == 1 and store.lookup("key") == seen[0]
+    seen = together(THREADS, lambda i: store.claim("key", f"v{i}"))
+    assert len(seen) == THREADS and len(set(seen)) == 1
+    assert store.lookup("key") == seen[0]
+
+
+def test_concurrent_releases_free_the_key_once(store: EventStore) -> None:
+    store.claim("key", "holder")
+    released = together(THREADS, lambda i: store.release("key", "holder"))
+    assert sorted(released) == [False] * (THREADS - 1) + [True]
+    assert store.lookup("key") is None
 
 
 def test_summaries_are_overwritten_projections(store: EventStore) -> None:
+    assert store.summaries() == []
     store.put_summary("b", {"incident_id": "b", "status": "open"})
-    store.put_summary("a", {"incident_id": "a", "status": "open"})
+    store.put_summary("a", {"incident_id": "a", "status": "open", "n": [1, 2.5]})
     store.put_summary("b", {"incident_id": "b", "status": "resolved"})
-    assert store.summaries() == [{"incident_id": "a", "status": "open"}, {"incident_id": "b", "status": "resolved"}]
+    assert store.summaries() == [{"incident_id": "a", "status": "open", "n": [1, 2.5]},
+                                 {"incident_id": "b", "status": "resolved"}]
+
+
+def test_summaries_and_events_do_not_mix(store: EventStore) -> None:
+    store.append(event("e1", incident="only-events"))
+    store.put_summary("only-summary", {"incident_id": "only-summary"})
+    assert store.summaries() == [{"incident_id": "only-summary"}]
+    assert store.load("only-summary") == []
+    assert len(store.load("only-events")) == 1
