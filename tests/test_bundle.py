@@ -5,65 +5,174 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from shared.telemetry.bundle import BundleError, BundleSource, BundleWriter, from_rfc3339, to_rfc3339
 from shared.telemetry.models import ChangeEvent, LogRecord, MetricSeries, Span, Window
 
+EVERYTHING = Window(0, 1e12)
+LOGS = [LogRecord(100.0 + i, "api" if i % 2 else "db", f"line {i}", "ERROR" if i == 3 else "INFO", f"pod-{i % 3}",
+                  f"t{i}", f"s{i}") for i in range(10)]
+SPANS = [Span("t1", "a", "", "api", "GET /x", 100.0, 101.5, "pod-1", False),
+         Span("t1", "b", "a", "db", "SELECT", 100.2, 101.0, "pod-2", True, "deadlock"),
+         Span("t2", "c", "", "api", "GET /y", 103.0, 103.25)]
+SERIES = [MetricSeries("custom/cpu", "api", ((100.0, 1.0), (160.0, math.nan), (220.0, 3.0), (280.0, math.inf)),
+                       "pod-1", "%", (("zone", "a"),)),
+          MetricSeries("custom/mem", "db", ((100.0, 5.0), (160.0, 6.0)), "pod-2", "By")]
+CHANGES = [ChangeEvent(150.0, "api", "deploy", "deploy api v2", "ci@x", (("revision", "api-2"),)),
+           ChangeEvent(170.0, "db", "scale", "db to 3 replicas", "ops@x")]
 
-def write(path: Path) -> None:
-    with BundleWriter(path, {"name": "t"}) as w:
-        for i in range(10):
-            w.log(LogRecord(100.0 + i, "api" if i % 2 else "db", f"line {i} password=hunter2", "ERROR", f"pod-{i % 3}",
-                            "t1", "s1"))
-        w.span(Span("t1", "a", "", "api", "GET /x", 100.0, 101.5, "pod-1", False))
-        w.span(Span("t1", "b", "a", "db", "SELECT", 100.2, 101.0, "pod-2", True, "deadlock"))
-        w.series(MetricSeries("custom/cpu", "api", ((100.0, 1.0), (160.0, math.nan), (220.0, 3.0)), "pod-1", "%",
-                              (("zone", "a"),)))
-        w.change(ChangeEvent(150.0, "api", "deploy", "deploy api v2", "ci@x", (("revision", "api-2"),)))
+
+def write(path: Path, **manifest: Any) -> None:
+    with BundleWriter(path, {"name": "t", **manifest}) as w:
+        for r in LOGS:
+            w.log(r)
+        for s in reversed(SPANS):  # any order: the reader sorts
+            w.span(s)
+        for m in SERIES:
+            w.series(m)
+        for c in CHANGES:
+            w.change(c)
 
 
 def test_round_trip_of_every_record_kind(tmp_path: Path) -> None:
-    write(tmp_path)
+    write(tmp_path, source="unit")
     src = BundleSource(tmp_path)
-    everything = Window(0, 1e12)
-    logs = src.logs(everything).items
-    assert len(logs) == 10 and logs[0] == LogRecord(100.0, "db", "line 0 password=hunter2", "ERROR", "pod-0", "t1",
-                                                    "s1")
-    spans = src.spans(everything).items
-    assert spans == [Span("t1", "a", "", "api", "GET /x", 100.0, 101.5, "pod-1", False),
-                     Span("t1", "b", "a", "db", "SELECT", 100.2, 101.0, "pod-2", True, "deadlock")]
-    (series,) = src.metrics(everything).items
-    assert series.points == ((100.0, 1.0), (220.0, 3.0))  # NaN dropped, points sorted
-    assert series.labels == (("zone", "a"),) and series.unit == "%" and series.instance == "pod-1"
-    (change,) = src.changes(everything).items
-    assert change.kind == "deploy" and change.actor == "ci@x" and dict(change.details)["revision"] == "api-2"
+    assert src.logs(EVERYTHING).items == LOGS
+    assert src.spans(EVERYTHING).items == SPANS
+    cpu, mem = src.metrics(EVERYTHING).items
+    assert cpu == MetricSeries("custom/cpu", "api", ((100.0, 1.0), (220.0, 3.0)), "pod-1", "%", (("zone", "a"),))
+    assert mem == SERIES[1]
+    deploy, scale = src.changes(EVERYTHING).items
+    assert (deploy.timestamp, deploy.service, deploy.kind, deploy.description, deploy.actor) == (
+        150.0, "api", "deploy", "deploy api v2", "ci@x")
+    assert dict(deploy.details)["revision"] == "api-2"
+    assert (scale.kind, scale.service, scale.actor) == ("scale", "db", "ops@x")
     manifest = json.loads((tmp_path / "manifest.json").read_text())
-    assert manifest["counts"] == {"logs": 10, "spans": 2, "metrics": 1, "changes": 1}
+    assert manifest == {"format": "autosre-bundle/1", "name": "t", "source": "unit",
+                        "counts": {"logs": 10, "spans": 3, "metrics": 2, "changes": 2}}
+    assert src.describe()["name"] == "t"
 
 
-def test_windows_are_half_open_and_services_filter(tmp_path: Path) -> None:
+def test_records_are_gcp_shaped(tmp_path: Path) -> None:
+    write(tmp_path)
+    entry = json.loads((tmp_path / "logs.jsonl").read_text().splitlines()[0])
+    assert entry["resource"] == {"type": "k8s_container", "labels": {"service_name": "db", "pod_name": "pod-0"}}
+    assert entry["trace"].endswith("/traces/t0") and entry["spanId"] == "s0" and entry["textPayload"] == "line 0"
+    assert entry["timestamp"] == "1970-01-01T00:01:40.000000Z"
+    spans = [json.loads(line) for line in (tmp_path / "spans.jsonl").read_text().splitlines()]
+    root = next(s for s in spans if s["spanId"] == "a")
+    assert "parentSpanId" not in root and root["name"].endswith("/traces/t1/spans/a")
+    assert next(s for s in spans if s["spanId"] == "b")["status"] == {"code": 2, "message": "deadlock"}
+    change = json.loads((tmp_path / "changes.jsonl").read_text().splitlines()[0])
+    assert change["protoPayload"]["@type"] == "type.googleapis.com/google.cloud.audit.AuditLog"
+
+
+def test_windows_are_half_open(tmp_path: Path) -> None:
     write(tmp_path)
     src = BundleSource(tmp_path)
     assert [r.timestamp for r in src.logs(Window(102.0, 105.0)).items] == [102.0, 103.0, 104.0]
-    assert {r.service for r in src.logs(Window(0, 1e12), ["api"]).items} == {"api"}
-    assert src.metrics(Window(100.0, 200.0)).items[0].points == ((100.0, 1.0),)
+    assert [s.span_id for s in src.spans(Window(100.0, 103.0)).items] == ["a", "b"]  # by start time
+    assert [s.span_id for s in src.spans(Window(103.0, 103.1)).items] == ["c"]
+    assert [m.points for m in src.metrics(Window(100.0, 160.0)).items] == [((100.0, 1.0),), ((100.0, 5.0),)]
+    assert src.metrics(Window(300.0, 400.0)).items == []  # a series with no point in the window is left out
     assert src.changes(Window(0, 150.0)).items == []
+    assert [c.timestamp for c in src.changes(Window(150.0, 170.0)).items] == [150.0]
+
+
+def test_service_filter(tmp_path: Path) -> None:
+    write(tmp_path)
+    src = BundleSource(tmp_path)
+    assert {r.service for r in src.logs(EVERYTHING, ["api"]).items} == {"api"}
+    assert len(src.logs(EVERYTHING, ["api"]).items) == 5
+    assert [s.span_id for s in src.spans(EVERYTHING, ["db"]).items] == ["b"]
+    assert [m.metric for m in src.metrics(EVERYTHING, ["db"]).items] == ["custom/mem"]
+    assert [c.kind for c in src.changes(EVERYTHING, ["db"]).items] == ["scale"]
+    assert src.logs(EVERYTHING, []).items == []
+    assert src.logs(EVERYTHING, ["nobody"]).items == []
+
+
+def test_nan_points_are_dropped_and_the_file_stays_strict_json(tmp_path: Path) -> None:
+    write(tmp_path)
+
+    def refuse(token: str) -> None:
+        raise AssertionError(f"non-JSON token {token} in metrics.jsonl")
+
+    for line in (tmp_path / "metrics.jsonl").read_text().splitlines():
+        json.loads(line, parse_constant=refuse)
+    (cpu,) = BundleSource(tmp_path).metrics(EVERYTHING, ["api"]).items
+    assert all(math.isfinite(v) for _, v in cpu.points) and len(cpu.points) == 2
+
+
+def test_reads_what_gcp_exports_too(tmp_path: Path) -> None:
+    """Shapes the writer does not produce but the APIs do: jsonPayload, int64 strings, newest-first points."""
+    write(tmp_path)
+    with open(tmp_path / "logs.jsonl", "a") as f:
+        f.write(json.dumps({"timestamp": "1970-01-01T00:03:20.5Z", "jsonPayload": {"message": "hello", "x": 1},
+                            "resource": {"type": "cloud_run_revision", "labels": {"container_name": "web",
+                                                                                 "revision_name": "web-0001"}}}))
+        f.write("\n\n")  # blank lines are skipped
+    with open(tmp_path / "metrics.jsonl", "a") as f:
+        f.write(json.dumps({"metric": {"type": "req"}, "resource": {"labels": {"service_name": "web"}},
+                            "points": [{"interval": {"endTime": "1970-01-01T00:02:00Z"}, "value": {"int64Value": "7"}},
+                                       {"interval": {"endTime": "1970-01-01T00:01:00Z"}, "value": {"int64Value": "4"}},
+                                       {"interval": {"endTime": "1970-01-01T00:00:30Z"}, "value": {}}]}) + "\n")
+    with open(tmp_path / "changes.jsonl", "a") as f:
+        f.write(json.dumps({"timestamp": "1970-01-01T00:03:00Z", "resource": {"labels": {"service_name": "web"}},
+                            "protoPayload": {"methodName": "google.cloud.run.v1.Services.ReplaceService",
+                                             "request": {"spec": {"nested": 1}, "replicas": 2}}}) + "\n")
+    src = BundleSource(tmp_path)
+    (log,) = src.logs(EVERYTHING, ["web"]).items
+    assert (log.timestamp, log.message, log.instance, log.severity) == (200.5, "hello", "web-0001", "DEFAULT")
+    (series,) = src.metrics(EVERYTHING, ["web"]).items
+    assert series.points == ((60.0, 4.0), (120.0, 7.0))
+    (change,) = src.changes(EVERYTHING, ["web"]).items
+    assert change.kind == "deploy" and dict(change.details)["replicas"] == "2" and "spec" not in dict(change.details)
+
+
+def test_absent_files_read_as_empty(tmp_path: Path) -> None:
+    with BundleWriter(tmp_path, {"name": "only logs"}) as w:
+        w.log(LOGS[0])
+    assert (tmp_path / "spans.jsonl").read_text() == ""  # the writer leaves every file, empty or not
+    (tmp_path / "changes.jsonl").unlink()
+    src = BundleSource(tmp_path)
+    assert src.spans(EVERYTHING).items == [] and src.changes(EVERYTHING).items == []
+    assert src.logs(EVERYTHING).items == [LOGS[0]]
 
 
 def test_sampling_cap_is_reported(tmp_path: Path) -> None:
     write(tmp_path)
-    result = BundleSource(tmp_path, max_records=4).logs(Window(0, 1e12))
+    result = BundleSource(tmp_path, max_records=4).logs(EVERYTHING)
     assert len(result.items) == 4 and result.sampled and "4 of 10" in result.note
+    assert [r.timestamp for r in result.items] == sorted(r.timestamp for r in result.items)
+    spans = BundleSource(tmp_path, max_records=2).spans(EVERYTHING)
+    assert len(spans.items) == 2 and spans.sampled and "2 of 3" in spans.note
+    whole = BundleSource(tmp_path, max_records=10).logs(EVERYTHING)
+    assert len(whole.items) == 10 and not whole.sampled and whole.note == ""
 
 
-def test_malformed_line_names_file_and_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("line", "why"), [
+    ('{"timestamp": "yesterday"}', "not a timestamp"),
+    ("{not json", ""),
+    ("[1, 2]", "not a JSON object"),
+    ('{"severity": "INFO"}', "timestamp"),
+])
+def test_malformed_line_names_file_and_line(tmp_path: Path, line: str, why: str) -> None:
     write(tmp_path)
     with open(tmp_path / "logs.jsonl", "a") as f:
-        f.write('{"timestamp": "yesterday"}\n')
-    with pytest.raises(BundleError, match=r"logs.jsonl:11"):
+        f.write(line + "\n")
+    with pytest.raises(BundleError, match=r"logs\.jsonl:11: .*" + why):
         BundleSource(tmp_path).logs(Window(0, 1))
+
+
+def test_malformed_span_names_its_file(tmp_path: Path) -> None:
+    write(tmp_path)
+    with open(tmp_path / "spans.jsonl", "a") as f:
+        f.write('{"name": "projects/p/traces/t/spans/x"}\n')  # no spanId
+    with pytest.raises(BundleError, match=r"spans\.jsonl:4"):
+        BundleSource(tmp_path).spans(EVERYTHING)
 
 
 def test_not_a_bundle(tmp_path: Path) -> None:
@@ -72,11 +181,22 @@ def test_not_a_bundle(tmp_path: Path) -> None:
     (tmp_path / "manifest.json").write_text('{"format": "other/9"}')
     with pytest.raises(BundleError, match="unknown bundle format"):
         BundleSource(tmp_path)
+    (tmp_path / "manifest.json").write_text("[]")
+    with pytest.raises(BundleError, match="not a JSON object"):
+        BundleSource(tmp_path)
+    (tmp_path / "manifest.json").write_text("{")
+    with pytest.raises(BundleError, match=r"manifest\.json"):
+        BundleSource(tmp_path)
 
 
 def test_rfc3339_with_nanoseconds() -> None:
-    assert from_rfc3339("2023-01-29T08:51:24.968139185Z") == pytest.approx(1674982284.968139)
+    assert from_rfc3339("2023-01-29T08:51:24.968139185Z") == pytest.approx(1674982284.968139, abs=1e-6)
+    assert from_rfc3339("2023-01-29T16:51:24.968139185+08:00") == from_rfc3339("2023-01-29T08:51:24.968139185Z")
     assert from_rfc3339("2023-01-29T08:51:24+00:00") == 1674982284.0
+    assert from_rfc3339("2023-01-29T08:51:24") == 1674982284.0  # no offset: UTC
+    assert from_rfc3339("2023-01-29t08:51:24.5z") == 1674982284.5  # RFC 3339 allows lower case
     assert from_rfc3339(to_rfc3339(1674982284.5)) == 1674982284.5
-    with pytest.raises(BundleError):
-        from_rfc3339("not a time")
+    assert to_rfc3339(1674982284.25) == "2023-01-29T08:51:24.250000Z"
+    for bad in ("not a time", "", "2023-13-40T00:00:00Z"):
+        with pytest.raises(BundleError):
+            from_rfc3339(bad)

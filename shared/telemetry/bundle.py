@@ -38,7 +38,7 @@ def from_rfc3339(s: str) -> float:
     """Parse RFC 3339 with up to nanosecond precision (Python keeps microseconds)."""
     if not isinstance(s, str) or not s:
         raise BundleError(f"not a timestamp: {s!r}")
-    text = s.strip().replace("Z", "+00:00")
+    text = s.strip().upper().replace("Z", "+00:00")  # RFC 3339 allows a lower-case "t" and "z"
     if "." in text:
         head, _, rest = text.partition(".")
         digits = ""
@@ -117,7 +117,9 @@ def encode_series(m: MetricSeries) -> dict[str, Any]:
         "valueType": "DOUBLE",
         "unit": m.unit,
         "points": [
-            {"interval": {"endTime": to_rfc3339(t)}, "value": {"doubleValue": v}} for t, v in reversed(m.points)
+            {"interval": {"endTime": to_rfc3339(t)}, "value": {"doubleValue": v}}
+            for t, v in reversed(m.points)
+            if math.isfinite(v)  # NaN/Infinity are not JSON: a missing sample is no point
         ],
     }
 
@@ -344,6 +346,8 @@ class BundleSource:
             self.manifest: dict[str, Any] = json.loads((self.path / MANIFEST).read_text())
         except ValueError as exc:
             raise BundleError(f"{MANIFEST}: {exc}") from exc
+        if not isinstance(self.manifest, dict):
+            raise BundleError(f"{MANIFEST}: not a JSON object")
         if self.manifest.get("format") != FORMAT:
             raise BundleError(f"unknown bundle format {self.manifest.get('format')!r}, expected {FORMAT}")
         self.max_records = max_records
