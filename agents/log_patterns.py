@@ -5,7 +5,8 @@
    Drain3 once (the cache is what makes this several times faster than plain Drain3 on real streams).
 3. `assign()` finalises the grouping over the distinct masked lines:
    - split: a Drain cluster whose wildcard position holds only a few distinct plain words (GET/POST/DELETE,
-     Started/Stopped) is split by those words: they are meaningful tokens, not parameters;
+     Started/Stopped) is split by those words: they are meaningful tokens, not parameters; so is one whose
+     wildcard position holds only code locations (OrderServiceImpl#88): each is its own log statement;
    - merge: clusters whose templates are equal once runs of wildcards are collapsed are one pattern whose lines
      differ only in how many tokens a parameter took (variable-length parameters).
 Memory is bounded: at most `max_lines` distinct masked lines are tracked; past that, new distinct lines share a
@@ -21,20 +22,35 @@ from dataclasses import dataclass
 from drain3 import TemplateMiner
 from drain3.template_miner_config import TemplateMinerConfig
 
-from agents.masking import mask_variables, strip_prefix
+from agents.masking import CODE_LOCATION, mask_variables, strip_prefix
 
 MAX_CLUSTERS = 5000
 MAX_DISTINCT_LINES = 200_000
 WILDCARD = "<*>"
-MAX_SPLIT_VALUES = 8
+MAX_SPLIT_VALUES = 8  # a wildcard position with at most this many distinct plain words is split on them
+MAX_CODE_SPLIT = 256  # ... and one holding only code locations (Class#48) on up to this many
 MAX_SHAPES = 100_000
-# Masking treats every digit alike (no rule depends on a digit's value): two lines equal after mapping every
-# digit to 0 (the same "shape") mask identically whenever masking consumed all of their digits. The shape is
-# then the cache key, so fresh parameter values hit the cache.
+# Masking treats every digit alike (no rule depends on a digit's value) and keeps code locations (Class#48).
+# Two lines equal after mapping every digit outside code locations to 0 (the same "shape") mask identically
+# whenever masking consumed all of those digits. The shape is then the cache key, so fresh parameter values hit
+# the cache.
 _SHAPE = str.maketrans("0123456789", "0000000000")
-_DIGIT = re.compile(r"\d")  # a wildcard position with at most this many distinct plain words is split on them
+_DIGIT = re.compile(r"\d")
 _WORD = re.compile(r"^[^\d<>]{1,60}$")  # no digits, no mask: a word-like constant candidate
+_CODE_TOKEN = re.compile(r"^[\w.$\[\]/-]*[A-Za-z]#\d+$")  # a code location: one log statement, a constant
 _WILDCARD_RUN = re.compile(r"<\*>(?:\s+<\*>)+")
+
+
+def _shape(message: str) -> str:
+    """The cache key of a raw line: every digit as 0, except inside code locations."""
+    if "#" not in message:
+        return message.translate(_SHAPE)
+    parts, last = [], 0
+    for m in CODE_LOCATION.finditer(message):
+        parts += [message[last:m.start()].translate(_SHAPE), m.group()]
+        last = m.end()
+    parts.append(message[last:].translate(_SHAPE))
+    return "".join(parts)
 
 
 @dataclass
@@ -45,7 +61,8 @@ class _Line:
 
 
 class PatternMiner:
-    """`add(message) -> line key`; after adding, `assign()` maps line keys to pattern ids; `template(pid)`."""
+    """`add(message) -> line key`; after adding, `assign()` maps line keys to pattern ids; `template(pid)`;
+    `match(message)` finds the pattern of a line without learning from it."""
 
     def __init__(self, sim_th: float = 0.4, depth: int = 4, max_clusters: int = MAX_CLUSTERS,
                  max_lines: int = MAX_DISTINCT_LINES):
@@ -64,6 +81,8 @@ class PatternMiner:
         self.saturated = False
         self._assignment: dict[int, int] | None = None
         self._templates: dict[int, str] = {}
+        # drain cluster -> (split positions, split values -> pattern id, pattern id of the unsplit rest)
+        self._routes: dict[int, tuple[list[int], dict[tuple[str, ...], int], int | None]] = {}
 
     @staticmethod
     def preprocess(message: str) -> str:
@@ -71,13 +90,14 @@ class PatternMiner:
 
     def add(self, message: str, count: int = 1) -> int:
         """The line key of `message` (counted `count` times: pre-aggregated rows carry their count)."""
-        shape = message.translate(_SHAPE)
+        shape = _shape(message)
         key = self._shapes.get(shape)
         if key is None:
             masked = self.preprocess(message)
             key = self._key_of(masked)
-            # exact only when masking consumed every digit: then every line of this shape masks the same
-            if len(self._shapes) < MAX_SHAPES and not _DIGIT.search(masked):
+            # exact only when masking consumed every digit outside code locations: then every line of this shape
+            # masks the same
+            if len(self._shapes) < MAX_SHAPES and not _DIGIT.search(CODE_LOCATION.sub("", masked)):
                 self._shapes[shape] = key
         self._lines[key].count += count
         self._assignment = None
@@ -120,45 +140,77 @@ class PatternMiner:
             by_cluster[line.cluster].append(key)
         groups: dict[str, list[int]] = {}
         order: list[str] = []
+        routes: dict[int, tuple[list[int], dict[tuple[str, ...], str], str | None]] = {}
         for cluster in sorted(by_cluster):
             template = self._drain_template(cluster)
-            for tokens, keys in self._split(template, by_cluster[cluster]):
+            positions, parts = self._split(template, by_cluster[cluster])
+            route: tuple[list[int], dict[tuple[str, ...], str], str | None] = (positions, {}, None)
+            for values, tokens, keys in parts:
                 text = _WILDCARD_RUN.sub(WILDCARD, " ".join(tokens))
                 if text not in groups:
                     groups[text] = []
                     order.append(text)
                 groups[text] += keys
+                if values is None:
+                    route = (route[0], route[1], text)
+                else:
+                    route[1][values] = text
+            routes[cluster] = route
         self._assignment, self._templates = {}, {}
+        pid_of = {text: pid for pid, text in enumerate(order)}
         for pid, text in enumerate(order):
             self._templates[pid] = text
             for key in groups[text]:
                 self._assignment[key] = pid
+        self._routes = {c: (pos, {v: pid_of[t] for v, t in by_value.items()}, None if rest is None else pid_of[rest])
+                        for c, (pos, by_value, rest) in routes.items()}
         return self._assignment
 
-    def _split(self, template: list[str], keys: list[int]) -> list[tuple[list[str], list[int]]]:
+    def match(self, message: str) -> int | None:
+        """The pattern id `message` belongs to, without learning from it; None when no pattern fits."""
+        assignment = self.assign()
+        masked = self.preprocess(message)
+        key = self._keys.get(masked)
+        if key is not None:
+            return assignment.get(key)
+        cluster = self._miner.match(masked, full_search_strategy="fallback")
+        if cluster is None or cluster.cluster_id not in self._routes:
+            return None
+        positions, by_value, rest = self._routes[cluster.cluster_id]
+        tokens = self._tokens(masked)
+        if positions and len(tokens) == len(cluster.log_template_tokens):
+            return by_value.get(tuple(tokens[p] for p in positions), rest)
+        return rest
+
+    def _split(self, template: list[str], keys: list[int]
+               ) -> tuple[list[int], list[tuple[tuple[str, ...] | None, list[str], list[int]]]]:
+        """(split positions, [(values at those positions or None for the unsplit rest, tokens, line keys)])."""
         lines = [k for k in keys if len(self._lines[k].tokens) == len(template)]
-        odd = [k for k in keys if k not in set(lines)]
+        in_lines = set(lines)
+        odd = [k for k in keys if k not in in_lines]
         positions = []
         for p, token in enumerate(template):
             if token != WILDCARD:
                 continue
             seen = Counter(self._lines[k].tokens[p] for k in lines)
-            if 1 < len(seen) <= MAX_SPLIT_VALUES and all(_WORD.match(v) for v in seen):
+            words = len(seen) <= MAX_SPLIT_VALUES and all(_WORD.match(v) for v in seen)
+            code = len(seen) <= MAX_CODE_SPLIT and all(_CODE_TOKEN.match(v) for v in seen)
+            if len(seen) > 1 and (words or code):
                 positions.append(p)
         if not positions:
-            return [(template, keys)]
+            return [], [(None, template, keys)]
         parts: dict[tuple[str, ...], list[int]] = defaultdict(list)
         for k in lines:
             parts[tuple(self._lines[k].tokens[p] for p in positions)].append(k)
-        out = []
+        out: list[tuple[tuple[str, ...] | None, list[str], list[int]]] = []
         for values, members in sorted(parts.items()):
             tokens = list(template)
             for p, v in zip(positions, values, strict=True):
                 tokens[p] = v
-            out.append((tokens, members))
+            out.append((values, tokens, members))
         if odd:
-            out.append((template, odd))
-        return out
+            out.append((None, template, odd))
+        return positions, out
 
     def template(self, pattern_id: int) -> str:
         self.assign()

@@ -1,12 +1,37 @@
-"""Log analyst: mine patterns over the baseline and incident windows together, then report the patterns that
-are new, that spiked (a conditional binomial test of two Poisson rates, with a minimum count), or that went
-quiet, weighted by severity. Every exemplar line is masked for secrets and personal data."""
+"""Log analyst: mine patterns over the baseline and incident windows together (one miner, so a pattern has one id
+in both), count them per service and window, and report, per (pattern, service):
+
+- log.new_pattern: absent from the service's baseline, at least MIN_NEW lines in the incident, weighted by
+  severity (ERROR/WARNING level or error words such as exception/failed/timeout weigh more) and by how sure its
+  absence is: the same test as for spikes, P(no line in the baseline | the pattern's incident share), so that a
+  pattern missing from a short or quiet baseline counts for less. Errors are rare in normal operation, so an
+  error pattern needs less of that proof: it is never dropped for it and loses at most a fifth of its score;
+- log.spike: its rate against the service's own volume rose: a conditional binomial test of two Poisson rates
+  (given the total, the incident's share is binomial under no change), with a minimum count and ratio;
+- log.drop: a code path that stopped logging while its service kept logging. Read line by line, the longest
+  silence of a steady pattern in its service's time-ordered lines is tested against chance (every placement of
+  its k lines among the service's n lines equally likely: P(a gap of m lines) <= (k+1) C(n-m, k) / C(n, k)).
+  Real logs are burstier than chance, so the pattern must also have been steady outside the silence, and the
+  silence much longer than any other gap it left (the first line counts as the end of a gap too).
+  Failing that (or from pre-aggregated counts), a pattern whose share of its service's lines collapsed; read
+  line by line, only if it was steady in the baseline (a burst that ended long before is no drop).
+
+Scores are in [0, 1] on the scale of docs/findings.md; findings are ranked and cut to MAX_FINDINGS. Services with
+enough lines to tell and nothing to report get a ruled-out finding (kind log.none). Details carry the template,
+count and baseline_count, rate (incident lines a minute), severity, first_seen, instances, and per kind ratio and
+p_value (spike), p_value (new), silent_lines, expected_in_silence, silent_from, last_seen (drop). Every exemplar
+and template is masked for secrets and personal data before it leaves. Deterministic: the same input gives the
+same findings in the same order.
+"""
 
 from __future__ import annotations
 
+import math
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from itertools import accumulate
 
 from agents.base import AnalysisContext, SpecialistResult
 from agents.log_patterns import PatternMiner
@@ -16,12 +41,21 @@ from shared.models import Finding, Widget
 from shared.telemetry.models import SEVERITIES, LogRecord, TelemetrySource, severity_rank
 
 MIN_NEW = 3
+NEW_P = 0.05  # a non-error pattern this likely to be missing from the baseline by chance is not new
+NEW_SURE = 4.0  # -log10 of the chance at which its absence from the baseline is beyond doubt
 MIN_SPIKE = 5
 SPIKE_P = 1e-4
 SPIKE_RATIO = 3.0
-MIN_GONE = 20
+MIN_GONE = 20  # pre-aggregated counts: baseline lines of a pattern before its collapse can be told
 DROP_Z = 4.0
+MIN_STOP = 5  # lines of a pattern before its silence can be told apart from chance
+MIN_SILENCE = 10  # service lines inside the silence
+STOP_P = 1e-4
+STEADY_SLICES = 10  # a stopped pattern must have been steady: present in enough of this many slices of the rest
+SILENCE_FACTOR = 2.0  # ... and its silence this many times longer than any other gap it left (bursty logs)
 MAX_FINDINGS = 25
+MAX_RULED_OUT = 5
+RULE_OUT_LINES = 200  # lines in each window before "nothing new in this service" is a statement worth making
 EXEMPLARS = 3
 ERROR_WORDS = re.compile(r"(?i)\b(exception|error|fail(?:ed|ure)?|timeout|timed out|refused|unavailable|denied|"
                          r"panic|fatal|traceback|reset|abort(?:ed)?|cannot|unable|invalid|overflow|exhausted|"
@@ -34,9 +68,26 @@ class _Pattern:
     inc: int = 0
     severity: int = 0
     first_seen: float = float("inf")
-    services: Counter[str] = field(default_factory=Counter)
     instances: Counter[str] = field(default_factory=Counter)
-    exemplars: list[LogRecord] = field(default_factory=list)
+    exemplars: list[LogRecord] = field(default_factory=list)  # the first lines in the incident window
+    last: list[LogRecord] = field(default_factory=list)  # the latest lines seen, in either window
+
+
+@dataclass(frozen=True)
+class _Silence:
+    """The longest stretch of its service's lines in which a steady pattern did not occur."""
+
+    lines: int  # service lines inside the silence
+    total: int  # the service's lines, both windows
+    count: int  # the pattern's lines, both windows
+    p_value: float
+    start: float  # the first service line of the silence
+    end: float | None  # the pattern's next line, None when it had not come back by the end of what was read
+    before: tuple[LogRecord, ...]  # its last lines before the silence
+
+    @property
+    def expected(self) -> float:
+        return self.lines * self.count / max(self.total - self.lines, 1)
 
 
 def _severity(r: LogRecord) -> int:
@@ -45,6 +96,7 @@ def _severity(r: LogRecord) -> int:
 
 
 Observation = tuple[LogRecord, bool, int]  # (a line or a group's exemplar, in the incident window?, how many)
+Timed = tuple[float, bool, int, LogRecord]  # (timestamp, in the incident window?, pattern id, the line)
 
 
 def _observations(source: TelemetrySource, ctx: AnalysisContext) -> tuple[list[Observation], list[str], str]:
@@ -56,7 +108,8 @@ def _observations(source: TelemetrySource, ctx: AnalysisContext) -> tuple[list[O
         return [(LogRecord(r.first_seen, r.service, r.exemplar, SEVERITIES[min(r.severity_rank, 8)]),
                  r.bucket == "incident", r.count) for r in rows], notes, "aggregated"
     base_read, inc_read = source.logs(ctx.baseline), source.logs(ctx.incident)
-    notes = [r.note for r in (base_read, inc_read) if r.sampled]
+    notes = [f"logs ({name} window): {r.note or 'the read stopped early; counts are a sample'}"
+             for name, r in (("baseline", base_read), ("incident", inc_read)) if r.sampled]
     return ([(r, False, 1) for r in base_read.items] + [(r, True, 1) for r in inc_read.items]), notes, "lines"
 
 
@@ -71,15 +124,20 @@ def analyse(source: TelemetrySource, ctx: AnalysisContext) -> SpecialistResult:
     miner = PatternMiner()
     keys = [miner.add(r.message, n) for r, _, n in observations]
     assignment = miner.assign()
+    if miner.saturated:
+        notes.append("logs: too many distinct lines to track each; the rarest share an overflow pattern")
     # Per (pattern, service): a pattern another service always logs is still new for this one.
     patterns: dict[tuple[int, str], _Pattern] = {}
-    volume: dict[tuple[str, bool], int] = Counter()
+    volume: Counter[tuple[str, bool]] = Counter()
+    timelines: dict[str, list[Timed]] = defaultdict(list)
     for key, (r, incident, n) in zip(keys, observations, strict=True):
-        p = patterns.setdefault((assignment[key], r.service), _Pattern())
+        pid = assignment[key]
+        p = patterns.setdefault((pid, r.service), _Pattern())
         volume[(r.service, incident)] += n
+        if mode == "lines":
+            timelines[r.service].append((r.timestamp, incident, pid, r))
         if incident:
             p.inc += n
-            p.services[r.service] += n
             p.instances[r.instance] += n
             p.first_seen = min(p.first_seen, r.timestamp)
             p.severity = max(p.severity, _severity(r))
@@ -87,66 +145,192 @@ def analyse(source: TelemetrySource, ctx: AnalysisContext) -> SpecialistResult:
                 p.exemplars.append(r)
         else:
             p.base += n
+        if not p.last or r.timestamp >= p.last[-1].timestamp:
+            p.last = [*p.last[-(EXEMPLARS - 1):], r]  # the latest lines, in case its share collapsed
+    silences: dict[tuple[int, str], _Silence] = {}
+    bursty: set[tuple[int, str]] = set()  # patterns not steady in the baseline, when reading line by line
+    if mode == "lines":
+        for service, timeline in timelines.items():
+            timeline.sort(key=lambda t: t[0])
+            found, unsteady = _timeline_stats(timeline)
+            silences.update({(pid, service): silence for pid, silence in found.items()})
+            bursty.update((pid, service) for pid in unsteady)
     query = {"source": source.describe(), "mode": mode, "window": [ctx.incident.start, ctx.incident.end],
              "baseline": [ctx.baseline.start, ctx.baseline.end], "lines": inc_lines, "baseline_lines": base_lines,
              "patterns": miner.pattern_count}
     findings = []
     for (pid, service), p in patterns.items():
         totals = (volume[(service, False)], volume[(service, True)])
-        f = _judge(pid, service, p, miner.template(pid), ctx, query, totals, bool(base_lines))
+        f = _judge(pid, service, p, miner.template(pid), ctx, {**query, "filter": {"service": service}}, totals,
+                   bool(base_lines), silences.get((pid, service)), (pid, service) not in bursty)
         if f is not None:
             findings.append(f)
-    findings.sort(key=lambda f: (-f.score, f.service, f.resource))
-    return SpecialistResult(findings[:MAX_FINDINGS], notes)
+    findings.sort(key=lambda f: (-f.score, f.service, f.kind, f.resource))
+    quiet = _ruled_out({f.service for f in findings}, volume, query)
+    return SpecialistResult(findings[:MAX_FINDINGS] + quiet, notes)
+
+
+def _timeline_stats(timeline: list[Timed]) -> tuple[dict[int, _Silence], set[int]]:
+    """Over one service's time-ordered lines: per pattern, its longest silence mostly inside the incident window
+    when chance cannot explain it and the pattern was steady outside it; and the patterns that were not steady
+    within the baseline."""
+    n = len(timeline)
+    in_incident = [0, *accumulate(int(t[1]) for t in timeline)]
+    n_base = n - in_incident[-1]
+    positions: dict[int, list[int]] = defaultdict(list)
+    for i, t in enumerate(timeline):
+        positions[t[2]].append(i)
+    out: dict[int, _Silence] = {}
+    unsteady = set()
+    for pid, pos in positions.items():
+        in_base = [i for i in pos if not timeline[i][1]]
+        if in_base and not _spread(in_base, n_base):
+            unsteady.add(pid)
+        k = len(pos)
+        if k < MIN_STOP:
+            continue
+        best: tuple[int, int, int] | None = None  # (lines inside, last occurrence before, next occurrence)
+        for a, b in zip(pos, [*pos[1:], n], strict=True):
+            m = b - a - 1
+            if m >= MIN_SILENCE and (best is None or m > best[0]) and 2 * (in_incident[b] - in_incident[a + 1]) >= m:
+                best = (m, a, b)
+        if best is None:
+            continue
+        m, a, b = best
+        others = [pos[0], *(y - x - 1 for x, y in zip(pos, [*pos[1:], n], strict=True) if x != a)]
+        if m < SILENCE_FACTOR * max(others):
+            continue
+        p_value = min(1.0, (k + 1) * math.exp(math.lgamma(n - m + 1) - math.lgamma(n - m - k + 1)
+                                               - math.lgamma(n + 1) + math.lgamma(n - k + 1)))
+        if p_value > STOP_P or not _spread([i if i <= a else i - m for i in pos], n - m):
+            continue
+        j = pos.index(a)
+        before = tuple(timeline[i][3] for i in pos[max(0, j - EXEMPLARS + 1):j + 1])
+        out[pid] = _Silence(m, n, k, p_value, timeline[a + 1][0], timeline[b][0] if b < n else None, before)
+    return out, unsteady
+
+
+def _spread(pos: list[int], n: int) -> bool:
+    """Were these positions among n lines spread out (not one burst)? Cut the lines into equal slices: a steady
+    pattern occurs in at least a third of them."""
+    slices = min(STEADY_SLICES, len(pos))
+    occupied = {i * slices // n for i in pos}
+    return len(occupied) * 3 >= slices
 
 
 def _judge(pid: int, service: str, p: _Pattern, template: str, ctx: AnalysisContext, query: dict[str, object],
-           totals: tuple[int, int], have_baseline: bool) -> Finding | None:
-    inc_s, base_s = ctx.incident.seconds, ctx.baseline.seconds
+           totals: tuple[int, int], have_baseline: bool, silence: _Silence | None, steady: bool) -> Finding | None:
+    inc_s = ctx.incident.seconds
     base_total, inc_total = totals
     errorish = p.severity >= severity_rank("ERROR") or bool(ERROR_WORDS.search(template))
     warnish = p.severity >= severity_rank("WARNING")
     weight = 1.0 if errorish else (0.75 if warnish else 0.45)
-    ratio: float | None = None
-    p_value: float | None = None
+    details: dict[str, object] = {}
+    exemplars = p.exemplars
+    onset = p.first_seen
     if p.inc and p.base == 0 and p.inc >= MIN_NEW and have_baseline:
-        kind = "log.new_pattern"
-        # a service that logged nothing in the baseline makes every pattern new: weaker evidence
-        score = weight * (0.55 + 0.4 * squash(p.inc, 15.0)) * (1.0 if base_total >= MIN_NEW else 0.8)
-        title = f"new {'error ' if errorish else ''}pattern in {service}: {template[:140]}"
-    elif p.inc >= MIN_SPIKE and p.base > 0:
-        # Against the service's own volume, so a busier incident window is not a spike of every pattern.
-        exposure, base_exposure = (inc_total, base_total) if base_total and inc_total else (inc_s, base_s)
-        p_value = rate_increase_p(p.inc, p.base, exposure, base_exposure)
-        ratio = (p.inc / exposure) / (p.base / base_exposure)
-        if p_value > SPIKE_P or ratio < SPIKE_RATIO:
+        p_value = rate_increase_p(p.inc, 0, *_exposures(totals, ctx))
+        if p_value > NEW_P and not errorish:
             return None
+        kind = "log.new_pattern"
+        sure = min(1.0, -math.log10(max(p_value, 1e-300)) / NEW_SURE)
+        doubt = 0.2 if errorish else 0.4
+        # a service that logged nothing in the baseline makes every pattern new: weaker evidence
+        score = (weight * (0.55 + 0.4 * squash(p.inc, 15.0)) * (1.0 - doubt * (1.0 - sure))
+                 * (1.0 if base_total >= MIN_NEW else 0.8))
+        magnitude = float(p.inc)
+        details = {"p_value": p_value}
+        title = f"new {'error ' if errorish else ''}pattern in {service}: {template[:140]}"
+    elif p.inc >= MIN_SPIKE and p.base > 0 and (spike := _spike(p, totals, ctx)) is not None:
         kind = "log.spike"
+        ratio, p_value = spike
+        details = {"ratio": ratio, "p_value": p_value}
         score = weight * (0.35 + 0.45 * squash(ratio - 1, 10.0))
+        magnitude = ratio
         title = f"pattern x{ratio:.1f} in {service}: {template[:140]}"
-    elif p.base >= MIN_GONE and inc_total >= MIN_GONE and base_total:
-        # A pattern whose share of its own service's lines collapsed: a code path that stopped running.
+    elif errorish:
+        return None  # an error pattern that went quiet is recovery, not a fault
+    elif silence is not None:
+        kind = "log.drop"
+        evidence = -math.log10(max(silence.p_value, 1e-300)) + math.log10(STOP_P)
+        score = 0.3 + 0.3 * squash(evidence, 6.0)  # absence is weaker evidence than a new error
+        magnitude = silence.expected
+        details = {"ratio": 0.0, "p_value": silence.p_value, "silent_lines": silence.lines,
+                   "expected_in_silence": round(silence.expected, 1), "silent_from": silence.start,
+                   "silent_until": silence.end, "last_seen": silence.before[-1].timestamp}
+        title = (f"code path stopped logging in {service} from {_clock(silence.start)}: none in its next "
+                 f"{silence.lines} lines, ~{silence.expected:.0f} expected: {template[:110]}")
+        onset, exemplars = max(silence.start, ctx.incident.start), list(silence.before)
+    elif p.base >= MIN_GONE and inc_total >= MIN_GONE and base_total and steady:
+        # No steady silence (or counts only): the pattern's share of its service's lines collapsed.
         expected = p.base / base_total * inc_total
         z = two_proportion_z(p.inc, inc_total, p.base, base_total)
         if expected < MIN_GONE / 2 or z < DROP_Z or p.inc > expected / 4:
             return None
-        kind, ratio = "log.drop", p.inc / expected
-        score = 0.25 + 0.25 * squash(z - DROP_Z + 1, 4.0)  # weaker than new errors: absence is ambiguous
+        kind, magnitude = "log.drop", expected
+        details = {"ratio": p.inc / expected, "z": round(z, 2)}
+        score = 0.25 + 0.25 * squash(z - DROP_Z + 1, 4.0)
         title = f"pattern fell to {p.inc} from ~{expected:.0f} expected in {service}: {template[:120]}"
-        p.first_seen = min(p.first_seen, ctx.incident.start)
+        onset, exemplars = ctx.incident.start, p.last
     else:
         return None
-    exemplars = [{"timestamp": r.timestamp, "service": r.service, "instance": r.instance, "severity": r.severity,
-                  "trace_id": r.trace_id, "line": mask_secrets(r.message)[:1000]} for r in p.exemplars]
+    shown = [{"timestamp": r.timestamp, "service": r.service, "instance": r.instance, "severity": r.severity,
+              "trace_id": r.trace_id, "line": mask_secrets(r.message)[:1000]} for r in exemplars]
+    masked_template = mask_secrets(template)
     widget = Widget(kind="pattern_table", title="log pattern", data={"rows": [{
-        "pattern": mask_secrets(template), "count": p.inc, "baseline_count": p.base, "first_seen": p.first_seen,
-        "services": dict(p.services.most_common(5)), "exemplars": [e["line"] for e in exemplars]}]})
+        "pattern": masked_template, "count": p.inc, "baseline_count": p.base, "first_seen": _finite(p.first_seen),
+        "services": {service: p.inc}, "exemplars": [e["line"] for e in shown]}]})
     return Finding(
         specialist="logs", kind=kind, service=service, resource=f"pattern-{pid}", title=mask_secrets(title),
-        onset=p.first_seen, magnitude=float(ratio if ratio is not None else p.inc), score=round(min(score, 0.97), 4),
-        query=query, exemplars=exemplars, widget=widget,
-        details={"template": mask_secrets(template), "count": p.inc, "baseline_count": p.base,
-                 "rate_per_min": round(p.inc / inc_s * 60, 3), "p_value": p_value, "ratio": ratio,
-                 "severity": p.severity, "errorish": errorish, "first_seen": p.first_seen,
-                 "services": dict(p.services.most_common(5)), "instances": dict(p.instances.most_common(5))},
+        onset=_finite(onset), magnitude=round(float(magnitude), 4), score=round(min(score, 0.97), 4),
+        query=query, exemplars=shown, widget=widget,
+        details={"template": masked_template, "count": p.inc, "baseline_count": p.base,
+                 "rate": round(p.inc / inc_s * 60, 3) if inc_s else None, "ratio": None, "p_value": None,
+                 "severity": SEVERITIES[min(p.severity, 8)], "errorish": errorish,
+                 "first_seen": _finite(p.first_seen), "baseline_lines": base_total, "lines": inc_total,
+                 "instances": dict(p.instances.most_common(5)), **details},
     )
+
+
+def _spike(p: _Pattern, totals: tuple[int, int], ctx: AnalysisContext) -> tuple[float, float] | None:
+    """(ratio, p-value) of a significant rate increase, against the service's own volume so that a busier
+    incident window is not a spike of every pattern (the windows' lengths when a volume is missing)."""
+    exposure, base_exposure = _exposures(totals, ctx)
+    p_value = rate_increase_p(p.inc, p.base, exposure, base_exposure)
+    ratio = (p.inc / exposure) / (p.base / base_exposure)
+    if p_value > SPIKE_P or ratio < SPIKE_RATIO:
+        return None
+    return round(ratio, 4), p_value
+
+
+def _exposures(totals: tuple[int, int], ctx: AnalysisContext) -> tuple[float, float]:
+    """(incident, baseline) exposure of a service: its line volumes, or the windows' lengths when one is empty."""
+    base_total, inc_total = totals
+    if base_total and inc_total:
+        return float(inc_total), float(base_total)
+    return ctx.incident.seconds, ctx.baseline.seconds
+
+
+def _ruled_out(noisy: set[str], volume: Counter[tuple[str, bool]], query: dict[str, object]) -> list[Finding]:
+    """The checked hypothesis "this service's logs changed", found empty, for the busiest services with enough
+    lines in both windows that a new or spiking pattern would have shown."""
+    services = sorted({s for s, _ in volume} - noisy, key=lambda s: (-volume[(s, True)], s))
+    out: list[Finding] = []
+    for s in services:
+        base, inc = volume[(s, False)], volume[(s, True)]
+        if min(base, inc) >= RULE_OUT_LINES and len(out) < MAX_RULED_OUT:
+            out.append(Finding(
+                specialist="logs", kind="log.none", service=s, ruled_out=True,
+                title=f"no new, spiking or stopped log patterns in {s} ({inc} lines in the incident window, "
+                      f"{base} in the baseline)",
+                query={**query, "filter": {"service": s}}, details={"lines": inc, "baseline_lines": base}))
+    return out
+
+
+def _finite(t: float) -> float | None:
+    return t if math.isfinite(t) else None
+
+
+def _clock(t: float) -> str:
+    return datetime.fromtimestamp(t, tz=UTC).strftime("%H:%M:%S")
+

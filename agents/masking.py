@@ -16,19 +16,35 @@ _SECRETS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"), "<API_KEY>"),
     (re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), "<API_KEY>"),
     (re.compile(r"\bya29\.[0-9A-Za-z_-]{20,}"), "<TOKEN>"),
-    (re.compile(r"(?i)([\"']?(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|client[_-]?secret|"
-                r"auth)[\"']?\s*[:=]\s*)(\"[^\"]*\"|'[^']*'|[^\s,;&}]+)"), r"\1<SECRET>"),
+    # a value under a key that names a secret: password=, "client_secret": , SECRET_KEY=, db_password: '...'
+    (re.compile(r"(?i)([\"']?[\w.-]*(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|"
+                r"credentials?|auth)[\w.-]*[\"']?\s*[:=]\s*)(?!(?:bearer|basic|token)\s|<)(\"[^\"]*\"|'[^']*'|[^\s,;&}]+)"),
+     r"\1<SECRET>"),
     (re.compile(r"(?i)(://[^/\s:@]+:)[^@\s/]+@"), r"\1<SECRET>@"),
     (re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b"), "<EMAIL>"),
-    (re.compile(r"\b(?:\d[ -]?){13,19}\b"), "<CARD>"),
 ]
+_CARD = re.compile(r"\b\d(?:[ -]?\d){12,18}\b")
+
+
+def _luhn(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch) * (2 if i % 2 else 1)
+        total += d - 9 if d > 9 else d
+    return total % 10 == 0
+
+
+def _mask_card(m: re.Match[str]) -> str:
+    """A payment card number passes the Luhn check; other long numbers (ids, nanosecond times) mostly do not."""
+    digits = re.sub(r"\D", "", m.group(0))
+    return "<CARD>" if 13 <= len(digits) <= 19 and _luhn(digits) else m.group(0)
 
 
 def mask_secrets(text: str) -> str:
-    """Replace tokens, keys, passwords, e-mails and card-like numbers with placeholders."""
+    """Replace tokens, keys, passwords, e-mails and card numbers with labelled placeholders."""
     for pattern, repl in _SECRETS:
         text = pattern.sub(repl, text)
-    return text
+    return _CARD.sub(_mask_card, text)
 
 
 # Variables -> <*> before clustering, so that fresh values do not create fresh patterns.
@@ -57,13 +73,18 @@ def strip_prefix(line: str) -> str:
 
 # Whatever digits are left sit inside identifiers: rdd_12_3, subdir7, core.48211, attempt_2008..._0001.
 # Those are variables too, except a short word with one trailing digit (en0, v2, IPV4: a name, not a value)
-# and the line number of a code location (Class#48), which the lookbehind leaves alone.
+# and a code location (Class#48, a.b.Travel2Controller#129): one log statement, a constant. The lookbehind
+# leaves its line number alone; the class name is kept when a line number follows it.
 _DIGIT_WORD = re.compile(r"(?<![#\w.\-])[\w.\-]*\d[\w.\-]*")
 _NAME_WITH_DIGIT = re.compile(r"[A-Za-z]{1,12}\d")
+CODE_LOCATION = re.compile(r"(?<![\w.$])[A-Za-z_][\w.$]*[A-Za-z]#\d+")
 
 
 def _mask_digit_word(m: re.Match[str]) -> str:
-    return m.group(0) if _NAME_WITH_DIGIT.fullmatch(m.group(0)) else "<*>"
+    word, after = m.group(0), m.string[m.end():m.end() + 2]
+    if _NAME_WITH_DIGIT.fullmatch(word) or (word[-1:].isalpha() and after[:1] == "#" and after[1:].isdigit()):
+        return word
+    return "<*>"
 
 
 def mask_variables(line: str) -> str:

@@ -74,13 +74,73 @@ def test_parsing_accuracy_is_measured_against_templates() -> None:
 def test_digit_shape_cache_is_exact_on_real_lines() -> None:
     """The cache keys lines by their digit-normalised shape when masking leaves no digit: then masking must give
     the same result for every line of that shape."""
-    from agents.log_patterns import _DIGIT, _SHAPE
+    from agents.log_patterns import _DIGIT, _shape
+    from agents.masking import CODE_LOCATION
 
     cached = 0
     for system in SYSTEMS:
         for line in load(loghub_dir(), system, "").contents:
             masked = PatternMiner.preprocess(line)
-            if not _DIGIT.search(masked):
+            if not _DIGIT.search(CODE_LOCATION.sub("", masked)):
                 cached += 1
-                assert masked == PatternMiner.preprocess(line.translate(_SHAPE)), line
+                assert masked == PatternMiner.preprocess(_shape(line)), line
     assert cached > 10_000  # most real lines are cacheable
+
+
+def test_match_finds_the_pattern_without_learning() -> None:
+    data = load(loghub_dir(), "HDFS", "corrected")
+    ids, miner = parse(data.contents)
+    before = (miner.pattern_count, len(miner._lines))
+    rng = random.Random(4)
+    fresh = ["".join(str(rng.randint(0, 9)) if ch.isdigit() else ch for ch in line) for line in data.contents]
+    assert [miner.match(line) for line in data.contents] == ids
+    assert sum(miner.match(line) == i for line, i in zip(fresh, ids, strict=True)) >= 0.98 * len(ids)
+    assert miner.match("kernel panic - not syncing: VFS: unable to mount root fs") is None
+    assert (miner.pattern_count, len(miner._lines)) == before
+
+
+def nezha_lines(limit: int = 4000) -> list[str]:
+    """Application lines of a Nezha TrainTicket case (the Log column holds a docker JSON line)."""
+    import csv
+    import json
+
+    from tests.data import nezha_dir
+
+    out: list[str] = []
+    for path in sorted((nezha_dir() / "cases" / "tt-20230129-102620" / "logs").glob("*.csv")):
+        with open(path, newline="", encoding="utf-8") as f:
+            out += [json.loads(row["Log"])["log"].strip() for row in csv.DictReader(f)]
+    return out[:limit]
+
+
+def test_each_code_location_is_its_own_pattern() -> None:
+    """Java lines name their log statement (TravelServiceImpl#366): two statements whose text differs only in
+    numbers are still two patterns, so that one of them falling silent can be seen."""
+    import re
+
+    lines = nezha_lines()
+    ids, miner = parse(lines)
+    location = re.compile(r"\s([\w.$\[\]]+#\d+)\s")
+    statements: dict[int, set[str]] = {}
+    for line, pid in zip(lines, ids, strict=True):
+        m = location.search(line)
+        if m:
+            statements.setdefault(pid, set()).add(m.group(1))
+    assert len(statements) > 30
+    assert all(len(s) == 1 for s in statements.values()), [s for s in statements.values() if len(s) > 1][:3]
+    calc = [miner.template(pid) for pid, s in statements.items() if s & {"t.s.TravelServiceImpl#366",
+                                                                         "t.s.TravelServiceImpl#372"}]
+    assert len(calc) == 2 and all("[getTickets][Calculate distance]" in t for t in calc)
+
+
+def test_digit_shape_cache_keeps_code_lines_exact() -> None:
+    from agents.log_patterns import _DIGIT, _shape
+    from agents.masking import CODE_LOCATION
+
+    cached = 0
+    for line in nezha_lines():
+        masked = PatternMiner.preprocess(line)
+        if not _DIGIT.search(CODE_LOCATION.sub("", masked)):
+            cached += 1
+            assert masked == PatternMiner.preprocess(_shape(line)), line
+    assert cached > 2000

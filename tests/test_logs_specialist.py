@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 
 from agents import logs
@@ -92,16 +93,87 @@ def test_exemplars_are_masked() -> None:
     assert "Sup3rS3cret" not in text and "admin@corp.example" not in text and "ghp_" not in text
 
 
+def _split(lines: list[str], key: str) -> tuple[list[str], list[str]]:
+    return [x for x in lines if key not in x], [x for x in lines if key in x]
+
+
 def test_a_code_path_that_stopped_logging_is_a_drop() -> None:
-    lines = hdfs()
-    steady = [line for line in lines if "Receiving block" not in line]
-    path = [line for line in lines if "Receiving block" in line]
+    steady, path = _split(hdfs(), "Receiving block")
     assert len(path) > 100
-    base = spread(steady[:800] + path[:200], BASE, "hdfs")
-    incident = spread(steady[800:1300], INCIDENT, "hdfs")  # same service, busy, but that path is silent
+    baseline = steady[:800] + path[:200]
+    random.Random(5).shuffle(baseline)  # the path ran all through the baseline ...
+    base = spread(baseline, BASE, "hdfs")
+    incident = spread(steady[800:1300], INCIDENT, "hdfs")  # ... and is silent in the incident, the service busy
     (drop,) = [f for f in logs.analyse(ListSource(base + incident), CTX).findings if f.kind == "log.drop"]
     assert "Receiving block" in drop.details["template"] and drop.details["count"] == 0
-    assert drop.score < 0.5  # absence is weaker evidence than a new error
+    assert drop.details["p_value"] < 1e-10 and drop.details["silent_lines"] >= 500
+    assert drop.onset == INCIDENT.start and drop.exemplars and drop.exemplars[-1]["timestamp"] < INCIDENT.start
+    assert drop.score < 0.65  # absence is weaker evidence than a new error
+
+
+def test_a_collapsed_share_is_a_drop_but_a_past_burst_is_not() -> None:
+    steady, path = _split(hdfs(), "Receiving block")
+    rng = random.Random(6)
+    baseline, incident = steady[:800] + path[:200], steady[800:1300]
+    rng.shuffle(baseline)
+    for i in range(12):  # 20% of the lines before, 2% during, evenly: still there, much rarer, no long silence
+        incident.insert(i * 43 + 21, path[200 + i])
+    found = logs.analyse(ListSource(spread(baseline, BASE, "hdfs") + spread(incident, INCIDENT, "hdfs")), CTX)
+    (drop,) = [f for f in found.findings if f.kind == "log.drop"]
+    assert drop.details["count"] == 12 and drop.details["ratio"] < 0.25 and "silent_lines" not in drop.details
+    burst = path[:60] + steady[:800]  # a burst at the start of the baseline hour, then nothing: not a drop
+    found = logs.analyse(ListSource(spread(burst, BASE, "hdfs") + spread(steady[800:1300], INCIDENT, "hdfs")), CTX)
+    assert not [f for f in found.findings if f.kind == "log.drop"]
+
+
+def test_a_path_that_stops_mid_incident_gives_its_onset() -> None:
+    """Three statements logged at steady random times; one of them stops inside the incident window."""
+    rng = random.Random(7)
+    records = []
+    for text, per_minute in (("accepted order {} from cart {}", 12), ("reserved stock for order {} in {} ms", 12),
+                             ("charged card for order {} in {} ms", 6)):
+        t = BASE.start
+        while t < INCIDENT.end:
+            t += rng.expovariate(per_minute / 60)
+            if t < INCIDENT.end and not (text.startswith("charged") and t >= 4200.0):
+                records.append(LogRecord(t, "checkout", text.format(rng.randint(1, 10**6), rng.randint(1, 999)),
+                                         instance=f"checkout-{rng.randint(0, 2)}"))
+    (drop,) = [f for f in logs.analyse(ListSource(records), CTX).findings if f.kind == "log.drop"]
+    assert drop.details["template"] == "charged card for order <*> in <*>" and drop.service == "checkout"
+    last = max(r.timestamp for r in records if r.message.startswith("charged"))
+    assert drop.onset is not None and drop.details["last_seen"] == last and last < drop.onset < 4200.0 + 20
+    assert drop.exemplars[-1]["timestamp"] == last and drop.exemplars[-1]["instance"].startswith("checkout-")
+    assert 4200.0 - 60 < drop.details["silent_from"] == drop.onset
+
+
+def test_identical_distributions_give_no_findings_only_a_ruled_out_service() -> None:
+    lines = hdfs()
+    random.Random(8).shuffle(lines)
+    records = spread(lines[:1500], BASE, "hdfs") + spread(lines[1500:], INCIDENT, "hdfs")
+    records += spread(lines[:30], BASE, "small") + spread(lines[30:40], INCIDENT, "small")
+    result = logs.analyse(ListSource(records), CTX)
+    assert [(f.kind, f.service, f.ruled_out) for f in result.findings] == [("log.none", "hdfs", True)]
+    assert result.findings[0].score == 0.0  # "small" logged too little to tell
+
+
+def test_findings_are_bounded_and_ranked() -> None:
+    words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet"]
+    new = [f"ERROR {a} subsystem {b} failed: state {c} unreachable" for a in words for b in words[:6]
+           for c in ("cold", "warm")]
+    records = spread(hdfs()[:1500], BASE, "hdfs") + spread(new * 3, INCIDENT, "api")
+    found = [f for f in logs.analyse(ListSource(records), CTX).findings if not f.ruled_out]
+    assert len(found) == logs.MAX_FINDINGS
+    assert [f.score for f in found] == sorted((f.score for f in found), reverse=True)
+
+
+def test_a_sampled_read_is_said() -> None:
+    class Sampling(ListSource):
+        def logs(self, window: Window, services: list[str] | None = None) -> ReadResult[LogRecord]:
+            return ReadResult(super().logs(window).items, sampled=True, note="stopped after 10000 lines")
+
+    lines = hdfs()
+    result = logs.analyse(Sampling(spread(lines[:1500], BASE, "hdfs") + spread(lines[1500:], INCIDENT, "hdfs")), CTX)
+    assert any("stopped after 10000 lines" in n and "incident" in n for n in result.notes)
 
 
 def test_pre_aggregated_counts_give_the_same_verdict_as_lines() -> None:
@@ -137,3 +209,41 @@ def test_pre_aggregated_counts_give_the_same_verdict_as_lines() -> None:
     assert found[0].query["mode"] == "aggregated" and from_lines[0].query["mode"] == "lines"
     verdict = sorted((f.kind, f.service, f.details["count"]) for f in found)
     assert verdict == sorted((f.kind, f.service, f.details["count"]) for f in from_lines)
+
+
+def test_nezha_exception_cases_show_the_code_path_that_stopped() -> None:
+    """Every TrainTicket case with an injected exception, against the fault-free reference logs as the baseline:
+    the labelled service's log statement right after the injected exception falls silent while the service keeps
+    logging, and the analyst names that statement (the label's inner root cause ends there)."""
+    import json
+    import tempfile
+    from pathlib import Path
+
+    from agents.base import plan_windows
+    from shared.telemetry.bundle import BundleSource
+    from shared.telemetry.nezha import import_case
+    from tests.data import nezha_dir
+
+    root = nezha_dir()
+    cases = [c for c in sorted((root / "cases").iterdir())
+             if json.loads((c / "label.json").read_text())["fault_type"] == "exception"]
+    assert len(cases) >= 4
+    with tempfile.TemporaryDirectory() as tmp:
+        for case in cases:
+            info = import_case(case, Path(tmp) / case.name, root / "reference")
+            incident, baseline = plan_windows(info.inject_time + 60)
+            ctx = AnalysisContext("inc", "frontend", "latency", info.inject_time + 60, incident, baseline)
+            source = BundleSource(info.bundle_dir)
+            result = logs.analyse(source, ctx)
+            label = info.label
+            statement = label["inner_root_cause"].rsplit("_", 1)[-1]
+            drops = [f for f in result.findings if f.kind == "log.drop" and f.service == label["service"]
+                     and f.details["template"].startswith(statement + " ")]
+            assert drops, (case.name, [(f.kind, f.service, f.title[:80]) for f in result.findings[:10]])
+            drop = drops[0]
+            assert drop.onset is not None and incident.start <= drop.onset < incident.end
+            assert drop.details["p_value"] <= logs.STOP_P
+            assert drop.widget is not None and drop.widget.kind == "pattern_table"
+            assert all(e["trace_id"] and e["instance"].startswith(label["service"]) for e in drop.exemplars)
+            if case == cases[0]:
+                assert logs.analyse(source, ctx) == result  # deterministic: same findings, same order
