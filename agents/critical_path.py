@@ -1,4 +1,5 @@
-"""Self time and the critical path of a trace: the one implementation every trace analysis uses.
+"""Self time and the critical path of a trace: the one implementation every trace analysis uses; and the
+trace's structure the analysis reads (client spans, the deepest failing spans, service call edges).
 
 Self time of a span = its duration minus the union of its children's intervals, clipped to the span (parallel
 children merged, overlaps counted once). The critical path walks back from the end of the root: at each span,
@@ -9,7 +10,7 @@ the root's duration.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -74,7 +75,9 @@ def self_times(trace: Trace) -> dict[str, float]:
 
 
 def critical_path(trace: Trace, start: Span | None = None) -> list[tuple[Span, float]]:
-    """Spans on the critical path with the seconds each contributes to the end-to-end latency."""
+    """Spans on the critical path with the seconds each contributes to the end-to-end latency, depth first in
+    time order (a span, then its path children from the earliest). The contributions sum to the duration of
+    `start` (by default the trace's root)."""
     out: list[tuple[Span, float]] = []
     first = start or trace.root
     stack: list[tuple[Span, float, float]] = [(first, first.start, first.end)]
@@ -94,5 +97,46 @@ def critical_path(trace: Trace, start: Span | None = None) -> list[tuple[Span, f
                 cursor = child_start
         own += max(0.0, cursor - lo)
         out.append((span, own))
-        stack.extend(reversed(path_children))
+        stack.extend(path_children)  # collected latest first, so the earliest is visited next
     return out
+
+
+def client_of(trace: Trace, span: Span) -> str:
+    """The service a client span calls: a span under a span of its own service whose children all belong to
+    one other service (OpenTelemetry's CLIENT-under-SERVER shape); "" for any other span."""
+    parent = trace.spans.get(span.parent_id)
+    kids = trace.children.get(span.span_id, [])
+    services = {k.service for k in kids}
+    if parent is None or parent.service != span.service or len(services) != 1 or span.service in services:
+        return ""
+    return next(iter(services))
+
+
+def error_origins(trace: Trace) -> list[Span]:
+    """The deepest failing spans: errors none of whose children failed (the callers only report them)."""
+    return [s for sid, s in sorted(trace.spans.items())
+            if s.error and not any(c.error for c in trace.children.get(sid, []))]
+
+
+def failing_callers(trace: Trace, origin: Span) -> set[str]:
+    """Services of the failing ancestors of an origin span: the callers that report its error."""
+    out: set[str] = set()
+    seen = {origin.span_id}
+    span = trace.spans.get(origin.parent_id)
+    while span is not None and span.span_id not in seen:
+        seen.add(span.span_id)
+        if span.error and span.service != origin.service:
+            out.add(span.service)
+        span = trace.spans.get(span.parent_id)
+    return out
+
+
+def topology(spans: list[Span]) -> Counter[tuple[str, str]]:
+    """Service call edges (caller service, callee service) -> calls, from parent/child spans."""
+    by_id = {(s.trace_id, s.span_id): s for s in spans}
+    edges: Counter[tuple[str, str]] = Counter()
+    for s in spans:
+        parent = by_id.get((s.trace_id, s.parent_id)) if s.parent_id else None
+        if parent is not None and parent.service != s.service and parent.service and s.service:
+            edges[(parent.service, s.service)] += 1
+    return edges

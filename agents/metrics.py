@@ -1,26 +1,46 @@
-"""Metrics analyst: robust anomaly scores per series against the baseline, onset by change point, and fleet
-outliers (the instance that deviates from its peers)."""
+"""Metrics analyst: a robust anomaly score per series (the incident's values against the baseline's median and
+MAD, oriented by which way is bad for the metric), the onset by change-point detection (CUSUM), and fleet
+outliers (the instance of a service that deviates from its peers on the same metric).
+
+Every series needs enough baseline points to be judged; one without is counted in a note, never scored.
+"""
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import defaultdict
+from dataclasses import dataclass
 
 from agents.base import AnalysisContext, SpecialistResult
-from agents.stats import change_point, median, robust_scale, robust_z, squash
+from agents.stats import MAD_TO_SIGMA, change_point, cusum_onset, mad, median, robust_center_scale, squash, z_of
 from shared.models import Finding, Widget
-from shared.telemetry.models import MetricSeries, TelemetrySource
+from shared.telemetry.models import MetricSeries, TelemetrySource, Window
 
 MIN_BASELINE_POINTS = 5
 MIN_INCIDENT_POINTS = 2
+# The spread never counts as less than this share of the level, so a flat series does not make a small change
+# huge. Ratios of good outcomes (success, availability: the down-is-bad words) sit near their ceiling, where a
+# few percent of the level is already a many-fold rise in failures: their floor is lower.
+REL_FLOOR = 0.05
+REL_FLOOR_DOWN_BAD = 0.01
 ANOMALY_Z = 4.0
-PER_SERVICE = 3
-MATERIAL_EFFECT = 0.5  # an increase of half the fleet's typical level counts in full
+PER_SERVICE = 3  # strongest series reported per service (one per metric)
+MATERIAL_EFFECT = 0.5  # an increase of half the fleet's typical level of the metric counts in full
+ONSET_TAIL = 10  # baseline points put in front of the incident's for the change-point search
+ACTIVE_SLACK_S = 5 * 60  # an anomaly over this long before the alert fired had recovered by then (reported, not
+# scored down: the incident window reaches back for onsets that precede the alert by minutes)
+Z_HALF = 6.0  # squash: a robust z this far past the threshold (plus one) scores 0.6
 MAX_WIDGET_POINTS = 240
+# a baseline chosen as the segment before the series' largest shift is biased towards finding that shift
+CHANGE_POINT_BASELINE_WEIGHT = 0.6
+MIN_FLEET = 4  # series of one metric needed before its breadth across the fleet is judged
+BREADTH_DISCOUNT = 0.5
 
 # Direction from generic words in metric names: which way is bad.
 UP_BAD = ("error", "fail", "latency", "duration", "cpu", "memory", "pool", "queue", "timeout", "restart", "saturat",
-          "utiliz", "usage", "wait", "throttl", "5xx", "drop", "retrans", "p50", "p90", "p95", "p99")
-DOWN_BAD = ("success", "availab", "throughput", "ok_", "healthy", "uptime")
+          "utiliz", "usage", "wait", "throttl", "5xx", "4xx", "drop", "retrans", "p50", "p90", "p95", "p99", "oom",
+          "evict", "backlog")
+DOWN_BAD = ("success", "availab", "throughput", "ok_", "healthy", "uptime", "hit_rate", "hit_ratio")
 HOST_WORDS = ("node",)  # a node's figures are shared by every pod on it: weaker evidence about one service
 
 
@@ -34,118 +54,233 @@ def direction(metric: str) -> int:
     return 0
 
 
-def _widget(series: MetricSeries, onset: float | None, baseline_median: float) -> Widget:
-    points = list(series.points)
-    step = max(1, len(points) // MAX_WIDGET_POINTS)
-    return Widget(kind="timeseries", title=f"{series.metric} ({series.instance or series.service})",
-                  data={"series": [{"name": series.instance or series.service, "unit": series.unit,
-                                    "points": [[t, v] for t, v in points[::step]]}],
-                        "onset": onset, "baseline_median": baseline_median})
+@dataclass(frozen=True)
+class SeriesScore:
+    """One series judged against its baseline."""
+
+    series: MetricSeries
+    sign: int  # +1 up is bad, -1 down is bad, 0 either
+    z: float  # sustained robust z in the bad direction (the second-largest over the incident's points)
+    baseline_median: float
+    baseline_mad: float
+    scale: float  # the robust spread the z is measured in (scaled MAD with floors)
+    value: float  # the incident value furthest in the bad direction
+    onset: float | None
+    active: bool  # still anomalous within ACTIVE_SLACK_S of the alert (or no points to tell otherwise)
+    baseline_from_change_point: bool
+
+    @property
+    def anomalous(self) -> bool:
+        return self.z >= ANOMALY_Z
 
 
-def score_series(series: MetricSeries, ctx: AnalysisContext) -> dict[str, float] | None:
-    """Robust z of the incident window against the baseline; None when there is too little data to tell."""
-    base = [v for t, v in series.points if ctx.baseline.contains(t)]
-    inc_points = [(t, v) for t, v in series.points if ctx.incident.contains(t)]
-    split = "window"
+def _split(series: MetricSeries,
+           ctx: AnalysisContext) -> tuple[list[tuple[float, float]], list[tuple[float, float]], bool] | None:
+    """(baseline points, incident points, baseline taken from the pre-change segment) or None: too little data.
+
+    With too little history before the incident window, the baseline is the segment before the series' own
+    change point, when that change lies inside the incident window after enough points to judge it by."""
+    base = [(t, v) for t, v in series.points if ctx.baseline.contains(t)]
+    inc = [(t, v) for t, v in series.points if ctx.incident.contains(t)]
+    from_change = False
     if len(base) < MIN_BASELINE_POINTS:
-        # Too little history before the incident window: take the baseline from the segment before the
-        # series' own change point, when that change lies after enough points to judge it by.
         points = [(t, v) for t, v in series.points if ctx.baseline.start <= t < ctx.incident.end]
         k, _ = change_point([v for _, v in points])
         if k < MIN_BASELINE_POINTS or not ctx.incident.contains(points[k][0]):
             return None
-        base, inc_points, split = [v for _, v in points[:k]], points[k:], "change_point"
-    if len(inc_points) < MIN_INCIDENT_POINTS:
+        base, inc, from_change = points[:k], points[k:], True
+    if len(inc) < MIN_INCIDENT_POINTS:
         return None
+    return base, inc, from_change
+
+
+def score_series(series: MetricSeries, ctx: AnalysisContext) -> SeriesScore | None:
+    """The incident window against the baseline; None when there is too little data to tell."""
+    split = _split(series, ctx)
+    if split is None:
+        return None
+    base, inc, from_change = split
+    values = [v for _, v in base]
     sign = direction(series.metric)
-    zs = [robust_z(v, base) for _, v in inc_points]
-    oriented = sorted(((z * sign) if sign else abs(z)) for z in zs)
-    # sustained, not a single spike: the second-largest oriented z
-    strength = oriented[-2]
-    k, shift = change_point(base[-10:] + [v for _, v in inc_points])
-    offset = k - len(base[-10:])
-    onset = inc_points[offset][0] if 0 <= offset < len(inc_points) else None
-    base_median = median(base)
-    inc_peak = max((v for _, v in inc_points), key=lambda v: (v - base_median) * (sign or 1))
-    return {"z": strength, "shift": shift, "onset": onset or 0.0, "baseline_median": base_median,
-            "baseline_scale": robust_scale(base, max(abs(base_median) * 0.05, 1e-9)), "incident_value": inc_peak,
-            "sign": float(sign), "baseline_from_change_point": float(split == "change_point")}
+    center, scale = robust_center_scale(values, rel_floor=REL_FLOOR_DOWN_BAD if sign < 0 else REL_FLOOR)
+
+    def oriented(v: float) -> float:
+        z = z_of(v, center, scale)
+        return z * sign if sign else abs(z)
+
+    zs = [oriented(v) for _, v in inc]
+    strength = sorted(zs)[-2]  # sustained, not a single spike
+    # onset: the start of the strongest excursion over the baseline's tail and the incident (it may have begun
+    # before the incident window opened). CUSUM drift = the anomaly threshold: only points beyond it add up, so
+    # the ordinary wiggles of a heavy-tailed baseline do not start a run that the real shift then extends.
+    around = base[-ONSET_TAIL:] + inc
+    k = cusum_onset([oriented(v) for _, v in around], drift=ANOMALY_Z, threshold=ANOMALY_Z)
+    onset = around[k][0] if k is not None else None
+    recent = [z for (t, _), z in zip(inc, zs, strict=True) if t >= ctx.onset - ACTIVE_SLACK_S]
+    active = not recent or max(recent) >= ANOMALY_Z
+    value = max((v for _, v in inc), key=lambda v: abs(v - center) if not sign else (v - center) * sign)
+    return SeriesScore(series, sign, strength, center, mad(values, center), scale, value, onset, active, from_change)
 
 
 def analyse(source: TelemetrySource, ctx: AnalysisContext) -> SpecialistResult:
-    read = source.metrics(type(ctx.baseline)(ctx.baseline.start, ctx.incident.end))
+    read = source.metrics(Window(ctx.baseline.start, ctx.incident.end))
     notes = [read.note] if read.sampled else []
     query: dict[str, object] = {"source": source.describe(), "window": [ctx.incident.start, ctx.incident.end],
-             "baseline": [ctx.baseline.start, ctx.baseline.end]}
-    scored: list[tuple[MetricSeries, dict[str, float]]] = []
-    unscored = 0
+                                "baseline": [ctx.baseline.start, ctx.baseline.end]}
+    scored: list[SeriesScore] = []
     for series in read.items:
         s = score_series(series, ctx)
-        if s is None:
-            unscored += 1
-        else:
-            scored.append((series, s))
-    if unscored:
-        notes.append(f"{unscored} of {len(read.items)} series had too few baseline/incident points to score")
-    levels = fleet_levels(scored)
+        if s is not None:
+            scored.append(s)
+    if len(scored) < len(read.items):
+        notes.append(f"{len(read.items) - len(scored)} of {len(read.items)} series had too few baseline "
+                     f"(< {MIN_BASELINE_POINTS}) or incident (< {MIN_INCIDENT_POINTS}) points to score")
+    if not read.items:
+        notes.append("no metric series in the baseline or incident window")
+    levels, breadth = fleet_levels(scored), fleet_breadth(scored)
     by_service: dict[str, list[Finding]] = defaultdict(list)
-    for series, s in scored:
-        if s["z"] < ANOMALY_Z:
-            continue
-        host_level = any(w in series.metric.lower() for w in HOST_WORDS)
-        # an increase that is small next to what the fleet typically runs at is real but hardly a cause
-        effect = abs(s["incident_value"] - s["baseline_median"]) / max(levels.get(series.metric, 0.0), 1e-9)
-        weight = (0.5 if host_level else (1.0 if s["sign"] else 0.7)) * min(1.0, effect / MATERIAL_EFFECT)
-        score = round(min(0.97, weight * squash(s["z"] - ANOMALY_Z + 1, 6.0) + 0.1 * weight), 4)
-        onset = s["onset"] or None
-        arrow = "up" if s["incident_value"] >= s["baseline_median"] else "down"
-        by_service[series.service].append(Finding(
-            specialist="metrics", kind="metric.anomaly", service=series.service, resource=series.instance,
-            title=(f"{series.metric.rsplit('/', 1)[-1]} {arrow} on {series.instance or series.service}: "
-                   f"{s['baseline_median']:.4g} -> {s['incident_value']:.4g}{series.unit and ' ' + series.unit} "
-                   f"(robust z {s['z']:.1f})"),
-            onset=onset, magnitude=round(s["z"], 3), score=score, query={**query, "metric": series.metric},
-            exemplars=[{"t": t, "v": v} for t, v in series.points if ctx.incident.contains(t)][:10],
-            widget=_widget(series, onset, s["baseline_median"]),
-            details={"metric": series.metric, "instance": series.instance, "baseline_median": s["baseline_median"],
-                     "baseline_mad": s["baseline_scale"], "incident_value": s["incident_value"],
-                     "robust_z": round(s["z"], 3), "direction": arrow, "host_level": host_level,
-                     "effect_vs_fleet": round(effect, 4)}))
+    for s in scored:
+        if s.anomalous:
+            by_service[s.series.service].append(_anomaly(s, levels, breadth, ctx, query))
     findings = []
     for service in sorted(by_service):
-        findings += sorted(by_service[service], key=lambda f: (-f.score, f.resource, f.title))[:PER_SERVICE]
-    findings += fleet_outliers(scored, query)
-    findings.sort(key=lambda f: (-f.score, f.service, f.title))
+        findings += strongest(by_service[service])
+    findings += fleet_outliers(scored, ctx, query)
+    findings.sort(key=rank_key)
     return SpecialistResult(findings, notes)
 
 
-def fleet_levels(scored: list[tuple[MetricSeries, dict[str, float]]]) -> dict[str, float]:
+def strongest(found: list[Finding]) -> list[Finding]:
+    """A service's PER_SERVICE strongest anomalies on distinct metrics (the strongest instance of each): a
+    saturated pool is not crowded out by the same latency metric on every instance."""
+    best: dict[str, Finding] = {}
+    for f in sorted(found, key=rank_key):
+        best.setdefault(str(f.details["metric"]), f)
+    return sorted(best.values(), key=rank_key)[:PER_SERVICE]
+
+
+def rank_key(f: Finding) -> tuple[float, bool, float, float, str, str, str, str]:
+    """Strongest first; at equal scores what is still anomalous at the alert, then the larger z, then the larger
+    effect next to the fleet, then names (a total, deterministic order)."""
+    d = f.details
+    return (-f.score, not d.get("active_at_alert", True), -float(d.get("robust_z", 0.0)),
+            -float(d.get("effect_vs_fleet", 0.0)), f.kind, f.service, f.resource, f.title)
+
+
+def _anomaly(s: SeriesScore, levels: dict[str, float], breadth: dict[tuple[str, str, str], float],
+             ctx: AnalysisContext, query: dict[str, object]) -> Finding:
+    series = s.series
+    host_level = any(w in series.metric.lower() for w in HOST_WORDS)
+    # an increase that is small next to what the fleet typically runs at is real but hardly a cause
+    effect = abs(s.value - s.baseline_median) / max(levels.get(series.metric, 0.0), 1e-9)
+    shared = breadth.get(_key(series), 0.0)
+    weight = ((0.5 if host_level else (1.0 if s.sign else 0.7)) * min(1.0, effect / MATERIAL_EFFECT)
+              * (1.0 - BREADTH_DISCOUNT * shared)
+              * (CHANGE_POINT_BASELINE_WEIGHT if s.baseline_from_change_point else 1.0))
+    score = round(min(0.97, weight * (0.1 + squash(s.z - ANOMALY_Z + 1, Z_HALF))), 4)
+    arrow = "up" if s.value >= s.baseline_median else "down"
+    where = series.instance or series.service
+    unit = f" {series.unit}" if series.unit not in ("", "1") else ""  # "1": Cloud Monitoring's "no unit"
+    return Finding(
+        specialist="metrics", kind="metric.anomaly", service=series.service, resource=series.instance,
+        title=(f"{series.metric.rsplit('/', 1)[-1]} {arrow} on {where}: {s.baseline_median:.4g} -> {s.value:.4g}"
+               f"{unit} (robust z {s.z:.1f}{'' if s.active else ', recovered before the alert'})"),
+        onset=s.onset, magnitude=round(s.z, 3), score=score,
+        query={**query, "filter": {"metric": series.metric, "service": series.service, "instance": series.instance}},
+        exemplars=[{"t": t, "v": v, "instance": where} for t, v in series.points if ctx.incident.contains(t)][:10],
+        widget=timeseries_widget(s, ctx),
+        details={"metric": series.metric, "instance": series.instance, "unit": series.unit,
+                 "baseline_median": s.baseline_median, "baseline_mad": s.baseline_mad,
+                 "baseline_sigma": s.scale, "incident_value": s.value, "robust_z": round(s.z, 3),
+                 "direction": arrow, "bad_direction": {1: "up", -1: "down", 0: "either"}[s.sign],
+                 "host_level": host_level, "effect_vs_fleet": round(effect, 4), "active_at_alert": s.active,
+                 "fleet_share_anomalous": round(shared, 4),
+                 "baseline_from_change_point": s.baseline_from_change_point})
+
+
+def timeseries_widget(s: SeriesScore, ctx: AnalysisContext) -> Widget:
+    """Baseline and incident points of one series, the onset marked, the anomaly threshold drawn."""
+    name = s.series.instance or s.series.service
+
+    def thin(points: list[tuple[float, float]]) -> list[list[float]]:
+        step = max(1, len(points) // (MAX_WIDGET_POINTS // 2))
+        return [[t, v] for t, v in points[::step]]
+
+    base = [(t, v) for t, v in s.series.points if t < ctx.incident.start]
+    inc = [(t, v) for t, v in s.series.points if ctx.incident.contains(t)]
+    threshold = s.baseline_median + (s.sign or (1 if s.value >= s.baseline_median else -1)) * ANOMALY_Z * s.scale
+    return Widget(kind="timeseries", title=f"{s.series.metric} ({name})",
+                  data={"series": [{"name": f"{name} baseline", "unit": s.series.unit, "points": thin(base)},
+                                   {"name": f"{name} incident", "unit": s.series.unit, "points": thin(inc)}],
+                        "onset": s.onset, "threshold": threshold, "baseline_median": s.baseline_median})
+
+
+def fleet_levels(scored: list[SeriesScore]) -> dict[str, float]:
     """The typical level of each metric across the fleet: the median of the series' baseline medians."""
     values: dict[str, list[float]] = defaultdict(list)
-    for series, s in scored:
-        values[series.metric].append(abs(s["baseline_median"]))
+    for s in scored:
+        values[s.series.metric].append(abs(s.baseline_median))
     return {metric: median(v) for metric, v in values.items()}
 
 
-def fleet_outliers(scored: list[tuple[MetricSeries, dict[str, float]]], query: dict[str, object]) -> list[Finding]:
-    """Instances whose anomaly stands out from their peers (same service, same metric)."""
-    groups: dict[tuple[str, str], list[tuple[MetricSeries, dict[str, float]]]] = defaultdict(list)
-    for series, s in scored:
-        groups[(series.service, series.metric)].append((series, s))
+def fleet_breadth(scored: list[SeriesScore]) -> dict[tuple[str, str, str], float]:
+    """Per series, the share of the other series of the same metric across the fleet that are about as anomalous
+    (at least half its z, and anomalous themselves); 0 with fewer than MIN_FLEET series of the metric. A change
+    most of the fleet shows at once is a shared symptom (load, a common dependency, the measurement itself):
+    weak evidence about any one member. A series far beyond the rest of its fleet keeps its full weight."""
+    by_metric: dict[str, list[SeriesScore]] = defaultdict(list)
+    for s in scored:
+        by_metric[s.series.metric].append(s)
+    out: dict[tuple[str, str, str], float] = {}
+    for members in by_metric.values():
+        zs = sorted(m.z for m in members)
+        for s in members:
+            share = 0.0
+            if len(members) >= MIN_FLEET and s.anomalous:
+                bar = max(ANOMALY_Z, s.z / 2)
+                alike = len(zs) - bisect_left(zs, bar) - 1  # others at or above the bar (minus itself)
+                share = alike / (len(members) - 1)
+            out[_key(s.series)] = share
+    return out
+
+
+def _key(series: MetricSeries) -> tuple[str, str, str]:
+    return series.metric, series.service, series.instance
+
+
+def fleet_outliers(scored: list[SeriesScore], ctx: AnalysisContext, query: dict[str, object]) -> list[Finding]:
+    """Instances whose incident value stands out from their peers' (same service, same metric): a robust z of
+    the instance's value against the peers' values, in the metric's bad direction, while the peers themselves
+    stay near their own baselines (a fleet-wide shift is not one instance's problem)."""
+    groups: dict[tuple[str, str], list[SeriesScore]] = defaultdict(list)
+    for s in scored:
+        if s.series.instance:
+            groups[(s.series.service, s.series.metric)].append(s)
     out = []
     for (service, metric), members in sorted(groups.items()):
         if len(members) < 2:
             continue
-        for series, s in members:
-            peers = [p["z"] for other, p in members if other.instance != series.instance]
-            peer_level = median(peers)
-            if s["z"] >= ANOMALY_Z and peer_level < ANOMALY_Z / 2 and s["sign"] >= 0:
-                out.append(Finding(
-                    specialist="metrics", kind="metric.fleet_outlier", service=service, resource=series.instance,
-                    title=f"{series.instance} stands out from its {len(peers)} peer(s) on {metric.rsplit('/', 1)[-1]}",
-                    magnitude=round(s["z"] - peer_level, 3),
-                    score=round(min(0.9, squash(s["z"] - peer_level, 8.0)), 4), query={**query, "metric": metric},
-                    details={"metric": metric, "instance": series.instance, "peers_median_z": round(peer_level, 3),
-                             "value": s["incident_value"], "robust_z": round(s["z"], 3)}))
+        for s in sorted(members, key=lambda m: m.series.instance):
+            peers = [p for p in members if p.series.instance != s.series.instance]
+            peer_values = [p.value for p in peers]
+            peers_median = median(peer_values)
+            peer_z = median([p.z for p in peers])
+            # the spread among peers, floored by the instance's own baseline spread so two identical peers
+            # do not make any difference look infinite
+            spread = max(MAD_TO_SIGMA * mad(peer_values, peers_median), s.scale, abs(peers_median) * 0.05, 1e-9)
+            apart = (s.value - peers_median) / spread
+            apart = apart * s.sign if s.sign else abs(apart)
+            if not (s.anomalous and apart >= ANOMALY_Z and peer_z < ANOMALY_Z / 2):
+                continue
+            out.append(Finding(
+                specialist="metrics", kind="metric.fleet_outlier", service=service, resource=s.series.instance,
+                title=(f"{s.series.instance} stands out from its {len(peers)} peer(s) on {metric.rsplit('/', 1)[-1]}:"
+                       f" {s.value:.4g} vs peers' {peers_median:.4g}"),
+                onset=s.onset, magnitude=round(apart, 3),
+                score=round(min(0.9, squash(s.z - peer_z, 8.0)), 4),
+                query={**query, "filter": {"metric": metric, "service": service}},
+                widget=timeseries_widget(s, ctx),
+                details={"metric": metric, "instance": s.series.instance, "peers_median": peers_median,
+                         "value": s.value, "peers": len(peers), "z_vs_peers": round(apart, 3),
+                         "robust_z": round(s.z, 3), "peers_median_z": round(peer_z, 3), "active_at_alert": s.active}))
     return out

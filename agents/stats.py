@@ -48,17 +48,26 @@ def is_count_series(xs: Sequence[float]) -> bool:
     return all(x >= 0 and float(x).is_integer() for x in xs)
 
 
-def robust_z(value: float, baseline: Sequence[float], rel_floor: float = 0.05, abs_floor: float = 1e-9) -> float:
-    """How many robust sigmas `value` lies from the baseline's median (signed, capped at +-Z_CAP).
-
-    The spread never falls below a floor: a share of the median's size, and for counts the Poisson spread
-    sqrt(median) (at least 1), so a flat baseline of zeros does not turn one event into a huge z."""
+def robust_center_scale(baseline: Sequence[float], rel_floor: float = 0.05,
+                        abs_floor: float = 1e-9) -> tuple[float, float]:
+    """(median, robust sigma) of a baseline. The sigma never falls below a floor: a share of the median's size,
+    and for counts the Poisson spread sqrt(median) (at least 1), so a flat baseline of zeros does not turn one
+    event into a huge z."""
     c = median(baseline)
     floor = max(abs(c) * rel_floor, abs_floor)
     if is_count_series(baseline):
         floor = max(floor, max(c, 1.0) ** 0.5)
-    scale = robust_scale(baseline, floor)
-    return max(-Z_CAP, min(Z_CAP, (value - c) / scale))
+    return c, robust_scale(baseline, floor)
+
+
+def z_of(value: float, center: float, scale: float) -> float:
+    """(value - center) / scale, capped at +-Z_CAP."""
+    return max(-Z_CAP, min(Z_CAP, (value - center) / scale))
+
+
+def robust_z(value: float, baseline: Sequence[float], rel_floor: float = 0.05, abs_floor: float = 1e-9) -> float:
+    """How many robust sigmas `value` lies from the baseline's median (signed, capped at +-Z_CAP)."""
+    return z_of(value, *robust_center_scale(baseline, rel_floor, abs_floor))
 
 
 def rate_increase_p(count: int, base_count: int, seconds: float, base_seconds: float) -> float:
@@ -139,6 +148,29 @@ def change_point(values: Sequence[float], min_segment: int = 2) -> tuple[int, fl
     right = (prefix[n] - prefix[best]) / (n - best)
     sigma = math.sqrt(max(best_cost / max(n - 2, 1), 1e-12))
     return best, (right - left) / sigma
+
+
+def cusum_onset(deviations: Sequence[float], drift: float, threshold: float) -> int | None:
+    """Start of the strongest sustained upward excursion in standardised `deviations` (one-sided CUSUM).
+
+    S_t = max(0, S_{t-1} + x_t - drift); an excursion is a run where S stays above zero, it counts once S exceeds
+    `threshold`, and its onset is the first point after S was last zero (Page's change-point estimate). Of several
+    excursions the one whose S peaks highest wins (the earliest on a tie). None when S never crosses the threshold.
+    """
+    best: tuple[float, int] | None = None
+    s, start = 0.0, 0
+    for i, x in enumerate(deviations):
+        if s == 0.0:
+            start = i
+        s = max(0.0, s + x - drift)
+        if s > threshold and (best is None or s > best[0]):
+            best = (s, start)
+    return None if best is None else best[1]
+
+
+def normal_sf(z: float) -> float:
+    """Upper-tail probability of the standard normal: the one-sided p-value of a z statistic."""
+    return 0.5 * math.erfc(z / math.sqrt(2.0))
 
 
 def squash(x: float, half: float) -> float:

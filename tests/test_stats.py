@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from agents.stats import (
     Z_CAP,
     change_point,
+    cusum_onset,
     mad,
     mann_whitney_z,
     median,
+    normal_sf,
     quantile,
     rate_increase_p,
+    robust_center_scale,
     robust_z,
     two_proportion_z,
+    z_of,
 )
 
 
@@ -43,3 +49,43 @@ def test_rank_test_and_change_point() -> None:
     k, shift = change_point([1.0, 1.1, 0.9, 1.0, 5.0, 5.1, 4.9])
     assert k == 4 and shift > 5
     assert change_point([1.0]) == (0, 0.0)
+
+
+def test_cusum_onset_finds_the_start_of_the_strongest_excursion() -> None:
+    flat = [0.3, -0.5, 1.0, -0.2, 0.4]
+    assert cusum_onset([*flat, 9.0, 8.0, 10.0], drift=4.0, threshold=4.0) == 5
+    # a lone earlier blip starts no run of its own that reaches the later, larger excursion
+    assert cusum_onset([0.0, 7.0, 0.0, 0.0, 0.0, 30.0, 40.0], drift=4.0, threshold=4.0) == 5
+    # of two excursions the stronger wins, even when it comes first
+    assert cusum_onset([0.0, 20.0, 20.0, 0.0, 0.0, 6.0, 6.0, 0.0], drift=4.0, threshold=4.0) == 1
+    assert cusum_onset(flat * 4, drift=4.0, threshold=4.0) is None
+    assert cusum_onset([], drift=1.0, threshold=1.0) is None
+
+
+def test_normal_tail_and_robust_center_scale() -> None:
+    assert normal_sf(0.0) == pytest.approx(0.5) and normal_sf(1.959964) == pytest.approx(0.025, abs=1e-6)
+    assert normal_sf(-3.0) == pytest.approx(1 - normal_sf(3.0))
+    center, scale = robust_center_scale([100.5] * 20)  # flat: the spread floors at 5% of the level
+    assert center == 100.5 and scale == pytest.approx(5.025)
+    assert robust_center_scale([100.0] * 20) == (100.0, 10.0)  # counts: the Poisson floor sqrt(level)
+    assert robust_center_scale([0.0] * 20) == (0.0, 1.0)  # ... and at least 1
+    center, scale = robust_center_scale([1.5, 2.5, 3.5, 4.5, 1000.5])
+    assert center == 3.5 and scale == pytest.approx(1.4826)  # the outlier moves neither
+    assert z_of(1e9, 0.0, 1.0) == Z_CAP and z_of(-1e9, 0.0, 1.0) == -Z_CAP
+
+
+@given(st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=40), st.lists(st.floats(-1e6, 1e6), min_size=1,
+                                                                            max_size=40))
+def test_rank_test_is_antisymmetric_and_rank_based(a: list[float], b: list[float]) -> None:
+    assert mann_whitney_z(a, b) == pytest.approx(-mann_whitney_z(b, a), abs=1e-9)
+    # an order-keeping transform of both samples keeps every rank, hence the z; mirroring swaps the sides
+    assert mann_whitney_z([4 * x for x in a], [4 * x for x in b]) == pytest.approx(mann_whitney_z(a, b), abs=1e-9)
+    assert mann_whitney_z([-x for x in b], [-x for x in a]) == pytest.approx(mann_whitney_z(a, b), abs=1e-9)
+
+
+@given(st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=60))
+def test_quantiles_are_ordered_and_the_middle_one_is_the_median(xs: list[float]) -> None:
+    qs = [quantile(xs, q) for q in (0.0, 0.1, 0.5, 0.9, 1.0)]
+    assert qs == sorted(qs) and qs[0] == min(xs) and qs[-1] == max(xs)
+    assert qs[2] == pytest.approx(median(xs))
+    assert mad(xs) >= 0
