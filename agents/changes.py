@@ -1,6 +1,6 @@
-"""Change detective: deploys, config changes and scaling near the onset, scored by how shortly before it they
-happened and by kind. Whether a change touched a service on the causal path is judged by the root-cause
-analyst, which knows the dependency graph."""
+"""Change detective: deploys, config changes, scaling and restarts in the two hours before the incident, scored by
+how shortly before the onset they happened and by kind. Whether a change touched a service on the causal path is
+judged by the root-cause analyst, which knows the dependency graph and which services misbehave."""
 
 from __future__ import annotations
 
@@ -8,46 +8,70 @@ import math
 
 from agents.base import AnalysisContext, SpecialistResult
 from shared.models import Finding, Widget
-from shared.telemetry.models import TelemetrySource, Window
+from shared.telemetry.models import ChangeEvent, TelemetrySource, Window
 
 LOOKBACK_S = 2 * 3600
 HALF_LIFE_S = 15 * 60  # a change this long before the onset keeps half its time score
+AFTER_SCORE = 0.15  # a change just after the onset cannot have started it; it weighs this much at most ...
+AFTER_DECAY_S = 5 * 60  # ... and fades with this time constant
 KIND_WEIGHT = {"deploy": 1.0, "config": 0.8, "scale": 0.5, "restart": 0.5, "other": 0.4}
+MAX_SCORE = 0.95  # a change is never unmistakable evidence on its own: it needs a misbehaving service
+NEAR_SCORE = 0.2  # below this no change counts as near the onset (a deploy ~35 min before, a scale ~20 min)
 
 
 def time_score(seconds_before_onset: float) -> float:
     """1 just before the onset, halving every HALF_LIFE_S; changes after the onset weigh little."""
     if seconds_before_onset < 0:
-        return 0.15 * math.exp(seconds_before_onset / 300)
+        return AFTER_SCORE * math.exp(seconds_before_onset / AFTER_DECAY_S)
     return 0.5 ** (seconds_before_onset / HALF_LIFE_S)
+
+
+def change_score(kind: str, seconds_before_onset: float) -> float:
+    return round(min(MAX_SCORE, KIND_WEIGHT.get(kind, KIND_WEIGHT["other"]) * time_score(seconds_before_onset)), 4)
 
 
 def analyse(source: TelemetrySource, ctx: AnalysisContext) -> SpecialistResult:
     window = Window(ctx.incident.start - LOOKBACK_S, ctx.incident.end)
     read = source.changes(window)
-    query = {"source": source.describe(), "window": [window.start, window.end]}
-    # the onset of the problem precedes the alert: measure from the start of the incident's own window
-    reference = ctx.onset
-    findings = []
-    for c in read.items:
-        before = reference - c.timestamp
-        score = KIND_WEIGHT.get(c.kind, 0.4) * time_score(before)
-        findings.append(Finding(
-            specialist="changes", kind=f"change.{c.kind}", service=c.service, resource=dict(c.details).get(
-                "revision", ""), title=f"{c.kind} on {c.service or 'the project'} {_ago(before)}: {c.description}",
-            onset=c.timestamp, magnitude=round(before, 1), score=round(min(score, 0.95), 4), query=query,
-            exemplars=[{"timestamp": c.timestamp, "actor": c.actor, "details": dict(c.details)}],
-            widget=Widget(kind="table", title="change", data={"rows": [{
-                "at": c.timestamp, "service": c.service, "kind": c.kind, "actor": c.actor,
-                "description": c.description}]}),
-            details={"description": c.description, "at": c.timestamp, "actor": c.actor, "change_kind": c.kind,
-                     "seconds_before_onset": round(before, 1), **{k: v for k, v in c.details}}))
-    if not any(f.score >= 0.2 for f in findings):
-        findings.append(Finding(
-            specialist="changes", kind="change.none", title="no deploy or config change shortly before the onset",
-            ruled_out=True, query=query, details={"changes_in_window": len(read.items)}))
-    findings.sort(key=lambda f: (-f.score, f.onset or 0.0, f.service))
+    query: dict[str, object] = {"source": source.describe(), "window": [window.start, window.end]}
+    # the alert's start is the best-known moment of the onset (the round's context carries it)
+    findings = [_finding(c, ctx.onset - c.timestamp, query) for c in read.items]
+    findings.sort(key=lambda f: (-f.score, f.onset or 0.0, f.service, f.kind, f.title))
+    if not any(f.score >= NEAR_SCORE for f in findings):
+        findings.append(_nothing_near(findings, query))
     return SpecialistResult(findings, [read.note] if read.sampled else [])
+
+
+def _finding(c: ChangeEvent, before: float, query: dict[str, object]) -> Finding:
+    kind = c.kind if c.kind in KIND_WEIGHT else "other"
+    extra = dict(c.details)
+    where = c.service or "the project"
+    return Finding(
+        specialist="changes", kind=f"change.{kind}", service=c.service, resource=extra.get("revision", ""),
+        title=f"{c.kind} on {where} {_ago(before)}: {c.description}",
+        onset=c.timestamp, magnitude=round(before, 1), score=change_score(kind, before), query=query,
+        exemplars=[{"timestamp": c.timestamp, "actor": c.actor, "details": extra}],
+        widget=Widget(kind="table", title="change", data={"rows": [{
+            "at": c.timestamp, "service": c.service, "kind": c.kind, "actor": c.actor,
+            "description": c.description}]}),
+        details={**extra, "description": c.description, "at": c.timestamp, "actor": c.actor,
+                 "change_kind": c.kind, "seconds_before_onset": round(before, 1)})
+
+
+def _nothing_near(found: list[Finding], query: dict[str, object]) -> Finding:
+    """The checked hypothesis "a recent change did it", found empty."""
+    before = [f for f in found if f.magnitude >= 0]
+    nearest = min(before, key=lambda f: (f.magnitude, f.service, f.kind)) if before else None
+    title = "no deploy, config change or scaling shortly before the onset"
+    if nearest is not None:
+        title += f" (the nearest: {nearest.details.get('change_kind')} on {nearest.service or 'the project'} " \
+                 f"{_ago(nearest.magnitude)})"
+    elif not found:
+        title += f" (none in the {LOOKBACK_S // 3600} h before the incident)"
+    return Finding(
+        specialist="changes", kind="change.none", title=title, ruled_out=True, query=query,
+        details={"changes_in_window": len(found),
+                 "nearest_seconds_before_onset": nearest.magnitude if nearest is not None else None})
 
 
 def _ago(seconds: float) -> str:

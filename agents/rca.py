@@ -1,40 +1,97 @@
-"""Root-cause analyst: combine the specialists' findings on the service dependency graph into ranked causes,
-each with a causal chain (cause -> propagation -> symptom -> impact) citing finding ids, and what was ruled out.
+"""Root-cause analyst: combine the specialists' findings on the service dependency graph into ranked causes, each
+with a causal chain (cause -> propagation -> symptom -> impact) citing finding ids, and what was ruled out.
 
-Method (deterministic, no LLM):
-1. Evidence per service is split into *own* evidence (its self time grew, errors originate in it, its resources
-   saturate, new error patterns, a change shortly before the onset on an anomalous service) and *symptoms*
-   (waiting on callees, error rates, latency/error metrics) that a caller shows when a callee is at fault.
-2. Scores per specialist are combined by noisy-OR, so corroboration across specialists counts.
-3. A service whose callees (transitively) hold stronger own evidence is discounted: its anomaly is explained as
-   propagation. The most downstream service with strong own evidence ranks first.
+Method (deterministic, no LLM, nothing specific to a system):
+1. Every finding is evidence about its service, in one of four roles: *origin* (points at the service itself
+   whatever its callees do: errors originate in it, its own self time grew, calls to it wait in front of it, a
+   resource of its own saturates, one of its instances deviates from its peers), *own* (its own log lines, other
+   own figures), *symptom* (what a caller shows when something it waits on is at fault: latency and error
+   rates) or *context* (a host's figures shared by every pod on it, the load its callers send: they show that
+   something happens there, not that the service is at fault).
+2. Per service, the best finding of each kind is taken, kinds are combined within a specialist with diminishing
+   weight, and specialists are combined by noisy-OR, so corroboration by several specialists counts.
+3. On the dependency graph (with the alert's service put in front of the entry services when the traces do not
+   show it), a service whose downstream holds stronger own evidence, reached through services that all show
+   something, is explained as propagation: its score is discounted, down to what its origin evidence alone
+   keeps. A candidate whose callers show nothing explains no symptom and weighs less; one the graph does not
+   connect to the alerting service (or that takes part in no traced call) weighs less still.
+4. A change shortly before the onset boosts a service that misbehaves and lies on a call path to the alert.
+Scores are rounded and ties broken by name, so the same findings give the same ranking in any order.
 """
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from itertools import pairwise
+from typing import Literal
 
 from agents.base import AnalysisContext
-from agents.causal_graph import ServiceGraph
+from agents.causal_graph import TOPOLOGY_KIND, ServiceGraph
 from shared.models import ChainStep, Finding, RankedCause, RuledOut
 
-RESOURCE_WORDS = ("cpu", "memory", "pool", "thread", "gc", "disk", "syscall", "network", "restart", "throttl",
-                  "queue", "connection", "fd", "oom", "heap", "receive", "transmit")
-PROPAGATION_DISCOUNT = 0.4
-CHANGE_NEEDS_ANOMALY = 0.3
+ORIGIN, OWN, SYMPTOM, CONTEXT = "origin", "own", "symptom", "context"
+# Generic words in metric names: what users see of a service (a symptom, possibly propagated) ...
+SYMPTOM_METRIC_WORDS = ("latency", "duration", "response", "error", "fail", "success", "timeout", "5xx", "4xx",
+                        "p50", "p90", "p95", "p99", "availab", "apdex", "slo")
+# ... how much load reaches it (set by its callers and retries, not by its health) ...
+LOAD_WORDS = ("receive", "transmit", "bytes", "packet", "syscall", "workload", "traffic", "request_count", "rps",
+              "qps", "throughput")
+# ... and the resources a service saturates on its own.
+RESOURCE_WORDS = ("cpu", "memory", "mem_", "heap", "gc", "thread", "pool", "connection", "fd", "file_desc", "disk",
+                  "oom", "throttl", "restart", "evict", "saturat", "utiliz", "queue")
+
+ECHO_WORDS = 6  # a log template sharing a run of this many words with a downstream service's repeats its error
+WORD = re.compile(r"[a-z0-9_]+")
+KIND_DECAY = 0.5  # a specialist's second kind of evidence counts half, its third a quarter
+SYMPTOM_WEIGHT = 0.25  # symptoms add to a service's score only this much of what own evidence would
+SYMPTOMATIC = 0.1  # a service with anomaly evidence this strong passes propagation on
+EXPLAINER_MIN = 0.3  # own evidence a downstream service needs to explain its callers' anomalies ...
+EXPLAIN_MARGIN = 0.05  # ... and by how much it must exceed theirs
+PROPAGATION_DISCOUNT = 0.4  # what an explained service keeps of its score ...
+ORIGIN_KEEP = 0.85  # ... unless its origin evidence keeps more
+SUPPORT_WEIGHT = 0.3  # share of the score that depends on the callers showing symptoms
+UNREACHABLE = 0.5  # a candidate with no known call path to the alerting service keeps this share
+CHANGE_NEEDS_ANOMALY = 0.3  # a change counts on a service that misbehaves at least this much ...
+CHANGE_WEIGHT = 0.6  # ... and adds by noisy-OR this share of its score
+NEAR_CHANGE = 0.2  # weaker changes are background, not evidence
+STEP_EVIDENCE = 5  # findings cited per propagation or symptom step
+CAUSE_EVIDENCE = 10  # findings cited by the cause step (a cause's evidence list has them all)
+MAX_NORMAL = 5  # quiet callees of the top cause's chain reported, the nearest to the cause first
+EXPLAINED = "is explained by its callee"
+KIND_PHRASE = {  # the headline's words for the kind of the leading finding
+    "trace.error_origin": "errors originate in it", "trace.latency_shift": "its own processing time grew",
+    "trace.wire_delay": "calls to it wait longer outside it (network or queueing)",
+    "trace.error_shift": "its error rate rose", "metric.anomaly": "its metrics are anomalous",
+    "metric.fleet_outlier": "one of its instances deviates from its peers",
+    "log.new_pattern": "a new log pattern appeared", "log.spike": "a log pattern spiked",
+    "log.drop": "a code path stopped logging", "change.deploy": "it was deployed shortly before the onset",
+    "change.config": "its configuration changed shortly before the onset",
+    "change.scale": "it was scaled shortly before the onset", "change.restart": "it restarted shortly before the onset",
+}
 
 
-def is_own(f: Finding) -> bool:
-    """Evidence that points at the service itself rather than at something it waits on."""
-    if f.kind == "trace.latency_shift":
-        return bool(f.details.get("own_time_grew"))
+def role(f: Finding) -> str:
+    """Whether a finding points at its service itself (origin, own), at what it waits on (symptom), or only at
+    its surroundings (context: a host's figures shared by every pod on it, the load its callers send)."""
+    d = f.details
     if f.kind in ("trace.error_origin", "trace.wire_delay", "metric.fleet_outlier"):
-        return True
+        return ORIGIN
+    if f.kind == "trace.latency_shift":
+        return ORIGIN if d.get("own_time_grew") else SYMPTOM
+    if f.kind == "trace.error_shift":
+        return SYMPTOM
     if f.kind == "metric.anomaly":
-        metric = str(f.details.get("metric", "")).lower()
-        return any(w in metric for w in RESOURCE_WORDS) and not f.details.get("host_level")
-    return f.kind in ("log.new_pattern", "log.spike", "log.drop")
+        metric = str(d.get("metric", "")).lower()
+        if any(w in metric for w in SYMPTOM_METRIC_WORDS):
+            return SYMPTOM
+        if d.get("host_level") or any(w in metric for w in LOAD_WORDS):
+            return CONTEXT
+        if any(w in metric for w in RESOURCE_WORDS):
+            return ORIGIN
+    return OWN
 
 
 def noisy_or(scores: list[float]) -> float:
@@ -44,21 +101,49 @@ def noisy_or(scores: list[float]) -> float:
     return 1.0 - p
 
 
+def combine(findings: list[Finding]) -> float:
+    """Best finding per kind; kinds within a specialist with diminishing weight; specialists by noisy-OR."""
+    best: dict[tuple[str, str], float] = {}
+    for f in findings:
+        key = (f.specialist, f.kind)
+        best[key] = max(best.get(key, 0.0), f.score)
+    per_specialist: dict[str, list[float]] = defaultdict(list)
+    for (specialist, _), score in best.items():
+        per_specialist[specialist].append(score)
+    return noisy_or([noisy_or([s * KIND_DECAY ** i for i, s in enumerate(sorted(scores, reverse=True))])
+                     for scores in per_specialist.values()])
+
+
 @dataclass
-class _Evidence:
-    own: dict[str, Finding] = field(default_factory=dict)  # specialist -> strongest own finding
-    symptom: dict[str, Finding] = field(default_factory=dict)
-    changes: list[Finding] = field(default_factory=list)
-    all: list[Finding] = field(default_factory=list)
+class Evidence:
+    """What the specialists said about one service."""
 
-    def own_score(self) -> float:
-        return noisy_or([f.score for f in self.own.values()])
+    service: str
+    findings: list[Finding] = field(default_factory=list)  # anomalies (no changes), strongest first
+    roles: list[str] = field(default_factory=list)  # the role of each of `findings`
+    changes: list[Finding] = field(default_factory=list)  # near changes, strongest first
+    far_changes: list[Finding] = field(default_factory=list)
+    origin: float = 0.0
+    own: float = 0.0
+    symptom: float = 0.0
+    anomaly: float = 0.0
 
-    def any_score(self) -> float:
-        best: dict[str, float] = defaultdict(float)
-        for f in list(self.own.values()) + list(self.symptom.values()):
-            best[f.specialist] = max(best[f.specialist], f.score)
-        return noisy_or(list(best.values()))
+    def of_role(self, *roles: str) -> list[Finding]:
+        return [f for f, r in zip(self.findings, self.roles, strict=True) if r in roles]
+
+    def score(self) -> float:
+        return self.own + SYMPTOM_WEIGHT * self.symptom * (1.0 - self.own)
+
+
+@dataclass
+class Judgement:
+    """How a service's score came about."""
+
+    score: float
+    explained_by: str = ""  # the downstream service its anomaly is propagation of
+    support: float = 1.0  # how much its callers show
+    reaches_alert: bool = True
+    change: Finding | None = None  # the change that boosted it
 
 
 @dataclass
@@ -67,124 +152,230 @@ class RcaResult:
     ruled_out: list[RuledOut]
 
 
-def _gather(findings: list[Finding]) -> dict[str, _Evidence]:
-    ev: dict[str, _Evidence] = defaultdict(_Evidence)
-    for f in findings:
-        if f.ruled_out or f.kind == "trace.topology" or not f.service:
+def gather(findings: list[Finding], graph: ServiceGraph | None = None) -> dict[str, Evidence]:
+    """Each service's evidence, every finding in its role; with the graph, log lines that repeat a downstream
+    service's error text are symptoms (the error travelled up), not the caller's own fault."""
+    graph = graph if graph is not None else ServiceGraph()
+    ev: dict[str, Evidence] = {}
+    for f in sorted(findings, key=_strongest):
+        if f.ruled_out or f.kind == TOPOLOGY_KIND or not f.service:
             continue
-        e = ev[f.service]
-        e.all.append(f)
+        e = ev.setdefault(f.service, Evidence(f.service))
         if f.kind.startswith("change."):
-            e.changes.append(f)
-            continue
-        bucket = e.own if is_own(f) else e.symptom
-        if f.specialist not in bucket or f.score > bucket[f.specialist].score:
-            bucket[f.specialist] = f
+            (e.changes if f.score >= NEAR_CHANGE else e.far_changes).append(f)
+        else:
+            e.findings.append(f)
+    grams = {s: _log_grams(e.findings) for s, e in ev.items()}
+    for s, e in ev.items():
+        below: set[tuple[str, ...]] = set().union(*(grams.get(d, set()) for d in graph.downstream(s)))
+        e.roles = [SYMPTOM if f.kind.startswith("log.") and below & _grams(f) else role(f) for f in e.findings]
+        e.origin = combine(e.of_role(ORIGIN))
+        e.own = combine(e.of_role(ORIGIN, OWN))
+        e.symptom = combine(e.of_role(SYMPTOM))
+        e.anomaly = combine(e.findings)
     return ev
 
 
-def rank(findings: list[Finding], ctx: AnalysisContext, top_k: int = 5) -> RcaResult:
-    graph = ServiceGraph.from_findings(findings)
-    ev = _gather(findings)
-    own = {s: e.own_score() for s, e in ev.items()}
-    anomaly = {s: e.any_score() for s, e in ev.items()}
-    scores: dict[str, float] = {}
-    explained_by: dict[str, str] = {}
-    for s, e in ev.items():
-        base = own[s] + 0.25 * anomaly[s] * (1 - own[s])
-        best_change = max((c.score for c in e.changes), default=0.0)
-        if anomaly[s] >= CHANGE_NEEDS_ANOMALY:  # a change matters on a service that misbehaves
-            base = noisy_or([base, 0.6 * best_change])
-        stronger = [d for d in graph.downstream(s) if own.get(d, 0.0) > own[s] + 0.05]
-        if stronger:
-            explained_by[s] = max(stronger, key=lambda d: (own[d], d))
-            base *= PROPAGATION_DISCOUNT
-        if base > 0:
-            scores[s] = round(base, 4)
-    order = sorted(scores, key=lambda s: (-scores[s], s))
-    causes = []
-    for i, s in enumerate(order[:top_k]):
-        causes.append(_cause(i + 1, s, ev, scores, order, graph, ctx, findings))
-    return RcaResult(causes, _ruled_out(ev, explained_by, anomaly, findings, set(order[:1])))
+def _grams(f: Finding) -> set[tuple[str, ...]]:
+    """The runs of ECHO_WORDS words of a log finding's template (variables dropped)."""
+    words = WORD.findall(str(f.details.get("template") or "").replace("<*>", " ").lower())
+    return {tuple(words[i:i + ECHO_WORDS]) for i in range(len(words) - ECHO_WORDS + 1)}
 
 
-def _confidence(s: str, scores: dict[str, float], order: list[str], specialists: int) -> float:
-    top = scores[s]
-    rest = [scores[o] for o in order if o != s][:2]
-    margin = top / (top + sum(rest)) if rest else 1.0
-    corroboration = min(1.0, 0.5 + 0.2 * specialists)
-    return round(max(0.0, min(1.0, top * margin * corroboration * 1.3)), 3)
+def _log_grams(found: list[Finding]) -> set[tuple[str, ...]]:
+    return set().union(*(_grams(f) for f in found if f.kind.startswith("log.")))
 
 
-def _cause(rank_no: int, s: str, ev: dict[str, _Evidence], scores: dict[str, float], order: list[str],
-           graph: ServiceGraph, ctx: AnalysisContext, findings: list[Finding]) -> RankedCause:
-    e = ev[s]
-    lead = max(list(e.own.values()) or list(e.symptom.values()) or e.changes, key=lambda f: (f.score, f.finding_id))
-    cause_findings = sorted(list(e.own.values()) + [c for c in e.changes if c.score >= 0.2],
-                            key=lambda f: (-f.score, f.finding_id)) or [lead]
-    chain = [ChainStep(role="cause", service=s, statement=lead.title,
-                       evidence=[f.finding_id for f in cause_findings])]
-    targets = [ctx.alert_service] if ctx.alert_service in graph else graph.entries()
-    path = graph.path_up(s, targets)
-    for hop in path[1:-1]:
-        hop_findings = ev[hop].all if hop in ev else []
-        chain.append(ChainStep(role="propagation", service=hop,
-                               statement=_hop_statement(hop, hop_findings, path[path.index(hop) - 1]),
-                               evidence=[f.finding_id for f in hop_findings[:5]]))
-    symptom_service = path[-1] if len(path) > 1 else (ctx.alert_service or s)
-    sym_findings = ev[symptom_service].all if symptom_service in ev else []
-    if symptom_service != s:
-        chain.append(ChainStep(role="symptom", service=symptom_service,
-                               statement=_hop_statement(symptom_service, sym_findings,
-                                                        path[-2] if len(path) > 1 else s),
-                               evidence=[f.finding_id for f in sym_findings[:5]]))
-    chain.append(ChainStep(role="impact", service=ctx.alert_service or symptom_service,
-                           statement=f"the alert fired on {ctx.alert_metric or 'its metric'}"
-                           f" for {ctx.alert_service or symptom_service}", evidence=[]))
-    evidence = sorted({f.finding_id for f in e.all if f.finding_id})
-    return RankedCause(rank=rank_no, service=s, resource=lead.resource, kind=lead.kind, title=lead.title,
-                       score=scores[s], confidence=_confidence(s, scores, order, len({f.specialist for f in e.all})),
-                       chain=chain, evidence=evidence)
+def judge(ev: dict[str, Evidence], graph: ServiceGraph, alert_service: str) -> dict[str, Judgement]:
+    """Each service's score after propagation, caller support, reachability and changes (steps 3 and 4)."""
+    def symptomatic(s: str) -> bool:
+        return s in ev and ev[s].anomaly >= SYMPTOMATIC
 
-
-def _hop_statement(service: str, found: list[Finding], callee: str) -> str:
-    if not found:
-        return f"{service} calls {callee} (no anomaly of its own recorded)"
-    top = max(found, key=lambda f: (f.score, f.finding_id))
-    return f"{top.title} (via {callee})"
-
-
-def _ruled_out(ev: dict[str, _Evidence], explained_by: dict[str, str], anomaly: dict[str, float],
-               findings: list[Finding], top: set[str]) -> list[RuledOut]:
-    out = []
-    for s in sorted(explained_by):
-        if s in top:
-            continue
-        out.append(RuledOut(service=s, reason=f"its anomaly is explained by its callee {explained_by[s]}, whose own "
-                            "evidence is stronger (propagation, not origin)",
-                            evidence=[f.finding_id for f in ev[s].all[:5]]))
+    targets = set(graph.targets(alert_service))
+    out: dict[str, Judgement] = {}
     for s, e in sorted(ev.items()):
-        if e.changes and anomaly.get(s, 0.0) < CHANGE_NEEDS_ANOMALY and s not in top:
-            out.append(RuledOut(service=s, reason=f"{e.changes[0].kind} on {s}, but {s} shows no anomaly of its own",
-                                evidence=[c.finding_id for c in e.changes]))
-    for f in findings:
-        if f.ruled_out:
-            out.append(RuledOut(service=f.service, reason=f.title, evidence=[f.finding_id]))
+        j = Judgement(score=e.score())
+        if graph and s not in graph:  # it took part in no traced call: nothing shows it reaches the alert
+            j.reaches_alert = False
+        stronger = [d for d in graph.downstream(s, through=symptomatic)
+                    if d in ev and ev[d].own >= EXPLAINER_MIN and ev[d].own > e.own + EXPLAIN_MARGIN]
+        if stronger:
+            j.explained_by = min(stronger, key=lambda d: (-ev[d].own, d))
+            j.score = max(e.origin * ORIGIN_KEEP, j.score * PROPAGATION_DISCOUNT)
+        if s in graph and s not in targets:
+            j.support = max((ev[c].anomaly for c in graph.callers(s) if c in ev), default=0.0)
+            j.reaches_alert = graph.reaches(s, alert_service)
+        j.score *= (1.0 - SUPPORT_WEIGHT) + SUPPORT_WEIGHT * j.support
+        if not j.reaches_alert:
+            j.score *= UNREACHABLE
+        if e.changes and e.anomaly >= CHANGE_NEEDS_ANOMALY and j.reaches_alert:
+            j.change = e.changes[0]
+            j.score = noisy_or([j.score, CHANGE_WEIGHT * j.change.score])
+        j.score = round(j.score, 4)
+        out[s] = j
     return out
 
 
+def rank(findings: list[Finding], ctx: AnalysisContext, top_k: int = 5) -> RcaResult:
+    graph = ServiceGraph.from_findings(findings).fronted_by(ctx.alert_service)
+    ev = gather(findings, graph)
+    judged = judge(ev, graph, ctx.alert_service)
+    # a service explained as propagation that has no origin evidence of its own is ruled out, not ranked
+    order = sorted((s for s in judged if judged[s].score > 0 and not (judged[s].explained_by and ev[s].origin == 0)),
+                   key=lambda s: (-judged[s].score, s))
+    causes = [_cause(i + 1, s, ev, judged, order, graph, ctx) for i, s in enumerate(order[:top_k])]
+    return RcaResult(causes, _ruled_out(ev, judged, graph, ctx, findings, causes))
+
+
+def confidence(s: str, judged: dict[str, Judgement], order: list[str], specialists: int) -> float:
+    """Calibrated-ish: the score, times its margin over the strongest alternative (a clear lead keeps the score,
+    a tie halves it, a trailing cause keeps less), times corroboration (one specialist 0.6, two 0.8, three or
+    more 1.0)."""
+    score = judged[s].score
+    if score <= 0:
+        return 0.0
+    rival = max((judged[o].score for o in order if o != s), default=0.0)
+    margin = max(-1.0, min(1.0, (score - rival) / score))
+    corroboration = min(1.0, 0.4 + 0.2 * max(1, specialists))
+    return round(max(0.0, min(1.0, score * (0.5 + 0.5 * margin) * corroboration)), 3)
+
+
+def _strongest(f: Finding) -> tuple[float, str, str]:
+    return (-f.score, f.finding_id, f.title)
+
+
+def _cause(rank_no: int, s: str, ev: dict[str, Evidence], judged: dict[str, Judgement], order: list[str],
+           graph: ServiceGraph, ctx: AnalysisContext) -> RankedCause:
+    e, j = ev[s], judged[s]
+    own = e.of_role(ORIGIN, OWN)
+    lead = (own or e.findings or e.changes or e.far_changes)[0]
+    if j.change is not None and CHANGE_WEIGHT * j.change.score > lead.score:
+        lead = j.change
+    cited = (own or e.findings)[:CAUSE_EVIDENCE]
+    cause_evidence = [f.finding_id for f in ([j.change] if j.change else []) + cited]
+    statement = lead.title + (f"; {j.change.title}" if j.change is not None and lead is not j.change else "")
+    chain = [ChainStep(role="cause", service=s, statement=statement, evidence=_ids(cause_evidence))]
+    path = graph.path_to_alert(s, ctx.alert_service, through=lambda x: x in ev and ev[x].anomaly >= SYMPTOMATIC,
+                               prefer=lambda x: ev[x].anomaly if x in ev else 0.0)
+    alert_end = ctx.alert_service or path[-1]
+    for below, hop in pairwise(path):
+        hop_findings = ev[hop].findings if hop in ev else []
+        step_role: Literal["symptom", "propagation"] = "symptom" if hop == alert_end else "propagation"
+        chain.append(ChainStep(role=step_role, service=hop, statement=chain_statement(hop, hop_findings, below),
+                               evidence=_ids([f.finding_id for f in hop_findings[:STEP_EVIDENCE]])))
+    if alert_end != s and chain[-1].service != alert_end:  # the graph does not connect the cause to the alert
+        found = ev[alert_end].findings if alert_end in ev else []
+        chain.append(ChainStep(role="symptom", service=alert_end,
+                               statement=chain_statement(alert_end, found, "") + " (no call path from "
+                               f"{s} to {alert_end} in the traces read)",
+                               evidence=_ids([f.finding_id for f in found[:STEP_EVIDENCE]])))
+    alert_findings = ev[alert_end].findings if alert_end in ev else []
+    matching = [f.finding_id for f in alert_findings if _matches_alert(f, ctx.alert_metric)]
+    chain.append(ChainStep(role="impact", service=alert_end, statement=impact_statement(ctx, alert_end),
+                           evidence=_ids(matching[:STEP_EVIDENCE])))
+    evidence = _ids([f.finding_id for f in e.findings + e.changes + e.far_changes])
+    specialists = {f.specialist for f in own} | ({j.change.specialist} if j.change else set())
+    return RankedCause(rank=rank_no, service=s, resource=lead.resource, kind=lead.kind, title=lead.title,
+                       score=j.score, confidence=confidence(s, judged, order, len(specialists)), chain=chain,
+                       evidence=evidence)
+
+
+def _matches_alert(f: Finding, alert_metric: str) -> bool:
+    metric = str(f.details.get("metric", "")).rsplit("/", 1)[-1].lower()
+    return bool(metric) and metric in alert_metric.lower()
+
+
+def _ids(ids: list[str]) -> list[str]:
+    """Finding ids once each, in the order given, blanks dropped."""
+    return [i for i in dict.fromkeys(ids) if i]
+
+
+def _ruled_out(ev: dict[str, Evidence], judged: dict[str, Judgement], graph: ServiceGraph, ctx: AnalysisContext,
+               findings: list[Finding], ranked: list[RankedCause]) -> list[RuledOut]:
+    causes = {c.service for c in ranked}
+    top = ranked[0] if ranked else None
+    out: list[RuledOut] = []
+    for s in sorted(judged):
+        j, e = judged[s], ev[s]
+        if j.explained_by and s not in causes:
+            by = ev[j.explained_by].of_role(ORIGIN, OWN)[0]
+            what = ("latency" if any("latency" in f.kind or "latency" in str(f.details.get("metric", ""))
+                                     for f in e.findings) else
+                    "errors" if any("error" in f.kind for f in e.findings) else "anomaly")
+            via = graph.path_up(j.explained_by, [s])
+            route = f" (via {' -> '.join(reversed(via[1:-1]))})" if len(via) > 2 else ""
+            out.append(RuledOut(service=s, reason=f"{what} in {s} {EXPLAINED} {j.explained_by}"
+                                f"{route}, whose own evidence is stronger: {by.title}",
+                                evidence=_ids([f.finding_id for f in e.findings[:STEP_EVIDENCE]]
+                                              + [by.finding_id])))
+    for s in sorted(ev):
+        e, j = ev[s], judged[s]
+        if not e.changes or j.change is not None or s in causes:
+            continue
+        why = (f"{s} shows no anomaly of its own" if e.anomaly < CHANGE_NEEDS_ANOMALY else
+               f"{s} is not on a call path to {ctx.alert_service or 'the alerting service'}")
+        out.append(RuledOut(service=s, reason=f"{e.changes[0].title}, but {why}",
+                            evidence=_ids([c.finding_id for c in e.changes])))
+    out += [r for r in _quiet_callees(ev, graph, top) if r.service not in {o.service for o in out}]
+    for f in sorted((f for f in findings if f.ruled_out), key=_strongest):
+        out.append(RuledOut(service=f.service, reason=f.title, evidence=_ids([f.finding_id])))
+    return out
+
+
+def _quiet_callees(ev: dict[str, Evidence], graph: ServiceGraph, top: RankedCause | None) -> list[RuledOut]:
+    """Services along the top cause's chain call that no specialist found anything about: examined and normal,
+    so the fault is not further down, nor on a side branch of the path."""
+    if top is None:
+        return []
+    out: dict[str, RuledOut] = {}
+    on_chain = list(dict.fromkeys(step.service for step in top.chain if step.role != "impact"))
+    for caller in on_chain:
+        quiet = [d for d in graph.callees(caller) if d not in on_chain and (d not in ev or not ev[d].findings)]
+        for d in quiet:
+            why = ("the fault does not come from further downstream" if caller == top.service else
+                   f"the symptoms of {caller} do not come from it")
+            out.setdefault(d, RuledOut(service=d, reason=f"{d}, called by {caller}, shows nothing anomalous in its "
+                                       f"logs, traces or metrics: {why}", evidence=[]))
+    return list(out.values())[:MAX_NORMAL]
+
+
 def headline(result: RcaResult, ctx: AnalysisContext) -> tuple[str, str]:
-    """A deterministic headline and summary paragraph for the report."""
+    """A deterministic headline and summary paragraph for the report, from the top causes."""
     where = ctx.alert_service or "the alerting service"
     if not result.causes:
         return (f"No root cause found for the alert on {where}",
-                "The specialists found no anomaly that explains the alert in the telemetry they could read.")
+                "The specialists found no anomaly that explains the alert in the telemetry they could read."
+                + (f" Checked and ruled out: {'; '.join(r.reason for r in result.ruled_out[:3])}."
+                   if result.ruled_out else ""))
     top = result.causes[0]
-    head = f"Likely root cause: {top.service} ({top.confidence:.0%} confidence)"
-    hops = " -> ".join(step.service for step in top.chain if step.role != "impact")
+    phrase = KIND_PHRASE.get(top.kind, "the strongest evidence points at it")
+    head = f"Likely root cause: {top.service}, {phrase} ({top.confidence:.0%} confidence)"
+    hops = [step.service for step in top.chain if step.role in ("propagation", "symptom")]
+    parts = [top.title.rstrip(".") + "."]
+    if hops:
+        parts.append(f"It propagates {' -> '.join([top.service, *hops])}, where the alert on "
+                     f"{ctx.alert_metric or 'its metric'} fired.")
+    else:
+        parts.append(f"The alert on {ctx.alert_metric or 'its metric'} fired on {where} itself.")
+    cause_step = top.chain[0]
+    parts.append(f"Evidence: {len(top.evidence)} findings ({len(cause_step.evidence)} on the cause itself).")
     others = ", ".join(f"{c.service} ({c.score:.2f})" for c in result.causes[1:3])
-    summary = (f"{top.title}. Propagation: {hops}, where the alert on {where} fired. "
-               f"Evidence: {len(top.evidence)} findings from "
-               f"{len({step.role for step in top.chain})} chain steps."
-               + (f" Also considered: {others}." if others else ""))
-    return head, summary
+    if others:
+        parts.append(f"Also considered: {others}.")
+    explained = [r.service for r in result.ruled_out if EXPLAINED in r.reason]
+    if explained:
+        parts.append(f"{len(explained)} other anomalous services are explained as propagation.")
+    return head, " ".join(parts)
+
+
+def chain_statement(service: str, found: list[Finding], callee: str) -> str:
+    """One step of a chain: the service's strongest finding, and what it waits on."""
+    waits = f" (it calls {callee})" if callee else ""
+    if not found:
+        return f"no anomaly of its own recorded on {service}{waits}"
+    return found[0].title + waits
+
+
+def impact_statement(ctx: AnalysisContext, service: str) -> str:
+    at = datetime.fromtimestamp(ctx.onset, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return f"the alert on {ctx.alert_metric or 'its metric'} for {service} fired (started {at})"
