@@ -2,62 +2,135 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from shared.telemetry.bigquery_logs import BigQueryLogAggregator, pattern_count_query
+from shared.telemetry.bigquery_logs import (
+    NORMALIZERS,
+    PARAMETERS,
+    PLACEHOLDER,
+    BigQueryLogAggregator,
+    PatternCount,
+    pattern_count_query,
+)
 from shared.telemetry.models import Window
 
 pytest.importorskip("google.cloud.bigquery")
+
+TABLE = "my-project.logs_ds._AllLogs"
+BASELINE, INCIDENT = Window(1_768_467_000.0, 1_768_470_600.0), Window(1_768_470_600.0, 1_768_471_800.0)
+EVIL = "payment'; DROP TABLE x; --"
 
 
 class FakeJob:
     def __init__(self, rows: list[dict[str, Any]]):
         self.rows = rows
+        self.timeouts: list[float] = []
 
     def result(self, timeout: float) -> list[dict[str, Any]]:
+        self.timeouts.append(timeout)
         return self.rows
 
 
 class FakeClient:
+    """Records each query and its job config; answers with `rows`."""
+
     def __init__(self, rows: list[dict[str, Any]]):
-        self.rows, self.calls = rows, []
+        self.rows = rows
+        self.calls: list[tuple[str, Any, float]] = []
+        self.jobs: list[FakeJob] = []
 
-    def query(self, sql: str, job_config: Any) -> FakeJob:
-        self.calls.append((sql, job_config))
-        return FakeJob(self.rows)
+    def query(self, sql: str, job_config: Any, timeout: float) -> FakeJob:
+        self.calls.append((sql, job_config, timeout))
+        self.jobs.append(FakeJob(self.rows))
+        return self.jobs[-1]
 
 
-def row(i: int) -> dict[str, Any]:
-    return {"template": f"charge failed for order <*> ({i})", "service": "payment", "bucket": "incident",
+def row(i: int, bucket: str = "incident") -> dict[str, Any]:
+    return {"template": f"charge failed for order <*> ({i})", "service": "payment", "bucket": bucket,
             "count": 10 - i, "first_seen": datetime(2026, 1, 15, 9, 58, tzinfo=UTC), "exemplar": "charge failed 42",
-            "severity_rank": 5}
+            "worst_severity": 5}
 
 
-def test_query_uses_parameters_only_and_converts_rows() -> None:
-    client = FakeClient([row(0), row(1)])
-    agg = BigQueryLogAggregator("my-project.logs_ds._AllLogs", client=client, max_rows=5)
-    evil = "payment'; DROP TABLE x; --"
-    counts, capped = agg.log_pattern_counts(Window(1000.0, 4600.0), Window(4600.0, 5800.0), [evil])
-    assert not capped and [c.count for c in counts] == [10, 9] and counts[0].first_seen == 1768471080.0
-    sql, config = client.calls[0]
-    assert evil not in sql and "DROP TABLE" not in sql
-    for name in ("@baseline_start", "@incident_start", "@incident_end", "@services", "@max_rows"):
-        assert name in sql
+def test_values_travel_only_as_typed_parameters() -> None:
+    client = FakeClient([])
+    BigQueryLogAggregator(TABLE, client=client, max_rows=5, timeout_s=60).log_pattern_counts(
+        BASELINE, INCIDENT, [EVIL, "checkout"])
+    (sql, config, timeout), = client.calls
+    assert sql == pattern_count_query(TABLE) and f"FROM `{TABLE}`" in sql
+    assert set(re.findall(r"@(\w+)", sql)) == set(PARAMETERS)
+    for value in (EVIL, "DROP", "checkout", "2026", str(int(BASELINE.start))):
+        assert value not in sql
     params = {p.name: p for p in config.query_parameters}
-    assert params["services"].values == [evil] and params["services"].array_type == "STRING"
-    assert params["incident_start"].type_ == "TIMESTAMP" and params["max_rows"].value == 6
+    assert set(params) == set(PARAMETERS)
+    times = {name: params[name].value for name in PARAMETERS[:4]}
+    assert {params[name].type_ for name in times} == {"TIMESTAMP"}
+    assert times == {"baseline_start": datetime(2026, 1, 15, 8, 50, tzinfo=UTC),
+                     "baseline_end": datetime(2026, 1, 15, 9, 50, tzinfo=UTC),
+                     "incident_start": datetime(2026, 1, 15, 9, 50, tzinfo=UTC),
+                     "incident_end": datetime(2026, 1, 15, 10, 10, tzinfo=UTC)}
+    assert (params["services"].array_type, params["services"].values) == ("STRING", [EVIL, "checkout"])
+    assert (params["max_rows"].type_, params["max_rows"].value) == ("INT64", 6)  # one past the cap tells of a cut
+    assert int(config.job_timeout_ms) == 60_000 and timeout == 60 and client.jobs[0].timeouts == [60]
 
 
-def test_row_cap_is_reported() -> None:
-    counts, capped = BigQueryLogAggregator("my-project.ds.t", client=FakeClient([row(i) for i in range(4)]),
-                                           max_rows=3).log_pattern_counts(Window(0, 1), Window(1, 2))
+def test_every_service_is_an_empty_array_and_no_service_is_no_query() -> None:
+    client = FakeClient([])
+    aggregator = BigQueryLogAggregator(TABLE, client=client, max_bytes_billed=10**9)
+    aggregator.log_pattern_counts(BASELINE, INCIDENT)
+    config = client.calls[0][1]
+    assert {p.name: p for p in config.query_parameters}["services"].values == []
+    assert config.maximum_bytes_billed == 10**9
+    assert aggregator.log_pattern_counts(BASELINE, INCIDENT, []) == ([], False) and len(client.calls) == 1
+
+
+def test_rows_become_pattern_counts_and_the_cap_is_reported() -> None:
+    counts, capped = BigQueryLogAggregator(TABLE, client=FakeClient([row(0), row(1, "baseline")]),
+                                           max_rows=5).log_pattern_counts(BASELINE, INCIDENT)
+    assert not capped and counts == [
+        PatternCount("charge failed for order <*> (0)", "payment", "incident", 10, 1_768_471_080.0,
+                     "charge failed 42", 5),
+        PatternCount("charge failed for order <*> (1)", "payment", "baseline", 9, 1_768_471_080.0,
+                     "charge failed 42", 5)]
+    assert counts[0].severity == "ERROR"
+    counts, capped = BigQueryLogAggregator(TABLE, client=FakeClient([row(i) for i in range(4)]),
+                                           max_rows=3).log_pattern_counts(BASELINE, INCIDENT)
     assert capped and len(counts) == 3
 
 
-@pytest.mark.parametrize("table", ["ds.t", "my-project.ds.t`; DROP", "My-Project.ds.t", "p.ds.t OR 1=1"])
+def test_a_baseline_overlapping_the_incident_is_refused() -> None:
+    client = FakeClient([])
+    with pytest.raises(ValueError, match="must end before"):
+        BigQueryLogAggregator(TABLE, client=client).log_pattern_counts(Window(0, 100), Window(50, 200))
+    assert client.calls == []
+
+
+def test_the_templates_normalise_ids_and_numbers() -> None:
+    def template(message: str) -> str:
+        for pattern in NORMALIZERS:  # RE2 and Python agree on these
+            message = re.sub(pattern, PLACEHOLDER, message)
+        return message
+
+    sql = pattern_count_query(TABLE)
+    assert all(f"r'{p}'" in sql for p in NORMALIZERS)
+    assert template("order 42 for 9f86d081-884c-4d63-a5b4-3e5d2c6a1f00 failed at 0x7ffd12 on pod-7 (deadbeef1)") \
+        == "order <*> for <*> failed at <*> on pod-<*> (<*>)"
+    assert template("user alice logged in from 10.0.0.12") == "user alice logged in from <*>.<*>.<*>.<*>"
+
+
+@pytest.mark.parametrize("table", ["my-project.ds.t", "my-project.logs_ds._AllLogs", "abcdef.d1.events-2026"])
+def test_good_table_names_are_accepted(table: str) -> None:
+    assert f"`{table}`" in pattern_count_query(table)
+
+
+@pytest.mark.parametrize("table", ["ds.t", "my-project.ds.t`; DROP", "My-Project.ds.t", "p.ds.t OR 1=1",
+                                   "my-project.ds.t\n", "my-project.ds.t$20260115", "my-project-.ds.t",
+                                   "my-project.ds.t.x", "my-project.d s.t", "my-project..t", "`my-project.ds.t`"])
 def test_bad_table_names_are_refused(table: str) -> None:
     with pytest.raises(ValueError, match="not a BigQuery table"):
         pattern_count_query(table)
+    with pytest.raises(ValueError, match="not a BigQuery table"):
+        BigQueryLogAggregator(table, client=FakeClient([]))

@@ -1,9 +1,12 @@
 """Fleet-scale log statistics pre-aggregated where the logs live: BigQuery / Log Analytics.
 
 Instead of pulling millions of lines into a function, one parameterised query groups the lines of the baseline
-and incident windows by a digit/id-normalised message per service and returns counts, first-seen times and an
-exemplar per group; the log analyst then mines patterns over those few thousand rows. User values travel only
-as query parameters; the table name (which cannot be a parameter) is validated strictly.
+and incident windows by a normalised message (UUIDs, hex ids and numbers become `<*>`) per service and returns a
+count, the first-seen time, an exemplar and the worst severity per group; the log analyst then mines patterns over
+those few thousand rows. Every value travels as a query parameter; the table name, which cannot be one, is
+validated strictly. The query reads the Log Analytics schema (a log bucket's linked dataset, e.g.
+`project.dataset._AllLogs`): `timestamp`, `severity`, `log_name`, `text_payload`, `json_payload` (JSON) and
+`resource.labels` (JSON).
 """
 
 from __future__ import annotations
@@ -13,49 +16,66 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.telemetry.models import Window
+from shared.telemetry.models import SEVERITIES, Window
 
-_TABLE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]\.[A-Za-z_][A-Za-z0-9_]{0,1023}\.[A-Za-z_][A-Za-z0-9_$-]{0,1023}$")
+# project (6-30: lower-case letter first, no trailing hyphen) . dataset . table; nothing that could leave backticks.
+TABLE_NAME = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]\.[A-Za-z0-9_]{1,1024}\.[A-Za-z0-9_][A-Za-z0-9_-]{0,1023}")
+MAX_MESSAGE_CHARS = 2000
+PLACEHOLDER = "<*>"
+# Applied in order (RE2 syntax, which these share with Python's `re`): UUIDs, then words of hex digits holding a
+# digit (ids, hashes, 0x addresses, plain numbers), then digit runs left inside words (pod-7, v2).
+NORMALIZERS = (
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
+    r"\b(?:0[xX])?[0-9a-fA-F]*[0-9][0-9a-fA-F]*\b",
+    r"[0-9]+",
+)
+PARAMETERS = ("baseline_start", "baseline_end", "incident_start", "incident_end", "services", "max_rows")
 
-# Log Analytics (_AllLogs) column shapes: resource.labels and json_payload are JSON.
-PATTERN_COUNT_SQL = """
+
+def _template_sql(column: str) -> str:
+    expr = column
+    for pattern in NORMALIZERS:
+        expr = f"REGEXP_REPLACE({expr}, r'{pattern}', '{PLACEHOLDER}')"
+    return expr
+
+
+_RANK_SQL = " ".join(f"WHEN '{name}' THEN {rank}" for rank, name in enumerate(SEVERITIES) if rank)
+
+PATTERN_COUNT_SQL = f"""
 WITH lines AS (
   SELECT
     timestamp,
-    CASE severity WHEN 'EMERGENCY' THEN 8 WHEN 'ALERT' THEN 7 WHEN 'CRITICAL' THEN 6 WHEN 'ERROR' THEN 5
-      WHEN 'WARNING' THEN 4 WHEN 'NOTICE' THEN 3 WHEN 'INFO' THEN 2 WHEN 'DEBUG' THEN 1 ELSE 0 END AS severity_rank,
-    COALESCE(text_payload, JSON_VALUE(json_payload, '$.message'), TO_JSON_STRING(json_payload)) AS message,
+    CASE UPPER(severity) {_RANK_SQL} ELSE 0 END AS severity_rank,
+    SUBSTR(COALESCE(text_payload, JSON_VALUE(json_payload, '$.message'), TO_JSON_STRING(json_payload), ''),
+           1, {MAX_MESSAGE_CHARS}) AS message,
     COALESCE(JSON_VALUE(resource.labels.service_name), JSON_VALUE(resource.labels.container_name),
              JSON_VALUE(resource.labels.function_name), '') AS service
-  FROM `{table}`
+  FROM `__TABLE__`
   WHERE timestamp >= @baseline_start AND timestamp < @incident_end
+    AND (timestamp < @baseline_end OR timestamp >= @incident_start)
     AND log_name NOT LIKE '%cloudaudit.googleapis.com%'
 )
 SELECT
-  REGEXP_REPLACE(
-    REGEXP_REPLACE(
-      REGEXP_REPLACE(SUBSTR(message, 1, 2000),
-        r'[0-9a-fA-F]{{8}}-[0-9a-fA-F]{{4}}-[0-9a-fA-F]{{4}}-[0-9a-fA-F]{{4}}-[0-9a-fA-F]{{12}}', '<*>'),
-      r'\\b(?:0x)?[0-9a-fA-F]*[0-9][0-9a-fA-F]*[a-fA-F][0-9a-fA-F]*\\b', '<*>'),
-    r'[0-9]+', '<*>') AS template,
+  {_template_sql("message")} AS template,
   service,
   IF(timestamp < @incident_start, 'baseline', 'incident') AS bucket,
   COUNT(*) AS count,
   MIN(timestamp) AS first_seen,
   ANY_VALUE(message) AS exemplar,
-  MAX(severity_rank) AS severity_rank
+  MAX(severity_rank) AS worst_severity
 FROM lines
 WHERE ARRAY_LENGTH(@services) = 0 OR service IN UNNEST(@services)
 GROUP BY template, service, bucket
-ORDER BY count DESC
+ORDER BY count DESC, worst_severity DESC, template, service, bucket
 LIMIT @max_rows
 """
 
 
 def pattern_count_query(table: str) -> str:
-    if not _TABLE.match(table):
+    """The aggregation SQL over `table` (`project.dataset.table`); its values are the `PARAMETERS`."""
+    if not TABLE_NAME.fullmatch(table):
         raise ValueError(f"not a BigQuery table name (project.dataset.table): {table[:80]!r}")
-    return PATTERN_COUNT_SQL.format(table=table)
+    return PATTERN_COUNT_SQL.replace("__TABLE__", table)
 
 
 @dataclass(frozen=True)
@@ -66,7 +86,11 @@ class PatternCount:
     count: int
     first_seen: float
     exemplar: str
-    severity_rank: int
+    severity_rank: int  # index into models.SEVERITIES (string severities do not order by MAX)
+
+    @property
+    def severity(self) -> str:
+        return SEVERITIES[min(max(self.severity_rank, 0), len(SEVERITIES) - 1)]
 
 
 def _ts(t: float) -> datetime:
@@ -74,28 +98,50 @@ def _ts(t: float) -> datetime:
 
 
 class BigQueryLogAggregator:
-    def __init__(self, table: str, client: Any = None, max_rows: int = 20_000, timeout_s: float = 120.0):
+    """Runs `pattern_count_query` with google-cloud-bigquery (the client is injected in tests)."""
+
+    def __init__(self, table: str, client: Any = None, max_rows: int = 20_000, timeout_s: float = 120.0,
+                 max_bytes_billed: int | None = None):
         self.sql = pattern_count_query(table)
+        if max_rows < 1 or timeout_s <= 0:
+            raise ValueError("max_rows and timeout_s must be positive")
         if client is None:
             from google.cloud import bigquery
 
             client = bigquery.Client()
-        self.client, self.max_rows, self.timeout_s = client, max_rows, timeout_s
+        self.table, self.client, self.max_rows, self.timeout_s = table, client, max_rows, timeout_s
+        self.max_bytes_billed = max_bytes_billed
 
-    def log_pattern_counts(self, baseline: Window, incident: Window, services: list[str] | None = None
-                  ) -> tuple[list[PatternCount], bool]:
-        """Rows per (template, service, window) and whether the row cap cut the result."""
+    def job_config(self, baseline: Window, incident: Window, services: list[str] | None = None) -> Any:
+        """A QueryJobConfig carrying every value as a parameter (one row past `max_rows` tells of a cut)."""
         from google.cloud import bigquery
 
-        config = bigquery.QueryJobConfig(query_parameters=[
-            bigquery.ScalarQueryParameter("baseline_start", "TIMESTAMP", _ts(baseline.start)),
-            bigquery.ScalarQueryParameter("incident_start", "TIMESTAMP", _ts(incident.start)),
-            bigquery.ScalarQueryParameter("incident_end", "TIMESTAMP", _ts(incident.end)),
-            bigquery.ArrayQueryParameter("services", "STRING", list(services or [])),
-            bigquery.ScalarQueryParameter("max_rows", "INT64", self.max_rows + 1),
-        ])
-        rows = list(self.client.query(self.sql, job_config=config).result(timeout=self.timeout_s))
+        if baseline.end > incident.start:
+            raise ValueError(f"the baseline {baseline} must end before the incident {incident} starts")
+        return bigquery.QueryJobConfig(
+            query_parameters=[
+                bigquery.ScalarQueryParameter("baseline_start", "TIMESTAMP", _ts(baseline.start)),
+                bigquery.ScalarQueryParameter("baseline_end", "TIMESTAMP", _ts(baseline.end)),
+                bigquery.ScalarQueryParameter("incident_start", "TIMESTAMP", _ts(incident.start)),
+                bigquery.ScalarQueryParameter("incident_end", "TIMESTAMP", _ts(incident.end)),
+                bigquery.ArrayQueryParameter("services", "STRING", list(services or [])),
+                bigquery.ScalarQueryParameter("max_rows", "INT64", self.max_rows + 1),
+            ],
+            job_timeout_ms=int(self.timeout_s * 1000),
+            maximum_bytes_billed=self.max_bytes_billed,
+        )
+
+    def log_pattern_counts(self, baseline: Window, incident: Window, services: list[str] | None = None
+                           ) -> tuple[list[PatternCount], bool]:
+        """Rows per (template, service, window), most frequent first, and whether `max_rows` cut the result.
+
+        `services=None` counts every service; an empty list asks for none (no query is run)."""
+        if services is not None and not services:
+            return [], False
+        config = self.job_config(baseline, incident, services)
+        job = self.client.query(self.sql, job_config=config, timeout=self.timeout_s)
+        rows = list(job.result(timeout=self.timeout_s))
         out = [PatternCount(str(r["template"]), str(r["service"]), str(r["bucket"]), int(r["count"]),
-                            r["first_seen"].timestamp(), str(r["exemplar"]), int(r["severity_rank"]))
+                            r["first_seen"].timestamp(), str(r["exemplar"]), int(r["worst_severity"]))
                for r in rows[: self.max_rows]]
         return out, len(rows) > self.max_rows
