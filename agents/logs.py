@@ -26,14 +26,17 @@ same findings in the same order.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import accumulate
 
 from agents.base import AnalysisContext, SpecialistResult
+from agents.log_flows import FlowBreak, breaks, strength, trails, transitions
 from agents.log_patterns import PatternMiner
 from agents.masking import level_of, mask_secrets
 from agents.stats import rate_increase_p, squash, two_proportion_z
@@ -57,6 +60,7 @@ MAX_FINDINGS = 25
 MAX_RULED_OUT = 5
 RULE_OUT_LINES = 200  # lines in each window before "nothing new in this service" is a statement worth making
 EXEMPLARS = 3
+MIN_STEP_WORDS = 2
 ERROR_WORDS = re.compile(r"(?i)\b(exception|error|fail(?:ed|ure)?|timeout|timed out|refused|unavailable|denied|"
                          r"panic|fatal|traceback|reset|abort(?:ed)?|cannot|unable|invalid|overflow|exhausted|"
                          r"\b5\d\d\b)")
@@ -165,9 +169,72 @@ def analyse(source: TelemetrySource, ctx: AnalysisContext) -> SpecialistResult:
                    bool(base_lines), silences.get((pid, service)), (pid, service) not in bursty)
         if f is not None:
             findings.append(f)
+    if mode == "lines":
+        template = lambda pid: step_of(mask_secrets(miner.template(pid)))  # noqa: E731
+        lines = [(r, assignment[key], incident) for key, (r, incident, _) in zip(keys, observations, strict=True)]
+        errors = {pid for (pid, _), p in patterns.items()
+                  if p.severity >= severity_rank("ERROR") or ERROR_WORDS.search(miner.template(pid))}
+        flows, flow_notes = flow_findings(source, ctx, lines, template, errors.__contains__, query)
+        findings += flows
+        notes += flow_notes
     findings.sort(key=lambda f: (-f.score, f.service, f.kind, f.resource))
     quiet = _ruled_out({f.service for f in findings}, volume, query)
     return SpecialistResult(findings[:MAX_FINDINGS] + quiet, notes)
+
+
+def flow_findings(source: TelemetrySource, ctx: AnalysisContext, lines: list[tuple[LogRecord, int, bool]],
+                  template: Callable[[int], str], errorish: Callable[[int], bool],
+                  query: dict[str, object]) -> tuple[list[Finding], list[str]]:
+    """Broken code paths (agents/log_flows.py): per-request trails of log patterns, the starts of the operations
+    that log and the calls they make, baseline against incident."""
+    if not any(r.trace_id for r, _, _ in lines):
+        return [], []
+    notes = []
+    spans = {}
+    for name, window in (("baseline", ctx.baseline), ("incident", ctx.incident)):
+        read = source.spans(window)
+        spans[name] = read.items
+        if read.sampled:
+            notes.append(f"traces ({name} window, for code paths): {read.note or 'a sample'}")
+    logging_spans = {r.span_id for r, _, _ in lines if r.span_id}
+    ops = {(s.service, s.name) for items in spans.values() for s in items if s.span_id in logging_spans}
+    base = transitions(trails([(r, p) for r, p, inc in lines if not inc], spans["baseline"], ops, template, errorish))
+    inc = transitions(trails([(r, p) for r, p, inc in lines if inc], spans["incident"], ops, template, errorish))
+    return [_flow_finding(b, query) for b in breaks(base, inc)[:MAX_FINDINGS]], notes
+
+
+def _flow_finding(b: FlowBreak, query: dict[str, object]) -> Finding:
+    instead = b.instead.label if b.instead is not None else "nothing"
+    where = f"after a call to {b.before.callee}" if b.after_call else f"after \u201c{b.before.label[:80]}\u201d"
+    title = (f"code path broke in {b.service} {where}: \u201c{b.expected.label[:80]}\u201d now follows "
+             f"{b.share:.0%} of {b.count} requests (was {b.base_share:.0%} of {b.base_count}); now mostly "
+             f"\u201c{instead[:60]}\u201d")
+    exemplars = [{"trace_id": t, "service": b.service, "line": f"{b.before.label} -> {instead}"} for t in b.traces]
+    widget = Widget(kind="pattern_table", title="broken code path", data={"rows": [
+        {"pattern": f"{b.before.label} -> {b.expected.label}", "count": round(b.share * b.count),
+         "baseline_count": round(b.base_share * b.base_count), "first_seen": b.first_seen,
+         "services": {b.service: b.count}, "exemplars": [e["line"] for e in exemplars]}]})
+    return Finding(
+        specialist="logs", kind="log.flow_break", service=b.service,
+        resource=f"flow-{stable_key(b.region)}", title=title[:400], onset=b.first_seen or None,
+        magnitude=round(b.drop, 4), score=round(min(0.95, 0.3 + 0.65 * strength(b)), 4),
+        query=query, exemplars=exemplars, widget=widget,
+        details={"before": b.before.label, "expected": b.expected.label, "instead": instead,
+                 "after_call": b.after_call, "callee": b.before.callee, "count": b.count,
+                 "baseline_count": b.base_count, "share": round(b.share, 4), "baseline_share": round(b.base_share, 4),
+                 "p_value": b.p_value, "instances": dict(b.instances), "traces": list(b.traces)})
+
+
+def step_of(template: str) -> str:
+    """A log pattern as a step of a code path: its constant lead up to the first variable when that says enough
+    (a logger's code location, a fixed message start), so that one statement split into two patterns by the
+    shapes of its values stays one step."""
+    lead = template.split("<*>", 1)[0].strip()
+    return (lead if len(lead.split()) >= MIN_STEP_WORDS else template)[:160]
+
+
+def stable_key(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def _timeline_stats(timeline: list[Timed]) -> tuple[dict[int, _Silence], set[int]]:

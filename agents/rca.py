@@ -67,7 +67,8 @@ KIND_PHRASE = {  # the headline's words for the kind of the leading finding
     "trace.error_shift": "its error rate rose", "metric.anomaly": "its metrics are anomalous",
     "metric.fleet_outlier": "one of its instances deviates from its peers",
     "log.new_pattern": "a new log pattern appeared", "log.spike": "a log pattern spiked",
-    "log.drop": "a code path stopped logging", "change.deploy": "it was deployed shortly before the onset",
+    "log.drop": "a code path stopped logging", "log.flow_break": "a code path in it broke off",
+    "change.deploy": "it was deployed shortly before the onset",
     "change.config": "its configuration changed shortly before the onset",
     "change.scale": "it was scaled shortly before the onset", "change.restart": "it restarted shortly before the onset",
 }
@@ -83,6 +84,8 @@ def role(f: Finding) -> str:
         return ORIGIN if d.get("own_time_grew") else SYMPTOM
     if f.kind == "trace.error_shift":
         return SYMPTOM
+    if f.kind == "log.flow_break":  # its own code path broke, unless right after a call: the callee's outcome
+        return SYMPTOM if d.get("after_call") else ORIGIN
     if f.kind == "metric.anomaly":
         metric = str(d.get("metric", "")).lower()
         if any(w in metric for w in SYMPTOM_METRIC_WORDS):

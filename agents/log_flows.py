@@ -1,0 +1,211 @@
+"""Broken code paths: where a request's flow through a service stopped going the way it always went.
+
+A request leaves a trail in each service it passes: the start of the service's operations that log, its log lines
+(as pattern ids) and its calls to other services, in time order, per (trace, service). Over the baseline, each
+event's successors have a distribution ("after line A comes line B 9 times in 10"). In the incident window, a
+successor that became much rarer after the same event is a code path that broke between the two: an exception
+thrown or an early return between two log statements, a call that is no longer made. The test is one-sided
+binomial on the incident's count of A -> B given the incident's count of A, against the baseline share of B
+(shrunk towards zero by one pseudo-observation, so a handful of baseline requests cannot make it certain).
+
+Only the first event of a broken flow is tested with evidence (after the break, the later events do not occur),
+so a break is reported once, where it happened. A break right after a call to another service says that the
+call's outcome changed (it failed or timed out): evidence about the callee, marked `after_call`.
+Needs log lines that carry a trace id; spans, when there are any, add the operation starts and calls.
+Pure and deterministic.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from shared.telemetry.models import LogRecord, Span
+
+END = "(end of the request in this service)"
+MIN_BASE = 5  # baseline occurrences of an event before its successors are known
+MIN_INCIDENT = 5  # incident occurrences before a break can be told
+MIN_SUCCESSOR = 3  # baseline occurrences of a successor worth expecting
+FLOW_P = 1e-6  # many transitions are tested: a break must be this unlikely by chance
+MIN_DROP = 0.3  # ... and the successor's share must have fallen by at least this much
+FLOW_SURE = 12.0  # -log10 of the chance at which a break is beyond doubt
+
+
+@dataclass(frozen=True)
+class Event:
+    """One step of a request's trail in a service: a log pattern, an operation's start or a call."""
+
+    label: str  # log steps are told apart by their label alone: patterns with one label are one step
+    kind: str  # log | error (a log pattern that reads as an error) | start | call | end
+
+    @property
+    def callee(self) -> str:
+        return self.label.removeprefix("call ") if self.kind == "call" else ""
+
+
+@dataclass(frozen=True)
+class FlowBreak:
+    service: str
+    before: Event  # the last event that still happened
+    expected: Event  # what used to follow it
+    instead: Event | None  # what follows it most often now
+    base_count: int  # baseline occurrences of `before`
+    base_share: float  # share of them followed by `expected`
+    count: int  # incident occurrences of `before`
+    share: float  # share of them followed by `expected`
+    p_value: float
+    instances: tuple[tuple[str, int], ...]
+    traces: tuple[str, ...]  # exemplar incident traces where the flow broke
+    first_seen: float
+
+    @property
+    def after_call(self) -> bool:
+        return self.before.kind == "call"
+
+    @property
+    def drop(self) -> float:
+        return self.base_share - self.share
+
+    @property
+    def region(self) -> str:
+        return f"{self.before.label} -> {self.expected.label}"
+
+
+Trail = list[tuple[float, int, Event, str]]  # (time, order, event, instance)
+
+
+def trails(lines: Iterable[tuple[LogRecord, int]], spans: Iterable[Span], logging_ops: set[tuple[str, str]],
+           label: Callable[[int], str], errorish: Callable[[int], bool]) -> dict[tuple[str, str, str], Trail]:
+    """Per visit of a request to a service (its entry span: one whose parent is in another service, or the
+    root), the time-ordered events; per (trace, service) for lines whose span is unknown. `lines` pairs each line
+    with its pattern id; only the operations in `logging_ops` ((service, name) pairs) contribute their start, so
+    that spans that never log do not dilute the trail. A span whose parent is in another service is a call from
+    that service's visit."""
+    span_list = list(spans)
+    by_id = {s.span_id: s for s in span_list}
+    entry: dict[str, str] = {}
+
+    def entry_of(s: Span) -> str:
+        chain = []
+        while s.span_id not in entry:
+            parent = by_id.get(s.parent_id)
+            chain.append(s.span_id)
+            if parent is None or parent.service != s.service or parent.span_id in chain:
+                entry[s.span_id] = s.span_id
+                break
+            s = parent
+        for sid in chain:
+            entry[sid] = entry[s.span_id]
+        return entry[chain[0]] if chain else entry[s.span_id]
+
+    out: dict[tuple[str, str, str], Trail] = defaultdict(list)  # (service, trace, entry span)
+    order = 0
+    for s in span_list:
+        visit = (s.service, s.trace_id, entry_of(s))
+        if (s.service, s.name) in logging_ops:
+            out[visit].append((s.start, order, Event(f"{s.name} start", "start"), s.instance))
+            order += 1
+        parent = by_id.get(s.parent_id)
+        if parent is not None and parent.service != s.service:
+            out[(parent.service, parent.trace_id, entry_of(parent))].append(
+                (s.start, order, Event(f"call {s.service}", "call"), parent.instance))
+            order += 1
+    for r, pid in lines:
+        span = by_id.get(r.span_id)
+        visit = (r.service, r.trace_id, entry_of(span) if span is not None and span.service == r.service else "")
+        if r.trace_id or span is not None:
+            event = Event(label(pid), "error" if errorish(pid) else "log")
+            out[visit].append((r.timestamp, order, event, r.instance))
+            order += 1
+    kept = {}
+    for key, trail in out.items():
+        if any(e.kind != "call" for _, _, e, _ in trail):  # calls alone say nothing about the caller's code
+            trail.sort(key=lambda t: (t[0], t[1]))
+            kept[key] = trail
+    return kept
+
+
+@dataclass
+class _Transitions:
+    counts: Counter[tuple[str, Event, Event]]  # (service, a, b)
+    totals: Counter[tuple[str, Event]]  # (service, a)
+    instances: dict[tuple[str, Event], Counter[str]]
+    traces: dict[tuple[str, Event, Event], list[str]]
+    first: dict[tuple[str, Event], float]
+
+
+def transitions(by_trail: dict[tuple[str, str, str], Trail]) -> _Transitions:
+    t = _Transitions(Counter(), Counter(), defaultdict(Counter), defaultdict(list), {})
+    end = Event(END, "end")
+    for (service, trace, _), trail in sorted(by_trail.items()):
+        events = [(e, inst, ts) for ts, _, e, inst in trail]
+        for (a, inst, ts), (b, _, _) in zip(events, [*events[1:], (end, "", 0.0)], strict=True):
+            t.counts[(service, a, b)] += 1
+            t.totals[(service, a)] += 1
+            t.instances[(service, a)][inst] += 1
+            if len(t.traces[(service, a, b)]) < 3:
+                t.traces[(service, a, b)].append(trace)
+            t.first[(service, a)] = min(t.first.get((service, a), ts), ts)
+    return t
+
+
+def binomial_cdf_log10(x: int, n: int, p: float) -> float:
+    """log10 P(X <= x) for X ~ Binomial(n, p)."""
+    if p <= 0.0:
+        return 0.0
+    if p >= 1.0:
+        return 0.0 if x >= n else -math.inf
+    terms = [math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1) + k * math.log(p)
+             + (n - k) * math.log1p(-p) for k in range(x + 1)]
+    top = max(terms)
+    return (top + math.log(sum(math.exp(v - top) for v in terms))) / math.log(10)
+
+
+def breaks(base: _Transitions, inc: _Transitions) -> list[FlowBreak]:
+    """The successors that became significantly rarer after the same event, strongest first."""
+    successors: dict[tuple[str, Event], list[tuple[Event, int]]] = defaultdict(list)
+    for (service, a, b), c in base.counts.items():
+        if c >= MIN_SUCCESSOR:
+            successors[(service, a)].append((b, c))
+    found: list[FlowBreak] = []
+    for (service, a), n_base in base.totals.items():
+        n_inc = inc.totals.get((service, a), 0)
+        if n_base < MIN_BASE or n_inc < MIN_INCIDENT:
+            continue
+        best: FlowBreak | None = None
+        for b, c in successors.get((service, a), []):
+            if b.kind in ("error", "end"):
+                continue  # a request that no longer fails there, or goes further than it did, broke nothing
+            p0 = c / (n_base + 1)
+            x = inc.counts.get((service, a, b), 0)
+            if x / n_inc >= p0 - MIN_DROP:
+                continue
+            log_p = binomial_cdf_log10(x, n_inc, p0)
+            if log_p > math.log10(FLOW_P):
+                continue
+            now = [(key[2], v) for key, v in _after(inc, service, a) if key[2] != b]
+            instead = max(now, key=lambda kv: (kv[1], kv[0].label))[0] if now else None
+            brk = FlowBreak(
+                service=service, before=a, expected=b, instead=instead, base_count=n_base, base_share=c / n_base,
+                count=n_inc, share=x / n_inc, p_value=10 ** max(log_p, -300.0),
+                instances=tuple(inc.instances[(service, a)].most_common(5)),
+                traces=tuple(inc.traces.get((service, a, instead), []) if instead else ()),
+                first_seen=inc.first.get((service, a), 0.0))
+            if best is None or (brk.drop, -brk.p_value) > (best.drop, -best.p_value):
+                best = brk
+        if best is not None:
+            found.append(best)
+    found.sort(key=lambda f: (-strength(f), f.service, f.region))
+    return found
+
+
+def _after(t: _Transitions, service: str, a: Event) -> list[tuple[tuple[str, Event, Event], int]]:
+    return [(key, v) for key, v in t.counts.items() if key[0] == service and key[1] == a]
+
+
+def strength(f: FlowBreak) -> float:
+    """How sure and how large: the fall in the successor's share, discounted while chance is not ruled out."""
+    sure = min(1.0, -math.log10(max(f.p_value, 1e-300)) / FLOW_SURE)
+    return f.drop * sure

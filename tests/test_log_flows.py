@@ -1,0 +1,116 @@
+"""Broken code paths (agents/log_flows.py): per-visit trails, the binomial deficit test, and a real Nezha case."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from agents import logs
+from agents.base import AnalysisContext, plan_windows
+from agents.log_flows import Event, FlowBreak, binomial_cdf_log10, breaks, trails, transitions
+from agents.logs import step_of
+from shared.alerts import parse_alert
+from shared.telemetry.bundle import BundleSource
+from shared.telemetry.models import LogRecord, Span
+from shared.telemetry.nezha import import_case
+from tests.data import nezha_dir
+
+LABELS = {0: "A.java#10 start work", 1: "A.java#20 work done", 2: "A.java#30 failed: boom", 3: "A.java#40 retry"}
+
+
+def requests(n: int, t0: float, steps: list[int], service: str = "svc", tag: str = "",
+             calls: str = "") -> tuple[list[tuple[LogRecord, int]], list[Span]]:
+    """n requests, each an entry span of `service` logging `steps` in order (and calling `calls` between the
+    first and second step when given)."""
+    lines, spans = [], []
+    for i in range(n):
+        trace, start = f"t{tag}{i}", t0 + i
+        spans.append(Span(trace, f"{trace}-s", "", service, "Handler.handle", start, start + 0.9, instance="pod-1"))
+        for j, pid in enumerate(steps):
+            lines.append((LogRecord(start + 0.1 * (j + 1), service, LABELS[pid], instance="pod-1", trace_id=trace,
+                                    span_id=f"{trace}-s"), pid))
+        if calls:
+            spans.append(Span(trace, f"{trace}-c", f"{trace}-s", calls, "Callee.op", start + 0.15, start + 0.16))
+    return lines, spans
+
+
+Trails = tuple[list[tuple[LogRecord, int]], list[Span]]
+
+
+def find(base: Trails, inc: Trails) -> list[FlowBreak]:
+    ops = {("svc", "Handler.handle")}
+    label, errorish = LABELS.__getitem__, (lambda pid: "failed" in LABELS[pid])
+    return breaks(transitions(trails(*base, ops, label, errorish)), transitions(trails(*inc, ops, label, errorish)))
+
+
+def test_a_step_that_stopped_following_its_predecessor_is_a_break_between_the_two() -> None:
+    base = requests(30, 0, [0, 1])
+    inc = requests(30, 1000, [0])  # an early return between #10 and #20
+    found = find(base, inc)
+    assert len(found) == 1
+    b = found[0]
+    assert (b.service, b.before.label, b.expected.label) == ("svc", LABELS[0], LABELS[1])
+    assert b.instead is not None and b.instead.kind == "end"
+    assert b.base_share == 1.0 and b.share == 0.0 and b.count == 30 and b.p_value < 1e-20
+    assert not b.after_call and b.traces and b.instances == (("pod-1", 30),)
+
+
+def test_the_operation_start_is_a_step_so_a_path_that_never_logs_any_more_is_seen() -> None:
+    found = find(requests(30, 0, [1]), requests(30, 1000, []))
+    assert [(b.before.label, b.expected.label) for b in found] == [("Handler.handle start", LABELS[1])]
+
+
+def test_no_break_when_the_flow_is_unchanged_or_the_evidence_is_thin() -> None:
+    assert find(requests(30, 0, [0, 1]), requests(40, 1000, [0, 1])) == []
+    assert find(requests(3, 0, [0, 1]), requests(30, 1000, [0])) == []  # three baseline requests tell nothing
+    # one in three requests now skipping the step is not beyond chance with this little data
+    half = requests(6, 1000, [0], tag="x")
+    full = requests(3, 2000, [0, 1], tag="y")
+    assert find(requests(8, 0, [0, 1]), (half[0] + full[0], half[1] + full[1])) == []
+
+
+def test_an_error_path_that_stopped_and_a_flow_that_goes_further_are_not_breaks() -> None:
+    assert find(requests(30, 0, [0, 2]), requests(30, 1000, [0, 1])) == []  # no longer fails
+    assert find(requests(30, 0, [0]), requests(30, 1000, [0, 3])) == []  # now logs one step more
+
+
+def test_a_break_right_after_a_call_is_marked_as_the_callee_s_outcome() -> None:
+    found = find(requests(30, 0, [0, 1], calls="db"), requests(30, 1000, [0, 2], calls="db"))
+    assert len(found) == 1 and found[0].after_call and found[0].before.callee == "db"
+    assert found[0].instead == Event(LABELS[2], "error")
+
+
+def test_lines_without_spans_make_one_trail_per_trace_and_service() -> None:
+    base, inc = requests(30, 0, [0, 1]), requests(30, 1000, [0])
+    found = find((base[0], []), (inc[0], []))
+    assert [(b.before.label, b.expected.label) for b in found] == [(LABELS[0], LABELS[1])]
+
+
+@pytest.mark.parametrize(("x", "n", "p"), [(0, 10, 0.5), (3, 10, 0.5), (10, 10, 0.3), (2, 40, 0.9), (7, 7, 0.99)])
+def test_the_binomial_tail_matches_the_sum_of_its_terms(x: int, n: int, p: float) -> None:
+    exact = sum(math.comb(n, k) * p ** k * (1 - p) ** (n - k) for k in range(x + 1))
+    assert binomial_cdf_log10(x, n, p) == pytest.approx(math.log10(exact), abs=1e-9)
+
+
+def test_a_statement_split_into_two_patterns_is_one_step() -> None:
+    assert step_of("c.s.Impl#119 TraceID: <*> SpanID: <*> [query][x]") == step_of("c.s.Impl#119 TraceID: <*> ok")
+    assert step_of("<*> connected") == "<*> connected"  # no constant lead: the template itself
+
+
+def test_the_injected_exception_of_a_real_case_is_found_between_the_labelled_log_statements(tmp_path: Path) -> None:
+    root = nezha_dir()
+    case = "tt-20230129-105016"  # label: exception in ts-travel2-service between TravelServiceImpl#366 and #372
+    info = import_case(root / "cases" / case, tmp_path / case, root / "reference")
+    alert = parse_alert(Path(info.alert_path).read_bytes())
+    assert alert.started_at is not None
+    incident, baseline = plan_windows(alert.started_at)
+    ctx = AnalysisContext(case, alert.service, alert.metric_type, alert.started_at, incident, baseline)
+    found = [f for f in logs.analyse(BundleSource(info.bundle_dir), ctx).findings if f.kind == "log.flow_break"]
+    assert found, "no broken code path found"
+    top = max(found, key=lambda f: f.score)
+    before, after = str(info.label["inner_root_cause"]).split("_", 1)
+    assert top.service == info.label["service"]
+    assert str(top.details["before"]).startswith(before) and str(top.details["expected"]).startswith(after)
+    assert top.score >= 0.9 and not top.details["after_call"]
