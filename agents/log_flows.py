@@ -7,6 +7,8 @@ successor that became much rarer after the same event is a code path that broke 
 thrown or an early return between two log statements, a call that is no longer made. The test is one-sided
 binomial on the incident's count of A -> B given the incident's count of A, against the baseline share of B
 (shrunk towards zero by one pseudo-observation, so a handful of baseline requests cannot make it certain).
+Requests that now go on to a branch the baseline already took after A (a shift in the mix of inputs) are weaker
+evidence than requests that go where they never went: the end of the visit, an error, a new step.
 
 Only the first event of a broken flow is tested with evidence (after the break, the later events do not occur),
 so a break is reported once, where it happened. A break right after a call to another service says that the
@@ -31,6 +33,8 @@ MIN_SUCCESSOR = 3  # baseline occurrences of a successor worth expecting
 FLOW_P = 1e-6  # many transitions are tested: a break must be this unlikely by chance
 MIN_DROP = 0.3  # ... and the successor's share must have fallen by at least this much
 FLOW_SURE = 12.0  # -log10 of the chance at which a break is beyond doubt
+NOVEL_SHARE = 0.05  # a successor rarer than this after the same step in the baseline is a new branch
+KNOWN_BRANCH = 0.3  # what a break keeps when its requests went on to branches the baseline already took
 
 
 @dataclass(frozen=True)
@@ -58,7 +62,8 @@ class FlowBreak:
     p_value: float
     instances: tuple[tuple[str, int], ...]
     traces: tuple[str, ...]  # exemplar incident traces where the flow broke
-    first_seen: float
+    first_seen: float  # the first incident request that did not go on to `expected`
+    novel_share: float  # share of the incident's requests that went on to a step rare there in the baseline
 
     @property
     def after_call(self) -> bool:
@@ -133,7 +138,7 @@ class _Transitions:
     totals: Counter[tuple[str, Event]]  # (service, a)
     instances: dict[tuple[str, Event], Counter[str]]
     traces: dict[tuple[str, Event, Event], list[str]]
-    first: dict[tuple[str, Event], float]
+    first: dict[tuple[str, Event, Event], float]  # when the transition was first seen
 
 
 def transitions(by_trail: dict[tuple[str, str, str], Trail]) -> _Transitions:
@@ -147,7 +152,7 @@ def transitions(by_trail: dict[tuple[str, str, str], Trail]) -> _Transitions:
             t.instances[(service, a)][inst] += 1
             if len(t.traces[(service, a, b)]) < 3:
                 t.traces[(service, a, b)].append(trace)
-            t.first[(service, a)] = min(t.first.get((service, a), ts), ts)
+            t.first[(service, a, b)] = min(t.first.get((service, a, b), ts), ts)
     return t
 
 
@@ -187,12 +192,14 @@ def breaks(base: _Transitions, inc: _Transitions) -> list[FlowBreak]:
                 continue
             now = [(key[2], v) for key, v in _after(inc, service, a) if key[2] != b]
             instead = max(now, key=lambda kv: (kv[1], kv[0].label))[0] if now else None
+            novel = [k for k, _ in now if base.counts.get((service, a, k), 0) < NOVEL_SHARE * n_base]
             brk = FlowBreak(
                 service=service, before=a, expected=b, instead=instead, base_count=n_base, base_share=c / n_base,
                 count=n_inc, share=x / n_inc, p_value=10 ** max(log_p, -300.0),
                 instances=tuple(inc.instances[(service, a)].most_common(5)),
                 traces=tuple(inc.traces.get((service, a, instead), []) if instead else ()),
-                first_seen=inc.first.get((service, a), 0.0))
+                first_seen=min((inc.first[(service, a, k)] for k, _ in now), default=0.0),
+                novel_share=sum(inc.counts[(service, a, k)] for k in novel) / n_inc)
             if best is None or (brk.drop, -brk.p_value) > (best.drop, -best.p_value):
                 best = brk
         if best is not None:
@@ -206,6 +213,9 @@ def _after(t: _Transitions, service: str, a: Event) -> list[tuple[tuple[str, Eve
 
 
 def strength(f: FlowBreak) -> float:
-    """How sure and how large: the fall in the successor's share, discounted while chance is not ruled out."""
+    """How sure and how large: the fall in the successor's share, discounted while chance is not ruled out, and
+    while the requests went on to branches they already took in the baseline (a shift in the mix of inputs
+    rather than code that broke)."""
     sure = min(1.0, -math.log10(max(f.p_value, 1e-300)) / FLOW_SURE)
-    return f.drop * sure
+    novelty = min(1.0, f.novel_share / f.drop) if f.drop > 0 else 0.0
+    return f.drop * sure * (KNOWN_BRANCH + (1.0 - KNOWN_BRANCH) * novelty)

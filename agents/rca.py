@@ -13,7 +13,8 @@ Method (deterministic, no LLM, nothing specific to a system):
 3. On the dependency graph (with the alert's service put in front of the entry services when the traces do not
    show it), a service whose downstream holds stronger own evidence, reached through services that all show
    something, is explained as propagation: its score is discounted, down to what its origin evidence alone
-   keeps. A candidate whose callers show nothing explains no symptom and weighs less; one the graph does not
+   keeps (all of it for a code path that broke between two of its own steps, with no call in between: no callee
+   explains that). A candidate whose callers show nothing explains no symptom and weighs less; one the graph does not
    connect to the alerting service (or that takes part in no traced call) weighs less still.
 4. A change shortly before the onset boosts a service that misbehaves and lies on a call path to the alert.
 Scores are rounded and ties broken by name, so the same findings give the same ranking in any order.
@@ -127,6 +128,7 @@ class Evidence:
     changes: list[Finding] = field(default_factory=list)  # near changes, strongest first
     far_changes: list[Finding] = field(default_factory=list)
     origin: float = 0.0
+    intrinsic: float = 0.0  # origin evidence no callee can explain: its own code path broke between two steps
     own: float = 0.0
     symptom: float = 0.0
     anomaly: float = 0.0
@@ -173,6 +175,7 @@ def gather(findings: list[Finding], graph: ServiceGraph | None = None) -> dict[s
         below: set[tuple[str, ...]] = set().union(*(grams.get(d, set()) for d in graph.downstream(s)))
         e.roles = [SYMPTOM if f.kind.startswith("log.") and below & _grams(f) else role(f) for f in e.findings]
         e.origin = combine(e.of_role(ORIGIN))
+        e.intrinsic = max((f.score for f in e.of_role(ORIGIN) if f.kind == "log.flow_break"), default=0.0)
         e.own = combine(e.of_role(ORIGIN, OWN))
         e.symptom = combine(e.of_role(SYMPTOM))
         e.anomaly = combine(e.findings)
@@ -204,7 +207,7 @@ def judge(ev: dict[str, Evidence], graph: ServiceGraph, alert_service: str) -> d
                     if d in ev and ev[d].own >= EXPLAINER_MIN and ev[d].own > e.own + EXPLAIN_MARGIN]
         if stronger:
             j.explained_by = min(stronger, key=lambda d: (-ev[d].own, d))
-            j.score = max(e.origin * ORIGIN_KEEP, j.score * PROPAGATION_DISCOUNT)
+            j.score = max(e.intrinsic, e.origin * ORIGIN_KEEP, j.score * PROPAGATION_DISCOUNT)
         if s in graph and s not in targets:
             j.support = max((ev[c].anomaly for c in graph.callers(s) if c in ev), default=0.0)
             j.reaches_alert = graph.reaches(s, alert_service)

@@ -9,7 +9,7 @@ import pytest
 
 from agents import logs
 from agents.base import AnalysisContext, plan_windows
-from agents.log_flows import Event, FlowBreak, binomial_cdf_log10, breaks, trails, transitions
+from agents.log_flows import Event, FlowBreak, binomial_cdf_log10, breaks, strength, trails, transitions
 from agents.logs import step_of
 from shared.alerts import parse_alert
 from shared.telemetry.bundle import BundleSource
@@ -114,3 +114,15 @@ def test_the_injected_exception_of_a_real_case_is_found_between_the_labelled_log
     assert top.service == info.label["service"]
     assert str(top.details["before"]).startswith(before) and str(top.details["expected"]).startswith(after)
     assert top.score >= 0.9 and not top.details["after_call"]
+
+
+def test_requests_moving_to_a_branch_the_baseline_already_took_are_weaker_evidence_than_a_new_end() -> None:
+    mix = requests(27, 0, [0, 1], tag="a")
+    other = requests(9, 100, [0, 3], tag="b")  # a quarter of the baseline already went on to #40
+    base = (mix[0] + other[0], mix[1] + other[1])
+    shifted = requests(30, 1000, [0, 3])
+    broken = requests(30, 1000, [0])
+    [shift] = find(base, shifted)
+    [brk] = find(base, broken)
+    assert shift.novel_share == 0.0 and brk.novel_share == 1.0
+    assert strength(shift) < 0.5 * strength(brk)
