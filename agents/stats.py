@@ -122,6 +122,16 @@ def mann_whitney_z(baseline: Sequence[float], incident: Sequence[float]) -> floa
     return 0.0 if var <= 0 else (u2 - mean) / math.sqrt(var)
 
 
+def rank_test_sureness(z: float, n1: int, n2: int, sure_z: float) -> float:
+    """How sure a Mann-Whitney z makes a shift, in [0, 1]: z / sure_z, except that with few samples no z can
+    reach sure_z (complete separation of n1 and n2 values gives sqrt(3 n1 n2 / (n1 + n2 + 1))), so the largest
+    z these sample sizes allow counts as sure."""
+    if n1 <= 0 or n2 <= 0 or z <= 0:
+        return 0.0
+    reachable = math.sqrt(3.0 * n1 * n2 / (n1 + n2 + 1))
+    return min(1.0, z / min(sure_z, reachable))
+
+
 def change_point(values: Sequence[float], min_segment: int = 2) -> tuple[int, float]:
     """The index where the mean shifts most (two-segment split minimising squared error) and the shift's size
     in pooled standard deviations. (0, 0.0) when there is too little data."""

@@ -35,6 +35,7 @@ from agents.stats import (
     median,
     normal_sf,
     quantile,
+    rank_test_sureness,
     rate_increase_p,
     squash,
     two_proportion_z,
@@ -178,6 +179,7 @@ class _Shift:
     z: float
     base_q: tuple[float, float, float]  # p50, p90, p95
     inc_q: tuple[float, float, float]
+    n: tuple[int, int] = (0, 0)  # samples in the baseline and incident windows
 
     @property
     def ratio(self) -> float:
@@ -190,14 +192,16 @@ class _Shift:
 
     @property
     def strength(self) -> float:
-        return min(1.0, self.z / SURE_Z) * squash(self.ratio - 1, 1.0) if self.significant else 0.0
+        if not self.significant:
+            return 0.0
+        return rank_test_sureness(self.z, *self.n, SURE_Z) * squash(self.ratio - 1, 1.0)
 
 
 def _shift(base: list[float], inc: list[float]) -> _Shift:
     def qs(xs: list[float]) -> tuple[float, float, float]:
         return quantile(xs, 0.5), quantile(xs, 0.9), quantile(xs, 0.95)
 
-    return _Shift(mann_whitney_z(base, inc), qs(base), qs(inc))
+    return _Shift(mann_whitney_z(base, inc), qs(base), qs(inc), (len(base), len(inc)))
 
 
 def analyse(source: TelemetrySource, ctx: AnalysisContext) -> SpecialistResult:
@@ -317,7 +321,8 @@ def _wire(service: str, base: _Window, inc: _Window, query: dict[str, object]) -
         title=f"calls to {service} wait longer outside it: p90 {b * 1000:.1f} -> {i * 1000:.1f} ms "
               f"(network or queueing in front of {service})",
         magnitude=round(ratio, 3),
-        score=round(min(0.95, min(1.0, z / SURE_Z) * squash(ratio - 1, 1.0) * _impact(added)), 4),
+        score=round(min(0.95, rank_test_sureness(z, len(b_wire), len(i_wire), SURE_Z) * squash(ratio - 1, 1.0)
+                        * _impact(added)), 4),
         query={**query, "filter": {"callee": service}},
         details={"baseline_p90": b, "incident_p90": i, "ratio": round(ratio, 3), "z": round(z, 2),
                  "p_value": normal_sf(z), "n": len(i_wire), "baseline_n": len(b_wire),

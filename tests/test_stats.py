@@ -89,3 +89,14 @@ def test_quantiles_are_ordered_and_the_middle_one_is_the_median(xs: list[float])
     assert qs == sorted(qs) and qs[0] == min(xs) and qs[-1] == max(xs)
     assert qs[2] == pytest.approx(median(xs))
     assert mad(xs) >= 0
+
+
+def test_rank_test_sureness_counts_complete_separation_of_small_samples_as_sure() -> None:
+    from agents.stats import mann_whitney_z, rank_test_sureness
+
+    base, inc = [0.01 * i for i in range(9)], [1.0 + i for i in range(20)]
+    z = mann_whitney_z(base, inc)
+    assert z < 6.0  # nine and twenty values cannot reach the large-sample bar ...
+    assert rank_test_sureness(z, 9, 20, 6.0) == pytest.approx(1.0)  # ... but cannot be more separated
+    assert rank_test_sureness(3.0, 500, 500, 6.0) == pytest.approx(0.5)  # large samples: z / sure_z
+    assert rank_test_sureness(-1.0, 9, 20, 6.0) == 0.0 and rank_test_sureness(3.0, 0, 20, 6.0) == 0.0
