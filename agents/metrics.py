@@ -1,6 +1,7 @@
 """Metrics analyst: a robust anomaly score per series (the incident's values against the baseline's median and
 MAD, oriented by which way is bad for the metric), the onset by change-point detection (CUSUM), and fleet
-outliers (the instance of a service that deviates from its peers on the same metric).
+outliers (the instance of a service that deviates from its peers on the same metric). Where the source holds
+earlier days, each series is first adjusted for its usual shape at that time of day (agents/seasonality.py).
 
 Every series needs enough baseline points to be judged; one without is counted in a note, never scored.
 """
@@ -9,8 +10,9 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from agents import seasonality
 from agents.base import AnalysisContext, SpecialistResult
 from agents.stats import MAD_TO_SIGMA, change_point, cusum_onset, mad, median, robust_center_scale, squash, z_of
 from shared.models import Finding, Widget
@@ -68,6 +70,7 @@ class SeriesScore:
     onset: float | None
     active: bool  # still anomalous within ACTIVE_SLACK_S of the alert (or no points to tell otherwise)
     baseline_from_change_point: bool
+    seasonal: bool = False  # scored after removing the usual shape for the time of day (agents/seasonality.py)
 
     @property
     def anomalous(self) -> bool:
@@ -125,13 +128,25 @@ def score_series(series: MetricSeries, ctx: AnalysisContext) -> SeriesScore | No
 def analyse(source: TelemetrySource, ctx: AnalysisContext) -> SpecialistResult:
     read = source.metrics(Window(ctx.baseline.start, ctx.incident.end))
     notes = [read.note] if read.sampled else []
+    history = seasonality.history_by_series(
+        {lag: source.metrics(w).items for lag, w in seasonality.lags_to_read(ctx.baseline, ctx.incident)})
     query: dict[str, object] = {"source": source.describe(), "window": [ctx.incident.start, ctx.incident.end],
                                 "baseline": [ctx.baseline.start, ctx.baseline.end]}
     scored: list[SeriesScore] = []
+    adjusted_count = 0
     for series in read.items:
-        s = score_series(series, ctx)
+        adjusted = seasonality.adjust(series, history.get(seasonality.key(series), {}), ctx.baseline, ctx.incident)
+        s = score_series(adjusted, ctx) if adjusted is not None else None
+        if s is not None:
+            s = replace(s, seasonal=True)
+            adjusted_count += 1
+        else:
+            s = score_series(series, ctx)
         if s is not None:
             scored.append(s)
+    if adjusted_count:
+        notes.append(f"{adjusted_count} of {len(read.items)} series scored against their usual shape for the time "
+                     "of day (history of earlier days)")
     if len(scored) < len(read.items):
         notes.append(f"{len(read.items) - len(scored)} of {len(read.items)} series had too few baseline "
                      f"(< {MIN_BASELINE_POINTS}) or incident (< {MIN_INCIDENT_POINTS}) points to score")
@@ -184,7 +199,8 @@ def _anomaly(s: SeriesScore, levels: dict[str, float], breadth: dict[tuple[str, 
     return Finding(
         specialist="metrics", kind="metric.anomaly", service=series.service, resource=series.instance,
         title=(f"{series.metric.rsplit('/', 1)[-1]} {arrow} on {where}: {s.baseline_median:.4g} -> {s.value:.4g}"
-               f"{unit} (robust z {s.z:.1f}{'' if s.active else ', recovered before the alert'})"),
+               f"{unit} (robust z {s.z:.1f}{', time-of-day adjusted' if s.seasonal else ''}"
+               f"{'' if s.active else ', recovered before the alert'})"),
         onset=s.onset, magnitude=round(s.z, 3), score=score,
         query={**query, "filter": {"metric": series.metric, "service": series.service, "instance": series.instance}},
         exemplars=[{"t": t, "v": v, "instance": where} for t, v in series.points if ctx.incident.contains(t)][:10],
@@ -195,7 +211,7 @@ def _anomaly(s: SeriesScore, levels: dict[str, float], breadth: dict[tuple[str, 
                  "direction": arrow, "bad_direction": {1: "up", -1: "down", 0: "either"}[s.sign],
                  "host_level": host_level, "effect_vs_fleet": round(effect, 4), "active_at_alert": s.active,
                  "fleet_share_anomalous": round(shared, 4),
-                 "baseline_from_change_point": s.baseline_from_change_point})
+                 "baseline_from_change_point": s.baseline_from_change_point, "seasonal_adjusted": s.seasonal})
 
 
 def timeseries_widget(s: SeriesScore, ctx: AnalysisContext) -> Widget:
