@@ -277,7 +277,9 @@ def _latency(service: str, base: _Window, inc: _Window, query: dict[str, object]
     added = explained_share(b_path, i_path, base.roots.get(service, []), inc.roots.get(service, []))
     own_strength = max([s[3].strength for s in shifted] + [path.strength if path else 0.0]) * _impact(added)
     waiting = max(s[2].strength for s in shifted)
-    score = round(min(0.99, max(own_strength, 0.6 * waiting)), 4)
+    # Own time that grew makes this origin evidence, weighed by how much of the end-to-end rise it explains; the
+    # longer wait alone is a symptom (of what it waits on) and keeps its weight as such.
+    score = round(min(0.99, max(own_strength, 0.6 * waiting * (_impact(added) if own_grew else 1.0))), 4)
     exemplars, widget = _exemplars(service, op, base, inc, by_error=False)
     samples, b_samples = inc.ops[(service, op)], base.ops[(service, op)]
     onset = _slow_onset(b_samples.durations, samples.starts, samples.durations)
