@@ -11,6 +11,7 @@ from shared.models import Finding, Widget
 from shared.telemetry.models import ChangeEvent, TelemetrySource, Window
 
 LOOKBACK_S = 2 * 3600
+FOCUSED_LOOKBACK_S = 24 * 3600  # a follow-up round reads a day of changes to the services it is about
 HALF_LIFE_S = 15 * 60  # a change this long before the onset keeps half its time score
 AFTER_SCORE = 0.15  # a change just after the onset cannot have started it; it weighs this much at most ...
 AFTER_DECAY_S = 5 * 60  # ... and fades with this time constant
@@ -31,6 +32,8 @@ def change_score(kind: str, seconds_before_onset: float) -> float:
 
 
 def analyse(source: TelemetrySource, ctx: AnalysisContext) -> SpecialistResult:
+    if ctx.focus:
+        return _focused(source, ctx)
     window = Window(ctx.incident.start - LOOKBACK_S, ctx.incident.end)
     read = source.changes(window)
     query: dict[str, object] = {"source": source.describe(), "window": [window.start, window.end]}
@@ -39,6 +42,31 @@ def analyse(source: TelemetrySource, ctx: AnalysisContext) -> SpecialistResult:
     findings.sort(key=lambda f: (-f.score, f.onset or 0.0, f.service, f.kind, f.title))
     if not any(f.score >= NEAR_SCORE for f in findings):
         findings.append(_nothing_near(findings, query))
+    return SpecialistResult(findings, [read.note] if read.sampled else [])
+
+
+def _focused(source: TelemetrySource, ctx: AnalysisContext) -> SpecialistResult:
+    """A follow-up round: a day of changes to each service it is about; for each with no change near the onset,
+    the hypothesis "a change to it did this" is ruled out, naming its last change."""
+    window = Window(ctx.incident.start - FOCUSED_LOOKBACK_S, ctx.incident.end)
+    read = source.changes(window, list(ctx.focus))
+    query: dict[str, object] = {"source": source.describe(), "window": [window.start, window.end],
+                                "filter": {"services": list(ctx.focus)}}
+    findings = [_finding(c, ctx.onset - c.timestamp, query) for c in read.items if c.service in ctx.focus]
+    for service in ctx.focus:
+        own = [f for f in findings if f.service == service]
+        if any(f.score >= NEAR_SCORE for f in own):
+            continue
+        last = max((f for f in own if f.magnitude >= 0), key=lambda f: -f.magnitude, default=None)
+        title = f"no change to {service} shortly before the onset" + (
+            f" (its last: {last.details.get('change_kind')} {_ago(last.magnitude)})" if last is not None
+            else f" (none in the {FOCUSED_LOOKBACK_S // 3600} h before the incident)")
+        findings.append(Finding(
+            specialist="changes", kind="change.none", service=service, title=title, ruled_out=True,
+            query={**query, "filter": {"service": service}},
+            details={"changes_in_window": len(own),
+                     "nearest_seconds_before_onset": last.magnitude if last is not None else None}))
+    findings.sort(key=lambda f: (-f.score, f.onset or 0.0, f.service, f.kind, f.title))
     return SpecialistResult(findings, [read.note] if read.sampled else [])
 
 

@@ -31,6 +31,8 @@ MIN_BASE = 5  # baseline occurrences of an event before its successors are known
 MIN_INCIDENT = 5  # incident occurrences before a break can be told
 MIN_SUCCESSOR = 3  # baseline occurrences of a successor worth expecting
 FLOW_P = 1e-6  # many transitions are tested: a break must be this unlikely by chance
+FOCUSED_FLOW_P = 1e-4  # ... fewer when a follow-up round tests only the few services it is about
+FOCUSED_MIN_INCIDENT = 3
 MIN_DROP = 0.3  # ... and the successor's share must have fallen by at least this much
 FLOW_SURE = 12.0  # -log10 of the chance at which a break is beyond doubt
 NOVEL_SHARE = 0.05  # a successor rarer than this after the same step in the baseline is a new branch
@@ -168,8 +170,10 @@ def binomial_cdf_log10(x: int, n: int, p: float) -> float:
     return (top + math.log(sum(math.exp(v - top) for v in terms))) / math.log(10)
 
 
-def breaks(base: _Transitions, inc: _Transitions) -> list[FlowBreak]:
-    """The successors that became significantly rarer after the same event, strongest first."""
+def breaks(base: _Transitions, inc: _Transitions, focus: tuple[str, ...] = ()) -> list[FlowBreak]:
+    """The successors that became significantly rarer after the same event, strongest first. With `focus`, only
+    those services are tested, against the lower bar that testing fewer transitions allows."""
+    p_max, min_incident = (FOCUSED_FLOW_P, FOCUSED_MIN_INCIDENT) if focus else (FLOW_P, MIN_INCIDENT)
     successors: dict[tuple[str, Event], list[tuple[Event, int]]] = defaultdict(list)
     for (service, a, b), c in base.counts.items():
         if c >= MIN_SUCCESSOR:
@@ -177,7 +181,7 @@ def breaks(base: _Transitions, inc: _Transitions) -> list[FlowBreak]:
     found: list[FlowBreak] = []
     for (service, a), n_base in base.totals.items():
         n_inc = inc.totals.get((service, a), 0)
-        if n_base < MIN_BASE or n_inc < MIN_INCIDENT:
+        if n_base < MIN_BASE or n_inc < min_incident or (focus and service not in focus):
             continue
         best: FlowBreak | None = None
         for b, c in successors.get((service, a), []):
@@ -188,7 +192,7 @@ def breaks(base: _Transitions, inc: _Transitions) -> list[FlowBreak]:
             if x / n_inc >= p0 - MIN_DROP:
                 continue
             log_p = binomial_cdf_log10(x, n_inc, p0)
-            if log_p > math.log10(FLOW_P):
+            if log_p > math.log10(p_max):
                 continue
             now = [(key[2], v) for key, v in _after(inc, service, a) if key[2] != b]
             instead = max(now, key=lambda kv: (kv[1], kv[0].label))[0] if now else None

@@ -104,7 +104,13 @@ Timed = tuple[float, bool, int, LogRecord]  # (timestamp, in the incident window
 
 
 def _observations(source: TelemetrySource, ctx: AnalysisContext) -> tuple[list[Observation], list[str], str]:
-    """Lines of both windows, or per-group counts pre-aggregated where the logs live when the source can."""
+    """Lines of both windows, or per-group counts pre-aggregated where the logs live when the source can (not in a
+    follow-up round: it reads the lines of the few services it is about)."""
+    if ctx.focus:
+        services = list(ctx.focus)
+        base_read, inc_read = source.logs(ctx.baseline, services), source.logs(ctx.incident, services)
+        return ([(r, False, 1) for r in base_read.items if r.service in ctx.focus]
+                + [(r, True, 1) for r in inc_read.items if r.service in ctx.focus]), [], "lines"
     aggregate = getattr(source, "log_pattern_counts", None)
     if callable(aggregate):
         rows, capped = aggregate(ctx.baseline, ctx.incident)
@@ -175,8 +181,11 @@ def analyse(source: TelemetrySource, ctx: AnalysisContext) -> SpecialistResult:
         errors = {pid for (pid, _), p in patterns.items()
                   if p.severity >= severity_rank("ERROR") or ERROR_WORDS.search(miner.template(pid))}
         flows, flow_notes = flow_findings(source, ctx, lines, template, errors.__contains__, query)
-        findings += flows
         notes += flow_notes
+        if ctx.focus:  # a follow-up round's closer look: the code paths of the services it is about
+            return SpecialistResult(flows, [*notes, f"follow-up: code paths of {', '.join(ctx.focus)} tested "
+                                                    "against the bar for a few services"])
+        findings += flows
     findings.sort(key=lambda f: (-f.score, f.service, f.kind, f.resource))
     quiet = _ruled_out({f.service for f in findings}, volume, query)
     return SpecialistResult(findings[:MAX_FINDINGS] + quiet, notes)
@@ -200,7 +209,7 @@ def flow_findings(source: TelemetrySource, ctx: AnalysisContext, lines: list[tup
     ops = {(s.service, s.name) for items in spans.values() for s in items if s.span_id in logging_spans}
     base = transitions(trails([(r, p) for r, p, inc in lines if not inc], spans["baseline"], ops, template, errorish))
     inc = transitions(trails([(r, p) for r, p, inc in lines if inc], spans["incident"], ops, template, errorish))
-    return [_flow_finding(b, query) for b in breaks(base, inc)[:MAX_FINDINGS]], notes
+    return [_flow_finding(b, query) for b in breaks(base, inc, ctx.focus)[:MAX_FINDINGS]], notes
 
 
 def _flow_finding(b: FlowBreak, query: dict[str, object]) -> Finding:

@@ -52,6 +52,7 @@ class Pipeline:
     telemetry: TelemetryFactory
     specialists: tuple[str, ...] = SPECIALISTS
     round_deadline_s: float = 600.0
+    max_rounds: int = 2  # 1: publish the first ranking as it is; 2: an open ranking gets a targeted second look
     clock: Callable[[], float] = time.time
     observers: list[Callable[[Event], None]] = field(default_factory=list)
     after_report: list[Callable[[str, Report], None]] = field(default_factory=list)  # propose, notify
@@ -147,13 +148,17 @@ class Pipeline:
             "focus": list(focus),
             "opened_by": opened_by,
         })
-        rnd = self._state(state.incident_id).rounds[number]
-        # Only the delivery that opened the round fans out (or its redelivery, which re-sends what is missing).
+        self._fan_out(state.incident_id, number, opened_by)
+
+    def _fan_out(self, incident_id: str, number: int, opened_by: str) -> None:
+        """One task per specialist still missing from the round. Only the delivery that opened the round fans
+        out (or its redelivery, which re-sends what is missing)."""
+        rnd = self._state(incident_id).rounds[number]
         if rnd.report is not None or rnd.opened_by != opened_by:
             return
         for name in rnd.missing:
-            task = Task(incident_id=state.incident_id, round=number, specialist=name)
-            self._publish(TOPIC_TASKS, task.model_dump(), {"specialist": name, "incident_id": state.incident_id})
+            task = Task(incident_id=incident_id, round=number, specialist=name)
+            self._publish(TOPIC_TASKS, task.model_dump(), {"specialist": name, "incident_id": incident_id})
 
     # ------------------------------------------------------------------ specialists
 
@@ -181,6 +186,7 @@ class Pipeline:
             incident=Window(w["start"], w["end"]),
             baseline=Window(w["baseline_start"], w["baseline_end"]),
             round=number,
+            focus=tuple(rnd.focus),
         )
 
     def _run_specialist(self, state: IncidentState, task: Task) -> None:
@@ -212,10 +218,14 @@ class Pipeline:
 
     def on_findings(self, message: Message) -> None:
         ready = FindingsReady.model_validate_json(message.data)
-        self.synthesize(ready.incident_id, ready.round)
+        self.synthesize(ready.incident_id, ready.round,
+                        delivery=stable_id(ready.incident_id, ready.round, ready.specialist))
 
-    def synthesize(self, incident_id: str, number: int, partial_ok: bool = False) -> Report | None:
-        """Publish the round's report once every specialist reported (or, with partial_ok, now)."""
+    def synthesize(self, incident_id: str, number: int, partial_ok: bool = False,
+                   delivery: str = "") -> Report | None:
+        """Publish the round's report once every specialist reported (or, with partial_ok, now). A complete first
+        round whose ranking is still open starts a targeted follow-up round instead (agents/followup.py); the
+        follow-up's report then covers both rounds."""
         state = self._state(incident_id)
         rnd = state.rounds.get(number)
         if rnd is None or (rnd.report is not None and not rnd.report.partial):
@@ -224,7 +234,10 @@ class Pipeline:
             return None
         if rnd.missing and rnd.report is not None:
             return None  # a partial report stands until the missing specialists report
-        report = build_report(state, number, self.context(state, number))
+        ctx = self.context(state, number)
+        report = build_report(state, number, ctx)
+        if not rnd.missing and self._follow_up(state, number, report, delivery):
+            return None
         report = self._narrate(report, state)
         if self._event(incident_id, ev.REPORT_PUBLISHED, (number, "partial" if report.partial else "complete"),
                        "synthesize", {"report": report.model_dump(mode="json")}):
@@ -235,6 +248,31 @@ class Pipeline:
                     log.exception("after-report hook failed for %s", incident_id)
         self._project(incident_id)
         return report
+
+    def _follow_up(self, state: IncidentState, number: int, report: Report, delivery: str) -> bool:
+        """Start (or, for the delivery that started it, resume) the targeted next round when the ranking is open.
+        True when the report must wait for it."""
+        from agents.followup import AMBIGUOUS, FOCUSED_SPECIALISTS, second_look
+
+        nxt = number + 1
+        delivery = delivery or stable_id(state.incident_id, "follow-up", nxt)  # the deadline sweep's own identity
+        if nxt in state.rounds:
+            self._fan_out(state.incident_id, nxt, delivery)
+            return True
+        specialists = [s for s in self.specialists if s in FOCUSED_SPECIALISTS]
+        focus = second_look(report.causes)
+        if number >= self.max_rounds or not focus or not specialists:
+            return False
+        rnd = state.rounds[number]
+        opened_by = delivery
+        self._event(state.incident_id, ev.ROUND_STARTED, (nxt,), "synthesize", {
+            "round": nxt, "specialists": specialists, "deadline": self.clock() + self.round_deadline_s,
+            "window": dict(rnd.window), "focus": list(focus), "opened_by": opened_by,
+            "reason": f"open ranking: {', '.join(focus)} scored within {1 - AMBIGUOUS:.0%} of one another",
+        })
+        self._fan_out(state.incident_id, nxt, opened_by)
+        self._project(state.incident_id)
+        return True
 
     def _narrate(self, report: Report, state: IncidentState) -> Report:
         if self.writer is None:
@@ -266,11 +304,14 @@ class Pipeline:
 
 def build_report(state: IncidentState, number: int, ctx: AnalysisContext) -> Report:
     """Rank causes from the findings the round's specialists reported (deterministic, no LLM)."""
+    from agents.followup import merged
     from agents.rca import headline, rank
 
     rnd = state.rounds[number]
-    ids = [fid for name in rnd.specialists for fid in rnd.completed.get(name, [])]
-    findings: list[Finding] = [state.findings[fid] for fid in ids if fid in state.findings]
+    per_round = [[state.findings[fid] for name in r.specialists for fid in r.completed.get(name, [])
+                  if fid in state.findings] for n, r in sorted(state.rounds.items()) if n <= number]
+    findings: list[Finding] = merged(per_round)
+    ids = [f.finding_id for f in findings]
     result = rank(findings, ctx)
     title, summary = headline(result, ctx)
     missing = rnd.missing

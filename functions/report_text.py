@@ -30,7 +30,8 @@ class Progress:
             ev.INCIDENT_OPENED: lambda: f"incident {event.incident_id} opened ({d['alert'].get('policy_name', '')})",
             ev.ALERT_RECEIVED: lambda: f"alert {d['alert'].get('state')}: {d['alert'].get('summary', '')[:80]}",
             ev.ALERT_REJECTED: lambda: f"alert rejected ({d.get('reason')}): {d.get('error', '')[:100]}",
-            ev.ROUND_STARTED: lambda: f"round {d['round']}: dispatching {', '.join(d['specialists'])}",
+            ev.ROUND_STARTED: lambda: f"round {d['round']}: dispatching {', '.join(d['specialists'])}" + (
+                f" for a closer look at {', '.join(d['focus'])}" if d.get("focus") else ""),
             ev.SPECIALIST_COMPLETED: lambda: (
                 f"  {d['specialist']:<8} done: {len(d['finding_ids'])} findings in {d.get('seconds', 0):.2f}s"
                 + (f" ({'; '.join(d['notes'])})" if d.get("notes") else "")

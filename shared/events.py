@@ -64,6 +64,7 @@ class RoundState:
     notes: dict[str, list[str]] = field(default_factory=dict)  # specialist -> sampling notes
     report: Report | None = None
     opened_by: str = ""  # the delivery that started the round (its redelivery may re-send missing tasks)
+    focus: list[str] = field(default_factory=list)  # a targeted round: the services whose hypotheses it checks
 
     @property
     def reported(self) -> set[str]:
@@ -196,7 +197,7 @@ def _apply(state: IncidentState, e: Event) -> None:
         n = int(d["round"])
         if n not in state.rounds:
             state.rounds[n] = RoundState(n, list(d["specialists"]), float(d["deadline"]), dict(d["window"]),
-                                         opened_by=str(d.get("opened_by", "")))
+                                         opened_by=str(d.get("opened_by", "")), focus=list(d.get("focus", [])))
     elif e.type == FINDING_RECORDED:
         finding = Finding.model_validate(d["finding"])
         state.findings[finding.finding_id] = finding
