@@ -174,10 +174,7 @@ def breaks(base: _Transitions, inc: _Transitions, focus: tuple[str, ...] = ()) -
     """The successors that became significantly rarer after the same event, strongest first. With `focus`, only
     those services are tested, against the lower bar that testing fewer transitions allows."""
     p_max, min_incident = (FOCUSED_FLOW_P, FOCUSED_MIN_INCIDENT) if focus else (FLOW_P, MIN_INCIDENT)
-    successors: dict[tuple[str, Event], list[tuple[Event, int]]] = defaultdict(list)
-    for (service, a, b), c in base.counts.items():
-        if c >= MIN_SUCCESSOR:
-            successors[(service, a)].append((b, c))
+    successors, now_after = _followers(base), _followers(inc)
     found: list[FlowBreak] = []
     for (service, a), n_base in base.totals.items():
         n_inc = inc.totals.get((service, a), 0)
@@ -185,7 +182,7 @@ def breaks(base: _Transitions, inc: _Transitions, focus: tuple[str, ...] = ()) -
             continue
         best: FlowBreak | None = None
         for b, c in successors.get((service, a), []):
-            if b.kind in ("error", "end"):
+            if c < MIN_SUCCESSOR or b.kind in ("error", "end"):
                 continue  # a request that no longer fails there, or goes further than it did, broke nothing
             p0 = c / (n_base + 1)
             x = inc.counts.get((service, a, b), 0)
@@ -194,7 +191,7 @@ def breaks(base: _Transitions, inc: _Transitions, focus: tuple[str, ...] = ()) -
             log_p = binomial_cdf_log10(x, n_inc, p0)
             if log_p > math.log10(p_max):
                 continue
-            now = [(key[2], v) for key, v in _after(inc, service, a) if key[2] != b]
+            now = [(k, v) for k, v in now_after.get((service, a), []) if k != b]
             instead = max(now, key=lambda kv: (kv[1], kv[0].label))[0] if now else None
             novel = [k for k, _ in now if base.counts.get((service, a, k), 0) < NOVEL_SHARE * n_base]
             brk = FlowBreak(
@@ -212,8 +209,12 @@ def breaks(base: _Transitions, inc: _Transitions, focus: tuple[str, ...] = ()) -
     return found
 
 
-def _after(t: _Transitions, service: str, a: Event) -> list[tuple[tuple[str, Event, Event], int]]:
-    return [(key, v) for key, v in t.counts.items() if key[0] == service and key[1] == a]
+def _followers(t: _Transitions) -> dict[tuple[str, Event], list[tuple[Event, int]]]:
+    """Per (service, event), what followed it and how often."""
+    out: dict[tuple[str, Event], list[tuple[Event, int]]] = defaultdict(list)
+    for (service, a, b), c in t.counts.items():
+        out[(service, a)].append((b, c))
+    return out
 
 
 def strength(f: FlowBreak) -> float:
