@@ -36,6 +36,7 @@ MAX_WIDGET_POINTS = 240
 # a baseline chosen as the segment before the series' largest shift is biased towards finding that shift
 CHANGE_POINT_BASELINE_WEIGHT = 0.6
 MIN_FLEET = 4  # series of one metric needed before its breadth across the fleet is judged
+MAX_COHORTS = 10  # a label with more values than this (or one per instance) does not split a fleet into cohorts
 BREADTH_DISCOUNT = 0.5
 
 # Direction from generic words in metric names: which way is bad.
@@ -161,6 +162,7 @@ def analyse(source: TelemetrySource, ctx: AnalysisContext) -> SpecialistResult:
     for service in sorted(by_service):
         findings += strongest(by_service[service])
     findings += fleet_outliers(scored, ctx, query)
+    findings += cohort_outliers(scored, ctx, query)
     findings.sort(key=rank_key)
     return SpecialistResult(findings, notes)
 
@@ -299,4 +301,45 @@ def fleet_outliers(scored: list[SeriesScore], ctx: AnalysisContext, query: dict[
                 details={"metric": metric, "instance": s.series.instance, "peers_median": peers_median,
                          "value": s.value, "peers": len(peers), "z_vs_peers": round(apart, 3),
                          "robust_z": round(s.z, 3), "peers_median_z": round(peer_z, 3), "active_at_alert": s.active}))
+    return out
+
+
+def cohort_outliers(scored: list[SeriesScore], ctx: AnalysisContext, query: dict[str, object]) -> list[Finding]:
+    """Cohorts of a service's instances (those sharing a label value: a zone, a version, a revision) whose
+    members are anomalous on a metric while the other cohorts' members stay near their baselines: a bad canary
+    version, a degraded zone. Judged on the members' median z, so one bad instance does not make its cohort bad
+    (that is fleet_outliers' finding) and a cohort needs two members or more."""
+    groups: dict[tuple[str, str], list[SeriesScore]] = defaultdict(list)
+    for s in scored:
+        if s.series.instance and s.series.labels:
+            groups[(s.series.service, s.series.metric)].append(s)
+    out = []
+    for (service, metric), members in sorted(groups.items()):
+        keys = sorted({k for m in members for k, _ in m.series.labels})
+        for key in keys:
+            cohorts: dict[str, list[SeriesScore]] = defaultdict(list)
+            for m in members:
+                value = dict(m.series.labels).get(key)
+                if value is not None:
+                    cohorts[value].append(m)
+            if not 2 <= len(cohorts) <= MAX_COHORTS or len(cohorts) == len(members):
+                continue
+            for value, inside in sorted(cohorts.items()):
+                rest = [m for v, c in cohorts.items() if v != value for m in c]
+                z_in, z_rest = median([m.z for m in inside]), median([m.z for m in rest])
+                if len(inside) < 2 or z_in < ANOMALY_Z or z_rest >= ANOMALY_Z / 2:
+                    continue
+                lead = max(inside, key=lambda m: (m.z, m.series.instance))
+                out.append(Finding(
+                    specialist="metrics", kind="metric.fleet_outlier", service=service, resource=f"{key}={value}",
+                    title=(f"{key}={value} ({len(inside)} instances of {service}) stands out on "
+                           f"{metric.rsplit('/', 1)[-1]}: median robust z {z_in:.1f} vs {z_rest:.1f} in the other "
+                           f"{len(rest)}"),
+                    onset=min((m.onset for m in inside if m.onset is not None), default=None),
+                    magnitude=round(z_in - z_rest, 3), score=round(min(0.9, squash(z_in - z_rest, 8.0)), 4),
+                    query={**query, "filter": {"metric": metric, "service": service, key: value}},
+                    widget=timeseries_widget(lead, ctx),
+                    details={"metric": metric, "cohort": {key: value}, "instances": sorted(
+                        m.series.instance for m in inside), "cohort_median_z": round(z_in, 3),
+                        "others_median_z": round(z_rest, 3), "others": len(rest)}))
     return out

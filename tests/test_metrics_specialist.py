@@ -31,7 +31,7 @@ class Series:
         for m in self.series:
             points = tuple(p for p in m.points if window.contains(p[0]))
             if points and (services is None or m.service in services):
-                out.append(MetricSeries(m.metric, m.service, points, m.instance, m.unit))
+                out.append(MetricSeries(m.metric, m.service, points, m.instance, m.unit, m.labels))
         return ReadResult(out)
 
     def logs(self, window: Window, services: list[str] | None = None) -> ReadResult[LogRecord]:
@@ -217,3 +217,19 @@ def test_cpu_contention_puts_the_labelled_services_cpu_on_top(case: str, nezha) 
     assert f.resource == label["pod"] and f.score >= 0.9 and f.details["incident_value"] > 50  # percent or millicores
     assert f.onset is not None and abs(f.onset - label["inject"]) <= 120  # the change point, near the fault
     assert f.widget is not None and f.widget.data["onset"] == f.onset
+
+
+def test_a_version_whose_instances_all_deviate_from_the_other_versions_is_a_cohort_outlier() -> None:
+    def pod(i: int, version: str, zone: str, bad: bool) -> MetricSeries:
+        s = series("latency_p95_ms", "api", 40, 3, instance=f"api-{i}", after=(lambda t, v: v + 400) if bad else None)
+        return MetricSeries(s.metric, s.service, s.points, s.instance, s.unit,
+                            (("version", version), ("zone", zone)))
+
+    pods = [pod(i, "v2" if i < 3 else "v1", "a" if i % 2 else "b", bad=i < 3) for i in range(8)]
+    found = [f for f in metrics.analyse(Series(pods), context()).findings if f.kind == "metric.fleet_outlier"]
+    cohorts = [f for f in found if f.details.get("cohort")]
+    assert [(f.resource, f.details["instances"]) for f in cohorts] == [("version=v2", ["api-0", "api-1", "api-2"])]
+    assert cohorts[0].score > 0.5 and "stands out" in cohorts[0].title
+    # the zones each hold bad and good pods: neither zone stands out; nor does one bad pod make a cohort
+    one_bad = [pod(i, "v2" if i < 3 else "v1", "a", bad=i == 0) for i in range(8)]
+    assert not [f for f in metrics.analyse(Series(one_bad), context()).findings if f.details.get("cohort")]
