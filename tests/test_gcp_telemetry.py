@@ -49,7 +49,9 @@ def test_cloud_trace_request_and_parsing(api) -> None:  # type: ignore[no-untype
     result = CloudTraceReader("p", client=client, page_size=50).spans(WINDOW)
     root, child = result.items
     assert (root.service, root.parent_id, root.error) == ("frontend", "", True)
-    assert (child.service, child.parent_id, child.instance, child.error) == ("payment", "1", "payment-0", True)
+    assert (child.service, child.parent_id, child.instance, child.error) == ("payment", "0000000000000001",
+                                                                             "payment-0", True)
+    assert child.span_id == "0000000000000002"  # the form a log entry's spanId takes, so lines find their span
     assert child.duration == pytest.approx(0.8)
     method, path, _ = seen[0]
     query = parse_qs(urlsplit(path).query)

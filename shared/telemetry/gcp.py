@@ -28,13 +28,20 @@ def _ts(value: Any) -> float:
     return float(value.timestamp()) if hasattr(value, "timestamp") else float(value or 0)
 
 
+def span_hex(span_id: object) -> str:
+    """A Trace v1 span id (a decimal 64-bit integer) in the 16-hex-digit form log entries carry."""
+    return f"{int(str(span_id)):016x}"
+
+
 def trace_span(trace_id: str, s: Any) -> Span:
     labels = dict(s.labels)
     service = next((labels[k] for k in SERVICE_LABELS if labels.get(k)), "")
     instance = next((labels[k] for k in INSTANCE_LABELS if labels.get(k)), "")
     status = labels.get("/http/status_code", "")
     error = (status.isdigit() and int(status) >= 500) or bool(labels.get("/error/message") or labels.get("error"))
-    return Span(trace_id=trace_id, span_id=str(s.span_id), parent_id=str(s.parent_span_id or "") if
+    # Trace v1 ids are 64-bit integers; log entries name spans by the 16-hex-digit form (as Trace v2 does), so
+    # spans are keyed by that form and a log line's spanId finds its span.
+    return Span(trace_id=trace_id, span_id=span_hex(s.span_id), parent_id=span_hex(s.parent_span_id) if
                 int(s.parent_span_id or 0) else "", service=service, name=str(s.name), start=_ts(s.start_time),
                 end=_ts(s.end_time), instance=instance, error=error,
                 status_message=labels.get("/error/message", "")[:500])
