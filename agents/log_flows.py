@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from shared.telemetry.models import LogRecord, Span
 
 END = "(end of the request in this service)"
-MIN_BASE = 5  # baseline occurrences of an event before its successors are known
+MIN_BASE = 3  # baseline occurrences of an event before its successors are known
 MIN_INCIDENT = 5  # incident occurrences before a break can be told
 MIN_SUCCESSOR = 3  # baseline occurrences of a successor worth expecting
 FLOW_P = 1e-6  # many transitions are tested: a break must be this unlikely by chance
