@@ -161,6 +161,10 @@ def _summary(e: Event) -> str:
     if e.type in (SPECIALIST_COMPLETED, SPECIALIST_FAILED):
         return f"{d.get('specialist')}: " + (f"{len(d.get('finding_ids', []))} findings" if e.type ==
                                                SPECIALIST_COMPLETED else str(d.get("error", ""))[:200])
+    if e.type == ROUND_STARTED:
+        focus = f"; a closer look at {', '.join(d['focus'])}" if d.get("focus") else ""
+        why = f" ({d['reason']})" if d.get("reason") else ""
+        return f"round {d.get('round')}: {', '.join(d.get('specialists', []))}{focus}{why}"[:300]
     if e.type == REPORT_PUBLISHED:
         return str(d.get("report", {}).get("headline", ""))
     if e.type == REMEDIATION_PROPOSED:

@@ -67,6 +67,8 @@ def test_an_open_ranking_gets_a_targeted_second_round_before_the_report_is_publi
     assert report.causes[0].service == "payment"  # confirmed by the closer look
     assert any(state.findings[i].kind == "log.flow_break" for i in report.causes[0].evidence)
     assert any(state.findings[i].specialist == "traces" for i in report.finding_ids)  # round 1's evidence stands
+    [(_, _, actor, line)] = [t for t in state.timeline if t[1] == "round.started" and "round 2" in t[3]]
+    assert actor == "synthesize" and "closer look at" in line and "open ranking" in line
     tasks = [m.attributes["specialist"] for m in bus.published if m.topic == "tasks"]
     assert sorted(tasks) == ["changes", "changes", "logs", "logs", "metrics", "traces"]
 
