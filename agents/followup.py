@@ -5,7 +5,8 @@ A ranking is decided when its leader is clearly ahead: nothing ranked, or a runn
 AMBIGUOUS of the leader, needs no second look. Otherwise the leading FOCUS services are re-examined by the
 specialists that have a closer look to offer (FOCUSED_SPECIALISTS: the raw log lines and code paths of just
 those services, where the first round may have had only pre-aggregated counts, tested against the bar that a few
-services allow instead of the whole system's; and a day of their change history, to rule a change in or out).
+services allow instead of the whole system's; their calls compared on thinner samples than a first round trusts
+across the whole system; and a day of their change history, to rule a change in or out).
 Reporting more of the same metrics for the leaders only was tried and dropped: it shifts the balance between them
 without observing anything new (measured worse on the Nezha cases). The follow-up's findings supersede the first
 round's of the same kind about the same service from the same specialist; the rest of the first round's evidence
@@ -19,7 +20,7 @@ from shared.models import Finding, RankedCause
 
 AMBIGUOUS = 0.8  # a runner-up at this share of the leader's score or more leaves the ranking open
 FOCUS = 3  # leading services re-examined
-FOCUSED_SPECIALISTS = ("logs", "changes")
+FOCUSED_SPECIALISTS = ("logs", "traces", "changes")
 
 
 def second_look(causes: list[RankedCause]) -> tuple[str, ...]:

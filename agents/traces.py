@@ -44,6 +44,7 @@ from shared.models import Finding, Widget
 from shared.telemetry.models import Span, TelemetrySource, Window, severity_rank
 
 MIN_SAMPLES = 8  # calls of an operation needed in each window to compare it
+FOCUSED_MIN_SAMPLES = 5  # ... in a follow-up round about a few services (the rank test's sureness scales with n)
 LATENCY_Z = 3.0
 SURE_Z = 6.0  # a rank-test z this large leaves no doubt; smaller ones scale the score down
 MIN_RATIO = 1.3
@@ -220,22 +221,26 @@ def analyse(source: TelemetrySource, ctx: AnalysisContext) -> SpecialistResult:
         specialist="traces", kind="trace.topology", title=f"service call graph: {len(edges)} edges", query=query,
         details={"edges": [[a, b, n] for (a, b), n in sorted(edges.items())]})]
     services = sorted({svc for svc, _ in inc.ops})
+    # a follow-up round compares the few services it is about on thinner samples
+    n_min = FOCUSED_MIN_SAMPLES if ctx.focus else MIN_SAMPLES
+    if ctx.focus:
+        services = [s for s in services if s in ctx.focus]
     for service in services:
-        findings += _latency(service, base, inc, query)
-        findings += _wire(service, base, inc, query)
+        findings += _latency(service, base, inc, query, n_min)
+        findings += _wire(service, base, inc, query, n_min)
         findings += _errors(service, base, inc, query)
         findings += _origins(service, base, inc, query)
-    thin = [s for s in services if not any(_comparable(base, inc, s, op) for op in inc.service_ops(s))]
+    thin = [s for s in services if not any(_comparable(base, inc, s, op, n_min) for op in inc.service_ops(s))]
     if base_read.items and thin:
-        notes.append(f"{len(thin)} of {len(services)} services had no operation with {MIN_SAMPLES}+ calls in both "
+        notes.append(f"{len(thin)} of {len(services)} services had no operation with {n_min}+ calls in both "
                      f"windows: their latency was not compared ({', '.join(thin[:5])}{'...' if len(thin) > 5 else ''})")
     findings.sort(key=lambda f: (-f.score, f.kind, f.service, f.resource))
     return SpecialistResult(findings, notes)
 
 
-def _comparable(base: _Window, inc: _Window, service: str, op: str) -> bool:
+def _comparable(base: _Window, inc: _Window, service: str, op: str, n_min: int = MIN_SAMPLES) -> bool:
     b = base.ops.get((service, op))
-    return b is not None and len(b.durations) >= MIN_SAMPLES and len(inc.ops[(service, op)].durations) >= MIN_SAMPLES
+    return b is not None and len(b.durations) >= n_min and len(inc.ops[(service, op)].durations) >= n_min
 
 
 def explained_share(base: list[float], inc: list[float], base_roots: list[float], inc_roots: list[float]) -> float:
@@ -256,16 +261,17 @@ def _impact(share: float) -> float:
     return max(IMPACT_FLOOR, min(1.0, share / IMPACT_FULL))
 
 
-def _latency(service: str, base: _Window, inc: _Window, query: dict[str, object]) -> list[Finding]:
+def _latency(service: str, base: _Window, inc: _Window, query: dict[str, object],
+             n_min: int = MIN_SAMPLES) -> list[Finding]:
     compared: list[tuple[float, str, _Shift, _Shift]] = []  # (strength, op, duration shift, self-time shift)
     for op in inc.service_ops(service):
-        if not _comparable(base, inc, service, op):
+        if not _comparable(base, inc, service, op, n_min):
             continue
         b, i = base.ops[(service, op)], inc.ops[(service, op)]
         dur, own = _shift(b.durations, i.durations), _shift(b.self_times, i.self_times)
         compared.append((max(own.strength, 0.6 * dur.strength), op, dur, own))
     b_path, i_path = base.path.get(service, []), inc.path.get(service, [])
-    path = _shift(b_path, i_path) if len(b_path) >= MIN_SAMPLES and len(i_path) >= MIN_SAMPLES else None
+    path = _shift(b_path, i_path) if len(b_path) >= n_min and len(i_path) >= n_min else None
     shifted = [c for c in compared if c[2].significant or c[3].significant]
     if not shifted and path is not None and path.significant and compared:
         shifted = [max(compared, key=lambda c: (c[3].z, c[1]))]  # small own increases that add up on the path
@@ -305,10 +311,11 @@ def _latency(service: str, base: _Window, inc: _Window, query: dict[str, object]
     )]
 
 
-def _wire(service: str, base: _Window, inc: _Window, query: dict[str, object]) -> list[Finding]:
+def _wire(service: str, base: _Window, inc: _Window, query: dict[str, object],
+          n_min: int = MIN_SAMPLES) -> list[Finding]:
     """Callers wait longer outside this service's spans: a slow network to it, or requests queueing in front."""
     b_wire, i_wire = base.wire.get(service, []), inc.wire.get(service, [])
-    if len(b_wire) < MIN_SAMPLES or len(i_wire) < MIN_SAMPLES:
+    if len(b_wire) < n_min or len(i_wire) < n_min:
         return []
     z = mann_whitney_z(b_wire, i_wire)
     b, i = quantile(b_wire, 0.9), quantile(i_wire, 0.9)

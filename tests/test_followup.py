@@ -61,7 +61,7 @@ def test_an_open_ranking_gets_a_targeted_second_round_before_the_report_is_publi
     assert sorted(state.rounds) == [1, 2]
     assert state.rounds[1].report is None  # the open ranking was never published
     second = state.rounds[2]
-    assert second.specialists == ["logs", "changes"] and set(second.focus) >= {"payment", "ledger"}
+    assert second.specialists == ["logs", "traces", "changes"] and set(second.focus) >= {"payment", "ledger"}
     report = state.latest_report
     assert report is not None and report.round == 2 and not report.partial
     assert report.causes[0].service == "payment"  # confirmed by the closer look
@@ -70,7 +70,7 @@ def test_an_open_ranking_gets_a_targeted_second_round_before_the_report_is_publi
     [(_, _, actor, line)] = [t for t in state.timeline if t[1] == "round.started" and "round 2" in t[3]]
     assert actor == "synthesize" and "closer look at" in line and "open ranking" in line
     tasks = [m.attributes["specialist"] for m in bus.published if m.topic == "tasks"]
-    assert sorted(tasks) == ["changes", "changes", "logs", "logs", "metrics", "traces"]
+    assert sorted(tasks) == ["changes", "changes", "logs", "logs", "metrics", "traces", "traces"]
 
 
 def test_a_decided_ranking_is_published_from_the_first_round() -> None:
@@ -119,5 +119,5 @@ def test_the_delivery_that_opened_the_second_round_resends_its_tasks_when_redeli
     state = fold(pipeline.store.load(incident_id))
     report = state.latest_report
     assert lost and report is not None and report.round == 2
-    assert sorted(state.rounds[2].completed) == ["changes", "logs"]
+    assert sorted(state.rounds[2].completed) == ["changes", "logs", "traces"]
     assert sum(e.type == "round.started" for e in pipeline.store.load(incident_id)) == 2

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -181,6 +182,19 @@ def test_too_little_to_compare_is_said_not_scored(tmp_path: Path) -> None:
     result = traces.analyse(BundleSource(tmp_path / "no-baseline"), ctx)
     assert [f.kind for f in result.findings] == ["trace.topology"]
     assert any("no baseline spans" in n for n in result.notes)
+
+
+def test_a_follow_up_round_compares_the_services_it_is_about_on_thinner_samples(tmp_path: Path) -> None:
+    def slow_wire(t: float, rng: random.Random) -> dict[str, float]:
+        return {"wire": rng.uniform(0.1, 0.15)} if t >= context().incident.start else {}
+
+    # 20 requests over the 80 minutes: 5 in the incident window, too few for a first round's comparison
+    source, ctx = shop(tmp_path, slow_wire, n=20)
+    assert not [f for f in traces.analyse(source, ctx).findings if f.kind == "trace.wire_delay"]
+    focused = traces.analyse(source, replace(ctx, round=2, focus=("leaf",))).findings
+    (wire,) = [f for f in focused if f.kind == "trace.wire_delay"]
+    assert wire.service == "leaf" and wire.score > 0.5
+    assert {f.service for f in focused if f.kind != "trace.topology"} == {"leaf"}  # only what it is about
 
 
 # ---------------------------------------------------------------- real data
