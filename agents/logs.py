@@ -26,7 +26,6 @@ same findings in the same order.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
 from collections import Counter, defaultdict
@@ -40,6 +39,7 @@ from agents.log_flows import FlowBreak, breaks, strength, trails, transitions
 from agents.log_patterns import PatternMiner
 from agents.masking import level_of, mask_secrets
 from agents.stats import rate_increase_p, squash, two_proportion_z
+from shared.events import stable_id
 from shared.models import Finding, Widget
 from shared.telemetry.models import SEVERITIES, LogRecord, TelemetrySource, severity_rank
 
@@ -225,7 +225,7 @@ def _flow_finding(b: FlowBreak, query: dict[str, object]) -> Finding:
          "services": {b.service: b.count}, "exemplars": [e["line"] for e in exemplars]}]})
     return Finding(
         specialist="logs", kind="log.flow_break", service=b.service,
-        resource=f"flow-{stable_key(b.region)}", title=title[:400], onset=b.first_seen or None,
+        resource=f"flow-{stable_id(b.region, length=12)}", title=title[:400], onset=b.first_seen or None,
         magnitude=round(b.drop, 4), score=round(min(0.95, 0.3 + 0.65 * strength(b)), 4),
         query=query, exemplars=exemplars, widget=widget,
         details={"before": b.before.label, "expected": b.expected.label, "instead": instead,
@@ -240,10 +240,6 @@ def step_of(template: str) -> str:
     shapes of its values stays one step."""
     lead = template.split("<*>", 1)[0].strip()
     return (lead if len(lead.split()) >= MIN_STEP_WORDS else template)[:160]
-
-
-def stable_key(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def _timeline_stats(timeline: list[Timed]) -> tuple[dict[int, _Silence], set[int]]:
