@@ -24,6 +24,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from agents.stats import cusum_onset
 from shared.telemetry.models import LogRecord, Span
 
 END = "(end of the request in this service)"
@@ -37,6 +38,7 @@ MIN_DROP = 0.3  # ... and the successor's share must have fallen by at least thi
 FLOW_SURE = 12.0  # -log10 of the chance at which a break is beyond doubt
 NOVEL_SHARE = 0.05  # a successor rarer than this after the same step in the baseline is a new branch
 KNOWN_BRANCH = 0.3  # what a break keeps when its requests went on to branches the baseline already took
+ONSET_H = 3.0  # CUSUM threshold (in missed requests beyond the drift) that marks the onset of a break
 
 
 @dataclass(frozen=True)
@@ -61,11 +63,13 @@ class FlowBreak:
     base_share: float  # share of them followed by `expected`
     count: int  # incident occurrences of `before`
     share: float  # share of them followed by `expected`
-    p_value: float
+    p_value: float  # of the whole incident window's count (the onset below is not chosen to make it smaller)
+    count_since: int  # occurrences of `before` from the break's onset on (a break starts at a moment) ...
+    share_since: float  # ... and the share of them still followed by `expected`
     instances: tuple[tuple[str, int], ...]
     traces: tuple[str, ...]  # exemplar incident traces where the flow broke
-    first_seen: float  # the first incident request that did not go on to `expected`
-    novel_share: float  # share of the incident's requests that went on to a step rare there in the baseline
+    first_seen: float  # the onset: the first request of the run that no longer went on to `expected`
+    novel_share: float  # share of the requests since then that went on to a step rare there in the baseline
 
     @property
     def after_call(self) -> bool:
@@ -73,7 +77,7 @@ class FlowBreak:
 
     @property
     def drop(self) -> float:
-        return self.base_share - self.share
+        return self.base_share - self.share_since
 
     @property
     def region(self) -> str:
@@ -140,11 +144,11 @@ class _Transitions:
     totals: Counter[tuple[str, Event]]  # (service, a)
     instances: dict[tuple[str, Event], Counter[str]]
     traces: dict[tuple[str, Event, Event], list[str]]
-    first: dict[tuple[str, Event, Event], float]  # when the transition was first seen
+    order: dict[tuple[str, Event], list[tuple[float, Event]]]  # (service, a): (when, what followed), in time
 
 
 def transitions(by_trail: dict[tuple[str, str, str], Trail]) -> _Transitions:
-    t = _Transitions(Counter(), Counter(), defaultdict(Counter), defaultdict(list), {})
+    t = _Transitions(Counter(), Counter(), defaultdict(Counter), defaultdict(list), defaultdict(list))
     end = Event(END, "end")
     for (service, trace, _), trail in sorted(by_trail.items()):
         events = [(e, inst, ts) for ts, _, e, inst in trail]
@@ -154,7 +158,9 @@ def transitions(by_trail: dict[tuple[str, str, str], Trail]) -> _Transitions:
             t.instances[(service, a)][inst] += 1
             if len(t.traces[(service, a, b)]) < 3:
                 t.traces[(service, a, b)].append(trace)
-            t.first[(service, a, b)] = min(t.first.get((service, a, b), ts), ts)
+            t.order[(service, a)].append((ts, b))
+    for seq in t.order.values():
+        seq.sort(key=lambda x: (x[0], x[1].kind, x[1].label))
     return t
 
 
@@ -193,20 +199,31 @@ def breaks(base: _Transitions, inc: _Transitions, focus: tuple[str, ...] = ()) -
                 continue
             now = [(k, v) for k, v in now_after.get((service, a), []) if k != b]
             instead = max(now, key=lambda kv: (kv[1], kv[0].label))[0] if now else None
-            novel = [k for k, _ in now if base.counts.get((service, a, k), 0) < NOVEL_SHARE * n_base]
+            since = _since_onset(inc.order[(service, a)], b, p0, min_incident)
+            novel = sum(base.counts.get((service, a, k), 0) < NOVEL_SHARE * n_base for _, k in since if k != b)
             brk = FlowBreak(
                 service=service, before=a, expected=b, instead=instead, base_count=n_base, base_share=c / n_base,
-                count=n_inc, share=x / n_inc, p_value=10 ** max(log_p, -300.0),
+                count=n_inc, share=x / n_inc, p_value=10 ** max(log_p, -300.0), count_since=len(since),
+                share_since=sum(k == b for _, k in since) / len(since),
                 instances=tuple(inc.instances[(service, a)].most_common(5)),
                 traces=tuple(inc.traces.get((service, a, instead), []) if instead else ()),
-                first_seen=min((inc.first[(service, a, k)] for k, _ in now), default=0.0),
-                novel_share=sum(inc.counts[(service, a, k)] for k in novel) / n_inc)
+                first_seen=next((t for t, k in since if k != b), since[0][0]), novel_share=novel / len(since))
             if best is None or (brk.drop, -brk.p_value) > (best.drop, -best.p_value):
                 best = brk
         if best is not None:
             found.append(best)
     found.sort(key=lambda f: (-strength(f), f.service, f.region))
     return found
+
+
+def _since_onset(seq: list[tuple[float, Event]], expected: Event, p0: float,
+                 min_incident: int) -> list[tuple[float, Event]]:
+    """The requests from the break's onset on: a one-sided CUSUM over "did not go on to `expected`" (rate 1 - p0
+    before, at least MIN_DROP more after) finds where the run of misses starts; the whole window when it finds
+    none, or too few requests after it to tell."""
+    missed = [0.0 if k == expected else 1.0 for _, k in seq]
+    start = cusum_onset(missed, drift=(1.0 - p0) + MIN_DROP / 2, threshold=ONSET_H)
+    return seq[start:] if start is not None and len(seq) - start >= min_incident else seq
 
 
 def _followers(t: _Transitions) -> dict[tuple[str, Event], list[tuple[Event, int]]]:

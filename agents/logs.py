@@ -215,12 +215,12 @@ def flow_findings(source: TelemetrySource, ctx: AnalysisContext, lines: list[tup
 def _flow_finding(b: FlowBreak, query: dict[str, object]) -> Finding:
     instead = b.instead.label if b.instead is not None else "nothing"
     where = f"after a call to {b.before.callee}" if b.after_call else f"after \u201c{b.before.label[:80]}\u201d"
-    title = (f"code path broke in {b.service} {where}: \u201c{b.expected.label[:80]}\u201d now follows "
-             f"{b.share:.0%} of {b.count} requests (was {b.base_share:.0%} of {b.base_count}); now mostly "
-             f"\u201c{instead[:60]}\u201d")
+    title = (f"code path broke in {b.service} {where}: \u201c{b.expected.label[:80]}\u201d follows "
+             f"{b.share_since:.0%} of {b.count_since} requests since {_clock(b.first_seen)} (was {b.base_share:.0%}"
+             f" of {b.base_count}); now mostly \u201c{instead[:60]}\u201d")
     exemplars = [{"trace_id": t, "service": b.service, "line": f"{b.before.label} -> {instead}"} for t in b.traces]
     widget = Widget(kind="pattern_table", title="broken code path", data={"rows": [
-        {"pattern": f"{b.before.label} -> {b.expected.label}", "count": round(b.share * b.count),
+        {"pattern": f"{b.before.label} -> {b.expected.label}", "count": round(b.share_since * b.count_since),
          "baseline_count": round(b.base_share * b.base_count), "first_seen": b.first_seen,
          "services": {b.service: b.count}, "exemplars": [e["line"] for e in exemplars]}]})
     return Finding(
@@ -231,6 +231,7 @@ def _flow_finding(b: FlowBreak, query: dict[str, object]) -> Finding:
         details={"before": b.before.label, "expected": b.expected.label, "instead": instead,
                  "after_call": b.after_call, "callee": b.before.callee, "count": b.count,
                  "baseline_count": b.base_count, "share": round(b.share, 4), "baseline_share": round(b.base_share, 4),
+                 "count_since_onset": b.count_since, "share_since_onset": round(b.share_since, 4),
                  "p_value": b.p_value, "instances": dict(b.instances), "traces": list(b.traces)})
 
 

@@ -127,3 +127,14 @@ def test_requests_moving_to_a_branch_the_baseline_already_took_are_weaker_eviden
     [brk] = find(base, broken)
     assert shift.novel_share == 0.0 and brk.novel_share == 1.0
     assert strength(shift) < 0.5 * strength(brk)
+
+
+def test_a_break_that_starts_mid_window_is_measured_from_its_onset() -> None:
+    before = requests(30, 1000, [0, 1], tag="x")  # the window's first half: still fine
+    after = requests(30, 2000, [0], tag="y")  # from t=2000 every request returns early
+    [b] = find(requests(30, 0, [0, 1]), (before[0] + after[0], before[1] + after[1]))
+    assert b.share == pytest.approx(0.5) and b.count == 60  # over the whole window, half still went on
+    assert b.share_since == 0.0 and b.count_since == 30 and b.drop == pytest.approx(1.0)
+    assert 2000 <= b.first_seen < 2001  # the onset: the first request that returned early
+    [whole] = find(requests(30, 0, [0, 1]), requests(30, 1000, [0]))
+    assert whole.count_since == whole.count == 30  # no earlier normal run: the whole window is the break
