@@ -42,7 +42,10 @@ class CaseScore:
         return r is not None and r <= k
 
 
-def evaluate_nezha(cases_dir: Path, limit: int = 0, work: Path | None = None) -> list[CaseScore]:
+def evaluate_nezha(cases_dir: Path, limit: int = 0, work: Path | None = None, *, alert_delay_s: float | None = None,
+                   farthest_reference: bool = False) -> list[CaseScore]:
+    """Score every labelled case. `alert_delay_s` (default: the importer's) and `farthest_reference` (baseline
+    on another day's reference) are the robustness variations of bench/rca_accuracy.py."""
     from shared.telemetry.nezha import import_case
 
     cases = sorted(p for p in cases_dir.iterdir() if (p / "label.json").exists())
@@ -54,7 +57,8 @@ def evaluate_nezha(cases_dir: Path, limit: int = 0, work: Path | None = None) ->
     root = work or Path(tempfile.mkdtemp(prefix="autosre-eval-"))
     scores = []
     for case_dir in cases:
-        info = import_case(case_dir, root / case_dir.name, reference if reference.exists() else None)
+        info = import_case(case_dir, root / case_dir.name, reference if reference.exists() else None,
+                           alert_delay_s=alert_delay_s, farthest_reference=farthest_reference)
         label = info.label
         began = time.perf_counter()
         try:

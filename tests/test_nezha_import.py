@@ -179,3 +179,16 @@ def test_the_datasets_folder_is_found_like_the_tests_find_it(tmp_path: Path, mon
     assert datasets_dir() == tmp_path
     monkeypatch.setenv("AUTOSRE_DATASETS", str(tmp_path / "absent"))
     assert datasets_dir() is None
+
+
+def test_robustness_variations_move_the_alert_and_take_another_day_as_baseline(tmp_path: Path) -> None:
+    root = nezha_dir()
+    case = root / "cases" / "tt-20230129-105016"
+    usual = import_case(case, tmp_path / "usual", root / "reference")
+    late = import_case(case, tmp_path / "late", root / "reference", alert_delay_s=180)
+    other = import_case(case, tmp_path / "other", root / "reference", farthest_reference=True)
+    started = [json.loads(i.alert_path.read_text())["incident"]["started_at"] for i in (usual, late)]
+    assert started[1] - started[0] == 120
+    manifests = [json.loads((i.bundle_dir / "manifest.json").read_text()) for i in (usual, other)]
+    assert manifests[0]["baseline_source"].startswith("reference/2023-01-29")
+    assert manifests[1]["baseline_source"].startswith("reference/2023-01-30")

@@ -199,8 +199,9 @@ def _series(path: Path, stats: _Stats) -> list[MetricSeries]:
     return out
 
 
-def _reference_day(reference_dir: Path, case_day: date) -> Path | None:
-    """The reference day of the case's date, else the nearest one; folders not named by a date are ignored."""
+def _reference_day(reference_dir: Path, case_day: date, farthest: bool = False) -> Path | None:
+    """The reference day of the case's date, else the nearest one (the farthest, for robustness checks); folders
+    not named by a date are ignored."""
     if not reference_dir.is_dir():
         return None
     days: list[tuple[int, str, Path]] = []
@@ -211,7 +212,9 @@ def _reference_day(reference_dir: Path, case_day: date) -> Path | None:
             continue
         if p.is_dir():
             days.append((abs((day - case_day).days), p.name, p))
-    return min(days)[2] if days else None
+    if not days:
+        return None
+    return (max(days, key=lambda d: (d[0], d[1])) if farthest else min(days))[2]
 
 
 def _shift_log(r: LogRecord, by: float) -> LogRecord:
@@ -222,9 +225,9 @@ def _shift_span(s: Span, by: float) -> Span:
     return replace(s, start=s.start + by, end=s.end + by)
 
 
-def _baseline(reference_dir: Path, case_day: date, first: float, stats: _Stats,
+def _baseline(reference_dir: Path, case_day: date, first: float, stats: _Stats, farthest: bool = False,
               ) -> tuple[list[LogRecord], list[Span], dict[str, Any]]:
-    day = _reference_day(reference_dir, case_day)
+    day = _reference_day(reference_dir, case_day, farthest)
     if day is None:
         return [], [], {"baseline": f"no reference day under {reference_dir}: logs and traces have no baseline"}
     ref_logs = list(_logs(day / "log", stats))
@@ -254,8 +257,11 @@ def _time_range(logs: Iterable[LogRecord], spans: Iterable[Span], series: Iterab
     return {"start": to_rfc3339(min(times)), "end": to_rfc3339(max(times))} if times else {}
 
 
-def import_case(case_dir: Path, out_dir: Path, reference_dir: Path | None = None) -> CaseInfo:
-    """Write `out_dir/bundle/` (the telemetry), `out_dir/alert.json` (a frontend alert) and `out_dir/truth.json`."""
+def import_case(case_dir: Path, out_dir: Path, reference_dir: Path | None = None, *,
+                alert_delay_s: float | None = None, farthest_reference: bool = False) -> CaseInfo:
+    """Write `out_dir/bundle/` (the telemetry), `out_dir/alert.json` (a frontend alert, `alert_delay_s` after
+    the injection) and `out_dir/truth.json`. `farthest_reference` baselines on the reference day farthest from
+    the case's (a robustness check: the baseline then comes from another day)."""
     case_dir, out_dir = Path(case_dir), Path(out_dir)
     label = json.loads((case_dir / "label.json").read_text(encoding="utf-8"))
     inject = from_rfc3339(str(label["inject_time"]))
@@ -269,7 +275,8 @@ def import_case(case_dir: Path, out_dir: Path, reference_dir: Path | None = None
     baseline_notes: dict[str, Any] = {"baseline": "no reference folder given: logs and traces have no baseline"}
     if reference_dir is not None:
         case_day = datetime.fromtimestamp(inject, UTC).date()
-        base_logs, base_spans, baseline_notes = _baseline(Path(reference_dir), case_day, first, stats)
+        base_logs, base_spans, baseline_notes = _baseline(Path(reference_dir), case_day, first, stats,
+                                                          farthest_reference)
     services = sorted({r.service for r in logs} | {s.service for s in spans} | {m.service for m in series})
     all_logs = sorted(base_logs + logs, key=lambda r: r.timestamp)
     all_spans = sorted(base_spans + spans, key=lambda s: s.start)
@@ -292,7 +299,7 @@ def import_case(case_dir: Path, out_dir: Path, reference_dir: Path | None = None
         for m in series:
             w.series(m)
     info = CaseInfo(case_dir.name, bundle, out_dir / "alert.json", inject, label, services, out_dir / "truth.json")
-    write_alert(info)
+    write_alert(info, delay_s=ALERT_DELAY_S if alert_delay_s is None else alert_delay_s)
     (out_dir / "truth.json").write_text(json.dumps(label, indent=2) + "\n", encoding="utf-8")
     return info
 
@@ -308,11 +315,11 @@ def import_all(cases_dir: Path, out_root: Path, reference_dir: Path | None = Non
     return [import_case(case, out_root / case.name, reference_dir) for case in cases]
 
 
-def synthesize_frontend_alert(info: CaseInfo) -> dict[str, Any]:
-    """A Cloud Monitoring v1.2 notification on the frontend's latency SLO, fired after the onset.
+def synthesize_frontend_alert(info: CaseInfo, delay_s: float = ALERT_DELAY_S) -> dict[str, Any]:
+    """A Cloud Monitoring v1.2 notification on the frontend's latency SLO, fired `delay_s` after the onset.
 
     It names only the frontend: no service, pod or fault of the case."""
-    started = int(info.inject_time + ALERT_DELAY_S)
+    started = int(info.inject_time + delay_s)
     project = "trainticket"
     return {
         "incident": {
@@ -338,9 +345,9 @@ def synthesize_frontend_alert(info: CaseInfo) -> dict[str, Any]:
     }
 
 
-def write_alert(info: CaseInfo, path: Path | None = None) -> Path:
+def write_alert(info: CaseInfo, path: Path | None = None, delay_s: float = ALERT_DELAY_S) -> Path:
     """Write the synthesized frontend alert (to `info.alert_path` unless told otherwise); return where."""
     target = Path(path) if path is not None else info.alert_path
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(synthesize_frontend_alert(info), indent=2) + "\n", encoding="utf-8")
+    target.write_text(json.dumps(synthesize_frontend_alert(info, delay_s), indent=2) + "\n", encoding="utf-8")
     return target
