@@ -102,7 +102,8 @@ def from_settings(settings: Settings) -> Pipeline:
     bus = make_bus(settings)
     store = make_store(settings)
     pipeline = Pipeline(store=store, bus=bus, telemetry=make_telemetry(settings),
-                        specialists=settings.specialists, round_deadline_s=settings.round_deadline_s)
+                        specialists=settings.specialists, round_deadline_s=settings.round_deadline_s,
+                        max_rounds=settings.max_rounds)
 
     def propose_hook(incident_id: str, report: Report) -> None:
         propose(store, incident_id, pipeline.clock())

@@ -20,6 +20,7 @@ class Settings(BaseModel):
     log_analytics_table: str = Field("", description="project.dataset._AllLogs: pre-aggregate logs in BigQuery")
     specialists: tuple[str, ...] = SPECIALISTS
     round_deadline_s: float = 600.0
+    max_rounds: int = Field(2, ge=1, le=2, description="2: an open first ranking gets a targeted second round")
     approval_key: str = Field("", description="HMAC key for approval links (>= 32 bytes; Secret Manager on GCP)")
     approvers: tuple[str, ...] = Field((), description="e-mails allowed to approve remediations")
     local_identity: str = Field("", description="the approver identity in embedded mode (no IAP)")

@@ -121,3 +121,19 @@ def test_the_delivery_that_opened_the_second_round_resends_its_tasks_when_redeli
     assert lost and report is not None and report.round == 2
     assert sorted(state.rounds[2].completed) == ["changes", "logs", "traces"]
     assert sum(e.type == "round.started" for e in pipeline.store.load(incident_id)) == 2
+
+
+def test_the_number_of_rounds_is_configured_by_environment(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import pytest
+    from pydantic import ValidationError
+
+    from functions.runtime import from_settings
+    from shared.config import Settings
+
+    assert Settings.from_env({}).max_rounds == 2
+    deployed = from_settings(Settings.from_env({"AUTOSRE_MAX_ROUNDS": "1",
+                                                "AUTOSRE_SQLITE_PATH": str(tmp_path / "a.db")}))
+    assert deployed.max_rounds == 1
+    assert Settings.from_env({"AUTOSRE_MAX_ROUNDS": "1"}).max_rounds == 1
+    with pytest.raises(ValidationError):
+        Settings.from_env({"AUTOSRE_MAX_ROUNDS": "5"})
