@@ -30,6 +30,7 @@ locals {
     AUTOSRE_BUS              = "pubsub"
     AUTOSRE_TELEMETRY        = var.telemetry
     AUTOSRE_ROUND_DEADLINE_S = tostring(var.round_deadline_s)
+    AUTOSRE_MAX_ROUNDS       = tostring(var.max_rounds)
     AUTOSRE_APPROVERS        = join(",", var.approvers)
     AUTOSRE_POLICY           = var.policy_json
     AUTOSRE_EXECUTOR         = var.executor

@@ -54,3 +54,13 @@ variable "round_deadline_s" {
   type        = number
   default     = 600
 }
+
+variable "max_rounds" {
+  description = "2: an open first ranking is re-examined in a targeted second round before publishing; 1: never."
+  type        = number
+  default     = 2
+  validation {
+    condition     = contains([1, 2], var.max_rounds)
+    error_message = "max_rounds is 1 or 2."
+  }
+}
