@@ -1,12 +1,13 @@
 """Broken code paths: where a request's flow through a service stopped going the way it always went.
 
 A request leaves a trail in each service it passes: the start of the service's operations that log, its log lines
-(as pattern ids) and its calls to other services, in time order, per (trace, service). Over the baseline, each
-event's successors have a distribution ("after line A comes line B 9 times in 10"). In the incident window, a
-successor that became much rarer after the same event is a code path that broke between the two: an exception
-thrown or an early return between two log statements, a call that is no longer made. The test is one-sided
-binomial on the incident's count of A -> B given the incident's count of A, against the baseline share of B
-(shrunk towards zero by one pseudo-observation, so a handful of baseline requests cannot make it certain).
+(as steps: the constant lead of their pattern) and its calls to other services, in time order, per visit. Over
+the baseline, each event's successors have a distribution ("after line A comes line B 9 times in 10"). In the
+incident window, a successor that became much rarer after the same event is a code path that broke between the
+two: an exception thrown or an early return between two log statements, a call that is no longer made. The test
+is one-sided binomial on the incident's count of A -> B given the incident's count of A, against the baseline
+share of B (shrunk towards zero by one pseudo-observation, so a handful of baseline requests cannot make it
+certain); the size of the break is measured from its onset (a break starts at a moment).
 Requests that now go on to a branch the baseline already took after A (a shift in the mix of inputs) are weaker
 evidence than requests that go where they never went: the end of the visit, an error, a new step.
 
@@ -95,21 +96,22 @@ def trails(lines: Iterable[tuple[LogRecord, int]], spans: Iterable[Span], loggin
     that spans that never log do not dilute the trail. A span whose parent is in another service is a call from
     that service's visit."""
     span_list = list(spans)
-    by_id = {s.span_id: s for s in span_list}
-    entry: dict[str, str] = {}
+    by_id = {(s.trace_id, s.span_id): s for s in span_list}  # span ids are unique within a trace only
+    entry: dict[tuple[str, str], str] = {}
 
     def entry_of(s: Span) -> str:
-        chain = []
-        while s.span_id not in entry:
-            parent = by_id.get(s.parent_id)
-            chain.append(s.span_id)
-            if parent is None or parent.service != s.service or parent.span_id in chain:
-                entry[s.span_id] = s.span_id
+        chain: list[tuple[str, str]] = []
+        while (s.trace_id, s.span_id) not in entry:
+            parent = by_id.get((s.trace_id, s.parent_id))
+            chain.append((s.trace_id, s.span_id))
+            if parent is None or parent.service != s.service or (parent.trace_id, parent.span_id) in chain:
+                entry[(s.trace_id, s.span_id)] = s.span_id
                 break
             s = parent
-        for sid in chain:
-            entry[sid] = entry[s.span_id]
-        return entry[chain[0]] if chain else entry[s.span_id]
+        top = entry[(s.trace_id, s.span_id)]
+        for key in chain:
+            entry[key] = top
+        return top
 
     out: dict[tuple[str, str, str], Trail] = defaultdict(list)  # (service, trace, entry span)
     order = 0
@@ -118,15 +120,15 @@ def trails(lines: Iterable[tuple[LogRecord, int]], spans: Iterable[Span], loggin
         if (s.service, s.name) in logging_ops:
             out[visit].append((s.start, order, Event(f"{s.name} start", "start"), s.instance))
             order += 1
-        parent = by_id.get(s.parent_id)
+        parent = by_id.get((s.trace_id, s.parent_id))
         if parent is not None and parent.service != s.service:
             out[(parent.service, parent.trace_id, entry_of(parent))].append(
                 (s.start, order, Event(f"call {s.service}", "call"), parent.instance))
             order += 1
     for r, pid in lines:
-        span = by_id.get(r.span_id)
+        span = by_id.get((r.trace_id, r.span_id))
         visit = (r.service, r.trace_id, entry_of(span) if span is not None and span.service == r.service else "")
-        if r.trace_id or span is not None:
+        if r.trace_id:
             event = Event(label(pid), "error" if errorish(pid) else "log")
             out[visit].append((r.timestamp, order, event, r.instance))
             order += 1

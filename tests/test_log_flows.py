@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -138,3 +139,14 @@ def test_a_break_that_starts_mid_window_is_measured_from_its_onset() -> None:
     assert 2000 <= b.first_seen < 2001  # the onset: the first request that returned early
     [whole] = find(requests(30, 0, [0, 1]), requests(30, 1000, [0]))
     assert whole.count_since == whole.count == 30  # no earlier normal run: the whole window is the break
+
+
+def test_span_ids_need_only_be_unique_within_their_trace() -> None:
+    def same_ids(trails_: Trails) -> Trails:  # every trace numbers its spans 1, 2, ... (Trace v1 allows it)
+        lines, spans = trails_
+        rename = {s.span_id: str(i % 2 + 1) for i, s in enumerate(spans)}
+        return ([(replace(r, span_id=rename[r.span_id]), pid) for r, pid in lines],
+                [replace(s, span_id=rename[s.span_id], parent_id=rename.get(s.parent_id, "")) for s in spans])
+
+    found = find(same_ids(requests(30, 0, [0, 1], calls="db")), same_ids(requests(30, 1000, [0, 2], calls="db")))
+    assert len(found) == 1 and found[0].after_call and found[0].count == 30
