@@ -3,14 +3,12 @@ decided one is published at once; redelivery and concurrency never start it twic
 
 from __future__ import annotations
 
-import random
-
 from agents.base import AnalysisContext, SpecialistResult
 from agents.followup import merged, second_look
 from shared.events import fold
 from shared.models import Finding, RankedCause
 from shared.telemetry.models import TelemetrySource
-from tests.test_pipeline import alert_bytes, make, run
+from tests.test_pipeline import alert_bytes, make, redeliver_shuffled, run
 
 KINDS = {"logs": "log.new_pattern", "traces": "trace.error_origin", "metrics": "metric.anomaly",
          "changes": "change.deploy"}
@@ -90,14 +88,7 @@ def test_redelivered_and_shuffled_messages_start_one_second_round_and_publish_on
     pipeline, bus = make(**{n: open_ranking(n) for n in ("logs", "traces", "metrics", "changes")})
     incident_id = run(pipeline, bus, alert_bytes())
     before = pipeline.store.load(incident_id)
-    original = list(bus.published)
-    for message in original * 3:
-        bus.deliver(message)
-    shuffled = list(bus._queue)
-    random.Random(7).shuffle(shuffled)
-    bus._queue.clear()
-    bus._queue.extend(shuffled)
-    bus.drain()
+    redeliver_shuffled(bus, times=3, seed=7)
     after = pipeline.store.load(incident_id)
     assert [e.event_id for e in after] == [e.event_id for e in before]
     assert sum(e.type == "report.published" for e in after) == 1

@@ -16,6 +16,7 @@ from agents.base import AnalysisContext, SpecialistResult
 from functions.pipeline import TOPIC_ALERTS, TOPIC_DEAD_LETTER, Pipeline
 from functions.runtime import embedded
 from shared import events as ev
+from shared.bus_inprocess import InProcessBus
 from shared.events import DEAD_LETTER_STREAM, fold
 from shared.models import Finding
 from shared.store_sqlite import SqliteEventStore
@@ -57,7 +58,7 @@ class NoTelemetry:
         return {"source": "none"}
 
 
-def make(store: SqliteEventStore | None = None, **overrides: object) -> tuple[Pipeline, object]:
+def make(store: SqliteEventStore | None = None, **overrides: object) -> tuple[Pipeline, InProcessBus]:
     pipeline, bus = embedded(store or SqliteEventStore(), NoTelemetry())  # type: ignore[arg-type]
     for name in pipeline.specialists:
         pipeline._loaded[name] = overrides.get(name, specialist(name))  # type: ignore[assignment]
@@ -70,6 +71,17 @@ def run(pipeline: Pipeline, bus, payload: bytes) -> str:
     incident_ids = [s["incident_id"] for s in pipeline.store.summaries() if s["incident_id"] != DEAD_LETTER_STREAM]
     assert len(incident_ids) == 1
     return incident_ids[0]
+
+
+def redeliver_shuffled(bus: InProcessBus, times: int, seed: int) -> None:
+    """Deliver every message published so far `times` more times, in a shuffled order, and drain."""
+    for message in list(bus.published) * times:
+        bus.deliver(message)
+    shuffled = list(bus._queue)
+    random.Random(seed).shuffle(shuffled)
+    bus._queue.clear()
+    bus._queue.extend(shuffled)
+    bus.drain()
 
 
 def test_alert_in_report_out() -> None:
@@ -93,14 +105,7 @@ def test_redelivering_every_message_three_times_changes_nothing() -> None:
     incident_id = run(pipeline, bus, alert_bytes())
     before = pipeline.store.load(incident_id)
     report_before = fold(before).latest_report
-    original = list(bus.published)
-    for message in original * 3:
-        bus.deliver(message)
-    shuffled = list(bus._queue)
-    random.Random(1).shuffle(shuffled)
-    bus._queue.clear()
-    bus._queue.extend(shuffled)
-    bus.drain()
+    redeliver_shuffled(bus, times=3, seed=1)
     after = pipeline.store.load(incident_id)
     assert [e.event_id for e in after] == [e.event_id for e in before]
     assert fold(after).latest_report == report_before
