@@ -7,6 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from agents.base import AnalysisContext, plan_windows
+from shared.alerts import parse_alert
+from shared.telemetry.bundle import BundleSource
+from shared.telemetry.nezha import import_case
+
 
 def datasets_dir() -> Path:
     env = os.environ.get("AUTOSRE_DATASETS")
@@ -28,3 +33,15 @@ def nezha_dir() -> Path:
 
 def loghub_dir() -> Path:
     return datasets_dir() / "loghub2k"
+
+
+def nezha_case(case: str, out: Path) -> tuple[BundleSource, AnalysisContext, dict[str, object]]:
+    """Import one Nezha case under `out`: its bundle, the analysis context of its synthesized frontend alert (the
+    windows the pipeline would plan), and its label with the injection time (`inject`)."""
+    root = nezha_dir()
+    info = import_case(root / "cases" / case, out / case, root / "reference")
+    alert = parse_alert(info.alert_path.read_bytes())
+    assert alert.started_at is not None
+    incident, baseline = plan_windows(alert.started_at)
+    ctx = AnalysisContext(case, alert.service, alert.metric_type, alert.started_at, incident, baseline)
+    return BundleSource(info.bundle_dir), ctx, {**info.label, "inject": info.inject_time}

@@ -9,14 +9,10 @@ from pathlib import Path
 import pytest
 
 from agents import logs
-from agents.base import AnalysisContext, plan_windows
 from agents.log_flows import Event, FlowBreak, binomial_cdf_log10, breaks, strength, trails, transitions
 from agents.logs import step_of
-from shared.alerts import parse_alert
-from shared.telemetry.bundle import BundleSource
 from shared.telemetry.models import LogRecord, Span
-from shared.telemetry.nezha import import_case
-from tests.data import nezha_dir
+from tests.data import nezha_case
 
 LABELS = {0: "A.java#10 start work", 1: "A.java#20 work done", 2: "A.java#30 failed: boom", 3: "A.java#40 retry"}
 
@@ -102,18 +98,13 @@ def test_a_statement_split_into_two_patterns_is_one_step() -> None:
 
 
 def test_the_injected_exception_of_a_real_case_is_found_between_the_labelled_log_statements(tmp_path: Path) -> None:
-    root = nezha_dir()
-    case = "tt-20230129-105016"  # label: exception in ts-travel2-service between TravelServiceImpl#366 and #372
-    info = import_case(root / "cases" / case, tmp_path / case, root / "reference")
-    alert = parse_alert(Path(info.alert_path).read_bytes())
-    assert alert.started_at is not None
-    incident, baseline = plan_windows(alert.started_at)
-    ctx = AnalysisContext(case, alert.service, alert.metric_type, alert.started_at, incident, baseline)
-    found = [f for f in logs.analyse(BundleSource(info.bundle_dir), ctx).findings if f.kind == "log.flow_break"]
+    # label: an exception in ts-travel2-service between TravelServiceImpl#366 and #372
+    source, ctx, label = nezha_case("tt-20230129-105016", tmp_path)
+    found = [f for f in logs.analyse(source, ctx).findings if f.kind == "log.flow_break"]
     assert found, "no broken code path found"
     top = max(found, key=lambda f: f.score)
-    before, after = str(info.label["inner_root_cause"]).split("_", 1)
-    assert top.service == info.label["service"]
+    before, after = str(label["inner_root_cause"]).split("_", 1)
+    assert top.service == label["service"]
     assert str(top.details["before"]).startswith(before) and str(top.details["expected"]).startswith(after)
     assert top.score >= 0.9 and not top.details["after_call"]
 

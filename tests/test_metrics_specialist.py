@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Callable
 
@@ -13,8 +12,7 @@ from agents import metrics
 from agents.base import AnalysisContext, plan_windows
 from shared.telemetry.bundle import BundleSource
 from shared.telemetry.models import ChangeEvent, LogRecord, MetricSeries, ReadResult, Span, Window
-from shared.telemetry.nezha import import_case
-from tests.data import nezha_dir
+from tests.data import nezha_case
 
 ONSET = 200_000.0  # the alert's start
 FAULT = ONSET - 180  # when the injected changes begin
@@ -192,17 +190,8 @@ def test_at_most_a_few_series_per_service_and_a_stable_order() -> None:
 
 @pytest.fixture(scope="module")
 def nezha(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], tuple[BundleSource, AnalysisContext, dict]]:
-    root = nezha_dir()
     out = tmp_path_factory.mktemp("nezha")
-
-    def load(case: str) -> tuple[BundleSource, AnalysisContext, dict]:
-        info = import_case(root / "cases" / case, out / case, root / "reference")
-        started = float(json.loads(info.alert_path.read_text())["incident"]["started_at"])
-        incident, baseline = plan_windows(started)
-        ctx = AnalysisContext("inc", "frontend", "latency", started, incident, baseline)
-        return BundleSource(info.bundle_dir), ctx, {**info.label, "inject": info.inject_time}
-
-    return load
+    return lambda case: nezha_case(case, out)
 
 
 @pytest.mark.parametrize("case", ["tt-20230129-142331", "tt-20230129-154200"])

@@ -8,13 +8,10 @@ from pathlib import Path
 import pytest
 
 from agents import changes, logs, metrics, traces
-from agents.base import AnalysisContext, plan_windows
+from agents.base import AnalysisContext
 from agents.rca import headline, rank
-from shared.alerts import parse_alert
 from shared.models import Finding
-from shared.telemetry.bundle import BundleSource
-from shared.telemetry.nezha import import_case
-from tests.data import nezha_dir
+from tests.data import nezha_case
 
 SPECIALISTS = {"logs": logs.analyse, "traces": traces.analyse, "metrics": metrics.analyse, "changes": changes.analyse}
 CASES = [  # one per fault type with a service-level label: exception, cpu contention, network delay
@@ -25,16 +22,10 @@ CASES = [  # one per fault type with a service-level label: exception, cpu conte
 
 
 def triage(case: str, out: Path) -> tuple[list[Finding], AnalysisContext, dict[str, object]]:
-    root = nezha_dir()
-    info = import_case(root / "cases" / case, out / case, root / "reference")
-    alert = parse_alert(Path(info.alert_path).read_bytes())
-    assert alert.started_at is not None
-    incident, baseline = plan_windows(alert.started_at)
-    ctx = AnalysisContext(case, alert.service, alert.metric_type, alert.started_at, incident, baseline)
-    source = BundleSource(info.bundle_dir)
+    source, ctx, label = nezha_case(case, out)
     findings = [f.model_copy(update={"finding_id": f"f-{name}-{i}"})
                 for name, analyse in SPECIALISTS.items() for i, f in enumerate(analyse(source, ctx).findings)]
-    return findings, ctx, info.label
+    return findings, ctx, label
 
 
 @pytest.mark.parametrize("case", CASES)

@@ -3,7 +3,6 @@ TrainTicket network-delay cases (label.json gives the truth)."""
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Callable
 from dataclasses import replace
@@ -16,8 +15,7 @@ from agents.base import AnalysisContext, plan_windows
 from shared.models import Finding
 from shared.telemetry.bundle import BundleSource, BundleWriter
 from shared.telemetry.models import Span
-from shared.telemetry.nezha import import_case
-from tests.data import nezha_dir
+from tests.data import nezha_case
 
 ONSET = 100_000.0
 
@@ -202,15 +200,8 @@ def test_a_follow_up_round_compares_the_services_it_is_about_on_thinner_samples(
 
 @pytest.fixture(scope="module")
 def nezha(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], tuple[BundleSource, AnalysisContext, dict]]:
-    root = nezha_dir()
     out = tmp_path_factory.mktemp("nezha")
-
-    def load(case: str) -> tuple[BundleSource, AnalysisContext, dict]:
-        info = import_case(root / "cases" / case, out / case, root / "reference")
-        alert = json.loads(info.alert_path.read_text())["incident"]
-        return BundleSource(info.bundle_dir), context(float(alert["started_at"])), info.label
-
-    return load
+    return lambda case: nezha_case(case, out)
 
 
 @pytest.mark.parametrize("case", ["tt-20230130-115146", "tt-20230130-120612", "tt-20230130-140016"])
