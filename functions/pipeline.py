@@ -234,8 +234,12 @@ class Pipeline:
             return None
         if rnd.missing and rnd.report is not None:
             return None  # a partial report stands until the missing specialists report
-        ctx = self.context(state, number)
-        report = build_report(state, number, ctx)
+        # the deadline sweep has no delivery of its own: it resumes a follow-up under one fixed identity
+        delivery = delivery or stable_id(incident_id, "follow-up", number + 1)
+        if number + 1 in state.rounds:  # followed up already: that round's report covers this one
+            self._fan_out(incident_id, number + 1, delivery)  # the opening delivery's redelivery re-sends tasks
+            return None
+        report = build_report(state, number, self.context(state, number))
         if not rnd.missing and self._follow_up(state, number, report, delivery):
             return None
         report = self._narrate(report, state)
@@ -250,27 +254,21 @@ class Pipeline:
         return report
 
     def _follow_up(self, state: IncidentState, number: int, report: Report, delivery: str) -> bool:
-        """Start (or, for the delivery that started it, resume) the targeted next round when the ranking is open.
-        True when the report must wait for it."""
+        """Start the targeted next round when the ranking is open (`delivery` opens it: only it, or its
+        redelivery, fans out). True when the report must wait for it."""
         from agents.followup import AMBIGUOUS, FOCUSED_SPECIALISTS, second_look
 
         nxt = number + 1
-        delivery = delivery or stable_id(state.incident_id, "follow-up", nxt)  # the deadline sweep's own identity
-        if nxt in state.rounds:
-            self._fan_out(state.incident_id, nxt, delivery)
-            return True
         specialists = [s for s in self.specialists if s in FOCUSED_SPECIALISTS]
         focus = second_look(report.causes)
         if number >= self.max_rounds or not focus or not specialists:
             return False
-        rnd = state.rounds[number]
-        opened_by = delivery
         self._event(state.incident_id, ev.ROUND_STARTED, (nxt,), "synthesize", {
             "round": nxt, "specialists": specialists, "deadline": self.clock() + self.round_deadline_s,
-            "window": dict(rnd.window), "focus": list(focus), "opened_by": opened_by,
+            "window": dict(state.rounds[number].window), "focus": list(focus), "opened_by": delivery,
             "reason": f"open ranking: {', '.join(focus)} scored within {1 - AMBIGUOUS:.0%} of one another",
         })
-        self._fan_out(state.incident_id, nxt, opened_by)
+        self._fan_out(state.incident_id, nxt, delivery)
         self._project(state.incident_id)
         return True
 
