@@ -3,39 +3,17 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
 
 from agents import logs
 from agents.base import AnalysisContext
 from functions.log_eval import load
-from shared.telemetry.models import ChangeEvent, LogRecord, MetricSeries, ReadResult, Span, Window
+from shared.telemetry.models import LogRecord, ReadResult, Window
 from tests.data import loghub_dir
+from tests.memory_source import MemorySource
 
 BASE = Window(0.0, 3600.0)
 INCIDENT = Window(3600.0, 4800.0)
 CTX = AnalysisContext("inc", "frontend", "m", 4500.0, INCIDENT, BASE)
-
-
-@dataclass
-class ListSource:
-    """A TelemetrySource over records held in memory (logs only)."""
-
-    records: list[LogRecord] = field(default_factory=list)
-
-    def logs(self, window: Window, services: list[str] | None = None) -> ReadResult[LogRecord]:
-        return ReadResult([r for r in self.records if window.contains(r.timestamp)])
-
-    def spans(self, window: Window, services: list[str] | None = None) -> ReadResult[Span]:
-        return ReadResult([])
-
-    def metrics(self, window: Window, services: list[str] | None = None) -> ReadResult[MetricSeries]:
-        return ReadResult([])
-
-    def changes(self, window: Window, services: list[str] | None = None) -> ReadResult[ChangeEvent]:
-        return ReadResult([])
-
-    def describe(self) -> dict[str, str]:
-        return {"source": "memory"}
 
 
 def spread(lines: list[str], window: Window, service: str) -> list[LogRecord]:
@@ -49,7 +27,7 @@ def hdfs() -> list[str]:
 
 def test_same_system_in_both_windows_gives_no_new_patterns() -> None:
     lines = hdfs()
-    source = ListSource(spread(lines[:1500], BASE, "hdfs") + spread(lines[1500:], INCIDENT, "hdfs"))
+    source = MemorySource(spread(lines[:1500], BASE, "hdfs") + spread(lines[1500:], INCIDENT, "hdfs"))
     found = logs.analyse(source, CTX).findings
     assert not [f for f in found if f.kind == "log.new_pattern" and f.details["count"] >= 5]
 
@@ -59,7 +37,7 @@ def test_real_error_lines_from_another_system_are_new_and_ranked_first() -> None
     errors = [c for c in bgl.contents if "error" in c.lower()][:40]
     assert len(errors) >= 10
     lines = hdfs()
-    source = ListSource(spread(lines[:1500], BASE, "hdfs") + spread(lines[1500:], INCIDENT, "hdfs")
+    source = MemorySource(spread(lines[:1500], BASE, "hdfs") + spread(lines[1500:], INCIDENT, "hdfs")
                         + spread(errors, Window(4000.0, 4400.0), "kernel"))
     found = logs.analyse(source, CTX).findings
     assert found and found[0].kind == "log.new_pattern" and found[0].service == "kernel"
@@ -76,10 +54,10 @@ def test_spike_is_a_significant_rate_change_with_a_minimum_count() -> None:
     rare = spread([pattern.format(i) for i in range(6)], BASE, "hdfs")  # 6 an hour in the baseline
     burst = spread([pattern.format(i) for i in range(60)], Window(4000.0, 4600.0), "hdfs")  # 60 in 10 minutes
     few = spread([pattern.format(i) for i in range(3)], Window(4000.0, 4600.0), "hdfs")
-    spiking = logs.analyse(ListSource(base + rare + burst), CTX).findings
+    spiking = logs.analyse(MemorySource(base + rare + burst), CTX).findings
     (spike,) = [f for f in spiking if f.kind == "log.spike"]
     assert spike.details["ratio"] > 10 and spike.details["p_value"] < 1e-6 and spike.details["count"] == 60
-    quiet = logs.analyse(ListSource(base + rare + few), CTX).findings
+    quiet = logs.analyse(MemorySource(base + rare + few), CTX).findings
     assert not [f for f in quiet if f.kind == "log.spike"]  # 3 lines: no significant change
 
 
@@ -87,7 +65,7 @@ def test_exemplars_are_masked() -> None:
     lines = hdfs()
     leak = [f"Login failed for admin@corp.example password=Sup3rS3cret! token=ghp_{'a1' * 18} attempt {i}"
             for i in range(8)]
-    source = ListSource(spread(lines[:1500], BASE, "hdfs") + spread(leak, INCIDENT, "auth"))
+    source = MemorySource(spread(lines[:1500], BASE, "hdfs") + spread(leak, INCIDENT, "auth"))
     (finding,) = [f for f in logs.analyse(source, CTX).findings if f.service == "auth"]
     text = str(finding.model_dump())
     assert "Sup3rS3cret" not in text and "admin@corp.example" not in text and "ghp_" not in text
@@ -104,7 +82,7 @@ def test_a_code_path_that_stopped_logging_is_a_drop() -> None:
     random.Random(5).shuffle(baseline)  # the path ran all through the baseline ...
     base = spread(baseline, BASE, "hdfs")
     incident = spread(steady[800:1300], INCIDENT, "hdfs")  # ... and is silent in the incident, the service busy
-    (drop,) = [f for f in logs.analyse(ListSource(base + incident), CTX).findings if f.kind == "log.drop"]
+    (drop,) = [f for f in logs.analyse(MemorySource(base + incident), CTX).findings if f.kind == "log.drop"]
     assert "Receiving block" in drop.details["template"] and drop.details["count"] == 0
     assert drop.details["p_value"] < 1e-10 and drop.details["silent_lines"] >= 500
     assert drop.onset == INCIDENT.start and drop.exemplars and drop.exemplars[-1]["timestamp"] < INCIDENT.start
@@ -118,11 +96,11 @@ def test_a_collapsed_share_is_a_drop_but_a_past_burst_is_not() -> None:
     rng.shuffle(baseline)
     for i in range(12):  # 20% of the lines before, 2% during, evenly: still there, much rarer, no long silence
         incident.insert(i * 43 + 21, path[200 + i])
-    found = logs.analyse(ListSource(spread(baseline, BASE, "hdfs") + spread(incident, INCIDENT, "hdfs")), CTX)
+    found = logs.analyse(MemorySource(spread(baseline, BASE, "hdfs") + spread(incident, INCIDENT, "hdfs")), CTX)
     (drop,) = [f for f in found.findings if f.kind == "log.drop"]
     assert drop.details["count"] == 12 and drop.details["ratio"] < 0.25 and "silent_lines" not in drop.details
     burst = path[:60] + steady[:800]  # a burst at the start of the baseline hour, then nothing: not a drop
-    found = logs.analyse(ListSource(spread(burst, BASE, "hdfs") + spread(steady[800:1300], INCIDENT, "hdfs")), CTX)
+    found = logs.analyse(MemorySource(spread(burst, BASE, "hdfs") + spread(steady[800:1300], INCIDENT, "hdfs")), CTX)
     assert not [f for f in found.findings if f.kind == "log.drop"]
 
 
@@ -138,7 +116,7 @@ def test_a_path_that_stops_mid_incident_gives_its_onset() -> None:
             if t < INCIDENT.end and not (text.startswith("charged") and t >= 4200.0):
                 records.append(LogRecord(t, "checkout", text.format(rng.randint(1, 10**6), rng.randint(1, 999)),
                                          instance=f"checkout-{rng.randint(0, 2)}"))
-    (drop,) = [f for f in logs.analyse(ListSource(records), CTX).findings if f.kind == "log.drop"]
+    (drop,) = [f for f in logs.analyse(MemorySource(records), CTX).findings if f.kind == "log.drop"]
     assert drop.details["template"] == "charged card for order <*> in <*>" and drop.service == "checkout"
     last = max(r.timestamp for r in records if r.message.startswith("charged"))
     assert drop.onset is not None and drop.details["last_seen"] == last and last < drop.onset < 4200.0 + 20
@@ -151,7 +129,7 @@ def test_identical_distributions_give_no_findings_only_a_ruled_out_service() -> 
     random.Random(8).shuffle(lines)
     records = spread(lines[:1500], BASE, "hdfs") + spread(lines[1500:], INCIDENT, "hdfs")
     records += spread(lines[:30], BASE, "small") + spread(lines[30:40], INCIDENT, "small")
-    result = logs.analyse(ListSource(records), CTX)
+    result = logs.analyse(MemorySource(records), CTX)
     assert [(f.kind, f.service, f.ruled_out) for f in result.findings] == [("log.none", "hdfs", True)]
     assert result.findings[0].score == 0.0  # "small" logged too little to tell
 
@@ -161,13 +139,13 @@ def test_findings_are_bounded_and_ranked() -> None:
     new = [f"ERROR {a} subsystem {b} failed: state {c} unreachable" for a in words for b in words[:6]
            for c in ("cold", "warm")]
     records = spread(hdfs()[:1500], BASE, "hdfs") + spread(new * 3, INCIDENT, "api")
-    found = [f for f in logs.analyse(ListSource(records), CTX).findings if not f.ruled_out]
+    found = [f for f in logs.analyse(MemorySource(records), CTX).findings if not f.ruled_out]
     assert len(found) == logs.MAX_FINDINGS
     assert [f.score for f in found] == sorted((f.score for f in found), reverse=True)
 
 
 def test_a_sampled_read_is_said() -> None:
-    class Sampling(ListSource):
+    class Sampling(MemorySource):
         def logs(self, window: Window, services: list[str] | None = None) -> ReadResult[LogRecord]:
             return ReadResult(super().logs(window).items, sampled=True, note="stopped after 10000 lines")
 
@@ -187,7 +165,7 @@ def test_pre_aggregated_counts_give_the_same_verdict_as_lines() -> None:
     errors = [c for c in bgl.contents if "error" in c.lower()][:40]
     records = spread(hdfs()[:1500], BASE, "hdfs") + spread(errors, Window(4000.0, 4400.0), "kernel")
 
-    class Aggregating(ListSource):
+    class Aggregating(MemorySource):
         def log_pattern_counts(self, baseline: Window, incident: Window, services: list[str] | None = None
                                ) -> tuple[list[PatternCount], bool]:
             groups: Counter[tuple[str, str, str]] = Counter()
@@ -204,7 +182,7 @@ def test_pre_aggregated_counts_give_the_same_verdict_as_lines() -> None:
             raise AssertionError("an aggregating source is not read line by line")
 
     found = logs.analyse(Aggregating(records), CTX).findings
-    from_lines = logs.analyse(ListSource(records), CTX).findings
+    from_lines = logs.analyse(MemorySource(records), CTX).findings
     assert found[0].kind == "log.new_pattern" and found[0].service == "kernel"
     assert found[0].query["mode"] == "aggregated" and from_lines[0].query["mode"] == "lines"
     verdict = sorted((f.kind, f.service, f.details["count"]) for f in found)

@@ -11,38 +11,12 @@ import pytest
 from agents import metrics
 from agents.base import AnalysisContext, plan_windows
 from shared.telemetry.bundle import BundleSource
-from shared.telemetry.models import ChangeEvent, LogRecord, MetricSeries, ReadResult, Span, Window
+from shared.telemetry.models import MetricSeries
 from tests.data import nezha_case
+from tests.memory_source import MemorySource
 
 ONSET = 200_000.0  # the alert's start
 FAULT = ONSET - 180  # when the injected changes begin
-
-
-class Series:
-    """An in-memory TelemetrySource holding only metric series."""
-
-    def __init__(self, series: list[MetricSeries]):
-        self.series = series
-
-    def metrics(self, window: Window, services: list[str] | None = None) -> ReadResult[MetricSeries]:
-        out = []
-        for m in self.series:
-            points = tuple(p for p in m.points if window.contains(p[0]))
-            if points and (services is None or m.service in services):
-                out.append(MetricSeries(m.metric, m.service, points, m.instance, m.unit, m.labels))
-        return ReadResult(out)
-
-    def logs(self, window: Window, services: list[str] | None = None) -> ReadResult[LogRecord]:
-        return ReadResult([])
-
-    def spans(self, window: Window, services: list[str] | None = None) -> ReadResult[Span]:
-        return ReadResult([])
-
-    def changes(self, window: Window, services: list[str] | None = None) -> ReadResult[ChangeEvent]:
-        return ReadResult([])
-
-    def describe(self) -> dict[str, str]:
-        return {"source": "memory"}
 
 
 def context() -> AnalysisContext:
@@ -80,12 +54,12 @@ def fleet(**changed: Callable[[float, float], float]) -> list[MetricSeries]:
 
 
 def test_no_findings_when_nothing_changed() -> None:
-    result = metrics.analyse(Series(fleet()), context())
+    result = metrics.analyse(MemorySource(series=fleet()), context())
     assert result.findings == [] and result.notes == []
 
 
 def test_a_cpu_saturation_is_found_with_its_onset_and_a_chart() -> None:
-    source = Series(fleet(**{"svc3/cpu_utilization": lambda t, v: 96.0 + v / 100}))
+    source = MemorySource(series=fleet(**{"svc3/cpu_utilization": lambda t, v: 96.0 + v / 100}))
     result = metrics.analyse(source, context())
     (f,) = result.findings
     assert (f.kind, f.service, f.resource) == ("metric.anomaly", "svc3", "svc3-1") and f.score > 0.9
@@ -101,8 +75,9 @@ def test_a_cpu_saturation_is_found_with_its_onset_and_a_chart() -> None:
 
 
 def test_direction_comes_from_the_metric_name() -> None:
-    source = Series(fleet(**{"svc1/success_rate": lambda t, v: 80.0, "svc2/success_rate": lambda t, v: 100.0,
-                             "svc4/cpu_utilization": lambda t, v: 1.0, "svc5/latency_p95_ms": lambda t, v: 900.0}))
+    source = MemorySource(series=fleet(**{
+        "svc1/success_rate": lambda t, v: 80.0, "svc2/success_rate": lambda t, v: 100.0,
+        "svc4/cpu_utilization": lambda t, v: 1.0, "svc5/latency_p95_ms": lambda t, v: 900.0}))
     found = {(f.service, f.details["metric"]): f for f in metrics.analyse(source, context()).findings}
     assert set(found) == {("svc1", "success_rate"), ("svc5", "latency_p95_ms")}  # up on success, down on cpu: fine
     assert found[("svc1", "success_rate")].details["direction"] == "down"
@@ -112,7 +87,7 @@ def test_direction_comes_from_the_metric_name() -> None:
 
 
 def test_a_metric_of_unknown_direction_counts_either_way_but_weighs_less() -> None:
-    source = Series([series("bytes_sent", "a", 1000, 20, after=lambda t, v: 100.0),
+    source = MemorySource(series=[series("bytes_sent", "a", 1000, 20, after=lambda t, v: 100.0),
                      series("cpu_usage", "b", 10, 0.2, after=lambda t, v: 10.0 + v),  # cpu: direction known
                      series("bytes_sent", "c", 1000, 20), series("cpu_usage", "d", 10, 0.2)])
     found = {f.service: f for f in metrics.analyse(source, context()).findings}
@@ -125,17 +100,17 @@ def test_flat_baselines_do_not_turn_small_changes_into_anomalies() -> None:
             for s in [series("x", "q", 0, 0)]]
     level = [MetricSeries("memory_usage", "m", tuple((t, 512.0 if t < FAULT else 520.0) for t, _ in s.points),
                           "m-1") for s in [series("x", "m", 0, 0)]]
-    assert metrics.analyse(Series(flat + level), context()).findings == []
+    assert metrics.analyse(MemorySource(series=flat + level), context()).findings == []
     big = [MetricSeries("memory_usage", "m", tuple((t, 512.0 if t < FAULT else 900.0) for t, _ in s.points),
                         "m-1") for s in [series("x", "m", 0, 0)]]
-    (f,) = metrics.analyse(Series(big), context()).findings
+    (f,) = metrics.analyse(MemorySource(series=big), context()).findings
     assert 10 < f.details["robust_z"] < 50 and 0.5 < f.score < 1  # measured against a floor, not a zero spread
 
 
 def test_too_few_points_give_a_note_not_a_score() -> None:
     ctx = context()
     late = series("cpu_usage", "new", 10, 1, start=ctx.incident.end - 4 * 60, after=lambda t, v: 90.0)
-    result = metrics.analyse(Series([late, *fleet()]), ctx)
+    result = metrics.analyse(MemorySource(series=[late, *fleet()]), ctx)
     assert result.findings == []
     assert result.notes == ["1 of 33 series had too few baseline (< 5) or incident (< 2) points to score"]
 
@@ -145,7 +120,7 @@ def test_a_short_history_is_judged_against_the_segment_before_its_change_with_le
     start = ctx.incident.start - 120  # two points in the baseline window, then a jump at FAULT
     short = series("cpu_usage", "new", 10, 1, start=start, after=lambda t, v: 90.0)
     full = series("cpu_usage", "old", 10, 1, after=lambda t, v: 90.0)
-    found = {f.service: f for f in metrics.analyse(Series([short, full]), ctx).findings}
+    found = {f.service: f for f in metrics.analyse(MemorySource(series=[short, full]), ctx).findings}
     assert found["new"].details["baseline_from_change_point"] and not found["old"].details["baseline_from_change_point"]
     onset = found["new"].onset
     assert found["new"].score < found["old"].score and onset is not None and abs(onset - FAULT) <= 60
@@ -154,7 +129,7 @@ def test_a_short_history_is_judged_against_the_segment_before_its_change_with_le
 def test_one_instance_that_deviates_from_its_peers_is_a_fleet_outlier() -> None:
     pods = [series("memory_usage", "cart", 400, 5, instance=f"cart-{i}",
                    after=(lambda t, v: v + 250 * (t - FAULT + 60) / 240) if i == 2 else None) for i in range(4)]
-    found = metrics.analyse(Series(pods), context()).findings
+    found = metrics.analyse(MemorySource(series=pods), context()).findings
     (outlier,) = [f for f in found if f.kind == "metric.fleet_outlier"]
     assert outlier.resource == "cart-2" and outlier.details["peers"] == 3
     assert outlier.details["peers_median"] == pytest.approx(400, abs=15) and outlier.details["value"] > 600
@@ -164,7 +139,7 @@ def test_one_instance_that_deviates_from_its_peers_is_a_fleet_outlier() -> None:
 def test_a_change_the_whole_fleet_shows_weighs_less_than_one_only_a_few_show() -> None:
     rise = {f"svc{i}/latency_p95_ms": (lambda t, v: v + 400) for i in range(8)}
     rise["svc6/memory_mb"] = lambda t, v: v + 400
-    found = metrics.analyse(Series(fleet(**rise)), context()).findings
+    found = metrics.analyse(MemorySource(series=fleet(**rise)), context()).findings
     latency = [f for f in found if f.details["metric"] == "latency_p95_ms"]
     memory = [f for f in found if f.details["metric"] == "memory_mb"]
     assert len(latency) == 8 and len(memory) == 1
@@ -177,7 +152,7 @@ def test_at_most_a_few_series_per_service_and_a_stable_order() -> None:
     up = {f"svc0/{m}": (lambda t, v: v * 5) for m in ("cpu_utilization", "memory_mb", "latency_p95_ms")}
     up["svc0/success_rate"] = lambda t, v: 10.0
     up["svc1/cpu_utilization"] = lambda t, v: v * 3
-    source = Series(fleet(**up))
+    source = MemorySource(series=fleet(**up))
     found = metrics.analyse(source, context()).findings
     assert sum(f.service == "svc0" for f in found) == metrics.PER_SERVICE
     assert [f.model_dump() for f in found] == [f.model_dump() for f in metrics.analyse(source, context()).findings]
@@ -215,10 +190,11 @@ def test_a_version_whose_instances_all_deviate_from_the_other_versions_is_a_coho
                             (("version", version), ("zone", zone)))
 
     pods = [pod(i, "v2" if i < 3 else "v1", "a" if i % 2 else "b", bad=i < 3) for i in range(8)]
-    found = [f for f in metrics.analyse(Series(pods), context()).findings if f.kind == "metric.fleet_outlier"]
+    found = [f for f in metrics.analyse(MemorySource(series=pods), context()).findings
+             if f.kind == "metric.fleet_outlier"]
     cohorts = [f for f in found if f.details.get("cohort")]
     assert [(f.resource, f.details["instances"]) for f in cohorts] == [("version=v2", ["api-0", "api-1", "api-2"])]
     assert cohorts[0].score > 0.5 and "stands out" in cohorts[0].title
     # the zones each hold bad and good pods: neither zone stands out; nor does one bad pod make a cohort
     one_bad = [pod(i, "v2" if i < 3 else "v1", "a", bad=i == 0) for i in range(8)]
-    assert not [f for f in metrics.analyse(Series(one_bad), context()).findings if f.details.get("cohort")]
+    assert not [f for f in metrics.analyse(MemorySource(series=one_bad), context()).findings if f.details.get("cohort")]

@@ -9,7 +9,8 @@ import random
 from agents import metrics, seasonality
 from agents.base import AnalysisContext, plan_windows
 from shared.telemetry.models import MetricSeries, Window
-from tests.test_metrics_specialist import ONSET, Series
+from tests.memory_source import MemorySource
+from tests.test_metrics_specialist import ONSET
 
 DAY = seasonality.DAY_S
 
@@ -41,7 +42,7 @@ def context() -> AnalysisContext:
 
 
 def anomalies(series: MetricSeries) -> list[str]:
-    result = metrics.analyse(Series([series]), context())
+    result = metrics.analyse(MemorySource(series=[series]), context())
     return [f.title for f in result.findings if f.kind == "metric.anomaly"]
 
 
