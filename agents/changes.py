@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import math
 
-from agents.base import AnalysisContext, SpecialistResult
+from agents.context import AnalysisContext, SpecialistResult
 from shared.models import Finding, Widget
-from shared.telemetry.models import ChangeEvent, TelemetrySource, Window
+from shared.ports import TelemetrySource
+from shared.telemetry_records import ChangeEvent, Window
 
 LOOKBACK_S = 2 * 3600
 FOCUSED_LOOKBACK_S = 24 * 3600  # a follow-up round reads a day of changes to the services it is about

@@ -14,7 +14,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from shared.telemetry.models import Span
+from shared.telemetry_records import Span
 
 
 @dataclass

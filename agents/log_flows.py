@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from agents.stats import cusum_onset
-from shared.telemetry.models import LogRecord, Span
+from shared.telemetry_records import LogRecord, Span
 
 END = "(end of the request in this service)"
 MIN_BASE = 3  # baseline occurrences of an event before its successors are known

@@ -34,14 +34,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import accumulate
 
-from agents.base import AnalysisContext, SpecialistResult
+from agents.context import AnalysisContext, SpecialistResult
 from agents.log_flows import FlowBreak, breaks, strength, trails, transitions
 from agents.log_patterns import PatternMiner
-from agents.masking import level_of, mask_secrets
+from agents.masking import mask_secrets
 from agents.stats import rate_increase_p, squash, two_proportion_z
 from shared.events import stable_id
 from shared.models import Finding, Widget
-from shared.telemetry.models import SEVERITIES, LogRecord, TelemetrySource, severity_rank
+from shared.ports import TelemetrySource
+from shared.severity import SEVERITIES, severity_of, severity_rank
+from shared.telemetry_records import LogRecord
 
 MIN_NEW = 3
 NEW_P = 0.05  # a non-error pattern this likely to be missing from the baseline by chance is not new
@@ -96,7 +98,7 @@ class _Silence:
 
 def _severity(r: LogRecord) -> int:
     stated = severity_rank(r.severity)
-    return stated if stated else severity_rank(level_of(r.message))
+    return stated if stated else severity_rank(severity_of(r.message))
 
 
 Observation = tuple[LogRecord, bool, int]  # (a line or a group's exemplar, in the incident window?, how many)
@@ -111,9 +113,8 @@ def _observations(source: TelemetrySource, ctx: AnalysisContext) -> tuple[list[O
         base_read, inc_read = source.logs(ctx.baseline, services), source.logs(ctx.incident, services)
         return ([(r, False, 1) for r in base_read.items if r.service in ctx.focus]
                 + [(r, True, 1) for r in inc_read.items if r.service in ctx.focus]), [], "lines"
-    aggregate = getattr(source, "log_pattern_counts", None)
-    if callable(aggregate):
-        rows, capped = aggregate(ctx.baseline, ctx.incident)
+    if source.log_counter is not None:
+        rows, capped = source.log_counter.log_pattern_counts(ctx.baseline, ctx.incident)
         notes = ["logs: pre-aggregated rows hit their cap; rare patterns may be missing"] if capped else []
         return [(LogRecord(r.first_seen, r.service, r.exemplar, SEVERITIES[min(r.severity_rank, 8)]),
                  r.bucket == "incident", r.count) for r in rows], notes, "aggregated"

@@ -91,16 +91,3 @@ def mask_variables(line: str) -> str:
     for pattern, repl in _VARIABLES:
         line = pattern.sub(repl, line)
     return _DIGIT_WORD.sub(_mask_digit_word, line)
-
-
-_LEVEL = re.compile(r"\b(TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|ERR|FATAL|CRITICAL|SEVERE|PANIC)\b")
-_LEVEL_MAP = {"TRACE": "DEBUG", "WARN": "WARNING", "ERR": "ERROR", "FATAL": "CRITICAL", "SEVERE": "ERROR",
-              "PANIC": "CRITICAL"}
-
-
-def level_of(line: str) -> str:
-    """The severity a line states in its first level token ('DEFAULT' when it states none)."""
-    m = _LEVEL.search(line[:120])
-    if not m:
-        return "DEFAULT"
-    return _LEVEL_MAP.get(m.group(1), m.group(1))

@@ -13,10 +13,11 @@ from collections import defaultdict
 from dataclasses import dataclass, replace
 
 from agents import seasonality
-from agents.base import AnalysisContext, SpecialistResult
+from agents.context import AnalysisContext, SpecialistResult
 from agents.stats import MAD_TO_SIGMA, change_point, cusum_onset, mad, median, robust_center_scale, squash, z_of
 from shared.models import Finding, Widget
-from shared.telemetry.models import MetricSeries, TelemetrySource, Window
+from shared.ports import TelemetrySource
+from shared.telemetry_records import MetricSeries, Window
 
 MIN_BASELINE_POINTS = 5
 MIN_INCIDENT_POINTS = 2

@@ -31,6 +31,11 @@ class Policy:
         allow = {str(k): [str(a) for a in v] for k, v in doc.get("allow", {}).items() if isinstance(v, list)}
         return cls(allow, int(doc.get("max_actions_per_hour", 3)))
 
+    @property
+    def allowed_actions(self) -> set[str]:
+        """Every action name the policy allows on some service."""
+        return {a for actions in self.allow.values() for a in actions}
+
     def check(self, proposal: Proposal, executed_at: list[float], now: float) -> Decision:
         allowed = set(self.allow.get(proposal.service, [])) | set(self.allow.get("*", []))
         if proposal.action not in allowed:

@@ -29,8 +29,8 @@ from datetime import UTC, datetime
 from itertools import pairwise
 from typing import Literal
 
-from agents.base import AnalysisContext
 from agents.causal_graph import TOPOLOGY_KIND, ServiceGraph
+from agents.context import AnalysisContext
 from shared.models import ChainStep, Finding, RankedCause, RuledOut
 
 ORIGIN, OWN, SYMPTOM, CONTEXT = "origin", "own", "symptom", "context"

@@ -14,7 +14,7 @@ from bisect import bisect_left
 from dataclasses import replace
 
 from agents.stats import median
-from shared.telemetry.models import MetricSeries, Window
+from shared.telemetry_records import MetricSeries, Window
 
 DAY_S = 24 * 3600
 LAGS_S = (DAY_S, 2 * DAY_S, 7 * DAY_S)  # the same time yesterday, the day before, a week ago

@@ -17,7 +17,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
 from statistics import fmean
 
-from agents.base import AnalysisContext, SpecialistResult
+from agents.context import AnalysisContext, SpecialistResult
 from agents.critical_path import (
     Trace,
     build_traces,
@@ -28,7 +28,6 @@ from agents.critical_path import (
     self_times,
     topology,
 )
-from agents.masking import level_of
 from agents.stats import (
     cusum_onset,
     mann_whitney_z,
@@ -41,7 +40,9 @@ from agents.stats import (
     two_proportion_z,
 )
 from shared.models import Finding, Widget
-from shared.telemetry.models import Span, TelemetrySource, Window, severity_rank
+from shared.ports import TelemetrySource
+from shared.severity import severity_of, severity_rank
+from shared.telemetry_records import Span, Window
 
 MIN_SAMPLES = 8  # calls of an operation needed in each window to compare it
 FOCUSED_MIN_SAMPLES = 5  # ... in a follow-up round about a few services (the rank test's sureness scales with n)
@@ -108,7 +109,7 @@ def mark_logged_errors(spans: list[Span], source: TelemetrySource, window: Windo
     """Spans whose own log lines report an error count as failing, even where the tracer set no status
     (many instrumentations record exceptions only in logs correlated by trace and span id)."""
     failing = {(r.trace_id, r.span_id) for r in source.logs(window).items
-               if r.span_id and max(severity_rank(r.severity), severity_rank(level_of(r.message))) >=
+               if r.span_id and max(severity_rank(r.severity), severity_rank(severity_of(r.message))) >=
                severity_rank("ERROR")}
     if not failing:
         return spans

@@ -24,7 +24,7 @@ from drain3.masking import MaskingInstruction
 from drain3.template_miner_config import TemplateMinerConfig
 
 from agents.log_patterns import PatternMiner
-from functions.log_eval import SYSTEMS, Labelled, fta, grouping_accuracy, load, parsing_accuracy
+from bench.log_eval import SYSTEMS, Labelled, fta, grouping_accuracy, load, parsing_accuracy
 
 GENERIC_MASKS = [  # Drain3's example drain3.ini, minus its one system-specific rule
     (r"((?<=[^A-Za-z0-9])|^)(([0-9a-f]{2,}:){3,}([0-9a-f]{2,}))((?=[^A-Za-z0-9])|$)", "ID"),

@@ -16,9 +16,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from functions.evaluate import evaluate_nezha, print_table, summarize
+from bench.nezha_eval import evaluate_nezha, print_table, summarize
+from demo.generator import FAULT_KINDS, generate
 from functions.local import triage
-from functions.scenario.generator import FAULT_KINDS, generate
 from shared.telemetry.bundle import BundleSource
 
 

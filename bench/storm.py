@@ -16,9 +16,11 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from functions.pipeline import TOPIC_ALERTS, Pipeline
-from functions.topology import TOPICS, routes, subscriptions
-from shared.events import ALERT_RECEIVED, DEAD_LETTER_STREAM, fold
+from functions.pipeline import Pipeline
+from functions.topology import routes, subscriptions
+from shared import topics
+from shared.events import ALERT_RECEIVED, DEAD_LETTER_STREAM
+from shared.incident_state import fold
 from shared.telemetry.bundle import BundleSource, BundleWriter
 
 POISON_EVERY = 47  # about one malformed message in 47 (prime: no policy gets only poison)
@@ -52,8 +54,8 @@ def alert(i: int, policies: int, started: int) -> bytes:
 
 
 def storm(n_alerts: int, n_policies: int, timeout_s: float = 600.0) -> StormResult:
-    from shared.bus_pubsub import PubSubBus, PullDispatcher, ensure_topology
-    from shared.store_firestore import FirestoreEventStore
+    from shared.bus.pubsub import PubSubBus, PullDispatcher, ensure_topology
+    from shared.store.firestore import FirestoreEventStore
 
     project = f"autosre-storm-{uuid.uuid4().hex[:8]}"
     empty = Path(tempfile.mkdtemp(prefix="autosre-storm-"))
@@ -61,7 +63,7 @@ def storm(n_alerts: int, n_policies: int, timeout_s: float = 600.0) -> StormResu
         pass
     source = BundleSource(empty)
     pipeline = Pipeline(store=FirestoreEventStore(project), bus=PubSubBus(project), telemetry=lambda s: source)
-    ensure_topology(project, TOPICS, subscriptions())
+    ensure_topology(project, topics.ALL, subscriptions())
     dispatcher = PullDispatcher(project, routes(pipeline), max_messages=8)
     dispatcher.start()
     started = int(time.time()) - 120
@@ -70,7 +72,7 @@ def storm(n_alerts: int, n_policies: int, timeout_s: float = 600.0) -> StormResu
     from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
     publisher = pubsub_v1.PublisherClient()
-    topic = publisher.topic_path(project, TOPIC_ALERTS)
+    topic = publisher.topic_path(project, topics.ALERTS)
     futures = [publisher.publish(topic, b"{poison " + str(i).encode() if i in poison else alert(i, n_policies, started))
                for i in range(n_alerts)]
     for f in futures:

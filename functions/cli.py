@@ -12,7 +12,7 @@ from pathlib import Path
 
 from functions.local import TriageError, TriageResult, triage
 from functions.report_text import Progress, render_report
-from shared.store_sqlite import SqliteEventStore
+from shared.store.sqlite import SqliteEventStore
 from shared.telemetry.bundle import BundleError, BundleSource
 
 
@@ -21,7 +21,7 @@ def _store(db: str | None) -> SqliteEventStore:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from functions.scenario.generator import FAULT_KINDS, generate
+    from demo.generator import FAULT_KINDS, generate
 
     faults = list(FAULT_KINDS) if args.fault == "all" else [args.fault]
     root = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="autosre-demo-"))
@@ -64,7 +64,7 @@ def cmd_triage(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from functions.evaluate import evaluate_nezha, print_table
+    from bench.nezha_eval import evaluate_nezha, print_table
 
     rows = evaluate_nezha(Path(args.cases), limit=args.limit, work=Path(args.work) if args.work else None)
     print_table(rows)

@@ -5,16 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from functions.pipeline import TOPIC_ALERTS
 from functions.runtime import embedded
 from shared import events as ev
+from shared import topics
 from shared.alerts import parse_alert
-from shared.events import IncidentState, fold
+from shared.events import AlertRejected
+from shared.incident_state import IncidentState
 from shared.incidents import monitoring_key
 from shared.models import Event, Report
-from shared.ports import EventStore
-from shared.store_sqlite import SqliteEventStore
-from shared.telemetry.models import TelemetrySource
+from shared.ports import EventStore, TelemetrySource
+from shared.store.sqlite import SqliteEventStore
 
 
 class TriageError(RuntimeError):
@@ -36,17 +36,18 @@ def triage(alert_payload: bytes, source: TelemetrySource, store: EventStore | No
 
     def track(event: Event) -> None:
         if event.type == ev.ALERT_REJECTED:
-            rejected.append(str(event.data.get("error")))
+            rejected.append(AlertRejected.model_validate(event.data).error)
 
     pipeline.observers += [track, *(observers or [])]
-    bus.publish(TOPIC_ALERTS, alert_payload)
+    bus.publish(topics.ALERTS, alert_payload)
     bus.drain()
     if rejected:
         raise TriageError(f"alert rejected: {rejected[0]}")
     incident_id = store.lookup(monitoring_key(parse_alert(alert_payload)))
     if incident_id is None:
         raise TriageError("the alert opened no incident")
-    state = fold(store.load(incident_id))
+    state = pipeline.log.read(incident_id)
+    assert state is not None  # the incident's events were just written
     report = state.latest_report
     if report is None:
         raise TriageError(f"incident {incident_id} has no report (status {state.status}; "

@@ -18,6 +18,7 @@ from cloudevents.http import CloudEvent
 
 from functions.pipeline import Pipeline
 from functions.runtime import from_settings
+from shared import topics
 from shared.config import Settings
 from shared.jsonlog import setup_logging
 from shared.ports import Message
@@ -105,7 +106,7 @@ def web(request: Any) -> Any:
         store = pipeline().store
 
         def hand_to_executor(incident_id: str, proposal_id: str) -> str:
-            pipeline().bus.publish("actions", json.dumps({"incident_id": incident_id, "proposal_id": proposal_id})
+            pipeline().bus.publish(topics.ACTIONS, json.dumps({"incident_id": incident_id, "proposal_id": proposal_id})
                                    .encode(), {"incident_id": incident_id})
             return "approved: handed to the executor; the outcome appears on the incident's timeline"
 
@@ -117,17 +118,10 @@ def web(request: Any) -> Any:
 @functions_framework.cloud_event
 def execute(cloud_event: CloudEvent) -> None:
     """Runs an approved remediation (actions topic): re-checks approval, policy and that the incident is open."""
-    from functions.remediate import DryRunAdapter, RemediationError
+    from functions.remediation import RemediationError
     from functions.runtime import remediation_of
 
-    settings = Settings.from_env()
-    remediation = remediation_of(settings, pipeline().store)
-    if settings.executor == "cloud_run":
-        from shared.cloud_run import CloudRunAdapter
-
-        remediation.adapter = CloudRunAdapter(settings.project, settings.region)
-    else:
-        remediation.adapter = DryRunAdapter()
+    remediation = remediation_of(Settings.from_env(), pipeline().store)
     action = json.loads(message_of(cloud_event).data)
     try:
         remediation.execute(str(action["incident_id"]), str(action["proposal_id"]))

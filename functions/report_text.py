@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 from typing import TextIO
 
 from shared import events as ev
-from shared.events import IncidentState
+from shared.events import payload_of
+from shared.incident_state import IncidentState
 from shared.models import Event, Finding, Report
 
 
@@ -25,26 +26,34 @@ class Progress:
         self.began = time.perf_counter()
 
     def __call__(self, event: Event) -> None:
-        d = event.data
-        line = {
-            ev.INCIDENT_OPENED: lambda: f"incident {event.incident_id} opened ({d['alert'].get('policy_name', '')})",
-            ev.ALERT_RECEIVED: lambda: f"alert {d['alert'].get('state')}: {d['alert'].get('summary', '')[:80]}",
-            ev.ALERT_REJECTED: lambda: f"alert rejected ({d.get('reason')}): {d.get('error', '')[:100]}",
-            ev.ROUND_STARTED: lambda: f"round {d['round']}: dispatching {', '.join(d['specialists'])}" + (
-                f" for a closer look at {', '.join(d['focus'])}" if d.get("focus") else ""),
-            ev.SPECIALIST_COMPLETED: lambda: (
-                f"  {d['specialist']:<8} done: {len(d['finding_ids'])} findings in {d.get('seconds', 0):.2f}s"
-                + (f" ({'; '.join(d['notes'])})" if d.get("notes") else "")
-            ),
-            ev.SPECIALIST_FAILED: lambda: f"  {d['specialist']:<8} FAILED: {d.get('error')}",
-            ev.REPORT_PUBLISHED: lambda: "report published" + (" (partial)" if d["report"]["partial"] else ""),
-            ev.INCIDENT_RESOLVED: lambda: "incident resolved",
-        }.get(event.type)
+        line = _progress_line(event.incident_id, payload_of(event))
         if line is not None:
             elapsed = time.perf_counter() - self.began
             out = self.out or sys.stderr
-            out.write(f"[{elapsed:6.2f}s] {line()}\n")
+            out.write(f"[{elapsed:6.2f}s] {line}\n")
             out.flush()
+
+
+def _progress_line(incident_id: str, p: object) -> str | None:
+    if isinstance(p, ev.IncidentOpened):
+        return f"incident {incident_id} opened ({p.alert.policy_name})"
+    if isinstance(p, ev.AlertReceived):
+        return f"alert {p.alert.state}: {p.alert.summary[:80]}"
+    if isinstance(p, ev.AlertRejected):
+        return f"alert rejected ({p.reason}): {p.error[:100]}"
+    if isinstance(p, ev.RoundStarted):
+        return f"round {p.round}: dispatching {', '.join(p.specialists)}" + (
+            f" for a closer look at {', '.join(p.focus)}" if p.focus else "")
+    if isinstance(p, ev.SpecialistCompleted):
+        return (f"  {p.specialist:<8} done: {len(p.finding_ids)} findings in {p.seconds:.2f}s"
+                + (f" ({'; '.join(p.notes)})" if p.notes else ""))
+    if isinstance(p, ev.SpecialistFailed):
+        return f"  {p.specialist:<8} FAILED: {p.error}"
+    if isinstance(p, ev.ReportPublished):
+        return "report published" + (" (partial)" if p.report.partial else "")
+    if isinstance(p, ev.IncidentResolved):
+        return "incident resolved"
+    return None
 
 
 def render_report(state: IncidentState, report: Report, width: int = 100) -> str:

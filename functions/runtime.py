@@ -1,32 +1,28 @@
-"""Builds a Pipeline from settings: the adapters for the store, the bus and the telemetry source."""
+"""The composition root: builds the pipeline and the remediation workflow from settings, with the adapters for
+the store, the bus, the telemetry source, the action runners, the notifier and the narrative writer. Each adapter
+is imported only when chosen, so a function's cold start pays only for what it uses."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from functions.pipeline import TOPIC_ALERTS, TOPIC_FINDINGS, TOPIC_TASKS, Pipeline, TelemetryFactory
-from functions.remediate import Remediation, propose
+from functions.pipeline import Pipeline, TelemetryFactory
+from functions.remediation import Remediation, propose
 from shared import events as ev
-from shared.bus_inprocess import InProcessBus
+from shared import topics
+from shared.approvals import check_key
+from shared.bus.inprocess import InProcessBus
 from shared.config import Settings
-from shared.events import IncidentState, make_event
+from shared.events import NotificationRecorded
+from shared.incident_log import IncidentHandle
+from shared.incident_state import IncidentState
 from shared.models import Report
-from shared.notify import WebhookNotifier
-from shared.ports import Bus, EventStore
-from shared.telemetry.bundle import BundleSource
-from shared.telemetry.models import TelemetrySource
+from shared.ports import ActionRunner, Bus, EventStore, Notifier, TelemetrySource
 
-
-def make_store(settings: Settings) -> EventStore:
-    if settings.store == "firestore":
-        from shared.store_firestore import FirestoreEventStore
-
-        return FirestoreEventStore(settings.project, prefix=settings.firestore_prefix)
-    from shared.store_sqlite import SqliteEventStore
-
-    return SqliteEventStore(settings.sqlite_path)
-
+if TYPE_CHECKING:
+    from shared.actions import ActionRouter
 
 GCP_METRICS = (  # fleet-wide series the metrics specialist compares (Cloud Run and GKE)
     "run.googleapis.com/request_latencies", "run.googleapis.com/request_count",
@@ -36,10 +32,22 @@ GCP_METRICS = (  # fleet-wide series the metrics specialist compares (Cloud Run 
 )
 
 
+def make_store(settings: Settings) -> EventStore:
+    if settings.store == "firestore":
+        from shared.store.firestore import FirestoreEventStore
+
+        return FirestoreEventStore(settings.project, prefix=settings.firestore_prefix)
+    from shared.store.sqlite import SqliteEventStore
+
+    return SqliteEventStore(settings.sqlite_path)
+
+
 def make_telemetry(settings: Settings) -> TelemetryFactory:
     spec = settings.telemetry
     if spec.startswith("bundle:"):
-        source = BundleSource(Path(spec.removeprefix("bundle:")))
+        from shared.telemetry.bundle import BundleSource
+
+        source: TelemetrySource = BundleSource(Path(spec.removeprefix("bundle:")))
         return lambda state: source
     if spec == "gcp":
         from shared.telemetry.cloud_logging import CloudLoggingLogReader
@@ -65,68 +73,84 @@ def make_telemetry(settings: Settings) -> TelemetryFactory:
 
 def make_bus(settings: Settings) -> Bus:
     if settings.bus == "pubsub":
-        from shared.bus_pubsub import PubSubBus
+        from shared.bus.pubsub import PubSubBus
 
         return PubSubBus(settings.project)
     return InProcessBus()
 
 
+def make_notifier(settings: Settings) -> Notifier | None:
+    if not settings.webhook_url:
+        return None
+    from shared.notify.webhook import WebhookNotifier
+
+    return WebhookNotifier(settings.webhook_url)
+
+
 def wire_inprocess(pipeline: Pipeline, bus: InProcessBus) -> None:
     """Subscribe the handlers the way the deployment's Pub/Sub subscriptions do."""
-    bus.subscribe("intake", TOPIC_ALERTS, pipeline.on_alert)
+    bus.subscribe("intake", topics.ALERTS, pipeline.on_alert)
     for name in pipeline.specialists:
-        bus.subscribe(f"specialist-{name}", TOPIC_TASKS, pipeline.on_task, {"specialist": name})
-    bus.subscribe("synthesize", TOPIC_FINDINGS, pipeline.on_findings)
+        bus.subscribe(f"specialist-{name}", topics.TASKS, pipeline.on_task, {"specialist": name})
+    bus.subscribe("synthesize", topics.FINDINGS, pipeline.on_findings)
 
 
-def embedded(store: EventStore, source: TelemetrySource,
-             clock: Callable[[], float] | None = None) -> tuple[Pipeline, InProcessBus]:
-    """The embedded default: one process, an in-process bus, the given store and telemetry; each report gets
-    its remediation proposals."""
-    bus = InProcessBus()
-    pipeline = Pipeline(store=store, bus=bus, telemetry=lambda state: source)
+def notify_hook(notifier: Notifier, base_url: str) -> Callable[[IncidentHandle, Report], None]:
+    """After a report: tell the team's channel, and record whether it was delivered."""
+    def notify(incident: IncidentHandle, report: Report) -> None:
+        top = report.causes[0] if report.causes else None
+        text = (f"*{report.headline}*\n" + (f"Top cause: {top.service}: {top.title}\n" if top else "")
+                + f"{base_url.rstrip('/')}/incidents/{incident.incident_id}")
+        delivered, detail = notifier.send(text)
+        incident.record(ev.NOTIFICATION_SENT if delivered else ev.NOTIFICATION_FAILED,
+                        (report.round, notifier.channel), "notify",
+                        NotificationRecorded(channel=notifier.channel, detail=detail, round=report.round))
+    return notify
 
-    def propose_hook(incident_id: str, report: Report) -> None:
-        propose(store, incident_id, pipeline.clock())
 
-    pipeline.after_report.append(propose_hook)
+def assemble(store: EventStore, bus: Bus, telemetry: TelemetryFactory, settings: Settings | None = None,
+             notifier: Notifier | None = None, clock: Callable[[], float] | None = None) -> Pipeline:
+    """The one place a pipeline is put together: every report gets its proposals, then (with a notifier) a
+    notification; an in-process bus is wired the way the deployment's subscriptions are."""
+    settings = settings or Settings()
+    pipeline = Pipeline(store=store, bus=bus, telemetry=telemetry, specialists=settings.specialists,
+                        round_deadline_s=settings.round_deadline_s, max_rounds=settings.max_rounds)
     if clock is not None:
         pipeline.clock = clock
-    wire_inprocess(pipeline, bus)
-    return pipeline, bus
-
-
-def from_settings(settings: Settings) -> Pipeline:
-    """The pipeline a deployed function runs: each report gets its proposals and, when a webhook is
-    configured, a notification."""
-    bus = make_bus(settings)
-    store = make_store(settings)
-    pipeline = Pipeline(store=store, bus=bus, telemetry=make_telemetry(settings),
-                        specialists=settings.specialists, round_deadline_s=settings.round_deadline_s,
-                        max_rounds=settings.max_rounds)
-
-    def propose_hook(incident_id: str, report: Report) -> None:
-        propose(store, incident_id, pipeline.clock())
+    def propose_hook(incident: IncidentHandle, report: Report) -> None:
+        propose(incident)
 
     pipeline.after_report.append(propose_hook)
+    if notifier is not None:
+        pipeline.after_report.append(notify_hook(notifier, settings.base_url))
     if settings.gemini_api_key:
-        from shared.gemini import GeminiWriter
+        from shared.llm.gemini import GeminiWriter
 
         pipeline.writer = GeminiWriter(settings.gemini_api_key, settings.gemini_model, settings.gemini_base_url)
-    notifier = WebhookNotifier(settings.webhook_url) if settings.webhook_url else None
-    add_report_hooks(pipeline, None, notifier, settings.base_url)
     if isinstance(bus, InProcessBus):
         wire_inprocess(pipeline, bus)
     return pipeline
 
+
+def embedded(store: EventStore, source: TelemetrySource, clock: Callable[[], float] | None = None,
+             notifier: Notifier | None = None, base_url: str = "") -> tuple[Pipeline, InProcessBus]:
+    """The embedded default: one process, an in-process bus, the given store and telemetry."""
+    bus = InProcessBus()
+    settings = Settings(base_url=base_url) if base_url else None
+    return assemble(store, bus, lambda state: source, settings, notifier, clock), bus
+
+
+def from_settings(settings: Settings) -> Pipeline:
+    """The pipeline a deployed function runs."""
+    return assemble(make_store(settings), make_bus(settings), make_telemetry(settings), settings,
+                    make_notifier(settings))
 
 
 def approval_key(settings: Settings, store: EventStore) -> bytes:
     """AUTOSRE_APPROVAL_KEY, else (embedded only) a random key created once and kept in the store."""
     if settings.approval_key:
         key = settings.approval_key.encode()
-        if len(key) < 32:
-            raise ValueError("AUTOSRE_APPROVAL_KEY must have at least 32 bytes")
+        check_key(key)
         return key
     if settings.store != "sqlite":
         raise ValueError("set AUTOSRE_APPROVAL_KEY (Secret Manager on GCP) to issue approval links")
@@ -135,31 +159,32 @@ def approval_key(settings: Settings, store: EventStore) -> bytes:
     return store.claim("approval-key", secrets.token_hex(32)).encode()
 
 
-def remediation_of(settings: Settings, store: EventStore) -> Remediation:
+def make_runner(settings: Settings) -> ActionRouter:
+    """The runners the executor may use: dry run for every executor unless `executor=cloud_run`."""
+    from agents.catalog import CATALOG
+    from shared.actions import ActionRouter
+    from shared.actions.dry_run import DryRunRunner
+
+    executors = {name: kind.executor for name, kind in CATALOG.items()}
+    if settings.executor == "dry_run":
+        return ActionRouter(executors, {e: DryRunRunner() for e in set(executors.values())})
+    from shared.actions.cloud_run import CloudRunRunner
+
+    runners: dict[str, ActionRunner] = {"cloud_run": CloudRunRunner(settings.project, settings.region)}
+    if settings.runbook_webhook_url:
+        from shared.actions.runbook_webhook import RunbookWebhookRunner
+
+        runners["runbook_webhook"] = RunbookWebhookRunner(settings.runbook_webhook_url)
+    return ActionRouter(executors, runners)
+
+
+def remediation_of(settings: Settings, store: EventStore, runner: ActionRouter | None = None) -> Remediation:
+    """The approval and execution workflow. Refuses to start when the policy allows an action that no
+    configured runner can carry out."""
     from agents.policy import Policy
 
-    key = approval_key(settings, store)
-    return Remediation(store=store, key=key, policy=Policy.from_json(settings.policy),
+    policy = Policy.from_json(settings.policy)
+    runner = runner if runner is not None else make_runner(settings)
+    runner.check_policy(policy.allowed_actions)
+    return Remediation(store=store, key=approval_key(settings, store), policy=policy, runner=runner,
                        approvers=frozenset(a.lower() for a in settings.approvers))
-
-
-def add_report_hooks(pipeline: Pipeline, remediation: Remediation | None, notifier: WebhookNotifier | None,
-                     base_url: str) -> None:
-    """After a report: propose remediations, then notify the team's channel (a failure is recorded)."""
-    if remediation is not None:
-        def propose_hook(incident_id: str, report: Report) -> None:
-            remediation.propose(incident_id)
-
-        pipeline.after_report.append(propose_hook)
-    if notifier is not None:
-        def notify(incident_id: str, report: Report) -> None:
-            top = report.causes[0] if report.causes else None
-            text = (f"*{report.headline}*\n" + (f"Top cause: {top.service}: {top.title}\n" if top else "")
-                    + f"{base_url.rstrip('/')}/incidents/{incident_id}")
-            delivered, detail = notifier.send(text)
-            pipeline.store.append(make_event(
-                incident_id, ev.NOTIFICATION_SENT if delivered else ev.NOTIFICATION_FAILED,
-                (report.round, notifier.channel), "notify", {"channel": notifier.channel, "detail": detail},
-                at=pipeline.clock()))
-
-        pipeline.after_report.append(notify)

@@ -9,15 +9,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, request
 
 from functions import web_render as render
-from functions.remediate import Remediation, RemediationError
+from functions.remediation import Remediation, RemediationError
 from shared import approvals
-from shared.events import fold
+from shared.incident_log import IncidentLog
+from shared.incident_state import IncidentState
 from shared.ports import EventStore
 
 IAP_HEADER = "X-Goog-Authenticated-User-Email"
@@ -53,11 +55,12 @@ def create_app(store: EventStore, remediation: Remediation | None = None, local_
     def html(body: str, status: int = 200) -> Response:
         return Response(body, status=status, mimetype="text/html")
 
-    def links(incident_id: str) -> dict[str, str]:
+    incidents = IncidentLog(store)
+
+    def links(state: IncidentState) -> dict[str, str]:
         if remediation is None:
             return {}
-        state = fold(store.load(incident_id))
-        return {pid: f"/approve?token={remediation.link_token(incident_id, pid)}"
+        return {pid: f"/approve?token={remediation.link_token(state.incident_id, pid, state)}"
                 for pid in state.proposals if pid not in state.decisions}
 
     @app.after_request
@@ -67,30 +70,30 @@ def create_app(store: EventStore, remediation: Remediation | None = None, local_
 
     @app.get("/")
     def index() -> Response:
-        return html(render.incident_list(store.summaries()))
+        return html(render.incident_list(incidents.summaries()))
 
     @app.get("/incidents/<incident_id>")
     def incident(incident_id: str) -> Response:
-        events = store.load(incident_id)
-        if not events:
+        state = incidents.read(incident_id)
+        if state is None:
             return html(render.message_page("Not found", f"No incident {incident_id}"), 404)
-        return html(render.report_page(fold(events), links(incident_id)))
+        return html(render.report_page(state, links(state)))
 
     @app.get("/api/incidents")
     def api_incidents() -> Any:
-        return {"incidents": store.summaries()}
+        return {"incidents": incidents.summaries()}
 
     @app.get("/api/incidents/<incident_id>")
     def api_incident(incident_id: str) -> Any:
-        events = store.load(incident_id)
-        if not events:
+        state = incidents.read(incident_id)
+        if state is None:
             return {"error": "not found"}, 404
-        state = fold(events)
         report = state.latest_report
         return {"summary": state.summary(), "report": report.model_dump(mode="json") if report else None,
                 "findings": {k: f.model_dump(mode="json") for k, f in state.findings.items()},
                 "proposals": {k: p.model_dump(mode="json") for k, p in state.proposals.items()},
-                "decisions": state.decisions, "executions": state.executions,
+                "decisions": {k: d.model_dump(mode="json") for k, d in state.decisions.items()},
+                "executions": {k: asdict(x) for k, x in state.executions.items()},
                 "timeline": [list(t) for t in state.timeline]}
 
     @app.get("/approve")
@@ -102,9 +105,9 @@ def create_app(store: EventStore, remediation: Remediation | None = None, local_
             claims = approvals.verify(remediation.key, token, remediation.clock())
         except approvals.TokenError as exc:
             return html(render.message_page("Link refused", str(exc)), 403)
-        state = fold(store.load(claims.incident_id))
-        proposal = state.proposals.get(claims.proposal_id)
-        if proposal is None:
+        state = incidents.read(claims.incident_id)
+        proposal = state.proposals.get(claims.proposal_id) if state else None
+        if state is None or proposal is None:
             return html(render.message_page("Link refused", "no such proposal"), 403)
         note = "" if claims.proposal_id not in state.decisions else "A decision has already been recorded."
         return html(render.approval_page(state, proposal, token, csrf_for(token), identity(), note))

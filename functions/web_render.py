@@ -10,7 +10,7 @@ import html
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.events import IncidentState
+from shared.incident_state import IncidentState
 from shared.models import Finding, Proposal, RankedCause, Widget
 
 CSS = """
@@ -147,8 +147,8 @@ def finding_html(f: Finding | None, fid: str) -> str:
 def proposal_html(p: Proposal, state: IncidentState, link: str) -> str:
     decision = state.decisions.get(p.proposal_id)
     done = state.executions.get(p.proposal_id)
-    status = (f"{esc(done.get('status'))}: {esc(done.get('outcome'))}" if done else
-              f"{esc(decision.get('decision'))}d by {esc(decision.get('approver'))}" if decision else
+    status = (f"{esc(done.status)}: {esc(done.outcome)}" if done else
+              f"{esc(decision.decision)}d by {esc(decision.approver)}" if decision else
               (f"<a class=approval-link href='{esc(link)}'>review and approve</a>" if link else "pending"))
     return (f"<tr><td>{esc(p.action)}</td><td>{esc(p.service)}</td><td>{esc(p.risk)}</td>"
             f"<td>{esc(p.preview)}</td><td>{status}</td></tr>")

@@ -41,14 +41,14 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def _check_key(key: bytes) -> None:
+def check_key(key: bytes) -> None:
     if len(key) < MIN_KEY_BYTES:
         raise ValueError(f"the approval signing key must have at least {MIN_KEY_BYTES} bytes")
 
 
 def issue(key: bytes, incident_id: str, proposal_id: str, action: str, ttl_s: float = 3600.0,
           now: float | None = None) -> str:
-    _check_key(key)
+    check_key(key)
     claims = Claims(incident_id, proposal_id, action, (time.time() if now is None else now) + ttl_s,
                     secrets.token_hex(12))
     body = json.dumps(asdict(claims), sort_keys=True, separators=(",", ":")).encode()
@@ -56,7 +56,7 @@ def issue(key: bytes, incident_id: str, proposal_id: str, action: str, ttl_s: fl
 
 
 def verify(key: bytes, token: str, now: float | None = None) -> Claims:
-    _check_key(key)
+    check_key(key)
     try:
         body_text, signature_text = token.split(".")
         body, signature = _unb64(body_text), _unb64(signature_text)

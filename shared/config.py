@@ -27,6 +27,7 @@ class Settings(BaseModel):
     policy: str = Field("", description='JSON: {"allow": {"<service>|*": ["<action>"]}, "max_actions_per_hour": 3}')
     webhook_url: str = Field("", description="Google Chat or Slack incoming webhook for report notifications")
     executor: Literal["dry_run", "cloud_run"] = Field("dry_run", description="dry_run records the plan only")
+    runbook_webhook_url: str = Field("", description="where the runbook_webhook action POSTs (cloud_run executor)")
     region: str = Field("us-central1", description="the Cloud Run region the executor acts in")
     gemini_api_key: str = Field("", description="enables the grounded narrative (google-genai)")
     gemini_model: str = "gemini-2.5-flash"

@@ -1,37 +1,206 @@
-"""Event types, deterministic event ids, and `fold(events) -> IncidentState`.
+"""The incident log's vocabulary: event types, one typed payload per type, deterministic event ids.
 
-An incident's state is never stored on its own: it is the fold of its events. Event ids are derived from the
-step that writes them, so a retried or redelivered step produces the same id and the append is a no-op.
-The fold is insensitive to order where two writers could race (sets keyed by ids; first report per round).
+An event's `data` is its payload serialised; `payload_of(event)` reads it back as the typed model, so no reader
+indexes a dict by string key. Event ids are derived from the step that writes them, so a retried or redelivered
+step produces the same id and the append is a no-op. The state an incident is in is the fold of its events
+(shared/incident_state.py); only shared/incident_log.py reads and writes an incident's events.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass, field
-from typing import Any
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.models import Alert, Event, Finding, Proposal, Report
 
 DEAD_LETTER_STREAM = "dead-letter"
 
-ALERT_RECEIVED = "alert.received"
-ALERT_REJECTED = "alert.rejected"
-INCIDENT_OPENED = "incident.opened"
-INCIDENT_RESOLVED = "incident.resolved"
-ROUND_STARTED = "round.started"
-FINDING_RECORDED = "finding.recorded"
-SPECIALIST_COMPLETED = "specialist.completed"
-SPECIALIST_FAILED = "specialist.failed"
-REPORT_PUBLISHED = "report.published"
-REMEDIATION_PROPOSED = "remediation.proposed"
-APPROVAL_DECIDED = "approval.decided"
-REMEDIATION_EXECUTED = "remediation.executed"
-REMEDIATION_FAILED = "remediation.failed"
-REMEDIATION_VERIFIED = "remediation.verified"
-NOTIFICATION_SENT = "notification.sent"
-NOTIFICATION_FAILED = "notification.failed"
+
+class EventType(StrEnum):
+    ALERT_RECEIVED = "alert.received"
+    ALERT_REJECTED = "alert.rejected"
+    INCIDENT_OPENED = "incident.opened"
+    INCIDENT_RESOLVED = "incident.resolved"
+    ROUND_STARTED = "round.started"
+    FINDING_RECORDED = "finding.recorded"
+    SPECIALIST_COMPLETED = "specialist.completed"
+    SPECIALIST_FAILED = "specialist.failed"
+    REPORT_PUBLISHED = "report.published"
+    REMEDIATION_PROPOSED = "remediation.proposed"
+    APPROVAL_DECIDED = "approval.decided"
+    REMEDIATION_EXECUTED = "remediation.executed"
+    REMEDIATION_FAILED = "remediation.failed"
+    REMEDIATION_VERIFIED = "remediation.verified"
+    NOTIFICATION_SENT = "notification.sent"
+    NOTIFICATION_FAILED = "notification.failed"
+
+
+# Module-level names for the types, so callers write `ev.REPORT_PUBLISHED`.
+ALERT_RECEIVED = EventType.ALERT_RECEIVED
+ALERT_REJECTED = EventType.ALERT_REJECTED
+INCIDENT_OPENED = EventType.INCIDENT_OPENED
+INCIDENT_RESOLVED = EventType.INCIDENT_RESOLVED
+ROUND_STARTED = EventType.ROUND_STARTED
+FINDING_RECORDED = EventType.FINDING_RECORDED
+SPECIALIST_COMPLETED = EventType.SPECIALIST_COMPLETED
+SPECIALIST_FAILED = EventType.SPECIALIST_FAILED
+REPORT_PUBLISHED = EventType.REPORT_PUBLISHED
+REMEDIATION_PROPOSED = EventType.REMEDIATION_PROPOSED
+APPROVAL_DECIDED = EventType.APPROVAL_DECIDED
+REMEDIATION_EXECUTED = EventType.REMEDIATION_EXECUTED
+REMEDIATION_FAILED = EventType.REMEDIATION_FAILED
+REMEDIATION_VERIFIED = EventType.REMEDIATION_VERIFIED
+NOTIFICATION_SENT = EventType.NOTIFICATION_SENT
+NOTIFICATION_FAILED = EventType.NOTIFICATION_FAILED
+
+
+class RoundWindow(BaseModel):
+    """The windows a round reads: the incident window around the alert's start and the baseline before it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    onset: float
+    start: float
+    end: float
+    baseline_start: float
+    baseline_end: float
+
+
+class IncidentOpened(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    group_key: str = ""
+    alert: Alert
+
+
+class AlertReceived(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    alert: Alert
+
+
+class AlertRejected(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str
+    error: str
+    message_id: str = ""
+    topic: str = ""
+    size: int = 0
+    sha256: str
+    excerpt_b64: str = ""
+    attributes: dict[str, str] = Field(default_factory=dict)
+
+
+class IncidentResolved(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    by_alert: str = ""
+
+
+class RoundStarted(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    round: int
+    specialists: list[str]
+    deadline: float
+    window: RoundWindow
+    focus: list[str] = Field(default_factory=list)
+    opened_by: str = ""  # the delivery that started the round (only it, or its redelivery, fans out)
+    reason: str = ""
+
+
+class FindingRecorded(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    round: int
+    finding: Finding
+
+
+class SpecialistCompleted(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    round: int
+    specialist: str
+    finding_ids: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)  # sampling and data-coverage notes
+    seconds: float = 0.0
+
+
+class SpecialistFailed(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    round: int
+    specialist: str
+    error: str
+
+
+class ReportPublished(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    report: Report
+
+
+class RemediationProposed(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    proposal: Proposal
+
+
+class ApprovalDecided(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    proposal_id: str
+    decision: Literal["approve", "deny"]
+    approver: str
+    token_id: str = ""
+
+
+class RemediationExecuted(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    proposal_id: str
+    outcome: str
+    verification: str = ""
+    approved_by: str = ""
+    at: float
+
+
+class RemediationFailed(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    proposal_id: str
+    outcome: str
+    at: float
+
+
+class RemediationVerified(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    proposal_id: str
+    verdict: str
+
+
+class NotificationRecorded(BaseModel):
+    """The outcome of one notification (sent or failed, by the event's type)."""
+
+    model_config = ConfigDict(extra="forbid")
+    channel: str
+    detail: str = ""
+    round: int = 1
+
+
+EventPayload = (IncidentOpened | AlertReceived | AlertRejected | IncidentResolved | RoundStarted | FindingRecorded
+                | SpecialistCompleted | SpecialistFailed | ReportPublished | RemediationProposed | ApprovalDecided
+                | RemediationExecuted | RemediationFailed | RemediationVerified | NotificationRecorded)
+
+PAYLOADS: dict[EventType, type[BaseModel]] = {
+    ALERT_RECEIVED: AlertReceived,
+    ALERT_REJECTED: AlertRejected,
+    INCIDENT_OPENED: IncidentOpened,
+    INCIDENT_RESOLVED: IncidentResolved,
+    ROUND_STARTED: RoundStarted,
+    FINDING_RECORDED: FindingRecorded,
+    SPECIALIST_COMPLETED: SpecialistCompleted,
+    SPECIALIST_FAILED: SpecialistFailed,
+    REPORT_PUBLISHED: ReportPublished,
+    REMEDIATION_PROPOSED: RemediationProposed,
+    APPROVAL_DECIDED: ApprovalDecided,
+    REMEDIATION_EXECUTED: RemediationExecuted,
+    REMEDIATION_FAILED: RemediationFailed,
+    REMEDIATION_VERIFIED: RemediationVerified,
+    NOTIFICATION_SENT: NotificationRecorded,
+    NOTIFICATION_FAILED: NotificationRecorded,
+}
 
 
 def stable_id(*parts: object, length: int = 24) -> str:
@@ -40,196 +209,25 @@ def stable_id(*parts: object, length: int = 24) -> str:
     return h.hexdigest()[:length]
 
 
-def make_event(incident_id: str, type_: str, key: tuple[object, ...], actor: str, data: dict[str, Any],
+def make_event(incident_id: str, type_: EventType, key: tuple[object, ...], actor: str, payload: BaseModel,
                at: float | None = None) -> Event:
-    """An event whose id is derived from (incident, type, key): the same step always yields the same id."""
+    """An event whose id is derived from (incident, type, key): the same step always yields the same id.
+    The payload must be the model registered for the type."""
+    expected = PAYLOADS[EventType(type_)]
+    if not isinstance(payload, expected):
+        raise TypeError(f"{type_} takes a {expected.__name__} payload, not {type(payload).__name__}")
     return Event(
         incident_id=incident_id,
-        event_id=stable_id(incident_id, type_, *key),
-        type=type_,
+        event_id=stable_id(incident_id, str(type_), *key),
+        type=str(type_),
         at=time.time() if at is None else at,
         actor=actor,
-        data=data,
+        data=payload.model_dump(mode="json"),
     )
 
 
-@dataclass
-class RoundState:
-    number: int
-    specialists: list[str]
-    deadline: float
-    window: dict[str, float]
-    completed: dict[str, list[str]] = field(default_factory=dict)  # specialist -> finding ids
-    failed: dict[str, str] = field(default_factory=dict)  # specialist -> error
-    notes: dict[str, list[str]] = field(default_factory=dict)  # specialist -> sampling notes
-    report: Report | None = None
-    opened_by: str = ""  # the delivery that started the round (its redelivery may re-send missing tasks)
-    focus: list[str] = field(default_factory=list)  # a targeted round: the services whose hypotheses it checks
-
-    @property
-    def reported(self) -> set[str]:
-        return set(self.completed) | set(self.failed)
-
-    @property
-    def missing(self) -> list[str]:
-        return [s for s in self.specialists if s not in self.reported]
-
-
-@dataclass
-class IncidentState:
-    incident_id: str
-    status: str = "unknown"  # unknown | open | resolved
-    group_key: str = ""
-    opened_at: float | None = None
-    resolved_at: float | None = None
-    first_alert: Alert | None = None
-    alerts: dict[str, str] = field(default_factory=dict)  # monitoring incident id -> open|closed
-    alert_count: int = 0
-    rounds: dict[int, RoundState] = field(default_factory=dict)
-    findings: dict[str, Finding] = field(default_factory=dict)
-    event_count: int = 0
-    last_event_at: float = 0.0
-    proposals: dict[str, Proposal] = field(default_factory=dict)
-    decisions: dict[str, dict[str, Any]] = field(default_factory=dict)  # proposal id -> the decision
-    executions: dict[str, dict[str, Any]] = field(default_factory=dict)  # proposal id -> outcome
-    notifications: list[dict[str, Any]] = field(default_factory=list)
-    timeline: list[tuple[float, str, str, str]] = field(default_factory=list)  # (at, type, actor, summary)
-
-    @property
-    def latest_report(self) -> Report | None:
-        for n in sorted(self.rounds, reverse=True):
-            if self.rounds[n].report is not None:
-                return self.rounds[n].report
-        return None
-
-    @property
-    def current_round(self) -> RoundState | None:
-        return self.rounds[max(self.rounds)] if self.rounds else None
-
-    def summary(self) -> dict[str, Any]:
-        """The list-view projection of this state."""
-        alert = self.first_alert
-        report = self.latest_report
-        top = report.causes[0] if report and report.causes else None
-        return {
-            "incident_id": self.incident_id,
-            "status": self.status,
-            "policy": alert.policy_name if alert else "",
-            "service": alert.service if alert else "",
-            "severity": alert.severity if alert else "",
-            "opened_at": self.opened_at,
-            "resolved_at": self.resolved_at,
-            "alerts": self.alert_count,
-            "report": report is not None,
-            "partial": bool(report and report.partial),
-            "top_cause": f"{top.service}: {top.title}" if top else "",
-            "events": self.event_count,
-            "proposals": len(self.proposals),
-            "pending_approvals": sum(1 for p in self.proposals if p not in self.decisions),
-            "executed_at": sorted(float(x.get("at", 0.0)) for x in self.executions.values()
-                                  if x.get("status") == "executed"),
-            "updated_at": self.last_event_at,
-        }
-
-
-def fold(events: list[Event]) -> IncidentState:
-    """Rebuild an incident's state from its events (any subset, any order of concurrent writers)."""
-    if not events:
-        raise ValueError("cannot fold an empty event list")
-    # Causal phase first, then time: a fold never depends on clocks agreeing across writers.
-    ordered = sorted(events, key=lambda e: (_PHASE.get(e.type, 9), e.at, e.event_id))
-    state = IncidentState(incident_id=ordered[0].incident_id)
-    for e in ordered:
-        state.event_count += 1
-        state.last_event_at = max(state.last_event_at, e.at)
-        _apply(state, e)
-        state.timeline.append((e.at, e.type, e.actor, _summary(e)))
-    state.timeline.sort()
-    return state
-
-
-_PHASE = {INCIDENT_OPENED: 0, ALERT_RECEIVED: 1, ROUND_STARTED: 2, FINDING_RECORDED: 3, SPECIALIST_FAILED: 4,
-          SPECIALIST_COMPLETED: 4, REPORT_PUBLISHED: 5, REMEDIATION_PROPOSED: 6, APPROVAL_DECIDED: 7,
-          REMEDIATION_EXECUTED: 8, REMEDIATION_FAILED: 8, REMEDIATION_VERIFIED: 9, NOTIFICATION_SENT: 9,
-          NOTIFICATION_FAILED: 9, INCIDENT_RESOLVED: 10}
-
-
-def _summary(e: Event) -> str:
-    d = e.data
-    if e.type in (ALERT_RECEIVED, INCIDENT_OPENED):
-        return str(d.get("alert", {}).get("summary", ""))[:200]
-    if e.type in (SPECIALIST_COMPLETED, SPECIALIST_FAILED):
-        return f"{d.get('specialist')}: " + (f"{len(d.get('finding_ids', []))} findings" if e.type ==
-                                               SPECIALIST_COMPLETED else str(d.get("error", ""))[:200])
-    if e.type == ROUND_STARTED:
-        focus = f"; a closer look at {', '.join(d['focus'])}" if d.get("focus") else ""
-        why = f" ({d['reason']})" if d.get("reason") else ""
-        return f"round {d.get('round')}: {', '.join(d.get('specialists', []))}{focus}{why}"[:300]
-    if e.type == REPORT_PUBLISHED:
-        return str(d.get("report", {}).get("headline", ""))
-    if e.type == REMEDIATION_PROPOSED:
-        return str(d.get("proposal", {}).get("preview", ""))[:200]
-    if e.type == APPROVAL_DECIDED:
-        return f"{d.get('decision')} by {d.get('approver')}"
-    if e.type in (REMEDIATION_EXECUTED, REMEDIATION_FAILED):
-        return str(d.get("outcome", ""))[:200]
-    if e.type == REMEDIATION_VERIFIED:
-        return str(d.get("verdict", ""))[:200]
-    if e.type in (NOTIFICATION_SENT, NOTIFICATION_FAILED):
-        return f"{d.get('channel', '')}: {d.get('detail', '')}"[:200]
-    return ""
-
-
-def _apply(state: IncidentState, e: Event) -> None:
-    d = e.data
-    if e.type == INCIDENT_OPENED:
-        state.status = "open" if state.status != "resolved" else state.status
-        state.group_key = d.get("group_key", "")
-        state.opened_at = e.at if state.opened_at is None else min(state.opened_at, e.at)
-        state.first_alert = Alert.model_validate(d["alert"])
-    elif e.type == ALERT_RECEIVED:
-        alert = Alert.model_validate(d["alert"])
-        state.alert_count += 1
-        previous = state.alerts.get(alert.monitoring_incident_id)
-        state.alerts[alert.monitoring_incident_id] = "closed" if previous == "closed" else alert.state
-        if state.first_alert is None:
-            state.first_alert = alert
-    elif e.type == INCIDENT_RESOLVED:
-        state.status = "resolved"
-        state.resolved_at = e.at
-    elif e.type == ROUND_STARTED:
-        n = int(d["round"])
-        if n not in state.rounds:
-            state.rounds[n] = RoundState(n, list(d["specialists"]), float(d["deadline"]), dict(d["window"]),
-                                         opened_by=str(d.get("opened_by", "")), focus=list(d.get("focus", [])))
-    elif e.type == FINDING_RECORDED:
-        finding = Finding.model_validate(d["finding"])
-        state.findings[finding.finding_id] = finding
-    elif e.type == SPECIALIST_COMPLETED:
-        rnd = state.rounds.get(int(d["round"]))
-        if rnd is not None:
-            rnd.completed[d["specialist"]] = list(d.get("finding_ids", []))
-            rnd.notes[d["specialist"]] = list(d.get("notes", []))
-            rnd.failed.pop(d["specialist"], None)
-    elif e.type == SPECIALIST_FAILED:
-        rnd = state.rounds.get(int(d["round"]))
-        if rnd is not None and d["specialist"] not in rnd.completed:
-            rnd.failed[d["specialist"]] = str(d.get("error", ""))
-    elif e.type == REMEDIATION_PROPOSED:
-        proposal = Proposal.model_validate(d["proposal"])
-        state.proposals.setdefault(proposal.proposal_id, proposal)
-    elif e.type == APPROVAL_DECIDED:
-        state.decisions.setdefault(str(d["proposal_id"]), dict(d))  # the first decision stands
-    elif e.type in (REMEDIATION_EXECUTED, REMEDIATION_FAILED):
-        state.executions.setdefault(str(d["proposal_id"]), {**d, "status": e.type.split(".")[1]})
-    elif e.type == REMEDIATION_VERIFIED:
-        if str(d["proposal_id"]) in state.executions:
-            state.executions[str(d["proposal_id"])]["verification"] = d["verdict"]
-    elif e.type in (NOTIFICATION_SENT, NOTIFICATION_FAILED):
-        state.notifications.append({**d, "status": e.type.split(".")[1]})
-    elif e.type == REPORT_PUBLISHED:
-        report = Report.model_validate(d["report"])
-        rnd = state.rounds.get(report.round)
-        # A complete report supersedes a partial one; otherwise the first one written stands.
-        if rnd is not None and (rnd.report is None or (rnd.report.partial and not report.partial)):
-            rnd.report = report
+def payload_of(event: Event) -> EventPayload:
+    """The event's typed payload (raises for an unknown type or a body that does not fit it)."""
+    model = PAYLOADS[EventType(event.type)]
+    parsed: EventPayload = model.model_validate(event.data)  # type: ignore[assignment]
+    return parsed

@@ -156,7 +156,7 @@ class Proposal(Model):
     """A remediation from the closed catalog, proposed for a person to approve."""
 
     proposal_id: str
-    action: str  # a key of agents.remediation.CATALOG
+    action: str  # a key of agents.catalog.CATALOG
     service: str
     params: dict[str, Any] = Field(default_factory=dict)
     risk: Literal["low", "medium", "high"] = "medium"

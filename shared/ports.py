@@ -1,4 +1,9 @@
-"""The small ports the functions depend on. Adapters live beside them (store_*, bus_*, telemetry/*)."""
+"""Every port the domain depends on, in one place. Adapters are grouped by port beside it:
+shared/store/ (EventStore), shared/bus/ (Bus), shared/telemetry/ (TelemetrySource), shared/actions/
+(ActionRunner), shared/notify/ (Notifier), shared/llm/ (NarrativeWriter).
+
+Each port has one contract suite under tests/contract/ that every adapter must pass.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from shared.models import Event
+from shared.models import Event, Proposal
+from shared.telemetry_records import ChangeEvent, LogRecord, MetricSeries, PatternCount, ReadResult, Span, Window
 
 
 class EventStore(Protocol):
@@ -19,6 +25,7 @@ class EventStore(Protocol):
     - `claim(key, value)` stores value under key if the key is free and returns the value now stored
       (the winner's, under concurrency). `release(key, value)` frees the key only if it still holds value.
     - `put_summary` overwrites an incident's summary (a projection rebuilt from events); `summaries` lists them.
+    Only shared/incident_log.py reads and writes incidents' events; the keys serve routing and claims.
     """
 
     def append(self, event: Event) -> bool: ...
@@ -54,3 +61,55 @@ class Bus(Protocol):
     """Publishes messages to named topics. Subscriptions belong to the deployment, not the port."""
 
     def publish(self, topic: str, data: bytes, attributes: dict[str, str] | None = None) -> str: ...
+
+
+class LogPatternCounter(Protocol):
+    """A capability some telemetry sources have: log lines counted per normalised pattern where they live."""
+
+    def log_pattern_counts(self, baseline: Window, incident: Window, services: list[str] | None = None
+                           ) -> tuple[list[PatternCount], bool]:
+        """Rows per (template, service, window), most frequent first, and whether a row cap cut the result."""
+        ...
+
+
+class TelemetrySource(Protocol):
+    """Reads telemetry for a time window. Implementations bound what they read and report sampling.
+
+    `log_counter` is the optional pre-aggregation capability (None when the source has none): the log analyst
+    then reads counts per pattern instead of lines.
+    """
+
+    log_counter: LogPatternCounter | None
+
+    def logs(self, window: Window, services: list[str] | None = None) -> ReadResult[LogRecord]: ...
+
+    def spans(self, window: Window, services: list[str] | None = None) -> ReadResult[Span]: ...
+
+    def metrics(self, window: Window, services: list[str] | None = None) -> ReadResult[MetricSeries]: ...
+
+    def changes(self, window: Window, services: list[str] | None = None) -> ReadResult[ChangeEvent]: ...
+
+    def describe(self) -> dict[str, str]:
+        """Where the data comes from (for the finding's `query`)."""
+        ...
+
+
+class ActionRunner(Protocol):
+    """Carries out one approved proposal and says what it did (raises when it could not)."""
+
+    def run(self, proposal: Proposal) -> str: ...
+
+
+class Notifier(Protocol):
+    """Posts a short text to the team's channel; returns (delivered, detail) and never raises."""
+
+    @property
+    def channel(self) -> str: ...
+
+    def send(self, text: str) -> tuple[bool, str]: ...
+
+
+class NarrativeWriter(Protocol):
+    """Writes prose for a grounded prompt (an LLM). The caller keeps only sentences that cite findings."""
+
+    def __call__(self, prompt: str, max_output_tokens: int) -> str: ...

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from agents.base import AnalysisContext, plan_windows
+from agents.context import AnalysisContext, plan_windows
+from bench.nezha_import import import_case
 from shared.alerts import parse_alert
 from shared.telemetry.bundle import BundleSource
-from shared.telemetry.nezha import import_case
 
 
 def datasets_dir() -> Path:

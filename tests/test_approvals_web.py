@@ -11,17 +11,16 @@ from typing import Any
 import pytest
 
 from agents.policy import Policy
+from demo.generator import generate
 from functions.local import triage
-from functions.pipeline import TOPIC_ALERTS
-from functions.remediate import Remediation
-from functions.runtime import add_report_hooks, embedded
-from functions.scenario.generator import generate
+from functions.remediation import Remediation
+from functions.runtime import embedded
 from functions.web import create_app
-from shared import approvals
+from shared import approvals, topics
 from shared import events as ev
-from shared.events import fold
-from shared.notify import WebhookNotifier
-from shared.store_sqlite import SqliteEventStore
+from shared.incident_state import fold
+from shared.notify.webhook import WebhookNotifier
+from shared.store.sqlite import SqliteEventStore
 from shared.telemetry.bundle import BundleSource, to_rfc3339
 from tests.http_stub import serve
 
@@ -90,7 +89,7 @@ def test_forged_expired_mismatched_and_reused_tokens_are_refused(incident) -> No
     with pytest.raises(approvals.TokenError) as info:
         r.decide(token, "approve", APPROVER)
     assert info.value.reason == "used"
-    assert fold(store.load(incident_id)).decisions[pid]["approver"] == APPROVER
+    assert fold(store.load(incident_id)).decisions[pid].approver == APPROVER
 
 
 def test_only_approvers_decide_and_policy_denied_actions_never_execute(incident) -> None:  # type: ignore[no-untyped-def]
@@ -134,7 +133,7 @@ def test_get_shows_and_never_decides_post_decides_once(incident) -> None:  # typ
     assert done.status_code == 200 and "DRY RUN" in done.get_data(as_text=True)
     state = fold(store.load(incident_id))
     (execution,) = state.executions.values()
-    assert execution["status"] == "executed" and execution["verification"] == "not verified: dry run"
+    assert execution.status == "executed" and execution.verification == "not verified: dry run"
     assert web.post("/approve", data={"token": token, "csrf": csrf, "decision": "approve"}).status_code == 403
     timeline = web.get(f"/incidents/{incident_id}").get_data(as_text=True)
     assert ev.REMEDIATION_EXECUTED in timeline and "DRY RUN" in timeline
@@ -207,37 +206,36 @@ def test_a_local_webhook_receives_the_report_notification(scenario, receiver) ->
     url, received, fail_first = receiver
     fail_first[0] = 2  # two failures, then success: retried with backoff
     store = SqliteEventStore()
-    pipeline, bus = embedded(store, BundleSource(scenario.bundle_dir))
-    add_report_hooks(pipeline, None, WebhookNotifier(url, backoff_s=0.01), "http://sre.example")
-    bus.publish(TOPIC_ALERTS, scenario.alert_path.read_bytes())
+    _pipeline, bus = embedded(store, BundleSource(scenario.bundle_dir), notifier=WebhookNotifier(url, backoff_s=0.01),
+                              base_url="http://sre.example")
+    bus.publish(topics.ALERTS, scenario.alert_path.read_bytes())
     bus.drain()
     (message,) = received
     (summary,) = store.summaries()
     assert "Likely root cause" in message["text"] and f"http://sre.example/incidents/{summary['incident_id']}" in \
         message["text"]
     state = fold(store.load(summary["incident_id"]))
-    assert state.notifications[0]["status"] == "sent" and "3 attempt" in state.notifications[0]["detail"]
+    assert state.notifications[0].status == "sent" and "3 attempt" in state.notifications[0].detail
 
 
 def test_a_failing_webhook_is_recorded_not_fatal(scenario) -> None:  # type: ignore[no-untyped-def]
     store = SqliteEventStore()
-    pipeline, bus = embedded(store, BundleSource(scenario.bundle_dir))
-    add_report_hooks(pipeline, None, WebhookNotifier("http://127.0.0.1:9/nothing", attempts=2, backoff_s=0.01),
-                     "http://x")
-    bus.publish(TOPIC_ALERTS, scenario.alert_path.read_bytes())
+    _pipeline, bus = embedded(store, BundleSource(scenario.bundle_dir),
+                              notifier=WebhookNotifier("http://127.0.0.1:9/nothing", attempts=2, backoff_s=0.01),
+                              base_url="http://x")
+    bus.publish(topics.ALERTS, scenario.alert_path.read_bytes())
     bus.drain()
     (summary,) = store.summaries()
     state = fold(store.load(summary["incident_id"]))
-    assert state.latest_report is not None and state.notifications[0]["status"] == "failed"
+    assert state.latest_report is not None and state.notifications[0].status == "failed"
 
 
 @pytest.mark.parametrize(("values", "expected"), [([9, 7, 6, 8], "not recovered"), ([9, 4, 3, 2], "recovered"),
                                                   ([2], "unknown")])
 def test_recovery_is_verified_against_the_alert_threshold(incident, scenario, tmp_path: Path,  # type: ignore[no-untyped-def]
                                                           values: list[float], expected: str) -> None:
-    from functions.remediate import verify_recovery
     from shared.telemetry.bundle import BundleWriter
-    from shared.telemetry.models import MetricSeries
+    from shared.telemetry_records import MetricSeries
 
     store, incident_id = incident
     alert = fold(store.load(incident_id)).first_alert
@@ -248,7 +246,7 @@ def test_recovery_is_verified_against_the_alert_threshold(incident, scenario, tm
     with BundleWriter(tmp_path / "after", {}) as w:
         w.series(MetricSeries(alert.metric_type, alert.service,
                               tuple((scenario.onset + 600 + 60 * (i + 1), float(v)) for i, v in enumerate(values))))
-    verdict = verify_recovery(store, BundleSource(tmp_path / "after"), incident_id, pid, threshold=5.0)
+    verdict = r.verify_recovery(BundleSource(tmp_path / "after"), incident_id, pid, threshold=5.0)
     assert verdict.startswith(expected)
-    assert fold(store.load(incident_id)).executions[pid]["verification"] == verdict
-    assert verify_recovery(store, BundleSource(tmp_path / "after"), incident_id, pid, threshold=0.0) == verdict
+    assert fold(store.load(incident_id)).executions[pid].verification == verdict
+    assert r.verify_recovery(BundleSource(tmp_path / "after"), incident_id, pid, threshold=0.0) == verdict

@@ -16,7 +16,7 @@ from shared.telemetry.bigquery_logs import (
     PatternCount,
     pattern_count_query,
 )
-from shared.telemetry.models import Window
+from shared.telemetry_records import Window
 
 pytest.importorskip("google.cloud.bigquery")
 

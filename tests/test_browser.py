@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from agents.policy import Policy
+from demo.generator import generate
 from functions.local import triage
-from functions.remediate import Remediation
-from functions.scenario.generator import generate
+from functions.remediation import Remediation
 from functions.web import create_app
-from shared.store_sqlite import SqliteEventStore
+from shared.store.sqlite import SqliteEventStore
 from shared.telemetry.bundle import BundleSource
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or ""

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from shared.telemetry.bundle import BundleError, BundleSource, BundleWriter, from_rfc3339, to_rfc3339
-from shared.telemetry.models import ChangeEvent, LogRecord, MetricSeries, Span, Window
+from shared.telemetry_records import ChangeEvent, LogRecord, MetricSeries, Span, Window
 
 EVERYTHING = Window(0, 1e12)
 LOGS = [LogRecord(100.0 + i, "api" if i % 2 else "db", f"line {i}", "ERROR" if i == 3 else "INFO", f"pod-{i % 3}",

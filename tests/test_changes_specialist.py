@@ -8,9 +8,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agents import changes
-from agents.base import AnalysisContext, plan_windows
+from agents.context import AnalysisContext, plan_windows
 from shared.telemetry.bundle import BundleSource, BundleWriter
-from shared.telemetry.models import ChangeEvent
+from shared.telemetry_records import ChangeEvent
 
 ONSET = 1_700_000_000.0
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from shared.telemetry.cloud_logging import CloudLoggingLogReader, build_filter
-from shared.telemetry.models import LogRecord, Window
+from shared.telemetry_records import LogRecord, Window
 from tests.http_stub import serve
 
 pytest.importorskip("google.cloud.logging")

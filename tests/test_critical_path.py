@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agents.critical_path import build_traces, critical_path, self_times
-from shared.telemetry.models import Span
+from shared.telemetry_records import Span
 
 
 def span(sid: str, parent: str, start: float, end: float, service: str = "") -> Span:

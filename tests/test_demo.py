@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from demo.generator import FAULT_KINDS, generate
 from functions.cli import main
 from functions.local import triage
-from functions.pipeline import TOPIC_ALERTS
 from functions.runtime import embedded
-from functions.scenario.generator import FAULT_KINDS, generate
-from shared.events import fold
-from shared.store_sqlite import SqliteEventStore
+from shared import topics
+from shared.incident_state import fold
+from shared.store.sqlite import SqliteEventStore
 from shared.telemetry.bundle import BundleSource
 
 
@@ -46,7 +46,7 @@ def test_redelivering_every_message_three_times_changes_no_event_and_no_report(t
     s = generate("pool_exhaustion", tmp_path, seed=4)
     store = SqliteEventStore(str(tmp_path / "events.db"))
     _pipeline, bus = embedded(store, BundleSource(s.bundle_dir))
-    bus.publish(TOPIC_ALERTS, s.alert_path.read_bytes())
+    bus.publish(topics.ALERTS, s.alert_path.read_bytes())
     bus.drain()
     (summary,) = store.summaries()
     before = store.load(summary["incident_id"])

@@ -12,10 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from functions.pipeline import TOPIC_ALERTS, TOPIC_DEAD_LETTER, Pipeline
-from functions.scenario.generator import generate
-from functions.topology import TOPICS, routes, subscriptions
-from shared.events import DEAD_LETTER_STREAM, fold
+from demo.generator import generate
+from functions.pipeline import Pipeline
+from functions.topology import routes, subscriptions
+from shared import topics
+from shared.events import DEAD_LETTER_STREAM
+from shared.incident_state import fold
 from shared.telemetry.bundle import BundleSource
 
 pytestmark = pytest.mark.emulator
@@ -35,14 +37,14 @@ class RecordingBus:
 @pytest.fixture()
 def deployment(pubsub_emulator: object, firestore_emulator: object, project_id: str,
                tmp_path: Path) -> Iterator[tuple[Pipeline, object, object]]:
-    from shared.bus_pubsub import PubSubBus, PullDispatcher, ensure_topology
-    from shared.store_firestore import FirestoreEventStore
+    from shared.bus.pubsub import PubSubBus, PullDispatcher, ensure_topology
+    from shared.store.firestore import FirestoreEventStore
 
     scenario = generate("bad_deploy", tmp_path / "bundle", seed=3)
     source = BundleSource(scenario.bundle_dir)
     pipeline = Pipeline(store=FirestoreEventStore(project_id), bus=RecordingBus(PubSubBus(project_id)),
                         telemetry=lambda state: source)
-    ensure_topology(project_id, TOPICS, subscriptions())
+    ensure_topology(project_id, topics.ALL, subscriptions())
     dispatcher = PullDispatcher(project_id, routes(pipeline))
     dispatcher.start()
     yield pipeline, dispatcher, scenario
@@ -61,7 +63,7 @@ def wait_for(predicate, timeout: float = 120.0) -> bool:  # type: ignore[no-unty
 def test_alert_to_report_on_the_emulators(deployment) -> None:  # type: ignore[no-untyped-def]
     pipeline, dispatcher, scenario = deployment
     payload = Path(scenario.alert_path).read_bytes()
-    pipeline.bus.publish(TOPIC_ALERTS, payload, {"source": "test"})
+    pipeline.bus.publish(topics.ALERTS, payload, {"source": "test"})
 
     def reported() -> bool:
         return any(s.get("report") for s in pipeline.store.summaries())
@@ -78,27 +80,27 @@ def test_alert_to_report_on_the_emulators(deployment) -> None:  # type: ignore[n
     events_before = len(pipeline.store.load(summary["incident_id"]))
 
     # the same alert again (Monitoring re-sends, Pub/Sub redelivers): nothing new is written
-    pipeline.bus.publish(TOPIC_ALERTS, payload)
+    pipeline.bus.publish(topics.ALERTS, payload)
     assert dispatcher.wait_idle(timeout=60)
     assert len(pipeline.store.load(summary["incident_id"])) == events_before
 
 
 def test_poison_alert_is_recorded_and_dead_lettered(deployment) -> None:  # type: ignore[no-untyped-def]
     pipeline, dispatcher, _ = deployment
-    pipeline.bus.publish(TOPIC_ALERTS, b'{"incident": "not an object"}')
+    pipeline.bus.publish(topics.ALERTS, b'{"incident": "not an object"}')
     assert wait_for(lambda: len(pipeline.store.load(DEAD_LETTER_STREAM)) == 1, timeout=60)
     assert dispatcher.wait_idle(timeout=60)
     (rejected,) = pipeline.store.load(DEAD_LETTER_STREAM)
     assert rejected.data["reason"] == "wrong_type"
-    assert json.loads(json.dumps(rejected.data))["topic"] == TOPIC_ALERTS
-    assert TOPIC_DEAD_LETTER in TOPICS
+    assert json.loads(json.dumps(rejected.data))["topic"] == topics.ALERTS
+    assert topics.DEAD_LETTER in topics.ALL
 
 
 def test_every_message_redelivered_ten_times_shuffled_changes_nothing(deployment) -> None:  # type: ignore[no-untyped-def]
     import random
 
     pipeline, dispatcher, scenario = deployment
-    pipeline.bus.publish(TOPIC_ALERTS, Path(scenario.alert_path).read_bytes())
+    pipeline.bus.publish(topics.ALERTS, Path(scenario.alert_path).read_bytes())
     assert wait_for(lambda: any(s.get("report") for s in pipeline.store.summaries()))
     assert dispatcher.wait_idle(timeout=60)
     (summary,) = pipeline.store.summaries()

@@ -1,43 +1,68 @@
-"""fold(events) rebuilds an incident's state; deterministic ids make steps idempotent."""
+"""fold(events) rebuilds an incident's state; deterministic ids make steps idempotent; every event type has one
+typed payload; folding one more event in place gives the same state as folding them all again."""
 
 from __future__ import annotations
 
 import random
 
 import pytest
+from pydantic import ValidationError
 
 from shared import events as ev
-from shared.events import fold, make_event, stable_id
-from shared.models import Alert, Report
+from shared.events import (
+    AlertReceived,
+    IncidentOpened,
+    ReportPublished,
+    RoundStarted,
+    RoundWindow,
+    SpecialistCompleted,
+    SpecialistFailed,
+    make_event,
+    payload_of,
+    stable_id,
+)
+from shared.incident_state import IncidentState, fold
+from shared.models import Alert, Event, Report
 
 ALERT = Alert(monitoring_incident_id="m1", policy_name="p", resource_type="cloud_run_revision",
               resource_labels={"service_name": "checkout"}, started_at=1000.0)
+WINDOW = RoundWindow(onset=1000.0, start=100.0, end=1300.0, baseline_start=0.0, baseline_end=100.0)
 
 
-def _events() -> list:
-    a = ALERT.model_dump(mode="json")
-    report = Report(incident_id="i", headline="h", summary="s").model_dump(mode="json")
+def _events() -> list[Event]:
+    report = Report(incident_id="i", headline="h", summary="s")
     return [
-        make_event("i", ev.INCIDENT_OPENED, (), "intake", {"group_key": "g", "alert": a}, at=1.0),
-        make_event("i", ev.ALERT_RECEIVED, ("m1", "open"), "intake", {"alert": a}, at=1.0),
-        make_event("i", ev.ROUND_STARTED, (1,), "intake", {
-            "round": 1, "specialists": ["logs", "traces"], "deadline": 700.0,
-            "window": {"onset": 1000.0, "start": 100.0, "end": 1300.0, "baseline_start": 0.0, "baseline_end": 100.0},
-        }, at=2.0),
-        make_event("i", ev.SPECIALIST_FAILED, (1, "traces"), "t", {"round": 1, "specialist": "traces",
-                                                                  "error": "boom"}, at=3.0),
-        make_event("i", ev.SPECIALIST_COMPLETED, (1, "logs"), "l", {"round": 1, "specialist": "logs",
-                                                                   "finding_ids": ["f1"]}, at=3.0),
-        make_event("i", ev.SPECIALIST_COMPLETED, (1, "traces"), "t", {"round": 1, "specialist": "traces",
-                                                                     "finding_ids": []}, at=4.0),
-        make_event("i", ev.REPORT_PUBLISHED, (1, "complete"), "s", {"report": report}, at=5.0),
+        make_event("i", ev.INCIDENT_OPENED, (), "intake", IncidentOpened(group_key="g", alert=ALERT), at=1.0),
+        make_event("i", ev.ALERT_RECEIVED, ("m1", "open"), "intake", AlertReceived(alert=ALERT), at=1.0),
+        make_event("i", ev.ROUND_STARTED, (1,), "intake", RoundStarted(
+            round=1, specialists=["logs", "traces"], deadline=700.0, window=WINDOW), at=2.0),
+        make_event("i", ev.SPECIALIST_FAILED, (1, "traces"), "t",
+                   SpecialistFailed(round=1, specialist="traces", error="boom"), at=3.0),
+        make_event("i", ev.SPECIALIST_COMPLETED, (1, "logs"), "l",
+                   SpecialistCompleted(round=1, specialist="logs", finding_ids=["f1"]), at=3.0),
+        make_event("i", ev.SPECIALIST_COMPLETED, (1, "traces"), "t",
+                   SpecialistCompleted(round=1, specialist="traces"), at=4.0),
+        make_event("i", ev.REPORT_PUBLISHED, (1, "complete"), "s", ReportPublished(report=report), at=5.0),
     ]
 
 
 def test_stable_id_is_deterministic_and_distinguishes_parts() -> None:
     assert stable_id("a", 1) == stable_id("a", 1)
     assert stable_id("a", 1) != stable_id("a1")
-    assert make_event("i", "t", ("k",), "x", {}).event_id == make_event("i", "t", ("k",), "y", {"z": 1}).event_id
+    first = make_event("i", ev.INCIDENT_RESOLVED, ("k",), "x", ev.IncidentResolved(by_alert="a"))
+    again = make_event("i", ev.INCIDENT_RESOLVED, ("k",), "y", ev.IncidentResolved(by_alert="b"))
+    assert first.event_id == again.event_id
+
+
+def test_every_event_type_has_one_payload_model_and_a_wrong_one_is_refused() -> None:
+    assert set(ev.PAYLOADS) == set(ev.EventType)
+    with pytest.raises(TypeError):
+        make_event("i", ev.REPORT_PUBLISHED, (), "s", AlertReceived(alert=ALERT))
+    with pytest.raises(ValidationError):
+        SpecialistCompleted(round=1, specialist="logs", finding_ids=["f1"], surprise=True)  # type: ignore[call-arg]
+    (opened, *_rest) = _events()
+    payload = payload_of(opened)
+    assert isinstance(payload, IncidentOpened) and payload.alert.service == "checkout"
 
 
 def test_fold_rebuilds_state() -> None:
@@ -52,6 +77,17 @@ def test_fold_rebuilds_state() -> None:
     assert state.summary()["report"] is True
 
 
+def test_applying_events_one_by_one_equals_folding_them() -> None:
+    events = _events()
+    state = IncidentState(incident_id="i")
+    for e in events:
+        state.apply(e)
+        state.apply(e)  # an event seen twice is folded once
+    reference = fold(events)
+    assert state.summary() == reference.summary() and state.timeline == reference.timeline
+    assert state.rounds == reference.rounds
+
+
 def test_fold_is_order_insensitive_even_when_clocks_tie() -> None:
     events = [e.model_copy(update={"at": 1.0}) for e in _events()]
     reference = fold(events)
@@ -63,8 +99,9 @@ def test_fold_is_order_insensitive_even_when_clocks_tie() -> None:
 
 def test_partial_report_is_superseded_by_complete_one() -> None:
     events = _events()
-    partial = Report(incident_id="i", headline="partial", summary="", partial=True).model_dump(mode="json")
-    events.insert(5, make_event("i", ev.REPORT_PUBLISHED, (1, "partial"), "sweep", {"report": partial}, at=4.5))
+    partial = Report(incident_id="i", headline="partial", summary="", partial=True)
+    events.insert(5, make_event("i", ev.REPORT_PUBLISHED, (1, "partial"), "sweep", ReportPublished(report=partial),
+                                at=4.5))
     state = fold(events)
     assert state.latest_report is not None and state.latest_report.headline == "h"
 

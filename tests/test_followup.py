@@ -3,11 +3,11 @@ decided one is published at once; redelivery and concurrency never start it twic
 
 from __future__ import annotations
 
-from agents.base import AnalysisContext, SpecialistResult
+from agents.context import AnalysisContext, SpecialistResult
 from agents.followup import merged, second_look
-from shared.events import fold
+from shared.incident_state import fold
 from shared.models import Finding, RankedCause
-from shared.telemetry.models import TelemetrySource
+from shared.ports import TelemetrySource
 from tests.test_pipeline import alert_bytes, make, redeliver_shuffled, run
 
 KINDS = {"logs": "log.new_pattern", "traces": "trace.error_origin", "metrics": "metric.anomaly",

@@ -55,7 +55,7 @@ def test_message_of_decodes_the_push_envelope() -> None:
 
 
 def test_intake_target_records_incident_from_a_real_payload(env: Path) -> None:
-    from shared.store_sqlite import SqliteEventStore
+    from shared.store.sqlite import SqliteEventStore
 
     payload = (alerts_dir() / "01_gce_cpu_threshold_closed.v1.2.json").read_bytes()
     r = client("intake").post("/projects/p/topics/alerts", json=push(payload), headers=headers())
@@ -66,7 +66,7 @@ def test_intake_target_records_incident_from_a_real_payload(env: Path) -> None:
 
 def test_intake_target_acks_and_records_a_poison_message(env: Path) -> None:
     from shared.events import DEAD_LETTER_STREAM
-    from shared.store_sqlite import SqliteEventStore
+    from shared.store.sqlite import SqliteEventStore
 
     for _ in range(2):
         r = client("intake").post("/projects/p/topics/alerts", json=push(b"\xff not json"), headers=headers())

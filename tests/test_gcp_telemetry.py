@@ -12,7 +12,7 @@ import pytest
 
 from shared.telemetry.cloud_logging import CloudLoggingLogReader
 from shared.telemetry.gcp import CloudMonitoringReader, CloudTraceReader, GcpTelemetrySource, audit_filter
-from shared.telemetry.models import Window
+from shared.telemetry_records import Window
 from tests.http_stub import serve
 
 trace_v1 = pytest.importorskip("google.cloud.trace_v1")

@@ -6,7 +6,7 @@ import threading
 
 from shared.incidents import release_open, route_alert
 from shared.models import Alert
-from shared.store_sqlite import SqliteEventStore
+from shared.store.sqlite import SqliteEventStore
 
 
 def alert(mon: str, resource: str = "checkout", policy: str = "5xx") -> Alert:

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 import functions.main as targets
-from functions.topology import TOPICS, subscriptions
+from functions.topology import subscriptions
+from shared import topics
 
 INFRA = Path(__file__).resolve().parents[1] / "infra"
 hcl2 = pytest.importorskip("hcl2")
@@ -61,11 +62,11 @@ def test_every_entry_point_exists_in_the_code() -> None:
 
 def test_topics_and_push_subscriptions_match_the_pipeline() -> None:
     loc = main_locals()
-    assert sorted(loc["topics"]) == sorted(TOPICS)
+    assert sorted(loc["topics"]) == sorted(topics.ALL)
     text = (INFRA / "main.tf").read_text()
     pushed_block = text[text.index("pushed = merge("):text.index("http_functions = {")]
     topics_named = set(re.findall(r'topic\s*=\s*"([^"]+)"', pushed_block))
-    assert topics_named <= set(TOPICS)
+    assert topics_named <= set(topics.ALL)
     specs = {s.name: s for s in subscriptions()}
     declared = {"intake", "synthesize", "execute"} | {f"specialist-{s}" for s in loc["specialists"]}
     assert declared | {"dead-letter-archive"} == set(specs)

@@ -11,7 +11,7 @@ import pytest
 from agents import logs
 from agents.log_flows import Event, FlowBreak, binomial_cdf_log10, breaks, strength, trails, transitions
 from agents.logs import step_of
-from shared.telemetry.models import LogRecord, Span
+from shared.telemetry_records import LogRecord, Span
 from tests.data import nezha_case
 
 LABELS = {0: "A.java#10 start work", 1: "A.java#20 work done", 2: "A.java#30 failed: boom", 3: "A.java#40 retry"}

@@ -7,7 +7,7 @@ import random
 import pytest
 
 from agents.log_patterns import PatternMiner
-from functions.log_eval import SYSTEMS, grouping_accuracy, load, parsing_accuracy
+from bench.log_eval import SYSTEMS, grouping_accuracy, load, parsing_accuracy
 from tests.data import loghub_dir
 
 

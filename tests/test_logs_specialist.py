@@ -5,11 +5,11 @@ from __future__ import annotations
 import random
 
 from agents import logs
-from agents.base import AnalysisContext
-from functions.log_eval import load
-from shared.telemetry.models import LogRecord, ReadResult, Window
+from agents.context import AnalysisContext
+from bench.log_eval import load
+from shared.telemetry.memory import MemorySource
+from shared.telemetry_records import LogRecord, ReadResult, Window
 from tests.data import loghub_dir
-from tests.memory_source import MemorySource
 
 BASE = Window(0.0, 3600.0)
 INCIDENT = Window(3600.0, 4800.0)
@@ -181,7 +181,9 @@ def test_pre_aggregated_counts_give_the_same_verdict_as_lines() -> None:
         def logs(self, window: Window, services: list[str] | None = None) -> ReadResult[LogRecord]:
             raise AssertionError("an aggregating source is not read line by line")
 
-    found = logs.analyse(Aggregating(records), CTX).findings
+    aggregating = Aggregating(records)
+    aggregating.log_counter = aggregating  # the pre-aggregation capability, as the GCP source has with BigQuery
+    found = logs.analyse(aggregating, CTX).findings
     from_lines = logs.analyse(MemorySource(records), CTX).findings
     assert found[0].kind == "log.new_pattern" and found[0].service == "kernel"
     assert found[0].query["mode"] == "aggregated" and from_lines[0].query["mode"] == "lines"
@@ -197,9 +199,9 @@ def test_nezha_exception_cases_show_the_code_path_that_stopped() -> None:
     import tempfile
     from pathlib import Path
 
-    from agents.base import plan_windows
+    from agents.context import plan_windows
+    from bench.nezha_import import import_case
     from shared.telemetry.bundle import BundleSource
-    from shared.telemetry.nezha import import_case
     from tests.data import nezha_dir
 
     root = nezha_dir()

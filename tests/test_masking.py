@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from agents.masking import level_of, mask_secrets, mask_variables, strip_prefix
+from agents.masking import mask_secrets, mask_variables, strip_prefix
+from shared.severity import severity_of
 
 
 def _jwt() -> str:
@@ -93,5 +94,5 @@ def test_leading_timestamp_and_level_are_stripped() -> None:
     assert strip_prefix("2023-01-29 10:12:48,123 WARN disk almost full") == "disk almost full"
     assert strip_prefix("18:25:44.525 INFO  c.TravelServiceImpl#532 Get Route") == "c.TravelServiceImpl#532 Get Route"
     assert strip_prefix("ERROR: boom") == "boom"
-    assert level_of("18:25:44.525 WARN  c.Foo#1 slow") == "WARNING"
-    assert level_of("nothing stated here") == "DEFAULT"
+    assert severity_of("18:25:44.525 WARN  c.Foo#1 slow") == "WARNING"
+    assert severity_of("nothing stated here") == "DEFAULT"

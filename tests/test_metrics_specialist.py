@@ -9,11 +9,11 @@ from collections.abc import Callable
 import pytest
 
 from agents import metrics
-from agents.base import AnalysisContext, plan_windows
+from agents.context import AnalysisContext, plan_windows
 from shared.telemetry.bundle import BundleSource
-from shared.telemetry.models import MetricSeries
+from shared.telemetry.memory import MemorySource
+from shared.telemetry_records import MetricSeries
 from tests.data import nezha_case
-from tests.memory_source import MemorySource
 
 ONSET = 200_000.0  # the alert's start
 FAULT = ONSET - 180  # when the injected changes begin

@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 
 from agents.narrative import grounded
+from demo.generator import generate
 from functions.local import triage
-from functions.pipeline import TOPIC_ALERTS
 from functions.runtime import embedded
-from functions.scenario.generator import generate
-from shared.events import fold
-from shared.store_sqlite import SqliteEventStore
+from shared import topics
+from shared.incident_state import fold
+from shared.store.sqlite import SqliteEventStore
 from shared.telemetry.bundle import BundleSource
 from tests.http_stub import Stub, serve
 
@@ -52,7 +52,7 @@ def test_grounding_keeps_only_sentences_citing_known_findings() -> None:
 
 
 def test_narrative_through_the_real_client_is_grounded(scenario, gemini) -> None:  # type: ignore[no-untyped-def]
-    from shared.gemini import GeminiWriter
+    from shared.llm.gemini import GeminiWriter
 
     url, stub, replies = gemini
     store = SqliteEventStore()
@@ -68,7 +68,7 @@ def test_narrative_through_the_real_client_is_grounded(scenario, gemini) -> None
         return original(prompt, max_tokens)
 
     pipeline.writer = reply_with_ids  # type: ignore[assignment]
-    bus.publish(TOPIC_ALERTS, scenario.alert_path.read_bytes())
+    bus.publish(topics.ALERTS, scenario.alert_path.read_bytes())
     bus.drain()
     (summary,) = store.summaries()
     report = fold(store.load(summary["incident_id"])).latest_report
@@ -100,7 +100,7 @@ def test_model_failure_costs_nothing(scenario, tmp_path: Path) -> None:  # type:
         raise TimeoutError("model unavailable")
 
     pipeline.writer = broken
-    bus.publish(TOPIC_ALERTS, scenario.alert_path.read_bytes())
+    bus.publish(topics.ALERTS, scenario.alert_path.read_bytes())
     bus.drain()
     (summary,) = store.summaries()
     report = fold(store.load(summary["incident_id"])).latest_report

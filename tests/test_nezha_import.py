@@ -11,12 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from agents.base import plan_windows
-from shared.alerts import parse_alert
-from shared.datasets_path import datasets_dir
-from shared.telemetry.bundle import BundleSource
-from shared.telemetry.models import Window
-from shared.telemetry.nezha import (
+from agents.context import plan_windows
+from bench.datasets import datasets_dir
+from bench.nezha_import import (
     CaseInfo,
     import_all,
     import_case,
@@ -26,6 +23,9 @@ from shared.telemetry.nezha import (
     synthesize_frontend_alert,
     write_alert,
 )
+from shared.alerts import parse_alert
+from shared.telemetry.bundle import BundleSource
+from shared.telemetry_records import Window
 from tests.data import nezha_dir
 
 # A "return" fault whose log CSVs also hold rows with a broken TimeUnixNano (the importer must place them by

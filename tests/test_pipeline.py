@@ -12,15 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from agents.base import AnalysisContext, SpecialistResult
-from functions.pipeline import TOPIC_ALERTS, TOPIC_DEAD_LETTER, Pipeline
+from agents.context import AnalysisContext, SpecialistResult
+from functions.pipeline import Pipeline
 from functions.runtime import embedded
 from shared import events as ev
-from shared.bus_inprocess import InProcessBus
-from shared.events import DEAD_LETTER_STREAM, fold
+from shared import topics
+from shared.bus.inprocess import InProcessBus
+from shared.events import DEAD_LETTER_STREAM
+from shared.incident_state import fold
 from shared.models import Finding
-from shared.store_sqlite import SqliteEventStore
-from shared.telemetry.models import TelemetrySource
+from shared.ports import TelemetrySource
+from shared.store.sqlite import SqliteEventStore
 
 ALERT = {
     "incident": {
@@ -66,7 +68,7 @@ def make(store: SqliteEventStore | None = None, **overrides: object) -> tuple[Pi
 
 
 def run(pipeline: Pipeline, bus, payload: bytes) -> str:
-    bus.publish(TOPIC_ALERTS, payload)
+    bus.publish(topics.ALERTS, payload)
     bus.drain()
     incident_ids = [s["incident_id"] for s in pipeline.store.summaries() if s["incident_id"] != DEAD_LETTER_STREAM]
     assert len(incident_ids) == 1
@@ -114,18 +116,18 @@ def test_redelivering_every_message_three_times_changes_nothing() -> None:
 def test_second_alert_of_same_policy_joins_and_close_resolves() -> None:
     pipeline, bus = make()
     incident_id = run(pipeline, bus, alert_bytes())
-    bus.publish(TOPIC_ALERTS, alert_bytes(incident_id="0.mon-2"))
+    bus.publish(topics.ALERTS, alert_bytes(incident_id="0.mon-2"))
     bus.drain()
     state = fold(pipeline.store.load(incident_id))
     assert set(state.alerts) == {"0.mon-1", "0.mon-2"}
     assert len(state.rounds) == 1  # the second alert joins; it opens no new investigation
     for mon in ("0.mon-1", "0.mon-2"):
-        bus.publish(TOPIC_ALERTS, alert_bytes(incident_id=mon, state="closed", ended_at=1_768_471_920))
+        bus.publish(topics.ALERTS, alert_bytes(incident_id=mon, state="closed", ended_at=1_768_471_920))
         bus.drain()
     state = fold(pipeline.store.load(incident_id))
     assert state.status == "resolved"
     # after resolution the next Monitoring incident of the same policy opens a new incident
-    bus.publish(TOPIC_ALERTS, alert_bytes(incident_id="0.mon-3"))
+    bus.publish(topics.ALERTS, alert_bytes(incident_id="0.mon-3"))
     bus.drain()
     ids = {s["incident_id"] for s in pipeline.store.summaries()}
     assert len(ids) == 2
@@ -148,7 +150,7 @@ def test_deadline_sweep_publishes_partial_report_naming_missing() -> None:
     pipeline.clock = lambda: clock[0]
     pipeline.specialists = ("logs", "traces", "metrics", "changes")
     # deliver the alert but hold back the traces task: the specialist never answers
-    bus.publish(TOPIC_ALERTS, alert_bytes())
+    bus.publish(topics.ALERTS, alert_bytes())
     held = []
     while bus._queue:
         sub, message = bus._queue.popleft()
@@ -174,12 +176,12 @@ def test_deadline_sweep_publishes_partial_report_naming_missing() -> None:
 def test_malformed_alert_is_recorded_and_dead_lettered_once(payload: bytes) -> None:
     pipeline, bus = make()
     for _ in range(3):  # redelivered: recorded once, dead-lettered once, never retried
-        bus.publish(TOPIC_ALERTS, payload)
+        bus.publish(topics.ALERTS, payload)
         bus.drain()
     rejected = pipeline.store.load(DEAD_LETTER_STREAM)
     assert len(rejected) == 1 and rejected[0].type == ev.ALERT_REJECTED
     assert rejected[0].data["reason"]
-    assert len([m for m in bus.published if m.topic == TOPIC_DEAD_LETTER]) == 1
+    assert len([m for m in bus.published if m.topic == topics.DEAD_LETTER]) == 1
     assert bus.dead_letters == []
 
 

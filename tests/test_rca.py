@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from agents.base import AnalysisContext, plan_windows
+from agents.context import AnalysisContext, plan_windows
 from agents.rca import RcaResult, headline, rank
 from shared.models import Finding
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from agents import changes, logs, metrics, traces
-from agents.base import AnalysisContext
+from agents.context import AnalysisContext
 from agents.rca import headline, rank
 from shared.models import Finding
 from tests.data import nezha_case

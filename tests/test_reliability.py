@@ -13,14 +13,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from functions.pipeline import TOPIC_ALERTS, Pipeline
+from demo.generator import generate
+from functions.pipeline import Pipeline
 from functions.runtime import embedded
-from functions.scenario.generator import generate
-from shared.events import fold
+from shared import topics
+from shared.incident_state import fold
 from shared.models import Event
-from shared.store_sqlite import SqliteEventStore
+from shared.store.sqlite import SqliteEventStore
 from shared.telemetry.bundle import LOGS, METRICS, SPANS, BundleError, BundleSource
-from shared.telemetry.models import Window
+from shared.telemetry_records import Window
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +32,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyp
 def clean_run(scenario, store: SqliteEventStore | None = None) -> tuple[Pipeline, Any, str]:  # type: ignore[no-untyped-def]
     store = store or SqliteEventStore()
     pipeline, bus = embedded(store, BundleSource(scenario.bundle_dir))
-    bus.publish(TOPIC_ALERTS, scenario.alert_path.read_bytes())
+    bus.publish(topics.ALERTS, scenario.alert_path.read_bytes())
     bus.drain()
     (summary,) = store.summaries()
     return pipeline, bus, summary["incident_id"]
@@ -75,7 +76,7 @@ def test_a_specialist_killed_mid_step_is_retried_to_the_same_result(scenario) ->
     reference, _, ref_id = clean_run(scenario)
     store = CrashingStore(crash_after=3)
     _pipeline, bus = embedded(store, BundleSource(scenario.bundle_dir))
-    bus.publish(TOPIC_ALERTS, scenario.alert_path.read_bytes())
+    bus.publish(topics.ALERTS, scenario.alert_path.read_bytes())
     with pytest.raises(SystemExit):
         bus.drain()
     assert store.crashed and fold(store.load(ref_id)).latest_report is None  # half done

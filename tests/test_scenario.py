@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from functions.scenario.cluster import KUBE_ALPHABET, Cluster
-from functions.scenario.faults import choose
-from functions.scenario.generator import AFTER_S, BEFORE_S, FAULT_KINDS, Scenario, generate
-from functions.scenario.shop import CANDIDATES, SERVICES
-from functions.scenario.texts import CRASH
+from demo.cluster import KUBE_ALPHABET, Cluster
+from demo.faults import choose
+from demo.generator import AFTER_S, BEFORE_S, FAULT_KINDS, Scenario, generate
+from demo.shop import CANDIDATES, SERVICES
+from demo.texts import CRASH
 from shared.alerts import parse_alert
 from shared.telemetry.bundle import BundleSource
-from shared.telemetry.models import MetricSeries, Span, Window
+from shared.telemetry_records import MetricSeries, Span, Window
 
 FILES = ("logs.jsonl", "spans.jsonl", "metrics.jsonl", "changes.jsonl", "manifest.json")
 POD = re.compile(rf"^(?P<svc>[a-z-]+)-[{KUBE_ALPHABET}]{{9,10}}-[{KUBE_ALPHABET}]{{5}}$|^(?P<sts>[a-z-]+)-\d$")

@@ -7,9 +7,9 @@ import math
 import random
 
 from agents import metrics, seasonality
-from agents.base import AnalysisContext, plan_windows
-from shared.telemetry.models import MetricSeries, Window
-from tests.memory_source import MemorySource
+from agents.context import AnalysisContext, plan_windows
+from shared.telemetry.memory import MemorySource
+from shared.telemetry_records import MetricSeries, Window
 from tests.test_metrics_specialist import ONSET
 
 DAY = seasonality.DAY_S

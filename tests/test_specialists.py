@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 from agents import changes, logs, metrics, traces
-from agents.base import AnalysisContext, plan_windows
+from agents.context import AnalysisContext, plan_windows
 from agents.masking import mask_secrets
+from bench.nezha_import import import_case
 from shared.telemetry.bundle import BundleSource, BundleWriter
-from shared.telemetry.models import ChangeEvent, LogRecord, Span
-from shared.telemetry.nezha import import_case
+from shared.telemetry_records import ChangeEvent, LogRecord, Span
 from tests.data import nezha_dir
 
 

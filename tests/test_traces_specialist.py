@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from agents import traces
-from agents.base import AnalysisContext, plan_windows
+from agents.context import AnalysisContext, plan_windows
 from shared.models import Finding
 from shared.telemetry.bundle import BundleSource, BundleWriter
-from shared.telemetry.models import Span
+from shared.telemetry_records import Span
 from tests.data import nezha_case
 
 ONSET = 100_000.0

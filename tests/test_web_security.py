@@ -6,15 +6,15 @@ from __future__ import annotations
 import json
 from html.parser import HTMLParser
 
-from agents.base import AnalysisContext, SpecialistResult
+from agents.context import AnalysisContext, SpecialistResult
 from agents.policy import Policy
-from functions.pipeline import TOPIC_ALERTS
-from functions.remediate import Remediation
+from functions.remediation import Remediation
 from functions.runtime import embedded
 from functions.web import SECURITY_HEADERS, create_app
+from shared import topics
 from shared.models import Finding, Widget
-from shared.store_sqlite import SqliteEventStore
-from shared.telemetry.models import TelemetrySource
+from shared.ports import TelemetrySource
+from shared.store.sqlite import SqliteEventStore
 
 EVIL = "<script>alert(1)</script>\"'><img src=x onerror=alert(2)><svg onload=alert(3)>javascript:alert(4)"
 
@@ -73,13 +73,13 @@ def test_every_page_with_hostile_data_in_every_field() -> None:
                           "resource_name": EVIL, "resource": {"type": EVIL, "labels": {"service_name": EVIL}},
                           "metric": {"type": EVIL, "labels": {EVIL: EVIL}}, "documentation": EVIL},
              "version": "1.2"}
-    bus.publish(TOPIC_ALERTS, json.dumps(alert).encode())
+    bus.publish(topics.ALERTS, json.dumps(alert).encode())
     bus.drain()
     (summary,) = store.summaries()
     incident_id = summary["incident_id"]
     remediation = Remediation(store=store, key=b"s" * 32, policy=Policy({"*": ["runbook_webhook"]}),
                               approvers=frozenset({"alice@example.com"}))
-    pid = next(iter(remediation._state(incident_id).proposals))
+    pid = next(iter(remediation.log.read(incident_id).proposals))
     token = remediation.link_token(incident_id, pid)
     web = create_app(store, remediation, "alice@example.com").test_client()
     pages = ["/", f"/incidents/{incident_id}", f"/approve?token={token}", f"/approve?token={EVIL}",
@@ -95,4 +95,4 @@ def test_every_page_with_hostile_data_in_every_field() -> None:
         else:
             assert response.mimetype == "application/json"
     assert web.post("/approve", data={"token": token, "decision": "approve"}).status_code == 403  # no CSRF token
-    assert not remediation._state(incident_id).decisions
+    assert not remediation.log.read(incident_id).decisions

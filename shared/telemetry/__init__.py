@@ -1,1 +1,2 @@
-"""Telemetry records, the `TelemetrySource` port, and its adapters (bundle folder; GCP APIs later)."""
+"""TelemetrySource adapters: a bundle folder, records in memory, and Google Cloud (Logging, Trace, Monitoring,
+BigQuery pre-aggregation)."""

@@ -12,11 +12,11 @@ validated strictly. The query reads the Log Analytics schema (a log bucket's lin
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.telemetry.models import SEVERITIES, Window
+from shared.severity import SEVERITIES
+from shared.telemetry_records import PatternCount, Window
 
 # project (6-30: lower-case letter first, no trailing hyphen) . dataset . table; nothing that could leave backticks.
 TABLE_NAME = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]\.[A-Za-z0-9_]{1,1024}\.[A-Za-z0-9_][A-Za-z0-9_-]{0,1023}")
@@ -76,21 +76,6 @@ def pattern_count_query(table: str) -> str:
     if not TABLE_NAME.fullmatch(table):
         raise ValueError(f"not a BigQuery table name (project.dataset.table): {table[:80]!r}")
     return PATTERN_COUNT_SQL.replace("__TABLE__", table)
-
-
-@dataclass(frozen=True)
-class PatternCount:
-    template: str
-    service: str
-    bucket: str  # baseline | incident
-    count: int
-    first_seen: float
-    exemplar: str
-    severity_rank: int  # index into models.SEVERITIES (string severities do not order by MAX)
-
-    @property
-    def severity(self) -> str:
-        return SEVERITIES[min(max(self.severity_rank, 0), len(SEVERITIES) - 1)]
 
 
 def _ts(t: float) -> datetime:

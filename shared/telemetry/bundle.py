@@ -16,7 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Generic, TypeVar
 
-from shared.telemetry.models import ChangeEvent, LogRecord, MetricSeries, ReadResult, Span, Window
+from shared.ports import LogPatternCounter
+from shared.telemetry_records import ChangeEvent, LogRecord, MetricSeries, ReadResult, Span, Window
 
 FORMAT = "autosre-bundle/1"
 LOGS, SPANS, METRICS, CHANGES = "logs.jsonl", "spans.jsonl", "metrics.jsonl", "changes.jsonl"
@@ -337,6 +338,8 @@ def _keep(service: str, services: list[str] | None) -> bool:
 
 class BundleSource:
     """A `TelemetrySource` over a bundle folder. Reads are bounded by `max_records` per call."""
+
+    log_counter: LogPatternCounter | None = None  # a folder has no pre-aggregation: the analyst reads lines
 
     def __init__(self, path: str | os.PathLike[str], max_records: int = DEFAULT_MAX_RECORDS):
         self.path = Path(path)

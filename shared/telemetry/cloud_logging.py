@@ -18,7 +18,7 @@ import unicodedata
 from typing import Any
 
 from shared.telemetry.bundle import decode_log, to_rfc3339
-from shared.telemetry.models import LogRecord, ReadResult, Window
+from shared.telemetry_records import LogRecord, ReadResult, Window
 
 SERVICE_LABELS = ("service_name", "container_name", "function_name")
 INSTANCE_LABELS = ("pod_name", "instance_id", "revision_name")

@@ -10,9 +10,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.ports import LogPatternCounter
 from shared.telemetry.bundle import classify_method
 from shared.telemetry.cloud_logging import CloudLoggingLogReader, build_filter, quote, to_record
-from shared.telemetry.models import ChangeEvent, LogRecord, MetricSeries, ReadResult, Span, Window
+from shared.telemetry_records import ChangeEvent, LogRecord, MetricSeries, ReadResult, Span, Window
 
 SERVICE_LABELS = ("service.name", "g.co/r/cloud_run_revision/service_name", "g.co/r/k8s_container/container_name",
                   "g.co/gae/app/module", "/component")
@@ -131,10 +132,10 @@ class GcpTelemetrySource:
 
     def __init__(self, project: str, logs: CloudLoggingLogReader | None = None,
                  traces: CloudTraceReader | None = None, metrics: CloudMonitoringReader | None = None,
-                 log_aggregator: Any = None):
+                 log_aggregator: LogPatternCounter | None = None):
         self.project, self._logs, self._traces, self._metrics = project, logs, traces, metrics
         # With BigQuery / Log Analytics configured, the log analyst asks for counts, not lines.
-        self.log_pattern_counts = log_aggregator.log_pattern_counts if log_aggregator is not None else None
+        self.log_counter: LogPatternCounter | None = log_aggregator
 
     def describe(self) -> dict[str, str]:
         return {"source": "gcp", "project": self.project}

@@ -10,8 +10,8 @@ from typing import Any, Protocol
 
 import pytest
 
-from shared.bus_inprocess import InProcessBus
-from shared.bus_pubsub import SubscriptionSpec, filter_expression, parse_filter_expression
+from shared.bus.inprocess import InProcessBus
+from shared.bus.pubsub import SubscriptionSpec, filter_expression, parse_filter_expression
 from shared.ports import Handler, Message
 
 MAX_ATTEMPTS = 5  # Pub/Sub's smallest max_delivery_attempts; the in-process bus is set to the same
@@ -47,7 +47,7 @@ class PubSubHarness:
     dispatcher gets {name: handler} only, so topic, filter and policies come back from the emulator."""
 
     def __init__(self, project: str) -> None:
-        from shared.bus_pubsub import PubSubBus
+        from shared.bus.pubsub import PubSubBus
 
         self.project = project
         self.bus = PubSubBus(project)
@@ -64,7 +64,7 @@ class PubSubHarness:
         self.handlers[spec.name] = handler
 
     def _start(self) -> None:
-        from shared.bus_pubsub import PullDispatcher, ensure_topology
+        from shared.bus.pubsub import PullDispatcher, ensure_topology
 
         ensure_topology(self.project, [DEAD_LETTER], self.specs)
         ensure_topology(self.project, [DEAD_LETTER], self.specs)  # idempotent: a second run changes nothing

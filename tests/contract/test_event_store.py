@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from shared.models import Event
 from shared.ports import EventStore
-from shared.store_sqlite import SqliteEventStore
+from shared.store.sqlite import SqliteEventStore
 
 T = TypeVar("T")
 THREADS = 8
@@ -33,7 +33,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EventStore
         memory.close()
     else:
         request.getfixturevalue("firestore_emulator")
-        from shared.store_firestore import FirestoreEventStore
+        from shared.store.firestore import FirestoreEventStore
 
         yield FirestoreEventStore(request.getfixturevalue("project_id"))
 

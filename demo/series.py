@@ -6,11 +6,11 @@ from __future__ import annotations
 import math
 import random
 
-from functions.scenario.cluster import Cluster
-from functions.scenario.faults import CPU_SATURATED, Fault
-from functions.scenario.shop import SERVICES
-from functions.scenario.sim import Minute, Simulation
-from shared.telemetry.models import MetricSeries
+from demo.cluster import Cluster
+from demo.faults import CPU_SATURATED, Fault
+from demo.shop import SERVICES
+from demo.sim import Minute, Simulation
+from shared.telemetry_records import MetricSeries
 
 PREFIX = "custom.googleapis.com/shop/"
 UNITS = {"cpu_utilization": "%", "memory_usage": "MiBy", "request_count": "1", "error_count": "1",

@@ -13,9 +13,9 @@ import math
 import random
 from dataclasses import dataclass, field
 
-from functions.scenario.cluster import Cluster
-from functions.scenario.faults import Fault
-from functions.scenario.shop import (
+from demo.cluster import Cluster
+from demo.faults import Fault
+from demo.shop import (
     ROUTE_DEADLINE_S,
     ROUTES,
     SERVICES,
@@ -25,7 +25,7 @@ from functions.scenario.shop import (
     Route,
     Service,
 )
-from functions.scenario.texts import (
+from demo.texts import (
     CRASH,
     PRODUCTS,
     STARVED,
@@ -36,7 +36,7 @@ from functions.scenario.texts import (
     fill,
     uuid_from,
 )
-from shared.telemetry.models import LogRecord, Span
+from shared.telemetry_records import LogRecord, Span
 
 TRANSIENT_RATE = 0.00015  # a call reset by the mesh before it reaches the callee
 WARN_RATE = 0.002

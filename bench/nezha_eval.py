@@ -46,7 +46,7 @@ def evaluate_nezha(cases_dir: Path, limit: int = 0, work: Path | None = None, *,
                    farthest_reference: bool = False) -> list[CaseScore]:
     """Score every labelled case. `alert_delay_s` (default: the importer's) and `farthest_reference` (baseline
     on another day's reference) are the robustness variations of bench/rca_accuracy.py."""
-    from shared.telemetry.nezha import import_case
+    from bench.nezha_import import import_case
 
     cases = sorted(p for p in cases_dir.iterdir() if (p / "label.json").exists())
     if limit:
@@ -79,7 +79,7 @@ def evaluate_nezha(cases_dir: Path, limit: int = 0, work: Path | None = None, *,
 
 def inner_matches(inner: str, f: Finding) -> bool:
     """Does a finding name the labelled inner root cause (a code region "A_B" or a metric column)?"""
-    from shared.telemetry.nezha import metric_name
+    from bench.nezha_import import metric_name
 
     d = f.details
     if f.kind == "log.flow_break":

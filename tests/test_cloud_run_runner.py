@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from shared.cloud_run import CloudRunAdapter
+from shared.actions.cloud_run import CloudRunRunner
 from shared.models import Proposal
 
 run_v2 = pytest.importorskip("google.cloud.run_v2")
@@ -43,12 +43,12 @@ class Revisions:
         return [rev(6, True), rev(7, True), rev(8, True), rev(9, False)]
 
 
-def adapter() -> tuple[CloudRunAdapter, Services]:
+def adapter() -> tuple[CloudRunRunner, Services]:
     service = run_v2.Service(name="projects/p/locations/europe-west1/services/payment",
                              latest_ready_revision="projects/p/locations/europe-west1/services/payment/revisions/"
                                                    "payment-00118")
     services = Services(service)
-    return CloudRunAdapter("p", "europe-west1", services=services, revisions=Revisions()), services
+    return CloudRunRunner("p", "europe-west1", services=services, revisions=Revisions()), services
 
 
 def proposal(action: str, **params: object) -> Proposal:

@@ -22,8 +22,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from shared.severity import severity_of
 from shared.telemetry.bundle import BundleError, BundleWriter, from_rfc3339, to_rfc3339
-from shared.telemetry.models import LogRecord, MetricSeries, Span
+from shared.telemetry_records import LogRecord, MetricSeries, Span
 
 SOURCE = "nezha-tt"
 BASELINE_GAP_S = 15 * 60  # the reference logs/traces end this long before the case's first record
@@ -36,12 +37,6 @@ TIME_COLUMN = "TimeStamp"  # unix seconds in every metric CSV
 _K8S_SAFE = "bcdfghjklmnpqrstvwxz2456789"
 _POD_SUFFIX = re.compile(rf"-[{_K8S_SAFE}]{{6,10}}-[{_K8S_SAFE}]{{5}}$|-[{_K8S_SAFE}]{{5}}$|-\d+$")
 _UNIT = re.compile(r"^(?P<name>[^(]+?)\s*(?:\((?P<unit>[^)]*)\))?$")
-_LEVEL = re.compile(r"\b(TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|ERR|SEVERE|CRITICAL|CRIT|FATAL|PANIC|"
-                    r"EMERGENCY|EMERG)\b")
-_LEVEL_SEVERITY = {"TRACE": "DEBUG", "WARN": "WARNING", "ERR": "ERROR", "SEVERE": "ERROR", "CRIT": "CRITICAL",
-                   "FATAL": "CRITICAL", "PANIC": "CRITICAL", "EMERG": "EMERGENCY"}
-_LEVEL_SCAN_CHARS = 120  # a line states its level near its start (after a timestamp, maybe a thread)
-
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
 
@@ -56,12 +51,6 @@ def metric_name(column: str) -> tuple[str, str]:
     name, unit = (m.group("name"), m.group("unit") or "") if m else (column, "")
     snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name.strip()).lower()
     return re.sub(r"[^a-z0-9]+", "_", snake).strip("_"), unit.strip()
-
-
-def severity_of(line: str) -> str:
-    """The Cloud Logging severity a line states in its first level token; DEFAULT when it states none."""
-    m = _LEVEL.search(line[:_LEVEL_SCAN_CHARS])
-    return _LEVEL_SEVERITY.get(m.group(1), m.group(1)) if m else "DEFAULT"
 
 
 @dataclass

@@ -14,12 +14,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from functions.scenario.alert import build_alert
-from functions.scenario.cluster import Cluster, benign_changes
-from functions.scenario.faults import FAULT_KINDS, choose, fault_lines
-from functions.scenario.series import build_series
-from functions.scenario.shop import CANDIDATES, SERVICES
-from functions.scenario.sim import Simulation
+from demo.alert import build_alert
+from demo.cluster import Cluster, benign_changes
+from demo.faults import FAULT_KINDS, choose, fault_lines
+from demo.series import build_series
+from demo.shop import CANDIDATES, SERVICES
+from demo.sim import Simulation
 from shared.telemetry.bundle import BundleWriter
 
 __all__ = ["FAULT_KINDS", "Scenario", "generate"]
@@ -60,7 +60,7 @@ def generate(fault: str, out_dir: Path, seed: int = 7, onset: float | None = Non
 
     out_dir = Path(out_dir)
     bundle = out_dir / "bundle"
-    manifest = {"name": f"demo-shop {fault} seed {seed}", "source": "autosre demo generator (functions/scenario)",
+    manifest = {"name": f"demo-shop {fault} seed {seed}", "source": "autosre demo generator (demo/)",
                 "services": sorted(SERVICES), "window": {"start": begin, "end": end},
                 "requests_per_minute": REQUESTS_PER_MINUTE, "trace_sample_ratio": TRACE_SAMPLE_RATIO}
     with BundleWriter(bundle, manifest) as w:

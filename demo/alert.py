@@ -8,7 +8,7 @@ import math
 import random
 from typing import Any
 
-from functions.scenario.series import PREFIX
+from demo.series import PREFIX
 
 PROJECT = "demo-shop-prod"
 PROJECT_NUMBER = 481516234223

@@ -10,9 +10,9 @@ import math
 import random
 from dataclasses import dataclass, field
 
-from functions.scenario.shop import SERVICES, Service
-from functions.scenario.texts import SHUTDOWN, STARTUP, Fields, fill
-from shared.telemetry.models import ChangeEvent, LogRecord
+from demo.shop import SERVICES, Service
+from demo.texts import SHUTDOWN, STARTUP, Fields, fill
+from shared.telemetry_records import ChangeEvent, LogRecord
 
 KUBE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # what Kubernetes draws generated names from
 CI_ACTOR = "cloud-deploy@demo-shop-prod.iam.gserviceaccount.com"

@@ -6,44 +6,54 @@ telemetry: a log line saying "approve rollback" is data, not an instruction.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from shared.events import stable_id
 from shared.models import Finding, Proposal, Report
 
+Executor = Literal["cloud_run", "runbook_webhook"]
+
 
 @dataclass(frozen=True)
 class ActionType:
+    """One action a person can approve: its risk, what it does, what must hold, which executor carries it out
+    (shared/actions/ has one runner per executor), and the exact preview shown before approval."""
+
     name: str
-    risk: str
+    risk: Literal["low", "medium", "high"]
     summary: str
     preconditions: tuple[str, ...]
+    executor: Executor
+    preview: Callable[[str, dict[str, object]], str]
 
 
 CATALOG: dict[str, ActionType] = {a.name: a for a in [
     ActionType("rollback_cloud_run", "medium", "route 100% of traffic back to the previous Cloud Run revision",
-               ("the service has a previous revision that served traffic", "the incident is still open")),
+               ("the service has a previous revision that served traffic", "the incident is still open"),
+               "cloud_run",
+               lambda service, params: (f"Cloud Run: update service '{service}' traffic to 100% revision "
+                                        f"'{params.get('to_revision') or 'the previous serving revision'}' "
+                                        "(no image change).")),
     ActionType("scale_min_instances", "low", "raise the service's minimum instances",
-               ("the new minimum stays within the service's max instances", "the incident is still open")),
+               ("the new minimum stays within the service's max instances", "the incident is still open"),
+               "cloud_run",
+               lambda service, params: f"Cloud Run: set service '{service}' min instances to "
+                                       f"{params.get('min_instances')}."),
     ActionType("restart", "medium", "restart the service's instances (a new revision with the same image)",
-               ("the service has more than one instance or tolerates a brief outage", "the incident is still open")),
+               ("the service has more than one instance or tolerates a brief outage", "the incident is still open"),
+               "cloud_run",
+               lambda service, params: f"Cloud Run: deploy a new revision of '{service}' with the same image and "
+                                       "configuration."),
     ActionType("runbook_webhook", "low", "call the team's runbook webhook with the incident's summary",
-               ("a runbook webhook is configured for the service",)),
+               ("a runbook webhook is configured for the service",), "runbook_webhook",
+               lambda service, params: f"POST the incident summary for '{service}' to the configured runbook "
+                                       "webhook."),
 ]}
 
 SATURATION_WORDS = ("cpu", "memory", "utiliz", "throttl")
 POOL_WORDS = ("pool", "connection", "thread")
-
-
-def _preview(action: str, service: str, params: dict[str, object]) -> str:
-    if action == "rollback_cloud_run":
-        return (f"Cloud Run: update service '{service}' traffic to 100% revision "
-                f"'{params.get('to_revision') or 'the previous serving revision'}' (no image change).")
-    if action == "scale_min_instances":
-        return f"Cloud Run: set service '{service}' min instances to {params.get('min_instances')}."
-    if action == "restart":
-        return f"Cloud Run: deploy a new revision of '{service}' with the same image and configuration."
-    return f"POST the incident summary for '{service}' to the configured runbook webhook."
 
 
 def propose(report: Report, findings: dict[str, Finding]) -> list[Proposal]:
@@ -67,7 +77,7 @@ def propose(report: Report, findings: dict[str, Finding]) -> list[Proposal]:
         kind = CATALOG[action]
         out.append(Proposal(
             proposal_id="p-" + stable_id(report.incident_id, report.round, cause.service, action, length=12),
-            action=action, service=cause.service, params=params, risk=kind.risk,  # type: ignore[arg-type]
-            preconditions=list(kind.preconditions), preview=_preview(action, cause.service, params),
+            action=action, service=cause.service, params=params, risk=kind.risk,
+            preconditions=list(kind.preconditions), preview=kind.preview(cause.service, params),
             rationale=f"#{cause.rank} cause {cause.service}: {why}", evidence=[f.finding_id for f in evidence][:10]))
     return out

@@ -7,20 +7,11 @@ wire format into these. Times are UNIX seconds (float, UTC).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, TypeVar
+
+from shared.severity import SEVERITIES
 
 T = TypeVar("T")
-
-SEVERITIES = ("DEFAULT", "DEBUG", "INFO", "NOTICE", "WARNING", "ERROR", "CRITICAL", "ALERT", "EMERGENCY")
-
-
-def severity_rank(severity: str) -> int:
-    """0 for DEFAULT .. 8 for EMERGENCY; unknown severities count as DEFAULT."""
-    try:
-        return SEVERITIES.index(severity.upper())
-    except ValueError:
-        return 0
-
 
 @dataclass(frozen=True, slots=True)
 class Window:
@@ -90,6 +81,21 @@ class ChangeEvent:
     details: tuple[tuple[str, str], ...] = field(default=())
 
 
+@dataclass(frozen=True)
+class PatternCount:
+    template: str
+    service: str
+    bucket: str  # baseline | incident
+    count: int
+    first_seen: float
+    exemplar: str
+    severity_rank: int  # index into shared.severity.SEVERITIES (string severities do not order by MAX)
+
+    @property
+    def severity(self) -> str:
+        return SEVERITIES[min(max(self.severity_rank, 0), len(SEVERITIES) - 1)]
+
+
 @dataclass(frozen=True, slots=True)
 class ReadResult(Generic[T]):
     """What a read returned, and whether it had to stop early (page/size bounds): say so, never hide it."""
@@ -97,19 +103,3 @@ class ReadResult(Generic[T]):
     items: list[T]
     sampled: bool = False
     note: str = ""
-
-
-class TelemetrySource(Protocol):
-    """Reads telemetry for a time window. Implementations bound what they read and report sampling."""
-
-    def logs(self, window: Window, services: list[str] | None = None) -> ReadResult[LogRecord]: ...
-
-    def spans(self, window: Window, services: list[str] | None = None) -> ReadResult[Span]: ...
-
-    def metrics(self, window: Window, services: list[str] | None = None) -> ReadResult[MetricSeries]: ...
-
-    def changes(self, window: Window, services: list[str] | None = None) -> ReadResult[ChangeEvent]: ...
-
-    def describe(self) -> dict[str, str]:
-        """Where the data comes from (for the finding's `query`)."""
-        ...

@@ -14,10 +14,10 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from functions.scenario.cluster import Cluster
-from functions.scenario.shop import CANDIDATES, SERVICES
-from functions.scenario.texts import CRASH, Fields, fill
-from shared.telemetry.models import LogRecord
+from demo.cluster import Cluster
+from demo.shop import CANDIDATES, SERVICES
+from demo.texts import CRASH, Fields, fill
+from shared.telemetry_records import LogRecord
 
 FAULT_KINDS = ("bad_deploy", "cpu_saturation", "slow_dependency", "pool_exhaustion")
 CPU_STRETCH = 6.0  # median factor on the own work of a CPU-starved pod

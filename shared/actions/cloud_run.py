@@ -13,7 +13,7 @@ from typing import Any
 from shared.models import Proposal
 
 
-class CloudRunAdapter:
+class CloudRunRunner:
     def __init__(self, project: str, region: str, services: Any = None, revisions: Any = None,
                  timeout_s: float = 300.0):
         if services is None or revisions is None:

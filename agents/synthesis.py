@@ -1,0 +1,42 @@
+"""The synthesis decision: a round's report from the findings its specialists recorded (deterministic, no LLM).
+
+Takes the findings of rounds 1..n (a follow-up round's closer look replaces the earlier rounds' findings of the
+same kind about the same service), ranks causes, writes the headline, and states what the report is missing.
+"""
+
+from __future__ import annotations
+
+from agents.context import AnalysisContext
+from agents.followup import merged
+from agents.rca import headline, rank
+from shared.incident_state import IncidentState
+from shared.models import Finding, Report
+
+
+def build_report(state: IncidentState, number: int, ctx: AnalysisContext) -> Report:
+    """Rank causes from the findings the round's specialists reported."""
+    rnd = state.rounds[number]
+    per_round = [[state.findings[fid] for name in r.specialists for fid in r.completed.get(name, [])
+                  if fid in state.findings] for n, r in sorted(state.rounds.items()) if n <= number]
+    findings: list[Finding] = merged(per_round)
+    result = rank(findings, ctx)
+    title, summary = headline(result, ctx)
+    missing = rnd.missing
+    if missing:
+        summary += f" Partial report: no answer from {', '.join(missing)} before the deadline."
+    if rnd.failed:
+        summary += " Failed: " + "; ".join(f"{k} ({v})" for k, v in sorted(rnd.failed.items())) + "."
+    return Report(
+        incident_id=state.incident_id,
+        round=number,
+        partial=bool(missing),
+        missing_specialists=missing,
+        failed_specialists=dict(sorted(rnd.failed.items())),
+        headline=title,
+        summary=summary,
+        alert_service=ctx.alert_service,
+        onset=ctx.onset,
+        causes=result.causes,
+        ruled_out=result.ruled_out,
+        finding_ids=[f.finding_id for f in findings],
+    )

@@ -1,0 +1,166 @@
+"""Proposals, approval decisions and execution: nothing writes to production without a person's approval.
+
+- `propose` records `remediation.proposed` for the latest report's causes (from the closed catalog).
+- `decide` verifies the signed link, the approver, the policy, and uses the token once, then records
+  `approval.decided`. A proposal the policy denies cannot be approved.
+- `execute` re-checks everything (approved, policy, incident still open, not yet run), claims the execution
+  (create-if-absent, so a duplicate delivery never runs it twice), takes a slot of the action-rate ledger (the
+  per-hour limit across every incident), runs the action through its runner (dry run by default: it records
+  the plan only) and records the outcome.
+- `verify_recovery` records whether the alerting SLI came back after the action.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from agents.catalog import propose as propose_from_report
+from agents.policy import Decision, Policy
+from agents.recovery import recovery_verdict
+from shared import approvals
+from shared import events as ev
+from shared.action_ledger import ActionLedger
+from shared.actions.dry_run import DryRunRunner
+from shared.events import ApprovalDecided, RemediationExecuted, RemediationFailed, RemediationProposed
+from shared.incident_log import IncidentHandle, IncidentLog
+from shared.incident_state import IncidentState
+from shared.models import Proposal
+from shared.ports import ActionRunner, EventStore, TelemetrySource
+from shared.telemetry_records import Window
+
+
+def propose(incident: IncidentHandle) -> list[Proposal]:
+    """Record `remediation.proposed` for the latest report's causes (idempotent)."""
+    state = incident.state
+    report = state.latest_report
+    if report is None:
+        return []
+    proposals = propose_from_report(report, state.findings)
+    for p in proposals:
+        incident.record(ev.REMEDIATION_PROPOSED, (p.proposal_id,), "synthesize", RemediationProposed(proposal=p))
+    return proposals
+
+
+class RemediationError(RuntimeError):
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass
+class Remediation:
+    store: EventStore
+    key: bytes
+    policy: Policy = field(default_factory=Policy)
+    approvers: frozenset[str] = frozenset()
+    runner: ActionRunner = field(default_factory=DryRunRunner)
+    clock: Callable[[], float] = time.time
+    link_ttl_s: float = 3600.0
+
+    def __post_init__(self) -> None:
+        self.log = IncidentLog(self.store, clock=lambda: self.clock())
+        self.ledger = ActionLedger(self.store)
+
+    def link_token(self, incident_id: str, proposal_id: str, state: IncidentState | None = None) -> str:
+        """A signed, single-use, expiring approval link's token (`state`: the incident, when already read)."""
+        state = state if state is not None else self.log.read(incident_id)
+        if state is None or proposal_id not in state.proposals:
+            raise RemediationError("unknown_proposal", f"no proposal {proposal_id} in incident {incident_id}")
+        return approvals.issue(self.key, incident_id, proposal_id, state.proposals[proposal_id].action,
+                               self.link_ttl_s, self.clock())
+
+    def policy_decision(self, proposal: Proposal) -> Decision:
+        """The policy's verdict now, the rate limit counted from the store's ledger (every incident)."""
+        now = self.clock()
+        recent = self.ledger.recent(self.policy.max_actions_per_hour, now)
+        return self.policy.check(proposal, [h.at for h in recent], now)
+
+    def decide(self, token: str, decision: str, approver: str) -> Proposal:
+        """Record an approve/deny decision made through a signed link. Raises TokenError / RemediationError."""
+        claims = approvals.verify(self.key, token, self.clock())
+        with self.log.incident(claims.incident_id) as incident:
+            if not incident.exists:
+                raise approvals.TokenError("mismatched", "the approval link is for an unknown incident")
+            state = incident.state
+            proposal = state.proposals.get(claims.proposal_id)
+            if proposal is None or proposal.action != claims.action:
+                raise approvals.TokenError("mismatched",
+                                           "the approval link does not match a proposal of this incident")
+            approvals.require_match(claims, state.incident_id, proposal.proposal_id)
+            if decision not in ("approve", "deny"):
+                raise RemediationError("bad_decision", "decision must be approve or deny")
+            if approver.lower() not in self.approvers:
+                raise RemediationError("not_an_approver", f"{approver or 'anonymous'} is not on the approvers list")
+            if decision == "approve":
+                allowed = self.policy_decision(proposal)
+                if not allowed.allowed:
+                    raise RemediationError("denied_by_policy", allowed.reason)
+            record = ApprovalDecided(proposal_id=proposal.proposal_id, decision=decision,
+                                     approver=approver, token_id=claims.token_id)
+            if self.store.claim(f"token:{claims.token_id}", approver) != approver or \
+                    not incident.record(ev.APPROVAL_DECIDED, (proposal.proposal_id,), approver, record):
+                raise approvals.TokenError("used", "this approval link has already been used")
+        return proposal
+
+    def execute(self, incident_id: str, proposal_id: str) -> str:
+        with self.log.incident(incident_id) as incident:
+            if not incident.exists:
+                raise RemediationError("unknown_incident", f"no incident {incident_id}")
+            return self._execute(incident, proposal_id)
+
+    def _execute(self, incident: IncidentHandle, proposal_id: str) -> str:
+        state = incident.state
+        proposal = state.proposals.get(proposal_id)
+        decision = state.decisions.get(proposal_id)
+        if proposal is None or decision is None or decision.decision != "approve":
+            raise RemediationError("not_approved", "no approval recorded for this proposal")
+        if proposal_id in state.executions:
+            return state.executions[proposal_id].outcome
+        if state.status != "open":
+            raise RemediationError("not_open", f"the incident is {state.status}; nothing is executed")
+        allowed = self.policy_decision(proposal)
+        if not allowed.allowed:
+            raise RemediationError("denied_by_policy", allowed.reason)
+        claim, run_id = f"exec:{state.incident_id}:{proposal_id}", uuid.uuid4().hex
+        if self.store.claim(claim, run_id) != run_id:
+            raise RemediationError("already_claimed", "another delivery has claimed this action: it runs once")
+        if not self.ledger.acquire(self.policy.max_actions_per_hour, state.incident_id, proposal_id, self.clock()):
+            self.store.release(claim, run_id)  # not run: a later approval may try again
+            raise RemediationError("denied_by_policy", f"rate limit: {self.policy.max_actions_per_hour} actions "
+                                                       "ran in the last hour (max reached)")
+        try:
+            outcome = self.runner.run(proposal)
+        except Exception as exc:  # recorded, never silent
+            incident.record(ev.REMEDIATION_FAILED, (proposal_id,), "execute", RemediationFailed(
+                proposal_id=proposal_id, outcome=f"{type(exc).__name__}: {exc}"[:500], at=self.clock()))
+            raise RemediationError("failed", str(exc)) from exc
+        verification = ("not verified: dry run" if getattr(self.runner, "dry_run", False)
+                        else "pending: the alerting SLI is checked after the action")
+        incident.record(ev.REMEDIATION_EXECUTED, (proposal_id,), "execute", RemediationExecuted(
+            proposal_id=proposal_id, outcome=outcome, verification=verification, approved_by=decision.approver,
+            at=self.clock()))
+        return outcome
+
+    def verify_recovery(self, source: TelemetrySource, incident_id: str, proposal_id: str,
+                        window_s: float = 900.0, sustain: int = 3, threshold: float | None = None) -> str:
+        """After an action ran: is the alerting SLI back under its threshold within the window? Records
+        `remediation.verified` (recovered / not recovered / unknown) once per proposal."""
+        with self.log.incident(incident_id) as incident:
+            state = incident.state if incident.exists else None
+            execution = state.executions.get(proposal_id) if state else None
+            alert = state.first_alert if state else None
+            if state is None or execution is None or execution.status != "executed" or alert is None:
+                raise RemediationError("not_executed", "nothing was executed for this proposal")
+            if ev.stable_id(incident_id, str(ev.REMEDIATION_VERIFIED), proposal_id) in state.event_ids:
+                return execution.verification
+            series = [s for s in source.metrics(Window(execution.at, execution.at + window_s), [alert.service]).items
+                      if s.metric == alert.metric_type]
+            points = [p for s in series for p in s.points]
+            verdict = recovery_verdict(alert.metric_type, points,
+                                       alert.threshold_value if threshold is None else threshold, window_s, sustain)
+            incident.record(ev.REMEDIATION_VERIFIED, (proposal_id,), "verify",
+                            ev.RemediationVerified(proposal_id=proposal_id, verdict=verdict))
+            return verdict

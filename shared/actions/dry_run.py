@@ -1,0 +1,12 @@
+"""The default runner: records what would be done and changes nothing anywhere."""
+
+from __future__ import annotations
+
+from shared.models import Proposal
+
+
+class DryRunRunner:
+    dry_run = True
+
+    def run(self, proposal: Proposal) -> str:
+        return f"DRY RUN (nothing changed): {proposal.preview}"

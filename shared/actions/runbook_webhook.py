@@ -1,0 +1,27 @@
+"""The runbook webhook runner: POSTs the approved proposal and its incident to the team's runbook endpoint.
+
+A non-2xx answer (after the notifier's retries on 5xx and 429) raises, so the execution is recorded as failed."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from dataclasses import dataclass
+
+from shared.models import Proposal
+
+
+@dataclass
+class RunbookWebhookRunner:
+    url: str
+    timeout_s: float = 10.0
+    dry_run = False
+
+    def run(self, proposal: Proposal) -> str:
+        body = json.dumps({"action": proposal.action, "service": proposal.service, "params": proposal.params,
+                           "proposal_id": proposal.proposal_id, "rationale": proposal.rationale,
+                           "preview": proposal.preview}).encode()
+        request = urllib.request.Request(self.url, data=body, method="POST",
+                                         headers={"Content-Type": "application/json; charset=UTF-8"})
+        with urllib.request.urlopen(request, timeout=self.timeout_s) as response:  # raises on 4xx/5xx
+            return f"runbook webhook answered HTTP {response.status} for {proposal.service}"

@@ -1,0 +1,122 @@
+"""The one owner of reading and writing an incident's event log.
+
+Every writer goes through `IncidentLog`: `with log.incident(incident_id) as incident:` loads and folds the
+incident once, `incident.record(...)` appends an event with a deterministic id and folds it into the state in
+memory (no reload), observers see every event written, and leaving the block projects the list-view summary
+when anything was written. A redelivered step writes nothing (the ids already exist); an append lost to a
+concurrent writer marks the state stale, and the next read of `incident.state` loads it again, so a winner's
+version (say, the first approval decision) is what the caller sees.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel
+
+from shared.events import DEAD_LETTER_STREAM, EventType, make_event
+from shared.incident_state import IncidentState, fold
+from shared.models import Event
+from shared.ports import EventStore
+
+log = logging.getLogger("autosre.incident_log")
+
+Observer = Callable[[Event], None]
+
+
+class UnknownIncident(LookupError):
+    """No event has been recorded for this incident id."""
+
+
+class IncidentHandle:
+    """One unit of work on one incident: its folded state and the appends made through it."""
+
+    def __init__(self, owner: IncidentLog, incident_id: str):
+        self._owner = owner
+        self.incident_id = incident_id
+        self._state: IncidentState | None = None
+        self._loaded = False
+        self.written = 0
+
+    @property
+    def exists(self) -> bool:
+        return self._current() is not None
+
+    @property
+    def state(self) -> IncidentState:
+        state = self._current()
+        if state is None:
+            raise UnknownIncident(f"no incident {self.incident_id}")
+        return state
+
+    def _current(self) -> IncidentState | None:
+        if not self._loaded:
+            self._state = self._owner._load(self.incident_id)
+            self._loaded = True
+        return self._state
+
+    def record(self, type_: EventType, key: tuple[object, ...], actor: str, payload: BaseModel) -> bool:
+        """Append once (create-if-absent by the step's id); True when this call wrote it."""
+        event = make_event(self.incident_id, type_, key, actor, payload, at=self._owner.clock())
+        written = self._owner._append(event)
+        if written:
+            self.written += 1
+            state = self._current()
+            if state is None:
+                self._state = fold([event])
+            else:
+                state.apply(event)
+        elif self._state is None or event.event_id not in self._state.event_ids:
+            self._loaded = False  # another writer got there first: read its version on next use
+        return written
+
+
+@dataclass
+class IncidentLog:
+    store: EventStore
+    clock: Callable[[], float] = time.time
+    observers: list[Observer] = field(default_factory=list)
+    loads: int = 0  # full-log loads since this log was built (a store query each on Firestore)
+
+    def _load(self, incident_id: str) -> IncidentState | None:
+        self.loads += 1
+        events = self.store.load(incident_id)
+        return fold(events) if events else None
+
+    def _append(self, event: Event) -> bool:
+        written = self.store.append(event)
+        if written:
+            for observe in self.observers:
+                observe(event)
+        return written
+
+    @contextmanager
+    def incident(self, incident_id: str) -> Iterator[IncidentHandle]:
+        """A unit of work; the summary is projected on the way out when the block wrote anything."""
+        handle = IncidentHandle(self, incident_id)
+        try:
+            yield handle
+        finally:
+            if handle.written:
+                self.project(handle)
+
+    def project(self, handle: IncidentHandle) -> None:
+        state = handle._current()
+        if state is not None:
+            self.store.put_summary(handle.incident_id, state.summary())
+
+    def read(self, incident_id: str) -> IncidentState | None:
+        """The incident's state, or None when it has no events (one load)."""
+        return self._load(incident_id)
+
+    def record_rejection(self, key: tuple[object, ...], actor: str, payload: BaseModel) -> bool:
+        """Append to the dead-letter stream (rejected input is kept, never folded into an incident)."""
+        return self._append(make_event(DEAD_LETTER_STREAM, EventType.ALERT_REJECTED, key, actor, payload,
+                                       at=self.clock()))
+
+    def summaries(self) -> list[dict[str, object]]:
+        return list(self.store.summaries())

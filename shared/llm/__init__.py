@@ -1,0 +1,1 @@
+"""NarrativeWriter adapters: Gemini through google-genai."""

@@ -1,0 +1,1 @@
+"""Notifier adapters: team chat webhooks (Google Chat, Slack)."""

@@ -1,0 +1,1 @@
+"""EventStore adapters: SQLite (embedded) and Firestore."""

@@ -1,0 +1,106 @@
+"""The per-hour action limit holds across incidents (the ledger is read from the store), and a proposal delivered
+to the executor twice at once runs once."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from agents.policy import Policy
+from functions.remediation import Remediation, RemediationError
+from shared import events as ev
+from shared.events import IncidentOpened, RemediationProposed
+from shared.incident_log import IncidentLog
+from shared.models import Alert, Proposal
+from shared.store.sqlite import SqliteEventStore
+
+KEY = b"k" * 32
+APPROVER = "alice@example.com"
+
+
+def open_incident_with_proposal(store: SqliteEventStore, n: int) -> tuple[str, str]:
+    incident_id, proposal_id = f"inc-{n}", f"p-{n}"
+    alert = Alert(monitoring_incident_id=f"m{n}", policy_name=f"policy-{n}",
+                  resource_labels={"service_name": f"svc-{n}"}, started_at=1000.0)
+    proposal = Proposal(proposal_id=proposal_id, action="restart", service=f"svc-{n}", preview="restart it")
+    with IncidentLog(store).incident(incident_id) as incident:
+        incident.record(ev.INCIDENT_OPENED, (), "test", IncidentOpened(group_key=f"g{n}", alert=alert))
+        incident.record(ev.REMEDIATION_PROPOSED, (proposal_id,), "test", RemediationProposed(proposal=proposal))
+    return incident_id, proposal_id
+
+
+class CountingRunner:
+    dry_run = True
+
+    def __init__(self, delay_s: float = 0.0):
+        self.calls = 0
+        self.delay_s = delay_s
+        self.lock = threading.Lock()
+
+    def run(self, proposal: Proposal) -> str:
+        with self.lock:
+            self.calls += 1
+        time.sleep(self.delay_s)
+        return f"ran {proposal.action} on {proposal.service}"
+
+
+def remediation(store: SqliteEventStore, limit: int, runner: CountingRunner, now: float = 10_000.0) -> Remediation:
+    return Remediation(store=store, key=KEY, policy=Policy({"*": ["restart"]}, max_actions_per_hour=limit),
+                       approvers=frozenset({APPROVER}), runner=runner, clock=lambda: now)
+
+
+def approve(r: Remediation, incident_id: str, proposal_id: str) -> None:
+    r.decide(r.link_token(incident_id, proposal_id), "approve", APPROVER)
+
+
+@pytest.mark.parametrize(("incidents", "limit"), [(2, 1), (5, 3)])
+def test_the_hourly_limit_counts_executions_of_every_incident(incidents: int, limit: int) -> None:
+    store, runner = SqliteEventStore(":memory:"), CountingRunner()
+    r = remediation(store, limit, runner)
+    pairs = [open_incident_with_proposal(store, n) for n in range(incidents)]
+    for incident_id, proposal_id in pairs:  # every approval is given before anything runs
+        approve(r, incident_id, proposal_id)
+    outcomes = []
+    for incident_id, proposal_id in pairs:
+        try:
+            outcomes.append(r.execute(incident_id, proposal_id))
+        except RemediationError as exc:
+            outcomes.append(exc.reason)
+    assert runner.calls == limit
+    assert outcomes.count("denied_by_policy") == incidents - limit
+
+
+def test_the_limit_frees_up_after_an_hour() -> None:
+    store, runner = SqliteEventStore(":memory:"), CountingRunner()
+    (a, pa), (b, pb) = open_incident_with_proposal(store, 1), open_incident_with_proposal(store, 2)
+    early = remediation(store, 1, runner, now=10_000.0)
+    approve(early, a, pa)
+    early.execute(a, pa)
+    later = remediation(store, 1, runner, now=10_000.0 + 3601)
+    approve(later, b, pb)
+    later.execute(b, pb)
+    assert runner.calls == 2
+
+
+def test_two_concurrent_deliveries_of_one_approved_action_run_it_once(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    store, runner = SqliteEventStore(str(tmp_path / "events.db")), CountingRunner(delay_s=0.3)
+    incident_id, proposal_id = open_incident_with_proposal(store, 1)
+    approve(remediation(store, 3, runner), incident_id, proposal_id)
+    results: list[str] = []
+
+    def deliver() -> None:
+        r = remediation(SqliteEventStore(str(tmp_path / "events.db")), 3, runner)
+        try:
+            results.append(r.execute(incident_id, proposal_id))
+        except RemediationError as exc:
+            results.append(exc.reason)
+
+    threads = [threading.Thread(target=deliver) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert runner.calls == 1
+    assert sorted(results) == ["already_claimed", "ran restart on svc-1"]
