@@ -29,6 +29,7 @@ from shared.events import (
     IncidentOpened,
     IncidentResolved,
     ReportPublished,
+    ReportStepDone,
     RoundStarted,
     RoundWindow,
     SpecialistCompleted,
@@ -48,7 +49,20 @@ EXCERPT_BYTES = 2048
 
 Specialist = Callable[[TelemetrySource, AnalysisContext], SpecialistResult]
 TelemetryFactory = Callable[[IncidentState], TelemetrySource]
-AfterReport = Callable[[IncidentHandle, Report], None]
+
+
+@dataclass(frozen=True)
+class ReportStep:
+    """A step after a report is published (proposals, notification). It is recorded once it finished; until then
+    every redelivered findings message and every sweep runs it again, so a crash right after the report loses
+    nothing. A step must be idempotent (its own events have deterministic ids)."""
+
+    name: str
+    run: Callable[[IncidentHandle, Report], None]
+
+
+def step_key(report: Report, step: str) -> str:
+    return f"{'partial' if report.partial else 'complete'}:{step}"
 
 
 def load_specialist(name: str) -> Specialist:
@@ -68,7 +82,7 @@ class Pipeline:
     max_rounds: int = 2  # 1: publish the first ranking as it is; 2: an open ranking gets a targeted second look
     clock: Callable[[], float] = time.time
     observers: list[Callable[[Event], None]] = field(default_factory=list)
-    after_report: list[AfterReport] = field(default_factory=list)  # propose, notify: each records its outcome
+    after_report: list[ReportStep] = field(default_factory=list)  # propose, notify: each records its outcome
     writer: NarrativeWriter | None = None  # the optional LLM narrative (grounded in finding ids)
     _loaded: dict[str, Specialist] = field(default_factory=dict)
 
@@ -214,12 +228,13 @@ class Pipeline:
 
         state = incident.state
         rnd = state.rounds.get(number)
-        if rnd is None or (rnd.report is not None and not rnd.report.partial):
+        if rnd is None:
             return None
+        if rnd.report is not None and (not rnd.report.partial or rnd.missing):
+            self._follow_through(incident, rnd.report)  # a crash after the report may have left steps undone
+            return None  # a complete report is final; a partial one stands until the missing specialists report
         if rnd.missing and not partial_ok:
             return None
-        if rnd.missing and rnd.report is not None:
-            return None  # a partial report stands until the missing specialists report
         # the deadline sweep has no delivery of its own: it resumes a follow-up under one fixed identity
         delivery = delivery or stable_id(incident.incident_id, "follow-up", number + 1)
         if number + 1 in state.rounds:  # followed up already: that round's report covers this one
@@ -229,14 +244,35 @@ class Pipeline:
         if not rnd.missing and self._follow_up(incident, number, report, delivery):
             return None
         report = self._narrate(report, state)
-        if incident.record(ev.REPORT_PUBLISHED, (number, "partial" if report.partial else "complete"),
-                           "synthesize", ReportPublished(report=report)):
-            for hook in self.after_report:
-                try:
-                    hook(incident, report)
-                except Exception:  # a hook (notification, proposals) never loses the report
-                    log.exception("after-report hook failed for %s", incident.incident_id)
-        return report
+        incident.record(ev.REPORT_PUBLISHED, (number, "partial" if report.partial else "complete"), "synthesize",
+                        ReportPublished(report=report))
+        published = incident.state.rounds[number].report or report  # another writer's report stands
+        self._follow_through(incident, published)
+        return published
+
+    def _follow_through(self, incident: IncidentHandle, report: Report) -> None:
+        """Run the after-report steps not yet recorded as done for this report; a failing step is retried by the
+        next redelivery or sweep and never costs the report."""
+        for step in self.after_report:
+            key = step_key(report, step.name)
+            rnd = incident.state.rounds.get(report.round)
+            if rnd is None or key in rnd.steps_done:
+                continue
+            try:
+                step.run(incident, report)
+            except Exception:
+                log.exception("after-report step %s failed for %s", step.name, incident.incident_id)
+                continue
+            incident.record(ev.REPORT_STEP_DONE, (report.round, key), "synthesize",
+                            ReportStepDone(round=report.round, step=key))
+
+    def pending_steps(self, summary: dict[str, Any]) -> bool:
+        """Whether an incident's latest report (as its summary says) has after-report steps still to run."""
+        if not summary.get("report"):
+            return False
+        kind = "partial" if summary.get("partial") else "complete"
+        done = set(summary.get("report_steps_done") or [])
+        return any(f"{kind}:{s.name}" not in done for s in self.after_report)
 
     def _follow_up(self, incident: IncidentHandle, number: int, report: Report, delivery: str) -> bool:
         """Start the targeted next round when the ranking is open (`delivery` opens it: only it, or its
@@ -273,11 +309,15 @@ class Pipeline:
         now = self.clock() if now is None else now
         swept = []
         for summary in self.log.summaries():
-            if summary.get("status") != "open" or summary.get("report"):
+            if summary.get("status") != "open" or (summary.get("report") and not self.pending_steps(summary)):
                 continue
             with self.log.incident(str(summary["incident_id"])) as incident:
                 rnd = incident.state.current_round if incident.exists else None
-                if (rnd is not None and rnd.report is None and now >= rnd.deadline
-                        and self._synthesize(incident, rnd.number, partial_ok=True, delivery="")):
-                    swept.append(incident.incident_id)
+                if rnd is None:
+                    continue
+                if rnd.report is None and now >= rnd.deadline:
+                    if self._synthesize(incident, rnd.number, partial_ok=True, delivery=""):
+                        swept.append(incident.incident_id)
+                elif (published := incident.state.latest_report) is not None:
+                    self._follow_through(incident, published)
         return swept

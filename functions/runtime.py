@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from functions.pipeline import Pipeline, TelemetryFactory
+from functions.pipeline import Pipeline, ReportStep, TelemetryFactory
 from functions.remediation import Remediation, propose
 from shared import events as ev
 from shared import topics
@@ -120,9 +120,9 @@ def assemble(store: EventStore, bus: Bus, telemetry: TelemetryFactory, settings:
     def propose_hook(incident: IncidentHandle, report: Report) -> None:
         propose(incident)
 
-    pipeline.after_report.append(propose_hook)
+    pipeline.after_report.append(ReportStep("propose", propose_hook))
     if notifier is not None:
-        pipeline.after_report.append(notify_hook(notifier, settings.base_url))
+        pipeline.after_report.append(ReportStep("notify", notify_hook(notifier, settings.base_url)))
     if settings.gemini_api_key:
         from shared.llm.gemini import GeminiWriter
 

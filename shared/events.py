@@ -30,8 +30,10 @@ class EventType(StrEnum):
     SPECIALIST_COMPLETED = "specialist.completed"
     SPECIALIST_FAILED = "specialist.failed"
     REPORT_PUBLISHED = "report.published"
+    REPORT_STEP_DONE = "report.step_done"
     REMEDIATION_PROPOSED = "remediation.proposed"
     APPROVAL_DECIDED = "approval.decided"
+    REMEDIATION_HANDED_OFF = "remediation.handed_off"
     REMEDIATION_EXECUTED = "remediation.executed"
     REMEDIATION_FAILED = "remediation.failed"
     REMEDIATION_VERIFIED = "remediation.verified"
@@ -49,8 +51,10 @@ FINDING_RECORDED = EventType.FINDING_RECORDED
 SPECIALIST_COMPLETED = EventType.SPECIALIST_COMPLETED
 SPECIALIST_FAILED = EventType.SPECIALIST_FAILED
 REPORT_PUBLISHED = EventType.REPORT_PUBLISHED
+REPORT_STEP_DONE = EventType.REPORT_STEP_DONE
 REMEDIATION_PROPOSED = EventType.REMEDIATION_PROPOSED
 APPROVAL_DECIDED = EventType.APPROVAL_DECIDED
+REMEDIATION_HANDED_OFF = EventType.REMEDIATION_HANDED_OFF
 REMEDIATION_EXECUTED = EventType.REMEDIATION_EXECUTED
 REMEDIATION_FAILED = EventType.REMEDIATION_FAILED
 REMEDIATION_VERIFIED = EventType.REMEDIATION_VERIFIED
@@ -135,6 +139,14 @@ class ReportPublished(BaseModel):
     report: Report
 
 
+class ReportStepDone(BaseModel):
+    """A step after the report (proposals, notification) finished; until it is recorded it is re-driven."""
+
+    model_config = ConfigDict(extra="forbid")
+    round: int
+    step: str
+
+
 class RemediationProposed(BaseModel):
     model_config = ConfigDict(extra="forbid")
     proposal: Proposal
@@ -146,6 +158,13 @@ class ApprovalDecided(BaseModel):
     decision: Literal["approve", "deny"]
     approver: str
     token_id: str = ""
+
+
+class RemediationHandedOff(BaseModel):
+    """An approved proposal was handed to the executor (published on the actions topic, or run inline)."""
+
+    model_config = ConfigDict(extra="forbid")
+    proposal_id: str
 
 
 class RemediationExecuted(BaseModel):
@@ -180,8 +199,9 @@ class NotificationRecorded(BaseModel):
 
 
 EventPayload = (IncidentOpened | AlertReceived | AlertRejected | IncidentResolved | RoundStarted | FindingRecorded
-                | SpecialistCompleted | SpecialistFailed | ReportPublished | RemediationProposed | ApprovalDecided
-                | RemediationExecuted | RemediationFailed | RemediationVerified | NotificationRecorded)
+                | SpecialistCompleted | SpecialistFailed | ReportPublished | ReportStepDone | RemediationProposed
+                | ApprovalDecided | RemediationHandedOff | RemediationExecuted | RemediationFailed | RemediationVerified
+                | NotificationRecorded)
 
 PAYLOADS: dict[EventType, type[BaseModel]] = {
     ALERT_RECEIVED: AlertReceived,
@@ -193,8 +213,10 @@ PAYLOADS: dict[EventType, type[BaseModel]] = {
     SPECIALIST_COMPLETED: SpecialistCompleted,
     SPECIALIST_FAILED: SpecialistFailed,
     REPORT_PUBLISHED: ReportPublished,
+    REPORT_STEP_DONE: ReportStepDone,
     REMEDIATION_PROPOSED: RemediationProposed,
     APPROVAL_DECIDED: ApprovalDecided,
+    REMEDIATION_HANDED_OFF: RemediationHandedOff,
     REMEDIATION_EXECUTED: RemediationExecuted,
     REMEDIATION_FAILED: RemediationFailed,
     REMEDIATION_VERIFIED: RemediationVerified,

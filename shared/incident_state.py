@@ -20,9 +20,11 @@ from shared.events import (
     NotificationRecorded,
     RemediationExecuted,
     RemediationFailed,
+    RemediationHandedOff,
     RemediationProposed,
     RemediationVerified,
     ReportPublished,
+    ReportStepDone,
     RoundStarted,
     RoundWindow,
     SpecialistCompleted,
@@ -46,6 +48,7 @@ class RoundState:
     report: Report | None = None
     opened_by: str = ""  # the delivery that started the round (its redelivery may re-send missing tasks)
     focus: list[str] = field(default_factory=list)  # a targeted round: the services whose hypotheses it checks
+    steps_done: set[str] = field(default_factory=set)  # after-report steps recorded as finished
 
     @property
     def reported(self) -> set[str]:
@@ -91,6 +94,7 @@ class IncidentState:
     event_ids: set[str] = field(default_factory=set)
     proposals: dict[str, Proposal] = field(default_factory=dict)
     decisions: dict[str, ApprovalDecided] = field(default_factory=dict)  # proposal id -> the first decision
+    handed_off: set[str] = field(default_factory=set)  # approved proposals handed to the executor
     executions: dict[str, Execution] = field(default_factory=dict)  # proposal id -> outcome
     notifications: list[Notification] = field(default_factory=list)
     timeline: list[tuple[float, str, str, str]] = field(default_factory=list)  # (at, type, actor, summary)
@@ -101,6 +105,20 @@ class IncidentState:
             if self.rounds[n].report is not None:
                 return self.rounds[n].report
         return None
+
+    @property
+    def report_round(self) -> RoundState | None:
+        """The round whose report is the latest one."""
+        for n in sorted(self.rounds, reverse=True):
+            if self.rounds[n].report is not None:
+                return self.rounds[n]
+        return None
+
+    @property
+    def awaiting_hand_off(self) -> list[str]:
+        """Approved proposals not yet handed to the executor nor run."""
+        return sorted(p for p, d in self.decisions.items()
+                      if d.decision == "approve" and p not in self.handed_off and p not in self.executions)
 
     @property
     def current_round(self) -> RoundState | None:
@@ -137,6 +155,8 @@ class IncidentState:
             "events": self.event_count,
             "proposals": len(self.proposals),
             "pending_approvals": sum(1 for p in self.proposals if p not in self.decisions),
+            "report_steps_done": sorted(self.report_round.steps_done) if self.report_round else [],
+            "awaiting_hand_off": len(self.awaiting_hand_off),
             "updated_at": self.last_event_at,
         }
 
@@ -153,10 +173,12 @@ def fold(events: list[Event]) -> IncidentState:
     return state
 
 
-_PHASE: dict[str, int] = {ev.INCIDENT_OPENED: 0, ev.ALERT_RECEIVED: 1, ev.ROUND_STARTED: 2, ev.FINDING_RECORDED: 3,
-          ev.SPECIALIST_FAILED: 4, ev.SPECIALIST_COMPLETED: 4, ev.REPORT_PUBLISHED: 5, ev.REMEDIATION_PROPOSED: 6,
-          ev.APPROVAL_DECIDED: 7, ev.REMEDIATION_EXECUTED: 8, ev.REMEDIATION_FAILED: 8, ev.REMEDIATION_VERIFIED: 9,
-          ev.NOTIFICATION_SENT: 9, ev.NOTIFICATION_FAILED: 9, ev.INCIDENT_RESOLVED: 10}
+_PHASE: dict[str, int] = {
+    ev.INCIDENT_OPENED: 0, ev.ALERT_RECEIVED: 1, ev.ROUND_STARTED: 2, ev.FINDING_RECORDED: 3, ev.SPECIALIST_FAILED: 4,
+    ev.SPECIALIST_COMPLETED: 4, ev.REPORT_PUBLISHED: 5, ev.REMEDIATION_PROPOSED: 6, ev.REPORT_STEP_DONE: 7,
+    ev.APPROVAL_DECIDED: 7, ev.REMEDIATION_HANDED_OFF: 8, ev.REMEDIATION_EXECUTED: 8, ev.REMEDIATION_FAILED: 8,
+    ev.REMEDIATION_VERIFIED: 9, ev.NOTIFICATION_SENT: 9, ev.NOTIFICATION_FAILED: 9, ev.INCIDENT_RESOLVED: 10,
+}
 
 
 def _summary(e: Event, p: object) -> str:
@@ -176,6 +198,10 @@ def _summary(e: Event, p: object) -> str:
         return p.proposal.preview[:200]
     if isinstance(p, ApprovalDecided):
         return f"{p.decision} by {p.approver}"
+    if isinstance(p, ReportStepDone):
+        return f"round {p.round}: {p.step} done"
+    if isinstance(p, RemediationHandedOff):
+        return f"{p.proposal_id} handed to the executor"
     if isinstance(p, (RemediationExecuted, RemediationFailed)):
         return p.outcome[:200]
     if isinstance(p, RemediationVerified):
@@ -220,6 +246,12 @@ def _apply(state: IncidentState, e: Event, p: object) -> None:
         state.proposals.setdefault(p.proposal.proposal_id, p.proposal)
     elif isinstance(p, ApprovalDecided):
         state.decisions.setdefault(p.proposal_id, p)  # the first decision stands
+    elif isinstance(p, RemediationHandedOff):
+        state.handed_off.add(p.proposal_id)
+    elif isinstance(p, ReportStepDone):
+        rnd = state.rounds.get(p.round)
+        if rnd is not None:
+            rnd.steps_done.add(p.step)
     elif isinstance(p, RemediationExecuted):
         state.executions.setdefault(p.proposal_id, Execution("executed", p.outcome, p.at, p.approved_by,
                                                              p.verification))

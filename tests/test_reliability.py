@@ -86,6 +86,58 @@ def test_a_specialist_killed_mid_step_is_retried_to_the_same_result(scenario) ->
     assert comparable(store.load(ref_id)) == comparable(reference.store.load(ref_id))
 
 
+class DiesAfterTheReport(SqliteEventStore):
+    """Dies (like a killed instance) right after `report.published` was written: at the first proposal, once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.crashed = False
+
+    def append(self, event: Event) -> bool:
+        if event.type == "remediation.proposed" and not self.crashed:
+            self.crashed = True
+            raise SystemExit("instance killed right after the report")
+        return super().append(event)
+
+
+class RecordingNotifier:
+    channel = "chat"
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def send(self, text: str) -> tuple[bool, str]:
+        self.sent.append(text)
+        return True, "HTTP 200 after 1 attempt(s)"
+
+
+@pytest.mark.parametrize("recovery", ["redelivery", "sweep"])
+def test_a_crash_right_after_the_report_loses_no_proposal_or_notification(scenario, recovery: str) -> None:  # type: ignore[no-untyped-def]
+    reference, _, ref_id = clean_run(scenario)
+    expected = set(fold(reference.store.load(ref_id)).proposals)
+    store, notifier = DiesAfterTheReport(), RecordingNotifier()
+    pipeline, bus = embedded(store, BundleSource(scenario.bundle_dir), notifier=notifier)
+    bus.publish(topics.ALERTS, scenario.alert_path.read_bytes())
+    with pytest.raises(SystemExit):
+        bus.drain()
+    state = fold(store.load(ref_id))
+    assert state.latest_report is not None and not state.proposals and not notifier.sent  # half done
+    if recovery == "redelivery":  # Pub/Sub redelivers the findings message that was never acked
+        for message in [m for m in bus.published if m.topic == topics.FINDINGS]:
+            bus.deliver(message)
+        bus.drain()
+    else:
+        assert pipeline.sweep() == []  # no partial report: only the undone steps are re-driven
+    state = fold(store.load(ref_id))
+    assert set(state.proposals) == expected and len(notifier.sent) == 1
+    assert state.report_round is not None and state.report_round.steps_done == {"complete:propose", "complete:notify"}
+    for message in list(bus.published):  # and nothing runs twice after that
+        bus.deliver(message)
+    bus.drain()
+    pipeline.sweep()
+    assert len(notifier.sent) == 1
+
+
 def test_two_synthesizers_at_once_publish_one_report(scenario, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     store = SqliteEventStore(str(tmp_path / "events.db"))
     _pipeline, _, incident_id = clean_run(scenario, store)
