@@ -36,21 +36,42 @@ def pipeline() -> Pipeline:
     return _pipeline
 
 
+def _as_bytes(body: Any) -> bytes:
+    """Whatever arrived, as bytes the alert parser can reject with a reason (never an exception here)."""
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, str):
+        return body.encode("utf-8", "surrogatepass")
+    try:
+        return json.dumps(body, default=str).encode()
+    except (ValueError, RecursionError):
+        return repr(type(body)).encode()
+
+
+def _attempt(value: Any) -> int:
+    """Pub/Sub's deliveryAttempt (set only with a dead-letter policy); anything unreadable counts as 1."""
+    try:
+        return max(1, int(value))
+    except (TypeError, ValueError, OverflowError):
+        return 1
+
+
 def message_of(cloud_event: CloudEvent) -> Message:
-    """The Pub/Sub message inside a messagePublished CloudEvent (or push envelope), as the handlers see it."""
+    """The Pub/Sub message inside a messagePublished CloudEvent (or push envelope), as the handlers see it. Never
+    raises: what cannot be decoded is passed on as raw bytes, and intake records and dead-letters it."""
     body: Any = cloud_event.data
     if isinstance(body, (bytes, str)):
         try:
             body = json.loads(body)
-        except ValueError:
-            return Message(data=body.encode() if isinstance(body, str) else body)
+        except (ValueError, RecursionError):
+            return Message(data=_as_bytes(body))
     message = body.get("message") if isinstance(body, dict) else None
     if not isinstance(message, dict):
-        return Message(data=json.dumps(body, default=str).encode())
+        return Message(data=_as_bytes(body))
     try:
         data = base64.b64decode(message.get("data") or "", validate=True)
     except (binascii.Error, ValueError, TypeError):
-        data = json.dumps(body, default=str).encode()  # the parser will reject and record it
+        data = _as_bytes(body)  # the parser will reject and record it
     source = str(cloud_event.get("source") or "")
     attributes = message.get("attributes") if isinstance(message.get("attributes"), dict) else {}
     return Message(
@@ -58,7 +79,7 @@ def message_of(cloud_event: CloudEvent) -> Message:
         attributes={str(k): str(v) for k, v in (attributes or {}).items()},
         message_id=str(message.get("messageId") or message.get("message_id") or cloud_event.get("id") or ""),
         topic=source.rsplit("/", 1)[-1] if "/topics/" in source else "",
-        delivery_attempt=int(body.get("deliveryAttempt") or 1) if isinstance(body, dict) else 1,
+        delivery_attempt=_attempt(body.get("deliveryAttempt") or message.get("deliveryAttempt") or 1),
     )
 
 

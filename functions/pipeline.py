@@ -38,7 +38,7 @@ from shared.events import (
 )
 from shared.incident_log import IncidentHandle, IncidentLog
 from shared.incident_state import IncidentState
-from shared.incidents import release_open, route_alert
+from shared.incidents import release_open, reroute_after_resolution, route_alert
 from shared.models import SPECIALISTS, Alert, Event, FindingsReady, Report, Task
 from shared.ports import Bus, EventStore, Message, NarrativeWriter, TelemetrySource
 from shared.telemetry_records import Window
@@ -107,20 +107,33 @@ class Pipeline:
             self.reject(message, exc.reason, str(exc))
             return None
         incident_id = route_alert(self.store, alert)
-        alert_key = (alert.monitoring_incident_id, alert.state, alert.started_at, alert.ended_at)
         with self.log.incident(incident_id) as incident:
-            incident.record(ev.INCIDENT_OPENED, (), "intake", IncidentOpened(group_key=alert.group_key(), alert=alert))
-            incident.record(ev.ALERT_RECEIVED, alert_key, "intake", AlertReceived(alert=alert))
-            state = incident.state
-            if alert.state == "closed" and state.status != "resolved" and all(
-                s == "closed" for s in state.alerts.values()
-            ):
-                incident.record(ev.INCIDENT_RESOLVED, (), "intake",
-                                IncidentResolved(by_alert=alert.monitoring_incident_id))
-                release_open(self.store, alert, incident_id)
-            elif alert.state == "open" and state.status == "open":
-                self._start_round(incident, alert, alert_key)
+            if not self._resolved_meanwhile(incident, alert):
+                self._record_alert(incident, alert)
+                return incident_id
+        incident_id = reroute_after_resolution(self.store, alert, incident_id)
+        with self.log.incident(incident_id) as incident:
+            self._record_alert(incident, alert)
         return incident_id
+
+    @staticmethod
+    def _resolved_meanwhile(incident: IncidentHandle, alert: Alert) -> bool:
+        """A new Monitoring incident routed to an incident whose close was processed after the routing."""
+        return (alert.state == "open" and incident.exists and incident.state.status == "resolved"
+                and alert.monitoring_incident_id not in incident.state.alerts)
+
+    def _record_alert(self, incident: IncidentHandle, alert: Alert) -> None:
+        alert_key = (alert.monitoring_incident_id, alert.state, alert.started_at, alert.ended_at)
+        incident.record(ev.INCIDENT_OPENED, (), "intake", IncidentOpened(group_key=alert.group_key(), alert=alert))
+        incident.record(ev.ALERT_RECEIVED, alert_key, "intake", AlertReceived(alert=alert))
+        state = incident.state
+        if alert.state == "closed" and state.status != "resolved" and all(
+            s == "closed" for s in state.alerts.values()
+        ):
+            incident.record(ev.INCIDENT_RESOLVED, (), "intake", IncidentResolved(by_alert=alert.monitoring_incident_id))
+            release_open(self.store, alert, incident.incident_id)
+        elif alert.state == "open" and state.status == "open":
+            self._start_round(incident, alert, alert_key)
 
     def reject(self, message: Message, reason: str, error: str) -> None:
         """Record a poison message and dead-letter it once; the caller acks it (no retry forever)."""

@@ -36,3 +36,15 @@ def route_alert(store: EventStore, alert: Alert) -> str:
 def release_open(store: EventStore, alert: Alert, incident_id: str) -> bool:
     """Let the next alert of this policy and resource open a new incident."""
     return store.release(open_key(alert), incident_id)
+
+
+def reroute_after_resolution(store: EventStore, alert: Alert, resolved_id: str) -> str:
+    """A new Monitoring incident that was routed to an incident resolved meanwhile (its close was processed
+    between routing and recording) opens a fresh incident instead: the resolved one's open key is freed (if the
+    close has not freed it yet) and the alert's monitoring key is moved to the new incident."""
+    store.release(open_key(alert), resolved_id)
+    candidate = "inc-" + stable_id(alert.project_id, alert.monitoring_incident_id, alert.group_key(), "after",
+                                   resolved_id, length=16)
+    incident_id = store.claim(open_key(alert), candidate)
+    store.release(monitoring_key(alert), resolved_id)
+    return store.claim(monitoring_key(alert), incident_id)
