@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -24,12 +25,20 @@ from shared import approvals
 from shared import events as ev
 from shared.action_ledger import ActionLedger
 from shared.actions.dry_run import DryRunRunner
-from shared.events import ApprovalDecided, RemediationExecuted, RemediationFailed, RemediationProposed
+from shared.events import (
+    ApprovalDecided,
+    RemediationExecuted,
+    RemediationFailed,
+    RemediationHandedOff,
+    RemediationProposed,
+)
 from shared.incident_log import IncidentHandle, IncidentLog
 from shared.incident_state import IncidentState
 from shared.models import Proposal
 from shared.ports import ActionRunner, EventStore, TelemetrySource
 from shared.telemetry_records import Window
+
+log = logging.getLogger("autosre.remediation")
 
 
 def propose(incident: IncidentHandle) -> list[Proposal]:
@@ -59,6 +68,7 @@ class Remediation:
     runner: ActionRunner = field(default_factory=DryRunRunner)
     clock: Callable[[], float] = time.time
     link_ttl_s: float = 3600.0
+    hand_off: Callable[[str, str], None] | None = None  # to the executor (actions topic); None: run inline
 
     def __post_init__(self) -> None:
         self.log = IncidentLog(self.store, clock=lambda: self.clock())
@@ -104,6 +114,51 @@ class Remediation:
                     not incident.record(ev.APPROVAL_DECIDED, (proposal.proposal_id,), approver, record):
                 raise approvals.TokenError("used", "this approval link has already been used")
         return proposal
+
+    def deliver(self, incident_id: str, proposal_id: str) -> str:
+        """Hand an approved proposal to the executor and record that it was handed over (inline: run it). A hand-off
+        that fails leaves the decision standing and is retried by `redrive_hand_offs` (the sweep)."""
+        if self.hand_off is None:
+            return self.execute(incident_id, proposal_id)
+        if not self._hand_over(incident_id, proposal_id):
+            return "approved and recorded; handing it to the executor failed, and it is retried automatically"
+        return "approved: handed to the executor; the outcome appears on the incident's timeline"
+
+    def _hand_over(self, incident_id: str, proposal_id: str) -> bool:
+        assert self.hand_off is not None
+        try:
+            self.hand_off(incident_id, proposal_id)
+        except Exception as exc:  # the decision is recorded; the sweep hands it over again
+            log.warning("hand-off to the executor failed: %s: %s", type(exc).__name__, exc,
+                        extra={"json_fields": {"incident_id": incident_id, "proposal_id": proposal_id}})
+            return False
+        with self.log.incident(incident_id) as incident:
+            incident.record(ev.REMEDIATION_HANDED_OFF, (proposal_id,), "approve",
+                            RemediationHandedOff(proposal_id=proposal_id))
+        return True
+
+    def redrive_hand_offs(self) -> list[str]:
+        """Hand over again every approved proposal whose hand-off was not recorded (a failure or a crash between
+        the decision and the hand-off). Returns the proposal ids handed over."""
+        done = []
+        for summary in self.log.summaries():
+            if not summary.get("awaiting_hand_off") or summary.get("status") != "open":
+                continue
+            state = self.log.read(str(summary["incident_id"]))
+            if state is None:
+                continue
+            for proposal_id in state.awaiting_hand_off:
+                if self.hand_off is not None:
+                    if self._hand_over(state.incident_id, proposal_id):
+                        done.append(proposal_id)
+                    continue
+                try:
+                    self.execute(state.incident_id, proposal_id)
+                except RemediationError as exc:
+                    log.warning("re-driven action refused: %s", exc, extra={"json_fields": {"reason": exc.reason}})
+                    continue
+                done.append(proposal_id)
+        return done
 
     def execute(self, incident_id: str, proposal_id: str) -> str:
         with self.log.incident(incident_id) as incident:
