@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from agents.metric_vocabulary import names_pool, names_saturation
 from shared.events import stable_id
 from shared.models import Finding, Proposal, Report
 
@@ -52,10 +53,6 @@ CATALOG: dict[str, ActionType] = {a.name: a for a in [
                                        "webhook."),
 ]}
 
-SATURATION_WORDS = ("cpu", "memory", "utiliz", "throttl")
-POOL_WORDS = ("pool", "connection", "thread")
-
-
 def propose(report: Report, findings: dict[str, Finding]) -> list[Proposal]:
     """At most one proposal per ranked cause among the top two, from the kind of evidence behind it."""
     out: list[Proposal] = []
@@ -68,9 +65,9 @@ def propose(report: Report, findings: dict[str, Finding]) -> list[Proposal]:
         if deploys:
             action, params = "rollback_cloud_run", {"to_revision": deploys[0].details.get("previous", "")}
             why = f"a deploy {deploys[0].details.get('seconds_before_onset', '?')} s before the alert"
-        elif any(w in (metrics + logs).lower() for w in POOL_WORDS):
+        elif names_pool(metrics + logs):
             action, params, why = "restart", {}, "connection-pool saturation"
-        elif any(w in metrics.lower() for w in SATURATION_WORDS):
+        elif names_saturation(metrics):
             action, params, why = "scale_min_instances", {"min_instances": 3}, "resource saturation"
         else:
             action, params, why = "runbook_webhook", {}, "no catalog action fits the evidence directly"

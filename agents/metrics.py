@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 
 from agents import seasonality
 from agents.context import AnalysisContext, SpecialistResult
+from agents.metric_vocabulary import direction, is_host_level
 from agents.stats import MAD_TO_SIGMA, change_point, cusum_onset, mad, median, robust_center_scale, squash, z_of
 from shared.models import Finding, Widget
 from shared.ports import TelemetrySource
@@ -39,24 +40,6 @@ CHANGE_POINT_BASELINE_WEIGHT = 0.6
 MIN_FLEET = 4  # series of one metric needed before its breadth across the fleet is judged
 MAX_COHORTS = 10  # a label with more values than this (or one per instance) does not split a fleet into cohorts
 BREADTH_DISCOUNT = 0.5
-
-# Direction from generic words in metric names: which way is bad.
-UP_BAD = ("error", "fail", "latency", "duration", "cpu", "memory", "pool", "queue", "timeout", "restart", "saturat",
-          "utiliz", "usage", "wait", "throttl", "5xx", "4xx", "drop", "retrans", "p50", "p90", "p95", "p99", "oom",
-          "evict", "backlog")
-DOWN_BAD = ("success", "availab", "throughput", "ok_", "healthy", "uptime", "hit_rate", "hit_ratio")
-HOST_WORDS = ("node",)  # a node's figures are shared by every pod on it: weaker evidence about one service
-
-
-def direction(metric: str) -> int:
-    """+1 when up is bad, -1 when down is bad, 0 when either may be."""
-    name = metric.lower()
-    if any(w in name for w in DOWN_BAD):
-        return -1
-    if any(w in name for w in UP_BAD):
-        return 1
-    return 0
-
 
 @dataclass(frozen=True)
 class SeriesScore:
@@ -188,7 +171,7 @@ def rank_key(f: Finding) -> tuple[float, bool, float, float, str, str, str, str]
 def _anomaly(s: SeriesScore, levels: dict[str, float], breadth: dict[tuple[str, str, str], float],
              ctx: AnalysisContext, query: dict[str, object]) -> Finding:
     series = s.series
-    host_level = any(w in series.metric.lower() for w in HOST_WORDS)
+    host_level = is_host_level(series.metric)
     # an increase that is small next to what the fleet typically runs at is real but hardly a cause
     effect = abs(s.value - s.baseline_median) / max(levels.get(series.metric, 0.0), 1e-9)
     shared = breadth.get(_key(series), 0.0)

@@ -31,19 +31,11 @@ from typing import Literal
 
 from agents.causal_graph import TOPOLOGY_KIND, ServiceGraph
 from agents.context import AnalysisContext
+from agents.metric_vocabulary import metric_role
 from shared.models import ChainStep, Finding, RankedCause, RuledOut
 
 ORIGIN, OWN, SYMPTOM, CONTEXT = "origin", "own", "symptom", "context"
-# Generic words in metric names: what users see of a service (a symptom, possibly propagated) ...
-SYMPTOM_METRIC_WORDS = ("latency", "duration", "response", "error", "fail", "success", "timeout", "5xx", "4xx",
-                        "p50", "p90", "p95", "p99", "availab", "apdex", "slo")
-# ... how much load reaches it (set by its callers and retries, not by its health) ...
-LOAD_WORDS = ("receive", "transmit", "bytes", "packet", "syscall", "workload", "traffic", "request_count", "rps",
-              "qps", "throughput")
-# ... and the resources a service saturates on its own.
-RESOURCE_WORDS = ("cpu", "memory", "mem_", "heap", "gc", "thread", "pool", "connection", "fd", "file_desc", "disk",
-                  "oom", "throttl", "restart", "evict", "saturat", "utiliz", "queue")
-
+NO_TELEMETRY = "no telemetry for"  # a chain step on the alert's service when the traces do not show it
 ECHO_WORDS = 6  # a log template sharing a run of this many words with a downstream service's repeats its error
 WORD = re.compile(r"[a-z0-9_]+")
 KIND_DECAY = 0.5  # a specialist's second kind of evidence counts half, its third a quarter
@@ -88,12 +80,12 @@ def role(f: Finding) -> str:
     if f.kind == "log.flow_break":  # its own code path broke, unless right after a call: the callee's outcome
         return SYMPTOM if d.get("after_call") else ORIGIN
     if f.kind == "metric.anomaly":
-        metric = str(d.get("metric", "")).lower()
-        if any(w in metric for w in SYMPTOM_METRIC_WORDS):
+        kind = metric_role(str(d.get("metric", "")))
+        if kind == "symptom":
             return SYMPTOM
-        if d.get("host_level") or any(w in metric for w in LOAD_WORDS):
+        if d.get("host_level") or kind == "load":
             return CONTEXT
-        if any(w in metric for w in RESOURCE_WORDS):
+        if kind == "resource":
             return ORIGIN
     return OWN
 
@@ -267,7 +259,13 @@ def _cause(rank_no: int, s: str, ev: dict[str, Evidence], judged: dict[str, Judg
     for below, hop in pairwise(path):
         hop_findings = ev[hop].findings if hop in ev else []
         step_role: Literal["symptom", "propagation"] = "symptom" if hop == alert_end else "propagation"
-        chain.append(ChainStep(role=step_role, service=hop, statement=chain_statement(hop, hop_findings, below),
+        if graph.calls.get((hop, below)) == 0:  # fronted_by's assumed edge: the traces do not show the service
+            statement = (f"{NO_TELEMETRY} {hop} in the traces read and no finding on it" if not hop_findings
+                         else chain_statement(hop, hop_findings, "") + " (not in the traces read)")
+            statement += f" (taken to sit in front of {below}, a traced entry service)"
+        else:
+            statement = chain_statement(hop, hop_findings, below)
+        chain.append(ChainStep(role=step_role, service=hop, statement=statement,
                                evidence=_ids([f.finding_id for f in hop_findings[:STEP_EVIDENCE]])))
     if alert_end != s and chain[-1].service != alert_end:  # the graph does not connect the cause to the alert
         found = ev[alert_end].findings if alert_end in ev else []
@@ -358,7 +356,14 @@ def headline(result: RcaResult, ctx: AnalysisContext) -> tuple[str, str]:
     head = f"Likely root cause: {top.service}, {phrase} ({top.confidence:.0%} confidence)"
     hops = [step.service for step in top.chain if step.role in ("propagation", "symptom")]
     parts = [top.title.rstrip(".") + "."]
-    if hops:
+    unseen = [step.service for step in top.chain if step.statement.startswith(NO_TELEMETRY)]
+    if unseen and hops[:-1]:
+        parts.append(f"It propagates {' -> '.join([top.service, *hops[:-1]])}; {NO_TELEMETRY} {unseen[0]}, where "
+                     f"the alert on {ctx.alert_metric or 'its metric'} fired, in the traces read.")
+    elif unseen:
+        parts.append(f"{NO_TELEMETRY} {unseen[0]}, where the alert on {ctx.alert_metric or 'its metric'} fired, "
+                     "in the traces read.")
+    elif hops:
         parts.append(f"It propagates {' -> '.join([top.service, *hops])}, where the alert on "
                      f"{ctx.alert_metric or 'its metric'} fired.")
     else:

@@ -12,6 +12,15 @@ from pydantic import BaseModel, ConfigDict, Field
 SPECIALISTS: tuple[str, ...] = ("logs", "traces", "metrics", "changes")
 
 
+FindingKind = Literal[
+    "log.new_pattern", "log.spike", "log.drop", "log.flow_break", "log.none",
+    "trace.latency_shift", "trace.error_shift", "trace.error_origin", "trace.wire_delay", "trace.topology",
+    "metric.anomaly", "metric.fleet_outlier",
+    "change.deploy", "change.config", "change.scale", "change.restart", "change.other", "change.none",
+]
+"""Every kind of finding a specialist records (docs/findings.md describes each)."""
+
+
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=False)
 
@@ -79,7 +88,7 @@ class Finding(Model):
 
     finding_id: str = ""
     specialist: str
-    kind: str  # e.g. log.new_pattern, trace.latency_shift, metric.anomaly, change.deploy
+    kind: FindingKind
     service: str = ""
     resource: str = ""  # pod / instance / operation / metric name, where narrower than the service
     title: str
@@ -104,7 +113,7 @@ class RankedCause(Model):
     rank: int
     service: str
     resource: str = ""
-    kind: str  # the leading finding kind, e.g. change.deploy, metric.anomaly
+    kind: FindingKind  # the leading finding's kind
     title: str
     score: float
     confidence: float = Field(ge=0.0, le=1.0)

@@ -10,6 +10,7 @@ import pytest
 
 from agents import metrics
 from agents.context import AnalysisContext, plan_windows
+from agents.metric_vocabulary import direction
 from shared.telemetry.bundle import BundleSource
 from shared.telemetry.memory import MemorySource
 from shared.telemetry_records import MetricSeries
@@ -82,8 +83,8 @@ def test_direction_comes_from_the_metric_name() -> None:
     assert set(found) == {("svc1", "success_rate"), ("svc5", "latency_p95_ms")}  # up on success, down on cpu: fine
     assert found[("svc1", "success_rate")].details["direction"] == "down"
     assert found[("svc1", "success_rate")].details["bad_direction"] == "down"
-    assert metrics.direction("errors_total") == 1 and metrics.direction("requests_throughput") == -1
-    assert metrics.direction("network_receive_bytes") == 0
+    assert direction("errors_total") == 1 and direction("requests_throughput") == -1
+    assert direction("network_receive_bytes") == 0
 
 
 def test_a_metric_of_unknown_direction_counts_either_way_but_weighs_less() -> None:
