@@ -25,7 +25,7 @@ def time_score(seconds_before_onset: float) -> float:
     """1 just before the onset, halving every HALF_LIFE_S; changes after the onset weigh little."""
     if seconds_before_onset < 0:
         return AFTER_SCORE * math.exp(seconds_before_onset / AFTER_DECAY_S)
-    return 0.5 ** (seconds_before_onset / HALF_LIFE_S)
+    return float(0.5 ** (seconds_before_onset / HALF_LIFE_S))
 
 
 def change_score(kind: str, seconds_before_onset: float) -> float:
