@@ -321,8 +321,8 @@ class Pipeline:
         """Publish partial reports for open incidents whose round deadline has passed."""
         now = self.clock() if now is None else now
         swept = []
-        for summary in self.log.summaries():
-            if summary.get("status") != "open" or (summary.get("report") and not self.pending_steps(summary)):
+        for summary in self.log.summaries(status="open"):
+            if summary.get("report") and not self.pending_steps(summary):
                 continue
             with self.log.incident(str(summary["incident_id"])) as incident:
                 rnd = incident.state.current_round if incident.exists else None

@@ -141,8 +141,8 @@ class Remediation:
         """Hand over again every approved proposal whose hand-off was not recorded (a failure or a crash between
         the decision and the hand-off). Returns the proposal ids handed over."""
         done = []
-        for summary in self.log.summaries():
-            if not summary.get("awaiting_hand_off") or summary.get("status") != "open":
+        for summary in self.log.summaries(status="open"):
+            if not summary.get("awaiting_hand_off"):
                 continue
             state = self.log.read(str(summary["incident_id"]))
             if state is None:

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -118,5 +119,6 @@ class IncidentLog:
         return self._append(make_event(DEAD_LETTER_STREAM, EventType.ALERT_REJECTED, key, actor, payload,
                                        at=self.clock()))
 
-    def summaries(self) -> list[dict[str, object]]:
-        return list(self.store.summaries())
+    def summaries(self, status: str | None = None) -> list[dict[str, Any]]:
+        """The list-view projections (only those with `status`, when given: a query, not a scan)."""
+        return list(self.store.summaries(status))

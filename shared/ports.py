@@ -24,7 +24,9 @@ class EventStore(Protocol):
     - `load` returns every event of an incident ordered by (at, event_id).
     - `claim(key, value)` stores value under key if the key is free and returns the value now stored
       (the winner's, under concurrency). `release(key, value)` frees the key only if it still holds value.
-    - `put_summary` overwrites an incident's summary (a projection rebuilt from events); `summaries` lists them.
+    - `put_summary` stores an incident's summary (a projection rebuilt from events), overwriting the stored one
+      unless that was folded from more events (its `events`, then its `updated_at`): a stale fold never lands last.
+    - `summaries(status)` lists them, ordered by incident id; with a status, only those (a query, not a scan).
     Only shared/incident_log.py reads and writes incidents' events; the keys serve routing and claims.
     """
 
@@ -40,7 +42,7 @@ class EventStore(Protocol):
 
     def put_summary(self, incident_id: str, summary: dict[str, Any]) -> None: ...
 
-    def summaries(self) -> list[dict[str, Any]]: ...
+    def summaries(self, status: str | None = None) -> list[dict[str, Any]]: ...
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,18 @@
 
 Layout (prefix defaults to "autosre"):
 - `{prefix}_incidents/{incident_id}/events/{event_id}`: one event; append = `create()` (AlreadyExists -> False)
-- `{prefix}_incidents/{incident_id}`: the list-view summary (a projection, overwritten with `set()`)
+- `{prefix}_incidents/{incident_id}`: the list-view summary (a projection) with `status`, `events` and
+  `updated_at` as fields: the sweep and the web index query by status instead of reading the collection, and a
+  summary folded from fewer events never overwrites a newer one (update with an update-time precondition)
+- every document carries `expire_at` when a retention is set: a Firestore TTL policy on that field (infra/)
+  deletes incidents past it
 - `{prefix}_keys/{sha256(key)}`: {key, value}; claim = `create()` (on AlreadyExists the holder's value is read
   back), release = delete with an update-time precondition, so only the holder that still holds it frees it.
 Ids that are not valid document ids as they are (a '/', `.`/`..`, `__x__`, over 1500 bytes) are stored under
 "~" + their sha256 (plain ids never start with "~", so the two cannot collide); the real id is a field.
-Event data is stored as a JSON string so that it round-trips exactly (Firestore has no int keys, turns ints
-past 2**63 into errors, ...). Ordering is done here, so no composite index is needed.
+An append whose reply was lost and was retried by the client finds its own document (by a per-call writer
+token) and counts as written. Event data is stored as a JSON string so that it round-trips exactly (Firestore
+has no int keys, turns ints past 2**63 into errors, ...). Ordering is done here, so no composite index is needed.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.models import Event
@@ -37,7 +44,8 @@ def key_id(key: str) -> str:
 
 
 class FirestoreEventStore:
-    def __init__(self, project: str, prefix: str = "autosre", client: Any = None, database: str = "(default)"):
+    def __init__(self, project: str, prefix: str = "autosre", client: Any = None, database: str = "(default)",
+                 retention_days: float = 0.0):
         if client is None:
             from google.cloud import firestore
 
@@ -48,12 +56,17 @@ class FirestoreEventStore:
         self._exists = exceptions.AlreadyExists
         self._lost_race = (exceptions.FailedPrecondition, exceptions.NotFound, exceptions.Aborted)
         self._incidents = client.collection(f"{prefix}_incidents")
+        self._retention = timedelta(days=retention_days) if retention_days > 0 else None
         self._keys = client.collection(f"{prefix}_keys")
 
     def _events(self, incident_id: str) -> Any:
         return self._incidents.document(doc_id(incident_id)).collection("events")
 
+    def _expiry(self, at: float) -> dict[str, datetime]:
+        return {"expire_at": datetime.fromtimestamp(at, UTC) + self._retention} if self._retention else {}
+
     def append(self, event: Event) -> bool:
+        writer = uuid.uuid4().hex  # tells our own retried create apart from another delivery's
         doc = {
             "incident_id": event.incident_id,
             "event_id": event.event_id,
@@ -61,11 +74,15 @@ class FirestoreEventStore:
             "at": float(event.at),
             "actor": event.actor,
             "data": json.dumps(event.data, sort_keys=True),
+            "writer": writer,
+            **self._expiry(event.at),
         }
+        ref = self._events(event.incident_id).document(doc_id(event.event_id))
         try:
-            self._events(event.incident_id).document(doc_id(event.event_id)).create(doc)
+            ref.create(doc)
         except self._exists:
-            return False
+            snap = ref.get()  # a create retried after a lost reply finds the document it wrote itself
+            return bool(snap.exists and (snap.to_dict() or {}).get("writer") == writer)
         return True
 
     def load(self, incident_id: str) -> list[Event]:
@@ -107,10 +124,37 @@ class FirestoreEventStore:
         return True
 
     def put_summary(self, incident_id: str, summary: dict[str, Any]) -> None:
-        self._incidents.document(doc_id(incident_id)).set(
-            {"incident_id": incident_id, "summary": json.dumps(summary, sort_keys=True)})
+        from google.cloud.firestore_v1 import LastUpdateOption
 
-    def summaries(self) -> list[dict[str, Any]]:
-        docs = [d for d in (s.to_dict() for s in self._incidents.stream()) if d and "summary" in d]
+        newer = (int(summary.get("events") or 0), float(summary.get("updated_at") or 0.0))
+        doc = {"incident_id": incident_id, "summary": json.dumps(summary, sort_keys=True),
+               "status": str(summary.get("status", "")), "events": newer[0], "updated_at": newer[1],
+               **self._expiry(newer[1])}
+        ref = self._incidents.document(doc_id(incident_id))
+        for _ in range(8):  # another writer may land between the read and the write: read again
+            snap = ref.get()
+            if not snap.exists:
+                try:
+                    ref.create(doc)
+                    return
+                except self._exists:
+                    continue
+            stored = snap.to_dict() or {}
+            if "summary" in stored and (int(stored.get("events") or 0), float(stored.get("updated_at") or 0.0)) > newer:
+                return  # a fold of more events is stored already
+            try:
+                ref.update(doc, option=LastUpdateOption(snap.update_time))
+                return
+            except self._lost_race:
+                continue
+
+    def summaries(self, status: str | None = None) -> list[dict[str, Any]]:
+        if status is None:
+            snaps = self._incidents.stream()
+        else:
+            from google.cloud.firestore_v1.base_query import FieldFilter
+
+            snaps = self._incidents.where(filter=FieldFilter("status", "==", status)).stream()
+        docs = [d for d in (s.to_dict() for s in snaps) if d and "summary" in d]
         docs.sort(key=lambda d: str(d.get("incident_id", "")))
         return [json.loads(d["summary"]) for d in docs]

@@ -68,15 +68,25 @@ class SqliteEventStore:
             return cur.rowcount == 1
 
     def put_summary(self, incident_id: str, summary: dict[str, Any]) -> None:
-        with self._lock:
+        with self._lock:  # a fold of fewer events (or an older one of as many) never overwrites a newer one
             self._db.execute(
-                "INSERT INTO summaries VALUES (?, ?) ON CONFLICT(incident_id) DO UPDATE SET summary = excluded.summary",
+                "INSERT INTO summaries VALUES (?, ?) ON CONFLICT(incident_id) DO UPDATE SET summary = excluded.summary "
+                "WHERE coalesce(json_extract(excluded.summary, '$.events'), 0) > "
+                "coalesce(json_extract(summaries.summary, '$.events'), 0) OR ("
+                "coalesce(json_extract(excluded.summary, '$.events'), 0) = "
+                "coalesce(json_extract(summaries.summary, '$.events'), 0) AND "
+                "coalesce(json_extract(excluded.summary, '$.updated_at'), 0) >= "
+                "coalesce(json_extract(summaries.summary, '$.updated_at'), 0))",
                 (incident_id, json.dumps(summary, sort_keys=True)),
             )
 
-    def summaries(self) -> list[dict[str, Any]]:
+    def summaries(self, status: str | None = None) -> list[dict[str, Any]]:
         with self._lock:
-            rows = self._db.execute("SELECT summary FROM summaries ORDER BY incident_id").fetchall()
+            if status is None:
+                rows = self._db.execute("SELECT summary FROM summaries ORDER BY incident_id").fetchall()
+            else:
+                rows = self._db.execute("SELECT summary FROM summaries WHERE json_extract(summary, '$.status') = ? "
+                                        "ORDER BY incident_id", (status,)).fetchall()
         return [json.loads(r[0]) for r in rows]
 
     def close(self) -> None:

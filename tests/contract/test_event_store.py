@@ -192,3 +192,43 @@ def test_summaries_and_events_do_not_mix(store: EventStore) -> None:
     assert store.summaries() == [{"incident_id": "only-summary"}]
     assert store.load("only-summary") == []
     assert len(store.load("only-events")) == 1
+
+
+def test_a_stale_summary_never_overwrites_a_newer_one(store: EventStore) -> None:
+    store.put_summary("i", {"incident_id": "i", "status": "open", "events": 5, "updated_at": 50.0})
+    store.put_summary("i", {"incident_id": "i", "status": "open", "events": 3, "updated_at": 90.0})  # fewer events
+    store.put_summary("i", {"incident_id": "i", "status": "open", "events": 5, "updated_at": 40.0})  # older
+    assert store.summaries() == [{"incident_id": "i", "status": "open", "events": 5, "updated_at": 50.0}]
+    store.put_summary("i", {"incident_id": "i", "status": "resolved", "events": 6, "updated_at": 60.0})
+    assert store.summaries()[0]["status"] == "resolved"
+
+
+def test_summaries_can_be_asked_for_by_status(store: EventStore) -> None:
+    for incident, status in (("a", "open"), ("b", "resolved"), ("c", "open")):
+        store.put_summary(incident, {"incident_id": incident, "status": status, "events": 1, "updated_at": 1.0})
+    assert [s["incident_id"] for s in store.summaries(status="open")] == ["a", "c"]
+    assert [s["incident_id"] for s in store.summaries(status="resolved")] == ["b"]
+    assert store.summaries(status="unknown") == []
+
+
+@pytest.mark.emulator
+def test_a_firestore_create_retried_after_a_lost_reply_counts_as_written(request: pytest.FixtureRequest,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    request.getfixturevalue("firestore_emulator")
+    from google.api_core.exceptions import AlreadyExists
+    from google.cloud.firestore_v1.document import DocumentReference
+
+    from shared.store.firestore import FirestoreEventStore
+
+    store = FirestoreEventStore(request.getfixturevalue("project_id"), prefix=f"t{uuid.uuid4().hex[:8]}")
+    real_create = DocumentReference.create
+
+    def lost_reply(self: DocumentReference, document_data: dict[str, Any], **kwargs: Any) -> Any:
+        real_create(self, document_data, **kwargs)  # the write lands ...
+        raise AlreadyExists("the retried create finds it")  # ... the reply is lost, the client's retry fails
+
+    monkeypatch.setattr(DocumentReference, "create", lost_reply)
+    assert store.append(event("e1")) is True  # our own write, not someone else's
+    monkeypatch.undo()
+    assert store.append(event("e1")) is False  # a genuine second append still writes nothing
+    assert len(store.load("inc-1")) == 1
