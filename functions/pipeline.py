@@ -143,7 +143,8 @@ class Pipeline:
             size=len(message.data), sha256=digest,
             excerpt_b64=base64.b64encode(message.data[:EXCERPT_BYTES]).decode(), attributes=dict(message.attributes))
         log.warning("alert rejected: %s", error, extra={"json_fields": {"reason": reason, "sha256": digest}})
-        if self.log.record_rejection((digest,), "intake", record):
+        replay = message.attributes.get("autosre_replay", "")  # a replayed message still poison is archived again
+        if self.log.record_rejection((digest, replay) if replay else (digest,), "intake", record):
             self.bus.publish(topics.DEAD_LETTER, message.data,
                              {**message.attributes, "autosre_reason": reason, "autosre_sha256": digest})
 

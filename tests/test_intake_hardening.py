@@ -49,3 +49,16 @@ def test_hostile_intake_is_recorded_once_and_acked(db: Path, event: CloudEvent) 
     rejected = SqliteEventStore(str(db)).load(DEAD_LETTER_STREAM)
     assert len(rejected) == 1, [e.data["reason"] for e in rejected]
     assert rejected[0].data["reason"] and json.dumps(rejected[0].data)
+
+
+def test_a_replayed_message_that_is_still_poison_is_archived_again() -> None:
+    from shared import topics
+    from shared.ports import Message
+    from tests.test_pipeline import make
+
+    pipeline, bus = make()
+    for attributes in ({}, {}, {"autosre_replay": "1"}):
+        pipeline.on_alert(Message(data=b"{not json", attributes=attributes, topic=topics.ALERTS))
+    archived = [m for m in bus.published if m.topic == topics.DEAD_LETTER]
+    assert len(archived) == 2  # once when first rejected, once more after the replay; a redelivery adds nothing
+    assert len(pipeline.store.load(DEAD_LETTER_STREAM)) == 2

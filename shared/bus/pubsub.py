@@ -135,6 +135,7 @@ def subscription_request(project: str, spec: SubscriptionSpec) -> dict[str, Any]
         "ack_deadline_seconds": spec.ack_deadline_s,
         "retry_policy": {"minimum_backoff": _duration(spec.min_backoff_s),
                          "maximum_backoff": _duration(spec.max_backoff_s)},
+        "expiration_policy": {},  # no ttl: never expires (the default deletes a subscription after 31 quiet days)
     }
     if spec.filter:
         request["filter"] = spec.filter_expression()
