@@ -113,14 +113,20 @@ def _observations(source: TelemetrySource, ctx: AnalysisContext) -> tuple[list[O
         base_read, inc_read = source.logs(ctx.baseline, services), source.logs(ctx.incident, services)
         return ([(r, False, 1) for r in base_read.items if r.service in ctx.focus]
                 + [(r, True, 1) for r in inc_read.items if r.service in ctx.focus]), [], "lines"
+    notes: list[str] = []
     if source.log_counter is not None:
-        rows, capped = source.log_counter.log_pattern_counts(ctx.baseline, ctx.incident)
-        notes = ["logs: pre-aggregated rows hit their cap; rare patterns may be missing"] if capped else []
-        return [(LogRecord(r.first_seen, r.service, r.exemplar, SEVERITIES[min(r.severity_rank, 8)]),
-                 r.bucket == "incident", r.count) for r in rows], notes, "aggregated"
+        try:
+            rows, capped = source.log_counter.log_pattern_counts(ctx.baseline, ctx.incident)
+        except Exception as exc:  # the query refused (bytes cap, quota, permissions): the lines can still be read
+            notes.append(f"logs: pre-aggregated counts failed ({type(exc).__name__}: {str(exc)[:200]}); "
+                         "read the lines instead")
+        else:
+            notes = ["logs: pre-aggregated rows hit their cap; rare patterns may be missing"] if capped else []
+            return [(LogRecord(r.first_seen, r.service, r.exemplar, SEVERITIES[min(r.severity_rank, 8)]),
+                     r.bucket == "incident", r.count) for r in rows], notes, "aggregated"
     base_read, inc_read = source.logs(ctx.baseline), source.logs(ctx.incident)
-    notes = [f"logs ({name} window): {r.note or 'the read stopped early; counts are a sample'}"
-             for name, r in (("baseline", base_read), ("incident", inc_read)) if r.sampled]
+    notes += [f"logs ({name} window): {r.note or 'the read stopped early; counts are a sample'}"
+              for name, r in (("baseline", base_read), ("incident", inc_read)) if r.sampled]
     return ([(r, False, 1) for r in base_read.items] + [(r, True, 1) for r in inc_read.items]), notes, "lines"
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from shared.telemetry.bigquery_logs import (
+    DEFAULT_MAX_BYTES_BILLED,
     NORMALIZERS,
     PARAMETERS,
     PLACEHOLDER,
@@ -36,7 +37,8 @@ class FakeJob:
 
 
 class FakeClient:
-    """Records each query and its job config; answers with `rows`."""
+    """Records each query and its job config; answers with `rows`. Like the API, it refuses a job whose
+    maximumBytesBilled is not an int64 (QueryJobConfig sends `str(value)`: None travels as "None", a 400)."""
 
     def __init__(self, rows: list[dict[str, Any]]):
         self.rows = rows
@@ -44,7 +46,13 @@ class FakeClient:
         self.jobs: list[FakeJob] = []
 
     def query(self, sql: str, job_config: Any, timeout: float) -> FakeJob:
+        from google.api_core.exceptions import BadRequest
+
         self.calls.append((sql, job_config, timeout))
+        cap = job_config.to_api_repr().get("query", {}).get("maximumBytesBilled")
+        if cap is not None and not re.fullmatch(r"-?[0-9]+", str(cap)):
+            raise BadRequest(f"Invalid value at 'job.configuration.query.maximum_bytes_billed' (TYPE_INT64), "
+                             f"\"{cap}\"")
         self.jobs.append(FakeJob(self.rows))
         return self.jobs[-1]
 
@@ -134,3 +142,75 @@ def test_bad_table_names_are_refused(table: str) -> None:
         pattern_count_query(table)
     with pytest.raises(ValueError, match="not a BigQuery table"):
         BigQueryLogAggregator(table, client=FakeClient([]))
+
+
+def test_every_query_carries_an_integer_bytes_cap() -> None:
+    """maximum_bytes_billed=None was sent as "None" and every query was refused; now a real cap always travels."""
+    client = FakeClient([row(0)])
+    counts, _ = BigQueryLogAggregator(TABLE, client=client).log_pattern_counts(BASELINE, INCIDENT)
+    assert len(counts) == 1
+    config = client.calls[0][1]
+    assert config.to_api_repr()["query"]["maximumBytesBilled"] == str(10 * 2**30) == str(DEFAULT_MAX_BYTES_BILLED)
+    for bad in (None, 0, -1, 1.5, "10", True):
+        with pytest.raises(ValueError, match="max_bytes_billed"):
+            BigQueryLogAggregator(TABLE, client=client, max_bytes_billed=bad)  # type: ignore[arg-type]
+
+
+def test_the_stand_in_refuses_a_cap_of_none_as_the_api_does() -> None:
+    from google.api_core.exceptions import BadRequest
+    from google.cloud import bigquery
+
+    with pytest.raises(BadRequest, match=r'TYPE_INT64.*"None"'):
+        FakeClient([]).query("SELECT 1", bigquery.QueryJobConfig(maximum_bytes_billed=None), 1.0)
+
+
+def test_the_configured_cap_reaches_the_aggregator(monkeypatch: pytest.MonkeyPatch) -> None:
+    from functions import runtime
+    from shared import config
+    from shared.telemetry import bigquery_logs, cloud_logging, gcp
+
+    assert config.Settings().log_analytics_max_bytes == 10 * 2**30
+    settings = config.Settings.from_env({"AUTOSRE_TELEMETRY": "gcp", "AUTOSRE_PROJECT": "my-project",
+                                         "AUTOSRE_LOG_ANALYTICS_TABLE": TABLE,
+                                         "AUTOSRE_LOG_ANALYTICS_MAX_BYTES": "5000000000"})
+    assert settings.log_analytics_max_bytes == 5_000_000_000
+    for module, name in ((cloud_logging, "CloudLoggingLogReader"), (gcp, "CloudTraceReader"),
+                         (gcp, "CloudMonitoringReader")):
+        monkeypatch.setattr(module, name, lambda *args, **kwargs: None)  # no credentials here
+    real = bigquery_logs.BigQueryLogAggregator
+
+    def aggregator(table: str, **kwargs: Any) -> BigQueryLogAggregator:
+        return real(table, client=FakeClient([]), **kwargs)
+
+    monkeypatch.setattr(bigquery_logs, "BigQueryLogAggregator", aggregator)
+    source = runtime.make_telemetry(settings)(None)  # type: ignore[arg-type]
+    counter = source.log_counter
+    assert isinstance(counter, real) and counter.max_bytes_billed == 5_000_000_000
+    counter.log_pattern_counts(BASELINE, INCIDENT)
+    assert counter.client.calls[0][1].to_api_repr()["query"]["maximumBytesBilled"] == "5000000000"
+
+
+def test_the_logs_specialist_reads_lines_when_the_query_fails() -> None:
+    from google.cloud import bigquery
+
+    from agents import logs
+    from agents.context import AnalysisContext
+    from shared.telemetry.memory import MemorySource
+    from shared.telemetry_records import LogRecord
+
+    class Refusing(BigQueryLogAggregator):
+        def job_config(self, baseline: Window, incident: Window, services: list[str] | None = None) -> Any:
+            return bigquery.QueryJobConfig(maximum_bytes_billed=None)  # what the old default sent
+
+    lines = [LogRecord(BASELINE.start + i * 30, "payment", f"charged order {i}") for i in range(120)]
+    lines += [LogRecord(INCIDENT.start + i * 10, "payment", f"connection refused to db-{i % 3}", "ERROR")
+              for i in range(60)]
+    client = FakeClient([])
+    source = MemorySource(lines, log_counter=Refusing(TABLE, client=client))
+    ctx = AnalysisContext("inc", "payment", "m", INCIDENT.start + 300, INCIDENT, BASELINE)
+    result = logs.analyse(source, ctx)
+    assert len(client.calls) == 1
+    assert any(n.startswith("logs: pre-aggregated counts failed (BadRequest: 400 Invalid value at") and
+               n.endswith("read the lines instead") for n in result.notes)
+    new = [f for f in result.findings if f.kind == "log.new_pattern"]
+    assert new and new[0].service == "payment" and new[0].query["mode"] == "lines"

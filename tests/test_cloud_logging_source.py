@@ -1,7 +1,12 @@
-"""The Cloud Logging reader against a local stand-in for entries.list (the real client, REST transport)."""
+"""The Cloud Logging reader against a local stand-in for entries.list (the real client, REST transport).
+
+The stand-in answers as the API does: with `entries` it applies the filter's time bounds, services and log kind,
+`orderBy`, `pageSize` and page tokens; and past 60 requests a minute (of its clock) it answers 429
+RESOURCE_EXHAUSTED, Cloud Logging's read quota per project."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -10,7 +15,15 @@ from typing import Any
 
 import pytest
 
-from shared.telemetry.cloud_logging import CloudLoggingLogReader, build_filter
+from shared.telemetry.bundle import from_rfc3339
+from shared.telemetry.cloud_logging import (
+    READS_PER_MINUTE,
+    CloudLoggingLogReader,
+    QuotaWaitExceeded,
+    TokenBucket,
+    build_filter,
+    project_quota,
+)
 from shared.telemetry_records import LogRecord, Window
 from tests.http_stub import serve
 
@@ -20,34 +33,87 @@ WINDOW = Window(1_768_470_000.0, 1_768_470_600.0)  # 2026-01-15T09:40:00Z .. 09:
 FILTER = ('timestamp >= "2026-01-15T09:40:00.000000Z" AND timestamp < "2026-01-15T09:50:00.000000Z" AND '
           'NOT logName:"cloudaudit.googleapis.com" AND (resource.labels.service_name = "payment" OR '
           'resource.labels.container_name = "payment" OR resource.labels.function_name = "payment")')
+QUOTA_EXCEEDED = {"error": {"code": 429, "status": "RESOURCE_EXHAUSTED", "message": (
+    "Quota exceeded for quota metric 'Read requests' and limit 'Read requests per minute' of service "
+    "'logging.googleapis.com' for consumer 'project_number:123456789'.")}}
+SERVICE_LABELS = ("service_name", "container_name", "function_name")
 
 
 def entry(i: int, service: str = "payment") -> dict[str, Any]:
-    return {"logName": "projects/p/logs/stdout", "timestamp": f"2026-01-15T09:40:{i % 60:02d}.5Z",
+    return {"logName": "projects/p/logs/stdout", "timestamp": f"2026-01-15T09:{40 + i // 60}:{i % 60:02d}.5Z",
             "severity": "ERROR" if i % 2 else "INFO", "insertId": f"id{i}",
             "resource": {"type": "k8s_container", "labels": {"container_name": service, "pod_name": f"{service}-0"}},
             "textPayload": f"charge failed for order {i}", "trace": "projects/p/traces/abc123", "spanId": "s1"}
 
 
-class Api:
-    """entries.list over `pages`: page n answers pageToken str(n) and names page n+1 while there is one."""
+class FakeClock:
+    """Time shared by the stand-in and a reader's quota bucket: sleeping advances it, at once."""
 
-    def __init__(self) -> None:
+    def __init__(self, now: float = 1000.0):
+        self.now = now
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+class Api:
+    """entries.list. With `entries` set, served the way the API serves them (see the module's docstring); else
+    `pages`: page n answers pageToken str(n) and names page n+1 while there is one."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic, per_minute: int = READS_PER_MINUTE) -> None:
         self.pages: list[list[dict[str, Any]]] = []
+        self.entries: list[dict[str, Any]] | None = None
         self.endless = False  # every reply names a next page
         self.before: Callable[[int], tuple[int, Any] | None] = lambda n: None  # a reply instead, by request number
         self.requests: list[tuple[str, Any]] = []
+        self.clock, self.per_minute = clock, per_minute
+        self.admitted: list[float] = []  # times of the requests the quota let through
+        self.refused = 0
 
     def __call__(self, method: str, path: str, body: Any) -> tuple[int, Any]:
         self.requests.append((f"{method} {path.split('?')[0]}", body))
+        now = self.clock()
+        self.admitted = [t for t in self.admitted if t > now - 60.0]
+        if len(self.admitted) >= self.per_minute:
+            self.refused += 1
+            return 429, QUOTA_EXCEEDED
+        self.admitted.append(now)
         instead = self.before(len(self.requests))
         if instead is not None:
             return instead
+        if self.entries is not None:
+            return 200, self.serve(body)
         index = int(body.get("pageToken") or 0)
         reply: dict[str, Any] = {"entries": self.pages[index] if index < len(self.pages) else []}
         if self.endless or index + 1 < len(self.pages):
             reply["nextPageToken"] = str(index + 1)
         return 200, reply
+
+    def serve(self, body: dict[str, Any]) -> dict[str, Any]:
+        text = body["filter"]
+        low, high = (from_rfc3339(t) for t in re.findall(r'timestamp (?:>=|<) "([^"]+)"', text))
+        services = {v.replace('\\"', '"').replace("\\\\", "\\")
+                    for v in re.findall(r'resource\.labels\.\w+ = "((?:[^"\\]|\\.)*)"', text)}
+        audit = 'NOT logName:"cloudaudit.googleapis.com"' not in text
+
+        def matches(e: dict[str, Any]) -> bool:
+            labels = (e.get("resource") or {}).get("labels") or {}
+            return (low <= from_rfc3339(e["timestamp"]) < high
+                    and (not services or any(labels.get(k) in services for k in SERVICE_LABELS))
+                    and ("cloudaudit.googleapis.com" in e.get("logName", "")) == audit)
+
+        chosen = sorted((e for e in self.entries or [] if matches(e)), key=lambda e: from_rfc3339(e["timestamp"]),
+                        reverse=str(body.get("orderBy", "")).endswith("desc"))
+        offset, size = int(body.get("pageToken") or 0), int(body.get("pageSize") or 50)
+        reply: dict[str, Any] = {"entries": chosen[offset:offset + size]}
+        if offset + size < len(chosen):
+            reply["nextPageToken"] = str(offset + size)
+        return reply
 
 
 @pytest.fixture(scope="module")
@@ -64,13 +130,18 @@ def api(server: tuple[str, list[Api]]) -> tuple[str, Api]:
     return url, current[0]
 
 
-def reader(endpoint: str, **kwargs: Any) -> CloudLoggingLogReader:
+def logging_client(endpoint: str) -> Any:
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import logging as cloud_logging
 
-    client = cloud_logging.Client(project="p", credentials=AnonymousCredentials(), _use_grpc=False,
-                                  client_options={"api_endpoint": endpoint})
-    return CloudLoggingLogReader("p", client=client, **kwargs)
+    return cloud_logging.Client(project="p", credentials=AnonymousCredentials(), _use_grpc=False,
+                                client_options={"api_endpoint": endpoint})
+
+
+def reader(endpoint: str, clock: FakeClock | None = None, **kwargs: Any) -> CloudLoggingLogReader:
+    """A reader with a quota bucket of its own (on `clock` when given), not the process's shared one."""
+    kwargs.setdefault("quota", TokenBucket(clock=clock, sleep=clock.sleep) if clock else TokenBucket())
+    return CloudLoggingLogReader("p", client=logging_client(endpoint), **kwargs)
 
 
 def test_the_filter_is_exact() -> None:
@@ -87,8 +158,8 @@ def test_requests_are_paginated_and_entries_converted(api: tuple[str, Api]) -> N
     fn = {"receiveTimestamp": "2026-01-15T09:42:00Z",
           "resource": {"type": "cloud_function", "labels": {"function_name": "mailer", "instance_id": "i-9"}},
           "jsonPayload": {"b": 1, "a": "x"}}
-    fake.pages = [[entry(0), entry(1), entry(2)], [run, fn]]
-    result = reader(endpoint, page_size=3).logs(WINDOW, ["payment"])
+    fake.pages = [[fn, run, entry(2)], [entry(1), entry(0)]]  # newest first, as asked
+    result = reader(endpoint, page_size=3).logs(WINDOW)
     assert not result.sampled and result.note == "" and len(result.items) == 5
     assert result.items[0] == LogRecord(1_768_470_000.5, "payment", "charge failed for order 0", "INFO", "payment-0",
                                         "abc123", "s1")
@@ -96,25 +167,106 @@ def test_requests_are_paginated_and_entries_converted(api: tuple[str, Api]) -> N
     assert result.items[3] == LogRecord(1_768_470_060.123456, "checkout", "slow upstream", "WARNING",
                                         "checkout-00042-abc")
     assert result.items[4] == LogRecord(1_768_470_120.0, "mailer", '{"a": "x", "b": 1}', "DEFAULT", "i-9")
-    first = {"resourceNames": ["projects/p"], "filter": FILTER, "orderBy": "timestamp asc", "pageSize": 3}
+    first = {"resourceNames": ["projects/p"], "filter": build_filter(WINDOW), "orderBy": "timestamp desc",
+             "pageSize": 3}
     assert fake.requests == [("POST /v2/entries:list", first),
                              ("POST /v2/entries:list", {**first, "pageToken": "1"})]
 
 
-def test_a_read_stops_at_max_entries_and_says_so(api: tuple[str, Api]) -> None:
+def test_a_capped_read_keeps_the_lines_nearest_the_alert(api: tuple[str, Api]) -> None:
+    """Newest first: a busy window cut by the cap keeps its end (where the alert fired), not its quiet start."""
     endpoint, fake = api
-    fake.pages = [[entry(i) for i in range(4 * p, 4 * p + 4)] for p in range(5)]
-    result = reader(endpoint, page_size=4, max_entries=6).logs(WINDOW)
-    assert result.sampled and [r.message[-1] for r in result.items] == list("012345")
-    assert result.note == ("logs: stopped after 6 entries (limit: 6 entries); read up to 2026-01-15T09:40:05.500000Z;"
-                           " later entries of the window are unread")
-    assert len(fake.requests) == 2  # no page past the bound
+    fake.entries = [entry(i) for i in range(20)] + [entry(i, "checkout") for i in range(20, 25)]
+    result = reader(endpoint, page_size=4, max_entries=6).logs(WINDOW, ["payment"])
+    assert result.sampled and [r.message.rsplit(" ", 1)[-1] for r in result.items] == [str(i) for i in range(14, 20)]
+    assert result.note == ("logs: stopped after 6 entries, newest first (limit: 6 entries); read back to "
+                           "2026-01-15T09:40:14.500000Z; earlier entries of the window are unread")
+    assert len(fake.requests) == 2 and {body["orderBy"] for _, body in fake.requests} == {"timestamp desc"}
     fake.requests.clear()
-    exact = reader(endpoint, page_size=4, max_entries=8).logs(WINDOW)
+    exact = reader(endpoint, page_size=4, max_entries=8).logs(WINDOW, ["payment"])
     assert exact.sampled and len(exact.items) == 8 and len(fake.requests) == 2  # the API names a next page
-    fake.pages = fake.pages[:2]
+    fake.entries = fake.entries[12:20]
     whole = reader(endpoint, page_size=4, max_entries=8).logs(WINDOW)
     assert not whole.sampled and len(whole.items) == 8  # exactly the bound, and nothing after it
+
+
+def test_reads_share_the_projects_read_quota(api: tuple[str, Api]) -> None:
+    """130 pages (a baseline and an incident read) against 60 requests a minute: the bucket paces them, the API
+    refuses none, and every line is read."""
+    endpoint, fake = api
+    clock = FakeClock()
+    fake.clock = clock
+    fake.entries = [entry(i) for i in range(130)]
+    quota = TokenBucket(clock=clock, sleep=clock.sleep)
+    first_half, second_half = Window(WINDOW.start, WINDOW.start + 65), Window(WINDOW.start + 65, WINDOW.end)
+    reads = [reader(endpoint, quota=quota, page_size=1, timeout_s=600).logs(w) for w in (first_half, second_half)]
+    assert fake.refused == 0 and len(fake.requests) == 130
+    assert [len(r.items) for r in reads] == [65, 65] and not any(r.sampled for r in reads)
+    assert clock.now - 1000.0 == 120.0  # 60 now, 60 a minute later, 10 a minute after that
+    assert project_quota("p") is project_quota("p") is CloudLoggingLogReader("p", client=logging_client(endpoint)).quota
+    assert project_quota("p") is not project_quota("q")
+
+
+def test_a_429_is_retried_with_exponential_backoff(api: tuple[str, Api]) -> None:
+    """Another process spent the minute's quota: the read backs off 1, 2, 4 ... 32 s until the minute rolls."""
+    endpoint, fake = api
+    clock = FakeClock()
+    fake.clock, fake.admitted = clock, [clock.now] * READS_PER_MINUTE
+    fake.entries = [entry(0)]
+    result = reader(endpoint, clock).logs(WINDOW)
+    assert len(result.items) == 1 and fake.refused == 6 and len(fake.requests) == 7
+    assert clock.sleeps == [1.0, 2.0, 4.0, 8.0, 16.0, 32.0] and clock.now - 1000.0 == 63.0
+
+
+def test_429_retries_are_bounded(api: tuple[str, Api]) -> None:
+    from google.api_core.exceptions import TooManyRequests
+
+    endpoint, fake = api
+    clock = FakeClock()
+    fake.clock = clock
+    fake.before = lambda n: (429, QUOTA_EXCEEDED)
+    with pytest.raises(TooManyRequests, match="Quota exceeded"):  # the first page refused: the read fails
+        reader(endpoint, clock, max_attempts=4).logs(WINDOW)
+    assert len(fake.requests) == 4 and max(clock.sleeps) <= 32.0
+    fake.requests.clear()
+    with pytest.raises(TooManyRequests):  # within the time budget, whatever the attempts
+        reader(endpoint, clock, timeout_s=10.0).logs(WINDOW)
+    assert len(fake.requests) == 4  # tries at 0, 1, 3 and 7 s; the next backoff would end past 10 s
+    fake.requests.clear()
+    fake.entries = [entry(i) for i in range(3)]
+    fake.before = lambda n: (429, QUOTA_EXCEEDED) if n > 1 else None
+    partial = reader(endpoint, clock, page_size=2, max_attempts=2).logs(WINDOW)  # a later page: keep what was read
+    assert len(partial.items) == 2 and partial.sampled and "(page 2 failed: TooManyRequests)" in partial.note
+
+
+def test_no_quota_within_the_time_budget_stops_the_read(api: tuple[str, Api]) -> None:
+    endpoint, fake = api
+    clock = FakeClock()
+    fake.clock = clock
+    quota = TokenBucket(rate=2, per=60.0, clock=clock, sleep=clock.sleep)
+    fake.entries = [entry(i) for i in range(5)]
+    capped = reader(endpoint, quota=quota, page_size=1, timeout_s=20).logs(WINDOW)
+    assert capped.sampled and len(capped.items) == 2 and len(fake.requests) == 2
+    assert "(read quota: 60 requests/min for the project)" in capped.note
+    with pytest.raises(QuotaWaitExceeded):  # not even the first page
+        reader(endpoint, quota=quota, timeout_s=20).logs(WINDOW)
+
+
+def test_the_stand_in_enforces_the_quota_and_page_tokens(api: tuple[str, Api]) -> None:
+    """The stand-in refuses the 61st request of a minute and pages by token (else the tests above prove nothing)."""
+    _, fake = api
+    clock = FakeClock()
+    fake.clock = clock
+    fake.entries = [entry(i) for i in range(3)]
+    body = {"resourceNames": ["projects/p"], "filter": build_filter(WINDOW), "orderBy": "timestamp asc",
+            "pageSize": 2}
+    assert fake("POST", "/v2/entries:list", body) == (200, {"entries": fake.entries[:2], "nextPageToken": "2"})
+    assert fake("POST", "/v2/entries:list", {**body, "pageToken": "2"}) == (200, {"entries": fake.entries[2:]})
+    for _ in range(READS_PER_MINUTE - 2):
+        assert fake("POST", "/v2/entries:list", body)[0] == 200
+    assert fake("POST", "/v2/entries:list", body) == (429, QUOTA_EXCEEDED)
+    clock.now += 60.0
+    assert fake("POST", "/v2/entries:list", body)[0] == 200
 
 
 def test_a_read_stops_at_max_pages_even_when_they_are_empty(api: tuple[str, Api]) -> None:
@@ -127,8 +279,8 @@ def test_a_read_stops_at_max_pages_even_when_they_are_empty(api: tuple[str, Api]
     fake.pages, fake.endless = [], True  # entries.list may answer empty pages that name a next one
     empty = reader(endpoint, max_pages=5).logs(WINDOW)
     assert empty.items == [] and empty.sampled and len(fake.requests) == 5
-    assert empty.note == ("logs: stopped after 0 entries (limit: 5 pages of 1000); "
-                          "later entries of the window are unread")
+    assert empty.note == ("logs: stopped after 0 entries, newest first (limit: 5 pages of 1000); "
+                          "earlier entries of the window are unread")
 
 
 def test_a_read_stops_at_its_time_budget(api: tuple[str, Api]) -> None:
@@ -160,19 +312,20 @@ def test_a_hung_request_is_cut_by_the_timeout(api: tuple[str, Api]) -> None:
 
 def test_transient_errors_are_retried(api: tuple[str, Api]) -> None:
     endpoint, fake = api
+    clock = FakeClock()
     fake.pages = [[entry(0)]]
     fake.before = lambda n: (503, {"error": {"code": 503, "message": "try again"}}) if n == 1 else None
-    result = reader(endpoint).logs(WINDOW)
-    assert len(result.items) == 1 and len(fake.requests) == 2
+    result = reader(endpoint, clock).logs(WINDOW)
+    assert len(result.items) == 1 and len(fake.requests) == 2 and clock.sleeps == [1.0]
     fake.requests.clear()
     fake.before = lambda n: (403, {"error": {"code": 403, "message": "denied"}})
     with pytest.raises(Exception, match="denied"):  # the first page failing fails the read
-        reader(endpoint).logs(WINDOW)
+        reader(endpoint, clock).logs(WINDOW)
     assert len(fake.requests) == 1
     fake.requests.clear()
-    fake.pages = [[entry(0)], [entry(1)]]
+    fake.pages = [[entry(1)], [entry(0)]]
     fake.before = lambda n: (403, {"error": {"code": 403, "message": "denied"}}) if n == 2 else None
-    partial = reader(endpoint).logs(WINDOW)  # a later one keeps what was read, and says so
+    partial = reader(endpoint, clock).logs(WINDOW)  # a later one keeps what was read, and says so
     assert len(partial.items) == 1 and partial.sampled and "(page 2 failed: Forbidden)" in partial.note
 
 
@@ -196,13 +349,14 @@ def test_service_names_are_escaped_or_refused(api: tuple[str, Api]) -> None:
 def test_no_services_reads_nothing_and_bad_bounds_are_refused(api: tuple[str, Api]) -> None:
     endpoint, fake = api
     assert reader(endpoint).logs(WINDOW, []).items == [] and fake.requests == []
-    for bad in ({"page_size": 0}, {"page_size": 1001}, {"max_entries": 0}, {"max_pages": 0}, {"timeout_s": 0}):
+    for bad in ({"page_size": 0}, {"page_size": 1001}, {"max_entries": 0}, {"max_pages": 0}, {"timeout_s": 0},
+                {"max_attempts": 0}, {"backoff_s": 0}):
         with pytest.raises(ValueError):
             reader(endpoint, **bad)
 
 
 def test_the_cloud_clients_are_imported_only_when_used() -> None:
-    code = ("import sys, shared.telemetry.cloud_logging, shared.telemetry.bigquery_logs; "
+    code = ("import sys, shared.telemetry.cloud_logging, shared.telemetry.bigquery_logs, shared.telemetry.gcp; "
             "print(sorted(m for m in sys.modules if m.startswith('google.cloud.')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -29,6 +29,7 @@ NORMALIZERS = (
     r"\b(?:0[xX])?[0-9a-fA-F]*[0-9][0-9a-fA-F]*\b",
     r"[0-9]+",
 )
+DEFAULT_MAX_BYTES_BILLED = 10 * 2**30  # 10 GiB: a query that would scan more fails instead of billing it
 PARAMETERS = ("baseline_start", "baseline_end", "incident_start", "incident_end", "services", "max_rows")
 
 
@@ -83,13 +84,18 @@ def _ts(t: float) -> datetime:
 
 
 class BigQueryLogAggregator:
-    """Runs `pattern_count_query` with google-cloud-bigquery (the client is injected in tests)."""
+    """Runs `pattern_count_query` with google-cloud-bigquery (the client is injected in tests).
+
+    Every job carries a real bytes cap: QueryJobConfig sends `str(value)` for maximumBytesBilled, so None would
+    travel as "None", which the API refuses (400)."""
 
     def __init__(self, table: str, client: Any = None, max_rows: int = 20_000, timeout_s: float = 120.0,
-                 max_bytes_billed: int | None = None):
+                 max_bytes_billed: int = DEFAULT_MAX_BYTES_BILLED):
         self.sql = pattern_count_query(table)
         if max_rows < 1 or timeout_s <= 0:
             raise ValueError("max_rows and timeout_s must be positive")
+        if isinstance(max_bytes_billed, bool) or not isinstance(max_bytes_billed, int) or max_bytes_billed < 1:
+            raise ValueError(f"max_bytes_billed must be a positive number of bytes, not {max_bytes_billed!r}")
         if client is None:
             from google.cloud import bigquery
 

@@ -4,6 +4,13 @@ At fleet scale a function must not pull millions of lines: a read stops at `max_
 requests or `timeout_s` seconds, whichever comes first, and the result says so (`ReadResult.sampled`). For
 pattern statistics over whole fleets, pre-aggregate in BigQuery / Log Analytics instead (`bigquery_logs.py`).
 
+A window is read newest first (`timestamp desc`), so when a bound cuts a busy project's read the lines kept are
+the ones nearest the alert, not the window's quiet start; the result is handed back oldest first.
+
+entries.list allows 60 requests a minute per project. Every read of a process takes a token from one bucket per
+project (`project_quota`) before each request; a 429 (RESOURCE_EXHAUSTED: other processes spent the quota) is
+retried with exponential backoff, a bounded number of times within the read's time budget.
+
 The pages are requested through the client's own authorised JSON connection (the same call google-cloud-logging's
 `list_entries` makes) rather than its entry generator: the generator hides the page token, follows empty pages
 without end (entries.list may answer a page with no entries and a token) and takes no timeout. Entries arrive as
@@ -12,10 +19,12 @@ LogEntry JSON and are converted exactly as the telemetry bundle's are (`bundle.d
 
 from __future__ import annotations
 
-import json
+import threading
 import time
 import unicodedata
-from typing import Any
+from collections import deque
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from shared.telemetry.bundle import decode_log, to_rfc3339
 from shared.telemetry_records import LogRecord, ReadResult, Window
@@ -25,6 +34,8 @@ INSTANCE_LABELS = ("pod_name", "instance_id", "revision_name")
 EXCLUDE_AUDIT_LOGS = 'NOT logName:"cloudaudit.googleapis.com"'
 MAX_FILTER_CHARS = 20_000  # the API refuses longer filters
 MAX_PAGE_SIZE = 1000  # entries.list's own cap
+READS_PER_MINUTE = 60  # entries.list requests per minute per project (Cloud Logging's read quota)
+T = TypeVar("T")
 
 
 def quote(value: str) -> str:
@@ -47,92 +58,143 @@ def build_filter(window: Window, services: list[str] | None = None) -> str:
     return text
 
 
-def to_record(entry: Any) -> LogRecord:
-    """A google-cloud-logging entry object (TextEntry/StructEntry/ProtobufEntry) as a LogRecord."""
-    resource = getattr(entry, "resource", None)
-    labels = dict(getattr(resource, "labels", None) or {})
-    service = next((labels[k] for k in SERVICE_LABELS if labels.get(k)), "")
-    instance = next((labels[k] for k in INSTANCE_LABELS if labels.get(k)), "")
-    payload = getattr(entry, "payload", None)
-    if isinstance(payload, dict):
-        message = str(payload.get("message") or json.dumps(payload, sort_keys=True, default=str))
-    else:
-        message = "" if payload is None else str(payload)
-    timestamp = getattr(entry, "timestamp", None) or getattr(entry, "received_timestamp", None)
-    return LogRecord(
-        timestamp=timestamp.timestamp() if timestamp is not None else 0.0,
-        service=str(service),
-        message=message,
-        severity=str(getattr(entry, "severity", None) or "DEFAULT").upper(),
-        instance=str(instance),
-        trace_id=str(getattr(entry, "trace", None) or "").rsplit("/", 1)[-1],
-        span_id=str(getattr(entry, "span_id", None) or ""),
-    )
-
-
 def _decode(entry: dict[str, Any]) -> LogRecord:
     if "timestamp" not in entry and "receiveTimestamp" in entry:
         entry = {**entry, "timestamp": entry["receiveTimestamp"]}
     return decode_log(entry)
 
 
+class QuotaWaitExceeded(RuntimeError):
+    """No read-quota token could be had within the read's time budget."""
+
+
+class TokenBucket:
+    """`rate` requests per `per` seconds: a bucket of `rate` tokens where each token spent comes back `per` seconds
+    later, so no rolling minute ever holds more than `rate` requests (a bucket refilling a token a second on top of
+    a full burst would let through nearly twice the quota). Thread-safe; the clock and sleep are injectable so
+    tests run minutes of quota in no time."""
+
+    def __init__(self, rate: int = READS_PER_MINUTE, per: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
+        if rate < 1 or per <= 0:
+            raise ValueError("rate and per must be positive")
+        self.rate, self.per, self.clock, self.sleep = rate, per, clock, sleep
+        self._spent: deque[float] = deque()  # when each token out was spent, oldest first
+        self._lock = threading.Lock()
+
+    def acquire(self, deadline: float) -> bool:
+        """Take a token, waiting for one while the wait ends by `deadline` (on this bucket's clock)."""
+        while True:
+            with self._lock:
+                now = self.clock()
+                while self._spent and self._spent[0] <= now - self.per:
+                    self._spent.popleft()
+                if len(self._spent) < self.rate:
+                    self._spent.append(now)
+                    return True
+                wait = self._spent[0] + self.per - now
+            if now + wait > deadline:
+                return False
+            self.sleep(wait)
+
+
+_QUOTAS: dict[str, TokenBucket] = {}
+_QUOTAS_LOCK = threading.Lock()
+
+
+def project_quota(project: str) -> TokenBucket:
+    """The one read-quota bucket of this process for `project` (every reader of the project shares it)."""
+    with _QUOTAS_LOCK:
+        return _QUOTAS.setdefault(project, TokenBucket())
+
+
 class CloudLoggingLogReader:
-    """Reads application logs for a window, oldest first; the client is google-cloud-logging's `Client`."""
+    """Reads application logs for a window, newest first; the client is google-cloud-logging's `Client`."""
 
     def __init__(self, project: str, client: Any = None, page_size: int = 1000, max_entries: int = 50_000,
-                 max_pages: int = 100, timeout_s: float = 30.0):
+                 max_pages: int = 100, timeout_s: float = 120.0, quota: TokenBucket | None = None,
+                 max_attempts: int = 7, backoff_s: float = 1.0, max_backoff_s: float = 32.0):
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be 1..{MAX_PAGE_SIZE}, not {page_size}")
-        if max_entries < 1 or max_pages < 1 or timeout_s <= 0:
-            raise ValueError("max_entries, max_pages and timeout_s must be positive")
+        if max_entries < 1 or max_pages < 1 or timeout_s <= 0 or max_attempts < 1 or backoff_s <= 0:
+            raise ValueError("max_entries, max_pages, timeout_s, max_attempts and backoff_s must be positive")
         if client is None:
             from google.cloud import logging as cloud_logging
 
             client = cloud_logging.Client(project=project)
         self.project, self.client = project, client
         self.page_size, self.max_entries, self.max_pages, self.timeout_s = page_size, max_entries, max_pages, timeout_s
+        self.quota = quota if quota is not None else project_quota(project)
+        self.max_attempts, self.backoff_s, self.max_backoff_s = max_attempts, backoff_s, max_backoff_s
 
     def _page(self, body: dict[str, Any], deadline: float) -> dict[str, Any]:
-        """One entries.list call; transient errors (429, 5xx, connection) are retried within the time budget."""
-        from google.api_core.retry import Retry, if_transient_error
+        """One entries.list call after a quota token; transient errors (429, 5xx, connection) are retried with
+        exponential backoff (1, 2, 4 ... 32 s: seven tries outlast the minute the quota counts), at most
+        `max_attempts` tries and never past the time budget."""
+        from google.api_core.retry import if_transient_error
 
-        remaining = max(deadline - time.monotonic(), 0.001)
-        retry = Retry(predicate=if_transient_error, initial=0.2, maximum=2.0, timeout=remaining)
-        reply = retry(self.client._connection.api_request)(
-            method="POST", path="/entries:list", data=body, timeout=remaining)
-        return reply if isinstance(reply, dict) else {}
+        clock, delay = self.quota.clock, self.backoff_s
+        for attempt in range(1, self.max_attempts + 1):
+            if not self.quota.acquire(deadline):
+                raise QuotaWaitExceeded(f"no entries.list quota ({READS_PER_MINUTE}/min for project "
+                                        f"{self.project}) within the time budget of {self.timeout_s:g} s")
+            try:
+                reply = self.client._connection.api_request(
+                    method="POST", path="/entries:list", data=body, timeout=max(deadline - clock(), 0.001))
+                return reply if isinstance(reply, dict) else {}
+            except Exception as exc:
+                if not if_transient_error(exc) or attempt == self.max_attempts or clock() + delay >= deadline:
+                    raise
+                self.quota.sleep(delay)
+                delay = min(delay * 2, self.max_backoff_s)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def logs(self, window: Window, services: list[str] | None = None) -> ReadResult[LogRecord]:
-        """Entries of the window (of `services` when given; an empty list asks for none), oldest first."""
+        """Entries of the window (of `services` when given; an empty list asks for none), oldest first; when a
+        bound cuts the read, the newest entries are the ones kept."""
         if services is not None and not services:
             return ReadResult([], note="logs: no services asked for")
-        body: dict[str, Any] = {"resourceNames": [f"projects/{self.project}"], "filter": build_filter(window, services),
-                                "orderBy": "timestamp asc", "pageSize": self.page_size}
-        deadline = time.monotonic() + self.timeout_s
-        records: list[LogRecord] = []
+        read = self.read_entries(build_filter(window, services), _decode, "logs")
+        items = sorted((r for r in read.items if window.contains(r.timestamp)
+                        and (services is None or r.service in services)), key=lambda r: r.timestamp)
+        return ReadResult(items, read.sampled, read.note)
+
+    def read_entries(self, filter_: str, decode: Callable[[dict[str, Any]], T], what: str,
+                     time_of: Callable[[T], float] | None = None) -> ReadResult[T]:
+        """Entries matching `filter_`, newest first, decoded; bounded by entries, pages and time, said so."""
+        when: Callable[[T], float] = time_of or (lambda item: float(getattr(item, "timestamp", 0.0)))
+        body: dict[str, Any] = {"resourceNames": [f"projects/{self.project}"], "filter": filter_,
+                                "orderBy": "timestamp desc", "pageSize": self.page_size}
+        deadline = self.quota.clock() + self.timeout_s
+        items: list[T] = []
+
+        def stopped(why: str) -> ReadResult[T]:
+            reached = f"; read back to {to_rfc3339(min(map(when, items)))}" if items else ""
+            return ReadResult(items, True, f"{what}: stopped after {len(items)} entries, newest first ({why})"
+                                           f"{reached}; earlier entries of the window are unread")
+
         for page in range(1, self.max_pages + 1):
             out_of_time = f"time budget: {self.timeout_s:g} s, {page - 1} pages"
-            if page > 1 and time.monotonic() >= deadline:
-                return self._stopped(records, out_of_time)
+            if page > 1 and self.quota.clock() >= deadline:
+                return stopped(out_of_time)
             try:
                 reply = self._page(body, deadline)
+            except QuotaWaitExceeded:
+                if page == 1:
+                    raise
+                return stopped(f"read quota: {READS_PER_MINUTE} requests/min for the project")
             except Exception as exc:  # a later page failing or running out of time: keep what was read, say so
                 if page == 1:
                     raise
-                late = time.monotonic() >= deadline
-                return self._stopped(records, out_of_time if late else f"page {page} failed: {type(exc).__name__}")
+                late = self.quota.clock() >= deadline
+                return stopped(out_of_time if late else f"page {page} failed: {type(exc).__name__}")
             entries = reply.get("entries") or []
-            room = self.max_entries - len(records)
-            records.extend(_decode(e) for e in entries[:room])
+            room = self.max_entries - len(items)
+            items.extend(decode(e) for e in entries[:room])
             token = reply.get("nextPageToken") or ""
-            if len(entries) > room or (token and len(records) >= self.max_entries):
-                return self._stopped(records, f"limit: {self.max_entries} entries")
+            if len(entries) > room or (token and len(items) >= self.max_entries):
+                return stopped(f"limit: {self.max_entries} entries")
             if not token:
-                return ReadResult(records)
+                return ReadResult(items)
             body["pageToken"] = token
-        return self._stopped(records, f"limit: {self.max_pages} pages of {self.page_size}")
-
-    def _stopped(self, records: list[LogRecord], why: str) -> ReadResult[LogRecord]:
-        reached = f"; read up to {to_rfc3339(records[-1].timestamp)}" if records else ""
-        return ReadResult(records, True, f"logs: stopped after {len(records)} entries ({why}){reached}; "
-                                         "later entries of the window are unread")
+        return stopped(f"limit: {self.max_pages} pages of {self.page_size}")

@@ -1,18 +1,24 @@
 """Telemetry from Google Cloud behind the `TelemetrySource` port: Cloud Logging (logs, and audit logs as
-changes), Cloud Trace (v1 ListTraces, COMPLETE view), Cloud Monitoring (ListTimeSeries with an aligner).
+changes), Cloud Trace (v1 ListTraces, COMPLETE view), Cloud Monitoring (ListTimeSeries with an aligner that fits
+each metric's kind and value type).
 
-Every read is bounded and says when it stopped early. Clients are imported lazily and can be injected (tests,
-custom credentials); every call carries a timeout so a missing network fails fast instead of retrying DNS.
+Every read is bounded and says when it stopped early; every read returns only records of its window (start
+inclusive, end exclusive) and of the asked services, oldest first, whatever the API handed over. Clients are
+imported lazily and can be injected (tests, custom credentials); every call carries a timeout so a missing
+network fails fast instead of retrying DNS.
 """
 
 from __future__ import annotations
 
+import math
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from shared.ports import LogPatternCounter
-from shared.telemetry.bundle import classify_method
-from shared.telemetry.cloud_logging import CloudLoggingLogReader, build_filter, quote, to_record
+from shared.telemetry.bundle import classify_method, from_rfc3339
+from shared.telemetry.cloud_logging import CloudLoggingLogReader, build_filter, quote
 from shared.telemetry_records import ChangeEvent, LogRecord, MetricSeries, ReadResult, Span, Window
 
 SERVICE_LABELS = ("service.name", "g.co/r/cloud_run_revision/service_name", "g.co/r/k8s_container/container_name",
@@ -59,8 +65,11 @@ class CloudTraceReader:
         self.page_size, self.max_traces, self.timeout_s = page_size, max_traces, timeout_s
 
     def spans(self, window: Window, services: list[str] | None = None) -> ReadResult[Span]:
+        """Spans starting in the window: ListTraces hands over whole traces, whose spans may start outside it."""
         from google.cloud import trace_v1
 
+        if services is not None and not services:
+            return ReadResult([], note="traces: no services asked for")
         request = trace_v1.ListTracesRequest(
             project_id=self.project, view=trace_v1.ListTracesRequest.ViewType.COMPLETE, page_size=self.page_size,
             start_time=_dt(window.start), end_time=_dt(window.end))
@@ -68,63 +77,223 @@ class CloudTraceReader:
         for count, trace in enumerate(self.client.list_traces(request=request, timeout=self.timeout_s), 1):
             spans += [trace_span(trace.trace_id, s) for s in trace.spans]
             if count >= self.max_traces:
-                return ReadResult(self._only(spans, services), True,
+                return ReadResult(self._only(spans, window, services), True,
                                   f"traces: stopped after {count} traces (limit {self.max_traces})")
-        return ReadResult(self._only(spans, services))
+        return ReadResult(self._only(spans, window, services))
 
     @staticmethod
-    def _only(spans: list[Span], services: list[str] | None) -> list[Span]:
-        return spans if services is None else [s for s in spans if s.service in services]
+    def _only(spans: list[Span], window: Window, services: list[str] | None) -> list[Span]:
+        return sorted((s for s in spans if window.contains(s.start) and (services is None or s.service in services)),
+                      key=lambda s: s.start)
+
+
+# Kind and value type of the metrics Auto SRE reads by default (functions/runtime.py GCP_METRICS), from Google's
+# metric lists; any other metric's are asked of its descriptor (projects.metricDescriptors.get) once.
+METRIC_KINDS: dict[str, tuple[str, str]] = {
+    "run.googleapis.com/request_latencies": ("DELTA", "DISTRIBUTION"),
+    "run.googleapis.com/request_count": ("DELTA", "INT64"),
+    "run.googleapis.com/container/cpu/utilizations": ("DELTA", "DISTRIBUTION"),
+    "run.googleapis.com/container/memory/utilizations": ("DELTA", "DISTRIBUTION"),
+    "kubernetes.io/container/cpu/limit_utilization": ("GAUGE", "DOUBLE"),
+    "kubernetes.io/container/memory/limit_utilization": ("GAUGE", "DOUBLE"),
+    "kubernetes.io/container/restart_count": ("CUMULATIVE", "INT64"),
+}
+NUMERIC = ("INT64", "DOUBLE")
+DISTRIBUTION_QUANTILE = 0.99  # what a distribution's point becomes when the API cannot take the percentile
+
+
+def choose_aligner(kind: str, value_type: str) -> str:
+    """The per-series aligner for a metric of this kind and value type (monitoring_v3 Aggregation.Aligner: the
+    percentiles fit GAUGE and DELTA distributions, ALIGN_RATE CUMULATIVE and DELTA numbers, ALIGN_MEAN GAUGE
+    numbers). A CUMULATIVE distribution fits no percentile aligner: it is aligned to DELTA and its 99th
+    percentile taken here from the buckets. Raises ValueError for a kind or type that makes no number."""
+    if value_type == "DISTRIBUTION" and kind in ("GAUGE", "DELTA"):
+        return "ALIGN_PERCENTILE_99"
+    if value_type == "DISTRIBUTION" and kind == "CUMULATIVE":
+        return "ALIGN_DELTA"
+    if value_type in NUMERIC and kind in ("CUMULATIVE", "DELTA"):
+        return "ALIGN_RATE"
+    if value_type in NUMERIC and kind == "GAUGE":
+        return "ALIGN_MEAN"
+    if value_type == "BOOL" and kind == "GAUGE":
+        return "ALIGN_FRACTION_TRUE"
+    raise ValueError(f"no numeric aligner for kind {kind or '?'} and value type {value_type or '?'}")
+
+
+def distribution_quantile(dist: Any, q: float) -> float | None:
+    """The q-quantile of a monitoring Distribution, interpolated inside its bucket (the mean without buckets)."""
+    count = int(dist.count or 0)
+    counts = [int(c) for c in dist.bucket_counts]
+    if count <= 0:
+        return None
+    if not counts or sum(counts) <= 0:
+        return float(dist.mean)
+    options = dist.bucket_options
+    raw = type(options).pb(options) if hasattr(type(options), "pb") else options  # proto-plus or protobuf
+    which = raw.WhichOneof("options") if hasattr(raw, "WhichOneof") else None
+
+    def bound(i: int) -> float:  # the lower bound of bucket i (bucket 0 is the underflow bucket)
+        if which == "linear_buckets":
+            return float(options.linear_buckets.offset + options.linear_buckets.width * (i - 1))
+        if which == "exponential_buckets":
+            e = options.exponential_buckets
+            return float(e.scale * e.growth_factor ** (i - 1))
+        if which == "explicit_buckets":
+            bounds = list(options.explicit_buckets.bounds)
+            return float(bounds[min(max(i - 1, 0), len(bounds) - 1)]) if bounds else float(dist.mean)
+        return float(dist.mean)
+
+    target, seen = q * sum(counts), 0
+    for i, c in enumerate(counts):
+        if c and seen + c >= target:
+            if i == 0:
+                return bound(1)
+            if i == len(counts) - 1:
+                return bound(i)
+            return bound(i) + (bound(i + 1) - bound(i)) * (target - seen) / c
+        seen += c
+    return bound(len(counts) - 1)
+
+
+def point_value(value: Any) -> float | None:
+    """A TypedValue as a number: doubles and integers as they are, a Boolean as 0/1, a distribution by its
+    99th percentile; None for a string or an empty value."""
+    pb = type(value).pb(value) if hasattr(type(value), "pb") else None
+    which = pb.WhichOneof("value") if pb is not None else None
+    if which == "double_value":
+        return float(value.double_value)
+    if which == "int64_value":
+        return float(value.int64_value)
+    if which == "bool_value":
+        return 1.0 if value.bool_value else 0.0
+    if which == "distribution_value":
+        return distribution_quantile(value.distribution_value, DISTRIBUTION_QUANTILE)
+    return None
+
+
+def _enum_name(value: Any, enum: Any) -> str:
+    return str(value.name) if hasattr(value, "name") else str(enum.Name(int(value)))
 
 
 class CloudMonitoringReader:
-    """ListTimeSeries per metric type, aligned per minute; resource labels give the service and instance."""
+    """ListTimeSeries per metric type, aligned per minute with an aligner that fits the metric's kind and value
+    type; resource labels give the service and instance. A metric that fails is a note, not a failed read;
+    429 and 503 are retried; the whole read has one time budget."""
 
     def __init__(self, project: str, metric_types: list[str], client: Any = None, max_series: int = 2000,
-                 timeout_s: float = 30.0):
+                 timeout_s: float = 30.0, budget_s: float = 90.0, retry_initial_s: float = 0.5,
+                 kinds: dict[str, tuple[str, str]] | None = None, clock: Callable[[], float] = time.monotonic):
         if client is None:
             from google.cloud import monitoring_v3
 
             client = monitoring_v3.MetricServiceClient()
         self.project, self.metric_types, self.client = project, metric_types, client
-        self.max_series, self.timeout_s = max_series, timeout_s
+        self.max_series, self.timeout_s, self.budget_s = max_series, timeout_s, budget_s
+        self.retry_initial_s, self.clock = retry_initial_s, clock
+        self.kinds: dict[str, tuple[str, str]] = dict(METRIC_KINDS if kinds is None else kinds)
 
-    def request(self, metric_type: str, window: Window, services: list[str] | None) -> Any:
+    def _retry(self, remaining: float) -> Any:
+        from google.api_core.exceptions import ResourceExhausted, ServiceUnavailable
+        from google.api_core.retry import Retry, if_exception_type
+
+        return Retry(predicate=if_exception_type(ResourceExhausted, ServiceUnavailable), initial=self.retry_initial_s,
+                     maximum=max(self.retry_initial_s, 8.0), multiplier=2.0, timeout=remaining)
+
+    def kind_of(self, metric_type: str, deadline: float) -> tuple[str, str]:
+        """(kind, value type): from the table, else from the metric's descriptor (asked once per reader)."""
+        if metric_type not in self.kinds:
+            from google.api import metric_pb2
+
+            remaining = max(deadline - self.clock(), 0.001)
+            d = self.client.get_metric_descriptor(
+                name=f"projects/{self.project}/metricDescriptors/{metric_type}", retry=self._retry(remaining),
+                timeout=min(self.timeout_s, remaining))
+            self.kinds[metric_type] = (_enum_name(d.metric_kind, metric_pb2.MetricDescriptor.MetricKind),
+                                       _enum_name(d.value_type, metric_pb2.MetricDescriptor.ValueType))
+        return self.kinds[metric_type]
+
+    def request(self, metric_type: str, window: Window, services: list[str] | None,
+                aligner: str = "ALIGN_MEAN") -> Any:
         from google.cloud import monitoring_v3
 
         text = f"metric.type = {quote(metric_type)}"
         if services:
-            text += " AND (" + " OR ".join(f"resource.labels.service_name = {quote(s)}" for s in services) + ")"
+            label = "container_name" if metric_type.startswith("kubernetes.io/container/") else "service_name"
+            text += " AND (" + " OR ".join(f"resource.labels.{label} = {quote(s)}" for s in services) + ")"
         return monitoring_v3.ListTimeSeriesRequest(
             name=f"projects/{self.project}", filter=text,
-            interval=monitoring_v3.TimeInterval(start_time=_dt(window.start), end_time=_dt(window.end)),
+            # reads take (start, end]: a millisecond earlier keeps a point at the window's start
+            interval=monitoring_v3.TimeInterval(start_time=_dt(window.start - 0.001), end_time=_dt(window.end)),
             aggregation=monitoring_v3.Aggregation(
                 alignment_period={"seconds": 60},
-                per_series_aligner=monitoring_v3.Aggregation.Aligner.ALIGN_MEAN),
+                per_series_aligner=getattr(monitoring_v3.Aggregation.Aligner, aligner)),
             view=monitoring_v3.ListTimeSeriesRequest.TimeSeriesView.FULL)
 
     def metrics(self, window: Window, services: list[str] | None = None) -> ReadResult[MetricSeries]:
+        if services is not None and not services:
+            return ReadResult([], note="metrics: no services asked for")
+        deadline = self.clock() + self.budget_s
         out: list[MetricSeries] = []
-        for metric_type in self.metric_types:
-            for ts in self.client.list_time_series(request=self.request(metric_type, window, services),
-                                                   timeout=self.timeout_s):
-                labels = dict(ts.resource.labels)
-                service = labels.get("service_name") or labels.get("container_name") or \
-                    labels.get("function_name") or ""
-                instance = labels.get("pod_name") or labels.get("instance_id") or labels.get("revision_name") or ""
-                points = sorted((_ts(p.interval.end_time), float(p.value.double_value or p.value.int64_value))
-                                for p in ts.points)
-                out.append(MetricSeries(metric_type, service, tuple(points), instance, str(ts.unit or ""),
-                                        tuple(sorted(dict(ts.metric.labels).items()))))
-                if len(out) >= self.max_series:
-                    return ReadResult(out, True, f"metrics: stopped after {len(out)} series")
-        return ReadResult(out)
+        notes: list[str] = []
+        for index, metric_type in enumerate(self.metric_types):
+            remaining = deadline - self.clock()
+            if remaining <= 0:
+                notes.append(f"metrics: time budget of {self.budget_s:g} s spent; not read: "
+                             + ", ".join(self.metric_types[index:]))
+                break
+            try:
+                kind, value_type = self.kind_of(metric_type, deadline)
+                aligner = choose_aligner(kind, value_type)
+                remaining = max(deadline - self.clock(), 0.001)
+                for ts in self.client.list_time_series(request=self.request(metric_type, window, services, aligner),
+                                                       retry=self._retry(remaining),
+                                                       timeout=min(self.timeout_s, remaining)):
+                    series = self._series(metric_type, ts, aligner, window)
+                    if series is not None and (services is None or series.service in services):
+                        out.append(series)
+                    if len(out) >= self.max_series:
+                        return ReadResult(out, True, "; ".join([*notes, f"metrics: stopped after {len(out)} series "
+                                                                          f"(limit {self.max_series})"]))
+            except Exception as exc:  # one metric failing (a bad aligner, permissions, quota) costs that metric only
+                message = str(getattr(exc, "message", "") or exc).replace("\n", " ")[:300]
+                notes.append(f"metrics: {metric_type} not read ({type(exc).__name__}: {message})")
+        return ReadResult(out, bool(notes), "; ".join(notes))
+
+    @staticmethod
+    def _series(metric_type: str, ts: Any, aligner: str, window: Window) -> MetricSeries | None:
+        labels = dict(ts.resource.labels)
+        service = labels.get("service_name") or labels.get("container_name") or labels.get("function_name") or ""
+        instance = labels.get("pod_name") or labels.get("instance_id") or labels.get("revision_name") or ""
+        points = []
+        for p in ts.points:
+            t, v = _ts(p.interval.end_time), point_value(p.value)
+            if v is not None and math.isfinite(v) and window.contains(t):
+                points.append((t, v))
+        if not points:
+            return None
+        unit = str(ts.unit or "")
+        if aligner == "ALIGN_RATE":
+            unit = f"{unit}/s" if unit not in ("", "1") else "1/s"
+        return MetricSeries(metric_type, service, tuple(sorted(points)), instance, unit,
+                            tuple(sorted(dict(ts.metric.labels).items())))
 
 
 def audit_filter(window: Window, services: list[str] | None = None) -> str:
     base = build_filter(window, services).replace('NOT logName:"cloudaudit.googleapis.com"',
                                                   'logName:"cloudaudit.googleapis.com%2Factivity"')
     return base + ' AND protoPayload.methodName:("Service" OR "Revision" OR "Deployment" OR "Scale" OR "Update")'
+
+
+def decode_audit(entry: dict[str, Any]) -> ChangeEvent:
+    """An audit-log LogEntry (JSON) as a change: who called which method on what, when."""
+    labels = (entry.get("resource") or {}).get("labels") or {}
+    service = next((str(labels[k]) for k in ("service_name", "container_name", "function_name") if labels.get(k)), "")
+    proto = entry.get("protoPayload") or {}
+    method = str(proto.get("methodName") or "")
+    actor = str((proto.get("authenticationInfo") or {}).get("principalEmail") or "")
+    return ChangeEvent(from_rfc3339(entry.get("timestamp") or entry["receiveTimestamp"]), service,
+                       classify_method(method), f"{method} on {proto.get('resourceName') or service}", actor,
+                       (("methodName", method),))
 
 
 class GcpTelemetrySource:
@@ -150,19 +319,12 @@ class GcpTelemetrySource:
         return self._metrics.metrics(window, services) if self._metrics else ReadResult([], note="no metric reader")
 
     def changes(self, window: Window, services: list[str] | None = None) -> ReadResult[ChangeEvent]:
+        """Admin-activity audit logs of the window, through the log reader (its bounds, quota and retries)."""
         if self._logs is None:
             return ReadResult([], note="no log reader for audit logs")
-        entries = self._logs.client.list_entries(
-            resource_names=[f"projects/{self.project}"], filter_=audit_filter(window, services),
-            order_by="timestamp asc", page_size=self._logs.page_size, max_results=self._logs.max_entries)
-        out = []
-        for entry in entries:
-            record = to_record(entry)
-            payload = getattr(entry, "payload", None) or {}
-            method = str(payload.get("methodName", "")) if isinstance(payload, dict) else ""
-            actor = str((payload.get("authenticationInfo") or {}).get("principalEmail", "")) \
-                if isinstance(payload, dict) else ""
-            out.append(ChangeEvent(record.timestamp, record.service, classify_method(method),
-                                   f"{method} on {payload.get('resourceName', record.service)}" if isinstance(
-                                       payload, dict) else method, actor, (("methodName", method),)))
-        return ReadResult(out)
+        if services is not None and not services:
+            return ReadResult([], note="changes: no services asked for")
+        read = self._logs.read_entries(audit_filter(window, services), decode_audit, "changes")
+        items = sorted((c for c in read.items if window.contains(c.timestamp)
+                        and (services is None or c.service in services)), key=lambda c: c.timestamp)
+        return ReadResult(items, read.sampled, read.note)
