@@ -50,18 +50,17 @@ def make_telemetry(settings: Settings) -> TelemetryFactory:
         source: TelemetrySource = BundleSource(Path(spec.removeprefix("bundle:")))
         return lambda state: source
     if spec == "gcp":
-        from shared.telemetry.cloud_logging import CloudLoggingLogReader
-        from shared.telemetry.gcp import CloudMonitoringReader, CloudTraceReader, GcpTelemetrySource
+        sources: dict[str, TelemetrySource] = {}
 
-        aggregator = None
-        if settings.log_analytics_table:
-            from shared.telemetry.bigquery_logs import BigQueryLogAggregator
+        def for_incident(state: IncidentState) -> TelemetrySource:
+            """The alert's own project (a metrics scope can alert on another project's resources), read through
+            clients built on first use, once per project (a function that never reads telemetry builds none)."""
+            project = incident_project(state) or settings.project
+            if project not in sources:
+                sources[project] = gcp_source(settings, project)
+            return sources[project]
 
-            aggregator = BigQueryLogAggregator(settings.log_analytics_table)
-        gcp = GcpTelemetrySource(settings.project, CloudLoggingLogReader(settings.project),
-                                 CloudTraceReader(settings.project),
-                                 CloudMonitoringReader(settings.project, list(GCP_METRICS)), aggregator)
-        return lambda state: gcp
+        return for_incident
     if spec:
         raise ValueError(f"unsupported telemetry source {spec!r}: use bundle:<folder> or gcp")
 
@@ -69,6 +68,28 @@ def make_telemetry(settings: Settings) -> TelemetryFactory:
         raise RuntimeError("no telemetry source configured: set AUTOSRE_TELEMETRY=bundle:<folder>")
 
     return unconfigured
+
+
+def incident_project(state: IncidentState) -> str:
+    """The project the alerting resource lives in, as the alert says (resource label first)."""
+    alert = state.first_alert
+    if alert is None:
+        return ""
+    return alert.resource_labels.get("project_id") or alert.project_id
+
+
+def gcp_source(settings: Settings, project: str) -> TelemetrySource:
+    from shared.telemetry.cloud_logging import CloudLoggingLogReader
+    from shared.telemetry.gcp import CloudMonitoringReader, CloudTraceReader, GcpTelemetrySource
+
+    aggregator = None
+    if settings.log_analytics_table:
+        from shared.telemetry.bigquery_logs import BigQueryLogAggregator
+
+        aggregator = BigQueryLogAggregator(settings.log_analytics_table,
+                                           max_bytes_billed=settings.log_analytics_max_bytes)
+    return GcpTelemetrySource(project, CloudLoggingLogReader(project), CloudTraceReader(project),
+                              CloudMonitoringReader(project, list(GCP_METRICS)), aggregator)
 
 
 def make_bus(settings: Settings) -> Bus:
@@ -97,9 +118,16 @@ def wire_inprocess(pipeline: Pipeline, bus: InProcessBus) -> None:
 
 def notify_hook(notifier: Notifier, base_url: str) -> Callable[[IncidentHandle, Report], None]:
     """After a report: tell the team's channel, and record whether it was delivered."""
+    def one_line(value: str, limit: int = 300) -> str:
+        """Telemetry-derived text on one line (a log line cannot fake a line of its own), bounded. Markup is
+        escaped by the notifier, which knows its channel's syntax."""
+        flat = " ".join(value.split())
+        return flat if len(flat) <= limit else flat[:limit - 1] + "…"
+
     def notify(incident: IncidentHandle, report: Report) -> None:
         top = report.causes[0] if report.causes else None
-        text = (f"*{report.headline}*\n" + (f"Top cause: {top.service}: {top.title}\n" if top else "")
+        text = (f"*{one_line(report.headline)}*\n"
+                + (f"Top cause: {one_line(top.service, 80)}: {one_line(top.title)}\n" if top else "")
                 + f"{base_url.rstrip('/')}/incidents/{incident.incident_id}")
         delivered, detail = notifier.send(text)
         incident.record(ev.NOTIFICATION_SENT if delivered else ev.NOTIFICATION_FAILED,
@@ -123,10 +151,13 @@ def assemble(store: EventStore, bus: Bus, telemetry: TelemetryFactory, settings:
     pipeline.after_report.append(ReportStep("propose", propose_hook))
     if notifier is not None:
         pipeline.after_report.append(ReportStep("notify", notify_hook(notifier, settings.base_url)))
-    if settings.gemini_api_key:
+    if settings.gemini_api_key or settings.gemini_vertex_project:
         from shared.llm.gemini import GeminiWriter
 
-        pipeline.writer = GeminiWriter(settings.gemini_api_key, settings.gemini_model, settings.gemini_base_url)
+        pipeline.writer = GeminiWriter(settings.gemini_api_key, settings.gemini_model, settings.gemini_base_url,
+                                       vertex_project=settings.gemini_vertex_project,
+                                       vertex_location=settings.gemini_location,
+                                       thinking_budget=settings.gemini_thinking_budget)
     if isinstance(bus, InProcessBus):
         wire_inprocess(pipeline, bus)
     return pipeline

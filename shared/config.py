@@ -24,6 +24,12 @@ class Settings(BaseModel):
     approval_key: str = Field("", description="HMAC key for approval links (>= 32 bytes; Secret Manager on GCP)")
     approvers: tuple[str, ...] = Field((), description="e-mails allowed to approve remediations")
     local_identity: str = Field("", description="the approver identity in embedded mode (no IAP)")
+    iap_audience: str = Field("", description="the web view's IAP audience: /projects/NUMBER/global/backendServices/"
+                                              "ID, or /projects/NUMBER/locations/REGION/services/NAME (Cloud Run)")
+    iap_certs_url: str = Field("https://www.gstatic.com/iap/verify/public_key-jwk",
+                               description="IAP's public keys (a JWK set, or a {kid: PEM} map)")
+    allowed_hosts: str = Field("", description="comma-separated Host values the web function answers to "
+                                               "(empty: any, behind IAP)")
     policy: str = Field("", description='JSON: {"allow": {"<service>|*": ["<action>"]}, "max_actions_per_hour": 3}')
     webhook_url: str = Field("", description="Google Chat or Slack incoming webhook for report notifications")
     executor: Literal["dry_run", "cloud_run"] = Field("dry_run", description="dry_run records the plan only")
@@ -32,7 +38,13 @@ class Settings(BaseModel):
     gemini_api_key: str = Field("", description="enables the grounded narrative (google-genai)")
     gemini_model: str = "gemini-2.5-flash"
     gemini_base_url: str = Field("", description="override the API endpoint (tests, proxies)")
+    gemini_vertex_project: str = Field("", description="use Gemini on Vertex AI in this project with the function's "
+                                                        "own identity (ADC) instead of an API key")
+    gemini_location: str = Field("us-central1", description="the Vertex AI region for Gemini")
+    gemini_thinking_budget: int = Field(512, ge=0, description="thinking tokens allowed on top of the narrative's")
     base_url: str = Field("http://127.0.0.1:8080", description="where the web view is served, for links")
+    log_analytics_max_bytes: int = Field(10 * 2**30, ge=1, description="bytes a Log Analytics query may bill "
+                                         "(maximum_bytes_billed); a query over it fails and the logs are read as lines")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
