@@ -41,6 +41,7 @@ from shared.incident_state import IncidentState
 from shared.incidents import release_open, reroute_after_resolution, route_alert
 from shared.models import SPECIALISTS, Alert, Event, FindingsReady, Report, Task
 from shared.ports import Bus, EventStore, Message, NarrativeWriter, TelemetrySource
+from shared.redaction import redact_alert, redact_finding
 from shared.telemetry_records import Window
 
 log = logging.getLogger("autosre.pipeline")
@@ -106,7 +107,7 @@ class Pipeline:
         except AlertParseError as exc:
             self.reject(message, exc.reason, str(exc))
             return None
-        incident_id = route_alert(self.store, alert)
+        incident_id = route_alert(self.store, alert)  # routed on the alert as sent; recorded with secrets masked
         with self.log.incident(incident_id) as incident:
             if not self._resolved_meanwhile(incident, alert):
                 self._record_alert(incident, alert)
@@ -124,8 +125,9 @@ class Pipeline:
 
     def _record_alert(self, incident: IncidentHandle, alert: Alert) -> None:
         alert_key = (alert.monitoring_incident_id, alert.state, alert.started_at, alert.ended_at)
-        incident.record(ev.INCIDENT_OPENED, (), "intake", IncidentOpened(group_key=alert.group_key(), alert=alert))
-        incident.record(ev.ALERT_RECEIVED, alert_key, "intake", AlertReceived(alert=alert))
+        masked = redact_alert(alert)  # the one boundary: nothing downstream (report, chat, LLM) sees a secret
+        incident.record(ev.INCIDENT_OPENED, (), "intake", IncidentOpened(group_key=masked.group_key(), alert=masked))
+        incident.record(ev.ALERT_RECEIVED, alert_key, "intake", AlertReceived(alert=masked))
         state = incident.state
         if alert.state == "closed" and state.status != "resolved" and all(
             s == "closed" for s in state.alerts.values()
@@ -214,7 +216,7 @@ class Pipeline:
         for index, finding in enumerate(result.findings):
             finding_id = "f-" + stable_id(task.incident_id, task.round, task.specialist, index, finding.kind,
                                           finding.service, finding.resource, length=16)
-            stored = finding.model_copy(update={"finding_id": finding_id})
+            stored = redact_finding(finding.model_copy(update={"finding_id": finding_id}))  # the same boundary
             incident.record(ev.FINDING_RECORDED, (finding_id,), actor, FindingRecorded(round=task.round,
                                                                                         finding=stored))
             ids.append(finding_id)
