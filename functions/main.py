@@ -17,6 +17,7 @@ import functions_framework
 from cloudevents.http import CloudEvent
 
 from functions.pipeline import Pipeline
+from functions.remediation import Remediation
 from functions.runtime import from_settings
 from shared import topics
 from shared.config import Settings
@@ -115,23 +116,37 @@ def synthesize(cloud_event: CloudEvent) -> None:
 _web: Any = None
 
 
+def handing_off(remediation: Remediation) -> Remediation:
+    """The deployed workflow hands approved actions to the `execute` function through the actions topic."""
+    def publish(incident_id: str, proposal_id: str) -> None:
+        pipeline().bus.publish(topics.ACTIONS, json.dumps({"incident_id": incident_id, "proposal_id": proposal_id})
+                               .encode(), {"incident_id": incident_id})
+
+    remediation.hand_off = publish
+    return remediation
+
+
 @functions_framework.http
 def web(request: Any) -> Any:
-    """The web view behind IAP: incidents, reports, approval pages, JSON API."""
+    """The web view behind IAP: incidents, reports, approval pages, JSON API. The approver is the `email` of IAP's
+    verified `X-Goog-IAP-JWT-Assertion` for AUTOSRE_IAP_AUDIENCE; without an audience nobody can decide."""
     global _web
     if _web is None:
         from functions.runtime import remediation_of
-        from functions.web import create_app
+        from functions.web import create_app, fixed_identity, iap_identity
+        from shared.iap import CachedKeys, IapVerifier
 
         settings = Settings.from_env()
         store = pipeline().store
 
-        def hand_to_executor(incident_id: str, proposal_id: str) -> str:
-            pipeline().bus.publish(topics.ACTIONS, json.dumps({"incident_id": incident_id, "proposal_id": proposal_id})
-                                   .encode(), {"incident_id": incident_id})
-            return "approved: handed to the executor; the outcome appears on the incident's timeline"
-
-        _web = create_app(store, remediation_of(settings, store), settings.local_identity, hand_to_executor)
+        if settings.iap_audience:
+            identity = iap_identity(IapVerifier(settings.iap_audience, CachedKeys(settings.iap_certs_url)))
+        else:
+            log.warning("AUTOSRE_IAP_AUDIENCE is not set: no approver identity can be verified; approvals are off")
+            identity = fixed_identity("")
+        hosts = [h.strip() for h in settings.allowed_hosts.split(",") if h.strip()] or ["*"]
+        remediation = handing_off(remediation_of(settings, store))
+        _web = create_app(store, remediation, on_approved=remediation.deliver, identity=identity, allowed_hosts=hosts)
     with _web.request_context(request.environ):
         return _web.full_dispatch_request()
 
@@ -152,5 +167,13 @@ def execute(cloud_event: CloudEvent) -> None:
 
 @functions_framework.http
 def sweep(request: Any) -> tuple[str, int]:
+    """Cloud Scheduler, every 5 minutes: partial reports past their deadline, after-report steps not recorded as
+    done, and approved actions whose hand-off to the executor was not recorded."""
+    from functions.runtime import remediation_of
+
     swept = pipeline().sweep()
-    return json.dumps({"partial_reports": swept}), 200
+    handed: list[str] = []
+    settings = Settings.from_env()
+    if settings.approval_key:  # without a signing key there are no approvals to hand over
+        handed = handing_off(remediation_of(settings, pipeline().store)).redrive_hand_offs()
+    return json.dumps({"partial_reports": swept, "handed_off": handed}), 200

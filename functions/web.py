@@ -1,14 +1,19 @@
 """The web view (an HTTP function; `autosre serve` locally): incidents, reports, approvals, a JSON API.
 
 GET never changes anything (link previewers fetch links). POST /approve decides, with a CSRF token bound to
-the approval link and the approver's identity from IAP (or the configured local identity when embedded).
+the approval link and the approver's identity from something signed and verified: behind IAP, the
+`X-Goog-IAP-JWT-Assertion` (shared/iap.py); locally, the identity the operator started the server with. The plain
+`X-Goog-Authenticated-User-Email` header is never read. Requests for a Host we do not serve are refused (DNS
+rebinding), and approval tokens are kept out of the request log.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable
+import logging
+import re
+from collections.abc import Callable, Collection
 from dataclasses import asdict
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,11 +23,16 @@ from flask import Flask, Response, request
 from functions import web_render as render
 from functions.remediation import Remediation, RemediationError
 from shared import approvals
+from shared.iap import IAP_JWT_HEADER, IapError, IapVerifier
 from shared.incident_log import IncidentLog
 from shared.incident_state import IncidentState
+from shared.models import Proposal
 from shared.ports import EventStore
 
-IAP_HEADER = "X-Goog-Authenticated-User-Email"
+log = logging.getLogger("autosre.web")
+Identity = Callable[[], str]  # the verified approver of the current request, "" when there is none
+LOOPBACK = ("localhost", "127.0.0.1", "[::1]")
+ANY_HOST = "*"
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; "
                                "frame-ancestors 'none'; base-uri 'none'",
@@ -33,20 +43,75 @@ SECURITY_HEADERS = {
 }
 
 
-def iap_or_local(local_identity: str) -> Callable[[], str]:
-    """The approver: IAP's header on GCP ("accounts.google.com:alice@x" -> "alice@x"), else the local identity."""
+def fixed_identity(identity: str) -> Identity:
+    """`autosre serve`: the identity the operator started the server with; no request can change it."""
+    value = identity.strip().lower()
+    return lambda: value
+
+
+def iap_identity(verifier: IapVerifier) -> Identity:
+    """Behind IAP: the `email` of a verified `X-Goog-IAP-JWT-Assertion`, else nobody."""
     def identity() -> str:
-        header = request.headers.get(IAP_HEADER, "")
-        return header.split(":", 1)[-1].strip().lower() if header else local_identity.lower()
+        try:
+            return verifier.email(request.headers.get(IAP_JWT_HEADER, ""))
+        except IapError as exc:
+            log.warning("no verified identity: %s", exc.reason)
+            return ""
     return identity
 
 
+def local_hosts(host: str, port: int) -> frozenset[str]:
+    """The Host values `autosre serve --host HOST --port PORT` answers to: the bound address and loopback names,
+    with the port (a browser sends the port whenever it is not 80)."""
+    names = {host.lower(), *LOOPBACK} - {"", "0.0.0.0", "::", "[::]"}
+    bracketed = {f"[{n}]" if ":" in n and not n.startswith("[") else n for n in names}
+    return frozenset(f"{n}:{port}" for n in bracketed) | (frozenset(bracketed) if port == 80 else frozenset())
+
+
+def host_allowed(host: str, allowed: Collection[str] | None) -> bool:
+    """`allowed` None: loopback names on any port (the safe default); "*" in it: any host (behind IAP, where a
+    rebinding page gets no IAP session); else the exact host[:port] values."""
+    host = host.strip().lower()
+    if allowed is None:
+        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        return name in LOOPBACK
+    return ANY_HOST in allowed or host in {h.strip().lower() for h in allowed}
+
+
+TOKEN_IN_TEXT = re.compile(r"((?:^|[?&\s\"'])(?:token|csrf)=)[^&\s\"']*", re.IGNORECASE)
+
+
+class RedactTokens(logging.Filter):
+    """Rewrites a record so no approval token (`token=` / `csrf=` in a query string) reaches any handler."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = TOKEN_IN_TEXT.sub(r"\1[redacted]", message)
+        if redacted != message:
+            record.msg, record.args = redacted, ()
+        return True
+
+
+REDACT_TOKENS = RedactTokens()
+
+
+def keep_tokens_out_of_logs() -> None:
+    """werkzeug's development server (`autosre serve`) logs every request line, query string included."""
+    for name in ("werkzeug", log.name):
+        logging.getLogger(name).addFilter(REDACT_TOKENS)  # the same filter object is added once
+
+
 def create_app(store: EventStore, remediation: Remediation | None = None, local_identity: str = "",
-               on_approved: Callable[[str, str], str] | None = None) -> Flask:
+               on_approved: Callable[[str, str], str] | None = None, *, identity: Identity | None = None,
+               allowed_hosts: Collection[str] | None = None) -> Flask:
     """`on_approved(incident_id, proposal_id)` hands an approved action to the executor: inline by default
-    (embedded); on GCP it publishes to the actions topic, and the `execute` function runs it."""
+    (embedded); on GCP it publishes to the actions topic, and the `execute` function runs it.
+
+    `identity`: who is deciding (default: `local_identity`, fixed; on GCP `iap_identity(...)`). `allowed_hosts`:
+    the Host values served (default: loopback names on any port; `local_hosts(...)` for `autosre serve`)."""
     app = Flask("autosre-web")
-    identity = iap_or_local(local_identity)
+    who = identity or fixed_identity(local_identity)
+    keep_tokens_out_of_logs()
 
     def csrf_for(token: str) -> str:
         key = remediation.key if remediation else b""
@@ -62,6 +127,27 @@ def create_app(store: EventStore, remediation: Remediation | None = None, local_
             return {}
         return {pid: f"/approve?token={remediation.link_token(state.incident_id, pid, state)}"
                 for pid in state.proposals if pid not in state.decisions}
+
+    def why_not(r: Remediation, state: IncidentState, proposal: Proposal, approver: str) -> tuple[str, bool]:
+        """Why this person cannot approve now ("" when they can), and whether they may still deny."""
+        if proposal.proposal_id in state.decisions:
+            return "A decision has already been recorded.", False
+        if not r.approvers:
+            return ("No approver is configured (AUTOSRE_APPROVERS, or `autosre serve --approver`): nobody can "
+                    "approve or deny this."), False
+        if not approver:
+            return "You are not signed in with a verified identity, so you cannot decide.", False
+        if approver not in r.approvers:
+            return f"{approver} is not on the approvers list.", False
+        verdict = r.policy_decision(proposal)
+        return ("" if verdict.allowed else f"The policy refuses this action: {verdict.reason}."), True
+
+    @app.before_request
+    def known_host() -> Response | None:
+        if not host_allowed(request.host, allowed_hosts):
+            log.warning("refused a request for an unknown Host")
+            return html(render.message_page("Unknown host", "This server does not answer to that host name."), 400)
+        return None
 
     @app.after_request
     def secure(response: Response) -> Response:
@@ -109,22 +195,27 @@ def create_app(store: EventStore, remediation: Remediation | None = None, local_
         proposal = state.proposals.get(claims.proposal_id) if state else None
         if state is None or proposal is None:
             return html(render.message_page("Link refused", "no such proposal"), 403)
-        note = "" if claims.proposal_id not in state.decisions else "A decision has already been recorded."
-        return html(render.approval_page(state, proposal, token, csrf_for(token), identity(), note))
+        approver = who()
+        blocked, can_deny = why_not(remediation, state, proposal, approver)
+        return html(render.approval_page(state, proposal, token, csrf_for(token), approver, blocked=blocked,
+                                         can_deny=can_deny))
 
     @app.post("/approve")
     def approve() -> Response:
         if remediation is None:
             return html(render.message_page("Approvals are off", "No approval key is configured."), 404)
         origin = request.headers.get("Origin")
-        if origin and urlsplit(origin).netloc != request.host:
+        if origin and urlsplit(origin).netloc.lower() != request.host.lower():  # the Host itself is allow-listed
             return html(render.message_page("Refused", "cross-site request"), 403)
         token = request.form.get("token", "")
         if not hmac.compare_digest(request.form.get("csrf", ""), csrf_for(token)):
             return html(render.message_page("Refused", "missing or wrong CSRF token"), 403)
         decision = request.form.get("decision", "")
+        approver = who()
+        if not approver:
+            return html(render.message_page("Refused", "no verified identity: nothing was recorded"), 403)
         try:
-            proposal = remediation.decide(token, decision, identity())
+            proposal = remediation.decide(token, decision, approver)
             claims = approvals.verify(remediation.key, token, remediation.clock())
             run = on_approved or remediation.execute
             outcome = run(claims.incident_id, proposal.proposal_id) if decision == "approve" \

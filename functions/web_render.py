@@ -188,17 +188,20 @@ def report_page(state: IncidentState, links: dict[str, str]) -> str:
     return page(report.headline if report else state.incident_id, "".join(parts))
 
 
-def approval_page(state: IncidentState, p: Proposal, token: str, csrf: str, identity: str, note: str = "") -> str:
+def approval_page(state: IncidentState, p: Proposal, token: str, csrf: str, identity: str, *, blocked: str = "",
+                  can_deny: bool = True) -> str:
+    """The confirmation page. `blocked`: why this person cannot approve now; then no Approve button is offered
+    (a button that can only fail after POST is a lie), and Deny only when `can_deny`."""
+    buttons = ("" if blocked else "<button class=approve name=decision value=approve>Approve</button>") + \
+        ("<button class=deny name=decision value=deny>Deny</button>" if can_deny else "")
+    form = (f"<form method=post action='/approve'><input type=hidden name=token value='{esc(token)}'>"
+            f"<input type=hidden name=csrf value='{esc(csrf)}'>{buttons}</form>") if buttons else ""
     body = (f"<h1>Approve a remediation?</h1><section><p><b>{esc(p.action)}</b> on <b>{esc(p.service)}</b> "
             f"(risk {esc(p.risk)}) for incident <a href='/incidents/{esc(state.incident_id)}'>"
             f"{esc(state.incident_id)}</a></p><p>It will do exactly this:</p><pre>{esc(p.preview)}</pre>"
             f"<p class=muted>Why: {esc(p.rationale)}</p><p class=muted>Preconditions: "
             f"{esc('; '.join(p.preconditions))}</p><p>You are <b>{esc(identity or 'not signed in')}</b>.</p>"
-            f"{f'<p><b>{esc(note)}</b></p>' if note else ''}"
-            f"<form method=post action='/approve'><input type=hidden name=token value='{esc(token)}'>"
-            f"<input type=hidden name=csrf value='{esc(csrf)}'>"
-            "<button class=approve name=decision value=approve>Approve</button>"
-            "<button class=deny name=decision value=deny>Deny</button></form></section>")
+            f"{f'<p class=blocked><b>{esc(blocked)}</b></p>' if blocked else ''}{form}</section>")
     return page("Approve remediation", body)
 
 

@@ -154,7 +154,7 @@ resource "google_cloudfunctions2_function" "fn" {
     available_memory                 = "1Gi"
     max_instance_count               = 20
     max_instance_request_concurrency = 1
-    ingress_settings                 = each.key == "web" ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"
+    ingress_settings                 = each.key == "web" ? "ALLOW_INTERNAL_AND_GCLB" : "ALLOW_INTERNAL_ONLY"
     environment_variables            = local.env
 
     dynamic "secret_environment_variables" {
@@ -181,8 +181,17 @@ resource "google_cloudfunctions2_function" "fn" {
   depends_on = [google_secret_manager_secret_version.approval_key]
 }
 
-# Only the pusher (Pub/Sub) and the scheduler may invoke the internal functions; the web function sits behind
-# IAP / an HTTPS load balancer (see docs/deploy.md), which sets X-Goog-Authenticated-User-Email.
+# Only the pusher (Pub/Sub) and the scheduler may invoke the internal functions. The web function takes traffic
+# only through the HTTPS load balancer (ingress ALLOW_INTERNAL_AND_GCLB) with IAP on its backend service; only
+# IAP's service agent may invoke it, and the function verifies IAP's signed X-Goog-IAP-JWT-Assertion (see
+# docs/deploy.md). The plain X-Goog-Authenticated-User-Email header is never trusted.
+resource "google_cloud_run_service_iam_member" "iap_invoker" {
+  location = var.region
+  service  = google_cloudfunctions2_function.fn["web"].service_config[0].service
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-iap.iam.gserviceaccount.com"
+}
+
 resource "google_cloud_run_service_iam_member" "pusher_invoker" {
   for_each = local.pushed
   location = var.region

@@ -250,3 +250,64 @@ def test_recovery_is_verified_against_the_alert_threshold(incident, scenario, tm
     assert verdict.startswith(expected)
     assert fold(store.load(incident_id)).executions[pid].verification == verdict
     assert r.verify_recovery(BundleSource(tmp_path / "after"), incident_id, pid, threshold=0.0) == verdict
+
+
+@pytest.mark.parametrize(("allow", "approvers", "identity", "why", "can_deny"), [
+    (["scale_min_instances"], {APPROVER}, APPROVER, "deny by default", True),
+    (["rollback_cloud_run"], set(), "", "No approver is configured", False),
+    (["rollback_cloud_run"], set(), APPROVER, "No approver is configured", False),
+    (["rollback_cloud_run"], {APPROVER}, "", "not signed in", False),
+    (["rollback_cloud_run"], {APPROVER}, "mallory@example.com", "not on the approvers list", False),
+])
+def test_the_approval_page_says_why_instead_of_offering_a_button_that_fails(  # type: ignore[no-untyped-def]
+        incident, allow: list[str], approvers: set[str], identity: str, why: str, can_deny: bool) -> None:
+    store, incident_id = incident
+    r = Remediation(store=store, key=KEY, policy=Policy({"*": allow}), approvers=frozenset(approvers))
+    pid = first_proposal(store, incident_id)
+    page = client(store, r, identity).get(f"/approve?token={r.link_token(incident_id, pid)}").get_data(as_text=True)
+    assert why in page
+    assert "value=approve" not in page
+    assert ("value=deny" in page) is can_deny
+
+
+def test_a_decided_proposal_offers_no_buttons(incident) -> None:  # type: ignore[no-untyped-def]
+    store, incident_id = incident
+    r = remediation(store)
+    pid = first_proposal(store, incident_id)
+    r.decide(r.link_token(incident_id, pid), "deny", APPROVER)
+    page = client(store, r).get(f"/approve?token={r.link_token(incident_id, pid)}").get_data(as_text=True)
+    assert "already been recorded" in page and "<button" not in page
+
+
+INJECTION = "<!channel> <https://evil.example|Approve here> & <users/all>"
+
+
+@pytest.mark.parametrize(("kind", "url"), [("slack", "https://hooks.slack.com/services/T/B/x"),
+                                           ("chat", "https://chat.googleapis.com/v1/spaces/S/messages?key=k")])
+def test_chat_markup_from_telemetry_is_escaped_for_its_channel(receiver, kind: str, url: str) -> None:  # type: ignore[no-untyped-def]
+    assert WebhookNotifier(url).channel == kind
+    stub_url, received, _ = receiver
+    delivered, _ = WebhookNotifier(stub_url, kind=kind).send(f"*Top cause* {INJECTION}")
+    assert delivered
+    (message,) = received
+    assert message["text"] == "*Top cause* &lt;!channel&gt; &lt;https://evil.example|Approve here&gt; &amp; " \
+                              "&lt;users/all&gt;"
+
+
+def test_the_report_notification_carries_no_live_markup(receiver, incident) -> None:  # type: ignore[no-untyped-def]
+    from functions.runtime import notify_hook
+    from shared.incident_log import IncidentLog
+
+    stub_url, received, _ = receiver
+    store, incident_id = incident
+    state = fold(store.load(incident_id))
+    report = state.latest_report
+    top = report.causes[0]
+    hostile = report.model_copy(update={"headline": f"Likely root cause: {INJECTION}", "causes": [
+        top.model_copy(update={"title": f"new error pattern: {INJECTION}\nApprove here: see above"})]})
+    with IncidentLog(store).incident(incident_id) as handle:
+        notify_hook(WebhookNotifier(stub_url, kind="slack"), "http://sre.example")(handle, hostile)
+    (message,) = received
+    text = message["text"]
+    assert "<" not in text and ">" not in text and "&lt;!channel&gt;" in text
+    assert text.count("\n") == 2 and text.endswith(f"http://sre.example/incidents/{incident_id}")

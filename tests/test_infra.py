@@ -98,3 +98,26 @@ def test_terraform_fmt() -> None:
     result = subprocess.run([terraform, "fmt", "-check", "-recursive", str(INFRA)], capture_output=True, text=True,
                             timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_web_function_is_reached_only_through_the_load_balancer_and_iap() -> None:
+    main = parsed("main.tf")
+    (fn,) = [r["google_cloudfunctions2_function"]["fn"] for r in main["resource"]
+             if "google_cloudfunctions2_function" in r]
+    ingress = fn["service_config"][0]["ingress_settings"]
+    assert '"web" ? "ALLOW_INTERNAL_AND_GCLB" : "ALLOW_INTERNAL_ONLY"' in ingress.replace("each.key == ", "")
+    assert "ALLOW_ALL" not in ingress
+    bindings = [r["google_cloud_run_service_iam_member"] for r in main["resource"]
+                if "google_cloud_run_service_iam_member" in r]
+    iap = [b for group in bindings for b in group.values()
+           if "@gcp-sa-iap.iam.gserviceaccount.com" in b["member"]]
+    assert len(iap) == 1, "the IAP service agent may invoke the web function"
+    (binding,) = iap
+    assert binding["role"] == "roles/run.invoker"
+    assert binding["member"] == \
+        "serviceAccount:service-${data.google_project.this.number}@gcp-sa-iap.iam.gserviceaccount.com"
+    assert binding["service"] == '${google_cloudfunctions2_function.fn["web"].service_config[0].service}'
+    assert binding["location"] == "${var.region}"
+    # no one else may invoke it: the pushed bindings iterate local.pushed, the scheduler's names sweep
+    web_invokers = [b for group in bindings for b in group.values() if '"web"' in str(b["service"])]
+    assert web_invokers == [binding]

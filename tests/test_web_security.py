@@ -4,13 +4,19 @@ markup, every response carries the security headers, and POST without the CSRF t
 from __future__ import annotations
 
 import json
+import re
+import time
 from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
 
 from agents.context import AnalysisContext, SpecialistResult
 from agents.policy import Policy
 from functions.remediation import Remediation
 from functions.runtime import embedded
-from functions.web import SECURITY_HEADERS, create_app
+from functions.web import SECURITY_HEADERS, create_app, iap_identity, local_hosts
 from shared import topics
 from shared.models import Finding, Widget
 from shared.ports import TelemetrySource
@@ -96,3 +102,138 @@ def test_every_page_with_hostile_data_in_every_field() -> None:
             assert response.mimetype == "application/json"
     assert web.post("/approve", data={"token": token, "decision": "approve"}).status_code == 403  # no CSRF token
     assert not remediation.log.read(incident_id).decisions
+
+
+# ------------------------------------------------------------------ identity, Host, logs
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    from demo.generator import generate
+
+    return generate("bad_deploy", tmp_path_factory.mktemp("demo"), seed=3)
+
+
+def approvable(tmp_path: Path, scenario: Any) -> tuple[SqliteEventStore, Remediation, str, str]:
+    """An incident with a rollback proposal the policy allows and alice may approve."""
+    from functions.local import triage
+    from shared.telemetry.bundle import BundleSource
+
+    store = SqliteEventStore(str(tmp_path / "events.db"))
+    incident_id = triage(scenario.alert_path.read_bytes(), BundleSource(scenario.bundle_dir), store=store).incident_id
+    remediation = Remediation(store=store, key=b"s" * 32, policy=Policy({"*": ["rollback_cloud_run"]}),
+                              approvers=frozenset({"alice@example.com"}))
+    state = remediation.log.read(incident_id)
+    assert state is not None
+    pid = next(p for p, x in state.proposals.items() if x.action == "rollback_cloud_run")
+    return store, remediation, incident_id, pid
+
+
+def form_of(page: str) -> dict[str, str]:
+    fields = dict(re.findall(r"name=(token|csrf) value='([^']+)'", page))
+    return {**fields, "decision": "approve"}
+
+
+def test_the_plain_iap_header_is_never_an_identity(scenario: Any, tmp_path: Path) -> None:
+    """Behind IAP only the signed assertion counts; a forged plain header, a missing or bad assertion: 403."""
+    from tests.test_iap import APPROVER, new_key, sign, verifier
+
+    store, remediation, incident_id, pid = approvable(tmp_path, scenario)
+    web = create_app(store, remediation, identity=iap_identity(verifier())).test_client()
+    token = remediation.link_token(incident_id, pid)
+    refused = [{"X-Goog-Authenticated-User-Email": f"accounts.google.com:{APPROVER}"}, {},
+               {"X-Goog-IAP-JWT-Assertion": sign(aud="/projects/1/global/backendServices/2")},
+               {"X-Goog-IAP-JWT-Assertion": sign(iss="https://evil.example")},
+               {"X-Goog-IAP-JWT-Assertion": sign(exp=int(time.time()) - 600, iat=int(time.time()) - 900)},
+               {"X-Goog-IAP-JWT-Assertion": sign(key=new_key())},
+               {"X-Goog-IAP-JWT-Assertion": "x.y.z"}]
+    good = {"X-Goog-IAP-JWT-Assertion": sign()}
+    form = form_of(web.get(f"/approve?token={token}", headers=good).get_data(as_text=True))  # GET decides nothing
+    for headers in refused:
+        page = web.get(f"/approve?token={token}", headers=headers).get_data(as_text=True)
+        assert APPROVER not in page and "value=approve" not in page, headers
+        assert web.post("/approve", data=form, headers=headers).status_code == 403, headers
+        assert not remediation.log.read(incident_id).decisions  # type: ignore[union-attr]
+    page = web.get(f"/approve?token={token}", headers=good).get_data(as_text=True)
+    assert APPROVER in page and "value=approve" in page
+    assert web.post("/approve", data=form, headers=good).status_code == 200
+    assert remediation.log.read(incident_id).decisions[pid].approver == APPROVER  # type: ignore[union-attr]
+
+
+def test_the_local_identity_ignores_every_header(scenario: Any, tmp_path: Path) -> None:
+    """`autosre serve`: the identity is the one the operator started it with, whatever the request says."""
+    store, remediation, incident_id, pid = approvable(tmp_path, scenario)
+    web = create_app(store, remediation, "").test_client()  # no --approver: nobody is signed in
+    token = remediation.link_token(incident_id, pid)
+    spoof = {"X-Goog-Authenticated-User-Email": "accounts.google.com:alice@example.com"}
+    page = web.get(f"/approve?token={token}", headers=spoof).get_data(as_text=True)
+    assert "alice@example.com" not in page and "value=approve" not in page
+    csrf = create_app(store, remediation, "alice@example.com").test_client().get(
+        f"/approve?token={token}").get_data(as_text=True)
+    assert web.post("/approve", data=form_of(csrf), headers=spoof).status_code == 403
+    assert not remediation.log.read(incident_id).decisions  # type: ignore[union-attr]
+
+
+def test_host_header_outside_the_allow_list_is_refused(scenario: Any, tmp_path: Path) -> None:
+    """DNS rebinding: evil.example resolves to 127.0.0.1; its page then sends Host and Origin evil.example.
+    Origin == Host proves nothing when both are the attacker's: the Host must be one we serve."""
+    store, remediation, incident_id, pid = approvable(tmp_path, scenario)
+    web = create_app(store, remediation, "alice@example.com", allowed_hosts=local_hosts("127.0.0.1", 8080)
+                     ).test_client()
+    token = remediation.link_token(incident_id, pid)
+    base = {"base_url": "http://127.0.0.1:8080"}
+    page = web.get(f"/approve?token={token}", **base).get_data(as_text=True)  # type: ignore[arg-type]
+    form = form_of(page)
+    for host in ("evil.example:8080", "evil.example", "127.0.0.1.evil.example:8080", "127.0.0.1:9999"):
+        rebound = {"base_url": f"http://{host}"}
+        assert web.get("/", **rebound).status_code == 400, host  # type: ignore[arg-type]
+        assert web.get(f"/approve?token={token}", **rebound).status_code == 400, host  # type: ignore[arg-type]
+        response = web.post("/approve", data=form, headers={"Origin": f"http://{host}"}, **rebound)  # type: ignore[arg-type]
+        assert response.status_code == 400, host
+    assert not remediation.log.read(incident_id).decisions  # type: ignore[union-attr]
+    for host in ("127.0.0.1:8080", "localhost:8080", "LOCALHOST:8080"):
+        assert web.get("/", base_url=f"http://{host}").status_code == 200, host
+    ok = web.post("/approve", data=form, headers={"Origin": "http://localhost:8080"}, base_url="http://localhost:8080")
+    assert ok.status_code == 200
+    # the default (no allow-list given) is loopback only, on any port
+    default = create_app(store, remediation, "alice@example.com").test_client()
+    assert default.get("/").status_code == 200
+    assert default.get("/", base_url="http://127.0.0.1:5000").status_code == 200
+    assert default.get("/", base_url="http://evil.example").status_code == 400
+
+
+def test_approval_tokens_never_reach_a_log(scenario: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture,
+                                           capfd: pytest.CaptureFixture[str]) -> None:
+    """The real development server (`autosre serve` runs it) logs every request line: not the token in it."""
+    import logging
+    import threading
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    from werkzeug.serving import make_server
+
+    store, remediation, incident_id, pid = approvable(tmp_path, scenario)
+    token = remediation.link_token(incident_id, pid)
+    server = make_server("127.0.0.1", 0, create_app(store, remediation, "alice@example.com"), threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}"
+    caplog.set_level(logging.DEBUG)
+    try:
+        page = urllib.request.urlopen(f"{url}/approve?token={token}", timeout=10).read().decode()
+        for path in (f"/approve?token={token}&x=1", f"/nothing?token={token}", f"/approve?csrf=1&token={token}x"):
+            try:
+                urllib.request.urlopen(url + path, timeout=10)
+            except urllib.error.HTTPError:
+                pass
+        form = urllib.parse.urlencode(form_of(page)).encode()
+        urllib.request.urlopen(urllib.request.Request(f"{url}/approve", data=form, method="POST"), timeout=10)
+    finally:
+        server.shutdown()
+    out, err = capfd.readouterr()
+    werkzeug_lines = [r for r in caplog.records if r.name == "werkzeug"]
+    assert werkzeug_lines, "the request log was captured"
+    signature = token.split(".")[-1]
+    for text in [caplog.text, out, err, *(r.getMessage() for r in caplog.records)]:
+        assert token not in text and signature not in text
+    assert remediation.log.read(incident_id).decisions  # type: ignore[union-attr]

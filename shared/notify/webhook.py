@@ -1,5 +1,11 @@
 """Notifications to a Google Chat or Slack incoming webhook: retried with backoff, a failure is returned (and
-recorded by the caller), never raised into the pipeline."""
+recorded by the caller), never raised into the pipeline.
+
+The text carries telemetry (a log line can say anything), so the notifier escapes its channel's markup: in Slack
+and in Google Chat text messages `<...>` makes mentions (`<!channel>`, `<users/all>`) and links
+(`<https://x|label>`), so `&`, `<` and `>` are sent as `&amp;`, `&lt;`, `&gt;`, which both render as the plain
+characters. The notification's own formatting uses only `*bold*` and bare URLs, never angle brackets.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,12 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+
+def escape_markup(text: str) -> str:
+    """Slack's and Google Chat's text markup escaped: `&` first, then the angle brackets."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 @dataclass
@@ -18,14 +30,23 @@ class WebhookNotifier:
     backoff_s: float = 0.5
     timeout_s: float = 5.0
     sleep: Callable[[float], None] = time.sleep
+    kind: str = ""  # "slack" | "chat" | "webhook"; default: from the URL
 
     @property
     def channel(self) -> str:
-        return "chat" if "chat.googleapis.com" in self.url else "slack" if "hooks.slack.com" in self.url else "webhook"
+        if self.kind:
+            return self.kind
+        host = (urlsplit(self.url).hostname or "").lower()
+        return "chat" if host == "chat.googleapis.com" else "slack" if host == "hooks.slack.com" else "webhook"
+
+    def render(self, text: str) -> str:
+        """The text as this channel must receive it: markup escaped for Slack and Chat, as is for a plain
+        webhook (whose receiver has no markup we know of)."""
+        return escape_markup(text) if self.channel in ("slack", "chat") else text
 
     def send(self, text: str) -> tuple[bool, str]:
         """POST {"text": ...} (both Chat and Slack accept it). Returns (delivered, detail)."""
-        body = json.dumps({"text": text}).encode()
+        body = json.dumps({"text": self.render(text)}).encode()
         detail = ""
         for attempt in range(1, self.attempts + 1):
             request = urllib.request.Request(self.url, data=body, method="POST",
