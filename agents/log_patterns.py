@@ -4,20 +4,23 @@
 2. Lines that are identical after masking are the same pattern instance: they are counted once and sent to
    Drain3 once (the cache is what makes this several times faster than plain Drain3 on real streams).
 3. `assign()` finalises the grouping over the distinct masked lines:
-   - split: a Drain cluster whose wildcard position holds only a few distinct plain words (GET/POST/DELETE,
-     Started/Stopped) is split by those words: they are meaningful tokens, not parameters; so is one whose
-     wildcard position holds only code locations (OrderServiceImpl#88): each is its own log statement;
-   - merge: clusters whose templates are equal once runs of wildcards are collapsed are one pattern whose lines
-     differ only in how many tokens a parameter took (variable-length parameters).
+   - split: a Drain cluster's wildcard position holding plain words is split by them only on evidence that the
+     lines with each word behave differently (another position depends on the word, or the clusters of the lines
+     before and after do), never on how few words it holds: a user name, a flag, a weekday stays a parameter;
+     a position holding only code locations (OrderServiceImpl#88) is split too: each is its own log statement;
+   - merge: clusters whose templates are equal once runs of wildcards are collapsed and bracketed wildcards
+     ("(<*>)", an optional group) dropped are one pattern (variable-length parameters, optional groups).
+All knobs are in `MinerConfig`; `bench/log_parsing.py` scores them leave-one-system-out on Loghub-2k.
 Memory is bounded: at most `max_lines` distinct masked lines are tracked; past that, new distinct lines share a
 single overflow pattern per Drain cluster and `saturated` says so.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from drain3 import TemplateMiner
 from drain3.template_miner_config import TemplateMinerConfig
@@ -27,18 +30,41 @@ from agents.masking import CODE_LOCATION, mask_variables, strip_prefix
 MAX_CLUSTERS = 5000
 MAX_DISTINCT_LINES = 200_000
 WILDCARD = "<*>"
-MAX_SPLIT_VALUES = 8  # a wildcard position with at most this many distinct plain words is split on them
 MAX_CODE_SPLIT = 256  # ... and one holding only code locations (Class#48) on up to this many
 MAX_SHAPES = 100_000
+MAX_CONTEXT = 64  # distinct neighbouring clusters tracked per distinct line; the rest share one bucket
+OTHER = -(1 << 40)
 # Masking treats every digit alike (no rule depends on a digit's value) and keeps code locations (Class#48).
 # Two lines equal after mapping every digit outside code locations to 0 (the same "shape") mask identically
 # whenever masking consumed all of those digits. The shape is then the cache key, so fresh parameter values hit
 # the cache.
 _SHAPE = str.maketrans("0123456789", "0000000000")
 _DIGIT = re.compile(r"\d")
-_WORD = re.compile(r"^[^\d<>]{1,60}$")  # no digits, no mask: a word-like constant candidate
+_WORD = re.compile(r"^[^<>]{1,60}$")  # left unmasked: a word-like constant candidate
 _CODE_TOKEN = re.compile(r"^[\w.$\[\]/-]*[A-Za-z]#\d+$")  # a code location: one log statement, a constant
 _WILDCARD_RUN = re.compile(r"<\*>(?:\s+<\*>)+")
+# a token that is only a wildcard in brackets, "(<*>)" or "[<*>]": an optional count or id some lines carry
+_OPTIONAL_GROUP = re.compile(r"(?:^|\s)[(\[]<\*>[)\]](?=\s|$)")
+
+
+def _separation(column: list[str], other: list[str], weights: list[int]) -> float:
+    """-log10 of the chance that every value of `other` falls with one value of `column` only, were the two
+    independent (0 when some value of `other` occurs with two values of `column`)."""
+    owner: dict[str, str] = {}
+    count: Counter[str] = Counter()
+    size: Counter[str] = Counter()
+    for v, o, w in zip(column, other, weights, strict=True):
+        if owner.setdefault(o, v) != v:
+            return 0.0
+        count[o] += w
+        size[v] += w
+    total = sum(size.values())
+    logs = [math.log10(n / total) for n in size.values()]
+    score = 0.0
+    for c in count.values():  # log10 of sum(share ** c), without underflow
+        top = c * max(logs)
+        score -= top + math.log10(sum(10 ** (c * x - top) for x in logs))
+    return score
 
 
 def _shape(message: str) -> str:
@@ -58,24 +84,75 @@ class _Line:
     cluster: int
     tokens: tuple[str, ...]
     count: int = 0
+    # neighbouring lines' Drain clusters: c for the line after, ~c for the line before (bounded, see _bump)
+    context: dict[int, int] = field(default_factory=dict)
+
+
+def _bump(context: dict[int, int], neighbour: int, count: int) -> None:
+    if neighbour in context:
+        context[neighbour] += count
+    elif len(context) < MAX_CONTEXT:
+        context[neighbour] = count
+    else:
+        context[OTHER] = context.get(OTHER, 0) + count
+
+
+def _g_test(table: dict[str, dict[int, int]], min_effect: float) -> float:
+    """-log10 p of a G-test of independence between a position's words and the neighbouring clusters
+    (chi-square tail by the Wilson-Hilferty approximation); 0 when the dependence is weak (Cramer's V, from G,
+    under `min_effect`): with enough lines any dependence is significant, a statement's own context is strong."""
+    rows = {v: sum(c.values()) for v, c in table.items()}
+    cols: Counter[int] = Counter()
+    for c in table.values():
+        cols.update(c)
+    total = sum(rows.values())
+    dof = (len(rows) - 1) * (len(cols) - 1)
+    if dof <= 0 or total == 0:
+        return 0.0
+    g = 2 * sum(n * math.log(n * total / (rows[v] * cols[o])) for v, c in table.items() for o, n in c.items() if n)
+    if g < min_effect ** 2 * total * (min(len(rows), len(cols)) - 1):
+        return 0.0
+    h = 2 / (9 * dof)
+    z = ((max(g, 0.0) / dof) ** (1 / 3) - (1 - h)) / math.sqrt(h)
+    p = 0.5 * math.erfc(z / math.sqrt(2))
+    return -math.log10(max(p, 1e-300))
+
+
+@dataclass(frozen=True)
+class MinerConfig:
+    """Every knob (chosen per fold by bench/log_parsing.py from a small grid) and rule switch (ablated there)."""
+
+    sim_th: float = 0.5  # Drain's similarity threshold
+    depth: int = 4  # Drain's parse-tree depth
+    # split a plain-word position on evidence of this strength (-log10 p): another position depends on it ...
+    split_evidence: float | None = 2.0
+    context: bool = True  # ... or the clusters of the lines before and after it do
+    min_effect: float = 0.3  # ... at least this strongly (Cramer's V)
+    split_code: bool = True  # split a position holding only code locations (Class#48): one statement each
+    merge_runs: bool = True  # one pattern when templates are equal once runs of wildcards are collapsed
+    merge_optional: bool = True  # ... and once bracketed wildcards, "(<*>)", are dropped: optional groups
+    host_port: bool = True  # mask host.name:port as one variable (agents.masking.HOST_PORT)
 
 
 class PatternMiner:
     """`add(message) -> line key`; after adding, `assign()` maps line keys to pattern ids; `template(pid)`;
     `match(message)` finds the pattern of a line without learning from it."""
 
-    def __init__(self, sim_th: float = 0.4, depth: int = 4, max_clusters: int = MAX_CLUSTERS,
+    def __init__(self, config: MinerConfig | None = None, max_clusters: int = MAX_CLUSTERS,
                  max_lines: int = MAX_DISTINCT_LINES):
-        config = TemplateMinerConfig()
-        config.drain_sim_th = sim_th
-        config.drain_depth = depth
-        config.drain_max_clusters = max_clusters
-        config.parametrize_numeric_tokens = True
-        config.drain_extra_delimiters = []
-        self._miner = TemplateMiner(config=config)
+        self.config = cfg = config or MinerConfig()
+        drain = TemplateMinerConfig()
+        drain.drain_sim_th = cfg.sim_th
+        drain.drain_depth = cfg.depth
+        drain.drain_max_clusters = max_clusters
+        drain.parametrize_numeric_tokens = True
+        drain.drain_extra_delimiters = []
+        self._miner = TemplateMiner(config=drain)
         self._keys: dict[str, int] = {}  # masked line -> line key
         self._shapes: dict[str, int] = {}  # digit-normalised raw line -> line key (bounded cache)
         self._lines: list[_Line] = []
+        self._previous: _Line | None = None  # the line added last, for the context of the next one
+        self._context = cfg.context
         self._overflow: dict[int, int] = {}  # drain cluster -> overflow line key, once max_lines is reached
         self.max_lines = max_lines
         self.saturated = False
@@ -84,9 +161,8 @@ class PatternMiner:
         # drain cluster -> (split positions, split values -> pattern id, pattern id of the unsplit rest)
         self._routes: dict[int, tuple[list[int], dict[tuple[str, ...], int], int | None]] = {}
 
-    @staticmethod
-    def preprocess(message: str) -> str:
-        return mask_variables(strip_prefix(message.strip()))[:2000]
+    def preprocess(self, message: str) -> str:
+        return mask_variables(strip_prefix(message.strip()), self.config.host_port)[:2000]
 
     def add(self, message: str, count: int = 1) -> int:
         """The line key of `message` (counted `count` times: pre-aggregated rows carry their count)."""
@@ -99,7 +175,14 @@ class PatternMiner:
             # masks the same
             if len(self._shapes) < MAX_SHAPES and not _DIGIT.search(CODE_LOCATION.sub("", masked)):
                 self._shapes[shape] = key
-        self._lines[key].count += count
+        line = self._lines[key]
+        line.count += count
+        if self._context:
+            before = self._previous
+            if before is not None:  # what a statement's lines sit between: the clusters before and after them
+                _bump(line.context, ~before.cluster, count)
+                _bump(before.context, line.cluster, count)
+            self._previous = line
         self._assignment = None
         return key
 
@@ -146,7 +229,11 @@ class PatternMiner:
             positions, parts = self._split(template, by_cluster[cluster])
             route: tuple[list[int], dict[tuple[str, ...], str], str | None] = (positions, {}, None)
             for values, tokens, keys in parts:
-                text = _WILDCARD_RUN.sub(WILDCARD, " ".join(tokens))
+                text = " ".join(tokens)
+                if self.config.merge_optional:
+                    text = _OPTIONAL_GROUP.sub("", text).strip() or text
+                if self.config.merge_runs:
+                    text = _WILDCARD_RUN.sub(WILDCARD, text)
                 if text not in groups:
                     groups[text] = []
                     order.append(text)
@@ -188,15 +275,13 @@ class PatternMiner:
         lines = [k for k in keys if len(self._lines[k].tokens) == len(template)]
         in_lines = set(lines)
         odd = [k for k in keys if k not in in_lines]
+        varying = [p for p, t in enumerate(template) if t == WILDCARD]
         positions = []
-        for p, token in enumerate(template):
-            if token != WILDCARD:
-                continue
-            seen = Counter(self._lines[k].tokens[p] for k in lines)
-            words = len(seen) <= MAX_SPLIT_VALUES and all(_WORD.match(v) for v in seen)
-            code = len(seen) <= MAX_CODE_SPLIT and all(_CODE_TOKEN.match(v) for v in seen)
-            if len(seen) > 1 and (words or code):
-                positions.append(p)
+        cfg = self.config
+        if cfg.split_code:
+            positions = [p for p in varying if self._all_code(p, lines)]
+        if cfg.split_evidence is not None:
+            positions = sorted({*positions, *self._evidence_positions(varying, lines, cfg.split_evidence)})
         if not positions:
             return [], [(None, template, keys)]
         parts: dict[tuple[str, ...], list[int]] = defaultdict(list)
@@ -211,6 +296,48 @@ class PatternMiner:
         if odd:
             out.append((None, template, odd))
         return positions, out
+
+    def _all_code(self, p: int, lines: list[int]) -> bool:
+        seen = {self._lines[k].tokens[p] for k in lines}
+        return 1 < len(seen) <= MAX_CODE_SPLIT and all(_CODE_TOKEN.match(v) for v in seen)
+
+    def _evidence_positions(self, varying: list[int], lines: list[int], threshold: float) -> set[int]:
+        """Wildcard positions holding plain words that tell the lines' statements apart: split on them.
+
+        A position is split only on evidence, never on how few words it holds: another position's values must
+        each occur with one of its words only, and that separation must be unlikely (under 10**-threshold) were
+        the two positions independent. Then a part is examined again on its own (its other positions may hold
+        the next level's evidence). A user name, a host name or true/false with nothing that depends on it stays
+        a parameter."""
+        chosen: set[int] = set()
+        todo = [lines]
+        while todo:
+            group = todo.pop()
+            best, best_score = -1, threshold
+            columns = {p: [self._lines[k].tokens[p] for k in group] for p in varying if p not in chosen}
+            weights = [self._lines[k].count for k in group]
+            for p, column in columns.items():
+                if len(set(column)) < 2 or not all(_WORD.match(v) for v in set(column)):
+                    continue
+                score = max((_separation(column, other, weights) for q, other in columns.items() if q != p),
+                            default=0.0)
+                if self.config.context and score <= best_score:
+                    table: dict[str, dict[int, int]] = defaultdict(dict)
+                    for v, k in zip(column, group, strict=True):
+                        row = table[v]
+                        for o, n in self._lines[k].context.items():
+                            row[o] = row.get(o, 0) + n
+                    score = _g_test(table, self.config.min_effect)
+                if score > best_score:
+                    best, best_score = p, score
+            if best < 0:
+                continue
+            chosen.add(best)
+            parts: dict[str, list[int]] = defaultdict(list)
+            for k in group:
+                parts[self._lines[k].tokens[best]].append(k)
+            todo += [part for part in parts.values() if len(part) > 1]
+        return chosen
 
     def template(self, pattern_id: int) -> str:
         self.assign()

@@ -5,46 +5,13 @@ from __future__ import annotations
 
 import re
 
-# Secrets and personal data -> a labelled placeholder. Order matters: specific before generic.
-_SECRETS: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(-----END [A-Z ]*PRIVATE KEY-----|$)", re.S), "<PRIVATE_KEY>"),
-    (re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{4,}"), "<JWT>"),
-    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 <TOKEN>"),
-    (re.compile(r"\bAIza[0-9A-Za-z_-]{30,}"), "<API_KEY>"),
-    (re.compile(r"\b(?:sk|pk|rk)[-_](?:live|test|proj)?[-_]?[A-Za-z0-9]{16,}"), "<API_KEY>"),
-    (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}"), "<API_KEY>"),
-    (re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"), "<API_KEY>"),
-    (re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), "<API_KEY>"),
-    (re.compile(r"\bya29\.[0-9A-Za-z_-]{20,}"), "<TOKEN>"),
-    # a value under a key that names a secret: password=, "client_secret": , SECRET_KEY=, db_password: '...'
-    (re.compile(r"(?i)([\"']?[\w.-]*(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|"
-                r"credentials?|auth)[\w.-]*[\"']?\s*[:=]\s*)(?!(?:bearer|basic|token)\s|<)(\"[^\"]*\"|'[^']*'|[^\s,;&}]+)"),
-     r"\1<SECRET>"),
-    (re.compile(r"(?i)(://[^/\s:@]+:)[^@\s/]+@"), r"\1<SECRET>@"),
-    (re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b"), "<EMAIL>"),
-]
-_CARD = re.compile(r"\b\d(?:[ -]?\d){12,18}\b")
-
-
-def _luhn(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch) * (2 if i % 2 else 1)
-        total += d - 9 if d > 9 else d
-    return total % 10 == 0
-
-
-def _mask_card(m: re.Match[str]) -> str:
-    """A payment card number passes the Luhn check; other long numbers (ids, nanosecond times) mostly do not."""
-    digits = re.sub(r"\D", "", m.group(0))
-    return "<CARD>" if 13 <= len(digits) <= 19 and _luhn(digits) else m.group(0)
-
 
 def mask_secrets(text: str) -> str:
-    """Replace tokens, keys, passwords, e-mails and card numbers with labelled placeholders."""
-    for pattern, repl in _SECRETS:
-        text = pattern.sub(repl, text)
-    return _CARD.sub(_mask_card, text)
+    """Replace tokens, keys, passwords, e-mails and card numbers with labelled placeholders (<SECRET>, <TOKEN>,
+    <API_KEY>, <EMAIL>, ...): the rules of shared.redaction, the one redaction boundary, with short labels."""
+    from shared.redaction import redact_text, short_placeholder
+
+    return redact_text(text, placeholder=short_placeholder)
 
 
 # Variables -> <*> before clustering, so that fresh values do not create fresh patterns.
@@ -60,6 +27,9 @@ _VARIABLES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"(?<![\w.])(?<![A-Za-z]#)[-+]?\d+(?:\.\d+)?"
                 r"(?:ms|s|us|ns|m|h|kb|mb|gb|KB|MB|GB|B|%|\s(?:[KMGT]i?B|B|ms|us|ns)\b)?(?![A-Za-z])"), "<*>"),
 ]
+# a host name with a port (db-0.svc.local:5432, proxy.example.org:5070): one network endpoint, one variable, not
+# a host word (a parameter) beside a port; a dotted name is needed so that key:value (status:200) is not taken
+HOST_PORT = re.compile(r"(?<![\w.\-/])[A-Za-z][\w\-]*(?:\.[\w\-]+)+:\d{1,5}\b")
 _LEADING_PREFIX = re.compile(
     r"^\s*(?:\[?\d{2,4}[-/]\d{2}[-/]\d{2}[T ]?\S*\]?\s+)?(?:\[?\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?\]?\s+)?"
     r"(?:\[?(?:TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|ERR|FATAL|CRITICAL|SEVERE)\]?:?\s+)?")
@@ -87,7 +57,9 @@ def _mask_digit_word(m: re.Match[str]) -> str:
     return "<*>"
 
 
-def mask_variables(line: str) -> str:
+def mask_variables(line: str, host_port: bool = True) -> str:
+    if host_port:
+        line = HOST_PORT.sub("<*>", line)
     for pattern, repl in _VARIABLES:
         line = pattern.sub(repl, line)
     return _DIGIT_WORD.sub(_mask_digit_word, line)

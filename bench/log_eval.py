@@ -1,8 +1,10 @@
-"""Log-parsing evaluation on Loghub-style ground truth: Grouping Accuracy, Parsing Accuracy, FTA.
+"""Log-parsing evaluation on Loghub-style ground truth: Grouping Accuracy, FGA, Parsing Accuracy, FTA.
 
 - GA: a line is correct iff its predicted cluster holds exactly the lines of its true template.
-- PA: a line is correct iff its predicted template string equals the true template (after normalising
-  wildcards: runs of <*> and surrounding spaces collapse).
+- FGA (Loghub-2.0, Jiang et al. 2024): F1 over groups; a predicted group is correct iff its line set equals a
+  true group's line set; precision over predicted groups, recall over true groups.
+- PA (Loghub-2.0): a line is correct iff its predicted template string equals the true template (after
+  normalising wildcards only: runs of <*> and surrounding spaces collapse).
 - FTA (template-level F1 of exact template matches, Khan et al. 2022): a predicted template is a true positive
   iff its cluster equals a true template's lines and the template strings match.
 """
@@ -46,12 +48,28 @@ def _norm(template: str) -> str:
 
 
 def grouping_accuracy(predicted: Sequence[object], truth: Sequence[str]) -> float:
+    clusters, events = _groups(predicted, truth)
+    return sum(1 for i, p in enumerate(predicted) if clusters[p] == events[truth[i]]) / max(len(truth), 1)
+
+
+def _groups(predicted: Sequence[object], truth: Sequence[str]
+            ) -> tuple[dict[object, set[int]], dict[str, set[int]]]:
     clusters: dict[object, set[int]] = defaultdict(set)
     events: dict[str, set[int]] = defaultdict(set)
     for i, (p, t) in enumerate(zip(predicted, truth, strict=True)):
         clusters[p].add(i)
         events[t].add(i)
-    return sum(1 for i, p in enumerate(predicted) if clusters[p] == events[truth[i]]) / max(len(truth), 1)
+    return clusters, events
+
+
+def fga(predicted: Sequence[object], truth: Sequence[str]) -> float:
+    clusters, events = _groups(predicted, truth)
+    true_sets = {frozenset(v) for v in events.values()}
+    correct = sum(1 for v in clusters.values() if frozenset(v) in true_sets)
+    if not correct:
+        return 0.0
+    precision, recall = correct / len(clusters), correct / len(events)
+    return 2 * precision * recall / (precision + recall)
 
 
 def parsing_accuracy(predicted_templates: Sequence[str], true_templates: Sequence[str]) -> float:
@@ -61,11 +79,7 @@ def parsing_accuracy(predicted_templates: Sequence[str], true_templates: Sequenc
 
 def fta(predicted: Sequence[object], predicted_templates: Sequence[str], truth: Sequence[str],
         true_templates: Sequence[str]) -> float:
-    clusters: dict[object, set[int]] = defaultdict(set)
-    events: dict[str, set[int]] = defaultdict(set)
-    for i, (p, t) in enumerate(zip(predicted, truth, strict=True)):
-        clusters[p].add(i)
-        events[t].add(i)
+    clusters, events = _groups(predicted, truth)
     event_of_set = {frozenset(v): k for k, v in events.items()}
     true_template = {truth[i]: true_templates[i] for i in range(len(truth))}
     tp = 0
@@ -84,5 +98,6 @@ Parser = Callable[[list[str]], tuple[list[object], list[str]]]
 
 def score(parser: Parser, data: Labelled) -> dict[str, float]:
     ids, templates = parser(data.contents)
-    return {"GA": grouping_accuracy(ids, data.event_ids), "PA": parsing_accuracy(templates, data.templates),
+    return {"GA": grouping_accuracy(ids, data.event_ids), "FGA": fga(ids, data.event_ids),
+            "PA": parsing_accuracy(templates, data.templates),
             "FTA": fta(ids, templates, data.event_ids, data.templates), "clusters": float(len(set(ids)))}

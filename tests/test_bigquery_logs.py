@@ -167,6 +167,7 @@ def test_the_stand_in_refuses_a_cap_of_none_as_the_api_does() -> None:
 def test_the_configured_cap_reaches_the_aggregator(monkeypatch: pytest.MonkeyPatch) -> None:
     from functions import runtime
     from shared import config
+    from shared.incident_state import IncidentState
     from shared.telemetry import bigquery_logs, cloud_logging, gcp
 
     assert config.Settings().log_analytics_max_bytes == 10 * 2**30
@@ -183,7 +184,7 @@ def test_the_configured_cap_reaches_the_aggregator(monkeypatch: pytest.MonkeyPat
         return real(table, client=FakeClient([]), **kwargs)
 
     monkeypatch.setattr(bigquery_logs, "BigQueryLogAggregator", aggregator)
-    source = runtime.make_telemetry(settings)(None)  # type: ignore[arg-type]
+    source = runtime.make_telemetry(settings)(IncidentState(incident_id="i"))  # the deployment's project
     counter = source.log_counter
     assert isinstance(counter, real) and counter.max_bytes_billed == 5_000_000_000
     counter.log_pattern_counts(BASELINE, INCIDENT)

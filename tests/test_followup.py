@@ -15,7 +15,7 @@ KINDS = {"logs": "log.new_pattern", "traces": "trace.error_origin", "metrics": "
 
 
 def cause(service: str, score: float) -> RankedCause:
-    return RankedCause(rank=1, service=service, kind="x", title="t", score=score, confidence=0.5)
+    return RankedCause(rank=1, service=service, kind="metric.anomaly", title="t", score=score, confidence=0.5)
 
 
 def test_only_an_open_ranking_asks_for_a_second_look_at_its_leaders() -> None:

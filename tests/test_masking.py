@@ -96,3 +96,9 @@ def test_leading_timestamp_and_level_are_stripped() -> None:
     assert strip_prefix("ERROR: boom") == "boom"
     assert severity_of("18:25:44.525 WARN  c.Foo#1 slow") == "WARNING"
     assert severity_of("nothing stated here") == "DEFAULT"
+
+
+def test_a_host_with_a_port_is_one_variable_but_a_key_value_is_not() -> None:
+    assert mask_variables("open proxy.example.org:5070 through db-0.svc.local:5432") == "open <*> through <*>"
+    assert mask_variables("reply status:200 len:12") == "reply status:<*> len:<*>"
+    assert mask_variables("open proxy.example.org:5070", host_port=False) == "open proxy.example.org:<*>"
