@@ -1,74 +1,210 @@
-"""`autosre`: demo | triage | eval. Runs the real pipeline on the embedded default (SQLite + in-process bus)."""
+"""`autosre`: demo | triage | serve | eval. Runs the real pipeline on the embedded default (SQLite + in-process bus).
+
+Exit codes (also in `autosre --help` and the README): 0 a complete report; 3 a partial report (a specialist
+failed or gave no answer, or there was no telemetry in the incident window); 2 bad input (an unreadable or rejected
+alert, a folder that is not a telemetry bundle, a bad --db, a missing dataset folder, a usage error); 1 anything
+else (and `demo --strict` when a top cause is not the injected one). Stack traces only with --debug.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import sqlite3
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from functions.local import TriageError, TriageResult, triage
-from functions.report_text import Progress, render_report
+from functions.report_text import Progress, incomplete_lines, on_terminal, render_report
 from shared.store.sqlite import SqliteEventStore
 from shared.telemetry.bundle import BundleError, BundleSource
 
+COMPLETE, FAILED, BAD_INPUT, PARTIAL = 0, 1, 2, 3
+EXIT_CODES = ("exit codes: 0 a complete report; 3 a partial report (a specialist failed or gave no answer, or no "
+              "telemetry in the incident window); 2 bad input (alert, bundle, --db, dataset folder, usage); 1 any "
+              "other error, or `demo --strict` with a missed cause. Stack traces only with --debug.")
+NEZHA_SOURCE = ("the cases are the Nezha paper's TrainTicket fault-injection data (Yu et al., FSE 2023, MIT licence, "
+                "https://github.com/IntelligentDDS/Nezha); the team keeps them in ../shared/datasets/nezha-tt/cases "
+                "beside the checkout (see ../shared/datasets/README.md), found through AUTOSRE_DATASETS when set")
+SQLITE_MAGIC = b"SQLite format 3\x00"
 
-def _store(db: str | None) -> SqliteEventStore:
-    return SqliteEventStore(db or ":memory:")
+
+class CliError(Exception):
+    """A one-line error for the user, with the exit code it ends the command with."""
+
+    def __init__(self, message: str, code: int = BAD_INPUT):
+        super().__init__(message)
+        self.code = code
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        number = version("autosre")
+    except PackageNotFoundError:
+        number = "unknown"
+    return f"autosre {number} from {Path(__file__).resolve().parents[1]}"
+
+
+def _store(db: str | None, create: bool = True) -> SqliteEventStore:
+    """The event store: in memory without --db; else the SQLite file, created when absent only if `create`."""
+    if not db:
+        return SqliteEventStore(":memory:")
+    path = Path(db)
+    if path.is_dir():
+        raise CliError(f"--db {db} is a folder, not a SQLite file")
+    if not path.exists():
+        if not path.parent.is_dir():
+            raise CliError(f"--db {db}: no folder {path.parent}")
+        if not create:
+            raise CliError(f"--db {db} does not exist (give --create to start an empty store there)")
+    else:
+        try:
+            with open(path, "rb") as f:
+                head = f.read(len(SQLITE_MAGIC))
+        except OSError as exc:
+            raise CliError(f"--db {db}: {exc.strerror or exc}") from exc
+        if head and head != SQLITE_MAGIC:
+            raise CliError(f"--db {db} is not a SQLite database")
+    try:
+        return SqliteEventStore(str(path))
+    except sqlite3.Error as exc:
+        raise CliError(f"--db {db}: {exc}") from exc
+
+
+def _bundle(path: str) -> BundleSource:
+    try:
+        return BundleSource(path)
+    except BundleError as exc:
+        raise CliError(str(exc)) from exc
+    except OSError as exc:
+        raise CliError(f"--telemetry {path}: {exc.strerror or exc}") from exc
+
+
+def _code(result: TriageResult) -> int:
+    return COMPLETE if result.complete else PARTIAL
+
+
+def _diagnose(command: str, result: TriageResult) -> None:
+    """What makes the report weaker than it looks, on stderr (also at the top of the text report)."""
+    missing = incomplete_lines(result.report)
+    if missing:
+        print(f"autosre {command}: partial report, built without {'; '.join(missing)}", file=sys.stderr)
+    for warning in result.warnings:
+        print(f"autosre {command}: warning: {warning}", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def _workdir(out: str | None, prefix: str) -> Iterator[Path]:
+    """`out` when given (kept), else a temporary folder removed on the way out."""
+    if out:
+        path = Path(out)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CliError(f"{out}: {exc.strerror or exc}") from exc
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        yield Path(tmp)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from demo.generator import FAULT_KINDS, generate
 
     faults = list(FAULT_KINDS) if args.fault == "all" else [args.fault]
-    root = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="autosre-demo-"))
-    hits = 0
-    rows = []
-    for fault in faults:
-        began = time.perf_counter()
-        print(f"\n>>> generating a '{fault}' incident in the demo shop (seed {args.seed}) ...", file=sys.stderr)
-        scenario = generate(fault, root / fault, seed=args.seed)
-        print(f">>> telemetry bundle: {scenario.bundle_dir}", file=sys.stderr)
-        result = triage(Path(scenario.alert_path).read_bytes(), BundleSource(scenario.bundle_dir),
-                        store=_store(args.db), observers=[Progress()])
-        print(render_report(result.state, result.report))
-        top = result.report.causes[0].service if result.report.causes else "-"
-        ok = top == scenario.root_service
-        hits += ok
-        rows.append((fault, scenario.root_service, top, ok, time.perf_counter() - began))
-        print(f"ground truth: {scenario.root_service} ({fault})  top cause: {top}  "
-              f"{'CORRECT' if ok else 'MISSED'}\n")
-    if len(rows) > 1:
+    store = _store(args.db)
+    hits, worst = 0, COMPLETE
+    rows: list[tuple[str, str, str, bool, float]] = []
+    runs: list[dict[str, Any]] = []
+    with _workdir(args.out, "autosre-demo-") as root:
+        for fault in faults:
+            began = time.perf_counter()
+            if on_terminal():
+                print(f"\n>>> generating a '{fault}' incident in the demo shop (seed {args.seed}) ...", file=sys.stderr)
+            scenario = generate(fault, root / fault, seed=args.seed)
+            if on_terminal():
+                print(f">>> telemetry bundle: {scenario.bundle_dir}"
+                      + ("" if args.out else " (removed at exit: keep it with --out)"), file=sys.stderr)
+            result = triage(Path(scenario.alert_path).read_bytes(), BundleSource(scenario.bundle_dir),
+                            store=store, observers=[Progress()])
+            _diagnose("demo", result)
+            worst = max(worst, _code(result))
+            top = result.report.causes[0].service if result.report.causes else "-"
+            ok = top == scenario.root_service
+            hits += ok
+            seconds = time.perf_counter() - began
+            rows.append((fault, scenario.root_service, top, ok, seconds))
+            runs.append({"fault": fault, "seed": args.seed, "injected": scenario.root_service, "top_cause": top,
+                         "correct": ok, "seconds": round(seconds, 3), "complete": result.complete,
+                         "warnings": result.warnings, "bundle": str(scenario.bundle_dir) if args.out else None,
+                         "report": result.report.model_dump(mode="json")})
+            if not args.json:
+                print(render_report(result.state, result.report, warnings=result.warnings))
+                print(f"ground truth: {scenario.root_service} ({fault})  top cause: {top}  "
+                      f"{'CORRECT' if ok else 'MISSED'}\n")
+    if args.json:
+        print(json.dumps({"runs": runs, "correct": hits, "total": len(rows)}, indent=2))
+    elif len(rows) > 1:
         print(f"{'fault':<18}{'injected':<22}{'top cause':<22}{'ok':<5}{'seconds':>8}")
         for fault, truth, top, ok, secs in rows:
             print(f"{fault:<18}{truth:<22}{top:<22}{'yes' if ok else 'NO':<5}{secs:>8.2f}")
-    return 0 if hits == len(rows) or not args.strict else 1
+    if worst != COMPLETE:
+        return worst
+    return FAILED if args.strict and hits < len(rows) else COMPLETE
 
 
 def cmd_triage(args: argparse.Namespace) -> int:
     try:
-        source = BundleSource(args.telemetry)
         payload = Path(args.alert).read_bytes()
-        result: TriageResult = triage(payload, source, store=_store(args.db), observers=[Progress()])
-    except (TriageError, BundleError, OSError) as exc:
-        print(f"autosre triage: {exc}", file=sys.stderr)
-        return 2
+    except OSError as exc:
+        raise CliError(f"--alert {args.alert}: {exc.strerror or exc}") from exc
+    source = _bundle(args.telemetry)
+    store = _store(args.db)
+    try:
+        result = triage(payload, source, store=store, observers=[Progress()])
+    except TriageError as exc:
+        raise CliError(str(exc)) from exc
+    _diagnose("triage", result)
     if args.json:
         print(json.dumps(result.report.model_dump(mode="json"), indent=2))
     else:
-        print(render_report(result.state, result.report))
-    return 0
+        print(render_report(result.state, result.report, warnings=result.warnings))
+    return _code(result)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from bench.nezha_eval import evaluate_nezha, print_table
+    from bench.datasets import datasets_dir
+    from bench.nezha_eval import evaluate_nezha, print_table, summarize
 
-    rows = evaluate_nezha(Path(args.cases), limit=args.limit, work=Path(args.work) if args.work else None)
-    print_table(rows)
-    return 0
+    if args.cases:
+        cases = Path(args.cases)
+    else:
+        found = datasets_dir()
+        if found is None:
+            raise CliError(f"no datasets folder (AUTOSRE_DATASETS unset or missing, no ../shared/datasets): "
+                           f"{NEZHA_SOURCE}")
+        cases = found / "nezha-tt" / "cases"
+    if not cases.is_dir():
+        raise CliError(f"no folder {cases}: {NEZHA_SOURCE}")
+    if not any((p / "label.json").exists() for p in cases.iterdir()):
+        raise CliError(f"no cases (folders with label.json) in {cases}: {NEZHA_SOURCE}")
+    with _workdir(args.work, "autosre-eval-") as work:
+        rows = evaluate_nezha(cases, limit=args.limit, work=work)
+    if args.json:
+        print(json.dumps({"cases": [{**asdict(r), "rank": r.rank} for r in rows], "summary": summarize(rows)},
+                         indent=2))
+    else:
+        print_table(rows)
+    return COMPLETE
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -77,8 +213,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from functions.web import create_app
     from shared.config import Settings
 
+    store = _store(args.db, create=args.create)
     settings = Settings.from_env()
-    store = SqliteEventStore(args.db)
     remediation = remediation_of(settings.model_copy(update={"store": "sqlite"}), store)
     identity = args.approver or settings.local_identity
     if args.approver:
@@ -90,55 +226,129 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"serving {args.db} on http://{args.host}:{args.port}/ (approver: {identity or 'none'}; "
           f"executor: dry run)", file=sys.stderr)
     app.run(host=args.host, port=args.port, debug=False)
-    return 0
+    return COMPLETE
+
+
+def _common(top: bool) -> argparse.ArgumentParser:
+    """-v and --debug, accepted before and after the command (after it, they only override when given)."""
+    p = argparse.ArgumentParser(add_help=False)
+    default: Any = False if top else argparse.SUPPRESS
+    p.add_argument("-v", "--verbose", action="store_true", default=default,
+                   help="print the pipeline's structured (JSON) logs on stderr (default: errors only)")
+    p.add_argument("--debug", action="store_true", default=default,
+                   help="debug logs and stack traces on stderr (default: one-line errors, no stack traces)")
+    return p
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="autosre", description="Auto SRE: alert in, root-cause report out.")
-    p.add_argument("-v", "--verbose", action="store_true", help="log the pipeline's structured logs")
-    sub = p.add_subparsers(dest="command", required=True)
+    common = _common(top=False)
+    p = argparse.ArgumentParser(prog="autosre", description="Auto SRE: alert in, root-cause report out.",
+                                epilog=EXIT_CODES, parents=[_common(top=True)])
+    p.add_argument("--version", action="version", version=_version(), help="print the version and exit")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{demo,triage,serve,eval}")
 
-    demo = sub.add_parser("demo", help="generate an incident in a demo shop and triage it end to end")
+    demo = sub.add_parser("demo", parents=[common], epilog=EXIT_CODES,
+                          help="generate an incident in a demo shop and triage it end to end",
+                          description="Generate a 12-service demo shop with an injected fault, triage it with the "
+                                      "real pipeline and print the report.")
     demo.add_argument("--fault", default="bad_deploy",
-                      choices=["all", "bad_deploy", "cpu_saturation", "slow_dependency", "pool_exhaustion"])
-    demo.add_argument("--seed", type=int, default=7)
-    demo.add_argument("--out", help="where to write the generated bundles (default: a temp folder)")
-    demo.add_argument("--db", help="SQLite file for the event store (default: in memory)")
-    demo.add_argument("--strict", action="store_true", help="exit 1 unless every top cause is the injected one")
+                      choices=["all", "bad_deploy", "cpu_saturation", "slow_dependency", "pool_exhaustion"],
+                      help="the fault to inject; `all` runs each and prints a table (default: %(default)s)")
+    demo.add_argument("--seed", type=int, default=7, help="random seed of the generator (default: %(default)s)")
+    demo.add_argument("--out", help="keep the generated bundles in this folder (default: a temporary folder, "
+                                    "removed at exit)")
+    demo.add_argument("--db", help="SQLite file for the event store, created if absent (default: in memory)")
+    demo.add_argument("--strict", action="store_true",
+                      help="exit 1 unless every top cause is the injected one (default: off)")
+    demo.add_argument("--json", action="store_true",
+                      help="print the runs and their reports as one JSON document (default: text)")
     demo.set_defaults(func=cmd_demo)
 
-    tri = sub.add_parser("triage", help="triage an alert against your own telemetry bundle")
-    tri.add_argument("--alert", required=True, help="Cloud Monitoring notification JSON (or a push envelope)")
-    tri.add_argument("--telemetry", required=True, help="telemetry bundle folder (docs/bundle-format.md)")
-    tri.add_argument("--db", help="SQLite file for the event store (default: in memory)")
-    tri.add_argument("--json", action="store_true", help="print the report as JSON")
+    tri = sub.add_parser("triage", parents=[common], epilog=EXIT_CODES,
+                         help="triage an alert against your own telemetry bundle",
+                         description="Triage a Cloud Monitoring alert against a telemetry bundle folder "
+                                     "(docs/bundle-format.md) and print the root-cause report.")
+    tri.add_argument("--alert", required=True,
+                     help="Cloud Monitoring notification JSON, or its Pub/Sub push envelope (required)")
+    tri.add_argument("--telemetry", required=True,
+                     help="telemetry bundle folder, see docs/bundle-format.md (required)")
+    tri.add_argument("--db", help="SQLite file for the event store, created if absent (default: in memory)")
+    tri.add_argument("--json", action="store_true",
+                     help="print the report as JSON; warnings go to stderr (default: text)")
     tri.set_defaults(func=cmd_triage)
 
-    srv = sub.add_parser("serve", help="serve the web view (reports, approvals) over a SQLite event store")
-    srv.add_argument("--db", default="autosre.db", help="the SQLite file `autosre demo --db` wrote")
-    srv.add_argument("--host", default="127.0.0.1")
-    srv.add_argument("--port", type=int, default=8080)
-    srv.add_argument("--approver", help="the local approver identity (added to the approvers list)")
+    srv = sub.add_parser("serve", parents=[common], help="serve the web view (reports, approvals) over a SQLite "
+                                                         "event store",
+                         description="Serve the web view over the event store an `autosre demo --db` run wrote.")
+    srv.add_argument("--db", default="autosre.db",
+                     help="the SQLite file `autosre demo --db` wrote; must exist unless --create "
+                          "(default: %(default)s)")
+    srv.add_argument("--create", action="store_true",
+                     help="start an empty store when --db does not exist (default: off: a missing file is an error)")
+    srv.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    srv.add_argument("--port", type=int, default=8080, help="port to listen on (default: %(default)s)")
+    srv.add_argument("--approver", help="the local approver identity, added to the approvers list "
+                                        "(default: AUTOSRE_LOCAL_IDENTITY, else none)")
     srv.add_argument("--allow", help="actions the policy allows on every service, comma-separated "
                                      "(default: AUTOSRE_POLICY, else deny everything)")
     srv.set_defaults(func=cmd_serve)
 
-    ev = sub.add_parser("eval", help="score the root-cause ranking on labelled fault-injection data")
-    ev_sub = ev.add_subparsers(dest="dataset", required=True)
-    nez = ev_sub.add_parser("nezha", help="Nezha TrainTicket cases (a folder of <case>/ with label.json)")
-    nez.add_argument("cases", help="e.g. ../shared/datasets/nezha-tt/cases")
-    nez.add_argument("--limit", type=int, default=0, help="only the first N cases")
-    nez.add_argument("--work", help="where to keep the imported bundles (default: a temp folder)")
+    ev = sub.add_parser("eval", parents=[common], help="score the root-cause ranking on labelled fault-injection "
+                                                       "data")
+    ev_sub = ev.add_subparsers(dest="dataset", required=True, metavar="{nezha}")
+    nez = ev_sub.add_parser("nezha", parents=[common], epilog=EXIT_CODES,
+                            help="Nezha TrainTicket cases (a folder of <case>/ with label.json)",
+                            description="Triage every labelled Nezha TrainTicket case from a synthesized frontend "
+                                        f"alert and score the ranking. Data: {NEZHA_SOURCE}.")
+    nez.add_argument("cases", nargs="?",
+                     help="folder of <case>/ with label.json (default: $AUTOSRE_DATASETS/nezha-tt/cases, else "
+                          "../shared/datasets/nezha-tt/cases beside the checkout)")
+    nez.add_argument("--limit", type=int, default=0, help="only the first N cases (default: 0, every case)")
+    nez.add_argument("--work", help="keep the imported bundles in this folder (default: a temporary folder, "
+                                    "removed at exit)")
+    nez.add_argument("--json", action="store_true",
+                     help="print the per-case scores and the summary as JSON (default: a table)")
     nez.set_defaults(func=cmd_eval)
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+class _OneLineErrors(logging.Filter):
+    """Without --debug: a logged exception becomes `message: Type: text` on its record, with no stack trace."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            record.msg, record.args = f"{record.getMessage()}: {type(exc).__name__}: {exc}", None
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+def _setup_logging(verbose: bool, debug: bool) -> None:
     from shared.jsonlog import setup_logging
 
-    setup_logging(logging.INFO if args.verbose else logging.ERROR)
-    code: int = args.func(args)
+    setup_logging(logging.DEBUG if debug else logging.INFO if verbose else logging.ERROR)
+    if not debug:
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(_OneLineErrors())
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _setup_logging(args.verbose, args.debug)
+    name = f"autosre {args.command}" + (f" {args.dataset}" if args.command == "eval" else "")
+    try:
+        code: int = args.func(args)
+    except CliError as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        print(f"{name}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(f"{name}: {type(exc).__name__}: {exc} (--debug shows the stack trace)", file=sys.stderr)
+        return FAILED
     return code
 
 

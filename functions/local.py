@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from functions.runtime import embedded
 from shared import events as ev
@@ -12,9 +13,10 @@ from shared.alerts import parse_alert
 from shared.events import AlertRejected
 from shared.incident_state import IncidentState
 from shared.incidents import monitoring_key
-from shared.models import Event, Report
+from shared.models import Alert, Event, Report
 from shared.ports import EventStore, TelemetrySource
 from shared.store.sqlite import SqliteEventStore
+from shared.telemetry_records import Window
 
 
 class TriageError(RuntimeError):
@@ -26,6 +28,13 @@ class TriageResult:
     incident_id: str
     state: IncidentState
     report: Report
+    warnings: list[str] = field(default_factory=list)  # what makes the report weaker than it looks (see check)
+    no_data: bool = False  # the source holds no telemetry at all in the incident window
+
+    @property
+    def complete(self) -> bool:
+        """Every specialist answered, and there was telemetry to answer from."""
+        return not (self.report.partial or self.report.failed_specialists or self.no_data)
 
 
 def triage(alert_payload: bytes, source: TelemetrySource, store: EventStore | None = None,
@@ -52,4 +61,53 @@ def triage(alert_payload: bytes, source: TelemetrySource, store: EventStore | No
     if report is None:
         raise TriageError(f"incident {incident_id} has no report (status {state.status}; "
                           "a closed alert opens no investigation)")
-    return TriageResult(incident_id, state, report)
+    result = TriageResult(incident_id, state, report)
+    check(result, state.first_alert, source)
+    return result
+
+
+def _ts(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _records(source: TelemetrySource, window: Window, services: list[str] | None = None) -> int:
+    return (len(source.logs(window, services).items) + len(source.spans(window, services).items)
+            + len(source.metrics(window, services).items) + len(source.changes(window, services).items))
+
+
+def check(result: TriageResult, alert: Alert | None, source: TelemetrySource) -> None:
+    """Add the warnings a report cannot show by itself: an alert with no start time (its windows were placed at
+    the time of triage), no telemetry in the incident or baseline window (an alert outside the data's time
+    range), no telemetry for the alert's service. A source that cannot be read here is left to the specialists,
+    whose failure the report already names."""
+    rnd = result.state.report_round
+    if rnd is None:
+        return
+    w = rnd.window
+    if alert is not None and alert.started_at is None:
+        result.warnings.append(f"the alert has no start time (started_at): its windows were placed around the time "
+                               f"of triage, {_ts(w.onset)}, not around the incident")
+    incident, baseline = Window(w.start, w.end), Window(w.baseline_start, w.baseline_end)
+    service = alert.service if alert is not None else ""
+    time_range = getattr(source, "time_range", None)  # a bundle knows its time range; a cloud source does not
+    try:
+        in_incident, in_baseline = _records(source, incident), _records(source, baseline)
+        for_service = _records(source, incident, [service]) + _records(source, baseline, [service]) if service else 1
+        span = time_range() if callable(time_range) and not (in_incident and in_baseline) else None
+    except Exception:  # the specialists read the same source and the report names their failure
+        return
+    skipped = getattr(source, "skipped", None)  # a bundle counts the corrupt lines it skipped (Skipped.note)
+    if isinstance(skipped, dict):
+        result.warnings += [f"corrupt telemetry: {skipped[name].note(name)}" for name in sorted(skipped)]
+    held = ("" if not callable(time_range) else f"; the telemetry runs from {_ts(span[0])} to {_ts(span[1])}"
+            if span else "; the telemetry holds no record at all")
+    if not in_incident:
+        result.no_data = True
+        result.warnings.append(f"no telemetry in the incident window ({_ts(incident.start)} to {_ts(incident.end)})"
+                               f"{held}: nothing could be analysed (is the alert's start time right?)")
+    elif not in_baseline:
+        result.warnings.append(f"no telemetry in the baseline window ({_ts(baseline.start)} to {_ts(baseline.end)})"
+                               f"{held}: nothing to compare the incident with")
+    if in_incident and not for_service:
+        result.warnings.append(f"no telemetry for {service} in the incident or baseline window: no log, span, "
+                               "metric or change names it (is the alert's service named as in the telemetry?)")

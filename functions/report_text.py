@@ -18,14 +18,24 @@ def _ts(t: float | None) -> str:
     return "-" if t is None else datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def on_terminal(stream: TextIO | None = None) -> bool:
+    """Is the stream (default: stderr) a terminal? Progress goes only there: a pipe or a file gets the result."""
+    stream = stream if stream is not None else sys.stderr
+    isatty = getattr(stream, "isatty", None)
+    return bool(callable(isatty) and isatty())
+
+
 class Progress:
-    """An observer for Pipeline events that prints one line per step as it happens."""
+    """An observer for Pipeline events that prints one line per step as it happens: to `out` when given, else to
+    stderr when stderr is a terminal (nothing otherwise)."""
 
     def __init__(self, out: TextIO | None = None):
         self.out = out
         self.began = time.perf_counter()
 
     def __call__(self, event: Event) -> None:
+        if self.out is None and not on_terminal():
+            return
         line = _progress_line(event.incident_id, payload_of(event))
         if line is not None:
             elapsed = time.perf_counter() - self.began
@@ -56,16 +66,44 @@ def _progress_line(incident_id: str, p: object) -> str | None:
     return None
 
 
-def render_report(state: IncidentState, report: Report, width: int = 100) -> str:
+def incomplete_lines(report: Report) -> list[str]:
+    """One line per specialist the report was built without, and why ([] for a complete report)."""
+    lines = [f"{name}: failed: {err.strip().splitlines()[0] if err.strip() else 'no reason given'}"[:300]
+             for name, err in report.failed_specialists.items()]
+    lines += [f"{name}: no answer before the deadline" for name in report.missing_specialists]
+    return lines
+
+
+def _span(start: float, end: float) -> str:
+    return f"{_ts(start)} to {_ts(end)} ({(end - start) / 60:.0f} min)"
+
+
+def render_report(state: IncidentState, report: Report, width: int = 100, warnings: list[str] | None = None) -> str:
+    """The report as text. What it was built without (failed or late specialists) and the `warnings` (e.g. no
+    telemetry in its windows) come first, before any cause, so a partial answer never reads as a whole one."""
     findings = state.findings
     out: list[str] = []
     bar = "=" * width
+    missing = incomplete_lines(report)
     out += [bar, f"INCIDENT {report.incident_id}  round {report.round}"
-            + ("  [PARTIAL]" if report.partial else ""), bar]
+            + ("  [PARTIAL]" if report.partial or missing else ""), bar]
+    if missing:
+        out.append(f"PARTIAL REPORT: built without {len(missing)} of "
+                   f"{len(state.rounds[report.round].specialists) if report.round in state.rounds else '?'} "
+                   "specialists; the causes below rest on the others only:")
+        out += [f"  - {line}" for line in missing]
+    for warning in warnings or []:
+        out += textwrap.wrap(f"WARNING: {warning}", width, subsequent_indent="  ")
     alert = state.first_alert
     if alert:
         out.append(f"Alert:   {alert.policy_name} / {alert.condition_name} on {alert.service or '-'}")
-    out.append(f"Alert started: {_ts(report.onset)}    Status: {state.status}")
+    out.append(f"Alert started: {_ts(report.onset) if alert is None or alert.started_at is not None else 'unknown'}"
+               f"    Status: {state.status}")
+    rnd = state.rounds.get(report.round)
+    if rnd is not None:
+        w = rnd.window
+        out.append(f"Incident window: {_span(w.start, w.end)}")
+        out.append(f"Baseline window: {_span(w.baseline_start, w.baseline_end)}")
     out.append("")
     out.append(report.headline)
     out += textwrap.wrap(report.summary, width)
@@ -93,15 +131,11 @@ def render_report(state: IncidentState, report: Report, width: int = 100) -> str
         for r in report.ruled_out[:10]:
             out.append(f"  - {r.service or '(all)'}: {r.reason}")
     notes = [(name, n) for rnd in state.rounds.values() for name, ns in rnd.notes.items() for n in ns]
-    if notes or report.missing_specialists or report.failed_specialists:
+    if notes:  # failed and late specialists are at the top
         out.append("")
         out.append("COVERAGE")
         for name, n in notes:
             out.append(f"  {name}: {n}")
-        for name in report.missing_specialists:
-            out.append(f"  {name}: no answer before the deadline")
-        for name, err in report.failed_specialists.items():
-            out.append(f"  {name}: failed: {err}")
     out.append(bar)
     return "\n".join(out)
 

@@ -1,4 +1,5 @@
-"""Where the team's datasets are: AUTOSRE_DATASETS, else ../shared/datasets beside the checkout."""
+"""Test data: the small fixtures in tests/fixtures, and the team's large datasets (AUTOSRE_DATASETS, else
+../shared/datasets beside the checkout), which the tests that need them skip without."""
 
 from __future__ import annotations
 
@@ -8,23 +9,33 @@ from pathlib import Path
 import pytest
 
 from agents.context import AnalysisContext, plan_windows
+from bench.datasets import ENV_VAR
+from bench.datasets import datasets_dir as find_datasets
 from bench.nezha_import import import_case
 from shared.alerts import parse_alert
 from shared.telemetry.bundle import BundleSource
 
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+NO_DATASETS = (f"needs the team datasets (Loghub, Nezha): set {ENV_VAR} or put them at ../shared/datasets "
+               "beside the checkout")
+
 
 def datasets_dir() -> Path:
-    env = os.environ.get("AUTOSRE_DATASETS")
-    path = Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "datasets"
-    if not path.is_dir():
-        if os.environ.get("CI") == "true":
-            raise RuntimeError(f"datasets not found at {path} (set AUTOSRE_DATASETS)")
-        pytest.skip(f"datasets not found at {path} (set AUTOSRE_DATASETS)")
+    """The team's large datasets (bench/datasets.py: $AUTOSRE_DATASETS, else ../shared/datasets); a test that
+    needs them skips without them, with one reason. Under CI=true a folder named by AUTOSRE_DATASETS that is not
+    there fails instead: CI set out to run those tests."""
+    path = find_datasets()
+    if path is None:
+        named = os.environ.get(ENV_VAR, "").strip()
+        if named and os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true and {ENV_VAR}={named} is not a folder", pytrace=False)
+        pytest.skip(NO_DATASETS)
     return path
 
 
 def alerts_dir() -> Path:
-    return datasets_dir() / "alerts"
+    """The five Cloud Monitoring alert payloads, kept in the repository (tests/fixtures/alerts/README.md)."""
+    return FIXTURES / "alerts"
 
 
 def nezha_dir() -> Path:

@@ -153,26 +153,80 @@ def test_sampling_cap_is_reported(tmp_path: Path) -> None:
     assert len(whole.items) == 10 and not whole.sampled and whole.note == ""
 
 
-@pytest.mark.parametrize(("line", "why"), [
+BAD_LOG_LINES = [
     ('{"timestamp": "yesterday"}', "not a timestamp"),
     ("{not json", ""),
     ("[1, 2]", "not a JSON object"),
     ('{"severity": "INFO"}', "timestamp"),
-])
-def test_malformed_line_names_file_and_line(tmp_path: Path, line: str, why: str) -> None:
+    ('{"timestamp": "2023-01-29T08:51:24Z", "resource": "pod-1"}', "get"),  # a field of the wrong type
+]
+
+
+@pytest.mark.parametrize(("line", "why"), BAD_LOG_LINES)
+def test_a_corrupt_line_is_skipped_counted_and_noted(tmp_path: Path, line: str, why: str) -> None:
+    write(tmp_path)
+    with open(tmp_path / "logs.jsonl", "a") as f:
+        f.write(line + "\n")
+    source = BundleSource(tmp_path)
+    read = source.logs(EVERYTHING)
+    assert [r.message for r in read.items] == [r.message for r in LOGS]  # every good line, none invented
+    assert read.sampled and read.note.startswith("logs.jsonl: 1 corrupt line skipped")
+    assert "first: logs.jsonl:11: " in read.note and why in read.note
+    assert source.skipped["logs.jsonl"].count == 1
+    assert not source.spans(EVERYTHING).sampled  # the note stays with the file it is about
+    empty = source.logs(Window(0, 1))  # a window without records still says the file was partial
+    assert empty.items == [] and empty.sampled and "corrupt" in empty.note
+
+
+@pytest.mark.parametrize(("line", "why"), BAD_LOG_LINES)
+def test_strict_reading_fails_on_the_first_corrupt_line(tmp_path: Path, line: str, why: str) -> None:
     write(tmp_path)
     with open(tmp_path / "logs.jsonl", "a") as f:
         f.write(line + "\n")
     with pytest.raises(BundleError, match=r"logs\.jsonl:11: .*" + why):
-        BundleSource(tmp_path).logs(Window(0, 1))
+        BundleSource(tmp_path, strict=True).logs(Window(0, 1))
 
 
-def test_malformed_span_names_its_file(tmp_path: Path) -> None:
+def test_corrupt_span_times_and_metric_values_are_skipped_and_counted(tmp_path: Path) -> None:
     write(tmp_path)
     with open(tmp_path / "spans.jsonl", "a") as f:
         f.write('{"name": "projects/p/traces/t/spans/x"}\n')  # no spanId
-    with pytest.raises(BundleError, match=r"spans\.jsonl:4"):
-        BundleSource(tmp_path).spans(EVERYTHING)
+        f.write('{"spanId": "y", "startTime": "2023-02-30T00:00:00Z", "endTime": "2023-01-29T08:51:24Z"}\n')
+    with open(tmp_path / "metrics.jsonl", "a") as f:
+        f.write('{"metric": {"type": "m"}, "points": [{"interval": {"endTime": "2023-01-29T08:51:24Z"}, '
+                '"value": {"doubleValue": "lots"}}]}\n')
+    source = BundleSource(tmp_path)
+    spans = source.spans(EVERYTHING)
+    assert len(spans.items) == len(SPANS) and spans.sampled
+    assert "spans.jsonl: 2 corrupt lines skipped" in spans.note and "spans.jsonl:4" in spans.note
+    metrics = source.metrics(EVERYTHING)
+    assert {m.metric for m in metrics.items} == {"custom/cpu", "custom/mem"}
+    assert metrics.sampled and "metrics.jsonl: 1 corrupt line skipped" in metrics.note and "lots" in metrics.note
+    assert set(source.skipped) == {"spans.jsonl", "metrics.jsonl"}
+
+
+def test_a_file_with_no_valid_line_fails(tmp_path: Path) -> None:
+    write(tmp_path)
+    (tmp_path / "changes.jsonl").write_text("{not json\n\n[]\n")
+    with pytest.raises(BundleError, match=r"changes\.jsonl: none of its 2 non-blank lines is a valid record"):
+        BundleSource(tmp_path).changes(EVERYTHING)
+
+
+def test_invalid_utf8_is_one_corrupt_line(tmp_path: Path) -> None:
+    write(tmp_path)
+    with open(tmp_path / "logs.jsonl", "ab") as f:
+        f.write(b'{"timestamp": "2023-01-29T08:51:24Z", "textPayload": "\xff\xfe"}\n')
+    read = BundleSource(tmp_path).logs(EVERYTHING)
+    assert len(read.items) == len(LOGS) and "1 corrupt line" in read.note and "utf-8" in read.note
+
+
+def test_time_range(tmp_path: Path) -> None:
+    write(tmp_path)
+    assert BundleSource(tmp_path).time_range() == (100.0, 220.0)  # the last metric point with a finite value
+    empty = tmp_path / "empty"
+    with BundleWriter(empty):
+        pass
+    assert BundleSource(empty).time_range() is None
 
 
 def test_not_a_bundle(tmp_path: Path) -> None:

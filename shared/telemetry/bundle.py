@@ -311,20 +311,49 @@ class _Timeline(Generic[T]):
         return self.items[lo:hi]
 
 
-def _read_jsonl(path: Path, decode: Callable[[dict[str, Any]], T]) -> Iterator[T]:
+@dataclass
+class Skipped:
+    """Lines of one file that did not parse: how many, and the first one's `<file>:<line>: <why>`."""
+
+    count: int = 0
+    first: str = ""
+
+    def note(self, name: str) -> str:
+        lines = "line" if self.count == 1 else "lines"
+        return f"{name}: {self.count} corrupt {lines} skipped, the report reads the rest (first: {self.first})"
+
+
+_BAD_LINE = (ValueError, KeyError, TypeError, AttributeError, IndexError, OverflowError, RecursionError)
+
+
+def _read_jsonl(path: Path, decode: Callable[[dict[str, Any]], T], skipped: Skipped | None = None) -> Iterator[T]:
+    """The file's records, in file order. A line that does not decode raises `BundleError("<file>:<line>: <why>")`
+    when `skipped` is None; otherwise it is skipped and counted there, unless no line of the file decodes at all
+    (a file that is all corrupt is not a sample of anything: it still fails)."""
     if not path.exists():
         return
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
+    good = 0
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            if not raw.strip():
                 continue
             try:
-                obj = json.loads(line)
+                obj = json.loads(raw.decode("utf-8"))
                 if not isinstance(obj, dict):
                     raise BundleError("record is not a JSON object")
-                yield decode(obj)
-            except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
-                raise BundleError(f"{path.name}:{lineno}: {exc}") from exc
+                record = decode(obj)
+            except _BAD_LINE as exc:
+                error = BundleError(f"{path.name}:{lineno}: {exc}")
+                if skipped is None:
+                    raise error from exc
+                skipped.count += 1
+                skipped.first = skipped.first or str(error)
+                continue
+            good += 1
+            yield record
+    if skipped is not None and skipped.count and not good:
+        raise BundleError(f"{path.name}: none of its {skipped.count} non-blank lines is a valid record "
+                          f"(first: {skipped.first})")
 
 
 def _timeline(items: Iterable[T], key: Callable[[T], float]) -> _Timeline[T]:
@@ -337,11 +366,15 @@ def _keep(service: str, services: list[str] | None) -> bool:
 
 
 class BundleSource:
-    """A `TelemetrySource` over a bundle folder. Reads are bounded by `max_records` per call."""
+    """A `TelemetrySource` over a bundle folder. Reads are bounded by `max_records` per call.
+
+    A corrupt line (not JSON, a required field missing, a bad time or value) is skipped and counted, and every read
+    of that file says so in its note (`ReadResult.sampled`, so the specialists carry it into the report); a file
+    in which no line is valid fails its reads with `BundleError`. `strict=True` fails on the first corrupt line."""
 
     log_counter: LogPatternCounter | None = None  # a folder has no pre-aggregation: the analyst reads lines
 
-    def __init__(self, path: str | os.PathLike[str], max_records: int = DEFAULT_MAX_RECORDS):
+    def __init__(self, path: str | os.PathLike[str], max_records: int = DEFAULT_MAX_RECORDS, strict: bool = False):
         self.path = Path(path)
         if not (self.path / MANIFEST).exists():
             raise BundleError(f"{self.path} is not a telemetry bundle (no {MANIFEST})")
@@ -354,6 +387,8 @@ class BundleSource:
         if self.manifest.get("format") != FORMAT:
             raise BundleError(f"unknown bundle format {self.manifest.get('format')!r}, expected {FORMAT}")
         self.max_records = max_records
+        self.strict = strict
+        self.skipped: dict[str, Skipped] = {}  # file name -> corrupt lines skipped (files read so far)
         self._logs: _Timeline[LogRecord] | None = None
         self._spans: _Timeline[Span] | None = None
         self._series: list[MetricSeries] | None = None
@@ -361,6 +396,21 @@ class BundleSource:
 
     def describe(self) -> dict[str, str]:
         return {"source": "bundle", "path": str(self.path), "name": str(self.manifest.get("name", ""))}
+
+    def _read(self, name: str, decode: Callable[[dict[str, Any]], T]) -> list[T]:
+        skipped = None if self.strict else Skipped()
+        items = list(_read_jsonl(self.path / name, decode, skipped))
+        if skipped is not None and skipped.count:
+            self.skipped[name] = skipped
+        return items
+
+    def _result(self, items: list[T], name: str, what: str, bounded: bool = True) -> ReadResult[T]:
+        read = self._bounded(items, what) if bounded else ReadResult(items)
+        skipped = self.skipped.get(name)
+        if skipped is None:
+            return read
+        note = "; ".join(n for n in (read.note, skipped.note(name)) if n)
+        return ReadResult(read.items, sampled=True, note=note)
 
     def _bounded(self, items: list[T], what: str) -> ReadResult[T]:
         if len(items) <= self.max_records:
@@ -371,19 +421,19 @@ class BundleSource:
 
     def logs(self, window: Window, services: list[str] | None = None) -> ReadResult[LogRecord]:
         if self._logs is None:
-            self._logs = _timeline(_read_jsonl(self.path / LOGS, decode_log), lambda r: r.timestamp)
+            self._logs = _timeline(self._read(LOGS, decode_log), lambda r: r.timestamp)
         items = [r for r in self._logs.between(window) if _keep(r.service, services)]
-        return self._bounded(items, "logs")
+        return self._result(items, LOGS, "logs")
 
     def spans(self, window: Window, services: list[str] | None = None) -> ReadResult[Span]:
         if self._spans is None:
-            self._spans = _timeline(_read_jsonl(self.path / SPANS, decode_span), lambda s: s.start)
+            self._spans = _timeline(self._read(SPANS, decode_span), lambda s: s.start)
         items = [s for s in self._spans.between(window) if _keep(s.service, services)]
-        return self._bounded(items, "spans")
+        return self._result(items, SPANS, "spans")
 
     def metrics(self, window: Window, services: list[str] | None = None) -> ReadResult[MetricSeries]:
         if self._series is None:
-            self._series = list(_read_jsonl(self.path / METRICS, decode_series))
+            self._series = self._read(METRICS, decode_series)
         out: list[MetricSeries] = []
         for m in self._series:
             if not _keep(m.service, services):
@@ -393,9 +443,21 @@ class BundleSource:
                 out.append(
                     MetricSeries(m.metric, m.service, points, m.instance, m.unit, m.labels)
                 )
-        return ReadResult(out)
+        return self._result(out, METRICS, "metrics", bounded=False)
 
     def changes(self, window: Window, services: list[str] | None = None) -> ReadResult[ChangeEvent]:
         if self._changes is None:
-            self._changes = _timeline(_read_jsonl(self.path / CHANGES, decode_change), lambda c: c.timestamp)
-        return ReadResult([c for c in self._changes.between(window) if _keep(c.service, services)])
+            self._changes = _timeline(self._read(CHANGES, decode_change), lambda c: c.timestamp)
+        items = [c for c in self._changes.between(window) if _keep(c.service, services)]
+        return self._result(items, CHANGES, "changes", bounded=False)
+
+    def time_range(self) -> tuple[float, float] | None:
+        """The first and last time a record of the bundle carries (None when it holds none). Reads every file once,
+        through the same caches as the reads, so it raises `BundleError` as they would."""
+        everything = Window(-1e12, 1e12)
+        for read in (self.logs, self.spans, self.changes, self.metrics):
+            read(everything)  # fills the caches
+        times = [t for line in (self._logs, self._spans, self._changes) if line is not None and line.keys
+                 for t in (line.keys[0], line.keys[-1])]
+        times += [t for m in self._series or [] if m.points for t in (m.points[0][0], m.points[-1][0])]
+        return (min(times), max(times)) if times else None
