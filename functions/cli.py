@@ -210,19 +210,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from agents.policy import Policy
     from functions.runtime import remediation_of
-    from functions.web import create_app
+    from functions.web import create_app, fixed_identity, local_hosts
     from shared.config import Settings
 
     store = _store(args.db, create=args.create)
     settings = Settings.from_env()
     remediation = remediation_of(settings.model_copy(update={"store": "sqlite"}), store)
-    identity = args.approver or settings.local_identity
-    if args.approver:
-        remediation.approvers = remediation.approvers | {args.approver.lower()}
+    identity = (args.approver or "").strip().lower()  # only what the operator started the server with
+    if identity:
+        remediation.approvers = remediation.approvers | {identity}
     if args.allow:
         remediation.policy = Policy({"*": [a.strip() for a in args.allow.split(",") if a.strip()]},
                                     remediation.policy.max_actions_per_hour)
-    app = create_app(store, remediation, identity)
+    app = create_app(store, remediation, identity=fixed_identity(identity),
+                     allowed_hosts=local_hosts(args.host, args.port))
     print(f"serving {args.db} on http://{args.host}:{args.port}/ (approver: {identity or 'none'}; "
           f"executor: dry run)", file=sys.stderr)
     app.run(host=args.host, port=args.port, debug=False)
@@ -245,7 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="autosre", description="Auto SRE: alert in, root-cause report out.",
                                 epilog=EXIT_CODES, parents=[_common(top=True)])
     p.add_argument("--version", action="version", version=_version(), help="print the version and exit")
-    sub = p.add_subparsers(dest="command", required=True, metavar="{demo,triage,serve,eval}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{demo,triage,serve,eval,send-alert,dlq}")
 
     demo = sub.add_parser("demo", parents=[common], epilog=EXIT_CODES,
                           help="generate an incident in a demo shop and triage it end to end",
@@ -287,8 +288,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="start an empty store when --db does not exist (default: off: a missing file is an error)")
     srv.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     srv.add_argument("--port", type=int, default=8080, help="port to listen on (default: %(default)s)")
-    srv.add_argument("--approver", help="the local approver identity, added to the approvers list "
-                                        "(default: AUTOSRE_LOCAL_IDENTITY, else none)")
+    srv.add_argument("--approver", help="the local approver identity, added to the approvers list; the only "
+                                        "identity this server knows (default: none, nobody can approve)")
     srv.add_argument("--allow", help="actions the policy allows on every service, comma-separated "
                                      "(default: AUTOSRE_POLICY, else deny everything)")
     srv.set_defaults(func=cmd_serve)
@@ -309,6 +310,10 @@ def build_parser() -> argparse.ArgumentParser:
     nez.add_argument("--json", action="store_true",
                      help="print the per-case scores and the summary as JSON (default: a table)")
     nez.set_defaults(func=cmd_eval)
+
+    from functions.cli_cloud import add_commands
+
+    add_commands(sub, common)
     return p
 
 

@@ -36,7 +36,8 @@ def make_store(settings: Settings) -> EventStore:
     if settings.store == "firestore":
         from shared.store.firestore import FirestoreEventStore
 
-        return FirestoreEventStore(settings.project, prefix=settings.firestore_prefix)
+        return FirestoreEventStore(settings.project, prefix=settings.firestore_prefix,
+                                   retention_days=settings.retention_days)
     from shared.store.sqlite import SqliteEventStore
 
     return SqliteEventStore(settings.sqlite_path)

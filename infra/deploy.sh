@@ -23,6 +23,12 @@ PY
 (cd "$build" && zip -qr "$build/source.zip" .)
 echo "source: $(du -h "$build/source.zip" | cut -f1) with $(wc -l < "$build/requirements.txt") requirements"
 
+state="gs://$project-autosre-tfstate"  # state holds the approval key: a versioned bucket, never git
+if ! gcloud storage buckets describe "$state" --project "$project" >/dev/null 2>&1; then
+  gcloud storage buckets create "$state" --project "$project" --location "$region" --uniform-bucket-level-access
+  gcloud storage buckets update "$state" --versioning
+fi
+
 cd "$here"
-terraform init -input=false
+terraform init -input=false -backend-config="bucket=$project-autosre-tfstate"
 terraform apply -input=false -var "project_id=$project" -var "region=$region" -var "source_zip=$build/source.zip" "$@"

@@ -9,16 +9,21 @@ locals {
     executor     = "Auto SRE executor: runs approved remediations"
     pusher       = "Auto SRE Pub/Sub push identity (invokes the functions)"
     scheduler    = "Auto SRE scheduler identity (invokes the sweep)"
+    builder      = "Auto SRE build identity (Cloud Build for the functions' images)"
   }
 
+  # Project-wide only what has no narrower resource: Firestore, reading telemetry, running BigQuery jobs. Reading
+  # the Log Analytics dataset, changing Cloud Run services and acting as their identities are granted per
+  # resource below.
   project_roles = {
     intake       = ["roles/datastore.user"]
-    investigator = ["roles/datastore.user", "roles/logging.viewer", "roles/cloudtrace.user", "roles/monitoring.viewer", "roles/bigquery.jobUser", "roles/bigquery.dataViewer"]
-    synthesizer  = ["roles/datastore.user"]
+    investigator = ["roles/datastore.user", "roles/logging.viewer", "roles/cloudtrace.user", "roles/monitoring.viewer", "roles/bigquery.jobUser"]
+    synthesizer  = concat(["roles/datastore.user"], var.gemini ? ["roles/aiplatform.user"] : [])
     web          = ["roles/datastore.user"]
-    executor     = ["roles/datastore.user", "roles/monitoring.viewer", "roles/run.developer"]
+    executor     = ["roles/datastore.user", "roles/monitoring.viewer"]
     pusher       = []
     scheduler    = []
+    builder      = []
   }
 
   # who publishes to which topic
@@ -53,11 +58,40 @@ resource "google_pubsub_topic_iam_member" "publisher" {
   member   = "serviceAccount:${google_service_account.sa[each.value.sa].email}"
 }
 
-# The executor deploys revisions that run as the services' own runtime identity.
-resource "google_project_iam_member" "executor_act_as" {
+# The executor changes only the Cloud Run services it is given, and deploys their revisions as their own runtime
+# identities: acting as those accounts only, never as any account of the project.
+resource "google_cloud_run_v2_service_iam_member" "executor_developer" {
+  for_each = toset(var.managed_services)
+  location = var.region
+  name     = each.key
+  role     = "roles/run.developer"
+  member   = "serviceAccount:${google_service_account.sa["executor"].email}"
+}
+
+resource "google_service_account_iam_member" "executor_act_as" {
+  for_each           = toset(var.managed_service_accounts)
+  service_account_id = "projects/${var.project_id}/serviceAccounts/${each.key}"
+  role               = "roles/iam.serviceAccountUser"
+  member             = "serviceAccount:${google_service_account.sa["executor"].email}"
+}
+
+# The specialists read the Log Analytics dataset (if one is used), not every dataset of the project.
+resource "google_bigquery_dataset_iam_member" "investigator_reads_logs" {
+  count      = var.log_analytics_table == "" ? 0 : 1
+  project    = split(".", var.log_analytics_table)[0]
+  dataset_id = split(".", var.log_analytics_table)[1]
+  role       = "roles/bigquery.dataViewer"
+  member     = "serviceAccount:${google_service_account.sa["investigator"].email}"
+}
+
+# Cloud Build runs the functions' builds as this account (new organisations no longer grant the default compute
+# account the build roles).
+resource "google_project_iam_member" "builder" {
+  for_each = toset(["roles/cloudbuild.builds.builder", "roles/logging.logWriter", "roles/artifactregistry.writer",
+  "roles/storage.objectViewer"])
   project = var.project_id
-  role    = "roles/iam.serviceAccountUser"
-  member  = "serviceAccount:${google_service_account.sa["executor"].email}"
+  role    = each.key
+  member  = "serviceAccount:${google_service_account.sa["builder"].email}"
 }
 
 # ---------------------------------------------------------------- secrets
@@ -80,7 +114,7 @@ resource "google_secret_manager_secret_version" "approval_key" {
 }
 
 resource "google_secret_manager_secret" "webhook" {
-  count     = var.webhook_url == "" ? 0 : 1
+  count     = local.notify ? 1 : 0
   secret_id = "autosre-webhook-url"
   replication {
     auto {}
@@ -88,7 +122,7 @@ resource "google_secret_manager_secret" "webhook" {
 }
 
 resource "google_secret_manager_secret_version" "webhook" {
-  count       = var.webhook_url == "" ? 0 : 1
+  count       = local.notify ? 1 : 0
   secret      = google_secret_manager_secret.webhook[0].id
   secret_data = var.webhook_url
 }
@@ -101,7 +135,7 @@ resource "google_secret_manager_secret_iam_member" "approval_key_reader" {
 }
 
 resource "google_secret_manager_secret_iam_member" "webhook_reader" {
-  count     = var.webhook_url == "" ? 0 : 1
+  count     = local.notify ? 1 : 0
   secret_id = google_secret_manager_secret.webhook[0].id
   role      = "roles/secretmanager.secretAccessor"
   member    = "serviceAccount:${google_service_account.sa["synthesizer"].email}"

@@ -24,7 +24,18 @@ locals {
     local.http_functions,
   )
 
-  env = {
+  # Instances per function. Handlers run one message at a time (the analysis is CPU-bound); a storm of alerts
+  # fans out to the specialists, so they get the most room. Retries absorb the rest (see the subscriptions).
+  specialist_instances = 40
+  max_instances = merge(
+    { intake = 20, synthesize = 20, execute = 5, web = 5, sweep = 1 },
+    { for s in local.specialists : "specialist-${s}" => local.specialist_instances },
+  )
+
+  # Derived booleans are not secret themselves: without nonsensitive() a sensitive value cannot drive count.
+  notify = nonsensitive(var.webhook_url != "")
+
+  env = merge({
     AUTOSRE_PROJECT          = var.project_id
     AUTOSRE_STORE            = "firestore"
     AUTOSRE_BUS              = "pubsub"
@@ -35,7 +46,16 @@ locals {
     AUTOSRE_POLICY           = var.policy_json
     AUTOSRE_EXECUTOR         = var.executor
     AUTOSRE_REGION           = var.region
-  }
+    AUTOSRE_BASE_URL         = var.base_url
+    AUTOSRE_IAP_AUDIENCE     = var.iap_audience
+    AUTOSRE_RETENTION_DAYS   = tostring(var.retention_days)
+    }, var.log_analytics_table == "" ? {} : {
+    AUTOSRE_LOG_ANALYTICS_TABLE = var.log_analytics_table
+    }, var.gemini ? {
+    AUTOSRE_GEMINI_VERTEX_PROJECT = var.project_id
+    AUTOSRE_GEMINI_LOCATION       = var.gemini_location
+    AUTOSRE_GEMINI_MODEL          = var.gemini_model
+  } : {})
 }
 
 data "google_project" "this" {}
@@ -54,6 +74,11 @@ resource "google_pubsub_subscription" "push" {
   filter               = each.value.filter
   ack_deadline_seconds = 300
 
+  # The default policy deletes a subscription after 31 days without activity: quiet weeks are normal here.
+  expiration_policy {
+    ttl = ""
+  }
+
   push_config {
     # functions-framework reads the topic from this path and hands the handler a messagePublished CloudEvent
     push_endpoint = "${google_cloudfunctions2_function.fn[each.key].service_config[0].uri}/projects/${var.project_id}/topics/${each.value.topic}"
@@ -62,14 +87,17 @@ resource "google_pubsub_subscription" "push" {
     }
   }
 
+  # functions/topology.py PRODUCTION: a storm (Firestore contention, Logging's 60 reads/min, a slow dependency)
+  # can fail a handler for many minutes; 30 attempts backing off to 600 s span about four hours before a
+  # message is dead-lettered. Poison input is never retried: intake records and acknowledges it.
   retry_policy {
-    minimum_backoff = "1s"
-    maximum_backoff = "60s"
+    minimum_backoff = "10s"
+    maximum_backoff = "600s"
   }
 
   dead_letter_policy {
     dead_letter_topic     = google_pubsub_topic.topic["dead-letter"].id
-    max_delivery_attempts = 5
+    max_delivery_attempts = 30
   }
 }
 
@@ -78,6 +106,11 @@ resource "google_pubsub_subscription" "dead_letter_archive" {
   topic                      = google_pubsub_topic.topic["dead-letter"].id
   message_retention_duration = "604800s"
   ack_deadline_seconds       = 60
+
+  # Read only when someone replays it (`autosre dlq replay`): it must not expire in between.
+  expiration_policy {
+    ttl = ""
+  }
 }
 
 # Pub/Sub's service agent forwards undeliverable messages to the dead-letter topic and acks the source.
@@ -104,10 +137,13 @@ resource "google_monitoring_notification_channel" "autosre" {
   }
 }
 
+# Monitoring's notification service agent exists once the project has a notification channel.
 resource "google_pubsub_topic_iam_member" "monitoring_publisher" {
   topic  = google_pubsub_topic.topic["alerts"].id
   role   = "roles/pubsub.publisher"
   member = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-monitoring-notification.iam.gserviceaccount.com"
+
+  depends_on = [google_monitoring_notification_channel.autosre]
 }
 
 # ---------------------------------------------------------------- Firestore
@@ -116,6 +152,17 @@ resource "google_firestore_database" "default" {
   name        = "(default)"
   location_id = var.region
   type        = "FIRESTORE_NATIVE"
+}
+
+# Incidents older than retention_days are deleted by TTL policies on `expire_at` (set on every event and summary).
+resource "google_firestore_field" "expire" {
+  for_each   = var.retention_days > 0 ? toset(["events", "autosre_incidents"]) : toset([])
+  database   = google_firestore_database.default.name
+  collection = each.key
+  field      = "expire_at"
+
+  ttl_config {}
+  index_config {}
 }
 
 # ---------------------------------------------------------------- source and functions
@@ -138,8 +185,9 @@ resource "google_cloudfunctions2_function" "fn" {
   location = var.region
 
   build_config {
-    runtime     = "python311"
-    entry_point = each.value.entry_point
+    runtime         = "python311"
+    entry_point     = each.value.entry_point
+    service_account = google_service_account.sa["builder"].id
     source {
       storage_source {
         bucket = google_storage_bucket.source.name
@@ -152,7 +200,7 @@ resource "google_cloudfunctions2_function" "fn" {
     service_account_email            = google_service_account.sa[each.value.sa].email
     timeout_seconds                  = 300
     available_memory                 = "1Gi"
-    max_instance_count               = 20
+    max_instance_count               = local.max_instances[each.key]
     max_instance_request_concurrency = 1
     ingress_settings                 = each.key == "web" ? "ALLOW_INTERNAL_AND_GCLB" : "ALLOW_INTERNAL_ONLY"
     environment_variables            = local.env
@@ -168,7 +216,7 @@ resource "google_cloudfunctions2_function" "fn" {
     }
 
     dynamic "secret_environment_variables" {
-      for_each = each.key == "synthesize" && var.webhook_url != "" ? [1] : []
+      for_each = each.key == "synthesize" && local.notify ? [1] : []
       content {
         key        = "AUTOSRE_WEBHOOK_URL"
         project_id = var.project_id
@@ -178,7 +226,15 @@ resource "google_cloudfunctions2_function" "fn" {
     }
   }
 
-  depends_on = [google_secret_manager_secret_version.approval_key]
+  # A revision starts only if its identity can already read the secrets it mounts and holds its roles.
+  depends_on = [
+    google_secret_manager_secret_version.approval_key,
+    google_secret_manager_secret_version.webhook,
+    google_secret_manager_secret_iam_member.approval_key_reader,
+    google_secret_manager_secret_iam_member.webhook_reader,
+    google_project_iam_member.role,
+    google_project_iam_member.builder,
+  ]
 }
 
 # Only the pusher (Pub/Sub) and the scheduler may invoke the internal functions. The web function takes traffic
@@ -221,5 +277,35 @@ resource "google_cloud_scheduler_job" "sweep" {
     oidc_token {
       service_account_email = google_service_account.sa["scheduler"].email
     }
+  }
+}
+
+# ---------------------------------------------------------------- an example alert policy (optional)
+
+# A Cloud Run service's 5xx rate above 1/s for 1 minute notifies Auto SRE's channel: a first policy to triage.
+resource "google_monitoring_alert_policy" "example" {
+  count        = var.example_alert_service == "" ? 0 : 1
+  display_name = "${var.example_alert_service} 5xx rate (Auto SRE example)"
+  combiner     = "OR"
+
+  conditions {
+    display_name = "5xx responses above 1/s"
+    condition_threshold {
+      filter          = "resource.type = \"cloud_run_revision\" AND resource.labels.service_name = \"${var.example_alert_service}\" AND metric.type = \"run.googleapis.com/request_count\" AND metric.labels.response_code_class = \"5xx\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 1
+      duration        = "60s"
+      aggregations {
+        alignment_period     = "60s"
+        per_series_aligner   = "ALIGN_RATE"
+        cross_series_reducer = "REDUCE_SUM"
+        group_by_fields      = ["resource.labels.service_name"]
+      }
+    }
+  }
+
+  notification_channels = [google_monitoring_notification_channel.autosre.id]
+  alert_strategy {
+    auto_close = "1800s"
   }
 }

@@ -64,3 +64,66 @@ variable "max_rounds" {
     error_message = "max_rounds is 1 or 2."
   }
 }
+
+variable "base_url" {
+  description = "The web view's address as approvers reach it (the HTTPS load balancer with IAP): report and approval links point here."
+  type        = string
+  validation {
+    condition     = startswith(var.base_url, "https://")
+    error_message = "base_url is the load balancer's https:// address (the function's own URL takes no outside traffic)."
+  }
+}
+
+variable "iap_audience" {
+  description = "IAP's audience for the web view's backend: /projects/NUMBER/global/backendServices/ID. Empty: nobody can approve."
+  type        = string
+  default     = ""
+}
+
+variable "managed_services" {
+  description = "Cloud Run services (in var.region) the executor may roll back, scale or restart."
+  type        = list(string)
+  default     = []
+}
+
+variable "managed_service_accounts" {
+  description = "The runtime service accounts of managed_services: the executor deploys revisions as them."
+  type        = list(string)
+  default     = []
+}
+
+variable "log_analytics_table" {
+  description = "project.dataset._AllLogs of a Log Analytics linked dataset: logs are pre-aggregated there (empty: read lines)."
+  type        = string
+  default     = ""
+}
+
+variable "gemini" {
+  description = "Write the report's narrative with Gemini on Vertex AI, as the synthesizer's own identity (no API key)."
+  type        = bool
+  default     = false
+}
+
+variable "gemini_location" {
+  description = "Vertex AI region for Gemini."
+  type        = string
+  default     = "us-central1"
+}
+
+variable "gemini_model" {
+  description = "Gemini model for the narrative."
+  type        = string
+  default     = "gemini-2.5-flash"
+}
+
+variable "retention_days" {
+  description = "Incidents (events and summaries) are deleted this many days after their last event by Firestore TTL; 0 keeps them."
+  type        = number
+  default     = 400
+}
+
+variable "example_alert_service" {
+  description = "If set, an example alert policy on this Cloud Run service's 5xx rate notifies Auto SRE."
+  type        = string
+  default     = ""
+}

@@ -1,5 +1,12 @@
 terraform {
   required_version = ">= 1.5"
+
+  # State holds the approval signing key: keep it in a bucket, never in git or on a laptop. infra/deploy.sh passes
+  # -backend-config="bucket=PROJECT-autosre-tfstate" (creating the bucket, versioned, if needed).
+  backend "gcs" {
+    prefix = "autosre"
+  }
+
   required_providers {
     google = {
       source  = "hashicorp/google"

@@ -15,6 +15,8 @@ class Settings(BaseModel):
     store: Literal["sqlite", "firestore"] = "sqlite"
     sqlite_path: str = Field("autosre.db", description="SQLite file for the embedded store")
     firestore_prefix: str = Field("autosre", description="collection-name prefix in Firestore")
+    retention_days: float = Field(0.0, ge=0, description="Firestore: stamp expire_at this many days after each event "
+                                                          "(a TTL policy on it deletes old incidents); 0: keep")
     bus: Literal["inprocess", "pubsub"] = "inprocess"
     telemetry: str = Field("", description="bundle:<folder> for a telemetry bundle")
     log_analytics_table: str = Field("", description="project.dataset._AllLogs: pre-aggregate logs in BigQuery")

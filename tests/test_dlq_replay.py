@@ -53,3 +53,36 @@ def test_replay_sends_each_message_back_to_its_topic(pubsub_emulator: object, pr
     left = subscriber.pull(request={"subscription": subscriber.subscription_path(project_id, "dead-letter-archive"),
                                     "max_messages": 10}, timeout=10)
     assert [bytes(m.message.data) for m in left.received_messages] == [b"unknown origin"]
+
+
+def test_the_cli_replays_and_sends_a_synthetic_alert(pubsub_emulator: object, project_id: str) -> None:
+    import json as _json
+    import os
+    import subprocess
+    import sys
+
+    from google.cloud import pubsub_v1  # type: ignore[attr-defined]
+
+    from shared.bus.pubsub import PubSubBus, ensure_topology
+
+    probe = SubscriptionSpec("probe-alerts", topics.ALERTS, dead_letter_topic="")
+    ensure_topology(project_id, topics.ALL, [*subscriptions(), probe])
+    PubSubBus(project_id).publish(topics.DEAD_LETTER, b"{}", {"autosre_reason": "missing_incident"})
+    env = {**os.environ}
+
+    def autosre(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "functions.cli", *argv], capture_output=True, text=True,
+                              timeout=120, env=env)
+
+    sent = autosre("send-alert", "--project", project_id, "--service", "checkout")
+    assert sent.returncode == 0, sent.stderr
+    assert _json.loads(sent.stdout)["monitoring_incident_id"].startswith("0.synthetic-")
+    dry = autosre("dlq", "replay", "--project", project_id, "--dry-run")
+    assert dry.returncode == 0 and "would replay 1 of 1" in dry.stderr, dry.stderr
+    done = autosre("dlq", "replay", "--project", project_id)
+    assert done.returncode == 0 and "replayed 1 of 1" in done.stderr and topics.ALERTS in done.stdout
+    subscriber = pubsub_v1.SubscriberClient()
+    got = subscriber.pull(request={"subscription": subscriber.subscription_path(project_id, "probe-alerts"),
+                                   "max_messages": 10}, timeout=10)
+    bodies = sorted(bytes(m.message.data)[:20] for m in got.received_messages)
+    assert len(bodies) == 2 and b"{}" in bodies  # the synthetic alert and the replayed message

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import functions.main as targets
-from functions.topology import subscriptions
+from functions.topology import PRODUCTION, subscriptions
 from shared import topics
 
 INFRA = Path(__file__).resolve().parents[1] / "infra"
@@ -74,7 +74,52 @@ def test_topics_and_push_subscriptions_match_the_pipeline() -> None:
         expected = specs[f"specialist-{name}"].filter_expression()
         assert expected == f'attributes.specialist = "{name}"'
     assert 'filter = "attributes.specialist = \\"${s}\\""' in pushed_block.replace("filter      =", "filter =")
-    assert "max_delivery_attempts = 5" in text and "dead_letter_topic" in text
+    assert "dead_letter_topic" in text
+
+
+def resources(name: str, kind: str) -> dict:  # type: ignore[type-arg]
+    found: dict = {}  # type: ignore[type-arg]
+    for block in parsed(name)["resource"]:
+        found.update(block.get(kind, {}))
+    return found
+
+
+def test_subscriptions_never_expire_and_retry_as_the_production_profile() -> None:
+    subs = resources("main.tf", "google_pubsub_subscription")
+    assert set(subs) == {"push", "dead_letter_archive"}
+    for name, sub in subs.items():
+        (policy,) = sub["expiration_policy"]
+        assert policy["ttl"] == "", f"{name} would expire after 31 quiet days"
+    push = subs["push"]
+    assert push["dead_letter_policy"][0]["max_delivery_attempts"] == PRODUCTION.max_delivery_attempts
+    retry = push["retry_policy"][0]
+    assert retry["minimum_backoff"] == f"{PRODUCTION.min_backoff_s:g}s"
+    assert retry["maximum_backoff"] == f"{PRODUCTION.max_backoff_s:g}s"
+    assert 5 <= PRODUCTION.max_delivery_attempts <= 100 and PRODUCTION.max_backoff_s <= 600  # the service's bounds
+
+
+def test_a_sensitive_value_never_drives_count_or_for_each() -> None:
+    for name in ("main.tf", "iam.tf"):
+        for line in (INFRA / name).read_text().splitlines():
+            if line.strip().startswith(("count", "for_each")):
+                assert "var.webhook_url" not in line, f"{name}: {line.strip()}"
+    assert "nonsensitive(var.webhook_url" in (INFRA / "main.tf").read_text()
+
+
+def test_functions_wait_for_their_secret_access_and_roles() -> None:
+    (fn,) = resources("main.tf", "google_cloudfunctions2_function").values()
+    needs = " ".join(fn["depends_on"])
+    for dependency in ("google_secret_manager_secret_iam_member.approval_key_reader",
+                       "google_secret_manager_secret_iam_member.webhook_reader", "google_project_iam_member.role"):
+        assert dependency in needs
+    publisher = resources("main.tf", "google_pubsub_topic_iam_member")["monitoring_publisher"]
+    assert "google_monitoring_notification_channel.autosre" in " ".join(publisher["depends_on"])
+
+
+def test_the_deployment_tells_the_functions_where_they_are_reached() -> None:
+    env = main_locals()["env"]
+    assert "AUTOSRE_BASE_URL" in env and "AUTOSRE_IAP_AUDIENCE" in env
+    assert "var.base_url" in (INFRA / "variables.tf").read_text()
 
 
 def test_specialists_read_only_and_executor_alone_writes() -> None:
@@ -82,11 +127,20 @@ def test_specialists_read_only_and_executor_alone_writes() -> None:
     for block in parsed("iam.tf")["locals"]:
         roles.update(block.get("project_roles", {}))
     assert roles, "iam.tf declares project_roles"
-    writers = {sa for sa, rs in roles.items() for r in rs if r.startswith("roles/run.")}
-    assert writers == {"executor"}
+    flat = {r for rs in roles.values() for r in (rs if isinstance(rs, list) else [rs])}
+    # nothing that changes Cloud Run, acts as another account or reads every dataset is granted project-wide
+    assert not any(r.startswith("roles/run.") for r in flat)
+    assert "roles/iam.serviceAccountUser" not in flat and "roles/bigquery.dataViewer" not in flat
     assert set(roles["investigator"]) >= {"roles/logging.viewer", "roles/cloudtrace.user", "roles/monitoring.viewer",
-                                          "roles/bigquery.jobUser", "roles/bigquery.dataViewer"}
-    assert not any("admin" in r or "editor" in r or "owner" in r for rs in roles.values() for r in rs)
+                                          "roles/bigquery.jobUser"}
+    assert not any("admin" in r or "editor" in r or "owner" in r for r in flat)
+    developer = resources("iam.tf", "google_cloud_run_v2_service_iam_member")["executor_developer"]
+    assert developer["for_each"] == "${toset(var.managed_services)}" and developer["role"] == "roles/run.developer"
+    act_as = resources("iam.tf", "google_service_account_iam_member")["executor_act_as"]
+    assert act_as["for_each"] == "${toset(var.managed_service_accounts)}"
+    assert "google_project_iam_member" not in str(act_as)
+    reads = resources("iam.tf", "google_bigquery_dataset_iam_member")["investigator_reads_logs"]
+    assert reads["role"] == "roles/bigquery.dataViewer" and "investigator" in reads["member"]
 
 
 def test_terraform_fmt() -> None:
