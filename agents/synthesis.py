@@ -17,7 +17,7 @@ def build_report(state: IncidentState, number: int, ctx: AnalysisContext) -> Rep
     """Rank causes from the findings the round's specialists reported."""
     rnd = state.rounds[number]
     per_round = [[state.findings[fid] for name in r.specialists for fid in r.completed.get(name, [])
-                  if fid in state.findings] for n, r in sorted(state.rounds.items()) if n <= number]
+                  if fid in state.findings] for r in state.investigation(number)]
     findings: list[Finding] = merged(per_round)
     result = rank(findings, ctx)
     title, summary = headline(result, ctx)

@@ -151,15 +151,31 @@ class Pipeline:
                              {**message.attributes, "autosre_reason": reason, "autosre_sha256": digest})
 
     def _start_round(self, incident: IncidentHandle, alert: Alert, alert_key: tuple[object, ...]) -> None:
-        onset = alert.started_at if alert.started_at is not None else self.clock()
-        window, baseline = plan_windows(onset)
+        """Open round 1 for the incident's first open alert. A later alert that starts after the window the last
+        investigation read (a long-open incident, e.g. a log-based alert open for days) opens a fresh
+        investigation: a new round with its own windows, whose report reads only its own findings. Any other
+        alert joins the investigation under way. A redelivered alert re-sends the tasks of the round it opened."""
+        state = incident.state
         opened_by = stable_id(*alert_key)
-        incident.record(ev.ROUND_STARTED, (1,), "intake", RoundStarted(
-            round=1, specialists=list(self.specialists), deadline=self.clock() + self.round_deadline_s,
+        mine = [r.number for r in state.rounds.values() if r.opened_by == opened_by]
+        if mine:
+            self._fan_out(incident, mine[0], opened_by)
+            return
+        last = state.current_round
+        onset = alert.started_at if alert.started_at is not None else self.clock()
+        if last is None:
+            number, reason = 1, ""
+        elif last.report is not None and alert.started_at is not None and alert.started_at >= last.window.end:
+            number, reason = max(state.rounds) + 1, "a new alert started after the window the last round read"
+        else:
+            return
+        window, baseline = plan_windows(onset)
+        incident.record(ev.ROUND_STARTED, (number,), "intake", RoundStarted(
+            round=number, specialists=list(self.specialists), deadline=self.clock() + self.round_deadline_s,
             window=RoundWindow(onset=onset, start=window.start, end=window.end, baseline_start=baseline.start,
                                baseline_end=baseline.end),
-            opened_by=opened_by))
-        self._fan_out(incident, 1, opened_by)
+            opened_by=opened_by, reason=reason, fresh=number > 1))
+        self._fan_out(incident, number, opened_by)
 
     def _fan_out(self, incident: IncidentHandle, number: int, opened_by: str) -> None:
         """One task per specialist still missing from the round. Only the delivery that opened the round fans
@@ -253,7 +269,7 @@ class Pipeline:
             return None
         # the deadline sweep has no delivery of its own: it resumes a follow-up under one fixed identity
         delivery = delivery or stable_id(incident.incident_id, "follow-up", number + 1)
-        if number + 1 in state.rounds:  # followed up already: that round's report covers this one
+        if number + 1 in state.rounds and not state.rounds[number + 1].fresh:  # followed up: its report covers this
             self._fan_out(incident, number + 1, delivery)  # the opening delivery's redelivery re-sends tasks
             return None
         report = build_report(state, number, self.context(state, number))
@@ -298,7 +314,7 @@ class Pipeline:
         nxt = number + 1
         specialists = [s for s in self.specialists if s in FOCUSED_SPECIALISTS]
         focus = second_look(report.causes)
-        if number >= self.max_rounds or not focus or not specialists:
+        if len(incident.state.investigation(number)) >= self.max_rounds or not focus or not specialists:
             return False
         incident.record(ev.ROUND_STARTED, (nxt,), "synthesize", RoundStarted(
             round=nxt, specialists=specialists, deadline=self.clock() + self.round_deadline_s,

@@ -110,6 +110,7 @@ class RoundStarted(BaseModel):
     focus: list[str] = Field(default_factory=list)
     opened_by: str = ""  # the delivery that started the round (only it, or its redelivery, fans out)
     reason: str = ""
+    fresh: bool = False  # a new investigation: its report reads only its own rounds' findings
 
 
 class FindingRecorded(BaseModel):

@@ -49,6 +49,7 @@ class RoundState:
     opened_by: str = ""  # the delivery that started the round (its redelivery may re-send missing tasks)
     focus: list[str] = field(default_factory=list)  # a targeted round: the services whose hypotheses it checks
     steps_done: set[str] = field(default_factory=set)  # after-report steps recorded as finished
+    fresh: bool = False  # a new investigation of a long-open incident (its report reads only its own rounds)
 
     @property
     def reported(self) -> set[str]:
@@ -119,6 +120,12 @@ class IncidentState:
         """Approved proposals not yet handed to the executor nor run."""
         return sorted(p for p, d in self.decisions.items()
                       if d.decision == "approve" and p not in self.handed_off and p not in self.executions)
+
+    def investigation(self, number: int) -> list[RoundState]:
+        """The rounds of the investigation round `number` belongs to: from its first (round 1 or the last fresh
+        round at or before it) up to it."""
+        first = max(n for n, r in self.rounds.items() if n <= number and (n == 1 or r.fresh))
+        return [self.rounds[n] for n in sorted(self.rounds) if first <= n <= number]
 
     @property
     def current_round(self) -> RoundState | None:
@@ -229,7 +236,7 @@ def _apply(state: IncidentState, e: Event, p: object) -> None:
     elif isinstance(p, RoundStarted):
         if p.round not in state.rounds:
             state.rounds[p.round] = RoundState(p.round, list(p.specialists), p.deadline, p.window,
-                                               opened_by=p.opened_by, focus=list(p.focus))
+                                               opened_by=p.opened_by, focus=list(p.focus), fresh=p.fresh)
     elif isinstance(p, FindingRecorded):
         state.findings[p.finding.finding_id] = p.finding
     elif isinstance(p, SpecialistCompleted):
