@@ -250,7 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", parents=[common], epilog=EXIT_CODES,
                           help="generate an incident in a demo shop and triage it end to end",
-                          description="Generate a 12-service demo shop with an injected fault, triage it with the "
+                          description="Generate a 14-service demo shop with an injected fault, triage it with the "
                                       "real pipeline and print the report.")
     demo.add_argument("--fault", default="bad_deploy",
                       choices=["all", "bad_deploy", "cpu_saturation", "slow_dependency", "pool_exhaustion"],
