@@ -430,3 +430,17 @@ def test_audit_logs_become_changes(api) -> None:  # type: ignore[no-untyped-def]
     assert source.spans(WINDOW).items == [] and source.describe() == {"source": "gcp", "project": "p"}
 
 
+
+
+def test_a_trace_read_past_its_time_budget_stops_and_says_so(api) -> None:  # type: ignore[no-untyped-def]
+    url, seen, replies = api
+    fake = TraceApi()
+    replies["/v1/projects/p/traces"] = fake
+    fake.traces = [{"projectId": "p", "traceId": f"t{i}", "spans": [
+        {"spanId": "1", "name": "GET /", "startTime": "2026-01-15T09:41:00Z", "endTime": "2026-01-15T09:41:01Z",
+         "labels": {"service.name": "frontend"}}]} for i in range(6)]
+    ticks = iter(range(0, 1000, 30))  # every look at the clock is 30 s later: the budget is spent after 3 traces
+    reader = CloudTraceReader("p", client=trace_client(url), page_size=2, budget_s=90.0,
+                              clock=lambda: float(next(ticks)))
+    result = reader.spans(WINDOW)
+    assert result.sampled and "time budget" in result.note and len(result.items) == 3

@@ -55,14 +55,17 @@ def trace_span(trace_id: str, s: Any) -> Span:
 
 
 class CloudTraceReader:
+    """Spans through ListTraces, bounded by a trace count and by one time budget for the whole read (a function
+    has a timeout: a read that runs past its budget stops and says it sampled)."""
+
     def __init__(self, project: str, client: Any = None, page_size: int = 500, max_traces: int = 5000,
-                 timeout_s: float = 30.0):
+                 timeout_s: float = 30.0, budget_s: float = 90.0, clock: Callable[[], float] = time.monotonic):
         if client is None:
             from google.cloud import trace_v1
 
             client = trace_v1.TraceServiceClient()
-        self.project, self.client = project, client
-        self.page_size, self.max_traces, self.timeout_s = page_size, max_traces, timeout_s
+        self.project, self.client, self.clock = project, client, clock
+        self.page_size, self.max_traces, self.timeout_s, self.budget_s = page_size, max_traces, timeout_s, budget_s
 
     def spans(self, window: Window, services: list[str] | None = None) -> ReadResult[Span]:
         """Spans starting in the window: ListTraces hands over whole traces, whose spans may start outside it."""
@@ -74,11 +77,15 @@ class CloudTraceReader:
             project_id=self.project, view=trace_v1.ListTracesRequest.ViewType.COMPLETE, page_size=self.page_size,
             start_time=_dt(window.start), end_time=_dt(window.end))
         spans: list[Span] = []
+        deadline = self.clock() + self.budget_s
         for count, trace in enumerate(self.client.list_traces(request=request, timeout=self.timeout_s), 1):
             spans += [trace_span(trace.trace_id, s) for s in trace.spans]
             if count >= self.max_traces:
                 return ReadResult(self._only(spans, window, services), True,
                                   f"traces: stopped after {count} traces (limit {self.max_traces})")
+            if self.clock() >= deadline:
+                return ReadResult(self._only(spans, window, services), True,
+                                  f"traces: stopped after {count} traces (time budget of {self.budget_s:g} s spent)")
         return ReadResult(self._only(spans, window, services))
 
     @staticmethod
