@@ -54,7 +54,11 @@ CATALOG: dict[str, ActionType] = {a.name: a for a in [
 ]}
 
 def propose(report: Report, findings: dict[str, Finding]) -> list[Proposal]:
-    """At most one proposal per ranked cause among the top two, from the kind of evidence behind it."""
+    """At most one proposal per ranked cause among the top two, from the kind of evidence behind it; none for an
+    incident that recovered by itself before triage (`report.recovered`: the alert's metric back to its baseline
+    at the end of the incident window, agents/calibration.py): acting on a healthy service only adds risk."""
+    if report.recovered:
+        return []
     out: list[Proposal] = []
     for cause in report.causes[:2]:
         evidence = [findings[f] for f in cause.evidence if f in findings]

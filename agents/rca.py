@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from itertools import pairwise
 from typing import Literal
 
+from agents.calibration import CONFIDENT, calibrated, recovery_signal
 from agents.causal_graph import TOPOLOGY_KIND, ServiceGraph
 from agents.context import AnalysisContext
 from agents.metric_vocabulary import metric_role
@@ -147,6 +148,8 @@ class Judgement:
 class RcaResult:
     causes: list[RankedCause]
     ruled_out: list[RuledOut]
+    recovered: bool = False  # the alert's metric was back to its baseline at the end of the incident window
+    recovery: str = ""  # the reason, when recovered
 
 
 def gather(findings: list[Finding], graph: ServiceGraph | None = None) -> dict[str, Evidence]:
@@ -222,13 +225,14 @@ def rank(findings: list[Finding], ctx: AnalysisContext, top_k: int = 5) -> RcaRe
     order = sorted((s for s in judged if judged[s].score > 0 and not (judged[s].explained_by and ev[s].origin == 0)),
                    key=lambda s: (-judged[s].score, s))
     causes = [_cause(i + 1, s, ev, judged, order, graph, ctx) for i, s in enumerate(order[:top_k])]
-    return RcaResult(causes, _ruled_out(ev, judged, graph, ctx, findings, causes))
+    recovered, recovery = recovery_signal(findings, ctx.alert_service, ctx.alert_metric, ctx.onset)
+    return RcaResult(causes, _ruled_out(ev, judged, graph, ctx, findings, causes), recovered, recovery)
 
 
 def confidence(s: str, judged: dict[str, Judgement], order: list[str], specialists: int) -> float:
-    """Calibrated-ish: the score, times its margin over the strongest alternative (a clear lead keeps the score,
-    a tie halves it, a trailing cause keeps less), times corroboration (one specialist 0.6, two 0.8, three or
-    more 1.0)."""
+    """The raw confidence (before calibration): the score, times its margin over the strongest alternative (a
+    clear lead keeps the score, a tie halves it, a trailing cause keeps less), times corroboration (one
+    specialist 0.6, two 0.8, three or more 1.0)."""
     score = judged[s].score
     if score <= 0:
         return 0.0
@@ -279,9 +283,9 @@ def _cause(rank_no: int, s: str, ev: dict[str, Evidence], judged: dict[str, Judg
                            evidence=_ids(matching[:STEP_EVIDENCE])))
     evidence = _ids([f.finding_id for f in e.findings + e.changes + e.far_changes])
     specialists = {f.specialist for f in own} | ({j.change.specialist} if j.change else set())
+    raw = confidence(s, judged, order, len(specialists))
     return RankedCause(rank=rank_no, service=s, resource=lead.resource, kind=lead.kind, title=lead.title,
-                       score=j.score, confidence=confidence(s, judged, order, len(specialists)), chain=chain,
-                       evidence=evidence)
+                       score=j.score, confidence=calibrated(raw), raw_confidence=raw, chain=chain, evidence=evidence)
 
 
 def _matches_alert(f: Finding, alert_metric: str) -> bool:
@@ -352,6 +356,8 @@ def headline(result: RcaResult, ctx: AnalysisContext) -> tuple[str, str]:
                 + (f" Checked and ruled out: {'; '.join(r.reason for r in result.ruled_out[:3])}."
                    if result.ruled_out else ""))
     top = result.causes[0]
+    if top.confidence < CONFIDENT:
+        return _recovered(result, *_unconfident(result, ctx))
     phrase = KIND_PHRASE.get(top.kind, "the strongest evidence points at it")
     head = f"Likely root cause: {top.service}, {phrase} ({top.confidence:.0%} confidence)"
     hops = [step.service for step in top.chain if step.role in ("propagation", "symptom")]
@@ -376,7 +382,27 @@ def headline(result: RcaResult, ctx: AnalysisContext) -> tuple[str, str]:
     explained = [r.service for r in result.ruled_out if EXPLAINED in r.reason]
     if explained:
         parts.append(f"{len(explained)} other anomalous services are explained as propagation.")
-    return head, " ".join(parts)
+    return _recovered(result, head, " ".join(parts))
+
+
+def _unconfident(result: RcaResult, ctx: AnalysisContext) -> tuple[str, str]:
+    """Weak evidence: no cause named (the ranked causes stay in the report), what was checked instead."""
+    where = ctx.alert_service or "the alerting service"
+    top = result.causes[0]
+    parts = [f"The evidence is too weak to name a cause: the strongest candidate reaches {top.confidence:.0%} "
+             f"confidence, under the {CONFIDENT:.0%} needed. Checked: {len(result.causes)} candidate service(s) "
+             f"ranked (listed below with their evidence), {sum(len(c.evidence) for c in result.causes)} findings "
+             "on them."]
+    if result.ruled_out:
+        parts.append(f"Checked and ruled out: {'; '.join(r.reason for r in result.ruled_out[:3])}.")
+    return f"No confident root cause for the alert on {where}", " ".join(parts)
+
+
+def _recovered(result: RcaResult, head: str, summary: str) -> tuple[str, str]:
+    if not result.recovered:
+        return head, summary
+    return (f"Recovered before triage. {head}",
+            f"{summary} The incident recovered by itself: {result.recovery}. No remediation is proposed.")
 
 
 def chain_statement(service: str, found: list[Finding], callee: str) -> str:

@@ -6,6 +6,7 @@ same kind about the same service), ranks causes, writes the headline, and states
 
 from __future__ import annotations
 
+from agents.calibration import CONFIDENT
 from agents.context import AnalysisContext
 from agents.followup import merged
 from agents.rca import headline, rank
@@ -39,4 +40,7 @@ def build_report(state: IncidentState, number: int, ctx: AnalysisContext) -> Rep
         causes=result.causes,
         ruled_out=result.ruled_out,
         finding_ids=[f.finding_id for f in findings],
+        confident=bool(result.causes) and result.causes[0].confidence >= CONFIDENT,
+        recovered=result.recovered,
+        recovery=result.recovery,
     )

@@ -11,6 +11,7 @@ simulation carries the consequences (slower own work, exceptions, a pool that ru
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, field
 
@@ -39,10 +40,18 @@ class Fault:
     fail_ratio: float = 0.0
     ramp_s: dict[str, float] = field(default_factory=dict)  # pool_exhaustion: per pod, onset to a full pool
     description: str = ""
+    end: float = math.inf  # the fault stops here (a transient fault that recovered on its own)
+    also: tuple[Fault, ...] = ()  # further faults at the same time, on other services
+
+    def _other(self, service: str) -> Fault | None:
+        return next((f for f in self.also if f.root == service), None)
 
     def stretch(self, own: float, t: float, service: str, pod: str, rng: random.Random) -> float:
         """The own work of a call after the fault: slower on a starved CPU or a stalled datastore."""
-        if service != self.root or t < self.onset:
+        other = self._other(service) if self.also else None
+        if other is not None:
+            return other.stretch(own, t, service, pod, rng)
+        if service != self.root or t < self.onset or t >= self.end:
             return own
         if self.kind == "cpu_saturation" and pod == self.instance:
             # a slower share of the CPU, and CFS throttling: out of quota, the container stalls to the period's end
@@ -54,12 +63,18 @@ class Fault:
         return own
 
     def crashes(self, t: float, service: str, pod: str, op: str, rng: random.Random) -> bool:
+        other = self._other(service) if self.also else None
+        if other is not None:
+            return other.crashes(t, service, pod, op, rng)
         return (self.kind == "bad_deploy" and service == self.root and pod in self.bad_pods and t >= self.onset
-                and op in self.failing_ops and rng.random() < self.fail_ratio)
+                and t < self.end and op in self.failing_ops and rng.random() < self.fail_ratio)
 
     def leaked(self, service: str, pod: str, t: float) -> int:
         """Connections of the pod's pool that were taken and never given back."""
-        if self.kind != "pool_exhaustion" or service != self.root or t < self.onset:
+        other = self._other(service) if self.also else None
+        if other is not None:
+            return other.leaked(service, pod, t)
+        if self.kind != "pool_exhaustion" or service != self.root or t < self.onset or t >= self.end:
             return 0
         pool = SERVICES[service].pool
         assert pool is not None
@@ -67,16 +82,21 @@ class Fault:
 
     def cpu(self, pod: str, start: float, end: float) -> float | None:
         """The share of [start, end) the pod spent saturated, or None if it was not."""
-        if self.kind != "cpu_saturation" or pod != self.instance or end <= self.onset:
+        for other in self.also:
+            share = other.cpu(pod, start, end)
+            if share is not None:
+                return share
+        if self.kind != "cpu_saturation" or pod != self.instance or end <= self.onset or start >= self.end:
             return None
-        return (end - max(start, self.onset)) / (end - start)
+        return (min(end, self.end) - max(start, self.onset)) / (end - start)
 
 
-def choose(kind: str, rng: random.Random, cluster: Cluster, onset: float) -> Fault:
-    """Pick the root among the plausible services and set the fault up (a bad rollout happens here)."""
+def choose(kind: str, rng: random.Random, cluster: Cluster, onset: float, exclude: tuple[str, ...] = ()) -> Fault:
+    """Pick the root among the plausible services (not in `exclude`) and set the fault up (a bad rollout happens
+    here)."""
     if kind not in FAULT_KINDS:
         raise ValueError(f"unknown fault {kind!r}: one of {', '.join(FAULT_KINDS)}")
-    root = rng.choice(CANDIDATES[kind])
+    root = rng.choice([c for c in CANDIDATES[kind] if c not in exclude] if exclude else CANDIDATES[kind])
     svc = SERVICES[root]
     if kind == "bad_deploy":
         ready_after = rng.uniform(60, 150)
@@ -112,7 +132,12 @@ def choose(kind: str, rng: random.Random, cluster: Cluster, onset: float) -> Fau
 def fault_lines(fault: Fault, cluster: Cluster, until: float, rng: random.Random) -> list[LogRecord]:
     """Lines the fault makes outside any request: a stalled Redis' fsync warnings, a pool's leak detector."""
     out: list[LogRecord] = []
+    for other in fault.also:
+        out += fault_lines(other, cluster, until, rng)
+    if fault.root not in SERVICES:  # no fault at all (an alert on noise)
+        return out
     svc = SERVICES[fault.root]
+    until = min(until, fault.end)
     if fault.kind == "slow_dependency" and svc.runtime == "redis":
         for pod in cluster.alive(fault.root, fault.onset):
             t = fault.onset + rng.uniform(*AOF_EVERY_S) / 3

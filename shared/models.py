@@ -116,15 +116,30 @@ class RankedCause(Model):
     kind: FindingKind  # the leading finding's kind
     title: str
     score: float
-    confidence: float = Field(ge=0.0, le=1.0)
+    confidence: float = Field(ge=0.0, le=1.0)  # calibrated: the chance this cause is the root cause
     chain: list[ChainStep] = Field(default_factory=list)
     evidence: list[str] = Field(default_factory=list)  # finding ids
+    raw_confidence: float = Field(default=0.0, ge=0.0, le=1.0)  # before calibration: score x margin x corroboration
 
 
 class RuledOut(Model):
     service: str
     reason: str
     evidence: list[str] = Field(default_factory=list)
+
+
+class SimilarIncident(Model):
+    """A past incident whose signature is like this one's (agents/similarity.py), and what became of it."""
+
+    incident_id: str
+    similarity: float = Field(ge=0.0, le=1.0)  # weighted Jaccard of the two signatures
+    opened_at: float | None = None
+    root_cause: str = ""  # its top cause, "service: title" ("" when its report named none)
+    cause_kind: str = ""
+    actions: list[str] = Field(default_factory=list)  # what was done: approved proposals and what came of them
+    verdict: str = ""  # the remediation.verified verdict ("" when nothing was verified)
+    worked: bool | None = None  # recovered after the action; None when unknown or nothing was done
+    shared: list[str] = Field(default_factory=list)  # signature terms both share, heaviest first
 
 
 class Report(Model):
@@ -140,9 +155,13 @@ class Report(Model):
     causes: list[RankedCause] = Field(default_factory=list)
     ruled_out: list[RuledOut] = Field(default_factory=list)
     finding_ids: list[str] = Field(default_factory=list)
+    confident: bool = True  # the top cause's confidence reaches CONFIDENT (agents/rca.py); else no cause is named
+    recovered: bool = False  # the alert's metric was back to its baseline at the end of the incident window
+    recovery: str = ""  # why the report says it recovered (or "" when it does not)
     narrative_source: Literal["deterministic", "llm"] = "deterministic"
     narrative: str = ""  # LLM-written, every sentence citing finding ids; empty when no model was used
     llm: dict[str, Any] = Field(default_factory=dict)  # whether a model was used, tokens, dropped sentences
+    similar: list[SimilarIncident] = Field(default_factory=list)  # up to three past incidents most like it
 
 
 class Task(Model):
