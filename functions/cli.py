@@ -1,4 +1,5 @@
-"""`autosre`: demo | triage | serve | eval. Runs the real pipeline on the embedded default (SQLite + in-process bus).
+"""`autosre`: demo | triage | serve | eval | postmortem. Runs the real pipeline on the embedded default (SQLite +
+in-process bus).
 
 Exit codes (also in `autosre --help` and the README): 0 a complete report; 3 a partial report (a specialist
 failed or gave no answer, or there was no telemetry in the incident window); 2 bad input (an unreadable or rejected
@@ -117,6 +118,16 @@ def _workdir(out: str | None, prefix: str) -> Iterator[Path]:
         yield Path(tmp)
 
 
+def _close(alert: bytes, source: BundleSource, store: SqliteEventStore) -> None:
+    """The demo's incident ends as a real one does: its alert closes, so the next scenario's alert (same policy,
+    same service) opens an incident of its own instead of joining this one."""
+    payload = json.loads(alert)
+    incident = payload.get("incident", payload)
+    incident["state"], incident["ended_at"] = "closed", int(incident.get("started_at") or 0) + 600
+    with contextlib.suppress(TriageError):
+        triage(json.dumps(payload).encode(), source, store=store)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from demo.generator import FAULT_KINDS, generate
 
@@ -134,8 +145,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
             if on_terminal():
                 print(f">>> telemetry bundle: {scenario.bundle_dir}"
                       + ("" if args.out else " (removed at exit: keep it with --out)"), file=sys.stderr)
-            result = triage(Path(scenario.alert_path).read_bytes(), BundleSource(scenario.bundle_dir),
-                            store=store, observers=[Progress()])
+            alert = Path(scenario.alert_path).read_bytes()
+            result = triage(alert, BundleSource(scenario.bundle_dir), store=store, observers=[Progress()])
+            _close(alert, BundleSource(scenario.bundle_dir), store)
             _diagnose("demo", result)
             worst = max(worst, _code(result))
             top = result.report.causes[0].service if result.report.causes else "-"
@@ -230,6 +242,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return COMPLETE
 
 
+def cmd_postmortem(args: argparse.Namespace) -> int:
+    from agents.postmortem import render
+    from shared.incident_log import IncidentLog
+
+    if not Path(args.db).exists():
+        raise CliError(f"--db {args.db} does not exist")
+    state = IncidentLog(_store(args.db, create=False)).read(args.incident_id)
+    if state is None:
+        raise CliError(f"no incident {args.incident_id} in {args.db}")
+    text = render(state)
+    if args.out:
+        try:
+            Path(args.out).write_text(text)
+        except OSError as exc:
+            raise CliError(f"--out {args.out}: {exc.strerror or exc}") from exc
+    else:
+        sys.stdout.write(text)
+    return COMPLETE
+
+
 def _common(top: bool) -> argparse.ArgumentParser:
     """-v and --debug, accepted before and after the command (after it, they only override when given)."""
     p = argparse.ArgumentParser(add_help=False)
@@ -293,6 +325,16 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--allow", help="actions the policy allows on every service, comma-separated "
                                      "(default: AUTOSRE_POLICY, else deny everything)")
     srv.set_defaults(func=cmd_serve)
+
+    pm = sub.add_parser("postmortem", parents=[common], help="print a postmortem draft (Markdown) of an incident",
+                        description="Draft a postmortem in Markdown from an incident's event log: summary, impact, "
+                                    "timeline, root cause and its evidence, what was ruled out, action items.")
+    pm.add_argument("incident_id", help="the incident (as the report and `autosre serve` name it)")
+    pm.add_argument("--db", default="autosre.db",
+                    help="the SQLite file `autosre demo --db` or `triage --db` wrote; must exist "
+                         "(default: %(default)s)")
+    pm.add_argument("--out", help="write the draft to this file (default: stdout)")
+    pm.set_defaults(func=cmd_postmortem)
 
     ev = sub.add_parser("eval", parents=[common], help="score the root-cause ranking on labelled fault-injection "
                                                        "data")

@@ -276,11 +276,24 @@ class Pipeline:
         if not rnd.missing and self._follow_up(incident, number, report, delivery):
             return None
         report = self._narrate(report, state)
+        report = self._recall(report, state)
         incident.record(ev.REPORT_PUBLISHED, (number, "partial" if report.partial else "complete"), "synthesize",
                         ReportPublished(report=report))
         published = incident.state.rounds[number].report or report  # another writer's report stands
         self._follow_through(incident, published)
         return published
+
+    def _recall(self, report: Report, state: IncidentState) -> Report:
+        """The past incidents most like this one (functions/memory.py); a failed lookup never costs the report."""
+        from functions.memory import recall
+
+        alert = state.first_alert
+        try:
+            similar = recall(self.store, report, state.findings, alert.metric_type if alert else "")
+        except Exception as exc:
+            log.warning("similar-incident lookup failed: %s: %s", type(exc).__name__, exc)
+            return report
+        return report.model_copy(update={"similar": similar})
 
     def _follow_through(self, incident: IncidentHandle, report: Report) -> None:
         """Run the after-report steps not yet recorded as done for this report; a failing step is retried by the

@@ -130,6 +130,7 @@ def render_report(state: IncidentState, report: Report, width: int = 100, warnin
         out.append("RULED OUT")
         for r in report.ruled_out[:10]:
             out.append(f"  - {r.service or '(all)'}: {r.reason}")
+    out += similar_lines(report, width)
     notes = [(name, n) for rnd in state.rounds.values() for name, ns in rnd.notes.items() for n in ns]
     if notes:  # failed and late specialists are at the top
         out.append("")
@@ -144,3 +145,22 @@ def _cite(finding: Finding | None, fid: str) -> str:
     if finding is None:
         return fid
     return f"[{fid}] {finding.specialist}/{finding.kind}: {finding.title}"[:160]
+
+
+def similar_lines(report: Report, width: int = 100) -> list[str]:
+    """The SIMILAR PAST INCIDENTS section: each with its root cause, what was done and whether it worked."""
+    if not report.similar:
+        return []
+    out = ["", "SIMILAR PAST INCIDENTS"]
+    for s in report.similar:
+        out.append(f"  - {s.incident_id}  similarity {s.similarity:.0%}  opened {_ts(s.opened_at)}")
+        out += textwrap.wrap(f"root cause: {s.root_cause or '(none named)'}", width, initial_indent="      ",
+                             subsequent_indent="        ")
+        done = "; ".join(s.actions) if s.actions else "no action approved"
+        worked = {True: "yes", False: "no", None: "unknown"}[s.worked]
+        out += textwrap.wrap(f"done: {done}", width, initial_indent="      ", subsequent_indent="        ")
+        out += textwrap.wrap(f"worked: {worked}" + (f" ({s.verdict})" if s.verdict else ""), width,
+                             initial_indent="      ", subsequent_indent="        ")
+        if s.shared:
+            out.append(f"      alike in: {', '.join(s.shared)}"[:width])
+    return out

@@ -9,10 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from functions.pipeline import Pipeline, ReportStep, TelemetryFactory
-from functions.remediation import Remediation, propose
 from shared import events as ev
 from shared import topics
-from shared.approvals import check_key
 from shared.bus.inprocess import InProcessBus
 from shared.config import Settings
 from shared.events import NotificationRecorded
@@ -22,6 +20,7 @@ from shared.models import Report
 from shared.ports import ActionRunner, Bus, EventStore, Notifier, TelemetrySource
 
 if TYPE_CHECKING:
+    from functions.remediation import Remediation
     from shared.actions import ActionRouter
 
 GCP_METRICS = (  # fleet-wide series the metrics specialist compares (Cloud Run and GKE)
@@ -93,11 +92,32 @@ def gcp_source(settings: Settings, project: str) -> TelemetrySource:
                               CloudMonitoringReader(project, list(GCP_METRICS)), aggregator)
 
 
+class LazyBus:
+    """A bus built on its first publish: a function that publishes nothing (a sweep with nothing to hand over, a
+    redelivered message already handled) never imports the bus SDK nor opens its client."""
+
+    def __init__(self, build: Callable[[], Bus]):
+        self._build = build
+        self._bus: Bus | None = None
+
+    @property
+    def built(self) -> Bus:
+        if self._bus is None:
+            self._bus = self._build()
+        return self._bus
+
+    def publish(self, topic: str, data: bytes, attributes: dict[str, str] | None = None) -> str:
+        return self.built.publish(topic, data, attributes)
+
+
 def make_bus(settings: Settings) -> Bus:
     if settings.bus == "pubsub":
-        from shared.bus.pubsub import PubSubBus
+        def pubsub() -> Bus:
+            from shared.bus.pubsub import PubSubBus
 
-        return PubSubBus(settings.project)
+            return PubSubBus(settings.project)
+
+        return LazyBus(pubsub)
     return InProcessBus()
 
 
@@ -147,9 +167,17 @@ def assemble(store: EventStore, bus: Bus, telemetry: TelemetryFactory, settings:
     if clock is not None:
         pipeline.clock = clock
     def propose_hook(incident: IncidentHandle, report: Report) -> None:
+        from functions.remediation import propose
+
         propose(incident)
 
+    def remember_hook(incident: IncidentHandle, report: Report) -> None:
+        from functions.memory import remember
+
+        remember(store, incident.state, report)
+
     pipeline.after_report.append(ReportStep("propose", propose_hook))
+    pipeline.after_report.append(ReportStep("remember", remember_hook))
     if notifier is not None:
         pipeline.after_report.append(ReportStep("notify", notify_hook(notifier, settings.base_url)))
     if settings.gemini_api_key or settings.gemini_vertex_project:
@@ -172,14 +200,16 @@ def embedded(store: EventStore, source: TelemetrySource, clock: Callable[[], flo
     return assemble(store, bus, lambda state: source, settings, notifier, clock), bus
 
 
-def from_settings(settings: Settings) -> Pipeline:
-    """The pipeline a deployed function runs."""
-    return assemble(make_store(settings), make_bus(settings), make_telemetry(settings), settings,
-                    make_notifier(settings))
+def from_settings(settings: Settings, store: EventStore | None = None) -> Pipeline:
+    """The pipeline a deployed function runs (over `store` when the function built it already)."""
+    return assemble(store if store is not None else make_store(settings), make_bus(settings),
+                    make_telemetry(settings), settings, make_notifier(settings))
 
 
 def approval_key(settings: Settings, store: EventStore) -> bytes:
     """AUTOSRE_APPROVAL_KEY, else (embedded only) a random key created once and kept in the store."""
+    from shared.approvals import check_key
+
     if settings.approval_key:
         key = settings.approval_key.encode()
         check_key(key)
@@ -214,6 +244,7 @@ def remediation_of(settings: Settings, store: EventStore, runner: ActionRouter |
     """The approval and execution workflow. Refuses to start when the policy allows an action that no
     configured runner can carry out."""
     from agents.policy import Policy
+    from functions.remediation import Remediation
 
     policy = Policy.from_json(settings.policy)
     runner = runner if runner is not None else make_runner(settings)

@@ -165,6 +165,17 @@ def create_app(store: EventStore, remediation: Remediation | None = None, local_
             return html(render.message_page("Not found", f"No incident {incident_id}"), 404)
         return html(render.report_page(state, links(state)))
 
+    @app.get("/incidents/<incident_id>/postmortem.md")
+    def postmortem(incident_id: str) -> Response:
+        from agents.postmortem import render as render_postmortem
+
+        state = incidents.read(incident_id)
+        if state is None:
+            return html(render.message_page("Not found", f"No incident {incident_id}"), 404)
+        name = re.sub(r"[^A-Za-z0-9._-]", "_", incident_id)[:100]
+        return Response(render_postmortem(state), mimetype="text/markdown",
+                        headers={"Content-Disposition": f'attachment; filename="postmortem-{name}.md"'})
+
     @app.get("/api/incidents")
     def api_incidents() -> Any:
         return {"incidents": incidents.summaries()}

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.incident_state import IncidentState
-from shared.models import Finding, Proposal, RankedCause, Widget
+from shared.models import Finding, Proposal, RankedCause, Report, Widget
 
 CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#1f2328;background:#f6f8fa}
@@ -178,14 +178,33 @@ def report_page(state: IncidentState, links: dict[str, str]) -> str:
         if report.ruled_out:
             items = "".join(f"<li>{esc(r.service or '(all)')}: {esc(r.reason)}</li>" for r in report.ruled_out)
             parts.append(f"<section><h2>Ruled out</h2><ul>{items}</ul></section>")
+        parts.append(similar_html(report))
     if state.proposals:
         rows = "".join(proposal_html(p, state, links.get(pid, "")) for pid, p in state.proposals.items())
         parts.append("<section><h2>Remediations</h2><table><tr><th>action</th><th>service</th><th>risk</th>"
                      f"<th>what it will do</th><th>status</th></tr>{rows}</table></section>")
+    parts.append(f"<p><a class=postmortem href='/incidents/{esc(state.incident_id)}/postmortem.md'>"
+                 "Download a postmortem draft (Markdown)</a></p>")
     timeline = "".join(f"<tr><td>{esc(ts(at))}</td><td>{esc(kind)}</td><td>{esc(actor)}</td><td>{esc(text)}</td></tr>"
                        for at, kind, actor, text in state.timeline)
     parts.append(f"<section><h2>Timeline</h2><table class=timeline>{timeline}</table></section>")
     return page(report.headline if report else state.incident_id, "".join(parts))
+
+
+def similar_html(report: Report) -> str:
+    """Similar past incidents: each links to its own report, with its root cause, what was done, whether it worked."""
+    if not report.similar:
+        return ""
+    worked = {True: "worked", False: "did not work", None: "unknown"}
+    rows = "".join(
+        f"<tr><td><a href='/incidents/{esc(s.incident_id)}'>{esc(s.incident_id)}</a></td>"
+        f"<td>{s.similarity:.0%}</td><td>{esc(ts(s.opened_at))}</td><td>{esc(s.root_cause or '(none named)')}</td>"
+        f"<td>{esc('; '.join(s.actions) or 'no action approved')}</td>"
+        f"<td>{esc(worked[s.worked])}{f' <span class=muted>({esc(s.verdict)})</span>' if s.verdict else ''}</td>"
+        f"<td class=muted>{esc(', '.join(s.shared))}</td></tr>" for s in report.similar)
+    return ("<section class=similar><h2>Similar past incidents</h2><table><tr><th>incident</th><th>similarity</th>"
+            "<th>opened</th><th>root cause</th><th>what was done</th><th>did it work</th><th>alike in</th></tr>"
+            f"{rows}</table></section>")
 
 
 def approval_page(state: IncidentState, p: Proposal, token: str, csrf: str, identity: str, *, blocked: str = "",

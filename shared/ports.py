@@ -7,7 +7,7 @@ Each port has one contract suite under tests/contract/ that every adapter must p
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -27,6 +27,11 @@ class EventStore(Protocol):
     - `put_summary` stores an incident's summary (a projection rebuilt from events), overwriting the stored one
       unless that was folded from more events (its `events`, then its `updated_at`): a stale fold never lands last.
     - `summaries(status)` lists them, ordered by incident id; with a status, only those (a query, not a scan).
+    - `index_terms(incident_id, terms)` sets the incident's signature terms (replacing the ones indexed before;
+      the same call again changes nothing). `incidents_with_terms(terms, limit)` is the inverted index's answer:
+      the incidents indexed under at least one of `terms`, each with how many of them it holds, at most `limit`,
+      the most matches first (ties by incident id); a query per term batch, never a scan of every incident.
+      `indexed_terms(incident_ids)` returns the stored terms of those incidents (sorted; unknown ids absent).
     Only shared/incident_log.py reads and writes incidents' events; the keys serve routing and claims.
     """
 
@@ -43,6 +48,12 @@ class EventStore(Protocol):
     def put_summary(self, incident_id: str, summary: dict[str, Any]) -> None: ...
 
     def summaries(self, status: str | None = None) -> list[dict[str, Any]]: ...
+
+    def index_terms(self, incident_id: str, terms: Collection[str]) -> None: ...
+
+    def incidents_with_terms(self, terms: Collection[str], limit: int) -> dict[str, int]: ...
+
+    def indexed_terms(self, incident_ids: Collection[str]) -> dict[str, list[str]]: ...
 
 
 @dataclass(frozen=True)

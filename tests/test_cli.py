@@ -12,6 +12,7 @@ import json
 import os
 import pty
 import shutil
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -345,3 +346,19 @@ def test_demo_keeps_its_bundles_with_out_and_shows_progress_on_a_terminal(tmp_pa
     assert (tmp_path / "out" / "bad_deploy" / "bundle" / "manifest.json").exists()
     assert f">>> telemetry bundle: {tmp_path / 'out' / 'bad_deploy' / 'bundle'}" in r.stderr
     assert "round 1: dispatching" in r.stderr and "Incident window:" in r.stdout and "CORRECT" in r.stdout
+
+
+def test_demo_runs_sharing_a_db_are_separate_incidents(tmp_path: Path) -> None:
+    """Each demo incident ends with its alert closing, as a real one does: the next run's alert on the same policy
+    and service opens an incident of its own instead of joining the last one (where it was reported wrongly)."""
+    db = tmp_path / "demo.db"
+    faults = []
+    for fault in ("bad_deploy", "cpu_saturation"):
+        r = run("demo", "--fault", fault, "--db", db, "--json")
+        assert r.returncode == 0, r.stderr
+        (only,) = json.loads(r.stdout)["runs"]
+        faults.append((only["correct"], only["top_cause"]))
+    assert faults == [(True, "payment"), (True, "currency")]
+    with sqlite3.connect(db) as conn:
+        statuses = [row[0] for row in conn.execute("SELECT json_extract(summary, '$.status') FROM summaries")]
+    assert statuses == ["resolved", "resolved"]

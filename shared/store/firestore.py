@@ -9,6 +9,11 @@ Layout (prefix defaults to "autosre"):
   deletes incidents past it
 - `{prefix}_keys/{sha256(key)}`: {key, value}; claim = `create()` (on AlreadyExists the holder's value is read
   back), release = delete with an update-time precondition, so only the holder that still holds it frees it.
+- `{prefix}_terms/{sha256(term, incident)}`: {term, incident_id}, one document per signature term of an incident
+  (an inverted index; a term over 512 bytes is stored as "~" + its sha256): `incidents_with_terms` queries
+  `term in [...]` in batches of 30 (Firestore's limit for `in`) and reads only the postings of those terms,
+  projected to `incident_id`. `{prefix}_signatures/{incident}`: {incident_id, terms}, the incident's whole
+  signature, read by `indexed_terms` with one batched get.
 Ids that are not valid document ids as they are (a '/', `.`/`..`, `__x__`, over 1500 bytes) are stored under
 "~" + their sha256 (plain ids never start with "~", so the two cannot collide); the real id is a field.
 An append whose reply was lost and was retried by the client finds its own document (by a per-call writer
@@ -21,7 +26,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
 import uuid
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -29,6 +36,9 @@ from shared.models import Event
 
 _MAX_DOC_ID_BYTES = 1500
 _RESERVED = re.compile(r"^__.*__$")
+_MAX_TERM_BYTES = 512
+IN_BATCH = 30  # the most values one `in` filter may hold
+WRITE_BATCH = 400  # writes per batch (Firestore allows 500)
 
 
 def doc_id(text: str) -> str:
@@ -37,6 +47,14 @@ def doc_id(text: str) -> str:
             and not _RESERVED.match(text) and len(text.encode("utf-8")) <= _MAX_DOC_ID_BYTES):
         return text
     return "~" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def term_key(term: str) -> str:
+    """A term as the index stores and queries it: itself when short, else "~" + sha256 (a query value must be
+    small: Firestore refuses long ones)."""
+    if len(term.encode("utf-8")) <= _MAX_TERM_BYTES and not term.startswith("~"):
+        return term
+    return "~" + hashlib.sha256(term.encode("utf-8")).hexdigest()
 
 
 def key_id(key: str) -> str:
@@ -58,6 +76,8 @@ class FirestoreEventStore:
         self._incidents = client.collection(f"{prefix}_incidents")
         self._retention = timedelta(days=retention_days) if retention_days > 0 else None
         self._keys = client.collection(f"{prefix}_keys")
+        self._terms = client.collection(f"{prefix}_terms")
+        self._signatures = client.collection(f"{prefix}_signatures")
 
     def _events(self, incident_id: str) -> Any:
         return self._incidents.document(doc_id(incident_id)).collection("events")
@@ -158,3 +178,51 @@ class FirestoreEventStore:
         docs = [d for d in (s.to_dict() for s in snaps) if d and "summary" in d]
         docs.sort(key=lambda d: str(d.get("incident_id", "")))
         return [json.loads(d["summary"]) for d in docs]
+
+    def _posting(self, term: str, incident_id: str) -> Any:
+        return self._terms.document(key_id(f"{term}\x1f{incident_id}"))
+
+    def index_terms(self, incident_id: str, terms: Collection[str]) -> None:
+        wanted = sorted(set(terms))
+        ref = self._signatures.document(doc_id(incident_id))
+        snap = ref.get()
+        before = set((snap.to_dict() or {}).get("terms") or []) if snap.exists else set()
+        expiry = self._expiry(time.time())
+        writes: list[tuple[str, Any, dict[str, Any] | None]] = [
+            ("delete", self._posting(t, incident_id), None) for t in sorted(before - set(wanted))]
+        writes += [("set", self._posting(t, incident_id),
+                    {"term": term_key(t), "incident_id": incident_id, **expiry}) for t in wanted if t not in before]
+        writes.append(("set", ref, {"incident_id": incident_id, "terms": wanted, **expiry}))  # last: the record
+        for start in range(0, len(writes), WRITE_BATCH):
+            batch = self._client.batch()
+            for op, doc, data in writes[start:start + WRITE_BATCH]:
+                if op == "delete":
+                    batch.delete(doc)
+                else:
+                    batch.set(doc, data)
+            batch.commit()
+
+    def incidents_with_terms(self, terms: Collection[str], limit: int) -> dict[str, int]:
+        if not terms or limit <= 0:
+            return {}
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        wanted = sorted({term_key(t) for t in terms})
+        counts: dict[str, int] = {}
+        for start in range(0, len(wanted), IN_BATCH):
+            query = self._terms.where(filter=FieldFilter("term", "in", wanted[start:start + IN_BATCH]))
+            for snap in query.select(["incident_id"]).stream():
+                incident = str((snap.to_dict() or {}).get("incident_id", ""))
+                if incident:
+                    counts[incident] = counts.get(incident, 0) + 1
+        best = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+        return dict(best)
+
+    def indexed_terms(self, incident_ids: Collection[str]) -> dict[str, list[str]]:
+        refs = [self._signatures.document(doc_id(i)) for i in sorted(set(incident_ids))]
+        out: dict[str, list[str]] = {}
+        for snap in self._client.get_all(refs) if refs else []:
+            doc = snap.to_dict() if snap.exists else None
+            if doc and "incident_id" in doc:
+                out[str(doc["incident_id"])] = sorted(str(t) for t in doc.get("terms") or [])
+        return out

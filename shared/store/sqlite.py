@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections.abc import Collection
 from typing import Any
 
 from shared.models import Event
@@ -21,6 +22,9 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE TABLE IF NOT EXISTS keys (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS summaries (incident_id TEXT PRIMARY KEY, summary TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS terms (term TEXT NOT NULL, incident_id TEXT NOT NULL, PRIMARY KEY (term, incident_id))
+    WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS signatures (incident_id TEXT PRIMARY KEY, terms TEXT NOT NULL);
 """
 
 
@@ -88,6 +92,42 @@ class SqliteEventStore:
                 rows = self._db.execute("SELECT summary FROM summaries WHERE json_extract(summary, '$.status') = ? "
                                         "ORDER BY incident_id", (status,)).fetchall()
         return [json.loads(r[0]) for r in rows]
+
+    def index_terms(self, incident_id: str, terms: Collection[str]) -> None:
+        wanted = sorted(set(terms))
+        with self._lock:  # one transaction: a reader sees the old terms or the new ones, never a mix
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                row = self._db.execute("SELECT terms FROM signatures WHERE incident_id = ?", (incident_id,)).fetchone()
+                stale = set(json.loads(row[0])) - set(wanted) if row else set()
+                self._db.executemany("DELETE FROM terms WHERE term = ? AND incident_id = ?",
+                                     [(t, incident_id) for t in sorted(stale)])
+                self._db.executemany("INSERT OR IGNORE INTO terms VALUES (?, ?)", [(t, incident_id) for t in wanted])
+                self._db.execute("INSERT INTO signatures VALUES (?, ?) ON CONFLICT(incident_id) DO UPDATE SET "
+                                 "terms = excluded.terms", (incident_id, json.dumps(wanted)))
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def incidents_with_terms(self, terms: Collection[str], limit: int) -> dict[str, int]:
+        if not terms or limit <= 0:
+            return {}
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT incident_id, count(*) AS n FROM terms WHERE term IN (SELECT value FROM json_each(?)) "
+                "GROUP BY incident_id ORDER BY n DESC, incident_id LIMIT ?",
+                (json.dumps(sorted(set(terms))), limit)).fetchall()
+        return {str(r[0]): int(r[1]) for r in rows}
+
+    def indexed_terms(self, incident_ids: Collection[str]) -> dict[str, list[str]]:
+        if not incident_ids:
+            return {}
+        with self._lock:
+            rows = self._db.execute("SELECT incident_id, terms FROM signatures WHERE incident_id IN "
+                                    "(SELECT value FROM json_each(?))", (json.dumps(sorted(set(incident_ids))),)
+                                    ).fetchall()
+        return {str(r[0]): list(json.loads(r[1])) for r in rows}
 
     def close(self) -> None:
         with self._lock:

@@ -232,3 +232,35 @@ def test_a_firestore_create_retried_after_a_lost_reply_counts_as_written(request
     monkeypatch.undo()
     assert store.append(event("e1")) is False  # a genuine second append still writes nothing
     assert len(store.load("inc-1")) == 1
+
+
+def test_incidents_are_found_by_their_signature_terms(store: EventStore) -> None:
+    assert store.incidents_with_terms(["a"], 5) == {}
+    store.index_terms("i1", ["a", "b", "c"])
+    store.index_terms("i2", ["b", "c", "d"])
+    store.index_terms("i3", ["x"])
+    assert store.incidents_with_terms(["b", "c", "d"], 5) == {"i2": 3, "i1": 2}
+    assert list(store.incidents_with_terms(["b", "c", "d"], 5)) == ["i2", "i1"]  # the most matches first
+    assert store.incidents_with_terms(["b", "c"], 1) == {"i1": 2}  # a tie goes to the smaller id
+    assert store.incidents_with_terms(["nothing"], 5) == {}
+    assert store.incidents_with_terms([], 5) == {}
+    assert store.indexed_terms(["i1", "i3", "missing"]) == {"i1": ["a", "b", "c"], "i3": ["x"]}
+
+
+def test_indexing_again_replaces_an_incidents_terms(store: EventStore) -> None:
+    store.index_terms("i1", ["a", "b"])
+    store.index_terms("i1", ["a", "b"])  # a re-driven step changes nothing
+    assert store.incidents_with_terms(["a", "b"], 5) == {"i1": 2}
+    store.index_terms("i1", ["b", "z"])  # a later report's signature replaces the earlier one
+    assert store.incidents_with_terms(["a"], 5) == {}
+    assert store.incidents_with_terms(["a", "b", "z"], 5) == {"i1": 2}
+    assert store.indexed_terms(["i1"]) == {"i1": ["b", "z"]}
+
+
+def test_term_queries_span_more_terms_than_one_batch_and_odd_spellings(store: EventStore) -> None:
+    terms = [f"logword:w{i:03d}" for i in range(75)] + ["a/b", "..", "__x__", "é漢", "pattern:" + "p" * 1600]
+    store.index_terms("odd/incident", terms)
+    store.index_terms("other", terms[::2])
+    assert store.incidents_with_terms(terms, 5) == {"odd/incident": len(terms), "other": len(terms[::2])}
+    assert store.indexed_terms(["odd/incident"]) == {"odd/incident": sorted(terms)}
+    assert store.load("odd/incident") == [] and store.summaries() == []  # the index is not an incident's events

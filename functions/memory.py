@@ -1,0 +1,80 @@
+"""Memory of past incidents over the event store's signature index.
+
+`remember` indexes a published report's signature (agents/similarity.py): the after-report step "remember",
+re-driven like the others until it is recorded. `recall` lists the past incidents most like a report that is being
+built: the index names the incidents sharing the most of its heaviest terms (one query per batch of terms, never a
+scan), their stored signatures re-rank them by weighted similarity, and only the few listed are read, for their
+root cause, what was done and whether it worked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from agents.similarity import rank, shared_terms, signature, weight
+from shared.incident_log import IncidentLog
+from shared.incident_state import IncidentState
+from shared.models import Finding, Report, SimilarIncident
+from shared.ports import EventStore
+
+POOL = 30  # candidates taken from the index (by matched terms) and re-ranked by weighted similarity
+LISTED = 3
+PROBE_TERMS = 30  # candidates are found by the heaviest terms (one `in` batch), ranked on whole signatures
+
+
+def report_signature(state: IncidentState, report: Report) -> list[str]:
+    alert = state.first_alert
+    return signature(report, state.findings, alert.metric_type if alert else "")
+
+
+def remember(store: EventStore, state: IncidentState, report: Report) -> list[str]:
+    """Index the report's signature under its incident (replacing an earlier report's); returns the terms."""
+    terms = report_signature(state, report)
+    store.index_terms(report.incident_id, terms)
+    return terms
+
+
+def recall(store: EventStore, report: Report, findings: Mapping[str, Finding], alert_metric: str = "",
+           limit: int = LISTED, pool: int = POOL) -> list[SimilarIncident]:
+    """The past incidents most like `report` (never its own incident), most similar first."""
+    terms = signature(report, findings, alert_metric)
+    if not terms or limit <= 0:
+        return []
+    probe = sorted(terms, key=lambda t: (-weight(t), t))[:PROBE_TERMS]  # the heaviest: one query on Firestore
+    hits = store.incidents_with_terms(probe, pool + 1)  # + 1: the incident itself may be indexed already
+    hits.pop(report.incident_id, None)
+    stored = store.indexed_terms(list(hits)[:pool])
+    ranked = rank(terms, stored, exclude=report.incident_id, limit=limit)
+    past = IncidentLog(store)  # its own log: reading past incidents is not this incident's load
+    return [describe(cid, score, past.read(cid), shared_terms(terms, stored[cid])) for cid, score in ranked]
+
+
+def describe(incident_id: str, score: float, state: IncidentState | None, shared: list[str]) -> SimilarIncident:
+    """What a past incident was and what became of it: its root cause, what was done, whether it worked."""
+    similar = SimilarIncident(incident_id=incident_id, similarity=round(min(max(score, 0.0), 1.0), 4),
+                              shared=shared)
+    if state is None:
+        return similar
+    report = state.latest_report
+    top = report.causes[0] if report is not None and report.causes else None
+    actions: list[str] = []
+    verdicts: list[str] = []
+    for pid in sorted(state.proposals):
+        p = state.proposals[pid]
+        decision, execution = state.decisions.get(pid), state.executions.get(pid)
+        what = f"{p.action} on {p.service}"
+        if execution is not None:
+            actions.append(f"{what}: {execution.status}" + (f" (approved by {execution.approved_by})"
+                                                             if execution.approved_by else ""))
+            if execution.verification:
+                verdicts.append(execution.verification)
+        elif decision is not None:
+            actions.append(f"{what}: {'approved, not run' if decision.decision == 'approve' else 'denied'}")
+    worked: bool | None = None
+    if any(v.startswith("recovered") for v in verdicts):
+        worked = True
+    elif any(v.startswith("not recovered") for v in verdicts):
+        worked = False
+    return similar.model_copy(update={
+        "opened_at": state.opened_at, "root_cause": f"{top.service}: {top.title}" if top else "",
+        "cause_kind": top.kind if top else "", "actions": actions, "verdict": "; ".join(verdicts), "worked": worked})
