@@ -156,7 +156,7 @@ resource "google_firestore_database" "default" {
 
 # Incidents older than retention_days are deleted by TTL policies on `expire_at` (set on every event and summary).
 resource "google_firestore_field" "expire" {
-  for_each   = var.retention_days > 0 ? toset(["events", "autosre_incidents"]) : toset([])
+  for_each   = var.retention_days > 0 ? toset(["events", "autosre_incidents", "autosre_terms", "autosre_signatures"]) : toset([])
   database   = google_firestore_database.default.name
   collection = each.key
   field      = "expire_at"
