@@ -114,29 +114,37 @@ def render_report(state: IncidentState, report: Report, width: int = 100, warnin
         out.append(f"(no LLM used: {report.llm.get('reason', 'deterministic analysis')})")
     out.append("")
     out.append("RANKED CAUSES")
+    shown: list[str] = []  # long titles already printed: later lines point back instead of repeating them
     for cause in report.causes:
         out.append(f"  #{cause.rank} {cause.service}"
                    + (f" [{cause.resource}]" if cause.resource else "")
                    + f"  score {cause.score:.2f}  confidence {cause.confidence:.0%}  ({cause.kind})")
-        out.append(f"     {cause.title}")
+        out += _wrap(cause.title, "     ", width)
+        shown.append(cause.title)
+        if cause.inner:  # what broke inside the service, strongest first
+            first, *rest = cause.inner
+            out += _wrap(f"inside: {first.kind.replace('_', ' ')} {first.name} ({first.confidence:.0%}): {first.detail}"
+                         + "".join(f"; or {c.kind.replace('_', ' ')} {c.name} ({c.confidence:.0%})" for c in rest),
+                         "     ", width, hang=8)
         for step in cause.chain:
-            out.append(f"     {step.role:>11}: {step.service}: {step.statement}")
+            out += _wrap(f"{step.role:>11}: {step.service}: {_elide(step.statement, shown)}", "     ", width,
+                         hang=18)
             for fid in step.evidence[:4]:
-                out.append(f"                  - {_cite(findings.get(fid), fid)}")
+                out += _wrap(f"- {_cite(findings.get(fid), fid)}", " " * 18, width, hang=2)
     if not report.causes:
         out.append("  (no cause found: see the specialists' notes)")
     if report.ruled_out:
         out.append("")
         out.append("RULED OUT")
         for r in report.ruled_out[:10]:
-            out.append(f"  - {r.service or '(all)'}: {r.reason}")
+            out += _wrap(f"- {r.service or '(all)'}: {_elide(r.reason, shown)}", "  ", width, hang=2)
     out += similar_lines(report, width)
     notes = [(name, n) for rnd in state.rounds.values() for name, ns in rnd.notes.items() for n in ns]
     if notes:  # failed and late specialists are at the top
         out.append("")
         out.append("COVERAGE")
         for name, n in notes:
-            out.append(f"  {name}: {n}")
+            out += _wrap(f"{name}: {n}", "  ", width, hang=2)
     out.append(bar)
     return "\n".join(out)
 
@@ -144,7 +152,26 @@ def render_report(state: IncidentState, report: Report, width: int = 100, warnin
 def _cite(finding: Finding | None, fid: str) -> str:
     if finding is None:
         return fid
-    return f"[{fid}] {finding.specialist}/{finding.kind}: {finding.title}"[:160]
+    return f"[{fid}] {finding.specialist}/{finding.kind}: {_shorten(finding.title, 160)}"
+
+
+def _shorten(text: str, limit: int) -> str:
+    """At most `limit` characters, cut at a word boundary with an ellipsis (never mid-word)."""
+    return text if len(text) <= limit else textwrap.shorten(text, limit, placeholder=" …")
+
+
+def _wrap(text: str, indent: str, width: int, hang: int = 0) -> list[str]:
+    """`text` in lines of at most `width` characters, continued `hang` characters further in."""
+    return textwrap.wrap(text, width, initial_indent=indent, subsequent_indent=indent + " " * hang,
+                         break_on_hyphens=False) or [indent.rstrip()]
+
+
+def _elide(text: str, shown: list[str]) -> str:
+    """A long title already printed above is not printed again: the line points back to it."""
+    for title in shown:
+        if len(title) > 40 and title in text:
+            text = text.replace(title, "(the finding above)")
+    return text
 
 
 def similar_lines(report: Report, width: int = 100) -> list[str]:

@@ -362,3 +362,15 @@ def test_demo_runs_sharing_a_db_are_separate_incidents(tmp_path: Path) -> None:
     with sqlite3.connect(db) as conn:
         statuses = [row[0] for row in conn.execute("SELECT json_extract(summary, '$.status') FROM summaries")]
     assert statuses == ["resolved", "resolved"]
+
+
+def test_the_demo_report_reads_well_in_a_terminal() -> None:
+    """No line over 120 characters, no title cut mid-word, and a cause's long title printed once, not in every
+    chain step and ruled-out line again."""
+    r = run("demo")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 120
+    assert "(the finding above)" in r.stdout
+    cause_title = lines[lines.index("RANKED CAUSES") + 2].strip()
+    assert sum(cause_title in line for line in lines) == 1
