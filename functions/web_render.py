@@ -115,8 +115,18 @@ def widget_html(widget: Widget | None) -> str:
                        + "".join(f"<pre>{esc(x)}</pre>" for x in r.get("exemplars", [])) + "</td></tr>" for r in rows)
         return ("<table class=patterns><tr><th>pattern</th><th>count</th><th>baseline</th><th>exemplars</th></tr>"
                 f"{body}</table>")
-    body = "".join("<tr>" + "".join(f"<td>{esc(v)}</td>" for v in r.values()) + "</tr>" for r in rows)
+    body = "".join("<tr>" + "".join(f"<td>{esc(cell(k, v))}</td>" for k, v in r.items()) + "</tr>" for r in rows)
     return f"<table>{body}</table>"
+
+
+TIME_COLUMNS = ("at", "time", "timestamp", "onset", "started_at")
+
+
+def cell(column: str, value: object) -> object:
+    """A table cell as people read it: a time column (UNIX seconds) as a UTC date and time, never a raw epoch."""
+    if column in TIME_COLUMNS and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return ts(float(value))
+    return value
 
 
 def causal_graph_svg(cause: RankedCause, width: int = 900) -> str:

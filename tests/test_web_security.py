@@ -237,3 +237,11 @@ def test_approval_tokens_never_reach_a_log(scenario: Any, tmp_path: Path, caplog
     for text in [caplog.text, out, err, *(r.getMessage() for r in caplog.records)]:
         assert token not in text and signature not in text
     assert remediation.log.read(incident_id).decisions  # type: ignore[union-attr]
+
+
+def test_a_change_table_shows_times_as_dates_not_epochs() -> None:
+    from functions.web_render import widget_html
+    from shared.models import Widget
+
+    html = widget_html(Widget(kind="table", data={"rows": [{"at": 1768471103.000772, "service": "payment"}]}))
+    assert "1768471103" not in html and "2026-01-15 09:58:23 UTC" in html
