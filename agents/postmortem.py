@@ -12,11 +12,11 @@ make Markdown markup (or HTML, where Markdown is rendered) backslash-escaped.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 
 from shared import events as ev
 from shared.incident_state import IncidentState
 from shared.models import Finding, Report
+from shared.timefmt import utc_text
 
 MAX_VALUE = 300
 SLI_ROWS = 12
@@ -47,7 +47,7 @@ def md(value: object, limit: int = MAX_VALUE) -> str:
 
 
 def _ts(t: float | None) -> str:
-    return "unknown" if t is None else datetime.fromtimestamp(float(t), UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return utc_text(t, missing="unknown")
 
 
 def _duration(seconds: float) -> str:

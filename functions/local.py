@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from functions.runtime import embedded
 from shared import events as ev
@@ -17,6 +16,7 @@ from shared.models import Alert, Event, Report
 from shared.ports import EventStore, TelemetrySource
 from shared.store.sqlite import SqliteEventStore
 from shared.telemetry_records import Window
+from shared.timefmt import utc_text
 
 
 class TriageError(RuntimeError):
@@ -66,8 +66,7 @@ def triage(alert_payload: bytes, source: TelemetrySource, store: EventStore | No
     return result
 
 
-def _ts(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+_ts = utc_text
 
 
 def _records(source: TelemetrySource, window: Window, services: list[str] | None = None) -> int:

@@ -5,17 +5,15 @@ from __future__ import annotations
 import sys
 import textwrap
 import time
-from datetime import UTC, datetime
 from typing import TextIO
 
 from shared import events as ev
 from shared.events import payload_of
 from shared.incident_state import IncidentState
 from shared.models import Event, Finding, Report
+from shared.timefmt import utc_text
 
-
-def _ts(t: float | None) -> str:
-    return "-" if t is None else datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+_ts = utc_text
 
 
 def on_terminal(stream: TextIO | None = None) -> bool:

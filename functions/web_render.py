@@ -7,11 +7,11 @@ through `esc` on its way into HTML, including SVG text and attributes. No script
 from __future__ import annotations
 
 import html
-from datetime import UTC, datetime
 from typing import Any
 
 from shared.incident_state import IncidentState
 from shared.models import Finding, Proposal, RankedCause, Report, Widget
+from shared.timefmt import utc_text
 
 CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#1f2328;background:#f6f8fa}
@@ -30,8 +30,7 @@ def esc(value: object) -> str:
     return html.escape("" if value is None else str(value), quote=True)
 
 
-def ts(t: float | None) -> str:
-    return "-" if t is None else datetime.fromtimestamp(float(t), UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+ts = utc_text
 
 
 def page(title: str, body: str) -> str:
