@@ -8,22 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from agents.policy import Policy
 from agents.postmortem import md, render
 from demo.generator import Scenario, generate
 from functions.local import triage
-from functions.remediation import Remediation
 from functions.web import SECURITY_HEADERS, create_app
 from shared.events import RoundWindow
 from shared.incident_log import IncidentLog
 from shared.incident_state import IncidentState, RoundState, fold
 from shared.models import Alert, Finding, RankedCause, Report
 from shared.store.sqlite import SqliteEventStore
-from shared.telemetry.bundle import BundleSource, BundleWriter
-from shared.telemetry_records import MetricSeries
+from shared.telemetry.bundle import BundleSource
 from tests.test_cli import run
-
-APPROVER = "alice@example.com"
+from tests.test_similarity import fix_and_verify
 
 
 @pytest.fixture(scope="module")
@@ -37,19 +33,7 @@ def fixed(scenario: Scenario, tmp_path_factory: pytest.TempPathFactory) -> tuple
     db = tmp_path_factory.mktemp("db") / "events.db"
     store = SqliteEventStore(str(db))
     result = triage(scenario.alert_path.read_bytes(), BundleSource(scenario.bundle_dir), store=store)
-    r = Remediation(store=store, key=b"k" * 32, policy=Policy({"*": ["rollback_cloud_run"]}),
-                    approvers=frozenset({APPROVER}), clock=lambda: scenario.onset + 600)
-    state = fold(store.load(result.incident_id))
-    pid = next(p for p, x in state.proposals.items() if x.action == "rollback_cloud_run")
-    r.decide(r.link_token(result.incident_id, pid), "approve", APPROVER)
-    r.execute(result.incident_id, pid)
-    alert = state.first_alert
-    assert alert is not None
-    after = db.parent / "after"
-    with BundleWriter(after, {}) as w:
-        w.series(MetricSeries(alert.metric_type, alert.service,
-                              tuple((scenario.onset + 600 + 60 * (i + 1), v) for i, v in enumerate([1.0, 0, 0]))))
-    assert r.verify_recovery(BundleSource(after), result.incident_id, pid, threshold=5.0).startswith("recovered")
+    assert fix_and_verify(store, result, scenario, db.parent).startswith("recovered")
     store.close()
     return db, result.incident_id
 

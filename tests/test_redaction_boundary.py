@@ -12,6 +12,7 @@ from shared.models import Finding, Widget
 from shared.ports import TelemetrySource
 from shared.store.sqlite import SqliteEventStore
 from tests.test_pipeline import ALERT, NoTelemetry
+from tests.test_reliability import RecordingNotifier
 
 SECRETS = ["hunter2-Secret!", "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8",
            "GOCSPX-" + "abcDEF123ghiJKL456mnoPQR789", "alice.smith@example.com", "s3cr3tDbPass"]
@@ -31,19 +32,8 @@ def leaky(name: str) -> object:
     return analyse
 
 
-class Chat:
-    channel = "chat"
-
-    def __init__(self) -> None:
-        self.sent: list[str] = []
-
-    def send(self, text: str) -> tuple[bool, str]:
-        self.sent.append(text)
-        return True, "ok"
-
-
 def test_no_secret_reaches_the_log_the_report_the_chat_or_the_model() -> None:
-    store, chat, prompts = SqliteEventStore(), Chat(), []
+    store, chat, prompts = SqliteEventStore(), RecordingNotifier(), []
     pipeline, bus = embedded(store, NoTelemetry(), notifier=chat)  # type: ignore[arg-type]
     for name in pipeline.specialists:
         pipeline._loaded[name] = leaky(name)  # type: ignore[assignment]
