@@ -433,7 +433,7 @@ def test_audit_logs_become_changes(api) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_a_trace_read_past_its_time_budget_stops_and_says_so(api) -> None:  # type: ignore[no-untyped-def]
-    url, seen, replies = api
+    url, _seen, replies = api
     fake = TraceApi()
     replies["/v1/projects/p/traces"] = fake
     fake.traces = [{"projectId": "p", "traceId": f"t{i}", "spans": [
