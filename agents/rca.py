@@ -32,6 +32,7 @@ from typing import Literal
 from agents.calibration import CONFIDENT, calibrated, recovery_signal
 from agents.causal_graph import TOPOLOGY_KIND, ServiceGraph
 from agents.context import AnalysisContext
+from agents.inner_cause import inner_causes
 from agents.metric_vocabulary import metric_role
 from shared.models import ChainStep, Finding, RankedCause, RuledOut
 
@@ -284,8 +285,10 @@ def _cause(rank_no: int, s: str, ev: dict[str, Evidence], judged: dict[str, Judg
     evidence = _ids([f.finding_id for f in e.findings + e.changes + e.far_changes])
     specialists = {f.specialist for f in own} | ({j.change.specialist} if j.change else set())
     raw = confidence(s, judged, order, len(specialists))
+    inner = inner_causes(s, e.findings + e.changes, graph.callers(s), graph.callees(s))
     return RankedCause(rank=rank_no, service=s, resource=lead.resource, kind=lead.kind, title=lead.title,
-                       score=j.score, confidence=calibrated(raw), raw_confidence=raw, chain=chain, evidence=evidence)
+                       score=j.score, confidence=calibrated(raw), raw_confidence=raw, chain=chain, evidence=evidence,
+                       inner=inner)
 
 
 def _matches_alert(f: Finding, alert_metric: str) -> bool:

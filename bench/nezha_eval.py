@@ -4,10 +4,11 @@ For each Nezha case: import it into a bundle, synthesize a frontend alert (no hi
 on the embedded default, and score the ranked services against label.json (never read by the product).
 
 The inner root cause is scored where the label has one, on the true service's cause (wherever it ranks): its
-rank among the evidence the cause step cites (strongest first). A code region "A_B" (between log statements A
-and B) matches a broken code path from step A to step B; a resource metric matches an anomaly of that metric
-(the Nezha column name mapped as the importer maps it), and a network metric with no column of its own matches
-the delay callers see on the wire to the service.
+rank in the cause's `inner` list (agents/inner_cause.py, what the report states broke inside the service). A code
+region "A_B" (between log statements A and B) matches a code region from step A to step B; a resource metric
+matches a resource whose measure is that metric (the Nezha column name mapped as the importer maps it), and a
+network metric with no column of its own matches a link to or from the service. For comparison, the older figure:
+the rank of a matching finding among the evidence the cause step cites (strongest first).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from functions.local import triage
-from shared.models import Finding, RankedCause
+from shared.models import Finding, InnerCause, RankedCause
 from shared.telemetry.bundle import BundleSource
 
 
@@ -31,7 +32,8 @@ class CaseScore:
     ranked: list[str]
     seconds: float
     error: str = ""
-    inner_rank: int | None = None  # rank of the inner root cause among the true cause's cited evidence
+    inner_rank: int | None = None  # rank of the labelled inner root cause in the true cause's `inner` list
+    evidence_rank: int | None = None  # its rank among the true cause's cited evidence (the older figure)
 
     @property
     def rank(self) -> int | None:
@@ -65,14 +67,15 @@ def evaluate_nezha(cases_dir: Path, limit: int = 0, work: Path | None = None, *,
             result = triage(Path(info.alert_path).read_bytes(), BundleSource(info.bundle_dir))
             ranked = [c.service for c in result.report.causes]
             error = ""
-            inner_rank = _inner_rank(str(label.get("inner_root_cause", "")), str(label.get("service", "")),
-                                     result.report.causes, result.state.findings)
+            inner_label, truth = str(label.get("inner_root_cause", "")), str(label.get("service", ""))
+            inner_rank = stated_inner_rank(inner_label, truth, result.report.causes)
+            evidence_rank = _inner_rank(inner_label, truth, result.report.causes, result.state.findings)
         except Exception as exc:  # one broken case must not hide the others' scores
-            ranked, error, inner_rank = [], f"{type(exc).__name__}: {exc}", None
+            ranked, error, inner_rank, evidence_rank = [], f"{type(exc).__name__}: {exc}", None, None
         scores.append(CaseScore(
             case=case_dir.name, fault_type=str(label.get("fault_type", "")), truth=str(label.get("service", "")),
             inner=str(label.get("inner_root_cause", "")), ranked=ranked, seconds=time.perf_counter() - began,
-            error=error, inner_rank=inner_rank,
+            error=error, inner_rank=inner_rank, evidence_rank=evidence_rank,
         ))
     return scores
 
@@ -84,14 +87,41 @@ def inner_matches(inner: str, f: Finding) -> bool:
     d = f.details
     if f.kind == "log.flow_break":
         before, expected = str(d.get("before", "")), str(d.get("expected", ""))
-        return any(before.startswith(inner[:i]) and expected.startswith(inner[i + 1:])
-                   for i, ch in enumerate(inner) if ch == "_" and 0 < i < len(inner) - 1)
+        return any(before.startswith(a) and expected.startswith(b) for a, b in _regions(inner))
     if "_" in inner and "(" not in inner:
         return False
     name, _ = metric_name(inner)
     if f.kind in ("metric.anomaly", "metric.fleet_outlier"):
         return str(d.get("metric", "")).rsplit("/", 1)[-1] == name  # metric types may carry a domain prefix
     return name.startswith("network") and f.kind == "trace.wire_delay"
+
+
+def _regions(inner: str) -> list[tuple[str, str]]:
+    """The ways to read "A_B" as (step A, step B): at each underscore (statement names may hold some)."""
+    return [(inner[:i], inner[i + 1:]) for i, ch in enumerate(inner) if ch == "_" and 0 < i < len(inner) - 1]
+
+
+def inner_cause_matches(inner: str, cause: InnerCause) -> bool:
+    """Does a stated inner cause name the labelled inner root cause (a code region "A_B" or a metric column)?"""
+    from bench.nezha_import import metric_name
+
+    if cause.kind == "code_region":
+        return bool(cause.end) and any(cause.start.startswith(a) and cause.end.startswith(b)
+                                       for a, b in _regions(inner))
+    if "_" in inner and "(" not in inner:
+        return False
+    name, _ = metric_name(inner)
+    if cause.kind == "resource":
+        return cause.measure.rsplit("/", 1)[-1] == name  # metric types may carry a domain prefix
+    return name.startswith("network") and cause.kind == "link"
+
+
+def stated_inner_rank(inner: str, truth: str, causes: list[RankedCause]) -> int | None:
+    """The labelled inner root cause's rank in the true service's cause's `inner` list (None: absent)."""
+    cause = next((c for c in causes if c.service == truth), None)
+    if not inner or cause is None:
+        return None
+    return next((n for n, c in enumerate(cause.inner, 1) if inner_cause_matches(inner, c)), None)
 
 
 def _inner_rank(inner: str, truth: str, causes: list[RankedCause], findings: dict[str, Finding]) -> int | None:
@@ -102,33 +132,51 @@ def _inner_rank(inner: str, truth: str, causes: list[RankedCause], findings: dic
     return next((n for n, f in enumerate(cited, 1) if inner_matches(inner, f)), None)
 
 
+def _at(ranks: list[int | None], k: int) -> float:
+    return sum(r is not None and r <= k for r in ranks) / (len(ranks) or 1)
+
+
 def summarize(scores: list[CaseScore]) -> dict[str, float]:
     n = len(scores) or 1
     labelled = [s for s in scores if s.inner]
-    m = len(labelled) or 1
+    by_type: dict[str, float] = {}
+    for fault in sorted({s.fault_type for s in labelled}):
+        ranks = [s.inner_rank for s in labelled if s.fault_type == fault]
+        by_type |= {f"inner@1 {fault}": _at(ranks, 1), f"inner@3 {fault}": _at(ranks, 3),
+                    f"inner_cases {fault}": float(len(ranks))}
     return {
         "cases": float(len(scores)),
         "AS@1": sum(s.hit(1) for s in scores) / n,
         "AS@3": sum(s.hit(3) for s in scores) / n,
         "AS@5": sum(s.hit(5) for s in scores) / n,
         "inner_cases": float(len(labelled)),
-        "inner@1": sum(s.inner_rank is not None and s.inner_rank <= 1 for s in labelled) / m,
-        "inner@3": sum(s.inner_rank is not None and s.inner_rank <= 3 for s in labelled) / m,
+        "inner@1": _at([s.inner_rank for s in labelled], 1),
+        "inner@3": _at([s.inner_rank for s in labelled], 3),
+        "evidence_inner@1": _at([s.evidence_rank for s in labelled], 1),
+        "evidence_inner@3": _at([s.evidence_rank for s in labelled], 3),
+        **by_type,
         "mean_seconds": sum(s.seconds for s in scores) / n,
         "max_seconds": max((s.seconds for s in scores), default=0.0),
     }
 
 
 def print_table(scores: list[CaseScore]) -> None:
-    print(f"{'case':<22}{'fault':<16}{'label':<30}{'rank':>5}  {'inner root cause (label)':<56}{'inner':>6}  top 3")
+    print(f"{'case':<22}{'fault':<16}{'label':<30}{'rank':>5}  {'inner root cause (label)':<56}{'inner':>6}"
+          f"{'evid.':>6}  top 3")
     for s in scores:
         rank = "-" if s.rank is None else str(s.rank)
         inner = "-" if s.inner_rank is None else str(s.inner_rank)
+        evidence = "-" if s.evidence_rank is None else str(s.evidence_rank)
         top = ", ".join(s.ranked[:3]) if not s.error else f"ERROR {s.error}"
-        print(f"{s.case:<22}{s.fault_type:<16}{s.truth:<30}{rank:>5}  {s.inner[:55]:<56}{inner:>6}  {top}")
+        print(f"{s.case:<22}{s.fault_type:<16}{s.truth:<30}{rank:>5}  {s.inner[:55]:<56}{inner:>6}{evidence:>6}  {top}")
     m = summarize(scores)
     print(f"\nservice-level  AS@1 {m['AS@1']:.3f}   AS@3 {m['AS@3']:.3f}   AS@5 {m['AS@5']:.3f}   "
           f"over {int(m['cases'])} cases")
-    print(f"inner root cause (rank among the true cause's evidence)  @1 {m['inner@1']:.3f}   @3 {m['inner@3']:.3f}   "
-          f"over {int(m['inner_cases'])} labelled cases")
+    print(f"inner root cause (rank in the true cause's stated inner causes)  @1 {m['inner@1']:.3f}   "
+          f"@3 {m['inner@3']:.3f}   over {int(m['inner_cases'])} labelled cases")
+    for fault in sorted({s.fault_type for s in scores if s.inner}):
+        print(f"  {fault:<16}@1 {m[f'inner@1 {fault}']:.3f}   @3 {m[f'inner@3 {fault}']:.3f}   "
+              f"over {int(m[f'inner_cases {fault}'])} cases")
+    print(f"inner root cause (older figure: rank among the true cause's cited evidence)  "
+          f"@1 {m['evidence_inner@1']:.3f}   @3 {m['evidence_inner@3']:.3f}")
     print(f"time per case  mean {m['mean_seconds']:.2f} s   max {m['max_seconds']:.2f} s")

@@ -109,6 +109,20 @@ class ChainStep(Model):
     evidence: list[str] = Field(default_factory=list)  # finding ids
 
 
+class InnerCause(Model):
+    """What broke inside a ranked cause's service (agents/inner_cause.py): a code region between two log
+    statements, an operation, a resource and its saturation measure, or a link between two services."""
+
+    kind: Literal["code_region", "operation", "resource", "link"]
+    name: str  # "before -> expected" step, operation, "cpu on <instance>", "caller -> callee"
+    start: str = ""  # code region: the step before the break; link: the caller(s)
+    end: str = ""  # code region: the step that no longer follows; link: the callee(s)
+    measure: str = ""  # resource: the metric showing it (a ratio or percentage when one deviates); link: delay
+    evidence: list[str] = Field(default_factory=list)  # finding ids
+    confidence: float = Field(default=0.0, ge=0.0, le=1.0)  # evidence strength, not calibrated
+    detail: str = ""
+
+
 class RankedCause(Model):
     rank: int
     service: str
@@ -120,6 +134,7 @@ class RankedCause(Model):
     chain: list[ChainStep] = Field(default_factory=list)
     evidence: list[str] = Field(default_factory=list)  # finding ids
     raw_confidence: float = Field(default=0.0, ge=0.0, le=1.0)  # before calibration: score x margin x corroboration
+    inner: list[InnerCause] = Field(default_factory=list)  # what broke inside it, strongest first (up to 3)
 
 
 class RuledOut(Model):
