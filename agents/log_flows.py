@@ -24,6 +24,7 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from agents.stats import cusum_onset
 from shared.telemetry_records import LogRecord, Span
@@ -42,9 +43,9 @@ KNOWN_BRANCH = 0.3  # what a break keeps when its requests went on to branches t
 ONSET_H = 3.0  # CUSUM threshold (in missed requests beyond the drift) that marks the onset of a break
 
 
-@dataclass(frozen=True)
-class Event:
-    """One step of a request's trail in a service: a log pattern, an operation's start or a call."""
+class Event(NamedTuple):
+    """One step of a request's trail in a service: a log pattern, an operation's start or a call. A named tuple:
+    events are hashed and compared millions of times on a big incident, and a tuple does it in C."""
 
     label: str  # log steps are told apart by their label alone: patterns with one label are one step
     kind: str  # log | error (a log pattern that reads as an error) | start | call | end

@@ -183,11 +183,19 @@ def analyse(source: TelemetrySource, ctx: AnalysisContext) -> SpecialistResult:
         if f is not None:
             findings.append(f)
     if mode == "lines":
-        template = lambda pid: step_of(mask_secrets(miner.template(pid)))  # noqa: E731
+        steps: dict[int, str] = {}
+
+        def template(pid: int) -> str:  # asked once per line: masked once per pattern
+            step = steps.get(pid)
+            if step is None:
+                step = steps[pid] = step_of(mask_secrets(miner.template(pid)))
+            return step
+
         lines = [(r, assignment[key], incident) for key, (r, incident, _) in zip(keys, observations, strict=True)]
         errors = {pid for (pid, _), p in patterns.items()
                   if p.severity >= severity_rank("ERROR") or ERROR_WORDS.search(miner.template(pid))}
-        flows, flow_notes = flow_findings(source, ctx, lines, template, errors.__contains__, query)
+        flows, flow_notes = flow_findings(source, ctx, lines, template, errors.__contains__, query,
+                                          any("sampl" in n for n in notes))
         notes += flow_notes
         if ctx.focus:  # a follow-up round's closer look: the code paths of the services it is about
             return SpecialistResult(flows, [*notes, f"follow-up: code paths of {', '.join(ctx.focus)} tested "
@@ -200,18 +208,23 @@ def analyse(source: TelemetrySource, ctx: AnalysisContext) -> SpecialistResult:
 
 def flow_findings(source: TelemetrySource, ctx: AnalysisContext, lines: list[tuple[LogRecord, int, bool]],
                   template: Callable[[int], str], errorish: Callable[[int], bool],
-                  query: dict[str, object]) -> tuple[list[Finding], list[str]]:
+                  query: dict[str, object], sampled_lines: bool = False) -> tuple[list[Finding], list[str]]:
     """Broken code paths (agents/log_flows.py): per-request trails of log patterns, the starts of the operations
     that log and the calls they make, baseline against incident."""
     if not any(r.trace_id for r, _, _ in lines):
         return [], []
     notes = []
     spans = {}
+    sampled = sampled_lines
     for name, window in (("baseline", ctx.baseline), ("incident", ctx.incident)):
         read = source.spans(window)
         spans[name] = read.items
+        sampled = sampled or read.sampled
         if read.sampled:
             notes.append(f"traces ({name} window, for code paths): {read.note or 'a sample'}")
+    if sampled:  # a sample keeps whole traces, but not the same ones in lines and spans: trails of traces whose
+        traced = {r.trace_id for r, _, _ in lines}  # lines were left out would be made of operation starts alone
+        spans = {name: [s for s in items if s.trace_id in traced] for name, items in spans.items()}
     logging_spans = {r.span_id for r, _, _ in lines if r.span_id}
     ops = {(s.service, s.name) for items in spans.values() for s in items if s.span_id in logging_spans}
     base = transitions(trails([(r, p) for r, p, inc in lines if not inc], spans["baseline"], ops, template, errorish))

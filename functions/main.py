@@ -11,30 +11,50 @@ import base64
 import binascii
 import json
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import functions_framework
 from cloudevents.http import CloudEvent
 
-from functions.pipeline import Pipeline
-from functions.remediation import Remediation
-from functions.runtime import from_settings
 from shared import topics
 from shared.config import Settings
 from shared.jsonlog import setup_logging
 from shared.ports import Message
 
+if TYPE_CHECKING:  # each entry point imports what it uses, when it first uses it (cold starts pay for their own)
+    from functions.pipeline import Pipeline
+    from functions.remediation import Remediation
+    from shared.ports import EventStore
+
 setup_logging(logging.INFO)
 log = logging.getLogger("autosre.functions")
 _pipeline: Pipeline | None = None
+_store: tuple[Settings, EventStore] | None = None  # the store alone, with the settings it was built from
 
 
 def pipeline() -> Pipeline:
-    """One pipeline per instance, built on first use (adapters import their SDKs lazily)."""
+    """One pipeline per instance, built on first use (adapters import their SDKs lazily; the bus is built on the
+    first publish)."""
     global _pipeline
     if _pipeline is None:
-        _pipeline = from_settings(Settings.from_env())
+        from functions.runtime import from_settings
+
+        settings = Settings.from_env()
+        _pipeline = from_settings(settings, store=_store[1] if _store and _store[0] == settings else None)
     return _pipeline
+
+
+def store() -> EventStore:
+    """The event store alone, for the functions that need no pipeline (web, execute): no bus, no telemetry."""
+    global _store
+    if _pipeline is not None:
+        return _pipeline.store
+    settings = Settings.from_env()
+    if _store is None or _store[0] != settings:
+        from functions.runtime import make_store
+
+        _store = (settings, make_store(settings))
+    return _store[1]
 
 
 def _as_bytes(body: Any) -> bytes:
@@ -119,11 +139,28 @@ _web: Any = None
 def handing_off(remediation: Remediation) -> Remediation:
     """The deployed workflow hands approved actions to the `execute` function through the actions topic."""
     def publish(incident_id: str, proposal_id: str) -> None:
-        pipeline().bus.publish(topics.ACTIONS, json.dumps({"incident_id": incident_id, "proposal_id": proposal_id})
+        _bus().publish(topics.ACTIONS, json.dumps({"incident_id": incident_id, "proposal_id": proposal_id})
                                .encode(), {"incident_id": incident_id})
 
     remediation.hand_off = publish
     return remediation
+
+
+_buses: dict[str, Any] = {}
+
+
+def _bus() -> Any:
+    """The pipeline's bus when there is a pipeline, else one built for the hand-offs (built on its first publish)."""
+    if _pipeline is not None:
+        return _pipeline.bus
+    settings = Settings.from_env()
+    key = settings.model_dump_json()
+    if key not in _buses:
+        from functions.runtime import make_bus
+
+        _buses.clear()
+        _buses[key] = make_bus(settings)
+    return _buses[key]
 
 
 @functions_framework.http
@@ -137,7 +174,7 @@ def web(request: Any) -> Any:
         from shared.iap import CachedKeys, IapVerifier
 
         settings = Settings.from_env()
-        store = pipeline().store
+        store_ = store()
 
         if settings.iap_audience:
             identity = iap_identity(IapVerifier(settings.iap_audience, CachedKeys(settings.iap_certs_url)))
@@ -145,8 +182,8 @@ def web(request: Any) -> Any:
             log.warning("AUTOSRE_IAP_AUDIENCE is not set: no approver identity can be verified; approvals are off")
             identity = fixed_identity("")
         hosts = [h.strip() for h in settings.allowed_hosts.split(",") if h.strip()] or ["*"]
-        remediation = handing_off(remediation_of(settings, store))
-        _web = create_app(store, remediation, on_approved=remediation.deliver, identity=identity, allowed_hosts=hosts)
+        remediation = handing_off(remediation_of(settings, store_))
+        _web = create_app(store_, remediation, on_approved=remediation.deliver, identity=identity, allowed_hosts=hosts)
     with _web.request_context(request.environ):
         return _web.full_dispatch_request()
 
@@ -157,7 +194,7 @@ def execute(cloud_event: CloudEvent) -> None:
     from functions.remediation import RemediationError
     from functions.runtime import remediation_of
 
-    remediation = remediation_of(Settings.from_env(), pipeline().store)
+    remediation = remediation_of(Settings.from_env(), store())
     action = json.loads(message_of(cloud_event).data)
     try:
         remediation.execute(str(action["incident_id"]), str(action["proposal_id"]))

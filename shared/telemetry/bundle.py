@@ -1,251 +1,52 @@
 """The on-disk telemetry bundle: a folder of JSON-lines files in (a subset of) GCP's own shapes.
 
 See docs/bundle-format.md. `BundleWriter` writes one, `BundleSource` reads it as a `TelemetrySource`.
-Records are parsed once, kept sorted by time, and sliced per window with a binary search.
+Log and span files are indexed in time once (a few numbers a line, not the records); a read decodes the lines it
+returns. Metric and change files are small: parsed once and kept.
 """
 
 from __future__ import annotations
 
 import bisect
 import json
-import math
+import operator
 import os
-from collections.abc import Callable, Iterable, Iterator
+import re
+import zlib
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from itertools import islice
 from pathlib import Path
 from typing import IO, Any, Generic, TypeVar
 
 from shared.ports import LogPatternCounter
+from shared.telemetry.bundle_codec import (  # re-exported: the bundle's format is imported from here
+    BundleError,
+    classify_method,
+    decode_change,
+    decode_log,
+    decode_series,
+    decode_span,
+    encode_change,
+    encode_log,
+    encode_series,
+    encode_span,
+    from_rfc3339,
+    to_rfc3339,
+)
 from shared.telemetry_records import ChangeEvent, LogRecord, MetricSeries, ReadResult, Span, Window
 
 FORMAT = "autosre-bundle/1"
 LOGS, SPANS, METRICS, CHANGES = "logs.jsonl", "spans.jsonl", "metrics.jsonl", "changes.jsonl"
 MANIFEST = "manifest.json"
-DEFAULT_MAX_RECORDS = 500_000
+DEFAULT_MAX_RECORDS = 20_000  # log lines or spans per read: past it, whole traces are sampled
 
 T = TypeVar("T")
-
-
-class BundleError(ValueError):
-    """A bundle file is missing, unreadable or holds a record of the wrong shape."""
-
-
-def to_rfc3339(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def from_rfc3339(s: str) -> float:
-    """Parse RFC 3339 with up to nanosecond precision (Python keeps microseconds)."""
-    if not isinstance(s, str) or not s:
-        raise BundleError(f"not a timestamp: {s!r}")
-    text = s.strip().upper().replace("Z", "+00:00")  # RFC 3339 allows a lower-case "t" and "z"
-    if "." in text:
-        head, _, rest = text.partition(".")
-        digits = ""
-        while rest and rest[0].isdigit():
-            digits, rest = digits + rest[0], rest[1:]
-        text = f"{head}.{digits[:6].ljust(6, '0')}{rest}"
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise BundleError(f"not a timestamp: {s!r}") from exc
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.timestamp()
-
-
-def _resource(service: str, instance: str, rtype: str = "k8s_container") -> dict[str, Any]:
-    labels = {"service_name": service}
-    if instance:
-        labels["pod_name"] = instance
-    return {"type": rtype, "labels": labels}
-
-
-def _service_of(resource: dict[str, Any]) -> tuple[str, str]:
-    labels = resource.get("labels") or {}
-    service = (
-        labels.get("service_name")
-        or labels.get("container_name")
-        or labels.get("function_name")
-        or labels.get("service")
-        or ""
-    )
-    instance = labels.get("pod_name") or labels.get("instance_id") or labels.get("revision_name") or ""
-    return str(service), str(instance)
-
-
-# ---------------------------------------------------------------- encoding (records -> GCP-shaped JSON)
-
-
-def encode_log(r: LogRecord, project: str = "demo") -> dict[str, Any]:
-    entry: dict[str, Any] = {
-        "timestamp": to_rfc3339(r.timestamp),
-        "severity": r.severity,
-        "resource": _resource(r.service, r.instance),
-        "textPayload": r.message,
-    }
-    if r.trace_id:
-        entry["trace"] = f"projects/{project}/traces/{r.trace_id}"
-    if r.span_id:
-        entry["spanId"] = r.span_id
-    return entry
-
-
-def encode_span(s: Span, project: str = "demo") -> dict[str, Any]:
-    attributes = {"service.name": {"stringValue": {"value": s.service}}}
-    if s.instance:
-        attributes["k8s.pod.name"] = {"stringValue": {"value": s.instance}}
-    span: dict[str, Any] = {
-        "name": f"projects/{project}/traces/{s.trace_id}/spans/{s.span_id}",
-        "spanId": s.span_id,
-        "displayName": {"value": s.name},
-        "startTime": to_rfc3339(s.start),
-        "endTime": to_rfc3339(s.end),
-        "attributes": {"attributeMap": attributes},
-        "status": {"code": 2, "message": s.status_message} if s.error else {"code": 0},
-    }
-    if s.parent_id:
-        span["parentSpanId"] = s.parent_id
-    return span
-
-
-def encode_series(m: MetricSeries) -> dict[str, Any]:
-    return {
-        "metric": {"type": m.metric, "labels": dict(m.labels)},
-        "resource": _resource(m.service, m.instance, "k8s_pod"),
-        "metricKind": "GAUGE",
-        "valueType": "DOUBLE",
-        "unit": m.unit,
-        "points": [
-            {"interval": {"endTime": to_rfc3339(t)}, "value": {"doubleValue": v}}
-            for t, v in reversed(m.points)
-            if math.isfinite(v)  # NaN/Infinity are not JSON: a missing sample is no point
-        ],
-    }
-
-
-def encode_change(c: ChangeEvent, project: str = "demo") -> dict[str, Any]:
-    details = dict(c.details)
-    return {
-        "timestamp": to_rfc3339(c.timestamp),
-        "logName": f"projects/{project}/logs/cloudaudit.googleapis.com%2Factivity",
-        "resource": _resource(c.service, "", "cloud_run_revision"),
-        "protoPayload": {
-            "@type": "type.googleapis.com/google.cloud.audit.AuditLog",
-            "methodName": details.pop("methodName", f"autosre.{c.kind}"),
-            "resourceName": details.pop("resourceName", c.service),
-            "authenticationInfo": {"principalEmail": c.actor},
-            "request": details,
-        },
-        "labels": {"autosre.dev/change_kind": c.kind, "autosre.dev/description": c.description},
-    }
-
-
-# ---------------------------------------------------------------- decoding (GCP-shaped JSON -> records)
-
-
-def decode_log(e: dict[str, Any]) -> LogRecord:
-    service, instance = _service_of(e.get("resource") or {})
-    payload = e.get("textPayload")
-    if payload is None:
-        json_payload = e.get("jsonPayload")
-        if isinstance(json_payload, dict):
-            payload = json_payload.get("message") or json.dumps(json_payload, sort_keys=True)
-        else:
-            payload = ""
-    trace = str(e.get("trace") or "")
-    return LogRecord(
-        timestamp=from_rfc3339(e["timestamp"]),
-        service=service,
-        message=str(payload),
-        severity=str(e.get("severity") or "DEFAULT").upper(),
-        instance=instance,
-        trace_id=trace.rsplit("/", 1)[-1],
-        span_id=str(e.get("spanId") or ""),
-    )
-
-
-def _attr(attributes: dict[str, Any], key: str) -> str:
-    value = (attributes.get("attributeMap") or {}).get(key) or {}
-    inner = value.get("stringValue") or {}
-    return str(inner.get("value") or "")
-
-
-def decode_span(s: dict[str, Any]) -> Span:
-    name = str(s.get("name") or "")
-    parts = name.split("/")
-    trace_id = parts[parts.index("traces") + 1] if "traces" in parts else str(s.get("traceId") or "")
-    attributes = s.get("attributes") or {}
-    status = s.get("status") or {}
-    return Span(
-        trace_id=trace_id,
-        span_id=str(s["spanId"]),
-        parent_id=str(s.get("parentSpanId") or ""),
-        service=_attr(attributes, "service.name"),
-        name=str((s.get("displayName") or {}).get("value") or ""),
-        start=from_rfc3339(s["startTime"]),
-        end=from_rfc3339(s["endTime"]),
-        instance=_attr(attributes, "k8s.pod.name"),
-        error=int(status.get("code") or 0) != 0,
-        status_message=str(status.get("message") or ""),
-    )
-
-
-def decode_series(ts: dict[str, Any]) -> MetricSeries:
-    service, instance = _service_of(ts.get("resource") or {})
-    points: list[tuple[float, float]] = []
-    for p in ts.get("points") or []:
-        value = p.get("value") or {}
-        raw = value.get("doubleValue", value.get("int64Value"))
-        if raw is None:
-            continue
-        v = float(raw)
-        if math.isfinite(v):
-            points.append((from_rfc3339(p["interval"]["endTime"]), v))
-    points.sort()
-    metric = ts.get("metric") or {}
-    return MetricSeries(
-        metric=str(metric["type"]),
-        service=service,
-        points=tuple(points),
-        instance=instance,
-        unit=str(ts.get("unit") or ""),
-        labels=tuple(sorted((str(k), str(v)) for k, v in (metric.get("labels") or {}).items())),
-    )
-
-
-def decode_change(e: dict[str, Any]) -> ChangeEvent:
-    service, _ = _service_of(e.get("resource") or {})
-    proto = e.get("protoPayload") or {}
-    labels = e.get("labels") or {}
-    method = str(proto.get("methodName") or "")
-    kind = labels.get("autosre.dev/change_kind") or classify_method(method)
-    request = proto.get("request") or {}
-    details = {"methodName": method, "resourceName": str(proto.get("resourceName") or "")}
-    details.update({str(k): str(v) for k, v in request.items() if not isinstance(v, (dict, list))})
-    return ChangeEvent(
-        timestamp=from_rfc3339(e["timestamp"]),
-        service=service,
-        kind=str(kind),
-        description=str(labels.get("autosre.dev/description") or method),
-        actor=str((proto.get("authenticationInfo") or {}).get("principalEmail") or ""),
-        details=tuple(sorted(details.items())),
-    )
-
-
-def classify_method(method: str) -> str:
-    """Map an audit-log methodName to a change kind, by the verbs GCP APIs use."""
-    m = method.lower()
-    if any(w in m for w in ("scale", "autoscal")):
-        return "scale"
-    if any(w in m for w in ("restart", "reboot", "reset")):
-        return "restart"
-    if any(w in m for w in ("deploy", "replaceservice", "createrevision", "createservice", "rollout", "release")):
-        return "deploy"
-    if any(w in m for w in ("update", "patch", "set", "replace", "create", "delete")):
-        return "config"
-    return "other"
+__all__ = ["CHANGES", "DEFAULT_MAX_RECORDS", "FORMAT", "LOGS", "MANIFEST", "METRICS", "SPANS", "BundleError",
+           "BundleSource", "BundleWriter", "Skipped", "classify_method", "decode_change", "decode_log",
+           "decode_series", "decode_span", "encode_change", "encode_log", "encode_series", "encode_span",
+           "from_rfc3339", "to_rfc3339"]
 
 
 # ---------------------------------------------------------------- writing
@@ -322,8 +123,19 @@ class Skipped:
         lines = "line" if self.count == 1 else "lines"
         return f"{name}: {self.count} corrupt {lines} skipped, the report reads the rest (first: {self.first})"
 
+    def add(self, error: BundleError) -> None:
+        self.count += 1
+        self.first = self.first or str(error)
+
 
 _BAD_LINE = (ValueError, KeyError, TypeError, AttributeError, IndexError, OverflowError, RecursionError)
+
+
+def _decode_line(raw: bytes, decode: Callable[[dict[str, Any]], T]) -> T:
+    obj = json.loads(raw.decode("utf-8"))
+    if not isinstance(obj, dict):
+        raise BundleError("record is not a JSON object")
+    return decode(obj)
 
 
 def _read_jsonl(path: Path, decode: Callable[[dict[str, Any]], T], skipped: Skipped | None = None) -> Iterator[T]:
@@ -338,16 +150,12 @@ def _read_jsonl(path: Path, decode: Callable[[dict[str, Any]], T], skipped: Skip
             if not raw.strip():
                 continue
             try:
-                obj = json.loads(raw.decode("utf-8"))
-                if not isinstance(obj, dict):
-                    raise BundleError("record is not a JSON object")
-                record = decode(obj)
+                record = _decode_line(raw, decode)
             except _BAD_LINE as exc:
                 error = BundleError(f"{path.name}:{lineno}: {exc}")
                 if skipped is None:
                     raise error from exc
-                skipped.count += 1
-                skipped.first = skipped.first or str(error)
+                skipped.add(error)
                 continue
             good += 1
             yield record
@@ -365,8 +173,202 @@ def _keep(service: str, services: list[str] | None) -> bool:
     return services is None or service in services
 
 
+# A log or span line as the writer writes it (compact JSON, its keys in the writer's order, the whole line matched)
+# is placed in time from its text, without decoding it. Any other line is decoded to be placed.
+_STAMP = rb'(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d{6})Z'
+_TEXT = rb'"[^"\\\n]*(?:\\.[^"\\\n]*)*"'
+_NAME = rb'"[^"\\\n]*"'
+_LOG_LINE = re.compile(  # groups: second, microseconds, service, trace id
+    rb'\{"timestamp":"' + _STAMP + rb'","severity":' + _NAME + rb',"resource":\{"type":' + _NAME
+    + rb',"labels":\{"service_name":"([^"\\\n]*)"(?:,"pod_name":' + _NAME + rb')?\}\},"textPayload":' + _TEXT
+    + rb'(?:,"trace":"[^"\\\n]*?/traces/([^"\\/\n]*)")?(?:,"spanId":' + _NAME + rb')?\}\s*$')
+_SPAN_LINE = re.compile(  # groups: trace id, second, microseconds (start), second, microseconds (end), service
+    rb'\{"name":"[^"\\\n]*?/traces/([^"\\/\n]*)/spans/[^"\\\n]*","spanId":' + _NAME + rb',"displayName":\{"value":'
+    + _TEXT + rb'\},"startTime":"' + _STAMP + rb'","endTime":"' + _STAMP
+    + rb'","attributes":\{"attributeMap":\{"service\.name":\{"stringValue":\{"value":"([^"\\\n]*)"\}\}'
+    + rb'(?:,"k8s\.pod\.name":\{"stringValue":\{"value":' + _NAME + rb'\}\})?\}\},"status":\{"code":-?\d+'
+    + rb'(?:,"message":' + _TEXT + rb')?\}(?:,"parentSpanId":' + _NAME + rb')?\}\s*$')
+_SECONDS: dict[bytes, int | None] = {}  # b"YYYY-MM-DDTHH:MM:SS" -> UNIX seconds (None: not a time)
+
+
+def _second(key: bytes) -> int | None:
+    if key not in _SECONDS:
+        if len(_SECONDS) > 1_000_000:
+            _SECONDS.clear()
+        try:
+            _SECONDS[key] = round(from_rfc3339(key.decode("ascii") + "Z"))
+        except BundleError:
+            _SECONDS[key] = None
+    return _SECONDS[key]
+
+
+# per placed line: (time, service, trace id), from the pattern's groups
+_LOG_PLACE = (_LOG_LINE, (0, 1), None, 2, 3)  # pattern, (second, micro) of the time, of the end, service, trace
+_SPAN_PLACE = (_SPAN_LINE, (1, 2), (3, 4), 5, 0)
+CHUNK = 1 << 24
+
+
+def _chunks(path: Path) -> Iterator[tuple[int, int, list[bytes]]]:
+    """(byte offset, line number of the first line, lines) of a file, read in chunks of whole lines."""
+    offset, lineno, rest = 0, 1, b""
+    with open(path, "rb") as f:
+        while True:
+            data = f.read(CHUNK)
+            buf = rest + data
+            if not buf:
+                return
+            cut = buf.rfind(b"\n") + 1 if data else len(buf)
+            if cut == 0:
+                rest = buf
+                continue
+            buf, rest = buf[:cut], buf[cut:]
+            lines = buf.split(b"\n")
+            if buf.endswith(b"\n"):
+                lines.pop()
+            yield offset, lineno, lines
+            offset, lineno = offset + len(buf), lineno + len(lines)
+
+
+class _Index(Generic[T]):
+    """One JSON-lines file placed in time without keeping its records: per line its time, offset, length, service
+    and a hash of its trace id, sorted by time (28 bytes a line). A read decodes only the lines it returns, from a
+    the file, by positioned reads. Lines the writer did not write (another key order, spaces) are decoded to be placed;
+    a line that fails to decode is skipped and counted (`strict`: fails the read, on the first one)."""
+
+    def __init__(self, path: Path, decode: Callable[[dict[str, Any]], T], time_of: Callable[[T], float],
+                 place: tuple[Any, ...], skipped: Skipped | None):
+        self.path, self.decode, self.skipped = path, decode, skipped
+        self._fd: int | None = None
+        self.services: list[str] = []
+        self._ids: dict[bytes, int] = {}
+        self.times, self.offsets, self.lengths = array("d"), array("q"), array("I")
+        self.sids, self.hashes = array("I"), array("I")
+        self.bytes = 0
+        good = 0
+        pattern, (sec, micro), end, service, trace = place
+        times, offsets, lengths, sids, hashes = self.times, self.offsets, self.lengths, self.sids, self.hashes
+        seconds, ids, crc32 = _SECONDS, self._ids, zlib.crc32
+        for offset, first_line, lines in _chunks(path):
+            slow: list[tuple[int, int, bytes]] = []
+            o = offset
+            for k, m in enumerate(map(pattern.match, lines) if skipped is not None else [None] * len(lines)):
+                x = lines[k]
+                start, o = o, o + len(x) + 1
+                if m is not None:
+                    g = m.groups()
+                    t = seconds.get(g[sec], -1)
+                    if t == -1:
+                        t = _second(g[sec])
+                    if end is not None and t is not None:  # a span's end must be a time too
+                        e = seconds.get(g[end[0]], -1)
+                        if (_second(g[end[0]]) if e == -1 else e) is None:
+                            t = None
+                    if t is not None:
+                        times.append((t * 1_000_000 + int(g[micro])) / 1_000_000)
+                        offsets.append(start)
+                        lengths.append(len(x) + 1)
+                        sid = ids.get(g[service])
+                        sids.append(sid if sid is not None else self._sid(g[service]))
+                        hashes.append(crc32(g[trace] or b"%d" % start))
+                        good += 1
+                        continue
+                if x.strip():
+                    slow.append((k, start, x))
+            for k, start, x in slow:  # not as the writer writes it: decode it to place it
+                try:
+                    record = _decode_line(x, decode)
+                except _BAD_LINE as exc:
+                    error = BundleError(f"{path.name}:{first_line + k}: {exc}")
+                    if skipped is None:
+                        raise error from exc
+                    skipped.add(error)
+                    continue
+                good += 1
+                tid = str(getattr(record, "trace_id", "")).encode()
+                times.append(time_of(record))
+                offsets.append(start)
+                lengths.append(len(x) + 1)
+                sids.append(self._sid(str(getattr(record, "service", "")).encode()))
+                hashes.append(crc32(tid or b"%d" % start))
+            self.bytes = o
+        if skipped is not None and skipped.count and not good:
+            raise BundleError(f"{path.name}: none of its {skipped.count} non-blank lines is a valid record "
+                              f"(first: {skipped.first})")
+        times = self.times
+        if not all(map(operator.le, times, islice(times, 1, None))):
+            order = sorted(range(len(times)), key=times.__getitem__)
+            self.times = array("d", map(times.__getitem__, order))
+            self.offsets = array("q", map(self.offsets.__getitem__, order))
+            self.lengths = array("I", map(self.lengths.__getitem__, order))
+            self.sids = array("I", map(self.sids.__getitem__, order))
+            self.hashes = array("I", map(self.hashes.__getitem__, order))
+        self._fd = os.open(path, os.O_RDONLY) if len(self.times) else None
+
+    def _sid(self, service: bytes) -> int:
+        sid = self._ids.get(service)
+        if sid is None:
+            sid = self._ids[service] = len(self.services)
+            self.services.append(service.decode("utf-8", "replace"))
+        return sid
+
+    def select(self, window: Window, services: list[str] | None, bound: int) -> tuple[list[int], int]:
+        """The lines in the window (of the services), in time order, and how many there were. Past `bound`, the
+        lines of the `bound` smallest trace hashes: whole traces kept or left (so a kept request keeps all its
+        lines, and the spans and lines of one trace are kept together), spread evenly over the window."""
+        lo, hi = bisect.bisect_left(self.times, window.start), bisect.bisect_left(self.times, window.end)
+        chosen: Sequence[int]
+        if services is None:
+            chosen = range(lo, hi)
+        else:
+            wanted = {i for i, s in enumerate(self.services) if s in services}
+            sids = self.sids
+            chosen = [i for i in range(lo, hi) if sids[i] in wanted]
+        total = len(chosen)
+        if total <= bound:
+            return list(chosen), total
+        hashes = self.hashes
+        cut = min(2**32, int(2**32 * bound / total * 1.2) + 1)
+        candidates = [i for i in chosen if hashes[i] < cut]
+        if len(candidates) < bound:
+            candidates = list(chosen)
+        candidates.sort(key=lambda i: (hashes[i], i))
+        return sorted(candidates[:bound]), total
+
+    def records(self, lines: list[int]) -> Iterator[T]:
+        """The records of these lines; a line that fails to decode now is skipped and counted."""
+        if self._fd is None:
+            return
+        fd, offsets, lengths = self._fd, self.offsets, self.lengths
+        for i in lines:  # positioned reads: the file is not mapped, only the lines read pass through memory
+            start = offsets[i]
+            raw = os.pread(fd, lengths[i], start)
+            try:
+                yield _decode_line(raw, self.decode)
+            except _BAD_LINE as exc:
+                error = BundleError(f"{self.path.name}: line at byte {start}: {exc}")
+                if self.skipped is None:
+                    raise error from exc
+                self.skipped.add(error)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __del__(self) -> None:
+        self.close()
+
+
+READ_CACHE = 8  # the latest reads kept decoded: the specialists of one process ask for the same windows
+
+
 class BundleSource:
     """A `TelemetrySource` over a bundle folder. Reads are bounded by `max_records` per call.
+
+    Log and span files are indexed once (time, service and trace of each line, not the records) and each read
+    decodes only the lines it returns: memory grows with what is read, not with the file. Past `max_records` a
+    read keeps whole traces (the smallest hashes of their ids, the same in logs and spans) and says so. The latest
+    reads are kept, so specialists sharing a source (embedded) decode a window once.
 
     A corrupt line (not JSON, a required field missing, a bad time or value) is skipped and counted, and every read
     of that file says so in its note (`ReadResult.sampled`, so the specialists carry it into the report); a file
@@ -389,47 +391,88 @@ class BundleSource:
         self.max_records = max_records
         self.strict = strict
         self.skipped: dict[str, Skipped] = {}  # file name -> corrupt lines skipped (files read so far)
-        self._logs: _Timeline[LogRecord] | None = None
-        self._spans: _Timeline[Span] | None = None
+        self._indexes: dict[str, _Index[Any]] = {}
+        self._failed: dict[str, BundleError] = {}
         self._series: list[MetricSeries] | None = None
         self._changes: _Timeline[ChangeEvent] | None = None
+        self._cache: dict[tuple[str, Window, tuple[str, ...] | None], ReadResult[Any]] = {}
+        self.bytes_read = 0  # bytes of the bundle's files read so far (indexing reads a file once)
 
     def describe(self) -> dict[str, str]:
         return {"source": "bundle", "path": str(self.path), "name": str(self.manifest.get("name", ""))}
 
+    def _skipped(self, name: str) -> Skipped | None:
+        return None if self.strict else self.skipped.setdefault(name, Skipped())
+
+    def _tidy(self, name: str) -> None:
+        if name in self.skipped and not self.skipped[name].count:
+            del self.skipped[name]
+
     def _read(self, name: str, decode: Callable[[dict[str, Any]], T]) -> list[T]:
-        skipped = None if self.strict else Skipped()
-        items = list(_read_jsonl(self.path / name, decode, skipped))
-        if skipped is not None and skipped.count:
-            self.skipped[name] = skipped
+        try:
+            items = list(_read_jsonl(self.path / name, decode, self._skipped(name)))
+        finally:
+            self._tidy(name)
+        if (self.path / name).exists():
+            self.bytes_read += (self.path / name).stat().st_size
         return items
 
-    def _result(self, items: list[T], name: str, what: str, bounded: bool = True) -> ReadResult[T]:
-        read = self._bounded(items, what) if bounded else ReadResult(items)
+    def _index(self, name: str, decode: Callable[[dict[str, Any]], T], time_of: Callable[[T], float],
+               place: tuple[Any, ...]) -> _Index[T] | None:
+        if name in self._failed:
+            raise self._failed[name]
+        if name not in self._indexes:
+            if not (self.path / name).exists():
+                return None
+            try:
+                index = _Index(self.path / name, decode, time_of, place, self._skipped(name))
+            except BundleError as exc:
+                if not self.strict:
+                    self._failed[name] = exc
+                raise
+            finally:
+                self._tidy(name)
+            self._indexes[name] = index
+            self.bytes_read += index.bytes
+        found: _Index[T] = self._indexes[name]
+        return found
+
+    def _indexed(self, name: str, what: str, window: Window, services: list[str] | None,
+                 index: _Index[T] | None) -> ReadResult[T]:
+        key = (name, window, None if services is None else tuple(services))
+        cached = self._cache.get(key)
+        if cached is None:
+            items: list[T] = []
+            read = ReadResult(items)
+            if index is not None:
+                lines, total = index.select(window, services, self.max_records)
+                items = list(index.records(lines))
+                self.bytes_read += sum(index.lengths[i] for i in lines)
+                self._tidy(name)
+                read = ReadResult(items)
+                if len(lines) < total:
+                    read = ReadResult(items, sampled=True,
+                                      note=f"{what}: {len(lines)} of {total} sampled by trace (whole traces kept)")
+            while len(self._cache) >= READ_CACHE:
+                del self._cache[next(iter(self._cache))]
+            self._cache[key] = cached = read
+        result = self._noted(cached, name)
+        return ReadResult(list(result.items), result.sampled, result.note)
+
+    def _noted(self, read: ReadResult[T], name: str) -> ReadResult[T]:
         skipped = self.skipped.get(name)
         if skipped is None:
             return read
         note = "; ".join(n for n in (read.note, skipped.note(name)) if n)
         return ReadResult(read.items, sampled=True, note=note)
 
-    def _bounded(self, items: list[T], what: str) -> ReadResult[T]:
-        if len(items) <= self.max_records:
-            return ReadResult(items)
-        step = len(items) / self.max_records
-        sample = [items[int(i * step)] for i in range(self.max_records)]
-        return ReadResult(sample, sampled=True, note=f"{what}: {self.max_records} of {len(items)} evenly sampled")
-
     def logs(self, window: Window, services: list[str] | None = None) -> ReadResult[LogRecord]:
-        if self._logs is None:
-            self._logs = _timeline(self._read(LOGS, decode_log), lambda r: r.timestamp)
-        items = [r for r in self._logs.between(window) if _keep(r.service, services)]
-        return self._result(items, LOGS, "logs")
+        index = self._index(LOGS, decode_log, _log_time, _LOG_PLACE)
+        return self._indexed(LOGS, "logs", window, services, index)
 
     def spans(self, window: Window, services: list[str] | None = None) -> ReadResult[Span]:
-        if self._spans is None:
-            self._spans = _timeline(self._read(SPANS, decode_span), lambda s: s.start)
-        items = [s for s in self._spans.between(window) if _keep(s.service, services)]
-        return self._result(items, SPANS, "spans")
+        index = self._index(SPANS, decode_span, _span_time, _SPAN_PLACE)
+        return self._indexed(SPANS, "spans", window, services, index)
 
     def metrics(self, window: Window, services: list[str] | None = None) -> ReadResult[MetricSeries]:
         if self._series is None:
@@ -443,21 +486,42 @@ class BundleSource:
                 out.append(
                     MetricSeries(m.metric, m.service, points, m.instance, m.unit, m.labels)
                 )
-        return self._result(out, METRICS, "metrics", bounded=False)
+        return self._noted(ReadResult(out), METRICS)
 
     def changes(self, window: Window, services: list[str] | None = None) -> ReadResult[ChangeEvent]:
         if self._changes is None:
             self._changes = _timeline(self._read(CHANGES, decode_change), lambda c: c.timestamp)
         items = [c for c in self._changes.between(window) if _keep(c.service, services)]
-        return self._result(items, CHANGES, "changes", bounded=False)
+        return self._noted(ReadResult(items), CHANGES)
 
     def time_range(self) -> tuple[float, float] | None:
-        """The first and last time a record of the bundle carries (None when it holds none). Reads every file once,
-        through the same caches as the reads, so it raises `BundleError` as they would."""
+        """The first and last time a record of the bundle carries (None when it holds none). Places every line of
+        the log and span files (without keeping them) and reads the metric and change files, so it raises
+        `BundleError` as the reads would."""
         everything = Window(-1e12, 1e12)
-        for read in (self.logs, self.spans, self.changes, self.metrics):
-            read(everything)  # fills the caches
-        times = [t for line in (self._logs, self._spans, self._changes) if line is not None and line.keys
-                 for t in (line.keys[0], line.keys[-1])]
+        self.changes(everything)
+        self.metrics(everything)
+        times: list[float] = []
+        for index in (self._index(LOGS, decode_log, _log_time, _LOG_PLACE),
+                      self._index(SPANS, decode_span, _span_time, _SPAN_PLACE)):
+            if index is not None and len(index.times):
+                times += [index.times[0], index.times[-1]]
+        if self._changes is not None and self._changes.keys:
+            times += [self._changes.keys[0], self._changes.keys[-1]]
         times += [t for m in self._series or [] if m.points for t in (m.points[0][0], m.points[-1][0])]
         return (min(times), max(times)) if times else None
+
+    def close(self) -> None:
+        """Close the indexed files (reads index them again)."""
+        for index in self._indexes.values():
+            index.close()
+        self._indexes.clear()
+        self._cache.clear()
+
+
+def _log_time(r: LogRecord) -> float:
+    return r.timestamp
+
+
+def _span_time(s: Span) -> float:
+    return s.start

@@ -1,0 +1,182 @@
+"""Cold start of every Cloud Functions entry point, against the SDKs it needs alone.
+
+Run (emulators up: `.ci/emulators.sh start && source .ci/.state/env`): python -m bench.cold_start [--runs 5]
+
+Each figure is one fresh process: the interpreter starts, `functions_framework.create_app(target,
+"functions/main.py", signature)` loads the function, and one message is pushed to it through the app's test
+client (a Pub/Sub push envelope, or an HTTP GET), against the Pub/Sub and Firestore emulators (store `firestore`,
+bus `pubsub`, telemetry: a demo bundle). Time = spawn -> the response, median of --runs. The messages are the
+cheap deliveries every function gets (so the figure is the start, not the analysis: bench/scale.py measures
+that): intake a new alert (opens an incident: Firestore writes, four task publishes); each specialist and
+synthesize a redelivery for an incident already analysed (a Firestore read of its log, a publish);
+execute an action nobody approved (refused after reading the incident); web the incident list; sweep a pass.
+
+The baseline of each entry point is the same kind of process with functions-framework and the SDKs the entry
+point needs alone (Firestore and Pub/Sub, or Firestore only for execute, web and sweep): a function that imports
+them, builds their clients and makes one call of the same kind (a document read; a publish).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ENTRIES = [  # target, signature, the SDKs its baseline imports
+    ("intake", "cloudevent", "store+bus"), ("specialist_logs", "cloudevent", "store+bus"),
+    ("specialist_traces", "cloudevent", "store+bus"), ("specialist_metrics", "cloudevent", "store+bus"),
+    ("specialist_changes", "cloudevent", "store+bus"), ("synthesize", "cloudevent", "store+bus"),
+    ("execute", "cloudevent", "store"), ("web", "http", "store"), ("sweep", "http", "store"),
+]
+BASELINE = '''
+import os
+from google.cloud import firestore
+{bus_import}
+import functions_framework
+
+def _work():
+    firestore.Client(project=os.environ["AUTOSRE_PROJECT"]).collection("baseline").document("x").get()
+{bus_work}
+
+@functions_framework.cloud_event
+def event(cloud_event):
+    _work()
+
+@functions_framework.http
+def http(request):
+    _work()
+    return "ok"
+'''
+BUS_IMPORT = "from google.cloud import pubsub_v1"
+BUS_WORK = ('    pubsub_v1.PublisherClient().publish(f"projects/{os.environ[\'AUTOSRE_PROJECT\']}/topics/findings", '
+            'b"x").result(timeout=30)')
+CHILD = '''
+import sys, time
+began = float(sys.argv[1])
+import functions_framework
+app = functions_framework.create_app(sys.argv[2], sys.argv[3], sys.argv[4])
+client = app.test_client()
+if sys.argv[4] == "http":
+    response = client.get(sys.argv[5])
+else:
+    response = client.post("/projects/p/topics/t", json={"message": {"data": sys.argv[5], "attributes":
+        dict(a.split("=", 1) for a in sys.argv[6:]), "messageId": "m-" + str(began)}, "subscription": "s"})
+print("RESULT", response.status_code, time.time() - began, flush=True)
+import os
+os._exit(0)
+'''
+
+
+def _push(payload: dict[str, object] | bytes) -> str:
+    data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    return base64.b64encode(data).decode()
+
+
+def run_once(target: str, source: str, signature: str, message: str, attributes: list[str],
+             env: dict[str, str]) -> float:
+    began = time.time()
+    out = subprocess.run([sys.executable, "-c", CHILD, str(began), target, source, signature, message, *attributes],
+                         capture_output=True, text=True, cwd=ROOT, env=env, timeout=300, check=False)
+    line = next((x for x in out.stdout.splitlines() if x.startswith("RESULT ")), None)
+    if line is None:
+        raise RuntimeError(f"{target}: no result: {out.stderr[-1500:]}")
+    _, status, seconds = line.split()
+    if int(status) >= 400:
+        raise RuntimeError(f"{target}: HTTP {status}: {out.stderr[-1500:]}")
+    return float(seconds)
+
+
+def alert(incident: str, started: int) -> bytes:
+    return json.dumps({"version": "1.2", "incident": {
+        "incident_id": incident, "policy_name": f"cold start {incident}", "state": "open", "started_at": started,
+        "resource": {"type": "k8s_pod", "labels": {"service_name": "frontend"}}, "resource_name": "frontend",
+        "metric": {"type": "custom.googleapis.com/shop/error_count"}, "summary": "cold start bench"}}).encode()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--only", default="", help="comma-separated targets (default: all)")
+    args = parser.parse_args(argv)
+    if not (os.environ.get("PUBSUB_EMULATOR_HOST") and os.environ.get("FIRESTORE_EMULATOR_HOST")):
+        print("start the emulators first: .ci/emulators.sh start && source .ci/.state/env", file=sys.stderr)
+        return 2
+    from demo.generator import generate
+    from functions.runtime import from_settings
+    from shared import topics
+    from shared.bus.pubsub import ensure_topology
+    from shared.config import Settings
+    from shared.incidents import monitoring_key
+    from shared.ports import Message
+
+    project = f"cold-{uuid.uuid4().hex[:8]}"
+    work = Path(tempfile.mkdtemp(prefix="autosre-cold-"))
+    scenario = generate("bad_deploy", work / "demo")
+    env = {**os.environ, "AUTOSRE_STORE": "firestore", "AUTOSRE_BUS": "pubsub", "AUTOSRE_PROJECT": project,
+           "AUTOSRE_TELEMETRY": f"bundle:{scenario.bundle_dir}", "AUTOSRE_APPROVAL_KEY": "k" * 40,
+           "GOOGLE_CLOUD_PROJECT": project, "PYTHONDONTWRITEBYTECODE": "1"}
+    os.environ.update(env)
+    ensure_topology(project, [topics.ALERTS, topics.TASKS, topics.FINDINGS, topics.ACTIONS, topics.DEAD_LETTER], [])
+    pipeline = from_settings(Settings.from_env())  # an incident analysed once: the redeliveries' target
+    payload = scenario.alert_path.read_bytes()
+    pipeline.on_alert(Message(data=payload))
+    from shared.alerts import parse_alert
+
+    incident = pipeline.store.lookup(monitoring_key(parse_alert(payload)))
+    assert incident is not None
+    for name in pipeline.specialists:
+        pipeline.on_task(Message(data=json.dumps({"incident_id": incident, "round": 1, "specialist": name}).encode()))
+    pipeline.synthesize(incident, 1, partial_ok=True)
+    baseline_src = work / "baseline_main.py"
+    bus_src = work / "baseline_bus" / "main.py"
+    bus_src.parent.mkdir()
+    baseline_src.write_text(BASELINE.format(bus_import="", bus_work=""))
+    bus_src.write_text(BASELINE.format(bus_import=BUS_IMPORT, bus_work=BUS_WORK))
+    wanted = {t for t in args.only.split(",") if t}
+    rows = []
+    for target, signature, sdks in ENTRIES:
+        if wanted and target not in wanted:
+            continue
+        attributes: list[str] = []
+        if target == "intake":
+            messages = [_push(alert(f"0.cold-{uuid.uuid4().hex[:8]}", int(time.time()))) for _ in range(args.runs)]
+        elif target.startswith("specialist_"):
+            name = target.removeprefix("specialist_")
+            messages = [_push({"incident_id": incident, "round": 1, "specialist": name})] * args.runs
+            attributes = [f"specialist={name}"]
+        elif target == "synthesize":
+            messages = [_push({"incident_id": incident, "round": 1, "specialist": "logs"})] * args.runs
+        elif target == "execute":
+            messages = [_push({"incident_id": incident, "proposal_id": "p-none"})] * args.runs
+        else:
+            messages = ["/api/incidents" if target == "web" else "/"] * args.runs
+        base_source = str(bus_src if sdks == "store+bus" else baseline_src)
+        base_target = "http" if signature == "http" else "event"
+        ours, base = [], []
+        for m in messages:  # alternately: a busy machine slows both alike
+            ours.append(run_once(target, str(ROOT / "functions" / "main.py"), signature, m, attributes, env))
+            base.append(run_once(base_target, base_source, signature, _push(b"x") if signature != "http" else "/",
+                                 [], env))
+        rows.append((target, sdks, statistics.median(ours), statistics.median(base)))
+        print(f"{target}: {statistics.median(ours):.3f} s vs {statistics.median(base):.3f} s", file=sys.stderr)
+    print(f"cold start, fresh process, median of {args.runs}; Pub/Sub and Firestore emulators; baseline = "
+          "functions-framework + the SDKs alone, one call of the same kind")
+    print("| entry point | baseline SDKs | cold start s | baseline s | ratio |")
+    print("|---|---|---|---|---|")
+    for target, sdks, ours_s, base_s in rows:
+        names = "firestore + pubsub" if sdks == "store+bus" else "firestore"
+        print(f"| {target} | {names} | {ours_s:.3f} | {base_s:.3f} | {ours_s / base_s:.2f}x |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
