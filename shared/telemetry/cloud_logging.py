@@ -121,7 +121,7 @@ class CloudLoggingLogReader:
         if client is None:
             from google.cloud import logging as cloud_logging
 
-            client = cloud_logging.Client(project=project)
+            client = cloud_logging.Client(project=project)  # type: ignore[no-untyped-call]
         self.project, self.client = project, client
         self.page_size, self.max_entries, self.max_pages, self.timeout_s = page_size, max_entries, max_pages, timeout_s
         self.quota = quota if quota is not None else project_quota(project)
