@@ -135,15 +135,31 @@ def causal_graph_svg(cause: RankedCause, width: int = 900) -> str:
     for i, step in enumerate(steps):
         x = 10 + i * (box + gap)
         fill = {"cause": "#ffebe9", "propagation": "#fff8c5", "symptom": "#ddf4ff", "impact": "#eaeef2"}[step.role]
-        nodes.append(f"<g class=node><rect x={x} y=10 width={box} height=54 rx=6 fill='{fill}' stroke='#57606a'/>"
+        inner = cause.inner[0] if step.role == "cause" and cause.inner else None
+        stroke = "stroke='#cf222e' stroke-width=2" if inner else "stroke='#57606a'"
+        nodes.append(f"<g class=node><rect x={x} y=10 width={box} height=54 rx=6 fill='{fill}' {stroke}/>"
                      f"<text x={x + 8} y=28 font-size=11 font-weight=600>{esc(step.role)}</text>"
-                     f"<text x={x + 8} y=46 font-size=11>{esc(step.service[:28])}</text></g>")
+                     f"<text x={x + 8} y=46 font-size=11>{esc(step.service[:28])}</text>"
+                     + (f"<text class=inner x={x + 8} y=60 font-size=10 fill='#cf222e'>inside: "
+                        f"{esc(inner.name[:24])}</text>" if inner else "") + "</g>")
         if i:
             nodes.append(f"<line x1={x - gap} y1=37 x2={x - 4} y2=37 stroke='#57606a' marker-end='url(#arrow)'/>")
     defs = ("<defs><marker id=arrow markerWidth=8 markerHeight=8 refX=6 refY=3 orient=auto>"
             "<path d='M0,0 L6,3 L0,6 z' fill='#57606a'/></marker></defs>")
     return (f"<svg class=causal-graph width={min(width, 20 + len(steps) * (box + gap))} height=74 "
             f"xmlns='http://www.w3.org/2000/svg'>{defs}{''.join(nodes)}</svg>")
+
+
+def inner_html(cause: RankedCause) -> str:
+    """What broke inside the cause's service, strongest first, each with its measure and evidence."""
+    if not cause.inner:
+        return ""
+    items = "".join(
+        f"<li><b>{esc(i.kind.replace('_', ' '))}</b>: {esc(i.name)}"
+        + (f" <span class=muted>({esc(i.measure)})</span>" if i.measure else "")
+        + f" <span class=muted>confidence {i.confidence:.0%}; evidence {esc(', '.join(i.evidence[:3]))}</span></li>"
+        for i in cause.inner)
+    return f"<div class=inner-cause><h3>Inside {esc(cause.service)}</h3><ol>{items}</ol></div>"
 
 
 def finding_html(f: Finding | None, fid: str) -> str:
@@ -183,7 +199,7 @@ def report_page(state: IncidentState, links: dict[str, str]) -> str:
                 for step in cause.chain)
             parts.append(f"<section class=cause><h2>#{cause.rank} {esc(cause.service)} <span class=muted>score "
                          f"{cause.score:.2f} · confidence {cause.confidence:.0%}</span></h2><p>{esc(cause.title)}</p>"
-                         f"{causal_graph_svg(cause)}{steps}</section>")
+                         f"{inner_html(cause)}{causal_graph_svg(cause)}{steps}</section>")
         if report.ruled_out:
             items = "".join(f"<li>{esc(r.service or '(all)')}: {esc(r.reason)}</li>" for r in report.ruled_out)
             parts.append(f"<section><h2>Ruled out</h2><ul>{items}</ul></section>")

@@ -139,3 +139,19 @@ def test_each_demo_fault_names_its_inner_cause(fault: str, tmp_path: Path) -> No
         assert cause.inner[1].kind == "operation" and "own time" in cause.inner[1].detail
     text = render_report(result.state, result.report)
     assert f"inside: {top.kind.replace('_', ' ')} {top.name}" in text
+
+
+def test_the_web_view_shows_the_inner_cause_and_highlights_it_in_the_causal_graph(tmp_path: Path) -> None:
+    from functions.local import triage
+    from functions.web import create_app
+    from shared.store.sqlite import SqliteEventStore
+    from shared.telemetry.bundle import BundleSource
+
+    scenario = generate("cpu_saturation", tmp_path / "demo", seed=7)
+    store = SqliteEventStore(str(tmp_path / "events.db"))
+    result = triage(scenario.alert_path.read_bytes(), BundleSource(scenario.bundle_dir), store=store)
+    top = result.report.causes[0]
+    assert top.inner, "the top cause names what broke inside it"
+    page = create_app(store).test_client().get(f"/incidents/{result.incident_id}").get_data(as_text=True)
+    assert "class=inner-cause" in page and "Inside " + top.service in page
+    assert "class=inner" in page and "stroke='#cf222e'" in page  # the cause's node is highlighted
