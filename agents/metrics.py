@@ -137,6 +137,11 @@ def analyse(source: TelemetrySource, ctx: AnalysisContext) -> SpecialistResult:
                      f"(< {MIN_BASELINE_POINTS}) or incident (< {MIN_INCIDENT_POINTS}) points to score")
     if not read.items:
         notes.append("no metric series in the baseline or incident window")
+    elif not any(ctx.baseline.start <= t < ctx.baseline.end for s in read.items for t, _ in s.points):
+        notes.append("no baseline metric points: series were compared with their own points before a change within "
+                     "the incident window, where they held enough")
+    elif not any(t >= ctx.incident.start for s in read.items for t, _ in s.points):
+        notes.append("no metric points in the incident window")
     levels, breadth = fleet_levels(scored), fleet_breadth(scored)
     by_service: dict[str, list[Finding]] = defaultdict(list)
     for s in scored:

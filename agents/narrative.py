@@ -178,4 +178,8 @@ def narrate(report: Report, findings: dict[str, Finding], generate: Callable[[st
     raw = generate(text_in, budget_tokens - prompt_tokens)
     cited = [findings[fid] for fid in report.finding_ids if fid in findings]
     narrative, dropped = grounded(raw, set(report.finding_ids), telemetry_texts(cited))
-    return narrative, {"used": True, "prompt_tokens": prompt_tokens, "dropped_sentences": dropped}
+    meta: dict[str, object] = {"used": True, "prompt_tokens": prompt_tokens, "dropped_sentences": dropped}
+    usage = getattr(generate, "last_usage", None)  # a writer that reports its tokens (shared/llm/gemini.py)
+    if isinstance(usage, dict):
+        meta.update({k: v for k, v in usage.items() if k in ("tokens_in", "tokens_out") and isinstance(v, int)})
+    return narrative, meta

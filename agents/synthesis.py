@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from agents.calibration import CONFIDENT
 from agents.context import AnalysisContext
+from agents.coverage import coverage_of
 from agents.followup import merged
 from agents.rca import headline, rank
 from shared.incident_state import IncidentState
@@ -27,10 +28,14 @@ def build_report(state: IncidentState, number: int, ctx: AnalysisContext) -> Rep
         summary += f" Partial report: no answer from {', '.join(missing)} before the deadline."
     if rnd.failed:
         summary += " Failed: " + "; ".join(f"{k} ({v})" for k, v in sorted(rnd.failed.items())) + "."
+    capped = sorted({(name, c.cap) for r in state.investigation(number) for name, c in r.costs.items() if c.cap})
+    if capped:  # reads refused once the investigation's budget was spent (shared/telemetry/metered.py)
+        summary += (f" Partial report: the read budget was reached ({capped[0][1]}); reads of "
+                    f"{', '.join(sorted({name for name, _ in capped}))} were refused past it.")
     return Report(
         incident_id=state.incident_id,
         round=number,
-        partial=bool(missing),
+        partial=bool(missing or capped),
         missing_specialists=missing,
         failed_specialists=dict(sorted(rnd.failed.items())),
         headline=title,
@@ -43,4 +48,5 @@ def build_report(state: IncidentState, number: int, ctx: AnalysisContext) -> Rep
         confident=bool(result.causes) and result.causes[0].confidence >= CONFIDENT,
         recovered=result.recovered,
         recovery=result.recovery,
+        coverage=coverage_of(state, number),
     )

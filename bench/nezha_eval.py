@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from functions.local import triage
 from shared.models import Finding, InnerCause, RankedCause
@@ -34,6 +35,8 @@ class CaseScore:
     error: str = ""
     inner_rank: int | None = None  # rank of the labelled inner root cause in the true cause's `inner` list
     evidence_rank: int | None = None  # its rank among the true cause's cited evidence (the older figure)
+    anomalous: bool = False  # some specialist recorded an anomaly (not ruled out) about the true service
+    ruled_out: bool = False  # the report rules the true service out (e.g. as propagation of a callee's fault)
 
     @property
     def rank(self) -> int | None:
@@ -44,10 +47,32 @@ class CaseScore:
         return r is not None and r <= k
 
 
+@dataclass(frozen=True)
+class Variant:
+    """A way to degrade every case's telemetry or alert: options of the import, never known to the product."""
+
+    name: str
+    description: str
+    options: dict[str, Any] = field(default_factory=dict)  # keyword arguments of bench.nezha_import.import_case
+
+
+VARIANTS: dict[str, Variant] = {v.name: v for v in (
+    Variant("full", "every signal, baselines from the reference day"),
+    Variant("no-logs", "logs removed (the bundle holds no log line)", {"logs": False}),
+    Variant("no-trace-baseline", "traces' baseline removed (no spans before the case's own)",
+            {"trace_baseline": False}),
+    Variant("metrics-only", "metrics only (no logs, no traces)", {"logs": False, "traces": False}),
+    Variant("alert-late", "alert 3 min late (180 s after the injection, not 60 s)", {"alert_delay_s": 180.0}),
+)}
+
+NOT_ANOMALIES = ("trace.topology", "log.none", "change.none")  # findings that state coverage, not an anomaly
+
+
 def evaluate_nezha(cases_dir: Path, limit: int = 0, work: Path | None = None, *, alert_delay_s: float | None = None,
-                   farthest_reference: bool = False) -> list[CaseScore]:
+                   farthest_reference: bool = False, variant: str = "full") -> list[CaseScore]:
     """Score every labelled case. `alert_delay_s` (default: the importer's) and `farthest_reference` (baseline
-    on another day's reference) are the robustness variations of bench/rca_accuracy.py."""
+    on another day's reference) are the robustness variations of bench/rca_accuracy.py; `variant` names one of
+    VARIANTS (its options apply first, the keyword arguments given here override them)."""
     from bench.nezha_import import import_case
 
     cases = sorted(p for p in cases_dir.iterdir() if (p / "label.json").exists())
@@ -57,10 +82,14 @@ def evaluate_nezha(cases_dir: Path, limit: int = 0, work: Path | None = None, *,
         raise SystemExit(f"no cases (folders with label.json) under {cases_dir}")
     reference = cases_dir.parent / "reference"
     root = work or Path(tempfile.mkdtemp(prefix="autosre-eval-"))
+    options = dict(VARIANTS[variant].options)
+    if alert_delay_s is not None:
+        options["alert_delay_s"] = alert_delay_s
+    if farthest_reference:
+        options["farthest_reference"] = True
     scores = []
     for case_dir in cases:
-        info = import_case(case_dir, root / case_dir.name, reference if reference.exists() else None,
-                           alert_delay_s=alert_delay_s, farthest_reference=farthest_reference)
+        info = import_case(case_dir, root / case_dir.name, reference if reference.exists() else None, **options)
         label = info.label
         began = time.perf_counter()
         try:
@@ -70,12 +99,17 @@ def evaluate_nezha(cases_dir: Path, limit: int = 0, work: Path | None = None, *,
             inner_label, truth = str(label.get("inner_root_cause", "")), str(label.get("service", ""))
             inner_rank = stated_inner_rank(inner_label, truth, result.report.causes)
             evidence_rank = _inner_rank(inner_label, truth, result.report.causes, result.state.findings)
+            anomalous = any(f.service == truth and not f.ruled_out and f.kind not in NOT_ANOMALIES
+                            for f in result.state.findings.values())
+            ruled_out = truth in {r.service for r in result.report.ruled_out}
         except Exception as exc:  # one broken case must not hide the others' scores
             ranked, error, inner_rank, evidence_rank = [], f"{type(exc).__name__}: {exc}", None, None
+            anomalous = ruled_out = False
         scores.append(CaseScore(
             case=case_dir.name, fault_type=str(label.get("fault_type", "")), truth=str(label.get("service", "")),
             inner=str(label.get("inner_root_cause", "")), ranked=ranked, seconds=time.perf_counter() - began,
-            error=error, inner_rank=inner_rank, evidence_rank=evidence_rank,
+            error=error, inner_rank=inner_rank, evidence_rank=evidence_rank, anomalous=anomalous,
+            ruled_out=ruled_out,
         ))
     return scores
 
@@ -155,6 +189,7 @@ def summarize(scores: list[CaseScore]) -> dict[str, float]:
         "evidence_inner@1": _at([s.evidence_rank for s in labelled], 1),
         "evidence_inner@3": _at([s.evidence_rank for s in labelled], 3),
         **by_type,
+        "dropped": float(sum(s.anomalous and s.rank is None for s in scores)),  # anomalous yet not ranked
         "mean_seconds": sum(s.seconds for s in scores) / n,
         "max_seconds": max((s.seconds for s in scores), default=0.0),
     }

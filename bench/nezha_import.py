@@ -247,18 +247,21 @@ def _time_range(logs: Iterable[LogRecord], spans: Iterable[Span], series: Iterab
 
 
 def import_case(case_dir: Path, out_dir: Path, reference_dir: Path | None = None, *,
-                alert_delay_s: float | None = None, farthest_reference: bool = False) -> CaseInfo:
+                alert_delay_s: float | None = None, farthest_reference: bool = False, logs: bool = True,
+                traces: bool = True, trace_baseline: bool = True) -> CaseInfo:
     """Write `out_dir/bundle/` (the telemetry), `out_dir/alert.json` (a frontend alert, `alert_delay_s` after
     the injection) and `out_dir/truth.json`. `farthest_reference` baselines on the reference day farthest from
-    the case's (a robustness check: the baseline then comes from another day)."""
+    the case's (a robustness check: the baseline then comes from another day). For degraded-telemetry checks,
+    `logs=False` / `traces=False` leave that signal out of the bundle, and `trace_baseline=False` leaves out the
+    reference spans (no spans before the case's own)."""
     case_dir, out_dir = Path(case_dir), Path(out_dir)
     label = json.loads((case_dir / "label.json").read_text(encoding="utf-8"))
     inject = from_rfc3339(str(label["inject_time"]))
     stats = _Stats()
-    logs = list(_logs(case_dir / "logs", stats))
+    case_logs = list(_logs(case_dir / "logs", stats))
     spans = list(_spans(case_dir / "traces", stats))
     series = [m for path in sorted((case_dir / "metrics").glob("*.csv")) for m in _series(path, stats)]
-    first = min([r.timestamp for r in logs] + [s.start for s in spans], default=inject)
+    first = min([r.timestamp for r in case_logs] + [s.start for s in spans], default=inject)
     base_logs: list[LogRecord] = []
     base_spans: list[Span] = []
     baseline_notes: dict[str, Any] = {"baseline": "no reference folder given: logs and traces have no baseline"}
@@ -266,8 +269,11 @@ def import_case(case_dir: Path, out_dir: Path, reference_dir: Path | None = None
         case_day = datetime.fromtimestamp(inject, UTC).date()
         base_logs, base_spans, baseline_notes = _baseline(Path(reference_dir), case_day, first, stats,
                                                           farthest_reference)
-    services = sorted({r.service for r in logs} | {s.service for s in spans} | {m.service for m in series})
-    all_logs = sorted(base_logs + logs, key=lambda r: r.timestamp)
+    # a left-out signal is dropped after the baseline's shift is set, so what remains is timed as in the full case
+    case_logs, base_logs = (case_logs, base_logs) if logs else ([], [])
+    spans, base_spans = (spans, base_spans if trace_baseline else []) if traces else ([], [])
+    services = sorted({r.service for r in case_logs} | {s.service for s in spans} | {m.service for m in series})
+    all_logs = sorted(base_logs + case_logs, key=lambda r: r.timestamp)
     all_spans = sorted(base_spans + spans, key=lambda s: s.start)
     manifest: dict[str, Any] = {
         "name": case_dir.name,

@@ -25,6 +25,7 @@ from shared.alerts import AlertParseError, parse_alert
 from shared.events import (
     AlertReceived,
     AlertRejected,
+    CostRecorded,
     FindingRecorded,
     IncidentOpened,
     IncidentResolved,
@@ -39,9 +40,10 @@ from shared.events import (
 from shared.incident_log import IncidentHandle, IncidentLog
 from shared.incident_state import IncidentState
 from shared.incidents import release_open, reroute_after_resolution, route_alert
-from shared.models import SPECIALISTS, Alert, Event, FindingsReady, Report, Task
+from shared.models import SPECIALISTS, Alert, Event, FindingsReady, ReadCounts, Report, Task
 from shared.ports import Bus, EventStore, Message, NarrativeWriter, TelemetrySource
 from shared.redaction import redact_alert, redact_finding
+from shared.telemetry.metered import Budget, MeteredSource, Prices, cost_of, spent_before
 from shared.telemetry_records import Window
 
 log = logging.getLogger("autosre.pipeline")
@@ -66,6 +68,11 @@ def step_key(report: Report, step: str) -> str:
     return f"{'partial' if report.partial else 'complete'}:{step}"
 
 
+def spent_by(state: IncidentState, number: int) -> list[ReadCounts]:
+    """The recorded read ledger of the investigation round `number` belongs to."""
+    return [c for r in state.investigation(number) for c in r.costs.values()]
+
+
 def load_specialist(name: str) -> Specialist:
     """`agents.<name>.analyse`, imported on first use (a function's cold start pays only for its own)."""
     module = importlib.import_module(f"agents.{name}")
@@ -85,6 +92,8 @@ class Pipeline:
     observers: list[Callable[[Event], None]] = field(default_factory=list)
     after_report: list[ReportStep] = field(default_factory=list)  # propose, notify: each records its outcome
     writer: NarrativeWriter | None = None  # the optional LLM narrative (grounded in finding ids)
+    budget: Budget = field(default_factory=Budget)  # per-investigation read caps (shared/telemetry/metered.py)
+    prices: Prices = field(default_factory=Prices)  # list prices for the report's cost estimate
     _loaded: dict[str, Specialist] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -221,13 +230,19 @@ class Pipeline:
         ctx = self.context(state, task.round)
         actor = f"specialist_{task.specialist}"
         began = time.perf_counter()
-        try:
-            result = self.specialist(task.specialist)(self.telemetry(state), ctx)
+        metered: MeteredSource | None = None
+        try:  # every read goes through the meter: counted, and refused once the investigation's budget is spent
+            metered = MeteredSource(self.telemetry(state), self.budget, spent_before(state, task.round,
+                                                                                     task.specialist))
+            result = self.specialist(task.specialist)(metered, ctx)
         except Exception as exc:  # recorded as an event; the synthesizer reports the gap
             log.exception("specialist %s failed", task.specialist)
+            if metered is not None:  # a failed run's reads cost all the same
+                self._record_cost(incident, task, metered)
             incident.record(ev.SPECIALIST_FAILED, (task.round, task.specialist), actor, SpecialistFailed(
                 round=task.round, specialist=task.specialist, error=f"{type(exc).__name__}: {exc}"[:1000]))
             return
+        self._record_cost(incident, task, metered)
         ids = []
         for index, finding in enumerate(result.findings):
             finding_id = "f-" + stable_id(task.incident_id, task.round, task.specialist, index, finding.kind,
@@ -239,6 +254,12 @@ class Pipeline:
         incident.record(ev.SPECIALIST_COMPLETED, (task.round, task.specialist), actor, SpecialistCompleted(
             round=task.round, specialist=task.specialist, finding_ids=ids, notes=result.notes,
             seconds=round(time.perf_counter() - began, 3)))
+
+    @staticmethod
+    def _record_cost(incident: IncidentHandle, task: Task, metered: MeteredSource) -> None:
+        """The run's reads, once per round and specialist (a redelivered run records nothing more)."""
+        incident.record(ev.COST_RECORDED, (task.round, task.specialist), f"specialist_{task.specialist}",
+                        CostRecorded(round=task.round, specialist=task.specialist, counts=metered.counts))
 
     # ------------------------------------------------------------------ synthesis
 
@@ -262,9 +283,11 @@ class Pipeline:
         rnd = state.rounds.get(number)
         if rnd is None:
             return None
-        if rnd.report is not None and (not rnd.report.partial or rnd.missing):
+        capped = any(c.cap for c in spent_by(state, number))
+        if rnd.report is not None and (not rnd.report.partial or rnd.missing or capped):
             self._follow_through(incident, rnd.report)  # a crash after the report may have left steps undone
             return None  # a complete report is final; a partial one stands until the missing specialists report
+            # (one cut short by the read budget is final too: its reads were refused, they will not come)
         if rnd.missing and not partial_ok:
             return None
         # the deadline sweep has no delivery of its own: it resumes a follow-up under one fixed identity
@@ -273,10 +296,11 @@ class Pipeline:
             self._fan_out(incident, number + 1, delivery)  # the opening delivery's redelivery re-sends tasks
             return None
         report = build_report(state, number, self.context(state, number))
-        if not rnd.missing and self._follow_up(incident, number, report, delivery):
-            return None
+        if not rnd.missing and not capped and self._follow_up(incident, number, report, delivery):
+            return None  # a spent budget gets no second look: its reads would be refused
         report = self._narrate(report, state)
         report = self._recall(report, state)
+        report = report.model_copy(update={"cost": cost_of(state, number, report.llm, self.prices)})
         incident.record(ev.REPORT_PUBLISHED, (number, "partial" if report.partial else "complete"), "synthesize",
                         ReportPublished(report=report))
         published = incident.state.rounds[number].report or report  # another writer's report stands

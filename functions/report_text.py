@@ -7,6 +7,7 @@ import textwrap
 import time
 from typing import TextIO
 
+from agents.coverage import coverage_line
 from shared import events as ev
 from shared.events import payload_of
 from shared.incident_state import IncidentState
@@ -138,13 +139,31 @@ def render_report(state: IncidentState, report: Report, width: int = 100, warnin
             out += _wrap(f"- {r.service or '(all)'}: {_elide(r.reason, shown)}", "  ", width, hang=2)
     out += similar_lines(report, width)
     notes = [(name, n) for rnd in state.rounds.values() for name, ns in rnd.notes.items() for n in ns]
-    if notes:  # failed and late specialists are at the top
+    if notes or report.coverage:  # failed and late specialists are at the top
         out.append("")
         out.append("COVERAGE")
+        for signal, c in report.coverage.items():  # per signal: did its incident window and baseline hold data
+            out += _wrap(f"COVERAGE {coverage_line(signal, c)}", "  ", width, hang=2)
         for name, n in notes:
             out += _wrap(f"{name}: {n}", "  ", width, hang=2)
+    out += cost_lines(report, width)
     out.append(bar)
     return "\n".join(out)
+
+
+def cost_lines(report: Report, width: int = 100) -> list[str]:
+    """The COST section: the investigation's read ledger in total and per specialist, and the estimate."""
+    from shared.telemetry.metered import summary_line
+
+    if report.cost is None:
+        return []
+    out = ["", "COST"]
+    out += _wrap(f"total: {summary_line(report.cost)}", "  ", width, hang=2)
+    for name, c in report.cost.specialists.items():
+        out += _wrap(f"{name}: {c.reads} reads, {c.api_calls} API calls, {c.log_entries} log entries, {c.spans} spans, "
+                     f"{c.series} series, {c.changes} changes, {c.pattern_rows} pattern rows, {c.bytes_billed} bytes "
+                     "billed" + (f", {c.refused} refused ({c.cap})" if c.refused else ""), "  ", width, hang=2)
+    return out
 
 
 def _cite(finding: Finding | None, fid: str) -> str:

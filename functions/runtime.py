@@ -162,8 +162,14 @@ def assemble(store: EventStore, bus: Bus, telemetry: TelemetryFactory, settings:
     """The one place a pipeline is put together: every report gets its proposals, then (with a notifier) a
     notification; an in-process bus is wired the way the deployment's subscriptions are."""
     settings = settings or Settings()
+    from shared.telemetry.metered import Budget, Prices
+
     pipeline = Pipeline(store=store, bus=bus, telemetry=telemetry, specialists=settings.specialists,
-                        round_deadline_s=settings.round_deadline_s, max_rounds=settings.max_rounds)
+                        round_deadline_s=settings.round_deadline_s, max_rounds=settings.max_rounds,
+                        budget=Budget(settings.budget_api_calls, settings.budget_log_entries,
+                                      settings.budget_bytes_billed),
+                        prices=Prices(settings.price_bq_tib, settings.price_monitoring_million_series,
+                                      settings.price_llm_1k_tokens_in, settings.price_llm_1k_tokens_out))
     if clock is not None:
         pipeline.clock = clock
     def propose_hook(incident: IncidentHandle, report: Report) -> None:

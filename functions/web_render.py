@@ -204,6 +204,10 @@ def report_page(state: IncidentState, links: dict[str, str]) -> str:
             items = "".join(f"<li>{esc(r.service or '(all)')}: {esc(r.reason)}</li>" for r in report.ruled_out)
             parts.append(f"<section><h2>Ruled out</h2><ul>{items}</ul></section>")
         parts.append(similar_html(report))
+        if report.cost is not None:
+            from shared.telemetry.metered import summary_line
+
+            parts.append(f"<p class='muted cost'>Cost: {esc(summary_line(report.cost))}</p>")
     if state.proposals:
         rows = "".join(proposal_html(p, state, links.get(pid, "")) for pid, p in state.proposals.items())
         parts.append("<section><h2>Remediations</h2><table><tr><th>action</th><th>service</th><th>risk</th>"

@@ -47,6 +47,16 @@ class Settings(BaseModel):
     base_url: str = Field("http://127.0.0.1:8080", description="where the web view is served, for links")
     log_analytics_max_bytes: int = Field(10 * 2**30, ge=1, description="bytes a Log Analytics query may bill "
                                          "(maximum_bytes_billed); a query over it fails and the logs are read as lines")
+    budget_api_calls: int = Field(0, ge=0, description="API requests an investigation may send (0: no cap)")
+    budget_log_entries: int = Field(0, ge=0, description="log entries an investigation may read (0: no cap)")
+    budget_bytes_billed: int = Field(0, ge=0, description="bytes an investigation's queries may bill (0: no cap)")
+    price_bq_tib: float = Field(6.25, ge=0, description="USD per TiB a BigQuery query bills (on-demand list price)")
+    price_monitoring_million_series: float = Field(0.50, ge=0, description="USD per million time series read from "
+                                                                            "Cloud Monitoring")
+    price_llm_1k_tokens_in: float = Field(0.0003, ge=0, description="USD per 1,000 LLM input tokens "
+                                                                     "(gemini-2.5-flash list price)")
+    price_llm_1k_tokens_out: float = Field(0.0025, ge=0, description="USD per 1,000 LLM output tokens, thinking "
+                                                                      "included (gemini-2.5-flash list price)")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:

@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.models import Alert, Event, Finding, Proposal, Report
+from shared.models import Alert, Event, Finding, Proposal, ReadCounts, Report
 
 DEAD_LETTER_STREAM = "dead-letter"
 
@@ -29,6 +29,7 @@ class EventType(StrEnum):
     FINDING_RECORDED = "finding.recorded"
     SPECIALIST_COMPLETED = "specialist.completed"
     SPECIALIST_FAILED = "specialist.failed"
+    COST_RECORDED = "cost.recorded"
     REPORT_PUBLISHED = "report.published"
     REPORT_STEP_DONE = "report.step_done"
     REMEDIATION_PROPOSED = "remediation.proposed"
@@ -50,6 +51,7 @@ ROUND_STARTED = EventType.ROUND_STARTED
 FINDING_RECORDED = EventType.FINDING_RECORDED
 SPECIALIST_COMPLETED = EventType.SPECIALIST_COMPLETED
 SPECIALIST_FAILED = EventType.SPECIALIST_FAILED
+COST_RECORDED = EventType.COST_RECORDED
 REPORT_PUBLISHED = EventType.REPORT_PUBLISHED
 REPORT_STEP_DONE = EventType.REPORT_STEP_DONE
 REMEDIATION_PROPOSED = EventType.REMEDIATION_PROPOSED
@@ -135,6 +137,15 @@ class SpecialistFailed(BaseModel):
     error: str
 
 
+class CostRecorded(BaseModel):
+    """What one specialist's run read (the cost ledger), recorded once per round and specialist, done or failed."""
+
+    model_config = ConfigDict(extra="forbid")
+    round: int
+    specialist: str
+    counts: ReadCounts
+
+
 class ReportPublished(BaseModel):
     model_config = ConfigDict(extra="forbid")
     report: Report
@@ -200,8 +211,9 @@ class NotificationRecorded(BaseModel):
 
 
 EventPayload = (IncidentOpened | AlertReceived | AlertRejected | IncidentResolved | RoundStarted | FindingRecorded
-                | SpecialistCompleted | SpecialistFailed | ReportPublished | ReportStepDone | RemediationProposed
-                | ApprovalDecided | RemediationHandedOff | RemediationExecuted | RemediationFailed | RemediationVerified
+                | SpecialistCompleted | SpecialistFailed | CostRecorded | ReportPublished | ReportStepDone
+                | RemediationProposed | ApprovalDecided | RemediationHandedOff | RemediationExecuted | RemediationFailed
+                | RemediationVerified
                 | NotificationRecorded)
 
 PAYLOADS: dict[EventType, type[BaseModel]] = {
@@ -213,6 +225,7 @@ PAYLOADS: dict[EventType, type[BaseModel]] = {
     FINDING_RECORDED: FindingRecorded,
     SPECIALIST_COMPLETED: SpecialistCompleted,
     SPECIALIST_FAILED: SpecialistFailed,
+    COST_RECORDED: CostRecorded,
     REPORT_PUBLISHED: ReportPublished,
     REPORT_STEP_DONE: ReportStepDone,
     REMEDIATION_PROPOSED: RemediationProposed,

@@ -15,6 +15,7 @@ from shared import events as ev
 from shared.events import (
     AlertReceived,
     ApprovalDecided,
+    CostRecorded,
     FindingRecorded,
     IncidentOpened,
     NotificationRecorded,
@@ -31,7 +32,7 @@ from shared.events import (
     SpecialistFailed,
     payload_of,
 )
-from shared.models import Alert, Event, Finding, Proposal, Report
+from shared.models import Alert, Event, Finding, Proposal, ReadCounts, Report
 
 IncidentStatus = Literal["unknown", "open", "resolved"]
 
@@ -45,6 +46,7 @@ class RoundState:
     completed: dict[str, list[str]] = field(default_factory=dict)  # specialist -> finding ids
     failed: dict[str, str] = field(default_factory=dict)  # specialist -> error
     notes: dict[str, list[str]] = field(default_factory=dict)  # specialist -> sampling notes
+    costs: dict[str, ReadCounts] = field(default_factory=dict)  # specialist -> what its run read (cost ledger)
     report: Report | None = None
     opened_by: str = ""  # the delivery that started the round (its redelivery may re-send missing tasks)
     focus: list[str] = field(default_factory=list)  # a targeted round: the services whose hypotheses it checks
@@ -182,8 +184,9 @@ def fold(events: list[Event]) -> IncidentState:
 
 _PHASE: dict[str, int] = {
     ev.INCIDENT_OPENED: 0, ev.ALERT_RECEIVED: 1, ev.ROUND_STARTED: 2, ev.FINDING_RECORDED: 3, ev.SPECIALIST_FAILED: 4,
-    ev.SPECIALIST_COMPLETED: 4, ev.REPORT_PUBLISHED: 5, ev.REMEDIATION_PROPOSED: 6, ev.REPORT_STEP_DONE: 7,
-    ev.APPROVAL_DECIDED: 7, ev.REMEDIATION_HANDED_OFF: 8, ev.REMEDIATION_EXECUTED: 8, ev.REMEDIATION_FAILED: 8,
+    ev.SPECIALIST_COMPLETED: 4, ev.COST_RECORDED: 4, ev.REPORT_PUBLISHED: 5, ev.REMEDIATION_PROPOSED: 6,
+    ev.REPORT_STEP_DONE: 7, ev.APPROVAL_DECIDED: 7, ev.REMEDIATION_HANDED_OFF: 8, ev.REMEDIATION_EXECUTED: 8,
+    ev.REMEDIATION_FAILED: 8,
     ev.REMEDIATION_VERIFIED: 9, ev.NOTIFICATION_SENT: 9, ev.NOTIFICATION_FAILED: 9, ev.INCIDENT_RESOLVED: 10,
 }
 
@@ -195,6 +198,11 @@ def _summary(e: Event, p: object) -> str:
         return f"{p.specialist}: {len(p.finding_ids)} findings"
     if isinstance(p, SpecialistFailed):
         return f"{p.specialist}: {p.error[:200]}"
+    if isinstance(p, CostRecorded):
+        c = p.counts
+        return (f"{p.specialist}: {c.reads} reads, {c.api_calls} API calls, {c.log_entries} log entries, {c.spans} "
+                f"spans, {c.series} series, {c.bytes_billed} bytes billed"
+                + (f"; cap reached: {c.cap}" if c.cap else ""))
     if isinstance(p, RoundStarted):
         focus = f"; a closer look at {', '.join(p.focus)}" if p.focus else ""
         why = f" ({p.reason})" if p.reason else ""
@@ -249,6 +257,10 @@ def _apply(state: IncidentState, e: Event, p: object) -> None:
         rnd = state.rounds.get(p.round)
         if rnd is not None and p.specialist not in rnd.completed:
             rnd.failed[p.specialist] = p.error
+    elif isinstance(p, CostRecorded):
+        rnd = state.rounds.get(p.round)
+        if rnd is not None:
+            rnd.costs.setdefault(p.specialist, p.counts)  # one per round and specialist: the first stands
     elif isinstance(p, RemediationProposed):
         state.proposals.setdefault(p.proposal.proposal_id, p.proposal)
     elif isinstance(p, ApprovalDecided):

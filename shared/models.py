@@ -157,6 +157,51 @@ class SimilarIncident(Model):
     shared: list[str] = Field(default_factory=list)  # signature terms both share, heaviest first
 
 
+class ReadCounts(Model):
+    """What telemetry reads cost (shared/telemetry/metered.py): reads made, API requests and bytes billed where the
+    source can tell, records read per signal, and reads refused once a budget cap was reached (`cap` names it)."""
+
+    reads: int = 0
+    api_calls: int = 0
+    log_entries: int = 0
+    spans: int = 0
+    series: int = 0
+    changes: int = 0
+    pattern_rows: int = 0
+    bytes_billed: int = 0
+    billed_series: int = 0  # time series a billing source (Cloud Monitoring) returned
+    refused: int = 0
+    cap: str = ""
+
+    def plus(self, other: ReadCounts) -> ReadCounts:
+        """The sum of two ledgers (the first cap reached stands)."""
+        summed = {k: getattr(self, k) + getattr(other, k) for k in type(self).model_fields if k != "cap"}
+        return ReadCounts(**summed, cap=self.cap or other.cap)
+
+
+class Cost(Model):
+    """An investigation's cost ledger: reads per specialist and in total, LLM tokens, and an estimate at the
+    configured list prices (`prices`, per unit named in its key; docs/configuration.md)."""
+
+    specialists: dict[str, ReadCounts] = Field(default_factory=dict)
+    total: ReadCounts = Field(default_factory=ReadCounts)
+    llm_tokens_in: int = 0
+    llm_tokens_out: int = 0
+    estimate_usd: float = 0.0
+    breakdown_usd: dict[str, float] = Field(default_factory=dict)
+    prices: dict[str, float] = Field(default_factory=dict)
+    cap: str = ""  # the budget cap reached ("" when none): later reads were refused and the report is partial
+
+
+class SignalCoverage(Model):
+    """Whether one signal's reads held data, per window: True, False, or None when unknown (its specialist did not
+    report, or stopped before reading that window) or not applicable (changes have no baseline)."""
+
+    incident: bool | None = None
+    baseline: bool | None = None
+    note: str = ""  # how the report coped (e.g. traces contrasted within the incident window), or why unknown
+
+
 class Report(Model):
     incident_id: str
     round: int = 1
@@ -177,6 +222,8 @@ class Report(Model):
     narrative: str = ""  # LLM-written, every sentence citing finding ids; empty when no model was used
     llm: dict[str, Any] = Field(default_factory=dict)  # whether a model was used, tokens, dropped sentences
     similar: list[SimilarIncident] = Field(default_factory=list)  # up to three past incidents most like it
+    cost: Cost | None = None  # the investigation's read ledger and its estimate (None: not metered)
+    coverage: dict[str, SignalCoverage] = Field(default_factory=dict)  # per signal: which windows held data
 
 
 class Task(Model):

@@ -97,9 +97,20 @@ class PatternCount:
 
 
 @dataclass(frozen=True, slots=True)
+class ReadCost:
+    """What a read cost where the adapter can tell: API requests it sent (pages, retries excluded), bytes a
+    query billed, time series a Cloud Monitoring read returned (billed per series). Local sources cost nothing."""
+
+    api_calls: int = 0
+    bytes_billed: int = 0
+    billed_series: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class ReadResult(Generic[T]):
     """What a read returned, and whether it had to stop early (page/size bounds): say so, never hide it."""
 
     items: list[T]
     sampled: bool = False
     note: str = ""
+    cost: ReadCost = field(default_factory=ReadCost)

@@ -12,11 +12,12 @@ validated strictly. The query reads the Log Analytics schema (a log bucket's lin
 from __future__ import annotations
 
 import re
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
 from shared.severity import SEVERITIES
-from shared.telemetry_records import PatternCount, Window
+from shared.telemetry_records import PatternCount, ReadCost, Window
 
 # project (6-30: lower-case letter first, no trailing hyphen) . dataset . table; nothing that could leave backticks.
 TABLE_NAME = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]\.[A-Za-z0-9_]{1,1024}\.[A-Za-z0-9_][A-Za-z0-9_-]{0,1023}")
@@ -102,6 +103,14 @@ class BigQueryLogAggregator:
             client = bigquery.Client()
         self.table, self.client, self.max_rows, self.timeout_s = table, client, max_rows, timeout_s
         self.max_bytes_billed = max_bytes_billed
+        self._last = threading.local()
+
+    @property
+    def last_cost(self) -> ReadCost:
+        """What this thread's last `log_pattern_counts` cost: one query job and the bytes it billed (the cost ledger,
+        shared/telemetry/metered.py, reads it after each call)."""
+        cost: ReadCost = getattr(self._last, "cost", ReadCost())
+        return cost
 
     def job_config(self, baseline: Window, incident: Window, services: list[str] | None = None) -> Any:
         """A QueryJobConfig carrying every value as a parameter (one row past `max_rows` tells of a cut)."""
@@ -130,8 +139,11 @@ class BigQueryLogAggregator:
         if services is not None and not services:
             return [], False
         config = self.job_config(baseline, incident, services)
+        self._last.cost = ReadCost(api_calls=1)
         job = self.client.query(self.sql, job_config=config, timeout=self.timeout_s)
         rows = list(job.result(timeout=self.timeout_s))
+        billed = getattr(job, "total_bytes_billed", None)
+        self._last.cost = ReadCost(api_calls=1, bytes_billed=billed if isinstance(billed, int) else 0)
         out = [PatternCount(str(r["template"]), str(r["service"]), str(r["bucket"]), int(r["count"]),
                             r["first_seen"].timestamp(), str(r["exemplar"]), int(r["worst_severity"]))
                for r in rows[: self.max_rows]]

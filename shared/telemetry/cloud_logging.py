@@ -27,7 +27,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from shared.telemetry.bundle import decode_log, to_rfc3339
-from shared.telemetry_records import LogRecord, ReadResult, Window
+from shared.telemetry_records import LogRecord, ReadCost, ReadResult, Window
 
 SERVICE_LABELS = ("service_name", "container_name", "function_name")
 INSTANCE_LABELS = ("pod_name", "instance_id", "revision_name")
@@ -157,7 +157,7 @@ class CloudLoggingLogReader:
         read = self.read_entries(build_filter(window, services), _decode, "logs")
         items = sorted((r for r in read.items if window.contains(r.timestamp)
                         and (services is None or r.service in services)), key=lambda r: r.timestamp)
-        return ReadResult(items, read.sampled, read.note)
+        return ReadResult(items, read.sampled, read.note, read.cost)
 
     def read_entries(self, filter_: str, decode: Callable[[dict[str, Any]], T], what: str,
                      time_of: Callable[[T], float] | None = None) -> ReadResult[T]:
@@ -168,33 +168,34 @@ class CloudLoggingLogReader:
         deadline = self.quota.clock() + self.timeout_s
         items: list[T] = []
 
-        def stopped(why: str) -> ReadResult[T]:
+        def stopped(why: str, pages: int) -> ReadResult[T]:  # pages: entries.list pages answered (API calls)
             reached = f"; read back to {to_rfc3339(min(map(when, items)))}" if items else ""
             return ReadResult(items, True, f"{what}: stopped after {len(items)} entries, newest first ({why})"
-                                           f"{reached}; earlier entries of the window are unread")
+                                           f"{reached}; earlier entries of the window are unread",
+                              ReadCost(api_calls=pages))
 
         for page in range(1, self.max_pages + 1):
             out_of_time = f"time budget: {self.timeout_s:g} s, {page - 1} pages"
             if page > 1 and self.quota.clock() >= deadline:
-                return stopped(out_of_time)
+                return stopped(out_of_time, page - 1)
             try:
                 reply = self._page(body, deadline)
             except QuotaWaitExceeded:
                 if page == 1:
                     raise
-                return stopped(f"read quota: {READS_PER_MINUTE} requests/min for the project")
+                return stopped(f"read quota: {READS_PER_MINUTE} requests/min for the project", page - 1)
             except Exception as exc:  # a later page failing or running out of time: keep what was read, say so
                 if page == 1:
                     raise
                 late = self.quota.clock() >= deadline
-                return stopped(out_of_time if late else f"page {page} failed: {type(exc).__name__}")
+                return stopped(out_of_time if late else f"page {page} failed: {type(exc).__name__}", page - 1)
             entries = reply.get("entries") or []
             room = self.max_entries - len(items)
             items.extend(decode(e) for e in entries[:room])
             token = reply.get("nextPageToken") or ""
             if len(entries) > room or (token and len(items) >= self.max_entries):
-                return stopped(f"limit: {self.max_entries} entries")
+                return stopped(f"limit: {self.max_entries} entries", page)
             if not token:
-                return ReadResult(items)
+                return ReadResult(items, cost=ReadCost(api_calls=page))
             body["pageToken"] = token
-        return stopped(f"limit: {self.max_pages} pages of {self.page_size}")
+        return stopped(f"limit: {self.max_pages} pages of {self.page_size}", self.max_pages)

@@ -19,7 +19,7 @@ from typing import Any
 from shared.ports import LogPatternCounter
 from shared.telemetry.bundle import classify_method, from_rfc3339
 from shared.telemetry.cloud_logging import CloudLoggingLogReader, build_filter, quote
-from shared.telemetry_records import ChangeEvent, LogRecord, MetricSeries, ReadResult, Span, Window
+from shared.telemetry_records import ChangeEvent, LogRecord, MetricSeries, ReadCost, ReadResult, Span, Window
 
 SERVICE_LABELS = ("service.name", "g.co/r/cloud_run_revision/service_name", "g.co/r/k8s_container/container_name",
                   "g.co/gae/app/module", "/component")
@@ -78,15 +78,23 @@ class CloudTraceReader:
             start_time=_dt(window.start), end_time=_dt(window.end))
         spans: list[Span] = []
         deadline = self.clock() + self.budget_s
+        count = 0
         for count, trace in enumerate(self.client.list_traces(request=request, timeout=self.timeout_s), 1):
             spans += [trace_span(trace.trace_id, s) for s in trace.spans]
             if count >= self.max_traces:
                 return ReadResult(self._only(spans, window, services), True,
-                                  f"traces: stopped after {count} traces (limit {self.max_traces})")
+                                  f"traces: stopped after {count} traces (limit {self.max_traces})",
+                                  self._cost(count))
             if self.clock() >= deadline:
                 return ReadResult(self._only(spans, window, services), True,
-                                  f"traces: stopped after {count} traces (time budget of {self.budget_s:g} s spent)")
-        return ReadResult(self._only(spans, window, services))
+                                  f"traces: stopped after {count} traces (time budget of {self.budget_s:g} s spent)",
+                                  self._cost(count))
+        return ReadResult(self._only(spans, window, services), cost=self._cost(count))
+
+    def _cost(self, traces: int) -> ReadCost:
+        """ListTraces pages the read took: the pager hides them, so they are counted from the traces it handed
+        over (one request at least, even for an empty answer)."""
+        return ReadCost(api_calls=max(1, math.ceil(traces / max(self.page_size, 1))))
 
     @staticmethod
     def _only(spans: list[Span], window: Window, services: list[str] | None) -> list[Span]:
@@ -242,6 +250,7 @@ class CloudMonitoringReader:
         deadline = self.clock() + self.budget_s
         out: list[MetricSeries] = []
         notes: list[str] = []
+        calls = 0  # ListTimeSeries requests (one per metric; a descriptor look-up is one more)
         for index, metric_type in enumerate(self.metric_types):
             remaining = deadline - self.clock()
             if remaining <= 0:
@@ -249,8 +258,10 @@ class CloudMonitoringReader:
                              + ", ".join(self.metric_types[index:]))
                 break
             try:
+                calls += int(metric_type not in self.kinds)
                 kind, value_type = self.kind_of(metric_type, deadline)
                 aligner = choose_aligner(kind, value_type)
+                calls += 1
                 remaining = max(deadline - self.clock(), 0.001)
                 for ts in self.client.list_time_series(request=self.request(metric_type, window, services, aligner),
                                                        retry=self._retry(remaining),
@@ -260,11 +271,12 @@ class CloudMonitoringReader:
                         out.append(series)
                     if len(out) >= self.max_series:
                         return ReadResult(out, True, "; ".join([*notes, f"metrics: stopped after {len(out)} series "
-                                                                          f"(limit {self.max_series})"]))
+                                                                          f"(limit {self.max_series})"]),
+                                          ReadCost(api_calls=calls, billed_series=len(out)))
             except Exception as exc:  # one metric failing (a bad aligner, permissions, quota) costs that metric only
                 message = str(getattr(exc, "message", "") or exc).replace("\n", " ")[:300]
                 notes.append(f"metrics: {metric_type} not read ({type(exc).__name__}: {message})")
-        return ReadResult(out, bool(notes), "; ".join(notes))
+        return ReadResult(out, bool(notes), "; ".join(notes), ReadCost(api_calls=calls, billed_series=len(out)))
 
     @staticmethod
     def _series(metric_type: str, ts: Any, aligner: str, window: Window) -> MetricSeries | None:
@@ -334,4 +346,4 @@ class GcpTelemetrySource:
         read = self._logs.read_entries(audit_filter(window, services), decode_audit, "changes")
         items = sorted((c for c in read.items if window.contains(c.timestamp)
                         and (services is None or c.service in services)), key=lambda c: c.timestamp)
-        return ReadResult(items, read.sampled, read.note)
+        return ReadResult(items, read.sampled, read.note, read.cost)
