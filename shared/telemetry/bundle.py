@@ -138,6 +138,15 @@ def _decode_line(raw: bytes, decode: Callable[[dict[str, Any]], T]) -> T:
     return decode(obj)
 
 
+def _bad_line(exc: BaseException, where: str, skipped: Skipped | None) -> None:
+    """A line that did not decode: `BundleError("<where>: <why>")` raised when `skipped` is None (strict), else
+    counted there so the caller skips it."""
+    error = BundleError(f"{where}: {exc}")
+    if skipped is None:
+        raise error from exc
+    skipped.add(error)
+
+
 def _read_jsonl(path: Path, decode: Callable[[dict[str, Any]], T], skipped: Skipped | None = None) -> Iterator[T]:
     """The file's records, in file order. A line that does not decode raises `BundleError("<file>:<line>: <why>")`
     when `skipped` is None; otherwise it is skipped and counted there, unless no line of the file decodes at all
@@ -152,10 +161,7 @@ def _read_jsonl(path: Path, decode: Callable[[dict[str, Any]], T], skipped: Skip
             try:
                 record = _decode_line(raw, decode)
             except _BAD_LINE as exc:
-                error = BundleError(f"{path.name}:{lineno}: {exc}")
-                if skipped is None:
-                    raise error from exc
-                skipped.add(error)
+                _bad_line(exc, f"{path.name}:{lineno}", skipped)
                 continue
             good += 1
             yield record
@@ -278,10 +284,7 @@ class _Index(Generic[T]):
                 try:
                     record = _decode_line(x, decode)
                 except _BAD_LINE as exc:
-                    error = BundleError(f"{path.name}:{first_line + k}: {exc}")
-                    if skipped is None:
-                        raise error from exc
-                    skipped.add(error)
+                    _bad_line(exc, f"{path.name}:{first_line + k}", skipped)
                     continue
                 good += 1
                 tid = str(getattr(record, "trace_id", "")).encode()
@@ -345,10 +348,7 @@ class _Index(Generic[T]):
             try:
                 yield _decode_line(raw, self.decode)
             except _BAD_LINE as exc:
-                error = BundleError(f"{self.path.name}: line at byte {start}: {exc}")
-                if self.skipped is None:
-                    raise error from exc
-                self.skipped.add(error)
+                _bad_line(exc, f"{self.path.name}: line at byte {start}", self.skipped)
 
     def close(self) -> None:
         if self._fd is not None:
