@@ -15,6 +15,7 @@ from shared.incidents import monitoring_key
 from shared.models import Alert, Event, Report
 from shared.ports import EventStore, TelemetrySource
 from shared.store.sqlite import SqliteEventStore
+from shared.telemetry.bundle import BundleSource
 from shared.telemetry_records import Window
 from shared.timefmt import utc_text
 
@@ -88,16 +89,16 @@ def check(result: TriageResult, alert: Alert | None, source: TelemetrySource) ->
                                f"of triage, {_ts(w.onset)}, not around the incident")
     incident, baseline = Window(w.start, w.end), Window(w.baseline_start, w.baseline_end)
     service = alert.service if alert is not None else ""
-    time_range = getattr(source, "time_range", None)  # a bundle knows its time range; a cloud source does not
+    bundle = source if isinstance(source, BundleSource) else None  # a bundle knows its time range and corrupt lines
+    time_range = bundle.time_range if bundle is not None else None
     try:
         in_incident, in_baseline = _records(source, incident), _records(source, baseline)
         for_service = _records(source, incident, [service]) + _records(source, baseline, [service]) if service else 1
         span = time_range() if callable(time_range) and not (in_incident and in_baseline) else None
     except Exception:  # the specialists read the same source and the report names their failure
         return
-    skipped = getattr(source, "skipped", None)  # a bundle counts the corrupt lines it skipped (Skipped.note)
-    if isinstance(skipped, dict):
-        result.warnings += [f"corrupt telemetry: {skipped[name].note(name)}" for name in sorted(skipped)]
+    if bundle is not None:  # the corrupt lines it skipped (Skipped.note)
+        result.warnings += [f"corrupt telemetry: {bundle.skipped[name].note(name)}" for name in sorted(bundle.skipped)]
     held = ("" if not callable(time_range) else f"; the telemetry runs from {_ts(span[0])} to {_ts(span[1])}"
             if span else "; the telemetry holds no record at all")
     if not in_incident:

@@ -56,6 +56,8 @@ def failing(source: TelemetrySource, ctx: AnalysisContext) -> SpecialistResult:
 
 
 class NoTelemetry:
+    log_counter = None  # no pre-aggregation capability (the port's attribute)
+
     def describe(self) -> dict[str, str]:
         return {"source": "none"}
 

@@ -65,6 +65,8 @@ def hostile_specialist(name: str):  # type: ignore[no-untyped-def]
 
 
 class Empty:
+    log_counter = None  # no pre-aggregation capability (the port's attribute)
+
     def describe(self) -> dict[str, str]:
         return {"source": EVIL}
 

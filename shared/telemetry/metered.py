@@ -91,7 +91,7 @@ class MeteredSource:
         self.spent = spent or ReadCounts()
         self._counts = ReadCounts()
         self._lock = threading.Lock()
-        counter = getattr(inner, "log_counter", None)
+        counter = inner.log_counter  # the port's optional capability, metered when the source has it
         self.log_counter: LogPatternCounter | None = _MeteredCounter(self, counter) if counter is not None else None
 
     @property
