@@ -215,3 +215,43 @@ def test_the_logs_specialist_reads_lines_when_the_query_fails() -> None:
                n.endswith("read the lines instead") for n in result.notes)
     new = [f for f in result.findings if f.kind == "log.new_pattern"]
     assert new and new[0].service == "payment" and new[0].query["mode"] == "lines"
+
+
+class PagedResult:
+    """A query result as google-cloud-bigquery's RowIterator hands it over: `pages` (google.api_core.page_iterator:
+    a generator of pages, each one jobs.getQueryResults request by page token, refused once iteration started)."""
+
+    def __init__(self, rows: list[dict[str, Any]], page_rows: int):
+        self.rows, self.page_rows, self.fetched = rows, page_rows, 0
+        self.next_page_token: str | None = None
+
+    @property
+    def pages(self) -> Any:
+        if self.fetched:
+            raise ValueError("Iterator has already started", self)
+        for start in range(0, len(self.rows), self.page_rows):
+            self.fetched += 1
+            self.next_page_token = f"t{start + self.page_rows}" if start + self.page_rows < len(self.rows) else None
+            yield self.rows[start:start + self.page_rows]
+
+
+def test_result_pages_are_followed_until_the_row_bound() -> None:
+    from shared.telemetry.bounds import MAX_RECORDS
+
+    class Client(FakeClient):
+        def query(self, sql: str, job_config: Any, timeout: float) -> Any:
+            super().query(sql, job_config, timeout)
+            job = type("Job", (), {"total_bytes_billed": 2**30})()
+            job.result = lambda timeout: result
+            return job
+
+    result = PagedResult([row(i % 10) for i in range(12)], page_rows=4)
+    aggregator = BigQueryLogAggregator(TABLE, client=Client([]), max_rows=5)
+    counts, capped = aggregator.log_pattern_counts(BASELINE, INCIDENT)
+    assert capped and len(counts) == 5 and result.fetched == 2  # 8 rows read: past the bound, no third page
+    assert aggregator.last_cost.api_calls == 3 and aggregator.last_cost.bytes_billed == 2**30  # the job, 2 pages
+    result = PagedResult([row(i % 10) for i in range(12)], page_rows=4)
+    counts, capped = BigQueryLogAggregator(TABLE, client=Client([]), max_rows=20).log_pattern_counts(BASELINE,
+                                                                                                    INCIDENT)
+    assert not capped and len(counts) == 12 and result.fetched == 3
+    assert BigQueryLogAggregator(TABLE, client=Client([])).max_rows == MAX_RECORDS

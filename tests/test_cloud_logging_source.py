@@ -1,11 +1,14 @@
 """The Cloud Logging reader against a local stand-in for entries.list (the real client, REST transport).
 
-The stand-in answers as the API does: with `entries` it applies the filter's time bounds, services and log kind,
-`orderBy`, `pageSize` and page tokens; and past 60 requests a minute (of its clock) it answers 429
-RESOURCE_EXHAUSTED, Cloud Logging's read quota per project."""
+The stand-in answers as the API does (the REST reference of entries.list and google-cloud-logging's
+`ListLogEntriesRequest`): with `entries` it applies the filter's time bounds, services and log kind, `orderBy`,
+`pageSize` (default 50; "If the value is negative or exceeds 1000, the request is rejected": 400 INVALID_ARGUMENT)
+and page tokens (opaque, valid only for the query that issued them: any other is a 400); and past 60 requests a
+minute (of its clock) it answers 429 RESOURCE_EXHAUSTED, Cloud Logging's read quota per project."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 import subprocess
 import sys
@@ -43,7 +46,8 @@ def entry(i: int, service: str = "payment") -> dict[str, Any]:
     return {"logName": "projects/p/logs/stdout", "timestamp": f"2026-01-15T09:{40 + i // 60}:{i % 60:02d}.5Z",
             "severity": "ERROR" if i % 2 else "INFO", "insertId": f"id{i}",
             "resource": {"type": "k8s_container", "labels": {"container_name": service, "pod_name": f"{service}-0"}},
-            "textPayload": f"charge failed for order {i}", "trace": "projects/p/traces/abc123", "spanId": "s1"}
+            "textPayload": f"charge failed for order {i}", "trace": f"projects/p/traces/t{i // 2:04d}",
+            "spanId": f"s{i}"}  # two lines a trace
 
 
 class FakeClock:
@@ -86,15 +90,25 @@ class Api:
         instead = self.before(len(self.requests))
         if instead is not None:
             return instead
+        size = body.get("pageSize")
+        if size is not None and not 0 <= int(size) <= 1000:
+            return 400, {"error": {"code": 400, "status": "INVALID_ARGUMENT",
+                                   "message": f"page_size must be between 0 and 1000, got {size}"}}
         if self.entries is not None:
-            return 200, self.serve(body)
+            return self.serve(body)
         index = int(body.get("pageToken") or 0)
         reply: dict[str, Any] = {"entries": self.pages[index] if index < len(self.pages) else []}
         if self.endless or index + 1 < len(self.pages):
             reply["nextPageToken"] = str(index + 1)
         return 200, reply
 
-    def serve(self, body: dict[str, Any]) -> dict[str, Any]:
+    @staticmethod
+    def token(body: dict[str, Any], offset: int) -> str:
+        """An opaque page token, bound to the query that issued it."""
+        query = repr((body.get("resourceNames"), body.get("filter"), body.get("orderBy")))
+        return f"{offset}-{hashlib.sha256(query.encode()).hexdigest()[:16]}"
+
+    def serve(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         text = body["filter"]
         low, high = (from_rfc3339(t) for t in re.findall(r'timestamp (?:>=|<) "([^"]+)"', text))
         services = {v.replace('\\"', '"').replace("\\\\", "\\")
@@ -109,11 +123,14 @@ class Api:
 
         chosen = sorted((e for e in self.entries or [] if matches(e)), key=lambda e: from_rfc3339(e["timestamp"]),
                         reverse=str(body.get("orderBy", "")).endswith("desc"))
-        offset, size = int(body.get("pageToken") or 0), int(body.get("pageSize") or 50)
+        token, size = str(body.get("pageToken") or ""), int(body.get("pageSize") or 50)
+        offset = int(token.split("-")[0]) if token and token.split("-")[0].isdigit() else 0
+        if token and token != self.token(body, offset):
+            return 400, {"error": {"code": 400, "status": "INVALID_ARGUMENT", "message": "invalid page token"}}
         reply: dict[str, Any] = {"entries": chosen[offset:offset + size]}
         if offset + size < len(chosen):
-            reply["nextPageToken"] = str(offset + size)
-        return reply
+            reply["nextPageToken"] = self.token(body, offset + size)
+        return 200, reply
 
 
 @pytest.fixture(scope="module")
@@ -162,7 +179,7 @@ def test_requests_are_paginated_and_entries_converted(api: tuple[str, Api]) -> N
     result = reader(endpoint, page_size=3).logs(WINDOW)
     assert not result.sampled and result.note == "" and len(result.items) == 5
     assert result.items[0] == LogRecord(1_768_470_000.5, "payment", "charge failed for order 0", "INFO", "payment-0",
-                                        "abc123", "s1")
+                                        "t0000", "s0")
     assert result.items[1].severity == "ERROR"
     assert result.items[3] == LogRecord(1_768_470_060.123456, "checkout", "slow upstream", "WARNING",
                                         "checkout-00042-abc")
@@ -174,13 +191,16 @@ def test_requests_are_paginated_and_entries_converted(api: tuple[str, Api]) -> N
 
 
 def test_a_capped_read_keeps_the_lines_nearest_the_alert(api: tuple[str, Api]) -> None:
-    """Newest first: a busy window cut by the cap keeps its end (where the alert fired), not its quiet start."""
+    """Newest first: a busy window cut by the cap keeps its end (where the alert fired), not its quiet start, and
+    whole traces: the cut falls inside trace t0006 (lines 12 and 13), so line 13 is left out with line 12."""
     endpoint, fake = api
     fake.entries = [entry(i) for i in range(20)] + [entry(i, "checkout") for i in range(20, 25)]
-    result = reader(endpoint, page_size=4, max_entries=6).logs(WINDOW, ["payment"])
+    result = reader(endpoint, page_size=4, max_entries=7).logs(WINDOW, ["payment"])
     assert result.sampled and [r.message.rsplit(" ", 1)[-1] for r in result.items] == [str(i) for i in range(14, 20)]
-    assert result.note == ("logs: stopped after 6 entries, newest first (limit: 6 entries); read back to "
-                           "2026-01-15T09:40:14.500000Z; earlier entries of the window are unread")
+    assert result.note == ("logs: 6 of at least 8 sampled by trace (whole traces kept), newest first; read back to "
+                           "2026-01-15T09:40:14.500000Z; earlier entries of the window are unread (limit: 7 entries "
+                           "per read)")
+    assert {r.trace_id for r in result.items} == {"t0007", "t0008", "t0009"}
     assert len(fake.requests) == 2 and {body["orderBy"] for _, body in fake.requests} == {"timestamp desc"}
     fake.requests.clear()
     exact = reader(endpoint, page_size=4, max_entries=8).logs(WINDOW, ["payment"])
@@ -260,9 +280,14 @@ def test_the_stand_in_enforces_the_quota_and_page_tokens(api: tuple[str, Api]) -
     fake.entries = [entry(i) for i in range(3)]
     body = {"resourceNames": ["projects/p"], "filter": build_filter(WINDOW), "orderBy": "timestamp asc",
             "pageSize": 2}
-    assert fake("POST", "/v2/entries:list", body) == (200, {"entries": fake.entries[:2], "nextPageToken": "2"})
-    assert fake("POST", "/v2/entries:list", {**body, "pageToken": "2"}) == (200, {"entries": fake.entries[2:]})
-    for _ in range(READS_PER_MINUTE - 2):
+    token = Api.token(body, 2)
+    assert fake("POST", "/v2/entries:list", body) == (200, {"entries": fake.entries[:2], "nextPageToken": token})
+    assert fake("POST", "/v2/entries:list", {**body, "pageToken": token}) == (200, {"entries": fake.entries[2:]})
+    assert fake("POST", "/v2/entries:list", {**body, "pageToken": "2"})[0] == 400  # a token it did not issue
+    assert fake("POST", "/v2/entries:list", {**body, "orderBy": "timestamp desc", "pageToken": token})[0] == 400
+    assert fake("POST", "/v2/entries:list", {**body, "pageSize": 1001})[0] == 400  # over entries.list's maximum
+    assert fake("POST", "/v2/entries:list", {**body, "pageSize": -1})[0] == 400
+    for _ in range(READS_PER_MINUTE - 6):  # the refused requests spent quota too
         assert fake("POST", "/v2/entries:list", body)[0] == 200
     assert fake("POST", "/v2/entries:list", body) == (429, QUOTA_EXCEEDED)
     clock.now += 60.0

@@ -1,11 +1,21 @@
 """GCP telemetry adapters: the requests they build and how they parse real-format responses. Every client is
 the real one: Cloud Trace and Cloud Logging over REST against a local HTTP stand-in, Cloud Monitoring over gRPC
-against a local gRPC stand-in of MetricService that answers as the API does: ListTimeSeries refuses, with
-INVALID_ARGUMENT, an aligner that does not fit the metric's kind and value type (per the monitoring_v3
-Aggregation.Aligner docs), applies the interval ((start, end]) and the service filter, and pages by token."""
+against a local gRPC stand-in of MetricService. The stand-ins answer as the APIs do:
+
+- ListTimeSeries (monitoring_v3 `ListTimeSeriesRequest`) refuses, with INVALID_ARGUMENT, an aligner that does not
+  fit the metric's kind and value type (per the Aggregation.Aligner docs), applies the interval ((start, end]) and
+  the service filter, and pages by token: `page_size` counts points in the FULL view, "if page_size is empty or
+  more than 100,000 results, the effective page_size is 100,000" (a negative one is refused), a page boundary may
+  split a series, and a page token is valid only for the request that issued it.
+- ListTraces (Cloud Trace v1 `projects.traces.list`, https://cloud.google.com/trace/docs/quotas) answers at most 100
+  traces a call in the COMPLETE view (1,000 in MINIMAL and ROOTSPAN; a pageSize <= 0 lets it choose; it "may return
+  fewer traces than the requested page size"), sorts by `orderBy` (trace_id, name, duration or start of the root
+  span, `desc` appended; anything else is a 400), pages by a token valid only for its query, and spends 25 of 300
+  read quota units per 60 s a call: the 13th ListTraces of a minute is a 429 RESOURCE_EXHAUSTED."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from collections.abc import Iterator
@@ -16,10 +26,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from shared.telemetry.bundle import from_rfc3339
+from shared.telemetry.bundle import from_rfc3339, to_rfc3339
 from shared.telemetry.cloud_logging import CloudLoggingLogReader, TokenBucket
 from shared.telemetry.gcp import (
+    LIST_TRACES_PER_MINUTE,
     METRIC_KINDS,
+    SERIES_PAGE_MAX,
+    TRACE_PAGE_MAX,
     CloudMonitoringReader,
     CloudTraceReader,
     GcpTelemetrySource,
@@ -69,6 +82,7 @@ class MonitoringApi:
         self.descriptor_requests: list[str] = []
         self.errors: list[Any] = []  # grpc.StatusCode
         self.delay = 0.0
+        self.pages = 0  # ListTimeSeries pages answered
 
     def _fail(self, context: Any) -> None:
         time.sleep(self.delay)
@@ -115,10 +129,29 @@ class MonitoringApi:
             if points:
                 out.append(monitoring_v3.TimeSeries(metric=ts.metric, resource=ts.resource, unit=ts.unit,
                                                     points=points))
-        offset, size = int(request.page_token or 0), request.page_size or 100_000
+        if request.page_size < 0:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "Field page_size had an invalid value: must be positive")
+        size = request.page_size if 0 < request.page_size <= SERIES_PAGE_MAX else SERIES_PAGE_MAX  # points (FULL)
+        query = repr((request.name, request.filter, request.interval, request.aggregation, request.view))
+        offset = int(request.page_token.split("-")[0]) if request.page_token[:1].isdigit() else 0
+        if request.page_token and request.page_token != page_token(query, offset):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "Invalid page token.")
+        flat = [(i, p) for i, ts in enumerate(out) for p in ts.points]
+        page: list[Any] = []
+        for i, point in flat[offset:offset + size]:  # a page boundary may split a series
+            if not page or page[-1][0] != i:
+                page.append((i, []))
+            page[-1][1].append(point)
+        self.pages += 1
         return monitoring_v3.ListTimeSeriesResponse(
-            time_series=out[offset:offset + size],
-            next_page_token=str(offset + size) if offset + size < len(out) else "")
+            time_series=[monitoring_v3.TimeSeries(metric=out[i].metric, resource=out[i].resource, unit=out[i].unit,
+                                                  points=points) for i, points in page],
+            next_page_token=page_token(query, offset + size) if offset + size < len(flat) else "")
+
+
+def page_token(query: str, offset: int) -> str:
+    """An opaque page token, bound to the query that issued it."""
+    return f"{offset}-{hashlib.sha256(query.encode()).hexdigest()[:16]}"
 
 
 @contextmanager
@@ -182,25 +215,67 @@ def time_series(metric: str, service: str, instance: str, points: list[tuple[flo
                 for t, v in sorted(points, reverse=True)])  # newest first, as the API answers
 
 
-class TraceApi:
-    """ListTraces (v1 REST) over recorded traces: a trace is listed when one of its spans overlaps the asked
-    interval (the API hands over whole traces, some of whose spans start outside it); pages by token."""
+ORDER_BY = re.compile(r"(trace_id|name|duration|start)( desc)?")
 
-    def __init__(self) -> None:
+
+class TraceApi:
+    """ListTraces (v1 REST) over recorded traces, as the API answers (see the module's docstring): a trace is listed
+    when one of its spans overlaps the asked interval (the API hands over whole traces, some of whose spans start
+    outside it). `errors` (HTTP statuses) are answered first, one per call; `clock` counts the read quota."""
+
+    def __init__(self, clock: Any = time.monotonic, units_per_minute: int = 300) -> None:
         self.traces: list[dict[str, Any]] = []
         self.requests: list[dict[str, list[str]]] = []
+        self.errors: list[int] = []
+        self.before: Any = lambda n: None  # called with the request number before it is answered
+        self.clock, self.units_per_minute = clock, units_per_minute
+        self.spent: list[float] = []  # when each admitted ListTraces was (25 units each)
+        self.refused = 0
 
     def __call__(self, method: str, path: str, body: Any) -> tuple[int, Any]:
         query = parse_qs(urlsplit(path).query)
         self.requests.append(query)
+        self.before(len(self.requests))
+        now = self.clock()
+        self.spent = [t for t in self.spent if t > now - 60.0]
+        if (len(self.spent) + 1) * 25 > self.units_per_minute:
+            self.refused += 1
+            return 429, {"error": {"code": 429, "status": "RESOURCE_EXHAUSTED", "message": (
+                "Quota exceeded for quota metric 'Read requests' and limit 'Read requests per minute' of service "
+                "'cloudtrace.googleapis.com'.")}}
+        self.spent.append(now)
+        if self.errors:
+            code = self.errors.pop(0)
+            return code, {"error": {"code": code, "message": "injected"}}
+        order = (query.get("orderBy") or [""])[0]
+        if order and not ORDER_BY.fullmatch(order):
+            return 400, {"error": {"code": 400, "status": "INVALID_ARGUMENT", "message": f"Invalid orderBy: {order}"}}
         low, high = from_rfc3339(query["startTime"][0]), from_rfc3339(query["endTime"][0])
         listed = [t for t in self.traces if any(from_rfc3339(s["startTime"]) <= high and
                                                 from_rfc3339(s["endTime"]) >= low for s in t["spans"])]
-        offset, size = int((query.get("pageToken") or ["0"])[0]), int((query.get("pageSize") or ["100"])[0])
+        if order:
+            field, desc = ORDER_BY.fullmatch(order).groups()  # type: ignore[union-attr]
+            listed.sort(key=lambda t: root_key(t, field), reverse=bool(desc))
+        view = (query.get("view") or ["MINIMAL"])[0]
+        most = TRACE_PAGE_MAX if view in ("COMPLETE", "3") else 1000
+        asked = int((query.get("pageSize") or ["0"])[0])
+        size = asked if 0 < asked <= most else most
+        key = repr((query.get("startTime"), query.get("endTime"), query.get("view"), order, query.get("filter")))
+        token = (query.get("pageToken") or [""])[0]
+        offset = int(token.split("-")[0]) if token[:1].isdigit() else 0
+        if token and token != page_token(key, offset):
+            return 400, {"error": {"code": 400, "status": "INVALID_ARGUMENT", "message": "Invalid page token."}}
         reply: dict[str, Any] = {"traces": listed[offset:offset + size]}
         if offset + size < len(listed):
-            reply["nextPageToken"] = str(offset + size)
+            reply["nextPageToken"] = page_token(key, offset + size)
         return 200, reply
+
+
+def root_key(trace: dict[str, Any], field: str) -> Any:
+    """What ListTraces sorts a trace by: its id, or its root span's name, duration or start."""
+    root = next((s for s in trace["spans"] if not s.get("parentSpanId")), trace["spans"][0])
+    start, end = from_rfc3339(root["startTime"]), from_rfc3339(root["endTime"])
+    return {"trace_id": trace["traceId"], "name": root["name"], "duration": end - start, "start": start}[field]
 
 
 def trace_client(url: str) -> Any:
@@ -234,7 +309,7 @@ def test_cloud_trace_request_and_parsing(api) -> None:  # type: ignore[no-untype
          "endTime": "2026-01-15T09:40:00.900Z", "labels": {"service.name": "payment", "k8s.pod.name": "payment-0",
                                                            "/error/message": "NullPointerException"}}]}]}
     client = trace_client(url)
-    result = CloudTraceReader("p", client=client, page_size=50).spans(WINDOW)
+    result = traces(client, page_size=50).spans(WINDOW)
     root, child = result.items
     assert (root.service, root.parent_id, root.error) == ("frontend", "", True)
     assert (child.service, child.parent_id, child.instance, child.error) == ("payment", "0000000000000001",
@@ -244,11 +319,14 @@ def test_cloud_trace_request_and_parsing(api) -> None:  # type: ignore[no-untype
     method, path, _ = seen[0]
     query = parse_qs(urlsplit(path).query)
     assert method == "GET" and query["view"] in (["COMPLETE"], ["3"]) and query["pageSize"] == ["50"]
+    assert query["orderBy"] == ["start desc"]  # newest first: a cut read keeps the traces nearest the alert
     assert query["startTime"][0].startswith("2026-01-15T09:40:00")
     assert query["endTime"][0].startswith("2026-01-15T09:50")
-    assert CloudTraceReader("p", client=client).spans(WINDOW, ["payment"]).items == [child]
-    capped = CloudTraceReader("p", client=client, max_traces=1).spans(WINDOW)
-    assert capped.sampled and "limit 1" in capped.note
+    assert traces(client).spans(WINDOW, ["payment"]).items == [child]
+    capped = traces(client, max_spans=1).spans(WINDOW)  # the trace's two spans are kept whole or left out
+    assert capped.items == [] and capped.sampled
+    assert capped.note.startswith("spans: 0 of at least 2 sampled by trace (whole traces kept), newest first (limit: "
+                                  "1 spans per read)")
 
 
 def test_spans_outside_the_window_of_a_listed_trace_are_dropped(api) -> None:  # type: ignore[no-untyped-def]
@@ -261,7 +339,7 @@ def test_spans_outside_the_window_of_a_listed_trace_are_dropped(api) -> None:  #
          "endTime": "2026-01-15T09:40:01Z", "labels": {"service.name": "b"}},
         {"spanId": "1", "name": "early", "startTime": "2026-01-15T09:39:59Z", "endTime": "2026-01-15T09:40:02Z",
          "labels": {"service.name": "a"}}]}]
-    (span,) = CloudTraceReader("p", client=trace_client(url)).spans(WINDOW).items
+    (span,) = traces(trace_client(url)).spans(WINDOW).items
     assert span.name == "late"
 
 
@@ -403,7 +481,8 @@ def test_a_metric_read_stops_at_max_series_and_says_so(monitoring) -> None:  # t
     fake.kinds[metric] = ("GAUGE", "INT64")
     fake.series[metric] = [time_series(metric, f"svc{i}", "", [(WINDOW.start + 60, 1.0)]) for i in range(3)]
     read = CloudMonitoringReader("p", [metric], client=client, max_series=2).metrics(WINDOW)
-    assert len(read.items) == 2 and read.sampled and "stopped after 2 series (limit 2)" in read.note
+    assert len(read.items) == 2 and read.sampled
+    assert read.note == f"metrics: 2 of at least 3 series kept (limit: 2 series per read), in {metric}"
 
 
 def test_audit_logs_become_changes(api) -> None:  # type: ignore[no-untyped-def]
@@ -432,15 +511,153 @@ def test_audit_logs_become_changes(api) -> None:  # type: ignore[no-untyped-def]
 
 
 
+def traces(client: Any, **kwargs: Any) -> CloudTraceReader:
+    """A trace reader with a ListTraces quota bucket of its own, not the process's shared one."""
+    kwargs.setdefault("quota", TokenBucket(rate=LIST_TRACES_PER_MINUTE))
+    return CloudTraceReader("p", client=client, **kwargs)
+
+
+def trace_of(i: int, spans: int = 2, at: float = 60.0) -> dict[str, Any]:
+    """Trace i: `spans` spans of 'frontend', a root and its children, started `at` + i seconds into WINDOW."""
+    start = WINDOW.start + at + i
+    return {"projectId": "p", "traceId": f"{i:032x}", "spans": [
+        {"spanId": str(j + 1), "name": f"op{j}", "startTime": to_rfc3339(start + j * 0.01),
+         "endTime": to_rfc3339(start + 0.5), "labels": {"service.name": "frontend"},
+         **({"parentSpanId": "1"} if j else {})} for j in range(spans)]}
+
+
+class Clock:
+    """Time shared by a stand-in and a reader: sleeping advances it at once."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
 def test_a_trace_read_past_its_time_budget_stops_and_says_so(api) -> None:  # type: ignore[no-untyped-def]
+    url, _seen, replies = api
+    clock = Clock()
+    fake = TraceApi(clock=clock)
+    replies["/v1/projects/p/traces"] = fake
+    fake.traces = [trace_of(i, spans=1) for i in range(10)]
+    fake.before = lambda n: clock.sleep(40.0)  # every page takes 40 s: the budget of 90 s is spent after 3
+    result = traces(trace_client(url), page_size=2, budget_s=90.0, clock=clock, quota=TokenBucket(
+        rate=LIST_TRACES_PER_MINUTE, clock=clock, sleep=clock.sleep)).spans(WINDOW)
+    assert result.sampled and "(time budget of 90 s spent)" in result.note and len(result.items) == 6
+    assert len(fake.requests) == 3 and result.cost.api_calls == 3
+    assert [s.trace_id for s in result.items] == [f"{i:032x}" for i in range(4, 10)]  # the newest traces
+
+
+def test_trace_pages_are_followed_by_token_up_to_the_span_bound_keeping_whole_traces(api) -> None:  # type: ignore[no-untyped-def]
     url, _seen, replies = api
     fake = TraceApi()
     replies["/v1/projects/p/traces"] = fake
-    fake.traces = [{"projectId": "p", "traceId": f"t{i}", "spans": [
-        {"spanId": "1", "name": "GET /", "startTime": "2026-01-15T09:41:00Z", "endTime": "2026-01-15T09:41:01Z",
-         "labels": {"service.name": "frontend"}}]} for i in range(6)]
-    ticks = iter(range(0, 1000, 30))  # every look at the clock is 30 s later: the budget is spent after 3 traces
-    reader = CloudTraceReader("p", client=trace_client(url), page_size=2, budget_s=90.0,
-                              clock=lambda: float(next(ticks)))
-    result = reader.spans(WINDOW)
-    assert result.sampled and "time budget" in result.note and len(result.items) == 3
+    fake.traces = [trace_of(i, spans=3) for i in range(7)]  # 21 spans, 3 a trace
+    whole = traces(trace_client(url), page_size=2).spans(WINDOW)
+    assert len(whole.items) == 21 and not whole.sampled and whole.cost.api_calls == 4  # 2 + 2 + 2 + 1 traces
+    assert [q["pageSize"] for q in fake.requests] == [["2"]] * 4
+    fake.requests.clear()
+    cut = traces(trace_client(url), page_size=2, max_spans=10).spans(WINDOW)  # 3 whole traces fit, a 4th does not
+    assert len(cut.items) == 9 and cut.sampled and len(fake.requests) == 2
+    assert cut.note.startswith("spans: 9 of at least 12 sampled by trace (whole traces kept), newest first")
+    assert {s.trace_id for s in cut.items} == {f"{i:032x}" for i in (4, 5, 6)}  # the newest, each with all 3 spans
+    with pytest.raises(ValueError, match=r"page_size must be 1\.\.100 "):  # the COMPLETE view's maximum
+        CloudTraceReader("p", client=object(), page_size=500)
+
+
+def test_list_traces_keep_to_the_projects_read_quota(api) -> None:  # type: ignore[no-untyped-def]
+    """15 pages against 12 ListTraces a minute (300 units, 25 a call): the bucket paces them, none is refused."""
+    url, _seen, replies = api
+    clock = Clock()
+    fake = TraceApi(clock=clock)
+    replies["/v1/projects/p/traces"] = fake
+    fake.traces = [trace_of(i, spans=1) for i in range(30)]
+    quota = TokenBucket(rate=LIST_TRACES_PER_MINUTE, clock=clock, sleep=clock.sleep)
+    read = traces(trace_client(url), page_size=2, budget_s=120.0, clock=clock, quota=quota).spans(WINDOW)
+    assert len(read.items) == 30 and not read.sampled and fake.refused == 0 and len(fake.requests) == 15
+    assert clock.now - 1000.0 == 60.0
+
+
+def test_a_429_from_list_traces_is_retried_and_a_later_failure_keeps_what_was_read(api) -> None:  # type: ignore[no-untyped-def]
+    url, _seen, replies = api
+    fake = TraceApi()
+    replies["/v1/projects/p/traces"] = fake
+    fake.traces = [trace_of(i, spans=1) for i in range(4)]
+    fake.errors = [429, 503]
+    read = traces(trace_client(url), page_size=2, retry_initial_s=0.01).spans(WINDOW)
+    assert len(read.items) == 4 and not read.sampled and len(fake.requests) == 4
+    fake.requests.clear()
+    fake.before = lambda n: fake.errors.append(403) if n == 2 else None
+    partial = traces(trace_client(url), page_size=2, retry_initial_s=0.01).spans(WINDOW)
+    assert len(partial.items) == 2 and partial.sampled and "(page 2 failed: Forbidden)" in partial.note
+    fake.before = lambda n: fake.errors.append(403)
+    with pytest.raises(Exception, match="injected"):  # the first page failing fails the read
+        traces(trace_client(url)).spans(WINDOW)
+
+
+def test_the_trace_stand_in_keeps_the_documented_limits() -> None:
+    clock = Clock()
+    fake = TraceApi(clock=clock)
+    fake.traces = [trace_of(i, spans=1) for i in range(150)]
+    base = f"/v1/projects/p/traces?startTime={to_rfc3339(WINDOW.start)}&endTime={to_rfc3339(WINDOW.end)}"
+    status, reply = fake("GET", base + "&view=COMPLETE&pageSize=500", None)
+    assert status == 200 and len(reply["traces"]) == 100  # at most 100 a call in the COMPLETE view
+    assert len(fake("GET", base + "&view=MINIMAL&pageSize=500", None)[1]["traces"]) == 150
+    assert fake("GET", base + "&orderBy=latency", None)[0] == 400
+    newest = fake("GET", base + "&orderBy=start%20desc&pageSize=2", None)[1]
+    assert [t["traceId"] for t in newest["traces"]] == [f"{149:032x}", f"{148:032x}"]
+    assert fake("GET", base + "&pageSize=2&pageToken=" + newest["nextPageToken"], None)[0] == 400  # another query
+    assert fake("GET", base + "&orderBy=start%20desc&pageSize=2&pageToken=2", None)[0] == 400  # not one it issued
+    statuses = [fake("GET", base, None)[0] for _ in range(LIST_TRACES_PER_MINUTE)]
+    assert statuses.count(429) == 6 and fake.refused == 6  # 12 ListTraces a minute, 6 spent above
+    clock.sleep(60.0)
+    assert fake("GET", base, None)[0] == 200
+
+
+def test_monitoring_pages_count_points_and_a_split_series_is_joined(monitoring) -> None:  # type: ignore[no-untyped-def]
+    client, fake = monitoring
+    metric = "custom.googleapis.com/queue_depth"
+    fake.kinds[metric] = ("GAUGE", "DOUBLE")
+    fake.series[metric] = [time_series(metric, f"svc{i}", f"svc{i}-0", [(WINDOW.start + 60 * (k + 1), float(k))
+                                                                         for k in range(5)]) for i in range(3)]
+    read = CloudMonitoringReader("p", [metric], client=client, page_size=4).metrics(WINDOW)  # 15 points, 4 a page
+    assert not read.sampled and fake.pages == 4 and read.cost.billed_series == 3
+    assert read.cost.api_calls == 5  # 4 pages and the descriptor (a metric not in the table)
+    assert [(m.service, len(m.points)) for m in read.items] == [("svc0", 5), ("svc1", 5), ("svc2", 5)]
+    assert all(r.page_size == 4 for r in fake.requests) and fake.requests[1].page_token.startswith("4-")
+    capped = CloudMonitoringReader("p", [metric], client=client, page_size=4, max_series=2).metrics(WINDOW)
+    assert [m.service for m in capped.items] == ["svc0", "svc1"] and capped.sampled
+    assert "metrics: 2 of at least 3 series kept (limit: 2 series per read)" in capped.note
+    request = CloudMonitoringReader("p", [metric], client=client).request(metric, WINDOW, None, "ALIGN_MEAN")
+    assert request.page_size == SERIES_PAGE_MAX
+    from google.api_core.exceptions import InvalidArgument
+
+    with pytest.raises(InvalidArgument, match="Invalid page token"):
+        request.page_token = "4-0000"
+        list(client.list_time_series(request=request, timeout=5))
+    with pytest.raises(ValueError, match=r"page_size must be 1\.\.100000 "):
+        CloudMonitoringReader("p", [metric], client=client, page_size=100_001)
+
+
+def test_every_gcp_read_has_the_bundles_bounds() -> None:
+    import inspect
+
+    from shared.telemetry import bounds
+    from shared.telemetry.bigquery_logs import BigQueryLogAggregator
+    from shared.telemetry.bundle import DEFAULT_MAX_RECORDS
+
+    assert bounds.MAX_RECORDS == DEFAULT_MAX_RECORDS == 20_000
+
+    def default(f: Any, name: str) -> Any:
+        return inspect.signature(f).parameters[name].default
+
+    assert default(CloudLoggingLogReader, "max_entries") == default(CloudTraceReader, "max_spans") \
+        == default(CloudMonitoringReader, "max_series") == default(BigQueryLogAggregator, "max_rows") \
+        == bounds.MAX_RECORDS
+    assert {default(c, "max_pages") for c in (CloudLoggingLogReader, CloudTraceReader, CloudMonitoringReader,
+                                               BigQueryLogAggregator)} == {bounds.MAX_PAGES}

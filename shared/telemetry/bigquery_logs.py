@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.severity import SEVERITIES
+from shared.telemetry.bounds import MAX_PAGES, MAX_RECORDS
 from shared.telemetry_records import PatternCount, ReadCost, Window
 
 # project (6-30: lower-case letter first, no trailing hyphen) . dataset . table; nothing that could leave backticks.
@@ -85,16 +86,19 @@ def _ts(t: float) -> datetime:
 
 
 class BigQueryLogAggregator:
-    """Runs `pattern_count_query` with google-cloud-bigquery (the client is injected in tests).
+    """Runs `pattern_count_query` with google-cloud-bigquery (the client is injected in tests). The query returns at
+    most `max_rows` + 1 rows (`bounds.MAX_RECORDS`, the bound of every read); the result's pages are followed by
+    token (the client's RowIterator) until the bound or `max_pages` pages, and a cut result says so.
 
     Every job carries a real bytes cap: QueryJobConfig sends `str(value)` for maximumBytesBilled, so None would
     travel as "None", which the API refuses (400)."""
 
-    def __init__(self, table: str, client: Any = None, max_rows: int = 20_000, timeout_s: float = 120.0,
-                 max_bytes_billed: int = DEFAULT_MAX_BYTES_BILLED):
+    def __init__(self, table: str, client: Any = None, max_rows: int = MAX_RECORDS, timeout_s: float = 120.0,
+                 max_bytes_billed: int = DEFAULT_MAX_BYTES_BILLED, max_pages: int = MAX_PAGES):
         self.sql = pattern_count_query(table)
-        if max_rows < 1 or timeout_s <= 0:
-            raise ValueError("max_rows and timeout_s must be positive")
+        if max_rows < 1 or timeout_s <= 0 or max_pages < 1:
+            raise ValueError("max_rows, timeout_s and max_pages must be positive")
+        self.max_pages = max_pages
         if isinstance(max_bytes_billed, bool) or not isinstance(max_bytes_billed, int) or max_bytes_billed < 1:
             raise ValueError(f"max_bytes_billed must be a positive number of bytes, not {max_bytes_billed!r}")
         if client is None:
@@ -141,10 +145,19 @@ class BigQueryLogAggregator:
         config = self.job_config(baseline, incident, services)
         self._last.cost = ReadCost(api_calls=1)
         job = self.client.query(self.sql, job_config=config, timeout=self.timeout_s)
-        rows = list(job.result(timeout=self.timeout_s))
+        result = job.result(timeout=self.timeout_s)
+        rows: list[Any] = []
+        pages = 0  # the result's pages (jobs.getQueryResults by page token), each one request
+        for page in getattr(result, "pages", None) or [result]:
+            pages += 1
+            rows.extend(page)
+            if len(rows) > self.max_rows or pages >= self.max_pages:
+                break
         billed = getattr(job, "total_bytes_billed", None)
-        self._last.cost = ReadCost(api_calls=1, bytes_billed=billed if isinstance(billed, int) else 0)
+        calls = 1 + (pages if hasattr(result, "pages") else 0)  # the job, and its result's pages
+        self._last.cost = ReadCost(api_calls=calls, bytes_billed=billed if isinstance(billed, int) else 0)
         out = [PatternCount(str(r["template"]), str(r["service"]), str(r["bucket"]), int(r["count"]),
                             r["first_seen"].timestamp(), str(r["exemplar"]), int(r["worst_severity"]))
                for r in rows[: self.max_rows]]
-        return out, len(rows) > self.max_rows
+        more = getattr(result, "next_page_token", None) if pages >= self.max_pages else None
+        return out, len(rows) > self.max_rows or bool(more)

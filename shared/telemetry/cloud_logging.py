@@ -1,11 +1,14 @@
 """Log lines from Cloud Logging (entries.list): a filter built safely, paginated, bounded, sampling said.
 
-At fleet scale a function must not pull millions of lines: a read stops at `max_entries` entries, `max_pages`
-requests or `timeout_s` seconds, whichever comes first, and the result says so (`ReadResult.sampled`). For
-pattern statistics over whole fleets, pre-aggregate in BigQuery / Log Analytics instead (`bigquery_logs.py`).
+At fleet scale a function must not pull millions of lines: a read follows page tokens until `max_entries` entries
+(`bounds.MAX_RECORDS`, the bundle's bound), `max_pages` requests (`bounds.MAX_PAGES`) or `timeout_s` seconds,
+whichever comes first, and the result says so (`ReadResult.sampled`). For pattern statistics over whole fleets,
+pre-aggregate in BigQuery / Log Analytics instead (`bigquery_logs.py`).
 
 A window is read newest first (`timestamp desc`), so when a bound cuts a busy project's read the lines kept are
-the ones nearest the alert, not the window's quiet start; the result is handed back oldest first.
+the ones nearest the alert, not the window's quiet start; the result is handed back oldest first. A read cut by
+`max_entries` keeps whole traces as the bundle does: the lines of a trace that also has lines past the cut (in the
+page that crossed it) are left out with them, and the note says "N of at least M sampled by trace".
 
 entries.list allows 60 requests a minute per project. Every read of a process takes a token from one bucket per
 project (`project_quota`) before each request; a 429 (RESOURCE_EXHAUSTED: other processes spent the quota) is
@@ -26,6 +29,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from shared.telemetry.bounds import MAX_PAGES, MAX_RECORDS, sampled_by_trace
 from shared.telemetry.bundle import decode_log, to_rfc3339
 from shared.telemetry_records import LogRecord, ReadCost, ReadResult, Window
 
@@ -33,7 +37,7 @@ SERVICE_LABELS = ("service_name", "container_name", "function_name")
 INSTANCE_LABELS = ("pod_name", "instance_id", "revision_name")
 EXCLUDE_AUDIT_LOGS = 'NOT logName:"cloudaudit.googleapis.com"'
 MAX_FILTER_CHARS = 20_000  # the API refuses longer filters
-MAX_PAGE_SIZE = 1000  # entries.list's own cap
+MAX_PAGE_SIZE = 1000  # entries.list pageSize: "If the value is negative or exceeds 1000, the request is rejected."
 READS_PER_MINUTE = 60  # entries.list requests per minute per project (Cloud Logging's read quota)
 T = TypeVar("T")
 
@@ -111,9 +115,10 @@ def project_quota(project: str) -> TokenBucket:
 class CloudLoggingLogReader:
     """Reads application logs for a window, newest first; the client is google-cloud-logging's `Client`."""
 
-    def __init__(self, project: str, client: Any = None, page_size: int = 1000, max_entries: int = 50_000,
-                 max_pages: int = 100, timeout_s: float = 120.0, quota: TokenBucket | None = None,
-                 max_attempts: int = 7, backoff_s: float = 1.0, max_backoff_s: float = 32.0):
+    def __init__(self, project: str, client: Any = None, page_size: int = MAX_PAGE_SIZE,
+                 max_entries: int = MAX_RECORDS, max_pages: int = MAX_PAGES, timeout_s: float = 120.0,
+                 quota: TokenBucket | None = None, max_attempts: int = 7, backoff_s: float = 1.0,
+                 max_backoff_s: float = 32.0):
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be 1..{MAX_PAGE_SIZE}, not {page_size}")
         if max_entries < 1 or max_pages < 1 or timeout_s <= 0 or max_attempts < 1 or backoff_s <= 0:
@@ -191,11 +196,27 @@ class CloudLoggingLogReader:
                 return stopped(out_of_time if late else f"page {page} failed: {type(exc).__name__}", page - 1)
             entries = reply.get("entries") or []
             room = self.max_entries - len(items)
-            items.extend(decode(e) for e in entries[:room])
+            decoded = [decode(e) for e in entries]
+            items.extend(decoded[:room])
             token = reply.get("nextPageToken") or ""
             if len(entries) > room or (token and len(items) >= self.max_entries):
-                return stopped(f"limit: {self.max_entries} entries", page)
+                return self._cut(items, decoded[room:], bool(token), what, when, page)
             if not token:
                 return ReadResult(items, cost=ReadCost(api_calls=page))
             body["pageToken"] = token
         return stopped(f"limit: {self.max_pages} pages of {self.page_size}", self.max_pages)
+
+    def _cut(self, items: list[T], past: list[T], more: bool, what: str, when: Callable[[T], float],
+             pages: int) -> ReadResult[T]:
+        """A read cut by `max_entries`: `items` read newest first, `past` the entries of the last page beyond the
+        bound, `more` whether a next page was named. The lines of a trace that has lines in `past` are left out too
+        (whole traces kept, as the bundle keeps them); records without a trace are kept by their time alone."""
+        cut = {str(getattr(i, "trace_id", "") or "") for i in past} - {""}
+        kept = [i for i in items if str(getattr(i, "trace_id", "") or "") not in cut]
+        seen = len(items) + len(past)
+        by_trace = any(hasattr(i, "trace_id") for i in items[:1] + past[:1])
+        head = (sampled_by_trace(what, len(kept), seen, exact=not more) if by_trace else
+                f"{what}: {len(kept)} of {seen if not more else f'at least {seen}'} kept")
+        reached = f"; read back to {to_rfc3339(min(map(when, kept)))}" if kept else ""
+        return ReadResult(kept, True, f"{head}, newest first{reached}; earlier entries of the window are unread "
+                                      f"(limit: {self.max_entries} entries per read)", ReadCost(api_calls=pages))

@@ -2,8 +2,10 @@
 changes), Cloud Trace (v1 ListTraces, COMPLETE view), Cloud Monitoring (ListTimeSeries with an aligner that fits
 each metric's kind and value type).
 
-Every read is bounded and says when it stopped early; every read returns only records of its window (start
-inclusive, end exclusive) and of the asked services, oldest first, whatever the API handed over. Clients are
+Every read pages by token within the bounds the bundle folder reads within (`bounds.py`: `MAX_RECORDS` records,
+`MAX_PAGES` requests, whole traces kept) and a time budget, and says when it stopped early; every read returns only
+records of its window (start inclusive, end exclusive) and of the asked services, oldest first, whatever the API
+handed over. Clients are
 imported lazily and can be injected (tests, custom credentials); every call carries a timeout so a missing
 network fails fast instead of retrying DNS.
 """
@@ -11,14 +13,17 @@ network fails fast instead of retrying DNS.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from shared.ports import LogPatternCounter
+from shared.telemetry.bounds import MAX_PAGES, MAX_RECORDS, sampled_by_trace
 from shared.telemetry.bundle import classify_method, from_rfc3339
-from shared.telemetry.cloud_logging import CloudLoggingLogReader, build_filter, quote
+from shared.telemetry.cloud_logging import CloudLoggingLogReader, QuotaWaitExceeded, TokenBucket, build_filter, quote
 from shared.telemetry_records import ChangeEvent, LogRecord, MetricSeries, ReadCost, ReadResult, Span, Window
 
 SERVICE_LABELS = ("service.name", "g.co/r/cloud_run_revision/service_name", "g.co/r/k8s_container/container_name",
@@ -54,18 +59,62 @@ def trace_span(trace_id: str, s: Any) -> Span:
                 status_message=labels.get("/error/message", "")[:500])
 
 
-class CloudTraceReader:
-    """Spans through ListTraces, bounded by a trace count and by one time budget for the whole read (a function
-    has a timeout: a read that runs past its budget stops and says it sampled)."""
+TRACE_PAGE_MAX = 100  # ListTraces, COMPLETE view: at most 100 traces a call (Cloud Trace quotas and limits)
+# Cloud Trace's read quota: 300 units per 60 s per project, a ListTraces call spending 25 of them, so 12 calls a
+# minute (https://cloud.google.com/trace/docs/quotas).
+LIST_TRACES_PER_MINUTE = 12
+_TRACE_QUOTAS: dict[str, TokenBucket] = {}
+_TRACE_QUOTAS_LOCK = threading.Lock()
 
-    def __init__(self, project: str, client: Any = None, page_size: int = 500, max_traces: int = 5000,
-                 timeout_s: float = 30.0, budget_s: float = 90.0, clock: Callable[[], float] = time.monotonic):
+
+def trace_quota(project: str) -> TokenBucket:
+    """The one ListTraces quota bucket of this process for `project` (every trace reader of it shares it)."""
+    with _TRACE_QUOTAS_LOCK:
+        return _TRACE_QUOTAS.setdefault(project, TokenBucket(rate=LIST_TRACES_PER_MINUTE))
+
+
+class CloudTraceReader:
+    """Spans through ListTraces (COMPLETE view, newest traces first), page by page by token until `max_spans` spans
+    (`bounds.MAX_RECORDS`, the bundle's bound), `max_pages` requests or one time budget for the whole read (a
+    function has a timeout), whichever comes first; a cut read says so. ListTraces hands over whole traces: a
+    trace that would carry the read past `max_spans` is left out whole and the read stops there (whole traces kept,
+    as the bundle keeps them). Each request waits for a token of the project's ListTraces quota (12 a minute);
+    a 429 (RESOURCE_EXHAUSTED: other processes spent it) or 503 is retried with backoff within the budget."""
+
+    def __init__(self, project: str, client: Any = None, page_size: int = TRACE_PAGE_MAX,
+                 max_spans: int = MAX_RECORDS, max_pages: int = MAX_PAGES, timeout_s: float = 30.0,
+                 budget_s: float = 90.0, clock: Callable[[], float] | None = None, quota: TokenBucket | None = None,
+                 retry_initial_s: float = 1.0):
+        if not 1 <= page_size <= TRACE_PAGE_MAX:
+            raise ValueError(f"page_size must be 1..{TRACE_PAGE_MAX} (ListTraces, COMPLETE view), not {page_size}")
+        if max_spans < 1 or max_pages < 1 or timeout_s <= 0 or budget_s <= 0 or retry_initial_s <= 0:
+            raise ValueError("max_spans, max_pages, timeout_s, budget_s and retry_initial_s must be positive")
         if client is None:
             from google.cloud import trace_v1
 
             client = trace_v1.TraceServiceClient()
-        self.project, self.client, self.clock = project, client, clock
-        self.page_size, self.max_traces, self.timeout_s, self.budget_s = page_size, max_traces, timeout_s, budget_s
+        if quota is None:  # the process's bucket for the project, or one of its own on an injected clock
+            quota = trace_quota(project) if clock is None else TokenBucket(rate=LIST_TRACES_PER_MINUTE, clock=clock)
+        self.project, self.client, self.quota = project, client, quota
+        self.clock = clock or quota.clock
+        self.page_size, self.max_spans, self.max_pages = page_size, max_spans, max_pages
+        self.timeout_s, self.budget_s, self.retry_initial_s = timeout_s, budget_s, retry_initial_s
+
+    def _page(self, request: Any, deadline: float) -> Any:
+        """One ListTraces response (the first page of the pager the client returns: its own page following is not
+        used, the token is), after a quota token; 429 and 503 retried within what is left of the budget."""
+        from google.api_core.exceptions import ServiceUnavailable, TooManyRequests
+        from google.api_core.retry import Retry, if_exception_type
+
+        if not self.quota.acquire(deadline):
+            raise QuotaWaitExceeded(f"no ListTraces quota ({LIST_TRACES_PER_MINUTE}/min for project "
+                                    f"{self.project}) within the time budget of {self.budget_s:g} s")
+        remaining = max(deadline - self.clock(), 0.001)
+        retry = Retry(predicate=if_exception_type(TooManyRequests, ServiceUnavailable),  # 429 (REST or gRPC), 503
+                      initial=self.retry_initial_s, maximum=max(self.retry_initial_s, 32.0), multiplier=2.0,
+                      timeout=remaining)
+        pager = self.client.list_traces(request=request, retry=retry, timeout=min(self.timeout_s, remaining))
+        return getattr(pager, "_response", pager)
 
     def spans(self, window: Window, services: list[str] | None = None) -> ReadResult[Span]:
         """Spans starting in the window: ListTraces hands over whole traces, whose spans may start outside it."""
@@ -75,31 +124,47 @@ class CloudTraceReader:
             return ReadResult([], note="traces: no services asked for")
         request = trace_v1.ListTracesRequest(
             project_id=self.project, view=trace_v1.ListTracesRequest.ViewType.COMPLETE, page_size=self.page_size,
-            start_time=_dt(window.start), end_time=_dt(window.end))
-        spans: list[Span] = []
+            start_time=_dt(window.start), end_time=_dt(window.end), order_by="start desc")
         deadline = self.clock() + self.budget_s
-        count = 0
-        for count, trace in enumerate(self.client.list_traces(request=request, timeout=self.timeout_s), 1):
-            spans += [trace_span(trace.trace_id, s) for s in trace.spans]
-            if count >= self.max_traces:
-                return ReadResult(self._only(spans, window, services), True,
-                                  f"traces: stopped after {count} traces (limit {self.max_traces})",
-                                  self._cost(count))
-            if self.clock() >= deadline:
-                return ReadResult(self._only(spans, window, services), True,
-                                  f"traces: stopped after {count} traces (time budget of {self.budget_s:g} s spent)",
-                                  self._cost(count))
-        return ReadResult(self._only(spans, window, services), cost=self._cost(count))
+        spans: list[Span] = []
+        traces = 0
 
-    def _cost(self, traces: int) -> ReadCost:
-        """ListTraces pages the read took: the pager hides them, so they are counted from the traces it handed
-        over (one request at least, even for an empty answer)."""
-        return ReadCost(api_calls=max(1, math.ceil(traces / max(self.page_size, 1))))
+        def stopped(why: str, pages: int, note: str = "") -> ReadResult[Span]:
+            head = note or f"spans: stopped after {len(spans)} spans of {traces} traces, newest first ({why})"
+            return ReadResult(self._sorted(spans), True, f"{head}; earlier traces of the window are unread",
+                              ReadCost(api_calls=pages))
+
+        for page in range(1, self.max_pages + 1):
+            if page > 1 and self.clock() >= deadline:
+                return stopped(f"time budget of {self.budget_s:g} s spent", page - 1)
+            try:
+                response = self._page(request, deadline)
+            except Exception as exc:  # a later page failing or out of quota: keep what was read, say so
+                if page == 1:
+                    raise
+                late = self.clock() >= deadline or isinstance(exc, QuotaWaitExceeded)
+                why = (f"time budget of {self.budget_s:g} s spent" if late else
+                       f"page {page} failed: {type(exc).__name__}")
+                return stopped(why, page - 1)
+            listed = [[s for s in (trace_span(t.trace_id, s) for s in t.spans)  # each trace's spans of the read
+                       if window.contains(s.start) and (services is None or s.service in services)]
+                      for t in response.traces]
+            for index, kept in enumerate(listed):
+                if len(spans) + len(kept) > self.max_spans:  # the whole trace is left out, and the read stops
+                    seen = len(spans) + sum(map(len, listed[index:]))
+                    return stopped("", page, sampled_by_trace("spans", len(spans), seen, exact=False)
+                                   + f", newest first (limit: {self.max_spans} spans per read)")
+                spans += kept
+                traces += 1
+            token = response.next_page_token
+            if not token:
+                return ReadResult(self._sorted(spans), cost=ReadCost(api_calls=page))
+            request.page_token = token
+        return stopped(f"limit: {self.max_pages} pages of {self.page_size} traces", self.max_pages)
 
     @staticmethod
-    def _only(spans: list[Span], window: Window, services: list[str] | None) -> list[Span]:
-        return sorted((s for s in spans if window.contains(s.start) and (services is None or s.service in services)),
-                      key=lambda s: s.start)
+    def _sorted(spans: list[Span]) -> list[Span]:
+        return sorted(spans, key=lambda s: s.start)
 
 
 # Kind and value type of the metrics Auto SRE reads by default (functions/runtime.py GCP_METRICS), from Google's
@@ -190,14 +255,27 @@ def _enum_name(value: Any, enum: Any) -> str:
     return str(value.name) if hasattr(value, "name") else str(enum.Name(int(value)))
 
 
+# ListTimeSeries pageSize: "If page_size is empty or more than 100,000 results, the effective page_size is 100,000
+# results. If view is set to FULL, this is the maximum number of Points returned." (monitoring_v3 types)
+SERIES_PAGE_MAX = 100_000
+
+
 class CloudMonitoringReader:
     """ListTimeSeries per metric type, aligned per minute with an aligner that fits the metric's kind and value
-    type; resource labels give the service and instance. A metric that fails is a note, not a failed read;
-    429 and 503 are retried; the whole read has one time budget."""
+    type; resource labels give the service and instance. Pages (`page_size` points each, FULL view) are followed by
+    token until `max_series` series over all metrics (`bounds.MAX_RECORDS`, the bundle's bound) or `max_pages`
+    requests; a series split over pages is joined again. A metric that fails is a note, not a failed read; 429 and
+    503 are retried; the whole read has one time budget."""
 
-    def __init__(self, project: str, metric_types: list[str], client: Any = None, max_series: int = 2000,
-                 timeout_s: float = 30.0, budget_s: float = 90.0, retry_initial_s: float = 0.5,
+    def __init__(self, project: str, metric_types: list[str], client: Any = None, max_series: int = MAX_RECORDS,
+                 max_pages: int = MAX_PAGES, page_size: int = SERIES_PAGE_MAX, timeout_s: float = 30.0,
+                 budget_s: float = 90.0, retry_initial_s: float = 0.5,
                  kinds: dict[str, tuple[str, str]] | None = None, clock: Callable[[], float] = time.monotonic):
+        if not 1 <= page_size <= SERIES_PAGE_MAX:
+            raise ValueError(f"page_size must be 1..{SERIES_PAGE_MAX} points (ListTimeSeries), not {page_size}")
+        if max_series < 1 or max_pages < 1:
+            raise ValueError("max_series and max_pages must be positive")
+        self.max_pages, self.page_size = max_pages, page_size
         if client is None:
             from google.cloud import monitoring_v3
 
@@ -242,15 +320,22 @@ class CloudMonitoringReader:
             aggregation=monitoring_v3.Aggregation(
                 alignment_period={"seconds": 60},
                 per_series_aligner=getattr(monitoring_v3.Aggregation.Aligner, aligner)),
-            view=monitoring_v3.ListTimeSeriesRequest.TimeSeriesView.FULL)
+            view=monitoring_v3.ListTimeSeriesRequest.TimeSeriesView.FULL, page_size=self.page_size)
 
     def metrics(self, window: Window, services: list[str] | None = None) -> ReadResult[MetricSeries]:
         if services is not None and not services:
             return ReadResult([], note="metrics: no services asked for")
         deadline = self.clock() + self.budget_s
         out: list[MetricSeries] = []
+        where: dict[tuple[Any, ...], int] = {}  # a series' identity -> its place in `out` (pages may split it)
         notes: list[str] = []
-        calls = 0  # ListTimeSeries requests (one per metric; a descriptor look-up is one more)
+        calls = 0  # ListTimeSeries pages and descriptor look-ups sent
+
+        def cut(index: int, why: str) -> ReadResult[MetricSeries]:
+            unread = "".join(f"; not read: {m}" for m in self.metric_types[index + 1:])
+            return ReadResult(out, True, "; ".join([*notes, f"metrics: {why}, in {self.metric_types[index]}{unread}"]),
+                              ReadCost(api_calls=calls, billed_series=len(out)))
+
         for index, metric_type in enumerate(self.metric_types):
             remaining = deadline - self.clock()
             if remaining <= 0:
@@ -261,18 +346,28 @@ class CloudMonitoringReader:
                 calls += int(metric_type not in self.kinds)
                 kind, value_type = self.kind_of(metric_type, deadline)
                 aligner = choose_aligner(kind, value_type)
-                calls += 1
                 remaining = max(deadline - self.clock(), 0.001)
-                for ts in self.client.list_time_series(request=self.request(metric_type, window, services, aligner),
-                                                       retry=self._retry(remaining),
-                                                       timeout=min(self.timeout_s, remaining)):
-                    series = self._series(metric_type, ts, aligner, window)
-                    if series is not None and (services is None or series.service in services):
+                pager = self.client.list_time_series(request=self.request(metric_type, window, services, aligner),
+                                                     retry=self._retry(remaining),
+                                                     timeout=min(self.timeout_s, remaining))
+                for page in getattr(pager, "pages", [pager]):  # each page one request, followed by its token
+                    calls += 1
+                    for ts in page.time_series:
+                        series = self._series(metric_type, ts, aligner, window)
+                        if series is None or (services is not None and series.service not in services):
+                            continue
+                        key = (metric_type, tuple(sorted(dict(ts.resource.labels).items())), series.labels)
+                        if key in where:  # the rest of a series a page boundary split
+                            seen = out[where[key]]
+                            out[where[key]] = replace(seen, points=tuple(sorted({*seen.points, *series.points})))
+                            continue
+                        if len(out) >= self.max_series:
+                            return cut(index, f"{len(out)} of at least {len(out) + 1} series kept (limit: "
+                                              f"{self.max_series} series per read)")
+                        where[key] = len(out)
                         out.append(series)
-                    if len(out) >= self.max_series:
-                        return ReadResult(out, True, "; ".join([*notes, f"metrics: stopped after {len(out)} series "
-                                                                          f"(limit {self.max_series})"]),
-                                          ReadCost(api_calls=calls, billed_series=len(out)))
+                    if calls >= self.max_pages and page.next_page_token:
+                        return cut(index, f"stopped after {calls} requests (limit: {self.max_pages} per read)")
             except Exception as exc:  # one metric failing (a bad aligner, permissions, quota) costs that metric only
                 message = str(getattr(exc, "message", "") or exc).replace("\n", " ")[:300]
                 notes.append(f"metrics: {metric_type} not read ({type(exc).__name__}: {message})")
