@@ -8,6 +8,8 @@ Run: python -m bench.scale [--sizes 1,10,100] [--fault bad_deploy] [--work DIR]
   published on the in-process bus to `report.published` recorded (functions/local.py `triage`, SQLite in memory,
   one process, every specialist reading the same BundleSource), in a fresh process per size; `triage s` adds the
   checks `triage` runs after the report.
+- unindexed: the same triage with the bundle's kept time index ignored (`BundleSource(keep_index=False)`): the
+  process places every log line and span itself, as the first read of a bundle written without one does.
 - specialist seconds: the `seconds` of each `specialist.completed` event (rounds 1 and 2 added up).
 - peak RSS per specialist: each specialist run alone on round 1's windows in a fresh subprocess (its own
   BundleSource, so it pays for every read it makes), `resource.getrusage(RUSAGE_SELF).ru_maxrss` at the end; the
@@ -38,14 +40,15 @@ def _rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_triage(case: Path) -> dict[str, Any]:
-    """One triage of the case (in this process); what the table shows about it."""
+def run_triage(case: Path, keep_index: bool = True) -> dict[str, Any]:
+    """One triage of the case (in this process); what the table shows about it. `keep_index=False`: the log and
+    span files are placed in time by this process, as on the first read of a bundle that carries no index."""
     from functions.local import triage
     from shared import events as ev
     from shared.models import Event
     from shared.telemetry.bundle import BundleSource
 
-    source = BundleSource(case / "bundle")
+    source = BundleSource(case / "bundle", keep_index=keep_index)
     seconds: dict[str, float] = {}
     reported: list[float] = []
     cpu: list[float] = []
@@ -124,11 +127,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "autosre-scale",
                         help="where the bundles are generated and kept (default: $TMPDIR/autosre-scale)")
     parser.add_argument("--no-rss", action="store_true", help="skip the per-specialist memory runs")
+    parser.add_argument("--no-cold", action="store_true", help="skip the triage that places the files itself")
     parser.add_argument("--triage", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--cold", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--specialist", nargs=2, metavar=("NAME", "CASE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.triage:
-        print(json.dumps(run_triage(args.triage)))
+        print(json.dumps(run_triage(args.triage, keep_index=not args.cold)))
         return 0
     if args.specialist:
         print(json.dumps(run_specialist(args.specialist[0], Path(args.specialist[1]))))
@@ -139,28 +144,30 @@ def main(argv: list[str] | None = None) -> int:
         counts = json.loads((case / "bundle" / "manifest.json").read_text())["counts"]
         print(f"x{factor}: {counts}", file=sys.stderr, flush=True)
         run = _child("--triage", str(case))
+        cold = None if args.no_cold else _child("--triage", str(case), "--cold")
         rss = {} if args.no_rss else {s: _child("--specialist", s, str(case)) for s in SPECIALIST_NAMES}
-        rows.append((factor, n, counts, run, rss))
+        rows.append((factor, n, counts, run, rss, cold))
     print(f"fault {args.fault}; n = log lines + spans in the bundle; RSS = peak of a fresh process running one "
           "specialist (+ growth over its imports)")
-    head = ["size", "logs", "spans", "series", "report s", "report CPU s", "triage s",
+    head = ["size", "logs", "spans", "series", "report s", "report CPU s", "unindexed report s (CPU s)", "triage s",
             *(f"{s} s" for s in SPECIALIST_NAMES), *(f"{s} RSS MiB" for s in SPECIALIST_NAMES),
             "MiB read", "verdict", "growth"]
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     prev: tuple[float, int] | None = None
-    for factor, n, counts, run, rss in rows:
+    for factor, n, counts, run, rss, cold in rows:
         growth = _exponent(run["report_s"], prev[0], n, prev[1]) if prev else "-"
         prev = (run["report_s"], n)
         verdict = "ok" if run["top"] == run["truth"] else f"MISSED ({run['top']} vs {run['truth']})"
         cells = [f"x{factor}", str(counts["logs"]), str(counts["spans"]), str(counts["metrics"]),
-                 f"{run['report_s']:.2f}", f"{run['report_cpu_s']:.2f}", f"{run['triage_s']:.2f}",
+                 f"{run['report_s']:.2f}", f"{run['report_cpu_s']:.2f}",
+                 f"{cold['report_s']:.2f} ({cold['report_cpu_s']:.2f})" if cold else "-", f"{run['triage_s']:.2f}",
                  *(f"{run['specialists'].get(s, 0.0):.2f}" for s in SPECIALIST_NAMES),
                  *((f"{rss[s]['rss_mib']:.0f} (+{rss[s]['rss_mib'] - rss[s]['imports_mib']:.0f})" if rss else "-")
                    for s in SPECIALIST_NAMES),
                  f"{run['bytes_read'] / 2**20:.0f}", verdict, growth]
         print("| " + " | ".join(cells) + " |")
-    for factor, _, _, run, _ in rows:
+    for factor, _, _, run, _, _ in rows:
         notes = sorted(n for n in run["notes"] if "sampl" in n)
         if notes:
             print(f"x{factor} sampling notes: " + "; ".join(notes))

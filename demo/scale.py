@@ -25,7 +25,17 @@ from pathlib import Path
 from typing import Any
 
 from demo.generator import generate
-from shared.telemetry.bundle import CHANGES, FORMAT, LOGS, MANIFEST, METRICS, SPANS, from_rfc3339, to_rfc3339
+from shared.telemetry.bundle import (
+    CHANGES,
+    FORMAT,
+    LOGS,
+    MANIFEST,
+    METRICS,
+    SPANS,
+    from_rfc3339,
+    index_files,
+    to_rfc3339,
+)
 
 MAX_SPANS = 200_000
 MAX_SERIES = 2_000
@@ -173,6 +183,7 @@ def scale(fault: str, factor: int, out_dir: Path, seed: int = 7) -> Scaled:
         "scale": {"factor": factor, "instance_factor": pods, "trace_sample_ratio": ratio, "base": counts,
                   "source": "demo/scale.py"}})
     (dst / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    index_files(dst)  # as BundleWriter does: the log and span files placed in time once, here
     shutil.copyfile(base.alert_path, out_dir / "alert.json")
     truth = json.loads((out_dir / "base" / "truth.json").read_text())
     truth["scale"] = factor

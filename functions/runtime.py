@@ -8,20 +8,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from functions.pipeline import Pipeline, ReportStep, TelemetryFactory
-from shared import events as ev
-from shared import topics
 from shared.bus.inprocess import InProcessBus
 from shared.config import Settings
-from shared.events import NotificationRecorded
-from shared.incident_log import IncidentHandle
-from shared.incident_state import IncidentState
-from shared.models import Report
 from shared.ports import ActionRunner, Bus, EventStore, Notifier, TelemetrySource
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the pipeline is imported where one is assembled: web and execute build the store alone
+    from functions.pipeline import Pipeline, TelemetryFactory
     from functions.remediation import Remediation
     from shared.actions import ActionRouter
+    from shared.incident_log import IncidentHandle
+    from shared.incident_state import IncidentState
+    from shared.models import Report
 
 GCP_METRICS = (  # fleet-wide series the metrics specialist compares (Cloud Run and GKE)
     "run.googleapis.com/request_latencies", "run.googleapis.com/request_count",
@@ -45,10 +42,17 @@ def make_store(settings: Settings) -> EventStore:
 def make_telemetry(settings: Settings) -> TelemetryFactory:
     spec = settings.telemetry
     if spec.startswith("bundle:"):
-        from shared.telemetry.bundle import BundleSource
+        opened: list[TelemetrySource] = []
 
-        source: TelemetrySource = BundleSource(Path(spec.removeprefix("bundle:")))
-        return lambda state: source
+        def bundle(state: IncidentState) -> TelemetrySource:
+            """The bundle, opened on first read (a function that reads no telemetry never imports its reader)."""
+            if not opened:
+                from shared.telemetry.bundle import BundleSource
+
+                opened.append(BundleSource(Path(spec.removeprefix("bundle:"))))
+            return opened[0]
+
+        return bundle
     if spec == "gcp":
         sources: dict[str, TelemetrySource] = {}
 
@@ -131,6 +135,8 @@ def make_notifier(settings: Settings) -> Notifier | None:
 
 def wire_inprocess(pipeline: Pipeline, bus: InProcessBus) -> None:
     """Subscribe the handlers the way the deployment's Pub/Sub subscriptions do."""
+    from shared import topics
+
     bus.subscribe("intake", topics.ALERTS, pipeline.on_alert)
     for name in pipeline.specialists:
         bus.subscribe(f"specialist-{name}", topics.TASKS, pipeline.on_task, {"specialist": name})
@@ -146,6 +152,9 @@ def notify_hook(notifier: Notifier, base_url: str) -> Callable[[IncidentHandle, 
         return flat if len(flat) <= limit else flat[:limit - 1] + "…"
 
     def notify(incident: IncidentHandle, report: Report) -> None:
+        from shared import events as ev
+        from shared.events import NotificationRecorded
+
         top = report.causes[0] if report.causes else None
         text = (f"*{one_line(report.headline)}*\n"
                 + (f"Top cause: {one_line(top.service, 80)}: {one_line(top.title)}\n" if top else "")
@@ -162,6 +171,7 @@ def assemble(store: EventStore, bus: Bus, telemetry: TelemetryFactory, settings:
     """The one place a pipeline is put together: every report gets its proposals, then (with a notifier) a
     notification; an in-process bus is wired the way the deployment's subscriptions are."""
     settings = settings or Settings()
+    from functions.pipeline import Pipeline, ReportStep
     from shared.telemetry.metered import Budget, Prices
 
     pipeline = Pipeline(store=store, bus=bus, telemetry=telemetry, specialists=settings.specialists,

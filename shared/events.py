@@ -67,7 +67,7 @@ NOTIFICATION_FAILED = EventType.NOTIFICATION_FAILED
 class RoundWindow(BaseModel):
     """The windows a round reads: the incident window around the alert's start and the baseline before it."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", defer_build=True, frozen=True)
     onset: float
     start: float
     end: float
@@ -76,18 +76,18 @@ class RoundWindow(BaseModel):
 
 
 class IncidentOpened(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     group_key: str = ""
     alert: Alert
 
 
 class AlertReceived(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     alert: Alert
 
 
 class AlertRejected(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     reason: str
     error: str
     message_id: str = ""
@@ -99,12 +99,12 @@ class AlertRejected(BaseModel):
 
 
 class IncidentResolved(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     by_alert: str = ""
 
 
 class RoundStarted(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     round: int
     specialists: list[str]
     deadline: float
@@ -116,13 +116,13 @@ class RoundStarted(BaseModel):
 
 
 class FindingRecorded(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     round: int
     finding: Finding
 
 
 class SpecialistCompleted(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     round: int
     specialist: str
     finding_ids: list[str] = Field(default_factory=list)
@@ -131,7 +131,7 @@ class SpecialistCompleted(BaseModel):
 
 
 class SpecialistFailed(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     round: int
     specialist: str
     error: str
@@ -140,32 +140,32 @@ class SpecialistFailed(BaseModel):
 class CostRecorded(BaseModel):
     """What one specialist's run read (the cost ledger), recorded once per round and specialist, done or failed."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     round: int
     specialist: str
     counts: ReadCounts
 
 
 class ReportPublished(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     report: Report
 
 
 class ReportStepDone(BaseModel):
     """A step after the report (proposals, notification) finished; until it is recorded it is re-driven."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     round: int
     step: str
 
 
 class RemediationProposed(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     proposal: Proposal
 
 
 class ApprovalDecided(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     proposal_id: str
     decision: Literal["approve", "deny"]
     approver: str
@@ -175,12 +175,12 @@ class ApprovalDecided(BaseModel):
 class RemediationHandedOff(BaseModel):
     """An approved proposal was handed to the executor (published on the actions topic, or run inline)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     proposal_id: str
 
 
 class RemediationExecuted(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     proposal_id: str
     outcome: str
     verification: str = ""
@@ -189,14 +189,14 @@ class RemediationExecuted(BaseModel):
 
 
 class RemediationFailed(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     proposal_id: str
     outcome: str
     at: float
 
 
 class RemediationVerified(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     proposal_id: str
     verdict: str
 
@@ -204,7 +204,7 @@ class RemediationVerified(BaseModel):
 class NotificationRecorded(BaseModel):
     """The outcome of one notification (sent or failed, by the event's type)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     channel: str
     detail: str = ""
     round: int = 1

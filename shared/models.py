@@ -22,7 +22,7 @@ FindingKind = Literal[
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=False)
+    model_config = ConfigDict(extra="forbid", frozen=False, defer_build=True)  # schemas built on first use: cold starts
 
 
 class Alert(Model):

@@ -1,0 +1,336 @@
+"""The time index of a bundle's log or span file: per line its time, byte offset, length, service and a hash of its
+trace id (28 bytes a line), sorted by time, so that a read decodes only the lines it returns. Built by streaming the
+file once and kept beside it (`<file>.idx`, valid while the file keeps its size and modification time), so a bundle
+is placed once, not by every process that reads it. Used by shared/telemetry/bundle.py.
+"""
+
+from __future__ import annotations
+
+import bisect
+import gc
+import json
+import operator
+import os
+import re
+import sys
+import zlib
+from array import array
+from collections.abc import Callable, Iterator, Sequence
+from itertools import accumulate, compress, islice, repeat
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+import orjson
+
+from shared.telemetry.bundle_codec import BundleError, from_rfc3339
+from shared.telemetry_records import Window
+
+T = TypeVar("T")
+INDEX_SUFFIX = ".idx"
+_INDEX_FORMAT = "autosre-bundle-index/1"
+CHUNK = 1 << 24
+
+
+class Skipped:
+    """Lines of one file that did not parse: how many, and the first one's `<file>:<line>: <why>`."""
+
+    def __init__(self, count: int = 0, first: str = ""):
+        self.count, self.first = count, first
+
+    def note(self, name: str) -> str:
+        lines = "line" if self.count == 1 else "lines"
+        return f"{name}: {self.count} corrupt {lines} skipped, the report reads the rest (first: {self.first})"
+
+    def add(self, error: BundleError) -> None:
+        self.count += 1
+        self.first = self.first or str(error)
+
+
+BAD_LINE = (ValueError, KeyError, TypeError, AttributeError, IndexError, OverflowError, RecursionError)
+
+
+def decode_line(raw: bytes, decode: Callable[[dict[str, Any]], T]) -> T:
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError:  # what orjson refuses and json takes (NaN, huge integers), or a real error
+        obj = json.loads(raw.decode("utf-8"))
+    if not isinstance(obj, dict):
+        raise BundleError("record is not a JSON object")
+    return decode(obj)
+
+
+def bad_line(exc: BaseException, where: str, skipped: Skipped | None) -> None:
+    """A line that did not decode: `BundleError("<where>: <why>")` raised when `skipped` is None (strict), else
+    counted there so the caller skips it."""
+    error = BundleError(f"{where}: {exc}")
+    if skipped is None:
+        raise error from exc
+    skipped.add(error)
+
+
+# A log or span line as the writer writes it (compact JSON, its keys in the writer's order, the whole line matched)
+# is placed in time from its text, without decoding it. Any other line is decoded to be placed.
+_STAMP = rb'(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d{6})Z'
+_TEXT = rb'"[^"\\\n]*(?:\\.[^"\\\n]*)*"'
+_NAME = rb'"[^"\\\n]*"'
+_LOG_LINE = re.compile(  # groups: second, microseconds, service, trace id
+    rb'\{"timestamp":"' + _STAMP + rb'","severity":' + _NAME + rb',"resource":\{"type":' + _NAME
+    + rb',"labels":\{"service_name":"([^"\\\n]*)"(?:,"pod_name":' + _NAME + rb')?\}\},"textPayload":' + _TEXT
+    + rb'(?:,"trace":"[^"\\\n]*?/traces/([^"\\/\n]*)")?(?:,"spanId":' + _NAME + rb')?\}\s*$')
+_SPAN_LINE = re.compile(  # groups: trace id, second, microseconds (start), second, microseconds (end), service
+    rb'\{"name":"[^"\\\n]*?/traces/([^"\\/\n]*)/spans/[^"\\\n]*","spanId":' + _NAME + rb',"displayName":\{"value":'
+    + _TEXT + rb'\},"startTime":"' + _STAMP + rb'","endTime":"' + _STAMP
+    + rb'","attributes":\{"attributeMap":\{"service\.name":\{"stringValue":\{"value":"([^"\\\n]*)"\}\}'
+    + rb'(?:,"k8s\.pod\.name":\{"stringValue":\{"value":' + _NAME + rb'\}\})?\}\},"status":\{"code":-?\d+'
+    + rb'(?:,"message":' + _TEXT + rb')?\}(?:,"parentSpanId":' + _NAME + rb')?\}\s*$')
+_SECONDS: dict[bytes, int | None] = {}  # b"YYYY-MM-DDTHH:MM:SS" -> UNIX seconds (None: not a time)
+
+
+def _second(key: bytes) -> int | None:
+    if key not in _SECONDS:
+        if len(_SECONDS) > 1_000_000:
+            _SECONDS.clear()
+        try:
+            _SECONDS[key] = round(from_rfc3339(key.decode("ascii") + "Z"))
+        except BundleError:
+            _SECONDS[key] = None
+    return _SECONDS[key]
+
+
+# how a line is placed from the pattern's groups: pattern, (second, micro) of the time, of the end, service, trace
+LOG_PLACE = (_LOG_LINE, (0, 1), None, 2, 3)
+SPAN_PLACE = (_SPAN_LINE, (1, 2), (3, 4), 5, 0)
+
+
+def chunks(path: Path) -> Iterator[tuple[int, int, list[bytes]]]:
+    """(byte offset, line number of the first line, lines) of a file, read in chunks of whole lines."""
+    offset, lineno, rest = 0, 1, b""
+    with open(path, "rb") as f:
+        while True:
+            data = f.read(CHUNK)
+            buf = rest + data
+            if not buf:
+                return
+            cut = buf.rfind(b"\n") + 1 if data else len(buf)
+            if cut == 0:
+                rest = buf
+                continue
+            buf, rest = buf[:cut], buf[cut:]
+            lines = buf.split(b"\n")
+            if buf.endswith(b"\n"):
+                lines.pop()
+            yield offset, lineno, lines
+            offset, lineno = offset + len(buf), lineno + len(lines)
+
+
+def _seconds(keys: Sequence[bytes]) -> list[int | None]:
+    """The UNIX seconds of b"YYYY-MM-DDTHH:MM:SS" texts (None: not a time)."""
+    known = {key: _second(key) for key in set(keys)}
+    return list(map(known.__getitem__, keys))
+
+
+class _Ids(dict[bytes, int]):
+    """Service name -> its number, numbering a new one on first sight (looked up from C by `map`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: list[str] = []
+
+    def __missing__(self, service: bytes) -> int:
+        sid = self[service] = len(self.names)
+        self.names.append(service.decode("utf-8", "replace"))
+        return sid
+
+
+_ARRAYS = (("times", "d"), ("offsets", "q"), ("lengths", "I"), ("sids", "I"), ("hashes", "I"))
+
+
+class Index(Generic[T]):
+    """One JSON-lines file placed in time without keeping its records, sorted by time. A read decodes only the
+    lines it returns, by positioned reads of the file. Lines the writer did not write (another key order, spaces)
+    are decoded to be placed; a line that fails to decode is skipped and counted (`skipped` None, strict: fails
+    the read, on the first one). `Index.open` takes the file's kept index when it is still the file's."""
+
+    def __init__(self, path: Path, decode: Callable[[dict[str, Any]], T], skipped: Skipped | None):
+        self.path, self.decode, self.skipped = path, decode, skipped
+        self._fd: int | None = None
+        self._ids = _Ids()
+        self.services = self._ids.names
+        self.times, self.offsets, self.lengths = array("d"), array("q"), array("I")
+        self.sids, self.hashes = array("I"), array("I")
+        self.bytes = 0  # bytes read to build the index (the file's, or its kept index's)
+
+    @classmethod
+    def open(cls, path: Path, decode: Callable[[dict[str, Any]], T], time_of: Callable[[T], float],
+             place: tuple[Any, ...], skipped: Skipped | None, keep: bool = True) -> Index[T]:
+        """The file's index: its kept one when valid, else built and kept beside it (best effort). `keep=False`:
+        built in memory, no kept index taken or written."""
+        index = cls(path, decode, skipped)
+        if not (keep and index._load()):
+            collecting = gc.isenabled()
+            gc.disable()  # a chunk's matches are held at once: the collector would scan them again and again
+            try:
+                index._build(time_of, place)
+            finally:
+                if collecting:
+                    gc.enable()
+            if keep:
+                index._save()
+        index._fd = os.open(path, os.O_RDONLY) if len(index.times) else None
+        return index
+
+    # ------------------------------------------------------------ building
+
+    def _build(self, time_of: Callable[[T], float], place: tuple[Any, ...]) -> None:
+        path, skipped = self.path, self.skipped
+        pattern, (sec, micro), end, service, trace = place
+        groups = operator.methodcaller("groups", b"")
+        good = 0
+        for offset, first_line, lines in chunks(path):
+            lengths = list(map(operator.add, map(len, lines), repeat(1)))
+            starts = list(accumulate(lengths, initial=offset))
+            self.bytes = starts.pop()
+            matches = list(map(pattern.match, lines)) if skipped is not None else [None] * len(lines)
+            placed = list(map(bool, matches))
+            rows = list(map(groups, compress(matches, placed)))
+            cols: list[Sequence[Any]] = [list(map(operator.itemgetter(k), rows)) for k in range(pattern.groups)]
+            if rows:
+                times = _seconds(cols[sec])
+                ends = _seconds(cols[end[0]]) if end is not None else times  # a span's end must be a time too
+                if None in times or None in ends:  # a time that is no time (the 61st second): decode the line
+                    ok = [t is not None and e is not None for t, e in zip(times, ends, strict=True)]
+                    verdicts = iter(ok)
+                    placed = [p and next(verdicts) for p in placed]
+                    cols = [list(compress(c, ok)) for c in cols]
+                    times = list(compress(times, ok))
+                us = map(operator.add, map(operator.mul, times, repeat(1_000_000)), map(int, cols[micro]))
+                self.times.extend(map(operator.truediv, us, repeat(1_000_000)))
+                at = list(compress(starts, placed))
+                self.offsets.extend(at)
+                self.lengths.extend(compress(lengths, placed))
+                self.sids.extend(map(self._ids.__getitem__, cols[service]))
+                hashes = list(map(zlib.crc32, cols[trace]))
+                for k in [k for k, t in enumerate(cols[trace]) if not t]:  # no trace: a trace of its own
+                    hashes[k] = zlib.crc32(b"%d" % at[k])
+                self.hashes.extend(hashes)
+                good += len(times)
+            for k in [k for k, p in enumerate(placed) if not p and lines[k].strip()]:
+                try:  # not as the writer writes it: decode it to place it
+                    record = decode_line(lines[k], self.decode)
+                except BAD_LINE as exc:
+                    bad_line(exc, f"{path.name}:{first_line + k}", skipped)
+                    continue
+                good += 1
+                self.times.append(time_of(record))
+                self.offsets.append(starts[k])
+                self.lengths.append(lengths[k])
+                self.sids.append(self._ids[str(getattr(record, "service", "")).encode()])
+                tid = str(getattr(record, "trace_id", "")).encode()
+                self.hashes.append(zlib.crc32(tid or b"%d" % starts[k]))
+        if skipped is not None and skipped.count and not good:
+            raise BundleError(f"{path.name}: none of its {skipped.count} non-blank lines is a valid record "
+                              f"(first: {skipped.first})")
+        placed_times = self.times
+        if not all(map(operator.le, placed_times, islice(placed_times, 1, None))):
+            order = sorted(range(len(placed_times)), key=placed_times.__getitem__)
+            for name, code in _ARRAYS:
+                setattr(self, name, array(code, map(getattr(self, name).__getitem__, order)))
+
+    # ------------------------------------------------------------ keeping
+
+    def _stamp(self) -> dict[str, Any]:
+        st = self.path.stat()
+        return {"format": _INDEX_FORMAT, "size": st.st_size, "mtime_ns": st.st_mtime_ns, "byteorder": sys.byteorder,
+                "itemsizes": [array(code).itemsize for _, code in _ARRAYS]}
+
+    def _save(self) -> None:
+        skipped = self.skipped or Skipped()
+        head = {**self._stamp(), "lines": len(self.times), "services": self.services, "skipped": skipped.count,
+                "first": skipped.first}
+        target = self.path.with_name(self.path.name + INDEX_SUFFIX)
+        temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        try:
+            with open(temp, "wb") as f:
+                f.write(json.dumps(head).encode() + b"\n")
+                for name, _ in _ARRAYS:
+                    getattr(self, name).tofile(f)
+            os.replace(temp, target)
+        except OSError:  # a read-only folder: the next process places the file again
+            try:
+                temp.unlink(missing_ok=True)
+            except OSError:
+                pass
+
+    def _load(self) -> bool:
+        target = self.path.with_name(self.path.name + INDEX_SUFFIX)
+        try:
+            with open(target, "rb") as f:
+                head = json.loads(f.readline())
+                stamp = self._stamp()
+                if not isinstance(head, dict) or any(head.get(k) != v for k, v in stamp.items()):
+                    return False
+                n = int(head["lines"])
+                arrays = {}
+                for name, code in _ARRAYS:
+                    arrays[name] = a = array(code)
+                    a.fromfile(f, n)
+                if f.read(1):
+                    return False
+                self.bytes = f.tell()
+        except (OSError, ValueError, KeyError, TypeError, EOFError):
+            return False
+        if head["skipped"]:
+            error = BundleError(str(head["first"]))
+            if self.skipped is None:  # strict: fails on the corrupt line as placing the file would
+                raise error
+            self.skipped.count, self.skipped.first = int(head["skipped"]), str(head["first"])
+        for name, a in arrays.items():
+            setattr(self, name, a)
+        for service in head["services"]:
+            _ = self._ids[str(service).encode()]
+        return True
+
+    # ------------------------------------------------------------ reading
+
+    def select(self, window: Window, services: list[str] | None, bound: int) -> tuple[list[int], int]:
+        """The lines in the window (of the services), in time order, and how many there were. Past
+        `bound`, the lines of the `bound` smallest trace hashes: whole traces kept or left (so a kept request keeps
+        all its lines, and the spans and lines of one trace are kept together), spread evenly over the window."""
+        lo, hi = bisect.bisect_left(self.times, window.start), bisect.bisect_left(self.times, window.end)
+        chosen: Sequence[int]
+        if services is None:
+            chosen = range(lo, hi)
+        else:
+            wanted = {i for i, s in enumerate(self.services) if s in services}
+            chosen = list(compress(range(lo, hi), map(wanted.__contains__, self.sids[lo:hi])))
+        total = len(chosen)
+        if total <= bound:
+            return list(chosen), total
+        hashes = self.hashes
+        cut = min(2**32, int(2**32 * bound / total * 1.2) + 1)
+        candidates = list(compress(chosen, map(cut.__gt__, map(hashes.__getitem__, chosen))))
+        if len(candidates) < bound:
+            candidates = list(chosen)
+        candidates.sort(key=hashes.__getitem__)  # stable: ties stay in line order
+        return sorted(candidates[:bound]), total
+
+    def records(self, lines: list[int]) -> Iterator[T]:
+        """The records of these lines; a line that fails to decode now is skipped and counted."""
+        if self._fd is None:
+            return
+        fd, offsets, lengths, decode = self._fd, self.offsets, self.lengths, self.decode
+        for i in lines:  # positioned reads: the file is not mapped, only the lines read pass through memory
+            start = offsets[i]
+            raw = os.pread(fd, lengths[i], start)
+            try:
+                yield decode_line(raw, decode)
+            except BAD_LINE as exc:
+                bad_line(exc, f"{self.path.name}: line at byte {start}", self.skipped)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __del__(self) -> None:
+        self.close()
