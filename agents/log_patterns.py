@@ -6,7 +6,8 @@
 3. `assign()` finalises the grouping over the distinct masked lines:
    - split: a Drain cluster's wildcard position holding plain words is split by them only on evidence that the
      lines with each word behave differently (another position depends on the word, or the clusters of the lines
-     before and after do), never on how few words it holds: a user name, a flag, a weekday stays a parameter;
+     before and after do, the strength measured per word so that a dominant word does not hide a rare one), never
+     on how few words it holds: a user name, a flag, a weekday stays a parameter;
      a position holding only code locations (OrderServiceImpl#88) is split too: each is its own log statement;
    - merge: clusters whose templates are equal once runs of wildcards are collapsed and bracketed wildcards
      ("(<*>)", an optional group) dropped are one pattern (variable-length parameters, optional groups).
@@ -97,10 +98,21 @@ def _bump(context: dict[int, int], neighbour: int, count: int) -> None:
         context[OTHER] = context.get(OTHER, 0) + count
 
 
-def _g_test(table: dict[str, dict[int, int]], min_effect: float) -> float:
+def _distance(row: dict[int, int], n: int, cols: Counter[int], total: int) -> float:
+    """Total variation distance between one word's neighbouring clusters and the other words' ones."""
+    rest = total - n
+    if rest <= 0 or n <= 0:
+        return 0.0
+    return 0.5 * sum(abs(row.get(o, 0) / n - (m - row.get(o, 0)) / rest) for o, m in cols.items())
+
+
+def _g_test(table: dict[str, dict[int, int]], min_effect: float, per_word: bool) -> float:
     """-log10 p of a G-test of independence between a position's words and the neighbouring clusters
-    (chi-square tail by the Wilson-Hilferty approximation); 0 when the dependence is weak (Cramer's V, from G,
-    under `min_effect`): with enough lines any dependence is significant, a statement's own context is strong."""
+    (chi-square tail by the Wilson-Hilferty approximation); 0 when the dependence is weak (under `min_effect`):
+    with enough lines any dependence is significant, a statement's own context is strong. The effect is, with
+    `per_word`, the largest total variation distance between one word's neighbours and the other words' (a
+    statement met once beside 600 lines of another is as different as it can be), else Cramer's V of the whole
+    table (which a dominant word dilutes)."""
     rows = {v: sum(c.values()) for v, c in table.items()}
     cols: Counter[int] = Counter()
     for c in table.values():
@@ -110,7 +122,10 @@ def _g_test(table: dict[str, dict[int, int]], min_effect: float) -> float:
     if dof <= 0 or total == 0:
         return 0.0
     g = 2 * sum(n * math.log(n * total / (rows[v] * cols[o])) for v, c in table.items() for o, n in c.items() if n)
-    if g < min_effect ** 2 * total * (min(len(rows), len(cols)) - 1):
+    if per_word:
+        if max(_distance(c, rows[v], cols, total) for v, c in table.items()) < min_effect:
+            return 0.0
+    elif g < min_effect ** 2 * total * (min(len(rows), len(cols)) - 1):
         return 0.0
     h = 2 / (9 * dof)
     z = ((max(g, 0.0) / dof) ** (1 / 3) - (1 - h)) / math.sqrt(h)
@@ -125,13 +140,15 @@ class MinerConfig:
     sim_th: float = 0.5  # Drain's similarity threshold
     depth: int = 4  # Drain's parse-tree depth
     # split a plain-word position on evidence of this strength (-log10 p): another position depends on it ...
-    split_evidence: float | None = 2.0
+    split_evidence: float | None = 1.0
     context: bool = True  # ... or the clusters of the lines before and after it do
-    min_effect: float = 0.3  # ... at least this strongly (Cramer's V)
+    min_effect: float = 0.3  # ... at least this strongly
+    word_effect: bool = True  # strength: one word's neighbours against the others' (else Cramer's V of all)
     split_code: bool = True  # split a position holding only code locations (Class#48): one statement each
     merge_runs: bool = True  # one pattern when templates are equal once runs of wildcards are collapsed
     merge_optional: bool = True  # ... and once bracketed wildcards, "(<*>)", are dropped: optional groups
     host_port: bool = True  # mask host.name:port as one variable (agents.masking.HOST_PORT)
+    dot_leader: bool = True  # mask the value after a dot leader (depth.......0) alone (agents.masking.DOT_LEADER)
 
 
 class PatternMiner:
@@ -162,7 +179,8 @@ class PatternMiner:
         self._routes: dict[int, tuple[list[int], dict[tuple[str, ...], int], int | None]] = {}
 
     def preprocess(self, message: str) -> str:
-        return mask_variables(strip_prefix(message.strip()), self.config.host_port)[:2000]
+        return mask_variables(strip_prefix(message.strip()), self.config.host_port,
+                              self.config.dot_leader)[:2000]
 
     def add(self, message: str, count: int = 1) -> int:
         """The line key of `message` (counted `count` times: pre-aggregated rows carry their count)."""
@@ -327,7 +345,7 @@ class PatternMiner:
                         row = table[v]
                         for o, n in self._lines[k].context.items():
                             row[o] = row.get(o, 0) + n
-                    score = _g_test(table, self.config.min_effect)
+                    score = _g_test(table, self.config.min_effect, self.config.word_effect)
                 if score > best_score:
                     best, best_score = p, score
             if best < 0:

@@ -29,6 +29,9 @@ _VARIABLES: list[tuple[re.Pattern[str], str]] = [
 ]
 # a host name with a port (db-0.svc.local:5432, proxy.example.org:5070): one network endpoint, one variable, not
 # a host word (a parameter) beside a port; a dotted name is needed so that key:value (status:200) is not taken
+# a value after a dot leader (icache prefetch depth.......0, name....value): the leader ends the key, the value is
+# a variable of its own; otherwise the key word and its value are masked as one identifier
+DOT_LEADER = re.compile(r"(?<=\.\.)[-+]?\d[\w\-]*(?:\.\d+)?")
 HOST_PORT = re.compile(r"(?<![\w.\-/])[A-Za-z][\w\-]*(?:\.[\w\-]+)+:\d{1,5}\b")
 _LEADING_PREFIX = re.compile(
     r"^\s*(?:\[?\d{2,4}[-/]\d{2}[-/]\d{2}[T ]?\S*\]?\s+)?(?:\[?\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?\]?\s+)?"
@@ -57,9 +60,11 @@ def _mask_digit_word(m: re.Match[str]) -> str:
     return "<*>"
 
 
-def mask_variables(line: str, host_port: bool = True) -> str:
+def mask_variables(line: str, host_port: bool = True, dot_leader: bool = True) -> str:
     if host_port:
         line = HOST_PORT.sub("<*>", line)
+    if dot_leader and ".." in line:
+        line = DOT_LEADER.sub("<*>", line)
     for pattern, repl in _VARIABLES:
         line = pattern.sub(repl, line)
     return _DIGIT_WORD.sub(_mask_digit_word, line)

@@ -33,8 +33,8 @@ def accuracy() -> dict[str, tuple[float, float]]:
 
 
 def test_grouping_accuracy_on_all_eight_systems(accuracy: dict[str, tuple[float, float]]) -> None:
-    """The measured figures (docs/benchmarks.md): 0.919 on average, never below plain Drain3."""
-    assert sum(ours for ours, _ in accuracy.values()) / len(accuracy) >= 0.91, accuracy
+    """The measured figures (docs/benchmarks.md): 0.968 on average, never below plain Drain3."""
+    assert sum(ours for ours, _ in accuracy.values()) / len(accuracy) >= 0.96, accuracy
     assert all(ours >= drain for ours, drain in accuracy.values()), accuracy
 
 
@@ -82,6 +82,35 @@ def test_words_whose_lines_behave_differently_are_split() -> None:
     ids, miner = parse(lines)
     templates = {miner.template(i) for i, line in zip(ids, lines, strict=True) if "VM" in line}
     assert templates == {"[instance: <*>] VM Started (Lifecycle Event)", "[instance: <*>] VM Stopped (Lifecycle Event)"}
+
+
+def _session_stream(rare_between: tuple[str, str]) -> list[str]:
+    """300 sessions opened by one client inside their usual flow, and one session opened by another client
+    between the two lines `rare_between`."""
+    rng = random.Random(11)
+    lines: list[str] = []
+    for i in range(300):
+        lines += [f"Loading package {rng.randint(1, 99)}", f"Session: {rng.randint(10**6, 10**7)}_{i} initialized by "
+                  "client Agent.", f"Applicability of item {rng.randint(1, 9999)} is {rng.randint(0, 9)}"]
+    before, after = rare_between
+    lines[450:450] = [before, f"Session: 11152_{rng.randint(10**6, 10**7)} initialized by client Other.", after]
+    return lines
+
+
+def test_a_statement_met_once_among_hundreds_is_split_when_its_neighbours_differ() -> None:
+    """Measured failure (Windows): one line of another statement beside 600 of the dominant one. Its neighbours
+    are ones the dominant word never has: that one word's context differs as much as it can (total variation
+    distance ~1), though Cramer's V of the whole table, diluted by the dominant word, is tiny."""
+    lines = _session_stream(("Store 8 (0x1f) initialized", "Warning: unrecognized attribute."))
+    ids, miner = parse(lines)
+    templates = {miner.template(i) for i, line in zip(ids, lines, strict=True) if line.startswith("Session")}
+    assert sorted(t.rsplit(" ", 1)[-1] for t in templates) == ["Agent.", "Other."], templates
+
+
+def test_a_word_met_once_in_the_usual_flow_stays_a_parameter() -> None:
+    lines = _session_stream(("Loading package 7", "Applicability of item 12 is 3"))
+    ids, _ = parse(lines)
+    assert len({i for i, line in zip(ids, lines, strict=True) if line.startswith("Session")}) == 1
 
 
 def test_a_word_that_other_positions_depend_on_is_split() -> None:

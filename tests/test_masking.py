@@ -102,3 +102,13 @@ def test_a_host_with_a_port_is_one_variable_but_a_key_value_is_not() -> None:
     assert mask_variables("open proxy.example.org:5070 through db-0.svc.local:5432") == "open <*> through <*>"
     assert mask_variables("reply status:200 len:12") == "reply status:<*> len:<*>"
     assert mask_variables("open proxy.example.org:5070", host_port=False) == "open proxy.example.org:<*>"
+
+
+def test_a_value_after_a_dot_leader_is_masked_alone() -> None:
+    """A key padded with dots to its value (name.......0, a status dump): the value is the variable, the key stays;
+    without the rule digit-bearing words swallow the key."""
+    assert mask_variables("program interrupt: illegal instruction......0") == (
+        "program interrupt: illegal instruction......<*>")
+    assert mask_variables("prefetch depth.........12") == "prefetch depth.........<*>"
+    assert mask_variables("wait... 5 s") == "wait... <*> s"
+    assert mask_variables("illegal instruction......0", dot_leader=False) == "illegal <*>"
