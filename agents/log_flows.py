@@ -141,6 +141,16 @@ def trails(lines: Iterable[tuple[LogRecord, int]], spans: Iterable[Span], loggin
     return kept
 
 
+def comparable_spans(by_window: dict[str, list[Span]]) -> dict[str, list[Span]]:
+    """The spans of the services traced in every window, per window: a trail gains operation starts and calls only
+    where the other window can show them too. Otherwise a window without spans (a trace baseline that was not
+    kept, a service traced only lately) would make every logged step look followed by new calls: breaks that are
+    the data's, not the code's."""
+    traced = [{s.service for s in spans} for spans in by_window.values()]
+    both = set.intersection(*traced) if traced else set()
+    return {name: [s for s in spans if s.service in both] for name, spans in by_window.items()}
+
+
 @dataclass
 class _Transitions:
     counts: Counter[tuple[str, Event, Event]]  # (service, a, b)

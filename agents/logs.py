@@ -35,7 +35,7 @@ from datetime import UTC, datetime
 from itertools import accumulate
 
 from agents.context import AnalysisContext, SpecialistResult
-from agents.log_flows import FlowBreak, breaks, strength, trails, transitions
+from agents.log_flows import FlowBreak, breaks, comparable_spans, strength, trails, transitions
 from agents.log_patterns import PatternMiner
 from agents.masking import mask_secrets
 from agents.stats import rate_increase_p, squash, two_proportion_z
@@ -225,6 +225,7 @@ def flow_findings(source: TelemetrySource, ctx: AnalysisContext, lines: list[tup
     if sampled:  # a sample keeps whole traces, but not the same ones in lines and spans: trails of traces whose
         traced = {r.trace_id for r, _, _ in lines}  # lines were left out would be made of operation starts alone
         spans = {name: [s for s in items if s.trace_id in traced] for name, items in spans.items()}
+    spans = comparable_spans(spans)
     logging_spans = {r.span_id for r, _, _ in lines if r.span_id}
     ops = {(s.service, s.name) for items in spans.values() for s in items if s.span_id in logging_spans}
     base = transitions(trails([(r, p) for r, p, inc in lines if not inc], spans["baseline"], ops, template, errorish))

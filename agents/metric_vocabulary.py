@@ -31,6 +31,8 @@ RESOURCE_WORDS = ("cpu", "memory", "mem_", "heap", "gc", "thread", "pool", "conn
 # Among the resources: compute a service can be given more of, and pools it can be restarted out of.
 SATURATION_WORDS = ("cpu", "memory", "utiliz", "throttl")
 POOL_WORDS = ("pool", "connection", "thread")
+# Among the symptoms: time, what a caller's wait on a slower callee shows as.
+LATENCY_WORDS = ("latency", "duration", "response_time", "p50", "p90", "p95", "p99", "wait")
 
 
 def _has(name: str, words: tuple[str, ...]) -> bool:
@@ -64,6 +66,10 @@ def metric_role(metric: str) -> MetricRole | None:
 
 def names_saturation(text: str) -> bool:
     return _has(text, SATURATION_WORDS)
+
+
+def names_latency(text: str) -> bool:
+    return _has(text, LATENCY_WORDS)
 
 
 def names_pool(text: str) -> bool:

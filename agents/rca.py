@@ -33,7 +33,7 @@ from agents.calibration import CONFIDENT, calibrated, recovery_signal
 from agents.causal_graph import TOPOLOGY_KIND, ServiceGraph
 from agents.context import AnalysisContext
 from agents.inner_cause import inner_causes
-from agents.metric_vocabulary import metric_role
+from agents.metric_vocabulary import metric_role, names_latency
 from shared.models import ChainStep, Finding, RankedCause, RuledOut
 
 ORIGIN, OWN, SYMPTOM, CONTEXT = "origin", "own", "symptom", "context"
@@ -126,6 +126,8 @@ class Evidence:
     own: float = 0.0
     symptom: float = 0.0
     anomaly: float = 0.0
+    slow: bool = False  # some finding says it (or the calls to it) got slower
+    slow_alone: bool = False  # its latency rose and no trace says that is waiting on its callees
 
     def of_role(self, *roles: str) -> list[Finding]:
         return [f for f, r in zip(self.findings, self.roles, strict=True) if r in roles]
@@ -175,7 +177,23 @@ def gather(findings: list[Finding], graph: ServiceGraph | None = None) -> dict[s
         e.own = combine(e.of_role(ORIGIN, OWN))
         e.symptom = combine(e.of_role(SYMPTOM))
         e.anomaly = combine(e.findings)
+        e.slow = any(_slower(f) for f in e.findings)
+        e.slow_alone = (any(f.kind == "metric.anomaly" and names_latency(str(f.details.get("metric", "")))
+                            for f in e.findings)
+                        and not any(f.kind == "trace.latency_shift" and not f.details.get("own_time_grew")
+                                    for f in e.findings))
     return ev
+
+
+def _slower(f: Finding) -> bool:
+    """A finding that says the service, or the calls to it, got slower: what a caller's longer waits could be
+    propagation of. A callee that only fails fast explains its callers' errors, not their latency."""
+    if f.kind in ("trace.latency_shift", "trace.wire_delay"):
+        return True
+    if f.kind == "metric.anomaly":
+        metric = str(f.details.get("metric", ""))
+        return names_latency(metric) or metric_role(metric) == "resource"
+    return False
 
 
 def _grams(f: Finding) -> set[tuple[str, ...]]:
@@ -200,7 +218,8 @@ def judge(ev: dict[str, Evidence], graph: ServiceGraph, alert_service: str) -> d
         if graph and s not in graph:  # it took part in no traced call: nothing shows it reaches the alert
             j.reaches_alert = False
         stronger = [d for d in graph.downstream(s, through=symptomatic)
-                    if d in ev and ev[d].own >= EXPLAINER_MIN and ev[d].own > e.own + EXPLAIN_MARGIN]
+                    if d in ev and ev[d].own >= EXPLAINER_MIN and ev[d].own > e.own + EXPLAIN_MARGIN
+                    and (ev[d].slow or not e.slow_alone)]
         if stronger:
             j.explained_by = min(stronger, key=lambda d: (-ev[d].own, d))
             j.score = max(e.intrinsic, e.origin * ORIGIN_KEEP, j.score * PROPAGATION_DISCOUNT)
@@ -218,16 +237,23 @@ def judge(ev: dict[str, Evidence], graph: ServiceGraph, alert_service: str) -> d
     return out
 
 
-def rank(findings: list[Finding], ctx: AnalysisContext, top_k: int = 5) -> RcaResult:
+def rank(findings: list[Finding], ctx: AnalysisContext, top_k: int | None = None) -> RcaResult:
+    """Every service with anomalous evidence, strongest first (the first `top_k` when given): none is dropped, so
+    a reader can always find a service a specialist flagged. A service whose anomalies are explained as
+    propagation of a callee's fault and that has no origin evidence of its own comes after all the others."""
     graph = ServiceGraph.from_findings(findings).fronted_by(ctx.alert_service)
     ev = gather(findings, graph)
     judged = judge(ev, graph, ctx.alert_service)
-    # a service explained as propagation that has no origin evidence of its own is ruled out, not ranked
-    order = sorted((s for s in judged if judged[s].score > 0 and not (judged[s].explained_by and ev[s].origin == 0)),
-                   key=lambda s: (-judged[s].score, s))
-    causes = [_cause(i + 1, s, ev, judged, order, graph, ctx) for i, s in enumerate(order[:top_k])]
+    order = sorted((s for s in judged if judged[s].score > 0 or ev[s].findings),
+                   key=lambda s: (_propagation_only(s, ev, judged), -judged[s].score, s))
+    contenders = [s for s in order if not _propagation_only(s, ev, judged)]
+    causes = [_cause(i + 1, s, ev, judged, contenders, graph, ctx) for i, s in enumerate(order[:top_k])]
     recovered, recovery = recovery_signal(findings, ctx.alert_service, ctx.alert_metric, ctx.onset)
     return RcaResult(causes, _ruled_out(ev, judged, graph, ctx, findings, causes), recovered, recovery)
+
+
+def _propagation_only(s: str, ev: dict[str, Evidence], judged: dict[str, Judgement]) -> bool:
+    return bool(judged[s].explained_by) and ev[s].origin == 0
 
 
 def confidence(s: str, judged: dict[str, Judgement], order: list[str], specialists: int) -> float:
@@ -286,7 +312,11 @@ def _cause(rank_no: int, s: str, ev: dict[str, Evidence], judged: dict[str, Judg
     specialists = {f.specialist for f in own} | ({j.change.specialist} if j.change else set())
     raw = confidence(s, judged, order, len(specialists))
     inner = inner_causes(s, e.findings + e.changes, graph.callers(s), graph.callees(s))
-    return RankedCause(rank=rank_no, service=s, resource=lead.resource, kind=lead.kind, title=lead.title,
+    title, propagation_of = lead.title, j.explained_by if _propagation_only(s, ev, judged) else ""
+    if propagation_of:
+        title += f" (likely propagation: its anomalies are explained by its callee {propagation_of})"
+    return RankedCause(rank=rank_no, service=s, resource=lead.resource, kind=lead.kind, title=title,
+                       propagation_of=propagation_of,
                        score=j.score, confidence=calibrated(raw), raw_confidence=raw, chain=chain, evidence=evidence,
                        inner=inner)
 
@@ -303,7 +333,7 @@ def _ids(ids: list[str]) -> list[str]:
 
 def _ruled_out(ev: dict[str, Evidence], judged: dict[str, Judgement], graph: ServiceGraph, ctx: AnalysisContext,
                findings: list[Finding], ranked: list[RankedCause]) -> list[RuledOut]:
-    causes = {c.service for c in ranked}
+    causes = {c.service for c in ranked if not c.propagation_of}  # the tail is listed, but as propagation
     top = ranked[0] if ranked else None
     out: list[RuledOut] = []
     for s in sorted(judged):

@@ -52,6 +52,9 @@ MIN_RATIO = 1.3
 MIN_SHIFT_S = 0.002  # a latency shift smaller than this is below anything a latency alert can be about
 RATIO_FLOOR_S = 1e-4  # added to both sides of a latency ratio so sub-0.1 ms times do not make huge ratios
 WIRE_MIN_S = 0.005  # a wire delay smaller than this is noise, whatever its ratio
+PEER_MIN_SERVICES = 3  # without a baseline of its own, calls to a service are set against calls to this many others
+PEER_MIN_RATIO = 5.0  # ... and must wait this many times longer than theirs: links differ more than a link over time
+PEER_WEIGHT = 0.7  # a contrast with other links at the same time is weaker evidence than one with the same link
 ERROR_Z = 3.0
 MIN_ERRORS = 3
 MIN_ORIGINS = 5
@@ -150,9 +153,21 @@ def collect(spans: list[Span]) -> _Window:
         origins = error_origins(trace)
         w.error_traces += bool(origins)
         for origin in origins:
-            w.origins[origin.service][origin.name] += 1
-            w.callers[origin.service].update(failing_callers(trace, origin))
+            where = answered_by(trace, origin)
+            w.origins[where.service][where.name] += 1
+            w.callers[where.service].update(failing_callers(trace, where) | ({origin.service} - {where.service}))
     return w
+
+
+def answered_by(trace: Trace, origin: Span) -> Span:
+    """Where a failure starts: the deepest failing span, or, when that is a client span whose call reached the
+    callee (its server span is there and did not fail), the callee's span: the answer it gave failed the call,
+    and the caller only reports it (a callee that handles its exception into an error response, or whose
+    instrumentation marks no failure, absorbs the failure into its callers otherwise)."""
+    if not client_of(trace, origin):
+        return origin
+    answered = sorted(trace.children.get(origin.span_id, []), key=lambda s: (s.start, s.span_id))
+    return answered[-1] if answered else origin
 
 
 def onset_of(events: list[tuple[float, bool]], base_rate: float) -> float | None:
@@ -314,28 +329,47 @@ def _latency(service: str, base: _Window, inc: _Window, query: dict[str, object]
 
 def _wire(service: str, base: _Window, inc: _Window, query: dict[str, object],
           n_min: int = MIN_SAMPLES) -> list[Finding]:
-    """Callers wait longer outside this service's spans: a slow network to it, or requests queueing in front."""
+    """Callers wait longer outside this service's spans: a slow network to it, or requests queueing in front.
+    Against the same link's baseline when it has one; otherwise against the calls to the other services in the
+    same window (a link that alone turned slow stands out from its peers), at a higher bar and a lower weight."""
     b_wire, i_wire = base.wire.get(service, []), inc.wire.get(service, [])
-    if len(b_wire) < n_min or len(i_wire) < n_min:
+    if len(i_wire) < n_min:
         return []
+    if len(b_wire) >= n_min:
+        return _wire_finding(service, b_wire, i_wire, base, inc, query)
+    peers = [s for s, xs in inc.wire.items() if s != service and len(xs) >= n_min]
+    if len(peers) < PEER_MIN_SERVICES:
+        return []
+    return _wire_finding(service, [x for s in peers for x in inc.wire[s]], i_wire, base, inc, query, peers=len(peers))
+
+
+def _wire_finding(service: str, b_wire: list[float], i_wire: list[float], base: _Window, inc: _Window,
+                  query: dict[str, object], peers: int = 0) -> list[Finding]:
     z = mann_whitney_z(b_wire, i_wire)
     b, i = quantile(b_wire, 0.9), quantile(i_wire, 0.9)
     ratio = _ratio(i, b)
-    if z < LATENCY_Z or ratio < MIN_RATIO or i - b < WIRE_MIN_S:
+    if z < LATENCY_Z or ratio < (PEER_MIN_RATIO if peers else MIN_RATIO) or i - b < WIRE_MIN_S:
         return []
-    added = explained_share(base.wire_path.get(service, []), inc.wire_path.get(service, []),
-                            base.roots.get(service, []), inc.roots.get(service, []))
-    onset = _slow_onset(b_wire, inc.wire_starts[service], i_wire)
+    if peers:  # no change over time to explain: the share of its traces' time spent waiting on this link
+        roots = inc.roots.get(service, [])
+        added = fmean(inc.wire_path.get(service, [0.0])) / fmean(roots) if roots and fmean(roots) > 0 else 0.0
+        onset = None
+        against = f"than calls to {peers} other services: p90 {i * 1000:.1f} vs {b * 1000:.1f} ms"
+    else:
+        added = explained_share(base.wire_path.get(service, []), inc.wire_path.get(service, []),
+                                base.roots.get(service, []), inc.roots.get(service, []))
+        onset = _slow_onset(b_wire, inc.wire_starts[service], i_wire)
+        against = f"p90 {b * 1000:.1f} -> {i * 1000:.1f} ms"
+    score = rank_test_sureness(z, len(b_wire), len(i_wire), SURE_Z) * squash(ratio - 1, 1.0) * _impact(added)
     return [Finding(
         specialist="traces", kind="trace.wire_delay", service=service, onset=onset,
-        title=f"calls to {service} wait longer outside it: p90 {b * 1000:.1f} -> {i * 1000:.1f} ms "
+        title=f"calls to {service} wait longer outside it{' ' if peers else ': '}{against} "
               f"(network or queueing in front of {service})",
-        magnitude=round(ratio, 3),
-        score=round(min(0.95, rank_test_sureness(z, len(b_wire), len(i_wire), SURE_Z) * squash(ratio - 1, 1.0)
-                        * _impact(added)), 4),
+        magnitude=round(ratio, 3), score=round(min(0.95, score * (PEER_WEIGHT if peers else 1.0)), 4),
         query={**query, "filter": {"callee": service}},
         details={"baseline_p90": b, "incident_p90": i, "ratio": round(ratio, 3), "z": round(z, 2),
                  "p_value": normal_sf(z), "n": len(i_wire), "baseline_n": len(b_wire),
+                 "baseline": f"calls to {peers} other services in the incident window" if peers else "its own",
                  "explained_share_of_end_to_end_rise": round(added, 4)})]
 
 

@@ -11,7 +11,7 @@ from agents.coverage import coverage_line
 from shared import events as ev
 from shared.events import payload_of
 from shared.incident_state import IncidentState
-from shared.models import Event, Finding, Report
+from shared.models import DETAILED_CAUSES, Event, Finding, Report
 from shared.timefmt import utc_text
 
 _ts = utc_text
@@ -114,7 +114,7 @@ def render_report(state: IncidentState, report: Report, width: int = 100, warnin
     out.append("")
     out.append("RANKED CAUSES")
     shown: list[str] = []  # long titles already printed: later lines point back instead of repeating them
-    for cause in report.causes:
+    for cause in report.causes[:DETAILED_CAUSES]:
         out.append(f"  #{cause.rank} {cause.service}"
                    + (f" [{cause.resource}]" if cause.resource else "")
                    + f"  score {cause.score:.2f}  confidence {cause.confidence:.0%}  ({cause.kind})")
@@ -132,6 +132,11 @@ def render_report(state: IncidentState, report: Report, width: int = 100, warnin
                 out += _wrap(f"- {_cite(findings.get(fid), fid)}", " " * 18, width, hang=2)
     if not report.causes:
         out.append("  (no cause found: see the specialists' notes)")
+    if len(report.causes) > DETAILED_CAUSES:
+        out += ["", "THE REST OF THE RANKING (anomalous, weaker evidence)"]
+        for cause in report.causes[DETAILED_CAUSES:]:
+            out += _wrap(f"#{cause.rank} {cause.service}  score {cause.score:.2f}  confidence {cause.confidence:.0%}: "
+                         f"{_elide(cause.title, shown)}", "  ", width, hang=4)
     if report.ruled_out:
         out.append("")
         out.append("RULED OUT")

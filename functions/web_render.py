@@ -10,7 +10,7 @@ import html
 from typing import Any
 
 from shared.incident_state import IncidentState
-from shared.models import Finding, Proposal, RankedCause, Report, Widget
+from shared.models import DETAILED_CAUSES, Finding, Proposal, RankedCause, Report, Widget
 from shared.timefmt import utc_text
 
 CSS = """
@@ -192,7 +192,7 @@ def report_page(state: IncidentState, links: dict[str, str]) -> str:
                      "<p class=muted>No LLM was used for this report "
                      f"({esc(report.llm.get('reason', 'deterministic'))}).</p>")
         parts.append(f"<section><h2>Summary</h2><p>{esc(report.summary)}</p>{narrative}</section>")
-        for cause in report.causes:
+        for cause in report.causes[:DETAILED_CAUSES]:
             steps = "".join(
                 f"<div class=step><b>{esc(step.role)}</b> · {esc(step.service)}: {esc(step.statement)}<ul>"
                 + "".join(finding_html(state.findings.get(fid), fid) for fid in step.evidence) + "</ul></div>"
@@ -200,6 +200,11 @@ def report_page(state: IncidentState, links: dict[str, str]) -> str:
             parts.append(f"<section class=cause><h2>#{cause.rank} {esc(cause.service)} <span class=muted>score "
                          f"{cause.score:.2f} · confidence {cause.confidence:.0%}</span></h2><p>{esc(cause.title)}</p>"
                          f"{inner_html(cause)}{causal_graph_svg(cause)}{steps}</section>")
+        if len(report.causes) > DETAILED_CAUSES:
+            rest = "".join(f"<li>#{c.rank} {esc(c.service)} <span class=muted>score {c.score:.2f} · confidence "
+                           f"{c.confidence:.0%}</span>: {esc(c.title)}</li>" for c in report.causes[DETAILED_CAUSES:])
+            parts.append(f"<section><h2>The rest of the ranking <span class=muted>(anomalous, weaker evidence)"
+                         f"</span></h2><ul>{rest}</ul></section>")
         if report.ruled_out:
             items = "".join(f"<li>{esc(r.service or '(all)')}: {esc(r.reason)}</li>" for r in report.ruled_out)
             parts.append(f"<section><h2>Ruled out</h2><ul>{items}</ul></section>")

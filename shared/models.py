@@ -135,6 +135,7 @@ class RankedCause(Model):
     evidence: list[str] = Field(default_factory=list)  # finding ids
     raw_confidence: float = Field(default=0.0, ge=0.0, le=1.0)  # before calibration: score x margin x corroboration
     inner: list[InnerCause] = Field(default_factory=list)  # what broke inside it, strongest first (up to 3)
+    propagation_of: str = ""  # its anomalies are explained by this callee's and none is its own: listed last
 
 
 class RuledOut(Model):
@@ -200,6 +201,9 @@ class SignalCoverage(Model):
     incident: bool | None = None
     baseline: bool | None = None
     note: str = ""  # how the report coped (e.g. traces contrasted within the incident window), or why unknown
+
+
+DETAILED_CAUSES = 5  # a report shows this many ranked causes in full; the rest of the ranking, one line each
 
 
 class Report(Model):

@@ -9,7 +9,16 @@ from pathlib import Path
 import pytest
 
 from agents import logs
-from agents.log_flows import Event, FlowBreak, binomial_cdf_log10, breaks, strength, trails, transitions
+from agents.log_flows import (
+    Event,
+    FlowBreak,
+    binomial_cdf_log10,
+    breaks,
+    comparable_spans,
+    strength,
+    trails,
+    transitions,
+)
 from agents.logs import step_of
 from shared.telemetry_records import LogRecord, Span
 from tests.data import nezha_case
@@ -141,3 +150,23 @@ def test_span_ids_need_only_be_unique_within_their_trace() -> None:
 
     found = find(same_ids(requests(30, 0, [0, 1], calls="db")), same_ids(requests(30, 1000, [0, 2], calls="db")))
     assert len(found) == 1 and found[0].after_call and found[0].count == 30
+
+
+def test_a_window_without_spans_adds_no_calls_to_the_other_windows_trails() -> None:
+    """No trace baseline: unchanged code must not look broken because the incident's trails gained the calls and
+    operation starts the baseline's could not show."""
+    base_lines, _ = requests(30, 0, [0, 1], calls="db")
+    inc_lines, inc_spans = requests(30, 1000, [0, 1], calls="db")
+    ops = {("svc", "Handler.handle")}
+    label, errorish = LABELS.__getitem__, (lambda pid: "failed" in LABELS[pid])
+
+    def found(spans: dict[str, list[Span]]) -> list[FlowBreak]:
+        return breaks(transitions(trails(base_lines, spans["baseline"], ops, label, errorish)),
+                      transitions(trails(inc_lines, spans["incident"], ops, label, errorish)))
+
+    raw = {"baseline": [], "incident": inc_spans}
+    assert found(raw)  # the data's difference, read as a break
+    assert comparable_spans(raw) == {"baseline": [], "incident": []}
+    assert found(comparable_spans(raw)) == []
+    kept = comparable_spans({"baseline": inc_spans, "incident": inc_spans})
+    assert kept["incident"] == inc_spans  # services traced in both windows keep their spans

@@ -78,10 +78,18 @@ def check_chains(result: RcaResult, findings: list[Finding], alert_service: str 
         assert 0.0 <= cause.confidence <= 1.0
 
 
+def causes(result: RcaResult) -> list[str]:
+    """The ranked services that are candidates in their own right (not listed last as likely propagation)."""
+    return [c.service for c in result.causes if not c.propagation_of]
+
+
 def test_a_leaf_whose_own_time_grew_and_where_errors_originate_beats_its_callers() -> None:
     findings = with_ids(slow_leaf())
     result = rank(findings, ctx())
-    assert [c.service for c in result.causes] == ["db-api"]  # its callers only propagate: none is a cause
+    assert causes(result) == ["db-api"]  # its callers only propagate: none is a cause ...
+    tail = {c.service: c.propagation_of for c in result.causes[1:]}  # ... yet each is listed, last, and says so
+    assert tail and set(tail.values()) == {"db-api"} and all("likely propagation" in c.title for c in result.causes[1:])
+    assert "db-api" not in tail and all(c.confidence < result.causes[0].confidence for c in result.causes[1:])
     top = result.causes[0]
     assert top.kind in ("trace.error_origin", "trace.latency_shift") and top.rank == 1
     check_chains(result, findings)
@@ -110,7 +118,7 @@ def test_a_caller_whose_own_time_grew_keeps_more_than_one_that_only_waits() -> N
         finding("trace.latency_shift", "checkout", 0.7, own_time_grew=False),
     ])
     result = rank(findings, ctx())
-    assert [c.service for c in result.causes] == ["db-api", "payment"]  # checkout only waits: not a cause
+    assert causes(result) == ["db-api", "payment"]  # checkout only waits: not a cause
     assert result.causes[1].kind == "trace.latency_shift" and result.causes[1].score >= 0.5
     (checkout,) = [r for r in result.ruled_out if r.service == "checkout"]
     assert checkout.reason.startswith("latency in checkout is explained by its callee db-api (via payment)")
@@ -123,7 +131,7 @@ def test_a_candidate_whose_callers_show_nothing_explains_no_symptom_and_weighs_l
                          finding("trace.error_origin", "db-api", 0.7),
                          finding("trace.latency_shift", "payment", 0.6, own_time_grew=False)])
     result = rank(findings, ctx())
-    assert [c.service for c in result.causes] == ["db-api", "catalog"]  # catalog's caller (gateway) is quiet
+    assert causes(result) == ["db-api", "catalog"]  # catalog's caller (gateway) is quiet
     assert result.causes[0].chain[1].service == "payment"
 
 
@@ -134,7 +142,7 @@ def test_a_caller_logging_its_callees_error_text_is_a_symptom_not_a_second_origi
     base = [topology(), finding("log.new_pattern", "payment", 0.8, template=error),
             finding("log.new_pattern", "checkout", 0.8, template=echo)]
     result = rank(with_ids(base), ctx())
-    assert [c.service for c in result.causes] == ["payment"]
+    assert causes(result) == ["payment"]
     (checkout,) = [r for r in result.ruled_out if r.service == "checkout"]
     assert "explained by its callee payment" in checkout.reason
     separate = rank(with_ids([*base[:2], finding("log.new_pattern", "checkout", 0.8, template=own)]), ctx())
@@ -185,7 +193,7 @@ def test_ruled_out_entries_cover_propagation_quiet_callees_and_checked_hypothese
         finding("change.none", "", 0.0).model_copy(update={"ruled_out": True, "title": "no change near the onset"}),
     ])
     result = rank(findings, ctx(), top_k=1)
-    assert [c.service for c in result.causes] == ["payment"]
+    assert causes(result) == ["payment"]
     by_service = {r.service: r for r in result.ruled_out}
     assert "explained by its callee payment" in by_service["checkout"].reason
     assert set(by_service["checkout"].evidence) <= {f.finding_id for f in findings}
@@ -252,3 +260,26 @@ def test_the_headline_names_the_top_cause_and_the_path_or_says_nothing_was_found
     assert empty.causes == []
     title, summary = headline(empty, ctx())
     assert title == "No root cause found for the alert on frontend" and "no change near the onset" in summary
+
+
+def test_a_callee_that_only_fails_does_not_explain_its_callers_own_slowness() -> None:
+    """Two faults: payment throws (errors, no slowness); checkout, its caller, waits on its own pool (latency and a
+    pool error of its own). payment's errors explain checkout's errors, not its two-second waits."""
+    pool = finding("log.new_pattern", "checkout", 0.74, template="timeout waiting for connection from pool")
+    findings = with_ids([topology(),
+                         finding("trace.error_origin", "payment", 0.83), finding("log.new_pattern", "payment", 0.79),
+                         finding("metric.anomaly", "checkout", 0.97, metric="latency_p50_ms"), pool,
+                         finding("trace.error_shift", "checkout", 0.58)])
+    result = rank(findings, ctx())
+    assert causes(result)[:2] == ["payment", "checkout"] or causes(result)[:2] == ["checkout", "payment"]
+    slow_payment = rank(with_ids([*findings, finding("trace.latency_shift", "payment", 0.8, own_time_grew=True)]),
+                        ctx())
+    assert causes(slow_payment) == ["payment"]  # a slower callee does explain the wait: checkout is listed last
+    assert slow_payment.causes[-1].service == "checkout" and slow_payment.causes[-1].propagation_of == "payment"
+
+
+def test_every_service_with_an_anomaly_is_in_the_ranking_even_with_no_weight_of_its_own() -> None:
+    findings = with_ids([*slow_leaf(), finding("metric.anomaly", "cart", 0.2, metric="node_network_receive_bytes",
+                                               host_level=True)])
+    ranked = [c.service for c in rank(findings, ctx()).causes]
+    assert ranked[0] == "db-api" and "cart" in ranked  # a context finding alone: last, but listed

@@ -35,8 +35,10 @@ def no_fault(t: float, rng: random.Random) -> dict[str, float]:
 
 
 def shop(tmp_path: Path, fault: Fault = no_fault, n: int = 1500, seed: int = 3, error_rate: float = 0.01,
-         two_leaf_ops: bool = False) -> tuple[BundleSource, AnalysisContext]:
-    """With `two_leaf_ops`, every other request asks the leaf for /list instead, which the fault leaves alone."""
+         two_leaf_ops: bool = False, leaf_marks_failure: bool = True) -> tuple[BundleSource, AnalysisContext]:
+    """With `two_leaf_ops`, every other request asks the leaf for /list instead, which the fault leaves alone.
+    Without `leaf_marks_failure`, a failing leaf answers with an error its own span does not mark (only its
+    callers' spans fail)."""
     ctx = context()
     rng = random.Random(seed)
     with BundleWriter(tmp_path, {"name": "synthetic shop"}) as w:
@@ -59,7 +61,8 @@ def shop(tmp_path: Path, fault: Fault = no_fault, n: int = 1500, seed: int = 3, 
             w.span(Span(trace, "f", "e", "auth", "/check", t + 0.0012, t + 0.0012 + auth, "auth-1"))
             w.span(Span(trace, "c", "b", "mid", "/api", t + 0.002, mid_end - 0.0005, "mid-1", leaf_fails))
             w.span(Span(trace, "g", "c", "mid", "HTTP GET leaf", t + 0.003, leaf_end + wire, "mid-1", leaf_fails))
-            w.span(Span(trace, "d", "g", "leaf", leaf_op, leaf_start, leaf_end, "leaf-1", leaf_fails))
+            w.span(Span(trace, "d", "g", "leaf", leaf_op, leaf_start, leaf_end, "leaf-1",
+                        leaf_fails and leaf_marks_failure))
     return BundleSource(tmp_path), ctx
 
 
@@ -157,6 +160,40 @@ def test_errors_originate_in_the_deepest_failing_span_not_in_the_callers_that_re
     assert d["n"] > 200
     assert origin.score > max(f.score for f in errors.values()) * 0.9  # ...but the origin is told apart
     assert "auth" not in errors
+
+
+def test_a_failure_the_callee_answered_without_marking_it_originates_in_the_callee(tmp_path: Path) -> None:
+    """Caller-absorbed: the leaf's spans show no failure, but the call that reached it failed in its caller's
+    client span; the answer is the leaf's, so the errors originate there, reported by its callers."""
+    def failing_leaf(t: float, rng: random.Random) -> dict[str, float]:
+        return {"leaf_errors": 0.3} if t >= context().incident.start else {}
+
+    source, ctx = shop(tmp_path, failing_leaf, leaf_marks_failure=False)
+    found = traces.analyse(source, ctx).findings
+    (origin,) = [f for f in found if f.kind == "trace.error_origin"]
+    assert origin.service == "leaf" and origin.details["operation"] == "/query"
+    assert origin.details["callers"] == ["front", "mid"]
+    assert "leaf" not in shifts(found, "trace.error_shift")  # its own spans' error rate did not change
+
+
+def test_without_a_baseline_a_link_far_slower_than_its_peers_is_a_wire_delay(tmp_path: Path) -> None:
+    ctx = context()
+    with BundleWriter(tmp_path, {}) as w:  # incident-window spans only: front fans out to four services
+        for i in range(200):
+            t, trace = ctx.incident.start + i, f"t{i:04d}"
+            w.span(Span(trace, "r", "", "front", "GET /", t, t + 2.5, "front-1"))
+            for k, callee in enumerate(("a", "b", "c", "slow")):
+                wire = 2.0 if callee == "slow" else 0.002 + 0.001 * ((i + k) % 3)
+                start = t + 0.01 * k
+                w.span(Span(trace, f"c{k}", "r", "front", f"HTTP GET {callee}", start, start + wire + 0.01, "front-1"))
+                w.span(Span(trace, f"s{k}", f"c{k}", callee, "/x", start + wire / 2, start + wire / 2 + 0.01,
+                            f"{callee}-1"))
+    found = traces.analyse(BundleSource(tmp_path), ctx).findings
+    wires = shifts(found, "trace.wire_delay")
+    assert set(wires) == {"slow"}
+    d = wires["slow"].details
+    assert d["baseline"] == "calls to 3 other services in the incident window" and d["ratio"] > 100
+    assert 0.3 < wires["slow"].score <= traces.PEER_WEIGHT and "other services" in wires["slow"].title
 
 
 def test_output_is_deterministic(tmp_path: Path) -> None:
