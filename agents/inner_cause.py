@@ -139,9 +139,22 @@ def _code_regions(found: list[Finding]) -> list[_Candidate]:
             breaks[step].evidence.append(f.finding_id)
             continue
         if f.kind == "log.new_pattern":
-            out.append(_Candidate("code_region", step, f.score * NEW_LINE_WEIGHT, [f.finding_id],
-                                  f"a new error line: \u201c{template[:160]}\u201d", start=step))
+            out.append(_new_line(f, step, template))
     return out
+
+
+def _new_line(f: Finding, step: str, template: str) -> _Candidate:
+    """A new error line; placed in its code path (agents/log_flows.py placements) when its requests reached it
+    from a step whose successor the baseline knew: the region between that step and that successor."""
+    between = f.details.get("between")
+    if isinstance(between, list) and len(between) == 2:
+        before, expected = str(between[0]), str(between[1])
+        return _Candidate("code_region", f"{before} -> {expected}", f.score * NEW_LINE_WEIGHT, [f.finding_id],
+                          f"a new error line \u201c{template[:120]}\u201d appears after \u201c{before[:80]}\u201d, "
+                          f"where \u201c{expected[:80]}\u201d followed in the baseline "
+                          f"({f.details.get('between_count', '?')} requests since)", start=before, end=expected)
+    return _Candidate("code_region", step, f.score * NEW_LINE_WEIGHT, [f.finding_id],
+                      f"a new error line: \u201c{template[:160]}\u201d", start=step)
 
 
 def _errorish(f: Finding) -> bool:

@@ -254,3 +254,27 @@ def strength(f: FlowBreak) -> float:
     sure = min(1.0, -math.log10(max(f.p_value, 1e-300)) / FLOW_SURE)
     novelty = min(1.0, f.novel_share / f.drop) if f.drop > 0 else 0.0
     return f.drop * sure * (KNOWN_BRANCH + (1.0 - KNOWN_BRANCH) * novelty)
+
+def placements(base: _Transitions, inc: _Transitions) -> dict[tuple[str, str], tuple[str, str, int, int]]:
+    """Where each new step of the incident sits in its service's code path: per (service, step label) that the
+    baseline never showed, the step that most often came right before it now, and what followed that step in the
+    baseline most often: (before, expected, times it came after `before` now, baseline count of `expected` after
+    `before`). A new error line between A and B is the region between them, even when too few requests went
+    through it to call the path broken."""
+    known = {(s, a.label) for s, a in base.totals} | {(s, b.label) for s, _, b in base.counts}
+    before: dict[tuple[str, str], Counter[Event]] = defaultdict(Counter)
+    for (service, a, b), c in inc.counts.items():
+        if b.kind in ("log", "error") and (service, b.label) not in known and (service, a.label) in known:
+            before[(service, b.label)][a] += c
+    successors = _followers(base)
+    out: dict[tuple[str, str], tuple[str, str, int, int]] = {}
+    for (service, label), preceding in sorted(before.items()):
+        a, n = max(preceding.items(), key=lambda kv: (kv[1], kv[0].label))
+        went = [(b, c) for b, c in successors.get((service, a), []) if b.kind in ("log", "error", "call")]
+        if not went:
+            continue
+        b, c = max(went, key=lambda kv: (kv[1], kv[0].label))
+        if c >= MIN_SUCCESSOR:
+            out[(service, label)] = (a.label, b.label, n, c)
+    return out
+

@@ -35,7 +35,7 @@ from datetime import UTC, datetime
 from itertools import accumulate
 
 from agents.context import AnalysisContext, SpecialistResult
-from agents.log_flows import FlowBreak, breaks, comparable_spans, strength, trails, transitions
+from agents.log_flows import FlowBreak, breaks, comparable_spans, placements, strength, trails, transitions
 from agents.log_patterns import PatternMiner
 from agents.masking import mask_secrets
 from agents.stats import rate_increase_p, squash, two_proportion_z
@@ -176,12 +176,15 @@ def analyse(source: TelemetrySource, ctx: AnalysisContext) -> SpecialistResult:
              "baseline": [ctx.baseline.start, ctx.baseline.end], "lines": inc_lines, "baseline_lines": base_lines,
              "patterns": miner.pattern_count}
     findings = []
+    new_lines: list[tuple[int, Finding]] = []  # new patterns, to be placed in their code paths
     for (pid, service), p in patterns.items():
         totals = (volume[(service, False)], volume[(service, True)])
         f = _judge(pid, service, p, miner.template(pid), ctx, {**query, "filter": {"service": service}}, totals,
                    bool(base_lines), silences.get((pid, service)), (pid, service) not in bursty)
         if f is not None:
             findings.append(f)
+            if f.kind == "log.new_pattern":
+                new_lines.append((pid, f))
     if mode == "lines":
         steps: dict[int, str] = {}
 
@@ -194,9 +197,14 @@ def analyse(source: TelemetrySource, ctx: AnalysisContext) -> SpecialistResult:
         lines = [(r, assignment[key], incident) for key, (r, incident, _) in zip(keys, observations, strict=True)]
         errors = {pid for (pid, _), p in patterns.items()
                   if p.severity >= severity_rank("ERROR") or ERROR_WORDS.search(miner.template(pid))}
-        flows, flow_notes = flow_findings(source, ctx, lines, template, errors.__contains__, query,
-                                          any("sampl" in n for n in notes))
+        flows, flow_notes, placed = flow_findings(source, ctx, lines, template, errors.__contains__, query,
+                                                  any("sampl" in n for n in notes))
         notes += flow_notes
+        for pid, f in new_lines:  # where in its code path the new line appeared
+            where = placed.get((f.service, template(pid)))
+            if where is not None:
+                f.details.update(between=[where[0], where[1]], between_count=where[2],
+                                 baseline_successor_count=where[3])
         if ctx.focus:  # a follow-up round's closer look: the code paths of the services it is about
             return SpecialistResult(flows, [*notes, f"follow-up: code paths of {', '.join(ctx.focus)} tested "
                                                     "against the bar for a few services"])
@@ -208,11 +216,12 @@ def analyse(source: TelemetrySource, ctx: AnalysisContext) -> SpecialistResult:
 
 def flow_findings(source: TelemetrySource, ctx: AnalysisContext, lines: list[tuple[LogRecord, int, bool]],
                   template: Callable[[int], str], errorish: Callable[[int], bool],
-                  query: dict[str, object], sampled_lines: bool = False) -> tuple[list[Finding], list[str]]:
+                  query: dict[str, object], sampled_lines: bool = False,
+                  ) -> tuple[list[Finding], list[str], dict[tuple[str, str], tuple[str, str, int, int]]]:
     """Broken code paths (agents/log_flows.py): per-request trails of log patterns, the starts of the operations
-    that log and the calls they make, baseline against incident."""
+    that log and the calls they make, baseline against incident; and where each new step sits in its path."""
     if not any(r.trace_id for r, _, _ in lines):
-        return [], []
+        return [], [], {}
     notes = []
     spans = {}
     sampled = sampled_lines
@@ -230,7 +239,7 @@ def flow_findings(source: TelemetrySource, ctx: AnalysisContext, lines: list[tup
     ops = {(s.service, s.name) for items in spans.values() for s in items if s.span_id in logging_spans}
     base = transitions(trails([(r, p) for r, p, inc in lines if not inc], spans["baseline"], ops, template, errorish))
     inc = transitions(trails([(r, p) for r, p, inc in lines if inc], spans["incident"], ops, template, errorish))
-    return [_flow_finding(b, query) for b in breaks(base, inc, ctx.focus)[:MAX_FINDINGS]], notes
+    return [_flow_finding(b, query) for b in breaks(base, inc, ctx.focus)[:MAX_FINDINGS]], notes, placements(base, inc)
 
 
 def _flow_finding(b: FlowBreak, query: dict[str, object]) -> Finding:

@@ -155,3 +155,14 @@ def test_the_web_view_shows_the_inner_cause_and_highlights_it_in_the_causal_grap
     page = create_app(store).test_client().get(f"/incidents/{result.incident_id}").get_data(as_text=True)
     assert "class=inner-cause" in page and "Inside " + top.service in page
     assert "class=inner" in page and "stroke='#cf222e'" in page  # the cause's node is highlighted
+
+
+def test_a_new_error_line_placed_in_its_code_path_names_the_region_it_sits_in() -> None:
+    placed = finding("log.new_pattern", 0.7, "f1", template="Impl#129 failed to read image <*>", severity="ERROR",
+                     between=["Impl#114 start", "Impl#132 done"], between_count=5)
+    loose = finding("log.new_pattern", 0.7, "f2", template="Other#7 failed <*>", severity="ERROR")
+    inner = {c.evidence[0]: c for c in inner_causes(SVC, [placed, loose])}
+    assert inner["f1"].kind == "code_region" and inner["f1"].name == "Impl#114 start -> Impl#132 done"
+    assert (inner["f1"].start, inner["f1"].end) == ("Impl#114 start", "Impl#132 done")
+    assert "Impl#129" in inner["f1"].detail and "5 requests" in inner["f1"].detail
+    assert inner["f2"].name == "Other#7 failed" and inner["f2"].end == ""

@@ -15,6 +15,7 @@ from agents.log_flows import (
     binomial_cdf_log10,
     breaks,
     comparable_spans,
+    placements,
     strength,
     trails,
     transitions,
@@ -170,3 +171,17 @@ def test_a_window_without_spans_adds_no_calls_to_the_other_windows_trails() -> N
     assert found(comparable_spans(raw)) == []
     kept = comparable_spans({"baseline": inc_spans, "incident": inc_spans})
     assert kept["incident"] == inc_spans  # services traced in both windows keep their spans
+
+
+def test_a_new_error_line_is_placed_between_the_step_before_it_and_what_used_to_follow_that_step() -> None:
+    """Too few requests reach the new error to call the path broken, but where it sits is known: after step 0,
+    where step 1 followed in the baseline."""
+    base = requests(30, 0, [0, 1])
+    inc_ok, inc_failing = requests(25, 1000, [0, 1]), requests(5, 2000, [0, 2], tag="f")
+    inc = (inc_ok[0] + inc_failing[0], inc_ok[1] + inc_failing[1])
+    ops = {("svc", "Handler.handle")}
+    label, errorish = LABELS.__getitem__, (lambda pid: "failed" in LABELS[pid])
+    b, i = (transitions(trails(*t, ops, label, errorish)) for t in (base, inc))
+    assert breaks(b, i) == []  # 5 of 30: no significant break
+    assert placements(b, i) == {("svc", LABELS[2]): (LABELS[0], LABELS[1], 5, 30)}
+    assert placements(b, b) == {}  # nothing new, nothing to place
