@@ -1,10 +1,14 @@
 """The web view (an HTTP function; `autosre serve` locally): incidents, reports, approvals, a JSON API.
 
-GET never changes anything (link previewers fetch links). POST /approve decides, with a CSRF token bound to
-the approval link and the approver's identity from something signed and verified: behind IAP, the
-`X-Goog-IAP-JWT-Assertion` (shared/iap.py); locally, the identity the operator started the server with. The plain
-`X-Goog-Authenticated-User-Email` header is never read. Requests for a Host we do not serve are refused (DNS
-rebinding), and approval tokens are kept out of the request log.
+GET never changes anything (link previewers fetch links). An approval link is `/approve#token=...`: the token is in
+the fragment, which browsers never send, so it is in no URL a server, proxy or load balancer sees or logs. GET
+/approve returns a page whose one script (allowed by its hash in that page's CSP) reads the fragment, removes it
+from the address bar and POSTs the token to /approve/preview, which shows what the action will do and the
+approve/deny form; POST /approve decides, with a CSRF token bound to the approval link and the approver's identity
+from something signed and verified: behind IAP, the `X-Goog-IAP-JWT-Assertion` (shared/iap.py); locally, the
+identity the operator started the server with. The plain `X-Goog-Authenticated-User-Email` header is never read.
+A token in a query string (an old `/approve?token=` link) is refused and never echoed. Requests for a Host we do
+not serve are refused (DNS rebinding), and approval tokens are kept out of our own request log too.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from dataclasses import asdict
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 
 from functions import web_render as render
 from functions.remediation import Remediation, RemediationError
@@ -33,9 +37,11 @@ log = logging.getLogger("autosre.web")
 Identity = Callable[[], str]  # the verified approver of the current request, "" when there is none
 LOOPBACK = ("localhost", "127.0.0.1", "[::1]")
 ANY_HOST = "*"
+CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'; "
+       "base-uri 'none'")  # no script runs on any page but GET /approve's
+APPROVE_PAGE_CSP = f"{CSP}; script-src '{render.APPROVE_SCRIPT_HASH}'"  # that one constant script, by its hash
 SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; "
-                               "frame-ancestors 'none'; base-uri 'none'",
+    "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",  # no token leaks to other sites; our own POSTs keep a real Origin
@@ -78,11 +84,12 @@ def host_allowed(host: str, allowed: Collection[str] | None) -> bool:
     return ANY_HOST in allowed or host in {h.strip().lower() for h in allowed}
 
 
-TOKEN_IN_TEXT = re.compile(r"((?:^|[?&\s\"'])(?:token|csrf)=)[^&\s\"']*", re.IGNORECASE)
+TOKEN_IN_TEXT = re.compile(r"((?:^|[?&#\s\"'])(?:token|csrf)=)[^&\s\"']*", re.IGNORECASE)
 
 
 class RedactTokens(logging.Filter):
-    """Rewrites a record so no approval token (`token=` / `csrf=` in a query string) reaches any handler."""
+    """Rewrites a record so no approval token (`token=` / `csrf=` in a query string or a fragment) reaches any
+    handler. Approval links keep the token out of every URL a server sees; this is the second line."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
@@ -93,6 +100,12 @@ class RedactTokens(logging.Filter):
 
 
 REDACT_TOKENS = RedactTokens()
+
+
+LEGACY_LINK = ("This link carries its approval token in the address's query string, which proxies and load "
+               "balancers write to their request logs, so it is no longer accepted. Approval links now carry the "
+               "token after '#', a part of the address browsers never send. Open the incident's page and follow "
+               "its approval link.")
 
 
 def keep_tokens_out_of_logs() -> None:
@@ -125,7 +138,7 @@ def create_app(store: EventStore, remediation: Remediation | None = None, local_
     def links(state: IncidentState) -> dict[str, str]:
         if remediation is None:
             return {}
-        return {pid: f"/approve?token={remediation.link_token(state.incident_id, pid, state)}"
+        return {pid: f"/approve#token={remediation.link_token(state.incident_id, pid, state)}"
                 for pid in state.proposals if pid not in state.decisions}
 
     def why_not(r: Remediation, state: IncidentState, proposal: Proposal, approver: str) -> tuple[str, bool]:
@@ -149,9 +162,19 @@ def create_app(store: EventStore, remediation: Remediation | None = None, local_
             return html(render.message_page("Unknown host", "This server does not answer to that host name."), 400)
         return None
 
+    @app.before_request
+    def no_token_in_the_url() -> Response | None:
+        """An old `/approve?token=` link: its token is in the request logs of every proxy and load balancer on the
+        way, so it is refused, and neither echoed nor verified."""
+        if request.path.startswith("/approve") and any(name.lower() == "token" for name in request.args):
+            log.warning("refused an approval request with a token in its query string")
+            return html(render.message_page("Approval link refused", LEGACY_LINK), 400)
+        return None
+
     @app.after_request
     def secure(response: Response) -> Response:
         response.headers.update(SECURITY_HEADERS)
+        response.headers["Content-Security-Policy"] = g.get("csp", CSP)
         return response
 
     @app.get("/")
@@ -193,11 +216,32 @@ def create_app(store: EventStore, remediation: Remediation | None = None, local_
                 "executions": {k: asdict(x) for k, x in state.executions.items()},
                 "timeline": [list(t) for t in state.timeline]}
 
+    def approvals_off() -> Response:
+        return html(render.message_page("Approvals are off", "No approval key is configured."), 404)
+
+    def cross_site() -> Response | None:
+        origin = request.headers.get("Origin")
+        if origin and urlsplit(origin).netloc.lower() != request.host.lower():  # the Host itself is allow-listed
+            return html(render.message_page("Refused", "cross-site request"), 403)
+        return None
+
     @app.get("/approve")
-    def approve_form() -> Response:
+    def approve_link() -> Response:
+        """The page an approval link opens. The token is in the link's fragment, which never reaches us: the page's
+        script reads it and POSTs it to /approve/preview. Nothing is verified, shown or changed here."""
         if remediation is None:
-            return html(render.message_page("Approvals are off", "No approval key is configured."), 404)
-        token = request.args.get("token", "")
+            return approvals_off()
+        g.csp = APPROVE_PAGE_CSP
+        return html(render.approve_link_page())
+
+    @app.post("/approve/preview")
+    def approve_preview() -> Response:
+        """What the action will do, who you are, and the approve/deny form. Reads only: a preview decides nothing."""
+        if remediation is None:
+            return approvals_off()
+        if (refused := cross_site()) is not None:
+            return refused
+        token = request.form.get("token", "")
         try:
             claims = approvals.verify(remediation.key, token, remediation.clock())
         except approvals.TokenError as exc:
@@ -214,10 +258,9 @@ def create_app(store: EventStore, remediation: Remediation | None = None, local_
     @app.post("/approve")
     def approve() -> Response:
         if remediation is None:
-            return html(render.message_page("Approvals are off", "No approval key is configured."), 404)
-        origin = request.headers.get("Origin")
-        if origin and urlsplit(origin).netloc.lower() != request.host.lower():  # the Host itself is allow-listed
-            return html(render.message_page("Refused", "cross-site request"), 403)
+            return approvals_off()
+        if (refused := cross_site()) is not None:
+            return refused
         token = request.form.get("token", "")
         if not hmac.compare_digest(request.form.get("csrf", ""), csrf_for(token)):
             return html(render.message_page("Refused", "missing or wrong CSRF token"), 403)

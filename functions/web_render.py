@@ -1,11 +1,15 @@
 """Server-rendered HTML for the web view: pages, and charts, waterfalls and causal graphs as inline SVG.
 
 Everything that comes from telemetry is attacker-controlled (a log line can say anything): every value goes
-through `esc` on its way into HTML, including SVG text and attributes. No script is ever emitted.
+through `esc` on its way into HTML, including SVG text and attributes. The one script ever emitted is
+`APPROVE_SCRIPT`, a constant with no data in it, on the page an approval link opens (its CSP allows exactly that
+script, by hash).
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 from typing import Any
 
@@ -256,6 +260,39 @@ def approval_page(state: IncidentState, p: Proposal, token: str, csrf: str, iden
             f"{esc('; '.join(p.preconditions))}</p><p>You are <b>{esc(identity or 'not signed in')}</b>.</p>"
             f"{f'<p class=blocked><b>{esc(blocked)}</b></p>' if blocked else ''}{form}</section>")
     return page("Approve remediation", body)
+
+
+# Reads the approval token from the link's fragment (never sent to a server), removes it from the address bar and
+# history, and POSTs it to /approve/preview. Until it runs, the page says it needs JavaScript: no silent failure.
+APPROVE_SCRIPT = """
+(function () {
+  var status = document.getElementById("status");
+  var token = new URLSearchParams(location.hash.slice(1)).get("token") || "";
+  if (location.hash) history.replaceState(null, "", location.pathname);
+  if (!token) {
+    status.textContent = "This address carries no approval token: it travels after the '#' of an approval link. " +
+      "Open the approval link from the incident's page again.";
+    return;
+  }
+  status.textContent = "Reading the approval link...";
+  var form = document.getElementById("preview");
+  form.elements.token.value = token;
+  form.submit();
+})();
+"""
+APPROVE_SCRIPT_HASH = "sha256-" + base64.b64encode(hashlib.sha256(APPROVE_SCRIPT.encode()).digest()).decode()
+NEEDS_JAVASCRIPT = ("This page needs JavaScript to read the approval link. The link's token comes after its '#', a "
+                    "part of the address browsers never send to a server (so it never reaches a request log); only "
+                    "this page's script can read it and send it in a form. Enable JavaScript for this site and open "
+                    "the link again.")
+
+
+def approve_link_page() -> str:
+    """The page an approval link (`/approve#token=...`) opens: no data, one constant script."""
+    body = (f"<h1>Approval link</h1><section><p id=status class=blocked><b>{esc(NEEDS_JAVASCRIPT)}</b></p>"
+            "<form id=preview method=post action='/approve/preview'><input type=hidden name=token value=''></form>"
+            f"</section><script>{APPROVE_SCRIPT}</script>")
+    return page("Approval link", body)
 
 
 def message_page(title: str, message: str) -> str:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -110,19 +114,93 @@ def client(store: SqliteEventStore, r: Remediation | None, identity: str = APPRO
     return create_app(store, r, identity).test_client()
 
 
+def preview(web, token: str, **kwargs: Any):  # type: ignore[no-untyped-def]
+    """What the page an approval link opens does with the token it reads from the link's fragment."""
+    return web.post("/approve/preview", data={"token": token}, **kwargs)
+
+
+def approval_links(page: str) -> list[str]:
+    return re.findall(r"class=approval-link href='([^']+)'", page)
+
+
+def token_of(link: str) -> str:
+    (token,) = parse_qs(urlsplit(link).fragment)["token"]
+    return token
+
+
+def test_the_approval_link_carries_its_token_only_in_the_fragment(incident) -> None:  # type: ignore[no-untyped-def]
+    """Load balancers and Cloud Run log the path and query of every request: the token must be in neither. The
+    fragment (after '#') never leaves the browser."""
+    store, incident_id = incident
+    r = remediation(store)
+    links = approval_links(client(store, r).get(f"/incidents/{incident_id}").get_data(as_text=True))
+    assert links, "the report page offers approval links"
+    for link in links:
+        parts = urlsplit(link)
+        assert parts.path == "/approve" and parts.query == "", link
+        assert "token" not in parts.path + parts.query
+        claims = approvals.verify(KEY, token_of(link))
+        assert claims.incident_id == incident_id and claims.proposal_id in fold(store.load(incident_id)).proposals
+
+
+def test_the_link_page_reads_the_fragment_with_its_one_script_allowed_by_hash(incident) -> None:  # type: ignore[no-untyped-def]
+    store, incident_id = incident
+    web = client(store, remediation(store))
+    opened = web.get("/approve")
+    body = opened.get_data(as_text=True)
+    assert opened.status_code == 200
+    (script,) = re.findall(r"<script>(.*?)</script>", body, re.S)
+    assert body.count("<script") == 1
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    csp = opened.headers["Content-Security-Policy"]
+    directives = dict(d.strip().split(" ", 1) for d in csp.split(";"))
+    assert directives["script-src"] == f"'sha256-{digest}'" and directives["default-src"] == "'none'"
+    assert "unsafe" not in directives["script-src"] and "nonce" not in directives["script-src"]
+    for needed in ("location.hash", "history.replaceState", "form.submit()"):
+        assert needed in script
+    assert "action='/approve/preview'" in body and "method=post" in body
+    assert "needs JavaScript to read the approval link" in body  # what a browser without JavaScript shows
+    assert "It will do exactly this" not in body and "csrf" not in body  # GET shows nothing, verifies nothing
+    for other in ("/", f"/incidents/{incident_id}"):
+        assert "script-src" not in web.get(other).headers["Content-Security-Policy"], other
+    assert not fold(store.load(incident_id)).decisions
+
+
+def test_a_legacy_query_link_is_refused_and_never_echoed(incident, caplog: pytest.LogCaptureFixture) -> None:  # type: ignore[no-untyped-def]
+    store, incident_id = incident
+    r = remediation(store)
+    web = client(store, r)
+    pid = first_proposal(store, incident_id)
+    token = r.link_token(incident_id, pid)
+    csrf = re.search(r"name=csrf value='([^']+)'", preview(web, token).get_data(as_text=True)).group(1)
+    caplog.set_level(logging.DEBUG)
+    for response in (web.get(f"/approve?token={token}"), web.get(f"/approve?TOKEN={token}&x=1"),
+                     web.post(f"/approve/preview?token={token}", data={"token": token}),
+                     web.post(f"/approve?token={token}", data={"token": token, "csrf": csrf, "decision": "approve"})):
+        body = response.get_data(as_text=True)
+        assert response.status_code == 400, body
+        assert "query string" in body and "after '#'" in body.replace("&#x27;", "'")
+        assert token not in body and token.split(".")[1] not in body and token.split(".")[0] not in body
+        assert "It will do exactly this" not in body and "<form" not in body
+    assert token.split(".")[1] not in caplog.text
+    assert not fold(store.load(incident_id)).decisions
+
+
 def test_get_shows_and_never_decides_post_decides_once(incident) -> None:  # type: ignore[no-untyped-def]
     store, incident_id = incident
     r = remediation(store)
     web = client(store, r)
     page = web.get(f"/incidents/{incident_id}").get_data(as_text=True)
     pid = first_proposal(store, incident_id)
-    link = re.search(r"href='(/approve\?token=[^']+)'", page)
-    assert link, "the report page offers the approval link"
-    url = f"/approve?token={r.link_token(incident_id, pid)}"
-    for _ in range(3):
-        shown = web.get(url)
+    link = next(x for x in approval_links(page) if approvals.verify(KEY, token_of(x)).proposal_id == pid)
+    token = token_of(link)
+    for _ in range(3):  # link previewers fetch the link (no fragment: a browser never sends it), some run its script
+        opened = web.get(urlsplit(link).path)
+        assert opened.status_code == 200 and "needs JavaScript" in opened.get_data(as_text=True)
+        shown = preview(web, token)
         assert shown.status_code == 200 and "It will do exactly this" in shown.get_data(as_text=True)
-    assert not fold(store.load(incident_id)).decisions  # GET changed nothing
+    assert not fold(store.load(incident_id)).decisions  # neither GET nor the preview changed anything
+    assert preview(web, token, headers={"Origin": "https://evil.example"}).status_code == 403
     form = shown.get_data(as_text=True)
     token = re.search(r"name=token value='([^']+)'", form).group(1)
     csrf = re.search(r"name=csrf value='([^']+)'", form).group(1)
@@ -145,7 +223,7 @@ def test_policy_denied_approval_is_refused_on_the_web(incident) -> None:  # type
     web = client(store, r)
     pid = first_proposal(store, incident_id)
     token = r.link_token(incident_id, pid)
-    form = web.get(f"/approve?token={token}").get_data(as_text=True)
+    form = preview(web, token).get_data(as_text=True)
     csrf = re.search(r"name=csrf value='([^']+)'", form).group(1)
     refused = web.post("/approve", data={"token": token, "csrf": csrf, "decision": "approve"})
     assert refused.status_code == 403 and "deny by default" in refused.get_data(as_text=True)
@@ -214,6 +292,7 @@ def test_a_local_webhook_receives_the_report_notification(scenario, receiver) ->
     (summary,) = store.summaries()
     assert "Likely root cause" in message["text"] and f"http://sre.example/incidents/{summary['incident_id']}" in \
         message["text"]
+    assert "token" not in message["text"].lower()  # a notification links to the report, never to a token
     state = fold(store.load(summary["incident_id"]))
     assert state.notifications[0].status == "sent" and "3 attempt" in state.notifications[0].detail
 
@@ -264,7 +343,7 @@ def test_the_approval_page_says_why_instead_of_offering_a_button_that_fails(  # 
     store, incident_id = incident
     r = Remediation(store=store, key=KEY, policy=Policy({"*": allow}), approvers=frozenset(approvers))
     pid = first_proposal(store, incident_id)
-    page = client(store, r, identity).get(f"/approve?token={r.link_token(incident_id, pid)}").get_data(as_text=True)
+    page = preview(client(store, r, identity), r.link_token(incident_id, pid)).get_data(as_text=True)
     assert why in page
     assert "value=approve" not in page
     assert ("value=deny" in page) is can_deny
@@ -275,7 +354,7 @@ def test_a_decided_proposal_offers_no_buttons(incident) -> None:  # type: ignore
     r = remediation(store)
     pid = first_proposal(store, incident_id)
     r.decide(r.link_token(incident_id, pid), "deny", APPROVER)
-    page = client(store, r).get(f"/approve?token={r.link_token(incident_id, pid)}").get_data(as_text=True)
+    page = preview(client(store, r), r.link_token(incident_id, pid)).get_data(as_text=True)
     assert "already been recorded" in page and "<button" not in page
 
 

@@ -227,7 +227,10 @@ def approve_with(main: Any, incident_id: str, headers: dict[str, str]) -> int:
     assert state is not None
     pid = next(iter(state.proposals))
     token = remediation.link_token(incident_id, pid)
-    page = call(main, f"/approve?token={token}", headers=headers).get_data(as_text=True)
+    link_page = call(main, "/approve", headers=headers)  # the link's fragment never reaches the function
+    assert link_page.status_code == 200 and "script-src 'sha256-" in link_page.headers["Content-Security-Policy"]
+    assert call(main, f"/approve?token={token}", headers=headers).status_code == 400  # an old query-string link
+    page = call(main, "/approve/preview", "POST", headers=headers, data={"token": token}).get_data(as_text=True)
     csrf = re.search(r"name=csrf value='([^']+)'", page)
     form = {"token": token, "csrf": csrf.group(1) if csrf else "", "decision": "approve"}
     status: int = call(main, "/approve", "POST", headers=headers, data=form).status_code

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -38,10 +40,14 @@ class Markup(HTMLParser):
         self.attributes += [(k, v or "") for k, v in attrs]
 
 
-def dangerous(body: str) -> list[str]:
+def dangerous(body: str, scripts: int = 0) -> list[str]:
+    """`scripts`: how many of the page's script elements are the one constant script the link page may carry."""
+    from functions.web_render import APPROVE_SCRIPT
+
     markup = Markup()
     markup.feed(body)
-    bad = [t for t in markup.tags if t in ("script", "img", "iframe", "object", "embed")]
+    assert body.count(f"<script>{APPROVE_SCRIPT}</script>") == scripts
+    bad = [t for t in markup.tags if t in ("script", "img", "iframe", "object", "embed")][scripts:]
     bad += [k for k, _ in markup.attributes if k.startswith("on")]
     bad += [v for k, v in markup.attributes if k in ("href", "src", "action") and "javascript:" in v.lower()]
     return bad
@@ -72,6 +78,8 @@ class Empty:
 
 
 def test_every_page_with_hostile_data_in_every_field() -> None:
+    from functions.web import APPROVE_PAGE_CSP
+
     store = SqliteEventStore()
     pipeline, bus = embedded(store, Empty())  # type: ignore[arg-type]
     for name in pipeline.specialists:
@@ -90,16 +98,21 @@ def test_every_page_with_hostile_data_in_every_field() -> None:
     pid = next(iter(remediation.log.read(incident_id).proposals))
     token = remediation.link_token(incident_id, pid)
     web = create_app(store, remediation, "alice@example.com").test_client()
-    pages = ["/", f"/incidents/{incident_id}", f"/approve?token={token}", f"/approve?token={EVIL}",
+    pages = ["/", f"/incidents/{incident_id}", "/approve", f"/approve?token={token}", f"/approve?token={EVIL}",
              f"/incidents/{EVIL}", "/api/incidents", f"/api/incidents/{incident_id}", f"/api/incidents/{EVIL}"]
-    for path in pages:
-        response = web.get(path)
+    responses = [(path, web.get(path)) for path in pages]
+    responses += [(f"POST preview {t[:9]}", web.post("/approve/preview", data={"token": t})) for t in (token, EVIL)]
+    for path, response in responses:
         body = response.get_data(as_text=True)
+        link_page = path == "/approve"
         for header, value in SECURITY_HEADERS.items():
-            assert response.headers.get(header) == value, (path, header)
+            expected = APPROVE_PAGE_CSP if link_page and header == "Content-Security-Policy" else value
+            assert response.headers.get(header) == expected, (path, header)
         if response.mimetype == "text/html":
-            assert dangerous(body) == [], path
-            assert "&lt;script&gt;" in body or response.status_code in (403, 404), path
+            assert dangerous(body, scripts=1 if link_page else 0) == [], path
+            assert "&lt;script&gt;" in body or response.status_code in (400, 403, 404) or link_page, path
+            assert EVIL not in body, path
+            assert token not in body or path == f"POST preview {token[:9]}", path  # only its form carries it
         else:
             assert response.mimetype == "application/json"
     assert web.post("/approve", data={"token": token, "decision": "approve"}).status_code == 403  # no CSRF token
@@ -131,6 +144,11 @@ def approvable(tmp_path: Path, scenario: Any) -> tuple[SqliteEventStore, Remedia
     return store, remediation, incident_id, pid
 
 
+def preview(web: Any, token: str, **kwargs: Any) -> Any:
+    """What the page an approval link opens does with the token it reads from the link's fragment."""
+    return web.post("/approve/preview", data={"token": token}, **kwargs)
+
+
 def form_of(page: str) -> dict[str, str]:
     fields = dict(re.findall(r"name=(token|csrf) value='([^']+)'", page))
     return {**fields, "decision": "approve"}
@@ -150,13 +168,13 @@ def test_the_plain_iap_header_is_never_an_identity(scenario: Any, tmp_path: Path
                {"X-Goog-IAP-JWT-Assertion": sign(key=new_key())},
                {"X-Goog-IAP-JWT-Assertion": "x.y.z"}]
     good = {"X-Goog-IAP-JWT-Assertion": sign()}
-    form = form_of(web.get(f"/approve?token={token}", headers=good).get_data(as_text=True))  # GET decides nothing
+    form = form_of(preview(web, token, headers=good).get_data(as_text=True))  # the preview decides nothing
     for headers in refused:
-        page = web.get(f"/approve?token={token}", headers=headers).get_data(as_text=True)
+        page = preview(web, token, headers=headers).get_data(as_text=True)
         assert APPROVER not in page and "value=approve" not in page, headers
         assert web.post("/approve", data=form, headers=headers).status_code == 403, headers
         assert not remediation.log.read(incident_id).decisions  # type: ignore[union-attr]
-    page = web.get(f"/approve?token={token}", headers=good).get_data(as_text=True)
+    page = preview(web, token, headers=good).get_data(as_text=True)
     assert APPROVER in page and "value=approve" in page
     assert web.post("/approve", data=form, headers=good).status_code == 200
     assert remediation.log.read(incident_id).decisions[pid].approver == APPROVER  # type: ignore[union-attr]
@@ -168,10 +186,9 @@ def test_the_local_identity_ignores_every_header(scenario: Any, tmp_path: Path) 
     web = create_app(store, remediation, "").test_client()  # no --approver: nobody is signed in
     token = remediation.link_token(incident_id, pid)
     spoof = {"X-Goog-Authenticated-User-Email": "accounts.google.com:alice@example.com"}
-    page = web.get(f"/approve?token={token}", headers=spoof).get_data(as_text=True)
+    page = preview(web, token, headers=spoof).get_data(as_text=True)
     assert "alice@example.com" not in page and "value=approve" not in page
-    csrf = create_app(store, remediation, "alice@example.com").test_client().get(
-        f"/approve?token={token}").get_data(as_text=True)
+    csrf = preview(create_app(store, remediation, "alice@example.com").test_client(), token).get_data(as_text=True)
     assert web.post("/approve", data=form_of(csrf), headers=spoof).status_code == 403
     assert not remediation.log.read(incident_id).decisions  # type: ignore[union-attr]
 
@@ -184,12 +201,13 @@ def test_host_header_outside_the_allow_list_is_refused(scenario: Any, tmp_path: 
                      ).test_client()
     token = remediation.link_token(incident_id, pid)
     base = {"base_url": "http://127.0.0.1:8080"}
-    page = web.get(f"/approve?token={token}", **base).get_data(as_text=True)  # type: ignore[arg-type]
+    page = preview(web, token, **base).get_data(as_text=True)
     form = form_of(page)
     for host in ("evil.example:8080", "evil.example", "127.0.0.1.evil.example:8080", "127.0.0.1:9999"):
         rebound = {"base_url": f"http://{host}"}
         assert web.get("/", **rebound).status_code == 400, host  # type: ignore[arg-type]
-        assert web.get(f"/approve?token={token}", **rebound).status_code == 400, host  # type: ignore[arg-type]
+        assert web.get("/approve", **rebound).status_code == 400, host  # type: ignore[arg-type]
+        assert preview(web, token, headers={"Origin": f"http://{host}"}, **rebound).status_code == 400, host
         response = web.post("/approve", data=form, headers={"Origin": f"http://{host}"}, **rebound)  # type: ignore[arg-type]
         assert response.status_code == 400, host
     assert not remediation.log.read(incident_id).decisions  # type: ignore[union-attr]
@@ -204,40 +222,130 @@ def test_host_header_outside_the_allow_list_is_refused(scenario: Any, tmp_path: 
     assert default.get("/", base_url="http://evil.example").status_code == 400
 
 
-def test_approval_tokens_never_reach_a_log(scenario: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture,
-                                           capfd: pytest.CaptureFixture[str]) -> None:
-    """The real development server (`autosre serve` runs it) logs every request line: not the token in it."""
-    import logging
+class AccessLog:
+    """The request log lines the infrastructure in front of the web view writes, unfiltered: what the HTTPS load
+    balancer and Cloud Run send to Cloud Logging (`httpRequest.requestUrl`, `referer`, `userAgent`), and a
+    gunicorn-style access line (its default format: the request line, the referer, the user agent)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app, self.lines = app, []  # type: list[str]
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        from wsgiref.util import request_uri
+
+        def start(status: str, headers: Any, exc_info: Any = None) -> Any:
+            method, referer = environ["REQUEST_METHOD"], environ.get("HTTP_REFERER", "-")
+            agent = environ.get("HTTP_USER_AGENT", "-")
+            self.lines.append(json.dumps({"httpRequest": {
+                "requestMethod": method, "requestUrl": request_uri(environ), "status": int(status[:3]),
+                "referer": referer, "userAgent": agent}}))
+            self.lines.append(f'{environ.get("REMOTE_ADDR")} - - [{time.strftime("%d/%b/%Y:%H:%M:%S %z")}] '
+                              f'"{method} {environ.get("RAW_URI") or environ.get("REQUEST_URI")} '
+                              f'{environ["SERVER_PROTOCOL"]}" {status[:3]} - "{referer}" "{agent}"')
+            return start_response(status, headers, exc_info)
+
+        return self.app(environ, start)
+
+
+@contextmanager
+def serving(app: Any) -> Iterator[tuple[str, AccessLog]]:
+    """The real development server (`autosre serve` runs it; it logs every request line) behind the access log."""
     import threading
-    import urllib.error
-    import urllib.parse
-    import urllib.request
 
     from werkzeug.serving import make_server
 
-    store, remediation, incident_id, pid = approvable(tmp_path, scenario)
-    token = remediation.link_token(incident_id, pid)
-    server = make_server("127.0.0.1", 0, create_app(store, remediation, "alice@example.com"), threaded=True)
+    access = AccessLog(app)
+    server = make_server("127.0.0.1", 0, access, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_port}"
-    caplog.set_level(logging.DEBUG)
     try:
-        page = urllib.request.urlopen(f"{url}/approve?token={token}", timeout=10).read().decode()
-        for path in (f"/approve?token={token}&x=1", f"/nothing?token={token}", f"/approve?csrf=1&token={token}x"):
-            try:
-                urllib.request.urlopen(url + path, timeout=10)
-            except urllib.error.HTTPError:
-                pass
-        form = urllib.parse.urlencode(form_of(page)).encode()
-        urllib.request.urlopen(urllib.request.Request(f"{url}/approve", data=form, method="POST"), timeout=10)
+        yield f"http://127.0.0.1:{server.server_port}", access
     finally:
         server.shutdown()
+
+
+def fetch(url: str, form: dict[str, str] | None = None, referer: str = "") -> str:
+    """A browser's request: a link or form target without its fragment (never sent), the Referer a same-origin
+    policy sends (the page's URL, never its fragment), an Origin on POST."""
+    import urllib.parse
+    import urllib.request
+
+    headers = {"User-Agent": "Mozilla/5.0 (test)", **({"Referer": referer.split("#")[0]} if referer else {})}
+    if form is not None:
+        headers["Origin"] = "{0.scheme}://{0.netloc}".format(urllib.parse.urlsplit(url))
+    data = urllib.parse.urlencode(form).encode() if form is not None else None
+    request = urllib.request.Request(url.split("#")[0], data=data, headers=headers)
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return str(response.read().decode())
+
+
+def approve_as_a_browser(base: str, remediation: Remediation, incident_id: str, pid: str) -> str:
+    """From the report page: follow the approval link, let the link page do what its script does (read the token
+    from the fragment, POST it to the preview), approve. Returns the token the link carried."""
+    from urllib.parse import parse_qs, urljoin, urlsplit
+
+    from shared import approvals
+
+    report_url = f"{base}/incidents/{incident_id}"
+    report = fetch(report_url)
+    links = [urljoin(report_url, h) for h in re.findall(r"class=approval-link href='([^']+)'", report)]
+
+    def token_of(link: str) -> str:
+        parts = urlsplit(link)
+        (token,) = parse_qs(parts.fragment or parts.query)["token"]
+        return token
+
+    link = next(x for x in links if approvals.verify(remediation.key, token_of(x)).proposal_id == pid)
+    page, page_url = fetch(link, referer=report_url), link.split("#")[0]
+    if "action='/approve/preview'" in page:  # the link page's script
+        page, page_url = fetch(f"{base}/approve/preview", {"token": token_of(link)}, referer=page_url), \
+            f"{base}/approve/preview"
+    assert "Recorded: approve" in fetch(f"{base}/approve", form_of(page), referer=page_url)
+    return token_of(link)
+
+
+def leaks(token: str, texts: list[str]) -> list[str]:
+    body, signature = token.split(".")
+    return [t for t in texts if token in t or body in t or signature in t]
+
+
+def test_no_request_log_of_the_approval_flow_carries_the_token(scenario: Any, tmp_path: Path,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    """On Google Cloud the load balancer and Cloud Run log every request's full URL (query string included) and its
+    Referer: the whole flow, from the report page's link to the decision, must put the token in neither."""
+    import logging
+
+    store, remediation, incident_id, pid = approvable(tmp_path, scenario)
+    caplog.set_level(logging.INFO)
+    with serving(create_app(store, remediation, "alice@example.com")) as (base, access):
+        token = approve_as_a_browser(base, remediation, incident_id, pid)
+    werkzeug = [r.getMessage() for r in caplog.records if r.name == "werkzeug"]
+    assert werkzeug, "the request log was captured"
+    assert leaks(token, access.lines + werkzeug) == []
+    assert sum('"requestMethod": "POST"' in line for line in access.lines) == 2  # the preview, the decision
+    assert remediation.log.read(incident_id).decisions[pid].approver == "alice@example.com"  # type: ignore[union-attr]
+
+
+def test_approval_tokens_never_reach_our_log(scenario: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture,
+                                             capfd: pytest.CaptureFixture[str]) -> None:
+    """Old links and hand-made URLs still put a token in a query string: refused, and werkzeug's request line
+    (what `autosre serve` logs) has it redacted."""
+    import logging
+    import urllib.error
+
+    store, remediation, incident_id, pid = approvable(tmp_path, scenario)
+    token = remediation.link_token(incident_id, pid)
+    caplog.set_level(logging.DEBUG)
+    with serving(create_app(store, remediation, "alice@example.com")) as (base, _):
+        for path in (f"/approve?token={token}", f"/approve?token={token}&x=1", f"/nothing?token={token}",
+                     f"/approve?csrf=1&token={token}x", f"/approve/preview?token={token}"):
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                fetch(base + path, {} if "preview" in path else None)
+            assert refused.value.code in (400, 404) and token not in refused.value.read().decode(), path
+        approve_as_a_browser(base, remediation, incident_id, pid)
     out, err = capfd.readouterr()
     werkzeug_lines = [r for r in caplog.records if r.name == "werkzeug"]
-    assert werkzeug_lines, "the request log was captured"
-    signature = token.split(".")[-1]
-    for text in [caplog.text, out, err, *(r.getMessage() for r in caplog.records)]:
-        assert token not in text and signature not in text
+    assert len(werkzeug_lines) >= 5, "the request log was captured"
+    assert leaks(token, [caplog.text, out, err, *(r.getMessage() for r in caplog.records)]) == []
     assert remediation.log.read(incident_id).decisions  # type: ignore[union-attr]
 
 
