@@ -12,8 +12,12 @@ synthesize a redelivery for an incident already analysed (a Firestore read of it
 execute an action nobody approved (refused after reading the incident); web the incident list; sweep a pass.
 
 The baseline of each entry point is the same kind of process with functions-framework and the SDKs the entry
-point needs alone (Firestore and Pub/Sub, or Firestore only for execute, web and sweep): a function that imports
-them, builds their clients and makes one call of the same kind (a document read; a publish).
+point uses for its message alone (Firestore and Pub/Sub for intake and the specialists, which publish; Firestore only
+for synthesize, execute, web and sweep, whose messages here publish nothing, so they never import the Pub/Sub SDK):
+a function that imports them, builds their clients and makes one call of the same kind (a document read; a
+publish). Each child reports which of the two SDKs it imported, and a row whose baseline imports others than the
+function did is flagged. The two arms run alternately, in alternating order (ours first, then the baseline first),
+and the spread (fastest and slowest run of each arm) is printed beside the medians.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ENTRIES = [  # target, signature, the SDKs its baseline imports
     ("intake", "cloudevent", "store+bus"), ("specialist_logs", "cloudevent", "store+bus"),
     ("specialist_traces", "cloudevent", "store+bus"), ("specialist_metrics", "cloudevent", "store+bus"),
-    ("specialist_changes", "cloudevent", "store+bus"), ("synthesize", "cloudevent", "store+bus"),
+    ("specialist_changes", "cloudevent", "store+bus"), ("synthesize", "cloudevent", "store"),
     ("execute", "cloudevent", "store"), ("web", "http", "store"), ("sweep", "http", "store"),
 ]
 BASELINE = '''
@@ -70,7 +74,10 @@ if sys.argv[4] == "http":
 else:
     response = client.post("/projects/p/topics/t", json={"message": {"data": sys.argv[5], "attributes":
         dict(a.split("=", 1) for a in sys.argv[6:]), "messageId": "m-" + str(began)}, "subscription": "s"})
-print("RESULT", response.status_code, time.time() - began, flush=True)
+took = time.time() - began
+sdks = ",".join(n for n, m in (("firestore", "google.cloud.firestore"), ("pubsub", "google.cloud.pubsub_v1"))
+                if m in sys.modules) or "-"
+print("RESULT", response.status_code, took, sdks, flush=True)
 import os
 os._exit(0)
 '''
@@ -82,17 +89,18 @@ def _push(payload: dict[str, object] | bytes) -> str:
 
 
 def run_once(target: str, source: str, signature: str, message: str, attributes: list[str],
-             env: dict[str, str]) -> float:
+             env: dict[str, str]) -> tuple[float, str]:
+    """Seconds from spawn to the response, and the Google SDKs the process imported."""
     began = time.time()
     out = subprocess.run([sys.executable, "-c", CHILD, str(began), target, source, signature, message, *attributes],
                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=300, check=False)
     line = next((x for x in out.stdout.splitlines() if x.startswith("RESULT ")), None)
     if line is None:
         raise RuntimeError(f"{target}: no result: {out.stderr[-1500:]}")
-    _, status, seconds = line.split()
+    _, status, seconds, sdks = line.split()
     if int(status) >= 400:
         raise RuntimeError(f"{target}: HTTP {status}: {out.stderr[-1500:]}")
-    return float(seconds)
+    return float(seconds), sdks
 
 
 def alert(incident: str, started: int) -> bytes:
@@ -161,20 +169,35 @@ def main(argv: list[str] | None = None) -> int:
             messages = ["/api/incidents" if target == "web" else "/"] * args.runs
         base_source = str(bus_src if sdks == "store+bus" else baseline_src)
         base_target = "http" if signature == "http" else "event"
-        ours, base = [], []
-        for m in messages:  # alternately: a busy machine slows both alike
-            ours.append(run_once(target, str(ROOT / "functions" / "main.py"), signature, m, attributes, env))
-            base.append(run_once(base_target, base_source, signature, _push(b"x") if signature != "http" else "/",
-                                 [], env))
-        rows.append((target, sdks, statistics.median(ours), statistics.median(base)))
-        print(f"{target}: {statistics.median(ours):.3f} s vs {statistics.median(base):.3f} s", file=sys.stderr)
-    print(f"cold start, fresh process, median of {args.runs}; Pub/Sub and Firestore emulators; baseline = "
-          "functions-framework + the SDKs alone, one call of the same kind")
-    print("| entry point | baseline SDKs | cold start s | baseline s | ratio |")
-    print("|---|---|---|---|---|")
-    for target, sdks, ours_s, base_s in rows:
+        ours: list[float] = []
+        base: list[float] = []
+        used: set[str] = set()
+        base_used: set[str] = set()
+        for i, m in enumerate(messages):  # alternately, in alternating order: a busy machine slows both alike
+            for arm in ("ours", "base") if i % 2 == 0 else ("base", "ours"):
+                if arm == "ours":
+                    seconds, imported = run_once(target, str(ROOT / "functions" / "main.py"), signature, m,
+                                                 attributes, env)
+                    ours.append(seconds)
+                    used.add(imported)
+                else:
+                    seconds, imported = run_once(base_target, base_source, signature,
+                                                 _push(b"x") if signature != "http" else "/", [], env)
+                    base.append(seconds)
+                    base_used.add(imported)
+        rows.append((target, sdks, ours, base, "/".join(sorted(used)), "/".join(sorted(base_used))))
+        print(f"{target}: {statistics.median(ours):.3f} s vs {statistics.median(base):.3f} s "
+              f"(ours {min(ours):.3f}-{max(ours):.3f}, baseline {min(base):.3f}-{max(base):.3f})", file=sys.stderr)
+    print(f"cold start, fresh process, median of {args.runs}, the arms alternated; Pub/Sub and Firestore emulators; "
+          "baseline = functions-framework + the SDKs the message uses, alone, one call of the same kind")
+    print("| entry point | baseline SDKs | cold start s | baseline s | ratio | spread ours s | spread baseline s |")
+    print("|---|---|---|---|---|---|---|")
+    for target, sdks, ours, base, imported, base_imported in rows:
         names = "firestore + pubsub" if sdks == "store+bus" else "firestore"
-        print(f"| {target} | {names} | {ours_s:.3f} | {base_s:.3f} | {ours_s / base_s:.2f}x |")
+        flag = "" if imported == base_imported else f" (function imported {imported}, baseline {base_imported})"
+        ours_s, base_s = statistics.median(ours), statistics.median(base)
+        print(f"| {target} | {names}{flag} | {ours_s:.3f} | {base_s:.3f} | {ours_s / base_s:.2f}x "
+              f"| {min(ours):.3f}-{max(ours):.3f} | {min(base):.3f}-{max(base):.3f} |")
     return 0
 
 

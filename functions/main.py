@@ -208,9 +208,10 @@ def sweep(request: Any) -> tuple[str, int]:
     done, and approved actions whose hand-off to the executor was not recorded."""
     from functions.runtime import remediation_of
 
-    swept = pipeline().sweep()
+    open_incidents = pipeline().log.summaries(status="open")  # one query serves both passes
+    swept = pipeline().sweep(summaries=open_incidents)
     handed: list[str] = []
     settings = Settings.from_env()
     if settings.approval_key:  # without a signing key there are no approvals to hand over
-        handed = handing_off(remediation_of(settings, pipeline().store)).redrive_hand_offs()
+        handed = handing_off(remediation_of(settings, pipeline().store)).redrive_hand_offs(open_incidents)
     return json.dumps({"partial_reports": swept, "handed_off": handed}), 200

@@ -16,12 +16,10 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-from agents.context import AnalysisContext, SpecialistResult, plan_windows
 from shared import events as ev
 from shared import topics
-from shared.alerts import AlertParseError, parse_alert
 from shared.events import (
     AlertReceived,
     AlertRejected,
@@ -42,16 +40,29 @@ from shared.incident_state import IncidentState
 from shared.incidents import release_open, reroute_after_resolution, route_alert
 from shared.models import SPECIALISTS, Alert, Event, FindingsReady, ReadCounts, Report, Task
 from shared.ports import Bus, EventStore, Message, NarrativeWriter, TelemetrySource
-from shared.redaction import redact_alert, redact_finding
-from shared.telemetry.metered import Budget, MeteredSource, Prices, cost_of, spent_before
-from shared.telemetry_records import Window
+
+if TYPE_CHECKING:  # imported where used: a redelivered message needs neither the analysis, the meter nor redaction
+    from agents.context import AnalysisContext, SpecialistResult
+    from shared.telemetry.metered import Budget, MeteredSource, Prices
 
 log = logging.getLogger("autosre.pipeline")
 
 EXCERPT_BYTES = 2048
 
-Specialist = Callable[[TelemetrySource, AnalysisContext], SpecialistResult]
+Specialist: TypeAlias = "Callable[[TelemetrySource, AnalysisContext], SpecialistResult]"
 TelemetryFactory = Callable[[IncidentState], TelemetrySource]
+
+
+def no_budget() -> Budget:
+    from shared.telemetry.metered import Budget
+
+    return Budget()
+
+
+def list_prices() -> Prices:
+    from shared.telemetry.metered import Prices
+
+    return Prices()
 
 
 @dataclass(frozen=True)
@@ -92,8 +103,8 @@ class Pipeline:
     observers: list[Callable[[Event], None]] = field(default_factory=list)
     after_report: list[ReportStep] = field(default_factory=list)  # propose, notify: each records its outcome
     writer: NarrativeWriter | None = None  # the optional LLM narrative (grounded in finding ids)
-    budget: Budget = field(default_factory=Budget)  # per-investigation read caps (shared/telemetry/metered.py)
-    prices: Prices = field(default_factory=Prices)  # list prices for the report's cost estimate
+    budget: Budget = field(default_factory=no_budget)  # per-investigation read caps (shared/telemetry/metered.py)
+    prices: Prices = field(default_factory=list_prices)  # list prices for the report's cost estimate
     _loaded: dict[str, Specialist] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -111,6 +122,8 @@ class Pipeline:
 
     def on_alert(self, message: Message) -> str | None:
         """Parse, group, record; open round 1 and fan out. Returns the incident id (None if rejected)."""
+        from shared.alerts import AlertParseError, parse_alert
+
         try:
             alert = parse_alert(message.data)
         except AlertParseError as exc:
@@ -133,6 +146,8 @@ class Pipeline:
                 and alert.monitoring_incident_id not in incident.state.alerts)
 
     def _record_alert(self, incident: IncidentHandle, alert: Alert) -> None:
+        from shared.redaction import redact_alert
+
         alert_key = (alert.monitoring_incident_id, alert.state, alert.started_at, alert.ended_at)
         masked = redact_alert(alert)  # the one boundary: nothing downstream (report, chat, LLM) sees a secret
         incident.record(ev.INCIDENT_OPENED, (), "intake", IncidentOpened(group_key=masked.group_key(), alert=masked))
@@ -178,6 +193,8 @@ class Pipeline:
             number, reason = max(state.rounds) + 1, "a new alert started after the window the last round read"
         else:
             return
+        from agents.context import plan_windows
+
         window, baseline = plan_windows(onset)
         incident.record(ev.ROUND_STARTED, (number,), "intake", RoundStarted(
             round=number, specialists=list(self.specialists), deadline=self.clock() + self.round_deadline_s,
@@ -211,6 +228,9 @@ class Pipeline:
         self._publish(topics.FINDINGS, ready.model_dump(), {"incident_id": task.incident_id})
 
     def context(self, state: IncidentState, number: int) -> AnalysisContext:
+        from agents.context import AnalysisContext
+        from shared.telemetry_records import Window
+
         rnd = state.rounds[number]
         w = rnd.window
         alert = state.first_alert
@@ -226,6 +246,9 @@ class Pipeline:
         )
 
     def _run_specialist(self, incident: IncidentHandle, task: Task) -> None:
+        from shared.redaction import redact_finding
+        from shared.telemetry.metered import MeteredSource, spent_before
+
         state = incident.state
         ctx = self.context(state, task.round)
         actor = f"specialist_{task.specialist}"
@@ -278,6 +301,7 @@ class Pipeline:
 
     def _synthesize(self, incident: IncidentHandle, number: int, partial_ok: bool, delivery: str) -> Report | None:
         from agents.synthesis import build_report
+        from shared.telemetry.metered import cost_of
 
         state = incident.state
         rnd = state.rounds.get(number)
@@ -373,12 +397,20 @@ class Pipeline:
         return report.model_copy(update={"narrative": text, "llm": meta,
                                          "narrative_source": "llm" if text else "deterministic"})
 
-    def sweep(self, now: float | None = None) -> list[str]:
-        """Publish partial reports for open incidents whose round deadline has passed."""
+    def sweep(self, now: float | None = None, summaries: list[dict[str, Any]] | None = None) -> list[str]:
+        """Publish partial reports for open incidents whose round deadline has passed, and run the after-report
+        steps not recorded as done. `summaries`: the open incidents' summaries when the caller has read them.
+
+        Only an incident that may have something to do is loaded: one whose report has steps to run, or one
+        without a report opened at least `round_deadline_s` ago (every round's deadline is at least that long after
+        the incident opened, so a younger one has no round past its deadline)."""
         now = self.clock() if now is None else now
         swept = []
-        for summary in self.log.summaries(status="open"):
-            if summary.get("report") and not self.pending_steps(summary):
+        for summary in self.log.summaries(status="open") if summaries is None else summaries:
+            if summary.get("report"):
+                if not self.pending_steps(summary):
+                    continue
+            elif isinstance(opened := summary.get("opened_at"), (int, float)) and now < opened + self.round_deadline_s:
                 continue
             with self.log.incident(str(summary["incident_id"])) as incident:
                 rnd = incident.state.current_round if incident.exists else None

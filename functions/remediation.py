@@ -17,10 +17,10 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from agents.catalog import propose as propose_from_report
 from agents.policy import Decision, Policy
-from agents.recovery import recovery_verdict
 from shared import approvals
 from shared import events as ev
 from shared.action_ledger import ActionLedger
@@ -137,11 +137,12 @@ class Remediation:
                             RemediationHandedOff(proposal_id=proposal_id))
         return True
 
-    def redrive_hand_offs(self) -> list[str]:
+    def redrive_hand_offs(self, summaries: list[dict[str, Any]] | None = None) -> list[str]:
         """Hand over again every approved proposal whose hand-off was not recorded (a failure or a crash between
-        the decision and the hand-off). Returns the proposal ids handed over."""
+        the decision and the hand-off). Returns the proposal ids handed over. `summaries`: the open incidents'
+        summaries when the caller has read them (the sweep), else they are read here."""
         done = []
-        for summary in self.log.summaries(status="open"):
+        for summary in self.log.summaries(status="open") if summaries is None else summaries:
             if not summary.get("awaiting_hand_off"):
                 continue
             state = self.log.read(str(summary["incident_id"]))
@@ -203,6 +204,8 @@ class Remediation:
                         window_s: float = 900.0, sustain: int = 3, threshold: float | None = None) -> str:
         """After an action ran: is the alerting SLI back under its threshold within the window? Records
         `remediation.verified` (recovered / not recovered / unknown) once per proposal."""
+        from agents.recovery import recovery_verdict
+
         with self.log.incident(incident_id) as incident:
             state = incident.state if incident.exists else None
             execution = state.executions.get(proposal_id) if state else None

@@ -9,6 +9,22 @@ from pydantic import BaseModel, Field
 
 from shared.models import SPECIALISTS
 
+# List prices of the cost ledger's estimate, defined once: the defaults of Settings' `price_*` and of
+# shared/telemetry/metered.py's `Prices`. Checked against the pricing pages; free tiers not deducted. What the
+# estimate counts: BigQuery bytes billed, Cloud Monitoring time series returned, LLM tokens. Reads of Cloud Logging
+# (entries.list) and Cloud Trace (ListTraces) are priced at zero: both bill ingestion only ("No additional charges
+# for querying and analyzing log data"; Trace: $0.20 per million spans ingested) per
+# https://cloud.google.com/stackdriver/pricing, so the ledger counts their calls, entries and spans at $0.
+# https://cloud.google.com/bigquery/pricing: on-demand compute $6.25 per TiB (first 1 TiB a month free).
+LIST_PRICE_BQ_TIB = 6.25
+# https://cloud.google.com/stackdriver/pricing: Monitoring read API, since 2 October 2025, $0.50 per million time
+# series returned (first 1 million a month per billing account free); it was $0.01 per 1,000 read calls.
+LIST_PRICE_MONITORING_MILLION_SERIES = 0.50
+# https://ai.google.dev/gemini-api/docs/pricing: gemini-2.5-flash, paid tier, $0.30 per million input tokens (text,
+# image, video; audio is $1.00) and $2.50 per million output tokens, thinking tokens included.
+LIST_PRICE_LLM_1K_TOKENS_IN = 0.0003
+LIST_PRICE_LLM_1K_TOKENS_OUT = 0.0025
+
 
 class Settings(BaseModel):
     project: str = Field("autosre-local", description="GCP project id (or the emulators' project)")
@@ -50,23 +66,16 @@ class Settings(BaseModel):
     budget_api_calls: int = Field(0, ge=0, description="API requests an investigation may send (0: no cap)")
     budget_log_entries: int = Field(0, ge=0, description="log entries an investigation may read (0: no cap)")
     budget_bytes_billed: int = Field(0, ge=0, description="bytes an investigation's queries may bill (0: no cap)")
-    # List prices of the cost ledger's estimate (checked against the pricing pages; free tiers not deducted). What
-    # the estimate counts: BigQuery bytes billed, Cloud Monitoring time series returned, LLM tokens. Reads of Cloud
-    # Logging (entries.list) and Cloud Trace (ListTraces) are priced at zero: both bill ingestion only ("No
-    # additional charges for querying and analyzing log data"; Trace: $0.20 per million spans ingested) per
-    # https://cloud.google.com/stackdriver/pricing, so the ledger counts their calls, entries and spans at $0.
-    # https://cloud.google.com/bigquery/pricing: on-demand compute $6.25 per TiB (first 1 TiB a month free).
-    price_bq_tib: float = Field(6.25, ge=0, description="USD per TiB a BigQuery query bills (on-demand list price)")
-    # https://cloud.google.com/stackdriver/pricing: Monitoring read API, since 2 October 2025, $0.50 per million
-    # time series returned (first 1 million a month per billing account free); it was $0.01 per 1,000 read calls.
-    price_monitoring_million_series: float = Field(0.50, ge=0, description="USD per million time series read from "
-                                                                            "Cloud Monitoring")
-    # https://ai.google.dev/gemini-api/docs/pricing: gemini-2.5-flash, paid tier, $0.30 per million input tokens
-    # (text, image, video; audio is $1.00) and $2.50 per million output tokens, thinking tokens included.
-    price_llm_1k_tokens_in: float = Field(0.0003, ge=0, description="USD per 1,000 LLM input tokens "
-                                                                     "(gemini-2.5-flash list price)")
-    price_llm_1k_tokens_out: float = Field(0.0025, ge=0, description="USD per 1,000 LLM output tokens, thinking "
-                                                                      "included (gemini-2.5-flash list price)")
+    # the cost ledger's list prices: defaults from the one definition above
+    price_bq_tib: float = Field(LIST_PRICE_BQ_TIB, ge=0, description="USD per TiB a BigQuery query bills "
+                                                                      "(on-demand list price)")
+    price_monitoring_million_series: float = Field(LIST_PRICE_MONITORING_MILLION_SERIES, ge=0,
+                                                   description="USD per million time series read from Cloud "
+                                                               "Monitoring")
+    price_llm_1k_tokens_in: float = Field(LIST_PRICE_LLM_1K_TOKENS_IN, ge=0, description="USD per 1,000 LLM input "
+                                          "tokens (gemini-2.5-flash list price)")
+    price_llm_1k_tokens_out: float = Field(LIST_PRICE_LLM_1K_TOKENS_OUT, ge=0, description="USD per 1,000 LLM output "
+                                           "tokens, thinking included (gemini-2.5-flash list price)")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:

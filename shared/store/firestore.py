@@ -78,6 +78,9 @@ class FirestoreEventStore:
         self._keys = client.collection(f"{prefix}_keys")
         self._terms = client.collection(f"{prefix}_terms")
         self._signatures = client.collection(f"{prefix}_signatures")
+        # incidents a load found without events: their summary is created, not read first (one round trip less
+        # for a new incident; a summary another writer created meanwhile fails the create and is compared as usual)
+        self._new: set[str] = set()
 
     def _events(self, incident_id: str) -> Any:
         return self._incidents.document(doc_id(incident_id)).collection("events")
@@ -112,6 +115,10 @@ class FirestoreEventStore:
             for d in (snap.to_dict() for snap in self._events(incident_id).stream())
         ]
         events.sort(key=lambda e: (e.at, e.event_id))
+        if events:
+            self._new.discard(incident_id)
+        elif len(self._new) < 4096:
+            self._new.add(incident_id)
         return events
 
     def claim(self, key: str, value: str) -> str:
@@ -151,6 +158,13 @@ class FirestoreEventStore:
                "status": str(summary.get("status", "")), "events": newer[0], "updated_at": newer[1],
                **self._expiry(newer[1])}
         ref = self._incidents.document(doc_id(incident_id))
+        if incident_id in self._new:
+            self._new.discard(incident_id)
+            try:
+                ref.create(doc)
+                return
+            except self._exists:
+                pass  # another writer projected it first: compare with theirs below
         for _ in range(8):  # another writer may land between the read and the write: read again
             snap = ref.get()
             if not snap.exists:

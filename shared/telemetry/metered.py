@@ -22,6 +22,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from shared.config import (
+    LIST_PRICE_BQ_TIB,
+    LIST_PRICE_LLM_1K_TOKENS_IN,
+    LIST_PRICE_LLM_1K_TOKENS_OUT,
+    LIST_PRICE_MONITORING_MILLION_SERIES,
+)
 from shared.models import Cost, ReadCounts
 from shared.ports import LogPatternCounter, TelemetrySource
 from shared.telemetry_records import (
@@ -65,12 +71,13 @@ class Budget:
 
 @dataclass(frozen=True)
 class Prices:
-    """List prices in USD (docs/configuration.md gives their sources; set them to your contract's)."""
+    """Prices in USD of what the estimate counts; the defaults are the list prices of shared/config.py (their one
+    definition, with their sources; AUTOSRE_PRICE_* sets them to your contract's)."""
 
-    bq_tib: float = 6.25  # BigQuery on-demand queries, per TiB billed
-    monitoring_million_series: float = 0.50  # Cloud Monitoring reads, per million time series returned
-    llm_1k_tokens_in: float = 0.0003  # Gemini 2.5 Flash input (text), per 1,000 tokens
-    llm_1k_tokens_out: float = 0.0025  # Gemini 2.5 Flash output, thinking included, per 1,000 tokens
+    bq_tib: float = LIST_PRICE_BQ_TIB  # BigQuery on-demand queries, per TiB billed
+    monitoring_million_series: float = LIST_PRICE_MONITORING_MILLION_SERIES  # Monitoring, per million series read
+    llm_1k_tokens_in: float = LIST_PRICE_LLM_1K_TOKENS_IN  # LLM input tokens, per 1,000
+    llm_1k_tokens_out: float = LIST_PRICE_LLM_1K_TOKENS_OUT  # LLM output tokens, thinking included, per 1,000
 
     def as_dict(self) -> dict[str, float]:
         return {"bq_tib": self.bq_tib, "monitoring_million_series": self.monitoring_million_series,
@@ -207,12 +214,14 @@ def _int(value: object) -> int:
 
 
 def summary_line(cost: Cost) -> str:
-    """One line of the ledger (text report, web view)."""
+    """One line of the ledger (text report, web view), saying what the estimate counts."""
     t = cost.total
     line = (f"{t.reads} reads, {t.api_calls} API calls, {t.log_entries} log entries, {t.spans} spans, {t.series} "
             f"series, {t.changes} changes, {t.pattern_rows} pattern rows, {_bytes(t.bytes_billed)} billed, LLM tokens "
-            f"{cost.llm_tokens_in} in / {cost.llm_tokens_out} out; estimate ${cost.estimate_usd:.4f} at list prices")
-    return line + (f"; budget reached ({cost.cap}), {t.refused} reads refused" if cost.cap else "")
+            f"{cost.llm_tokens_in} in / {cost.llm_tokens_out} out")
+    line += f"; budget reached ({cost.cap}), {t.refused} reads refused" if cost.cap else ""
+    return line + (f"; estimate ${cost.estimate_usd:.4f} at list prices, of BigQuery bytes billed, Monitoring series "
+                   f"returned ({t.billed_series}) and LLM tokens (Logging and Trace reads are not billed)")
 
 
 def _bytes(n: int) -> str:

@@ -1,0 +1,125 @@
+"""What a cold start's first message costs in store round trips and imports (bench/cold_start.py measures the time):
+the sweep reads only incidents that may have something to do, one query serves both of its passes, a new
+incident's summary is created without a read first, the Pub/Sub bus does not hold a message it waits for, and the
+pipeline imports the analysis context, the alert parser and the redaction rules only where it uses them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from functions.runtime import embedded
+from shared import topics
+from shared.models import Cost, ReadCounts
+from shared.store.sqlite import SqliteEventStore
+from shared.telemetry.memory import MemorySource
+from tests.data import alerts_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class CountingStore(SqliteEventStore):
+    def __init__(self) -> None:
+        super().__init__(":memory:")
+        self.loads = 0
+        self.queries = 0
+
+    def load(self, incident_id: str) -> Any:
+        self.loads += 1
+        return super().load(incident_id)
+
+    def summaries(self, status: str | None = None) -> Any:
+        self.queries += 1
+        return super().summaries(status)
+
+
+def _alert() -> bytes:
+    return next(p for p in sorted(alerts_dir().glob("*.json"))).read_bytes()
+
+
+def test_the_sweep_loads_no_incident_younger_than_a_round_deadline() -> None:
+    clock = [1000.0]
+    store = CountingStore()
+    pipeline, bus = embedded(store, MemorySource(), clock=lambda: clock[0])
+    bus.publish(topics.ALERTS, _alert())
+    while bus._queue:  # the alert only: its tasks are never run, so the round stays open without a report
+        sub, message = bus._queue.popleft()
+        if message.topic == topics.ALERTS:
+            bus._run(sub, message)
+    (summary,) = [s for s in store.summaries(status="open")]
+    assert not summary["report"]
+    store.loads = 0
+    assert pipeline.sweep(now=1000.0 + 10) == [] and store.loads == 0  # no round can be past its deadline yet
+    swept = pipeline.sweep(now=1000.0 + pipeline.round_deadline_s + 1)
+    assert swept == [summary["incident_id"]] and store.loads >= 1  # past it: loaded and swept, as before
+
+
+def test_the_sweep_function_queries_the_open_incidents_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import functions.main as main
+
+    store = CountingStore()
+    pipeline, _ = embedded(store, MemorySource())
+    monkeypatch.setattr(main, "_pipeline", pipeline)
+    monkeypatch.setenv("AUTOSRE_APPROVAL_KEY", "k" * 40)
+    monkeypatch.setenv("AUTOSRE_SQLITE_PATH", str(tmp_path / "unused.db"))
+    body, status = main.sweep(None)
+    assert status == 200 and json.loads(body) == {"partial_reports": [], "handed_off": []}
+    assert store.queries == 1
+
+
+def test_summary_line_says_what_the_estimate_counts() -> None:
+    from shared.telemetry.metered import summary_line
+
+    line = summary_line(Cost(total=ReadCounts(reads=3, log_entries=10, billed_series=4), estimate_usd=0.0001))
+    assert line.endswith("estimate $0.0001 at list prices, of BigQuery bytes billed, Monitoring series returned (4) "
+                         "and LLM tokens (Logging and Trace reads are not billed)")
+
+
+def test_the_list_prices_have_one_definition() -> None:
+    from shared import config
+    from shared.telemetry.metered import Prices
+
+    settings = config.Settings()
+    assert Prices() == Prices(settings.price_bq_tib, settings.price_monitoring_million_series,
+                              settings.price_llm_1k_tokens_in, settings.price_llm_1k_tokens_out)
+    assert Prices().bq_tib is config.LIST_PRICE_BQ_TIB
+
+
+def test_the_pipeline_imports_the_analysis_the_parser_and_redaction_where_used() -> None:
+    code = (
+        "import sys\n"
+        "from functions.pipeline import Pipeline\n"
+        "from shared.store.sqlite import SqliteEventStore\n"
+        "from shared.bus.inprocess import InProcessBus\n"
+        "Pipeline(store=SqliteEventStore(':memory:'), bus=InProcessBus(), telemetry=lambda state: None)\n"
+        "print(sorted(m for m in ('shared.redaction', 'agents.context', 'shared.alerts')"
+        " if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
+
+
+@pytest.mark.emulator
+def test_a_new_incidents_summary_never_overwrites_another_writers_newer_one(firestore_emulator: Any,
+                                                                           project_id: str) -> None:
+    from shared.store.firestore import FirestoreEventStore
+
+    ours, theirs = FirestoreEventStore(project_id), FirestoreEventStore(project_id)
+    assert ours.load("inc-new") == []  # ours will create the summary without reading it first ...
+    theirs.put_summary("inc-new", {"incident_id": "inc-new", "status": "open", "events": 5, "updated_at": 50.0})
+    ours.put_summary("inc-new", {"incident_id": "inc-new", "status": "open", "events": 3, "updated_at": 30.0})
+    assert ours.summaries()[0]["events"] == 5  # ... but another writer's newer fold stands
+    ours.put_summary("inc-new", {"incident_id": "inc-new", "status": "resolved", "events": 7, "updated_at": 70.0})
+    assert theirs.summaries(status="resolved")[0]["events"] == 7
+
+
+@pytest.mark.emulator
+def test_the_pubsub_bus_sends_a_message_it_waits_for_at_once(pubsub_emulator: Any) -> None:
+    from shared.bus.pubsub import PUBLISH_BATCH_LATENCY_S, PubSubBus
+
+    bus = PubSubBus("autosre-test")
+    assert bus._publisher.batch_settings.max_latency == PUBLISH_BATCH_LATENCY_S <= 0.001
