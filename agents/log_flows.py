@@ -24,6 +24,8 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from itertools import accumulate, chain, repeat
+from operator import itemgetter
 from typing import NamedTuple
 
 from agents.stats import cusum_onset
@@ -114,29 +116,42 @@ def trails(lines: Iterable[tuple[LogRecord, int]], spans: Iterable[Span], loggin
             entry[key] = top
         return top
 
+    # Events are made once per operation, callee and pattern: a big incident has few of them and many requests.
+    starts = {op: Event(f"{op[1]} start", "start") for op in logging_ops}
+    calls: dict[str, Event] = {}
+    steps: dict[int, Event] = {}
     out: dict[tuple[str, str, str], Trail] = defaultdict(list)  # (service, trace, entry span)
+    own: set[tuple[str, str, str]] = set()  # visits with an event of their own code (not only calls)
     order = 0
     for s in span_list:
-        visit = (s.service, s.trace_id, entry_of(s))
-        if (s.service, s.name) in logging_ops:
-            out[visit].append((s.start, order, Event(f"{s.name} start", "start"), s.instance))
+        start = starts.get((s.service, s.name))
+        if start is not None:
+            visit = (s.service, s.trace_id, entry_of(s))
+            out[visit].append((s.start, order, start, s.instance))
+            own.add(visit)
             order += 1
         parent = by_id.get((s.trace_id, s.parent_id))
         if parent is not None and parent.service != s.service:
-            out[(parent.service, parent.trace_id, entry_of(parent))].append(
-                (s.start, order, Event(f"call {s.service}", "call"), parent.instance))
+            call = calls.get(s.service)
+            if call is None:
+                call = calls[s.service] = Event(f"call {s.service}", "call")
+            out[(parent.service, parent.trace_id, entry_of(parent))].append((s.start, order, call, parent.instance))
             order += 1
     for r, pid in lines:
+        if not r.trace_id:
+            continue
         span = by_id.get((r.trace_id, r.span_id))
         visit = (r.service, r.trace_id, entry_of(span) if span is not None and span.service == r.service else "")
-        if r.trace_id:
-            event = Event(label(pid), "error" if errorish(pid) else "log")
-            out[visit].append((r.timestamp, order, event, r.instance))
-            order += 1
+        step = steps.get(pid)
+        if step is None:
+            step = steps[pid] = Event(label(pid), "error" if errorish(pid) else "log")
+        out[visit].append((r.timestamp, order, step, r.instance))
+        own.add(visit)
+        order += 1
     kept = {}
     for key, trail in out.items():
-        if any(e.kind != "call" for _, _, e, _ in trail):  # calls alone say nothing about the caller's code
-            trail.sort(key=lambda t: (t[0], t[1]))
+        if key in own:  # calls alone say nothing about the caller's code
+            trail.sort()  # by time, then order: no two events share an order
             kept[key] = trail
     return kept
 
@@ -161,18 +176,41 @@ class _Transitions:
 
 
 def transitions(by_trail: dict[tuple[str, str, str], Trail]) -> _Transitions:
-    t = _Transitions(Counter(), Counter(), defaultdict(Counter), defaultdict(list), defaultdict(list))
-    end = Event(END, "end")
-    for (service, trace, _), trail in sorted(by_trail.items()):
-        events = [(e, inst, ts) for ts, _, e, inst in trail]
-        for (a, inst, ts), (b, _, _) in zip(events, [*events[1:], (end, "", 0.0)], strict=True):
-            t.counts[(service, a, b)] += 1
-            t.totals[(service, a)] += 1
-            t.instances[(service, a)][inst] += 1
-            if len(t.traces[(service, a, b)]) < 3:
-                t.traces[(service, a, b)].append(trace)
-            t.order[(service, a)].append((ts, b))
-    for seq in t.order.values():
+    """Every step of every trail and the one after it (the end of the visit after the last), counted per service,
+    in the order of the sorted trails (so ties are broken the same way on every run). Counted in bulk: a big
+    incident has tens of thousands of trails of a few steps each."""
+    t = _Transitions(Counter(), Counter(), defaultdict(Counter), {}, defaultdict(list))
+    keys = sorted(by_trail)
+    ordered = [by_trail[k] for k in keys]
+    sizes = list(map(len, ordered))
+    steps = list(chain.from_iterable(ordered))
+    if not steps:
+        return t
+    events = list(map(itemgetter(2), steps))
+    after = events[1:]
+    after.append(Event(END, "end"))
+    end = after[-1]
+    for last in accumulate(sizes):  # the last step of each trail is followed by the end of its visit
+        if last:
+            after[last - 1] = end
+    services = list(chain.from_iterable(map(repeat, map(itemgetter(0), keys), sizes)))
+    pairs = list(zip(services, events, strict=True))
+    triples = list(zip(services, events, after, strict=True))
+    t.counts.update(triples)
+    t.totals.update(pairs)
+    for (pair, inst), c in Counter(zip(pairs, map(itemgetter(3), steps), strict=True)).items():
+        t.instances[pair][inst] += c
+    traces = t.traces
+    for k, trace in zip(triples, chain.from_iterable(map(repeat, map(itemgetter(1), keys), sizes)), strict=True):
+        seen = traces.get(k)
+        if seen is None:
+            traces[k] = [trace]
+        elif len(seen) < 3:
+            seen.append(trace)
+    order = t.order
+    for pair, x in zip(pairs, zip(map(itemgetter(0), steps), after, strict=True), strict=True):
+        order[pair].append(x)
+    for seq in order.values():
         seq.sort(key=lambda x: (x[0], x[1].kind, x[1].label))
     return t
 
@@ -254,6 +292,7 @@ def strength(f: FlowBreak) -> float:
     sure = min(1.0, -math.log10(max(f.p_value, 1e-300)) / FLOW_SURE)
     novelty = min(1.0, f.novel_share / f.drop) if f.drop > 0 else 0.0
     return f.drop * sure * (KNOWN_BRANCH + (1.0 - KNOWN_BRANCH) * novelty)
+
 
 def placements(base: _Transitions, inc: _Transitions) -> dict[tuple[str, str], tuple[str, str, int, int]]:
     """Where each new step of the incident sits in its service's code path: per (service, step label) that the

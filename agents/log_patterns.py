@@ -33,6 +33,7 @@ MAX_DISTINCT_LINES = 200_000
 WILDCARD = "<*>"
 MAX_CODE_SPLIT = 256  # ... and one holding only code locations (Class#48) on up to this many
 MAX_SHAPES = 100_000
+MAX_SEEN = 16_384  # raw lines remembered as they are: a service repeats its lines; fresh values fill it once
 MAX_CONTEXT = 64  # distinct neighbouring clusters tracked per distinct line; the rest share one bucket
 OTHER = -(1 << 40)
 # Masking treats every digit alike (no rule depends on a digit's value) and keeps code locations (Class#48).
@@ -167,6 +168,7 @@ class PatternMiner:
         self._miner = TemplateMiner(config=drain)
         self._keys: dict[str, int] = {}  # masked line -> line key
         self._shapes: dict[str, int] = {}  # digit-normalised raw line -> line key (bounded cache)
+        self._seen: dict[str, int] = {}  # raw line -> line key, for lines whose shape is cached (the same lines recur)
         self._lines: list[_Line] = []
         self._previous: _Line | None = None  # the line added last, for the context of the next one
         self._context = cfg.context
@@ -184,15 +186,19 @@ class PatternMiner:
 
     def add(self, message: str, count: int = 1) -> int:
         """The line key of `message` (counted `count` times: pre-aggregated rows carry their count)."""
-        shape = _shape(message)
-        key = self._shapes.get(shape)
+        key = self._seen.get(message)
         if key is None:
-            masked = self.preprocess(message)
-            key = self._key_of(masked)
-            # exact only when masking consumed every digit outside code locations: then every line of this shape
-            # masks the same
-            if len(self._shapes) < MAX_SHAPES and not _DIGIT.search(CODE_LOCATION.sub("", masked)):
-                self._shapes[shape] = key
+            shape = _shape(message)
+            key = self._shapes.get(shape)
+            if key is None:
+                masked = self.preprocess(message)
+                key = self._key_of(masked)
+                # exact only when masking consumed every digit outside code locations: then every line of this
+                # shape masks the same
+                if len(self._shapes) < MAX_SHAPES and not _DIGIT.search(CODE_LOCATION.sub("", masked)):
+                    self._shapes[shape] = key
+            if shape in self._shapes and len(self._seen) < MAX_SEEN:  # what the shape's entry would answer
+                self._seen[message] = key
         line = self._lines[key]
         line.count += count
         if self._context:

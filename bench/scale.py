@@ -16,6 +16,8 @@ Run: python -m bench.scale [--sizes 1,10,100] [--fault bad_deploy] [--work DIR]
   figure after the `+` is the growth over the same process after its imports (the interpreter and the modules).
 - bytes read: what the BundleSource read from the bundle's files during the triage.
 - growth: log(t2/t1) / log(n2/n1) between consecutive sizes, n = log lines + spans in the bundle.
+- load: the machine's 1-minute load average when the report was published (two cores: above 2, other work
+  shares them and wall times stretch; the CPU time is the steadier figure).
 The bundles are generated once into --work (default: a folder in the temp dir) and reused.
 """
 
@@ -52,6 +54,7 @@ def run_triage(case: Path, keep_index: bool = True) -> dict[str, Any]:
     seconds: dict[str, float] = {}
     reported: list[float] = []
     cpu: list[float] = []
+    load: list[float] = []
 
     def observe(event: Event) -> None:
         if event.type == ev.SPECIALIST_COMPLETED:
@@ -60,6 +63,7 @@ def run_triage(case: Path, keep_index: bool = True) -> dict[str, Any]:
         elif event.type == ev.REPORT_PUBLISHED and not reported:
             reported.append(time.perf_counter())
             cpu.append(time.process_time())
+            load.append(os.getloadavg()[0])
 
     alert = (case / "alert.json").read_bytes()
     began, began_cpu = time.perf_counter(), time.process_time()
@@ -71,7 +75,8 @@ def run_triage(case: Path, keep_index: bool = True) -> dict[str, Any]:
     return {"report_s": (reported[0] - began) if reported else total, "triage_s": total,
             "report_cpu_s": (cpu[0] - began_cpu) if cpu else time.process_time() - began_cpu, "specialists": seconds,
             "top": top, "truth": truth["root_service"], "bytes_read": int(getattr(source, "bytes_read", 0)),
-            "rss_mib": _rss_mib(), "rounds": len(result.state.rounds), "notes": notes}
+            "rss_mib": _rss_mib(), "rounds": len(result.state.rounds), "notes": notes,
+            "load": load[0] if load else os.getloadavg()[0]}
 
 
 def run_specialist(name: str, case: Path) -> dict[str, Any]:
@@ -151,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
           "specialist (+ growth over its imports)")
     head = ["size", "logs", "spans", "series", "report s", "report CPU s", "unindexed report s (CPU s)", "triage s",
             *(f"{s} s" for s in SPECIALIST_NAMES), *(f"{s} RSS MiB" for s in SPECIALIST_NAMES),
-            "MiB read", "verdict", "growth"]
+            "MiB read", "verdict", "growth", "load"]
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     prev: tuple[float, int] | None = None
@@ -165,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
                  *(f"{run['specialists'].get(s, 0.0):.2f}" for s in SPECIALIST_NAMES),
                  *((f"{rss[s]['rss_mib']:.0f} (+{rss[s]['rss_mib'] - rss[s]['imports_mib']:.0f})" if rss else "-")
                    for s in SPECIALIST_NAMES),
-                 f"{run['bytes_read'] / 2**20:.0f}", verdict, growth]
+                 f"{run['bytes_read'] / 2**20:.0f}", verdict, growth, f"{run['load']:.1f}"]
         print("| " + " | ".join(cells) + " |")
     for factor, _, _, run, _, _ in rows:
         notes = sorted(n for n in run["notes"] if "sampl" in n)

@@ -185,3 +185,28 @@ def test_a_new_error_line_is_placed_between_the_step_before_it_and_what_used_to_
     assert breaks(b, i) == []  # 5 of 30: no significant break
     assert placements(b, i) == {("svc", LABELS[2]): (LABELS[0], LABELS[1], 5, 30)}
     assert placements(b, b) == {}  # nothing new, nothing to place
+
+
+def test_transitions_count_every_step_in_the_order_of_the_sorted_trails() -> None:
+    a, b, c = Event("a", "log"), Event("b", "log"), Event("call x", "call")
+    end = Event("(end of the request in this service)", "end")
+    by_trail = {("svc", "t3", ""): [(3.0, 5, a, "p2"), (3.1, 6, b, "p2")],
+                ("svc", "t1", ""): [(1.0, 0, a, "p1"), (1.2, 1, c, "p1"), (1.3, 2, b, "p1")],
+                ("svc", "t2", ""): [(2.0, 3, a, "p1"), (2.5, 4, b, "p1")],
+                ("svc", "t0", ""): []}
+    t = transitions(by_trail)
+    assert list(t.counts.items()) == [(("svc", a, c), 1), (("svc", c, b), 1), (("svc", b, end), 3),
+                                      (("svc", a, b), 2)]
+    assert list(t.totals.items()) == [(("svc", a), 3), (("svc", c), 1), (("svc", b), 3)]
+    assert t.instances[("svc", a)] == {"p1": 2, "p2": 1} and list(t.instances[("svc", a)]) == ["p1", "p2"]
+    assert t.traces[("svc", a, b)] == ["t2", "t3"] and t.traces[("svc", b, end)] == ["t1", "t2", "t3"]
+    assert t.order[("svc", a)] == [(1.0, c), (2.0, b), (3.0, b)]
+    assert transitions({}).counts == {}
+
+
+def test_a_visit_of_calls_alone_leaves_no_trail() -> None:
+    spans = [Span("t", "s", "", "front", "GET /", 0.0, 1.0), Span("t", "c", "s", "back", "op", 0.1, 0.2)]
+    lines = [(LogRecord(0.5, "back", LABELS[0], trace_id="t", span_id="c"), 0)]
+    found = trails(lines, spans, set(), LABELS.__getitem__, lambda pid: False)
+    assert list(found) == [("back", "t", "c")]  # the caller's visit held only its call: no trail
+    assert [e.label for _, _, e, _ in found[("back", "t", "c")]] == [LABELS[0]]

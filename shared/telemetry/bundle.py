@@ -36,10 +36,13 @@ from shared.telemetry.bundle_index import (
     INDEX_SUFFIX,
     LOG_PLACE,
     SPAN_PLACE,
+    Decode,
     Index,
     Skipped,
     bad_line,
+    collector_paused,
     decode_line,
+    evenly,
 )
 from shared.telemetry_records import ChangeEvent, LogRecord, MetricSeries, ReadResult, Span, Window
 
@@ -174,8 +177,9 @@ class BundleSource:
     """A `TelemetrySource` over a bundle folder. Reads are bounded by `max_records` per call.
 
     Log and span files are indexed once (time, service and trace of each line, not the records) and each read
-    decodes only the lines it returns: memory grows with what is read, not with the file. Past `max_records` a
-    read keeps whole traces (the smallest hashes of their ids, the same in logs and spans) and says so. The latest
+    decodes only the lines it returns: memory grows with what is read, not with the file. Past `max_records` a log
+    or span read keeps whole traces (the smallest hashes of their ids, the same in logs and spans; the trace the
+    bound would split is left out), a metric or change read an even sample, and the read says so. The latest
     reads are kept, so specialists sharing a source (embedded) decode a window once.
 
     A corrupt line (not JSON, a required field missing, a bad time or value) is skipped and counted, and every read
@@ -206,7 +210,7 @@ class BundleSource:
         self.skipped: dict[str, Skipped] = {}  # file name -> corrupt lines skipped (files read so far)
         self._indexes: dict[str, Index[Any]] = {}
         self._failed: dict[str, BundleError] = {}
-        self._series: list[MetricSeries] | None = None
+        self._series: list[tuple[MetricSeries, list[float]]] | None = None  # with the times of its points
         self._changes: _Timeline[ChangeEvent] | None = None
         self._cache: dict[tuple[str, Window, tuple[str, ...] | None], ReadResult[Any]] = {}
         self.bytes_read = 0  # bytes of the bundle's files read so far (indexing reads a file once)
@@ -223,14 +227,15 @@ class BundleSource:
 
     def _read(self, name: str, decode: Callable[[dict[str, Any]], T]) -> list[T]:
         try:
-            items = list(_read_jsonl(self.path / name, decode, self._skipped(name)))
+            with collector_paused():
+                items = list(_read_jsonl(self.path / name, decode, self._skipped(name)))
         finally:
             self._tidy(name)
         if (self.path / name).exists():
             self.bytes_read += (self.path / name).stat().st_size
         return items
 
-    def _index(self, name: str, decode: Callable[[dict[str, Any]], T], time_of: Callable[[T], float],
+    def _index(self, name: str, decode: Decode[T], time_of: Callable[[T], float],
                place: tuple[Any, ...]) -> Index[T] | None:
         if name in self._failed:
             raise self._failed[name]
@@ -258,14 +263,17 @@ class BundleSource:
             items: list[T] = []
             read = ReadResult(items)
             if index is not None:
-                lines, total = index.select(window, services, self.max_records)
-                items = list(index.records(lines))
-                self.bytes_read += sum(index.lengths[i] for i in lines)
+                lines, total, whole = index.select(window, services, self.max_records)
+                before = index.bytes_read
+                with collector_paused():
+                    items = list(index.records(lines))
+                self.bytes_read += index.bytes_read - before
                 self._tidy(name)
                 read = ReadResult(items)
                 if len(lines) < total:
-                    read = ReadResult(items, sampled=True,
-                                      note=sampled_by_trace(what, len(lines), total))
+                    read = ReadResult(items, sampled=True, note=sampled_by_trace(what, len(lines), total) if whole
+                                      else f"{what}: {len(lines)} of {total} kept, all of one trace cut at the "
+                                           f"bound ({self.max_records} per read)")
             while len(self._cache) >= READ_CACHE:
                 del self._cache[next(iter(self._cache))]
             self._cache[key] = cached = read
@@ -289,23 +297,29 @@ class BundleSource:
 
     def metrics(self, window: Window, services: list[str] | None = None) -> ReadResult[MetricSeries]:
         if self._series is None:
-            self._series = self._read(METRICS, decode_series)
+            self._series = [(m, [t for t, _ in m.points]) for m in self._read(METRICS, decode_series)]
         out: list[MetricSeries] = []
-        for m in self._series:
+        for m, times in self._series:  # a series' points are in time order (decode_series)
             if not _keep(m.service, services):
                 continue
-            points = tuple(p for p in m.points if window.contains(p[0]))
-            if points:
-                out.append(
-                    MetricSeries(m.metric, m.service, points, m.instance, m.unit, m.labels)
-                )
-        return self._noted(ReadResult(out), METRICS)
+            lo, hi = bisect.bisect_left(times, window.start), bisect.bisect_left(times, window.end)
+            if lo < hi:
+                out.append(MetricSeries(m.metric, m.service, m.points[lo:hi], m.instance, m.unit, m.labels))
+        return self._noted(self._bounded(out, "metric series"), METRICS)
 
     def changes(self, window: Window, services: list[str] | None = None) -> ReadResult[ChangeEvent]:
         if self._changes is None:
             self._changes = _timeline(self._read(CHANGES, decode_change), lambda c: c.timestamp)
         items = [c for c in self._changes.between(window) if _keep(c.service, services)]
-        return self._noted(ReadResult(items), CHANGES)
+        return self._noted(self._bounded(items, "changes"), CHANGES)
+
+    def _bounded(self, items: list[T], what: str) -> ReadResult[T]:
+        """Records that belong to no trace (metric series, changes), cut at `max_records`: evenly sampled."""
+        kept = evenly(items, self.max_records)
+        if len(kept) == len(items):
+            return ReadResult(items)
+        return ReadResult(kept, sampled=True, note=f"{what}: {len(kept)} of {len(items)} evenly sampled (limit: "
+                                                   f"{self.max_records} per read)")
 
     def time_range(self) -> tuple[float, float] | None:
         """The first and last time a record of the bundle carries (None when it holds none). Places every line of
@@ -321,7 +335,7 @@ class BundleSource:
                 times += [index.times[0], index.times[-1]]
         if self._changes is not None and self._changes.keys:
             times += [self._changes.keys[0], self._changes.keys[-1]]
-        times += [t for m in self._series or [] if m.points for t in (m.points[0][0], m.points[-1][0])]
+        times += [t for m, _ in self._series or [] if m.points for t in (m.points[0][0], m.points[-1][0])]
         return (min(times), max(times)) if times else None
 
     def close(self) -> None:

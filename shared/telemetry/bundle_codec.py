@@ -145,7 +145,8 @@ def encode_change(c: ChangeEvent, project: str = "demo") -> dict[str, Any]:
 # ---------------------------------------------------------------- decoding (GCP-shaped JSON -> records)
 
 
-def decode_log(e: dict[str, Any]) -> LogRecord:
+def decode_log(e: dict[str, Any], at: float | None = None) -> LogRecord:
+    """`at`: the entry's timestamp when already parsed from it (the bundle's index holds it)."""
     service, instance = _service_of(e.get("resource") or {})
     payload = e.get("textPayload")
     if payload is None:
@@ -156,7 +157,7 @@ def decode_log(e: dict[str, Any]) -> LogRecord:
             payload = ""
     trace = str(e.get("trace") or "")
     return LogRecord(
-        timestamp=from_rfc3339(e["timestamp"]),
+        timestamp=from_rfc3339(e["timestamp"]) if at is None else at,
         service=service,
         message=str(payload),
         severity=str(e.get("severity") or "DEFAULT").upper(),
@@ -172,7 +173,8 @@ def _attr(attributes: dict[str, Any], key: str) -> str:
     return str(inner.get("value") or "")
 
 
-def decode_span(s: dict[str, Any]) -> Span:
+def decode_span(s: dict[str, Any], at: float | None = None) -> Span:
+    """`at`: the span's start time when already parsed from it (the bundle's index holds it)."""
     name = str(s.get("name") or "")
     parts = name.split("/")
     trace_id = parts[parts.index("traces") + 1] if "traces" in parts else str(s.get("traceId") or "")
@@ -184,12 +186,25 @@ def decode_span(s: dict[str, Any]) -> Span:
         parent_id=str(s.get("parentSpanId") or ""),
         service=_attr(attributes, "service.name"),
         name=str((s.get("displayName") or {}).get("value") or ""),
-        start=from_rfc3339(s["startTime"]),
+        start=from_rfc3339(s["startTime"]) if at is None else at,
         end=from_rfc3339(s["endTime"]),
         instance=_attr(attributes, "k8s.pod.name"),
         error=int(status.get("code") or 0) != 0,
         status_message=str(status.get("message") or ""),
     )
+
+
+_POINT_TIMES: dict[str, float] = {}  # a point's end time -> UNIX seconds: every series of a bundle shares its minutes
+
+
+def _point_time(text: Any) -> float:
+    t = _POINT_TIMES.get(text) if isinstance(text, str) else None
+    if t is None:
+        t = from_rfc3339(text)
+        if len(_POINT_TIMES) >= 100_000:
+            _POINT_TIMES.clear()
+        _POINT_TIMES[text] = t
+    return t
 
 
 def decode_series(ts: dict[str, Any]) -> MetricSeries:
@@ -202,7 +217,7 @@ def decode_series(ts: dict[str, Any]) -> MetricSeries:
             continue
         v = float(raw)
         if math.isfinite(v):
-            points.append((from_rfc3339(p["interval"]["endTime"]), v))
+            points.append((_point_time(p["interval"]["endTime"]), v))
     points.sort()
     metric = ts.get("metric") or {}
     return MetricSeries(

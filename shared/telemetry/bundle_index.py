@@ -16,6 +16,7 @@ import sys
 import zlib
 from array import array
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from itertools import accumulate, compress, islice, repeat
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -29,6 +30,7 @@ T = TypeVar("T")
 INDEX_SUFFIX = ".idx"
 _INDEX_FORMAT = "autosre-bundle-index/1"
 CHUNK = 1 << 24
+KEEP_DECODED = 100_000  # records kept decoded per file: a line that several reads return is decoded once
 
 
 class Skipped:
@@ -49,14 +51,37 @@ class Skipped:
 BAD_LINE = (ValueError, KeyError, TypeError, AttributeError, IndexError, OverflowError, RecursionError)
 
 
-def decode_line(raw: bytes, decode: Callable[[dict[str, Any]], T]) -> T:
+def load_line(raw: bytes) -> dict[str, Any]:
+    """A line's JSON object."""
     try:
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError:  # what orjson refuses and json takes (NaN, huge integers), or a real error
         obj = json.loads(raw.decode("utf-8"))
     if not isinstance(obj, dict):
         raise BundleError("record is not a JSON object")
-    return decode(obj)
+    return obj
+
+
+def decode_line(raw: bytes, decode: Callable[[dict[str, Any]], T]) -> T:
+    return decode(load_line(raw))
+
+
+# A log or span decoder: the record of a line's JSON object, given the time the index placed it at (its timestamp,
+# or its start: the very float decoding its text gives) or None (then parsed from the text).
+Decode = Callable[[dict[str, Any], float | None], T]
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector paused: while many small objects are made that all live on (a chunk's matches,
+    the records of a read), each of its passes would scan them all again. Nothing made here forms a cycle."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def bad_line(exc: BaseException, where: str, skipped: Skipped | None) -> None:
@@ -66,6 +91,39 @@ def bad_line(exc: BaseException, where: str, skipped: Skipped | None) -> None:
     if skipped is None:
         raise error from exc
     skipped.add(error)
+
+
+def whole_traces(hashes: Sequence[int], bound: int) -> tuple[list[int], bool]:
+    """Which of these lines (their traces' hashes, in line order) a read cut at `bound` keeps: the positions, in
+    line order, of the lines of the traces with the smallest hashes, as many whole traces as fit (a trace of its
+    own for a line without one; the hash decides, so logs and spans keep the same traces, spread evenly over the
+    window), and True. Only when the first trace alone holds more than `bound` lines is it cut: its first `bound`
+    lines, and False."""
+    n = len(hashes)
+    if n <= bound:
+        return list(range(n)), True
+    cut = min(2**32, int(2**32 * bound / n * 1.2) + 1)  # most lines are not candidates: sort only the likely ones
+    candidates = list(compress(range(n), map(cut.__gt__, hashes)))
+    if len(candidates) < bound:
+        candidates = list(range(n))
+    candidates.sort(key=hashes.__getitem__)  # stable: ties stay in line order
+    if len(candidates) <= bound:
+        return sorted(candidates), True
+    split, end = hashes[candidates[bound]], bound  # the first trace left out, or the one the bound would split
+    while end and hashes[candidates[end - 1]] == split:
+        end -= 1
+    if not end:
+        return sorted(candidates[:bound]), False
+    return sorted(candidates[:end]), True
+
+
+def evenly(items: list[T], bound: int) -> list[T]:
+    """`bound` of the items spread evenly over them, in their order (all of them when they fit): for records that
+    belong to no trace (metric series, changes)."""
+    if len(items) <= bound:
+        return items
+    step = len(items) / bound
+    return [items[int(i * step)] for i in range(bound)]
 
 
 # A log or span line as the writer writes it (compact JSON, its keys in the writer's order, the whole line matched)
@@ -151,7 +209,7 @@ class Index(Generic[T]):
     are decoded to be placed; a line that fails to decode is skipped and counted (`skipped` None, strict: fails
     the read, on the first one). `Index.open` takes the file's kept index when it is still the file's."""
 
-    def __init__(self, path: Path, decode: Callable[[dict[str, Any]], T], skipped: Skipped | None):
+    def __init__(self, path: Path, decode: Decode[T], skipped: Skipped | None):
         self.path, self.decode, self.skipped = path, decode, skipped
         self._fd: int | None = None
         self._ids = _Ids()
@@ -159,21 +217,18 @@ class Index(Generic[T]):
         self.times, self.offsets, self.lengths = array("d"), array("q"), array("I")
         self.sids, self.hashes = array("I"), array("I")
         self.bytes = 0  # bytes read to build the index (the file's, or its kept index's)
+        self.bytes_read = 0  # bytes of lines read by `records` (a line kept decoded is not read again)
+        self._decoded: dict[int, T] = {}  # line -> its record, for reads of overlapping windows (KEEP_DECODED)
 
     @classmethod
-    def open(cls, path: Path, decode: Callable[[dict[str, Any]], T], time_of: Callable[[T], float],
+    def open(cls, path: Path, decode: Decode[T], time_of: Callable[[T], float],
              place: tuple[Any, ...], skipped: Skipped | None, keep: bool = True) -> Index[T]:
         """The file's index: its kept one when valid, else built and kept beside it (best effort). `keep=False`:
         built in memory, no kept index taken or written."""
         index = cls(path, decode, skipped)
         if not (keep and index._load()):
-            collecting = gc.isenabled()
-            gc.disable()  # a chunk's matches are held at once: the collector would scan them again and again
-            try:
+            with collector_paused():  # a chunk's matches are held at once: the collector would scan them again
                 index._build(time_of, place)
-            finally:
-                if collecting:
-                    gc.enable()
             if keep:
                 index._save()
         index._fd = os.open(path, os.O_RDONLY) if len(index.times) else None
@@ -216,7 +271,7 @@ class Index(Generic[T]):
                 good += len(times)
             for k in [k for k, p in enumerate(placed) if not p and lines[k].strip()]:
                 try:  # not as the writer writes it: decode it to place it
-                    record = decode_line(lines[k], self.decode)
+                    record = self.decode(load_line(lines[k]), None)
                 except BAD_LINE as exc:
                     bad_line(exc, f"{path.name}:{first_line + k}", skipped)
                     continue
@@ -292,10 +347,10 @@ class Index(Generic[T]):
 
     # ------------------------------------------------------------ reading
 
-    def select(self, window: Window, services: list[str] | None, bound: int) -> tuple[list[int], int]:
-        """The lines in the window (of the services), in time order, and how many there were. Past
-        `bound`, the lines of the `bound` smallest trace hashes: whole traces kept or left (so a kept request keeps
-        all its lines, and the spans and lines of one trace are kept together), spread evenly over the window."""
+    def select(self, window: Window, services: list[str] | None, bound: int) -> tuple[list[int], int, bool]:
+        """The lines in the window (of the services), in time order, how many there were, and whether what was
+        left out was whole traces. Past `bound`, the lines of the traces with the smallest hashes (`whole_traces`):
+        a kept request keeps all its lines, and the spans and lines of one trace are kept together."""
         lo, hi = bisect.bisect_left(self.times, window.start), bisect.bisect_left(self.times, window.end)
         chosen: Sequence[int]
         if services is None:
@@ -305,27 +360,31 @@ class Index(Generic[T]):
             chosen = list(compress(range(lo, hi), map(wanted.__contains__, self.sids[lo:hi])))
         total = len(chosen)
         if total <= bound:
-            return list(chosen), total
-        hashes = self.hashes
-        cut = min(2**32, int(2**32 * bound / total * 1.2) + 1)
-        candidates = list(compress(chosen, map(cut.__gt__, map(hashes.__getitem__, chosen))))
-        if len(candidates) < bound:
-            candidates = list(chosen)
-        candidates.sort(key=hashes.__getitem__)  # stable: ties stay in line order
-        return sorted(candidates[:bound]), total
+            return list(chosen), total, True
+        kept, whole = whole_traces(list(map(self.hashes.__getitem__, chosen)), bound)
+        return list(map(chosen.__getitem__, kept)), total, whole
 
     def records(self, lines: list[int]) -> Iterator[T]:
         """The records of these lines; a line that fails to decode now is skipped and counted."""
         if self._fd is None:
             return
-        fd, offsets, lengths, decode = self._fd, self.offsets, self.lengths, self.decode
+        fd, offsets, lengths, times, decode = self._fd, self.offsets, self.lengths, self.times, self.decode
+        decoded = self._decoded
         for i in lines:  # positioned reads: the file is not mapped, only the lines read pass through memory
-            start = offsets[i]
-            raw = os.pread(fd, lengths[i], start)
-            try:
-                yield decode_line(raw, decode)
-            except BAD_LINE as exc:
-                bad_line(exc, f"{self.path.name}: line at byte {start}", self.skipped)
+            record = decoded.get(i)
+            if record is None:
+                start = offsets[i]
+                raw = os.pread(fd, lengths[i], start)
+                self.bytes_read += len(raw)
+                try:  # the time is the index's: placing the line parsed it already
+                    record = decode(load_line(raw), times[i])
+                except BAD_LINE as exc:
+                    bad_line(exc, f"{self.path.name}: line at byte {start}", self.skipped)
+                    continue
+                if len(decoded) >= KEEP_DECODED:
+                    decoded.clear()
+                decoded[i] = record
+            yield record
 
     def close(self) -> None:
         if self._fd is not None:

@@ -228,10 +228,7 @@ def test_results_are_sorted_by_time(harness: Harness, kind: str) -> None:
         assert times(kind, items) == sorted(times(kind, items))
 
 
-BOUNDED = [pytest.param(a, k, marks=pytest.mark.xfail(
-    strict=True, reason="shared/telemetry/bundle.py reads metrics and changes unbounded (max_records is not "
-                        "applied to them): reported, bundle.py is another worker's")) if a == "bundle" and
-           k in ("metrics", "changes") else pytest.param(a, k) for a in ADAPTERS for k in KINDS]
+BOUNDED = [(a, k) for a in ADAPTERS for k in KINDS]
 
 
 @pytest.mark.parametrize(("adapter", "kind"), BOUNDED)
@@ -259,21 +256,20 @@ def test_log_counter_is_none_or_counts_patterns(harness: Harness) -> None:
     assert counter is None or callable(getattr(counter, "log_pattern_counts", None))
 
 
-WHOLE = [pytest.param("bundle", "spans", marks=pytest.mark.xfail(
-    strict=True, reason="shared/telemetry/bundle.py _Index.select keeps the `bound` lines of the smallest trace "
-                        "hashes, which can split the last trace at the bound: reported, bundle.py is another "
-                        "worker's")), ("bundle", "logs"), ("gcp", "logs"), ("gcp", "spans")]
+WHOLE = [(a, k) for a in ("bundle", "memory", "gcp") for k in ("logs", "spans")]
 
 
 @pytest.mark.parametrize(("adapter", "kind"), WHOLE)
 def test_a_cut_keeps_whole_traces_and_says_sampled_by_trace(request: pytest.FixtureRequest, tmp_path: Path,
                                                              adapter: str, kind: str) -> None:
     """The bundle and the Google Cloud adapters cut a log or span read the same way (shared/telemetry/bounds.py):
-    whole traces kept, and the note says "N of M sampled by trace (whole traces kept)". (The in-memory source
-    samples evenly; shared/telemetry/memory.py is another worker's.)"""
+    whole traces kept, and the note says "N of M sampled by trace (whole traces kept)". The in-memory source cuts
+    them as the bundle does."""
     bound = 3
-    source = gcp_source(request.getfixturevalue("gcp_stand_ins"), bound) if adapter == "gcp" else \
-        bundle_source(tmp_path, bound)
+    if adapter == "gcp":
+        source = gcp_source(request.getfixturevalue("gcp_stand_ins"), bound)
+    else:
+        source = (bundle_source if adapter == "bundle" else memory_source)(tmp_path, bound)
     result = read(source, kind, WINDOW)
     assert result.sampled and "sampled by trace (whole traces kept)" in result.note, result.note
     assert 0 < len(result.items) <= bound
