@@ -26,12 +26,10 @@ same findings in the same order.
 
 from __future__ import annotations
 
-import gc
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import accumulate
@@ -42,6 +40,7 @@ from agents.log_patterns import PatternMiner
 from agents.masking import mask_secrets
 from agents.stats import rate_increase_p, squash, two_proportion_z
 from shared.events import stable_id
+from shared.gc_pause import collector_paused
 from shared.models import Finding, Widget
 from shared.ports import TelemetrySource
 from shared.severity import SEVERITIES, severity_of, severity_rank
@@ -132,22 +131,8 @@ def _observations(source: TelemetrySource, ctx: AnalysisContext) -> tuple[list[O
     return ([(r, False, 1) for r in base_read.items] + [(r, True, 1) for r in inc_read.items]), notes, "lines"
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """The cyclic garbage collector paused while the analysis runs: it makes hundreds of thousands of small tuples
-    (records, trails, transitions) that live until it returns, and each pass of the collector would scan them all
-    again (a fifth of the log analyst's time on a big incident); what it drops, reference counting frees."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def analyse(source: TelemetrySource, ctx: AnalysisContext) -> SpecialistResult:
-    with _collector_paused():
+    with collector_paused():
         return _analyse(source, ctx)
 
 

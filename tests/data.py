@@ -13,7 +13,8 @@ from bench.datasets import ENV_VAR
 from bench.datasets import datasets_dir as find_datasets
 from bench.nezha_import import import_case
 from shared.alerts import parse_alert
-from shared.telemetry.bundle import BundleSource
+from shared.telemetry.bundle import BundleSource, BundleWriter
+from shared.telemetry_records import ChangeEvent, LogRecord, MetricSeries, Span
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 NO_DATASETS = (f"needs the team datasets (Loghub, Nezha): set {ENV_VAR} or put them at ../shared/datasets "
@@ -56,3 +57,19 @@ def nezha_case(case: str, out: Path) -> tuple[BundleSource, AnalysisContext, dic
     incident, baseline = plan_windows(alert.started_at)
     ctx = AnalysisContext(case, alert.service, alert.metric_type, alert.started_at, incident, baseline)
     return BundleSource(info.bundle_dir), ctx, {**info.label, "inject": info.inject_time}
+
+
+def write_bundle(path: Path, logs: list[LogRecord], spans: list[Span], series: list[MetricSeries],
+                 changes: list[ChangeEvent], max_records: int | None = None) -> BundleSource:
+    """A bundle folder holding these records, read back (with `max_records`, under that bound)."""
+    with BundleWriter(path, {"name": "test"}) as w:
+        for r in logs:
+            w.log(r)
+        for s in spans:
+            w.span(s)
+        for m in series:
+            w.series(m)
+        for c in changes:
+            w.change(c)
+    return BundleSource(path, **({"max_records": max_records} if max_records else {}))
+

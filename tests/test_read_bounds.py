@@ -7,10 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from shared.telemetry.bounds import MAX_RECORDS
-from shared.telemetry.bundle import BundleSource, BundleWriter
+from shared.telemetry.bundle import BundleSource
 from shared.telemetry.bundle_index import evenly, whole_traces
 from shared.telemetry.memory import MemorySource
 from shared.telemetry_records import ChangeEvent, LogRecord, MetricSeries, Span, Window
+from tests.data import write_bundle
 
 EVERYTHING = Window(0.0, 1e6)
 # 12 traces of 1 to 4 lines each, interleaved in time
@@ -22,16 +23,7 @@ CHANGES = [ChangeEvent(100.0 + i, "api", "deploy", f"deploy {i}") for i in range
 
 
 def bundle(tmp: Path, bound: int) -> BundleSource:
-    with BundleWriter(tmp) as w:
-        for r in LOGS:
-            w.log(r)
-        for s in SPANS:
-            w.span(s)
-        for m in SERIES:
-            w.series(m)
-        for c in CHANGES:
-            w.change(c)
-    return BundleSource(tmp, max_records=bound)
+    return write_bundle(tmp, LOGS, SPANS, SERIES, CHANGES, max_records=bound)
 
 
 def test_whole_traces_never_splits_the_trace_at_the_bound() -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Generic, TypeVar
 
+from shared.gc_pause import collector_paused
 from shared.ports import LogPatternCounter
 from shared.telemetry.bounds import MAX_RECORDS, sampled_by_trace
 from shared.telemetry.bundle_codec import (  # re-exported: the bundle's format is imported from here
@@ -40,7 +41,6 @@ from shared.telemetry.bundle_index import (
     Index,
     Skipped,
     bad_line,
-    collector_paused,
     decode_line,
     evenly,
 )

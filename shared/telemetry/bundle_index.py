@@ -7,7 +7,6 @@ is placed once, not by every process that reads it. Used by shared/telemetry/bun
 from __future__ import annotations
 
 import bisect
-import gc
 import json
 import operator
 import os
@@ -16,13 +15,13 @@ import sys
 import zlib
 from array import array
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from itertools import accumulate, compress, islice, repeat
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import orjson
 
+from shared.gc_pause import collector_paused
 from shared.telemetry.bundle_codec import BundleError, from_rfc3339
 from shared.telemetry_records import Window
 
@@ -69,19 +68,6 @@ def decode_line(raw: bytes, decode: Callable[[dict[str, Any]], T]) -> T:
 # A log or span decoder: the record of a line's JSON object, given the time the index placed it at (its timestamp,
 # or its start: the very float decoding its text gives) or None (then parsed from the text).
 Decode = Callable[[dict[str, Any], float | None], T]
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """The cyclic garbage collector paused: while many small objects are made that all live on (a chunk's matches,
-    the records of a read), each of its passes would scan them all again. Nothing made here forms a cycle."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def bad_line(exc: BaseException, where: str, skipped: Skipped | None) -> None:

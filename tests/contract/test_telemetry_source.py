@@ -18,9 +18,10 @@ from urllib.parse import urlsplit
 import pytest
 
 from shared.ports import TelemetrySource
-from shared.telemetry.bundle import BundleSource, BundleWriter, encode_log, to_rfc3339
+from shared.telemetry.bundle import encode_log, to_rfc3339
 from shared.telemetry.memory import MemorySource
 from shared.telemetry_records import ChangeEvent, LogRecord, MetricSeries, Span, Window
+from tests.data import write_bundle
 from tests.http_stub import serve
 
 T0 = 1_768_470_000.0
@@ -92,16 +93,7 @@ def times(kind: str, items: list[Any]) -> list[float]:
 
 
 def bundle_source(tmp: Path, bound: int | None) -> TelemetrySource:
-    with BundleWriter(tmp / "bundle", {"name": "contract"}) as w:
-        for r in LOGS:
-            w.log(r)
-        for s in SPANS:
-            w.span(s)
-        for m in SERIES:
-            w.series(m)
-        for c in CHANGES:
-            w.change(c)
-    return BundleSource(tmp / "bundle", **({"max_records": bound} if bound else {}))
+    return write_bundle(tmp / "bundle", LOGS, SPANS, SERIES, CHANGES, max_records=bound)
 
 
 def memory_source(tmp: Path, bound: int | None) -> TelemetrySource:
