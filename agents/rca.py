@@ -178,8 +178,7 @@ def gather(findings: list[Finding], graph: ServiceGraph | None = None) -> dict[s
         e.symptom = combine(e.of_role(SYMPTOM))
         e.anomaly = combine(e.findings)
         e.slow = any(_slower(f) for f in e.findings)
-        e.slow_alone = (any(f.kind == "metric.anomaly" and names_latency(str(f.details.get("metric", "")))
-                            for f in e.findings)
+        e.slow_alone = (any(_latency_metric(f) for f in e.findings)
                         and not any(f.kind == "trace.latency_shift" and not f.details.get("own_time_grew")
                                     for f in e.findings))
     return ev
@@ -188,12 +187,12 @@ def gather(findings: list[Finding], graph: ServiceGraph | None = None) -> dict[s
 def _slower(f: Finding) -> bool:
     """A finding that says the service, or the calls to it, got slower: what a caller's longer waits could be
     propagation of. A callee that only fails fast explains its callers' errors, not their latency."""
-    if f.kind in ("trace.latency_shift", "trace.wire_delay"):
-        return True
-    if f.kind == "metric.anomaly":
-        metric = str(f.details.get("metric", ""))
-        return names_latency(metric) or metric_role(metric) == "resource"
-    return False
+    return (f.kind in ("trace.latency_shift", "trace.wire_delay") or _latency_metric(f)
+            or (f.kind == "metric.anomaly" and metric_role(str(f.details.get("metric", ""))) == "resource"))
+
+
+def _latency_metric(f: Finding) -> bool:
+    return f.kind == "metric.anomaly" and names_latency(str(f.details.get("metric", "")))
 
 
 def _grams(f: Finding) -> set[tuple[str, ...]]:

@@ -351,8 +351,8 @@ def _wire_finding(service: str, b_wire: list[float], i_wire: list[float], base: 
     if z < LATENCY_Z or ratio < (PEER_MIN_RATIO if peers else MIN_RATIO) or i - b < WIRE_MIN_S:
         return []
     if peers:  # no change over time to explain: the share of its traces' time spent waiting on this link
-        roots = inc.roots.get(service, [])
-        added = fmean(inc.wire_path.get(service, [0.0])) / fmean(roots) if roots and fmean(roots) > 0 else 0.0
+        roots = fmean(inc.roots.get(service) or [0.0])
+        added = fmean(inc.wire_path.get(service) or [0.0]) / roots if roots > 0 else 0.0
         onset = None
         against = f"than calls to {peers} other services: p90 {i * 1000:.1f} vs {b * 1000:.1f} ms"
     else:
