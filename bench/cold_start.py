@@ -2,13 +2,14 @@
 
 Run (emulators up: `.ci/emulators.sh start && source .ci/.state/env`): python -m bench.cold_start [--runs 5]
 
-Each figure is one fresh process: the interpreter starts, `functions_framework.create_app(target,
-"functions/main.py", signature)` loads the function, and one message is pushed to it through the app's test
-client (a Pub/Sub push envelope, or an HTTP GET), against the Pub/Sub and Firestore emulators (store `firestore`,
-bus `pubsub`, telemetry: a demo bundle). Time = spawn -> the response, median of --runs. The messages are the
-cheap deliveries every function gets (so the figure is the start, not the analysis: bench/scale.py measures
-that): intake a new alert (opens an incident: Firestore writes, four task publishes); each specialist and
-synthesize a redelivery for an incident already analysed (a Firestore read of its log, a publish);
+Each figure is one fresh process: the interpreter starts in the source folder a deploy ships (built by
+infra/package.py: our packages with their bytecode for this Python, main.py at the root),
+`functions_framework.create_app(target, "main.py", signature)` loads the function, and one message is pushed to it
+through the app's test client (a Pub/Sub push envelope, or an HTTP GET), against the Pub/Sub and Firestore
+emulators (store `firestore`, bus `pubsub`, telemetry: a demo bundle). Time = spawn -> the response, median of
+--runs. The messages are the cheap deliveries every function gets (so the figure is the start, not the analysis:
+bench/scale.py measures that): intake a new alert (opens an incident: Firestore writes, four task publishes); each
+specialist and synthesize a redelivery for an incident already analysed (a Firestore read of its log, a publish);
 execute an action nobody approved (refused after reading the incident); web the incident list; sweep a pass.
 
 The baseline of each entry point is the same kind of process with functions-framework and the SDKs the entry
@@ -26,6 +27,7 @@ import argparse
 import base64
 import json
 import os
+import py_compile
 import statistics
 import subprocess
 import sys
@@ -48,7 +50,7 @@ from google.cloud import firestore
 import functions_framework
 
 def _work():
-    firestore.Client(project=os.environ["AUTOSRE_PROJECT"]).collection("baseline").document("x").get()
+    doc = firestore.Client(project=os.environ["AUTOSRE_PROJECT"]).collection("baseline").document("x").get()
 {bus_work}
 
 @functions_framework.cloud_event
@@ -63,6 +65,8 @@ def http(request):
 BUS_IMPORT = "from google.cloud import pubsub_v1"
 BUS_WORK = ('    pubsub_v1.PublisherClient().publish(f"projects/{os.environ[\'AUTOSRE_PROJECT\']}/topics/findings", '
             'b"x").result(timeout=30)')
+PYDANTIC_IMPORT = "from pydantic import BaseModel\n\nclass Doc(BaseModel):\n    id: str\n    exists: bool"
+PYDANTIC_WORK = "    Doc.model_validate({'id': doc.id, 'exists': doc.exists})"
 CHILD = '''
 import sys, time
 began = float(sys.argv[1])
@@ -77,7 +81,8 @@ else:
 took = time.time() - began
 sdks = ",".join(n for n, m in (("firestore", "google.cloud.firestore"), ("pubsub", "google.cloud.pubsub_v1"))
                 if m in sys.modules) or "-"
-print("RESULT", response.status_code, took, sdks, flush=True)
+ours = sys.modules.get("shared")
+print("RESULT", response.status_code, took, sdks, getattr(ours, "__file__", "-"), flush=True)
 import os
 os._exit(0)
 '''
@@ -88,18 +93,22 @@ def _push(payload: dict[str, object] | bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-def run_once(target: str, source: str, signature: str, message: str, attributes: list[str],
+def run_once(target: str, source: Path, signature: str, message: str, attributes: list[str],
              env: dict[str, str]) -> tuple[float, str]:
-    """Seconds from spawn to the response, and the Google SDKs the process imported."""
+    """Seconds from spawn to the response, and the Google SDKs the process imported. The process starts in the
+    source's folder, as an instance does: our packages are imported from there, never from the checkout."""
     began = time.time()
-    out = subprocess.run([sys.executable, "-c", CHILD, str(began), target, source, signature, message, *attributes],
-                         capture_output=True, text=True, cwd=ROOT, env=env, timeout=300, check=False)
+    out = subprocess.run([sys.executable, "-c", CHILD, str(began), target, str(source), signature, message,
+                          *attributes], capture_output=True, text=True, cwd=source.parent, env=env, timeout=300,
+                         check=False)
     line = next((x for x in out.stdout.splitlines() if x.startswith("RESULT ")), None)
     if line is None:
         raise RuntimeError(f"{target}: no result: {out.stderr[-1500:]}")
-    _, status, seconds, sdks = line.split()
+    _, status, seconds, sdks, package = line.split()
     if int(status) >= 400:
         raise RuntimeError(f"{target}: HTTP {status}: {out.stderr[-1500:]}")
+    if package != "-" and not Path(package).is_relative_to(source.parent):
+        raise RuntimeError(f"{target}: imported our packages from {package}, not the built source")
     return float(seconds), sdks
 
 
@@ -144,11 +153,17 @@ def main(argv: list[str] | None = None) -> int:
     for name in pipeline.specialists:
         pipeline.on_task(Message(data=json.dumps({"incident_id": incident, "round": 1, "specialist": name}).encode()))
     pipeline.synthesize(incident, 1, partial_ok=True)
-    baseline_src = work / "baseline_main.py"
+    source = work / "source"  # what infra/deploy.sh ships: the packages, main.py, bytecode for the runtime
+    subprocess.run([sys.executable, str(ROOT / "infra" / "package.py"), str(source), "--runtime",
+                    f"{sys.version_info.major}.{sys.version_info.minor}"], check=True)
+    baseline_src = work / "baseline_store" / "main.py"
     bus_src = work / "baseline_bus" / "main.py"
-    bus_src.parent.mkdir()
-    baseline_src.write_text(BASELINE.format(bus_import="", bus_work=""))
-    bus_src.write_text(BASELINE.format(bus_import=BUS_IMPORT, bus_work=BUS_WORK))
+    floor_src = work / "baseline_pydantic" / "main.py"  # the store's baseline and pydantic: one model validated
+    for path, bus_import, bus_work in ((baseline_src, "", ""), (bus_src, BUS_IMPORT, BUS_WORK),
+                                       (floor_src, PYDANTIC_IMPORT, PYDANTIC_WORK)):
+        path.parent.mkdir()
+        path.write_text(BASELINE.format(bus_import=bus_import, bus_work=bus_work))
+        py_compile.compile(str(path), invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
     wanted = {t for t in args.only.split(",") if t}
     rows = []
     for target, signature, sdks in ENTRIES:
@@ -167,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
             messages = [_push({"incident_id": incident, "proposal_id": "p-none"})] * args.runs
         else:
             messages = ["/api/incidents" if target == "web" else "/"] * args.runs
-        base_source = str(bus_src if sdks == "store+bus" else baseline_src)
+        base_source = bus_src if sdks == "store+bus" else baseline_src
         base_target = "http" if signature == "http" else "event"
         ours: list[float] = []
         base: list[float] = []
@@ -176,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         for i, m in enumerate(messages):  # alternately, in alternating order: a busy machine slows both alike
             for arm in ("ours", "base") if i % 2 == 0 else ("base", "ours"):
                 if arm == "ours":
-                    seconds, imported = run_once(target, str(ROOT / "functions" / "main.py"), signature, m,
+                    seconds, imported = run_once(target, source / "main.py", signature, m,
                                                  attributes, env)
                     ours.append(seconds)
                     used.add(imported)
@@ -188,8 +203,16 @@ def main(argv: list[str] | None = None) -> int:
         rows.append((target, sdks, ours, base, "/".join(sorted(used)), "/".join(sorted(base_used))))
         print(f"{target}: {statistics.median(ours):.3f} s vs {statistics.median(base):.3f} s "
               f"(ours {min(ours):.3f}-{max(ours):.3f}, baseline {min(base):.3f}-{max(base):.3f})", file=sys.stderr)
+    floor: list[float] = []
+    plain: list[float] = []
+    for i in range(args.runs):  # what pydantic alone adds to the Firestore baseline: the floor of any function here
+        for arm in ("floor", "plain") if i % 2 == 0 else ("plain", "floor"):
+            seconds, _ = run_once("event", floor_src if arm == "floor" else baseline_src, "cloudevent",
+                                  _push(b"x"), [], env)
+            (floor if arm == "floor" else plain).append(seconds)
     print(f"cold start, fresh process, median of {args.runs}, the arms alternated; Pub/Sub and Firestore emulators; "
-          "baseline = functions-framework + the SDKs the message uses, alone, one call of the same kind")
+          "baseline = functions-framework + the SDKs the message uses, alone, one call of the same kind; both started "
+          "from bytecode, ours as infra/package.py builds it for a deploy")
     print("| entry point | baseline SDKs | cold start s | baseline s | ratio | spread ours s | spread baseline s |")
     print("|---|---|---|---|---|---|---|")
     for target, sdks, ours, base, imported, base_imported in rows:
@@ -198,6 +221,9 @@ def main(argv: list[str] | None = None) -> int:
         ours_s, base_s = statistics.median(ours), statistics.median(base)
         print(f"| {target} | {names}{flag} | {ours_s:.3f} | {base_s:.3f} | {ours_s / base_s:.2f}x "
               f"| {min(ours):.3f}-{max(ours):.3f} | {min(base):.3f}-{max(base):.3f} |")
+    print(f"floor: the Firestore baseline plus pydantic (imported, one model validated) takes "
+          f"{statistics.median(floor):.3f} s against {statistics.median(plain):.3f} s without it: "
+          f"{statistics.median(floor) / statistics.median(plain):.2f}x before any code of ours")
     return 0
 
 

@@ -6,20 +6,10 @@ project="${1:?usage: infra/deploy.sh PROJECT_ID [REGION] [-- terraform args]}"; 
 region="us-central1"
 if [ $# -gt 0 ] && [ "$1" != "--" ]; then region="$1"; shift; fi
 [ "${1:-}" = "--" ] && shift
-here="$(cd "$(dirname "$0")" && pwd)"; root="$(cd "$here/.." && pwd)"
+here="$(cd "$(dirname "$0")" && pwd)"
 build="$(mktemp -d)"; trap 'rm -rf "$build"' EXIT
 
-python3 - "$root" "$build" <<'PY'
-import pathlib, shutil, sys, tomllib
-root, build = map(pathlib.Path, sys.argv[1:])
-project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
-deps = project["dependencies"] + project["optional-dependencies"]["gcp"]
-(build / "requirements.txt").write_text("\n".join(deps) + "\n")
-for pkg in ("shared", "agents", "functions"):
-    shutil.copytree(root / pkg, build / pkg, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-# Cloud Functions load main.py at the source root: re-export the targets of functions/main.py
-(build / "main.py").write_text("from functions.main import *  # noqa: F403 - the deployed targets\n")
-PY
+python3 "$here/package.py" "$build"  # the packages, requirements.txt, main.py, and bytecode for the runtime
 (cd "$build" && zip -qr "$build/source.zip" .)
 echo "source: $(du -h "$build/source.zip" | cut -f1) with $(wc -l < "$build/requirements.txt") requirements"
 

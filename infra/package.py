@@ -1,0 +1,63 @@
+"""Build the Cloud Functions source folder: what infra/deploy.sh zips and what bench/cold_start.py starts.
+
+Usage: python3 infra/package.py BUILD_DIR [--runtime 3.11]
+
+The folder holds the three packages (shared, agents, functions) without caches, a requirements.txt generated from
+pyproject.toml (the core dependencies plus the `gcp` extra), and a main.py at the root re-exporting the targets of
+functions/main.py (Cloud Functions load main.py from the source root).
+
+Bytecode: when this interpreter is the runtime's Python (`--runtime`, the minor version infra/main.tf deploys),
+every module is compiled into __pycache__ with unchecked hashes, so an instance's cold start reads the bytecode
+instead of compiling the source (unchecked: the zip's file times cannot invalidate it; the folder is built afresh
+on every deploy, so it never goes stale). Another interpreter's bytecode would be ignored by the runtime
+(its file names carry the version), so none is written then, and a note says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import compileall
+import py_compile
+import shutil
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("shared", "agents", "functions")
+RUNTIME_PYTHON = "3.11"  # infra/main.tf: runtime = "python311"
+
+
+def build(target: Path, runtime: str = RUNTIME_PYTHON) -> bool:
+    """Fill `target` (created if missing); True when bytecode for the runtime was written."""
+    target.mkdir(parents=True, exist_ok=True)
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    deps = project["dependencies"] + project["optional-dependencies"]["gcp"]
+    (target / "requirements.txt").write_text("\n".join(deps) + "\n")
+    for pkg in PACKAGES:
+        shutil.rmtree(target / pkg, ignore_errors=True)
+        shutil.copytree(ROOT / pkg, target / pkg, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    (target / "main.py").write_text("from functions.main import *  # noqa: F403 - the deployed targets\n")
+    if f"{sys.version_info.major}.{sys.version_info.minor}" != runtime:
+        print(f"note: python {sys.version_info.major}.{sys.version_info.minor} is not the runtime's {runtime}: "
+              "no bytecode shipped (instances compile the source on their first start)", file=sys.stderr)
+        return False
+    mode = py_compile.PycInvalidationMode.UNCHECKED_HASH
+    ok = all(compileall.compile_dir(str(target / pkg), quiet=1, invalidation_mode=mode) for pkg in PACKAGES)
+    ok = compileall.compile_file(str(target / "main.py"), quiet=1, invalidation_mode=mode) and ok
+    if not ok:
+        raise SystemExit("compiling the source failed")
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("target", type=Path)
+    parser.add_argument("--runtime", default=RUNTIME_PYTHON, help="the runtime's Python, major.minor")
+    args = parser.parse_args(argv)
+    build(args.target, args.runtime)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

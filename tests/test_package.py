@@ -1,0 +1,77 @@
+"""The source folder a deploy ships (infra/package.py): the packages, requirements and main.py, bytecode for the
+runtime that infra/main.tf deploys, and nothing imported from the checkout it was built from."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def package() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("autosre_package", ROOT / "infra" / "package.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+HERE = f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def test_the_bytecode_is_for_the_python_terraform_deploys() -> None:
+    runtimes = set(re.findall(r'runtime\s*=\s*"python(\d)(\d+)"', (ROOT / "infra" / "main.tf").read_text()))
+    assert runtimes == {tuple(package().RUNTIME_PYTHON.split("."))}
+
+
+def test_the_folder_holds_the_packages_requirements_and_main(tmp_path: Path) -> None:
+    package().build(tmp_path / "src", runtime=HERE)
+    src = tmp_path / "src"
+    requirements = (src / "requirements.txt").read_text().split()
+    assert any(r.startswith("google-cloud-firestore") for r in requirements)
+    assert any(r.startswith("pydantic") for r in requirements)
+    assert (src / "main.py").read_text().startswith("from functions.main import *")
+    for pkg in ("shared", "agents", "functions"):
+        assert (src / pkg / "__init__.py").is_file()
+    assert not (src / "tests").exists() and not (src / "demo").exists()
+
+
+def test_every_module_has_unchecked_bytecode_for_the_runtime(tmp_path: Path) -> None:
+    package().build(tmp_path, runtime=HERE)
+    sources = [p for p in tmp_path.rglob("*.py")]
+    assert len(sources) > 50
+    tag = sys.implementation.cache_tag
+    for source in sources:
+        pyc = source.parent / "__pycache__" / f"{source.stem}.{tag}.pyc"
+        assert pyc.is_file(), source
+        flags = int.from_bytes(pyc.read_bytes()[4:8], "little")
+        assert flags == 0b01, f"{pyc}: hash-based and unchecked, so the zip's file times cannot invalidate it"
+
+
+def test_another_python_writes_no_bytecode_and_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert package().build(tmp_path, runtime="2.7") is False
+    assert not list(tmp_path.rglob("*.pyc"))
+    assert "no bytecode shipped" in capsys.readouterr().err
+
+
+def test_an_instance_started_in_the_folder_runs_the_folder_and_its_bytecode(tmp_path: Path) -> None:
+    package().build(tmp_path, runtime=HERE)
+    with open(tmp_path / "shared" / "topics.py", "a") as f:  # changed after the build: the bytecode still rules
+        f.write("\nSOURCE_READ = True\n")
+    probe = ("import main, shared.topics\n"
+             "print(shared.topics.__file__)\n"
+             "print(hasattr(shared.topics, 'SOURCE_READ'))\n"
+             "print(','.join(t for t in ('intake', 'synthesize', 'execute', 'web', 'sweep') if hasattr(main, t)))")
+    out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, check=True,
+                         env={"PATH": "/usr/bin:/bin", "AUTOSRE_PROJECT": "p", "PYTHONDONTWRITEBYTECODE": "1"})
+    path, source_read, names = out.stdout.strip().splitlines()
+    assert Path(path).is_relative_to(tmp_path)
+    assert source_read == "False"
+    assert names == "intake,synthesize,execute,web,sweep"
