@@ -209,9 +209,11 @@ class Pipeline:
         rnd = incident.state.rounds[number]
         if rnd.report is not None or rnd.opened_by != opened_by:
             return
-        for name in rnd.missing:
-            task = Task(incident_id=incident.incident_id, round=number, specialist=name)
-            self._publish(topics.TASKS, task.model_dump(), {"specialist": name, "incident_id": incident.incident_id})
+        tasks = [(json.dumps(Task(incident_id=incident.incident_id, round=number, specialist=name).model_dump(),
+                             sort_keys=True).encode(), {"specialist": name, "incident_id": incident.incident_id})
+                 for name in rnd.missing]
+        if tasks:
+            self.bus.publish_all(topics.TASKS, tasks)  # sent together: the round's tasks wait once, not each
 
     # ------------------------------------------------------------------ specialists
 
@@ -300,9 +302,6 @@ class Pipeline:
             return self._synthesize(incident, number, partial_ok, delivery)
 
     def _synthesize(self, incident: IncidentHandle, number: int, partial_ok: bool, delivery: str) -> Report | None:
-        from agents.synthesis import build_report
-        from shared.telemetry.metered import cost_of
-
         state = incident.state
         rnd = state.rounds.get(number)
         if rnd is None:
@@ -319,6 +318,9 @@ class Pipeline:
         if number + 1 in state.rounds and not state.rounds[number + 1].fresh:  # followed up: its report covers this
             self._fan_out(incident, number + 1, delivery)  # the opening delivery's redelivery re-sends tasks
             return None
+        from agents.synthesis import build_report  # only now: a redelivery after the report never loads the analysis
+        from shared.telemetry.metered import cost_of
+
         report = build_report(state, number, self.context(state, number))
         if not rnd.missing and not capped and self._follow_up(incident, number, report, delivery):
             return None  # a spent budget gets no second look: its reads would be refused

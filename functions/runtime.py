@@ -113,6 +113,9 @@ class LazyBus:
     def publish(self, topic: str, data: bytes, attributes: dict[str, str] | None = None) -> str:
         return self.built.publish(topic, data, attributes)
 
+    def publish_all(self, topic: str, messages: list[tuple[bytes, dict[str, str]]]) -> list[str]:
+        return self.built.publish_all(topic, messages)
+
 
 def make_bus(settings: Settings) -> Bus:
     if settings.bus == "pubsub":

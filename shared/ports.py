@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from shared.models import Event, Proposal
-from shared.telemetry_records import ChangeEvent, LogRecord, MetricSeries, PatternCount, ReadResult, Span, Window
+
+if TYPE_CHECKING:  # the records are only named here: a function that reads no telemetry never imports them
+    from shared.telemetry_records import ChangeEvent, LogRecord, MetricSeries, PatternCount, ReadResult, Span, Window
 
 
 class EventStore(Protocol):
@@ -74,6 +76,11 @@ class Bus(Protocol):
     """Publishes messages to named topics. Subscriptions belong to the deployment, not the port."""
 
     def publish(self, topic: str, data: bytes, attributes: dict[str, str] | None = None) -> str: ...
+
+    def publish_all(self, topic: str, messages: list[tuple[bytes, dict[str, str]]]) -> list[str]:
+        """Publish several (data, attributes) to one topic and return their ids in order once every one is
+        accepted (sent together where the transport allows); raises if any was not (some may have been)."""
+        ...
 
 
 class LogPatternCounter(Protocol):

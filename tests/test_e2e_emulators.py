@@ -33,6 +33,10 @@ class RecordingBus:
         self.sent.append((topic, data, dict(attributes or {})))
         return self.inner.publish(topic, data, attributes)  # type: ignore[attr-defined, no-any-return]
 
+    def publish_all(self, topic: str, messages: list[tuple[bytes, dict[str, str]]]) -> list[str]:
+        self.sent.extend((topic, data, dict(attributes)) for data, attributes in messages)
+        return self.inner.publish_all(topic, messages)  # type: ignore[attr-defined, no-any-return]
+
 
 @pytest.fixture()
 def deployment(pubsub_emulator: object, firestore_emulator: object, project_id: str,

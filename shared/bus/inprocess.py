@@ -48,6 +48,9 @@ class InProcessBus:
         self.deliver(message)
         return message.message_id
 
+    def publish_all(self, topic: str, messages: list[tuple[bytes, dict[str, str]]]) -> list[str]:
+        return [self.publish(topic, data, attributes) for data, attributes in messages]
+
     def deliver(self, message: Message) -> None:
         """Queue a message for every matching subscription (also used to redeliver a past message)."""
         for sub in self._subs:

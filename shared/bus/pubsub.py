@@ -131,6 +131,12 @@ class PubSubBus:
         future = self._publisher.publish(_topic_path(self.project, topic), data, **(attributes or {}))
         return str(future.result(timeout=self.timeout))
 
+    def publish_all(self, topic: str, messages: list[tuple[bytes, dict[str, str]]]) -> list[str]:
+        """All handed to the publisher first (one batch when they fit), then each waited for."""
+        path = _topic_path(self.project, topic)
+        futures = [self._publisher.publish(path, data, **attributes) for data, attributes in messages]
+        return [str(future.result(timeout=self.timeout)) for future in futures]
+
 
 def subscription_request(project: str, spec: SubscriptionSpec) -> dict[str, Any]:
     """The CreateSubscription request for a spec (also what infra/ must express)."""

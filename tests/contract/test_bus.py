@@ -23,6 +23,8 @@ class Harness(Protocol):
 
     def publish(self, topic: str, data: bytes, attributes: dict[str, str] | None = None) -> str: ...
 
+    def publish_all(self, topic: str, messages: list[tuple[bytes, dict[str, str]]]) -> list[str]: ...
+
     def settle(self, until: Callable[[], bool] = lambda: True, quiet: float = 1.0) -> None:
         """Deliver until `until()` holds and nothing more is under way (quiet: seconds without deliveries)."""
 
@@ -36,6 +38,9 @@ class InProcessHarness:
 
     def publish(self, topic: str, data: bytes, attributes: dict[str, str] | None = None) -> str:
         return self.bus.publish(topic, data, attributes)
+
+    def publish_all(self, topic: str, messages: list[tuple[bytes, dict[str, str]]]) -> list[str]:
+        return self.bus.publish_all(topic, messages)
 
     def settle(self, until: Callable[[], bool] = lambda: True, quiet: float = 1.0) -> None:
         self.bus.drain()
@@ -75,6 +80,11 @@ class PubSubHarness:
         if self.dispatcher is None:
             self._start()
         return self.bus.publish(topic, data, attributes)
+
+    def publish_all(self, topic: str, messages: list[tuple[bytes, dict[str, str]]]) -> list[str]:
+        if self.dispatcher is None:
+            self._start()
+        return self.bus.publish_all(topic, messages)
 
     def settle(self, until: Callable[[], bool] = lambda: True, quiet: float = 1.0) -> None:
         assert self.dispatcher is not None
@@ -129,6 +139,21 @@ def test_publish_delivers_data_attributes_id_and_topic(harness: Harness) -> None
                                                                  "topic-a")
     assert message_id and message.message_id == message_id
     assert message.delivery_attempt == 1
+
+
+def test_publish_all_delivers_each_message_once_with_its_own_attributes_and_id(harness: Harness) -> None:
+    logs, traces = Recorder(), Recorder()
+    harness.subscribe(SubscriptionSpec("sub-all-logs", "topic-all", {"specialist": "logs"}), logs)
+    harness.subscribe(SubscriptionSpec("sub-all-traces", "topic-all", {"specialist": "traces"}), traces)
+    ids = harness.publish_all("topic-all", [(b"l1", {"specialist": "logs"}), (b"t1", {"specialist": "traces"}),
+                                            (b"l2", {"specialist": "logs", "n": "2"})])
+    harness.settle(lambda: len(logs.messages) >= 2 and len(traces.messages) >= 1)
+    assert len(ids) == 3 and len(set(ids)) == 3 and all(ids)
+    assert sorted((m.data, m.message_id) for m in logs.messages) == sorted([(b"l1", ids[0]), (b"l2", ids[2])])
+    assert [(m.data, m.attributes, m.message_id) for m in traces.messages] == [(b"t1", {"specialist": "traces"},
+                                                                                 ids[1])]
+    assert {m.data: m.attributes for m in logs.messages}[b"l2"] == {"specialist": "logs", "n": "2"}
+    assert harness.publish_all("topic-all", []) == []
 
 
 def test_every_subscription_of_a_topic_gets_each_message(harness: Harness) -> None:
