@@ -19,7 +19,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from agents.catalog import propose as propose_from_report
 from agents.policy import Decision, Policy
 from shared import approvals
 from shared import events as ev
@@ -36,7 +35,6 @@ from shared.incident_log import IncidentHandle, IncidentLog
 from shared.incident_state import IncidentState
 from shared.models import Proposal
 from shared.ports import ActionRunner, EventStore, TelemetrySource
-from shared.telemetry_records import Window
 
 log = logging.getLogger("autosre.remediation")
 
@@ -47,6 +45,8 @@ def propose(incident: IncidentHandle) -> list[Proposal]:
     report = state.latest_report
     if report is None:
         return []
+    from agents.catalog import propose as propose_from_report  # synthesize's step: execute never loads the catalog
+
     proposals = propose_from_report(report, state.findings)
     for p in proposals:
         incident.record(ev.REMEDIATION_PROPOSED, (p.proposal_id,), "synthesize", RemediationProposed(proposal=p))
@@ -205,6 +205,7 @@ class Remediation:
         """After an action ran: is the alerting SLI back under its threshold within the window? Records
         `remediation.verified` (recovered / not recovered / unknown) once per proposal."""
         from agents.recovery import recovery_verdict
+        from shared.telemetry_records import Window
 
         with self.log.incident(incident_id) as incident:
             state = incident.state if incident.exists else None

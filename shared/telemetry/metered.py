@@ -30,19 +30,19 @@ from shared.config import (
 )
 from shared.models import Cost, ReadCounts
 from shared.ports import LogPatternCounter, TelemetrySource
-from shared.telemetry_records import (
-    ChangeEvent,
-    LogRecord,
-    MetricSeries,
-    PatternCount,
-    ReadCost,
-    ReadResult,
-    Span,
-    Window,
-)
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the records are imported where a read happens: the pipeline builds its budget and prices here
     from shared.incident_state import IncidentState
+    from shared.telemetry_records import (
+        ChangeEvent,
+        LogRecord,
+        MetricSeries,
+        PatternCount,
+        ReadCost,
+        ReadResult,
+        Span,
+        Window,
+    )
 
 T = TypeVar("T")
 GIB = 2**30
@@ -129,6 +129,8 @@ class MeteredSource:
               window: Window, services: list[str] | None) -> ReadResult[T]:
         cap = self.refusal(field)
         if cap:
+            from shared.telemetry_records import ReadResult
+
             return ReadResult([], sampled=True, note=f"{what}: not read, the investigation's read budget is spent "
                                                        f"({cap})")
         result = read(window, services)
@@ -172,6 +174,8 @@ class _MeteredCounter:
 
 
 def _cost_of(counter: object) -> ReadCost:
+    from shared.telemetry_records import ReadCost
+
     cost = getattr(counter, "last_cost", None)
     return cost if isinstance(cost, ReadCost) else ReadCost()
 
