@@ -23,19 +23,30 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from google.auth import exceptions as auth_exceptions
-from google.auth import jwt as google_jwt
 
 IAP_JWT_HEADER = "X-Goog-IAP-JWT-Assertion"
 IAP_ISSUER = "https://cloud.google.com/iap"
 IAP_CERTS_URL = "https://www.gstatic.com/iap/verify/public_key-jwk"
 MAX_TOKEN_CHARS = 8192
 
-# google-auth's JWT functions carry no type hints: typed handles on them
-_decode_header: Callable[[str], Any] = google_jwt.decode_header
-_decode: Callable[..., Mapping[str, Any]] = google_jwt.decode
+
+
+def _decode_header(token: str) -> Any:
+    """google-auth's JWT header decoding (imported on the first assertion: the JWT and crypto modules cost a cold
+    start ~40 ms, and a web view without IAP never verifies one)."""
+    from google.auth import jwt as google_jwt
+
+    decode_header: Callable[[str], Any] = google_jwt.decode_header
+    return decode_header(token)
+
+
+def _decode(token: str, **kwargs: Any) -> Mapping[str, Any]:
+    """google-auth's signature, audience and time checks (typed: google-auth carries no type hints)."""
+    from google.auth import jwt as google_jwt
+
+    decode: Callable[..., Mapping[str, Any]] = google_jwt.decode
+    return decode(token, **kwargs)
 
 # the public keys for a token's key id: {kid: PEM public key}; a cache may refetch on an unknown id
 KeySource = Callable[[str], Mapping[str, str]]
@@ -60,6 +71,9 @@ def keys_from_document(doc: Any) -> dict[str, str]:
         raise ValueError("the key document is not a JSON object")
     if "keys" not in doc:
         return {str(k): str(v) for k, v in doc.items() if isinstance(v, str) and "BEGIN PUBLIC KEY" in v}
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     keys: dict[str, str] = {}
     for jwk in doc.get("keys") or []:
         if not isinstance(jwk, dict) or jwk.get("kty") != "EC" or jwk.get("crv") != "P-256" or \
