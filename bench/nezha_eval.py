@@ -62,6 +62,8 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
     Variant("no-trace-baseline", "traces' baseline removed (no spans before the case's own)",
             {"trace_baseline": False}),
     Variant("metrics-only", "metrics only (no logs, no traces)", {"logs": False, "traces": False}),
+    Variant("no-logs-no-trace-baseline", "traces and metrics only, no trace baseline",
+            {"logs": False, "trace_baseline": False}),
     Variant("alert-late", "alert 3 min late (180 s after the injection, not 60 s)", {"alert_delay_s": 180.0}),
 )}
 

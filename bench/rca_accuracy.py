@@ -5,7 +5,8 @@
 With --robustness, the Nezha suite again with the alert fired 180 s (not 60 s) after the injection, and with the
 logs and traces baselined on the reference day farthest from each case's (another day's normal).
 With --variants [NAME ...], the Nezha suite in degraded-telemetry variants (bench.nezha_eval.VARIANTS: full, logs
-removed, traces' baseline removed, metrics only, alert 3 min late), one table row per variant.
+removed, traces' baseline removed, metrics only, traces and metrics without the traces' baseline, alert 3 min
+late), one table row per variant.
 
 Run: python bench/rca_accuracy.py [--seeds N] [--nezha DIR] [--robustness] [--variants [NAME ...]] [--no-demo]
 """

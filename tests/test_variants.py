@@ -38,7 +38,9 @@ def test_coverage_comes_from_the_notes_and_the_changes_findings() -> None:
 
 
 def test_the_variants_are_import_options() -> None:
-    assert list(VARIANTS) == ["full", "no-logs", "no-trace-baseline", "metrics-only", "alert-late"]
+    assert list(VARIANTS) == ["full", "no-logs", "no-trace-baseline", "metrics-only", "no-logs-no-trace-baseline",
+                              "alert-late"]
+    assert VARIANTS["no-logs-no-trace-baseline"].options == {"logs": False, "trace_baseline": False}
     assert VARIANTS["full"].options == {}
 
 
