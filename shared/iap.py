@@ -31,7 +31,6 @@ IAP_CERTS_URL = "https://www.gstatic.com/iap/verify/public_key-jwk"
 MAX_TOKEN_CHARS = 8192
 
 
-
 def _decode_header(token: str) -> Any:
     """google-auth's JWT header decoding (imported on the first assertion: the JWT and crypto modules cost a cold
     start ~40 ms, and a web view without IAP never verifies one)."""
@@ -47,6 +46,7 @@ def _decode(token: str, **kwargs: Any) -> Mapping[str, Any]:
 
     decode: Callable[..., Mapping[str, Any]] = google_jwt.decode
     return decode(token, **kwargs)
+
 
 # the public keys for a token's key id: {kid: PEM public key}; a cache may refetch on an unknown id
 KeySource = Callable[[str], Mapping[str, str]]
