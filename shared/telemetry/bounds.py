@@ -25,3 +25,16 @@ def sampled_by_trace(what: str, kept: int, seen: int, exact: bool = True) -> str
     (`exact=False`: of at least `seen`, when the read stopped before the end of the window)."""
     of = f"{seen}" if exact else f"at least {seen}"
     return f"{what}: {kept} of {of} sampled by trace (whole traces kept)"
+
+
+def trace_cut(what: str, kept: int, seen: int, whole: bool, bound: int) -> str:
+    """The note of a read cut by `bound` that keeps whole traces (`whole`), or, when the first trace alone was over
+    the bound, its first `bound` records."""
+    if whole:
+        return sampled_by_trace(what, kept, seen)
+    return f"{what}: {kept} of {seen} kept, all of one trace cut at the bound ({bound} per read)"
+
+
+def evenly_sampled(what: str, kept: int, seen: int, bound: int) -> str:
+    """The note of a read of records that belong to no trace (metric series, changes) cut by `bound`."""
+    return f"{what}: {kept} of {seen} evenly sampled (limit: {bound} per read)"

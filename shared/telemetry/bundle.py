@@ -17,7 +17,7 @@ from typing import IO, Any, Generic, TypeVar
 
 from shared.gc_pause import collector_paused
 from shared.ports import LogPatternCounter
-from shared.telemetry.bounds import MAX_RECORDS, sampled_by_trace
+from shared.telemetry.bounds import MAX_RECORDS, trace_cut
 from shared.telemetry.bundle_codec import (  # re-exported: the bundle's format is imported from here
     BundleError,
     classify_method,
@@ -42,7 +42,7 @@ from shared.telemetry.bundle_index import (
     Skipped,
     bad_line,
     decode_line,
-    evenly,
+    evenly_read,
 )
 from shared.telemetry_records import ChangeEvent, LogRecord, MetricSeries, ReadResult, Span, Window
 
@@ -271,9 +271,8 @@ class BundleSource:
                 self._tidy(name)
                 read = ReadResult(items)
                 if len(lines) < total:
-                    read = ReadResult(items, sampled=True, note=sampled_by_trace(what, len(lines), total) if whole
-                                      else f"{what}: {len(lines)} of {total} kept, all of one trace cut at the "
-                                           f"bound ({self.max_records} per read)")
+                    read = ReadResult(items, sampled=True,
+                                      note=trace_cut(what, len(lines), total, whole, self.max_records))
             while len(self._cache) >= READ_CACHE:
                 del self._cache[next(iter(self._cache))]
             self._cache[key] = cached = read
@@ -305,21 +304,13 @@ class BundleSource:
             lo, hi = bisect.bisect_left(times, window.start), bisect.bisect_left(times, window.end)
             if lo < hi:
                 out.append(MetricSeries(m.metric, m.service, m.points[lo:hi], m.instance, m.unit, m.labels))
-        return self._noted(self._bounded(out, "metric series"), METRICS)
+        return self._noted(evenly_read(out, "metric series", self.max_records), METRICS)
 
     def changes(self, window: Window, services: list[str] | None = None) -> ReadResult[ChangeEvent]:
         if self._changes is None:
             self._changes = _timeline(self._read(CHANGES, decode_change), lambda c: c.timestamp)
         items = [c for c in self._changes.between(window) if _keep(c.service, services)]
-        return self._noted(self._bounded(items, "changes"), CHANGES)
-
-    def _bounded(self, items: list[T], what: str) -> ReadResult[T]:
-        """Records that belong to no trace (metric series, changes), cut at `max_records`: evenly sampled."""
-        kept = evenly(items, self.max_records)
-        if len(kept) == len(items):
-            return ReadResult(items)
-        return ReadResult(kept, sampled=True, note=f"{what}: {len(kept)} of {len(items)} evenly sampled (limit: "
-                                                   f"{self.max_records} per read)")
+        return self._noted(evenly_read(items, "changes", self.max_records), CHANGES)
 
     def time_range(self) -> tuple[float, float] | None:
         """The first and last time a record of the bundle carries (None when it holds none). Places every line of

@@ -22,8 +22,9 @@ from typing import Any, Generic, TypeVar
 import orjson
 
 from shared.gc_pause import collector_paused
+from shared.telemetry.bounds import evenly_sampled
 from shared.telemetry.bundle_codec import BundleError, from_rfc3339
-from shared.telemetry_records import Window
+from shared.telemetry_records import ReadResult, Window
 
 T = TypeVar("T")
 INDEX_SUFFIX = ".idx"
@@ -79,6 +80,12 @@ def bad_line(exc: BaseException, where: str, skipped: Skipped | None) -> None:
     skipped.add(error)
 
 
+def trace_hash(trace_id: bytes, position: int) -> int:
+    """The hash a record's trace is kept by (`whole_traces`): CRC-32 of its trace id; a record without one (at this
+    position: a line's byte offset, a record's index) is a trace of its own."""
+    return zlib.crc32(trace_id or b"%d" % position)
+
+
 def whole_traces(hashes: Sequence[int], bound: int) -> tuple[list[int], bool]:
     """Which of these lines (their traces' hashes, in line order) a read cut at `bound` keeps: the positions, in
     line order, of the lines of the traces with the smallest hashes, as many whole traces as fit (a trace of its
@@ -110,6 +117,14 @@ def evenly(items: list[T], bound: int) -> list[T]:
         return items
     step = len(items) / bound
     return [items[int(i * step)] for i in range(bound)]
+
+
+def evenly_read(items: list[T], what: str, bound: int | None) -> ReadResult[T]:
+    """A read of records that belong to no trace, cut at `bound` (None: none) by `evenly`, and saying so."""
+    if bound is None or len(items) <= bound:
+        return ReadResult(items)
+    kept = evenly(items, bound)
+    return ReadResult(kept, sampled=True, note=evenly_sampled(what, len(kept), len(items), bound))
 
 
 # A log or span line as the writer writes it (compact JSON, its keys in the writer's order, the whole line matched)
@@ -250,9 +265,9 @@ class Index(Generic[T]):
                 self.offsets.extend(at)
                 self.lengths.extend(compress(lengths, placed))
                 self.sids.extend(map(self._ids.__getitem__, cols[service]))
-                hashes = list(map(zlib.crc32, cols[trace]))
+                hashes = list(map(zlib.crc32, cols[trace]))  # trace_hash, mapped in bulk over the traced lines
                 for k in [k for k, t in enumerate(cols[trace]) if not t]:  # no trace: a trace of its own
-                    hashes[k] = zlib.crc32(b"%d" % at[k])
+                    hashes[k] = trace_hash(b"", at[k])
                 self.hashes.extend(hashes)
                 good += len(times)
             for k in [k for k, p in enumerate(placed) if not p and lines[k].strip()]:
@@ -266,8 +281,7 @@ class Index(Generic[T]):
                 self.offsets.append(starts[k])
                 self.lengths.append(lengths[k])
                 self.sids.append(self._ids[str(getattr(record, "service", "")).encode()])
-                tid = str(getattr(record, "trace_id", "")).encode()
-                self.hashes.append(zlib.crc32(tid or b"%d" % starts[k]))
+                self.hashes.append(trace_hash(str(getattr(record, "trace_id", "")).encode(), starts[k]))
         if skipped is not None and skipped.count and not good:
             raise BundleError(f"{path.name}: none of its {skipped.count} non-blank lines is a valid record "
                               f"(first: {skipped.first})")

@@ -6,14 +6,13 @@ changes are evenly sampled, and the read says so."""
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 from shared.ports import LogPatternCounter
-from shared.telemetry.bounds import MAX_RECORDS, sampled_by_trace
-from shared.telemetry.bundle_index import evenly, whole_traces
+from shared.telemetry.bounds import MAX_RECORDS, trace_cut
+from shared.telemetry.bundle_index import evenly_read, trace_hash, whole_traces
 from shared.telemetry_records import ChangeEvent, LogRecord, MetricSeries, ReadResult, Span, Window
 
 T = TypeVar("T")
@@ -21,12 +20,6 @@ T = TypeVar("T")
 
 def _wanted(service: str, services: list[str] | None) -> bool:
     return services is None or service in services
-
-
-def _trace_hash(trace_id: str, position: int) -> int:
-    """The hash a record's trace is kept by: the bundle's (CRC-32 of the trace id); a record without a trace is a
-    trace of its own."""
-    return zlib.crc32(trace_id.encode() if trace_id else b"%d" % position)
 
 
 @dataclass
@@ -41,18 +34,11 @@ class MemorySource:
     def _by_trace(self, items: list[T], what: str, trace_of: Callable[[T], str]) -> ReadResult[T]:
         if self.max_records is None or len(items) <= self.max_records:
             return ReadResult(items)
-        kept, whole = whole_traces([_trace_hash(trace_of(r), i) for i, r in enumerate(items)], self.max_records)
-        note = (sampled_by_trace(what, len(kept), len(items)) if whole else
-                f"{what}: {len(kept)} of {len(items)} kept, all of one trace cut at the bound "
-                f"({self.max_records} per read)")
-        return ReadResult([items[i] for i in kept], sampled=True, note=note)
-
-    def _evenly(self, items: list[T], what: str) -> ReadResult[T]:
-        if self.max_records is None or len(items) <= self.max_records:
-            return ReadResult(items)
-        kept = evenly(items, self.max_records)
-        return ReadResult(kept, sampled=True, note=f"{what}: {len(kept)} of {len(items)} evenly sampled (limit: "
-                                                   f"{self.max_records} per read)")
+        # the bundle's hashes, so logs and spans keep the same traces in both sources
+        kept, whole = whole_traces([trace_hash(trace_of(r).encode(), i) for i, r in enumerate(items)],
+                                   self.max_records)
+        return ReadResult([items[i] for i in kept], sampled=True,
+                          note=trace_cut(what, len(kept), len(items), whole, self.max_records))
 
     def logs(self, window: Window, services: list[str] | None = None) -> ReadResult[LogRecord]:
         return self._by_trace(sorted((r for r in self.records if window.contains(r.timestamp)
@@ -70,11 +56,12 @@ class MemorySource:
             points = tuple(sorted(p for p in m.points if window.contains(p[0])))
             if points and _wanted(m.service, services):
                 out.append(replace(m, points=points))
-        return self._evenly(out, "metric series")
+        return evenly_read(out, "metric series", self.max_records)
 
     def changes(self, window: Window, services: list[str] | None = None) -> ReadResult[ChangeEvent]:
-        return self._evenly(sorted((c for c in self.change_list if window.contains(c.timestamp)
-                                    and _wanted(c.service, services)), key=lambda c: c.timestamp), "changes")
+        return evenly_read(sorted((c for c in self.change_list if window.contains(c.timestamp)
+                                   and _wanted(c.service, services)), key=lambda c: c.timestamp), "changes",
+                           self.max_records)
 
     def describe(self) -> dict[str, str]:
         return {"source": "memory"}
