@@ -38,7 +38,7 @@ from shared.events import (
 from shared.incident_log import IncidentHandle, IncidentLog
 from shared.incident_state import IncidentState
 from shared.incidents import release_open, reroute_after_resolution, route_alert
-from shared.models import SPECIALISTS, Alert, Event, FindingsReady, ReadCounts, Report, Task
+from shared.models import SPECIALISTS, Alert, Event, FindingsReady, Report, Task
 from shared.ports import Bus, EventStore, Message, NarrativeWriter, TelemetrySource
 
 if TYPE_CHECKING:  # imported where used: a redelivered message needs neither the analysis, the meter nor redaction
@@ -77,11 +77,6 @@ class ReportStep:
 
 def step_key(report: Report, step: str) -> str:
     return f"{'partial' if report.partial else 'complete'}:{step}"
-
-
-def spent_by(state: IncidentState, number: int) -> list[ReadCounts]:
-    """The recorded read ledger of the investigation round `number` belongs to."""
-    return [c for r in state.investigation(number) for c in r.costs.values()]
 
 
 def load_specialist(name: str) -> Specialist:
@@ -302,11 +297,13 @@ class Pipeline:
             return self._synthesize(incident, number, partial_ok, delivery)
 
     def _synthesize(self, incident: IncidentHandle, number: int, partial_ok: bool, delivery: str) -> Report | None:
+        from shared.telemetry.metered import cost_of, investigation_counts  # light: no telemetry records
+
         state = incident.state
         rnd = state.rounds.get(number)
         if rnd is None:
             return None
-        capped = any(c.cap for c in spent_by(state, number))
+        capped = any(c.cap for c in investigation_counts(state, number).values())
         if rnd.report is not None and (not rnd.report.partial or rnd.missing or capped):
             self._follow_through(incident, rnd.report)  # a crash after the report may have left steps undone
             return None  # a complete report is final; a partial one stands until the missing specialists report
@@ -319,7 +316,6 @@ class Pipeline:
             self._fan_out(incident, number + 1, delivery)  # the opening delivery's redelivery re-sends tasks
             return None
         from agents.synthesis import build_report  # only now: a redelivery after the report never loads the analysis
-        from shared.telemetry.metered import cost_of
 
         report = build_report(state, number, self.context(state, number))
         if not rnd.missing and not capped and self._follow_up(incident, number, report, delivery):
