@@ -165,9 +165,8 @@ def cost_lines(report: Report, width: int = 100) -> list[str]:
     out = ["", "COST"]
     out += _wrap(f"total: {summary_line(report.cost)}", "  ", width, hang=2)
     for name, c in report.cost.specialists.items():
-        out += _wrap(f"{name}: {c.reads} reads, {c.api_calls} API calls, {c.log_entries} log entries, {c.spans} spans, "
-                     f"{c.series} series, {c.changes} changes, {c.pattern_rows} pattern rows, {c.bytes_billed} bytes "
-                     "billed" + (f", {c.refused} refused ({c.cap})" if c.refused else ""), "  ", width, hang=2)
+        out += _wrap(f"{name}: {c.text()}, {c.bytes_billed} bytes billed"
+                     + (f", {c.refused} refused ({c.cap})" if c.refused else ""), "  ", width, hang=2)
     return out
 
 

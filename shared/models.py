@@ -179,6 +179,11 @@ class ReadCounts(Model):
         summed = {k: getattr(self, k) + getattr(other, k) for k in type(self).model_fields if k != "cap"}
         return ReadCounts(**summed, cap=self.cap or other.cap)
 
+    def text(self) -> str:
+        """The reads, API calls and records read per signal, as the report's cost lines state them."""
+        return (f"{self.reads} reads, {self.api_calls} API calls, {self.log_entries} log entries, {self.spans} spans, "
+                f"{self.series} series, {self.changes} changes, {self.pattern_rows} pattern rows")
+
 
 class Cost(Model):
     """An investigation's cost ledger: reads per specialist and in total, LLM tokens, and an estimate at the

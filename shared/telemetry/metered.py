@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from shared.config import (
@@ -80,8 +80,7 @@ class Prices:
     llm_1k_tokens_out: float = LIST_PRICE_LLM_1K_TOKENS_OUT  # LLM output tokens, thinking included, per 1,000
 
     def as_dict(self) -> dict[str, float]:
-        return {"bq_tib": self.bq_tib, "monitoring_million_series": self.monitoring_million_series,
-                "llm_1k_tokens_in": self.llm_1k_tokens_in, "llm_1k_tokens_out": self.llm_1k_tokens_out}
+        return asdict(self)
 
 
 class BudgetReached(RuntimeError):
@@ -220,9 +219,8 @@ def _int(value: object) -> int:
 def summary_line(cost: Cost) -> str:
     """One line of the ledger (text report, web view), saying what the estimate counts."""
     t = cost.total
-    line = (f"{t.reads} reads, {t.api_calls} API calls, {t.log_entries} log entries, {t.spans} spans, {t.series} "
-            f"series, {t.changes} changes, {t.pattern_rows} pattern rows, {_bytes(t.bytes_billed)} billed, LLM tokens "
-            f"{cost.llm_tokens_in} in / {cost.llm_tokens_out} out")
+    line = (f"{t.text()}, {_bytes(t.bytes_billed)} billed, LLM tokens {cost.llm_tokens_in} in / "
+            f"{cost.llm_tokens_out} out")
     line += f"; budget reached ({cost.cap}), {t.refused} reads refused" if cost.cap else ""
     return line + (f"; estimate ${cost.estimate_usd:.4f} at list prices, of BigQuery bytes billed, Monitoring series "
                    f"returned ({t.billed_series}) and LLM tokens (Logging and Trace reads are not billed)")
