@@ -16,7 +16,8 @@ class ServiceGraph:
     """A directed call graph between services. Self-calls are dropped; repeated edges add their call counts.
     Every walk visits neighbours in name order, so results never depend on the order edges arrived in."""
 
-    def __init__(self, edges: Iterable[tuple[str, str, int]] = ()):
+    def __init__(self, edges: Iterable[tuple[str, str, int]] = (), declared: Iterable[tuple[str, str]] = ()):
+        self.declared = frozenset(declared)  # edges the telemetry source declares and no span shows
         self._callees: dict[str, set[str]] = defaultdict(set)
         self._callers: dict[str, set[str]] = defaultdict(set)
         self.calls: dict[tuple[str, str], int] = {}
@@ -32,6 +33,7 @@ class ServiceGraph:
         """The graph from every trace.topology finding's `edges` ([[caller, callee, calls], ...]); no topology
         finding (no traces) gives a graph without edges, and every walk then stays where it starts."""
         edges: list[tuple[str, str, int]] = []
+        declared: list[tuple[str, str]] = []
         for f in findings:
             if f.kind != TOPOLOGY_KIND:
                 continue
@@ -39,7 +41,14 @@ class ServiceGraph:
                 if isinstance(edge, list | tuple) and len(edge) >= 2:
                     calls = edge[2] if len(edge) > 2 and isinstance(edge[2], int | float) else 1
                     edges.append((str(edge[0]), str(edge[1]), int(calls)))
-        return cls(edges)
+            declared += [(str(e[0]), str(e[1])) for e in f.details.get("declared", []) or []
+                         if isinstance(e, list | tuple) and len(e) >= 2]
+        return cls(edges, declared)
+
+    @property
+    def traced(self) -> set[str]:
+        """Services on a call the spans show (a declared edge alone does not make its ends traced)."""
+        return {n for edge in self.calls if edge not in self.declared for n in edge}
 
     def fronted_by(self, alert_service: str) -> ServiceGraph:
         """This graph, with the alert's service in front of the entry services when the traces do not show it (a
@@ -48,7 +57,7 @@ class ServiceGraph:
         if not self or not alert_service or alert_service in self:
             return self
         front = [(alert_service, entry, 0) for entry in self.entries()]
-        return ServiceGraph([(a, b, n) for (a, b), n in sorted(self.calls.items())] + front)
+        return ServiceGraph([(a, b, n) for (a, b), n in sorted(self.calls.items())] + front, self.declared)
 
     @property
     def nodes(self) -> set[str]:

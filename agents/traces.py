@@ -42,7 +42,7 @@ from agents.stats import (
 from shared.models import Finding, Widget
 from shared.ports import TelemetrySource
 from shared.severity import severity_of, severity_rank
-from shared.telemetry_records import Span, Window
+from shared.telemetry_records import Dependency, Span, Window
 
 MIN_SAMPLES = 8  # calls of an operation needed in each window to compare it
 FOCUSED_MIN_SAMPLES = 5  # ... in a follow-up round about a few services (the rank test's sureness scales with n)
@@ -226,16 +226,18 @@ def analyse(source: TelemetrySource, ctx: AnalysisContext) -> SpecialistResult:
     notes = [r.note for r in (base_read, inc_read) if r.sampled]
     query: dict[str, object] = {"source": source.describe(), "window": [ctx.incident.start, ctx.incident.end],
                                 "baseline": [ctx.baseline.start, ctx.baseline.end]}
+    declared = source.dependencies()
+    if declared.sampled:
+        notes.append(declared.note)
+    edges = topology(base_read.items + inc_read.items)
+    graph = [_graph_finding(edges, declared.items, query)] if inc_read.items or declared.items else []
     if not inc_read.items:
-        return SpecialistResult([], [*notes, "no spans in the incident window"])
+        return SpecialistResult(graph, [*notes, "no spans in the incident window"])
     if not base_read.items:
         notes.append("no baseline spans: latency and error shifts cannot be scored")
     base = collect(mark_logged_errors(base_read.items, source, ctx.baseline))
     inc = collect(mark_logged_errors(inc_read.items, source, ctx.incident))
-    edges = topology(base_read.items + inc_read.items)
-    findings = [Finding(
-        specialist="traces", kind="trace.topology", title=f"service call graph: {len(edges)} edges", query=query,
-        details={"edges": [[a, b, n] for (a, b), n in sorted(edges.items())]})]
+    findings = list(graph)
     services = sorted({svc for svc, _ in inc.ops})
     # a follow-up round compares the few services it is about on thinner samples
     n_min = FOCUSED_MIN_SAMPLES if ctx.focus else MIN_SAMPLES
@@ -252,6 +254,22 @@ def analyse(source: TelemetrySource, ctx: AnalysisContext) -> SpecialistResult:
                      f"windows: their latency was not compared ({', '.join(thin[:5])}{'...' if len(thin) > 5 else ''})")
     findings.sort(key=lambda f: (-f.score, f.kind, f.service, f.resource))
     return SpecialistResult(findings, notes)
+
+
+def _graph_finding(edges: dict[tuple[str, str], int], declared: list[Dependency],
+                   query: dict[str, object]) -> Finding:
+    """The service graph: the calls the spans show (with their counts), and the declared edges no span shows (one
+    call each: a declared edge is known to exist, not measured)."""
+    merged = dict(edges)
+    extra = [(d.caller, d.callee) for d in declared if d.caller != d.callee and (d.caller, d.callee) not in edges]
+    for edge in extra:
+        merged[edge] = 1
+    title = f"service call graph: {len(merged)} edges"
+    if declared:
+        title += f" ({len(extra)} declared by the telemetry source, not seen in the spans read)"
+    return Finding(specialist="traces", kind="trace.topology", title=title, query=query,
+                   details={"edges": [[a, b, n] for (a, b), n in sorted(merged.items())],
+                            "declared": [[a, b] for a, b in sorted(extra)]})
 
 
 def _comparable(base: _Window, inc: _Window, service: str, op: str, n_min: int = MIN_SAMPLES) -> bool:

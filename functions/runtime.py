@@ -92,8 +92,13 @@ def gcp_source(settings: Settings, project: str) -> TelemetrySource:
 
         aggregator = BigQueryLogAggregator(settings.log_analytics_table,
                                            max_bytes_billed=settings.log_analytics_max_bytes)
+    graph = None
+    if settings.service_graph:
+        from shared.telemetry.bundle import read_graph_file
+
+        graph = read_graph_file(settings.service_graph)
     return GcpTelemetrySource(project, CloudLoggingLogReader(project), CloudTraceReader(project),
-                              CloudMonitoringReader(project, list(GCP_METRICS)), aggregator)
+                              CloudMonitoringReader(project, list(GCP_METRICS)), aggregator, graph)
 
 
 class LazyBus:

@@ -36,6 +36,8 @@ class Settings(BaseModel):
     bus: Literal["inprocess", "pubsub"] = "inprocess"
     telemetry: str = Field("", description="bundle:<folder> for a telemetry bundle")
     log_analytics_table: str = Field("", description="project.dataset._AllLogs: pre-aggregate logs in BigQuery")
+    service_graph: str = Field("", description="a graph.jsonl file (one {\"caller\", \"callee\"} a line) declaring "
+                                               "dependencies that emit no spans (managed databases, queues, APIs)")
     specialists: tuple[str, ...] = SPECIALISTS
     round_deadline_s: float = 600.0
     max_rounds: int = Field(2, ge=1, le=2, description="2: an open first ranking gets a targeted second round")

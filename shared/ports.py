@@ -14,7 +14,16 @@ from typing import TYPE_CHECKING, Any, Protocol
 from shared.models import Event, Proposal
 
 if TYPE_CHECKING:  # the records are only named here: a function that reads no telemetry never imports them
-    from shared.telemetry_records import ChangeEvent, LogRecord, MetricSeries, PatternCount, ReadResult, Span, Window
+    from shared.telemetry_records import (
+        ChangeEvent,
+        Dependency,
+        LogRecord,
+        MetricSeries,
+        PatternCount,
+        ReadResult,
+        Span,
+        Window,
+    )
 
 
 class EventStore(Protocol):
@@ -108,6 +117,12 @@ class TelemetrySource(Protocol):
     def metrics(self, window: Window, services: list[str] | None = None) -> ReadResult[MetricSeries]: ...
 
     def changes(self, window: Window, services: list[str] | None = None) -> ReadResult[ChangeEvent]: ...
+
+    def dependencies(self) -> ReadResult[Dependency]:
+        """The service graph the source declares (caller -> callee, sorted, each edge once), whatever the window:
+        a bundle's graph.jsonl, a user-supplied graph file. Empty when it declares none; the traces add the calls
+        they show on top."""
+        ...
 
     def describe(self) -> dict[str, str]:
         """Where the data comes from (for the finding's `query`)."""

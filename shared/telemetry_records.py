@@ -81,6 +81,16 @@ class ChangeEvent:
     details: tuple[tuple[str, str], ...] = field(default=())
 
 
+@dataclass(frozen=True, slots=True)
+class Dependency:
+    """One edge of the service graph: `caller` sends requests to `callee`. Declared by the user or the telemetry
+    source (a bundle's graph.jsonl, a graph file on Google Cloud), so a system whose dependencies emit no spans
+    (managed databases, queues, other clouds' services) still has a graph."""
+
+    caller: str
+    callee: str
+
+
 @dataclass(frozen=True)
 class PatternCount:
     template: str

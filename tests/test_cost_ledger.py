@@ -30,6 +30,7 @@ from shared.telemetry.memory import MemorySource
 from shared.telemetry.metered import Budget, MeteredSource, Prices
 from shared.telemetry_records import (
     ChangeEvent,
+    Dependency,
     LogRecord,
     MetricSeries,
     PatternCount,
@@ -67,6 +68,9 @@ class Spy:
 
     def changes(self, window: Window, services: list[str] | None = None) -> ReadResult[ChangeEvent]:
         return self._count("changes", self.inner.changes(window, services))
+
+    def dependencies(self) -> ReadResult[Dependency]:  # configuration, not a billed read: the meter counts none
+        return self.inner.dependencies()
 
     def describe(self) -> dict[str, str]:
         return self.inner.describe()

@@ -22,10 +22,12 @@ from shared.telemetry.bundle_codec import (  # re-exported: the bundle's format 
     BundleError,
     classify_method,
     decode_change,
+    decode_dependency,
     decode_log,
     decode_series,
     decode_span,
     encode_change,
+    encode_dependency,
     encode_log,
     encode_series,
     encode_span,
@@ -44,18 +46,19 @@ from shared.telemetry.bundle_index import (
     decode_line,
     evenly_read,
 )
-from shared.telemetry_records import ChangeEvent, LogRecord, MetricSeries, ReadResult, Span, Window
+from shared.telemetry_records import ChangeEvent, Dependency, LogRecord, MetricSeries, ReadResult, Span, Window
 
 FORMAT = "autosre-bundle/1"
 LOGS, SPANS, METRICS, CHANGES = "logs.jsonl", "spans.jsonl", "metrics.jsonl", "changes.jsonl"
+GRAPH = "graph.jsonl"  # optional: the declared service graph, one {"caller", "callee"} a line
 MANIFEST = "manifest.json"
 DEFAULT_MAX_RECORDS = MAX_RECORDS  # log lines or spans per read (shared/telemetry/bounds.py): past it, whole traces
 
 T = TypeVar("T")
-__all__ = ["CHANGES", "DEFAULT_MAX_RECORDS", "FORMAT", "INDEX_SUFFIX", "LOGS", "MANIFEST", "METRICS", "SPANS",
+__all__ = ["CHANGES", "DEFAULT_MAX_RECORDS", "FORMAT", "GRAPH", "INDEX_SUFFIX", "LOGS", "MANIFEST", "METRICS", "SPANS",
            "BundleError", "BundleSource", "BundleWriter", "Skipped", "classify_method", "decode_change", "decode_log",
            "decode_series", "decode_span", "encode_change", "encode_log", "encode_series", "encode_span",
-           "from_rfc3339", "index_files", "to_rfc3339"]
+           "from_rfc3339", "index_files", "read_graph_file", "to_rfc3339"]
 
 
 # ---------------------------------------------------------------- writing
@@ -71,7 +74,7 @@ class BundleWriter:
         self.path.mkdir(parents=True, exist_ok=True)
         self._manifest = {"format": FORMAT, **(manifest or {})}
         self._files: dict[str, IO[str]] = {}
-        self.counts = {LOGS: 0, SPANS: 0, METRICS: 0, CHANGES: 0}
+        self.counts = {LOGS: 0, SPANS: 0, METRICS: 0, CHANGES: 0, GRAPH: 0}
 
     def _write(self, name: str, obj: dict[str, Any]) -> None:
         f = self._files.get(name)
@@ -92,6 +95,10 @@ class BundleWriter:
     def change(self, c: ChangeEvent) -> None:
         self._write(CHANGES, encode_change(c))
 
+    def dependency(self, d: Dependency) -> None:
+        """One edge of the declared service graph (the file is written only when the bundle declares one)."""
+        self._write(GRAPH, encode_dependency(d))
+
     def close(self) -> None:
         for name in (LOGS, SPANS, METRICS, CHANGES):
             if name not in self._files:
@@ -99,7 +106,8 @@ class BundleWriter:
         for f in self._files.values():
             f.close()
         self._files.clear()
-        manifest = {**self._manifest, "counts": {k.split(".")[0]: v for k, v in self.counts.items()}}
+        counts = {k.split(".")[0]: v for k, v in self.counts.items() if k != GRAPH or v}
+        manifest = {**self._manifest, "counts": counts}
         (self.path / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         if self.index:
             index_files(self.path)
@@ -109,6 +117,13 @@ class BundleWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def read_graph_file(path: str | os.PathLike[str]) -> list[Dependency]:
+    """A service graph file in the bundle's graph.jsonl format (every line must be a valid edge)."""
+    if not Path(path).is_file():
+        raise BundleError(f"service graph {path}: no such file")
+    return list(_read_jsonl(Path(path), decode_dependency))
 
 
 def index_files(path: str | os.PathLike[str]) -> None:
@@ -212,6 +227,7 @@ class BundleSource:
         self._failed: dict[str, BundleError] = {}
         self._series: list[tuple[MetricSeries, list[float]]] | None = None  # with the times of its points
         self._changes: _Timeline[ChangeEvent] | None = None
+        self._graph: ReadResult[Dependency] | None = None
         self._cache: dict[tuple[str, Window, tuple[str, ...] | None], ReadResult[Any]] = {}
         self.bytes_read = 0  # bytes of the bundle's files read so far (indexing reads a file once)
 
@@ -311,6 +327,12 @@ class BundleSource:
             self._changes = _timeline(self._read(CHANGES, decode_change), lambda c: c.timestamp)
         items = [c for c in self._changes.between(window) if _keep(c.service, services)]
         return self._noted(evenly_read(items, "changes", self.max_records), CHANGES)
+
+    def dependencies(self) -> ReadResult[Dependency]:
+        if self._graph is None:
+            edges = sorted(set(self._read(GRAPH, decode_dependency)), key=lambda d: (d.caller, d.callee))
+            self._graph = self._noted(ReadResult(edges), GRAPH)
+        return self._graph
 
     def time_range(self) -> tuple[float, float] | None:
         """The first and last time a record of the bundle carries (None when it holds none). Places every line of

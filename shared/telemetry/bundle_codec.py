@@ -9,7 +9,7 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.telemetry_records import ChangeEvent, LogRecord, MetricSeries, Span
+from shared.telemetry_records import ChangeEvent, Dependency, LogRecord, MetricSeries, Span
 
 
 class BundleError(ValueError):
@@ -228,6 +228,17 @@ def decode_series(ts: dict[str, Any]) -> MetricSeries:
         unit=str(ts.get("unit") or ""),
         labels=tuple(sorted((str(k), str(v)) for k, v in (metric.get("labels") or {}).items())),
     )
+
+
+def encode_dependency(d: Dependency) -> dict[str, Any]:
+    return {"caller": d.caller, "callee": d.callee}
+
+
+def decode_dependency(e: dict[str, Any]) -> Dependency:
+    caller, callee = e["caller"], e["callee"]
+    if not isinstance(caller, str) or not isinstance(callee, str) or not caller or not callee:
+        raise ValueError(f"caller and callee must be non-empty strings: {caller!r} -> {callee!r}")
+    return Dependency(caller, callee)
 
 
 def decode_change(e: dict[str, Any]) -> ChangeEvent:

@@ -24,7 +24,16 @@ from shared.ports import LogPatternCounter
 from shared.telemetry.bounds import MAX_PAGES, MAX_RECORDS, sampled_by_trace
 from shared.telemetry.bundle import classify_method, from_rfc3339
 from shared.telemetry.cloud_logging import CloudLoggingLogReader, QuotaWaitExceeded, TokenBucket, build_filter, quote
-from shared.telemetry_records import ChangeEvent, LogRecord, MetricSeries, ReadCost, ReadResult, Span, Window
+from shared.telemetry_records import (
+    ChangeEvent,
+    Dependency,
+    LogRecord,
+    MetricSeries,
+    ReadCost,
+    ReadResult,
+    Span,
+    Window,
+)
 
 SERVICE_LABELS = ("service.name", "g.co/r/cloud_run_revision/service_name", "g.co/r/k8s_container/container_name",
                   "g.co/gae/app/module", "/component")
@@ -415,13 +424,18 @@ class GcpTelemetrySource:
 
     def __init__(self, project: str, logs: CloudLoggingLogReader | None = None,
                  traces: CloudTraceReader | None = None, metrics: CloudMonitoringReader | None = None,
-                 log_aggregator: LogPatternCounter | None = None):
+                 log_aggregator: LogPatternCounter | None = None, graph: list[Dependency] | None = None):
         self.project, self._logs, self._traces, self._metrics = project, logs, traces, metrics
+        # Cloud Trace shows only traced calls: a declared graph (AUTOSRE_SERVICE_GRAPH) adds managed dependencies
+        self._graph = sorted(set(graph or ()), key=lambda d: (d.caller, d.callee))
         # With BigQuery / Log Analytics configured, the log analyst asks for counts, not lines.
         self.log_counter: LogPatternCounter | None = log_aggregator
 
     def describe(self) -> dict[str, str]:
         return {"source": "gcp", "project": self.project}
+
+    def dependencies(self) -> ReadResult[Dependency]:
+        return ReadResult(list(self._graph))
 
     def logs(self, window: Window, services: list[str] | None = None) -> ReadResult[LogRecord]:
         return self._logs.logs(window, services) if self._logs else ReadResult([], note="no log reader")

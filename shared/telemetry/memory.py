@@ -13,7 +13,7 @@ from typing import TypeVar
 from shared.ports import LogPatternCounter
 from shared.telemetry.bounds import MAX_RECORDS, trace_cut
 from shared.telemetry.bundle_index import evenly_read, trace_hash, whole_traces
-from shared.telemetry_records import ChangeEvent, LogRecord, MetricSeries, ReadResult, Span, Window
+from shared.telemetry_records import ChangeEvent, Dependency, LogRecord, MetricSeries, ReadResult, Span, Window
 
 T = TypeVar("T")
 
@@ -28,6 +28,7 @@ class MemorySource:
     series: list[MetricSeries] = field(default_factory=list)
     span_list: list[Span] = field(default_factory=list)
     change_list: list[ChangeEvent] = field(default_factory=list)
+    graph: list[Dependency] = field(default_factory=list)
     log_counter: LogPatternCounter | None = None
     max_records: int | None = MAX_RECORDS  # per read (series, for metrics); None: no bound
 
@@ -62,6 +63,9 @@ class MemorySource:
         return evenly_read(sorted((c for c in self.change_list if window.contains(c.timestamp)
                                    and _wanted(c.service, services)), key=lambda c: c.timestamp), "changes",
                            self.max_records)
+
+    def dependencies(self) -> ReadResult[Dependency]:
+        return ReadResult(sorted(set(self.graph), key=lambda d: (d.caller, d.callee)))
 
     def describe(self) -> dict[str, str]:
         return {"source": "memory"}

@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # the records are imported where a read happens: the pipeline
     from shared.incident_state import IncidentState
     from shared.telemetry_records import (
         ChangeEvent,
+        Dependency,
         LogRecord,
         MetricSeries,
         PatternCount,
@@ -147,6 +148,10 @@ class MeteredSource:
 
     def changes(self, window: Window, services: list[str] | None = None) -> ReadResult[ChangeEvent]:
         return self._read("changes", "changes", self.inner.changes, window, services)
+
+    def dependencies(self) -> ReadResult[Dependency]:
+        """The declared graph is configuration, not a billed read: passed through uncounted."""
+        return self.inner.dependencies()
 
     def describe(self) -> dict[str, str]:
         return self.inner.describe()
