@@ -8,14 +8,25 @@ Every series needs enough baseline points to be judged; one without is counted i
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_left
 from collections import defaultdict
 from dataclasses import dataclass, replace
 
 from agents import seasonality
 from agents.context import AnalysisContext, SpecialistResult
-from agents.metric_vocabulary import direction, is_host_level
-from agents.stats import MAD_TO_SIGMA, change_point, cusum_onset, mad, median, robust_center_scale, squash, z_of
+from agents.metric_vocabulary import direction, is_host_level, ratio_ceiling
+from agents.stats import (
+    MAD_TO_SIGMA,
+    change_point,
+    cusum_onset,
+    mad,
+    median,
+    robust_center_scale,
+    robust_scale,
+    squash,
+    z_of,
+)
 from shared.models import Finding, Widget
 from shared.ports import TelemetrySource
 from shared.telemetry_records import MetricSeries, Window
@@ -37,6 +48,18 @@ Z_HALF = 6.0  # squash: a robust z this far past the threshold (plus one) scores
 MAX_WIDGET_POINTS = 240
 # a baseline chosen as the segment before the series' largest shift is biased towards finding that shift
 CHANGE_POINT_BASELINE_WEIGHT = 0.6
+# A share of good outcomes (availability, success in percent or as a fraction) is judged on the share that failed:
+# one request in a thousand failing is one sigma at the least, so a drop from a flat 100% to 97% is 30 sigmas.
+FAILED_SHARE_FLOOR = 0.001
+# Windows follow the series' own resolution: an anomaly counts once it has lasted SUSTAIN_S (two 1-minute points,
+# one 5-minute point, which is already a 5-minute average); the incident window reaches AHEAD_PERIODS periods past
+# the alert, and the baseline BASELINE_PERIODS periods back, however coarse the series.
+RESOLUTION_RULE = True  # off: 1-minute windows and two points for every series (bench/rules.py)
+SUSTAIN_S = 120.0
+AHEAD_PERIODS = 3
+BASELINE_PERIODS = 24
+MATERIAL_FAILED_SHARE = 0.01  # a share of good outcomes that falls by this much (1% of requests failing) counts in full
+MIN_SHARED_POINTS = 3  # incident points a series must share with the alert's to say whether it moves with it
 MIN_FLEET = 4  # series of one metric needed before its breadth across the fleet is judged
 MAX_COHORTS = 10  # a label with more values than this (or one per instance) does not split a fleet into cohorts
 BREADTH_DISCOUNT = 0.5
@@ -56,6 +79,8 @@ class SeriesScore:
     active: bool  # still anomalous within ACTIVE_SLACK_S of the alert (or no points to tell otherwise)
     baseline_from_change_point: bool
     seasonal: bool = False  # scored after removing the usual shape for the time of day (agents/seasonality.py)
+    ceiling: float | None = None  # a share of good outcomes out of this whole (judged on the share that failed)
+    shape: tuple[tuple[float, float], ...] = ()  # (time, robust z in the bad direction) of the incident's points
 
     @property
     def anomalous(self) -> bool:
@@ -82,6 +107,32 @@ def _split(series: MetricSeries,
     return base, inc, from_change
 
 
+def resolution(series: MetricSeries) -> float:
+    """The series' period: the shortest gap between its points (a sparse series with missing points keeps the
+    period it was sampled at); 60 s when it has fewer than two."""
+    return min((b - a for (a, _), (b, _) in zip(series.points, series.points[1:], strict=False) if b > a),
+               default=60.0)
+
+
+def _sustain_points(series: MetricSeries) -> int:
+    """Points an anomaly must hold for to count as sustained: SUSTAIN_S of the series' time, one point at least."""
+    if not RESOLUTION_RULE:
+        return 2
+    return max(1, round(SUSTAIN_S / resolution(series)))
+
+
+def windows_for(ctx: AnalysisContext, period: float) -> AnalysisContext:
+    """The context with its windows widened for series of this period: the incident window AHEAD_PERIODS past the
+    alert, the baseline BASELINE_PERIODS long (unchanged where they already are)."""
+    if not RESOLUTION_RULE:
+        return ctx
+    end = max(ctx.incident.end, ctx.onset + AHEAD_PERIODS * period)
+    start = min(ctx.baseline.start, ctx.baseline.end - BASELINE_PERIODS * period)
+    if end == ctx.incident.end and start == ctx.baseline.start:
+        return ctx
+    return replace(ctx, incident=Window(ctx.incident.start, end), baseline=Window(start, ctx.baseline.end))
+
+
 def score_series(series: MetricSeries, ctx: AnalysisContext) -> SeriesScore | None:
     """The incident window against the baseline; None when there is too little data to tell."""
     split = _split(series, ctx)
@@ -90,14 +141,21 @@ def score_series(series: MetricSeries, ctx: AnalysisContext) -> SeriesScore | No
     base, inc, from_change = split
     values = [v for _, v in base]
     sign = direction(series.metric)
-    center, scale = robust_center_scale(values, rel_floor=REL_FLOOR_DOWN_BAD if sign < 0 else REL_FLOOR)
+    ceiling = ratio_ceiling(series.metric, series.unit, values + [v for _, v in inc])
+    if ceiling is not None:  # a share of good outcomes: z of the share that failed
+        failed = [(ceiling - v) / ceiling for v in values]
+        center_failed = median(failed)
+        spread = robust_scale(failed, max(FAILED_SHARE_FLOOR, center_failed * REL_FLOOR))
+        center, scale = ceiling * (1.0 - center_failed), spread * ceiling
+    else:
+        center, scale = robust_center_scale(values, rel_floor=REL_FLOOR_DOWN_BAD if sign < 0 else REL_FLOOR)
 
     def oriented(v: float) -> float:
         z = z_of(v, center, scale)
         return z * sign if sign else abs(z)
 
     zs = [oriented(v) for _, v in inc]
-    strength = sorted(zs)[-2]  # sustained, not a single spike
+    strength = sorted(zs)[-min(len(zs), _sustain_points(series))]  # sustained, not a single spike
     # onset: the start of the strongest excursion over the baseline's tail and the incident (it may have begun
     # before the incident window opened). CUSUM drift = the anomaly threshold: only points beyond it add up, so
     # the ordinary wiggles of a heavy-tailed baseline do not start a run that the real shift then extends.
@@ -107,12 +165,23 @@ def score_series(series: MetricSeries, ctx: AnalysisContext) -> SeriesScore | No
     recent = [z for (t, _), z in zip(inc, zs, strict=True) if t >= ctx.onset - ACTIVE_SLACK_S]
     active = not recent or max(recent) >= ANOMALY_Z
     value = max((v for _, v in inc), key=lambda v: abs(v - center) if not sign else (v - center) * sign)
-    return SeriesScore(series, sign, strength, center, mad(values, center), scale, value, onset, active, from_change)
+    return SeriesScore(series, sign, strength, center, mad(values, center), scale, value, onset, active, from_change,
+                       ceiling=ceiling, shape=tuple((t, z) for (t, _), z in zip(inc, zs, strict=True)))
 
 
 def analyse(source: TelemetrySource, ctx: AnalysisContext) -> SpecialistResult:
     read = source.metrics(Window(ctx.baseline.start, ctx.incident.end))
-    notes = [read.note] if read.sampled else []
+    notes = []
+    periods = [resolution(s) for s in read.items if len(s.points) > 1]
+    wider = windows_for(ctx, median(periods)) if periods else ctx
+    if wider is not ctx:  # coarse series: read again over windows their resolution can be judged in
+        ctx = wider
+        read = source.metrics(Window(ctx.baseline.start, ctx.incident.end))
+        notes.append(f"metrics at {median(periods) / 60:.3g}-minute resolution: the incident window was read to "
+                     f"{(ctx.incident.end - ctx.onset) / 60:.3g} min after the alert and the baseline over "
+                     f"{ctx.baseline.seconds / 3600:.3g} h")
+    if read.sampled:
+        notes.insert(0, read.note)
     history = seasonality.history_by_series(
         {lag: source.metrics(w).items for lag, w in seasonality.lags_to_read(ctx.baseline, ctx.incident)})
     query: dict[str, object] = {"source": source.describe(), "window": [ctx.incident.start, ctx.incident.end],
@@ -143,10 +212,12 @@ def analyse(source: TelemetrySource, ctx: AnalysisContext) -> SpecialistResult:
     elif not any(t >= ctx.incident.start for s in read.items for t, _ in s.points):
         notes.append("no metric points in the incident window")
     levels, breadth = fleet_levels(scored), fleet_breadth(scored)
+    alerting = alert_series(scored, ctx)
     by_service: dict[str, list[Finding]] = defaultdict(list)
     for s in scored:
         if s.anomalous:
-            by_service[s.series.service].append(_anomaly(s, levels, breadth, ctx, query))
+            moves = co_movement(s, alerting) if alerting is not None else None
+            by_service[s.series.service].append(_anomaly(s, levels, breadth, ctx, query, moves))
     findings = []
     for service in sorted(by_service):
         findings += strongest(by_service[service])
@@ -173,14 +244,49 @@ def rank_key(f: Finding) -> tuple[float, bool, float, float, str, str, str, str]
             -float(d.get("effect_vs_fleet", 0.0)), f.kind, f.service, f.resource, f.title)
 
 
+def alert_series(scored: list[SeriesScore], ctx: AnalysisContext) -> SeriesScore | None:
+    """The series the alert is about: the alerting service's series of the alert's metric (the strongest, when its
+    instances each have one); None when the source holds none."""
+    wanted = ctx.alert_metric.lower()
+    found = [s for s in scored if ctx.alert_service and s.series.service == ctx.alert_service
+             and s.series.metric.rsplit("/", 1)[-1].lower() in wanted]
+    return max(found, key=lambda s: (s.z, s.series.instance), default=None)
+
+
+def co_movement(s: SeriesScore, alerting: SeriesScore) -> float | None:
+    """The correlation of two series' incident points (robust z in their bad directions) at the times both have a
+    point; None with fewer than MIN_SHARED_POINTS shared or no variation in either."""
+    if s is alerting:
+        return 1.0
+    theirs = dict(alerting.shape)
+    pairs = [(z, theirs[t]) for t, z in s.shape if t in theirs]
+    if len(pairs) < MIN_SHARED_POINTS:
+        return None
+    xs, ys = [a for a, _ in pairs], [b for _, b in pairs]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    sxx, syy = sum((x - mx) ** 2 for x in xs), sum((y - my) ** 2 for y in ys)
+    if sxx <= 0 or syy <= 0:
+        return None
+    return sum((x - mx) * (y - my) for x, y in pairs) / math.sqrt(sxx * syy)
+
+
+def _effect(s: SeriesScore, levels: dict[str, float]) -> float:
+    """How material the change is, 1 in full: a share of good outcomes by the share of requests that now fail
+    (MATERIAL_FAILED_SHARE counts in full); any other series next to what the fleet typically runs at (an increase
+    that is small next to the fleet's level is real but hardly a cause)."""
+    change = abs(s.value - s.baseline_median)
+    if s.ceiling is not None:
+        return min(1.0, change / s.ceiling / MATERIAL_FAILED_SHARE)
+    return min(1.0, change / max(levels.get(s.series.metric, 0.0), 1e-9) / MATERIAL_EFFECT)
+
+
 def _anomaly(s: SeriesScore, levels: dict[str, float], breadth: dict[tuple[str, str, str], float],
-             ctx: AnalysisContext, query: dict[str, object]) -> Finding:
+             ctx: AnalysisContext, query: dict[str, object], moves: float | None = None) -> Finding:
     series = s.series
     host_level = is_host_level(series.metric)
-    # an increase that is small next to what the fleet typically runs at is real but hardly a cause
-    effect = abs(s.value - s.baseline_median) / max(levels.get(series.metric, 0.0), 1e-9)
+    effect = _effect(s, levels)
     shared = breadth.get(_key(series), 0.0)
-    weight = ((0.5 if host_level else (1.0 if s.sign else 0.7)) * min(1.0, effect / MATERIAL_EFFECT)
+    weight = ((0.5 if host_level else (1.0 if s.sign else 0.7)) * effect
               * (1.0 - BREADTH_DISCOUNT * shared)
               * (CHANGE_POINT_BASELINE_WEIGHT if s.baseline_from_change_point else 1.0))
     score = round(min(0.97, weight * (0.1 + squash(s.z - ANOMALY_Z + 1, Z_HALF))), 4)
@@ -202,7 +308,8 @@ def _anomaly(s: SeriesScore, levels: dict[str, float], breadth: dict[tuple[str, 
                  "direction": arrow, "bad_direction": {1: "up", -1: "down", 0: "either"}[s.sign],
                  "host_level": host_level, "effect_vs_fleet": round(effect, 4), "active_at_alert": s.active,
                  "fleet_share_anomalous": round(shared, 4),
-                 "baseline_from_change_point": s.baseline_from_change_point, "seasonal_adjusted": s.seasonal})
+                 "baseline_from_change_point": s.baseline_from_change_point, "seasonal_adjusted": s.seasonal,
+                 "co_movement": None if moves is None else round(moves, 3)})
 
 
 def timeseries_widget(s: SeriesScore, ctx: AnalysisContext) -> Widget:
