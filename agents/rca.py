@@ -45,6 +45,10 @@ SYMPTOM_WEIGHT = 0.25  # symptoms add to a service's score only this much of wha
 SYMPTOMATIC = 0.1  # a service with anomaly evidence this strong passes propagation on
 EXPLAINER_MIN = 0.3  # own evidence a downstream service needs to explain its callers' anomalies ...
 EXPLAIN_MARGIN = 0.05  # ... and by how much it must exceed theirs
+CALLEE_EXPLAINS = 0.5  # an untraced service's metric symptom is its own unless a callee shows this share of it
+UNCORROBORATED_SHARE = True  # off: one specialist's cause keeps its calibrated confidence (bench/rules.py)
+UNTRACED_ATTRIBUTION = True  # off: metric symptoms stay symptoms everywhere (bench/rules.py)
+CO_MOVEMENT_WEIGHT = 0.5  # an untraced service's metric symptom that does not move with the alert keeps 1 - this
 PROPAGATION_DISCOUNT = 0.4  # what an explained service keeps of its score ...
 ORIGIN_KEEP = 0.85  # ... unless its origin evidence keeps more
 SUPPORT_WEIGHT = 0.3  # share of the score that depends on the callers showing symptoms
@@ -160,7 +164,7 @@ def gather(findings: list[Finding], graph: ServiceGraph | None = None) -> dict[s
     service's error text are symptoms (the error travelled up), not the caller's own fault."""
     graph = graph if graph is not None else ServiceGraph()
     ev: dict[str, Evidence] = {}
-    for f in sorted(findings, key=_strongest):
+    for f in sorted(_co_moving(findings, graph.traced), key=_strongest):
         if f.ruled_out or f.kind == TOPOLOGY_KIND or not f.service:
             continue
         e = ev.setdefault(f.service, Evidence(f.service))
@@ -172,6 +176,11 @@ def gather(findings: list[Finding], graph: ServiceGraph | None = None) -> dict[s
     for s, e in ev.items():
         below: set[tuple[str, ...]] = set().union(*(grams.get(d, set()) for d in graph.downstream(s)))
         e.roles = [SYMPTOM if f.kind.startswith("log.") and below & _grams(f) else role(f) for f in e.findings]
+    unexplained = _unexplained_metric_symptoms(ev, graph)
+    for s, e in ev.items():
+        if s in unexplained:
+            e.roles = [OWN if r == SYMPTOM and f.kind == "metric.anomaly" else r
+                       for f, r in zip(e.findings, e.roles, strict=True)]
         e.origin = combine(e.of_role(ORIGIN))
         e.intrinsic = max((f.score for f in e.of_role(ORIGIN) if f.kind == "log.flow_break"), default=0.0)
         e.own = combine(e.of_role(ORIGIN, OWN))
@@ -182,6 +191,50 @@ def gather(findings: list[Finding], graph: ServiceGraph | None = None) -> dict[s
                         and not any(f.kind == "trace.latency_shift" and not f.details.get("own_time_grew")
                                     for f in e.findings))
     return ev
+
+
+def _co_moving(findings: list[Finding], traced: set[str]) -> list[Finding]:
+    """Metric symptoms of services the spans do not cover, weighed by how they move with the alert's series
+    (`co_movement`, agents/metrics.py): one that does not rise and fall with the alert keeps 1 - CO_MOVEMENT_WEIGHT
+    of its score. Where spans cover a service, the trace analyst measures its share of the alert's time directly
+    (the critical path), and its findings are left as they are."""
+    if not CO_MOVEMENT_WEIGHT:
+        return findings
+    out = []
+    for f in findings:
+        moves = f.details.get("co_movement") if f.kind == "metric.anomaly" and f.service not in traced else None
+        if isinstance(moves, int | float) and role(f) == SYMPTOM:
+            factor = 1.0 - CO_MOVEMENT_WEIGHT + CO_MOVEMENT_WEIGHT * max(0.0, float(moves))
+            f = f.model_copy(update={"score": round(f.score * factor, 4)})
+        out.append(f)
+    return out
+
+
+def _unexplained_metric_symptoms(ev: dict[str, Evidence], graph: ServiceGraph) -> set[str]:
+    """Services the spans do not cover whose metric symptoms (latency, errors, availability) no callee explains.
+
+    A metric cannot tell a service's own time or failures from what it waits on; the graph can. Where spans cover a
+    service, the trace analyst has measured its own time and a metric symptom stays a symptom. Where they do not
+    (a managed dependency, a system seen through metrics alone), a service on the graph whose callees show no
+    anomaly of at least CALLEE_EXPLAINS of its own symptom is where the symptom starts: its own evidence. With no
+    graph at all nothing is known of callees and every symptom stays one."""
+    if not UNTRACED_ATTRIBUTION:
+        return set()
+    traced = graph.traced
+
+    def shown(s: str) -> float:  # what a service shows, its surroundings (host, load) aside
+        e = ev.get(s)
+        return combine([f for f, r in zip(e.findings, e.roles, strict=True) if r != CONTEXT]) if e else 0.0
+
+    out = set()
+    for s, e in ev.items():
+        if s not in graph or s in traced:
+            continue
+        symptom = combine([f for f, r in zip(e.findings, e.roles, strict=True)
+                           if r == SYMPTOM and f.kind == "metric.anomaly"])
+        if symptom > 0 and not any(shown(d) >= CALLEE_EXPLAINS * symptom for d in graph.callees(s)):
+            out.add(s)
+    return out
 
 
 def _slower(f: Finding) -> bool:
@@ -316,8 +369,19 @@ def _cause(rank_no: int, s: str, ev: dict[str, Evidence], judged: dict[str, Judg
         title += f" (likely propagation: its anomalies are explained by its callee {propagation_of})"
     return RankedCause(rank=rank_no, service=s, resource=lead.resource, kind=lead.kind, title=title,
                        propagation_of=propagation_of,
-                       score=j.score, confidence=calibrated(raw), raw_confidence=raw, chain=chain, evidence=evidence,
-                       inner=inner)
+                       score=j.score, confidence=bounded(calibrated(raw), s, judged, order, len(specialists)),
+                       raw_confidence=raw, chain=chain, evidence=evidence, inner=inner)
+
+
+def bounded(p: float, s: str, judged: dict[str, Judgement], order: list[str], specialists: int) -> float:
+    """The calibrated confidence, bounded where the calibration cannot vouch for it. The map was fitted on causes
+    that several specialists corroborate; a cause one specialist alone backs (a system seen through one signal,
+    unlike the fitting cases) is held to its share of the evidence among every candidate: two near-equal
+    candidates are each about even, however strong both are."""
+    if specialists > 1 or not UNCORROBORATED_SHARE:
+        return p
+    total = sum(judged[o].score for o in order)
+    return round(min(p, judged[s].score / total), 3) if total > 0 else p
 
 
 def _matches_alert(f: Finding, alert_metric: str) -> bool:

@@ -12,7 +12,7 @@ from agents.coverage import coverage_of
 from agents.followup import merged
 from agents.rca import headline, rank
 from shared.incident_state import IncidentState
-from shared.models import Finding, Report
+from shared.models import Finding, Report, SignalCoverage
 
 
 def build_report(state: IncidentState, number: int, ctx: AnalysisContext) -> Report:
@@ -32,10 +32,16 @@ def build_report(state: IncidentState, number: int, ctx: AnalysisContext) -> Rep
     if capped:  # reads refused once the investigation's budget was spent (shared/telemetry/metered.py)
         summary += (f" Partial report: the read budget was reached ({capped[0][1]}); reads of "
                     f"{', '.join(sorted({name for name, _ in capped}))} were refused past it.")
+    coverage = coverage_of(state, number)
+    unjudged = no_baseline(coverage)
+    if unjudged:
+        summary += (" Partial report: no signal read had a baseline to compare the incident with "
+                    f"({', '.join(unjudged)}): what is unusual cannot be told from what is usual, so no cause can be "
+                    "named with confidence.")
     return Report(
         incident_id=state.incident_id,
         round=number,
-        partial=bool(missing or capped),
+        partial=bool(missing or capped or unjudged),
         missing_specialists=missing,
         failed_specialists=dict(sorted(rnd.failed.items())),
         headline=title,
@@ -48,5 +54,14 @@ def build_report(state: IncidentState, number: int, ctx: AnalysisContext) -> Rep
         confident=bool(result.causes) and result.causes[0].confidence >= CONFIDENT,
         recovered=result.recovered,
         recovery=result.recovery,
-        coverage=coverage_of(state, number),
+        coverage=coverage,
     )
+
+
+def no_baseline(coverage: dict[str, SignalCoverage]) -> list[str]:
+    """The signals whose incident window held data but no baseline, when no signal had a baseline at all (the
+    changes' "what changed before the onset" needs none and is not counted); [] otherwise."""
+    judged = {name: c for name, c in coverage.items() if name != "changes"}
+    if any(c.baseline for c in judged.values()):
+        return []
+    return sorted(name for name, c in judged.items() if c.incident and c.baseline is False)
