@@ -221,16 +221,21 @@ def _mask_email(m: re.Match[str], ph: Placeholder) -> str:
     return ph("email")
 
 
-def redact_text(text: str, *, placeholder: Placeholder = typed_placeholder) -> str:
+def redact_text(text: str, *, placeholder: Placeholder = typed_placeholder, names: frozenset[str] = frozenset()) -> str:
     """Replace each secret in `text` with a typed placeholder, `<redacted:KIND>`, keeping what is not secret.
 
     `placeholder` maps a kind (password, token, api_key, private_key, email, card, ...) to its replacement.
+    `names` are resource names (services, instances) the telemetry itself identified its sources by: where one
+    reads like an e-mail address (`db@host.example.com`), it is a name, not a person's address, and is kept from the
+    e-mail rule (every other rule still applies).
     """
     if not text:
         return text
     for rule in _RULES:
         text = _apply(rule, text, placeholder)
-    text = _EMAIL.sub(lambda m: _mask_email(m, placeholder), text)
+    kept = [(m.start(), m.end()) for n in names if "@" in n for m in re.finditer(re.escape(n), text)]
+    text = _EMAIL.sub(lambda m: m.group(0) if any(a <= m.start() and m.end() <= b for a, b in kept)
+                      else _mask_email(m, placeholder), text)
     return _CARD.sub(lambda m: placeholder("card") if _is_card(m) else m.group(0), text)
 
 
@@ -239,22 +244,24 @@ def is_secret_key(key: str) -> bool:
     return bool(_FIELD_RE.fullmatch(key))
 
 
-def redact_value(value: Any, *, placeholder: Placeholder = typed_placeholder) -> Any:
+def redact_value(value: Any, *, placeholder: Placeholder = typed_placeholder,
+                 names: frozenset[str] = frozenset()) -> Any:
     """A copy of a JSON-like value with every string redacted, dict keys too. A scalar (or every scalar inside a
-    container) held under a secret-naming key is replaced whole: `{"dbPassword": "x"}` -> `{"dbPassword": "<...>"}`."""
-    return _walk(value, "", placeholder)
+    container) held under a secret-naming key is replaced whole: `{"dbPassword": "x"}` -> `{"dbPassword": "<...>"}`.
+    `names` as in redact_text."""
+    return _walk(value, "", placeholder, names)
 
 
-def _walk(value: Any, key: str, ph: Placeholder) -> Any:
+def _walk(value: Any, key: str, ph: Placeholder, names: frozenset[str]) -> Any:
     if key and is_secret_key(key):
         return _mask_all(value, _kind_of_key(key), ph)
     if isinstance(value, str):
-        return redact_text(value, placeholder=ph)
+        return redact_text(value, placeholder=ph, names=names)
     if isinstance(value, dict):
-        return {(redact_text(k, placeholder=ph) if isinstance(k, str) else k):
-                _walk(v, k if isinstance(k, str) else "", ph) for k, v in value.items()}
+        return {(redact_text(k, placeholder=ph, names=names) if isinstance(k, str) else k):
+                _walk(v, k if isinstance(k, str) else "", ph, names) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        items = [_walk(v, "", ph) for v in value]
+        items = [_walk(v, "", ph, names) for v in value]
         return items if isinstance(value, list) else tuple(items)
     return value
 
@@ -284,8 +291,18 @@ def redact_finding(finding: Finding, *, placeholder: Placeholder = typed_placeho
     """A copy of `finding` with every string redacted: title, service, resource, query, exemplars, widget data,
     details, recursively (dict keys too). finding_id, specialist and kind are kept as they are."""
     data = finding.model_dump()
-    out = {k: v if k in _FINDING_IDS else redact_value(v, placeholder=placeholder) for k, v in data.items()}
+    names = frozenset(_resource_names(finding))
+    out = {k: v if k in _FINDING_IDS else redact_value(v, placeholder=placeholder, names=names)
+           for k, v in data.items()}
     return Finding.model_validate(out)
+
+
+def _resource_names(finding: Finding) -> list[str]:
+    """The names the telemetry identified its sources by: the finding's service and resource, and the services at
+    either end of the graph's edges (a topology finding)."""
+    edges = finding.details.get("edges", []) if isinstance(finding.details.get("edges"), list) else []
+    ends = [str(n) for e in edges if isinstance(e, list | tuple) for n in e[:2]]
+    return [n for n in (finding.service, finding.resource, *ends) if n]
 
 
 def redact_alert(alert: Alert, *, placeholder: Placeholder = typed_placeholder) -> Alert:
