@@ -45,7 +45,7 @@ FIT_SEEDS = (0, 1, 2)  # the demo seeds the calibration in agents/rca.py was fit
 class Case:
     """One triaged, labelled incident: what the specialists found, and the truth."""
 
-    source: str  # demo | nezha
+    source: str  # demo | nezha | petshop
     kind: str  # the demo fault kind, or the Nezha fault type
     name: str
     seed: int | None
@@ -57,8 +57,8 @@ class Case:
 
     @property
     def split(self) -> str:
-        if self.source == "nezha":
-            return "nezha"
+        if self.source in ("nezha", "petshop"):
+            return self.source
         return "fit" if self.seed in FIT_SEEDS else "held-out"
 
 
@@ -191,6 +191,18 @@ def nezha_cases(cases_dir: Path, work: Path) -> list[Case]:
     return out
 
 
+def petshop_cases(root: Path, work: Path) -> list[Case]:
+    from bench.petshop_import import import_issue, issue_dirs
+
+    out = []
+    for issue_dir in issue_dirs(root):
+        info = import_issue(issue_dir, work / issue_dir.parent.parent.name / issue_dir.name)
+        findings, ctx = _triaged(info.alert_path.read_bytes(), info.bundle_dir)
+        out.append(Case("petshop", str(info.target.get("metric", "")), info.name, None, (info.root_cause,),
+                        findings, ctx))
+    return out
+
+
 def judge_case(case: Case, raw: bool = False) -> Outcome:
     """Rank the case's findings as the synthesizer does and score the top cause."""
     result = rank(case.findings, case.ctx)
@@ -274,6 +286,8 @@ def main() -> None:
             cases += nezha_cases(nezha, work / "nezha")
         else:
             print("(no datasets folder with nezha-tt/cases: the Nezha cases are skipped; set AUTOSRE_DATASETS)")
+        if root is not None and (root / "petshop").is_dir():
+            cases += petshop_cases(root / "petshop", work / "petshop")
         if args.cache:
             args.cache.write_bytes(pickle.dumps(cases))
     outcomes = [judge_case(c, raw=args.raw) for c in cases]
@@ -283,11 +297,12 @@ def main() -> None:
               f"a={a} b={b}   (in use: {RAW_TO_PROBABILITY})")
     print("confidence: " + ("raw (before calibration)" if args.raw else "calibrated (the report's)"))
     print_reliability("all cases", outcomes)
-    for split in ("fit", "held-out", "nezha"):
+    for split in ("fit", "held-out", "nezha", "petshop"):
         chosen = [o for o in outcomes if o.case.split == split]
         if chosen:
             print_reliability({"fit": f"fitting split (demo seeds {FIT_SEEDS[0]}-{FIT_SEEDS[-1]})",
-                               "held-out": "held out: demo seeds not fitted on", "nezha": "held out: Nezha"}[split],
+                               "held-out": "held out: demo seeds not fitted on", "nezha": "held out: Nezha",
+                               "petshop": "held out: PetShop train (metrics only)"}[split],
                               chosen)
     literal = [(o.confidence, o.correct or (not o.case.truth and o.confidence <= 0.5)) for o in outcomes]
     print(f"\n(scoring an alert on noise as correct when no cause is above 50%: Brier {brier(literal):.4f}   "

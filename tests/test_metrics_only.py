@@ -1,0 +1,193 @@
+"""A system seen through metrics alone (no spans, no logs) with a declared service graph: units, resolution, the
+graph's attribution of metric symptoms, co-movement with the alert, a partial report without a baseline, and the
+graph as bundle input. Hand-built series, one mechanism at a time."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable
+from pathlib import Path
+
+from agents import metrics
+from agents.context import AnalysisContext, plan_windows
+from agents.metric_vocabulary import metric_role, ratio_ceiling
+from agents.rca import rank
+from functions.local import triage
+from shared.models import Finding
+from shared.redaction import redact_finding
+from shared.telemetry.bundle import BundleSource, BundleWriter
+from shared.telemetry.memory import MemorySource
+from shared.telemetry_records import Dependency, MetricSeries, Window
+
+ONSET = 1_700_000_100.0
+STEP = 300.0  # 5-minute resolution
+
+
+def context(alert_service: str = "site", alert_metric: str = "custom.googleapis.com/app/latency_average"
+            ) -> AnalysisContext:
+    incident, baseline = plan_windows(ONSET)
+    return AnalysisContext("inc", alert_service, alert_metric, ONSET, incident, baseline)
+
+
+def coarse(metric: str, service: str, level: float, noise: float, unit: str = "s",
+           after: Callable[[float, float], float] | None = None, hours: float = 6.0, seed: int = 1) -> MetricSeries:
+    """One point every 5 minutes for `hours` before the alert to 20 minutes after; `after` rewrites the values
+    from the alert on."""
+    rng = random.Random(f"{metric}{service}{seed}")
+    points, t = [], ONSET - hours * 3600
+    while t < ONSET + 1200:
+        v = level + rng.gauss(0, noise)
+        if after is not None and t >= ONSET:
+            v = after(t, v)
+        points.append((t, v))
+        t += STEP
+    return MetricSeries(metric, service, tuple(points), unit=unit)
+
+
+def slower(by: float) -> Callable[[float, float], float]:
+    return lambda _t, v: v + by
+
+
+GRAPH = [Dependency("site", "search"), Dependency("site", "cart"), Dependency("search", "db"),
+         Dependency("cart", "db")]
+
+
+def shop(**changed: Callable[[float, float], float]) -> list[MetricSeries]:
+    """Four nodes with average latency and availability at 5-minute resolution; `changed` maps node to the
+    change of its latency from the alert on."""
+    out = []
+    for node, level in (("site", 0.09), ("search", 0.006), ("cart", 0.02), ("db", 0.004)):
+        out.append(coarse("latency_average", node, level, level * 0.05, after=changed.get(node)))
+        out.append(coarse("availability_average", node, 100.0, 0.0, unit="%"))
+    return out
+
+
+def test_a_share_of_good_outcomes_is_judged_on_the_share_that_failed() -> None:
+    # a flat 100% availability that drops to 97%: 3% of requests failing is far past any SLO
+    s = coarse("availability_average", "search", 100.0, 0.0, unit="%", after=lambda _t, _v: 97.0)
+    score = metrics.score_series(s, metrics.windows_for(context(), STEP))
+    assert score is not None and score.anomalous and score.z >= 20
+    assert ratio_ceiling("availability_average", "%", [100.0]) == 100.0
+    assert ratio_ceiling("success_ratio", "", [0.99, 0.995]) == 1.0
+    assert ratio_ceiling("latency_average", "%", [1.0]) is None  # up is bad: not a share of good outcomes
+
+
+def test_request_counts_in_any_spelling_are_load() -> None:
+    for name in ("requests_sum", "RequestCount", "invocations"):
+        assert metric_role(name) == "load", name
+    assert metric_role("request_latency_p99") == "symptom"
+
+
+def test_windows_follow_the_resolution_and_one_coarse_point_is_sustained() -> None:
+    ctx = context()
+    wide = metrics.windows_for(ctx, STEP)
+    assert wide.incident.end >= ONSET + 3 * STEP and wide.baseline.seconds >= 24 * STEP
+    assert metrics.windows_for(ctx, 60.0) is ctx  # 1-minute data: the planned windows already fit
+    # one anomalous 5-minute point (a 5-minute average) is enough; the sparse 1-minute series needs two points
+    single = coarse("latency_average", "search", 0.006, 0.0003,
+                    after=lambda t, v: v + 0.03 if t == ONSET else v)
+    result = metrics.analyse(MemorySource(series=[single]), context("search"))
+    assert [f.service for f in result.findings] == ["search"]
+    assert any("5-minute resolution" in n for n in result.notes)
+
+
+def _ranked(series: list[MetricSeries], graph: list[Dependency]) -> list[str]:
+    ctx = context()
+    found = metrics.analyse(MemorySource(series=series, graph=graph), ctx).findings
+    topology = Finding(specialist="traces", kind="trace.topology", title="graph",
+                       details={"edges": [[d.caller, d.callee, 1] for d in graph],
+                                "declared": [[d.caller, d.callee] for d in graph]})
+    return [c.service for c in rank([*found, topology], ctx).causes]
+
+
+def test_a_deeper_anomalous_dependency_explains_its_callers_from_metrics_alone() -> None:
+    # search slows down; the site that calls it shows it too: the graph says where it starts
+    ranked = _ranked(shop(search=slower(0.03), site=slower(0.05)), GRAPH)
+    assert ranked[0] == "search"
+    # the database under both slows down: it explains search, cart and the site
+    ranked = _ranked(shop(db=slower(0.02), search=slower(0.02), cart=slower(0.02), site=slower(0.05)), GRAPH)
+    assert ranked[0] == "db"
+
+
+def test_the_alerting_service_is_a_candidate_like_any_other() -> None:
+    # only the site is slow, its callees are fine: the site itself is the cause
+    assert _ranked(shop(site=slower(0.05)), GRAPH)[0] == "site"
+
+
+def test_without_a_graph_metric_symptoms_stay_symptoms() -> None:
+    ctx = context()
+    found = metrics.analyse(MemorySource(series=shop(search=slower(0.03), site=slower(0.05))), ctx).findings
+    causes = rank(found, ctx).causes
+    # nothing is known of callees: a symptom counts a quarter of what the service's own evidence would
+    assert causes and all(c.score <= 0.25 for c in causes)
+
+
+def test_co_movement_with_the_alert_is_recorded_and_counts() -> None:
+    def early(t: float, v: float) -> float:  # anomalous, but back to normal while the alert's series is bad
+        return v + 0.05 if t == ONSET else v
+
+    series = shop(search=slower(0.03), site=slower(0.05))
+    series[4] = coarse("latency_average", "cart", 0.02, 0.001, after=early)
+    found = {f.service: f for f in metrics.analyse(MemorySource(series=series), context()).findings
+             if f.kind == "metric.anomaly" and "latency" in str(f.details["metric"])}
+    assert found["site"].details["co_movement"] == 1.0
+    assert float(found["search"].details["co_movement"]) > 0.8
+    assert float(found["cart"].details["co_movement"]) < 0.5
+
+
+def _bundle(tmp_path: Path, series: list[MetricSeries], graph: list[Dependency]) -> tuple[Path, bytes]:
+    with BundleWriter(tmp_path / "bundle", {"name": "shop"}) as w:
+        for s in series:
+            w.series(s)
+        for d in graph:
+            w.dependency(d)
+    alert = {"incident": {"incident_id": "0.shop", "scoping_project_id": "p", "started_at": int(ONSET),
+                          "state": "open", "summary": "site latency", "resource": {
+                              "type": "generic_node", "labels": {"project_id": "p", "service_name": "site"}},
+                          "resource_name": "site", "metric": {"type": "custom.googleapis.com/app/latency_average"},
+                          "policy_name": "site latency", "condition_name": "site latency"}, "version": "1.2"}
+    return tmp_path / "bundle", json.dumps(alert).encode()
+
+
+def test_the_bundle_declares_the_graph_and_triage_uses_it(tmp_path: Path) -> None:
+    bundle, alert = _bundle(tmp_path, shop(search=slower(0.03), site=slower(0.05)), GRAPH)
+    source = BundleSource(bundle)
+    assert source.dependencies().items == sorted(GRAPH, key=lambda d: (d.caller, d.callee))
+    result = triage(alert, source)
+    assert result.report.causes[0].service == "search"
+    assert result.complete
+
+
+def test_a_corrupt_graph_line_is_skipped_and_said(tmp_path: Path) -> None:
+    bundle, _ = _bundle(tmp_path, shop(), GRAPH)
+    with open(bundle / "graph.jsonl", "a", encoding="utf-8") as f:
+        f.write('{"caller": "site"}\n')
+    read = BundleSource(bundle).dependencies()
+    assert len(read.items) == len(GRAPH) and read.sampled and "graph.jsonl" in read.note
+
+
+def test_no_baseline_at_all_is_a_partial_report(tmp_path: Path) -> None:
+    late = [MetricSeries(s.metric, s.service, tuple(p for p in s.points if p[0] >= ONSET - 600), unit=s.unit)
+            for s in shop(search=slower(0.03), site=slower(0.05))]
+    bundle, alert = _bundle(tmp_path, late, GRAPH)
+    result = triage(alert, BundleSource(bundle))
+    assert result.report.partial and not result.complete
+    assert "no signal read had a baseline" in result.report.summary
+
+
+def test_a_service_named_like_an_address_is_not_redacted() -> None:
+    name = "adoptions@db.example.com_Database::SQL"
+    f = Finding(specialist="metrics", kind="metric.anomaly", service=name, title=f"latency up on {name}; "
+                "paged jane.doe@example.com", details={"edges": [[name, "x", 1]]})
+    out = redact_finding(f)
+    assert out.service == name and name in out.title and "jane.doe@example.com" not in out.title
+    assert out.details["edges"][0][0] == name
+
+
+def test_memory_and_bundle_read_no_graph_when_none_is_declared(tmp_path: Path) -> None:
+    bundle, _ = _bundle(tmp_path, shop(), [])
+    assert BundleSource(bundle).dependencies().items == []
+    assert not (bundle / "graph.jsonl").exists()
+    assert MemorySource().dependencies().items == []
+    assert Window(0, 1).contains(0)
