@@ -46,7 +46,7 @@ GRID = [MinerConfig(sim_th=s, depth=d, split_evidence=e, min_effect=v)
         for s, d, e, v in itertools.product((0.4, 0.5, 0.6), (4,), (1.0, 2.0, 4.0), (0.3, 0.5))]
 # rule -> the configuration change that switches it off
 ABLATIONS: dict[str, dict[str, object]] = {
-    "split": {"split_evidence": None}, "context": {"context": False}, "code": {"split_code": False},
+    "split": {"split_evidence": None}, "families": {"families": False}, "code": {"split_code": False},
     "runs": {"merge_runs": False}, "optional": {"merge_optional": False}, "hostport": {"host_port": False},
     "word-eff": {"word_effect": False}, "leader": {"dot_leader": False}}
 

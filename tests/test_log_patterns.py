@@ -113,17 +113,6 @@ def test_a_word_met_once_in_the_usual_flow_stays_a_parameter() -> None:
     assert len({i for i, line in zip(ids, lines, strict=True) if line.startswith("Session")}) == 1
 
 
-def test_a_word_that_other_positions_depend_on_is_split() -> None:
-    """A plain word another position depends on (each path comes with one verb only) splits even in a
-    shuffled stream."""
-    rng = random.Random(7)
-    paths = {"GET": ["/servers/detail", "/flavors/list"], "POST": ["/events/create"]}
-    lines = _interleave([[f'"{verb} {rng.choice(ps)} HTTP/1.1" status: {rng.randint(200, 299)} len: {i}'
-                          for i in range(120)] for verb, ps in paths.items()], 8)
-    ids, miner = parse(lines)
-    assert len({miner.template(i).split()[0] for i in ids}) == 2
-
-
 def test_host_port_and_optional_groups_do_not_make_patterns() -> None:
     """Held-out failure (b): a host:port endpoint is one variable, and a bracketed count some lines carry is an
     optional group, not a new statement."""
