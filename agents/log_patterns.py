@@ -160,6 +160,8 @@ class MinerConfig:
     merge_optional: bool = True  # ... and once bracketed wildcards, "(<*>)", are dropped: optional groups
     host_port: bool = True  # mask host.name:port as one variable (agents.masking.HOST_PORT)
     dot_leader: bool = True  # mask the value after a dot leader (depth.......0) alone (agents.masking.DOT_LEADER)
+    dates: bool = True  # mask a date or time inside a message as one variable (agents.masking.DATE_TIME)
+    empty_groups: bool = True  # mask an empty group, () or [], as an absent value (agents.masking.EMPTY_GROUP)
 
 
 class PatternMiner:
@@ -192,8 +194,9 @@ class PatternMiner:
         self._family: dict[int, int] = {}  # neighbour key (c after, ~c before) -> its family's key
 
     def preprocess(self, message: str) -> str:
-        return mask_variables(strip_prefix(message.strip()), self.config.host_port,
-                              self.config.dot_leader)[:2000]
+        cfg = self.config
+        return mask_variables(strip_prefix(message.strip()), cfg.host_port, cfg.dot_leader, cfg.dates,
+                              cfg.empty_groups)[:2000]
 
     def add(self, message: str, count: int = 1) -> int:
         """The line key of `message` (counted `count` times: pre-aggregated rows carry their count)."""

@@ -48,7 +48,8 @@ GRID = [MinerConfig(sim_th=s, depth=d, split_evidence=e, min_effect=v)
 ABLATIONS: dict[str, dict[str, object]] = {
     "split": {"split_evidence": None}, "families": {"families": False}, "code": {"split_code": False},
     "runs": {"merge_runs": False}, "optional": {"merge_optional": False}, "hostport": {"host_port": False},
-    "word-eff": {"word_effect": False}, "leader": {"dot_leader": False}}
+    "word-eff": {"word_effect": False}, "leader": {"dot_leader": False}, "dates": {"dates": False},
+    "empty": {"empty_groups": False}}
 
 
 def plain_drain3() -> TemplateMiner:

@@ -1,6 +1,6 @@
 """Merging is the default: lines of one statement stay one pattern unless the lines with each value behave
 differently. Parameters that co-vary (a user and its home, a host and its address) carry one piece of information
-and are no evidence of distinct statements."""
+and are no evidence of distinct statements; an empty optional group and a date inside the message are variables."""
 
 from __future__ import annotations
 
@@ -70,3 +70,29 @@ def test_a_parameter_of_the_neighbouring_line_is_no_evidence_either() -> None:
         lines += [f"session opened for user {user} by sshd", f"{user} : TTY=pts/{rng.randint(0, 9)} ; COMMAND=ls",
                   *_noise(rng, rng.randint(0, 2))]
     assert len(_patterns(lines, "session")) == 1, _patterns(lines, "session")
+
+
+def test_an_empty_optional_group_is_no_new_statement() -> None:
+    """`()` and `(host.example.org)`: the same statement with and without a resolved name, even when the lines
+    without one come in bursts of their own (a scanner) and so sit beside different lines."""
+    rng = random.Random(8)
+    lines: list[str] = []
+    for _ in range(150):
+        ip = ".".join(str(rng.randint(1, 254)) for _ in range(4))
+        if rng.random() < 0.5:
+            lines += [f"connection from {ip} () at Sun Jul 24 02:38:{rng.randint(10, 59)} 2005",
+                      f"ANONYMOUS FTP LOGIN REFUSED FROM {ip}"]
+        else:
+            lines += [f"connection from {ip} ({rng.choice(HOSTS)}.example.org) at Mon Jul 25 1{rng.randint(0, 9)}:00:00"
+                      " 2005", f"session opened for user {rng.choice(USERS)} by (uid={rng.randint(0, 999)})"]
+    assert len(_patterns(lines, "connection")) == 1, _patterns(lines, "connection")
+
+
+def test_dates_inside_messages_do_not_split() -> None:
+    """A date inside a message is one variable whatever its written form, so that one statement with dates of
+    different days (and lengths) stays one pattern."""
+    rng = random.Random(5)
+    lines = _shuffled([f"audit for host cp-{rng.randint(1, 4)} from {d} done" for d in (
+        "Sun Jul 24 02:38:22 2005", "Mon Jul 25 10:11:12 PDT 2005", "2017-05-16 05:00:00", "Jul 26, 2005",
+        "24/Jul/2005:02:38:22 -0700", "Tue, 26 Jul 2005 09:00:01 +0200") for _ in range(60)] + _noise(rng, 200), 6)
+    assert _patterns(lines, "audit") == {"audit for host cp-<*> from <*> done"}
