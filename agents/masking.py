@@ -40,7 +40,7 @@ _VARIABLES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}(?::\d{1,5})?\b"), "<*>"),
     (re.compile(r"\b(?:0x)?[0-9a-fA-F]*\d[0-9a-fA-F]*[a-fA-F][0-9a-fA-F]*\b|"
                 r"\b(?:0x)?[0-9a-fA-F]*[a-fA-F][0-9a-fA-F]*\d[0-9a-fA-F]*\b"), "<*>"),
-    (re.compile(r"\b[A-Za-z]{1,6}[-_]?\d{3,}\w*\b"), "<*>"),  # ids such as u1234, SKU-40213, ord_889
+    (re.compile(r"\b[A-Za-z]{1,6}[-_]?[-+]?\d{3,}\w*\b"), "<*>"),  # ids such as u1234, SKU-40213, ord_889, blk_-77
     # numbers (with a unit); not the line number of a code location such as Class#48
     (re.compile(r"(?<![\w.])(?<![A-Za-z]#)[-+]?\d+(?:\.\d+)?"
                 r"(?:ms|s|us|ns|m|h|kb|mb|gb|KB|MB|GB|B|%|\s(?:[KMGT]i?B|B|ms|us|ns)\b)?(?![A-Za-z])"), "<*>"),

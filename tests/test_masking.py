@@ -135,3 +135,9 @@ def test_an_empty_group_is_an_absent_value() -> None:
     assert mask_variables("connection from 10.0.0.1 () at noon") == "connection from <*> (<*>) at noon"
     assert mask_variables("path [] threw") == "path [<*>] threw"
     assert mask_variables("Servlet.service() for servlet") == "Servlet.service() for servlet"
+
+
+def test_an_id_is_masked_alike_whatever_its_sign() -> None:
+    """blk_-857... and blk_402...: one kind of id; masked differently, a list of them split one statement by the
+    signs of its ids."""
+    assert mask_variables("delete blk_-8570780307468499817 blk_4029139044660806713") == "delete <*> <*>"
