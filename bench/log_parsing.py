@@ -28,7 +28,7 @@ import itertools
 import random
 import re
 import time
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -122,7 +122,7 @@ class Windows:
     half: int
     services: list[str] | None = None
 
-    def new(self, ids: list[object]) -> NewPatterns:
+    def new(self, ids: Sequence[object]) -> NewPatterns:
         keys: list[Hashable] = list(zip(ids, self.services, strict=True)) if self.services else list(ids)
         return new_patterns(keys, self.truth, self.half)
 
