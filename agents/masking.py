@@ -27,7 +27,7 @@ _ZONE = r"(?:\s?(?:Z|[+-]\d{2}:?\d{2}|UTC|GMT|[A-Z]{2,3}T)\b)?"
 _DATE = (r"(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{4}|\d{2}[-/]\d{2}[-/]\d{2}"
          rf"|\d{{1,2}}[-/ ]{_MONTH}[-/ ],?\s*\d{{2,4}}|{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?)")
 DATE_TIME = re.compile(
-    rf"(?<![\w.:/-])(?:(?:{_WEEKDAY})?{_DATE}(?:(?:[T\s:-]|,\s)\s?{_CLOCK}(?:{_MERIDIEM})?{_ZONE}(?:\s\d{{4}}\b)?)?"
+    rf"(?=[\dA-Z])(?<![\w.:/-])(?:(?:{_WEEKDAY})?{_DATE}(?:(?:[T\s:-]|,\s)\s?{_CLOCK}(?:{_MERIDIEM})?{_ZONE}(?:\s\d{{4}}\b)?)?"
     rf"|\d{{8}}[-T]{_CLOCK}{_ZONE}|\d{{1,2}}:\d{{2}}(?::\d{{2}}(?:[.,]\d{{1,9}})?{_ZONE}|{_MERIDIEM}))"
     r"(?![\w/:]|[-.]\d)")
 # an empty group, "()" or "[]" standing alone (not a call's parentheses): an optional value that is absent, the
@@ -88,7 +88,7 @@ def mask_variables(line: str, host_port: bool = True, dot_leader: bool = True, d
     line = _UUID.sub("<*>", line)
     if dates:
         line = DATE_TIME.sub("<*>", line)
-    if empty_groups:
+    if empty_groups and ("()" in line or "[]" in line):
         line = EMPTY_GROUP.sub("<*>", line)
     for pattern, repl in _VARIABLES:
         line = pattern.sub(repl, line)
