@@ -18,7 +18,8 @@ the first window had (Loghub: the template; Nezha: the service and the code loca
 The stream resamples the dev Loghub lines with fresh parameter values: every digit inside a variable of the
 line's ground-truth template is re-drawn, constant text is kept.
 
-Run: python bench/log_parsing.py [--lines 1000000] [--truth corrected]
+Run from the checkout, as a module (its packages are then the ones measured):
+python -m bench.log_parsing [--lines 1000000] [--truth corrected] [--nezha-reference DIR]
 """
 
 from __future__ import annotations
