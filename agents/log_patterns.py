@@ -259,7 +259,8 @@ class PatternMiner:
         by_cluster: dict[int, list[int]] = defaultdict(list)
         for key, line in enumerate(self._lines):
             by_cluster[line.cluster].append(key)
-        self._family = _families({c: self._drain_template(c) for c in by_cluster}) if self.config.families else {}
+        self._family = (_families({c: self._drain_template(c) for c in by_cluster})
+                        if self._context and self.config.families else {})
         groups: dict[str, list[int]] = {}
         order: list[str] = []
         routes: dict[int, tuple[list[int], dict[tuple[str, ...], str], str | None]] = {}
