@@ -4,10 +4,11 @@
 2. Lines that are identical after masking are the same pattern instance: they are counted once and sent to
    Drain3 once (the cache is what makes this several times faster than plain Drain3 on real streams).
 3. `assign()` finalises the grouping over the distinct masked lines:
-   - split: a Drain cluster's wildcard position holding plain words is split by them only on evidence that the
-     lines with each word behave differently (another position depends on the word, or the clusters of the lines
-     before and after do, the strength measured per word so that a dominant word does not hide a rare one), never
-     on how few words it holds: a user name, a flag, a weekday stays a parameter;
+   - split: merging is the default. A Drain cluster's wildcard position holding plain words is split by them only
+     on evidence that the lines with each word are distinct statements: the statements of the lines before and
+     after them depend on the word (the strength measured per word so that a dominant word does not hide a rare
+     one). Never on how few words it holds, nor on other parameters that come with each word (a user and its uid,
+     a host and its address co-vary: one piece of information): a user name, a flag, a weekday stays a parameter;
      a position holding only code locations (OrderServiceImpl#88) is split too: each is its own log statement;
    - merge: clusters whose templates are equal once runs of wildcards are collapsed and bracketed wildcards
      ("(<*>)", an optional group) dropped are one pattern (variable-length parameters, optional groups).
@@ -34,6 +35,7 @@ WILDCARD = "<*>"
 MAX_CODE_SPLIT = 256  # ... and one holding only code locations (Class#48) on up to this many
 MAX_SHAPES = 100_000
 MAX_SEEN = 16_384  # raw lines remembered as they are: a service repeats its lines; fresh values fill it once
+MIN_FAMILY_TOKENS = 3  # two templates differing at one position are variants when they share at least two tokens
 MAX_CONTEXT = 64  # distinct neighbouring clusters tracked per distinct line; the rest share one bucket
 OTHER = -(1 << 40)
 # Masking treats every digit alike (no rule depends on a digit's value) and keeps code locations (Class#48).
@@ -49,24 +51,31 @@ _WILDCARD_RUN = re.compile(r"<\*>(?:\s+<\*>)+")
 _OPTIONAL_GROUP = re.compile(r"(?:^|\s)[(\[]<\*>[)\]](?=\s|$)")
 
 
-def _separation(column: list[str], other: list[str], weights: list[int]) -> float:
-    """-log10 of the chance that every value of `other` falls with one value of `column` only, were the two
-    independent (0 when some value of `other` occurs with two values of `column`)."""
-    owner: dict[str, str] = {}
-    count: Counter[str] = Counter()
-    size: Counter[str] = Counter()
-    for v, o, w in zip(column, other, weights, strict=True):
-        if owner.setdefault(o, v) != v:
-            return 0.0
-        count[o] += w
-        size[v] += w
-    total = sum(size.values())
-    logs = [math.log10(n / total) for n in size.values()]
-    score = 0.0
-    for c in count.values():  # log10 of sum(share ** c), without underflow
-        top = c * max(logs)
-        score -= top + math.log10(sum(10 ** (c * x - top) for x in logs))
-    return score
+def _families(templates: dict[int, list[str]]) -> dict[int, int]:
+    """Neighbour key -> its family's key: Drain clusters of one length whose templates differ at one position
+    (transitively) are one family, the variants of a statement by a parameter Drain routed on (a leading word) or
+    was too strict to merge. Keys as in `_Line.context`: c for the line after, ~c for the line before."""
+    parent = {c: c for c in templates}
+
+    def root(c: int) -> int:
+        while parent[c] != c:
+            parent[c] = c = parent[parent[c]]
+        return c
+
+    first: dict[tuple[int, tuple[str, ...]], int] = {}
+    for c in sorted(templates):
+        tokens = templates[c]
+        for i in range(len(tokens) if len(tokens) >= MIN_FAMILY_TOKENS else 0):
+            seen = first.setdefault((i, (*tokens[:i], *tokens[i + 1:])), c)
+            a, b = root(seen), root(c)
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+    out: dict[int, int] = {}
+    for c in templates:
+        r = root(c)
+        if r != c:
+            out[c], out[~c] = r, ~r
+    return out
 
 
 def _shape(message: str) -> str:
@@ -140,16 +149,19 @@ class MinerConfig:
 
     sim_th: float = 0.5  # Drain's similarity threshold
     depth: int = 4  # Drain's parse-tree depth
-    # split a plain-word position on evidence of this strength (-log10 p): another position depends on it ...
+    # split a plain-word position on evidence of this strength (-log10 p) that the statements of the lines before
+    # and after depend on its word (None: never split a word position) ...
     split_evidence: float | None = 1.0
-    context: bool = True  # ... or the clusters of the lines before and after it do
     min_effect: float = 0.3  # ... at least this strongly
+    families: bool = True  # a neighbour is known by its family (Drain clusters equal but at one position)
     word_effect: bool = True  # strength: one word's neighbours against the others' (else Cramer's V of all)
     split_code: bool = True  # split a position holding only code locations (Class#48): one statement each
     merge_runs: bool = True  # one pattern when templates are equal once runs of wildcards are collapsed
     merge_optional: bool = True  # ... and once bracketed wildcards, "(<*>)", are dropped: optional groups
     host_port: bool = True  # mask host.name:port as one variable (agents.masking.HOST_PORT)
     dot_leader: bool = True  # mask the value after a dot leader (depth.......0) alone (agents.masking.DOT_LEADER)
+    dates: bool = True  # mask a date or time inside a message as one variable (agents.masking.DATE_TIME)
+    empty_groups: bool = True  # mask an empty group, () or [], as an absent value (agents.masking.EMPTY_GROUP)
 
 
 class PatternMiner:
@@ -171,7 +183,7 @@ class PatternMiner:
         self._seen: dict[str, int] = {}  # raw line -> line key, for lines whose shape is cached (the same lines recur)
         self._lines: list[_Line] = []
         self._previous: _Line | None = None  # the line added last, for the context of the next one
-        self._context = cfg.context
+        self._context = cfg.split_evidence is not None
         self._overflow: dict[int, int] = {}  # drain cluster -> overflow line key, once max_lines is reached
         self.max_lines = max_lines
         self.saturated = False
@@ -179,10 +191,12 @@ class PatternMiner:
         self._templates: dict[int, str] = {}
         # drain cluster -> (split positions, split values -> pattern id, pattern id of the unsplit rest)
         self._routes: dict[int, tuple[list[int], dict[tuple[str, ...], int], int | None]] = {}
+        self._family: dict[int, int] = {}  # neighbour key (c after, ~c before) -> its family's key
 
     def preprocess(self, message: str) -> str:
-        return mask_variables(strip_prefix(message.strip()), self.config.host_port,
-                              self.config.dot_leader)[:2000]
+        cfg = self.config
+        return mask_variables(strip_prefix(message.strip()), cfg.host_port, cfg.dot_leader, cfg.dates,
+                              cfg.empty_groups)[:2000]
 
     def add(self, message: str, count: int = 1) -> int:
         """The line key of `message` (counted `count` times: pre-aggregated rows carry their count)."""
@@ -245,6 +259,8 @@ class PatternMiner:
         by_cluster: dict[int, list[int]] = defaultdict(list)
         for key, line in enumerate(self._lines):
             by_cluster[line.cluster].append(key)
+        self._family = (_families({c: self._drain_template(c) for c in by_cluster})
+                        if self._context and self.config.families else {})
         groups: dict[str, list[int]] = {}
         order: list[str] = []
         routes: dict[int, tuple[list[int], dict[tuple[str, ...], str], str | None]] = {}
@@ -328,30 +344,34 @@ class PatternMiner:
     def _evidence_positions(self, varying: list[int], lines: list[int], threshold: float) -> set[int]:
         """Wildcard positions holding plain words that tell the lines' statements apart: split on them.
 
-        A position is split only on evidence, never on how few words it holds: another position's values must
-        each occur with one of its words only, and that separation must be unlikely (under 10**-threshold) were
-        the two positions independent. Then a part is examined again on its own (its other positions may hold
-        the next level's evidence). A user name, a host name or true/false with nothing that depends on it stays
-        a parameter."""
+        A position is split only on evidence that the lines with each word are distinct statements, never on how
+        few words it holds nor on what other parameters come with each word (a user and its home directory
+        determine each other: one piece of information). The evidence is where the lines sit in the program's
+        flow: the statements of the lines just before and after them must depend on the word (see `_g_test`),
+        unlikely (under 10**-threshold) were they independent. A neighbour is known by its family, so that a
+        neighbour carrying the same parameter (a line led by the user name, one Drain cluster per user) is no
+        evidence either. Then a part is examined again on its own (its other positions may hold the next level's
+        evidence). A user name, a host name or true/false with nothing that depends on it stays a parameter."""
         chosen: set[int] = set()
         todo = [lines]
+        family = self._family
         while todo:
             group = todo.pop()
             best, best_score = -1, threshold
-            columns = {p: [self._lines[k].tokens[p] for k in group] for p in varying if p not in chosen}
-            weights = [self._lines[k].count for k in group]
-            for p, column in columns.items():
-                if len(set(column)) < 2 or not all(_WORD.match(v) for v in set(column)):
+            for p in varying:
+                if p in chosen:
                     continue
-                score = max((_separation(column, other, weights) for q, other in columns.items() if q != p),
-                            default=0.0)
-                if self.config.context and score <= best_score:
-                    table: dict[str, dict[int, int]] = defaultdict(dict)
-                    for v, k in zip(column, group, strict=True):
-                        row = table[v]
-                        for o, n in self._lines[k].context.items():
-                            row[o] = row.get(o, 0) + n
-                    score = _g_test(table, self.config.min_effect, self.config.word_effect)
+                column = [self._lines[k].tokens[p] for k in group]
+                words = set(column)
+                if len(words) < 2 or not all(_WORD.match(v) for v in words):
+                    continue
+                table: dict[str, dict[int, int]] = defaultdict(dict)
+                for v, k in zip(column, group, strict=True):
+                    row = table[v]
+                    for o, n in self._lines[k].context.items():
+                        o = family.get(o, o)
+                        row[o] = row.get(o, 0) + n
+                score = _g_test(table, self.config.min_effect, self.config.word_effect)
                 if score > best_score:
                     best, best_score = p, score
             if best < 0:

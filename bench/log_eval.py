@@ -7,6 +7,8 @@
   normalising wildcards only: runs of <*> and surrounding spaces collapse).
 - FTA (template-level F1 of exact template matches, Khan et al. 2022): a predicted template is a true positive
   iff its cluster equals a true template's lines and the template strings match.
+- New patterns between two windows of one stream (`new_patterns`): what the log analyst would report as new
+  after a fault-free stretch; those of an event the first window already had are spurious (an over-split).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import csv
 import re
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,6 +93,24 @@ def fta(predicted: Sequence[object], predicted_templates: Sequence[str], truth: 
     precision = tp / max(len(clusters), 1)
     recall = tp / max(len(events), 1)
     return 0.0 if tp == 0 else 2 * precision * recall / (precision + recall)
+
+
+@dataclass(frozen=True)
+class NewPatterns:
+    """Patterns of the second window of a stream that the first window did not have."""
+
+    patterns: int  # how many
+    lines: int  # their lines
+    spurious: int  # of those lines, the ones whose true event the first window had: a known event split off
+    missed: int  # lines of events new in the second window that went into a pattern the first window had
+
+
+def new_patterns(predicted: Sequence[Hashable], truth: Sequence[Hashable], half: int) -> NewPatterns:
+    """Lines [0, half) are the first window, the rest the second; predicted and true ids per line."""
+    old, old_events = set(predicted[:half]), set(truth[:half])
+    new = [(p, t) for p, t in zip(predicted[half:], truth[half:], strict=True) if p not in old]
+    missed = sum(1 for p, t in zip(predicted[half:], truth[half:], strict=True) if p in old and t not in old_events)
+    return NewPatterns(len({p for p, _ in new}), len(new), sum(1 for _, t in new if t in old_events), missed)
 
 
 Parser = Callable[[list[str]], tuple[list[object], list[str]]]

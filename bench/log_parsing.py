@@ -1,5 +1,6 @@
 """Log pattern mining: grouping and parsing accuracy on Loghub-2k (8 systems), in-sample and leave-one-system-out,
-with a per-rule ablation, and throughput on a 1,000,000-line stream.
+spurious new patterns between two fault-free windows, a per-rule ablation of both, and throughput on a
+1,000,000-line stream.
 
 (a) plain Drain3 with generic masking (the masking instructions of Drain3's own example configuration) and
 (b) our PatternMiner, in the same process, on the same inputs.
@@ -8,22 +9,28 @@ Honest protocol: every knob of the miner (`MinerConfig`) is chosen on 7 systems 
 mean GA) and scored on the 8th (LOSO). Rules without a knob are applied unchanged; the ablation columns show
 what switching each off (under the fold's chosen knobs) does to the held-out system.
 
+Spurious new patterns: one miner over two fault-free windows of one stream (as the log analyst mines its baseline
+and incident windows), the patterns of the second window that the first did not have. Windows: each Loghub system's
+first and last 1000 lines, and each Nezha TrainTicket reference day's logs split at the middle of their time span
+(patterns per service there, as the log analyst counts them). Spurious: lines of a new pattern whose true event
+the first window had (Loghub: the template; Nezha: the service and the code location, Class#line, of the line).
+
 The stream resamples the dev Loghub lines with fresh parameter values: every digit inside a variable of the
 line's ground-truth template is re-drawn, constant text is kept.
 
-Run: python bench/log_parsing.py [--lines 1000000] [--truth corrected]
+Run from the checkout, as a module (its packages are then the ones measured):
+python -m bench.log_parsing [--lines 1000000] [--truth corrected] [--nezha-reference DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
-import os
 import random
 import re
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import replace
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from drain3 import TemplateMiner
@@ -31,7 +38,9 @@ from drain3.masking import MaskingInstruction
 from drain3.template_miner_config import TemplateMinerConfig
 
 from agents.log_patterns import MinerConfig, PatternMiner
-from bench.log_eval import SYSTEMS, Labelled, fga, grouping_accuracy, load, parsing_accuracy
+from bench.datasets import datasets_dir
+from bench.log_eval import SYSTEMS, Labelled, NewPatterns, fga, grouping_accuracy, load, new_patterns, parsing_accuracy
+from bench.nezha_import import _logs, _Stats
 
 GENERIC_MASKS = [  # Drain3's example drain3.ini, minus its one system-specific rule
     (r"((?<=[^A-Za-z0-9])|^)(([0-9a-f]{2,}:){3,}([0-9a-f]{2,}))((?=[^A-Za-z0-9])|$)", "ID"),
@@ -44,11 +53,13 @@ GENERIC_MASKS = [  # Drain3's example drain3.ini, minus its one system-specific 
 # The knobs' grid, searched per fold. Everything else in MinerConfig is a rule, ablated below.
 GRID = [MinerConfig(sim_th=s, depth=d, split_evidence=e, min_effect=v)
         for s, d, e, v in itertools.product((0.4, 0.5, 0.6), (4,), (1.0, 2.0, 4.0), (0.3, 0.5))]
+STATEMENT = re.compile(r"(?<!\S)[\w.$\[\]]+#\d+(?!\S)")  # a Java line's code location: its log statement
 # rule -> the configuration change that switches it off
 ABLATIONS: dict[str, dict[str, object]] = {
-    "split": {"split_evidence": None}, "context": {"context": False}, "code": {"split_code": False},
+    "split": {"split_evidence": None}, "families": {"families": False}, "code": {"split_code": False},
     "runs": {"merge_runs": False}, "optional": {"merge_optional": False}, "hostport": {"host_port": False},
-    "word-eff": {"word_effect": False}, "leader": {"dot_leader": False}}
+    "word-eff": {"word_effect": False}, "leader": {"dot_leader": False}, "dates": {"dates": False},
+    "empty": {"empty_groups": False}}
 
 
 def plain_drain3() -> TemplateMiner:
@@ -101,6 +112,47 @@ def throughput(add: Callable[[str], object], lines: list[str]) -> float:
     return len(lines) / (time.process_time() - began)
 
 
+@dataclass(frozen=True)
+class Windows:
+    """A fault-free stream cut in two: lines [0, half) and the rest; the true event of each line; its service when
+    patterns are counted per service."""
+
+    name: str
+    lines: list[str]
+    truth: list[Hashable]
+    half: int
+    services: list[str] | None = None
+
+    def new(self, ids: Sequence[object]) -> NewPatterns:
+        keys: list[Hashable] = list(zip(ids, self.services, strict=True)) if self.services else list(ids)
+        return new_patterns(keys, self.truth, self.half)
+
+
+def loghub_windows(data: dict[str, Labelled]) -> list[Windows]:
+    return [Windows(s, d.contents, list(d.event_ids), len(d.contents) // 2) for s, d in data.items()]
+
+
+def nezha_windows(reference: Path) -> list[Windows]:
+    """Each reference day's application logs in time order, cut at the middle of their time span."""
+    out = []
+    for day in sorted(p for p in reference.iterdir() if (p / "log").is_dir()):
+        records = sorted(_logs(day / "log", _Stats()), key=lambda r: r.timestamp)
+        if not records:
+            continue
+        middle = (records[0].timestamp + records[-1].timestamp) / 2
+        truth: list[Hashable] = []
+        for r in records:
+            m = STATEMENT.search(r.message)
+            truth.append((r.service, m.group() if m else r.message))
+        out.append(Windows(f"Nezha {day.name}", [r.message for r in records], truth,
+                           sum(r.timestamp < middle for r in records), [r.service for r in records]))
+    return out
+
+
+def _new(n: NewPatterns) -> str:
+    return f"{n.patterns:>5}{n.lines:>6}{n.spurious:>6}{n.missed:>7}"
+
+
 def leave_one_out(ga: dict[MinerConfig, dict[str, float]], systems: list[str]) -> dict[str, MinerConfig]:
     """For each system, the grid configuration with the highest mean GA on the other systems (ties: grid order)."""
     chosen = {}
@@ -115,11 +167,12 @@ def _knobs(c: MinerConfig) -> str:
 
 
 def main() -> None:
-    default = Path(os.environ.get("AUTOSRE_DATASETS", Path(__file__).resolve().parents[2] / "shared" / "datasets"))
+    default = datasets_dir() or Path("datasets")
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--lines", type=int, default=1_000_000)
     p.add_argument("--truth", default="corrected", help='"", "corrected" or "corrected_loghub2.0"')
     p.add_argument("--loghub", type=Path, default=default / "loghub2k")
+    p.add_argument("--nezha-reference", type=Path, default=default / "nezha-tt" / "reference")
     args = p.parse_args()
     data = {s: load(args.loghub, s, args.truth) for s in SYSTEMS}
     systems = list(data)
@@ -153,6 +206,24 @@ def main() -> None:
         print(f"{s:<10}" + "".join(f"{x:>{w}.3f}" for x, w in zip(row, widths, strict=True)) + f"  {_knobs(cfg)}")
     means = [sum(col) / len(rows) for col in zip(*rows, strict=True)]
     print(f"{'average':<10}" + "".join(f"{x:>{w}.3f}" for x, w in zip(means, widths, strict=True)))
+
+    windows = loghub_windows(data)
+    if args.nezha_reference.is_dir():
+        windows += nezha_windows(args.nezha_reference)
+    else:
+        print(f"\n(no Nezha reference logs at {args.nezha_reference}: Loghub windows only)")
+    print("\nSpurious new patterns between two fault-free windows (default MinerConfig): new = patterns of the "
+          "second window absent from the first, and their lines; spur = those lines whose true event the first "
+          "window had; missed = lines of truly new events put in an old pattern. Ablation: spur with one rule off.")
+    print(f"{'windows':<17}{'lines2':>7}{'t.new':>6} | {'Drain3 new lines  spur missed':>24} | "
+          f"{'ours new lines  spur missed':>24} |" + "".join(f"{'-' + r:>9}" for r in ABLATIONS))
+    for w in windows:
+        truth = new_patterns(w.truth, w.truth, w.half)
+        d_new, o_new = w.new(run_drain3(w.lines)[0]), w.new(run_ours(w.lines, default_cfg)[0])
+        off = [w.new(run_ours(w.lines, replace(default_cfg, **change))[0]).spurious  # type: ignore[arg-type]
+               for change in ABLATIONS.values()]
+        print(f"{w.name:<17}{len(w.lines) - w.half:>7}{truth.patterns:>6} | {_new(d_new)} | {_new(o_new)} |"
+              + "".join(f"{x:>9}" for x in off))
 
     lines = list(fresh_stream(list(data.values()), args.lines))
     drain = plain_drain3()

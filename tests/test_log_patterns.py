@@ -33,9 +33,31 @@ def accuracy() -> dict[str, tuple[float, float]]:
 
 
 def test_grouping_accuracy_on_all_eight_systems(accuracy: dict[str, tuple[float, float]]) -> None:
-    """The measured figures (docs/benchmarks.md): 0.968 on average, never below plain Drain3."""
+    """The measured figures (docs/benchmarks.md): 0.963 on average, never below plain Drain3."""
     assert sum(ours for ours, _ in accuracy.values()) / len(accuracy) >= 0.96, accuracy
     assert all(ours >= drain for ours, drain in accuracy.values()), accuracy
+
+
+def test_new_patterns_between_two_windows_are_counted_against_the_truth() -> None:
+    from bench.log_eval import new_patterns
+
+    predicted = ["a", "b", "a", "c", "d", "d"]  # c splits off a known event; d is a new one
+    truth = ["A", "B", "A", "A", "D", "D"]
+    n = new_patterns(predicted, truth, 3)
+    assert (n.patterns, n.lines, n.spurious, n.missed) == (2, 3, 1, 0)
+    assert new_patterns(["a", "b", "a", "b"], ["A", "B", "A", "C"], 2).missed == 1  # C went into b
+
+
+def test_no_more_spurious_new_patterns_than_drain3_between_fault_free_halves() -> None:
+    """Each system's first and last 1000 lines, one miner over both (as the log analyst mines its two windows):
+    lines of a pattern new in the second half whose true event the first half had."""
+    from bench.log_parsing import loghub_windows, run_drain3
+
+    windows = loghub_windows({s: load(loghub_dir(), s, "corrected") for s in SYSTEMS})
+    ours = {w.name: w.new(parse(w.lines)[0]).spurious for w in windows}
+    drain = {w.name: w.new(run_drain3(w.lines)[0]).spurious for w in windows}
+    assert all(ours[s] <= drain[s] for s in ours), (ours, drain)
+    assert sum(ours.values()) == 0, ours
 
 
 def test_leave_one_system_out_picks_knobs_on_the_other_systems() -> None:
@@ -111,17 +133,6 @@ def test_a_word_met_once_in_the_usual_flow_stays_a_parameter() -> None:
     lines = _session_stream(("Loading package 7", "Applicability of item 12 is 3"))
     ids, _ = parse(lines)
     assert len({i for i, line in zip(ids, lines, strict=True) if line.startswith("Session")}) == 1
-
-
-def test_a_word_that_other_positions_depend_on_is_split() -> None:
-    """A plain word another position depends on (each path comes with one verb only) splits even in a
-    shuffled stream."""
-    rng = random.Random(7)
-    paths = {"GET": ["/servers/detail", "/flavors/list"], "POST": ["/events/create"]}
-    lines = _interleave([[f'"{verb} {rng.choice(ps)} HTTP/1.1" status: {rng.randint(200, 299)} len: {i}'
-                          for i in range(120)] for verb, ps in paths.items()], 8)
-    ids, miner = parse(lines)
-    assert len({miner.template(i).split()[0] for i in ids}) == 2
 
 
 def test_host_port_and_optional_groups_do_not_make_patterns() -> None:

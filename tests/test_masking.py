@@ -112,3 +112,32 @@ def test_a_value_after_a_dot_leader_is_masked_alone() -> None:
     assert mask_variables("prefetch depth.........12") == "prefetch depth.........<*>"
     assert mask_variables("wait... 5 s") == "wait... <*> s"
     assert mask_variables("illegal instruction......0", dot_leader=False) == "illegal <*>"
+
+
+@pytest.mark.parametrize("date", [
+    "Sun Jul 24 02:38:22 2005", "Fri Jul 01 08:16:53 PDT 2005", "2017-05-16 05:00:00", "2005-07-24T02:38:22.123+02:00",
+    "Jul 26, 2005", "Jul  3 10:11:12", "24/Jul/2005:02:38:22 -0700", "Tue, 26 Jul 2005 09:00:01 +0200",
+    "2016/9/27:20:30:31.455", "07/24/2005", "24.07.2005 14:02", "20171223-22:15:29:606", "3:04 PM", "02:38:22",
+    "Monday, 3 January 2022", "17/06/09 20:10:40"])
+def test_a_date_inside_a_message_is_one_variable(date: str) -> None:
+    """Whatever its written form (weekday, month name, zone, year after the time), a date or a time inside a
+    message is masked as one variable, so that the message keeps one shape whatever the day."""
+    assert mask_variables(f"audit from {date} done") == "audit from <*> done"
+
+
+def test_words_that_look_like_dates_alone_are_kept() -> None:
+    assert mask_variables("May I retry on Monday") == "May I retry on Monday"
+    assert mask_variables("expected Mon or Sun, got Jul") == "expected Mon or Sun, got Jul"
+
+
+def test_an_empty_group_is_an_absent_value() -> None:
+    """`()` beside `(host.example.org)`: the same optional group, absent; a call's empty parentheses are kept."""
+    assert mask_variables("connection from 10.0.0.1 () at noon") == "connection from <*> (<*>) at noon"
+    assert mask_variables("path [] threw") == "path [<*>] threw"
+    assert mask_variables("Servlet.service() for servlet") == "Servlet.service() for servlet"
+
+
+def test_an_id_is_masked_alike_whatever_its_sign() -> None:
+    """blk_-857... and blk_402...: one kind of id; masked differently, a list of them split one statement by the
+    signs of its ids."""
+    assert mask_variables("delete blk_-8570780307468499817 blk_4029139044660806713") == "delete <*> <*>"
