@@ -17,9 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel
-
-from shared.events import DEAD_LETTER_STREAM, EventType, make_event
+from shared.events import DEAD_LETTER_STREAM, EventPayload, EventType, make_event
 from shared.incident_state import IncidentState, fold
 from shared.models import Event
 from shared.ports import EventStore
@@ -60,7 +58,7 @@ class IncidentHandle:
             self._loaded = True
         return self._state
 
-    def record(self, type_: EventType, key: tuple[object, ...], actor: str, payload: BaseModel) -> bool:
+    def record(self, type_: EventType, key: tuple[object, ...], actor: str, payload: EventPayload) -> bool:
         """Append once (create-if-absent by the step's id); True when this call wrote it."""
         event = make_event(self.incident_id, type_, key, actor, payload, at=self._owner.clock())
         written = self._owner._append(event)
@@ -114,7 +112,7 @@ class IncidentLog:
         """The incident's state, or None when it has no events (one load)."""
         return self._load(incident_id)
 
-    def record_rejection(self, key: tuple[object, ...], actor: str, payload: BaseModel) -> bool:
+    def record_rejection(self, key: tuple[object, ...], actor: str, payload: EventPayload) -> bool:
         """Append to the dead-letter stream (rejected input is kept, never folded into an incident)."""
         return self._append(make_event(DEAD_LETTER_STREAM, EventType.ALERT_REJECTED, key, actor, payload,
                                        at=self.clock()))
