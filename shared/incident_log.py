@@ -15,16 +15,20 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from shared.events import DEAD_LETTER_STREAM, EventPayload, EventType, make_event
 from shared.incident_state import IncidentState, fold
 from shared.models import Event
-from shared.ports import EventStore
+from shared.ports import EventLog, Summaries
 
 log = logging.getLogger("autosre.incident_log")
 
 Observer = Callable[[Event], None]
+
+
+class LogStore(EventLog, Summaries, Protocol):
+    """What the incident log uses of a store: the incidents' events and their list-view summaries."""
 
 
 class UnknownIncident(LookupError):
@@ -76,7 +80,7 @@ class IncidentHandle:
 
 @dataclass
 class IncidentLog:
-    store: EventStore
+    store: LogStore
     clock: Callable[[], float] = time.time
     observers: list[Observer] = field(default_factory=list)
     loads: int = 0  # full-log loads since this log was built (a store query each on Firestore)
