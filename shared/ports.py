@@ -150,13 +150,28 @@ class TelemetrySource(Protocol):
 
 
 class ActionRunner(Protocol):
-    """Carries out one approved proposal and says what it did (raises when it could not)."""
+    """Carries out one approved proposal and says what it did.
+
+    Contract (tests/contract/test_action_runner.py, run against every adapter of shared/actions/):
+    - `run(proposal)` carries the proposal out once (one change to what it drives; the dry run, whose `dry_run`
+      is True, changes nothing) and returns what it did, in words (never empty).
+    - When it could not carry it out (an action it has no way to run, a target that refused or failed) it raises:
+      a failure is never returned as text, so the execution is recorded as failed.
+    - The proposal is left as it was given.
+    """
 
     def run(self, proposal: Proposal) -> str: ...
 
 
 class Notifier(Protocol):
-    """Posts a short text to the team's channel; returns (delivered, detail) and never raises."""
+    """Posts a short text to the team's channel.
+
+    Contract (tests/contract/test_notifier.py, run against every adapter of shared/notify/ and each channel kind):
+    - `channel` names the kind of channel (never empty); it is recorded with each notification.
+    - `send(text)` returns (delivered, detail): (True, detail) once the channel accepted the text, posted once;
+      (False, why) when it was refused, kept failing, could not be reached or answered nonsense, or the address
+      is malformed. It never raises: a notification that fails is recorded, never fatal to the pipeline.
+    """
 
     @property
     def channel(self) -> str: ...
@@ -165,6 +180,14 @@ class Notifier(Protocol):
 
 
 class NarrativeWriter(Protocol):
-    """Writes prose for a grounded prompt (an LLM). The caller keeps only sentences that cite findings."""
+    """Writes prose for a grounded prompt (an LLM). The caller keeps only sentences that cite findings.
+
+    Contract (tests/contract/test_narrative_writer.py, run against every adapter of shared/llm/):
+    - `writer(prompt, max_output_tokens)` sends the prompt as it is, asks for at most `max_output_tokens` of
+      answer (an adapter may add on top what the model spends before answering, such as thinking) and returns
+      the answer's text: all of it, none of the model's thinking, "" when the model gave none.
+    - A call that fails (refused, over quota, a server error after the adapter's own retries) raises; the caller
+      publishes the report without a narrative.
+    """
 
     def __call__(self, prompt: str, max_output_tokens: int) -> str: ...
