@@ -89,7 +89,8 @@ class TermIndex(Protocol):
 class EventStore(EventLog, Claims, Summaries, TermIndex, Protocol):
     """The composite an adapter may implement (shared/store/: SQLite, Firestore): all four capabilities over one
     database, none of which sees another's data (tests/contract/test_event_store.py). Callers depend on the
-    capability they use; only the composition root and the pipeline, which hands each part its own, hold all four.
+    capability they use; the whole store is held only where it is built or handed on (the composition root, the
+    entry points, the pipeline and the remediation workflow, which give each of their parts its own).
     """
 
 
