@@ -2,8 +2,9 @@
 events give the same bytes; nothing reads a clock).
 
 Sections: summary, impact (the alert's SLI over time when a finding holds its series, else what the alert says),
-timeline (from the event log), root cause with its evidence (finding ids and titles), what was ruled out, what was
-done, action items (proposals not executed, follow-ups) and similar past incidents.
+timeline (from the event log: the events whose payload has a `postmortem_label`, shared/events.py), root cause
+with its evidence (finding ids and titles), what was ruled out, what was done, action items (proposals not executed,
+follow-ups) and similar past incidents.
 
 Everything from telemetry is untrusted: every value is put on one line, cut to a bound and has the characters that
 make Markdown markup (or HTML, where Markdown is rendered) backslash-escaped.
@@ -22,11 +23,6 @@ MAX_VALUE = 300
 SLI_ROWS = 12
 _MARKUP = re.compile(r"([\\`*_\[\]<>|!#~&])")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-TIMELINE_TYPES: dict[str, str] = {
-    ev.ALERT_RECEIVED: "alert", ev.ROUND_STARTED: "investigation", ev.SPECIALIST_COMPLETED: "findings",
-    ev.SPECIALIST_FAILED: "findings", ev.REPORT_PUBLISHED: "report", ev.REMEDIATION_PROPOSED: "proposal",
-    ev.APPROVAL_DECIDED: "approval", ev.REMEDIATION_EXECUTED: "execution", ev.REMEDIATION_FAILED: "execution",
-    ev.REMEDIATION_VERIFIED: "recovery verified", ev.INCIDENT_RESOLVED: "resolved"}
 FOLLOW_UPS: dict[str, str] = {  # by the top cause's kind (prefix): what keeps it from recurring unnoticed
     "change.deploy": "gate rollouts of {service} on its error rate and latency (canary, automatic rollback)",
     "change.config": "review and test configuration changes of {service} before they reach production",
@@ -103,8 +99,8 @@ def _timeline(state: IncidentState) -> list[str]:
     if alert is not None and alert.started_at is not None:
         rows.append((alert.started_at, -1, "alert started", alert.summary or alert.policy_name))
     for i, (at, kind, actor, text) in enumerate(state.timeline):
-        label = TIMELINE_TYPES.get(kind)
-        if label is not None:
+        label = ev.model_of(kind).postmortem_label  # each event's payload says whether and how it is listed
+        if label:
             rows.append((at, i, label, text or actor))
     out = ["## Timeline", "", "| time (UTC) | what | detail |", "|---|---|---|"]
     out += [f"| {_ts(at)} | {label} | {md(text)} |" for at, _, label, text in sorted(rows)]

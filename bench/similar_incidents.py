@@ -28,12 +28,12 @@ from pathlib import Path
 
 from demo.generator import generate
 from functions.local import triage
-from functions.memory import recall, report_signature
+from functions.memory import MemoryStore, recall, report_signature
 from functions.runtime import embedded
 from shared import topics
 from shared.incident_state import IncidentState
 from shared.models import Report
-from shared.ports import EventStore
+from shared.ports import EventStore, TermIndex
 from shared.store.sqlite import SqliteEventStore
 from shared.telemetry.bundle import BundleSource
 
@@ -74,7 +74,7 @@ def synthetic(base: Sequence[Sequence[str]], n: int, rng: random.Random) -> list
     return out
 
 
-def time_lookups(store: EventStore, cases: list[Case], repeat: int) -> tuple[float, float]:
+def time_lookups(store: MemoryStore, cases: list[Case], repeat: int) -> tuple[float, float]:
     """Median and p95 milliseconds per `recall` over every held-out report, `repeat` times each."""
     times = []
     for _ in range(repeat):
@@ -87,7 +87,7 @@ def time_lookups(store: EventStore, cases: list[Case], repeat: int) -> tuple[flo
     return statistics.median(times), times[min(len(times) - 1, int(len(times) * 0.95))]
 
 
-def index_synthetic(store: EventStore, signatures: list[list[str]]) -> float:
+def index_synthetic(store: TermIndex, signatures: list[list[str]]) -> float:
     began = time.perf_counter()
     for i, terms in enumerate(signatures):
         store.index_terms(f"syn-{i:05d}", terms)

@@ -10,16 +10,21 @@ root cause, what was done and whether it worked.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Protocol
 
 from agents.similarity import rank, shared_terms, signature, weight
-from shared.incident_log import IncidentLog
+from shared.incident_log import IncidentLog, LogStore
 from shared.incident_state import IncidentState
 from shared.models import Finding, Report, SimilarIncident
-from shared.ports import EventStore
+from shared.ports import TermIndex
 
 POOL = 30  # candidates taken from the index (by matched terms) and re-ranked by weighted similarity
 LISTED = 3
 PROBE_TERMS = 30  # candidates are found by the heaviest terms (one `in` batch), ranked on whole signatures
+
+
+class MemoryStore(TermIndex, LogStore, Protocol):
+    """What recall reads: the signature index, and the past incidents' logs for what became of them."""
 
 
 def report_signature(state: IncidentState, report: Report) -> list[str]:
@@ -27,14 +32,14 @@ def report_signature(state: IncidentState, report: Report) -> list[str]:
     return signature(report, state.findings, alert.metric_type if alert else "")
 
 
-def remember(store: EventStore, state: IncidentState, report: Report) -> list[str]:
+def remember(store: TermIndex, state: IncidentState, report: Report) -> list[str]:
     """Index the report's signature under its incident (replacing an earlier report's); returns the terms."""
     terms = report_signature(state, report)
     store.index_terms(report.incident_id, terms)
     return terms
 
 
-def recall(store: EventStore, report: Report, findings: Mapping[str, Finding], alert_metric: str = "",
+def recall(store: MemoryStore, report: Report, findings: Mapping[str, Finding], alert_metric: str = "",
            limit: int = LISTED, pool: int = POOL) -> list[SimilarIncident]:
     """The past incidents most like `report` (never its own incident), most similar first."""
     terms = signature(report, findings, alert_metric)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared.ports import EventStore
+from shared.ports import Claims
 
 WINDOW_S = 3600.0
 SLOT_KEY = "action-slot:{}"
@@ -36,7 +36,7 @@ class SlotHolder:
 
 @dataclass
 class ActionLedger:
-    store: EventStore
+    store: Claims
 
     def recent(self, slots: int, now: float) -> list[SlotHolder]:
         """The actions that ran in the last hour (one store lookup per slot)."""

@@ -1,21 +1,32 @@
 """The incident log's vocabulary: event types, one typed payload per type, deterministic event ids.
 
+Each payload owns its meaning: its causal `phase` in a fold, its `summary_line()` for the timeline, its
+`postmortem_label` (the postmortem's timeline lists the events that have one) and `apply(state, event)`, how it
+changes the folded `IncidentState` (shared/incident_state.py). `PAYLOAD_MODELS` is the one list of payloads; the
+registry (`PAYLOADS`, event type -> model) is derived from it, so a new event type is a new `EventType`, a new
+payload class and its entry in that list, all in this file.
+
 An event's `data` is its payload serialised; `payload_of(event)` reads it back as the typed model, so no reader
 indexes a dict by string key. Event ids are derived from the step that writes them, so a retried or redelivered
-step produces the same id and the append is a no-op. The state an incident is in is the fold of its events
-(shared/incident_state.py); only shared/incident_log.py reads and writes an incident's events.
+step produces the same id and the append is a no-op. Only shared/incident_log.py reads and writes an incident's
+events. Payload schemas are built on first use (`defer_build`): importing this module builds none of them. The
+annotations are evaluated as the classes are made (no `from __future__ import annotations`): pydantic would
+otherwise compile each string again for every subclass, which a cold start pays for.
 """
-
-from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Iterable
 from enum import StrEnum
-from typing import Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.incident_parts import Execution, Notification, RoundState
 from shared.models import Alert, Event, Finding, Proposal, ReadCounts, Report
+
+if TYPE_CHECKING:
+    from shared.incident_state import IncidentState
 
 DEAD_LETTER_STREAM = "dead-letter"
 
@@ -64,10 +75,36 @@ NOTIFICATION_SENT = EventType.NOTIFICATION_SENT
 NOTIFICATION_FAILED = EventType.NOTIFICATION_FAILED
 
 
-class RoundWindow(BaseModel):
+class StrictModel(BaseModel):
+    """The config every model of the log shares: unknown fields are refused, the schema is built on first use."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+
+class EventPayload(StrictModel):
+    """An event's typed body and what the event means.
+
+    A subclass sets `event_types` (the types that carry it), `phase` (the causal order of a fold: a lower phase
+    is folded first, whatever the writers' clocks say) and, when the postmortem's timeline lists the event,
+    `postmortem_label`; it overrides `summary_line()` (the timeline's text) and `apply()` (the change to the
+    state) when it has one.
+    """
+
+    event_types: ClassVar[tuple[str, ...]]
+    phase: ClassVar[int]
+    postmortem_label: ClassVar[str] = ""  # "" leaves the event out of the postmortem's timeline
+
+    def summary_line(self) -> str:
+        return ""
+
+    def apply(self, state: "IncidentState", event: Event) -> None:
+        """Fold this event into `state` (called once per event id; `event` gives its time and type)."""
+
+
+class RoundWindow(StrictModel):
     """The windows a round reads: the incident window around the alert's start and the baseline before it."""
 
-    model_config = ConfigDict(extra="forbid", defer_build=True, frozen=True)
+    model_config = ConfigDict(frozen=True)
     onset: float
     start: float
     end: float
@@ -75,19 +112,44 @@ class RoundWindow(BaseModel):
     baseline_end: float
 
 
-class IncidentOpened(BaseModel):
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+class IncidentOpened(EventPayload):
+    event_types = (INCIDENT_OPENED,)
+    phase = 0
     group_key: str = ""
     alert: Alert
 
+    def summary_line(self) -> str:
+        return self.alert.summary[:200]
 
-class AlertReceived(BaseModel):
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+    def apply(self, state: "IncidentState", event: Event) -> None:
+        state.status = "open" if state.status != "resolved" else state.status
+        state.group_key = self.group_key
+        state.opened_at = event.at if state.opened_at is None else min(state.opened_at, event.at)
+        state.first_alert = self.alert
+
+
+class AlertReceived(EventPayload):
+    event_types = (ALERT_RECEIVED,)
+    phase = 1
+    postmortem_label = "alert"
     alert: Alert
 
+    def summary_line(self) -> str:
+        return self.alert.summary[:200]
 
-class AlertRejected(BaseModel):
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+    def apply(self, state: "IncidentState", event: Event) -> None:
+        state.alert_count += 1
+        previous = state.alerts.get(self.alert.monitoring_incident_id)
+        state.alerts[self.alert.monitoring_incident_id] = "closed" if previous == "closed" else self.alert.state
+        if state.first_alert is None:
+            state.first_alert = self.alert
+
+
+class AlertRejected(EventPayload):
+    """Input that is not an alert, kept in the dead-letter stream (never folded into an incident)."""
+
+    event_types = (ALERT_REJECTED,)
+    phase = 9
     reason: str
     error: str
     message_id: str = ""
@@ -98,13 +160,21 @@ class AlertRejected(BaseModel):
     attributes: dict[str, str] = Field(default_factory=dict)
 
 
-class IncidentResolved(BaseModel):
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+class IncidentResolved(EventPayload):
+    event_types = (INCIDENT_RESOLVED,)
+    phase = 10
+    postmortem_label = "resolved"
     by_alert: str = ""
 
+    def apply(self, state: "IncidentState", event: Event) -> None:
+        state.status = "resolved"
+        state.resolved_at = event.at
 
-class RoundStarted(BaseModel):
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+class RoundStarted(EventPayload):
+    event_types = (ROUND_STARTED,)
+    phase = 2
+    postmortem_label = "investigation"
     round: int
     specialists: list[str]
     deadline: float
@@ -114,129 +184,259 @@ class RoundStarted(BaseModel):
     reason: str = ""
     fresh: bool = False  # a new investigation: its report reads only its own rounds' findings
 
+    def summary_line(self) -> str:
+        focus = f"; a closer look at {', '.join(self.focus)}" if self.focus else ""
+        why = f" ({self.reason})" if self.reason else ""
+        return f"round {self.round}: {', '.join(self.specialists)}{focus}{why}"[:300]
 
-class FindingRecorded(BaseModel):
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+    def apply(self, state: "IncidentState", event: Event) -> None:
+        if self.round not in state.rounds:
+            state.rounds[self.round] = RoundState(self.round, list(self.specialists), self.deadline, self.window,
+                                                  opened_by=self.opened_by, focus=list(self.focus), fresh=self.fresh)
+
+
+class FindingRecorded(EventPayload):
+    event_types = (FINDING_RECORDED,)
+    phase = 3
     round: int
     finding: Finding
 
+    def apply(self, state: "IncidentState", event: Event) -> None:
+        state.findings[self.finding.finding_id] = self.finding
 
-class SpecialistCompleted(BaseModel):
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+class SpecialistCompleted(EventPayload):
+    event_types = (SPECIALIST_COMPLETED,)
+    phase = 4
+    postmortem_label = "findings"
     round: int
     specialist: str
     finding_ids: list[str] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)  # sampling and data-coverage notes
     seconds: float = 0.0
 
+    def summary_line(self) -> str:
+        return f"{self.specialist}: {len(self.finding_ids)} findings"
 
-class SpecialistFailed(BaseModel):
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+    def apply(self, state: "IncidentState", event: Event) -> None:
+        rnd = state.rounds.get(self.round)
+        if rnd is not None:  # a completion supersedes a failure
+            rnd.completed[self.specialist] = list(self.finding_ids)
+            rnd.notes[self.specialist] = list(self.notes)
+            rnd.failed.pop(self.specialist, None)
+
+
+class SpecialistFailed(EventPayload):
+    event_types = (SPECIALIST_FAILED,)
+    phase = 4
+    postmortem_label = "findings"
     round: int
     specialist: str
     error: str
 
+    def summary_line(self) -> str:
+        return f"{self.specialist}: {self.error[:200]}"
 
-class CostRecorded(BaseModel):
+    def apply(self, state: "IncidentState", event: Event) -> None:
+        rnd = state.rounds.get(self.round)
+        if rnd is not None and self.specialist not in rnd.completed:
+            rnd.failed[self.specialist] = self.error
+
+
+class CostRecorded(EventPayload):
     """What one specialist's run read (the cost ledger), recorded once per round and specialist, done or failed."""
 
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+    event_types = (COST_RECORDED,)
+    phase = 4
     round: int
     specialist: str
     counts: ReadCounts
 
+    def summary_line(self) -> str:
+        c = self.counts
+        return (f"{self.specialist}: {c.reads} reads, {c.api_calls} API calls, {c.log_entries} log entries, "
+                f"{c.spans} spans, {c.series} series, {c.bytes_billed} bytes billed"
+                + (f"; cap reached: {c.cap}" if c.cap else ""))
 
-class ReportPublished(BaseModel):
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+    def apply(self, state: "IncidentState", event: Event) -> None:
+        rnd = state.rounds.get(self.round)
+        if rnd is not None:
+            rnd.costs.setdefault(self.specialist, self.counts)  # one per round and specialist: the first stands
+
+
+class ReportPublished(EventPayload):
+    event_types = (REPORT_PUBLISHED,)
+    phase = 5
+    postmortem_label = "report"
     report: Report
 
+    def summary_line(self) -> str:
+        return self.report.headline
 
-class ReportStepDone(BaseModel):
+    def apply(self, state: "IncidentState", event: Event) -> None:
+        rnd = state.rounds.get(self.report.round)
+        # A complete report supersedes a partial one; otherwise the first one written stands.
+        if rnd is not None and (rnd.report is None or (rnd.report.partial and not self.report.partial)):
+            rnd.report = self.report
+
+
+class ReportStepDone(EventPayload):
     """A step after the report (proposals, notification) finished; until it is recorded it is re-driven."""
 
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+    event_types = (REPORT_STEP_DONE,)
+    phase = 7
     round: int
     step: str
 
+    def summary_line(self) -> str:
+        return f"round {self.round}: {self.step} done"
 
-class RemediationProposed(BaseModel):
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+    def apply(self, state: "IncidentState", event: Event) -> None:
+        rnd = state.rounds.get(self.round)
+        if rnd is not None:
+            rnd.steps_done.add(self.step)
+
+
+class RemediationProposed(EventPayload):
+    event_types = (REMEDIATION_PROPOSED,)
+    phase = 6
+    postmortem_label = "proposal"
     proposal: Proposal
 
+    def summary_line(self) -> str:
+        return self.proposal.preview[:200]
 
-class ApprovalDecided(BaseModel):
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+    def apply(self, state: "IncidentState", event: Event) -> None:
+        state.proposals.setdefault(self.proposal.proposal_id, self.proposal)
+
+
+class ApprovalDecided(EventPayload):
+    event_types = (APPROVAL_DECIDED,)
+    phase = 7
+    postmortem_label = "approval"
     proposal_id: str
     decision: Literal["approve", "deny"]
     approver: str
     token_id: str = ""
 
+    def summary_line(self) -> str:
+        return f"{self.decision} by {self.approver}"
 
-class RemediationHandedOff(BaseModel):
+    def apply(self, state: "IncidentState", event: Event) -> None:
+        state.decisions.setdefault(self.proposal_id, self)  # the first decision stands
+
+
+class RemediationHandedOff(EventPayload):
     """An approved proposal was handed to the executor (published on the actions topic, or run inline)."""
 
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+    event_types = (REMEDIATION_HANDED_OFF,)
+    phase = 8
     proposal_id: str
 
+    def summary_line(self) -> str:
+        return f"{self.proposal_id} handed to the executor"
 
-class RemediationExecuted(BaseModel):
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+    def apply(self, state: "IncidentState", event: Event) -> None:
+        state.handed_off.add(self.proposal_id)
+
+
+class RemediationExecuted(EventPayload):
+    event_types = (REMEDIATION_EXECUTED,)
+    phase = 8
+    postmortem_label = "execution"
     proposal_id: str
     outcome: str
     verification: str = ""
     approved_by: str = ""
     at: float
 
+    def summary_line(self) -> str:
+        return self.outcome[:200]
 
-class RemediationFailed(BaseModel):
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+    def apply(self, state: "IncidentState", event: Event) -> None:
+        state.executions.setdefault(self.proposal_id, Execution("executed", self.outcome, self.at, self.approved_by,
+                                                                self.verification))
+
+
+class RemediationFailed(EventPayload):
+    event_types = (REMEDIATION_FAILED,)
+    phase = 8
+    postmortem_label = "execution"
     proposal_id: str
     outcome: str
     at: float
 
+    def summary_line(self) -> str:
+        return self.outcome[:200]
 
-class RemediationVerified(BaseModel):
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+    def apply(self, state: "IncidentState", event: Event) -> None:
+        state.executions.setdefault(self.proposal_id, Execution("failed", self.outcome, self.at))
+
+
+class RemediationVerified(EventPayload):
+    event_types = (REMEDIATION_VERIFIED,)
+    phase = 9
+    postmortem_label = "recovery verified"
     proposal_id: str
     verdict: str
 
+    def summary_line(self) -> str:
+        return self.verdict[:200]
 
-class NotificationRecorded(BaseModel):
+    def apply(self, state: "IncidentState", event: Event) -> None:
+        if self.proposal_id in state.executions:
+            state.executions[self.proposal_id].verification = self.verdict
+
+
+class NotificationRecorded(EventPayload):
     """The outcome of one notification (sent or failed, by the event's type)."""
 
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+    event_types = (NOTIFICATION_SENT, NOTIFICATION_FAILED)
+    phase = 9
     channel: str
     detail: str = ""
     round: int = 1
 
+    def summary_line(self) -> str:
+        return f"{self.channel}: {self.detail}"[:200]
 
-EventPayload = (IncidentOpened | AlertReceived | AlertRejected | IncidentResolved | RoundStarted | FindingRecorded
-                | SpecialistCompleted | SpecialistFailed | CostRecorded | ReportPublished | ReportStepDone
-                | RemediationProposed | ApprovalDecided | RemediationHandedOff | RemediationExecuted | RemediationFailed
-                | RemediationVerified
-                | NotificationRecorded)
+    def apply(self, state: "IncidentState", event: Event) -> None:
+        state.notifications.append(Notification("sent" if event.type == NOTIFICATION_SENT else "failed",
+                                                self.channel, self.detail))
 
-PAYLOADS: dict[EventType, type[BaseModel]] = {
-    ALERT_RECEIVED: AlertReceived,
-    ALERT_REJECTED: AlertRejected,
-    INCIDENT_OPENED: IncidentOpened,
-    INCIDENT_RESOLVED: IncidentResolved,
-    ROUND_STARTED: RoundStarted,
-    FINDING_RECORDED: FindingRecorded,
-    SPECIALIST_COMPLETED: SpecialistCompleted,
-    SPECIALIST_FAILED: SpecialistFailed,
-    COST_RECORDED: CostRecorded,
-    REPORT_PUBLISHED: ReportPublished,
-    REPORT_STEP_DONE: ReportStepDone,
-    REMEDIATION_PROPOSED: RemediationProposed,
-    APPROVAL_DECIDED: ApprovalDecided,
-    REMEDIATION_HANDED_OFF: RemediationHandedOff,
-    REMEDIATION_EXECUTED: RemediationExecuted,
-    REMEDIATION_FAILED: RemediationFailed,
-    REMEDIATION_VERIFIED: RemediationVerified,
-    NOTIFICATION_SENT: NotificationRecorded,
-    NOTIFICATION_FAILED: NotificationRecorded,
-}
+
+# The one list of payloads: the registry below is derived from it.
+PAYLOAD_MODELS: tuple[type[EventPayload], ...] = (
+    AlertReceived, AlertRejected, IncidentOpened, IncidentResolved, RoundStarted, FindingRecorded,
+    SpecialistCompleted, SpecialistFailed, CostRecorded, ReportPublished, ReportStepDone, RemediationProposed,
+    ApprovalDecided, RemediationHandedOff, RemediationExecuted, RemediationFailed, RemediationVerified,
+    NotificationRecorded,
+)
+
+
+def registry(models: Iterable[type[EventPayload]]) -> dict[str, type[EventPayload]]:
+    """Event type -> the payload model that carries it. A model without its types or phase, or a type claimed
+    by two models, is an error at import, not at the first event of that type."""
+    out: dict[str, type[EventPayload]] = {}
+    for model in models:
+        if not getattr(model, "event_types", ()) or not isinstance(getattr(model, "phase", None), int):
+            raise TypeError(f"{model.__name__} must set event_types and phase")
+        for type_ in model.event_types:
+            if type_ in out:
+                raise TypeError(f"{type_} is carried by both {out[type_].__name__} and {model.__name__}")
+            out[type_] = model
+    return out
+
+
+PAYLOADS: dict[str, type[EventPayload]] = registry(PAYLOAD_MODELS)
+
+
+def model_of(type_: str) -> type[EventPayload]:
+    """The payload model registered for an event type (ValueError for a type nothing carries)."""
+    model = PAYLOADS.get(type_)
+    if model is None:
+        raise ValueError(f"{type_!r} is not a registered event type")
+    return model
 
 
 def stable_id(*parts: object, length: int = 24) -> str:
@@ -245,11 +445,11 @@ def stable_id(*parts: object, length: int = 24) -> str:
     return h.hexdigest()[:length]
 
 
-def make_event(incident_id: str, type_: EventType, key: tuple[object, ...], actor: str, payload: BaseModel,
+def make_event(incident_id: str, type_: EventType, key: tuple[object, ...], actor: str, payload: EventPayload,
                at: float | None = None) -> Event:
     """An event whose id is derived from (incident, type, key): the same step always yields the same id.
     The payload must be the model registered for the type."""
-    expected = PAYLOADS[EventType(type_)]
+    expected = model_of(type_)
     if not isinstance(payload, expected):
         raise TypeError(f"{type_} takes a {expected.__name__} payload, not {type(payload).__name__}")
     return Event(
@@ -264,6 +464,4 @@ def make_event(incident_id: str, type_: EventType, key: tuple[object, ...], acto
 
 def payload_of(event: Event) -> EventPayload:
     """The event's typed payload (raises for an unknown type or a body that does not fit it)."""
-    model = PAYLOADS[EventType(event.type)]
-    parsed: EventPayload = model.model_validate(event.data)  # type: ignore[assignment]
-    return parsed
+    return model_of(event.type).model_validate(event.data)

@@ -15,18 +15,20 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from pydantic import BaseModel
-
-from shared.events import DEAD_LETTER_STREAM, EventType, make_event
+from shared.events import DEAD_LETTER_STREAM, EventPayload, EventType, make_event
 from shared.incident_state import IncidentState, fold
 from shared.models import Event
-from shared.ports import EventStore
+from shared.ports import EventLog, Summaries
 
 log = logging.getLogger("autosre.incident_log")
 
 Observer = Callable[[Event], None]
+
+
+class LogStore(EventLog, Summaries, Protocol):
+    """What the incident log uses of a store: the incidents' events and their list-view summaries."""
 
 
 class UnknownIncident(LookupError):
@@ -60,7 +62,7 @@ class IncidentHandle:
             self._loaded = True
         return self._state
 
-    def record(self, type_: EventType, key: tuple[object, ...], actor: str, payload: BaseModel) -> bool:
+    def record(self, type_: EventType, key: tuple[object, ...], actor: str, payload: EventPayload) -> bool:
         """Append once (create-if-absent by the step's id); True when this call wrote it."""
         event = make_event(self.incident_id, type_, key, actor, payload, at=self._owner.clock())
         written = self._owner._append(event)
@@ -78,7 +80,7 @@ class IncidentHandle:
 
 @dataclass
 class IncidentLog:
-    store: EventStore
+    store: LogStore
     clock: Callable[[], float] = time.time
     observers: list[Observer] = field(default_factory=list)
     loads: int = 0  # full-log loads since this log was built (a store query each on Firestore)
@@ -114,7 +116,7 @@ class IncidentLog:
         """The incident's state, or None when it has no events (one load)."""
         return self._load(incident_id)
 
-    def record_rejection(self, key: tuple[object, ...], actor: str, payload: BaseModel) -> bool:
+    def record_rejection(self, key: tuple[object, ...], actor: str, payload: EventPayload) -> bool:
         """Append to the dead-letter stream (rejected input is kept, never folded into an incident)."""
         return self._append(make_event(DEAD_LETTER_STREAM, EventType.ALERT_REJECTED, key, actor, payload,
                                        at=self.clock()))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from shared.events import stable_id
 from shared.models import Alert
-from shared.ports import EventStore
+from shared.ports import Claims
 
 
 def monitoring_key(alert: Alert) -> str:
@@ -23,7 +23,7 @@ def open_key(alert: Alert) -> str:
     return f"open:{alert.project_id}:{alert.group_key()}"
 
 
-def route_alert(store: EventStore, alert: Alert) -> str:
+def route_alert(store: Claims, alert: Alert) -> str:
     """The incident id this alert belongs to (opening a new one if needed)."""
     known = store.lookup(monitoring_key(alert))
     if known is not None:
@@ -33,12 +33,12 @@ def route_alert(store: EventStore, alert: Alert) -> str:
     return store.claim(monitoring_key(alert), incident_id)
 
 
-def release_open(store: EventStore, alert: Alert, incident_id: str) -> bool:
+def release_open(store: Claims, alert: Alert, incident_id: str) -> bool:
     """Let the next alert of this policy and resource open a new incident."""
     return store.release(open_key(alert), incident_id)
 
 
-def reroute_after_resolution(store: EventStore, alert: Alert, resolved_id: str) -> str:
+def reroute_after_resolution(store: Claims, alert: Alert, resolved_id: str) -> str:
     """A new Monitoring incident that was routed to an incident resolved meanwhile (its close was processed
     between routing and recording) opens a fresh incident instead: the resolved one's open key is freed (if the
     close has not freed it yet) and the alert's monitoring key is moved to the new incident."""

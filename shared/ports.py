@@ -1,8 +1,9 @@
 """Every port the domain depends on, in one place. Adapters are grouped by port beside it:
-shared/store/ (EventStore), shared/bus/ (Bus), shared/telemetry/ (TelemetrySource), shared/actions/
-(ActionRunner), shared/notify/ (Notifier), shared/llm/ (NarrativeWriter).
+shared/store/ (EventStore, the composite of EventLog, Claims, Summaries and TermIndex), shared/bus/ (Bus),
+shared/telemetry/ (TelemetrySource), shared/actions/ (ActionRunner), shared/notify/ (Notifier), shared/llm/
+(NarrativeWriter).
 
-Each port has one contract suite under tests/contract/ that every adapter must pass.
+Each port (each store capability) has one contract suite under tests/contract/ that every adapter must pass.
 """
 
 from __future__ import annotations
@@ -26,29 +27,32 @@ if TYPE_CHECKING:  # the records are only named here: a function that reads no t
     )
 
 
-class EventStore(Protocol):
-    """Append-only events per incident, a create-if-absent key index, and the list-view projection.
+class EventLog(Protocol):
+    """Append-only events per incident.
 
-    Contract (tests/contract/test_event_store.py, run against every adapter):
-    - `append` writes an event only if no event with that (incident_id, event_id) exists; returns whether
-      it wrote. Appends never overwrite.
-    - `load` returns every event of an incident ordered by (at, event_id).
-    - `claim(key, value)` stores value under key if the key is free and returns the value now stored
-      (the winner's, under concurrency). `release(key, value)` frees the key only if it still holds value.
-    - `put_summary` stores an incident's summary (a projection rebuilt from events), overwriting the stored one
-      unless that was folded from more events (its `events`, then its `updated_at`): a stale fold never lands last.
-    - `summaries(status)` lists them, ordered by incident id; with a status, only those (a query, not a scan).
-    - `index_terms(incident_id, terms)` sets the incident's signature terms (replacing the ones indexed before;
-      the same call again changes nothing). `incidents_with_terms(terms, limit)` is the inverted index's answer:
-      the incidents indexed under at least one of `terms`, each with how many of them it holds, at most `limit`,
-      the most matches first (ties by incident id); a query per term batch, never a scan of every incident.
-      `indexed_terms(incident_ids)` returns the stored terms of those incidents (sorted; unknown ids absent).
-    Only shared/incident_log.py reads and writes incidents' events; the keys serve routing and claims.
+    Contract (tests/contract/test_event_log.py, run against every adapter):
+    - `append` writes an event only if no event with that (incident_id, event_id) exists; returns whether it
+      wrote (True for exactly one of concurrent appends of one event). Appends never overwrite.
+    - `load` returns every event of an incident ordered by (at, event_id), each field and its data as written
+      (any JSON); an incident without events loads as [].
+    Only shared/incident_log.py reads and writes incidents' events.
     """
 
     def append(self, event: Event) -> bool: ...
 
     def load(self, incident_id: str) -> list[Event]: ...
+
+
+class Claims(Protocol):
+    """A create-if-absent key index: routing keys, execution claims, the action ledger's slots.
+
+    Contract (tests/contract/test_claims.py):
+    - `claim(key, value)` stores value under key if the key is free and returns the value now stored (the winner's,
+      under concurrency: every concurrent claimer gets the same one).
+    - `lookup(key)` returns the value stored, or None.
+    - `release(key, value)` frees the key only if it still holds value; returns whether it freed it (True for
+      exactly one of concurrent releases). Keys of any length and spelling are distinct.
+    """
 
     def claim(self, key: str, value: str) -> str: ...
 
@@ -56,15 +60,47 @@ class EventStore(Protocol):
 
     def release(self, key: str, value: str) -> bool: ...
 
+
+class Summaries(Protocol):
+    """The list-view projection: one summary per incident, rebuilt from its events.
+
+    Contract (tests/contract/test_summaries.py):
+    - `put_summary` stores an incident's summary, overwriting the stored one unless that was folded from more
+      events (its `events`, then its `updated_at`): a stale fold never lands last.
+    - `summaries(status)` lists them, ordered by incident id; with a status, only those (a query, not a scan).
+    """
+
     def put_summary(self, incident_id: str, summary: dict[str, Any]) -> None: ...
 
     def summaries(self, status: str | None = None) -> list[dict[str, Any]]: ...
+
+
+class TermIndex(Protocol):
+    """Search: an inverted index from signature terms to the incidents that hold them (similar past incidents).
+
+    Contract (tests/contract/test_term_index.py):
+    - `index_terms(incident_id, terms)` sets the incident's terms (replacing the ones indexed before; the same
+      call again changes nothing).
+    - `incidents_with_terms(terms, limit)`: the incidents indexed under at least one of `terms`, each with how many
+      of them it holds, at most `limit`, the most matches first (ties by incident id); a query per term batch,
+      never a scan of every incident. No terms or a limit of 0 give {}.
+    - `indexed_terms(incident_ids)` returns the stored terms of those incidents (sorted; unknown ids absent).
+    Terms and incident ids of any spelling and length work.
+    """
 
     def index_terms(self, incident_id: str, terms: Collection[str]) -> None: ...
 
     def incidents_with_terms(self, terms: Collection[str], limit: int) -> dict[str, int]: ...
 
     def indexed_terms(self, incident_ids: Collection[str]) -> dict[str, list[str]]: ...
+
+
+class EventStore(EventLog, Claims, Summaries, TermIndex, Protocol):
+    """The composite an adapter may implement (shared/store/: SQLite, Firestore): all four capabilities over one
+    database, none of which sees another's data (tests/contract/test_event_store.py). Callers depend on the
+    capability they use; the whole store is held only where it is built or handed on (the composition root, the
+    entry points, the pipeline and the remediation workflow, which give each of their parts its own).
+    """
 
 
 @dataclass(frozen=True)
@@ -130,13 +166,28 @@ class TelemetrySource(Protocol):
 
 
 class ActionRunner(Protocol):
-    """Carries out one approved proposal and says what it did (raises when it could not)."""
+    """Carries out one approved proposal and says what it did.
+
+    Contract (tests/contract/test_action_runner.py, run against every adapter of shared/actions/):
+    - `run(proposal)` carries the proposal out once (one change to what it drives; the dry run, whose `dry_run`
+      is True, changes nothing) and returns what it did, in words (never empty).
+    - When it could not carry it out (an action it has no way to run, a target that refused or failed) it raises:
+      a failure is never returned as text, so the execution is recorded as failed.
+    - The proposal is left as it was given.
+    """
 
     def run(self, proposal: Proposal) -> str: ...
 
 
 class Notifier(Protocol):
-    """Posts a short text to the team's channel; returns (delivered, detail) and never raises."""
+    """Posts a short text to the team's channel.
+
+    Contract (tests/contract/test_notifier.py, run against every adapter of shared/notify/ and each channel kind):
+    - `channel` names the kind of channel (never empty); it is recorded with each notification.
+    - `send(text)` returns (delivered, detail): (True, detail) once the channel accepted the text, posted once;
+      (False, why) when it was refused, kept failing, could not be reached or answered nonsense, or the address
+      is malformed. It never raises: a notification that fails is recorded, never fatal to the pipeline.
+    """
 
     @property
     def channel(self) -> str: ...
@@ -145,6 +196,14 @@ class Notifier(Protocol):
 
 
 class NarrativeWriter(Protocol):
-    """Writes prose for a grounded prompt (an LLM). The caller keeps only sentences that cite findings."""
+    """Writes prose for a grounded prompt (an LLM). The caller keeps only sentences that cite findings.
+
+    Contract (tests/contract/test_narrative_writer.py, run against every adapter of shared/llm/):
+    - `writer(prompt, max_output_tokens)` sends the prompt as it is, asks for at most `max_output_tokens` of
+      answer (an adapter may add on top what the model spends before answering, such as thinking) and returns
+      the answer's text: all of it, none of the model's thinking, "" when the model gave none.
+    - A call that fails (refused, over quota, a server error after the adapter's own retries) raises; the caller
+      publishes the report without a narrative.
+    """
 
     def __call__(self, prompt: str, max_output_tokens: int) -> str: ...

@@ -1,16 +1,23 @@
 """fold(events) rebuilds an incident's state; deterministic ids make steps idempotent; every event type has one
-typed payload; folding one more event in place gives the same state as folding them all again."""
+typed payload; folding one more event in place gives the same state as folding them all again; a payload owns its
+meaning (phase, timeline line, postmortem label, how it changes the state), so a new event type registered in the
+one list of payloads folds, summarises and reaches the postmortem with nothing else touched."""
 
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
+from agents.postmortem import render
 from shared import events as ev
 from shared.events import (
     AlertReceived,
+    EventPayload,
     IncidentOpened,
     ReportPublished,
     RoundStarted,
@@ -21,6 +28,7 @@ from shared.events import (
     payload_of,
     stable_id,
 )
+from shared.incident_parts import Notification
 from shared.incident_state import IncidentState, fold
 from shared.models import Alert, Event, Report
 
@@ -109,3 +117,76 @@ def test_partial_report_is_superseded_by_complete_one() -> None:
 def test_fold_of_nothing_is_an_error() -> None:
     with pytest.raises(ValueError):
         fold([])
+
+
+class DrillRun(EventPayload):
+    """An event type defined only here: a game-day drill run against the incident."""
+
+    event_types = ("drill.run",)
+    phase = 6  # after the report (5), whatever the writers' clocks say
+    postmortem_label = "drill"
+    scenario: str
+
+    def summary_line(self) -> str:
+        return f"drill: {self.scenario}"
+
+    def apply(self, state: IncidentState, event: Event) -> None:
+        reported = "after the report" if state.latest_report is not None else "before the report"
+        state.notifications.append(Notification("sent", "drill", f"{self.scenario}, {reported}"))
+
+
+def test_a_new_event_type_registered_in_the_one_list_folds_summarises_and_reaches_the_postmortem(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    def drill() -> Event:
+        return make_event("i", "drill.run", ("d1",), "game-day", DrillRun(scenario="db failover"),  # type: ignore[arg-type]
+                          at=0.5)  # its clock says before everything else
+
+    with pytest.raises(ValueError):  # not registered: refused, not silently folded
+        drill()
+    monkeypatch.setattr(ev, "PAYLOADS", ev.registry([*ev.PAYLOAD_MODELS, DrillRun]))
+    events = [*_events(), drill()]
+    state = fold(list(reversed(events)))
+    assert state.notifications == [Notification("sent", "drill", "db failover, after the report")]  # its phase
+    assert (0.5, "drill.run", "game-day", "drill: db failover") in state.timeline
+    assert fold(events).summary() == state.summary() and state.summary()["events"] == len(events)
+    timeline = render(state).split("\n## Timeline\n", 1)[1].split("\n## ", 1)[0]
+    assert "| drill | drill: db failover |" in timeline
+    assert "| findings |" in timeline and "| report |" in timeline  # the listed types, from their payloads
+    assert "round.started" not in timeline and "| alert |" in timeline
+
+
+def test_a_payload_must_say_its_types_and_phase_and_a_type_has_one_payload() -> None:
+    class NoPhase(EventPayload):
+        event_types = ("drill.unphased",)
+
+    with pytest.raises(TypeError, match="phase"):
+        ev.registry([NoPhase])
+    class Twin(EventPayload):
+        event_types = (ev.ALERT_RECEIVED,)
+        phase = 1
+
+    with pytest.raises(TypeError, match="both"):
+        ev.registry([*ev.PAYLOAD_MODELS, Twin])
+
+
+def test_only_the_postmortem_types_are_listed_and_each_payload_has_a_phase() -> None:
+    listed = {t: m.postmortem_label for t, m in ev.PAYLOADS.items() if m.postmortem_label}
+    assert listed == {
+        ev.ALERT_RECEIVED: "alert", ev.ROUND_STARTED: "investigation", ev.SPECIALIST_COMPLETED: "findings",
+        ev.SPECIALIST_FAILED: "findings", ev.REPORT_PUBLISHED: "report", ev.REMEDIATION_PROPOSED: "proposal",
+        ev.APPROVAL_DECIDED: "approval", ev.REMEDIATION_EXECUTED: "execution", ev.REMEDIATION_FAILED: "execution",
+        ev.REMEDIATION_VERIFIED: "recovery verified", ev.INCIDENT_RESOLVED: "resolved"}
+    assert [ev.model_of(t).phase for t in (ev.INCIDENT_OPENED, ev.ALERT_RECEIVED, ev.ROUND_STARTED,
+                                           ev.FINDING_RECORDED, ev.SPECIALIST_COMPLETED, ev.REPORT_PUBLISHED,
+                                           ev.REMEDIATION_PROPOSED, ev.APPROVAL_DECIDED, ev.REMEDIATION_EXECUTED,
+                                           ev.NOTIFICATION_SENT, ev.INCIDENT_RESOLVED)] == [0, 1, 2, 3, 4, 5, 6, 7,
+                                                                                             8, 9, 10]
+
+
+def test_importing_the_vocabulary_builds_no_payload_schema() -> None:
+    code = ("from shared import events as ev\n"
+            "import shared.incident_state, shared.incident_log\n"
+            "print(sorted(m.__name__ for m in (*ev.PAYLOAD_MODELS, ev.RoundWindow) if m.__pydantic_complete__))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert out.stdout.strip() == "[]", out.stdout

@@ -1,5 +1,5 @@
-"""Notifications to a Google Chat or Slack incoming webhook: retried with backoff, a failure is returned (and
-recorded by the caller), never raised into the pipeline.
+"""Notifications to a Google Chat or Slack incoming webhook: retried with backoff, a failure (a malformed address
+included) is returned (and recorded by the caller), never raised into the pipeline.
 
 The text carries telemetry (a log line can say anything), so the notifier escapes its channel's markup: in Slack
 and in Google Chat text messages `<...>` makes mentions (`<!channel>`, `<users/all>`) and links
@@ -9,6 +9,7 @@ characters. The notification's own formatting uses only `*bold*` and bare URLs, 
 
 from __future__ import annotations
 
+import http.client
 import json
 import time
 import urllib.error
@@ -36,7 +37,10 @@ class WebhookNotifier:
     def channel(self) -> str:
         if self.kind:
             return self.kind
-        host = (urlsplit(self.url).hostname or "").lower()
+        try:
+            host = (urlsplit(self.url).hostname or "").lower()
+        except ValueError:  # a malformed address: send says so
+            host = ""
         return "chat" if host == "chat.googleapis.com" else "slack" if host == "hooks.slack.com" else "webhook"
 
     def render(self, text: str) -> str:
@@ -49,17 +53,19 @@ class WebhookNotifier:
         body = json.dumps({"text": self.render(text)}).encode()
         detail = ""
         for attempt in range(1, self.attempts + 1):
-            request = urllib.request.Request(self.url, data=body, method="POST",
-                                             headers={"Content-Type": "application/json; charset=UTF-8"})
             try:
+                request = urllib.request.Request(self.url, data=body, method="POST",
+                                                 headers={"Content-Type": "application/json; charset=UTF-8"})
                 with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
                     return True, f"HTTP {response.status} after {attempt} attempt(s)"
             except urllib.error.HTTPError as exc:
                 detail = f"HTTP {exc.code}"
                 if exc.code < 500 and exc.code != 429:
                     return False, f"{detail}: not retried"
-            except (urllib.error.URLError, TimeoutError, OSError) as exc:
-                detail = f"{type(exc).__name__}: {exc}"
+            except (ValueError, http.client.InvalidURL) as exc:  # a malformed address: no attempt can reach it
+                return False, f"{type(exc).__name__}: {exc}: not retried"
+            except (urllib.error.URLError, TimeoutError, OSError, http.client.HTTPException) as exc:
+                detail = f"{type(exc).__name__}: {exc}"  # unreachable, timed out, or an answer that is not HTTP
             if attempt < self.attempts:
                 self.sleep(self.backoff_s * 2 ** (attempt - 1))
         return False, f"{detail} after {self.attempts} attempts"

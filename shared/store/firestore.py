@@ -88,6 +88,8 @@ class FirestoreEventStore:
     def _expiry(self, at: float) -> dict[str, datetime]:
         return {"expire_at": datetime.fromtimestamp(at, UTC) + self._retention} if self._retention else {}
 
+    # EventLog
+
     def append(self, event: Event) -> bool:
         writer = uuid.uuid4().hex  # tells our own retried create apart from another delivery's
         doc = {
@@ -121,6 +123,8 @@ class FirestoreEventStore:
             self._new.add(incident_id)
         return events
 
+    # Claims
+
     def claim(self, key: str, value: str) -> str:
         ref = self._keys.document(key_id(key))
         while True:
@@ -149,6 +153,8 @@ class FirestoreEventStore:
         except self._lost_race:
             return False
         return True
+
+    # Summaries
 
     def put_summary(self, incident_id: str, summary: dict[str, Any]) -> None:
         from google.cloud.firestore_v1 import LastUpdateOption
@@ -192,6 +198,8 @@ class FirestoreEventStore:
         docs = [d for d in (s.to_dict() for s in snaps) if d and "summary" in d]
         docs.sort(key=lambda d: str(d.get("incident_id", "")))
         return [json.loads(d["summary"]) for d in docs]
+
+    # TermIndex
 
     def _posting(self, term: str, incident_id: str) -> Any:
         return self._terms.document(key_id(f"{term}\x1f{incident_id}"))

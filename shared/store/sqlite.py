@@ -1,4 +1,5 @@
-"""SQLite `EventStore`: the embedded default. One file (or ":memory:"), safe across threads of one process."""
+"""SQLite `EventStore` (the event log, claims, summaries and the term index in one file): the embedded default. One
+file (or ":memory:"), safe across threads of one process."""
 
 from __future__ import annotations
 
@@ -36,6 +37,8 @@ class SqliteEventStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(_SCHEMA)
 
+    # EventLog
+
     def append(self, event: Event) -> bool:
         with self._lock:
             cur = self._db.execute(
@@ -55,6 +58,8 @@ class SqliteEventStore:
         return [Event(incident_id=r[0], event_id=r[1], type=r[2], at=r[3], actor=r[4], data=json.loads(r[5]))
                 for r in rows]
 
+    # Claims
+
     def claim(self, key: str, value: str) -> str:
         with self._lock:
             self._db.execute("INSERT OR IGNORE INTO keys VALUES (?, ?)", (key, value))
@@ -70,6 +75,8 @@ class SqliteEventStore:
         with self._lock:
             cur = self._db.execute("DELETE FROM keys WHERE key = ? AND value = ?", (key, value))
             return cur.rowcount == 1
+
+    # Summaries
 
     def put_summary(self, incident_id: str, summary: dict[str, Any]) -> None:
         with self._lock:  # a fold of fewer events (or an older one of as many) never overwrites a newer one
@@ -92,6 +99,8 @@ class SqliteEventStore:
                 rows = self._db.execute("SELECT summary FROM summaries WHERE json_extract(summary, '$.status') = ? "
                                         "ORDER BY incident_id", (status,)).fetchall()
         return [json.loads(r[0]) for r in rows]
+
+    # TermIndex
 
     def index_terms(self, incident_id: str, terms: Collection[str]) -> None:
         wanted = sorted(set(terms))

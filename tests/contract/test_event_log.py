@@ -1,0 +1,121 @@
+"""The EventLog contract (shared/ports.py): appends are create-if-absent and never overwrite, an incident's events
+load in (at, event_id) order with every field and any JSON data as written; run against every store adapter."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from shared.models import Event
+from shared.ports import EventLog, EventStore
+from tests.contract.stores import THREADS, event, together
+
+
+@pytest.fixture()
+def log(store: EventStore) -> EventLog:
+    """The adapter as the event log it is."""
+    return store
+
+
+def test_append_is_create_if_absent_and_never_overwrites(log: EventLog) -> None:
+    assert log.append(event("e1", x=1)) is True
+    assert log.append(event("e1", at=9.0, x=2)) is False
+    loaded = log.load("inc-1")
+    assert [(e.event_id, e.at, e.data) for e in loaded] == [("e1", 1.0, {"x": 1})]
+
+
+def test_load_orders_by_time_then_id(log: EventLog) -> None:
+    for event_id, at in [("c", 2.0), ("b", 1.0), ("a", 2.0), ("d", 0.5), ("e", 1.0000001)]:
+        assert log.append(event(event_id, at))
+    assert [e.event_id for e in log.load("inc-1")] == ["d", "b", "e", "a", "c"]
+
+
+def test_loaded_events_keep_every_field(log: EventLog) -> None:
+    original = Event(incident_id="inc-9", event_id="ev", type="FindingsRecorded", at=1700000000.123456,
+                     actor="specialist:logs", data={"n": 1})
+    log.append(original)
+    assert log.load("inc-9") == [original]
+
+
+def test_data_round_trips_exactly(log: EventLog) -> None:
+    data: dict[str, Any] = {
+            "nested": {"list": [1, 2.5, None, "x", {"k": [True, False]}]}, "unicode": "é ü 漢 \u0000 <script>",
+            "float": 0.1 + 0.2, "big": 2**70, "neg": -(2**63) - 1, "tiny": 5e-324, "empty": {}, "emptylist": [],
+            "quote": "a\"b'c\\", "slash/key": "/", "__name__": "reserved-looking key", "1": "digit key"}
+    log.append(Event(incident_id="inc-1", event_id="e1", type="t", at=1.0, actor="test", data=data))
+    assert _exact(log.load("inc-1")[0].data) == _exact(data)
+
+
+def _exact(value: Any) -> str:
+    """A spelling that tells 1, 1.0 and True apart (== does not)."""
+    return json.dumps(value, sort_keys=True)
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.dictionaries(st.text(), _json, max_size=5))
+def test_any_json_data_round_trips(log: EventLog, data: dict[str, Any]) -> None:
+    incident = f"inc-{uuid.uuid4().hex}"
+    assert log.append(Event(incident_id=incident, event_id="e", type="t", at=1.0, actor="test", data=data))
+    assert _exact(log.load(incident)[0].data) == _exact(data)
+
+
+def test_incidents_are_isolated(log: EventLog) -> None:
+    log.append(event("e1", incident="a", side="a"))
+    log.append(event("e1", incident="b", side="b"))
+    log.append(event("e2", incident="b", side="b"))
+    assert [(e.incident_id, e.data["side"]) for e in log.load("a")] == [("a", "a")]
+    assert [e.event_id for e in log.load("b")] == ["e1", "e2"]
+    assert log.load("missing") == []
+
+
+def test_ids_that_are_not_plain_words_work(log: EventLog) -> None:
+    odd = ["a/b", "..", "__x__", "~tilde", "é漢", "x" * 2000]
+    for incident in odd:
+        for event_id in odd:
+            assert log.append(event(event_id, incident=incident)) is True
+            assert log.append(event(event_id, incident=incident)) is False
+    for incident in odd:
+        assert sorted(e.event_id for e in log.load(incident)) == sorted(odd)
+        assert {e.incident_id for e in log.load(incident)} == {incident}
+
+
+def test_concurrent_appends_of_one_event_write_once(log: EventLog) -> None:
+    results = together(THREADS, lambda i: log.append(event("same", writer=i)))
+    assert sorted(results) == [False] * (THREADS - 1) + [True]
+    loaded = log.load("inc-1")
+    assert len(loaded) == 1 and loaded[0].data["writer"] == results.index(True)
+
+
+@pytest.mark.emulator
+def test_a_firestore_create_retried_after_a_lost_reply_counts_as_written(request: pytest.FixtureRequest,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    request.getfixturevalue("firestore_emulator")
+    from google.api_core.exceptions import AlreadyExists
+    from google.cloud.firestore_v1.document import DocumentReference
+
+    from shared.store.firestore import FirestoreEventStore
+
+    store = FirestoreEventStore(request.getfixturevalue("project_id"), prefix=f"t{uuid.uuid4().hex[:8]}")
+    real_create = DocumentReference.create
+
+    def lost_reply(self: DocumentReference, document_data: dict[str, Any], **kwargs: Any) -> Any:
+        real_create(self, document_data, **kwargs)  # the write lands ...
+        raise AlreadyExists("the retried create finds it")  # ... the reply is lost, the client's retry fails
+
+    monkeypatch.setattr(DocumentReference, "create", lost_reply)
+    assert store.append(event("e1")) is True  # our own write, not someone else's
+    monkeypatch.undo()
+    assert store.append(event("e1")) is False  # a genuine second append still writes nothing
+    assert len(store.load("inc-1")) == 1

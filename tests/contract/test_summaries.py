@@ -1,0 +1,40 @@
+"""The Summaries contract (shared/ports.py): a summary is overwritten by a fold of as many or more events, never by a
+stale one; they list by incident id, and by status as a query; run against every store adapter."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.ports import EventStore, Summaries
+
+
+@pytest.fixture()
+def views(store: EventStore) -> Summaries:
+    """The adapter as the list-view projection it keeps."""
+    return store
+
+
+def test_summaries_are_overwritten_projections(views: Summaries) -> None:
+    assert views.summaries() == []
+    views.put_summary("b", {"incident_id": "b", "status": "open"})
+    views.put_summary("a", {"incident_id": "a", "status": "open", "n": [1, 2.5]})
+    views.put_summary("b", {"incident_id": "b", "status": "resolved"})
+    assert views.summaries() == [{"incident_id": "a", "status": "open", "n": [1, 2.5]},
+                                 {"incident_id": "b", "status": "resolved"}]
+
+
+def test_a_stale_summary_never_overwrites_a_newer_one(views: Summaries) -> None:
+    views.put_summary("i", {"incident_id": "i", "status": "open", "events": 5, "updated_at": 50.0})
+    views.put_summary("i", {"incident_id": "i", "status": "open", "events": 3, "updated_at": 90.0})  # fewer events
+    views.put_summary("i", {"incident_id": "i", "status": "open", "events": 5, "updated_at": 40.0})  # older
+    assert views.summaries() == [{"incident_id": "i", "status": "open", "events": 5, "updated_at": 50.0}]
+    views.put_summary("i", {"incident_id": "i", "status": "resolved", "events": 6, "updated_at": 60.0})
+    assert views.summaries()[0]["status"] == "resolved"
+
+
+def test_summaries_can_be_asked_for_by_status(views: Summaries) -> None:
+    for incident, status in (("a", "open"), ("b", "resolved"), ("c", "open")):
+        views.put_summary(incident, {"incident_id": incident, "status": status, "events": 1, "updated_at": 1.0})
+    assert [s["incident_id"] for s in views.summaries(status="open")] == ["a", "c"]
+    assert [s["incident_id"] for s in views.summaries(status="resolved")] == ["b"]
+    assert views.summaries(status="unknown") == []
