@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from shared.models import SPECIALISTS
+from shared.specialists import SPECIALISTS
 
 # List prices of the cost ledger's estimate, defined once: the defaults of Settings' `price_*` and of
 # shared/telemetry/metered.py's `Prices`. Checked against the pricing pages; free tiers not deducted. What the
