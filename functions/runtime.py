@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from shared.bus.inprocess import InProcessBus
 from shared.config import Settings
-from shared.ports import ActionRunner, Bus, EventStore, Notifier, TelemetrySource
+from shared.ports import Bus, EventStore, Notifier, TelemetrySource
 
 if TYPE_CHECKING:  # the pipeline is imported where one is assembled: web and execute build the store alone
     from functions.pipeline import Pipeline, TelemetryFactory
@@ -241,22 +241,26 @@ def approval_key(settings: Settings, store: EventStore) -> bytes:
 
 
 def make_runner(settings: Settings) -> ActionRouter:
-    """The runners the executor may use: dry run for every executor unless `executor=cloud_run`."""
+    """What carries out each catalog action: the dry run for every action unless `executor=cloud_run`; then the
+    Cloud Run adapter's own actions, and the runbook webhook's when one is configured."""
     from agents.catalog import CATALOG
     from shared.actions import ActionRouter
-    from shared.actions.dry_run import DryRunRunner
 
     executors = {name: kind.executor for name, kind in CATALOG.items()}
     if settings.executor == "dry_run":
-        return ActionRouter(executors, {e: DryRunRunner() for e in set(executors.values())})
+        from shared.actions.dry_run import DryRunRunner
+
+        dry = DryRunRunner()
+        return ActionRouter({name: dry.run for name in CATALOG}, executors, dry_run=True)
     from shared.actions.cloud_run import CloudRunRunner
 
-    runners: dict[str, ActionRunner] = {"cloud_run": CloudRunRunner(settings.project, settings.region)}
+    actions = dict(CloudRunRunner(settings.project, settings.region).actions())
     if settings.runbook_webhook_url:
         from shared.actions.runbook_webhook import RunbookWebhookRunner
 
-        runners["runbook_webhook"] = RunbookWebhookRunner(settings.runbook_webhook_url)
-    return ActionRouter(executors, runners)
+        webhook = RunbookWebhookRunner(settings.runbook_webhook_url)
+        actions |= {name: webhook.run for name, executor in executors.items() if executor == "runbook_webhook"}
+    return ActionRouter(actions, executors)
 
 
 def remediation_of(settings: Settings, store: EventStore, runner: ActionRouter | None = None) -> Remediation:
