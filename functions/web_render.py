@@ -214,7 +214,7 @@ def report_page(state: IncidentState, links: dict[str, str]) -> str:
             parts.append(f"<section><h2>Ruled out</h2><ul>{items}</ul></section>")
         parts.append(similar_html(report))
         if report.cost is not None:
-            from shared.telemetry.metered import summary_line
+            from shared.cost_ledger import summary_line
 
             parts.append(f"<p class='muted cost'>Cost: {esc(summary_line(report.cost))}</p>")
     if state.proposals:

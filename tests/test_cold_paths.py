@@ -73,7 +73,7 @@ def test_the_sweep_function_queries_the_open_incidents_once(tmp_path: Path, monk
 
 
 def test_summary_line_says_what_the_estimate_counts() -> None:
-    from shared.telemetry.metered import summary_line
+    from shared.cost_ledger import summary_line
 
     line = summary_line(Cost(total=ReadCounts(reads=3, log_entries=10, billed_series=4), estimate_usd=0.0001))
     assert line.endswith("estimate $0.0001 at list prices, of BigQuery bytes billed, Monitoring series returned (4) "
@@ -82,7 +82,7 @@ def test_summary_line_says_what_the_estimate_counts() -> None:
 
 def test_the_list_prices_have_one_definition() -> None:
     from shared import config
-    from shared.telemetry.metered import Prices
+    from shared.cost_ledger import Prices
 
     settings = config.Settings()
     assert Prices() == Prices(settings.price_bq_tib, settings.price_monitoring_million_series,
@@ -96,7 +96,7 @@ def test_the_pipeline_imports_the_analysis_the_parser_and_redaction_where_used()
         "from functions.pipeline import Pipeline\n"
         "from shared.store.sqlite import SqliteEventStore\n"
         "from shared.bus.inprocess import InProcessBus\n"
-        "Pipeline(store=SqliteEventStore(':memory:'), bus=InProcessBus(), telemetry=lambda state: None)\n"
+        "Pipeline(store=SqliteEventStore(':memory:'), bus=InProcessBus(), telemetry=lambda state, spent: None)\n"
         "print(sorted(m for m in ('shared.redaction', 'agents.context', 'shared.alerts')"
         " if m in sys.modules))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
