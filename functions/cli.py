@@ -221,8 +221,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from agents.policy import Policy
+    from functions.handlers.web import create_app
     from functions.runtime import remediation_of
-    from functions.web import create_app, fixed_identity, local_hosts
+    from functions.web_security import fixed_identity, local_hosts
     from shared.config import Settings
 
     store = _store(args.db, create=args.create)

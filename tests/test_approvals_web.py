@@ -16,10 +16,10 @@ import pytest
 
 from agents.policy import Policy
 from demo.generator import generate
+from functions.handlers.web import create_app
 from functions.local import triage
 from functions.remediation import Remediation
 from functions.runtime import embedded, make_runner
-from functions.web import create_app
 from shared import approvals, topics
 from shared import events as ev
 from shared.config import Settings
