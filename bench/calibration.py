@@ -1,7 +1,7 @@
 """Is the report's confidence a probability? Every labelled case available, triaged end to end, then scored:
 
 - the demo generator over seeds (default 0-4) and every fault kind, the adversarial scenarios included;
-- the Nezha TrainTicket dev cases, when the datasets folder exists (bench/datasets.py; skipped with a message).
+- the Nezha TrainTicket dev cases, when the datasets folder exists (evaluation/datasets.py; skipped with a message).
 
 For each case the report's top cause and its confidence: "correct" when the top cause is the (or one of the)
 injected service(s). An alert on noise (noisy_healthy) has no right cause: its top cause, if any, is wrong, so a
@@ -32,7 +32,7 @@ from agents.catalog import propose
 from agents.context import AnalysisContext
 from agents.followup import merged
 from agents.rca import headline, rank
-from bench.datasets import datasets_dir
+from evaluation.datasets import datasets_dir
 from shared.incident_state import IncidentState
 from shared.models import Finding, Report
 from shared.telemetry_records import Window
@@ -179,7 +179,7 @@ def demo_cases(seeds: Sequence[int], work: Path) -> list[Case]:
 
 
 def nezha_cases(cases_dir: Path, work: Path) -> list[Case]:
-    from bench.nezha_import import import_case
+    from evaluation.nezha_import import import_case
 
     reference = cases_dir.parent / "reference"
     out = []

@@ -24,8 +24,9 @@ from typing import Any
 
 from functions.local import TriageError, TriageResult, triage
 from functions.report_text import Progress, incomplete_lines, on_terminal, render_report
-from shared.store.sqlite import SqliteEventStore
-from shared.telemetry.bundle import BundleError, BundleSource
+from functions.runtime import bundle_source, make_store
+from shared.config import Settings
+from shared.ports import EventStore, TelemetrySource
 
 COMPLETE, FAILED, BAD_INPUT, PARTIAL = 0, 1, 2, 3
 EXIT_CODES = ("exit codes: 0 a complete report; 3 a partial report (a specialist failed or gave no answer, or no "
@@ -55,10 +56,10 @@ def _version() -> str:
     return f"autosre {number} from {Path(__file__).resolve().parents[1]}"
 
 
-def _store(db: str | None, create: bool = True) -> SqliteEventStore:
+def _store(db: str | None, create: bool = True) -> EventStore:
     """The event store: in memory without --db; else the SQLite file, created when absent only if `create`."""
     if not db:
-        return SqliteEventStore(":memory:")
+        return make_store(Settings(store="sqlite", sqlite_path=":memory:"))
     path = Path(db)
     if path.is_dir():
         raise CliError(f"--db {db} is a folder, not a SQLite file")
@@ -76,15 +77,15 @@ def _store(db: str | None, create: bool = True) -> SqliteEventStore:
         if head and head != SQLITE_MAGIC:
             raise CliError(f"--db {db} is not a SQLite database")
     try:
-        return SqliteEventStore(str(path))
+        return make_store(Settings(store="sqlite", sqlite_path=str(path)))
     except sqlite3.Error as exc:
         raise CliError(f"--db {db}: {exc}") from exc
 
 
-def _bundle(path: str) -> BundleSource:
+def _bundle(path: str) -> TelemetrySource:
     try:
-        return BundleSource(path)
-    except BundleError as exc:
+        return bundle_source(path)
+    except ValueError as exc:  # not a telemetry bundle (BundleError)
         raise CliError(str(exc)) from exc
     except OSError as exc:
         raise CliError(f"--telemetry {path}: {exc.strerror or exc}") from exc
@@ -118,7 +119,7 @@ def _workdir(out: str | None, prefix: str) -> Iterator[Path]:
         yield Path(tmp)
 
 
-def _close(alert: bytes, source: BundleSource, store: SqliteEventStore) -> None:
+def _close(alert: bytes, source: TelemetrySource, store: EventStore) -> None:
     """The demo's incident ends as a real one does: its alert closes, so the next scenario's alert (same policy,
     same service) opens an incident of its own instead of joining this one."""
     payload = json.loads(alert)
@@ -146,8 +147,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 print(f">>> telemetry bundle: {scenario.bundle_dir}"
                       + ("" if args.out else " (removed at exit: keep it with --out)"), file=sys.stderr)
             alert = Path(scenario.alert_path).read_bytes()
-            result = triage(alert, BundleSource(scenario.bundle_dir), store=store, observers=[Progress()])
-            _close(alert, BundleSource(scenario.bundle_dir), store)
+            result = triage(alert, bundle_source(scenario.bundle_dir), store=store, observers=[Progress()])
+            _close(alert, bundle_source(scenario.bundle_dir), store)
             _diagnose("demo", result)
             worst = max(worst, _code(result))
             top = result.report.causes[0].service if result.report.causes else "-"
@@ -194,8 +195,8 @@ def cmd_triage(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from bench.datasets import datasets_dir
-    from bench.nezha_eval import evaluate_nezha, print_table, summarize
+    from evaluation.datasets import datasets_dir
+    from evaluation.nezha_eval import evaluate_nezha, print_table, summarize
 
     if args.cases:
         cases = Path(args.cases)
@@ -224,7 +225,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from functions.handlers.web import create_app
     from functions.runtime import remediation_of
     from functions.web_security import fixed_identity, local_hosts
-    from shared.config import Settings
 
     store = _store(args.db, create=args.create)
     settings = Settings.from_env()

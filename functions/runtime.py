@@ -48,9 +48,7 @@ def make_telemetry(settings: Settings) -> TelemetryFactory:
         def bundle(state: IncidentState) -> TelemetrySource:
             """The bundle, opened on first read (a function that reads no telemetry never imports its reader)."""
             if not opened:
-                from shared.telemetry.bundle import BundleSource
-
-                opened.append(BundleSource(Path(spec.removeprefix("bundle:"))))
+                opened.append(bundle_source(spec.removeprefix("bundle:")))
             return opened[0]
 
         return bundle
@@ -73,6 +71,13 @@ def make_telemetry(settings: Settings) -> TelemetryFactory:
         raise RuntimeError("no telemetry source configured: set AUTOSRE_TELEMETRY=bundle:<folder>")
 
     return unconfigured
+
+
+def bundle_source(folder: str | Path) -> TelemetrySource:
+    """A telemetry bundle folder (docs/bundle-format.md). Raises ValueError (a BundleError) when it is not one."""
+    from shared.telemetry.bundle import BundleSource
+
+    return BundleSource(Path(folder))
 
 
 def metered(telemetry: TelemetryFactory, budget: Budget) -> MeteredTelemetryFactory:

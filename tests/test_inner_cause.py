@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from agents.inner_cause import inner_causes
-from bench.nezha_eval import CaseScore, inner_cause_matches, stated_inner_rank, summarize
 from demo.generator import generate
+from evaluation.nezha_eval import CaseScore, inner_cause_matches, stated_inner_rank, summarize
 from functions.local import triage
 from functions.report_text import render_report
 from shared.models import Finding, InnerCause, RankedCause

@@ -200,7 +200,7 @@ def test_nezha_exception_cases_show_the_code_path_that_stopped() -> None:
     from pathlib import Path
 
     from agents.context import plan_windows
-    from bench.nezha_import import import_case
+    from evaluation.nezha_import import import_case
     from shared.telemetry.bundle import BundleSource
     from tests.data import nezha_dir
 
