@@ -123,3 +123,24 @@ def test_the_pubsub_bus_sends_a_message_it_waits_for_at_once(pubsub_emulator: An
 
     bus = PubSubBus("autosre-test")
     assert bus._publisher.batch_settings.max_latency == PUBLISH_BATCH_LATENCY_S <= 0.001
+
+
+@pytest.mark.parametrize(("module", "never"), [
+    ("functions.main", ("functions.handlers", "functions.pipeline", "functions.remediation", "agents.", "shared.store",
+                        "shared.telemetry.")),
+    ("functions.handlers.intake", ("agents.", "shared.alerts", "shared.redaction", "functions.handlers.synthesize",
+                                   "functions.handlers.specialist", "shared.telemetry.")),
+    ("functions.handlers.specialist", ("agents.", "shared.redaction", "shared.telemetry.", "functions.handlers.intake",
+                                       "functions.handlers.synthesize")),
+    ("functions.handlers.synthesize", ("agents.", "functions.memory", "functions.remediation", "shared.telemetry.",
+                                       "functions.handlers.intake", "functions.handlers.specialist")),
+    ("functions.handlers.sweep", ("agents.", "functions.memory", "functions.remediation", "shared.telemetry.")),
+    ("functions.handlers.execute", ("agents.catalog", "agents.synthesis", "agents.rca", "functions.pipeline",
+                                    "functions.handlers.synthesize", "flask")),
+])
+def test_each_entry_point_loads_only_what_its_own_messages_need(module: str, never: tuple[str, ...]) -> None:
+    """A function's cold start imports its own handler alone: the analysis, the alert parser, redaction, the
+    telemetry readers and the other handlers are imported where used."""
+    code = f"import sys\nimport {module}\nprint(sorted(m for m in sys.modules if m.startswith({never!r})))\n"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
