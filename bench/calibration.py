@@ -33,9 +33,7 @@ from agents.context import AnalysisContext
 from agents.followup import merged
 from agents.rca import headline, rank
 from evaluation.datasets import datasets_dir
-from shared.incident_state import IncidentState
 from shared.models import Finding, Report
-from shared.telemetry_records import Window
 
 BINS = 10
 FIT_SEEDS = (0, 1, 2)  # the demo seeds the calibration in agents/rca.py was fitted on
@@ -143,26 +141,16 @@ def _sigmoid(z: float) -> float:
 # ------------------------------------------------------------------ the cases
 
 
-def _context(state: IncidentState, number: int) -> AnalysisContext:
-    """The analysis context of a round, as the pipeline builds it (functions/pipeline.py `context`)."""
-    rnd = state.rounds[number]
-    w = rnd.window
-    alert = state.first_alert
-    return AnalysisContext(incident_id=state.incident_id, alert_service=alert.service if alert else "",
-                           alert_metric=alert.metric_type if alert else "", onset=w.onset,
-                           incident=Window(w.start, w.end), baseline=Window(w.baseline_start, w.baseline_end),
-                           round=number, focus=tuple(rnd.focus))
-
-
 def _triaged(alert: bytes, bundle: Path) -> tuple[list[Finding], AnalysisContext]:
     from functions.local import triage
+    from functions.pipeline import analysis_context
     from shared.telemetry.bundle import BundleSource
 
     result = triage(alert, BundleSource(bundle))
     state, number = result.state, result.report.round
     per_round = [[state.findings[fid] for name in r.specialists for fid in r.completed.get(name, [])
                   if fid in state.findings] for n, r in sorted(state.rounds.items()) if n <= number]
-    return merged(per_round), _context(state, number)
+    return merged(per_round), analysis_context(state, number)
 
 
 def demo_cases(seeds: Sequence[int], work: Path) -> list[Case]:

@@ -220,6 +220,42 @@ def test_get_shows_and_never_decides_post_decides_once(incident) -> None:  # typ
     assert ev.REMEDIATION_EXECUTED in timeline and "DRY RUN" in timeline
 
 
+@pytest.mark.parametrize("handed_off", [False, True])
+def test_the_approval_click_verifies_its_token_once_and_loads_the_incident_once(  # type: ignore[no-untyped-def]
+        incident, monkeypatch: pytest.MonkeyPatch, handed_off: bool) -> None:
+    store, incident_id = incident
+    r = remediation(store)
+    sent: list[tuple[str, str]] = []
+    if handed_off:  # as deployed: the action goes to the execute function through the actions topic
+        r.hand_off = lambda incident_id, proposal_id: sent.append((incident_id, proposal_id))
+    web = client(store, r)
+    pid = first_proposal(store, incident_id)
+    token = r.link_token(incident_id, pid)
+    csrf = re.search(r"name=csrf value='([^']+)'", preview(web, token).get_data(as_text=True)).group(1)
+    verified, loads = [0], [0]
+    verify, load = approvals.verify, store.load
+
+    def counting_verify(*args: Any, **kwargs: Any) -> approvals.Claims:
+        verified[0] += 1
+        return verify(*args, **kwargs)
+
+    def counting_load(incident: str) -> Any:
+        loads[0] += incident == incident_id
+        return load(incident)
+
+    monkeypatch.setattr(approvals, "verify", counting_verify)
+    monkeypatch.setattr(store, "load", counting_load)
+    done = web.post("/approve", data={"token": token, "csrf": csrf, "decision": "approve"})
+    assert done.status_code == 200, done.get_data(as_text=True)
+    assert (verified[0], loads[0]) == (1, 1)
+    state = fold(load(incident_id))
+    assert state.decisions[pid].approver == APPROVER
+    if handed_off:
+        assert sent == [(incident_id, pid)] and state.awaiting_hand_off == [] and not state.executions
+    else:
+        assert state.executions[pid].status == "executed"
+
+
 def test_policy_denied_approval_is_refused_on_the_web(incident) -> None:  # type: ignore[no-untyped-def]
     store, incident_id = incident
     r = remediation(store, allow=["scale_min_instances"])
