@@ -1,7 +1,7 @@
 """Is the report's confidence a probability? Every labelled case available, triaged end to end, then scored:
 
 - the demo generator over seeds (default 0-4) and every fault kind, the adversarial scenarios included;
-- the Nezha TrainTicket dev cases, when the datasets folder exists (bench/datasets.py; skipped with a message).
+- the Nezha TrainTicket dev cases, when the datasets folder exists (evaluation/datasets.py; skipped with a message).
 
 For each case the report's top cause and its confidence: "correct" when the top cause is the (or one of the)
 injected service(s). An alert on noise (noisy_healthy) has no right cause: its top cause, if any, is wrong, so a
@@ -32,10 +32,8 @@ from agents.catalog import propose
 from agents.context import AnalysisContext
 from agents.followup import merged
 from agents.rca import headline, rank
-from bench.datasets import datasets_dir
-from shared.incident_state import IncidentState
+from evaluation.datasets import datasets_dir
 from shared.models import Finding, Report
-from shared.telemetry_records import Window
 
 BINS = 10
 FIT_SEEDS = (0, 1, 2)  # the demo seeds the calibration in agents/rca.py was fitted on
@@ -143,26 +141,16 @@ def _sigmoid(z: float) -> float:
 # ------------------------------------------------------------------ the cases
 
 
-def _context(state: IncidentState, number: int) -> AnalysisContext:
-    """The analysis context of a round, as the pipeline builds it (functions/pipeline.py `context`)."""
-    rnd = state.rounds[number]
-    w = rnd.window
-    alert = state.first_alert
-    return AnalysisContext(incident_id=state.incident_id, alert_service=alert.service if alert else "",
-                           alert_metric=alert.metric_type if alert else "", onset=w.onset,
-                           incident=Window(w.start, w.end), baseline=Window(w.baseline_start, w.baseline_end),
-                           round=number, focus=tuple(rnd.focus))
-
-
 def _triaged(alert: bytes, bundle: Path) -> tuple[list[Finding], AnalysisContext]:
     from functions.local import triage
+    from functions.pipeline import analysis_context
     from shared.telemetry.bundle import BundleSource
 
     result = triage(alert, BundleSource(bundle))
     state, number = result.state, result.report.round
     per_round = [[state.findings[fid] for name in r.specialists for fid in r.completed.get(name, [])
                   if fid in state.findings] for n, r in sorted(state.rounds.items()) if n <= number]
-    return merged(per_round), _context(state, number)
+    return merged(per_round), analysis_context(state, number)
 
 
 def demo_cases(seeds: Sequence[int], work: Path) -> list[Case]:
@@ -179,7 +167,7 @@ def demo_cases(seeds: Sequence[int], work: Path) -> list[Case]:
 
 
 def nezha_cases(cases_dir: Path, work: Path) -> list[Case]:
-    from bench.nezha_import import import_case
+    from evaluation.nezha_import import import_case
 
     reference = cases_dir.parent / "reference"
     out = []
@@ -192,7 +180,7 @@ def nezha_cases(cases_dir: Path, work: Path) -> list[Case]:
 
 
 def petshop_cases(root: Path, work: Path) -> list[Case]:
-    from bench.petshop_import import import_issue, issue_dirs
+    from evaluation.petshop_import import import_issue, issue_dirs
 
     out = []
     for issue_dir in issue_dirs(root):

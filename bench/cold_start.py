@@ -36,12 +36,14 @@ import time
 import uuid
 from pathlib import Path
 
+from shared.specialists import SPECIALISTS
+
 ROOT = Path(__file__).resolve().parent.parent
 ENTRIES = [  # target, signature, the SDKs its baseline imports
-    ("intake", "cloudevent", "store+bus"), ("specialist_logs", "cloudevent", "store+bus"),
-    ("specialist_traces", "cloudevent", "store+bus"), ("specialist_metrics", "cloudevent", "store+bus"),
-    ("specialist_changes", "cloudevent", "store+bus"), ("synthesize", "cloudevent", "store"),
-    ("execute", "cloudevent", "store"), ("web", "http", "store"), ("sweep", "http", "store"),
+    ("intake", "cloudevent", "store+bus"),
+    *((f"specialist_{name}", "cloudevent", "store+bus") for name in SPECIALISTS),
+    ("synthesize", "cloudevent", "store"), ("execute", "cloudevent", "store"), ("web", "http", "store"),
+    ("sweep", "http", "store"),
 ]
 BASELINE = '''
 import os

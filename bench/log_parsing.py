@@ -38,9 +38,9 @@ from drain3.masking import MaskingInstruction
 from drain3.template_miner_config import TemplateMinerConfig
 
 from agents.log_patterns import MinerConfig, PatternMiner
-from bench.datasets import datasets_dir
 from bench.log_eval import SYSTEMS, Labelled, NewPatterns, fga, grouping_accuracy, load, new_patterns, parsing_accuracy
-from bench.nezha_import import _logs, _Stats
+from evaluation.datasets import datasets_dir
+from evaluation.nezha_import import _logs, _Stats
 
 GENERIC_MASKS = [  # Drain3's example drain3.ini, minus its one system-specific rule
     (r"((?<=[^A-Za-z0-9])|^)(([0-9a-f]{2,}:){3,}([0-9a-f]{2,}))((?=[^A-Za-z0-9])|$)", "ID"),

@@ -4,7 +4,7 @@
 2. The demo generator: every fault kind over several seeds.
 With --robustness, the Nezha suite again with the alert fired 180 s (not 60 s) after the injection, and with the
 logs and traces baselined on the reference day farthest from each case's (another day's normal).
-With --variants [NAME ...], the Nezha suite in degraded-telemetry variants (bench.nezha_eval.VARIANTS: full, logs
+With --variants [NAME ...], the Nezha suite in degraded-telemetry variants (evaluation.nezha_eval.VARIANTS: full, logs
 removed, traces' baseline removed, metrics only, traces and metrics without the traces' baseline, alert 3 min
 late), one table row per variant.
 
@@ -20,8 +20,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from bench.nezha_eval import VARIANTS, CaseScore, evaluate_nezha, print_table, summarize
 from demo.generator import FAULT_KINDS, generate
+from evaluation.nezha_eval import VARIANTS, CaseScore, evaluate_nezha, print_table, summarize
 from functions.local import triage
 from shared.telemetry.bundle import BundleSource
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from agents import metric_vocabulary, metrics, rca
 from agents.calibration import CONFIDENT
-from bench.datasets import datasets_dir
+from evaluation.datasets import datasets_dir
 
 
 @dataclass(frozen=True)
@@ -62,14 +62,14 @@ def turned_off(rule: Rule | None) -> Iterator[None]:
 
 
 def nezha(root: Path) -> dict[str, float]:
-    from bench.nezha_eval import evaluate_nezha, summarize
+    from evaluation.nezha_eval import evaluate_nezha, summarize
 
     s = summarize(evaluate_nezha(root / "nezha-tt" / "cases"))
     return {"TT AS@1": s["AS@1"], "TT AS@3": s["AS@3"], "TT inner@1": s["inner@1"]}
 
 
 def petshop(root: Path) -> dict[str, float]:
-    from bench.petshop_eval import evaluate, summarize
+    from evaluation.petshop_eval import evaluate, summarize
 
     s = summarize(evaluate(root / "petshop"))["all"]
     return {"PS top-1": float(s["product top-1"]), "PS top-3": float(s["product top-3"]),

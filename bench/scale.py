@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-SPECIALIST_NAMES = ("logs", "traces", "metrics", "changes")
+from shared.specialists import SPECIALISTS
 
 
 def _rss_mib() -> float:
@@ -150,12 +150,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"x{factor}: {counts}", file=sys.stderr, flush=True)
         run = _child("--triage", str(case))
         cold = None if args.no_cold else _child("--triage", str(case), "--cold")
-        rss = {} if args.no_rss else {s: _child("--specialist", s, str(case)) for s in SPECIALIST_NAMES}
+        rss = {} if args.no_rss else {s: _child("--specialist", s, str(case)) for s in SPECIALISTS}
         rows.append((factor, n, counts, run, rss, cold))
     print(f"fault {args.fault}; n = log lines + spans in the bundle; RSS = peak of a fresh process running one "
           "specialist (+ growth over its imports)")
     head = ["size", "logs", "spans", "series", "report s", "report CPU s", "unindexed report s (CPU s)", "triage s",
-            *(f"{s} s" for s in SPECIALIST_NAMES), *(f"{s} RSS MiB" for s in SPECIALIST_NAMES),
+            *(f"{s} s" for s in SPECIALISTS), *(f"{s} RSS MiB" for s in SPECIALISTS),
             "MiB read", "verdict", "growth", "load"]
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
@@ -167,9 +167,9 @@ def main(argv: list[str] | None = None) -> int:
         cells = [f"x{factor}", str(counts["logs"]), str(counts["spans"]), str(counts["metrics"]),
                  f"{run['report_s']:.2f}", f"{run['report_cpu_s']:.2f}",
                  f"{cold['report_s']:.2f} ({cold['report_cpu_s']:.2f})" if cold else "-", f"{run['triage_s']:.2f}",
-                 *(f"{run['specialists'].get(s, 0.0):.2f}" for s in SPECIALIST_NAMES),
+                 *(f"{run['specialists'].get(s, 0.0):.2f}" for s in SPECIALISTS),
                  *((f"{rss[s]['rss_mib']:.0f} (+{rss[s]['rss_mib'] - rss[s]['imports_mib']:.0f})" if rss else "-")
-                   for s in SPECIALIST_NAMES),
+                   for s in SPECIALISTS),
                  f"{run['bytes_read'] / 2**20:.0f}", verdict, growth, f"{run['load']:.1f}"]
         print("| " + " | ".join(cells) + " |")
     for factor, _, _, run, _, _ in rows:

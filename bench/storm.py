@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from functions.pipeline import Pipeline
+from functions.runtime import assemble
 from functions.topology import routes, subscriptions
 from shared import topics
 from shared.events import ALERT_RECEIVED, DEAD_LETTER_STREAM
@@ -62,7 +62,7 @@ def storm(n_alerts: int, n_policies: int, timeout_s: float = 600.0) -> StormResu
     with BundleWriter(empty, {"name": "empty"}):
         pass
     source = BundleSource(empty)
-    pipeline = Pipeline(store=FirestoreEventStore(project), bus=PubSubBus(project), telemetry=lambda s: source)
+    pipeline = assemble(FirestoreEventStore(project), PubSubBus(project), lambda state: source)
     ensure_topology(project, topics.ALL, subscriptions())
     dispatcher = PullDispatcher(project, routes(pipeline), max_messages=8)
     dispatcher.start()

@@ -24,8 +24,9 @@ from typing import Any
 
 from functions.local import TriageError, TriageResult, triage
 from functions.report_text import Progress, incomplete_lines, on_terminal, render_report
-from shared.store.sqlite import SqliteEventStore
-from shared.telemetry.bundle import BundleError, BundleSource
+from functions.runtime import bundle_source, make_store
+from shared.config import Settings
+from shared.ports import EventStore, TelemetrySource
 
 COMPLETE, FAILED, BAD_INPUT, PARTIAL = 0, 1, 2, 3
 EXIT_CODES = ("exit codes: 0 a complete report; 3 a partial report (a specialist failed or gave no answer, or no "
@@ -34,6 +35,10 @@ EXIT_CODES = ("exit codes: 0 a complete report; 3 a partial report (a specialist
 NEZHA_SOURCE = ("the cases are the Nezha paper's TrainTicket fault-injection data (Yu et al., FSE 2023, MIT licence, "
                 "https://github.com/IntelligentDDS/Nezha); the team keeps them in ../shared/datasets/nezha-tt/cases "
                 "beside the checkout (see ../shared/datasets/README.md), found through AUTOSRE_DATASETS when set")
+PETSHOP_SOURCE = ("the issues are the PetShop dataset's (Hardt et al., CLeaR 2024, amazon-science/petshop-root-cause-"
+                  "analysis, data CC-BY-4.0): a folder of <scenario>/graph.csv, <scenario>/noissue/ and "
+                  "<scenario>/<split>/issue_N/; the team keeps it in ../shared/datasets/petshop, found through "
+                  "AUTOSRE_DATASETS when set")
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
@@ -55,10 +60,10 @@ def _version() -> str:
     return f"autosre {number} from {Path(__file__).resolve().parents[1]}"
 
 
-def _store(db: str | None, create: bool = True) -> SqliteEventStore:
+def _store(db: str | None, create: bool = True) -> EventStore:
     """The event store: in memory without --db; else the SQLite file, created when absent only if `create`."""
     if not db:
-        return SqliteEventStore(":memory:")
+        return make_store(Settings(store="sqlite", sqlite_path=":memory:"))
     path = Path(db)
     if path.is_dir():
         raise CliError(f"--db {db} is a folder, not a SQLite file")
@@ -76,15 +81,15 @@ def _store(db: str | None, create: bool = True) -> SqliteEventStore:
         if head and head != SQLITE_MAGIC:
             raise CliError(f"--db {db} is not a SQLite database")
     try:
-        return SqliteEventStore(str(path))
+        return make_store(Settings(store="sqlite", sqlite_path=str(path)))
     except sqlite3.Error as exc:
         raise CliError(f"--db {db}: {exc}") from exc
 
 
-def _bundle(path: str) -> BundleSource:
+def _bundle(path: str) -> TelemetrySource:
     try:
-        return BundleSource(path)
-    except BundleError as exc:
+        return bundle_source(path)
+    except ValueError as exc:  # not a telemetry bundle (BundleError)
         raise CliError(str(exc)) from exc
     except OSError as exc:
         raise CliError(f"--telemetry {path}: {exc.strerror or exc}") from exc
@@ -118,7 +123,7 @@ def _workdir(out: str | None, prefix: str) -> Iterator[Path]:
         yield Path(tmp)
 
 
-def _close(alert: bytes, source: BundleSource, store: SqliteEventStore) -> None:
+def _close(alert: bytes, source: TelemetrySource, store: EventStore) -> None:
     """The demo's incident ends as a real one does: its alert closes, so the next scenario's alert (same policy,
     same service) opens an incident of its own instead of joining this one."""
     payload = json.loads(alert)
@@ -146,8 +151,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 print(f">>> telemetry bundle: {scenario.bundle_dir}"
                       + ("" if args.out else " (removed at exit: keep it with --out)"), file=sys.stderr)
             alert = Path(scenario.alert_path).read_bytes()
-            result = triage(alert, BundleSource(scenario.bundle_dir), store=store, observers=[Progress()])
-            _close(alert, BundleSource(scenario.bundle_dir), store)
+            result = triage(alert, bundle_source(scenario.bundle_dir), store=store, observers=[Progress()])
+            _close(alert, bundle_source(scenario.bundle_dir), store)
             _diagnose("demo", result)
             worst = max(worst, _code(result))
             top = result.report.causes[0].service if result.report.causes else "-"
@@ -194,8 +199,8 @@ def cmd_triage(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from bench.datasets import datasets_dir
-    from bench.nezha_eval import evaluate_nezha, print_table, summarize
+    from evaluation.datasets import datasets_dir
+    from evaluation.nezha_eval import evaluate_nezha, print_table, summarize
 
     if args.cases:
         cases = Path(args.cases)
@@ -219,11 +224,38 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return COMPLETE
 
 
+def cmd_eval_petshop(args: argparse.Namespace) -> int:
+    from evaluation.datasets import datasets_dir
+    from evaluation.petshop_eval import evaluate, print_table, summarize
+    from evaluation.petshop_import import issue_dirs
+
+    if args.root:
+        root = Path(args.root)
+    else:
+        found = datasets_dir()
+        if found is None:
+            raise CliError(f"no datasets folder (AUTOSRE_DATASETS unset or missing, no ../shared/datasets): "
+                           f"{PETSHOP_SOURCE}")
+        root = found / "petshop"
+    if not root.is_dir():
+        raise CliError(f"no folder {root}: {PETSHOP_SOURCE}")
+    if not issue_dirs(root, args.split):
+        raise CliError(f"no {args.split} issues (<scenario>/{args.split}/issue_N/target.json) in {root}: "
+                       f"{PETSHOP_SOURCE}")
+    with _workdir(args.work, "autosre-eval-") as work:
+        rows = evaluate(root, args.split, work)
+    if args.json:
+        print(json.dumps({"issues": [asdict(r) for r in rows], "summary": summarize(rows)}, indent=2))
+    else:
+        print_table(rows)
+    return COMPLETE
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from agents.policy import Policy
+    from functions.handlers.web import create_app
     from functions.runtime import remediation_of
-    from functions.web import create_app, fixed_identity, local_hosts
-    from shared.config import Settings
+    from functions.web_security import fixed_identity, local_hosts
 
     store = _store(args.db, create=args.create)
     settings = Settings.from_env()
@@ -338,7 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("eval", parents=[common], help="score the root-cause ranking on labelled fault-injection "
                                                        "data")
-    ev_sub = ev.add_subparsers(dest="dataset", required=True, metavar="{nezha}")
+    ev_sub = ev.add_subparsers(dest="dataset", required=True, metavar="{nezha,petshop}")
     nez = ev_sub.add_parser("nezha", parents=[common], epilog=EXIT_CODES,
                             help="Nezha TrainTicket cases (a folder of <case>/ with label.json)",
                             description="Triage every labelled Nezha TrainTicket case from a synthesized frontend "
@@ -352,6 +384,20 @@ def build_parser() -> argparse.ArgumentParser:
     nez.add_argument("--json", action="store_true",
                      help="print the per-case scores and the summary as JSON (default: a table)")
     nez.set_defaults(func=cmd_eval)
+    pet = ev_sub.add_parser("petshop", parents=[common], epilog=EXIT_CODES,
+                            help="PetShop issues (metrics at 5-minute resolution and a call graph)",
+                            description="Triage every PetShop issue of a split from an alert on its target node and "
+                                        "metric, and print top-1/top-3 per scenario beside three baselines (the "
+                                        "alerting node, a robust z on the alert's metric per node, the dataset "
+                                        f"authors' graph traversal). Data: {PETSHOP_SOURCE}.")
+    pet.add_argument("root", nargs="?", help="the PetShop folder (default: $AUTOSRE_DATASETS/petshop, else "
+                                             "../shared/datasets/petshop beside the checkout)")
+    pet.add_argument("--split", default="train", help="train or test (default: %(default)s)")
+    pet.add_argument("--work", help="keep the imported bundles in this folder (default: a temporary folder, "
+                                    "removed at exit)")
+    pet.add_argument("--json", action="store_true",
+                     help="print the per-issue scores and the summary as JSON (default: a table)")
+    pet.set_defaults(func=cmd_eval_petshop)
 
     from functions.cli_cloud import add_commands
 

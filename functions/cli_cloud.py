@@ -6,14 +6,25 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from shared.ports import Bus
+
+
+def _pubsub(project: str) -> Bus:
+    """The deployment's Pub/Sub topics in `project`, as the composition root builds the bus."""
+    from functions.runtime import make_bus
+    from shared.config import Settings
+
+    return make_bus(Settings(bus="pubsub", project=project))
 
 
 def cmd_send_alert(args: argparse.Namespace) -> int:
     from functions.synthetic_alert import send, synthetic_alert
-    from shared.bus.pubsub import PubSubBus
 
     payload = synthetic_alert(args.service, args.project, args.region)
-    message_id = send(PubSubBus(args.project), payload)
+    message_id = send(_pubsub(args.project), payload)
     print(json.dumps({"message_id": message_id, "monitoring_incident_id": payload["incident"]["incident_id"],
                       "started_at": payload["incident"]["started_at"]}))
     print(f"sent a synthetic alert on {args.service} to projects/{args.project}/topics/alerts; its report appears "
@@ -23,9 +34,8 @@ def cmd_send_alert(args: argparse.Namespace) -> int:
 
 def cmd_dlq_replay(args: argparse.Namespace) -> int:
     from functions.dlq import replay
-    from shared.bus.pubsub import PubSubBus
 
-    done = replay(args.project, PubSubBus(args.project), max_messages=args.max, dry_run=args.dry_run)
+    done = replay(args.project, _pubsub(args.project), max_messages=args.max, dry_run=args.dry_run)
     for r in done:
         print(f"{r.message_id}\t{r.topic or 'left in the archive: origin unknown'}")
     verb = "would replay" if args.dry_run else "replayed"

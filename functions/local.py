@@ -2,22 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
 
-from functions.runtime import embedded
+from functions.runtime import embedded, make_store
 from shared import events as ev
 from shared import topics
 from shared.alerts import parse_alert
+from shared.config import Settings
 from shared.events import AlertRejected
 from shared.incident_state import IncidentState
 from shared.incidents import monitoring_key
 from shared.models import Alert, Event, Report
 from shared.ports import EventStore, TelemetrySource
-from shared.store.sqlite import SqliteEventStore
-from shared.telemetry.bundle import BundleSource
 from shared.telemetry_records import Window
 from shared.timefmt import utc_text
+
+
+class SkippedLines(Protocol):
+    def note(self, name: str) -> str: ...
+
+
+@runtime_checkable
+class KnowsItsData(Protocol):
+    """A source that knows the time range it holds and the corrupt lines it skipped (a bundle folder)."""
+
+    skipped: Mapping[str, SkippedLines]  # file name -> the corrupt lines skipped in it
+
+    def time_range(self) -> tuple[float, float] | None: ...
 
 
 class TriageError(RuntimeError):
@@ -40,7 +53,7 @@ class TriageResult:
 
 def triage(alert_payload: bytes, source: TelemetrySource, store: EventStore | None = None,
            observers: list[Callable[[Event], None]] | None = None) -> TriageResult:
-    store = store if store is not None else SqliteEventStore(":memory:")
+    store = store if store is not None else make_store(Settings(store="sqlite", sqlite_path=":memory:"))
     pipeline, bus = embedded(store, source)
     rejected: list[str] = []
 
@@ -89,7 +102,7 @@ def check(result: TriageResult, alert: Alert | None, source: TelemetrySource) ->
                                f"of triage, {_ts(w.onset)}, not around the incident")
     incident, baseline = Window(w.start, w.end), Window(w.baseline_start, w.baseline_end)
     service = alert.service if alert is not None else ""
-    bundle = source if isinstance(source, BundleSource) else None  # a bundle knows its time range and corrupt lines
+    bundle = source if isinstance(source, KnowsItsData) else None  # a bundle knows its time range and corrupt lines
     time_range = bundle.time_range if bundle is not None else None
     try:
         in_incident, in_baseline = _records(source, incident), _records(source, baseline)

@@ -1,8 +1,10 @@
 """Cloud Functions (2nd gen) entry points, run by functions-framework.
 
-Deploy each target as its own function: `intake` (alerts topic), `specialist_logs`, `specialist_traces`,
-`specialist_metrics`, `specialist_changes` (tasks topic, filtered on attributes.specialist), `synthesize`
-(findings topic), and `sweep` (HTTP, called by Cloud Scheduler). Adapters come from AUTOSRE_* settings.
+Deploy each target as its own function: `intake` (alerts topic), `specialist_<name>` for every specialist of the
+registry (shared/specialists.py; tasks topic, filtered on attributes.specialist), `synthesize` (findings topic),
+`execute` (actions topic), `web` (HTTP, behind IAP) and `sweep` (HTTP, called by Cloud Scheduler). Each target
+decodes its message and calls its handler (functions/handlers/); what the handlers use is built once per instance,
+on first use, by the composition root (functions/runtime.py) from the AUTOSRE_* settings.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from shared import topics
 from shared.config import Settings
 from shared.jsonlog import setup_logging
 from shared.ports import Message
+from shared.specialists import REGISTRY
 
 if TYPE_CHECKING:  # each entry point imports what it uses, when it first uses it (cold starts pay for their own)
     from functions.pipeline import Pipeline
@@ -30,6 +33,7 @@ setup_logging(logging.INFO)
 log = logging.getLogger("autosre.functions")
 _pipeline: Pipeline | None = None
 _store: tuple[Settings, EventStore] | None = None  # the store alone, with the settings it was built from
+_remediation: tuple[Settings, EventStore, Remediation] | None = None  # with the settings and store it was built on
 
 
 def pipeline() -> Pipeline:
@@ -122,10 +126,8 @@ def _specialist(name: str) -> Any:
     return functions_framework.cloud_event(handler)
 
 
-specialist_logs = _specialist("logs")
-specialist_traces = _specialist("traces")
-specialist_metrics = _specialist("metrics")
-specialist_changes = _specialist("changes")
+for _spec in REGISTRY:  # specialist_logs, specialist_traces, ...: one target per registered specialist
+    globals()[f"specialist_{_spec.name}"] = _specialist(_spec.name)
 
 
 @functions_framework.cloud_event
@@ -133,17 +135,23 @@ def synthesize(cloud_event: CloudEvent) -> None:
     pipeline().on_findings(message_of(cloud_event))
 
 
-_web: Any = None
+def remediation() -> Remediation:
+    """The approval and execution workflow, built once per instance (web, execute and sweep share it). The
+    deployed workflow hands approved actions to the `execute` function through the actions topic."""
+    global _remediation
+    settings, store_ = Settings.from_env(), store()
+    if _remediation is None or _remediation[0] != settings or _remediation[1] is not store_:
+        from functions.runtime import remediation_of
+
+        built = remediation_of(settings, store_)
+        built.hand_off = _hand_off
+        _remediation = (settings, store_, built)
+    return _remediation[2]
 
 
-def handing_off(remediation: Remediation) -> Remediation:
-    """The deployed workflow hands approved actions to the `execute` function through the actions topic."""
-    def publish(incident_id: str, proposal_id: str) -> None:
-        _bus().publish(topics.ACTIONS, json.dumps({"incident_id": incident_id, "proposal_id": proposal_id})
-                               .encode(), {"incident_id": incident_id})
-
-    remediation.hand_off = publish
-    return remediation
+def _hand_off(incident_id: str, proposal_id: str) -> None:
+    _bus().publish(topics.ACTIONS, json.dumps({"incident_id": incident_id, "proposal_id": proposal_id}).encode(),
+                   {"incident_id": incident_id})
 
 
 _buses: dict[str, Any] = {}
@@ -163,27 +171,27 @@ def _bus() -> Any:
     return _buses[key]
 
 
+_web: Any = None
+
+
 @functions_framework.http
 def web(request: Any) -> Any:
     """The web view behind IAP: incidents, reports, approval pages, JSON API. The approver is the `email` of IAP's
     verified `X-Goog-IAP-JWT-Assertion` for AUTOSRE_IAP_AUDIENCE; without an audience nobody can decide."""
     global _web
     if _web is None:
-        from functions.runtime import remediation_of
-        from functions.web import create_app, fixed_identity, iap_identity
+        from functions.handlers.web import create_app
+        from functions.web_security import fixed_identity, iap_identity
         from shared.iap import CachedKeys, IapVerifier
 
         settings = Settings.from_env()
-        store_ = store()
-
         if settings.iap_audience:
             identity = iap_identity(IapVerifier(settings.iap_audience, CachedKeys(settings.iap_certs_url)))
         else:
             log.warning("AUTOSRE_IAP_AUDIENCE is not set: no approver identity can be verified; approvals are off")
             identity = fixed_identity("")
         hosts = [h.strip() for h in settings.allowed_hosts.split(",") if h.strip()] or ["*"]
-        remediation = handing_off(remediation_of(settings, store_))
-        _web = create_app(store_, remediation, on_approved=remediation.deliver, identity=identity, allowed_hosts=hosts)
+        _web = create_app(store(), remediation(), identity=identity, allowed_hosts=hosts)
     with _web.request_context(request.environ):
         return _web.full_dispatch_request()
 
@@ -191,27 +199,16 @@ def web(request: Any) -> Any:
 @functions_framework.cloud_event
 def execute(cloud_event: CloudEvent) -> None:
     """Runs an approved remediation (actions topic): re-checks approval, policy and that the incident is open."""
-    from functions.remediation import RemediationError
-    from functions.runtime import remediation_of
+    from functions.handlers.execute import on_action
 
-    remediation = remediation_of(Settings.from_env(), store())
-    action = json.loads(message_of(cloud_event).data)
-    try:
-        remediation.execute(str(action["incident_id"]), str(action["proposal_id"]))
-    except RemediationError as exc:  # refused or failed: recorded where it applies; never retried forever
-        log.warning("execute refused: %s", exc, extra={"json_fields": {"reason": exc.reason}})
+    on_action(remediation(), message_of(cloud_event))
 
 
 @functions_framework.http
 def sweep(request: Any) -> tuple[str, int]:
     """Cloud Scheduler, every 5 minutes: partial reports past their deadline, after-report steps not recorded as
     done, and approved actions whose hand-off to the executor was not recorded."""
-    from functions.runtime import remediation_of
+    from functions.handlers.sweep import sweep_all
 
-    open_incidents = pipeline().log.summaries(status="open")  # one query serves both passes
-    swept = pipeline().sweep(summaries=open_incidents)
-    handed: list[str] = []
-    settings = Settings.from_env()
-    if settings.approval_key:  # without a signing key there are no approvals to hand over
-        handed = handing_off(remediation_of(settings, pipeline().store)).redrive_hand_offs(open_incidents)
-    return json.dumps({"partial_reports": swept, "handed_off": handed}), 200
+    approvals_on = bool(Settings.from_env().approval_key)  # without a signing key there are no approvals to hand over
+    return json.dumps(sweep_all(pipeline(), remediation() if approvals_on else None)), 200

@@ -1,8 +1,12 @@
 """Proposals, approval decisions and execution: nothing writes to production without a person's approval.
 
 - `propose` records `remediation.proposed` for the latest report's causes (from the closed catalog).
+- `view` is what an approval link shows its approver (the proposal, the CSRF token, whether and why they cannot
+  decide): the approval rules are stated here once, and the web view renders them.
 - `decide` verifies the signed link, the approver, the policy, and uses the token once, then records
-  `approval.decided`. A proposal the policy denies cannot be approved.
+  `approval.decided`. A proposal the policy denies cannot be approved. `decide_and_deliver` (the approval click)
+  then hands an approved action to the executor, in the same unit of work: the token is verified once and the
+  incident loaded once.
 - `execute` re-checks everything (approved, policy, incident still open, not yet run), claims the execution
   (create-if-absent, so a duplicate delivery never runs it twice), takes a slot of the action-rate ledger (the
   per-hour limit across every incident), runs the action through its runner (dry run by default: it records
@@ -12,6 +16,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import time
 import uuid
@@ -23,7 +29,6 @@ from agents.policy import Decision, Policy
 from shared import approvals
 from shared import events as ev
 from shared.action_ledger import ActionLedger
-from shared.actions.dry_run import DryRunRunner
 from shared.events import (
     ApprovalDecided,
     RemediationExecuted,
@@ -59,13 +64,26 @@ class RemediationError(RuntimeError):
         self.reason = reason
 
 
+@dataclass(frozen=True)
+class ApprovalView:
+    """What an approval link shows the person who opened it: computed by `Remediation.view`, rendered by the web."""
+
+    state: IncidentState
+    proposal: Proposal
+    token: str
+    csrf: str  # binds the decision's POST to this link
+    approver: str  # the verified identity deciding ("" when there is none)
+    blocked: str  # why this person cannot approve now ("" when they can): then no Approve button is offered
+    can_deny: bool
+
+
 @dataclass
 class Remediation:
     store: EventStore
     key: bytes
+    runner: ActionRunner  # chosen by the composition root (functions/runtime.py `make_runner`)
     policy: Policy = field(default_factory=Policy)
     approvers: frozenset[str] = frozenset()
-    runner: ActionRunner = field(default_factory=DryRunRunner)
     clock: Callable[[], float] = time.time
     link_ttl_s: float = 3600.0
     hand_off: Callable[[str, str], None] | None = None  # to the executor (actions topic); None: run inline
@@ -88,53 +106,106 @@ class Remediation:
         recent = self.ledger.recent(self.policy.max_actions_per_hour, now)
         return self.policy.check(proposal, [h.at for h in recent], now)
 
+    def links(self, state: IncidentState) -> dict[str, str]:
+        """The approval link of every proposal not decided yet (the token after '#': no server ever logs it)."""
+        return {pid: f"/approve#token={self.link_token(state.incident_id, pid, state)}"
+                for pid in state.proposals if pid not in state.decisions}
+
+    def csrf(self, token: str) -> str:
+        """The CSRF token bound to an approval link's token: the approval form carries it, a decision checks it."""
+        return hmac.new(self.key, b"csrf|" + token.encode(), hashlib.sha256).hexdigest()
+
+    def csrf_matches(self, token: str, csrf: str) -> bool:
+        return hmac.compare_digest(csrf, self.csrf(token))
+
+    def view(self, token: str, approver: str) -> ApprovalView:
+        """What the link shows `approver` (verified once, the incident read once). Raises TokenError."""
+        claims = approvals.verify(self.key, token, self.clock())
+        state = self.log.read(claims.incident_id)
+        proposal = state.proposals.get(claims.proposal_id) if state else None
+        if state is None or proposal is None:
+            raise approvals.TokenError("mismatched", "no such proposal")
+        blocked, can_deny = self.why_not(state, proposal, approver)
+        return ApprovalView(state, proposal, token, self.csrf(token), approver, blocked, can_deny)
+
+    def why_not(self, state: IncidentState, proposal: Proposal, approver: str) -> tuple[str, bool]:
+        """Why this person cannot approve now ("" when they can), and whether they may still deny."""
+        if proposal.proposal_id in state.decisions:
+            return "A decision has already been recorded.", False
+        if not self.approvers:
+            return ("No approver is configured (AUTOSRE_APPROVERS, or `autosre serve --approver`): nobody can "
+                    "approve or deny this."), False
+        if not approver:
+            return "You are not signed in with a verified identity, so you cannot decide.", False
+        if approver not in self.approvers:
+            return f"{approver} is not on the approvers list.", False
+        verdict = self.policy_decision(proposal)
+        return ("" if verdict.allowed else f"The policy refuses this action: {verdict.reason}."), True
+
     def decide(self, token: str, decision: str, approver: str) -> Proposal:
         """Record an approve/deny decision made through a signed link. Raises TokenError / RemediationError."""
         claims = approvals.verify(self.key, token, self.clock())
         with self.log.incident(claims.incident_id) as incident:
-            if not incident.exists:
-                raise approvals.TokenError("mismatched", "the approval link is for an unknown incident")
-            state = incident.state
-            proposal = state.proposals.get(claims.proposal_id)
-            if proposal is None or proposal.action != claims.action:
-                raise approvals.TokenError("mismatched",
-                                           "the approval link does not match a proposal of this incident")
-            approvals.require_match(claims, state.incident_id, proposal.proposal_id)
-            if decision not in ("approve", "deny"):
-                raise RemediationError("bad_decision", "decision must be approve or deny")
-            if approver.lower() not in self.approvers:
-                raise RemediationError("not_an_approver", f"{approver or 'anonymous'} is not on the approvers list")
-            if decision == "approve":
-                allowed = self.policy_decision(proposal)
-                if not allowed.allowed:
-                    raise RemediationError("denied_by_policy", allowed.reason)
-            record = ApprovalDecided(proposal_id=proposal.proposal_id, decision=decision,
-                                     approver=approver, token_id=claims.token_id)
-            if self.store.claim(f"token:{claims.token_id}", approver) != approver or \
-                    not incident.record(ev.APPROVAL_DECIDED, (proposal.proposal_id,), approver, record):
-                raise approvals.TokenError("used", "this approval link has already been used")
+            return self._decide(incident, claims, decision, approver)
+
+    def decide_and_deliver(self, token: str, decision: str, approver: str) -> str:
+        """The approval click: record the decision and, when it approves, hand the action to the executor (inline:
+        run it), in one unit of work. Returns what happened. Raises TokenError / RemediationError."""
+        claims = approvals.verify(self.key, token, self.clock())
+        with self.log.incident(claims.incident_id) as incident:
+            proposal = self._decide(incident, claims, decision, approver)
+            if decision != "approve":
+                return "denied: nothing will be done"
+            return self._deliver(incident, proposal.proposal_id)
+
+    def _decide(self, incident: IncidentHandle, claims: approvals.Claims, decision: str, approver: str) -> Proposal:
+        if not incident.exists:
+            raise approvals.TokenError("mismatched", "the approval link is for an unknown incident")
+        state = incident.state
+        proposal = state.proposals.get(claims.proposal_id)
+        if proposal is None or proposal.action != claims.action:
+            raise approvals.TokenError("mismatched", "the approval link does not match a proposal of this incident")
+        approvals.require_match(claims, state.incident_id, proposal.proposal_id)
+        if decision not in ("approve", "deny"):
+            raise RemediationError("bad_decision", "decision must be approve or deny")
+        if approver.lower() not in self.approvers:
+            raise RemediationError("not_an_approver", f"{approver or 'anonymous'} is not on the approvers list")
+        if decision == "approve":
+            allowed = self.policy_decision(proposal)
+            if not allowed.allowed:
+                raise RemediationError("denied_by_policy", allowed.reason)
+        record = ApprovalDecided(proposal_id=proposal.proposal_id, decision=decision, approver=approver,
+                                 token_id=claims.token_id)
+        if self.store.claim(f"token:{claims.token_id}", approver) != approver or \
+                not incident.record(ev.APPROVAL_DECIDED, (proposal.proposal_id,), approver, record):
+            raise approvals.TokenError("used", "this approval link has already been used")
         return proposal
 
     def deliver(self, incident_id: str, proposal_id: str) -> str:
-        """Hand an approved proposal to the executor and record that it was handed over (inline: run it). A hand-off
-        that fails leaves the decision standing and is retried by `redrive_hand_offs` (the sweep)."""
+        """Hand an approved proposal to the executor and record that it was handed over (inline: run it)."""
+        with self.log.incident(incident_id) as incident:
+            if not incident.exists:
+                raise RemediationError("unknown_incident", f"no incident {incident_id}")
+            return self._deliver(incident, proposal_id)
+
+    def _deliver(self, incident: IncidentHandle, proposal_id: str) -> str:
+        """A hand-off that fails leaves the decision standing and is retried by `redrive_hand_offs` (the sweep)."""
         if self.hand_off is None:
-            return self.execute(incident_id, proposal_id)
-        if not self._hand_over(incident_id, proposal_id):
+            return self._execute(incident, proposal_id)
+        if not self._hand_over(incident, proposal_id):
             return "approved and recorded; handing it to the executor failed, and it is retried automatically"
         return "approved: handed to the executor; the outcome appears on the incident's timeline"
 
-    def _hand_over(self, incident_id: str, proposal_id: str) -> bool:
+    def _hand_over(self, incident: IncidentHandle, proposal_id: str) -> bool:
         assert self.hand_off is not None
         try:
-            self.hand_off(incident_id, proposal_id)
+            self.hand_off(incident.incident_id, proposal_id)
         except Exception as exc:  # the decision is recorded; the sweep hands it over again
             log.warning("hand-off to the executor failed: %s: %s", type(exc).__name__, exc,
-                        extra={"json_fields": {"incident_id": incident_id, "proposal_id": proposal_id}})
+                        extra={"json_fields": {"incident_id": incident.incident_id, "proposal_id": proposal_id}})
             return False
-        with self.log.incident(incident_id) as incident:
-            incident.record(ev.REMEDIATION_HANDED_OFF, (proposal_id,), "approve",
-                            RemediationHandedOff(proposal_id=proposal_id))
+        incident.record(ev.REMEDIATION_HANDED_OFF, (proposal_id,), "approve",
+                        RemediationHandedOff(proposal_id=proposal_id))
         return True
 
     def redrive_hand_offs(self, summaries: list[dict[str, Any]] | None = None) -> list[str]:
@@ -145,20 +216,21 @@ class Remediation:
         for summary in self.log.summaries(status="open") if summaries is None else summaries:
             if not summary.get("awaiting_hand_off"):
                 continue
-            state = self.log.read(str(summary["incident_id"]))
-            if state is None:
-                continue
-            for proposal_id in state.awaiting_hand_off:
-                if self.hand_off is not None:
-                    if self._hand_over(state.incident_id, proposal_id):
-                        done.append(proposal_id)
+            with self.log.incident(str(summary["incident_id"])) as incident:
+                if not incident.exists:
                     continue
-                try:
-                    self.execute(state.incident_id, proposal_id)
-                except RemediationError as exc:
-                    log.warning("re-driven action refused: %s", exc, extra={"json_fields": {"reason": exc.reason}})
-                    continue
-                done.append(proposal_id)
+                for proposal_id in list(incident.state.awaiting_hand_off):
+                    if self.hand_off is not None:
+                        if self._hand_over(incident, proposal_id):
+                            done.append(proposal_id)
+                        continue
+                    try:
+                        self._execute(incident, proposal_id)
+                    except RemediationError as exc:
+                        log.warning("re-driven action refused: %s", exc,
+                                    extra={"json_fields": {"reason": exc.reason}})
+                        continue
+                    done.append(proposal_id)
         return done
 
     def execute(self, incident_id: str, proposal_id: str) -> str:

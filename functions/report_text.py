@@ -158,7 +158,7 @@ def render_report(state: IncidentState, report: Report, width: int = 100, warnin
 
 def cost_lines(report: Report, width: int = 100) -> list[str]:
     """The COST section: the investigation's read ledger in total and per specialist, and the estimate."""
-    from shared.telemetry.metered import summary_line
+    from shared.cost_ledger import summary_line
 
     if report.cost is None:
         return []

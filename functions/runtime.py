@@ -10,16 +10,17 @@ from typing import TYPE_CHECKING
 
 from shared.bus.inprocess import InProcessBus
 from shared.config import Settings
-from shared.ports import ActionRunner, Bus, EventStore, Notifier, TelemetrySource
+from shared.cost_ledger import Budget, MeteredTelemetry, MeteredTelemetryFactory, Prices
+from shared.models import ReadCounts
+from shared.ports import Bus, EventStore, NarrativeWriter, Notifier, TelemetrySource
 
 if TYPE_CHECKING:  # the pipeline is imported where one is assembled: web and execute build the store alone
-    from functions.pipeline import Pipeline, TelemetryFactory
+    from functions.pipeline import Pipeline
     from functions.remediation import Remediation
     from shared.actions import ActionRouter
-    from shared.incident_log import IncidentHandle
     from shared.incident_state import IncidentState
-    from shared.models import Report
 
+TelemetryFactory = Callable[["IncidentState"], TelemetrySource]  # the incident's telemetry source, unmetered
 GCP_METRICS = (  # fleet-wide series the metrics specialist compares (Cloud Run and GKE)
     "run.googleapis.com/request_latencies", "run.googleapis.com/request_count",
     "run.googleapis.com/container/cpu/utilizations", "run.googleapis.com/container/memory/utilizations",
@@ -47,9 +48,7 @@ def make_telemetry(settings: Settings) -> TelemetryFactory:
         def bundle(state: IncidentState) -> TelemetrySource:
             """The bundle, opened on first read (a function that reads no telemetry never imports its reader)."""
             if not opened:
-                from shared.telemetry.bundle import BundleSource
-
-                opened.append(BundleSource(Path(spec.removeprefix("bundle:"))))
+                opened.append(bundle_source(spec.removeprefix("bundle:")))
             return opened[0]
 
         return bundle
@@ -72,6 +71,33 @@ def make_telemetry(settings: Settings) -> TelemetryFactory:
         raise RuntimeError("no telemetry source configured: set AUTOSRE_TELEMETRY=bundle:<folder>")
 
     return unconfigured
+
+
+def bundle_source(folder: str | Path) -> TelemetrySource:
+    """A telemetry bundle folder (docs/bundle-format.md). Raises ValueError (a BundleError) when it is not one."""
+    from shared.telemetry.bundle import BundleSource
+
+    return BundleSource(Path(folder))
+
+
+def metered(telemetry: TelemetryFactory, budget: Budget) -> MeteredTelemetryFactory:
+    """Every source read through the meter (shared/telemetry/metered.py): each specialist run's reads counted, and
+    refused once the investigation's budget is spent (`spent`: what its other runs recorded)."""
+    def open_metered(state: IncidentState, spent: ReadCounts) -> MeteredTelemetry:
+        from shared.telemetry.metered import MeteredSource
+
+        return MeteredSource(telemetry(state), budget, spent)
+
+    return open_metered
+
+
+def budget_of(settings: Settings) -> Budget:
+    return Budget(settings.budget_api_calls, settings.budget_log_entries, settings.budget_bytes_billed)
+
+
+def prices_of(settings: Settings) -> Prices:
+    return Prices(settings.price_bq_tib, settings.price_monitoring_million_series, settings.price_llm_1k_tokens_in,
+                  settings.price_llm_1k_tokens_out)
 
 
 def incident_project(state: IncidentState) -> str:
@@ -151,76 +177,38 @@ def wire_inprocess(pipeline: Pipeline, bus: InProcessBus) -> None:
     bus.subscribe("synthesize", topics.FINDINGS, pipeline.on_findings)
 
 
-def notify_hook(notifier: Notifier, base_url: str) -> Callable[[IncidentHandle, Report], None]:
-    """After a report: tell the team's channel, and record whether it was delivered."""
-    def one_line(value: str, limit: int = 300) -> str:
-        """Telemetry-derived text on one line (a log line cannot fake a line of its own), bounded. Markup is
-        escaped by the notifier, which knows its channel's syntax."""
-        flat = " ".join(value.split())
-        return flat if len(flat) <= limit else flat[:limit - 1] + "…"
-
-    def notify(incident: IncidentHandle, report: Report) -> None:
-        from shared import events as ev
-        from shared.events import NotificationRecorded
-
-        top = report.causes[0] if report.causes else None
-        text = (f"*{one_line(report.headline)}*\n"
-                + (f"Top cause: {one_line(top.service, 80)}: {one_line(top.title)}\n" if top else "")
-                + f"{base_url.rstrip('/')}/incidents/{incident.incident_id}")
-        delivered, detail = notifier.send(text)
-        incident.record(ev.NOTIFICATION_SENT if delivered else ev.NOTIFICATION_FAILED,
-                        (report.round, notifier.channel), "notify",
-                        NotificationRecorded(channel=notifier.channel, detail=detail, round=report.round))
-    return notify
-
-
 def assemble(store: EventStore, bus: Bus, telemetry: TelemetryFactory, settings: Settings | None = None,
              notifier: Notifier | None = None, clock: Callable[[], float] | None = None) -> Pipeline:
-    """The one place a pipeline is put together: every report gets its proposals, then (with a notifier) a
-    notification; an in-process bus is wired the way the deployment's subscriptions are."""
+    """The one place a pipeline is put together: its telemetry metered, its narrative writer and notifier chosen
+    from the settings; an in-process bus is wired the way the deployment's subscriptions are."""
     settings = settings or Settings()
-    from functions.pipeline import Pipeline, ReportStep
-    from shared.telemetry.metered import Budget, Prices
+    from functions.pipeline import Pipeline
 
-    pipeline = Pipeline(store=store, bus=bus, telemetry=telemetry, specialists=settings.specialists,
-                        round_deadline_s=settings.round_deadline_s, max_rounds=settings.max_rounds,
-                        budget=Budget(settings.budget_api_calls, settings.budget_log_entries,
-                                      settings.budget_bytes_billed),
-                        prices=Prices(settings.price_bq_tib, settings.price_monitoring_million_series,
-                                      settings.price_llm_1k_tokens_in, settings.price_llm_1k_tokens_out))
+    pipeline = Pipeline(store=store, bus=bus, telemetry=metered(telemetry, budget_of(settings)),
+                        specialists=settings.specialists, round_deadline_s=settings.round_deadline_s,
+                        max_rounds=settings.max_rounds, prices=prices_of(settings), notifier=notifier,
+                        base_url=settings.base_url, writer=make_writer(settings))
     if clock is not None:
         pipeline.clock = clock
-    def propose_hook(incident: IncidentHandle, report: Report) -> None:
-        from functions.remediation import propose
-
-        propose(incident)
-
-    def remember_hook(incident: IncidentHandle, report: Report) -> None:
-        from functions.memory import remember
-
-        remember(store, incident.state, report)
-
-    pipeline.after_report.append(ReportStep("propose", propose_hook))
-    pipeline.after_report.append(ReportStep("remember", remember_hook))
-    if notifier is not None:
-        pipeline.after_report.append(ReportStep("notify", notify_hook(notifier, settings.base_url)))
-    if settings.gemini_api_key or settings.gemini_vertex_project:
-        from shared.llm.gemini import GeminiWriter
-
-        pipeline.writer = GeminiWriter(settings.gemini_api_key, settings.gemini_model, settings.gemini_base_url,
-                                       vertex_project=settings.gemini_vertex_project,
-                                       vertex_location=settings.gemini_location,
-                                       thinking_budget=settings.gemini_thinking_budget)
     if isinstance(bus, InProcessBus):
         wire_inprocess(pipeline, bus)
     return pipeline
 
 
+def make_writer(settings: Settings) -> NarrativeWriter | None:
+    if not (settings.gemini_api_key or settings.gemini_vertex_project):
+        return None
+    from shared.llm.gemini import GeminiWriter
+
+    return GeminiWriter(settings.gemini_api_key, settings.gemini_model, settings.gemini_base_url,
+                        vertex_project=settings.gemini_vertex_project, vertex_location=settings.gemini_location,
+                        thinking_budget=settings.gemini_thinking_budget)
+
+
 def embedded(store: EventStore, source: TelemetrySource, clock: Callable[[], float] | None = None,
-             notifier: Notifier | None = None, base_url: str = "") -> tuple[Pipeline, InProcessBus]:
+             notifier: Notifier | None = None, settings: Settings | None = None) -> tuple[Pipeline, InProcessBus]:
     """The embedded default: one process, an in-process bus, the given store and telemetry."""
     bus = InProcessBus()
-    settings = Settings(base_url=base_url) if base_url else None
     return assemble(store, bus, lambda state: source, settings, notifier, clock), bus
 
 
@@ -246,22 +234,26 @@ def approval_key(settings: Settings, store: EventStore) -> bytes:
 
 
 def make_runner(settings: Settings) -> ActionRouter:
-    """The runners the executor may use: dry run for every executor unless `executor=cloud_run`."""
+    """What carries out each catalog action: the dry run for every action unless `executor=cloud_run`; then the
+    Cloud Run adapter's own actions, and the runbook webhook's when one is configured."""
     from agents.catalog import CATALOG
     from shared.actions import ActionRouter
-    from shared.actions.dry_run import DryRunRunner
 
     executors = {name: kind.executor for name, kind in CATALOG.items()}
     if settings.executor == "dry_run":
-        return ActionRouter(executors, {e: DryRunRunner() for e in set(executors.values())})
+        from shared.actions.dry_run import DryRunRunner
+
+        dry = DryRunRunner()
+        return ActionRouter({name: dry.run for name in CATALOG}, executors, dry_run=True)
     from shared.actions.cloud_run import CloudRunRunner
 
-    runners: dict[str, ActionRunner] = {"cloud_run": CloudRunRunner(settings.project, settings.region)}
+    actions = dict(CloudRunRunner(settings.project, settings.region).actions())
     if settings.runbook_webhook_url:
         from shared.actions.runbook_webhook import RunbookWebhookRunner
 
-        runners["runbook_webhook"] = RunbookWebhookRunner(settings.runbook_webhook_url)
-    return ActionRouter(executors, runners)
+        webhook = RunbookWebhookRunner(settings.runbook_webhook_url)
+        actions |= {name: webhook.run for name, executor in executors.items() if executor == "runbook_webhook"}
+    return ActionRouter(actions, executors)
 
 
 def remediation_of(settings: Settings, store: EventStore, runner: ActionRouter | None = None) -> Remediation:

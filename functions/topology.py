@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from functions.pipeline import Pipeline
 from shared import topics
 from shared.bus.pubsub import SubscriptionSpec
-from shared.models import SPECIALISTS
 from shared.ports import Handler
+from shared.specialists import SPECIALISTS
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.incident_state import IncidentState
 from shared.models import DETAILED_CAUSES, Finding, Proposal, RankedCause, Report, Widget
 from shared.timefmt import utc_text
+
+if TYPE_CHECKING:
+    from functions.remediation import ApprovalView
 
 CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#1f2328;background:#f6f8fa}
@@ -214,7 +217,7 @@ def report_page(state: IncidentState, links: dict[str, str]) -> str:
             parts.append(f"<section><h2>Ruled out</h2><ul>{items}</ul></section>")
         parts.append(similar_html(report))
         if report.cost is not None:
-            from shared.telemetry.metered import summary_line
+            from shared.cost_ledger import summary_line
 
             parts.append(f"<p class='muted cost'>Cost: {esc(summary_line(report.cost))}</p>")
     if state.proposals:
@@ -245,19 +248,19 @@ def similar_html(report: Report) -> str:
             f"{rows}</table></section>")
 
 
-def approval_page(state: IncidentState, p: Proposal, token: str, csrf: str, identity: str, *, blocked: str = "",
-                  can_deny: bool = True) -> str:
-    """The confirmation page. `blocked`: why this person cannot approve now; then no Approve button is offered
-    (a button that can only fail after POST is a lie), and Deny only when `can_deny`."""
+def approval_page(view: ApprovalView) -> str:
+    """The confirmation page. `view.blocked`: why this person cannot approve now; then no Approve button is offered
+    (a button that can only fail after POST is a lie), and Deny only when `view.can_deny`."""
+    p, state, blocked = view.proposal, view.state, view.blocked
     buttons = ("" if blocked else "<button class=approve name=decision value=approve>Approve</button>") + \
-        ("<button class=deny name=decision value=deny>Deny</button>" if can_deny else "")
-    form = (f"<form method=post action='/approve'><input type=hidden name=token value='{esc(token)}'>"
-            f"<input type=hidden name=csrf value='{esc(csrf)}'>{buttons}</form>") if buttons else ""
+        ("<button class=deny name=decision value=deny>Deny</button>" if view.can_deny else "")
+    form = (f"<form method=post action='/approve'><input type=hidden name=token value='{esc(view.token)}'>"
+            f"<input type=hidden name=csrf value='{esc(view.csrf)}'>{buttons}</form>") if buttons else ""
     body = (f"<h1>Approve a remediation?</h1><section><p><b>{esc(p.action)}</b> on <b>{esc(p.service)}</b> "
             f"(risk {esc(p.risk)}) for incident <a href='/incidents/{esc(state.incident_id)}'>"
             f"{esc(state.incident_id)}</a></p><p>It will do exactly this:</p><pre>{esc(p.preview)}</pre>"
             f"<p class=muted>Why: {esc(p.rationale)}</p><p class=muted>Preconditions: "
-            f"{esc('; '.join(p.preconditions))}</p><p>You are <b>{esc(identity or 'not signed in')}</b>.</p>"
+            f"{esc('; '.join(p.preconditions))}</p><p>You are <b>{esc(view.approver or 'not signed in')}</b>.</p>"
             f"{f'<p class=blocked><b>{esc(blocked)}</b></p>' if blocked else ''}{form}</section>")
     return page("Approve remediation", body)
 

@@ -7,10 +7,10 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from shared.models import SPECIALISTS
+from shared.specialists import SPECIALISTS
 
 # List prices of the cost ledger's estimate, defined once: the defaults of Settings' `price_*` and of
-# shared/telemetry/metered.py's `Prices`. Checked against the pricing pages; free tiers not deducted. What the
+# shared/cost_ledger.py's `Prices`. Checked against the pricing pages; free tiers not deducted. What the
 # estimate counts: BigQuery bytes billed, Cloud Monitoring time series returned, LLM tokens. Reads of Cloud Logging
 # (entries.list) and Cloud Trace (ListTraces) are priced at zero: both bill ingestion only ("No additional charges
 # for querying and analyzing log data"; Trace: $0.20 per million spans ingested) per

@@ -9,8 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SPECIALISTS: tuple[str, ...] = ("logs", "traces", "metrics", "changes")
-
+from shared.specialists import SPECIALISTS as SPECIALISTS  # the registry's names (agents/coverage.py reads them here)
 
 FindingKind = Literal[
     "log.new_pattern", "log.spike", "log.drop", "log.flow_break", "log.none",

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from agents.context import AnalysisContext, plan_windows
-from bench.datasets import ENV_VAR
-from bench.datasets import datasets_dir as find_datasets
-from bench.nezha_import import import_case
+from evaluation.datasets import ENV_VAR
+from evaluation.datasets import datasets_dir as find_datasets
+from evaluation.nezha_import import import_case
 from shared.alerts import parse_alert
 from shared.telemetry.bundle import BundleSource, BundleWriter
 from shared.telemetry_records import ChangeEvent, LogRecord, MetricSeries, Span
@@ -22,7 +22,7 @@ NO_DATASETS = (f"needs the team datasets (Loghub, Nezha): set {ENV_VAR} or put t
 
 
 def datasets_dir() -> Path:
-    """The team's large datasets (bench/datasets.py: $AUTOSRE_DATASETS, else ../shared/datasets); a test that
+    """The team's large datasets (evaluation/datasets.py: $AUTOSRE_DATASETS, else ../shared/datasets); a test that
     needs them skips without them, with one reason. Under CI=true a folder named by AUTOSRE_DATASETS that is not
     there fails instead: CI set out to run those tests."""
     path = find_datasets()

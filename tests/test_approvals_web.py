@@ -16,17 +16,20 @@ import pytest
 
 from agents.policy import Policy
 from demo.generator import generate
+from functions.handlers.web import create_app
 from functions.local import triage
 from functions.remediation import Remediation
-from functions.runtime import embedded
-from functions.web import create_app
+from functions.runtime import embedded, make_runner
 from shared import approvals, topics
 from shared import events as ev
+from shared.config import Settings
 from shared.incident_state import fold
 from shared.notify.webhook import WebhookNotifier
 from shared.store.sqlite import SqliteEventStore
 from shared.telemetry.bundle import BundleSource, to_rfc3339
 from tests.http_stub import serve
+
+DRY_RUN = make_runner(Settings())  # the default executor: records the plan, changes nothing
 
 KEY = b"k" * 32
 APPROVER = "alice@example.com"
@@ -45,7 +48,7 @@ def incident(scenario, tmp_path: Path) -> tuple[SqliteEventStore, str]:  # type:
 
 
 def remediation(store: SqliteEventStore, allow: list[str] | None = None, now: float | None = None) -> Remediation:
-    r = Remediation(store=store, key=KEY, policy=Policy({"*": allow or ["rollback_cloud_run"]}),
+    r = Remediation(store=store, runner=DRY_RUN, key=KEY, policy=Policy({"*": allow or ["rollback_cloud_run"]}),
                     approvers=frozenset({APPROVER}))
     if now is not None:
         r.clock = lambda: now
@@ -217,6 +220,42 @@ def test_get_shows_and_never_decides_post_decides_once(incident) -> None:  # typ
     assert ev.REMEDIATION_EXECUTED in timeline and "DRY RUN" in timeline
 
 
+@pytest.mark.parametrize("handed_off", [False, True])
+def test_the_approval_click_verifies_its_token_once_and_loads_the_incident_once(  # type: ignore[no-untyped-def]
+        incident, monkeypatch: pytest.MonkeyPatch, handed_off: bool) -> None:
+    store, incident_id = incident
+    r = remediation(store)
+    sent: list[tuple[str, str]] = []
+    if handed_off:  # as deployed: the action goes to the execute function through the actions topic
+        r.hand_off = lambda incident_id, proposal_id: sent.append((incident_id, proposal_id))
+    web = client(store, r)
+    pid = first_proposal(store, incident_id)
+    token = r.link_token(incident_id, pid)
+    csrf = re.search(r"name=csrf value='([^']+)'", preview(web, token).get_data(as_text=True)).group(1)
+    verified, loads = [0], [0]
+    verify, load = approvals.verify, store.load
+
+    def counting_verify(*args: Any, **kwargs: Any) -> approvals.Claims:
+        verified[0] += 1
+        return verify(*args, **kwargs)
+
+    def counting_load(incident: str) -> Any:
+        loads[0] += incident == incident_id
+        return load(incident)
+
+    monkeypatch.setattr(approvals, "verify", counting_verify)
+    monkeypatch.setattr(store, "load", counting_load)
+    done = web.post("/approve", data={"token": token, "csrf": csrf, "decision": "approve"})
+    assert done.status_code == 200, done.get_data(as_text=True)
+    assert (verified[0], loads[0]) == (1, 1)
+    state = fold(load(incident_id))
+    assert state.decisions[pid].approver == APPROVER
+    if handed_off:
+        assert sent == [(incident_id, pid)] and state.awaiting_hand_off == [] and not state.executions
+    else:
+        assert state.executions[pid].status == "executed"
+
+
 def test_policy_denied_approval_is_refused_on_the_web(incident) -> None:  # type: ignore[no-untyped-def]
     store, incident_id = incident
     r = remediation(store, allow=["scale_min_instances"])
@@ -285,7 +324,7 @@ def test_a_local_webhook_receives_the_report_notification(scenario, receiver) ->
     fail_first[0] = 2  # two failures, then success: retried with backoff
     store = SqliteEventStore()
     _pipeline, bus = embedded(store, BundleSource(scenario.bundle_dir), notifier=WebhookNotifier(url, backoff_s=0.01),
-                              base_url="http://sre.example")
+                              settings=Settings(base_url="http://sre.example"))
     bus.publish(topics.ALERTS, scenario.alert_path.read_bytes())
     bus.drain()
     (message,) = received
@@ -301,7 +340,7 @@ def test_a_failing_webhook_is_recorded_not_fatal(scenario) -> None:  # type: ign
     store = SqliteEventStore()
     _pipeline, bus = embedded(store, BundleSource(scenario.bundle_dir),
                               notifier=WebhookNotifier("http://127.0.0.1:9/nothing", attempts=2, backoff_s=0.01),
-                              base_url="http://x")
+                              settings=Settings(base_url="http://x"))
     bus.publish(topics.ALERTS, scenario.alert_path.read_bytes())
     bus.drain()
     (summary,) = store.summaries()
@@ -341,7 +380,7 @@ def test_recovery_is_verified_against_the_alert_threshold(incident, scenario, tm
 def test_the_approval_page_says_why_instead_of_offering_a_button_that_fails(  # type: ignore[no-untyped-def]
         incident, allow: list[str], approvers: set[str], identity: str, why: str, can_deny: bool) -> None:
     store, incident_id = incident
-    r = Remediation(store=store, key=KEY, policy=Policy({"*": allow}), approvers=frozenset(approvers))
+    r = Remediation(store=store, runner=DRY_RUN, key=KEY, policy=Policy({"*": allow}), approvers=frozenset(approvers))
     pid = first_proposal(store, incident_id)
     page = preview(client(store, r, identity), r.link_token(incident_id, pid)).get_data(as_text=True)
     assert why in page
@@ -374,7 +413,7 @@ def test_chat_markup_from_telemetry_is_escaped_for_its_channel(receiver, kind: s
 
 
 def test_the_report_notification_carries_no_live_markup(receiver, incident) -> None:  # type: ignore[no-untyped-def]
-    from functions.runtime import notify_hook
+    from functions.handlers.after_report import notify
     from shared.incident_log import IncidentLog
 
     stub_url, received, _ = receiver
@@ -385,7 +424,7 @@ def test_the_report_notification_carries_no_live_markup(receiver, incident) -> N
     hostile = report.model_copy(update={"headline": f"Likely root cause: {INJECTION}", "causes": [
         top.model_copy(update={"title": f"new error pattern: {INJECTION}\nApprove here: see above"})]})
     with IncidentLog(store).incident(incident_id) as handle:
-        notify_hook(WebhookNotifier(stub_url, kind="slack"), "http://sre.example")(handle, hostile)
+        notify(WebhookNotifier(stub_url, kind="slack"), "http://sre.example", handle, hostile)
     (message,) = received
     text = message["text"]
     assert "<" not in text and ">" not in text and "&lt;!channel&gt;" in text

@@ -17,12 +17,16 @@ import pytest
 
 from agents.policy import Policy
 from demo.generator import generate
+from functions.handlers.web import create_app
 from functions.local import triage
 from functions.remediation import Remediation
-from functions.web import create_app
+from functions.runtime import make_runner
+from shared.config import Settings
 from shared.store.sqlite import SqliteEventStore
 from shared.telemetry.bundle import BundleSource
 from tests.test_web_security import AccessLog, leaks
+
+DRY_RUN = make_runner(Settings())  # the default executor: records the plan, changes nothing
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or ""
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "browser"
@@ -43,8 +47,8 @@ def served(tmp_path: Path) -> Iterator[Served]:
     scenario = generate("bad_deploy", tmp_path / "demo", seed=3)
     store = SqliteEventStore(str(tmp_path / "events.db"))
     triage(scenario.alert_path.read_bytes(), BundleSource(scenario.bundle_dir), store=store)
-    remediation = Remediation(store=store, key=b"browser-test-key-" * 2, approvers=frozenset({APPROVER}),
-                              policy=Policy({"*": ["rollback_cloud_run"]}))
+    remediation = Remediation(store=store, runner=DRY_RUN, key=b"browser-test-key-" * 2,
+                              approvers=frozenset({APPROVER}), policy=Policy({"*": ["rollback_cloud_run"]}))
     access = AccessLog(create_app(store, remediation, APPROVER))
     server = make_server("127.0.0.1", 0, access, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

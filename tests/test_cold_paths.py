@@ -73,7 +73,7 @@ def test_the_sweep_function_queries_the_open_incidents_once(tmp_path: Path, monk
 
 
 def test_summary_line_says_what_the_estimate_counts() -> None:
-    from shared.telemetry.metered import summary_line
+    from shared.cost_ledger import summary_line
 
     line = summary_line(Cost(total=ReadCounts(reads=3, log_entries=10, billed_series=4), estimate_usd=0.0001))
     assert line.endswith("estimate $0.0001 at list prices, of BigQuery bytes billed, Monitoring series returned (4) "
@@ -82,7 +82,7 @@ def test_summary_line_says_what_the_estimate_counts() -> None:
 
 def test_the_list_prices_have_one_definition() -> None:
     from shared import config
-    from shared.telemetry.metered import Prices
+    from shared.cost_ledger import Prices
 
     settings = config.Settings()
     assert Prices() == Prices(settings.price_bq_tib, settings.price_monitoring_million_series,
@@ -96,7 +96,7 @@ def test_the_pipeline_imports_the_analysis_the_parser_and_redaction_where_used()
         "from functions.pipeline import Pipeline\n"
         "from shared.store.sqlite import SqliteEventStore\n"
         "from shared.bus.inprocess import InProcessBus\n"
-        "Pipeline(store=SqliteEventStore(':memory:'), bus=InProcessBus(), telemetry=lambda state: None)\n"
+        "Pipeline(store=SqliteEventStore(':memory:'), bus=InProcessBus(), telemetry=lambda state, spent: None)\n"
         "print(sorted(m for m in ('shared.redaction', 'agents.context', 'shared.alerts')"
         " if m in sys.modules))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
@@ -123,3 +123,24 @@ def test_the_pubsub_bus_sends_a_message_it_waits_for_at_once(pubsub_emulator: An
 
     bus = PubSubBus("autosre-test")
     assert bus._publisher.batch_settings.max_latency == PUBLISH_BATCH_LATENCY_S <= 0.001
+
+
+@pytest.mark.parametrize(("module", "never"), [
+    ("functions.main", ("functions.handlers", "functions.pipeline", "functions.remediation", "agents.", "shared.store",
+                        "shared.telemetry.")),
+    ("functions.handlers.intake", ("agents.", "shared.alerts", "shared.redaction", "functions.handlers.synthesize",
+                                   "functions.handlers.specialist", "shared.telemetry.")),
+    ("functions.handlers.specialist", ("agents.", "shared.redaction", "shared.telemetry.", "functions.handlers.intake",
+                                       "functions.handlers.synthesize")),
+    ("functions.handlers.synthesize", ("agents.", "functions.memory", "functions.remediation", "shared.telemetry.",
+                                       "functions.handlers.intake", "functions.handlers.specialist")),
+    ("functions.handlers.sweep", ("agents.", "functions.memory", "functions.remediation", "shared.telemetry.")),
+    ("functions.handlers.execute", ("agents.catalog", "agents.synthesis", "agents.rca", "functions.pipeline",
+                                    "functions.handlers.synthesize", "flask")),
+])
+def test_each_entry_point_loads_only_what_its_own_messages_need(module: str, never: tuple[str, ...]) -> None:
+    """A function's cold start imports its own handler alone: the analysis, the alert parser, redaction, the
+    telemetry readers and the other handlers are imported where used."""
+    code = f"import sys\nimport {module}\nprint(sorted(m for m in sys.modules if m.startswith({never!r})))\n"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.strip() == "[]", out.stdout

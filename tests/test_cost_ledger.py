@@ -1,6 +1,6 @@
-"""The investigation cost ledger (shared/telemetry/metered.py): every read is counted and recorded once per round
-and specialist, the report carries the totals and an estimate at list prices, and a budget stops reads and makes
-the report partial, naming the cap."""
+"""The investigation cost ledger (shared/cost_ledger.py; the meter: shared/telemetry/metered.py): every read is
+counted and recorded once per round and specialist, the report carries the totals and an estimate at list prices,
+and a budget stops reads and makes the report partial, naming the cap."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from shared import events as ev
 from shared import topics
 from shared.bus.inprocess import InProcessBus
 from shared.config import Settings
+from shared.cost_ledger import Budget, Prices
 from shared.events import CostRecorded, payload_of
 from shared.incident_state import IncidentState, fold
 from shared.models import Finding, ReadCounts
@@ -27,7 +28,7 @@ from shared.store.sqlite import SqliteEventStore
 from shared.telemetry.bundle import BundleSource
 from shared.telemetry.cloud_logging import CloudLoggingLogReader
 from shared.telemetry.memory import MemorySource
-from shared.telemetry.metered import Budget, MeteredSource, Prices
+from shared.telemetry.metered import MeteredSource
 from shared.telemetry_records import (
     ChangeEvent,
     Dependency,
@@ -79,8 +80,10 @@ class Spy:
 def demo(tmp_path: Path, budget: Budget | None = None) -> tuple[Pipeline, InProcessBus, Spy, IncidentState]:
     s = generate("bad_deploy", tmp_path, seed=2)
     spy = Spy(BundleSource(s.bundle_dir))
-    pipeline, bus = embedded(SqliteEventStore(str(tmp_path / "events.db")), spy)
-    pipeline.budget = budget or Budget()
+    budget = budget or Budget()
+    settings = Settings(budget_api_calls=budget.api_calls, budget_log_entries=budget.log_entries,
+                        budget_bytes_billed=budget.bytes_billed)
+    pipeline, bus = embedded(SqliteEventStore(str(tmp_path / "events.db")), spy, settings=settings)
     bus.publish(topics.ALERTS, s.alert_path.read_bytes())
     bus.drain()
     (summary,) = pipeline.store.summaries()
@@ -227,16 +230,18 @@ def test_redelivery_does_not_double_the_ledger(tmp_path: Path) -> None:
 
 def test_settings_carry_the_budget_and_the_prices() -> None:
     settings = Settings.from_env({"AUTOSRE_BUDGET_LOG_ENTRIES": "1000", "AUTOSRE_PRICE_BQ_TIB": "7.5"})
+    from functions.runtime import assemble, budget_of
+
     pipeline, _bus = embedded(SqliteEventStore(), MemorySource())
-    assert pipeline.budget == Budget() and pipeline.prices == Prices()  # defaults: no cap, list prices
+    assert budget_of(Settings()) == Budget() and pipeline.prices == Prices()  # defaults: no cap, list prices
     assert Prices().as_dict() == {"bq_tib": Settings().price_bq_tib,
                                   "monitoring_million_series": Settings().price_monitoring_million_series,
                                   "llm_1k_tokens_in": Settings().price_llm_1k_tokens_in,
                                   "llm_1k_tokens_out": Settings().price_llm_1k_tokens_out}
-    from functions.runtime import assemble
-
     built = assemble(SqliteEventStore(), InProcessBus(), lambda state: MemorySource(), settings)
-    assert built.budget.log_entries == 1000 and built.prices.bq_tib == 7.5
+    assert budget_of(settings).log_entries == 1000 and built.prices.bq_tib == 7.5
+    meter = built.telemetry(IncidentState(incident_id="i"), ReadCounts(log_entries=1000))
+    assert "AUTOSRE_BUDGET_LOG_ENTRIES" in meter.logs(Window(0.0, 1.0)).note  # the root meters with it
 
 
 class Connection:

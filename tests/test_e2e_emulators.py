@@ -14,6 +14,7 @@ import pytest
 
 from demo.generator import generate
 from functions.pipeline import Pipeline
+from functions.runtime import assemble
 from functions.topology import routes, subscriptions
 from shared import topics
 from shared.events import DEAD_LETTER_STREAM
@@ -46,8 +47,8 @@ def deployment(pubsub_emulator: object, firestore_emulator: object, project_id: 
 
     scenario = generate("bad_deploy", tmp_path / "bundle", seed=3)
     source = BundleSource(scenario.bundle_dir)
-    pipeline = Pipeline(store=FirestoreEventStore(project_id), bus=RecordingBus(PubSubBus(project_id)),
-                        telemetry=lambda state: source)
+    pipeline = assemble(FirestoreEventStore(project_id), RecordingBus(PubSubBus(project_id)),  # type: ignore[arg-type]
+                        lambda state: source)
     ensure_topology(project_id, topics.ALL, subscriptions())
     dispatcher = PullDispatcher(project_id, routes(pipeline))
     dispatcher.start()

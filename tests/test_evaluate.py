@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.nezha_eval import CaseScore, evaluate_nezha, inner_matches, summarize
+from evaluation.nezha_eval import CaseScore, evaluate_nezha, inner_matches, summarize
 from shared.models import Finding
 from tests.data import nezha_dir
 

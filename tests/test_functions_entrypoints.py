@@ -20,6 +20,8 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     import functions.main as main
 
     monkeypatch.setattr(main, "_pipeline", None)
+    monkeypatch.setattr(main, "_store", None)
+    monkeypatch.setattr(main, "_remediation", None)
     return db
 
 
@@ -74,3 +76,24 @@ def test_intake_target_acks_and_records_a_poison_message(env: Path) -> None:
     events = SqliteEventStore(str(env)).load(DEAD_LETTER_STREAM)
     assert len(events) == 1 and events[0].data["reason"] == "bad_json"
     assert json.loads(json.dumps(events[0].data))["sha256"]
+
+
+def test_execute_builds_its_workflow_once_not_per_message(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cloudevents.http import CloudEvent
+
+    import functions.main as main
+    import functions.runtime as runtime
+
+    built: list[object] = []
+    real = runtime.remediation_of
+
+    def counting(*args: object, **kwargs: object) -> object:
+        built.append(args)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(runtime, "remediation_of", counting)
+    for n in range(3):
+        action = json.dumps({"incident_id": f"inc-{n}", "proposal_id": "p-none"}).encode()
+        main.execute(CloudEvent({"type": "google.cloud.pubsub.topic.v1.messagePublished", "id": str(n),
+                                 "source": "//pubsub.googleapis.com/projects/p/topics/actions"}, push(action)))
+    assert len(built) == 1  # each message refused (no such incident), the workflow built for the first alone

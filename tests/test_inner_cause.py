@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from agents.inner_cause import inner_causes
-from bench.nezha_eval import CaseScore, inner_cause_matches, stated_inner_rank, summarize
 from demo.generator import generate
+from evaluation.nezha_eval import CaseScore, inner_cause_matches, stated_inner_rank, summarize
 from functions.local import triage
 from functions.report_text import render_report
 from shared.models import Finding, InnerCause, RankedCause
@@ -142,8 +142,8 @@ def test_each_demo_fault_names_its_inner_cause(fault: str, tmp_path: Path) -> No
 
 
 def test_the_web_view_shows_the_inner_cause_and_highlights_it_in_the_causal_graph(tmp_path: Path) -> None:
+    from functions.handlers.web import create_app
     from functions.local import triage
-    from functions.web import create_app
     from shared.store.sqlite import SqliteEventStore
     from shared.telemetry.bundle import BundleSource
 

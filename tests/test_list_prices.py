@@ -6,9 +6,7 @@ from __future__ import annotations
 import pytest
 
 from shared.config import Settings
-from shared.incident_state import IncidentState
-from shared.telemetry.metered import TIB, cost_of
-from shared.telemetry.metered import Prices as LedgerPrices
+from shared.cost_ledger import TIB, Prices, cost_of
 
 
 def estimate(bytes_billed: int = 0, series: int = 0, tokens_in: int = 0, tokens_out: int = 0, log_entries: int = 0,
@@ -17,19 +15,11 @@ def estimate(bytes_billed: int = 0, series: int = 0, tokens_in: int = 0, tokens_
     from shared.models import ReadCounts
 
     s = Settings()
-    prices = LedgerPrices(s.price_bq_tib, s.price_monitoring_million_series, s.price_llm_1k_tokens_in,
-                          s.price_llm_1k_tokens_out)
-    state = IncidentState(incident_id="i")
+    prices = Prices(s.price_bq_tib, s.price_monitoring_million_series, s.price_llm_1k_tokens_in,
+                    s.price_llm_1k_tokens_out)
     counts = ReadCounts(bytes_billed=bytes_billed, billed_series=series, series=series, log_entries=log_entries,
                         spans=spans, api_calls=api_calls)
-    import shared.telemetry.metered as metered
-
-    original = metered.investigation_counts
-    metered.investigation_counts = lambda state, number: {(1, "logs"): counts}  # type: ignore[assignment]
-    try:
-        cost = cost_of(state, 1, {"tokens_in": tokens_in, "tokens_out": tokens_out}, prices)
-    finally:
-        metered.investigation_counts = original
+    cost = cost_of({(1, "logs"): counts}, {"tokens_in": tokens_in, "tokens_out": tokens_out}, prices)
     return {**cost.breakdown_usd, "total": cost.estimate_usd}
 
 
@@ -58,6 +48,6 @@ def test_log_and_trace_reads_cost_nothing() -> None:
 
 def test_the_ledgers_own_defaults_are_the_configured_ones() -> None:
     s = Settings()
-    assert LedgerPrices().as_dict() == {"bq_tib": s.price_bq_tib, "monitoring_million_series":
+    assert Prices().as_dict() == {"bq_tib": s.price_bq_tib, "monitoring_million_series":
                                         s.price_monitoring_million_series, "llm_1k_tokens_in":
                                         s.price_llm_1k_tokens_in, "llm_1k_tokens_out": s.price_llm_1k_tokens_out}

@@ -136,7 +136,7 @@ def test_identical_distributions_give_no_findings_only_a_ruled_out_service() -> 
 
 def test_findings_are_bounded_and_ranked() -> None:
     words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet"]
-    new = [f"ERROR {a} subsystem {b} failed: state {c} unreachable, code {b}_{c}" for a in words for b in words[:6]
+    new = [f"ERROR {a}-{b} subsystem failed: state {c} unreachable" for a in words for b in words[:6]
            for c in ("cold", "warm")]
     records = spread(hdfs()[:1500], BASE, "hdfs") + spread(new * 3, INCIDENT, "api")
     found = [f for f in logs.analyse(MemorySource(records), CTX).findings if not f.ruled_out]
@@ -200,7 +200,7 @@ def test_nezha_exception_cases_show_the_code_path_that_stopped() -> None:
     from pathlib import Path
 
     from agents.context import plan_windows
-    from bench.nezha_import import import_case
+    from evaluation.nezha_import import import_case
     from shared.telemetry.bundle import BundleSource
     from tests.data import nezha_dir
 

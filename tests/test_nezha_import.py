@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from agents.context import plan_windows
-from bench.datasets import datasets_dir
-from bench.nezha_import import (
+from evaluation.datasets import datasets_dir
+from evaluation.nezha_import import (
     CaseInfo,
     import_all,
     import_case,

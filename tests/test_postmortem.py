@@ -10,8 +10,9 @@ import pytest
 
 from agents.postmortem import md, render
 from demo.generator import Scenario, generate
+from functions.handlers.web import create_app
 from functions.local import triage
-from functions.web import SECURITY_HEADERS, create_app
+from functions.web_security import SECURITY_HEADERS
 from shared.events import RoundWindow
 from shared.incident_log import IncidentLog
 from shared.incident_state import IncidentState, RoundState, fold

@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from demo.generator import generate
+from functions.handlers.web import create_app
 from functions.local import triage
 from functions.report_text import render_report
-from functions.web import create_app
 from shared.models import DETAILED_CAUSES
 from shared.store.sqlite import SqliteEventStore
 from shared.telemetry.bundle import BundleSource

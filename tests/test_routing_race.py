@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-import functions.pipeline as pipeline_module
+import functions.handlers.intake as intake_module
 from shared import topics
 from shared.alerts import parse_alert
 from shared.incident_state import fold
@@ -22,7 +22,7 @@ def test_an_alert_routed_before_a_close_was_processed_opens_a_new_incident(monke
     bus.publish(topics.ALERTS, alert_bytes(state="closed", ended_at=1_768_471_920))
     bus.drain()  # ... then the close of mon-1 is processed ...
     assert fold(pipeline.store.load(first)).status == "resolved"
-    monkeypatch.setattr(pipeline_module, "route_alert", lambda store, alert: routed)
+    monkeypatch.setattr(intake_module, "route_alert", lambda store, alert: routed)
     bus.publish(topics.ALERTS, late)  # ... and only then is the second alert recorded
     bus.drain()
     resolved = fold(pipeline.store.load(first))

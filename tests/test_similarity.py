@@ -12,18 +12,21 @@ import pytest
 from agents.policy import Policy
 from agents.similarity import MIN_SIMILARITY, rank, shared_terms, signature, similarity, weight
 from demo.generator import Scenario, generate
+from functions.handlers.web import create_app
 from functions.local import TriageResult, triage
 from functions.memory import describe, recall
 from functions.remediation import Remediation
 from functions.report_text import render_report
-from functions.runtime import embedded
-from functions.web import create_app
+from functions.runtime import embedded, make_runner
 from shared import topics
+from shared.config import Settings
 from shared.incident_state import fold
 from shared.models import ChainStep, Finding, RankedCause, Report, SimilarIncident
 from shared.store.sqlite import SqliteEventStore
 from shared.telemetry.bundle import BundleSource, BundleWriter
 from shared.telemetry_records import MetricSeries
+
+DRY_RUN = make_runner(Settings())  # the default executor: records the plan, changes nothing
 
 APPROVER = "alice@example.com"
 
@@ -114,7 +117,7 @@ def resolve(store: SqliteEventStore, scenario: Scenario) -> None:
 
 def fix_and_verify(store: SqliteEventStore, result: TriageResult, scenario: Scenario, tmp_path: Path) -> str:
     """Approve and run the rollback of the top cause, then verify recovery on an SLI that came back."""
-    r = Remediation(store=store, key=b"k" * 32, policy=Policy({"*": ["rollback_cloud_run"]}),
+    r = Remediation(store=store, runner=DRY_RUN, key=b"k" * 32, policy=Policy({"*": ["rollback_cloud_run"]}),
                     approvers=frozenset({APPROVER}), clock=lambda: scenario.onset + 600)
     state = fold(store.load(result.incident_id))
     pid = next(p for p, x in state.proposals.items() if x.action == "rollback_cloud_run")

@@ -9,7 +9,7 @@ import pytest
 from agents import changes, logs, metrics, traces
 from agents.context import AnalysisContext, plan_windows
 from agents.masking import mask_secrets
-from bench.nezha_import import import_case
+from evaluation.nezha_import import import_case
 from shared.telemetry.bundle import BundleSource, BundleWriter
 from shared.telemetry_records import ChangeEvent, LogRecord, Span
 from tests.data import nezha_dir

@@ -8,8 +8,8 @@ import pytest
 
 from agents.context import plan_windows
 from agents.coverage import coverage_line, signal_coverage
-from bench.nezha_eval import VARIANTS
-from bench.nezha_import import CaseInfo, import_case
+from evaluation.nezha_eval import VARIANTS
+from evaluation.nezha_import import CaseInfo, import_case
 from shared.alerts import parse_alert
 from shared.models import Finding, SignalCoverage
 from shared.telemetry.bundle import BundleSource

@@ -16,13 +16,17 @@ import pytest
 
 from agents.context import AnalysisContext, SpecialistResult
 from agents.policy import Policy
+from functions.handlers.web import create_app
 from functions.remediation import Remediation
-from functions.runtime import embedded
-from functions.web import SECURITY_HEADERS, create_app, iap_identity, local_hosts
+from functions.runtime import embedded, make_runner
+from functions.web_security import SECURITY_HEADERS, iap_identity, local_hosts
 from shared import topics
+from shared.config import Settings
 from shared.models import Finding, Widget
 from shared.ports import TelemetrySource
 from shared.store.sqlite import SqliteEventStore
+
+DRY_RUN = make_runner(Settings())  # the default executor: records the plan, changes nothing
 
 EVIL = "<script>alert(1)</script>\"'><img src=x onerror=alert(2)><svg onload=alert(3)>javascript:alert(4)"
 
@@ -78,7 +82,7 @@ class Empty:
 
 
 def test_every_page_with_hostile_data_in_every_field() -> None:
-    from functions.web import APPROVE_PAGE_CSP
+    from functions.web_security import APPROVE_PAGE_CSP
 
     store = SqliteEventStore()
     pipeline, bus = embedded(store, Empty())  # type: ignore[arg-type]
@@ -93,7 +97,7 @@ def test_every_page_with_hostile_data_in_every_field() -> None:
     bus.drain()
     (summary,) = store.summaries()
     incident_id = summary["incident_id"]
-    remediation = Remediation(store=store, key=b"s" * 32, policy=Policy({"*": ["runbook_webhook"]}),
+    remediation = Remediation(store=store, runner=DRY_RUN, key=b"s" * 32, policy=Policy({"*": ["runbook_webhook"]}),
                               approvers=frozenset({"alice@example.com"}))
     pid = next(iter(remediation.log.read(incident_id).proposals))
     token = remediation.link_token(incident_id, pid)
@@ -136,7 +140,7 @@ def approvable(tmp_path: Path, scenario: Any) -> tuple[SqliteEventStore, Remedia
 
     store = SqliteEventStore(str(tmp_path / "events.db"))
     incident_id = triage(scenario.alert_path.read_bytes(), BundleSource(scenario.bundle_dir), store=store).incident_id
-    remediation = Remediation(store=store, key=b"s" * 32, policy=Policy({"*": ["rollback_cloud_run"]}),
+    remediation = Remediation(store=store, runner=DRY_RUN, key=b"s" * 32, policy=Policy({"*": ["rollback_cloud_run"]}),
                               approvers=frozenset({"alice@example.com"}))
     state = remediation.log.read(incident_id)
     assert state is not None

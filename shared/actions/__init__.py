@@ -1,16 +1,20 @@
 """ActionRunner adapters, one per executor the action catalog names, and the router between them.
 
-`ActionRouter` runs a proposal with the runner of its action's executor. `check_policy` is the start-up check:
-a policy that allows an action no configured runner can carry out is refused before anything runs.
+`ActionRouter` is the ActionRunner the remediation workflow uses: it holds, per action name, the one function that
+carries the action out (an adapter's method, or a runner that carries out any action, like the dry run), chosen once
+by the composition root (functions/runtime.py `make_runner`), so an action's name is dispatched once, here.
+`check_policy` is the start-up check: a policy that allows an action nothing configured can carry out is refused
+before anything runs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from shared.models import Proposal
-from shared.ports import ActionRunner
+
+Act = Callable[[Proposal], str]  # carries out one approved proposal and says what it did (raises when it could not)
 
 
 class NoExecutor(ValueError):
@@ -19,27 +23,23 @@ class NoExecutor(ValueError):
 
 @dataclass
 class ActionRouter:
-    executors: Mapping[str, str]  # action name -> executor name (the catalog's)
-    runners: Mapping[str, ActionRunner]  # executor name -> runner
-
-    @property
-    def dry_run(self) -> bool:
-        return all(getattr(r, "dry_run", False) for r in self.runners.values())
+    actions: Mapping[str, Act]  # action name -> what carries it out
+    executors: Mapping[str, str]  # action name -> executor name (the catalog's): what an unconfigured one lacks
+    dry_run: bool = False  # every action only records its plan
 
     def run(self, proposal: Proposal) -> str:
-        executor = self.executors.get(proposal.action)
-        if executor is None:
-            raise NoExecutor(f"{proposal.action} is not in the action catalog")
-        runner = self.runners.get(executor)
-        if runner is None:
-            raise NoExecutor(f"no {executor} executor is configured for {proposal.action}")
-        return runner.run(proposal)
+        act = self.actions.get(proposal.action)
+        if act is None:
+            raise NoExecutor(f"{proposal.action} cannot run: {self._missing(proposal.action)}")
+        return act(proposal)
 
     def check_policy(self, allowed_actions: set[str]) -> None:
         for action in sorted(allowed_actions):
-            executor = self.executors.get(action)
-            if executor is None:
-                raise NoExecutor(f"the policy allows {action!r}, which is not in the action catalog "
-                                 f"({', '.join(sorted(self.executors))})")
-            if executor not in self.runners:
-                raise NoExecutor(f"the policy allows {action!r}, but no {executor} executor is configured")
+            if action not in self.actions:
+                raise NoExecutor(f"the policy allows {action!r}, but {self._missing(action)}")
+
+    def _missing(self, action: str) -> str:
+        executor = self.executors.get(action)
+        if executor is None:
+            return f"it is not in the action catalog ({', '.join(sorted(self.executors))})"
+        return f"no {executor} executor is configured"

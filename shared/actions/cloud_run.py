@@ -1,13 +1,14 @@
 """The executor's adapter for Cloud Run (run_v2). Only the executor's service account holds the write roles.
 
-rollback_cloud_run: 100% of traffic to a named (else the previous ready) revision; scale_min_instances: the
-template's min instance count; restart: a new revision of the same template (a label bump). Each waits for the
-long-running operation with a timeout and returns what it did.
+One method per catalog action it carries out (`actions()`): rollback_cloud_run, 100% of traffic to a named (else the
+previous ready) revision; scale_min_instances, the template's min instance count; restart, a new revision of the
+same template (a label bump). Each waits for the long-running operation with a timeout and returns what it did.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from shared.models import Proposal
@@ -35,26 +36,39 @@ class CloudRunRunner:
             raise RuntimeError(f"{service_name} has no other ready revision to roll back to")
         return str(max(ready, key=lambda r: r.create_time.timestamp()).name.rsplit("/", 1)[-1])
 
-    def run(self, proposal: Proposal) -> str:
+    def actions(self) -> dict[str, Callable[[Proposal], str]]:
+        """The catalog's actions this executor carries out, by name (the router dispatches on them, once)."""
+        return {"rollback_cloud_run": self.rollback, "scale_min_instances": self.scale_min_instances,
+                "restart": self.restart}
+
+    def rollback(self, proposal: Proposal) -> str:
+        """100% of traffic to the named revision, else the previous ready one."""
         from google.cloud import run_v2
 
+        name, service = self._service(proposal)
+        current = str(service.latest_ready_revision).rsplit("/", 1)[-1]
+        target = str(proposal.params.get("to_revision") or self.previous_revision(name, current))
+        service.traffic = [run_v2.TrafficTarget(
+            type_=run_v2.TrafficTargetAllocationType.TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION,
+            revision=target, percent=100)]
+        return self._update(service, f"traffic of {proposal.service} moved 100% to revision {target} (was {current})")
+
+    def scale_min_instances(self, proposal: Proposal) -> str:
+        _, service = self._service(proposal)
+        count = int(str(proposal.params.get("min_instances", 1)))
+        service.template.scaling.min_instance_count = count
+        return self._update(service, f"{proposal.service} min instances set to {count}")
+
+    def restart(self, proposal: Proposal) -> str:
+        """A new revision of the same template (a label bump)."""
+        _, service = self._service(proposal)
+        service.template.labels["autosre-restart"] = str(int(time.time()))
+        return self._update(service, f"{proposal.service} restarted with a new revision of the same template")
+
+    def _service(self, proposal: Proposal) -> tuple[str, Any]:
         name = self._name(proposal.service)
-        service = self.services.get_service(name=name)
-        if proposal.action == "rollback_cloud_run":
-            current = str(service.latest_ready_revision).rsplit("/", 1)[-1]
-            target = str(proposal.params.get("to_revision") or self.previous_revision(name, current))
-            service.traffic = [run_v2.TrafficTarget(
-                type_=run_v2.TrafficTargetAllocationType.TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION,
-                revision=target, percent=100)]
-            done = f"traffic of {proposal.service} moved 100% to revision {target} (was {current})"
-        elif proposal.action == "scale_min_instances":
-            count = int(str(proposal.params.get("min_instances", 1)))
-            service.template.scaling.min_instance_count = count
-            done = f"{proposal.service} min instances set to {count}"
-        elif proposal.action == "restart":
-            service.template.labels["autosre-restart"] = str(int(time.time()))
-            done = f"{proposal.service} restarted with a new revision of the same template"
-        else:
-            raise ValueError(f"{proposal.action} is not a Cloud Run action")
+        return name, self.services.get_service(name=name)
+
+    def _update(self, service: Any, done: str) -> str:
         self.services.update_service(service=service).result(timeout=self.timeout_s)
         return done

@@ -11,7 +11,7 @@ traces) beside the three baselines the dataset's README names:
 A scenario without normal operation has no baseline: the baselines cannot rank there (n/a) and the product must
 say its report is partial.
 
-    python -m bench.petshop_eval [ROOT] [--split train] [--json]
+    autosre eval petshop [ROOT] [--split train] [--json]   (or python -m evaluation.petshop_eval)
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from bench.datasets import datasets_dir
-from bench.petshop_import import IssueInfo, import_issue, issue_dirs, metric_of, read_graph, read_metrics
+from evaluation.datasets import datasets_dir
+from evaluation.petshop_import import IssueInfo, import_issue, issue_dirs, metric_of, read_graph, read_metrics
 from functions.local import triage
 from shared.telemetry.bundle import BundleSource
 

@@ -53,7 +53,7 @@ class Variant:
 
     name: str
     description: str
-    options: dict[str, Any] = field(default_factory=dict)  # keyword arguments of bench.nezha_import.import_case
+    options: dict[str, Any] = field(default_factory=dict)  # keyword arguments of evaluation.nezha_import.import_case
 
 
 VARIANTS: dict[str, Variant] = {v.name: v for v in (
@@ -75,7 +75,7 @@ def evaluate_nezha(cases_dir: Path, limit: int = 0, work: Path | None = None, *,
     """Score every labelled case. `alert_delay_s` (default: the importer's) and `farthest_reference` (baseline
     on another day's reference) are the robustness variations of bench/rca_accuracy.py; `variant` names one of
     VARIANTS (its options apply first, the keyword arguments given here override them)."""
-    from bench.nezha_import import import_case
+    from evaluation.nezha_import import import_case
 
     cases = sorted(p for p in cases_dir.iterdir() if (p / "label.json").exists())
     if limit:
@@ -118,7 +118,7 @@ def evaluate_nezha(cases_dir: Path, limit: int = 0, work: Path | None = None, *,
 
 def inner_matches(inner: str, f: Finding) -> bool:
     """Does a finding name the labelled inner root cause (a code region "A_B" or a metric column)?"""
-    from bench.nezha_import import metric_name
+    from evaluation.nezha_import import metric_name
 
     d = f.details
     if f.kind == "log.flow_break":
@@ -139,7 +139,7 @@ def _regions(inner: str) -> list[tuple[str, str]]:
 
 def inner_cause_matches(inner: str, cause: InnerCause) -> bool:
     """Does a stated inner cause name the labelled inner root cause (a code region "A_B" or a metric column)?"""
-    from bench.nezha_import import metric_name
+    from evaluation.nezha_import import metric_name
 
     if cause.kind == "code_region":
         return bool(cause.end) and any(cause.start.startswith(a) and cause.end.startswith(b)

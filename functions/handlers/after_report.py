@@ -1,0 +1,105 @@
+"""The steps after a report is published: propose remediations, remember the incident's signature, tell the team.
+
+A step is recorded once it finished (`report.step_done`); until then every redelivered findings message and every
+sweep runs it again, so a crash right after the report loses nothing. Each step is idempotent (its own events have
+deterministic ids) and a failing step never costs the report: it is retried by the next redelivery or sweep.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from shared import events as ev
+from shared.events import NotificationRecorded, ReportStepDone
+from shared.incident_log import IncidentHandle
+from shared.models import Report
+from shared.ports import Notifier
+
+if TYPE_CHECKING:
+    from functions.pipeline import Pipeline
+
+log = logging.getLogger("autosre.pipeline")
+
+
+@dataclass(frozen=True)
+class ReportStep:
+    name: str
+    run: Callable[[Pipeline, IncidentHandle, Report], None]
+
+
+def propose(p: Pipeline, incident: IncidentHandle, report: Report) -> None:
+    """Remediation proposals for the latest report's causes, from the closed catalog (functions/remediation.py)."""
+    from functions.remediation import propose as propose_remediations
+
+    propose_remediations(incident)
+
+
+def remember(p: Pipeline, incident: IncidentHandle, report: Report) -> None:
+    """Index the report's signature, for the reports of incidents to come (functions/memory.py)."""
+    from functions.memory import remember as remember_signature
+
+    remember_signature(p.store, incident.state, report)
+
+
+def notify_team(p: Pipeline, incident: IncidentHandle, report: Report) -> None:
+    if p.notifier is not None:
+        notify(p.notifier, p.base_url, incident, report)
+
+
+STEPS = (ReportStep("propose", propose), ReportStep("remember", remember), ReportStep("notify", notify_team))
+
+
+def steps_of(p: Pipeline) -> tuple[ReportStep, ...]:
+    """The steps this pipeline runs: all of them, but a notification only with a notifier."""
+    return tuple(s for s in STEPS if s.run is not notify_team or p.notifier is not None)
+
+
+def step_key(report: Report, step: str) -> str:
+    return f"{'partial' if report.partial else 'complete'}:{step}"
+
+
+def follow_through(p: Pipeline, incident: IncidentHandle, report: Report) -> None:
+    """Run the steps not yet recorded as done for this report."""
+    for step in steps_of(p):
+        key = step_key(report, step.name)
+        rnd = incident.state.rounds.get(report.round)
+        if rnd is None or key in rnd.steps_done:
+            continue
+        try:
+            step.run(p, incident, report)
+        except Exception:
+            log.exception("after-report step %s failed for %s", step.name, incident.incident_id)
+            continue
+        incident.record(ev.REPORT_STEP_DONE, (report.round, key), "synthesize",
+                        ReportStepDone(round=report.round, step=key))
+
+
+def pending_steps(p: Pipeline, summary: dict[str, Any]) -> bool:
+    """Whether an incident's latest report (as its summary says) has steps still to run."""
+    if not summary.get("report"):
+        return False
+    kind = "partial" if summary.get("partial") else "complete"
+    done = set(summary.get("report_steps_done") or [])
+    return any(f"{kind}:{s.name}" not in done for s in steps_of(p))
+
+
+def notify(notifier: Notifier, base_url: str, incident: IncidentHandle, report: Report) -> None:
+    """Tell the team's channel of the report, and record whether it was delivered."""
+    top = report.causes[0] if report.causes else None
+    text = (f"*{one_line(report.headline)}*\n"
+            + (f"Top cause: {one_line(top.service, 80)}: {one_line(top.title)}\n" if top else "")
+            + f"{base_url.rstrip('/')}/incidents/{incident.incident_id}")
+    delivered, detail = notifier.send(text)
+    incident.record(ev.NOTIFICATION_SENT if delivered else ev.NOTIFICATION_FAILED,
+                    (report.round, notifier.channel), "notify",
+                    NotificationRecorded(channel=notifier.channel, detail=detail, round=report.round))
+
+
+def one_line(value: str, limit: int = 300) -> str:
+    """Telemetry-derived text on one line (a log line cannot fake a line of its own), bounded. Markup is escaped by
+    the notifier, which knows its channel's syntax."""
+    flat = " ".join(value.split())
+    return flat if len(flat) <= limit else flat[:limit - 1] + "…"

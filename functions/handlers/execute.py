@@ -1,0 +1,27 @@
+"""Execute (the actions topic): run an approved remediation handed over by the approval click or the sweep.
+
+The remediation re-checks everything before it runs anything (approved, policy, incident still open, not yet run)
+and claims the execution, so a duplicate delivery never runs it twice. A refusal is recorded where it applies and
+acknowledged: it is never retried forever. The workflow is built once per instance (functions/main.py), not per
+message.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from functions.remediation import Remediation, RemediationError
+from shared.ports import Message
+
+log = logging.getLogger("autosre.functions")
+
+
+def on_action(remediation: Remediation, message: Message) -> str:
+    """Run the action the message names; returns its outcome ("" when it was refused)."""
+    action = json.loads(message.data)
+    try:
+        return remediation.execute(str(action["incident_id"]), str(action["proposal_id"]))
+    except RemediationError as exc:  # refused or failed: recorded where it applies; never retried forever
+        log.warning("execute refused: %s", exc, extra={"json_fields": {"reason": exc.reason}})
+        return ""

@@ -1,0 +1,72 @@
+"""A specialist (the tasks topic, one function per registered specialist): run its analysis on the incident's
+metered telemetry, record its reads' cost, its findings (secrets masked) and its completion or failure, then tell
+the synthesizer. A redelivered task records nothing more and tells the synthesizer again."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from shared import events as ev
+from shared import topics
+from shared.cost_ledger import MeteredTelemetry, spent_before
+from shared.events import CostRecorded, FindingRecorded, SpecialistCompleted, SpecialistFailed, stable_id
+from shared.incident_log import IncidentHandle
+from shared.models import FindingsReady, Task
+from shared.ports import Message
+
+if TYPE_CHECKING:
+    from functions.pipeline import Pipeline
+
+log = logging.getLogger("autosre.pipeline")
+
+
+def on_task(p: Pipeline, message: Message) -> None:
+    task = Task.model_validate_json(message.data)
+    with p.log.incident(task.incident_id) as incident:
+        rnd = incident.state.rounds.get(task.round)
+        if rnd is None:
+            raise LookupError(f"incident {task.incident_id} has no round {task.round}")
+        if task.specialist not in rnd.reported:
+            run(p, incident, task)
+    ready = FindingsReady(incident_id=task.incident_id, round=task.round, specialist=task.specialist)
+    p.publish(topics.FINDINGS, ready.model_dump(), {"incident_id": task.incident_id})
+
+
+def run(p: Pipeline, incident: IncidentHandle, task: Task) -> None:
+    from functions.pipeline import analysis_context
+    from shared.redaction import redact_finding
+
+    state = incident.state
+    ctx = analysis_context(state, task.round)
+    actor = f"specialist_{task.specialist}"
+    began = time.perf_counter()
+    metered: MeteredTelemetry | None = None
+    try:  # every read goes through the meter: counted, and refused once the investigation's budget is spent
+        metered = p.telemetry(state, spent_before(state, task.round, task.specialist))
+        result = p.analysis(task.specialist)(metered, ctx)
+    except Exception as exc:  # recorded as an event; the synthesizer reports the gap
+        log.exception("specialist %s failed", task.specialist)
+        if metered is not None:  # a failed run's reads cost all the same
+            record_cost(incident, task, metered)
+        incident.record(ev.SPECIALIST_FAILED, (task.round, task.specialist), actor, SpecialistFailed(
+            round=task.round, specialist=task.specialist, error=f"{type(exc).__name__}: {exc}"[:1000]))
+        return
+    record_cost(incident, task, metered)
+    ids = []
+    for index, finding in enumerate(result.findings):
+        finding_id = "f-" + stable_id(task.incident_id, task.round, task.specialist, index, finding.kind,
+                                      finding.service, finding.resource, length=16)
+        stored = redact_finding(finding.model_copy(update={"finding_id": finding_id}))  # the same boundary
+        incident.record(ev.FINDING_RECORDED, (finding_id,), actor, FindingRecorded(round=task.round, finding=stored))
+        ids.append(finding_id)
+    incident.record(ev.SPECIALIST_COMPLETED, (task.round, task.specialist), actor, SpecialistCompleted(
+        round=task.round, specialist=task.specialist, finding_ids=ids, notes=result.notes,
+        seconds=round(time.perf_counter() - began, 3)))
+
+
+def record_cost(incident: IncidentHandle, task: Task, metered: MeteredTelemetry) -> None:
+    """The run's reads, once per round and specialist (a redelivered run records nothing more)."""
+    incident.record(ev.COST_RECORDED, (task.round, task.specialist), f"specialist_{task.specialist}",
+                    CostRecorded(round=task.round, specialist=task.specialist, counts=metered.counts))

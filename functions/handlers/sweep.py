@@ -1,0 +1,50 @@
+"""The sweep (Cloud Scheduler, every 5 minutes): partial reports for rounds past their deadline, the after-report
+steps not recorded as done, and approved actions whose hand-off to the executor was not recorded.
+
+Only an incident that may have something to do is loaded: one whose report has steps to run, or one without a
+report opened at least `round_deadline_s` ago (every round's deadline is at least that long after the incident
+opened, so a younger one has no round past its deadline). One query of the open incidents serves both passes.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from functions.handlers.after_report import follow_through, pending_steps
+from functions.handlers.synthesize import synthesize_round
+
+if TYPE_CHECKING:
+    from functions.pipeline import Pipeline
+    from functions.remediation import Remediation
+
+
+def sweep(p: Pipeline, now: float | None = None, summaries: list[dict[str, Any]] | None = None) -> list[str]:
+    """Publish partial reports for open incidents whose round deadline has passed, and run the after-report steps
+    not recorded as done. `summaries`: the open incidents' summaries when the caller has read them. Returns the
+    incidents given a partial report."""
+    now = p.clock() if now is None else now
+    swept = []
+    for summary in p.log.summaries(status="open") if summaries is None else summaries:
+        if summary.get("report"):
+            if not pending_steps(p, summary):
+                continue
+        elif isinstance(opened := summary.get("opened_at"), (int, float)) and now < opened + p.round_deadline_s:
+            continue
+        with p.log.incident(str(summary["incident_id"])) as incident:
+            rnd = incident.state.current_round if incident.exists else None
+            if rnd is None:
+                continue
+            if rnd.report is None and now >= rnd.deadline:
+                if synthesize_round(p, incident, rnd.number, partial_ok=True, delivery=""):
+                    swept.append(incident.incident_id)
+            elif (published := incident.state.latest_report) is not None:
+                follow_through(p, incident, published)
+    return swept
+
+
+def sweep_all(p: Pipeline, remediation: Remediation | None) -> dict[str, list[str]]:
+    """Both passes over one query of the open incidents (`remediation`: None without approvals)."""
+    open_incidents = p.log.summaries(status="open")
+    swept = sweep(p, summaries=open_incidents)
+    handed = remediation.redrive_hand_offs(open_incidents) if remediation is not None else []
+    return {"partial_reports": swept, "handed_off": handed}

@@ -1,0 +1,119 @@
+"""Synthesize (the findings topic): once every specialist of a round reported (or, from the sweep, past its
+deadline), rank the round, and either open a targeted follow-up round (an open ranking: agents/followup.py) or
+publish the report, built whole by agents/synthesis.py from the ranking, the narrative and the similar past
+incidents; then follow it through (functions/handlers/after_report.py). A redelivery after the report only runs
+the after-report steps not recorded as done."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from functions.handlers.after_report import follow_through
+from shared import events as ev
+from shared.cost_ledger import investigation_counts
+from shared.events import ReportPublished, RoundStarted, stable_id
+from shared.incident_log import IncidentHandle
+from shared.incident_state import IncidentState
+from shared.models import FindingsReady, RankedCause, Report, SimilarIncident
+from shared.ports import Message
+
+if TYPE_CHECKING:
+    from agents.synthesis import Narrative
+    from functions.pipeline import Pipeline
+
+log = logging.getLogger("autosre.pipeline")
+
+
+def on_findings(p: Pipeline, message: Message) -> None:
+    ready = FindingsReady.model_validate_json(message.data)
+    synthesize(p, ready.incident_id, ready.round, delivery=stable_id(ready.incident_id, ready.round, ready.specialist))
+
+
+def synthesize(p: Pipeline, incident_id: str, number: int, partial_ok: bool = False,
+               delivery: str = "") -> Report | None:
+    """Publish the round's report once every specialist reported (or, with partial_ok, now). A complete first
+    round whose ranking is still open starts a targeted follow-up round instead; the follow-up's report then
+    covers both rounds."""
+    with p.log.incident(incident_id) as incident:
+        return synthesize_round(p, incident, number, partial_ok, delivery)
+
+
+def synthesize_round(p: Pipeline, incident: IncidentHandle, number: int, partial_ok: bool,
+                     delivery: str) -> Report | None:
+    state = incident.state
+    rnd = state.rounds.get(number)
+    if rnd is None:
+        return None
+    capped = any(c.cap for c in investigation_counts(state, number).values())
+    if rnd.report is not None and (not rnd.report.partial or rnd.missing or capped):
+        follow_through(p, incident, rnd.report)  # a crash after the report may have left steps undone
+        return None  # a complete report is final; a partial one stands until the missing specialists report
+        # (one cut short by the read budget is final too: its reads were refused, they will not come)
+    if rnd.missing and not partial_ok:
+        return None
+    # the deadline sweep has no delivery of its own: it resumes a follow-up under one fixed identity
+    delivery = delivery or stable_id(incident.incident_id, "follow-up", number + 1)
+    if number + 1 in state.rounds and not state.rounds[number + 1].fresh:  # followed up: its report covers this
+        p.fan_out(incident, number + 1, delivery)  # the opening delivery's redelivery re-sends tasks
+        return None
+    from agents.synthesis import build_report, rank_round  # only now: a redelivery never loads the analysis
+    from functions.pipeline import analysis_context
+
+    ranking = rank_round(state, number, analysis_context(state, number))
+    ranked = build_report(ranking)  # what the narrator and the similar-incident lookup read
+    if not rnd.missing and not capped and follow_up(p, incident, number, ranked.causes, delivery):
+        return None  # a spent budget gets no second look: its reads would be refused
+    report = build_report(ranking, narrate(p, ranked, state), recall(p, ranked, state), p.prices)
+    incident.record(ev.REPORT_PUBLISHED, (number, "partial" if report.partial else "complete"), "synthesize",
+                    ReportPublished(report=report))
+    published = incident.state.rounds[number].report or report  # another writer's report stands
+    follow_through(p, incident, published)
+    return published
+
+
+def follow_up(p: Pipeline, incident: IncidentHandle, number: int, causes: list[RankedCause], delivery: str) -> bool:
+    """Start the targeted next round when the ranking is open (`delivery` opens it: only it, or its redelivery,
+    fans out). True when the report must wait for it."""
+    from agents.followup import AMBIGUOUS, FOCUSED_SPECIALISTS, second_look
+
+    nxt = number + 1
+    specialists = [s for s in p.specialists if s in FOCUSED_SPECIALISTS]
+    focus = second_look(causes)
+    if len(incident.state.investigation(number)) >= p.max_rounds or not focus or not specialists:
+        return False
+    incident.record(ev.ROUND_STARTED, (nxt,), "synthesize", RoundStarted(
+        round=nxt, specialists=specialists, deadline=p.clock() + p.round_deadline_s,
+        window=incident.state.rounds[number].window, focus=list(focus), opened_by=delivery,
+        reason=f"open ranking: {', '.join(focus)} scored within {1 - AMBIGUOUS:.0%} of one another"))
+    p.fan_out(incident, nxt, delivery)
+    return True
+
+
+def narrate(p: Pipeline, ranked: Report, state: IncidentState) -> Narrative:
+    """The grounded LLM narrative of the ranked report (agents/narrative.py); the model is optional: without one,
+    or when it fails, the report says why and has none."""
+    from agents.synthesis import Narrative
+
+    if p.writer is None:
+        return Narrative(llm={"used": False, "reason": "no LLM configured"})
+    from agents.narrative import narrate as narrate_report
+
+    try:
+        text, meta = narrate_report(ranked, state.findings, p.writer)
+    except Exception as exc:  # its failure never costs the report
+        log.warning("narrative failed: %s", exc)
+        return Narrative(llm={"used": False, "reason": f"{type(exc).__name__}: {exc}"[:300]})
+    return Narrative(text, meta)
+
+
+def recall(p: Pipeline, ranked: Report, state: IncidentState) -> list[SimilarIncident]:
+    """The past incidents most like this one (functions/memory.py); a failed lookup never costs the report."""
+    from functions.memory import recall as recall_similar
+
+    alert = state.first_alert
+    try:
+        return recall_similar(p.store, ranked, state.findings, alert.metric_type if alert else "")
+    except Exception as exc:
+        log.warning("similar-incident lookup failed: %s: %s", type(exc).__name__, exc)
+        return []

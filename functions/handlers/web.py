@@ -1,0 +1,126 @@
+"""The web view (an HTTP function; `autosre serve` locally): incidents, reports, approvals, a JSON API.
+
+GET never changes anything (link previewers fetch links). GET /approve is the page an approval link opens; its
+script POSTs the token from the link's fragment to /approve/preview, which shows what the action will do and the
+approve/deny form; POST /approve decides. What an approver may do is decided by the remediation side
+(functions/remediation.py); what guards every request (hosts, identity, headers, tokens out of logs) is in
+functions/web_security.py.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+from dataclasses import asdict
+from typing import Any
+
+from flask import Flask, Response, g, request
+
+from functions import web_render as render
+from functions.remediation import Remediation, RemediationError
+from functions.web_security import APPROVE_PAGE_CSP, Identity, cross_site, fixed_identity, guard, html
+from shared import approvals
+from shared.incident_log import IncidentLog
+from shared.ports import EventStore
+
+
+def create_app(store: EventStore, remediation: Remediation | None = None, local_identity: str = "", *,
+               identity: Identity | None = None, allowed_hosts: Collection[str] | None = None) -> Flask:
+    """`remediation`: approvals (None: approvals are off); an approved action goes to its executor as the
+    remediation's `hand_off` says (inline by default; on GCP the actions topic and the `execute` function).
+    `identity`: who is deciding (default: `local_identity`, fixed; on GCP `iap_identity(...)`). `allowed_hosts`:
+    the Host values served (default: loopback names on any port; `local_hosts(...)` for `autosre serve`)."""
+    app = Flask("autosre-web")
+    who = identity or fixed_identity(local_identity)
+    incidents = IncidentLog(store)
+    guard(app, allowed_hosts)
+
+    def not_found(incident_id: str) -> Response:
+        return html(render.message_page("Not found", f"No incident {incident_id}"), 404)
+
+    def approvals_off() -> Response:
+        return html(render.message_page("Approvals are off", "No approval key is configured."), 404)
+
+    @app.get("/")
+    def index() -> Response:
+        return html(render.incident_list(incidents.summaries()))
+
+    @app.get("/incidents/<incident_id>")
+    def incident(incident_id: str) -> Response:
+        state = incidents.read(incident_id)
+        if state is None:
+            return not_found(incident_id)
+        return html(render.report_page(state, remediation.links(state) if remediation else {}))
+
+    @app.get("/incidents/<incident_id>/postmortem.md")
+    def postmortem(incident_id: str) -> Response:
+        from agents.postmortem import render as render_postmortem
+
+        state = incidents.read(incident_id)
+        if state is None:
+            return not_found(incident_id)
+        name = re.sub(r"[^A-Za-z0-9._-]", "_", incident_id)[:100]
+        return Response(render_postmortem(state), mimetype="text/markdown",
+                        headers={"Content-Disposition": f'attachment; filename="postmortem-{name}.md"'})
+
+    @app.get("/api/incidents")
+    def api_incidents() -> Any:
+        return {"incidents": incidents.summaries()}
+
+    @app.get("/api/incidents/<incident_id>")
+    def api_incident(incident_id: str) -> Any:
+        state = incidents.read(incident_id)
+        if state is None:
+            return {"error": "not found"}, 404
+        report = state.latest_report
+        return {"summary": state.summary(), "report": report.model_dump(mode="json") if report else None,
+                "findings": {k: f.model_dump(mode="json") for k, f in state.findings.items()},
+                "proposals": {k: p.model_dump(mode="json") for k, p in state.proposals.items()},
+                "decisions": {k: d.model_dump(mode="json") for k, d in state.decisions.items()},
+                "executions": {k: asdict(x) for k, x in state.executions.items()},
+                "timeline": [list(t) for t in state.timeline]}
+
+    @app.get("/approve")
+    def approve_link() -> Response:
+        """The page an approval link opens. The token is in the link's fragment, which never reaches us: the page's
+        script reads it and POSTs it to /approve/preview. Nothing is verified, shown or changed here."""
+        if remediation is None:
+            return approvals_off()
+        g.csp = APPROVE_PAGE_CSP
+        return html(render.approve_link_page())
+
+    @app.post("/approve/preview")
+    def approve_preview() -> Response:
+        """What the action will do, who you are, and the approve/deny form. Reads only: a preview decides nothing."""
+        if remediation is None:
+            return approvals_off()
+        if (refused := cross_site()) is not None:
+            return refused
+        try:
+            view = remediation.view(request.form.get("token", ""), who())
+        except approvals.TokenError as exc:
+            return html(render.message_page("Link refused", str(exc)), 403)
+        return html(render.approval_page(view))
+
+    @app.post("/approve")
+    def approve() -> Response:
+        if remediation is None:
+            return approvals_off()
+        if (refused := cross_site()) is not None:
+            return refused
+        token = request.form.get("token", "")
+        if not remediation.csrf_matches(token, request.form.get("csrf", "")):
+            return html(render.message_page("Refused", "missing or wrong CSRF token"), 403)
+        decision = request.form.get("decision", "")
+        approver = who()
+        if not approver:
+            return html(render.message_page("Refused", "no verified identity: nothing was recorded"), 403)
+        try:
+            outcome = remediation.decide_and_deliver(token, decision, approver)
+        except approvals.TokenError as exc:
+            return html(render.message_page("Link refused", str(exc)), 403)
+        except RemediationError as exc:
+            return html(render.message_page("Not allowed", str(exc)), 403)
+        return html(render.message_page(f"Recorded: {decision}", outcome))
+
+    return app
