@@ -14,12 +14,15 @@ from typing import Any
 
 import pytest
 
+from agents.catalog import CATALOG
 from shared.actions import ActionRouter, NoExecutor
 from shared.actions.dry_run import DryRunRunner
 from shared.actions.runbook_webhook import RunbookWebhookRunner
 from shared.models import Proposal
 from shared.ports import ActionRunner
 from tests.http_stub import Stub, serve
+
+EXECUTORS = {name: kind.executor for name, kind in CATALOG.items()}  # as the composition root hands them over
 
 UNREACHABLE = "http://127.0.0.1:9/nothing"  # the discard port: nothing listens
 
@@ -67,10 +70,11 @@ def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
     if request.param == "dry-run":
         yield Harness(DryRunRunner(), proposal("rollback_cloud_run"), lambda: 0)
         return
-    if request.param == "cloud-run":
-        runner, updates = cloud_run()
-        yield Harness(runner, proposal("rollback_cloud_run"), updates,
-                      [Failure(runner, proposal("runbook_webhook"), ValueError)])  # not a Cloud Run action
+    if request.param == "cloud-run":  # the Cloud Run adapter's actions, routed as the composition root routes them
+        cloud, updates = cloud_run()
+        only = ActionRouter(cloud.actions(), EXECUTORS)
+        yield Harness(only, proposal("rollback_cloud_run"), updates,
+                      [Failure(only, proposal("runbook_webhook"), NoExecutor)])  # not a Cloud Run action
         return
     with serve(hook) as stub:
         if request.param == "runbook-webhook":
@@ -81,9 +85,8 @@ def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
                                                            (UNREACHABLE, urllib.error.URLError))])
             return
         cloud, updates = cloud_run()
-        router = ActionRouter({"rollback_cloud_run": "cloud_run", "runbook_webhook": "runbook_webhook",
-                               "restart": "cloud_run", "drain_queue": "queue"},
-                              {"cloud_run": cloud, "runbook_webhook": RunbookWebhookRunner(f"{stub.url}/run")})
+        router = ActionRouter({**cloud.actions(), "runbook_webhook": RunbookWebhookRunner(f"{stub.url}/run").run},
+                              {**EXECUTORS, "drain_queue": "queue"})
         yield Harness(router, proposal("rollback_cloud_run"), lambda: updates() + posts(stub)(),
                       [Failure(router, proposal("not_in_the_catalog"), NoExecutor),
                        Failure(router, proposal("drain_queue"), NoExecutor)])  # its executor is not configured
