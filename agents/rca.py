@@ -46,7 +46,7 @@ SYMPTOMATIC = 0.1  # a service with anomaly evidence this strong passes propagat
 EXPLAINER_MIN = 0.3  # own evidence a downstream service needs to explain its callers' anomalies ...
 EXPLAIN_MARGIN = 0.05  # ... and by how much it must exceed theirs
 CALLEE_EXPLAINS = 0.5  # an untraced service's metric symptom is its own unless a callee shows this share of it
-UNCORROBORATED_SHARE = True  # off: one specialist's cause keeps its calibrated confidence (bench/rules.py)
+UNCORROBORATED_SHARE = True  # off: an untraced, uncorroborated cause keeps its calibrated confidence (bench/rules.py)
 UNTRACED_ATTRIBUTION = True  # off: metric symptoms stay symptoms everywhere (bench/rules.py)
 CO_MOVEMENT_WEIGHT = 0.5  # an untraced service's metric symptom that does not move with the alert keeps 1 - this
 PROPAGATION_DISCOUNT = 0.4  # what an explained service keeps of its score ...
@@ -369,16 +369,17 @@ def _cause(rank_no: int, s: str, ev: dict[str, Evidence], judged: dict[str, Judg
         title += f" (likely propagation: its anomalies are explained by its callee {propagation_of})"
     return RankedCause(rank=rank_no, service=s, resource=lead.resource, kind=lead.kind, title=title,
                        propagation_of=propagation_of,
-                       score=j.score, confidence=bounded(calibrated(raw), s, judged, order, len(specialists)),
+                       score=j.score, confidence=bounded(calibrated(raw), s, judged, order,
+                                                         s in graph.traced or len(specialists) > 1),
                        raw_confidence=raw, chain=chain, evidence=evidence, inner=inner)
 
 
-def bounded(p: float, s: str, judged: dict[str, Judgement], order: list[str], specialists: int) -> float:
-    """The calibrated confidence, bounded where the calibration cannot vouch for it. The map was fitted on causes
-    that several specialists corroborate; a cause one specialist alone backs (a system seen through one signal,
-    unlike the fitting cases) is held to its share of the evidence among every candidate: two near-equal
-    candidates are each about even, however strong both are."""
-    if specialists > 1 or not UNCORROBORATED_SHARE:
+def bounded(p: float, s: str, judged: dict[str, Judgement], order: list[str], vouched: bool) -> float:
+    """The calibrated confidence, bounded where the calibration cannot vouch for it. The map was fitted on systems
+    whose services the spans cover; a cause the spans do not cover and only one specialist backs (a service seen
+    through its metrics alone, placed by the graph) is unlike every fitting case, and is held to its share of the
+    evidence among every candidate: two near-equal candidates are each about even, however strong both are."""
+    if vouched or not UNCORROBORATED_SHARE:
         return p
     total = sum(judged[o].score for o in order)
     return round(min(p, judged[s].score / total), 3) if total > 0 else p

@@ -43,7 +43,7 @@ RULES = (
          "CO_MOVEMENT_WEIGHT", 0.0),
     Rule("graph-attribution", "an untraced service's metric symptom no callee explains is its own", rca,
          "UNTRACED_ATTRIBUTION", False),
-    Rule("uncorroborated-share", "one specialist's cause held to its share of the evidence", rca,
+    Rule("uncorroborated-share", "an untraced cause one specialist backs held to its share of the evidence", rca,
          "UNCORROBORATED_SHARE", False),
 )
 
