@@ -198,20 +198,27 @@ def cmd_triage(args: argparse.Namespace) -> int:
     return _code(result)
 
 
-def cmd_eval(args: argparse.Namespace) -> int:
+def _dataset_folder(given: str | None, under: str, source: str) -> Path:
+    """The folder `given` on the command line, else `under` inside the datasets folder; an error naming `source`
+    (where the data comes from) when there is none."""
     from evaluation.datasets import datasets_dir
-    from evaluation.nezha_eval import evaluate_nezha, print_table, summarize
 
-    if args.cases:
-        cases = Path(args.cases)
+    if given:
+        folder = Path(given)
     else:
         found = datasets_dir()
         if found is None:
-            raise CliError(f"no datasets folder (AUTOSRE_DATASETS unset or missing, no ../shared/datasets): "
-                           f"{NEZHA_SOURCE}")
-        cases = found / "nezha-tt" / "cases"
-    if not cases.is_dir():
-        raise CliError(f"no folder {cases}: {NEZHA_SOURCE}")
+            raise CliError(f"no datasets folder (AUTOSRE_DATASETS unset or missing, no ../shared/datasets): {source}")
+        folder = found / under
+    if not folder.is_dir():
+        raise CliError(f"no folder {folder}: {source}")
+    return folder
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from evaluation.nezha_eval import evaluate_nezha, print_table, summarize
+
+    cases = _dataset_folder(args.cases, "nezha-tt/cases", NEZHA_SOURCE)
     if not any((p / "label.json").exists() for p in cases.iterdir()):
         raise CliError(f"no cases (folders with label.json) in {cases}: {NEZHA_SOURCE}")
     with _workdir(args.work, "autosre-eval-") as work:
@@ -225,20 +232,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_eval_petshop(args: argparse.Namespace) -> int:
-    from evaluation.datasets import datasets_dir
     from evaluation.petshop_eval import evaluate, print_table, summarize
     from evaluation.petshop_import import issue_dirs
 
-    if args.root:
-        root = Path(args.root)
-    else:
-        found = datasets_dir()
-        if found is None:
-            raise CliError(f"no datasets folder (AUTOSRE_DATASETS unset or missing, no ../shared/datasets): "
-                           f"{PETSHOP_SOURCE}")
-        root = found / "petshop"
-    if not root.is_dir():
-        raise CliError(f"no folder {root}: {PETSHOP_SOURCE}")
+    root = _dataset_folder(args.root, "petshop", PETSHOP_SOURCE)
     if not issue_dirs(root, args.split):
         raise CliError(f"no {args.split} issues (<scenario>/{args.split}/issue_N/target.json) in {root}: "
                        f"{PETSHOP_SOURCE}")
