@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Signal = Literal["logs", "spans", "metrics", "changes"]  # the TelemetrySource reads of the same names
+Signal = Literal["logs", "spans", "metrics", "changes", "dependencies"]  # the TelemetrySource reads of the same names
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,8 @@ class SpecialistSpec:
 
 REGISTRY: tuple[SpecialistSpec, ...] = (
     SpecialistSpec("logs", "agents.logs", ("logs", "spans")),  # spans: the code paths of traced log lines
-    SpecialistSpec("traces", "agents.traces", ("spans", "logs")),  # logs: errors a span's own lines report
+    # logs: errors a span's own lines report; dependencies: the declared graph, merged with the calls spans show
+    SpecialistSpec("traces", "agents.traces", ("spans", "logs", "dependencies")),
     SpecialistSpec("metrics", "agents.metrics", ("metrics",)),
     SpecialistSpec("changes", "agents.changes", ("changes",)),
 )

@@ -20,7 +20,16 @@ from shared.config import Settings
 from shared.ports import LogPatternCounter, TelemetrySource
 from shared.specialists import REGISTRY, SPECIALISTS, spec_of
 from shared.telemetry.bundle import BundleSource
-from shared.telemetry_records import ChangeEvent, LogRecord, MetricSeries, PatternCount, ReadResult, Span, Window
+from shared.telemetry_records import (
+    ChangeEvent,
+    Dependency,
+    LogRecord,
+    MetricSeries,
+    PatternCount,
+    ReadResult,
+    Span,
+    Window,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -85,6 +94,10 @@ class Recording:
     def changes(self, window: Window, services: list[str] | None = None) -> ReadResult[ChangeEvent]:
         self.read.add("changes")
         return self.inner.changes(window, services)
+
+    def dependencies(self) -> ReadResult[Dependency]:
+        self.read.add("dependencies")
+        return self.inner.dependencies()
 
     def log_pattern_counts(self, baseline: Window, incident: Window, services: list[str] | None = None
                            ) -> tuple[list[PatternCount], bool]:
