@@ -4,7 +4,8 @@ For each Nezha case: import it into a bundle, synthesize a frontend alert (no hi
 on the embedded default, and score the ranked services against label.json (never read by the product).
 
 The inner root cause is scored where the label has one, on the true service's cause (wherever it ranks): its
-rank in the cause's `inner` list (agents/inner_cause.py, what the report states broke inside the service). A code
+rank in the cause's `inner` list (agents/ranking/inner_cause.py, what the report states broke inside the service).
+A code
 region "A_B" (between log statements A and B) matches a code region from step A to step B; a resource metric
 matches a resource whose measure is that metric (the Nezha column name mapped as the importer maps it), and a
 network metric with no column of its own matches a link to or from the service. For comparison, the older figure:

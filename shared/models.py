@@ -9,7 +9,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.specialists import SPECIALISTS as SPECIALISTS  # the registry's names (agents/coverage.py reads them here)
+from shared.specialists import (
+    SPECIALISTS as SPECIALISTS,  # the registry's names (agents/reporting/coverage.py reads them here)
+)
 
 FindingKind = Literal[
     "log.new_pattern", "log.spike", "log.drop", "log.flow_break", "log.none",
@@ -109,7 +111,7 @@ class ChainStep(Model):
 
 
 class InnerCause(Model):
-    """What broke inside a ranked cause's service (agents/inner_cause.py): a code region between two log
+    """What broke inside a ranked cause's service (agents/ranking/inner_cause.py): a code region between two log
     statements, an operation, a resource and its saturation measure, or a link between two services."""
 
     kind: Literal["code_region", "operation", "resource", "link"]
@@ -144,7 +146,7 @@ class RuledOut(Model):
 
 
 class SimilarIncident(Model):
-    """A past incident whose signature is like this one's (agents/similarity.py), and what became of it."""
+    """A past incident whose signature is like this one's (agents/reporting/similarity.py), and what became of it."""
 
     incident_id: str
     similarity: float = Field(ge=0.0, le=1.0)  # weighted Jaccard of the two signatures
@@ -223,7 +225,7 @@ class Report(Model):
     causes: list[RankedCause] = Field(default_factory=list)
     ruled_out: list[RuledOut] = Field(default_factory=list)
     finding_ids: list[str] = Field(default_factory=list)
-    confident: bool = True  # the top cause's confidence reaches CONFIDENT (agents/rca.py); else no cause is named
+    confident: bool = True  # the top cause's confidence reaches CONFIDENT (agents/ranking/rca.py), else none named
     recovered: bool = False  # the alert's metric was back to its baseline at the end of the incident window
     recovery: str = ""  # why the report says it recovered (or "" when it does not)
     narrative_source: Literal["deterministic", "llm"] = "deterministic"
@@ -254,7 +256,7 @@ class Proposal(Model):
     """A remediation from the closed catalog, proposed for a person to approve."""
 
     proposal_id: str
-    action: str  # a key of agents.catalog.CATALOG
+    action: str  # a key of agents.remediation.catalog.CATALOG
     service: str
     params: dict[str, Any] = Field(default_factory=dict)
     risk: Literal["low", "medium", "high"] = "medium"

@@ -46,8 +46,8 @@ _SHORT = {"email": "<EMAIL>", "card": "<CARD>", "private_key": "<PRIVATE_KEY>", 
 
 
 def short_placeholder(kind: str) -> str:
-    """The compact labels of log templates and exemplars (agents.masking): <SECRET>, <TOKEN>, <API_KEY>, <EMAIL>,
-    <CARD>, <PRIVATE_KEY>, <JWT>. Short, so that a masked Drain template stays readable."""
+    """The compact labels of log templates and exemplars (agents.specialists.logs.masking): <SECRET>, <TOKEN>,
+    <API_KEY>, <EMAIL>, <CARD>, <PRIVATE_KEY>, <JWT>. Short, so that a masked Drain template stays readable."""
     if kind in _SHORT:
         return _SHORT[kind]
     if kind.endswith("token"):

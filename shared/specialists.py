@@ -23,10 +23,11 @@ class SpecialistSpec:
 
 
 REGISTRY: tuple[SpecialistSpec, ...] = (
-    SpecialistSpec("logs", "agents.logs", ("logs", "spans")),  # spans: the code paths of traced log lines
-    SpecialistSpec("traces", "agents.traces", ("spans", "logs")),  # logs: errors a span's own lines report
-    SpecialistSpec("metrics", "agents.metrics", ("metrics",)),
-    SpecialistSpec("changes", "agents.changes", ("changes",)),
+    # logs reads spans: the code paths of traced log lines; traces reads logs: the errors a span's own lines report
+    SpecialistSpec("logs", "agents.specialists.logs.analysis", ("logs", "spans")),
+    SpecialistSpec("traces", "agents.specialists.traces.analysis", ("spans", "logs")),
+    SpecialistSpec("metrics", "agents.specialists.metrics.analysis", ("metrics",)),
+    SpecialistSpec("changes", "agents.specialists.changes.analysis", ("changes",)),
 )
 SPECIALISTS: tuple[str, ...] = tuple(s.name for s in REGISTRY)
 

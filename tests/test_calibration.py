@@ -1,5 +1,5 @@
-"""The calibration math (bench/calibration.py), the confidence map and the recovered signal (agents/calibration.py),
-and what the report says when the evidence is weak or the incident recovered."""
+"""The calibration math (bench/calibration.py), the confidence map and the recovered signal
+(agents/ranking/calibration.py), and what the report says when the evidence is weak or the incident recovered."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import math
 
 import pytest
 
-from agents.calibration import CONFIDENT, RAW_TO_PROBABILITY, RECOVERED_POINTS, calibrated, recovery_signal
-from agents.catalog import propose
 from agents.context import AnalysisContext, plan_windows
-from agents.rca import RcaResult, headline
+from agents.ranking.calibration import CONFIDENT, RAW_TO_PROBABILITY, RECOVERED_POINTS, calibrated, recovery_signal
+from agents.ranking.rca import RcaResult, headline
+from agents.remediation.catalog import propose
 from bench.calibration import bin_of, brier, ece, fit_platt, reliability
 from shared.models import ChainStep, Finding, RankedCause, Report, RuledOut, Widget
 

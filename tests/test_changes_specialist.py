@@ -7,8 +7,8 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agents import changes
 from agents.context import AnalysisContext, plan_windows
+from agents.specialists.changes import analysis as changes
 from shared.telemetry.bundle import BundleSource, BundleWriter
 from shared.telemetry_records import ChangeEvent
 

@@ -1,4 +1,5 @@
-"""Broken code paths (agents/log_flows.py): per-visit trails, the binomial deficit test, and a real Nezha case."""
+"""Broken code paths (agents/specialists/logs/log_flows.py): per-visit trails, the binomial deficit test, and a
+real Nezha case."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from agents import logs
-from agents.log_flows import (
+from agents.specialists.logs import analysis as logs
+from agents.specialists.logs.analysis import step_of
+from agents.specialists.logs.log_flows import (
     Event,
     FlowBreak,
     binomial_cdf_log10,
@@ -20,7 +22,6 @@ from agents.log_flows import (
     trails,
     transitions,
 )
-from agents.logs import step_of
 from shared.telemetry_records import LogRecord, Span
 from tests.data import nezha_case
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import random
 
-from agents import logs
 from agents.context import AnalysisContext
+from agents.specialists.logs import analysis as logs
 from bench.log_eval import load
 from shared.telemetry.memory import MemorySource
 from shared.telemetry_records import LogRecord, ReadResult, Window

@@ -9,10 +9,10 @@ import random
 from collections.abc import Callable
 from pathlib import Path
 
-from agents import metrics
 from agents.context import AnalysisContext, plan_windows
-from agents.metric_vocabulary import metric_role, ratio_ceiling
-from agents.rca import rank
+from agents.ranking.rca import rank
+from agents.specialists.metrics import analysis as metrics
+from agents.specialists.metrics.metric_vocabulary import metric_role, ratio_ceiling
 from functions.local import triage
 from shared.models import Finding
 from shared.redaction import redact_finding

@@ -8,9 +8,9 @@ from collections.abc import Callable
 
 import pytest
 
-from agents import metrics
 from agents.context import AnalysisContext, plan_windows
-from agents.metric_vocabulary import direction
+from agents.specialists.metrics import analysis as metrics
+from agents.specialists.metrics.metric_vocabulary import direction
 from shared.telemetry.bundle import BundleSource
 from shared.telemetry.memory import MemorySource
 from shared.telemetry_records import MetricSeries

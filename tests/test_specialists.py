@@ -6,9 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from agents import changes, logs, metrics, traces
 from agents.context import AnalysisContext, plan_windows
-from agents.masking import mask_secrets
+from agents.specialists.changes import analysis as changes
+from agents.specialists.logs import analysis as logs
+from agents.specialists.logs.masking import mask_secrets
+from agents.specialists.metrics import analysis as metrics
+from agents.specialists.traces import analysis as traces
 from evaluation.nezha_import import import_case
 from shared.telemetry.bundle import BundleSource, BundleWriter
 from shared.telemetry_records import ChangeEvent, LogRecord, Span

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from agents import traces
 from agents.context import AnalysisContext, plan_windows
+from agents.specialists.traces import analysis as traces
 from shared.models import Finding
 from shared.telemetry.bundle import BundleSource, BundleWriter
 from shared.telemetry_records import Span

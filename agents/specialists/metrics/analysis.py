@@ -1,7 +1,7 @@
 """Metrics analyst: a robust anomaly score per series (the incident's values against the baseline's median and
 MAD, oriented by which way is bad for the metric), the onset by change-point detection (CUSUM), and fleet
 outliers (the instance of a service that deviates from its peers on the same metric). Where the source holds
-earlier days, each series is first adjusted for its usual shape at that time of day (agents/seasonality.py).
+earlier days, each series is first adjusted for its usual shape at that time of day (seasonality.py).
 
 Every series needs enough baseline points to be judged; one without is counted in a note, never scored.
 """
@@ -13,10 +13,10 @@ from bisect import bisect_left
 from collections import defaultdict
 from dataclasses import dataclass, replace
 
-from agents import seasonality
 from agents.context import AnalysisContext, SpecialistResult
-from agents.metric_vocabulary import direction, is_host_level, ratio_ceiling
-from agents.stats import (
+from agents.specialists.metrics import seasonality
+from agents.specialists.metrics.metric_vocabulary import direction, is_host_level, ratio_ceiling
+from agents.specialists.stats import (
     MAD_TO_SIGMA,
     change_point,
     cusum_onset,
@@ -78,7 +78,7 @@ class SeriesScore:
     onset: float | None
     active: bool  # still anomalous within ACTIVE_SLACK_S of the alert (or no points to tell otherwise)
     baseline_from_change_point: bool
-    seasonal: bool = False  # scored after removing the usual shape for the time of day (agents/seasonality.py)
+    seasonal: bool = False  # scored after removing the usual shape for the time of day (seasonality.py)
     ceiling: float | None = None  # a share of good outcomes out of this whole (judged on the share that failed)
     shape: tuple[tuple[float, float], ...] = ()  # (time, robust z in the bad direction) of the incident's points
 

@@ -35,10 +35,18 @@ from datetime import UTC, datetime
 from itertools import accumulate
 
 from agents.context import AnalysisContext, SpecialistResult
-from agents.log_flows import FlowBreak, breaks, comparable_spans, placements, strength, trails, transitions
-from agents.log_patterns import PatternMiner
-from agents.masking import mask_secrets
-from agents.stats import rate_increase_p, squash, two_proportion_z
+from agents.specialists.logs.log_flows import (
+    FlowBreak,
+    breaks,
+    comparable_spans,
+    placements,
+    strength,
+    trails,
+    transitions,
+)
+from agents.specialists.logs.log_patterns import PatternMiner
+from agents.specialists.logs.masking import mask_secrets
+from agents.specialists.stats import rate_increase_p, squash, two_proportion_z
 from shared.events import stable_id
 from shared.gc_pause import collector_paused
 from shared.models import Finding, Widget
@@ -226,7 +234,7 @@ def flow_findings(source: TelemetrySource, ctx: AnalysisContext, lines: list[tup
                   template: Callable[[int], str], errorish: Callable[[int], bool],
                   query: dict[str, object], sampled_lines: bool = False,
                   ) -> tuple[list[Finding], list[str], dict[tuple[str, str], tuple[str, str, int, int]]]:
-    """Broken code paths (agents/log_flows.py): per-request trails of log patterns, the starts of the operations
+    """Broken code paths (log_flows.py): per-request trails of log patterns, the starts of the operations
     that log and the calls they make, baseline against incident; and where each new step sits in its path."""
     if not any(r.trace_id for r, _, _ in lines):
         return [], [], {}

@@ -1,6 +1,6 @@
 """How much to believe a report: the calibrated confidence of a ranked cause, and whether the incident recovered.
 
-Confidence. The ranking's raw confidence (agents/rca.py `confidence`: the score, times its margin over the
+Confidence. The ranking's raw confidence (agents/ranking/rca.py `confidence`: the score, times its margin over the
 strongest alternative, times corroboration by several specialists) orders causes well but is not a probability.
 It is mapped to one by a monotone logistic (Platt) map, p = sigmoid(a * logit(raw) + b), capped at
 MAX_CONFIDENCE, fitted (with Platt's smoothed targets) on the top causes of the demo generator's cases of seeds 0-2
@@ -15,7 +15,8 @@ Recovered. The alert's metric, on the alert's service, back to its baseline at t
 every anomaly the metrics specialist found on that metric there has its last RECOVERED_POINTS points of the
 incident window under its anomaly threshold, and those points come after the alert opened (the data reach past
 it). An anomaly on the alert's metric is needed (without one there is nothing to have recovered from); a metric
-still anomalous at the end is an ongoing incident. Recovered incidents get no remediation (agents/catalog.py).
+still anomalous at the end is an ongoing incident. Recovered incidents get no remediation
+(agents/remediation/catalog.py).
 """
 
 from __future__ import annotations

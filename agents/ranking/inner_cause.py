@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from agents.metric_vocabulary import RESOURCE_WORDS, is_host_level, metric_role, names_pool
+from agents.specialists.metrics.metric_vocabulary import RESOURCE_WORDS, is_host_level, metric_role, names_pool
 from shared.models import Finding, InnerCause
 
 MAX_INNER = 3
@@ -105,7 +105,8 @@ def inner_causes(service: str, findings: list[Finding], callers: list[str] | Non
 
 
 def step_of(template: str) -> str:
-    """A log template as a step of a code path: its constant lead when that says enough (as agents/logs.py)."""
+    """A log template as a step of a code path: its constant lead when that says enough (as the logs
+    specialist, agents/specialists/logs/analysis.py)."""
     lead = template.split("<*>", 1)[0].strip()
     return (lead if len(lead.split()) >= 2 else template)[:160]
 
@@ -144,8 +145,9 @@ def _code_regions(found: list[Finding]) -> list[_Candidate]:
 
 
 def _new_line(f: Finding, step: str, template: str) -> _Candidate:
-    """A new error line; placed in its code path (agents/log_flows.py placements) when its requests reached it
-    from a step whose successor the baseline knew: the region between that step and that successor."""
+    """A new error line; placed in its code path (agents/specialists/logs/log_flows.py placements) when its
+    requests reached it from a step whose successor the baseline knew: the region between that step and that
+    successor."""
     between = f.details.get("between")
     if isinstance(between, list) and len(between) == 2:
         before, expected = str(between[0]), str(between[1])

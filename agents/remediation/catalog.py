@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from agents.metric_vocabulary import names_pool, names_saturation
+from agents.specialists.metrics.metric_vocabulary import names_pool, names_saturation
 from shared.events import stable_id
 from shared.models import Finding, Proposal, Report
 
@@ -56,7 +56,7 @@ CATALOG: dict[str, ActionType] = {a.name: a for a in [
 def propose(report: Report, findings: dict[str, Finding]) -> list[Proposal]:
     """At most one proposal per ranked cause among the top two, from the kind of evidence behind it; none for an
     incident that recovered by itself before triage (`report.recovered`: the alert's metric back to its baseline
-    at the end of the incident window, agents/calibration.py): acting on a healthy service only adds risk."""
+    at the end of the incident window, agents/ranking/calibration.py): acting on a healthy service only adds risk."""
     if report.recovered:
         return []
     out: list[Proposal] = []

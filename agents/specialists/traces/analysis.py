@@ -18,17 +18,7 @@ from dataclasses import dataclass, field, replace
 from statistics import fmean
 
 from agents.context import AnalysisContext, SpecialistResult
-from agents.critical_path import (
-    Trace,
-    build_traces,
-    client_of,
-    critical_path,
-    error_origins,
-    failing_callers,
-    self_times,
-    topology,
-)
-from agents.stats import (
+from agents.specialists.stats import (
     cusum_onset,
     mann_whitney_z,
     median,
@@ -38,6 +28,16 @@ from agents.stats import (
     rate_increase_p,
     squash,
     two_proportion_z,
+)
+from agents.specialists.traces.critical_path import (
+    Trace,
+    build_traces,
+    client_of,
+    critical_path,
+    error_origins,
+    failing_callers,
+    self_times,
+    topology,
 )
 from shared.models import Finding, Widget
 from shared.ports import TelemetrySource

@@ -29,11 +29,11 @@ from datetime import UTC, datetime
 from itertools import pairwise
 from typing import Literal
 
-from agents.calibration import CONFIDENT, calibrated, recovery_signal
-from agents.causal_graph import TOPOLOGY_KIND, ServiceGraph
 from agents.context import AnalysisContext
-from agents.inner_cause import inner_causes
-from agents.metric_vocabulary import metric_role, names_latency
+from agents.ranking.calibration import CONFIDENT, calibrated, recovery_signal
+from agents.ranking.causal_graph import TOPOLOGY_KIND, ServiceGraph
+from agents.ranking.inner_cause import inner_causes
+from agents.specialists.metrics.metric_vocabulary import metric_role, names_latency
 from shared.models import ChainStep, Finding, RankedCause, RuledOut
 
 ORIGIN, OWN, SYMPTOM, CONTEXT = "origin", "own", "symptom", "context"
@@ -195,9 +195,9 @@ def gather(findings: list[Finding], graph: ServiceGraph | None = None) -> dict[s
 
 def _co_moving(findings: list[Finding], traced: set[str]) -> list[Finding]:
     """Metric symptoms of services the spans do not cover, weighed by how they move with the alert's series
-    (`co_movement`, agents/metrics.py): one that does not rise and fall with the alert keeps 1 - CO_MOVEMENT_WEIGHT
-    of its score. Where spans cover a service, the trace analyst measures its share of the alert's time directly
-    (the critical path), and its findings are left as they are."""
+    (`co_movement`, agents/specialists/metrics/analysis.py): one that does not rise and fall with the alert keeps
+    1 - CO_MOVEMENT_WEIGHT of its score. Where spans cover a service, the trace analyst measures its share of the
+    alert's time directly (the critical path), and its findings are left as they are."""
     if not CO_MOVEMENT_WEIGHT:
         return findings
     out = []
