@@ -20,7 +20,16 @@ from shared.config import Settings
 from shared.ports import LogPatternCounter, TelemetrySource
 from shared.specialists import REGISTRY, SPECIALISTS, spec_of
 from shared.telemetry.bundle import BundleSource
-from shared.telemetry_records import ChangeEvent, LogRecord, MetricSeries, PatternCount, ReadResult, Span, Window
+from shared.telemetry_records import (
+    ChangeEvent,
+    Dependency,
+    LogRecord,
+    MetricSeries,
+    PatternCount,
+    ReadResult,
+    Span,
+    Window,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -91,6 +100,9 @@ class Recording:
         self.read.add("logs")
         assert self.inner.log_counter is not None
         return self.inner.log_counter.log_pattern_counts(baseline, incident, services)
+
+    def dependencies(self) -> ReadResult[Dependency]:  # the declared service graph: no window, not a signal
+        return self.inner.dependencies()
 
     def describe(self) -> dict[str, str]:
         return self.inner.describe()
