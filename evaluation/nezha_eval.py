@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from functions.local import triage
+from shared.finding_details import LogFlowBreakDetails, MetricDetails
 from shared.models import Finding, InnerCause, RankedCause
 from shared.telemetry.bundle import BundleSource
 
@@ -122,14 +123,13 @@ def inner_matches(inner: str, f: Finding) -> bool:
     from evaluation.nezha_import import metric_name
 
     d = f.details
-    if f.kind == "log.flow_break":
-        before, expected = str(d.get("before", "")), str(d.get("expected", ""))
-        return any(before.startswith(a) and expected.startswith(b) for a, b in _regions(inner))
+    if isinstance(d, LogFlowBreakDetails):
+        return any(d.before.startswith(a) and d.expected.startswith(b) for a, b in _regions(inner))
     if "_" in inner and "(" not in inner:
         return False
     name, _ = metric_name(inner)
-    if f.kind in ("metric.anomaly", "metric.fleet_outlier"):
-        return str(d.get("metric", "")).rsplit("/", 1)[-1] == name  # metric types may carry a domain prefix
+    if isinstance(d, MetricDetails):
+        return d.metric.rsplit("/", 1)[-1] == name  # metric types may carry a domain prefix
     return name.startswith("network") and f.kind == "trace.wire_delay"
 
 

@@ -7,19 +7,13 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from shared.finding_details import DETAILS_OF, FindingDetails, QuietLogsDetails, details_for
+from shared.finding_details import FindingKind as FindingKind  # where every kind is listed, with its details
 from shared.specialists import (
     SPECIALISTS as SPECIALISTS,  # the registry's names (agents/reporting/coverage.py reads them here)
 )
-
-FindingKind = Literal[
-    "log.new_pattern", "log.spike", "log.drop", "log.flow_break", "log.none",
-    "trace.latency_shift", "trace.error_shift", "trace.error_origin", "trace.wire_delay", "trace.topology",
-    "metric.anomaly", "metric.fleet_outlier",
-    "change.deploy", "change.config", "change.scale", "change.restart", "change.other", "change.none",
-]
-"""Every kind of finding a specialist records (docs/findings.md describes each)."""
 
 
 class Model(BaseModel):
@@ -99,8 +93,23 @@ class Finding(Model):
     ruled_out: bool = False
     query: dict[str, Any] = Field(default_factory=dict)  # exactly what was read: source, window, filters
     exemplars: list[dict[str, Any]] = Field(default_factory=list)
-    widget: Widget | None = None
-    details: dict[str, Any] = Field(default_factory=dict)
+    widget: Widget | None = None  # how to show the evidence: derived from it, never read back
+    details: FindingDetails = Field(default_factory=QuietLogsDetails)  # its kind's model, filled in from the kind
+
+    @model_validator(mode="before")
+    @classmethod
+    def _details_of_its_kind(cls, data: Any) -> Any:
+        """The details as the model of the finding's kind (a stored finding's are a plain dict)."""
+        if isinstance(data, dict):
+            data = {**data, "details": details_for(data.get("kind"), data.get("details"))}
+        return data
+
+    @model_validator(mode="after")
+    def _details_match_the_kind(self) -> Finding:
+        if type(self.details) is not DETAILS_OF[self.kind]:
+            raise ValueError(f"a {self.kind} finding's details are {DETAILS_OF[self.kind].__name__}, "
+                             f"not {type(self.details).__name__}")
+        return self
 
 
 class ChainStep(Model):

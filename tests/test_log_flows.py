@@ -116,8 +116,8 @@ def test_the_injected_exception_of_a_real_case_is_found_between_the_labelled_log
     top = max(found, key=lambda f: f.score)
     before, after = str(label["inner_root_cause"]).split("_", 1)
     assert top.service == label["service"]
-    assert str(top.details["before"]).startswith(before) and str(top.details["expected"]).startswith(after)
-    assert top.score >= 0.9 and not top.details["after_call"]
+    assert str(top.details.before).startswith(before) and str(top.details.expected).startswith(after)
+    assert top.score >= 0.9 and not top.details.after_call
 
 
 def test_requests_moving_to_a_branch_the_baseline_already_took_are_weaker_evidence_than_a_new_end() -> None:

@@ -12,6 +12,7 @@ from typing import Literal
 
 from agents.specialists.metrics.metric_vocabulary import names_pool, names_saturation
 from shared.events import stable_id
+from shared.finding_details import ChangeDetails, metric_of
 from shared.models import Finding, Proposal, Report
 
 Executor = Literal["cloud_run", "runbook_webhook"]
@@ -63,12 +64,15 @@ def propose(report: Report, findings: dict[str, Finding]) -> list[Proposal]:
     for cause in report.causes[:2]:
         evidence = [findings[f] for f in cause.evidence if f in findings]
         deploys = [f for f in evidence if f.kind == "change.deploy" and f.score >= 0.2]
-        metrics = " ".join(str(f.details.get("metric", "")) for f in evidence if f.kind.startswith("metric."))
+        metrics = " ".join(metric_of(f.details) for f in evidence if f.kind.startswith("metric."))
         logs = " ".join(f.title for f in evidence if f.kind.startswith("log."))
         params: dict[str, object]
         if deploys:
-            action, params = "rollback_cloud_run", {"to_revision": deploys[0].details.get("previous", "")}
-            why = f"a deploy {deploys[0].details.get('seconds_before_onset', '?')} s before the alert"
+            deploy = deploys[0].details
+            assert isinstance(deploy, ChangeDetails)
+            action, params = "rollback_cloud_run", {"to_revision": deploy.previous}
+            before = "?" if deploy.seconds_before_onset is None else deploy.seconds_before_onset
+            why = f"a deploy {before} s before the alert"
         elif names_pool(metrics + logs):
             action, params, why = "restart", {}, "connection-pool saturation"
         elif names_saturation(metrics):

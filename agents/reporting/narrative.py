@@ -146,7 +146,7 @@ def telemetry_texts(findings: Iterable[Finding]) -> list[str]:
     for f in findings:
         texts.append(f.title)
         walk(f.exemplars)
-        walk(f.details)
+        walk(f.details.model_dump())
     return texts
 
 
