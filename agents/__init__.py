@@ -1,1 +1,2 @@
-"""Pure analysis: specialists, the root-cause analyst, remediation and policy. No cloud SDK is imported here."""
+"""Pure analysis, no cloud SDK: the specialists (specialists/), ranking their findings into causes (ranking/),
+remediation and its policy (remediation/), and the report (reporting/)."""

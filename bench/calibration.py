@@ -10,7 +10,7 @@ with no ranked cause counts as confidence 0, not correct.
 
 Printed: a reliability table (confidence bucket -> count, mean confidence, fraction correct), the Brier score
 and the expected calibration error (ECE, 10 equal-width bins), on every case and per split: the split the
-calibration of agents/rca.py was fitted on (demo seeds 0-2), and the held-out ones (demo seeds 3-4, Nezha);
+calibration of agents/ranking/rca.py was fitted on (demo seeds 0-2), and the held-out ones (demo seeds 3-4, Nezha);
 then the adversarial goals. `--raw` scores the uncalibrated confidence instead (the figures before calibration);
 `--fit` refits the calibration on the fitting split and prints its constants.
 
@@ -27,16 +27,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agents.calibration import CONFIDENT, RAW_TO_PROBABILITY
-from agents.catalog import propose
 from agents.context import AnalysisContext
-from agents.followup import merged
-from agents.rca import headline, rank
+from agents.ranking.calibration import CONFIDENT, RAW_TO_PROBABILITY
+from agents.ranking.rca import headline, rank
+from agents.remediation.catalog import propose
+from agents.reporting.followup import merged
 from evaluation.datasets import datasets_dir
 from shared.models import Finding, Report
 
 BINS = 10
-FIT_SEEDS = (0, 1, 2)  # the demo seeds the calibration in agents/rca.py was fitted on
+FIT_SEEDS = (0, 1, 2)  # the demo seeds the calibration in agents/ranking/rca.py was fitted on
 
 
 @dataclass

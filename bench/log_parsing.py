@@ -37,7 +37,7 @@ from drain3 import TemplateMiner
 from drain3.masking import MaskingInstruction
 from drain3.template_miner_config import TemplateMinerConfig
 
-from agents.log_patterns import MinerConfig, PatternMiner
+from agents.specialists.logs.log_patterns import MinerConfig, PatternMiner
 from bench.log_eval import SYSTEMS, Labelled, NewPatterns, fga, grouping_accuracy, load, new_patterns, parsing_accuracy
 from evaluation.datasets import datasets_dir
 from evaluation.nezha_import import _logs, _Stats

@@ -18,8 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agents import metric_vocabulary, metrics, rca
-from agents.calibration import CONFIDENT
+from agents.ranking import rca
+from agents.ranking.calibration import CONFIDENT
+from agents.specialists.metrics import analysis as metrics
+from agents.specialists.metrics import metric_vocabulary
 from evaluation.datasets import datasets_dir
 
 

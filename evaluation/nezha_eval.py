@@ -4,7 +4,8 @@ For each Nezha case: import it into a bundle, synthesize a frontend alert (no hi
 on the embedded default, and score the ranked services against label.json (never read by the product).
 
 The inner root cause is scored where the label has one, on the true service's cause (wherever it ranks): its
-rank in the cause's `inner` list (agents/inner_cause.py, what the report states broke inside the service). A code
+rank in the cause's `inner` list (agents/ranking/inner_cause.py, what the report states broke inside the service).
+A code
 region "A_B" (between log statements A and B) matches a code region from step A to step B; a resource metric
 matches a resource whose measure is that metric (the Nezha column name mapped as the importer maps it), and a
 network metric with no column of its own matches a link to or from the service. For comparison, the older figure:
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from functions.local import triage
+from shared.finding_details import LogFlowBreakDetails, MetricDetails
 from shared.models import Finding, InnerCause, RankedCause
 from shared.telemetry.bundle import BundleSource
 
@@ -121,14 +123,13 @@ def inner_matches(inner: str, f: Finding) -> bool:
     from evaluation.nezha_import import metric_name
 
     d = f.details
-    if f.kind == "log.flow_break":
-        before, expected = str(d.get("before", "")), str(d.get("expected", ""))
-        return any(before.startswith(a) and expected.startswith(b) for a, b in _regions(inner))
+    if isinstance(d, LogFlowBreakDetails):
+        return any(d.before.startswith(a) and d.expected.startswith(b) for a, b in _regions(inner))
     if "_" in inner and "(" not in inner:
         return False
     name, _ = metric_name(inner)
-    if f.kind in ("metric.anomaly", "metric.fleet_outlier"):
-        return str(d.get("metric", "")).rsplit("/", 1)[-1] == name  # metric types may carry a domain prefix
+    if isinstance(d, MetricDetails):
+        return d.metric.rsplit("/", 1)[-1] == name  # metric types may carry a domain prefix
     return name.startswith("network") and f.kind == "trace.wire_delay"
 
 

@@ -54,8 +54,8 @@ class IssueScore:
 
 def _z_scores(info: IssueInfo, issue_dir: Path) -> dict[str, float]:
     """Per node, the robust z of the alert's metric in its bad direction over the issue's rows from the alert on."""
-    from agents.metric_vocabulary import direction
-    from agents.stats import MAD_TO_SIGMA, mad, median
+    from agents.specialists.metrics.metric_vocabulary import direction
+    from agents.specialists.stats import MAD_TO_SIGMA, mad, median
 
     scenario = issue_dir.parent.parent
     normal = scenario / "noissue" / "metrics.csv"

@@ -249,7 +249,7 @@ def cmd_eval_petshop(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from agents.policy import Policy
+    from agents.remediation.policy import Policy
     from functions.handlers.web import create_app
     from functions.runtime import remediation_of
     from functions.web_security import fixed_identity, local_hosts
@@ -272,7 +272,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_postmortem(args: argparse.Namespace) -> int:
-    from agents.postmortem import render
+    from agents.reporting.postmortem import render
     from shared.incident_log import IncidentLog
 
     if not Path(args.db).exists():

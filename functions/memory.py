@@ -1,6 +1,6 @@
 """Memory of past incidents over the event store's signature index.
 
-`remember` indexes a published report's signature (agents/similarity.py): the after-report step "remember",
+`remember` indexes a published report's signature (agents/reporting/similarity.py): the after-report step "remember",
 re-driven like the others until it is recorded. `recall` lists the past incidents most like a report that is being
 built: the index names the incidents sharing the most of its heaviest terms (one query per batch of terms, never a
 scan), their stored signatures re-rank them by weighted similarity, and only the few listed are read, for their
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol
 
-from agents.similarity import rank, shared_terms, signature, weight
+from agents.reporting.similarity import rank, shared_terms, signature, weight
 from shared.incident_log import IncidentLog, LogStore
 from shared.incident_state import IncidentState
 from shared.models import Finding, Report, SimilarIncident

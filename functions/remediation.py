@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from agents.policy import Decision, Policy
+from agents.remediation.policy import Decision, Policy
 from shared import approvals
 from shared import events as ev
 from shared.action_ledger import ActionLedger
@@ -50,7 +50,9 @@ def propose(incident: IncidentHandle) -> list[Proposal]:
     report = state.latest_report
     if report is None:
         return []
-    from agents.catalog import propose as propose_from_report  # synthesize's step: execute never loads the catalog
+    from agents.remediation.catalog import (
+        propose as propose_from_report,  # synthesize's step: execute never loads the catalog
+    )
 
     proposals = propose_from_report(report, state.findings)
     for p in proposals:
@@ -276,7 +278,7 @@ class Remediation:
                         window_s: float = 900.0, sustain: int = 3, threshold: float | None = None) -> str:
         """After an action ran: is the alerting SLI back under its threshold within the window? Records
         `remediation.verified` (recovered / not recovered / unknown) once per proposal."""
-        from agents.recovery import recovery_verdict
+        from agents.remediation.recovery import recovery_verdict
         from shared.telemetry_records import Window
 
         with self.log.incident(incident_id) as incident:

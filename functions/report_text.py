@@ -7,7 +7,7 @@ import textwrap
 import time
 from typing import TextIO
 
-from agents.coverage import coverage_line
+from agents.reporting.coverage import coverage_line
 from shared import events as ev
 from shared.events import payload_of
 from shared.incident_state import IncidentState

@@ -236,7 +236,7 @@ def approval_key(settings: Settings, store: EventStore) -> bytes:
 def make_runner(settings: Settings) -> ActionRouter:
     """What carries out each catalog action: the dry run for every action unless `executor=cloud_run`; then the
     Cloud Run adapter's own actions, and the runbook webhook's when one is configured."""
-    from agents.catalog import CATALOG
+    from agents.remediation.catalog import CATALOG
     from shared.actions import ActionRouter
 
     executors = {name: kind.executor for name, kind in CATALOG.items()}
@@ -259,7 +259,7 @@ def make_runner(settings: Settings) -> ActionRouter:
 def remediation_of(settings: Settings, store: EventStore, runner: ActionRouter | None = None) -> Remediation:
     """The approval and execution workflow. Refuses to start when the policy allows an action that no
     configured runner can carry out."""
-    from agents.policy import Policy
+    from agents.remediation.policy import Policy
     from functions.remediation import Remediation
 
     policy = Policy.from_json(settings.policy)

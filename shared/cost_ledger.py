@@ -5,7 +5,7 @@ Counted per read (by the meter, shared/telemetry/metered.py, which the compositi
 telemetry source): the read itself, the records it returned (log entries, spans, series, changes, pre-aggregated
 rows) and, where the adapter can tell, the API requests it sent, the bytes a query billed and the time series a
 billed read returned. Each specialist run records its counts as a `cost.recorded` event; the report's cost is
-built from those events (agents/synthesis.py). The estimate prices only what a source says it billed: a bundle
+built from those events (agents/reporting/synthesis.py). The estimate prices only what a source says it billed: a bundle
 folder's reads cost nothing.
 
 The budget caps an investigation (every round and specialist of it: what the others already recorded is

@@ -7,17 +7,13 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared.specialists import SPECIALISTS as SPECIALISTS  # the registry's names (agents/coverage.py reads them here)
-
-FindingKind = Literal[
-    "log.new_pattern", "log.spike", "log.drop", "log.flow_break", "log.none",
-    "trace.latency_shift", "trace.error_shift", "trace.error_origin", "trace.wire_delay", "trace.topology",
-    "metric.anomaly", "metric.fleet_outlier",
-    "change.deploy", "change.config", "change.scale", "change.restart", "change.other", "change.none",
-]
-"""Every kind of finding a specialist records (docs/findings.md describes each)."""
+from shared.finding_details import DETAILS_OF, FindingDetails, QuietLogsDetails, details_for
+from shared.finding_details import FindingKind as FindingKind  # where every kind is listed, with its details
+from shared.specialists import (
+    SPECIALISTS as SPECIALISTS,  # the registry's names (agents/reporting/coverage.py reads them here)
+)
 
 
 class Model(BaseModel):
@@ -97,8 +93,23 @@ class Finding(Model):
     ruled_out: bool = False
     query: dict[str, Any] = Field(default_factory=dict)  # exactly what was read: source, window, filters
     exemplars: list[dict[str, Any]] = Field(default_factory=list)
-    widget: Widget | None = None
-    details: dict[str, Any] = Field(default_factory=dict)
+    widget: Widget | None = None  # how to show the evidence: derived from it, never read back
+    details: FindingDetails = Field(default_factory=QuietLogsDetails)  # its kind's model, filled in from the kind
+
+    @model_validator(mode="before")
+    @classmethod
+    def _details_of_its_kind(cls, data: Any) -> Any:
+        """The details as the model of the finding's kind (a stored finding's are a plain dict)."""
+        if isinstance(data, dict):
+            data = {**data, "details": details_for(data.get("kind"), data.get("details"))}
+        return data
+
+    @model_validator(mode="after")
+    def _details_match_the_kind(self) -> Finding:
+        if type(self.details) is not DETAILS_OF[self.kind]:
+            raise ValueError(f"a {self.kind} finding's details are {DETAILS_OF[self.kind].__name__}, "
+                             f"not {type(self.details).__name__}")
+        return self
 
 
 class ChainStep(Model):
@@ -109,7 +120,7 @@ class ChainStep(Model):
 
 
 class InnerCause(Model):
-    """What broke inside a ranked cause's service (agents/inner_cause.py): a code region between two log
+    """What broke inside a ranked cause's service (agents/ranking/inner_cause.py): a code region between two log
     statements, an operation, a resource and its saturation measure, or a link between two services."""
 
     kind: Literal["code_region", "operation", "resource", "link"]
@@ -144,7 +155,7 @@ class RuledOut(Model):
 
 
 class SimilarIncident(Model):
-    """A past incident whose signature is like this one's (agents/similarity.py), and what became of it."""
+    """A past incident whose signature is like this one's (agents/reporting/similarity.py), and what became of it."""
 
     incident_id: str
     similarity: float = Field(ge=0.0, le=1.0)  # weighted Jaccard of the two signatures
@@ -223,7 +234,7 @@ class Report(Model):
     causes: list[RankedCause] = Field(default_factory=list)
     ruled_out: list[RuledOut] = Field(default_factory=list)
     finding_ids: list[str] = Field(default_factory=list)
-    confident: bool = True  # the top cause's confidence reaches CONFIDENT (agents/rca.py); else no cause is named
+    confident: bool = True  # the top cause's confidence reaches CONFIDENT (agents/ranking/rca.py), else none named
     recovered: bool = False  # the alert's metric was back to its baseline at the end of the incident window
     recovery: str = ""  # why the report says it recovered (or "" when it does not)
     narrative_source: Literal["deterministic", "llm"] = "deterministic"
@@ -254,7 +265,7 @@ class Proposal(Model):
     """A remediation from the closed catalog, proposed for a person to approve."""
 
     proposal_id: str
-    action: str  # a key of agents.catalog.CATALOG
+    action: str  # a key of agents.remediation.catalog.CATALOG
     service: str
     params: dict[str, Any] = Field(default_factory=dict)
     risk: Literal["low", "medium", "high"] = "medium"

@@ -31,6 +31,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from shared.finding_details import TopologyDetails
 from shared.models import Alert, Finding
 
 Placeholder = Callable[[str], str]
@@ -46,8 +47,8 @@ _SHORT = {"email": "<EMAIL>", "card": "<CARD>", "private_key": "<PRIVATE_KEY>", 
 
 
 def short_placeholder(kind: str) -> str:
-    """The compact labels of log templates and exemplars (agents.masking): <SECRET>, <TOKEN>, <API_KEY>, <EMAIL>,
-    <CARD>, <PRIVATE_KEY>, <JWT>. Short, so that a masked Drain template stays readable."""
+    """The compact labels of log templates and exemplars (agents.specialists.logs.masking): <SECRET>, <TOKEN>,
+    <API_KEY>, <EMAIL>, <CARD>, <PRIVATE_KEY>, <JWT>. Short, so that a masked Drain template stays readable."""
     if kind in _SHORT:
         return _SHORT[kind]
     if kind.endswith("token"):
@@ -300,8 +301,8 @@ def redact_finding(finding: Finding, *, placeholder: Placeholder = typed_placeho
 def _resource_names(finding: Finding) -> list[str]:
     """The names the telemetry identified its sources by: the finding's service and resource, and the services at
     either end of the graph's edges (a topology finding)."""
-    edges = finding.details.get("edges", []) if isinstance(finding.details.get("edges"), list) else []
-    ends = [str(n) for e in edges if isinstance(e, list | tuple) for n in e[:2]]
+    edges = finding.details.edges if isinstance(finding.details, TopologyDetails) else []
+    ends = [n for caller, callee, _ in edges for n in (caller, callee)]
     return [n for n in (finding.service, finding.resource, *ends) if n]
 
 

@@ -23,11 +23,12 @@ class SpecialistSpec:
 
 
 REGISTRY: tuple[SpecialistSpec, ...] = (
-    SpecialistSpec("logs", "agents.logs", ("logs", "spans")),  # spans: the code paths of traced log lines
-    # logs: errors a span's own lines report; dependencies: the declared graph, merged with the calls spans show
-    SpecialistSpec("traces", "agents.traces", ("spans", "logs", "dependencies")),
-    SpecialistSpec("metrics", "agents.metrics", ("metrics",)),
-    SpecialistSpec("changes", "agents.changes", ("changes",)),
+    # logs reads spans: the code paths of traced log lines; traces reads logs (the errors a span's own lines report)
+    # and the declared graph (merged with the calls the spans show)
+    SpecialistSpec("logs", "agents.specialists.logs.analysis", ("logs", "spans")),
+    SpecialistSpec("traces", "agents.specialists.traces.analysis", ("spans", "logs", "dependencies")),
+    SpecialistSpec("metrics", "agents.specialists.metrics.analysis", ("metrics",)),
+    SpecialistSpec("changes", "agents.specialists.changes.analysis", ("changes",)),
 )
 SPECIALISTS: tuple[str, ...] = tuple(s.name for s in REGISTRY)
 

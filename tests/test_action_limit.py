@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from agents.policy import Policy
+from agents.remediation.policy import Policy
 from functions.remediation import Remediation, RemediationError
 from shared import events as ev
 from shared.events import IncidentOpened, RemediationProposed

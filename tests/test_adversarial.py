@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from agents.calibration import CONFIDENT
+from agents.ranking.calibration import CONFIDENT
 from demo.generator import ADVERSARIAL_KINDS, FAULT_KINDS, Scenario, generate
 from functions.local import TriageResult, triage
 from shared.telemetry.bundle import BundleSource

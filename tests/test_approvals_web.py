@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from agents.policy import Policy
+from agents.remediation.policy import Policy
 from demo.generator import generate
 from functions.handlers.web import create_app
 from functions.local import triage

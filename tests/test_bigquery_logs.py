@@ -194,8 +194,8 @@ def test_the_configured_cap_reaches_the_aggregator(monkeypatch: pytest.MonkeyPat
 def test_the_logs_specialist_reads_lines_when_the_query_fails() -> None:
     from google.cloud import bigquery
 
-    from agents import logs
     from agents.context import AnalysisContext
+    from agents.specialists.logs import analysis as logs
     from shared.telemetry.memory import MemorySource
     from shared.telemetry_records import LogRecord
 

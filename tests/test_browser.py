@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from agents.policy import Policy
+from agents.remediation.policy import Policy
 from demo.generator import generate
 from functions.handlers.web import create_app
 from functions.local import triage

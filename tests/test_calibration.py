@@ -1,5 +1,5 @@
-"""The calibration math (bench/calibration.py), the confidence map and the recovered signal (agents/calibration.py),
-and what the report says when the evidence is weak or the incident recovered."""
+"""The calibration math (bench/calibration.py), the confidence map and the recovered signal
+(agents/ranking/calibration.py), and what the report says when the evidence is weak or the incident recovered."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ import math
 
 import pytest
 
-from agents.calibration import CONFIDENT, RAW_TO_PROBABILITY, RECOVERED_POINTS, calibrated, recovery_signal
-from agents.catalog import propose
 from agents.context import AnalysisContext, plan_windows
-from agents.rca import RcaResult, headline
+from agents.ranking.calibration import CONFIDENT, RAW_TO_PROBABILITY, RECOVERED_POINTS, calibrated, recovery_signal
+from agents.ranking.rca import RcaResult, headline
+from agents.remediation.catalog import propose
 from bench.calibration import bin_of, brier, ece, fit_platt, reliability
-from shared.models import ChainStep, Finding, RankedCause, Report, RuledOut, Widget
+from shared.finding_details import IncidentSeries, MetricAnomalyDetails
+from shared.models import ChainStep, Finding, RankedCause, Report, RuledOut
 
 ALERT_METRIC = "custom.googleapis.com/shop/latency_p95_ms"
 
@@ -81,13 +82,11 @@ def latency(tail: list[float], threshold: float = 130.0, metric: str = ALERT_MET
     step = 60.0
     end = c.incident.end if after_alert else c.onset
     times = [end - step * (len(tail) - 1 - i) for i in range(len(tail))]
-    points = [[t - 600, 400.0] for t in times[:2]] + [[t, v] for t, v in zip(times, tail, strict=True)]
+    points = [(t - 600, 400.0) for t in times[:2]] + list(zip(times, tail, strict=True))
     return Finding(specialist="metrics", kind="metric.anomaly", service=service, resource=f"{service}-abc",
-                   title="latency up", score=0.6, details={"metric": metric, "bad_direction": "up"},
-                   widget=Widget(kind="timeseries", data={
-                       "series": [{"name": "baseline", "points": [[c.baseline.start, 100.0]]},
-                                  {"name": f"{service}-abc incident", "points": points}],
-                       "threshold": threshold, "baseline_median": 100.0}))
+                   title="latency up", score=0.6, details=MetricAnomalyDetails(
+                       metric=metric, bad_direction="up",
+                       series=IncidentSeries(points=points, threshold=threshold, baseline_median=100.0)))
 
 
 def test_recovered_when_the_alert_metric_is_back_under_its_threshold_at_the_window_end() -> None:

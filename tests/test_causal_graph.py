@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from agents.causal_graph import ServiceGraph
+from agents.ranking.causal_graph import ServiceGraph
 from shared.models import Finding
 
 # gateway -> {cart, checkout}; checkout -> {payment, cart}; payment -> db-api; cart -> db-api; a cycle x <-> y

@@ -7,8 +7,8 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agents import changes
 from agents.context import AnalysisContext, plan_windows
+from agents.specialists.changes import analysis as changes
 from shared.telemetry.bundle import BundleSource, BundleWriter
 from shared.telemetry_records import ChangeEvent
 
@@ -39,10 +39,10 @@ def test_a_deploy_shortly_before_the_onset_outranks_older_and_later_ones(tmp_pat
     pay = found[0]
     assert pay.kind == "change.deploy" and pay.specialist == "changes" and not pay.ruled_out
     assert pay.score > 0.85 and pay.resource == "pay-00042"
-    assert pay.details["description"] == "deploy pay v2" and pay.details["actor"] == "alice@example.com"
-    assert pay.details["at"] == ONSET - 180 and pay.details["seconds_before_onset"] == 180.0
+    assert pay.details.description == "deploy pay v2" and pay.details.actor == "alice@example.com"
+    assert pay.details.at == ONSET - 180 and pay.details.seconds_before_onset == 180.0
     assert found[2].score < 0.15 and found[3].score < 0.05  # after the onset, or long before: background
-    assert found[2].details["seconds_before_onset"] == -60.0
+    assert found[2].details.seconds_before_onset == -60.0
     assert not any(f.ruled_out for f in found)  # a change near the onset: nothing to rule out
 
 
@@ -55,7 +55,7 @@ def test_at_the_same_time_a_deploy_outweighs_a_config_change_which_outweighs_sca
                                ChangeEvent(at, "e", "rename", "something unusual")])
     by = {f.service: f for f in found}
     assert by["d"].score > by["b"].score > by["a"].score == by["c"].score > by["e"].score > 0
-    assert by["e"].kind == "change.other" and by["e"].details["change_kind"] == "rename"
+    assert by["e"].kind == "change.other" and by["e"].details.change_kind == "rename"
 
 
 def test_only_changes_from_two_hours_before_the_incident_to_its_end_are_read(tmp_path: Path) -> None:
@@ -72,7 +72,7 @@ def test_no_change_near_the_onset_is_one_ruled_out_finding_naming_the_nearest(tm
     none = found[-1]
     assert none.ruled_out and none.kind == "change.none" and none.specialist == "changes"
     assert "ads" in none.title and "90 min before" in none.title
-    assert none.details["changes_in_window"] == 1
+    assert none.details.changes_in_window == 1
 
 
 def test_an_empty_change_log_is_ruled_out_too(tmp_path: Path) -> None:

@@ -135,8 +135,8 @@ def test_the_pubsub_bus_sends_a_message_it_waits_for_at_once(pubsub_emulator: An
     ("functions.handlers.synthesize", ("agents.", "functions.memory", "functions.remediation", "shared.telemetry.",
                                        "functions.handlers.intake", "functions.handlers.specialist")),
     ("functions.handlers.sweep", ("agents.", "functions.memory", "functions.remediation", "shared.telemetry.")),
-    ("functions.handlers.execute", ("agents.catalog", "agents.synthesis", "agents.rca", "functions.pipeline",
-                                    "functions.handlers.synthesize", "flask")),
+    ("functions.handlers.execute", ("agents.remediation.catalog", "agents.reporting.synthesis", "agents.ranking.rca",
+                                    "functions.pipeline", "functions.handlers.synthesize", "flask")),
 ])
 def test_each_entry_point_loads_only_what_its_own_messages_need(module: str, never: tuple[str, ...]) -> None:
     """A function's cold start imports its own handler alone: the analysis, the alert parser, redaction, the

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agents.critical_path import build_traces, critical_path, self_times
+from agents.specialists.traces.critical_path import build_traces, critical_path, self_times
 from shared.telemetry_records import Span
 
 

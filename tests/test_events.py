@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from agents.postmortem import render
+from agents.reporting.postmortem import render
 from shared import events as ev
 from shared.events import (
     AlertReceived,

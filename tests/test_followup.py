@@ -4,7 +4,7 @@ decided one is published at once; redelivery and concurrency never start it twic
 from __future__ import annotations
 
 from agents.context import AnalysisContext, SpecialistResult
-from agents.followup import merged, second_look
+from agents.reporting.followup import merged, second_look
 from shared.incident_state import fold
 from shared.models import Finding, RankedCause
 from shared.ports import TelemetrySource

@@ -1,4 +1,5 @@
-"""The inner root cause (agents/inner_cause.py): what broke inside a ranked cause's service, stated in the report."""
+"""The inner root cause (agents/ranking/inner_cause.py): what broke inside a ranked cause's service, stated in
+the report."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from agents.inner_cause import inner_causes
+from agents.ranking.inner_cause import inner_causes
 from demo.generator import generate
 from evaluation.nezha_eval import CaseScore, inner_cause_matches, stated_inner_rank, summarize
 from functions.local import triage

@@ -1,4 +1,5 @@
-"""Broken code paths (agents/log_flows.py): per-visit trails, the binomial deficit test, and a real Nezha case."""
+"""Broken code paths (agents/specialists/logs/log_flows.py): per-visit trails, the binomial deficit test, and a
+real Nezha case."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from agents import logs
-from agents.log_flows import (
+from agents.specialists.logs import analysis as logs
+from agents.specialists.logs.analysis import step_of
+from agents.specialists.logs.log_flows import (
     Event,
     FlowBreak,
     binomial_cdf_log10,
@@ -20,7 +22,6 @@ from agents.log_flows import (
     trails,
     transitions,
 )
-from agents.logs import step_of
 from shared.telemetry_records import LogRecord, Span
 from tests.data import nezha_case
 
@@ -115,8 +116,8 @@ def test_the_injected_exception_of_a_real_case_is_found_between_the_labelled_log
     top = max(found, key=lambda f: f.score)
     before, after = str(label["inner_root_cause"]).split("_", 1)
     assert top.service == label["service"]
-    assert str(top.details["before"]).startswith(before) and str(top.details["expected"]).startswith(after)
-    assert top.score >= 0.9 and not top.details["after_call"]
+    assert str(top.details.before).startswith(before) and str(top.details.expected).startswith(after)
+    assert top.score >= 0.9 and not top.details.after_call
 
 
 def test_requests_moving_to_a_branch_the_baseline_already_took_are_weaker_evidence_than_a_new_end() -> None:

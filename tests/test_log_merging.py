@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-from agents.log_patterns import PatternMiner
+from agents.specialists.logs.log_patterns import PatternMiner
 
 USERS = ["root", "alice", "bob", "news", "cyrus", "guest", "test"]
 

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from agents.log_patterns import PatternMiner
+from agents.specialists.logs.log_patterns import PatternMiner
 from bench.log_eval import SYSTEMS, grouping_accuracy, load, parsing_accuracy
 from tests.data import loghub_dir
 
@@ -61,7 +61,7 @@ def test_no_more_spurious_new_patterns_than_drain3_between_fault_free_halves() -
 
 
 def test_leave_one_system_out_picks_knobs_on_the_other_systems() -> None:
-    from agents.log_patterns import MinerConfig
+    from agents.specialists.logs.log_patterns import MinerConfig
     from bench.log_parsing import GRID, leave_one_out
 
     good, bad = GRID[0], GRID[1]
@@ -181,8 +181,8 @@ def test_parsing_accuracy_is_measured_against_templates() -> None:
 def test_digit_shape_cache_is_exact_on_real_lines() -> None:
     """The cache keys lines by their digit-normalised shape when masking leaves no digit: then masking must give
     the same result for every line of that shape."""
-    from agents.log_patterns import _DIGIT, _shape
-    from agents.masking import CODE_LOCATION
+    from agents.specialists.logs.log_patterns import _DIGIT, _shape
+    from agents.specialists.logs.masking import CODE_LOCATION
 
     cached = 0
     for system in SYSTEMS:
@@ -241,8 +241,8 @@ def test_each_code_location_is_its_own_pattern() -> None:
 
 
 def test_digit_shape_cache_keeps_code_lines_exact() -> None:
-    from agents.log_patterns import _DIGIT, _shape
-    from agents.masking import CODE_LOCATION
+    from agents.specialists.logs.log_patterns import _DIGIT, _shape
+    from agents.specialists.logs.masking import CODE_LOCATION
 
     cached = 0
     for line in nezha_lines():

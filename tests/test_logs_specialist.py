@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import random
 
-from agents import logs
 from agents.context import AnalysisContext
+from agents.specialists.logs import analysis as logs
 from bench.log_eval import load
 from shared.telemetry.memory import MemorySource
 from shared.telemetry_records import LogRecord, ReadResult, Window
@@ -29,7 +29,7 @@ def test_same_system_in_both_windows_gives_no_new_patterns() -> None:
     lines = hdfs()
     source = MemorySource(spread(lines[:1500], BASE, "hdfs") + spread(lines[1500:], INCIDENT, "hdfs"))
     found = logs.analyse(source, CTX).findings
-    assert not [f for f in found if f.kind == "log.new_pattern" and f.details["count"] >= 5]
+    assert not [f for f in found if f.kind == "log.new_pattern" and f.details.count >= 5]
 
 
 def test_real_error_lines_from_another_system_are_new_and_ranked_first() -> None:
@@ -42,8 +42,8 @@ def test_real_error_lines_from_another_system_are_new_and_ranked_first() -> None
     found = logs.analyse(source, CTX).findings
     assert found and found[0].kind == "log.new_pattern" and found[0].service == "kernel"
     top = found[0]
-    assert top.details["baseline_count"] == 0 and top.details["count"] >= 3 and top.details["errorish"]
-    assert 4000.0 <= top.details["first_seen"] < 4400.0 and top.onset == top.details["first_seen"]
+    assert top.details.baseline_count == 0 and top.details.count >= 3 and top.details.errorish
+    assert 4000.0 <= top.details.first_seen < 4400.0 and top.onset == top.details.first_seen
     assert top.widget is not None and top.widget.kind == "pattern_table" and top.exemplars
 
 
@@ -56,7 +56,7 @@ def test_spike_is_a_significant_rate_change_with_a_minimum_count() -> None:
     few = spread([pattern.format(i) for i in range(3)], Window(4000.0, 4600.0), "hdfs")
     spiking = logs.analyse(MemorySource(base + rare + burst), CTX).findings
     (spike,) = [f for f in spiking if f.kind == "log.spike"]
-    assert spike.details["ratio"] > 10 and spike.details["p_value"] < 1e-6 and spike.details["count"] == 60
+    assert spike.details.ratio > 10 and spike.details.p_value < 1e-6 and spike.details.count == 60
     quiet = logs.analyse(MemorySource(base + rare + few), CTX).findings
     assert not [f for f in quiet if f.kind == "log.spike"]  # 3 lines: no significant change
 
@@ -83,8 +83,8 @@ def test_a_code_path_that_stopped_logging_is_a_drop() -> None:
     base = spread(baseline, BASE, "hdfs")
     incident = spread(steady[800:1300], INCIDENT, "hdfs")  # ... and is silent in the incident, the service busy
     (drop,) = [f for f in logs.analyse(MemorySource(base + incident), CTX).findings if f.kind == "log.drop"]
-    assert "Receiving block" in drop.details["template"] and drop.details["count"] == 0
-    assert drop.details["p_value"] < 1e-10 and drop.details["silent_lines"] >= 500
+    assert "Receiving block" in drop.details.template and drop.details.count == 0
+    assert drop.details.p_value < 1e-10 and drop.details.silent_lines >= 500
     assert drop.onset == INCIDENT.start and drop.exemplars and drop.exemplars[-1]["timestamp"] < INCIDENT.start
     assert drop.score < 0.65  # absence is weaker evidence than a new error
 
@@ -98,7 +98,7 @@ def test_a_collapsed_share_is_a_drop_but_a_past_burst_is_not() -> None:
         incident.insert(i * 43 + 21, path[200 + i])
     found = logs.analyse(MemorySource(spread(baseline, BASE, "hdfs") + spread(incident, INCIDENT, "hdfs")), CTX)
     (drop,) = [f for f in found.findings if f.kind == "log.drop"]
-    assert drop.details["count"] == 12 and drop.details["ratio"] < 0.25 and "silent_lines" not in drop.details
+    assert drop.details.count == 12 and drop.details.ratio < 0.25 and drop.details.silent_lines is None
     burst = path[:60] + steady[:800]  # a burst at the start of the baseline hour, then nothing: not a drop
     found = logs.analyse(MemorySource(spread(burst, BASE, "hdfs") + spread(steady[800:1300], INCIDENT, "hdfs")), CTX)
     assert not [f for f in found.findings if f.kind == "log.drop"]
@@ -117,11 +117,11 @@ def test_a_path_that_stops_mid_incident_gives_its_onset() -> None:
                 records.append(LogRecord(t, "checkout", text.format(rng.randint(1, 10**6), rng.randint(1, 999)),
                                          instance=f"checkout-{rng.randint(0, 2)}"))
     (drop,) = [f for f in logs.analyse(MemorySource(records), CTX).findings if f.kind == "log.drop"]
-    assert drop.details["template"] == "charged card for order <*> in <*>" and drop.service == "checkout"
+    assert drop.details.template == "charged card for order <*> in <*>" and drop.service == "checkout"
     last = max(r.timestamp for r in records if r.message.startswith("charged"))
-    assert drop.onset is not None and drop.details["last_seen"] == last and last < drop.onset < 4200.0 + 20
+    assert drop.onset is not None and drop.details.last_seen == last and last < drop.onset < 4200.0 + 20
     assert drop.exemplars[-1]["timestamp"] == last and drop.exemplars[-1]["instance"].startswith("checkout-")
-    assert 4200.0 - 60 < drop.details["silent_from"] == drop.onset
+    assert 4200.0 - 60 < drop.details.silent_from == drop.onset
 
 
 def test_identical_distributions_give_no_findings_only_a_ruled_out_service() -> None:
@@ -187,8 +187,8 @@ def test_pre_aggregated_counts_give_the_same_verdict_as_lines() -> None:
     from_lines = logs.analyse(MemorySource(records), CTX).findings
     assert found[0].kind == "log.new_pattern" and found[0].service == "kernel"
     assert found[0].query["mode"] == "aggregated" and from_lines[0].query["mode"] == "lines"
-    verdict = sorted((f.kind, f.service, f.details["count"]) for f in found)
-    assert verdict == sorted((f.kind, f.service, f.details["count"]) for f in from_lines)
+    verdict = sorted((f.kind, f.service, f.details.count) for f in found)
+    assert verdict == sorted((f.kind, f.service, f.details.count) for f in from_lines)
 
 
 def test_nezha_exception_cases_show_the_code_path_that_stopped() -> None:
@@ -218,11 +218,11 @@ def test_nezha_exception_cases_show_the_code_path_that_stopped() -> None:
             label = info.label
             statement = label["inner_root_cause"].rsplit("_", 1)[-1]
             drops = [f for f in result.findings if f.kind == "log.drop" and f.service == label["service"]
-                     and f.details["template"].startswith(statement + " ")]
+                     and f.details.template.startswith(statement + " ")]
             assert drops, (case.name, [(f.kind, f.service, f.title[:80]) for f in result.findings[:10]])
             drop = drops[0]
             assert drop.onset is not None and incident.start <= drop.onset < incident.end
-            assert drop.details["p_value"] <= logs.STOP_P
+            assert drop.details.p_value <= logs.STOP_P
             assert drop.widget is not None and drop.widget.kind == "pattern_table"
             assert all(e["trace_id"] and e["instance"].startswith(label["service"]) for e in drop.exemplars)
             if case == cases[0]:

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from agents.masking import mask_secrets, mask_variables, strip_prefix
+from agents.specialists.logs.masking import mask_secrets, mask_variables, strip_prefix
 from shared.severity import severity_of
 
 

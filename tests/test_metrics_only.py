@@ -9,10 +9,10 @@ import random
 from collections.abc import Callable
 from pathlib import Path
 
-from agents import metrics
 from agents.context import AnalysisContext, plan_windows
-from agents.metric_vocabulary import metric_role, ratio_ceiling
-from agents.rca import rank
+from agents.ranking.rca import rank
+from agents.specialists.metrics import analysis as metrics
+from agents.specialists.metrics.metric_vocabulary import metric_role, ratio_ceiling
 from functions.local import triage
 from shared.models import Finding
 from shared.redaction import redact_finding
@@ -130,10 +130,10 @@ def test_co_movement_with_the_alert_is_recorded_and_counts() -> None:
     series = shop(search=slower(0.03), site=slower(0.05))
     series[4] = coarse("latency_average", "cart", 0.02, 0.001, after=early)
     found = {f.service: f for f in metrics.analyse(MemorySource(series=series), context()).findings
-             if f.kind == "metric.anomaly" and "latency" in str(f.details["metric"])}
-    assert found["site"].details["co_movement"] == 1.0
-    assert float(found["search"].details["co_movement"]) > 0.8
-    assert float(found["cart"].details["co_movement"]) < 0.5
+             if f.kind == "metric.anomaly" and "latency" in str(f.details.metric)}
+    assert found["site"].details.co_movement == 1.0
+    assert float(found["search"].details.co_movement) > 0.8
+    assert float(found["cart"].details.co_movement) < 0.5
 
 
 def _bundle(tmp_path: Path, series: list[MetricSeries], graph: list[Dependency]) -> tuple[Path, bytes]:
@@ -182,7 +182,7 @@ def test_a_service_named_like_an_address_is_not_redacted() -> None:
                 "paged jane.doe@example.com", details={"edges": [[name, "x", 1]]})
     out = redact_finding(f)
     assert out.service == name and name in out.title and "jane.doe@example.com" not in out.title
-    assert out.details["edges"][0][0] == name
+    assert out.details.edges[0][0] == name
 
 
 def test_memory_and_bundle_read_no_graph_when_none_is_declared(tmp_path: Path) -> None:

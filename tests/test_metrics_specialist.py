@@ -8,9 +8,9 @@ from collections.abc import Callable
 
 import pytest
 
-from agents import metrics
 from agents.context import AnalysisContext, plan_windows
-from agents.metric_vocabulary import direction
+from agents.specialists.metrics import analysis as metrics
+from agents.specialists.metrics.metric_vocabulary import direction
 from shared.telemetry.bundle import BundleSource
 from shared.telemetry.memory import MemorySource
 from shared.telemetry_records import MetricSeries
@@ -64,25 +64,25 @@ def test_a_cpu_saturation_is_found_with_its_onset_and_a_chart() -> None:
     result = metrics.analyse(source, context())
     (f,) = result.findings
     assert (f.kind, f.service, f.resource) == ("metric.anomaly", "svc3", "svc3-1") and f.score > 0.9
-    assert f.details["metric"] == "cpu_utilization" and f.details["direction"] == "up"
-    assert f.details["robust_z"] > 10 and f.details["baseline_median"] == pytest.approx(29, abs=2)
-    assert f.details["incident_value"] > 95 and f.details["baseline_mad"] > 0
+    assert f.details.metric == "cpu_utilization" and f.details.direction == "up"
+    assert f.details.robust_z > 10 and f.details.baseline_median == pytest.approx(29, abs=2)
+    assert f.details.incident_value > 95 and f.details.baseline_mad > 0
     assert f.onset is not None and abs(f.onset - FAULT) <= 60
     assert f.widget is not None and f.widget.kind == "timeseries" and f.widget.data["onset"] == f.onset
     base, inc = f.widget.data["series"]
     assert base["name"].endswith("baseline") and inc["name"].endswith("incident")
     assert max(t for t, _ in base["points"]) < min(t for t, _ in inc["points"])
-    assert f.details["baseline_median"] < f.widget.data["threshold"] < f.details["incident_value"]
+    assert f.details.baseline_median < f.widget.data["threshold"] < f.details.incident_value
 
 
 def test_direction_comes_from_the_metric_name() -> None:
     source = MemorySource(series=fleet(**{
         "svc1/success_rate": lambda t, v: 80.0, "svc2/success_rate": lambda t, v: 100.0,
         "svc4/cpu_utilization": lambda t, v: 1.0, "svc5/latency_p95_ms": lambda t, v: 900.0}))
-    found = {(f.service, f.details["metric"]): f for f in metrics.analyse(source, context()).findings}
+    found = {(f.service, f.details.metric): f for f in metrics.analyse(source, context()).findings}
     assert set(found) == {("svc1", "success_rate"), ("svc5", "latency_p95_ms")}  # up on success, down on cpu: fine
-    assert found[("svc1", "success_rate")].details["direction"] == "down"
-    assert found[("svc1", "success_rate")].details["bad_direction"] == "down"
+    assert found[("svc1", "success_rate")].details.direction == "down"
+    assert found[("svc1", "success_rate")].details.bad_direction == "down"
     assert direction("errors_total") == 1 and direction("requests_throughput") == -1
     assert direction("network_receive_bytes") == 0
 
@@ -92,8 +92,8 @@ def test_a_metric_of_unknown_direction_counts_either_way_but_weighs_less() -> No
                      series("cpu_usage", "b", 10, 0.2, after=lambda t, v: 10.0 + v),  # cpu: direction known
                      series("bytes_sent", "c", 1000, 20), series("cpu_usage", "d", 10, 0.2)])
     found = {f.service: f for f in metrics.analyse(source, context()).findings}
-    assert found["a"].details["direction"] == "down" and found["a"].details["bad_direction"] == "either"
-    assert found["b"].details["bad_direction"] == "up" and found["a"].score < found["b"].score
+    assert found["a"].details.direction == "down" and found["a"].details.bad_direction == "either"
+    assert found["b"].details.bad_direction == "up" and found["a"].score < found["b"].score
 
 
 def test_flat_baselines_do_not_turn_small_changes_into_anomalies() -> None:
@@ -105,7 +105,7 @@ def test_flat_baselines_do_not_turn_small_changes_into_anomalies() -> None:
     big = [MetricSeries("memory_usage", "m", tuple((t, 512.0 if t < FAULT else 900.0) for t, _ in s.points),
                         "m-1") for s in [series("x", "m", 0, 0)]]
     (f,) = metrics.analyse(MemorySource(series=big), context()).findings
-    assert 10 < f.details["robust_z"] < 50 and 0.5 < f.score < 1  # measured against a floor, not a zero spread
+    assert 10 < f.details.robust_z < 50 and 0.5 < f.score < 1  # measured against a floor, not a zero spread
 
 
 def test_too_few_points_give_a_note_not_a_score() -> None:
@@ -122,7 +122,7 @@ def test_a_short_history_is_judged_against_the_segment_before_its_change_with_le
     short = series("cpu_usage", "new", 10, 1, start=start, after=lambda t, v: 90.0)
     full = series("cpu_usage", "old", 10, 1, after=lambda t, v: 90.0)
     found = {f.service: f for f in metrics.analyse(MemorySource(series=[short, full]), ctx).findings}
-    assert found["new"].details["baseline_from_change_point"] and not found["old"].details["baseline_from_change_point"]
+    assert found["new"].details.baseline_from_change_point and not found["old"].details.baseline_from_change_point
     onset = found["new"].onset
     assert found["new"].score < found["old"].score and onset is not None and abs(onset - FAULT) <= 60
 
@@ -132,8 +132,8 @@ def test_one_instance_that_deviates_from_its_peers_is_a_fleet_outlier() -> None:
                    after=(lambda t, v: v + 250 * (t - FAULT + 60) / 240) if i == 2 else None) for i in range(4)]
     found = metrics.analyse(MemorySource(series=pods), context()).findings
     (outlier,) = [f for f in found if f.kind == "metric.fleet_outlier"]
-    assert outlier.resource == "cart-2" and outlier.details["peers"] == 3
-    assert outlier.details["peers_median"] == pytest.approx(400, abs=15) and outlier.details["value"] > 600
+    assert outlier.resource == "cart-2" and outlier.details.peers == 3
+    assert outlier.details.peers_median == pytest.approx(400, abs=15) and outlier.details.value > 600
     assert [f.resource for f in found if f.kind == "metric.anomaly"] == ["cart-2"]
 
 
@@ -141,11 +141,11 @@ def test_a_change_the_whole_fleet_shows_weighs_less_than_one_only_a_few_show() -
     rise = {f"svc{i}/latency_p95_ms": (lambda t, v: v + 400) for i in range(8)}
     rise["svc6/memory_mb"] = lambda t, v: v + 400
     found = metrics.analyse(MemorySource(series=fleet(**rise)), context()).findings
-    latency = [f for f in found if f.details["metric"] == "latency_p95_ms"]
-    memory = [f for f in found if f.details["metric"] == "memory_mb"]
+    latency = [f for f in found if f.details.metric == "latency_p95_ms"]
+    memory = [f for f in found if f.details.metric == "memory_mb"]
     assert len(latency) == 8 and len(memory) == 1
-    assert all(f.details["fleet_share_anomalous"] == 1.0 for f in latency)
-    assert memory[0].details["fleet_share_anomalous"] == 0.0
+    assert all(f.details.fleet_share_anomalous == 1.0 for f in latency)
+    assert memory[0].details.fleet_share_anomalous == 0.0
     assert found[0] == memory[0] and max(f.score for f in latency) < memory[0].score
 
 
@@ -176,10 +176,10 @@ def test_cpu_contention_puts_the_labelled_services_cpu_on_top(case: str, nezha) 
     assert label["fault_type"] == "cpu_contention"
     result = metrics.analyse(source, ctx)
     top = result.findings[:3]
-    cpu = [f for f in top if f.service == label["service"] and "cpu" in f.details["metric"]]
-    assert cpu, [(f.service, f.details["metric"], f.score) for f in top]
+    cpu = [f for f in top if f.service == label["service"] and "cpu" in f.details.metric]
+    assert cpu, [(f.service, f.details.metric, f.score) for f in top]
     f = cpu[0]
-    assert f.resource == label["pod"] and f.score >= 0.9 and f.details["incident_value"] > 50  # percent or millicores
+    assert f.resource == label["pod"] and f.score >= 0.9 and f.details.incident_value > 50  # percent or millicores
     assert f.onset is not None and abs(f.onset - label["inject"]) <= 120  # the change point, near the fault
     assert f.widget is not None and f.widget.data["onset"] == f.onset
 
@@ -193,9 +193,10 @@ def test_a_version_whose_instances_all_deviate_from_the_other_versions_is_a_coho
     pods = [pod(i, "v2" if i < 3 else "v1", "a" if i % 2 else "b", bad=i < 3) for i in range(8)]
     found = [f for f in metrics.analyse(MemorySource(series=pods), context()).findings
              if f.kind == "metric.fleet_outlier"]
-    cohorts = [f for f in found if f.details.get("cohort")]
-    assert [(f.resource, f.details["instances"]) for f in cohorts] == [("version=v2", ["api-0", "api-1", "api-2"])]
+    cohorts = [f for f in found if getattr(f.details, "cohort", None)]
+    assert [(f.resource, f.details.instances) for f in cohorts] == [("version=v2", ["api-0", "api-1", "api-2"])]
     assert cohorts[0].score > 0.5 and "stands out" in cohorts[0].title
     # the zones each hold bad and good pods: neither zone stands out; nor does one bad pod make a cohort
     one_bad = [pod(i, "v2" if i < 3 else "v1", "a", bad=i == 0) for i in range(8)]
-    assert not [f for f in metrics.analyse(MemorySource(series=one_bad), context()).findings if f.details.get("cohort")]
+    found = metrics.analyse(MemorySource(series=one_bad), context()).findings
+    assert not [f for f in found if getattr(f.details, "cohort", None)]

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from agents.narrative import grounded
+from agents.reporting.narrative import grounded
 from demo.generator import generate
 from functions.local import triage
 from functions.runtime import embedded
@@ -85,7 +85,7 @@ def test_narrative_through_the_real_client_is_grounded(scenario, gemini) -> None
 def test_budget_and_no_key(scenario) -> None:  # type: ignore[no-untyped-def]
     plain = triage(scenario.alert_path.read_bytes(), BundleSource(scenario.bundle_dir)).report
     assert plain.narrative == "" and plain.llm == {"used": False, "reason": "no LLM configured"}
-    from agents.narrative import narrate
+    from agents.reporting.narrative import narrate
 
     called: list[str] = []
     text, meta = narrate(plain, {}, lambda p, n: called.append(p) or "", budget_tokens=10)

@@ -1,5 +1,5 @@
-"""The postmortem draft (agents/postmortem.py): rendered from the folded event log, deterministic, inert Markdown;
-served by the web view as a download and printed by `autosre postmortem`."""
+"""The postmortem draft (agents/reporting/postmortem.py): rendered from the folded event log, deterministic, inert
+Markdown; served by the web view as a download and printed by `autosre postmortem`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from agents.postmortem import md, render
+from agents.reporting.postmortem import md, render
 from demo.generator import Scenario, generate
 from functions.handlers.web import create_app
 from functions.local import triage

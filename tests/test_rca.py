@@ -7,7 +7,7 @@ import random
 from typing import Any
 
 from agents.context import AnalysisContext, plan_windows
-from agents.rca import RcaResult, headline, rank
+from agents.ranking.rca import RcaResult, headline, rank
 from shared.models import Finding
 
 ONSET = 1_700_000_000.0

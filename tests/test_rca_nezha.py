@@ -7,9 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from agents import changes, logs, metrics, traces
 from agents.context import AnalysisContext
-from agents.rca import headline, rank
+from agents.ranking.rca import headline, rank
+from agents.specialists.changes import analysis as changes
+from agents.specialists.logs import analysis as logs
+from agents.specialists.metrics import analysis as metrics
+from agents.specialists.traces import analysis as traces
 from shared.models import Finding
 from tests.data import nezha_case
 

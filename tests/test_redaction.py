@@ -158,7 +158,7 @@ def test_redact_finding_reaches_every_string() -> None:
                    "AKIAIOSFODNN7EXAMPLE"):
         assert secret not in text, secret
     assert out.finding_id == "changes-sql-1" and out.kind == "change.config" and out.service == "orders-db"
-    assert out.details["actor"] == "deploy@p.iam.gserviceaccount.com" and out.details["count"] == 3
+    assert out.details.actor == "deploy@p.iam.gserviceaccount.com" and out.details.count == 3
     assert out.exemplars[1]["request"] == {"dbPassword": "<redacted:password>", "name": "app"}
     assert out.title == "cloudsql users.update by <redacted:email> with token=<redacted:token>"
     assert "hunter2" in json.dumps(finding.model_dump())  # the original is left as it was

@@ -6,8 +6,9 @@ from __future__ import annotations
 import math
 import random
 
-from agents import metrics, seasonality
 from agents.context import AnalysisContext, plan_windows
+from agents.specialists.metrics import analysis as metrics
+from agents.specialists.metrics import seasonality
 from shared.telemetry.memory import MemorySource
 from shared.telemetry_records import MetricSeries, Window
 from tests.test_metrics_specialist import ONSET

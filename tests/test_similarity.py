@@ -1,4 +1,4 @@
-"""Memory of past incidents: signatures and their similarity (agents/similarity.py), the store lookup and the
+"""Memory of past incidents: signatures and their similarity (agents/reporting/similarity.py), the store lookup and the
 "remember" step (functions/memory.py), and where the similar incidents show (report, text, web, JSON)."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from agents.policy import Policy
-from agents.similarity import MIN_SIMILARITY, rank, shared_terms, signature, similarity, weight
+from agents.remediation.policy import Policy
+from agents.reporting.similarity import MIN_SIMILARITY, rank, shared_terms, signature, similarity, weight
 from demo.generator import Scenario, generate
 from functions.handlers.web import create_app
 from functions.local import TriageResult, triage

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agents.stats import (
+from agents.specialists.stats import (
     Z_CAP,
     change_point,
     cusum_onset,
@@ -92,7 +92,7 @@ def test_quantiles_are_ordered_and_the_middle_one_is_the_median(xs: list[float])
 
 
 def test_rank_test_sureness_counts_complete_separation_of_small_samples_as_sure() -> None:
-    from agents.stats import mann_whitney_z, rank_test_sureness
+    from agents.specialists.stats import mann_whitney_z, rank_test_sureness
 
     base, inc = [0.01 * i for i in range(9)], [1.0 + i for i in range(20)]
     z = mann_whitney_z(base, inc)

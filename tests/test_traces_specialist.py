@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from agents import traces
 from agents.context import AnalysisContext, plan_windows
+from agents.specialists.traces import analysis as traces
 from shared.models import Finding
 from shared.telemetry.bundle import BundleSource, BundleWriter
 from shared.telemetry_records import Span
@@ -81,7 +81,7 @@ def test_topology_counts_the_calls_between_services(tmp_path: Path) -> None:
     source, ctx = shop(tmp_path, n=300)
     (topology,) = [f for f in traces.analyse(source, ctx).findings if f.kind == "trace.topology"]
     assert topology.score == 0
-    assert topology.details["edges"] == [["front", "auth", 300], ["front", "mid", 300], ["mid", "leaf", 300]]
+    assert topology.details.edges == [("front", "auth", 300), ("front", "mid", 300), ("mid", "leaf", 300)]
 
 
 def slow_leaf(t: float, rng: random.Random) -> dict[str, float]:
@@ -93,16 +93,16 @@ def test_a_slow_leaf_is_the_origin_of_the_latency_not_its_callers(tmp_path: Path
     found = traces.analyse(source, ctx).findings
     latency = shifts(found, "trace.latency_shift")
     leaf = latency["leaf"]
-    assert leaf.details["own_time_grew"] and leaf.resource == "/query" and leaf.details["operation"] == "/query"
-    assert leaf.details["explained_share_of_end_to_end_rise"] > 0.9
+    assert leaf.details.own_time_grew and leaf.resource == "/query" and leaf.details.operation == "/query"
+    assert leaf.details.explained_share_of_end_to_end_rise > 0.9
     for caller in ("front", "mid"):  # they only wait on it
-        assert not latency[caller].details["own_time_grew"] and latency[caller].score < leaf.score
+        assert not latency[caller].details.own_time_grew and latency[caller].score < leaf.score
     assert "auth" not in latency and "trace.wire_delay" not in {f.kind for f in found}
     top = next(f for f in found if f.kind != "trace.topology")
     assert top.service == "leaf" and top.score > 0.8
     d = leaf.details
-    assert d["incident_p50"] > 20 * d["baseline_p50"] and d["incident_p95"] >= d["incident_p90"] >= d["incident_p50"]
-    b_path, i_path = d["critical_path_p50_ms"]
+    assert d.incident_p50 > 20 * d.baseline_p50 and d.incident_p95 >= d.incident_p90 >= d.incident_p50
+    b_path, i_path = d.critical_path_p50_ms
     assert b_path < 10 < 200 < i_path
     assert leaf.onset is not None and abs(leaf.onset - ctx.incident.start) < 60  # the slow calls begin there
 
@@ -124,9 +124,9 @@ def test_only_the_operation_that_slowed_is_blamed(tmp_path: Path) -> None:
     source, ctx = shop(tmp_path, slow_leaf, two_leaf_ops=True)
     latency = shifts(traces.analyse(source, ctx).findings, "trace.latency_shift")
     leaf = latency["leaf"]
-    assert leaf.resource == "/query" and [o["operation"] for o in leaf.details["operations"]] == ["/query"]
-    assert leaf.details["own_time_grew"]
-    assert "HTTP GET auth" not in [o["operation"] for o in latency["front"].details["operations"]]
+    assert leaf.resource == "/query" and [o["operation"] for o in leaf.details.operations] == ["/query"]
+    assert leaf.details.own_time_grew
+    assert "HTTP GET auth" not in [o["operation"] for o in latency["front"].details.operations]
 
 
 def test_a_slow_network_to_the_leaf_is_the_leafs_wire_delay(tmp_path: Path) -> None:
@@ -136,10 +136,10 @@ def test_a_slow_network_to_the_leaf_is_the_leafs_wire_delay(tmp_path: Path) -> N
     source, ctx = shop(tmp_path, slow_wire)
     found = traces.analyse(source, ctx).findings
     (wire,) = [f for f in found if f.kind == "trace.wire_delay"]
-    assert wire.service == "leaf" and wire.score > 0.8 and wire.details["explained_share_of_end_to_end_rise"] > 0.9
+    assert wire.service == "leaf" and wire.score > 0.8 and wire.details.explained_share_of_end_to_end_rise > 0.9
     latency = shifts(found, "trace.latency_shift")
     assert "leaf" not in latency  # its own spans did not change
-    assert not any(f.details["own_time_grew"] for f in latency.values())  # the callers only wait
+    assert not any(f.details.own_time_grew for f in latency.values())  # the callers only wait
 
 
 def test_errors_originate_in_the_deepest_failing_span_not_in_the_callers_that_report_them(tmp_path: Path) -> None:
@@ -149,15 +149,15 @@ def test_errors_originate_in_the_deepest_failing_span_not_in_the_callers_that_re
     source, ctx = shop(tmp_path, failing_leaf)
     found = traces.analyse(source, ctx).findings
     (origin,) = [f for f in found if f.kind == "trace.error_origin"]
-    assert origin.service == "leaf" and origin.details["operation"] == "/query"
-    assert origin.details["callers"] == ["front", "mid"] and origin.details["count"] > 30
+    assert origin.service == "leaf" and origin.details.operation == "/query"
+    assert origin.details.callers == ["front", "mid"] and origin.details.count > 30
     assert origin.exemplars[0]["role"] == "failing" and origin.exemplars[0]["error"]
     assert origin.onset is not None and abs(origin.onset - ctx.incident.start) < 120
     errors = shifts(found, "trace.error_shift")
     assert set(errors) == {"front", "mid", "leaf"}  # everyone on the path reports a higher error rate...
     d = errors["leaf"].details
-    assert d["operation"] == "/query" and d["baseline_error_rate"] < 0.05 < 0.2 < d["incident_error_rate"]
-    assert d["n"] > 200
+    assert d.operation == "/query" and d.baseline_error_rate < 0.05 < 0.2 < d.incident_error_rate
+    assert d.n > 200
     assert origin.score > max(f.score for f in errors.values()) * 0.9  # ...but the origin is told apart
     assert "auth" not in errors
 
@@ -171,8 +171,8 @@ def test_a_failure_the_callee_answered_without_marking_it_originates_in_the_call
     source, ctx = shop(tmp_path, failing_leaf, leaf_marks_failure=False)
     found = traces.analyse(source, ctx).findings
     (origin,) = [f for f in found if f.kind == "trace.error_origin"]
-    assert origin.service == "leaf" and origin.details["operation"] == "/query"
-    assert origin.details["callers"] == ["front", "mid"]
+    assert origin.service == "leaf" and origin.details.operation == "/query"
+    assert origin.details.callers == ["front", "mid"]
     assert "leaf" not in shifts(found, "trace.error_shift")  # its own spans' error rate did not change
 
 
@@ -192,7 +192,7 @@ def test_without_a_baseline_a_link_far_slower_than_its_peers_is_a_wire_delay(tmp
     wires = shifts(found, "trace.wire_delay")
     assert set(wires) == {"slow"}
     d = wires["slow"].details
-    assert d["baseline"] == "calls to 3 other services in the incident window" and d["ratio"] > 100
+    assert d.baseline == "calls to 3 other services in the incident window" and d.ratio > 100
     assert 0.3 < wires["slow"].score <= traces.PEER_WEIGHT and "other services" in wires["slow"].title
 
 
@@ -250,6 +250,6 @@ def test_a_network_delay_shows_as_delay_to_the_labelled_service(case: str, nezha
     assert any(f.service == label["service"] and f.kind in ("trace.wire_delay", "trace.latency_shift")
                for f in top), [(f.service, f.kind, f.score) for f in top]
     delay = next(f for f in found if f.service == label["service"])
-    assert delay.details["incident_p90"] > 1.0 > 0.05 > delay.details["baseline_p90"]  # ~2 s added, seconds
+    assert delay.details.incident_p90 > 1.0 > 0.05 > delay.details.baseline_p90  # ~2 s added, seconds
     (topology,) = [f for f in traces.analyse(source, ctx).findings if f.kind == "trace.topology"]
-    assert any(label["service"] == callee for _, callee, _ in topology.details["edges"])
+    assert any(label["service"] == callee for _, callee, _ in topology.details.edges)

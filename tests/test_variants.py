@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from agents.context import plan_windows
-from agents.coverage import coverage_line, signal_coverage
+from agents.reporting.coverage import coverage_line, signal_coverage
 from evaluation.nezha_eval import VARIANTS
 from evaluation.nezha_import import CaseInfo, import_case
 from shared.alerts import parse_alert

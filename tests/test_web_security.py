@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from agents.context import AnalysisContext, SpecialistResult
-from agents.policy import Policy
+from agents.remediation.policy import Policy
 from functions.handlers.web import create_app
 from functions.remediation import Remediation
 from functions.runtime import embedded, make_runner

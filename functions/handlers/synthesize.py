@@ -1,6 +1,6 @@
 """Synthesize (the findings topic): once every specialist of a round reported (or, from the sweep, past its
-deadline), rank the round, and either open a targeted follow-up round (an open ranking: agents/followup.py) or
-publish the report, built whole by agents/synthesis.py from the ranking, the narrative and the similar past
+deadline), rank the round, and either open a targeted follow-up round (an open ranking: agents/reporting/followup.py) or
+publish the report, built whole by agents/reporting/synthesis.py from the ranking, the narrative and the similar past
 incidents; then follow it through (functions/handlers/after_report.py). A redelivery after the report only runs
 the after-report steps not recorded as done."""
 
@@ -19,7 +19,7 @@ from shared.models import FindingsReady, RankedCause, Report, SimilarIncident
 from shared.ports import Message
 
 if TYPE_CHECKING:
-    from agents.synthesis import Narrative
+    from agents.reporting.synthesis import Narrative
     from functions.pipeline import Pipeline
 
 log = logging.getLogger("autosre.pipeline")
@@ -57,7 +57,7 @@ def synthesize_round(p: Pipeline, incident: IncidentHandle, number: int, partial
     if number + 1 in state.rounds and not state.rounds[number + 1].fresh:  # followed up: its report covers this
         p.fan_out(incident, number + 1, delivery)  # the opening delivery's redelivery re-sends tasks
         return None
-    from agents.synthesis import build_report, rank_round  # only now: a redelivery never loads the analysis
+    from agents.reporting.synthesis import build_report, rank_round  # only now: a redelivery never loads the analysis
     from functions.pipeline import analysis_context
 
     ranking = rank_round(state, number, analysis_context(state, number))
@@ -75,7 +75,7 @@ def synthesize_round(p: Pipeline, incident: IncidentHandle, number: int, partial
 def follow_up(p: Pipeline, incident: IncidentHandle, number: int, causes: list[RankedCause], delivery: str) -> bool:
     """Start the targeted next round when the ranking is open (`delivery` opens it: only it, or its redelivery,
     fans out). True when the report must wait for it."""
-    from agents.followup import AMBIGUOUS, FOCUSED_SPECIALISTS, second_look
+    from agents.reporting.followup import AMBIGUOUS, FOCUSED_SPECIALISTS, second_look
 
     nxt = number + 1
     specialists = [s for s in p.specialists if s in FOCUSED_SPECIALISTS]
@@ -91,13 +91,13 @@ def follow_up(p: Pipeline, incident: IncidentHandle, number: int, causes: list[R
 
 
 def narrate(p: Pipeline, ranked: Report, state: IncidentState) -> Narrative:
-    """The grounded LLM narrative of the ranked report (agents/narrative.py); the model is optional: without one,
-    or when it fails, the report says why and has none."""
-    from agents.synthesis import Narrative
+    """The grounded LLM narrative of the ranked report (agents/reporting/narrative.py); the model is optional:
+    without one, or when it fails, the report says why and has none."""
+    from agents.reporting.synthesis import Narrative
 
     if p.writer is None:
         return Narrative(llm={"used": False, "reason": "no LLM configured"})
-    from agents.narrative import narrate as narrate_report
+    from agents.reporting.narrative import narrate as narrate_report
 
     try:
         text, meta = narrate_report(ranked, state.findings, p.writer)

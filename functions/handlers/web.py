@@ -54,7 +54,7 @@ def create_app(store: EventStore, remediation: Remediation | None = None, local_
 
     @app.get("/incidents/<incident_id>/postmortem.md")
     def postmortem(incident_id: str) -> Response:
-        from agents.postmortem import render as render_postmortem
+        from agents.reporting.postmortem import render as render_postmortem
 
         state = incidents.read(incident_id)
         if state is None:

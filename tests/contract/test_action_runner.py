@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from agents.catalog import CATALOG
+from agents.remediation.catalog import CATALOG
 from shared.actions import ActionRouter, NoExecutor
 from shared.actions.dry_run import DryRunRunner
 from shared.actions.runbook_webhook import RunbookWebhookRunner

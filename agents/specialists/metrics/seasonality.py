@@ -3,7 +3,7 @@
 When the source holds history for the same clock window on earlier days (one day, two days and one week before),
 each series is adjusted by its usual shape: at every point, the median of the earlier days' values at the same
 time of day, relative to their median over the baseline window, is subtracted. The adjusted series keeps its
-own level, so the anomaly score (median/MAD, agents/metrics.py) then measures what is unusual *for this time*.
+own level, so the anomaly score (median/MAD, analysis.py) then measures what is unusual *for this time*.
 A series whose history does not cover enough of its points is scored as it is, and the finding says which.
 Pure: the reads are done by the caller through `lags_to_read`.
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from dataclasses import replace
 
-from agents.stats import median
+from agents.specialists.stats import median
 from shared.telemetry_records import MetricSeries, Window
 
 DAY_S = 24 * 3600

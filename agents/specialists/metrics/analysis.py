@@ -1,7 +1,7 @@
 """Metrics analyst: a robust anomaly score per series (the incident's values against the baseline's median and
 MAD, oriented by which way is bad for the metric), the onset by change-point detection (CUSUM), and fleet
 outliers (the instance of a service that deviates from its peers on the same metric). Where the source holds
-earlier days, each series is first adjusted for its usual shape at that time of day (agents/seasonality.py).
+earlier days, each series is first adjusted for its usual shape at that time of day (seasonality.py).
 
 Every series needs enough baseline points to be judged; one without is counted in a note, never scored.
 """
@@ -12,11 +12,12 @@ import math
 from bisect import bisect_left
 from collections import defaultdict
 from dataclasses import dataclass, replace
+from typing import Literal
 
-from agents import seasonality
 from agents.context import AnalysisContext, SpecialistResult
-from agents.metric_vocabulary import direction, is_host_level, ratio_ceiling
-from agents.stats import (
+from agents.specialists.metrics import seasonality
+from agents.specialists.metrics.metric_vocabulary import direction, is_host_level, ratio_ceiling
+from agents.specialists.stats import (
     MAD_TO_SIGMA,
     change_point,
     cusum_onset,
@@ -27,6 +28,7 @@ from agents.stats import (
     squash,
     z_of,
 )
+from shared.finding_details import FleetOutlierDetails, IncidentSeries, MetricAnomalyDetails, MetricDetails
 from shared.models import Finding, Widget
 from shared.ports import TelemetrySource
 from shared.telemetry_records import MetricSeries, Window
@@ -46,6 +48,7 @@ ACTIVE_SLACK_S = 5 * 60  # an anomaly over this long before the alert fired had 
 # scored down: the incident window reaches back for onsets that precede the alert by minutes)
 Z_HALF = 6.0  # squash: a robust z this far past the threshold (plus one) scores 0.6
 MAX_WIDGET_POINTS = 240
+BAD_DIRECTION: dict[int, Literal["up", "down", "either"]] = {1: "up", -1: "down", 0: "either"}  # by a sign
 # a baseline chosen as the segment before the series' largest shift is biased towards finding that shift
 CHANGE_POINT_BASELINE_WEIGHT = 0.6
 # A share of good outcomes (availability, success in percent or as a fraction) is judged on the share that failed:
@@ -78,7 +81,7 @@ class SeriesScore:
     onset: float | None
     active: bool  # still anomalous within ACTIVE_SLACK_S of the alert (or no points to tell otherwise)
     baseline_from_change_point: bool
-    seasonal: bool = False  # scored after removing the usual shape for the time of day (agents/seasonality.py)
+    seasonal: bool = False  # scored after removing the usual shape for the time of day (seasonality.py)
     ceiling: float | None = None  # a share of good outcomes out of this whole (judged on the share that failed)
     shape: tuple[tuple[float, float], ...] = ()  # (time, robust z in the bad direction) of the incident's points
 
@@ -232,7 +235,8 @@ def strongest(found: list[Finding]) -> list[Finding]:
     saturated pool is not crowded out by the same latency metric on every instance."""
     best: dict[str, Finding] = {}
     for f in sorted(found, key=rank_key):
-        best.setdefault(str(f.details["metric"]), f)
+        assert isinstance(f.details, MetricDetails)
+        best.setdefault(f.details.metric, f)
     return sorted(best.values(), key=rank_key)[:PER_SERVICE]
 
 
@@ -240,8 +244,9 @@ def rank_key(f: Finding) -> tuple[float, bool, float, float, str, str, str, str]
     """Strongest first; at equal scores what is still anomalous at the alert, then the larger z, then the larger
     effect next to the fleet, then names (a total, deterministic order)."""
     d = f.details
-    return (-f.score, not d.get("active_at_alert", True), -float(d.get("robust_z", 0.0)),
-            -float(d.get("effect_vs_fleet", 0.0)), f.kind, f.service, f.resource, f.title)
+    assert isinstance(d, MetricDetails)
+    effect = d.effect_vs_fleet if isinstance(d, MetricAnomalyDetails) else 0.0
+    return (-f.score, not d.active_at_alert, -d.robust_z, -effect, f.kind, f.service, f.resource, f.title)
 
 
 def alert_series(scored: list[SeriesScore], ctx: AnalysisContext) -> SeriesScore | None:
@@ -290,8 +295,9 @@ def _anomaly(s: SeriesScore, levels: dict[str, float], breadth: dict[tuple[str, 
               * (1.0 - BREADTH_DISCOUNT * shared)
               * (CHANGE_POINT_BASELINE_WEIGHT if s.baseline_from_change_point else 1.0))
     score = round(min(0.97, weight * (0.1 + squash(s.z - ANOMALY_Z + 1, Z_HALF))), 4)
-    arrow = "up" if s.value >= s.baseline_median else "down"
+    arrow: Literal["up", "down"] = "up" if s.value >= s.baseline_median else "down"
     where = series.instance or series.service
+    charted = incident_series(s, ctx)
     unit = f" {series.unit}" if series.unit not in ("", "1") else ""  # "1": Cloud Monitoring's "no unit"
     return Finding(
         specialist="metrics", kind="metric.anomaly", service=series.service, resource=series.instance,
@@ -301,32 +307,38 @@ def _anomaly(s: SeriesScore, levels: dict[str, float], breadth: dict[tuple[str, 
         onset=s.onset, magnitude=round(s.z, 3), score=score,
         query={**query, "filter": {"metric": series.metric, "service": series.service, "instance": series.instance}},
         exemplars=[{"t": t, "v": v, "instance": where} for t, v in series.points if ctx.incident.contains(t)][:10],
-        widget=timeseries_widget(s, ctx),
-        details={"metric": series.metric, "instance": series.instance, "unit": series.unit,
-                 "baseline_median": s.baseline_median, "baseline_mad": s.baseline_mad,
-                 "baseline_sigma": s.scale, "incident_value": s.value, "robust_z": round(s.z, 3),
-                 "direction": arrow, "bad_direction": {1: "up", -1: "down", 0: "either"}[s.sign],
-                 "host_level": host_level, "effect_vs_fleet": round(effect, 4), "active_at_alert": s.active,
-                 "fleet_share_anomalous": round(shared, 4),
-                 "baseline_from_change_point": s.baseline_from_change_point, "seasonal_adjusted": s.seasonal,
-                 "co_movement": None if moves is None else round(moves, 3)})
+        widget=timeseries_widget(s, ctx, charted),
+        details=MetricAnomalyDetails(
+            metric=series.metric, instance=series.instance, unit=series.unit, baseline_median=s.baseline_median,
+            baseline_mad=s.baseline_mad, baseline_sigma=s.scale, incident_value=s.value, robust_z=round(s.z, 3),
+            direction=arrow, bad_direction=BAD_DIRECTION[s.sign], host_level=host_level,
+            effect_vs_fleet=round(effect, 4), active_at_alert=s.active, fleet_share_anomalous=round(shared, 4),
+            baseline_from_change_point=s.baseline_from_change_point, seasonal_adjusted=s.seasonal,
+            co_movement=None if moves is None else round(moves, 3), series=charted))
 
 
-def timeseries_widget(s: SeriesScore, ctx: AnalysisContext) -> Widget:
-    """Baseline and incident points of one series, the onset marked, the anomaly threshold drawn."""
-    name = s.series.instance or s.series.service
+def _thin(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    return points[::max(1, len(points) // (MAX_WIDGET_POINTS // 2))]
 
-    def thin(points: list[tuple[float, float]]) -> list[list[float]]:
-        step = max(1, len(points) // (MAX_WIDGET_POINTS // 2))
-        return [[t, v] for t, v in points[::step]]
 
-    base = [(t, v) for t, v in s.series.points if t < ctx.incident.start]
-    inc = [(t, v) for t, v in s.series.points if ctx.incident.contains(t)]
+def incident_series(s: SeriesScore, ctx: AnalysisContext) -> IncidentSeries:
+    """The series in the incident window as its chart shows it, with its anomaly threshold (the finding's own)."""
     threshold = s.baseline_median + (s.sign or (1 if s.value >= s.baseline_median else -1)) * ANOMALY_Z * s.scale
+    return IncidentSeries(points=_thin([(t, v) for t, v in s.series.points if ctx.incident.contains(t)]),
+                          threshold=threshold, baseline_median=s.baseline_median)
+
+
+def timeseries_widget(s: SeriesScore, ctx: AnalysisContext, charted: IncidentSeries) -> Widget:
+    """The chart of a finding's series: the baseline's points, and the incident's as the finding holds them, the
+    onset marked, the anomaly threshold drawn."""
+    name = s.series.instance or s.series.service
+    base = _thin([(t, v) for t, v in s.series.points if t < ctx.incident.start])
     return Widget(kind="timeseries", title=f"{s.series.metric} ({name})",
-                  data={"series": [{"name": f"{name} baseline", "unit": s.series.unit, "points": thin(base)},
-                                   {"name": f"{name} incident", "unit": s.series.unit, "points": thin(inc)}],
-                        "onset": s.onset, "threshold": threshold, "baseline_median": s.baseline_median})
+                  data={"series": [{"name": f"{name} baseline", "unit": s.series.unit,
+                                    "points": [[t, v] for t, v in base]},
+                                   {"name": f"{name} incident", "unit": s.series.unit,
+                                    "points": [[t, v] for t, v in charted.points]}],
+                        "onset": s.onset, "threshold": charted.threshold, "baseline_median": charted.baseline_median})
 
 
 def fleet_levels(scored: list[SeriesScore]) -> dict[str, float]:
@@ -393,10 +405,11 @@ def fleet_outliers(scored: list[SeriesScore], ctx: AnalysisContext, query: dict[
                 onset=s.onset, magnitude=round(apart, 3),
                 score=round(min(0.9, squash(s.z - peer_z, 8.0)), 4),
                 query={**query, "filter": {"metric": metric, "service": service}},
-                widget=timeseries_widget(s, ctx),
-                details={"metric": metric, "instance": s.series.instance, "peers_median": peers_median,
-                         "value": s.value, "peers": len(peers), "z_vs_peers": round(apart, 3),
-                         "robust_z": round(s.z, 3), "peers_median_z": round(peer_z, 3), "active_at_alert": s.active}))
+                widget=timeseries_widget(s, ctx, charted := incident_series(s, ctx)),
+                details=FleetOutlierDetails(
+                    metric=metric, instance=s.series.instance, peers_median=peers_median, value=s.value,
+                    peers=len(peers), z_vs_peers=round(apart, 3), robust_z=round(s.z, 3),
+                    peers_median_z=round(peer_z, 3), active_at_alert=s.active, series=charted)))
     return out
 
 
@@ -434,8 +447,9 @@ def cohort_outliers(scored: list[SeriesScore], ctx: AnalysisContext, query: dict
                     onset=min((m.onset for m in inside if m.onset is not None), default=None),
                     magnitude=round(z_in - z_rest, 3), score=round(min(0.9, squash(z_in - z_rest, 8.0)), 4),
                     query={**query, "filter": {"metric": metric, "service": service, key: value}},
-                    widget=timeseries_widget(lead, ctx),
-                    details={"metric": metric, "cohort": {key: value}, "instances": sorted(
-                        m.series.instance for m in inside), "cohort_median_z": round(z_in, 3),
-                        "others_median_z": round(z_rest, 3), "others": len(rest)}))
+                    widget=timeseries_widget(lead, ctx, charted := incident_series(lead, ctx)),
+                    details=FleetOutlierDetails(
+                        metric=metric, cohort={key: value}, instances=sorted(m.series.instance for m in inside),
+                        cohort_median_z=round(z_in, 3), others_median_z=round(z_rest, 3), others=len(rest),
+                        series=charted)))
     return out

@@ -18,17 +18,7 @@ from dataclasses import dataclass, field, replace
 from statistics import fmean
 
 from agents.context import AnalysisContext, SpecialistResult
-from agents.critical_path import (
-    Trace,
-    build_traces,
-    client_of,
-    critical_path,
-    error_origins,
-    failing_callers,
-    self_times,
-    topology,
-)
-from agents.stats import (
+from agents.specialists.stats import (
     cusum_onset,
     mann_whitney_z,
     median,
@@ -38,6 +28,23 @@ from agents.stats import (
     rate_increase_p,
     squash,
     two_proportion_z,
+)
+from agents.specialists.traces.critical_path import (
+    Trace,
+    build_traces,
+    client_of,
+    critical_path,
+    error_origins,
+    failing_callers,
+    self_times,
+    topology,
+)
+from shared.finding_details import (
+    ErrorOriginDetails,
+    TopologyDetails,
+    TraceErrorDetails,
+    TraceLatencyDetails,
+    WireDelayDetails,
 )
 from shared.models import Finding, Widget
 from shared.ports import TelemetrySource
@@ -268,8 +275,8 @@ def _graph_finding(edges: dict[tuple[str, str], int], declared: list[Dependency]
     if declared:
         title += f" ({len(extra)} declared by the telemetry source, not seen in the spans read)"
     return Finding(specialist="traces", kind="trace.topology", title=title, query=query,
-                   details={"edges": [[a, b, n] for (a, b), n in sorted(merged.items())],
-                            "declared": [[a, b] for a, b in sorted(extra)]})
+                   details=TopologyDetails(edges=[(a, b, n) for (a, b), n in sorted(merged.items())],
+                                           declared=sorted(extra)))
 
 
 def _comparable(base: _Window, inc: _Window, service: str, op: str, n_min: int = MIN_SAMPLES) -> bool:
@@ -329,19 +336,17 @@ def _latency(service: str, base: _Window, inc: _Window, query: dict[str, object]
         title=f"{service} latency up: {op} p90 {dur.base_q[1] * 1000:.0f} -> {dur.inc_q[1] * 1000:.0f} ms ({what})",
         onset=onset, magnitude=round(dur.ratio, 3), score=score, query={**query, "filter": {"service": service}},
         exemplars=exemplars, widget=widget,
-        details={"operation": op, "baseline_p50": dur.base_q[0], "incident_p50": dur.inc_q[0],
-                 "baseline_p90": dur.base_q[1], "incident_p90": dur.inc_q[1], "baseline_p95": dur.base_q[2],
-                 "incident_p95": dur.inc_q[2], "duration_ratio": round(dur.ratio, 3), "z_duration": round(dur.z, 2),
-                 "self_time_ratio": round(own.ratio, 3), "z_self": round(own.z, 2), "own_time_grew": own_grew,
-                 "p_value": normal_sf(max(dur.z, own.z)),
-                 "n": len(samples.durations), "baseline_n": len(b_samples.durations),
-                 "critical_path_p50_ms": [round(median(x) * 1000, 3) if x else None for x in (b_path, i_path)],
-                 "critical_path_z": round(path.z, 2) if path else None,
-                 "explained_share_of_end_to_end_rise": round(added, 4),
-                 "operations": [{"operation": o, "duration_ratio": round(d.ratio, 3), "z_duration": round(d.z, 2),
-                                 "self_time_ratio": round(s.ratio, 3), "z_self": round(s.z, 2),
-                                 "own_time_grew": s.significant}
-                                for _, o, d, s in shifted[:MAX_OPERATIONS]]},
+        details=TraceLatencyDetails(
+            operation=op, baseline_p50=dur.base_q[0], incident_p50=dur.inc_q[0], baseline_p90=dur.base_q[1],
+            incident_p90=dur.inc_q[1], baseline_p95=dur.base_q[2], incident_p95=dur.inc_q[2],
+            duration_ratio=round(dur.ratio, 3), z_duration=round(dur.z, 2), self_time_ratio=round(own.ratio, 3),
+            z_self=round(own.z, 2), own_time_grew=own_grew, p_value=normal_sf(max(dur.z, own.z)),
+            n=len(samples.durations), baseline_n=len(b_samples.durations),
+            critical_path_p50_ms=[round(median(x) * 1000, 3) if x else None for x in (b_path, i_path)],
+            critical_path_z=round(path.z, 2) if path else None, explained_share_of_end_to_end_rise=round(added, 4),
+            operations=[{"operation": o, "duration_ratio": round(d.ratio, 3), "z_duration": round(d.z, 2),
+                         "self_time_ratio": round(s.ratio, 3), "z_self": round(s.z, 2), "own_time_grew": s.significant}
+                        for _, o, d, s in shifted[:MAX_OPERATIONS]]),
     )]
 
 
@@ -385,10 +390,11 @@ def _wire_finding(service: str, b_wire: list[float], i_wire: list[float], base: 
               f"(network or queueing in front of {service})",
         magnitude=round(ratio, 3), score=round(min(0.95, score * (PEER_WEIGHT if peers else 1.0)), 4),
         query={**query, "filter": {"callee": service}},
-        details={"baseline_p90": b, "incident_p90": i, "ratio": round(ratio, 3), "z": round(z, 2),
-                 "p_value": normal_sf(z), "n": len(i_wire), "baseline_n": len(b_wire),
-                 "baseline": f"calls to {peers} other services in the incident window" if peers else "its own",
-                 "explained_share_of_end_to_end_rise": round(added, 4)})]
+        details=WireDelayDetails(
+            baseline_p90=b, incident_p90=i, ratio=round(ratio, 3), z=round(z, 2), p_value=normal_sf(z),
+            n=len(i_wire), baseline_n=len(b_wire),
+            baseline=f"calls to {peers} other services in the incident window" if peers else "its own",
+            explained_share_of_end_to_end_rise=round(added, 4)))]
 
 
 def _errors(service: str, base: _Window, inc: _Window, query: dict[str, object]) -> list[Finding]:
@@ -414,13 +420,13 @@ def _errors(service: str, base: _Window, inc: _Window, query: dict[str, object])
         title=f"{service} error rate up: {op} {b_rate:.1%} -> {i_rate:.1%} of {i_n} calls", onset=onset,
         magnitude=round(i_rate - b_rate, 4), score=round(min(0.95, squash(z, 4.0)), 4),
         query={**query, "filter": {"service": service}}, exemplars=exemplars, widget=widget,
-        details={"operation": op, "baseline_error_rate": b_rate, "incident_error_rate": i_rate, "n": i_n,
-                 "baseline_n": b_n, "z": round(z, 2), "p_value": normal_sf(z),
-                 "service_error_rate": [base.errors(service) / base_calls if base_calls else None,
-                                        inc.errors(service) / svc_calls],
-                 "operations": [{"operation": o, "z": round(oz, 2), "baseline_error_rate": be / bn,
-                                 "incident_error_rate": ie / i_n_}
-                                for oz, o, be, bn, ie, i_n_ in shifted[:MAX_OPERATIONS]]})]
+        details=TraceErrorDetails(
+            operation=op, baseline_error_rate=b_rate, incident_error_rate=i_rate, n=i_n, baseline_n=b_n,
+            z=round(z, 2), p_value=normal_sf(z),
+            service_error_rate=[base.errors(service) / base_calls if base_calls else None,
+                                inc.errors(service) / svc_calls],
+            operations=[{"operation": o, "z": round(oz, 2), "baseline_error_rate": be / bn,
+                         "incident_error_rate": ie / i_n_} for oz, o, be, bn, ie, i_n_ in shifted[:MAX_OPERATIONS]]))]
 
 
 def _origins(service: str, base: _Window, inc: _Window, query: dict[str, object]) -> list[Finding]:
@@ -443,9 +449,10 @@ def _origins(service: str, base: _Window, inc: _Window, query: dict[str, object]
                                                      if callers else ""),
         onset=onset, magnitude=float(count), score=round(min(0.97, 0.5 + 0.5 * min(1.0, share)), 4),
         query={**query, "filter": {"service": service}}, exemplars=exemplars, widget=widget,
-        details={"operation": op, "count": count, "baseline_count": base_count, "callers": [c for c, _ in callers],
-                 "caller_counts": dict(callers), "operations": dict(sorted(inc.origins[service].items())),
-                 "share_of_error_traces": round(share, 3), "p_value": origin_p})]
+        details=ErrorOriginDetails(
+            operation=op, count=count, baseline_count=base_count, callers=[c for c, _ in callers],
+            caller_counts=dict(callers), operations=dict(sorted(inc.origins[service].items())),
+            share_of_error_traces=round(share, 3), p_value=origin_p))]
 
 
 def _exemplars(service: str, op: str, base: _Window, inc: _Window,

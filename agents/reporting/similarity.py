@@ -26,6 +26,7 @@ import hashlib
 import re
 from collections.abc import Collection, Iterable, Mapping
 
+from shared.finding_details import ChangeDetails, MetricAnomalyDetails, MetricDetails, template_of
 from shared.models import Finding, Report
 
 STRONG = 0.3  # a finding at or above this score (and not ruled out) is part of the signature
@@ -60,13 +61,14 @@ def finding_terms(f: Finding) -> set[str]:
     if f.service:
         terms.add(f"svc:{f.service}")
     details = f.details
-    if f.kind.startswith("metric.") and details.get("metric"):
-        direction = str(details.get("direction") or details.get("bad_direction") or "")
-        terms.add(f"metric:{_short(str(details['metric']))}" + (f":{direction}" if direction else ""))
+    if isinstance(details, MetricDetails) and details.metric:
+        direction = (details.direction or details.bad_direction) if isinstance(details, MetricAnomalyDetails) else ""
+        terms.add(f"metric:{_short(details.metric)}" + (f":{direction}" if direction else ""))
     if f.kind.startswith("change."):
-        terms.add(f"change:{details.get('change_kind') or f.kind.removeprefix('change.')}")
-    template = details.get("template")
-    if f.kind.startswith("log.") and isinstance(template, str) and template:
+        kind = details.change_kind if isinstance(details, ChangeDetails) else ""
+        terms.add(f"change:{kind or f.kind.removeprefix('change.')}")
+    template = template_of(details)
+    if template:
         terms.add("pattern:" + hashlib.sha256(template.encode("utf-8")).hexdigest()[:16])
         terms |= {f"logword:{w}" for w in _words(template)}
     return terms

@@ -1,6 +1,6 @@
 """How much to believe a report: the calibrated confidence of a ranked cause, and whether the incident recovered.
 
-Confidence. The ranking's raw confidence (agents/rca.py `confidence`: the score, times its margin over the
+Confidence. The ranking's raw confidence (agents/ranking/rca.py `confidence`: the score, times its margin over the
 strongest alternative, times corroboration by several specialists) orders causes well but is not a probability.
 It is mapped to one by a monotone logistic (Platt) map, p = sigmoid(a * logit(raw) + b), capped at
 MAX_CONFIDENCE, fitted (with Platt's smoothed targets) on the top causes of the demo generator's cases of seeds 0-2
@@ -15,13 +15,15 @@ Recovered. The alert's metric, on the alert's service, back to its baseline at t
 every anomaly the metrics specialist found on that metric there has its last RECOVERED_POINTS points of the
 incident window under its anomaly threshold, and those points come after the alert opened (the data reach past
 it). An anomaly on the alert's metric is needed (without one there is nothing to have recovered from); a metric
-still anomalous at the end is an ongoing incident. Recovered incidents get no remediation (agents/catalog.py).
+still anomalous at the end is an ongoing incident. Recovered incidents get no remediation
+(agents/remediation/catalog.py).
 """
 
 from __future__ import annotations
 
 import math
 
+from shared.finding_details import MetricAnomalyDetails
 from shared.models import Finding
 
 RAW_TO_PROBABILITY = (0.7805, 2.2396)  # (a, b) of p = sigmoid(a * logit(raw) + b): bench/calibration.py --fit
@@ -50,25 +52,23 @@ def _matches(metric: str, alert_metric: str) -> bool:
 def recovery_signal(findings: list[Finding], alert_service: str, alert_metric: str,
                     alert_start: float) -> tuple[bool, str]:
     """(recovered, why): the alert's metric back under its anomaly threshold at the end of the incident window."""
-    relevant = [f for f in findings if f.kind == "metric.anomaly" and f.service == alert_service and not f.ruled_out
-                and _matches(str(f.details.get("metric", "")), alert_metric) and f.widget is not None]
+    relevant = [(f, f.details.series) for f in findings if isinstance(f.details, MetricAnomalyDetails)
+                and f.service == alert_service and not f.ruled_out and _matches(f.details.metric, alert_metric)
+                and f.details.series is not None]
     if not relevant:
         return False, ""
     last_values: list[str] = []
-    for f in relevant:
-        assert f.widget is not None
-        data = f.widget.data
-        threshold = data.get("threshold")
-        series = [s for s in data.get("series", []) if str(s.get("name", "")).endswith("incident")]
-        points = [(float(t), float(v)) for s in series for t, v in s.get("points", [])]
-        tail = sorted(points)[-RECOVERED_POINTS:]
+    for f, series in relevant:
+        assert isinstance(f.details, MetricAnomalyDetails) and series is not None
+        threshold = series.threshold
+        tail = sorted(series.points)[-RECOVERED_POINTS:]
         if threshold is None or len(tail) < RECOVERED_POINTS or tail[0][0] <= alert_start:
             return False, ""
-        bad_up = str(f.details.get("bad_direction", "up")) != "down"
+        bad_up = f.details.bad_direction != "down"
         if not all((v < threshold) if bad_up else (v > threshold) for _, v in tail):
             return False, ""
         last_values.append(f"{f.resource or f.service}: {', '.join(f'{v:.4g}' for _, v in tail)} "
-                           f"(anomaly threshold {float(threshold):.4g}, baseline {data.get('baseline_median', 0):.4g})")
+                           f"(anomaly threshold {threshold:.4g}, baseline {series.baseline_median or 0:.4g})")
     metric = alert_metric.rsplit("/", 1)[-1]
     return True, (f"{metric} on {alert_service} is back under its anomaly threshold for the last {RECOVERED_POINTS} "
                   f"points of the incident window, after the alert opened: {'; '.join(last_values)}")

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
 
+from shared.finding_details import TopologyDetails
 from shared.models import Finding
 
 TOPOLOGY_KIND = "trace.topology"
@@ -35,14 +36,9 @@ class ServiceGraph:
         edges: list[tuple[str, str, int]] = []
         declared: list[tuple[str, str]] = []
         for f in findings:
-            if f.kind != TOPOLOGY_KIND:
-                continue
-            for edge in f.details.get("edges", []) or []:
-                if isinstance(edge, list | tuple) and len(edge) >= 2:
-                    calls = edge[2] if len(edge) > 2 and isinstance(edge[2], int | float) else 1
-                    edges.append((str(edge[0]), str(edge[1]), int(calls)))
-            declared += [(str(e[0]), str(e[1])) for e in f.details.get("declared", []) or []
-                         if isinstance(e, list | tuple) and len(e) >= 2]
+            if isinstance(f.details, TopologyDetails):
+                edges += f.details.edges
+                declared += f.details.declared
         return cls(edges, declared)
 
     @property

@@ -28,7 +28,7 @@ from itertools import accumulate, chain, repeat
 from operator import itemgetter
 from typing import NamedTuple
 
-from agents.stats import cusum_onset
+from agents.specialists.stats import cusum_onset
 from shared.telemetry_records import LogRecord, Span
 
 END = "(end of the request in this service)"

@@ -24,7 +24,20 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from agents.metric_vocabulary import RESOURCE_WORDS, is_host_level, metric_role, names_pool
+from agents.specialists.metrics.metric_vocabulary import RESOURCE_WORDS, is_host_level, metric_role, names_pool
+from shared.finding_details import (
+    ErrorOriginDetails,
+    FleetOutlierDetails,
+    LogFlowBreakDetails,
+    LogPatternDetails,
+    MetricAnomalyDetails,
+    MetricDetails,
+    TraceErrorDetails,
+    TraceLatencyDetails,
+    WireDelayDetails,
+    metric_of,
+    template_of,
+)
 from shared.models import Finding, InnerCause
 
 MAX_INNER = 3
@@ -105,7 +118,8 @@ def inner_causes(service: str, findings: list[Finding], callers: list[str] | Non
 
 
 def step_of(template: str) -> str:
-    """A log template as a step of a code path: its constant lead when that says enough (as agents/logs.py)."""
+    """A log template as a step of a code path: its constant lead when that says enough (as the logs
+    specialist, agents/specialists/logs/analysis.py)."""
     lead = template.split("<*>", 1)[0].strip()
     return (lead if len(lead.split()) >= 2 else template)[:160]
 
@@ -114,15 +128,15 @@ def _code_regions(found: list[Finding]) -> list[_Candidate]:
     out: list[_Candidate] = []
     breaks: dict[str, _Candidate] = {}  # the step each break goes to instead -> its candidate
     for f in found:
-        if f.kind != "log.flow_break":
-            continue
         d = f.details
-        before, expected, instead = str(d.get("before", "")), str(d.get("expected", "")), str(d.get("instead", ""))
-        base = float(d.get("baseline_share") or 0.0)
-        since = float(d.get("share_since_onset", d.get("share", 0.0)) or 0.0)
+        if not isinstance(d, LogFlowBreakDetails):
+            continue
+        before, expected, instead = d.before, d.expected, d.instead
+        base = d.baseline_share
+        since = d.share if d.share_since_onset is None else d.share_since_onset
         complete = max(0.0, min(1.0, 1.0 - since / base)) if base > 0 else 1.0
-        weight = f.score * complete * (AFTER_CALL_WEIGHT if d.get("after_call") else 1.0)
-        callee = f" (right after a call to {d.get('callee')})" if d.get("after_call") else ""
+        weight = f.score * complete * (AFTER_CALL_WEIGHT if d.after_call else 1.0)
+        callee = f" (right after a call to {d.callee})" if d.after_call else ""
         c = _Candidate("code_region", f"{before} -> {expected}", weight, [f.finding_id],
                        f"the code path breaks after \u201c{before[:80]}\u201d{callee}: \u201c{expected[:80]}\u201d "
                        f"follows {since:.0%} of requests since the onset (was {base:.0%}); "
@@ -133,7 +147,7 @@ def _code_regions(found: list[Finding]) -> list[_Candidate]:
     for f in found:
         if f.kind not in ("log.new_pattern", "log.spike") or not _errorish(f):
             continue
-        template = str(f.details.get("template", ""))
+        template = template_of(f.details)
         step = step_of(template)
         if step in breaks:  # the line the broken path now goes to: evidence for that region
             breaks[step].evidence.append(f.finding_id)
@@ -144,22 +158,23 @@ def _code_regions(found: list[Finding]) -> list[_Candidate]:
 
 
 def _new_line(f: Finding, step: str, template: str) -> _Candidate:
-    """A new error line; placed in its code path (agents/log_flows.py placements) when its requests reached it
-    from a step whose successor the baseline knew: the region between that step and that successor."""
-    between = f.details.get("between")
-    if isinstance(between, list) and len(between) == 2:
-        before, expected = str(between[0]), str(between[1])
+    """A new error line; placed in its code path (agents/specialists/logs/log_flows.py placements) when its
+    requests reached it from a step whose successor the baseline knew: the region between that step and that
+    successor."""
+    d = f.details
+    if isinstance(d, LogPatternDetails) and d.between is not None:
+        before, expected = d.between
         return _Candidate("code_region", f"{before} -> {expected}", f.score * NEW_LINE_WEIGHT, [f.finding_id],
                           f"a new error line \u201c{template[:120]}\u201d appears after \u201c{before[:80]}\u201d, "
                           f"where \u201c{expected[:80]}\u201d followed in the baseline "
-                          f"({f.details.get('between_count', '?')} requests since)", start=before, end=expected)
+                          f"({_or_unknown(d.between_count)} requests since)", start=before, end=expected)
     return _Candidate("code_region", step, f.score * NEW_LINE_WEIGHT, [f.finding_id],
                       f"a new error line: \u201c{template[:160]}\u201d", start=step)
 
 
 def _errorish(f: Finding) -> bool:
     d = f.details
-    return bool(d.get("errorish")) or str(d.get("severity", "")).upper() in ("ERROR", "CRITICAL", "FATAL")
+    return isinstance(d, LogPatternDetails) and (d.errorish or d.severity.upper() in ("ERROR", "CRITICAL", "FATAL"))
 
 
 def _operations(found: list[Finding]) -> list[_Candidate]:
@@ -167,25 +182,25 @@ def _operations(found: list[Finding]) -> list[_Candidate]:
     lines = [f for f in found if f.kind == "log.new_pattern" and _errorish(f)]
     for f in found:
         d = f.details
-        op = str(d.get("operation") or f.resource)
+        if not isinstance(d, ErrorOriginDetails | TraceLatencyDetails | TraceErrorDetails):
+            continue
+        op = d.operation or f.resource
         if not op:
             continue
-        if f.kind == "trace.error_origin":
-            what, weight = f"errors originate in {op} ({d.get('count', 0)} deepest failing spans)", f.score
-        elif f.kind == "trace.latency_shift" and d.get("own_time_grew"):
-            what = (f"the own time of {op} grew: p90 {_ms(d.get('baseline_p90'))} -> {_ms(d.get('incident_p90'))}"
-                    f" (self time x{float(d.get('self_time_ratio') or 0.0):.1f})")
+        if isinstance(d, ErrorOriginDetails):
+            what, weight = f"errors originate in {op} ({d.count} deepest failing spans)", f.score
+        elif isinstance(d, TraceLatencyDetails) and d.own_time_grew:
+            what = (f"the own time of {op} grew: p90 {_ms(d.baseline_p90)} -> {_ms(d.incident_p90)}"
+                    f" (self time x{d.self_time_ratio or 0.0:.1f})")
             weight = f.score
-        elif f.kind == "trace.error_shift":
-            what = (f"{op} fails more: {float(d.get('baseline_error_rate') or 0.0):.0%} -> "
-                    f"{float(d.get('incident_error_rate') or 0.0):.0%} of calls")
+        elif isinstance(d, TraceErrorDetails):
+            what = (f"{op} fails more: {d.baseline_error_rate:.0%} -> {d.incident_error_rate:.0%} of calls")
             weight = f.score * ERROR_SHIFT_WEIGHT
         else:
             continue
         short = WORD.findall(op.rsplit("/", 1)[-1].rsplit(".", 1)[-1].lower())
-        said = [g for g in lines if short and " ".join(short) in str(g.details.get("template", "")).lower()]
-        detail = what + (f"; new error line \u201c{str(said[0].details.get('template', ''))[:120]}\u201d"
-                         if said else "")
+        said = [g for g in lines if short and " ".join(short) in template_of(g.details).lower()]
+        detail = what + (f"; new error line \u201c{template_of(said[0].details)[:120]}\u201d" if said else "")
         out.append(_Candidate("operation", op, weight, [f.finding_id] + [g.finding_id for g in said], detail))
     return out
 
@@ -209,29 +224,33 @@ def _level(metric: str, unit: str, value: float) -> float:
 def _resources(found: list[Finding]) -> list[_Candidate]:
     groups: dict[tuple[str, str], list[Finding]] = {}
     for f in found:
-        metric = str(f.details.get("metric", ""))
-        if f.kind not in ("metric.anomaly", "metric.fleet_outlier") or not metric:
-            continue
-        if metric_role(metric) != "resource" or is_host_level(metric) or f.details.get("host_level"):
-            continue
         d = f.details
-        if f.kind == "metric.anomaly" and d.get("bad_direction") in ("up", "down") \
-                and d.get("direction") != d.get("bad_direction"):
+        if not isinstance(d, MetricDetails) or not d.metric:
             continue
-        instance = str(d.get("instance") or f.resource)
+        metric = d.metric
+        anomaly = d if isinstance(d, MetricAnomalyDetails) else None
+        if metric_role(metric) != "resource" or is_host_level(metric) or (anomaly and anomaly.host_level):
+            continue
+        if anomaly and anomaly.bad_direction in ("up", "down") and anomaly.direction != anomaly.bad_direction:
+            continue
+        instance = d.instance or f.resource
         groups.setdefault((_resource_word(metric), instance), []).append(f)
     out: list[_Candidate] = []
     for (word, instance), items in sorted(groups.items()):
-        ratios = [f for f in items if _is_ratio(str(f.details["metric"]), str(f.details.get("unit", "")))]
+        ratios = [f for f in items if _is_ratio(metric_of(f.details), _unit(f))]
         lead = (ratios or items)[0]
-        metric, unit = str(lead.details["metric"]), str(lead.details.get("unit", ""))
-        value = lead.details.get("incident_value", lead.details.get("value"))
+        measured = lead.details
+        assert isinstance(measured, MetricDetails)
+        metric, unit = measured.metric, measured.unit
+        value = measured.incident_value if isinstance(measured, MetricAnomalyDetails) else (
+            measured.value if isinstance(measured, FleetOutlierDetails) else None)
         name = f"{word} on {instance}" if instance else word
         shown = f"{metric.rsplit('/', 1)[-1]} on {instance or 'the service'}"
         if ratios and isinstance(value, (int, float)):
             level = _level(metric, unit, float(value))
             weight = lead.score * (SATURATION_FLOOR + (1.0 - SATURATION_FLOOR) * level)
-            base = lead.details.get("baseline_median", lead.details.get("peers_median"))
+            base = measured.baseline_median if isinstance(measured, MetricAnomalyDetails) else (
+                measured.peers_median if isinstance(measured, FleetOutlierDetails) else None)
             was = f"{float(base):.4g} -> " if isinstance(base, (int, float)) else ""
             detail = (f"{shown}: {was}{float(value):.4g}{' ' + unit if unit and unit != '1' else ''} "
                       f"({level:.0%} of its limit{', saturated' if level >= SATURATED else ''})")
@@ -242,21 +261,33 @@ def _resources(found: list[Finding]) -> list[_Candidate]:
         out.append(_Candidate("resource", name, weight, [f.finding_id for f in [lead, *items]], detail,
                               measure=metric, saturated=saturated))
     for f in found:  # a new or spiking warning or error line naming a resource: it ran dry or is saturated
-        template = str(f.details.get("template", ""))
+        template = template_of(f.details)
         lowered = template.lower()
         word = next((w for w, phrases in LOG_RESOURCES if any(p in lowered for p in phrases)), "")
         if f.kind in ("log.new_pattern", "log.spike") and word and (_errorish(f) or _warnish(f)):
             if word == "pool" and names_pool(lowered.replace("pool", "")):
                 word = "connection pool" if "connection" in lowered else "thread pool" if "thread" in lowered else word
             out.append(_Candidate("resource", word, f.score, [f.finding_id],
-                                  f"a new {str(f.details.get('severity') or 'error').lower()} line names it: "
+                                  f"a new {(_severity(f) or 'error').lower()} line names it: "
                                   f"\u201c{template[:160]}\u201d", measure=f"log: {step_of(template)[:80]}",
                                   saturated=True))
     return out
 
 
 def _warnish(f: Finding) -> bool:
-    return str(f.details.get("severity", "")).upper() in ("WARNING", "WARN")
+    return _severity(f).upper() in ("WARNING", "WARN")
+
+
+def _severity(f: Finding) -> str:
+    return f.details.severity if isinstance(f.details, LogPatternDetails) else ""
+
+
+def _unit(f: Finding) -> str:
+    return f.details.unit if isinstance(f.details, MetricDetails) else ""
+
+
+def _or_unknown(count: int | None) -> str:
+    return "?" if count is None else str(count)
 
 
 def _side(services: list[str], other: str) -> str:
@@ -270,19 +301,21 @@ def _links(service: str, found: list[Finding], callers: list[str], callees: list
     out: list[_Candidate] = []
     into = _side(callers, "callers")
     for f in found:
-        if f.kind == "trace.wire_delay":
-            d = f.details
-            b, i = float(d.get("baseline_p90") or 0.0), float(d.get("incident_p90") or 0.0)
+        d = f.details
+        if isinstance(d, WireDelayDetails):
+            b, i = d.baseline_p90 or 0.0, d.incident_p90 or 0.0
             out.append(_Candidate("link", f"{into} -> {service}", f.score, [f.finding_id],
                                   f"calls to {service} wait longer outside it (network or queueing in front): p90 "
                                   f"{_ms(b)} -> {_ms(i)}, {_ms(i - b)} added", start=into, end=service,
                                   measure=f"+{_ms(i - b)} p90 outside the service"))
-    own_time = any(f.kind == "trace.latency_shift" and f.details.get("own_time_grew") for f in found)
+    own_time = any(isinstance(f.details, TraceLatencyDetails) and f.details.own_time_grew for f in found)
     for f in found:
-        metric = str(f.details.get("metric", ""))
+        if not isinstance(f.details, MetricAnomalyDetails):
+            continue
+        metric = f.details.metric
         leaf = metric.rsplit("/", 1)[-1].lower()
-        if f.kind != "metric.anomaly" or not any(w in leaf for w in ("latency", "duration")) \
-                or is_host_level(metric) or f.details.get("direction") == "down":
+        if not any(w in leaf for w in ("latency", "duration")) or is_host_level(metric) \
+                or f.details.direction == "down":
             continue
         if any(w in leaf for w in CLIENT_WORDS):
             out_to = _side(callees, "callees")
@@ -303,20 +336,21 @@ UNIT_SECONDS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "\u00b5s": 1e-6, "ns": 1e-9}
 def _added_s(f: Finding) -> float:
     """The latency a finding says was added, in seconds (0 when it cannot tell)."""
     d = f.details
-    if f.kind in ("trace.wire_delay", "trace.latency_shift"):
-        return max(0.0, float(d.get("incident_p90") or 0.0) - float(d.get("baseline_p90") or 0.0))
-    unit = UNIT_SECONDS.get(str(d.get("unit", "")).strip())
-    value, base = d.get("incident_value"), d.get("baseline_median")
-    if unit is None or not isinstance(value, (int, float)) or not isinstance(base, (int, float)):
+    if isinstance(d, WireDelayDetails | TraceLatencyDetails):
+        return max(0.0, (d.incident_p90 or 0.0) - (d.baseline_p90 or 0.0))
+    if not isinstance(d, MetricAnomalyDetails):
         return 0.0
-    return max(0.0, (float(value) - float(base)) * unit)
+    unit = UNIT_SECONDS.get(d.unit.strip())
+    if unit is None or d.incident_value is None or d.baseline_median is None:
+        return 0.0
+    return max(0.0, (d.incident_value - d.baseline_median) * unit)
 
 
 def _inside_latency(f: Finding) -> bool:
     """Does the finding measure the time requests spend inside the service (not the calls it makes)?"""
-    if f.kind == "trace.latency_shift":
-        return bool(f.details.get("own_time_grew"))
-    leaf = str(f.details.get("metric", "")).rsplit("/", 1)[-1].lower()
+    if isinstance(f.details, TraceLatencyDetails):
+        return f.details.own_time_grew
+    leaf = metric_of(f.details).rsplit("/", 1)[-1].lower()
     return (f.kind == "metric.anomaly" and any(w in leaf for w in ("latency", "duration"))
             and not any(w in leaf for w in CLIENT_WORDS) and not is_host_level(leaf))
 

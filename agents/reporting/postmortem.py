@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 
 from shared import events as ev
+from shared.finding_details import MetricDetails
 from shared.incident_state import IncidentState
 from shared.models import Finding, Report
 from shared.timefmt import utc_text
@@ -57,8 +58,8 @@ def sli_finding(state: IncidentState) -> Finding | None:
     if alert is None or not alert.metric_type:
         return None
     found = [f for f in state.findings.values()
-             if f.widget is not None and f.widget.kind == "timeseries" and f.details.get("metric") == alert.metric_type
-             and (not alert.service or f.service == alert.service)]
+             if isinstance(f.details, MetricDetails) and f.details.series is not None
+             and f.details.metric == alert.metric_type and (not alert.service or f.service == alert.service)]
     return max(found, key=lambda f: (f.score, f.finding_id)) if found else None
 
 
@@ -76,14 +77,13 @@ def _impact(state: IncidentState) -> list[str]:
         said += f" against a threshold of {alert.threshold_value:g}"
     out += [said + ".", ""]
     finding = sli_finding(state)
-    series = finding.widget.data.get("series") if finding is not None and finding.widget is not None else None
-    points = sorted((float(t), float(v)) for s in (series or []) if "baseline" not in str(s.get("name", ""))
-                    for t, v in s.get("points", []))
-    if finding is None or not points:
+    series = finding.details.series if finding is not None and isinstance(finding.details, MetricDetails) else None
+    points = sorted(series.points) if series is not None else []
+    if finding is None or series is None or not points:
         return [*out, "No finding holds the alert's SLI as a series, so its course over time is not known here; "
                       "the figures above are what the alert itself says.", ""]
     step = max(1, -(-len(points) // SLI_ROWS))
-    baseline = finding.widget.data.get("baseline_median") if finding.widget else None
+    baseline = series.baseline_median
     out.append(f"The SLI over the incident window ({md(finding.resource or finding.service)}, finding "
                f"`{md(finding.finding_id)}`" + (f"; baseline median {float(baseline):g}" if isinstance(
                    baseline, (int, float)) else "") + "):")

@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator
 
-from agents.masking import mask_secrets
+from agents.specialists.logs.masking import mask_secrets
 from shared.models import DETAILED_CAUSES, Finding, Report
 
 CITATION = re.compile(r"\[(f-[0-9a-f]{6,32})\]")
@@ -146,7 +146,7 @@ def telemetry_texts(findings: Iterable[Finding]) -> list[str]:
     for f in findings:
         texts.append(f.title)
         walk(f.exemplars)
-        walk(f.details)
+        walk(f.details.model_dump())
     return texts
 
 

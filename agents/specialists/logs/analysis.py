@@ -35,11 +35,20 @@ from datetime import UTC, datetime
 from itertools import accumulate
 
 from agents.context import AnalysisContext, SpecialistResult
-from agents.log_flows import FlowBreak, breaks, comparable_spans, placements, strength, trails, transitions
-from agents.log_patterns import PatternMiner
-from agents.masking import mask_secrets
-from agents.stats import rate_increase_p, squash, two_proportion_z
+from agents.specialists.logs.log_flows import (
+    FlowBreak,
+    breaks,
+    comparable_spans,
+    placements,
+    strength,
+    trails,
+    transitions,
+)
+from agents.specialists.logs.log_patterns import PatternMiner
+from agents.specialists.logs.masking import mask_secrets
+from agents.specialists.stats import rate_increase_p, squash, two_proportion_z
 from shared.events import stable_id
+from shared.finding_details import LogFlowBreakDetails, LogPatternDetails, QuietLogsDetails
 from shared.gc_pause import collector_paused
 from shared.models import Finding, Widget
 from shared.ports import TelemetrySource
@@ -211,8 +220,9 @@ def _analyse(source: TelemetrySource, ctx: AnalysisContext) -> SpecialistResult:
         for pid, f in new_lines:  # where in its code path the new line appeared
             where = placed.get((f.service, template(pid)))
             if where is not None:
-                f.details.update(between=[where[0], where[1]], between_count=where[2],
-                                 baseline_successor_count=where[3])
+                assert isinstance(f.details, LogPatternDetails)
+                f.details.between, f.details.between_count = (where[0], where[1]), where[2]
+                f.details.baseline_successor_count = where[3]
         if ctx.focus:  # a follow-up round's closer look: the code paths of the services it is about
             return SpecialistResult(flows, [*notes, f"follow-up: code paths of {', '.join(ctx.focus)} tested "
                                                     "against the bar for a few services"])
@@ -226,7 +236,7 @@ def flow_findings(source: TelemetrySource, ctx: AnalysisContext, lines: list[tup
                   template: Callable[[int], str], errorish: Callable[[int], bool],
                   query: dict[str, object], sampled_lines: bool = False,
                   ) -> tuple[list[Finding], list[str], dict[tuple[str, str], tuple[str, str, int, int]]]:
-    """Broken code paths (agents/log_flows.py): per-request trails of log patterns, the starts of the operations
+    """Broken code paths (log_flows.py): per-request trails of log patterns, the starts of the operations
     that log and the calls they make, baseline against incident; and where each new step sits in its path."""
     if not any(r.trace_id for r, _, _ in lines):
         return [], [], {}
@@ -266,11 +276,12 @@ def _flow_finding(b: FlowBreak, query: dict[str, object]) -> Finding:
         resource=f"flow-{stable_id(b.region, length=12)}", title=title[:400], onset=b.first_seen or None,
         magnitude=round(b.drop, 4), score=round(min(0.95, 0.3 + 0.65 * strength(b)), 4),
         query=query, exemplars=exemplars, widget=widget,
-        details={"before": b.before.label, "expected": b.expected.label, "instead": instead,
-                 "after_call": b.after_call, "callee": b.before.callee, "count": b.count,
-                 "baseline_count": b.base_count, "share": round(b.share, 4), "baseline_share": round(b.base_share, 4),
-                 "count_since_onset": b.count_since, "share_since_onset": round(b.share_since, 4),
-                 "p_value": b.p_value, "instances": dict(b.instances), "traces": list(b.traces)})
+        details=LogFlowBreakDetails(
+            before=b.before.label, expected=b.expected.label, instead=instead, after_call=b.after_call,
+            callee=b.before.callee, count=b.count, baseline_count=b.base_count, share=round(b.share, 4),
+            baseline_share=round(b.base_share, 4), count_since_onset=b.count_since,
+            share_since_onset=round(b.share_since, 4), p_value=b.p_value, instances=dict(b.instances),
+            traces=list(b.traces)))
 
 
 def step_of(template: str) -> str:
@@ -336,7 +347,7 @@ def _judge(pid: int, service: str, p: _Pattern, template: str, ctx: AnalysisCont
     errorish = p.severity >= severity_rank("ERROR") or bool(ERROR_WORDS.search(template))
     warnish = p.severity >= severity_rank("WARNING")
     weight = 1.0 if errorish else (0.75 if warnish else 0.45)
-    details: dict[str, object] = {}
+    details = LogPatternDetails(ratio=None, p_value=None)  # what the test that judged it measured, below
     exemplars = p.exemplars
     onset = p.first_seen
     if p.inc and p.base == 0 and p.inc >= MIN_NEW and have_baseline:
@@ -350,12 +361,12 @@ def _judge(pid: int, service: str, p: _Pattern, template: str, ctx: AnalysisCont
         score = (weight * (0.55 + 0.4 * squash(p.inc, 15.0)) * (1.0 - doubt * (1.0 - sure))
                  * (1.0 if base_total >= MIN_NEW else 0.8))
         magnitude = float(p.inc)
-        details = {"p_value": p_value}
+        details.p_value = p_value
         title = f"new {'error ' if errorish else ''}pattern in {service}: {template[:140]}"
     elif p.inc >= MIN_SPIKE and p.base > 0 and (spike := _spike(p, totals, ctx)) is not None:
         kind = "log.spike"
         ratio, p_value = spike
-        details = {"ratio": ratio, "p_value": p_value}
+        details.ratio, details.p_value = ratio, p_value
         score = weight * (0.35 + 0.45 * squash(ratio - 1, 10.0))
         magnitude = ratio
         title = f"pattern x{ratio:.1f} in {service}: {template[:140]}"
@@ -366,9 +377,9 @@ def _judge(pid: int, service: str, p: _Pattern, template: str, ctx: AnalysisCont
         evidence = -math.log10(max(silence.p_value, 1e-300)) + math.log10(STOP_P)
         score = 0.3 + 0.3 * squash(evidence, 6.0)  # absence is weaker evidence than a new error
         magnitude = silence.expected
-        details = {"ratio": 0.0, "p_value": silence.p_value, "silent_lines": silence.lines,
-                   "expected_in_silence": round(silence.expected, 1), "silent_from": silence.start,
-                   "silent_until": silence.end, "last_seen": silence.before[-1].timestamp}
+        details.ratio, details.p_value, details.silent_lines = 0.0, silence.p_value, silence.lines
+        details.expected_in_silence, details.silent_from = round(silence.expected, 1), silence.start
+        details.silent_until, details.last_seen = silence.end, silence.before[-1].timestamp
         title = (f"code path stopped logging in {service} from {_clock(silence.start)}: none in its next "
                  f"{silence.lines} lines, ~{silence.expected:.0f} expected: {template[:110]}")
         onset, exemplars = max(silence.start, ctx.incident.start), list(silence.before)
@@ -379,7 +390,7 @@ def _judge(pid: int, service: str, p: _Pattern, template: str, ctx: AnalysisCont
         if expected < MIN_GONE / 2 or z < DROP_Z or p.inc > expected / 4:
             return None
         kind, magnitude = "log.drop", expected
-        details = {"ratio": p.inc / expected, "z": round(z, 2)}
+        details.ratio, details.z = p.inc / expected, round(z, 2)
         score = 0.25 + 0.25 * squash(z - DROP_Z + 1, 4.0)
         title = f"pattern fell to {p.inc} from ~{expected:.0f} expected in {service}: {template[:120]}"
         onset, exemplars = ctx.incident.start, p.last
@@ -387,20 +398,18 @@ def _judge(pid: int, service: str, p: _Pattern, template: str, ctx: AnalysisCont
         return None
     shown = [{"timestamp": r.timestamp, "service": r.service, "instance": r.instance, "severity": r.severity,
               "trace_id": r.trace_id, "line": mask_secrets(r.message)[:1000]} for r in exemplars]
-    masked_template = mask_secrets(template)
+    details.template, details.count, details.baseline_count = mask_secrets(template), p.inc, p.base
+    details.rate = round(p.inc / inc_s * 60, 3) if inc_s else None
+    details.severity, details.errorish, details.first_seen = SEVERITIES[min(p.severity, 8)], errorish, _finite(
+        p.first_seen)
+    details.baseline_lines, details.lines, details.instances = base_total, inc_total, dict(p.instances.most_common(5))
     widget = Widget(kind="pattern_table", title="log pattern", data={"rows": [{
-        "pattern": masked_template, "count": p.inc, "baseline_count": p.base, "first_seen": _finite(p.first_seen),
+        "pattern": details.template, "count": p.inc, "baseline_count": p.base, "first_seen": _finite(p.first_seen),
         "services": {service: p.inc}, "exemplars": [e["line"] for e in shown]}]})
     return Finding(
         specialist="logs", kind=kind, service=service, resource=f"pattern-{pid}", title=mask_secrets(title),
         onset=_finite(onset), magnitude=round(float(magnitude), 4), score=round(min(score, 0.97), 4),
-        query=query, exemplars=shown, widget=widget,
-        details={"template": masked_template, "count": p.inc, "baseline_count": p.base,
-                 "rate": round(p.inc / inc_s * 60, 3) if inc_s else None, "ratio": None, "p_value": None,
-                 "severity": SEVERITIES[min(p.severity, 8)], "errorish": errorish,
-                 "first_seen": _finite(p.first_seen), "baseline_lines": base_total, "lines": inc_total,
-                 "instances": dict(p.instances.most_common(5)), **details},
-    )
+        query=query, exemplars=shown, widget=widget, details=details)
 
 
 def _spike(p: _Pattern, totals: tuple[int, int], ctx: AnalysisContext) -> tuple[float, float] | None:
@@ -434,7 +443,7 @@ def _ruled_out(noisy: set[str], volume: Counter[tuple[str, bool]], query: dict[s
                 specialist="logs", kind="log.none", service=s, ruled_out=True,
                 title=f"no new, spiking or stopped log patterns in {s} ({inc} lines in the incident window, "
                       f"{base} in the baseline)",
-                query={**query, "filter": {"service": s}}, details={"lines": inc, "baseline_lines": base}))
+                query={**query, "filter": {"service": s}}, details=QuietLogsDetails(lines=inc, baseline_lines=base)))
     return out
 
 

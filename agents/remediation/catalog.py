@@ -10,8 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from agents.metric_vocabulary import names_pool, names_saturation
+from agents.specialists.metrics.metric_vocabulary import names_pool, names_saturation
 from shared.events import stable_id
+from shared.finding_details import ChangeDetails, metric_of
 from shared.models import Finding, Proposal, Report
 
 Executor = Literal["cloud_run", "runbook_webhook"]
@@ -56,19 +57,22 @@ CATALOG: dict[str, ActionType] = {a.name: a for a in [
 def propose(report: Report, findings: dict[str, Finding]) -> list[Proposal]:
     """At most one proposal per ranked cause among the top two, from the kind of evidence behind it; none for an
     incident that recovered by itself before triage (`report.recovered`: the alert's metric back to its baseline
-    at the end of the incident window, agents/calibration.py): acting on a healthy service only adds risk."""
+    at the end of the incident window, agents/ranking/calibration.py): acting on a healthy service only adds risk."""
     if report.recovered:
         return []
     out: list[Proposal] = []
     for cause in report.causes[:2]:
         evidence = [findings[f] for f in cause.evidence if f in findings]
         deploys = [f for f in evidence if f.kind == "change.deploy" and f.score >= 0.2]
-        metrics = " ".join(str(f.details.get("metric", "")) for f in evidence if f.kind.startswith("metric."))
+        metrics = " ".join(metric_of(f.details) for f in evidence if f.kind.startswith("metric."))
         logs = " ".join(f.title for f in evidence if f.kind.startswith("log."))
         params: dict[str, object]
         if deploys:
-            action, params = "rollback_cloud_run", {"to_revision": deploys[0].details.get("previous", "")}
-            why = f"a deploy {deploys[0].details.get('seconds_before_onset', '?')} s before the alert"
+            deploy = deploys[0].details
+            assert isinstance(deploy, ChangeDetails)
+            action, params = "rollback_cloud_run", {"to_revision": deploy.previous}
+            before = "?" if deploy.seconds_before_onset is None else deploy.seconds_before_onset
+            why = f"a deploy {before} s before the alert"
         elif names_pool(metrics + logs):
             action, params, why = "restart", {}, "connection-pool saturation"
         elif names_saturation(metrics):

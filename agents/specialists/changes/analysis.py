@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 
 from agents.context import AnalysisContext, SpecialistResult
+from shared.finding_details import ChangeDetails, NoChangeDetails
 from shared.models import Finding, Widget
 from shared.ports import TelemetrySource
 from shared.telemetry_records import ChangeEvent, Window
@@ -60,13 +61,13 @@ def _focused(source: TelemetrySource, ctx: AnalysisContext) -> SpecialistResult:
             continue
         last = max((f for f in own if f.magnitude >= 0), key=lambda f: -f.magnitude, default=None)
         title = f"no change to {service} shortly before the onset" + (
-            f" (its last: {last.details.get('change_kind')} {_ago(last.magnitude)})" if last is not None
+            f" (its last: {_kind_of(last)} {_ago(last.magnitude)})" if last is not None
             else f" (none in the {FOCUSED_LOOKBACK_S // 3600} h before the incident)")
         findings.append(Finding(
             specialist="changes", kind="change.none", service=service, title=title, ruled_out=True,
             query={**query, "filter": {"service": service}},
-            details={"changes_in_window": len(own),
-                     "nearest_seconds_before_onset": last.magnitude if last is not None else None}))
+            details=NoChangeDetails(changes_in_window=len(own),
+                                    nearest_seconds_before_onset=last.magnitude if last is not None else None)))
     findings.sort(key=lambda f: (-f.score, f.onset or 0.0, f.service, f.kind, f.title))
     return SpecialistResult(findings, [read.note] if read.sampled else [])
 
@@ -75,6 +76,8 @@ def _finding(c: ChangeEvent, before: float, query: dict[str, object]) -> Finding
     kind = c.kind if c.kind in KIND_WEIGHT else "other"
     extra = dict(c.details)
     where = c.service or "the project"
+    said = ChangeDetails(description=c.description, at=c.timestamp, actor=c.actor, change_kind=c.kind,
+                         seconds_before_onset=round(before, 1))
     return Finding(
         specialist="changes", kind=f"change.{kind}", service=c.service, resource=extra.get("revision", ""),
         title=f"{c.kind} on {where} {_ago(before)}: {c.description}",
@@ -83,8 +86,13 @@ def _finding(c: ChangeEvent, before: float, query: dict[str, object]) -> Finding
         widget=Widget(kind="table", title="change", data={"rows": [{
             "at": c.timestamp, "service": c.service, "kind": c.kind, "actor": c.actor,
             "description": c.description}]}),
-        details={**extra, "description": c.description, "at": c.timestamp, "actor": c.actor,
-                 "change_kind": c.kind, "seconds_before_onset": round(before, 1)})
+        details=ChangeDetails.model_validate({**extra, **said.model_dump()}))  # the source's attributes beside
+
+
+def _kind_of(change: Finding) -> str:
+    """What kind of change a change finding records (deploy, config, ...)."""
+    assert isinstance(change.details, ChangeDetails)
+    return change.details.change_kind
 
 
 def _nothing_near(found: list[Finding], query: dict[str, object]) -> Finding:
@@ -93,14 +101,14 @@ def _nothing_near(found: list[Finding], query: dict[str, object]) -> Finding:
     nearest = min(before, key=lambda f: (f.magnitude, f.service, f.kind)) if before else None
     title = "no deploy, config change or scaling shortly before the onset"
     if nearest is not None:
-        title += f" (the nearest: {nearest.details.get('change_kind')} on {nearest.service or 'the project'} " \
+        title += f" (the nearest: {_kind_of(nearest)} on {nearest.service or 'the project'} " \
                  f"{_ago(nearest.magnitude)})"
     elif not found:
         title += f" (none in the {LOOKBACK_S // 3600} h before the incident)"
     return Finding(
         specialist="changes", kind="change.none", title=title, ruled_out=True, query=query,
-        details={"changes_in_window": len(found),
-                 "nearest_seconds_before_onset": nearest.magnitude if nearest is not None else None})
+        details=NoChangeDetails(changes_in_window=len(found),
+                                nearest_seconds_before_onset=nearest.magnitude if nearest is not None else None))
 
 
 def _ago(seconds: float) -> str:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from drain3 import TemplateMiner
 from drain3.template_miner_config import TemplateMinerConfig
 
-from agents.masking import CODE_LOCATION, mask_variables, strip_prefix
+from agents.specialists.logs.masking import CODE_LOCATION, mask_variables, strip_prefix
 
 MAX_CLUSTERS = 5000
 MAX_DISTINCT_LINES = 200_000
@@ -158,10 +158,10 @@ class MinerConfig:
     split_code: bool = True  # split a position holding only code locations (Class#48): one statement each
     merge_runs: bool = True  # one pattern when templates are equal once runs of wildcards are collapsed
     merge_optional: bool = True  # ... and once bracketed wildcards, "(<*>)", are dropped: optional groups
-    host_port: bool = True  # mask host.name:port as one variable (agents.masking.HOST_PORT)
-    dot_leader: bool = True  # mask the value after a dot leader (depth.......0) alone (agents.masking.DOT_LEADER)
-    dates: bool = True  # mask a date or time inside a message as one variable (agents.masking.DATE_TIME)
-    empty_groups: bool = True  # mask an empty group, () or [], as an absent value (agents.masking.EMPTY_GROUP)
+    host_port: bool = True  # mask host.name:port as one variable (masking.HOST_PORT)
+    dot_leader: bool = True  # mask the value after a dot leader (depth.......0) alone (masking.DOT_LEADER)
+    dates: bool = True  # mask a date or time inside a message as one variable (masking.DATE_TIME)
+    empty_groups: bool = True  # mask an empty group, () or [], as an absent value (masking.EMPTY_GROUP)
 
 
 class PatternMiner:

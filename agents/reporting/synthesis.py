@@ -13,11 +13,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from agents.calibration import CONFIDENT
 from agents.context import AnalysisContext
-from agents.coverage import coverage_of
-from agents.followup import merged
-from agents.rca import RcaResult, headline, rank
+from agents.ranking.calibration import CONFIDENT
+from agents.ranking.rca import RcaResult, headline, rank
+from agents.reporting.coverage import coverage_of
+from agents.reporting.followup import merged
 from shared.cost_ledger import Prices, cost_of, investigation_counts
 from shared.incident_state import IncidentState
 from shared.models import Finding, ReadCounts, Report, SignalCoverage, SimilarIncident

@@ -29,11 +29,18 @@ from datetime import UTC, datetime
 from itertools import pairwise
 from typing import Literal
 
-from agents.calibration import CONFIDENT, calibrated, recovery_signal
-from agents.causal_graph import TOPOLOGY_KIND, ServiceGraph
 from agents.context import AnalysisContext
-from agents.inner_cause import inner_causes
-from agents.metric_vocabulary import metric_role, names_latency
+from agents.ranking.calibration import CONFIDENT, calibrated, recovery_signal
+from agents.ranking.causal_graph import TOPOLOGY_KIND, ServiceGraph
+from agents.ranking.inner_cause import inner_causes
+from agents.specialists.metrics.metric_vocabulary import metric_role, names_latency
+from shared.finding_details import (
+    LogFlowBreakDetails,
+    MetricAnomalyDetails,
+    TraceLatencyDetails,
+    metric_of,
+    template_of,
+)
 from shared.models import ChainStep, Finding, RankedCause, RuledOut
 
 ORIGIN, OWN, SYMPTOM, CONTEXT = "origin", "own", "symptom", "context"
@@ -79,17 +86,17 @@ def role(f: Finding) -> str:
     d = f.details
     if f.kind in ("trace.error_origin", "trace.wire_delay", "metric.fleet_outlier"):
         return ORIGIN
-    if f.kind == "trace.latency_shift":
-        return ORIGIN if d.get("own_time_grew") else SYMPTOM
+    if isinstance(d, TraceLatencyDetails):
+        return ORIGIN if d.own_time_grew else SYMPTOM
     if f.kind == "trace.error_shift":
         return SYMPTOM
-    if f.kind == "log.flow_break":  # its own code path broke, unless right after a call: the callee's outcome
-        return SYMPTOM if d.get("after_call") else ORIGIN
-    if f.kind == "metric.anomaly":
-        kind = metric_role(str(d.get("metric", "")))
+    if isinstance(d, LogFlowBreakDetails):  # its own code path broke, unless right after a call: the callee's outcome
+        return SYMPTOM if d.after_call else ORIGIN
+    if isinstance(d, MetricAnomalyDetails):
+        kind = metric_role(d.metric)
         if kind == "symptom":
             return SYMPTOM
-        if d.get("host_level") or kind == "load":
+        if d.host_level or kind == "load":
             return CONTEXT
         if kind == "resource":
             return ORIGIN
@@ -188,23 +195,24 @@ def gather(findings: list[Finding], graph: ServiceGraph | None = None) -> dict[s
         e.anomaly = combine(e.findings)
         e.slow = any(_slower(f) for f in e.findings)
         e.slow_alone = (any(_latency_metric(f) for f in e.findings)
-                        and not any(f.kind == "trace.latency_shift" and not f.details.get("own_time_grew")
+                        and not any(isinstance(f.details, TraceLatencyDetails) and not f.details.own_time_grew
                                     for f in e.findings))
     return ev
 
 
 def _co_moving(findings: list[Finding], traced: set[str]) -> list[Finding]:
     """Metric symptoms of services the spans do not cover, weighed by how they move with the alert's series
-    (`co_movement`, agents/metrics.py): one that does not rise and fall with the alert keeps 1 - CO_MOVEMENT_WEIGHT
-    of its score. Where spans cover a service, the trace analyst measures its share of the alert's time directly
-    (the critical path), and its findings are left as they are."""
+    (`co_movement`, agents/specialists/metrics/analysis.py): one that does not rise and fall with the alert keeps
+    1 - CO_MOVEMENT_WEIGHT of its score. Where spans cover a service, the trace analyst measures its share of the
+    alert's time directly (the critical path), and its findings are left as they are."""
     if not CO_MOVEMENT_WEIGHT:
         return findings
     out = []
     for f in findings:
-        moves = f.details.get("co_movement") if f.kind == "metric.anomaly" and f.service not in traced else None
-        if isinstance(moves, int | float) and role(f) == SYMPTOM:
-            factor = 1.0 - CO_MOVEMENT_WEIGHT + CO_MOVEMENT_WEIGHT * max(0.0, float(moves))
+        moves = f.details.co_movement if isinstance(f.details, MetricAnomalyDetails) and f.service not in traced \
+            else None
+        if moves is not None and role(f) == SYMPTOM:
+            factor = 1.0 - CO_MOVEMENT_WEIGHT + CO_MOVEMENT_WEIGHT * max(0.0, moves)
             f = f.model_copy(update={"score": round(f.score * factor, 4)})
         out.append(f)
     return out
@@ -241,16 +249,16 @@ def _slower(f: Finding) -> bool:
     """A finding that says the service, or the calls to it, got slower: what a caller's longer waits could be
     propagation of. A callee that only fails fast explains its callers' errors, not their latency."""
     return (f.kind in ("trace.latency_shift", "trace.wire_delay") or _latency_metric(f)
-            or (f.kind == "metric.anomaly" and metric_role(str(f.details.get("metric", ""))) == "resource"))
+            or (isinstance(f.details, MetricAnomalyDetails) and metric_role(f.details.metric) == "resource"))
 
 
 def _latency_metric(f: Finding) -> bool:
-    return f.kind == "metric.anomaly" and names_latency(str(f.details.get("metric", "")))
+    return isinstance(f.details, MetricAnomalyDetails) and names_latency(f.details.metric)
 
 
 def _grams(f: Finding) -> set[tuple[str, ...]]:
     """The runs of ECHO_WORDS words of a log finding's template (variables dropped)."""
-    words = WORD.findall(str(f.details.get("template") or "").replace("<*>", " ").lower())
+    words = WORD.findall(template_of(f.details).replace("<*>", " ").lower())
     return {tuple(words[i:i + ECHO_WORDS]) for i in range(len(words) - ECHO_WORDS + 1)}
 
 
@@ -386,7 +394,7 @@ def bounded(p: float, s: str, judged: dict[str, Judgement], order: list[str], vo
 
 
 def _matches_alert(f: Finding, alert_metric: str) -> bool:
-    metric = str(f.details.get("metric", "")).rsplit("/", 1)[-1].lower()
+    metric = metric_of(f.details).rsplit("/", 1)[-1].lower()
     return bool(metric) and metric in alert_metric.lower()
 
 
@@ -404,7 +412,7 @@ def _ruled_out(ev: dict[str, Evidence], judged: dict[str, Judgement], graph: Ser
         j, e = judged[s], ev[s]
         if j.explained_by and s not in causes:
             by = ev[j.explained_by].of_role(ORIGIN, OWN)[0]
-            what = ("latency" if any("latency" in f.kind or "latency" in str(f.details.get("metric", ""))
+            what = ("latency" if any("latency" in f.kind or "latency" in metric_of(f.details)
                                      for f in e.findings) else
                     "errors" if any("error" in f.kind for f in e.findings) else "anomaly")
             via = graph.path_up(j.explained_by, [s])

@@ -1,0 +1,1 @@
+"""The changes specialist: deploys, config changes, scaling and restarts near the onset."""

@@ -1,0 +1,1 @@
+"""The metrics specialist: series off their baseline, and instances off their fleet."""
