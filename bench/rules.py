@@ -45,6 +45,8 @@ RULES = (
          "CO_MOVEMENT_WEIGHT", 0.0),
     Rule("graph-attribution", "an untraced service's metric symptom no callee explains is its own", rca,
          "UNTRACED_ATTRIBUTION", False),
+    Rule("callers-explained", "an untraced service that explains more anomalous callers ranks higher", rca,
+         "CALLERS_WEIGHT", 0.0),
     Rule("uncorroborated-share", "an untraced cause one specialist backs held to its share of the evidence", rca,
          "UNCORROBORATED_SHARE", False),
 )

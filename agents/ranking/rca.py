@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import pairwise
@@ -56,6 +57,7 @@ CALLEE_EXPLAINS = 0.5  # an untraced service's metric symptom is its own unless 
 UNCORROBORATED_SHARE = True  # off: an untraced, uncorroborated cause keeps its calibrated confidence (bench/rules.py)
 UNTRACED_ATTRIBUTION = True  # off: metric symptoms stay symptoms everywhere (bench/rules.py)
 CO_MOVEMENT_WEIGHT = 0.5  # an untraced service's metric symptom that does not move with the alert keeps 1 - this
+CALLERS_WEIGHT = 0.3  # share of an untraced service's score that depends on how many anomalous callers it explains
 PROPAGATION_DISCOUNT = 0.4  # what an explained service keeps of its score ...
 ORIGIN_KEEP = 0.85  # ... unless its origin evidence keeps more
 SUPPORT_WEIGHT = 0.3  # share of the score that depends on the callers showing symptoms
@@ -266,15 +268,32 @@ def _log_grams(found: list[Finding]) -> set[tuple[str, ...]]:
     return set().union(*(_grams(f) for f in found if f.kind.startswith("log.")))
 
 
+def _callers_explained(ev: dict[str, Evidence], graph: ServiceGraph,
+                       symptomatic: Callable[[str], bool]) -> dict[str, int]:
+    """For each service the spans do not cover, how many anomalous services call it, directly or through anomalous
+    ones: the symptoms a fault in it would explain. Where spans cover a service, the trace analyst measures its
+    share of the alert's time on the critical path instead, and it has no entry here."""
+    if not CALLERS_WEIGHT:
+        return {}
+    traced = graph.traced
+    anomalous = {c for c in ev if symptomatic(c)}
+    return {s: len(graph.upstream(s, through=symptomatic) & anomalous) for s in ev
+            if s in graph and s not in traced}
+
+
 def judge(ev: dict[str, Evidence], graph: ServiceGraph, alert_service: str) -> dict[str, Judgement]:
     """Each service's score after propagation, caller support, reachability and changes (steps 3 and 4)."""
     def symptomatic(s: str) -> bool:
         return s in ev and ev[s].anomaly >= SYMPTOMATIC
 
     targets = set(graph.targets(alert_service))
+    explains = _callers_explained(ev, graph, symptomatic)
+    most = max(explains.values(), default=0)
     out: dict[str, Judgement] = {}
     for s, e in sorted(ev.items()):
         j = Judgement(score=e.score())
+        if most and s in explains:
+            j.score *= (1.0 - CALLERS_WEIGHT) + CALLERS_WEIGHT * explains[s] / most
         if graph and s not in graph:  # it took part in no traced call: nothing shows it reaches the alert
             j.reaches_alert = False
         stronger = [d for d in graph.downstream(s, through=symptomatic)
