@@ -191,3 +191,14 @@ def test_memory_and_bundle_read_no_graph_when_none_is_declared(tmp_path: Path) -
     assert not (bundle / "graph.jsonl").exists()
     assert MemorySource().dependencies().items == []
     assert Window(0, 1).contains(0)
+
+
+def test_a_dependency_that_explains_more_anomalous_callers_ranks_first() -> None:
+    # two leaves slow down alike: the load balancer only the site calls, and search, which the cart calls too;
+    # the cart is slow as well, so search explains two anomalous callers and the balancer one
+    graph = [Dependency("site", "lb"), Dependency("site", "cart"), Dependency("cart", "search"),
+             Dependency("site", "search")]
+    series = [coarse("latency_average", node, level, level * 0.05, after=slower(by))
+              for node, level, by in (("site", 0.09, 0.05), ("lb", 0.006, 0.04), ("search", 0.006, 0.03),
+                                      ("cart", 0.02, 0.03))]
+    assert _ranked(series, graph)[0] == "search"
