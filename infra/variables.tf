@@ -43,6 +43,13 @@ variable "webhook_url" {
   sensitive   = true
 }
 
+variable "runbook_webhook_url" {
+  description = "Where the runbook_webhook action POSTs (stored in Secret Manager). Required when executor=cloud_run and the policy allows runbook_webhook."
+  type        = string
+  default     = ""
+  sensitive   = true
+}
+
 variable "telemetry" {
   description = "Telemetry source for the specialists: gcp (Cloud Logging, Trace, Monitoring, audit logs)."
   type        = string
