@@ -191,7 +191,12 @@ def web(request: Any) -> Any:
             log.warning("AUTOSRE_IAP_AUDIENCE is not set: no approver identity can be verified; approvals are off")
             identity = fixed_identity("")
         hosts = [h.strip() for h in settings.allowed_hosts.split(",") if h.strip()] or ["*"]
-        _web = create_app(store(), remediation(), identity=identity, allowed_hosts=hosts)
+        try:
+            approvals: Remediation | None = remediation()
+        except ValueError:  # an unreadable policy or signing key: the reports stay readable, approvals are off
+            log.exception("approvals are off: the remediation workflow cannot be built from the settings")
+            approvals = None
+        _web = create_app(store(), approvals, identity=identity, allowed_hosts=hosts)
     with _web.request_context(request.environ):
         return _web.full_dispatch_request()
 

@@ -257,13 +257,20 @@ def make_runner(settings: Settings) -> ActionRouter:
 
 
 def remediation_of(settings: Settings, store: EventStore, runner: ActionRouter | None = None) -> Remediation:
-    """The approval and execution workflow. Refuses to start when the policy allows an action that no
-    configured runner can carry out."""
+    """The approval and execution workflow. An action the policy allows but no configured runner can carry out
+    (executor=cloud_run without a runbook webhook URL, say) is unavailable: it cannot be approved nor run, and
+    says why; everything else, the web view first, works as usual."""
+    import logging
+
     from agents.policy import Policy
     from functions.remediation import Remediation
 
     policy = Policy.from_json(settings.policy)
     runner = runner if runner is not None else make_runner(settings)
-    runner.check_policy(policy.allowed_actions)
+    unavailable = runner.unavailable(policy.allowed_actions)
+    for action, why in unavailable.items():
+        logging.getLogger("autosre.remediation").error(
+            "the policy allows %s, but %s: it cannot be approved or run until that is configured", action, why,
+            extra={"json_fields": {"action": action}})
     return Remediation(store=store, key=approval_key(settings, store), policy=policy, runner=runner,
-                       approvers=frozenset(a.lower() for a in settings.approvers))
+                       approvers=frozenset(a.lower() for a in settings.approvers), unavailable=unavailable)

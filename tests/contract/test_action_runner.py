@@ -22,6 +22,8 @@ from shared.ports import ActionRunner
 from tests.http_stub import Stub, serve
 
 UNREACHABLE = "http://127.0.0.1:9/nothing"  # the discard port: nothing listens
+EXECUTORS = {"rollback_cloud_run": "cloud_run", "runbook_webhook": "runbook_webhook", "restart": "cloud_run",
+             "drain_queue": "queue"}  # the catalog's shape, with an executor nothing configures
 
 
 @dataclass
@@ -58,8 +60,8 @@ def posts(stub: Stub) -> Callable[[], int]:
 def cloud_run() -> tuple[ActionRunner, Callable[[], int]]:
     from tests.test_cloud_run_runner import adapter  # skips without the Cloud Run client library
 
-    runner, services = adapter()
-    return runner, lambda: len(services.updated)
+    runner, services = adapter()  # the adapter's actions, dispatched by the router as the composition root does
+    return ActionRouter(runner.actions(), EXECUTORS), lambda: len(services.updated)
 
 
 @pytest.fixture(params=["dry-run", "cloud-run", "runbook-webhook", "router"])
@@ -81,9 +83,9 @@ def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
                                                            (UNREACHABLE, urllib.error.URLError))])
             return
         cloud, updates = cloud_run()
-        router = ActionRouter({"rollback_cloud_run": "cloud_run", "runbook_webhook": "runbook_webhook",
-                               "restart": "cloud_run", "drain_queue": "queue"},
-                              {"cloud_run": cloud, "runbook_webhook": RunbookWebhookRunner(f"{stub.url}/run")})
+        assert isinstance(cloud, ActionRouter)
+        router = ActionRouter({**cloud.actions, "runbook_webhook": RunbookWebhookRunner(f"{stub.url}/run").run},
+                              EXECUTORS)
         yield Harness(router, proposal("rollback_cloud_run"), lambda: updates() + posts(stub)(),
                       [Failure(router, proposal("not_in_the_catalog"), NoExecutor),
                        Failure(router, proposal("drain_queue"), NoExecutor)])  # its executor is not configured
