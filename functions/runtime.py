@@ -195,14 +195,44 @@ def assemble(store: EventStore, bus: Bus, telemetry: TelemetryFactory, settings:
     return pipeline
 
 
+class LazyWriter:
+    """The narrative writer, built on its first call: every function assembles a pipeline, but only a report's
+    synthesis writes a narrative, so intake, the specialists and a sweep with nothing to publish never import
+    google-genai (about a second of cold start)."""
+
+    def __init__(self, model: str, build: Callable[[], NarrativeWriter]):
+        self.model = model
+        self._build = build
+        self._writer: NarrativeWriter | None = None
+
+    @property
+    def built(self) -> bool:
+        return self._writer is not None
+
+    def __call__(self, prompt: str, max_output_tokens: int) -> str:
+        if self._writer is None:
+            self._writer = self._build()
+        return self._writer(prompt, max_output_tokens)
+
+    @property
+    def last_usage(self) -> dict[str, int]:
+        """The built writer's token count of this thread's last call ({} before any)."""
+        usage = getattr(self._writer, "last_usage", None)
+        return dict(usage) if isinstance(usage, dict) else {}
+
+
 def make_writer(settings: Settings) -> NarrativeWriter | None:
     if not (settings.gemini_api_key or settings.gemini_vertex_project):
         return None
-    from shared.llm.gemini import GeminiWriter
 
-    return GeminiWriter(settings.gemini_api_key, settings.gemini_model, settings.gemini_base_url,
-                        vertex_project=settings.gemini_vertex_project, vertex_location=settings.gemini_location,
-                        thinking_budget=settings.gemini_thinking_budget)
+    def gemini() -> NarrativeWriter:
+        from shared.llm.gemini import GeminiWriter
+
+        return GeminiWriter(settings.gemini_api_key, settings.gemini_model, settings.gemini_base_url,
+                            vertex_project=settings.gemini_vertex_project, vertex_location=settings.gemini_location,
+                            thinking_budget=settings.gemini_thinking_budget)
+
+    return LazyWriter(settings.gemini_model, gemini)
 
 
 def embedded(store: EventStore, source: TelemetrySource, clock: Callable[[], float] | None = None,
