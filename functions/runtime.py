@@ -186,6 +186,7 @@ def assemble(store: EventStore, bus: Bus, telemetry: TelemetryFactory, settings:
 
     pipeline = Pipeline(store=store, bus=bus, telemetry=metered(telemetry, budget_of(settings)),
                         specialists=settings.specialists, round_deadline_s=settings.round_deadline_s,
+                        read_deadline_s=settings.read_deadline_s,
                         max_rounds=settings.max_rounds, prices=prices_of(settings), notifier=notifier,
                         base_url=settings.base_url, writer=make_writer(settings))
     if clock is not None:

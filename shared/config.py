@@ -42,6 +42,9 @@ class Settings(BaseModel):
                                                "dependencies that emit no spans (managed databases, queues, APIs)")
     specialists: tuple[str, ...] = SPECIALISTS
     round_deadline_s: float = 600.0
+    read_deadline_s: float = Field(240.0, gt=0, description="seconds every read of one specialist run shares: past "
+                                   "it reads are refused and the specialist reports what it read (keep it well "
+                                   "inside the function timeout, 300 s)")
     max_rounds: int = Field(2, ge=1, le=2, description="2: an open first ranking gets a targeted second round")
     approval_key: str = Field("", description="HMAC key for approval links (>= 32 bytes; Secret Manager on GCP)")
     approvers: tuple[str, ...] = Field((), description="e-mails allowed to approve remediations")

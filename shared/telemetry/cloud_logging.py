@@ -29,7 +29,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from shared.telemetry.bounds import MAX_PAGES, MAX_RECORDS, sampled_by_trace
+from shared.telemetry.bounds import MAX_PAGES, MAX_RECORDS, sampled_by_trace, time_left
 from shared.telemetry.bundle import decode_log, to_rfc3339
 from shared.telemetry_records import LogRecord, ReadCost, ReadResult, Window
 
@@ -170,7 +170,8 @@ class CloudLoggingLogReader:
         when: Callable[[T], float] = time_of or (lambda item: float(getattr(item, "timestamp", 0.0)))
         body: dict[str, Any] = {"resourceNames": [f"projects/{self.project}"], "filter": filter_,
                                 "orderBy": "timestamp desc", "pageSize": self.page_size}
-        deadline = self.quota.clock() + self.timeout_s
+        budget = time_left(self.timeout_s)  # its own budget, or what is left of the run's shared deadline
+        deadline = self.quota.clock() + budget
         items: list[T] = []
 
         def stopped(why: str, pages: int) -> ReadResult[T]:  # pages: entries.list pages answered (API calls)
@@ -180,7 +181,7 @@ class CloudLoggingLogReader:
                               ReadCost(api_calls=pages))
 
         for page in range(1, self.max_pages + 1):
-            out_of_time = f"time budget: {self.timeout_s:g} s, {page - 1} pages"
+            out_of_time = f"time budget: {budget:g} s, {page - 1} pages"
             if page > 1 and self.quota.clock() >= deadline:
                 return stopped(out_of_time, page - 1)
             try:
