@@ -12,7 +12,7 @@ from shared.bus.inprocess import InProcessBus
 from shared.config import Settings
 from shared.cost_ledger import Budget, MeteredTelemetry, MeteredTelemetryFactory, Prices
 from shared.models import ReadCounts
-from shared.ports import Bus, EventStore, NarrativeWriter, Notifier, TelemetrySource
+from shared.ports import Bus, Claims, EventStore, NarrativeWriter, Notifier, TelemetrySource
 
 if TYPE_CHECKING:  # the pipeline is imported where one is assembled: web and execute build the store alone
     from functions.pipeline import Pipeline
@@ -40,7 +40,9 @@ def make_store(settings: Settings) -> EventStore:
     return SqliteEventStore(settings.sqlite_path)
 
 
-def make_telemetry(settings: Settings) -> TelemetryFactory:
+def make_telemetry(settings: Settings, quotas: Claims | None = None) -> TelemetryFactory:
+    """`quotas`: where the APIs' per-project read quotas are counted across instances (the deployment's store);
+    None: each process counts its own."""
     spec = settings.telemetry
     if spec.startswith("bundle:"):
         opened: list[TelemetrySource] = []
@@ -60,7 +62,7 @@ def make_telemetry(settings: Settings) -> TelemetryFactory:
             clients built on first use, once per project (a function that never reads telemetry builds none)."""
             project = incident_project(state) or settings.project
             if project not in sources:
-                sources[project] = gcp_source(settings, project)
+                sources[project] = gcp_source(settings, project, quotas=quotas)
             return sources[project]
 
         return for_incident
@@ -108,9 +110,18 @@ def incident_project(state: IncidentState) -> str:
     return alert.resource_labels.get("project_id") or alert.project_id
 
 
-def gcp_source(settings: Settings, project: str) -> TelemetrySource:
-    from shared.telemetry.cloud_logging import CloudLoggingLogReader
-    from shared.telemetry.gcp import CloudMonitoringReader, CloudTraceReader, GcpTelemetrySource
+def gcp_source(settings: Settings, project: str, quotas: Claims | None = None) -> TelemetrySource:
+    """The project's readers. With `quotas`, Cloud Logging's 60 entries.list a minute and Cloud Trace's 12
+    ListTraces a minute are counted in the store across every instance (shared/quota.py), not per process."""
+    from shared.telemetry.cloud_logging import READS_PER_MINUTE, CloudLoggingLogReader
+    from shared.telemetry.gcp import LIST_TRACES_PER_MINUTE, CloudMonitoringReader, CloudTraceReader, GcpTelemetrySource
+
+    log_quota = trace_quota = None
+    if quotas is not None:
+        from shared.quota import StoreQuota
+
+        log_quota = StoreQuota(quotas, f"logging:{project}", READS_PER_MINUTE)
+        trace_quota = StoreQuota(quotas, f"trace:{project}", LIST_TRACES_PER_MINUTE, windows=2)
 
     aggregator = None
     if settings.log_analytics_table:
@@ -123,7 +134,8 @@ def gcp_source(settings: Settings, project: str) -> TelemetrySource:
         from shared.telemetry.bundle import read_graph_file
 
         graph = read_graph_file(settings.service_graph)
-    return GcpTelemetrySource(project, CloudLoggingLogReader(project), CloudTraceReader(project),
+    return GcpTelemetrySource(project, CloudLoggingLogReader(project, quota=log_quota),
+                              CloudTraceReader(project, quota=trace_quota),
                               CloudMonitoringReader(project, list(GCP_METRICS)), aggregator, graph)
 
 
@@ -245,8 +257,9 @@ def embedded(store: EventStore, source: TelemetrySource, clock: Callable[[], flo
 
 def from_settings(settings: Settings, store: EventStore | None = None) -> Pipeline:
     """The pipeline a deployed function runs (over `store` when the function built it already)."""
-    return assemble(store if store is not None else make_store(settings), make_bus(settings),
-                    make_telemetry(settings), settings, make_notifier(settings))
+    store = store if store is not None else make_store(settings)
+    quotas = store if settings.store == "firestore" else None  # many instances: count the quotas in the store
+    return assemble(store, make_bus(settings), make_telemetry(settings, quotas), settings, make_notifier(settings))
 
 
 def approval_key(settings: Settings, store: EventStore) -> bytes:

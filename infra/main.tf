@@ -165,9 +165,11 @@ resource "google_firestore_database" "default" {
 
 # Incidents older than retention_days are deleted by TTL policies on `expire_at` (set on every event, summary,
 # index entry and claim key: a claim outlives what it guards by the same retention, then goes).
+# The read-quota slots (shared/quota.py) expire an hour after they are taken whatever the retention: the policy on
+# autosre_keys is always there (claims without expire_at are never deleted by it).
 resource "google_firestore_field" "expire" {
-  for_each = var.retention_days > 0 ? toset(["events", "autosre_incidents", "autosre_terms", "autosre_signatures",
-  "autosre_keys"]) : toset([])
+  for_each = toset(concat(var.retention_days > 0 ? ["events", "autosre_incidents", "autosre_terms",
+  "autosre_signatures"] : [], ["autosre_keys"]))
   database   = google_firestore_database.default.name
   collection = each.key
   field      = "expire_at"

@@ -52,9 +52,11 @@ class Claims(Protocol):
     - `lookup(key)` returns the value stored, or None.
     - `release(key, value)` frees the key only if it still holds value; returns whether it freed it (True for
       exactly one of concurrent releases). Keys of any length and spelling are distinct.
+    - `expires_in_s` (> 0): the claim may be deleted that long after it was taken (a TTL; the store may keep it
+      longer, never drops it sooner); 0: it lasts as long as the store keeps incidents.
     """
 
-    def claim(self, key: str, value: str) -> str: ...
+    def claim(self, key: str, value: str, expires_in_s: float = 0.0) -> str: ...
 
     def lookup(self, key: str) -> str | None: ...
 

@@ -63,3 +63,15 @@ def test_claim_keys_carry_the_retention_expiry(firestore_emulator: Any, project_
     kept = FirestoreEventStore(project_id, prefix="keep")  # no retention: no expiry
     kept.claim("k", "v")
     assert "expire_at" not in kept._keys.document(key_id("k")).get().to_dict()
+
+
+def test_a_claim_with_its_own_expiry_expires_then(firestore_emulator: Any, project_id: str) -> None:
+    """Read-quota slots (shared/quota.py) last an hour, not the incidents' retention."""
+    from shared.store.firestore import FirestoreEventStore, key_id
+
+    store = FirestoreEventStore(project_id, retention_days=400)
+    assert store.claim("quota:logging:p:1:0", "me", expires_in_s=3600) == "me"
+    assert store.claim("quota:logging:p:1:0", "other", expires_in_s=3600) == "me"  # won once
+    doc = store._keys.document(key_id("quota:logging:p:1:0")).get().to_dict()
+    left = (doc["expire_at"] - datetime.now(doc["expire_at"].tzinfo)).total_seconds()
+    assert 3500 < left <= 3600

@@ -137,11 +137,14 @@ class FirestoreEventStore:
 
     # Claims
 
-    def claim(self, key: str, value: str) -> str:
+    def claim(self, key: str, value: str, expires_in_s: float = 0.0) -> str:
         ref = self._keys.document(key_id(key))
+        now = time.time()
+        expiry = {"expire_at": datetime.fromtimestamp(now + expires_in_s, UTC)} if expires_in_s > 0 else \
+            self._expiry(now)
         while True:
             try:
-                ref.create({"key": key, "value": value, **self._expiry(time.time())})
+                ref.create({"key": key, "value": value, **expiry})
                 return value
             except self._exists:
                 snap = ref.get()

@@ -61,7 +61,7 @@ class SqliteEventStore:
 
     # Claims
 
-    def claim(self, key: str, value: str) -> str:
+    def claim(self, key: str, value: str, expires_in_s: float = 0.0) -> str:  # kept: a local file keeps them all
         with self._lock:
             self._db.execute("INSERT OR IGNORE INTO keys VALUES (?, ?)", (key, value))
             row = self._db.execute("SELECT value FROM keys WHERE key = ?", (key,)).fetchone()

@@ -27,7 +27,7 @@ import time
 import unicodedata
 from collections import deque
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from shared.telemetry.bounds import MAX_PAGES, MAX_RECORDS, sampled_by_trace, time_left
 from shared.telemetry.bundle import decode_log, to_rfc3339
@@ -70,6 +70,16 @@ def _decode(entry: dict[str, Any]) -> LogRecord:
 
 class QuotaWaitExceeded(RuntimeError):
     """No read-quota token could be had within the read's time budget."""
+
+
+class Quota(Protocol):
+    """A read quota: `acquire(deadline)` takes a request's allowance, waiting while the wait ends by `deadline` on
+    the quota's own `clock`. TokenBucket counts one process; shared/quota.py StoreQuota every instance."""
+
+    clock: Callable[[], float]
+    sleep: Callable[[float], None]
+
+    def acquire(self, deadline: float) -> bool: ...
 
 
 class TokenBucket:
@@ -117,7 +127,7 @@ class CloudLoggingLogReader:
 
     def __init__(self, project: str, client: Any = None, page_size: int = MAX_PAGE_SIZE,
                  max_entries: int = MAX_RECORDS, max_pages: int = MAX_PAGES, timeout_s: float = 120.0,
-                 quota: TokenBucket | None = None, max_attempts: int = 7, backoff_s: float = 1.0,
+                 quota: Quota | None = None, max_attempts: int = 7, backoff_s: float = 1.0,
                  max_backoff_s: float = 32.0):
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be 1..{MAX_PAGE_SIZE}, not {page_size}")

@@ -23,7 +23,14 @@ from typing import Any
 from shared.ports import LogPatternCounter
 from shared.telemetry.bounds import MAX_PAGES, MAX_RECORDS, sampled_by_trace, time_left
 from shared.telemetry.bundle import classify_method, from_rfc3339
-from shared.telemetry.cloud_logging import CloudLoggingLogReader, QuotaWaitExceeded, TokenBucket, build_filter, quote
+from shared.telemetry.cloud_logging import (
+    CloudLoggingLogReader,
+    Quota,
+    QuotaWaitExceeded,
+    TokenBucket,
+    build_filter,
+    quote,
+)
 from shared.telemetry_records import (
     ChangeEvent,
     Dependency,
@@ -92,7 +99,7 @@ class CloudTraceReader:
 
     def __init__(self, project: str, client: Any = None, page_size: int = TRACE_PAGE_MAX,
                  max_spans: int = MAX_RECORDS, max_pages: int = MAX_PAGES, timeout_s: float = 30.0,
-                 budget_s: float = 90.0, clock: Callable[[], float] | None = None, quota: TokenBucket | None = None,
+                 budget_s: float = 90.0, clock: Callable[[], float] | None = None, quota: Quota | None = None,
                  retry_initial_s: float = 1.0):
         if not 1 <= page_size <= TRACE_PAGE_MAX:
             raise ValueError(f"page_size must be 1..{TRACE_PAGE_MAX} (ListTraces, COMPLETE view), not {page_size}")
