@@ -70,7 +70,8 @@ def sweep(p: Pipeline, now: float | None = None, summaries: list[dict[str, Any]]
 
 
 def sweep_all(p: Pipeline, remediation: Remediation | None) -> dict[str, list[str]]:
-    """Both passes over one query of the open incidents (`remediation`: None without approvals)."""
+    """Both passes over one query of the open incidents, the first also over the recently resolved ones with work
+    left (`remediation`: None without approvals; an action is never run on a resolved incident)."""
     open_incidents = p.log.summaries(status="open")
     swept = sweep(p, summaries=open_incidents + recently_resolved(p, p.clock()))
     handed = remediation.redrive_hand_offs(open_incidents) if remediation is not None else []
