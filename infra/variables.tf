@@ -121,7 +121,7 @@ variable "gemini_model" {
   description = "Gemini model for the narrative (a model that has been shut down answers 404: refused here)."
   type        = string
   default     = "gemini-3.5-flash-lite"
-  # The same rule as shared/llm/models.py (tests/test_gemini_model.py checks the two name the same ids).
+  # The same rule as shared/llm_models.py (tests/test_gemini_model.py checks the two name the same ids).
   validation {
     condition = can(regex("^(models/)?gemini-[0-9a-z][0-9a-z.-]*$", var.gemini_model)) && !anytrue([
       for r in ["gemini-pro", "gemini-1.0-", "gemini-1.5-", "gemini-2.0-", "gemini-2.5-flash", "gemini-2.5-pro"] :

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from shared.llm.models import DEFAULT_MODEL, check_model
+from shared.llm_models import DEFAULT_MODEL, check_model
 from shared.specialists import SPECIALISTS
 
 # List prices of the cost ledger's estimate, defined once: the defaults of Settings' `price_*` and of
@@ -21,7 +21,7 @@ LIST_PRICE_BQ_TIB = 6.25
 # https://cloud.google.com/stackdriver/pricing: Monitoring read API, since 2 October 2025, $0.50 per million time
 # series returned (first 1 million a month per billing account free); it was $0.01 per 1,000 read calls.
 LIST_PRICE_MONITORING_MILLION_SERIES = 0.50
-# https://ai.google.dev/gemini-api/docs/pricing: gemini-3.5-flash-lite (the default model, shared/llm/models.py), paid
+# https://ai.google.dev/gemini-api/docs/pricing: gemini-3.5-flash-lite (the default model, shared/llm_models.py), paid
 # tier, $0.30 per million input tokens and $2.50 per million output tokens, thinking tokens included (the same
 # list prices as gemini-2.5-flash, which it replaces).
 LIST_PRICE_LLM_1K_TOKENS_IN = 0.0003
@@ -62,7 +62,7 @@ class Settings(BaseModel):
     region: str = Field("us-central1", description="the Cloud Run region the executor acts in")
     gemini_api_key: str = Field("", description="enables the grounded narrative (google-genai)")
     gemini_model: str = Field(DEFAULT_MODEL, description="the Gemini model of the narrative; a model that has been "
-                                                        "shut down is refused (shared/llm/models.py)")
+                                                        "shut down is refused (shared/llm_models.py)")
     gemini_base_url: str = Field("", description="override the API endpoint (tests, proxies)")
     gemini_vertex_project: str = Field("", description="use Gemini on Vertex AI in this project with the function's "
                                                         "own identity (ADC) instead of an API key")

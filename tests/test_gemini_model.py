@@ -17,7 +17,7 @@ from functions.runtime import embedded, make_writer
 from shared import topics
 from shared.config import Settings
 from shared.incident_state import fold
-from shared.llm.models import DEFAULT_MODEL, RETIRED, check_model
+from shared.llm_models import DEFAULT_MODEL, RETIRED, check_model
 from shared.store.sqlite import SqliteEventStore
 from shared.telemetry.bundle import BundleSource
 from tests.http_stub import serve

@@ -15,8 +15,8 @@ from functions.runtime import embedded
 from shared import topics
 from shared.config import Settings
 from shared.incident_state import fold
+from shared.read_deadline import read_deadline, time_left
 from shared.store.sqlite import SqliteEventStore
-from shared.telemetry.bounds import read_deadline, time_left
 from shared.telemetry.bundle import BundleSource
 from shared.telemetry.metered import MeteredSource
 from shared.telemetry_records import Window

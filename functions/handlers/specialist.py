@@ -36,8 +36,8 @@ def on_task(p: Pipeline, message: Message) -> None:
 
 def run(p: Pipeline, incident: IncidentHandle, task: Task) -> None:
     from functions.pipeline import analysis_context
+    from shared.read_deadline import read_deadline
     from shared.redaction import redact_finding
-    from shared.telemetry.bounds import read_deadline
 
     state = incident.state
     ctx = analysis_context(state, task.round)

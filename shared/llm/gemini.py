@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from shared.llm.models import DEFAULT_MODEL
+from shared.llm_models import DEFAULT_MODEL
 
 
 class GeminiWriter:

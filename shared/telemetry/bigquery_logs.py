@@ -16,8 +16,9 @@ import threading
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.read_deadline import time_left
 from shared.severity import SEVERITIES
-from shared.telemetry.bounds import MAX_PAGES, MAX_RECORDS, time_left
+from shared.telemetry.bounds import MAX_PAGES, MAX_RECORDS
 from shared.telemetry_records import PatternCount, ReadCost, Window
 
 # project (6-30: lower-case letter first, no trailing hyphen) . dataset . table; nothing that could leave backticks.

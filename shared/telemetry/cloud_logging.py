@@ -29,7 +29,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
-from shared.telemetry.bounds import MAX_PAGES, MAX_RECORDS, sampled_by_trace, time_left
+from shared.read_deadline import time_left
+from shared.telemetry.bounds import MAX_PAGES, MAX_RECORDS, sampled_by_trace
 from shared.telemetry.bundle import decode_log, to_rfc3339
 from shared.telemetry_records import LogRecord, ReadCost, ReadResult, Window
 

@@ -21,7 +21,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.ports import LogPatternCounter
-from shared.telemetry.bounds import MAX_PAGES, MAX_RECORDS, sampled_by_trace, time_left
+from shared.read_deadline import time_left
+from shared.telemetry.bounds import MAX_PAGES, MAX_RECORDS, sampled_by_trace
 from shared.telemetry.bundle import classify_method, from_rfc3339
 from shared.telemetry.cloud_logging import (
     CloudLoggingLogReader,

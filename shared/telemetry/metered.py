@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, TypeVar
 from shared.cost_ledger import Budget, BudgetReached
 from shared.models import ReadCounts
 from shared.ports import LogPatternCounter, TelemetrySource
-from shared.telemetry.bounds import deadline_passed
+from shared.read_deadline import deadline_passed
 
 if TYPE_CHECKING:  # the records are imported where a read happens
     from shared.telemetry_records import (
