@@ -215,5 +215,10 @@ def sweep(request: Any) -> tuple[str, int]:
     done, and approved actions whose hand-off to the executor was not recorded."""
     from functions.handlers.sweep import sweep_all
 
-    approvals_on = bool(Settings.from_env().approval_key)  # without a signing key there are no approvals to hand over
-    return json.dumps(sweep_all(pipeline(), remediation() if approvals_on else None)), 200
+    approvals: Remediation | None = None
+    if Settings.from_env().approval_key:  # without a signing key there are no approvals to hand over
+        try:
+            approvals = remediation()
+        except ValueError:  # an unreadable policy: the partial reports and the steps still go out
+            log.exception("hand-offs are not re-driven: the remediation workflow cannot be built from the settings")
+    return json.dumps(sweep_all(pipeline(), approvals)), 200

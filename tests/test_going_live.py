@@ -5,6 +5,7 @@ letter)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -54,3 +55,11 @@ def test_with_the_runbook_url_every_allowed_action_is_available(live: Any, monke
     remediation = live.remediation()
     assert remediation.unavailable == {}
     assert remediation.policy_decision(proposal("runbook_webhook", "checkout")).allowed
+
+
+def test_an_unreadable_policy_costs_approvals_only(live: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AUTOSRE_POLICY", "{not json")
+    request = EnvironBuilder(path="/", base_url="https://sre.example.com").get_request()
+    assert live.web(request).status_code == 200  # the reports stay readable
+    body, status = live.sweep(None)
+    assert status == 200 and json.loads(body) == {"partial_reports": [], "handed_off": []}
