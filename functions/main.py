@@ -191,7 +191,12 @@ def web(request: Any) -> Any:
             log.warning("AUTOSRE_IAP_AUDIENCE is not set: no approver identity can be verified; approvals are off")
             identity = fixed_identity("")
         hosts = [h.strip() for h in settings.allowed_hosts.split(",") if h.strip()] or ["*"]
-        _web = create_app(store(), remediation(), identity=identity, allowed_hosts=hosts)
+        try:
+            approvals: Remediation | None = remediation()
+        except ValueError:  # an unreadable policy or signing key: the reports stay readable, approvals are off
+            log.exception("approvals are off: the remediation workflow cannot be built from the settings")
+            approvals = None
+        _web = create_app(store(), approvals, identity=identity, allowed_hosts=hosts)
     with _web.request_context(request.environ):
         return _web.full_dispatch_request()
 
@@ -210,5 +215,10 @@ def sweep(request: Any) -> tuple[str, int]:
     done, and approved actions whose hand-off to the executor was not recorded."""
     from functions.handlers.sweep import sweep_all
 
-    approvals_on = bool(Settings.from_env().approval_key)  # without a signing key there are no approvals to hand over
-    return json.dumps(sweep_all(pipeline(), remediation() if approvals_on else None)), 200
+    approvals: Remediation | None = None
+    if Settings.from_env().approval_key:  # without a signing key there are no approvals to hand over
+        try:
+            approvals = remediation()
+        except ValueError:  # an unreadable policy: the partial reports and the steps still go out
+            log.exception("hand-offs are not re-driven: the remediation workflow cannot be built from the settings")
+    return json.dumps(sweep_all(pipeline(), approvals)), 200

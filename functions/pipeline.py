@@ -63,6 +63,7 @@ class Pipeline:
     telemetry: MeteredTelemetryFactory  # the incident's telemetry, metered (functions/runtime.py `metered`)
     specialists: tuple[str, ...] = SPECIALISTS
     round_deadline_s: float = 600.0
+    read_deadline_s: float = 240.0  # a specialist run's reads share this deadline (inside the 300 s function timeout)
     max_rounds: int = 2  # 1: publish the first ranking as it is; 2: an open ranking gets a targeted second look
     clock: Callable[[], float] = time.time
     observers: list[Callable[[Event], None]] = field(default_factory=list)

@@ -21,7 +21,7 @@ import hmac
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,6 +89,7 @@ class Remediation:
     clock: Callable[[], float] = time.time
     link_ttl_s: float = 3600.0
     hand_off: Callable[[str, str], None] | None = None  # to the executor (actions topic); None: run inline
+    unavailable: Mapping[str, str] = field(default_factory=dict)  # allowed actions nothing configured can run: why
 
     def __post_init__(self) -> None:
         self.log = IncidentLog(self.store, clock=lambda: self.clock())
@@ -104,6 +105,9 @@ class Remediation:
 
     def policy_decision(self, proposal: Proposal) -> Decision:
         """The policy's verdict now, the rate limit counted from the store's ledger (every incident)."""
+        missing = self.unavailable.get(proposal.action)
+        if missing is not None:
+            return Decision(False, f"{proposal.action} is unavailable in this deployment: {missing}")
         now = self.clock()
         recent = self.ledger.recent(self.policy.max_actions_per_hour, now)
         return self.policy.check(proposal, [h.at for h in recent], now)
@@ -141,6 +145,9 @@ class Remediation:
             return "You are not signed in with a verified identity, so you cannot decide.", False
         if approver not in self.approvers:
             return f"{approver} is not on the approvers list.", False
+        if proposal.action in self.unavailable:
+            return (f"This action is unavailable in this deployment: {self.unavailable[proposal.action]}. "
+                    "It can be denied, not approved."), True
         verdict = self.policy_decision(proposal)
         return ("" if verdict.allowed else f"The policy refuses this action: {verdict.reason}."), True
 

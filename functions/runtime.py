@@ -12,7 +12,7 @@ from shared.bus.inprocess import InProcessBus
 from shared.config import Settings
 from shared.cost_ledger import Budget, MeteredTelemetry, MeteredTelemetryFactory, Prices
 from shared.models import ReadCounts
-from shared.ports import Bus, EventStore, NarrativeWriter, Notifier, TelemetrySource
+from shared.ports import Bus, Claims, EventStore, NarrativeWriter, Notifier, TelemetrySource
 
 if TYPE_CHECKING:  # the pipeline is imported where one is assembled: web and execute build the store alone
     from functions.pipeline import Pipeline
@@ -40,7 +40,9 @@ def make_store(settings: Settings) -> EventStore:
     return SqliteEventStore(settings.sqlite_path)
 
 
-def make_telemetry(settings: Settings) -> TelemetryFactory:
+def make_telemetry(settings: Settings, quotas: Claims | None = None) -> TelemetryFactory:
+    """`quotas`: where the APIs' per-project read quotas are counted across instances (the deployment's store);
+    None: each process counts its own."""
     spec = settings.telemetry
     if spec.startswith("bundle:"):
         opened: list[TelemetrySource] = []
@@ -60,7 +62,7 @@ def make_telemetry(settings: Settings) -> TelemetryFactory:
             clients built on first use, once per project (a function that never reads telemetry builds none)."""
             project = incident_project(state) or settings.project
             if project not in sources:
-                sources[project] = gcp_source(settings, project)
+                sources[project] = gcp_source(settings, project, quotas=quotas)
             return sources[project]
 
         return for_incident
@@ -108,9 +110,18 @@ def incident_project(state: IncidentState) -> str:
     return alert.resource_labels.get("project_id") or alert.project_id
 
 
-def gcp_source(settings: Settings, project: str) -> TelemetrySource:
-    from shared.telemetry.cloud_logging import CloudLoggingLogReader
-    from shared.telemetry.gcp import CloudMonitoringReader, CloudTraceReader, GcpTelemetrySource
+def gcp_source(settings: Settings, project: str, quotas: Claims | None = None) -> TelemetrySource:
+    """The project's readers. With `quotas`, Cloud Logging's 60 entries.list a minute and Cloud Trace's 12
+    ListTraces a minute are counted in the store across every instance (shared/quota.py), not per process."""
+    from shared.telemetry.cloud_logging import READS_PER_MINUTE, CloudLoggingLogReader
+    from shared.telemetry.gcp import LIST_TRACES_PER_MINUTE, CloudMonitoringReader, CloudTraceReader, GcpTelemetrySource
+
+    log_quota = trace_quota = None
+    if quotas is not None:
+        from shared.quota import StoreQuota
+
+        log_quota = StoreQuota(quotas, f"logging:{project}", READS_PER_MINUTE)
+        trace_quota = StoreQuota(quotas, f"trace:{project}", LIST_TRACES_PER_MINUTE, windows=2)
 
     aggregator = None
     if settings.log_analytics_table:
@@ -123,7 +134,8 @@ def gcp_source(settings: Settings, project: str) -> TelemetrySource:
         from shared.telemetry.bundle import read_graph_file
 
         graph = read_graph_file(settings.service_graph)
-    return GcpTelemetrySource(project, CloudLoggingLogReader(project), CloudTraceReader(project),
+    return GcpTelemetrySource(project, CloudLoggingLogReader(project, quota=log_quota),
+                              CloudTraceReader(project, quota=trace_quota),
                               CloudMonitoringReader(project, list(GCP_METRICS)), aggregator, graph)
 
 
@@ -186,6 +198,7 @@ def assemble(store: EventStore, bus: Bus, telemetry: TelemetryFactory, settings:
 
     pipeline = Pipeline(store=store, bus=bus, telemetry=metered(telemetry, budget_of(settings)),
                         specialists=settings.specialists, round_deadline_s=settings.round_deadline_s,
+                        read_deadline_s=settings.read_deadline_s,
                         max_rounds=settings.max_rounds, prices=prices_of(settings), notifier=notifier,
                         base_url=settings.base_url, writer=make_writer(settings))
     if clock is not None:
@@ -195,14 +208,44 @@ def assemble(store: EventStore, bus: Bus, telemetry: TelemetryFactory, settings:
     return pipeline
 
 
+class LazyWriter:
+    """The narrative writer, built on its first call: every function assembles a pipeline, but only a report's
+    synthesis writes a narrative, so intake, the specialists and a sweep with nothing to publish never import
+    google-genai (about a second of cold start)."""
+
+    def __init__(self, model: str, build: Callable[[], NarrativeWriter]):
+        self.model = model
+        self._build = build
+        self._writer: NarrativeWriter | None = None
+
+    @property
+    def built(self) -> bool:
+        return self._writer is not None
+
+    def __call__(self, prompt: str, max_output_tokens: int) -> str:
+        if self._writer is None:
+            self._writer = self._build()
+        return self._writer(prompt, max_output_tokens)
+
+    @property
+    def last_usage(self) -> dict[str, int]:
+        """The built writer's token count of this thread's last call ({} before any)."""
+        usage = getattr(self._writer, "last_usage", None)
+        return dict(usage) if isinstance(usage, dict) else {}
+
+
 def make_writer(settings: Settings) -> NarrativeWriter | None:
     if not (settings.gemini_api_key or settings.gemini_vertex_project):
         return None
-    from shared.llm.gemini import GeminiWriter
 
-    return GeminiWriter(settings.gemini_api_key, settings.gemini_model, settings.gemini_base_url,
-                        vertex_project=settings.gemini_vertex_project, vertex_location=settings.gemini_location,
-                        thinking_budget=settings.gemini_thinking_budget)
+    def gemini() -> NarrativeWriter:
+        from shared.llm.gemini import GeminiWriter
+
+        return GeminiWriter(settings.gemini_api_key, settings.gemini_model, settings.gemini_base_url,
+                            vertex_project=settings.gemini_vertex_project, vertex_location=settings.gemini_location,
+                            thinking_budget=settings.gemini_thinking_budget)
+
+    return LazyWriter(settings.gemini_model, gemini)
 
 
 def embedded(store: EventStore, source: TelemetrySource, clock: Callable[[], float] | None = None,
@@ -214,8 +257,9 @@ def embedded(store: EventStore, source: TelemetrySource, clock: Callable[[], flo
 
 def from_settings(settings: Settings, store: EventStore | None = None) -> Pipeline:
     """The pipeline a deployed function runs (over `store` when the function built it already)."""
-    return assemble(store if store is not None else make_store(settings), make_bus(settings),
-                    make_telemetry(settings), settings, make_notifier(settings))
+    store = store if store is not None else make_store(settings)
+    quotas = store if settings.store == "firestore" else None  # many instances: count the quotas in the store
+    return assemble(store, make_bus(settings), make_telemetry(settings, quotas), settings, make_notifier(settings))
 
 
 def approval_key(settings: Settings, store: EventStore) -> bytes:
@@ -257,13 +301,20 @@ def make_runner(settings: Settings) -> ActionRouter:
 
 
 def remediation_of(settings: Settings, store: EventStore, runner: ActionRouter | None = None) -> Remediation:
-    """The approval and execution workflow. Refuses to start when the policy allows an action that no
-    configured runner can carry out."""
+    """The approval and execution workflow. An action the policy allows but no configured runner can carry out
+    (executor=cloud_run without a runbook webhook URL, say) is unavailable: it cannot be approved nor run, and
+    says why; everything else, the web view first, works as usual."""
+    import logging
+
     from agents.remediation.policy import Policy
     from functions.remediation import Remediation
 
     policy = Policy.from_json(settings.policy)
     runner = runner if runner is not None else make_runner(settings)
-    runner.check_policy(policy.allowed_actions)
+    unavailable = runner.unavailable(policy.allowed_actions)
+    for action, why in unavailable.items():
+        logging.getLogger("autosre.remediation").error(
+            "the policy allows %s, but %s: it cannot be approved or run until that is configured", action, why,
+            extra={"json_fields": {"action": action}})
     return Remediation(store=store, key=approval_key(settings, store), policy=policy, runner=runner,
-                       approvers=frozenset(a.lower() for a in settings.approvers))
+                       approvers=frozenset(a.lower() for a in settings.approvers), unavailable=unavailable)

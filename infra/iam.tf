@@ -4,7 +4,8 @@ locals {
   service_accounts = {
     intake       = "Auto SRE intake: parses alerts, opens incidents, dispatches specialists"
     investigator = "Auto SRE specialists: read-only telemetry"
-    synthesizer  = "Auto SRE synthesizer and sweep: reports and proposals"
+    synthesizer  = "Auto SRE synthesizer: reports and proposals"
+    sweeper      = "Auto SRE sweep: partial reports, unfinished steps, approved actions handed over again"
     web          = "Auto SRE web view: reads incidents, records approvals"
     executor     = "Auto SRE executor: runs approved remediations"
     pusher       = "Auto SRE Pub/Sub push identity (invokes the functions)"
@@ -19,6 +20,7 @@ locals {
     intake       = ["roles/datastore.user"]
     investigator = ["roles/datastore.user", "roles/logging.viewer", "roles/cloudtrace.user", "roles/monitoring.viewer", "roles/bigquery.jobUser"]
     synthesizer  = concat(["roles/datastore.user"], var.gemini ? ["roles/aiplatform.user"] : [])
+    sweeper      = concat(["roles/datastore.user"], var.gemini ? ["roles/aiplatform.user"] : [])
     web          = ["roles/datastore.user"]
     executor     = ["roles/datastore.user", "roles/monitoring.viewer"]
     pusher       = []
@@ -31,6 +33,7 @@ locals {
     intake       = ["tasks", "dead-letter"]
     investigator = ["findings"]
     synthesizer  = ["tasks"]
+    sweeper      = ["tasks", "actions"] # a second round's tasks; approved actions whose hand-off was lost
     web          = ["actions"]
   }
 
@@ -127,16 +130,45 @@ resource "google_secret_manager_secret_version" "webhook" {
   secret_data = var.webhook_url
 }
 
+# Each secret is readable by the identities of the functions that mount it (main.tf), and by no one else.
 resource "google_secret_manager_secret_iam_member" "approval_key_reader" {
-  for_each  = toset(["web", "executor"])
+  for_each  = toset([for f in local.approval_key_functions : local.functions[f].sa])
   secret_id = google_secret_manager_secret.approval_key.id
   role      = "roles/secretmanager.secretAccessor"
   member    = "serviceAccount:${google_service_account.sa[each.key].email}"
 }
 
 resource "google_secret_manager_secret_iam_member" "webhook_reader" {
-  count     = local.notify ? 1 : 0
+  for_each  = local.notify ? toset([for f in local.webhook_functions : local.functions[f].sa]) : toset([])
   secret_id = google_secret_manager_secret.webhook[0].id
   role      = "roles/secretmanager.secretAccessor"
-  member    = "serviceAccount:${google_service_account.sa["synthesizer"].email}"
+  member    = "serviceAccount:${google_service_account.sa[each.key].email}"
+}
+
+# The runbook webhook the runbook_webhook action POSTs to (it usually carries a token: a secret, like the other).
+resource "google_secret_manager_secret" "runbook" {
+  count     = local.runbook ? 1 : 0
+  secret_id = "autosre-runbook-webhook-url"
+  replication {
+    auto {}
+  }
+}
+
+resource "google_secret_manager_secret_version" "runbook" {
+  count       = local.runbook ? 1 : 0
+  secret      = google_secret_manager_secret.runbook[0].id
+  secret_data = var.runbook_webhook_url
+}
+
+resource "google_secret_manager_secret_iam_member" "runbook_reader" {
+  count     = local.runbook ? 1 : 0
+  secret_id = google_secret_manager_secret.runbook[0].id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = "serviceAccount:${google_service_account.sa[local.functions["execute"].sa].email}"
+}
+
+# The webhook reader was one binding (count) before the sweep also published reports: keep the existing binding.
+moved {
+  from = google_secret_manager_secret_iam_member.webhook_reader[0]
+  to   = google_secret_manager_secret_iam_member.webhook_reader["synthesizer"]
 }

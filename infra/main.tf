@@ -17,8 +17,13 @@ locals {
   )
   http_functions = {
     web   = { entry_point = "web", sa = "web" }
-    sweep = { entry_point = "sweep", sa = "synthesizer" }
+    sweep = { entry_point = "sweep", sa = "sweeper" }
   }
+  # The secrets each function mounts: the approval key signs and checks approval links (the web view), runs what
+  # they approved (execute) and hands approved actions over again (the sweep); the notification webhook is used by
+  # whoever publishes a report (synthesize, and the sweep's partial reports); the runbook webhook by execute.
+  approval_key_functions = ["web", "execute", "sweep"]
+  webhook_functions      = ["synthesize", "sweep"]
   functions = merge(
     { for k, v in local.pushed : k => { entry_point = v.entry_point, sa = v.sa } },
     local.http_functions,
@@ -33,7 +38,11 @@ locals {
   )
 
   # Derived booleans are not secret themselves: without nonsensitive() a sensitive value cannot drive count.
-  notify = nonsensitive(var.webhook_url != "")
+  notify  = nonsensitive(var.webhook_url != "")
+  runbook = nonsensitive(var.runbook_webhook_url != "")
+
+  # Every action the remediation policy allows on some service (an unreadable policy: none; the functions refuse it)
+  allowed_actions = toset(flatten([for actions in values(try(jsondecode(var.policy_json).allow, {})) : actions]))
 
   env = merge({
     AUTOSRE_PROJECT          = var.project_id
@@ -154,9 +163,13 @@ resource "google_firestore_database" "default" {
   type        = "FIRESTORE_NATIVE"
 }
 
-# Incidents older than retention_days are deleted by TTL policies on `expire_at` (set on every event and summary).
+# Incidents older than retention_days are deleted by TTL policies on `expire_at` (set on every event, summary,
+# index entry and claim key: a claim outlives what it guards by the same retention, then goes).
+# The read-quota slots (shared/quota.py) expire an hour after they are taken whatever the retention: the policy on
+# autosre_keys is always there (claims without expire_at are never deleted by it).
 resource "google_firestore_field" "expire" {
-  for_each   = var.retention_days > 0 ? toset(["events", "autosre_incidents", "autosre_terms", "autosre_signatures"]) : toset([])
+  for_each = toset(concat(var.retention_days > 0 ? ["events", "autosre_incidents", "autosre_terms",
+  "autosre_signatures"] : [], ["autosre_keys"]))
   database   = google_firestore_database.default.name
   collection = each.key
   field      = "expire_at"
@@ -206,7 +219,7 @@ resource "google_cloudfunctions2_function" "fn" {
     environment_variables            = local.env
 
     dynamic "secret_environment_variables" {
-      for_each = contains(["web", "execute"], each.key) ? [1] : []
+      for_each = contains(local.approval_key_functions, each.key) ? [1] : []
       content {
         key        = "AUTOSRE_APPROVAL_KEY"
         project_id = var.project_id
@@ -216,11 +229,21 @@ resource "google_cloudfunctions2_function" "fn" {
     }
 
     dynamic "secret_environment_variables" {
-      for_each = each.key == "synthesize" && local.notify ? [1] : []
+      for_each = contains(local.webhook_functions, each.key) && local.notify ? [1] : []
       content {
         key        = "AUTOSRE_WEBHOOK_URL"
         project_id = var.project_id
         secret     = google_secret_manager_secret.webhook[0].secret_id
+        version    = "latest"
+      }
+    }
+
+    dynamic "secret_environment_variables" {
+      for_each = each.key == "execute" && local.runbook ? [1] : []
+      content {
+        key        = "AUTOSRE_RUNBOOK_WEBHOOK_URL"
+        project_id = var.project_id
+        secret     = google_secret_manager_secret.runbook[0].secret_id
         version    = "latest"
       }
     }
@@ -230,11 +253,27 @@ resource "google_cloudfunctions2_function" "fn" {
   depends_on = [
     google_secret_manager_secret_version.approval_key,
     google_secret_manager_secret_version.webhook,
+    google_secret_manager_secret_version.runbook,
     google_secret_manager_secret_iam_member.approval_key_reader,
     google_secret_manager_secret_iam_member.webhook_reader,
+    google_secret_manager_secret_iam_member.runbook_reader,
     google_project_iam_member.role,
     google_project_iam_member.builder,
   ]
+}
+
+# ---------------------------------------------------------------- IAP's service agent
+
+# IAP's service agent exists only once something creates it: granting it run.invoker before then fails the first
+# apply ("Service account ... does not exist"). Enable the API and create the agent here, before the grant.
+resource "google_project_service" "iap" {
+  service            = "iap.googleapis.com"
+  disable_on_destroy = false
+}
+
+resource "google_project_service_identity" "iap" {
+  provider = google-beta
+  service  = google_project_service.iap.service
 }
 
 # Only the pusher (Pub/Sub) and the scheduler may invoke the internal functions. The web function takes traffic
@@ -245,7 +284,7 @@ resource "google_cloud_run_service_iam_member" "iap_invoker" {
   location = var.region
   service  = google_cloudfunctions2_function.fn["web"].service_config[0].service
   role     = "roles/run.invoker"
-  member   = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-iap.iam.gserviceaccount.com"
+  member   = "serviceAccount:${google_project_service_identity.iap.email}"
 }
 
 resource "google_cloud_run_service_iam_member" "pusher_invoker" {
@@ -261,6 +300,26 @@ resource "google_cloud_run_service_iam_member" "scheduler_invoker" {
   service  = google_cloudfunctions2_function.fn["sweep"].service_config[0].service
   role     = "roles/run.invoker"
   member   = "serviceAccount:${google_service_account.sa["scheduler"].email}"
+}
+
+# ---------------------------------------------------------------- settings the policy needs
+
+# Refuse the plan, not the running functions: a policy that allows an action the deployment cannot carry out.
+resource "terraform_data" "policy_is_executable" {
+  lifecycle {
+    precondition {
+      condition     = !(var.executor == "cloud_run" && contains(local.allowed_actions, "runbook_webhook")) || local.runbook
+      error_message = "policy_json allows runbook_webhook with executor=cloud_run: set runbook_webhook_url (or drop runbook_webhook from the policy)."
+    }
+    precondition {
+      condition     = !(var.executor == "cloud_run" && length(setintersection(local.allowed_actions, ["rollback_cloud_run", "scale_min_instances", "restart"])) > 0) || length(var.managed_services) > 0
+      error_message = "policy_json allows a Cloud Run action with executor=cloud_run: list the services it may change in managed_services."
+    }
+    precondition {
+      condition     = var.policy_json == "" || can(jsondecode(var.policy_json).allow)
+      error_message = "policy_json is JSON with an \"allow\" object: {\"allow\": {\"<service>|*\": [\"<action>\"]}, \"max_actions_per_hour\": 3}."
+    }
+  }
 }
 
 # ---------------------------------------------------------------- sweep

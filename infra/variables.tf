@@ -43,6 +43,13 @@ variable "webhook_url" {
   sensitive   = true
 }
 
+variable "runbook_webhook_url" {
+  description = "Where the runbook_webhook action POSTs (stored in Secret Manager). Required when executor=cloud_run and the policy allows runbook_webhook."
+  type        = string
+  default     = ""
+  sensitive   = true
+}
+
 variable "telemetry" {
   description = "Telemetry source for the specialists: gcp (Cloud Logging, Trace, Monitoring, audit logs)."
   type        = string
@@ -111,9 +118,20 @@ variable "gemini_location" {
 }
 
 variable "gemini_model" {
-  description = "Gemini model for the narrative."
+  description = "Gemini model for the narrative (a model that has been shut down answers 404: refused here)."
   type        = string
-  default     = "gemini-2.5-flash"
+  default     = "gemini-3.5-flash-lite"
+  # The same rule as shared/llm_models.py (tests/test_gemini_model.py checks the two name the same ids).
+  validation {
+    condition = can(regex("^(models/)?gemini-[0-9a-z][0-9a-z.-]*$", var.gemini_model)) && !anytrue([
+      for r in ["gemini-pro", "gemini-1.0-", "gemini-1.5-", "gemini-2.0-", "gemini-2.5-flash", "gemini-2.5-pro"] :
+      endswith(r, "-") ? startswith(trimprefix(var.gemini_model, "models/"), r) : (
+        contains([r, "${r}-001", "${r}-002"], trimprefix(var.gemini_model, "models/"))
+        || startswith(trimprefix(var.gemini_model, "models/"), "${r}-preview")
+      )
+    ])
+    error_message = "gemini_model is a Gemini model id that has not been shut down (e.g. gemini-3.5-flash-lite; see https://ai.google.dev/gemini-api/docs/deprecations)."
+  }
 }
 
 variable "retention_days" {

@@ -12,6 +12,11 @@ terraform {
       source  = "hashicorp/google"
       version = ">= 5.30, < 7"
     }
+    # google_project_service_identity (IAP's service agent, created before anything is granted to it) is beta-only
+    google-beta = {
+      source  = "hashicorp/google-beta"
+      version = ">= 5.30, < 7"
+    }
     random = {
       source  = "hashicorp/random"
       version = ">= 3.5"
@@ -20,6 +25,11 @@ terraform {
 }
 
 provider "google" {
+  project = var.project_id
+  region  = var.region
+}
+
+provider "google-beta" {
   project = var.project_id
   region  = var.region
 }

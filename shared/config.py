@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
+from shared.llm_models import DEFAULT_MODEL, check_model
 from shared.specialists import SPECIALISTS
 
 # List prices of the cost ledger's estimate, defined once: the defaults of Settings' `price_*` and of
@@ -20,8 +21,9 @@ LIST_PRICE_BQ_TIB = 6.25
 # https://cloud.google.com/stackdriver/pricing: Monitoring read API, since 2 October 2025, $0.50 per million time
 # series returned (first 1 million a month per billing account free); it was $0.01 per 1,000 read calls.
 LIST_PRICE_MONITORING_MILLION_SERIES = 0.50
-# https://ai.google.dev/gemini-api/docs/pricing: gemini-2.5-flash, paid tier, $0.30 per million input tokens (text,
-# image, video; audio is $1.00) and $2.50 per million output tokens, thinking tokens included.
+# https://ai.google.dev/gemini-api/docs/pricing: gemini-3.5-flash-lite (the default model, shared/llm_models.py), paid
+# tier, $0.30 per million input tokens and $2.50 per million output tokens, thinking tokens included (the same
+# list prices as gemini-2.5-flash, which it replaces).
 LIST_PRICE_LLM_1K_TOKENS_IN = 0.0003
 LIST_PRICE_LLM_1K_TOKENS_OUT = 0.0025
 
@@ -40,6 +42,9 @@ class Settings(BaseModel):
                                                "dependencies that emit no spans (managed databases, queues, APIs)")
     specialists: tuple[str, ...] = SPECIALISTS
     round_deadline_s: float = 600.0
+    read_deadline_s: float = Field(240.0, gt=0, description="seconds every read of one specialist run shares: past "
+                                   "it reads are refused and the specialist reports what it read (keep it well "
+                                   "inside the function timeout, 300 s)")
     max_rounds: int = Field(2, ge=1, le=2, description="2: an open first ranking gets a targeted second round")
     approval_key: str = Field("", description="HMAC key for approval links (>= 32 bytes; Secret Manager on GCP)")
     approvers: tuple[str, ...] = Field((), description="e-mails allowed to approve remediations")
@@ -56,7 +61,8 @@ class Settings(BaseModel):
     runbook_webhook_url: str = Field("", description="where the runbook_webhook action POSTs (cloud_run executor)")
     region: str = Field("us-central1", description="the Cloud Run region the executor acts in")
     gemini_api_key: str = Field("", description="enables the grounded narrative (google-genai)")
-    gemini_model: str = "gemini-2.5-flash"
+    gemini_model: str = Field(DEFAULT_MODEL, description="the Gemini model of the narrative; a model that has been "
+                                                        "shut down is refused (shared/llm_models.py)")
     gemini_base_url: str = Field("", description="override the API endpoint (tests, proxies)")
     gemini_vertex_project: str = Field("", description="use Gemini on Vertex AI in this project with the function's "
                                                         "own identity (ADC) instead of an API key")
@@ -75,9 +81,14 @@ class Settings(BaseModel):
                                                    description="USD per million time series read from Cloud "
                                                                "Monitoring")
     price_llm_1k_tokens_in: float = Field(LIST_PRICE_LLM_1K_TOKENS_IN, ge=0, description="USD per 1,000 LLM input "
-                                          "tokens (gemini-2.5-flash list price)")
+                                          "tokens (gemini-3.5-flash-lite list price)")
     price_llm_1k_tokens_out: float = Field(LIST_PRICE_LLM_1K_TOKENS_OUT, ge=0, description="USD per 1,000 LLM output "
-                                           "tokens, thinking included (gemini-2.5-flash list price)")
+                                           "tokens, thinking included (gemini-3.5-flash-lite list price)")
+
+    @field_validator("gemini_model")
+    @classmethod
+    def _current_model(cls, model: str) -> str:
+        return check_model(model)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:

@@ -124,3 +124,8 @@ class IncidentLog:
     def summaries(self, status: str | None = None) -> list[dict[str, Any]]:
         """The list-view projections (only those with `status`, when given: a query, not a scan)."""
         return list(self.store.summaries(status))
+
+    def summaries_page(self, limit: int = 100, cursor: str = "") -> tuple[list[dict[str, Any]], str]:
+        """One page of the list view, the most recently updated first, and the next page's cursor ("": the last).
+        Raises ValueError for a cursor no page gave."""
+        return self.store.summaries_page(limit, cursor)

@@ -52,9 +52,11 @@ class Claims(Protocol):
     - `lookup(key)` returns the value stored, or None.
     - `release(key, value)` frees the key only if it still holds value; returns whether it freed it (True for
       exactly one of concurrent releases). Keys of any length and spelling are distinct.
+    - `expires_in_s` (> 0): the claim may be deleted that long after it was taken (a TTL; the store may keep it
+      longer, never drops it sooner); 0: it lasts as long as the store keeps incidents.
     """
 
-    def claim(self, key: str, value: str) -> str: ...
+    def claim(self, key: str, value: str, expires_in_s: float = 0.0) -> str: ...
 
     def lookup(self, key: str) -> str | None: ...
 
@@ -68,11 +70,18 @@ class Summaries(Protocol):
     - `put_summary` stores an incident's summary, overwriting the stored one unless that was folded from more
       events (its `events`, then its `updated_at`): a stale fold never lands last.
     - `summaries(status)` lists them, ordered by incident id; with a status, only those (a query, not a scan).
+    - `summaries_page(limit, cursor)` lists at most `limit` (1 to shared/paging.py MAX_PAGE), the most recently
+      updated first, starting after `cursor` (the one the previous page returned; "" for the first page), and the
+      cursor of the next page ("" when this page is the last). A cursor it did not give raises ValueError.
+    - `put_summary` that cannot store the summary (other writers won every attempt) raises; it never gives up
+      silently.
     """
 
     def put_summary(self, incident_id: str, summary: dict[str, Any]) -> None: ...
 
     def summaries(self, status: str | None = None) -> list[dict[str, Any]]: ...
+
+    def summaries_page(self, limit: int, cursor: str = "") -> tuple[list[dict[str, Any]], str]: ...
 
 
 class TermIndex(Protocol):

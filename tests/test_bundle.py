@@ -254,3 +254,19 @@ def test_rfc3339_with_nanoseconds() -> None:
     for bad in ("not a time", "", "2023-13-40T00:00:00Z"):
         with pytest.raises(BundleError):
             from_rfc3339(bad)
+
+
+@pytest.mark.parametrize(("method", "kind"), [
+    ("google.cloud.run.v2.Services.UpdateService", "deploy"),  # gcloud run deploy, google_cloud_run_v2_service
+    ("google.cloud.run.v2.Services.CreateService", "deploy"),
+    ("google.cloud.run.v1.Services.ReplaceService", "deploy"),
+    ("google.cloud.functions.v2.FunctionService.UpdateFunction", "deploy"),
+    ("google.cloud.run.v2.Services.DeleteService", "config"),
+    ("google.iam.admin.v1.UpdateRole", "config"),  # an update elsewhere is still a configuration change
+    ("google.cloud.run.v2.Services.UpdateServiceX", "config"),
+])
+def test_cloud_run_api_v2_deploys_are_deploys(method: str, kind: str) -> None:
+    """A deploy through the Admin API v2 is a deploy (a rollback can be proposed), not a configuration change."""
+    from shared.telemetry.bundle import classify_method
+
+    assert classify_method(method) == kind

@@ -144,3 +144,22 @@ def test_each_entry_point_loads_only_what_its_own_messages_need(module: str, nev
     code = f"import sys\nimport {module}\nprint(sorted(m for m in sys.modules if m.startswith({never!r})))\n"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_with_gemini_on_only_a_narrative_imports_google_genai(tmp_path: Path) -> None:
+    """Every function assembles the pipeline; only the synthesis of a report calls the writer, so intake, the four
+    specialists and a sweep with nothing to publish never pay google-genai's import (about a second cold)."""
+    code = (
+        "import sys\n"
+        "import functions.main as main\n"
+        "p = main.pipeline()\n"
+        "print(p.writer is not None, 'google.genai' in sys.modules)\n"
+        "try:\n"
+        "    p.writer('x', 10)\n"
+        "except Exception:\n"
+        "    pass\n"
+        "print('google.genai' in sys.modules)\n")
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "AUTOSRE_GEMINI_API_KEY": "k",
+           "AUTOSRE_GEMINI_BASE_URL": "http://127.0.0.1:9", "AUTOSRE_SQLITE_PATH": str(tmp_path / "e.db")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True, env=env)
+    assert out.stdout.split() == ["True", "False", "True"], out.stdout + out.stderr

@@ -163,13 +163,11 @@ def test_the_web_function_is_reached_only_through_the_load_balancer_and_iap() ->
     assert "ALLOW_ALL" not in ingress
     bindings = [r["google_cloud_run_service_iam_member"] for r in main["resource"]
                 if "google_cloud_run_service_iam_member" in r]
-    iap = [b for group in bindings for b in group.values()
-           if "@gcp-sa-iap.iam.gserviceaccount.com" in b["member"]]
+    iap = [b for group in bindings for b in group.values() if "google_project_service_identity.iap" in b["member"]]
     assert len(iap) == 1, "the IAP service agent may invoke the web function"
     (binding,) = iap
     assert binding["role"] == "roles/run.invoker"
-    assert binding["member"] == \
-        "serviceAccount:service-${data.google_project.this.number}@gcp-sa-iap.iam.gserviceaccount.com"
+    assert binding["member"] == "serviceAccount:${google_project_service_identity.iap.email}"
     assert binding["service"] == '${google_cloudfunctions2_function.fn["web"].service_config[0].service}'
     assert binding["location"] == "${var.region}"
     # no one else may invoke it: the pushed bindings iterate local.pushed, the scheduler's names sweep

@@ -23,7 +23,7 @@ def state_for(project_label: str, project_id: str) -> object:
 
 def test_telemetry_is_read_from_the_alerts_project(monkeypatch: pytest.MonkeyPatch) -> None:
     built: list[str] = []
-    monkeypatch.setattr(runtime, "gcp_source", lambda settings, project: built.append(project) or object())
+    monkeypatch.setattr(runtime, "gcp_source", lambda settings, project, quotas=None: built.append(project) or object())
     factory = runtime.make_telemetry(Settings(telemetry="gcp", project="deployment"))
     assert built == []  # nothing is built until an incident needs it
     factory(state_for("workload-a", "scoping"))  # type: ignore[arg-type]

@@ -36,6 +36,7 @@ def on_task(p: Pipeline, message: Message) -> None:
 
 def run(p: Pipeline, incident: IncidentHandle, task: Task) -> None:
     from functions.pipeline import analysis_context
+    from shared.read_deadline import read_deadline
     from shared.redaction import redact_finding
 
     state = incident.state
@@ -43,9 +44,11 @@ def run(p: Pipeline, incident: IncidentHandle, task: Task) -> None:
     actor = f"specialist_{task.specialist}"
     began = time.perf_counter()
     metered: MeteredTelemetry | None = None
-    try:  # every read goes through the meter: counted, and refused once the investigation's budget is spent
+    try:  # every read goes through the meter: counted, and refused once the investigation's budget is spent or
+        # the run's shared read deadline has passed (the specialist then reports what it read, with a note)
         metered = p.telemetry(state, spent_before(state, task.round, task.specialist))
-        result = p.analysis(task.specialist)(metered, ctx)
+        with read_deadline(p.read_deadline_s):
+            result = p.analysis(task.specialist)(metered, ctx)
     except Exception as exc:  # recorded as an event; the synthesizer reports the gap
         log.exception("specialist %s failed", task.specialist)
         if metered is not None:  # a failed run's reads cost all the same

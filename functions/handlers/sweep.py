@@ -4,6 +4,11 @@ steps not recorded as done, and approved actions whose hand-off to the executor 
 Only an incident that may have something to do is loaded: one whose report has steps to run, or one without a
 report opened at least `round_deadline_s` ago (every round's deadline is at least that long after the incident
 opened, so a younger one has no round past its deadline). One query of the open incidents serves both passes.
+
+A resolved incident is swept too: an alert that closes before every specialist reported still gets its partial
+report, and its unfinished after-report steps still run. Those are found among the incidents updated in the last
+RESOLVED_LOOKBACK_S (the list view's pages, newest first: resolution is an update, so a bounded read of recent
+ones, never a scan of the whole retention).
 """
 
 from __future__ import annotations
@@ -17,14 +22,36 @@ if TYPE_CHECKING:
     from functions.pipeline import Pipeline
     from functions.remediation import Remediation
 
+RESOLVED_LOOKBACK_S = 24 * 3600.0  # resolved incidents updated this recently are swept for unfinished work
+PAGE = 200  # summaries a page of that read holds
+MAX_PAGES = 25  # at most this many pages a sweep (5,000 incidents updated within the lookback)
+
+
+def recently_resolved(p: Pipeline, now: float) -> list[dict[str, Any]]:
+    """Resolved incidents updated within the lookback that have work left: no report yet, or steps to run."""
+    out: list[dict[str, Any]] = []
+    cursor = ""
+    for _ in range(MAX_PAGES):
+        page, cursor = p.log.summaries_page(PAGE, cursor)
+        for summary in page:
+            if float(summary.get("updated_at") or 0.0) < now - RESOLVED_LOOKBACK_S:
+                return out
+            if summary.get("status") == "resolved" and (not summary.get("report") or pending_steps(p, summary)):
+                out.append(summary)
+        if not cursor:
+            break
+    return out
+
 
 def sweep(p: Pipeline, now: float | None = None, summaries: list[dict[str, Any]] | None = None) -> list[str]:
-    """Publish partial reports for open incidents whose round deadline has passed, and run the after-report steps
-    not recorded as done. `summaries`: the open incidents' summaries when the caller has read them. Returns the
-    incidents given a partial report."""
+    """Publish partial reports for incidents whose round deadline has passed, and run the after-report steps not
+    recorded as done. `summaries`: the incidents to consider when the caller has read them (default: the open ones
+    and the recently resolved ones with work left). Returns the incidents given a partial report."""
     now = p.clock() if now is None else now
     swept = []
-    for summary in p.log.summaries(status="open") if summaries is None else summaries:
+    if summaries is None:
+        summaries = p.log.summaries(status="open") + recently_resolved(p, now)
+    for summary in summaries:
         if summary.get("report"):
             if not pending_steps(p, summary):
                 continue
@@ -43,8 +70,9 @@ def sweep(p: Pipeline, now: float | None = None, summaries: list[dict[str, Any]]
 
 
 def sweep_all(p: Pipeline, remediation: Remediation | None) -> dict[str, list[str]]:
-    """Both passes over one query of the open incidents (`remediation`: None without approvals)."""
+    """Both passes over one query of the open incidents, the first also over the recently resolved ones with work
+    left (`remediation`: None without approvals; an action is never run on a resolved incident)."""
     open_incidents = p.log.summaries(status="open")
-    swept = sweep(p, summaries=open_incidents)
+    swept = sweep(p, summaries=open_incidents + recently_resolved(p, p.clock()))
     handed = remediation.redrive_hand_offs(open_incidents) if remediation is not None else []
     return {"partial_reports": swept, "handed_off": handed}

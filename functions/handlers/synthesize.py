@@ -99,11 +99,21 @@ def narrate(p: Pipeline, ranked: Report, state: IncidentState) -> Narrative:
         return Narrative(llm={"used": False, "reason": "no LLM configured"})
     from agents.reporting.narrative import narrate as narrate_report
 
+    model = str(getattr(p.writer, "model", "") or "the model")
     try:
         text, meta = narrate_report(ranked, state.findings, p.writer)
-    except Exception as exc:  # its failure never costs the report
-        log.warning("narrative failed: %s", exc)
-        return Narrative(llm={"used": False, "reason": f"{type(exc).__name__}: {exc}"[:300]})
+    except Exception as exc:  # its failure never costs the report, and the report says so
+        detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:240]
+        log.error("narrative failed: %s answered %s", model, detail,
+                  extra={"json_fields": {"incident_id": state.incident_id, "model": model}})
+        return Narrative(llm={"used": False, "failed": True, "model": model,
+                              "reason": f"the narrative failed: {model} answered {detail}; this report is the "
+                                        "deterministic analysis alone"})
+    meta = {**meta, "model": model}
+    if not text and meta.get("used"):  # asked, but nothing came back that could be kept: say so
+        dropped = meta.get("dropped_sentences") or 0
+        meta["reason"] = (f"the narrative of {model} was dropped: none of its {dropped} sentences cited the findings"
+                          if dropped else f"{model} returned no narrative text")
     return Narrative(text, meta)
 
 

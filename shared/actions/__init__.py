@@ -3,8 +3,9 @@
 `ActionRouter` is the ActionRunner the remediation workflow uses: it holds, per action name, the one function that
 carries the action out (an adapter's method, or a runner that carries out any action, like the dry run), chosen once
 by the composition root (functions/runtime.py `make_runner`), so an action's name is dispatched once, here.
-`check_policy` is the start-up check: a policy that allows an action nothing configured can carry out is refused
-before anything runs.
+`unavailable` names the actions a policy allows that nothing configured can carry out, and why: the remediation
+workflow refuses those actions alone (the web view and every other action keep working), and the deployment refuses
+such a policy at plan time (infra/main.tf `policy_is_executable`).
 """
 
 from __future__ import annotations
@@ -33,10 +34,9 @@ class ActionRouter:
             raise NoExecutor(f"{proposal.action} cannot run: {self._missing(proposal.action)}")
         return act(proposal)
 
-    def check_policy(self, allowed_actions: set[str]) -> None:
-        for action in sorted(allowed_actions):
-            if action not in self.actions:
-                raise NoExecutor(f"the policy allows {action!r}, but {self._missing(action)}")
+    def unavailable(self, allowed_actions: set[str]) -> dict[str, str]:
+        """The allowed actions nothing here can carry out, each with the reason ({} when every one can run)."""
+        return {action: self._missing(action) for action in sorted(allowed_actions) if action not in self.actions}
 
     def _missing(self, action: str) -> str:
         executor = self.executors.get(action)

@@ -17,13 +17,26 @@ from shared.models import Proposal
 class CloudRunRunner:
     def __init__(self, project: str, region: str, services: Any = None, revisions: Any = None,
                  timeout_s: float = 300.0):
-        if services is None or revisions is None:
+        self.project, self.region, self.timeout_s = project, region, timeout_s
+        self._services, self._revisions = services, revisions
+
+    # The API clients are built on first use: the web view and the sweep build the router only to know which
+    # actions can run, and never call Cloud Run.
+    @property
+    def services(self) -> Any:
+        if self._services is None:
             from google.cloud import run_v2
 
-            services = services or run_v2.ServicesClient()
-            revisions = revisions or run_v2.RevisionsClient()
-        self.project, self.region, self.timeout_s = project, region, timeout_s
-        self.services, self.revisions = services, revisions
+            self._services = run_v2.ServicesClient()
+        return self._services
+
+    @property
+    def revisions(self) -> Any:
+        if self._revisions is None:
+            from google.cloud import run_v2
+
+            self._revisions = run_v2.RevisionsClient()
+        return self._revisions
 
     def _name(self, service: str) -> str:
         return f"projects/{self.project}/locations/{self.region}/services/{service}"

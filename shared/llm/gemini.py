@@ -14,9 +14,11 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from shared.llm_models import DEFAULT_MODEL
+
 
 class GeminiWriter:
-    def __init__(self, api_key: str = "", model: str = "gemini-2.5-flash", base_url: str = "",
+    def __init__(self, api_key: str = "", model: str = DEFAULT_MODEL, base_url: str = "",
                  timeout_s: float = 30.0, client: Any = None, vertex_project: str = "",
                  vertex_location: str = "us-central1", thinking_budget: int = 512):
         from google import genai

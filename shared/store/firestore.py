@@ -7,8 +7,11 @@ Layout (prefix defaults to "autosre"):
   summary folded from fewer events never overwrites a newer one (update with an update-time precondition)
 - every document carries `expire_at` when a retention is set: a Firestore TTL policy on that field (infra/)
   deletes incidents past it
-- `{prefix}_keys/{sha256(key)}`: {key, value}; claim = `create()` (on AlreadyExists the holder's value is read
-  back), release = delete with an update-time precondition, so only the holder that still holds it frees it.
+- `{prefix}_keys/{sha256(key)}`: {key, value, expire_at}; claim = `create()` (on AlreadyExists the holder's value
+  is read back), release = delete with an update-time precondition, so only the holder that still holds it frees
+  it. A claim expires with the retention like the incident it guards (a token used, an action run).
+- the list view pages newest first (`summaries_page`: `updated_at` then document id, both descending: served by
+  Firestore's single-field indexes, no composite index); the cursor is the last row's (updated_at, id) as JSON.
 - `{prefix}_terms/{sha256(term, incident)}`: {term, incident_id}, one document per signature term of an incident
   (an inverted index; a term over 512 bytes is stored as "~" + its sha256): `incidents_with_terms` queries
   `term in [...]` in batches of 30 (Firestore's limit for `in`) and reads only the postings of those terms,
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import time
 import uuid
@@ -33,12 +37,20 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.models import Event
+from shared.paging import check_limit, decode_cursor, encode_cursor
 
 _MAX_DOC_ID_BYTES = 1500
 _RESERVED = re.compile(r"^__.*__$")
 _MAX_TERM_BYTES = 512
 IN_BATCH = 30  # the most values one `in` filter may hold
 WRITE_BATCH = 400  # writes per batch (Firestore allows 500)
+SUMMARY_ATTEMPTS = 8  # reads and conditional writes of one summary before put_summary gives up (and says so)
+log = logging.getLogger("autosre.store")
+
+
+class SummaryContention(RuntimeError):
+    """Another writer kept replacing an incident's summary between our read and our write: ours was not stored.
+    The next event of the incident folds a summary again; raising lets the message be retried meanwhile."""
 
 
 def doc_id(text: str) -> str:
@@ -125,11 +137,14 @@ class FirestoreEventStore:
 
     # Claims
 
-    def claim(self, key: str, value: str) -> str:
+    def claim(self, key: str, value: str, expires_in_s: float = 0.0) -> str:
         ref = self._keys.document(key_id(key))
+        now = time.time()
+        expiry = {"expire_at": datetime.fromtimestamp(now + expires_in_s, UTC)} if expires_in_s > 0 else \
+            self._expiry(now)
         while True:
             try:
-                ref.create({"key": key, "value": value})
+                ref.create({"key": key, "value": value, **expiry})
                 return value
             except self._exists:
                 snap = ref.get()
@@ -171,7 +186,7 @@ class FirestoreEventStore:
                 return
             except self._exists:
                 pass  # another writer projected it first: compare with theirs below
-        for _ in range(8):  # another writer may land between the read and the write: read again
+        for _ in range(SUMMARY_ATTEMPTS):  # another writer may land between the read and the write: read again
             snap = ref.get()
             if not snap.exists:
                 try:
@@ -187,6 +202,10 @@ class FirestoreEventStore:
                 return
             except self._lost_race:
                 continue
+        log.error("summary of %s not stored: %d writes lost to other writers", incident_id, SUMMARY_ATTEMPTS,
+                  extra={"json_fields": {"incident_id": incident_id, "events": newer[0]}})
+        raise SummaryContention(f"the summary of {incident_id} was not stored: another writer replaced it "
+                                f"{SUMMARY_ATTEMPTS} times between our read and our write")
 
     def summaries(self, status: str | None = None) -> list[dict[str, Any]]:
         if status is None:
@@ -198,6 +217,23 @@ class FirestoreEventStore:
         docs = [d for d in (s.to_dict() for s in snaps) if d and "summary" in d]
         docs.sort(key=lambda d: str(d.get("incident_id", "")))
         return [json.loads(d["summary"]) for d in docs]
+
+    def summaries_page(self, limit: int, cursor: str = "") -> tuple[list[dict[str, Any]], str]:
+        check_limit(limit)
+        from google.cloud.firestore_v1 import Query
+
+        query = (self._incidents.order_by("updated_at", direction=Query.DESCENDING)
+                 .order_by("__name__", direction=Query.DESCENDING))
+        if cursor:
+            updated_at, name = decode_cursor(cursor)
+            query = query.start_after({"updated_at": updated_at, "__name__": name})
+        snaps = list(query.limit(limit).stream())
+        docs = [(s.id, d) for s, d in ((s, s.to_dict()) for s in snaps) if d and "summary" in d]
+        page = [json.loads(d["summary"]) for _, d in docs]
+        if len(snaps) < limit or not snaps:
+            return page, ""
+        last = snaps[-1]
+        return page, encode_cursor(float((last.to_dict() or {}).get("updated_at") or 0.0), last.id)
 
     # TermIndex
 

@@ -10,6 +10,7 @@ from collections.abc import Collection
 from typing import Any
 
 from shared.models import Event
+from shared.paging import check_limit, decode_cursor, encode_cursor
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -60,7 +61,7 @@ class SqliteEventStore:
 
     # Claims
 
-    def claim(self, key: str, value: str) -> str:
+    def claim(self, key: str, value: str, expires_in_s: float = 0.0) -> str:  # kept: a local file keeps them all
         with self._lock:
             self._db.execute("INSERT OR IGNORE INTO keys VALUES (?, ?)", (key, value))
             row = self._db.execute("SELECT value FROM keys WHERE key = ?", (key,)).fetchone()
@@ -99,6 +100,20 @@ class SqliteEventStore:
                 rows = self._db.execute("SELECT summary FROM summaries WHERE json_extract(summary, '$.status') = ? "
                                         "ORDER BY incident_id", (status,)).fetchall()
         return [json.loads(r[0]) for r in rows]
+
+    def summaries_page(self, limit: int, cursor: str = "") -> tuple[list[dict[str, Any]], str]:
+        check_limit(limit)
+        order = "coalesce(json_extract(summary, '$.updated_at'), 0)"
+        where: str = ""
+        args: tuple[object, ...] = ()
+        if cursor:
+            updated_at, incident_id = decode_cursor(cursor)
+            where, args = f"WHERE ({order}, incident_id) < (?, ?)", (updated_at, incident_id)
+        with self._lock:
+            rows = self._db.execute(f"SELECT incident_id, {order}, summary FROM summaries {where} "
+                                    f"ORDER BY {order} DESC, incident_id DESC LIMIT ?", (*args, limit)).fetchall()
+        page = [json.loads(r[2]) for r in rows]
+        return page, encode_cursor(float(rows[-1][1]), str(rows[-1][0])) if len(rows) == limit else ""
 
     # TermIndex
 

@@ -16,6 +16,7 @@ import threading
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.read_deadline import time_left
 from shared.severity import SEVERITIES
 from shared.telemetry.bounds import MAX_PAGES, MAX_RECORDS
 from shared.telemetry_records import PatternCount, ReadCost, Window
@@ -143,9 +144,12 @@ class BigQueryLogAggregator:
         if services is not None and not services:
             return [], False
         config = self.job_config(baseline, incident, services)
+        budget = max(time_left(self.timeout_s), 1.0)  # its own timeout, or what is left of the run's deadline
+        if budget < self.timeout_s:
+            config.job_timeout_ms = int(budget * 1000)
         self._last.cost = ReadCost(api_calls=1)
-        job = self.client.query(self.sql, job_config=config, timeout=self.timeout_s)
-        result = job.result(timeout=self.timeout_s)
+        job = self.client.query(self.sql, job_config=config, timeout=budget)
+        result = job.result(timeout=budget)
         rows: list[Any] = []
         pages = 0  # the result's pages (jobs.getQueryResults by page token), each one request
         for page in getattr(result, "pages", None) or [result]:

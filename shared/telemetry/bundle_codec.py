@@ -260,9 +260,19 @@ def decode_change(e: dict[str, Any]) -> ChangeEvent:
     )
 
 
+# Methods that roll out new code although their verb is "update": Cloud Run's Admin API v2 (what gcloud run deploy
+# and Terraform's google_cloud_run_v2_service call) creates a revision on every UpdateService that changes the
+# template, and Cloud Functions (2nd gen) rebuild and redeploy on UpdateFunction.
+ROLLOUT_METHODS = ("google.cloud.run.v2.services.updateservice", "google.cloud.run.v2.services.createservice",
+                   "google.cloud.functions.v2.functionservice.updatefunction",
+                   "google.cloud.functions.v2.functionservice.createfunction")
+
+
 def classify_method(method: str) -> str:
     """Map an audit-log methodName to a change kind, by the verbs GCP APIs use."""
     m = method.lower()
+    if m.endswith(ROLLOUT_METHODS):
+        return "deploy"
     if any(w in m for w in ("scale", "autoscal")):
         return "scale"
     if any(w in m for w in ("restart", "reboot", "reset")):

@@ -27,8 +27,9 @@ import time
 import unicodedata
 from collections import deque
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
+from shared.read_deadline import time_left
 from shared.telemetry.bounds import MAX_PAGES, MAX_RECORDS, sampled_by_trace
 from shared.telemetry.bundle import decode_log, to_rfc3339
 from shared.telemetry_records import LogRecord, ReadCost, ReadResult, Window
@@ -70,6 +71,16 @@ def _decode(entry: dict[str, Any]) -> LogRecord:
 
 class QuotaWaitExceeded(RuntimeError):
     """No read-quota token could be had within the read's time budget."""
+
+
+class Quota(Protocol):
+    """A read quota: `acquire(deadline)` takes a request's allowance, waiting while the wait ends by `deadline` on
+    the quota's own `clock`. TokenBucket counts one process; shared/quota.py StoreQuota every instance."""
+
+    clock: Callable[[], float]
+    sleep: Callable[[float], None]
+
+    def acquire(self, deadline: float) -> bool: ...
 
 
 class TokenBucket:
@@ -117,7 +128,7 @@ class CloudLoggingLogReader:
 
     def __init__(self, project: str, client: Any = None, page_size: int = MAX_PAGE_SIZE,
                  max_entries: int = MAX_RECORDS, max_pages: int = MAX_PAGES, timeout_s: float = 120.0,
-                 quota: TokenBucket | None = None, max_attempts: int = 7, backoff_s: float = 1.0,
+                 quota: Quota | None = None, max_attempts: int = 7, backoff_s: float = 1.0,
                  max_backoff_s: float = 32.0):
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be 1..{MAX_PAGE_SIZE}, not {page_size}")
@@ -170,7 +181,8 @@ class CloudLoggingLogReader:
         when: Callable[[T], float] = time_of or (lambda item: float(getattr(item, "timestamp", 0.0)))
         body: dict[str, Any] = {"resourceNames": [f"projects/{self.project}"], "filter": filter_,
                                 "orderBy": "timestamp desc", "pageSize": self.page_size}
-        deadline = self.quota.clock() + self.timeout_s
+        budget = time_left(self.timeout_s)  # its own budget, or what is left of the run's shared deadline
+        deadline = self.quota.clock() + budget
         items: list[T] = []
 
         def stopped(why: str, pages: int) -> ReadResult[T]:  # pages: entries.list pages answered (API calls)
@@ -180,7 +192,7 @@ class CloudLoggingLogReader:
                               ReadCost(api_calls=pages))
 
         for page in range(1, self.max_pages + 1):
-            out_of_time = f"time budget: {self.timeout_s:g} s, {page - 1} pages"
+            out_of_time = f"time budget: {budget:g} s, {page - 1} pages"
             if page > 1 and self.quota.clock() >= deadline:
                 return stopped(out_of_time, page - 1)
             try:

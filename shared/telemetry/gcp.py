@@ -21,9 +21,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.ports import LogPatternCounter
+from shared.read_deadline import time_left
 from shared.telemetry.bounds import MAX_PAGES, MAX_RECORDS, sampled_by_trace
 from shared.telemetry.bundle import classify_method, from_rfc3339
-from shared.telemetry.cloud_logging import CloudLoggingLogReader, QuotaWaitExceeded, TokenBucket, build_filter, quote
+from shared.telemetry.cloud_logging import (
+    CloudLoggingLogReader,
+    Quota,
+    QuotaWaitExceeded,
+    TokenBucket,
+    build_filter,
+    quote,
+)
 from shared.telemetry_records import (
     ChangeEvent,
     Dependency,
@@ -92,7 +100,7 @@ class CloudTraceReader:
 
     def __init__(self, project: str, client: Any = None, page_size: int = TRACE_PAGE_MAX,
                  max_spans: int = MAX_RECORDS, max_pages: int = MAX_PAGES, timeout_s: float = 30.0,
-                 budget_s: float = 90.0, clock: Callable[[], float] | None = None, quota: TokenBucket | None = None,
+                 budget_s: float = 90.0, clock: Callable[[], float] | None = None, quota: Quota | None = None,
                  retry_initial_s: float = 1.0):
         if not 1 <= page_size <= TRACE_PAGE_MAX:
             raise ValueError(f"page_size must be 1..{TRACE_PAGE_MAX} (ListTraces, COMPLETE view), not {page_size}")
@@ -134,7 +142,7 @@ class CloudTraceReader:
         request = trace_v1.ListTracesRequest(
             project_id=self.project, view=trace_v1.ListTracesRequest.ViewType.COMPLETE, page_size=self.page_size,
             start_time=_dt(window.start), end_time=_dt(window.end), order_by="start desc")
-        deadline = self.clock() + self.budget_s
+        deadline = self.clock() + time_left(self.budget_s)  # or the run's shared deadline
         spans: list[Span] = []
         traces = 0
 
@@ -334,7 +342,7 @@ class CloudMonitoringReader:
     def metrics(self, window: Window, services: list[str] | None = None) -> ReadResult[MetricSeries]:
         if services is not None and not services:
             return ReadResult([], note="metrics: no services asked for")
-        deadline = self.clock() + self.budget_s
+        deadline = self.clock() + time_left(self.budget_s)  # or the run's shared deadline
         out: list[MetricSeries] = []
         where: dict[tuple[Any, ...], int] = {}  # a series' identity -> its place in `out` (pages may split it)
         notes: list[str] = []

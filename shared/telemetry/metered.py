@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, TypeVar
 from shared.cost_ledger import Budget, BudgetReached
 from shared.models import ReadCounts
 from shared.ports import LogPatternCounter, TelemetrySource
+from shared.read_deadline import deadline_passed
 
 if TYPE_CHECKING:  # the records are imported where a read happens
     from shared.telemetry_records import (
@@ -74,6 +75,13 @@ class MeteredSource:
 
     def _read(self, what: str, field: str, read: Callable[[Window, list[str] | None], ReadResult[T]],
               window: Window, services: list[str] | None) -> ReadResult[T]:
+        late = deadline_passed()
+        if late:
+            from shared.telemetry_records import ReadResult
+
+            with self._lock:
+                self._counts.refused += 1
+            return ReadResult([], sampled=True, note=f"{what}: not read, {late}")
         cap = self.refusal(field)
         if cap:
             from shared.telemetry_records import ReadResult
@@ -112,6 +120,9 @@ class _MeteredCounter:
 
     def log_pattern_counts(self, baseline: Window, incident: Window, services: list[str] | None = None
                            ) -> tuple[list[PatternCount], bool]:
+        late = deadline_passed()
+        if late:
+            raise BudgetReached(late)
         cap = self.meter.refusal("pattern_rows")
         if cap:
             raise BudgetReached(f"the investigation's read budget is spent ({cap})")

@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from agents.remediation.catalog import CATALOG
 from shared.actions import ActionRouter, NoExecutor
 from shared.actions.dry_run import DryRunRunner
 from shared.actions.runbook_webhook import RunbookWebhookRunner
@@ -22,9 +21,9 @@ from shared.models import Proposal
 from shared.ports import ActionRunner
 from tests.http_stub import Stub, serve
 
-EXECUTORS = {name: kind.executor for name, kind in CATALOG.items()}  # as the composition root hands them over
-
 UNREACHABLE = "http://127.0.0.1:9/nothing"  # the discard port: nothing listens
+EXECUTORS = {"rollback_cloud_run": "cloud_run", "runbook_webhook": "runbook_webhook", "restart": "cloud_run",
+             "drain_queue": "queue"}  # the catalog's shape, with an executor nothing configures
 
 
 @dataclass
@@ -61,8 +60,8 @@ def posts(stub: Stub) -> Callable[[], int]:
 def cloud_run() -> tuple[ActionRunner, Callable[[], int]]:
     from tests.test_cloud_run_runner import adapter  # skips without the Cloud Run client library
 
-    runner, services = adapter()
-    return runner, lambda: len(services.updated)
+    runner, services = adapter()  # the adapter's actions, dispatched by the router as the composition root does
+    return ActionRouter(runner.actions(), EXECUTORS), lambda: len(services.updated)
 
 
 @pytest.fixture(params=["dry-run", "cloud-run", "runbook-webhook", "router"])
@@ -70,11 +69,10 @@ def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
     if request.param == "dry-run":
         yield Harness(DryRunRunner(), proposal("rollback_cloud_run"), lambda: 0)
         return
-    if request.param == "cloud-run":  # the Cloud Run adapter's actions, routed as the composition root routes them
-        cloud, updates = cloud_run()
-        only = ActionRouter(cloud.actions(), EXECUTORS)
-        yield Harness(only, proposal("rollback_cloud_run"), updates,
-                      [Failure(only, proposal("runbook_webhook"), NoExecutor)])  # not a Cloud Run action
+    if request.param == "cloud-run":
+        runner, updates = cloud_run()
+        yield Harness(runner, proposal("rollback_cloud_run"), updates,
+                      [Failure(runner, proposal("runbook_webhook"), ValueError)])  # not a Cloud Run action
         return
     with serve(hook) as stub:
         if request.param == "runbook-webhook":
@@ -85,8 +83,9 @@ def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
                                                            (UNREACHABLE, urllib.error.URLError))])
             return
         cloud, updates = cloud_run()
-        router = ActionRouter({**cloud.actions(), "runbook_webhook": RunbookWebhookRunner(f"{stub.url}/run").run},
-                              {**EXECUTORS, "drain_queue": "queue"})
+        assert isinstance(cloud, ActionRouter)
+        router = ActionRouter({**cloud.actions, "runbook_webhook": RunbookWebhookRunner(f"{stub.url}/run").run},
+                              EXECUTORS)
         yield Harness(router, proposal("rollback_cloud_run"), lambda: updates() + posts(stub)(),
                       [Failure(router, proposal("not_in_the_catalog"), NoExecutor),
                        Failure(router, proposal("drain_queue"), NoExecutor)])  # its executor is not configured

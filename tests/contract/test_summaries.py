@@ -38,3 +38,26 @@ def test_summaries_can_be_asked_for_by_status(views: Summaries) -> None:
     assert [s["incident_id"] for s in views.summaries(status="open")] == ["a", "c"]
     assert [s["incident_id"] for s in views.summaries(status="resolved")] == ["b"]
     assert views.summaries(status="unknown") == []
+
+
+def test_summaries_page_newest_first_with_a_cursor(views: Summaries) -> None:
+    """The list view reads a page at a time (Firestore keeps 400 days of incidents), the most recently updated
+    first; a page's cursor starts the next one, ties on updated_at are kept apart by the row's id."""
+    for n in range(7):
+        views.put_summary(f"i{n}", {"incident_id": f"i{n}", "status": "open", "events": 1,
+                                    "updated_at": float(n // 2)})  # pairs share an updated_at
+    seen: list[str] = []
+    page, cursor = views.summaries_page(3)
+    while True:
+        assert len(page) <= 3
+        seen += [s["incident_id"] for s in page]
+        if not cursor:
+            break
+        page, cursor = views.summaries_page(3, cursor)
+    assert seen[0] == "i6" and sorted(seen) == [f"i{n}" for n in range(7)] and len(seen) == 7
+    updated = [n // 2 for n in (int(i[1:]) for i in seen)]
+    assert updated == sorted(updated, reverse=True)
+    with pytest.raises(ValueError):
+        views.summaries_page(3, "not a cursor")
+    with pytest.raises(ValueError):
+        views.summaries_page(0)
