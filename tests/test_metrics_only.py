@@ -194,11 +194,12 @@ def test_memory_and_bundle_read_no_graph_when_none_is_declared(tmp_path: Path) -
 
 
 def test_a_dependency_that_explains_more_anomalous_callers_ranks_first() -> None:
-    # two leaves slow down alike: the load balancer only the site calls, and search, which the cart calls too;
-    # the cart is slow as well, so search explains two anomalous callers and the balancer one
-    graph = [Dependency("site", "lb"), Dependency("site", "cart"), Dependency("cart", "search"),
-             Dependency("site", "search")]
+    # two leaves slow down (the balancer a little more): the load balancer only the site calls, and search, which the cart and the api
+    # call too; both of those are slow as well, so search explains three anomalous callers and the balancer one
+    # (the site, the most anomalous caller, calls both: their callers' support is the same)
+    graph = [Dependency("site", "lb"), Dependency("site", "search"), Dependency("cart", "search"),
+             Dependency("api", "search")]
     series = [coarse("latency_average", node, level, level * 0.05, after=slower(by))
-              for node, level, by in (("site", 0.09, 0.05), ("lb", 0.006, 0.04), ("search", 0.006, 0.03),
-                                      ("cart", 0.02, 0.03))]
+              for node, level, by in (("site", 0.09, 0.05), ("lb", 0.006, 0.03), ("search", 0.006, 0.01),
+                                      ("cart", 0.02, 0.01), ("api", 0.02, 0.01))]
     assert _ranked(series, graph)[0] == "search"
