@@ -194,9 +194,9 @@ def test_memory_and_bundle_read_no_graph_when_none_is_declared(tmp_path: Path) -
 
 
 def test_a_dependency_that_explains_more_anomalous_callers_ranks_first() -> None:
-    # two leaves slow down (the balancer a little more): the load balancer only the site calls, and search, which the cart and the api
-    # call too; both of those are slow as well, so search explains three anomalous callers and the balancer one
-    # (the site, the most anomalous caller, calls both: their callers' support is the same)
+    # two leaves slow down, the balancer more: the load balancer only the site calls, and search, which the cart and
+    # the api call too; both of those are slow as well, so search explains three anomalous callers and the balancer
+    # one (the site, the most anomalous caller, calls both: their callers' support is the same)
     graph = [Dependency("site", "lb"), Dependency("site", "search"), Dependency("cart", "search"),
              Dependency("api", "search")]
     series = [coarse("latency_average", node, level, level * 0.05, after=slower(by))
