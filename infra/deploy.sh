@@ -19,6 +19,10 @@ if ! gcloud storage buckets describe "$state" --project "$project" >/dev/null 2>
   gcloud storage buckets update "$state" --versioning
 fi
 
+# the specialists to deploy, from the one registry (shared/specialists.py): a new specialist needs no Terraform edit
+specialists="$(cd "$here/.." && python3 -c 'import json; from shared.specialists import SPECIALISTS; print(json.dumps(list(SPECIALISTS)))')"
+
 cd "$here"
 terraform init -input=false -backend-config="bucket=$project-autosre-tfstate"
-terraform apply -input=false -var "project_id=$project" -var "region=$region" -var "source_zip=$build/source.zip" "$@"
+terraform apply -input=false -var "project_id=$project" -var "region=$region" -var "source_zip=$build/source.zip" \
+  -var "specialists=$specialists" "$@"

@@ -4,7 +4,7 @@
 
 locals {
   topics      = ["alerts", "tasks", "findings", "actions", "dead-letter"]
-  specialists = ["logs", "traces", "metrics", "changes"]
+  specialists = var.specialists
 
   # target -> (entry point, service account, topic it is pushed from, attribute filter)
   pushed = merge(

@@ -145,3 +145,12 @@ variable "example_alert_service" {
   type        = string
   default     = ""
 }
+
+variable "specialists" {
+  type        = list(string)
+  description = "The specialist functions to deploy, in the registry's order (shared/specialists.py); infra/deploy.sh passes them from the registry."
+  validation {
+    condition     = length(var.specialists) > 0 && alltrue([for s in var.specialists : can(regex("^[a-z][a-z0-9_]*$", s))])
+    error_message = "specialists must name at least one specialist, each a lower-case identifier as the registry spells it."
+  }
+}

@@ -15,6 +15,7 @@ import pytest
 import functions.main as targets
 from functions.topology import PRODUCTION, subscriptions
 from shared import topics
+from shared.specialists import SPECIALISTS
 
 INFRA = Path(__file__).resolve().parents[1] / "infra"
 hcl2 = pytest.importorskip("hcl2")
@@ -37,9 +38,13 @@ def parsed(name: str) -> dict:  # type: ignore[type-arg]
 
 
 def main_locals() -> dict:  # type: ignore[type-arg]
+    """main.tf's locals; `specialists` is the variable infra/deploy.sh passes from the registry, so it reads as the
+    registry's list (tests/test_specialist_registry.py checks that wiring)."""
     merged: dict = {}  # type: ignore[type-arg]
     for block in parsed("main.tf")["locals"]:
         merged.update(block)
+    if merged.get("specialists") == "${var.specialists}":
+        merged["specialists"] = list(SPECIALISTS)
     return merged
 
 

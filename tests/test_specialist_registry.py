@@ -4,7 +4,9 @@ specialist reads exactly the signals the registry says it reads."""
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -55,10 +57,15 @@ def test_every_specialist_has_its_subscription_filtered_on_its_name() -> None:
 
 
 def test_terraform_deploys_the_registry() -> None:
+    # Terraform takes the list as a variable, and the deploy script passes it from the registry itself
     text = (ROOT / "infra" / "main.tf").read_text()
-    (listed,) = re.findall(r"^\s*specialists\s*=\s*\[([^\]]*)\]", text, re.MULTILINE)
-    assert tuple(re.findall(r'"([^"]+)"', listed)) == SPECIALISTS, \
-        "infra/main.tf local.specialists must list the registry's specialists, in its order"
+    assert re.search(r"^\s*specialists\s*=\s*var\.specialists\s*$", text, re.MULTILINE), \
+        "infra/main.tf local.specialists must be var.specialists, not a list of its own"
+    deploy = (ROOT / "infra" / "deploy.sh").read_text()
+    (command,) = re.findall(r"^specialists=\"\$\(cd \"\$here/\.\.\" && (python3 -c '[^']+')\)\"$", deploy, re.MULTILINE)
+    out = subprocess.run(["bash", "-c", command], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert tuple(json.loads(out)) == SPECIALISTS
+    assert '-var "specialists=$specialists"' in deploy
 
 
 def test_the_benches_measure_the_registry() -> None:
