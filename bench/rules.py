@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agents.ranking import rca
+from agents.ranking import evidence, rca
 from agents.ranking.calibration import CONFIDENT
 from agents.specialists.metrics import analysis as metrics
 from agents.specialists.metrics import metric_vocabulary
@@ -41,10 +41,12 @@ RULES = (
          "REQUEST_WORDS", ()),
     Rule("resolution", "windows and the sustained-anomaly rule from the series' own resolution", metrics,
          "RESOLUTION_RULE", False),
-    Rule("co-movement", "an untraced metric symptom that does not move with the alert's series weighs less", rca,
-         "CO_MOVEMENT_WEIGHT", 0.0),
-    Rule("graph-attribution", "an untraced service's metric symptom no callee explains is its own", rca,
+    Rule("co-movement", "an untraced metric symptom that does not move with the alert's series weighs less",
+         evidence, "CO_MOVEMENT_WEIGHT", 0.0),
+    Rule("graph-attribution", "an untraced service's metric symptom no callee explains is its own", evidence,
          "UNTRACED_ATTRIBUTION", False),
+    Rule("reports-callee", "a caller's log lines in traces whose failure starts further down report the callee",
+         evidence, "REPORTS_CALLEE", False),
     Rule("callers-explained", "an untraced service that explains more anomalous callers ranks higher", rca,
          "CALLERS_WEIGHT", 0.0),
     Rule("uncorroborated-share", "an untraced cause one specialist backs held to its share of the evidence", rca,

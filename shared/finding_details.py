@@ -31,6 +31,8 @@ FindingKind = Literal[
 """Every kind of finding a specialist records (docs/findings.md describes each)."""
 
 
+LINKED_TRACES = 200  # trace ids a finding keeps to tie it to others' (a log pattern's lines, an error origin's)
+
 class Details(BaseModel):
     """The base of every kind's details (and their parts): the one configuration, and a dump of the fields that
     were set."""
@@ -144,6 +146,7 @@ class ErrorOriginDetails(Details):
     operations: dict[str, int] = Field(default_factory=dict)
     share_of_error_traces: float | None = None
     p_value: float | None = None
+    trace_ids: list[str] = Field(default_factory=list)  # traces whose failure starts here (a bounded sample)
 
 
 class WireDelayDetails(Details):
@@ -190,6 +193,7 @@ class LogPatternDetails(Details):
     last_seen: float | None = None
     between: tuple[str, str] | None = None  # a new line placed in its code path: the steps it came in between
     between_count: int | None = None
+    trace_ids: list[str] = Field(default_factory=list)  # traces of the pattern's incident lines (a bounded sample)
     baseline_successor_count: int | None = None
 
 

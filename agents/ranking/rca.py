@@ -22,41 +22,32 @@ Scores are rounded and ties broken by name, so the same findings give the same r
 
 from __future__ import annotations
 
-import re
-from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import pairwise
 from typing import Literal
 
 from agents.context import AnalysisContext
 from agents.ranking.calibration import CONFIDENT, calibrated, recovery_signal
-from agents.ranking.causal_graph import TOPOLOGY_KIND, ServiceGraph
-from agents.ranking.inner_cause import inner_causes
-from agents.specialists.metrics.metric_vocabulary import metric_role, names_latency
-from shared.finding_details import (
-    LogFlowBreakDetails,
-    MetricAnomalyDetails,
-    TraceLatencyDetails,
-    metric_of,
-    template_of,
+from agents.ranking.causal_graph import ServiceGraph
+from agents.ranking.evidence import (
+    ORIGIN,
+    OWN,
+    SYMPTOMATIC,
+    Evidence,
+    gather,
+    noisy_or,
+    strongest_first,
 )
+from agents.ranking.inner_cause import inner_causes
+from shared.finding_details import metric_of
 from shared.models import ChainStep, Finding, RankedCause, RuledOut
 
-ORIGIN, OWN, SYMPTOM, CONTEXT = "origin", "own", "symptom", "context"
 NO_TELEMETRY = "no telemetry for"  # a chain step on the alert's service when the traces do not show it
-ECHO_WORDS = 6  # a log template sharing a run of this many words with a downstream service's repeats its error
-WORD = re.compile(r"[a-z0-9_]+")
-KIND_DECAY = 0.5  # a specialist's second kind of evidence counts half, its third a quarter
-SYMPTOM_WEIGHT = 0.25  # symptoms add to a service's score only this much of what own evidence would
-SYMPTOMATIC = 0.1  # a service with anomaly evidence this strong passes propagation on
 EXPLAINER_MIN = 0.3  # own evidence a downstream service needs to explain its callers' anomalies ...
 EXPLAIN_MARGIN = 0.05  # ... and by how much it must exceed theirs
-CALLEE_EXPLAINS = 0.5  # an untraced service's metric symptom is its own unless a callee shows this share of it
 UNCORROBORATED_SHARE = True  # off: an untraced, uncorroborated cause keeps its calibrated confidence (bench/rules.py)
-UNTRACED_ATTRIBUTION = True  # off: metric symptoms stay symptoms everywhere (bench/rules.py)
-CO_MOVEMENT_WEIGHT = 0.5  # an untraced service's metric symptom that does not move with the alert keeps 1 - this
 CALLERS_WEIGHT = 0.3  # share of an untraced service's score that depends on how many anomalous callers it explains
 PROPAGATION_DISCOUNT = 0.4  # what an explained service keeps of its score ...
 ORIGIN_KEEP = 0.85  # ... unless its origin evidence keeps more
@@ -64,7 +55,6 @@ SUPPORT_WEIGHT = 0.3  # share of the score that depends on the callers showing s
 UNREACHABLE = 0.5  # a candidate with no known call path to the alerting service keeps this share
 CHANGE_NEEDS_ANOMALY = 0.3  # a change counts on a service that misbehaves at least this much ...
 CHANGE_WEIGHT = 0.6  # ... and adds by noisy-OR this share of its score
-NEAR_CHANGE = 0.2  # weaker changes are background, not evidence
 STEP_EVIDENCE = 5  # findings cited per propagation or symptom step
 CAUSE_EVIDENCE = 10  # findings cited by the cause step (a cause's evidence list has them all)
 MAX_NORMAL = 5  # quiet callees of the top cause's chain reported, the nearest to the cause first
@@ -80,73 +70,6 @@ KIND_PHRASE = {  # the headline's words for the kind of the leading finding
     "change.config": "its configuration changed shortly before the onset",
     "change.scale": "it was scaled shortly before the onset", "change.restart": "it restarted shortly before the onset",
 }
-
-
-def role(f: Finding) -> str:
-    """Whether a finding points at its service itself (origin, own), at what it waits on (symptom), or only at
-    its surroundings (context: a host's figures shared by every pod on it, the load its callers send)."""
-    d = f.details
-    if f.kind in ("trace.error_origin", "trace.wire_delay", "metric.fleet_outlier"):
-        return ORIGIN
-    if isinstance(d, TraceLatencyDetails):
-        return ORIGIN if d.own_time_grew else SYMPTOM
-    if f.kind == "trace.error_shift":
-        return SYMPTOM
-    if isinstance(d, LogFlowBreakDetails):  # its own code path broke, unless right after a call: the callee's outcome
-        return SYMPTOM if d.after_call else ORIGIN
-    if isinstance(d, MetricAnomalyDetails):
-        kind = metric_role(d.metric)
-        if kind == "symptom":
-            return SYMPTOM
-        if d.host_level or kind == "load":
-            return CONTEXT
-        if kind == "resource":
-            return ORIGIN
-    return OWN
-
-
-def noisy_or(scores: list[float]) -> float:
-    p = 1.0
-    for s in scores:
-        p *= 1.0 - max(0.0, min(1.0, s))
-    return 1.0 - p
-
-
-def combine(findings: list[Finding]) -> float:
-    """Best finding per kind; kinds within a specialist with diminishing weight; specialists by noisy-OR."""
-    best: dict[tuple[str, str], float] = {}
-    for f in findings:
-        key = (f.specialist, f.kind)
-        best[key] = max(best.get(key, 0.0), f.score)
-    per_specialist: dict[str, list[float]] = defaultdict(list)
-    for (specialist, _), score in best.items():
-        per_specialist[specialist].append(score)
-    return noisy_or([noisy_or([s * KIND_DECAY ** i for i, s in enumerate(sorted(scores, reverse=True))])
-                     for scores in per_specialist.values()])
-
-
-@dataclass
-class Evidence:
-    """What the specialists said about one service."""
-
-    service: str
-    findings: list[Finding] = field(default_factory=list)  # anomalies (no changes), strongest first
-    roles: list[str] = field(default_factory=list)  # the role of each of `findings`
-    changes: list[Finding] = field(default_factory=list)  # near changes, strongest first
-    far_changes: list[Finding] = field(default_factory=list)
-    origin: float = 0.0
-    intrinsic: float = 0.0  # origin evidence no callee can explain: its own code path broke between two steps
-    own: float = 0.0
-    symptom: float = 0.0
-    anomaly: float = 0.0
-    slow: bool = False  # some finding says it (or the calls to it) got slower
-    slow_alone: bool = False  # its latency rose and no trace says that is waiting on its callees
-
-    def of_role(self, *roles: str) -> list[Finding]:
-        return [f for f, r in zip(self.findings, self.roles, strict=True) if r in roles]
-
-    def score(self) -> float:
-        return self.own + SYMPTOM_WEIGHT * self.symptom * (1.0 - self.own)
 
 
 @dataclass
@@ -166,106 +89,6 @@ class RcaResult:
     ruled_out: list[RuledOut]
     recovered: bool = False  # the alert's metric was back to its baseline at the end of the incident window
     recovery: str = ""  # the reason, when recovered
-
-
-def gather(findings: list[Finding], graph: ServiceGraph | None = None) -> dict[str, Evidence]:
-    """Each service's evidence, every finding in its role; with the graph, log lines that repeat a downstream
-    service's error text are symptoms (the error travelled up), not the caller's own fault."""
-    graph = graph if graph is not None else ServiceGraph()
-    ev: dict[str, Evidence] = {}
-    for f in sorted(_co_moving(findings, graph.traced), key=_strongest):
-        if f.ruled_out or f.kind == TOPOLOGY_KIND or not f.service:
-            continue
-        e = ev.setdefault(f.service, Evidence(f.service))
-        if f.kind.startswith("change."):
-            (e.changes if f.score >= NEAR_CHANGE else e.far_changes).append(f)
-        else:
-            e.findings.append(f)
-    grams = {s: _log_grams(e.findings) for s, e in ev.items()}
-    for s, e in ev.items():
-        below: set[tuple[str, ...]] = set().union(*(grams.get(d, set()) for d in graph.downstream(s)))
-        e.roles = [SYMPTOM if f.kind.startswith("log.") and below & _grams(f) else role(f) for f in e.findings]
-    unexplained = _unexplained_metric_symptoms(ev, graph)
-    for s, e in ev.items():
-        if s in unexplained:
-            e.roles = [OWN if r == SYMPTOM and f.kind == "metric.anomaly" else r
-                       for f, r in zip(e.findings, e.roles, strict=True)]
-        e.origin = combine(e.of_role(ORIGIN))
-        e.intrinsic = max((f.score for f in e.of_role(ORIGIN) if f.kind == "log.flow_break"), default=0.0)
-        e.own = combine(e.of_role(ORIGIN, OWN))
-        e.symptom = combine(e.of_role(SYMPTOM))
-        e.anomaly = combine(e.findings)
-        e.slow = any(_slower(f) for f in e.findings)
-        e.slow_alone = (any(_latency_metric(f) for f in e.findings)
-                        and not any(isinstance(f.details, TraceLatencyDetails) and not f.details.own_time_grew
-                                    for f in e.findings))
-    return ev
-
-
-def _co_moving(findings: list[Finding], traced: set[str]) -> list[Finding]:
-    """Metric symptoms of services the spans do not cover, weighed by how they move with the alert's series
-    (`co_movement`, agents/specialists/metrics/analysis.py): one that does not rise and fall with the alert keeps
-    1 - CO_MOVEMENT_WEIGHT of its score. Where spans cover a service, the trace analyst measures its share of the
-    alert's time directly (the critical path), and its findings are left as they are."""
-    if not CO_MOVEMENT_WEIGHT:
-        return findings
-    out = []
-    for f in findings:
-        moves = f.details.co_movement if isinstance(f.details, MetricAnomalyDetails) and f.service not in traced \
-            else None
-        if moves is not None and role(f) == SYMPTOM:
-            factor = 1.0 - CO_MOVEMENT_WEIGHT + CO_MOVEMENT_WEIGHT * max(0.0, moves)
-            f = f.model_copy(update={"score": round(f.score * factor, 4)})
-        out.append(f)
-    return out
-
-
-def _unexplained_metric_symptoms(ev: dict[str, Evidence], graph: ServiceGraph) -> set[str]:
-    """Services the spans do not cover whose metric symptoms (latency, errors, availability) no callee explains.
-
-    A metric cannot tell a service's own time or failures from what it waits on; the graph can. Where spans cover a
-    service, the trace analyst has measured its own time and a metric symptom stays a symptom. Where they do not
-    (a managed dependency, a system seen through metrics alone), a service on the graph whose callees show no
-    anomaly of at least CALLEE_EXPLAINS of its own symptom is where the symptom starts: its own evidence. With no
-    graph at all nothing is known of callees and every symptom stays one."""
-    if not UNTRACED_ATTRIBUTION:
-        return set()
-    traced = graph.traced
-
-    def shown(s: str) -> float:  # what a service shows, its surroundings (host, load) aside
-        e = ev.get(s)
-        return combine([f for f, r in zip(e.findings, e.roles, strict=True) if r != CONTEXT]) if e else 0.0
-
-    out = set()
-    for s, e in ev.items():
-        if s not in graph or s in traced:
-            continue
-        symptom = combine([f for f, r in zip(e.findings, e.roles, strict=True)
-                           if r == SYMPTOM and f.kind == "metric.anomaly"])
-        if symptom > 0 and not any(shown(d) >= CALLEE_EXPLAINS * symptom for d in graph.callees(s)):
-            out.add(s)
-    return out
-
-
-def _slower(f: Finding) -> bool:
-    """A finding that says the service, or the calls to it, got slower: what a caller's longer waits could be
-    propagation of. A callee that only fails fast explains its callers' errors, not their latency."""
-    return (f.kind in ("trace.latency_shift", "trace.wire_delay") or _latency_metric(f)
-            or (isinstance(f.details, MetricAnomalyDetails) and metric_role(f.details.metric) == "resource"))
-
-
-def _latency_metric(f: Finding) -> bool:
-    return isinstance(f.details, MetricAnomalyDetails) and names_latency(f.details.metric)
-
-
-def _grams(f: Finding) -> set[tuple[str, ...]]:
-    """The runs of ECHO_WORDS words of a log finding's template (variables dropped)."""
-    words = WORD.findall(template_of(f.details).replace("<*>", " ").lower())
-    return {tuple(words[i:i + ECHO_WORDS]) for i in range(len(words) - ECHO_WORDS + 1)}
-
-
-def _log_grams(found: list[Finding]) -> set[tuple[str, ...]]:
-    return set().union(*(_grams(f) for f in found if f.kind.startswith("log.")))
 
 
 def _callers_explained(ev: dict[str, Evidence], graph: ServiceGraph,
@@ -346,10 +169,6 @@ def confidence(s: str, judged: dict[str, Judgement], order: list[str], specialis
     margin = max(-1.0, min(1.0, (score - rival) / score))
     corroboration = min(1.0, 0.4 + 0.2 * max(1, specialists))
     return round(max(0.0, min(1.0, score * (0.5 + 0.5 * margin) * corroboration)), 3)
-
-
-def _strongest(f: Finding) -> tuple[float, str, str]:
-    return (-f.score, f.finding_id, f.title)
 
 
 def _cause(rank_no: int, s: str, ev: dict[str, Evidence], judged: dict[str, Judgement], order: list[str],
@@ -449,7 +268,7 @@ def _ruled_out(ev: dict[str, Evidence], judged: dict[str, Judgement], graph: Ser
         out.append(RuledOut(service=s, reason=f"{e.changes[0].title}, but {why}",
                             evidence=_ids([c.finding_id for c in e.changes])))
     out += [r for r in _quiet_callees(ev, graph, top) if r.service not in {o.service for o in out}]
-    for f in sorted((f for f in findings if f.ruled_out), key=_strongest):
+    for f in sorted((f for f in findings if f.ruled_out), key=strongest_first):
         out.append(RuledOut(service=f.service, reason=f.title, evidence=_ids([f.finding_id])))
     return out
 

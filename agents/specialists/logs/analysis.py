@@ -48,7 +48,7 @@ from agents.specialists.logs.log_patterns import PatternMiner
 from agents.specialists.logs.masking import mask_secrets
 from agents.specialists.stats import rate_increase_p, squash, two_proportion_z
 from shared.events import stable_id
-from shared.finding_details import LogFlowBreakDetails, LogPatternDetails, QuietLogsDetails
+from shared.finding_details import LINKED_TRACES, LogFlowBreakDetails, LogPatternDetails, QuietLogsDetails
 from shared.gc_pause import collector_paused
 from shared.models import Finding, Widget
 from shared.ports import TelemetrySource
@@ -87,6 +87,7 @@ class _Pattern:
     instances: Counter[str] = field(default_factory=Counter)
     exemplars: list[LogRecord] = field(default_factory=list)  # the first lines in the incident window
     last: list[LogRecord] = field(default_factory=list)  # the latest lines seen, in either window
+    traces: set[str] = field(default_factory=set)  # traces of its incident lines (up to LINKED_TRACES)
 
 
 @dataclass(frozen=True)
@@ -177,6 +178,8 @@ def _analyse(source: TelemetrySource, ctx: AnalysisContext) -> SpecialistResult:
             p.severity = max(p.severity, _severity(r))
             if len(p.exemplars) < EXEMPLARS:
                 p.exemplars.append(r)
+            if r.trace_id and len(p.traces) < LINKED_TRACES:
+                p.traces.add(r.trace_id)
         else:
             p.base += n
         if not p.last or r.timestamp >= p.last[-1].timestamp:
@@ -403,6 +406,7 @@ def _judge(pid: int, service: str, p: _Pattern, template: str, ctx: AnalysisCont
     details.severity, details.errorish, details.first_seen = SEVERITIES[min(p.severity, 8)], errorish, _finite(
         p.first_seen)
     details.baseline_lines, details.lines, details.instances = base_total, inc_total, dict(p.instances.most_common(5))
+    details.trace_ids = sorted(p.traces)
     widget = Widget(kind="pattern_table", title="log pattern", data={"rows": [{
         "pattern": details.template, "count": p.inc, "baseline_count": p.base, "first_seen": _finite(p.first_seen),
         "services": {service: p.inc}, "exemplars": [e["line"] for e in shown]}]})

@@ -40,6 +40,7 @@ from agents.specialists.traces.critical_path import (
     topology,
 )
 from shared.finding_details import (
+    LINKED_TRACES,
     ErrorOriginDetails,
     TopologyDetails,
     TraceErrorDetails,
@@ -103,6 +104,7 @@ class _Window:
     roots: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     origins: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))  # service -> op -> n
     callers: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))  # failing ancestors
+    origin_traces: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # service -> trace ids
     error_traces: int = 0
 
     def service_ops(self, service: str) -> list[str]:
@@ -162,6 +164,8 @@ def collect(spans: list[Span]) -> _Window:
         for origin in origins:
             where = answered_by(trace, origin)
             w.origins[where.service][where.name] += 1
+            if len(w.origin_traces[where.service]) < LINKED_TRACES:
+                w.origin_traces[where.service].add(trace.trace_id)
             w.callers[where.service].update(failing_callers(trace, where) | ({origin.service} - {where.service}))
     return w
 
@@ -452,7 +456,8 @@ def _origins(service: str, base: _Window, inc: _Window, query: dict[str, object]
         details=ErrorOriginDetails(
             operation=op, count=count, baseline_count=base_count, callers=[c for c, _ in callers],
             caller_counts=dict(callers), operations=dict(sorted(inc.origins[service].items())),
-            share_of_error_traces=round(share, 3), p_value=origin_p))]
+            share_of_error_traces=round(share, 3), p_value=origin_p,
+            trace_ids=sorted(inc.origin_traces[service])))]
 
 
 def _exemplars(service: str, op: str, base: _Window, inc: _Window,
