@@ -45,6 +45,7 @@ from shared.models import Finding, Widget
 from shared.ports import TelemetrySource
 from shared.severity import SEVERITIES, severity_of, severity_rank
 from shared.telemetry_records import LogRecord
+from shared.textfmt import shorten
 
 MIN_NEW = 3
 NEW_P = 0.05  # a non-error pattern this likely to be missing from the baseline by chance is not new
@@ -351,14 +352,14 @@ def _judge(pid: int, service: str, p: _Pattern, template: str, ctx: AnalysisCont
                  * (1.0 if base_total >= MIN_NEW else 0.8))
         magnitude = float(p.inc)
         details = {"p_value": p_value}
-        title = f"new {'error ' if errorish else ''}pattern in {service}: {template[:140]}"
+        title = f"new {'error ' if errorish else ''}pattern in {service}: {shorten(template, 140)}"
     elif p.inc >= MIN_SPIKE and p.base > 0 and (spike := _spike(p, totals, ctx)) is not None:
         kind = "log.spike"
         ratio, p_value = spike
         details = {"ratio": ratio, "p_value": p_value}
         score = weight * (0.35 + 0.45 * squash(ratio - 1, 10.0))
         magnitude = ratio
-        title = f"pattern x{ratio:.1f} in {service}: {template[:140]}"
+        title = f"pattern x{ratio:.1f} in {service}: {shorten(template, 140)}"
     elif errorish:
         return None  # an error pattern that went quiet is recovery, not a fault
     elif silence is not None:
@@ -370,7 +371,7 @@ def _judge(pid: int, service: str, p: _Pattern, template: str, ctx: AnalysisCont
                    "expected_in_silence": round(silence.expected, 1), "silent_from": silence.start,
                    "silent_until": silence.end, "last_seen": silence.before[-1].timestamp}
         title = (f"code path stopped logging in {service} from {_clock(silence.start)}: none in its next "
-                 f"{silence.lines} lines, ~{silence.expected:.0f} expected: {template[:110]}")
+                 f"{silence.lines} lines, ~{silence.expected:.0f} expected: {shorten(template, 110)}")
         onset, exemplars = max(silence.start, ctx.incident.start), list(silence.before)
     elif p.base >= MIN_GONE and inc_total >= MIN_GONE and base_total and steady:
         # No steady silence (or counts only): the pattern's share of its service's lines collapsed.
@@ -381,7 +382,7 @@ def _judge(pid: int, service: str, p: _Pattern, template: str, ctx: AnalysisCont
         kind, magnitude = "log.drop", expected
         details = {"ratio": p.inc / expected, "z": round(z, 2)}
         score = 0.25 + 0.25 * squash(z - DROP_Z + 1, 4.0)
-        title = f"pattern fell to {p.inc} from ~{expected:.0f} expected in {service}: {template[:120]}"
+        title = f"pattern fell to {p.inc} from ~{expected:.0f} expected in {service}: {shorten(template, 120)}"
         onset, exemplars = ctx.incident.start, p.last
     else:
         return None

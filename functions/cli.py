@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from functions.local import TriageError, TriageResult, triage
-from functions.report_text import Progress, incomplete_lines, on_terminal, render_report
+from functions.report_text import Progress, on_terminal, render_view
+from functions.report_view import ReportView, built_without, report_json, view_of
 from functions.runtime import bundle_source, make_store
 from shared.config import Settings
 from shared.ports import EventStore, TelemetrySource
@@ -99,9 +100,14 @@ def _code(result: TriageResult) -> int:
     return COMPLETE if result.complete else PARTIAL
 
 
+def _view(result: TriageResult) -> ReportView:
+    """What the text report, `--json` and the web page say beside the causes (one story)."""
+    return view_of(result.state, result.report, result.warnings, result.no_data)
+
+
 def _diagnose(command: str, result: TriageResult) -> None:
     """What makes the report weaker than it looks, on stderr (also at the top of the text report)."""
-    missing = incomplete_lines(result.report)
+    missing = built_without(result.report)
     if missing:
         print(f"autosre {command}: partial report, built without {'; '.join(missing)}", file=sys.stderr)
     for warning in result.warnings:
@@ -152,7 +158,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
                       + ("" if args.out else " (removed at exit: keep it with --out)"), file=sys.stderr)
             alert = Path(scenario.alert_path).read_bytes()
             result = triage(alert, bundle_source(scenario.bundle_dir), store=store, observers=[Progress()])
-            _close(alert, bundle_source(scenario.bundle_dir), store)
+            if not (args.keep_open and fault == faults[-1]):
+                _close(alert, bundle_source(scenario.bundle_dir), store)
             _diagnose("demo", result)
             worst = max(worst, _code(result))
             top = result.report.causes[0].service if result.report.causes else "-"
@@ -163,9 +170,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
             runs.append({"fault": fault, "seed": args.seed, "injected": scenario.root_service, "top_cause": top,
                          "correct": ok, "seconds": round(seconds, 3), "complete": result.complete,
                          "warnings": result.warnings, "bundle": str(scenario.bundle_dir) if args.out else None,
-                         "report": result.report.model_dump(mode="json")})
+                         "report": report_json(result.state, result.report, _view(result))})
             if not args.json:
-                print(render_report(result.state, result.report, warnings=result.warnings))
+                print(render_view(result.state, result.report, _view(result)))
                 print(f"ground truth: {scenario.root_service} ({fault})  top cause: {top}  "
                       f"{'CORRECT' if ok else 'MISSED'}\n")
     if args.json:
@@ -192,9 +199,9 @@ def cmd_triage(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from exc
     _diagnose("triage", result)
     if args.json:
-        print(json.dumps(result.report.model_dump(mode="json"), indent=2))
+        print(json.dumps(report_json(result.state, result.report, _view(result)), indent=2))
     else:
-        print(render_report(result.state, result.report, warnings=result.warnings))
+        print(render_view(result.state, result.report, _view(result)))
     return _code(result)
 
 
@@ -323,6 +330,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", help="keep the generated bundles in this folder (default: a temporary folder, "
                                     "removed at exit)")
     demo.add_argument("--db", help="SQLite file for the event store, created if absent (default: in memory)")
+    demo.add_argument("--keep-open", action="store_true",
+                      help="leave the (last) incident open, as a live one is, so `autosre serve` can approve its "
+                           "remediation (default: off: the demo's alert closes and the incident resolves)")
     demo.add_argument("--strict", action="store_true",
                       help="exit 1 unless every top cause is the injected one (default: off)")
     demo.add_argument("--json", action="store_true",

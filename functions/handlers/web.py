@@ -41,16 +41,23 @@ def create_app(store: EventStore, remediation: Remediation | None = None, local_
     def approvals_off() -> Response:
         return html(render.message_page("Approvals are off", "No approval key is configured."), 404)
 
+    def approvable(summary: dict[str, Any]) -> int:
+        """What a person could approve now: only an open incident's proposals the policy allows."""
+        if remediation is None or summary.get("status") != "open" or not summary.get("pending_approvals"):
+            return 0
+        state = incidents.read(str(summary["incident_id"]))
+        return remediation.pending(state) if state is not None else 0
+
     @app.get("/")
     def index() -> Response:
-        return html(render.incident_list(incidents.summaries()))
+        return html(render.incident_list([{**s, "approvable": approvable(s)} for s in incidents.summaries()]))
 
     @app.get("/incidents/<incident_id>")
     def incident(incident_id: str) -> Response:
         state = incidents.read(incident_id)
         if state is None:
             return not_found(incident_id)
-        return html(render.report_page(state, remediation.links(state) if remediation else {}))
+        return html(render.report_page(state, remediation.action_states(state) if remediation else {}))
 
     @app.get("/incidents/<incident_id>/postmortem.md")
     def postmortem(incident_id: str) -> Response:
