@@ -61,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="autosre-shot-") as tmp, demo_site(Path(tmp)) as url, \
             sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=["--headless", "--no-sandbox", "--disable-gpu"])
-        page = browser.new_page(viewport={"width": WIDTH, "height": HEIGHT}, color_scheme="dark" if args.dark else "light")
+        page = browser.new_page(viewport={"width": WIDTH, "height": HEIGHT},
+                                color_scheme="dark" if args.dark else "light")
         page.goto(url + "/")
         page.click("a[href^='/incidents/']")
         page.wait_for_selector("#cause")

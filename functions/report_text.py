@@ -139,10 +139,10 @@ def render_view(state: IncidentState, report: Report, view: ReportView, width: i
         for r in report.ruled_out[:10]:
             out += _wrap(f"- {r.service or '(all)'}: {_elide(r.reason, shown)}", "  ", width, hang=2)
     out += similar_lines(report, width)
-    if view.notes:  # failed and late specialists are at the top
-        out += ["", "COVERAGE NOTES"]
-        for note in view.notes:
-            out += _wrap(note, "  ", width, hang=2)
+    if view.coverage or view.notes:  # failed and late specialists are at the top
+        out += ["", "COVERAGE"]
+        for line in [*view.coverage, *(n for n in view.notes if n not in view.coverage)]:
+            out += _wrap(line, "  ", width, hang=2)
     out += cost_lines(report, width)
     out.append(bar)
     return "\n".join(out)

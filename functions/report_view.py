@@ -26,7 +26,8 @@ class ReportView:
     built_without: list[str]  # one line per specialist the report was built without, and why
     specialists: int  # how many the round asked (0: unknown)
     warnings: list[str]  # what makes the report weaker than it looks (no data in a window, corrupt lines, ...)
-    notes: list[str]  # coverage per signal and the specialists' sampling notes
+    notes: list[str]  # what to know about the data read: a signal's empty window, sampling, corrupt lines skipped
+    coverage: list[str]  # per signal: did its incident window and baseline hold data
     windows: Windows | None
     alert_started: float | None = None  # the alert's own clock: every time on the report reads against it
     evidence: dict[str, str] = field(default_factory=dict)  # finding id -> its sentence
@@ -64,6 +65,7 @@ def view_of(state: IncidentState, report: Report, warnings: list[str] | None = N
     return ReportView(
         partial=bool(report.partial or missing or no_data), built_without=missing,
         specialists=len(rnd.specialists) if rnd is not None else 0, warnings=list(warnings or []), notes=notes,
+        coverage=[coverage_line(signal, c) for signal, c in report.coverage.items()],
         windows=windows, alert_started=alert.started_at if alert else None,
         evidence={fid: evidence_text(state.findings.get(fid), fid, 400) for fid in sorted(cited)})
 

@@ -169,6 +169,8 @@ def report_page(state: IncidentState, actions: Mapping[str, ActionState], view: 
         items = "".join(f"<li>{esc(r.service or '(all)')}: {esc(r.reason)}</li>" for r in report.ruled_out)
         parts.append(f"<section><h2>Ruled out</h2><ul>{items}</ul></section>")
     parts.append(similar_html(report))
+    if view.coverage:
+        parts.append(f"<p class='muted coverage'>Coverage: {esc('; '.join(view.coverage))}</p>")
     if report.cost is not None:
         parts.append(f"<p class='muted cost'>Cost: {esc(summary_line(report.cost))}</p>")
     parts.append(f"<p><a class=postmortem href='/incidents/{esc(state.incident_id)}/postmortem.md'>"
