@@ -50,9 +50,13 @@ def evidence_text(finding: Finding | None, fid: str, limit: int = 160) -> str:
 
 def view_of(state: IncidentState, report: Report, warnings: list[str] | None = None,
             no_data: bool = False) -> ReportView:
-    """`warnings` and `no_data`: what a triage's check found beside the report (functions/local.py `check`)."""
+    """`warnings` and `no_data`: what a triage's check found beside the report (functions/local.py `check`);
+    without them, what the incident's log recorded of it (`report.checked`)."""
     missing = built_without(report)
     rnd = state.rounds.get(report.round)
+    if rnd is not None:
+        warnings = warnings if warnings is not None else rnd.warnings
+        no_data = no_data or rnd.no_data
     notes = [coverage_line(signal, c) for signal, c in report.coverage.items()
              if c.note or c.incident is False or c.baseline is False]
     notes += [f"{name}: {n}" for r in state.rounds.values() for name, ns in r.notes.items() for n in ns]

@@ -153,3 +153,23 @@ def test_the_page_follows_the_systems_dark_setting(site: Site, browser) -> None:
     rgb = [int(x) for x in background[background.index("(") + 1:background.index(")")].split(",")[:3]]
     assert sum(rgb) < 120, background
     context.close()
+
+
+def test_the_page_says_what_the_text_report_warns_of(tmp_path: Path) -> None:
+    """An alert outside the bundle's time range: the text report warns and is partial (exit 3); so is the page."""
+    import json
+
+    from functions.report_text import render_report
+
+    scenario = generate("bad_deploy", tmp_path / "demo", seed=3)
+    doc = json.loads(scenario.alert_path.read_text())
+    doc["incident"]["started_at"] = 1600000000
+    store = SqliteEventStore(str(tmp_path / "events.db"))
+    result = triage(json.dumps(doc).encode(), BundleSource(scenario.bundle_dir), store=store)
+    assert not result.complete and result.warnings
+    text = render_report(result.state, result.report, warnings=result.warnings, no_data=result.no_data)
+    page = create_app(store).test_client().get(f"/incidents/{result.incident_id}").get_data(as_text=True)
+    assert "[PARTIAL]" in text and "class='banner partial'" in page
+    assert page.index("class='banner partial'") < page.index("<h1>")
+    for warning in result.warnings:
+        assert f"WARNING: {warning}"[:60] in " ".join(text.split()) and warning.replace("'", "&#x27;") in page
