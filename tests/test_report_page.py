@@ -168,7 +168,10 @@ def test_the_page_says_what_the_text_report_warns_of(tmp_path: Path) -> None:
     result = triage(json.dumps(doc).encode(), BundleSource(scenario.bundle_dir), store=store)
     assert not result.complete and result.warnings
     text = render_report(result.state, result.report, warnings=result.warnings, no_data=result.no_data)
-    page = create_app(store).test_client().get(f"/incidents/{result.incident_id}").get_data(as_text=True)
+    web = create_app(store).test_client()
+    page = web.get(f"/incidents/{result.incident_id}").get_data(as_text=True)
+    api = web.get(f"/api/incidents/{result.incident_id}").get_json()["report"]
+    assert api["partial"] is True and api["warnings"] == result.warnings and api["windows"]["incident"]
     assert "[PARTIAL]" in text and "class='banner partial'" in page
     assert page.index("class='banner partial'") < page.index("<h1>")
     for warning in result.warnings:

@@ -18,6 +18,7 @@ from flask import Flask, Response, g, request
 
 from functions import web_render as render
 from functions.remediation import Remediation, RemediationError
+from functions.report_view import report_json, view_of
 from functions.web_security import APPROVE_PAGE_CSP, Identity, cross_site, fixed_identity, guard, html
 from shared import approvals
 from shared.incident_log import IncidentLog
@@ -80,7 +81,8 @@ def create_app(store: EventStore, remediation: Remediation | None = None, local_
         if state is None:
             return {"error": "not found"}, 404
         report = state.latest_report
-        return {"summary": state.summary(), "report": report.model_dump(mode="json") if report else None,
+        return {"summary": state.summary(),
+                "report": report_json(state, report, view_of(state, report)) if report else None,
                 "findings": {k: f.model_dump(mode="json") for k, f in state.findings.items()},
                 "proposals": {k: p.model_dump(mode="json") for k, p in state.proposals.items()},
                 "decisions": {k: d.model_dump(mode="json") for k, d in state.decisions.items()},
