@@ -176,3 +176,30 @@ def test_the_page_says_what_the_text_report_warns_of(tmp_path: Path) -> None:
     assert page.index("class='banner partial'") < page.index("<h1>")
     for warning in result.warnings:
         assert f"WARNING: {warning}"[:60] in " ".join(text.split()) and warning.replace("'", "&#x27;") in page
+
+
+def test_evidence_read_from_google_cloud_links_to_its_console_page() -> None:
+    import json
+    from urllib.parse import parse_qs, unquote, urlsplit
+
+    from functions.console_links import console_link
+    from shared.models import Finding
+
+    gcp = {"source": {"source": "gcp", "project": "shop-prod"}, "window": [1768470434.0, 1768471634.0]}
+    logs = Finding(specialist="logs", kind="log.new_pattern", service="payment", title="t",
+                   query={**gcp, "filter": {"service": "payment"}})
+    label, url = console_link(logs) or ("", "")
+    assert label == "Logs Explorer" and url.startswith("https://console.cloud.google.com/logs/query;query=")
+    assert "project=shop-prod" in url and 'resource.labels.service_name = "payment"' in unquote(url)
+    assert "startTime=2026-01-15T09:47:14Z;endTime=2026-01-15T10:07:14Z" in url
+    traces = Finding(specialist="traces", kind="trace.error_shift", service="payment", title="t", query=gcp)
+    assert console_link(traces) == ("Trace", "https://console.cloud.google.com/traces/list?project=shop-prod&"
+                                             "start=1768470434000&end=1768471634000")
+    metric = Finding(specialist="metrics", kind="metric.anomaly", service="payment", title="t",
+                     query={**gcp, "filter": {"metric": "run.googleapis.com/request_latencies", "service": "payment"}})
+    label, url = console_link(metric) or ("", "")
+    state = json.loads(parse_qs(urlsplit(url).query)["pageState"][0])
+    assert label == "Metrics Explorer" and state["xyChart"]["dataSets"][0]["timeSeriesFilter"]["filter"] == \
+        'metric.type="run.googleapis.com/request_latencies" resource.labels.service_name="payment"'
+    bundle = logs.model_copy(update={"query": {"source": {"source": "bundle"}, "window": gcp["window"]}})
+    assert console_link(bundle) is None  # a bundle has no console to point at
