@@ -25,7 +25,7 @@ from functions.cli_base import COMPLETE, FAILED, PARTIAL, CliError, open_store
 from functions.local import TriageError, TriageResult, triage
 from functions.report_text import Progress, on_terminal, render_view
 from functions.report_view import ReportView, built_without, report_json, view_of
-from functions.runtime import bundle_source
+from functions.runtime import bundle_indexes, bundle_source
 from shared.ports import EventStore, TelemetrySource
 
 EXIT_CODES = ("exit codes: 0 a complete report; 3 a partial report (a specialist failed or gave no answer, or no "
@@ -61,13 +61,6 @@ def _bundle(path: str) -> TelemetrySource:
         raise CliError(str(exc)) from exc
     except OSError as exc:
         raise CliError(f"--telemetry {path}: {exc.strerror or exc}") from exc
-
-
-def _indexes(folder: str) -> set[Path]:
-    """The read index files (`<file>.idx`) a bundle folder holds."""
-    from shared.telemetry.bundle_index import INDEX_SUFFIX
-
-    return set(Path(folder).rglob(f"*{INDEX_SUFFIX}"))
 
 
 def _code(result: TriageResult) -> int:
@@ -167,13 +160,13 @@ def cmd_triage(args: argparse.Namespace) -> int:
         raise CliError(f"--alert {args.alert}: {exc.strerror or exc}") from exc
     source = _bundle(args.telemetry)
     store = open_store(args.db)
-    indexes = _indexes(args.telemetry)
+    indexes = bundle_indexes(args.telemetry)
     try:
         result = triage(payload, source, store=store, observers=[Progress()])
     except TriageError as exc:
         raise CliError(str(exc)) from exc
     _diagnose("triage", result)
-    written = sorted(_indexes(args.telemetry) - indexes)
+    written = sorted(bundle_indexes(args.telemetry) - indexes)
     if written:
         print(f"autosre triage: note: wrote {len(written)} read index file{'s' if len(written) > 1 else ''} "
               f"({', '.join(p.name for p in written)}) into {args.telemetry}, beside the files they index: the "

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from functions.runtime import log_filter
 from shared.models import Finding
-from shared.telemetry.cloud_logging import build_filter
 from shared.telemetry_records import Window
 
 CONSOLE = "https://console.cloud.google.com"
@@ -34,7 +34,7 @@ def console_link(finding: Finding) -> tuple[str, str] | None:
     service = str(filters.get("service") or filters.get("callee") or finding.service or "")
     if finding.specialist in ("logs", "changes"):
         try:
-            text = build_filter(Window(start, end), [service] if service else None)
+            text = log_filter(Window(start, end), [service] if service else None)
         except ValueError:  # a control character in a service name: no link rather than a broken one
             return None
         if finding.specialist == "changes":
