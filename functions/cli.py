@@ -13,7 +13,6 @@ import argparse
 import contextlib
 import json
 import logging
-import sqlite3
 import sys
 import tempfile
 import time
@@ -22,13 +21,13 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from functions.cli_base import COMPLETE, FAILED, PARTIAL, CliError, open_store
 from functions.local import TriageError, TriageResult, triage
-from functions.report_text import Progress, incomplete_lines, on_terminal, render_report
-from functions.runtime import bundle_source, make_store
-from shared.config import Settings
+from functions.report_text import Progress, on_terminal, render_view
+from functions.report_view import ReportView, built_without, report_json, view_of
+from functions.runtime import bundle_indexes, bundle_source
 from shared.ports import EventStore, TelemetrySource
 
-COMPLETE, FAILED, BAD_INPUT, PARTIAL = 0, 1, 2, 3
 EXIT_CODES = ("exit codes: 0 a complete report; 3 a partial report (a specialist failed or gave no answer, or no "
               "telemetry in the incident window); 2 bad input (alert, bundle, --db, dataset folder, usage); 1 any "
               "other error, or `demo --strict` with a missed cause. Stack traces only with --debug.")
@@ -39,15 +38,6 @@ PETSHOP_SOURCE = ("the issues are the PetShop dataset's (Hardt et al., CLeaR 202
                   "analysis, data CC-BY-4.0): a folder of <scenario>/graph.csv, <scenario>/noissue/ and "
                   "<scenario>/<split>/issue_N/; the team keeps it in ../shared/datasets/petshop, found through "
                   "AUTOSRE_DATASETS when set")
-SQLITE_MAGIC = b"SQLite format 3\x00"
-
-
-class CliError(Exception):
-    """A one-line error for the user, with the exit code it ends the command with."""
-
-    def __init__(self, message: str, code: int = BAD_INPUT):
-        super().__init__(message)
-        self.code = code
 
 
 def _version() -> str:
@@ -60,33 +50,11 @@ def _version() -> str:
     return f"autosre {number} from {Path(__file__).resolve().parents[1]}"
 
 
-def _store(db: str | None, create: bool = True) -> EventStore:
-    """The event store: in memory without --db; else the SQLite file, created when absent only if `create`."""
-    if not db:
-        return make_store(Settings(store="sqlite", sqlite_path=":memory:"))
-    path = Path(db)
-    if path.is_dir():
-        raise CliError(f"--db {db} is a folder, not a SQLite file")
-    if not path.exists():
-        if not path.parent.is_dir():
-            raise CliError(f"--db {db}: no folder {path.parent}")
-        if not create:
-            raise CliError(f"--db {db} does not exist (give --create to start an empty store there)")
-    else:
-        try:
-            with open(path, "rb") as f:
-                head = f.read(len(SQLITE_MAGIC))
-        except OSError as exc:
-            raise CliError(f"--db {db}: {exc.strerror or exc}") from exc
-        if head and head != SQLITE_MAGIC:
-            raise CliError(f"--db {db} is not a SQLite database")
-    try:
-        return make_store(Settings(store="sqlite", sqlite_path=str(path)))
-    except sqlite3.Error as exc:
-        raise CliError(f"--db {db}: {exc}") from exc
-
-
 def _bundle(path: str) -> TelemetrySource:
+    if not Path(path).exists():
+        raise CliError(f"--telemetry {path}: no such folder")
+    if not Path(path).is_dir():
+        raise CliError(f"--telemetry {path}: not a folder (a telemetry bundle is a folder, docs/bundle-format.md)")
     try:
         return bundle_source(path)
     except ValueError as exc:  # not a telemetry bundle (BundleError)
@@ -99,9 +67,14 @@ def _code(result: TriageResult) -> int:
     return COMPLETE if result.complete else PARTIAL
 
 
+def _view(result: TriageResult) -> ReportView:
+    """What the text report, `--json` and the web page say beside the causes (one story)."""
+    return view_of(result.state, result.report, result.warnings, result.no_data)
+
+
 def _diagnose(command: str, result: TriageResult) -> None:
     """What makes the report weaker than it looks, on stderr (also at the top of the text report)."""
-    missing = incomplete_lines(result.report)
+    missing = built_without(result.report)
     if missing:
         print(f"autosre {command}: partial report, built without {'; '.join(missing)}", file=sys.stderr)
     for warning in result.warnings:
@@ -137,7 +110,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from demo.generator import FAULT_KINDS, generate
 
     faults = list(FAULT_KINDS) if args.fault == "all" else [args.fault]
-    store = _store(args.db)
+    store = open_store(args.db)
     hits, worst = 0, COMPLETE
     rows: list[tuple[str, str, str, bool, float]] = []
     runs: list[dict[str, Any]] = []
@@ -152,7 +125,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
                       + ("" if args.out else " (removed at exit: keep it with --out)"), file=sys.stderr)
             alert = Path(scenario.alert_path).read_bytes()
             result = triage(alert, bundle_source(scenario.bundle_dir), store=store, observers=[Progress()])
-            _close(alert, bundle_source(scenario.bundle_dir), store)
+            if not (args.keep_open and fault == faults[-1]):
+                _close(alert, bundle_source(scenario.bundle_dir), store)
             _diagnose("demo", result)
             worst = max(worst, _code(result))
             top = result.report.causes[0].service if result.report.causes else "-"
@@ -163,9 +137,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
             runs.append({"fault": fault, "seed": args.seed, "injected": scenario.root_service, "top_cause": top,
                          "correct": ok, "seconds": round(seconds, 3), "complete": result.complete,
                          "warnings": result.warnings, "bundle": str(scenario.bundle_dir) if args.out else None,
-                         "report": result.report.model_dump(mode="json")})
+                         "report": report_json(result.state, result.report, _view(result))})
             if not args.json:
-                print(render_report(result.state, result.report, warnings=result.warnings))
+                print(render_view(result.state, result.report, _view(result)))
                 print(f"ground truth: {scenario.root_service} ({fault})  top cause: {top}  "
                       f"{'CORRECT' if ok else 'MISSED'}\n")
     if args.json:
@@ -185,16 +159,22 @@ def cmd_triage(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise CliError(f"--alert {args.alert}: {exc.strerror or exc}") from exc
     source = _bundle(args.telemetry)
-    store = _store(args.db)
+    store = open_store(args.db)
+    indexes = bundle_indexes(args.telemetry)
     try:
         result = triage(payload, source, store=store, observers=[Progress()])
     except TriageError as exc:
         raise CliError(str(exc)) from exc
     _diagnose("triage", result)
+    written = sorted(bundle_indexes(args.telemetry) - indexes)
+    if written:
+        print(f"autosre triage: note: wrote {len(written)} read index file{'s' if len(written) > 1 else ''} "
+              f"({', '.join(p.name for p in written)}) into {args.telemetry}, beside the files they index: the "
+              "next triage of this bundle reads faster; deleting them is safe", file=sys.stderr)
     if args.json:
-        print(json.dumps(result.report.model_dump(mode="json"), indent=2))
+        print(json.dumps(report_json(result.state, result.report, _view(result)), indent=2))
     else:
-        print(render_report(result.state, result.report, warnings=result.warnings))
+        print(render_view(result.state, result.report, _view(result)))
     return _code(result)
 
 
@@ -248,36 +228,13 @@ def cmd_eval_petshop(args: argparse.Namespace) -> int:
     return COMPLETE
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
-    from agents.remediation.policy import Policy
-    from functions.handlers.web import create_app
-    from functions.runtime import remediation_of
-    from functions.web_security import fixed_identity, local_hosts
-
-    store = _store(args.db, create=args.create)
-    settings = Settings.from_env()
-    remediation = remediation_of(settings.model_copy(update={"store": "sqlite"}), store)
-    identity = (args.approver or "").strip().lower()  # only what the operator started the server with
-    if identity:
-        remediation.approvers = remediation.approvers | {identity}
-    if args.allow:
-        remediation.policy = Policy({"*": [a.strip() for a in args.allow.split(",") if a.strip()]},
-                                    remediation.policy.max_actions_per_hour)
-    app = create_app(store, remediation, identity=fixed_identity(identity),
-                     allowed_hosts=local_hosts(args.host, args.port))
-    print(f"serving {args.db} on http://{args.host}:{args.port}/ (approver: {identity or 'none'}; "
-          f"executor: dry run)", file=sys.stderr)
-    app.run(host=args.host, port=args.port, debug=False)
-    return COMPLETE
-
-
 def cmd_postmortem(args: argparse.Namespace) -> int:
     from agents.reporting.postmortem import render
     from shared.incident_log import IncidentLog
 
     if not Path(args.db).exists():
         raise CliError(f"--db {args.db} does not exist")
-    state = IncidentLog(_store(args.db, create=False)).read(args.incident_id)
+    state = IncidentLog(open_store(args.db, create=False)).read(args.incident_id)
     if state is None:
         raise CliError(f"no incident {args.incident_id} in {args.db}")
     text = render(state)
@@ -303,11 +260,13 @@ def _common(top: bool) -> argparse.ArgumentParser:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from agents.remediation.catalog import CATALOG
+
     common = _common(top=False)
     p = argparse.ArgumentParser(prog="autosre", description="Auto SRE: alert in, root-cause report out.",
                                 epilog=EXIT_CODES, parents=[_common(top=True)])
     p.add_argument("--version", action="version", version=_version(), help="print the version and exit")
-    sub = p.add_subparsers(dest="command", required=True, metavar="{demo,triage,serve,eval,send-alert,dlq}")
+    sub = p.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser("demo", parents=[common], epilog=EXIT_CODES,
                           help="generate an incident in a demo shop and triage it end to end",
@@ -320,6 +279,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", help="keep the generated bundles in this folder (default: a temporary folder, "
                                     "removed at exit)")
     demo.add_argument("--db", help="SQLite file for the event store, created if absent (default: in memory)")
+    demo.add_argument("--keep-open", action="store_true",
+                      help="leave the (last) incident open, as a live one is, so `autosre serve` can approve its "
+                           "remediation (default: off: the demo's alert closes and the incident resolves)")
     demo.add_argument("--strict", action="store_true",
                       help="exit 1 unless every top cause is the injected one (default: off)")
     demo.add_argument("--json", action="store_true",
@@ -339,6 +301,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="print the report as JSON; warnings go to stderr (default: text)")
     tri.set_defaults(func=cmd_triage)
 
+    from functions.cli_serve import cmd_serve, port_number
+
     srv = sub.add_parser("serve", parents=[common], help="serve the web view (reports, approvals) over a SQLite "
                                                          "event store",
                          description="Serve the web view over the event store an `autosre demo --db` run wrote.")
@@ -348,11 +312,12 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--create", action="store_true",
                      help="start an empty store when --db does not exist (default: off: a missing file is an error)")
     srv.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
-    srv.add_argument("--port", type=int, default=8080, help="port to listen on (default: %(default)s)")
-    srv.add_argument("--approver", help="the local approver identity, added to the approvers list; the only "
+    srv.add_argument("--port", type=port_number, default=8080,
+                     help="port to listen on, 1 to 65535 (default: %(default)s)")
+    srv.add_argument("--approver", help="the local approver's e-mail address, added to the approvers list; the only "
                                         "identity this server knows (default: none, nobody can approve)")
-    srv.add_argument("--allow", help="actions the policy allows on every service, comma-separated "
-                                     "(default: AUTOSRE_POLICY, else deny everything)")
+    srv.add_argument("--allow", help=f"actions the policy allows on every service, comma-separated, from "
+                                     f"{', '.join(CATALOG)} (default: AUTOSRE_POLICY, else deny everything)")
     srv.set_defaults(func=cmd_serve)
 
     pm = sub.add_parser("postmortem", parents=[common], help="print a postmortem draft (Markdown) of an incident",
@@ -399,6 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
     from functions.cli_cloud import add_commands
 
     add_commands(sub, common)
+    sub.metavar = "{" + ",".join(sub.choices) + "}"  # the usage line names every command
     return p
 
 

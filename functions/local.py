@@ -11,7 +11,7 @@ from shared import events as ev
 from shared import topics
 from shared.alerts import parse_alert
 from shared.config import Settings
-from shared.events import AlertRejected
+from shared.events import AlertRejected, ReportChecked
 from shared.incident_state import IncidentState
 from shared.incidents import monitoring_key
 from shared.models import Alert, Event, Report
@@ -77,6 +77,11 @@ def triage(alert_payload: bytes, source: TelemetrySource, store: EventStore | No
                           "a closed alert opens no investigation)")
     result = TriageResult(incident_id, state, report)
     check(result, state.first_alert, source)
+    if result.warnings or result.no_data:  # in the incident's log, so the web page says them too
+        with pipeline.log.incident(incident_id) as incident:
+            incident.record(ev.REPORT_CHECKED, (report.round,), "triage", ReportChecked(
+                round=report.round, warnings=result.warnings, no_data=result.no_data))
+        result.state = pipeline.log.read(incident_id) or state
     return result
 
 

@@ -23,7 +23,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from agents.remediation.policy import Decision, Policy
 from shared import approvals
@@ -77,6 +77,17 @@ class ApprovalView:
     approver: str  # the verified identity deciding ("" when there is none)
     blocked: str  # why this person cannot approve now ("" when they can): then no Approve button is offered
     can_deny: bool
+    dry_run: bool = False  # the executor only records its plan
+
+
+@dataclass(frozen=True)
+class ActionState:
+    """Where a proposal stands for the people reading the report: computed here, rendered by the web view."""
+
+    kind: Literal["allowed", "refused", "blocked", "done"]  # refused: by policy; blocked: closed, no approver
+    text: str  # what the page says about it
+    link: str = ""  # the approval link, only when it can be approved now
+    dry_run: bool = False  # the executor only records its plan
 
 
 @dataclass
@@ -113,9 +124,41 @@ class Remediation:
         return self.policy.check(proposal, [h.at for h in recent], now)
 
     def links(self, state: IncidentState) -> dict[str, str]:
-        """The approval link of every proposal not decided yet (the token after '#': no server ever logs it)."""
-        return {pid: f"/approve#token={self.link_token(state.incident_id, pid, state)}"
-                for pid in state.proposals if pid not in state.decisions}
+        """The approval link of every proposal that can be approved now (the token after '#': no server ever logs
+        it)."""
+        return {pid: a.link for pid, a in self.action_states(state).items() if a.link}
+
+    @property
+    def dry_run(self) -> bool:
+        return bool(getattr(self.runner, "dry_run", False))
+
+    def action_states(self, state: IncidentState) -> dict[str, ActionState]:
+        """Every proposal's state: done (decided or run), blocked (the incident is closed, nobody may approve),
+        refused by policy, or allowed and awaiting approval (then, and only then, with its approval link)."""
+        out: dict[str, ActionState] = {}
+        for pid, p in state.proposals.items():
+            done, decision = state.executions.get(pid), state.decisions.get(pid)
+            if done is not None:
+                out[pid] = ActionState("done", f"{done.status}: {done.outcome}", dry_run=self.dry_run)
+            elif decision is not None:
+                out[pid] = ActionState("done", f"{decision.decision}d by {decision.approver}", dry_run=self.dry_run)
+            elif state.status != "open":
+                out[pid] = ActionState("blocked", f"not offered: the incident is {state.status} (nothing is "
+                                                  "executed on a closed incident)", dry_run=self.dry_run)
+            elif not (verdict := self.policy_decision(p)).allowed:
+                out[pid] = ActionState("refused", f"refused by policy: {verdict.reason}", dry_run=self.dry_run)
+            elif not self.approvers:
+                out[pid] = ActionState("blocked", "allowed by policy; no approver is configured, nobody can "
+                                                  "approve it", dry_run=self.dry_run)
+            else:
+                out[pid] = ActionState("allowed", "allowed by policy; awaiting approval",
+                                       f"/approve#token={self.link_token(state.incident_id, pid, state)}",
+                                       self.dry_run)
+        return out
+
+    def pending(self, state: IncidentState) -> int:
+        """How many proposals a person could approve now."""
+        return sum(1 for a in self.action_states(state).values() if a.link)
 
     def csrf(self, token: str) -> str:
         """The CSRF token bound to an approval link's token: the approval form carries it, a decision checks it."""
@@ -132,12 +175,14 @@ class Remediation:
         if state is None or proposal is None:
             raise approvals.TokenError("mismatched", "no such proposal")
         blocked, can_deny = self.why_not(state, proposal, approver)
-        return ApprovalView(state, proposal, token, self.csrf(token), approver, blocked, can_deny)
+        return ApprovalView(state, proposal, token, self.csrf(token), approver, blocked, can_deny, self.dry_run)
 
     def why_not(self, state: IncidentState, proposal: Proposal, approver: str) -> tuple[str, bool]:
         """Why this person cannot approve now ("" when they can), and whether they may still deny."""
         if proposal.proposal_id in state.decisions:
             return "A decision has already been recorded.", False
+        if state.status != "open":
+            return f"The incident is {state.status}: nothing is executed on a closed incident.", False
         if not self.approvers:
             return ("No approver is configured (AUTOSRE_APPROVERS, or `autosre serve --approver`): nobody can "
                     "approve or deny this."), False

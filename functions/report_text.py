@@ -7,7 +7,7 @@ import textwrap
 import time
 from typing import TextIO
 
-from agents.reporting.coverage import coverage_line
+from functions.report_view import ReportView, confidence_text, evidence_text, view_of
 from shared import events as ev
 from shared.events import payload_of
 from shared.incident_state import IncidentState
@@ -65,44 +65,40 @@ def _progress_line(incident_id: str, p: object) -> str | None:
     return None
 
 
-def incomplete_lines(report: Report) -> list[str]:
-    """One line per specialist the report was built without, and why ([] for a complete report)."""
-    lines = [f"{name}: failed: {err.strip().splitlines()[0] if err.strip() else 'no reason given'}"[:300]
-             for name, err in report.failed_specialists.items()]
-    lines += [f"{name}: no answer before the deadline" for name in report.missing_specialists]
-    return lines
-
-
 def _span(start: float, end: float) -> str:
     return f"{_ts(start)} to {_ts(end)} ({(end - start) / 60:.0f} min)"
 
 
-def render_report(state: IncidentState, report: Report, width: int = 100, warnings: list[str] | None = None) -> str:
+def render_report(state: IncidentState, report: Report, width: int = 100, warnings: list[str] | None = None,
+                  no_data: bool = False) -> str:
     """The report as text. What it was built without (failed or late specialists) and the `warnings` (e.g. no
     telemetry in its windows) come first, before any cause, so a partial answer never reads as a whole one."""
+    return render_view(state, report, view_of(state, report, warnings, no_data), width)
+
+
+def render_view(state: IncidentState, report: Report, view: ReportView, width: int = 100) -> str:
     findings = state.findings
     out: list[str] = []
     bar = "=" * width
-    missing = incomplete_lines(report)
-    out += [bar, f"INCIDENT {report.incident_id}  round {report.round}"
-            + ("  [PARTIAL]" if report.partial or missing else ""), bar]
+    missing = view.built_without
+    out += [bar, f"INCIDENT {report.incident_id}  round {report.round}" + ("  [PARTIAL]" if view.partial else ""),
+            bar]
     if missing:
-        out.append(f"PARTIAL REPORT: built without {len(missing)} of "
-                   f"{len(state.rounds[report.round].specialists) if report.round in state.rounds else '?'} "
+        out.append(f"PARTIAL REPORT: built without {len(missing)} of {view.specialists or '?'} "
                    "specialists; the causes below rest on the others only:")
         out += [f"  - {line}" for line in missing]
-    for warning in warnings or []:
+    elif view.partial:
+        out.append("PARTIAL REPORT: see the warnings below")
+    for warning in view.warnings:
         out += textwrap.wrap(f"WARNING: {warning}", width, subsequent_indent="  ")
     alert = state.first_alert
     if alert:
         out.append(f"Alert:   {alert.policy_name} / {alert.condition_name} on {alert.service or '-'}")
     out.append(f"Alert started: {_ts(report.onset) if alert is None or alert.started_at is not None else 'unknown'}"
                f"    Status: {state.status}")
-    rnd = state.rounds.get(report.round)
-    if rnd is not None:
-        w = rnd.window
-        out.append(f"Incident window: {_span(w.start, w.end)}")
-        out.append(f"Baseline window: {_span(w.baseline_start, w.baseline_end)}")
+    if view.windows is not None:
+        out.append(f"Incident window: {_span(*view.windows.incident)}")
+        out.append(f"Baseline window: {_span(*view.windows.baseline)}")
     out.append("")
     out.append(report.headline)
     out += textwrap.wrap(report.summary, width)
@@ -117,7 +113,7 @@ def render_report(state: IncidentState, report: Report, width: int = 100, warnin
     for cause in report.causes[:DETAILED_CAUSES]:
         out.append(f"  #{cause.rank} {cause.service}"
                    + (f" [{cause.resource}]" if cause.resource else "")
-                   + f"  score {cause.score:.2f}  confidence {cause.confidence:.0%}  ({cause.kind})")
+                   + f"  evidence score {cause.score:.2f}, {confidence_text(cause.confidence)}  ({cause.kind})")
         out += _wrap(cause.title, "     ", width)
         shown.append(cause.title)
         if cause.inner:  # what broke inside the service, strongest first
@@ -135,22 +131,18 @@ def render_report(state: IncidentState, report: Report, width: int = 100, warnin
     if len(report.causes) > DETAILED_CAUSES:
         out += ["", "THE REST OF THE RANKING (anomalous, weaker evidence)"]
         for cause in report.causes[DETAILED_CAUSES:]:
-            out += _wrap(f"#{cause.rank} {cause.service}  score {cause.score:.2f}  confidence {cause.confidence:.0%}: "
-                         f"{_elide(cause.title, shown)}", "  ", width, hang=4)
+            out += _wrap(f"#{cause.rank} {cause.service}  evidence score {cause.score:.2f}, "
+                         f"{confidence_text(cause.confidence)}: {_elide(cause.title, shown)}", "  ", width, hang=4)
     if report.ruled_out:
         out.append("")
         out.append("RULED OUT")
         for r in report.ruled_out[:10]:
             out += _wrap(f"- {r.service or '(all)'}: {_elide(r.reason, shown)}", "  ", width, hang=2)
     out += similar_lines(report, width)
-    notes = [(name, n) for rnd in state.rounds.values() for name, ns in rnd.notes.items() for n in ns]
-    if notes or report.coverage:  # failed and late specialists are at the top
-        out.append("")
-        out.append("COVERAGE")
-        for signal, c in report.coverage.items():  # per signal: did its incident window and baseline hold data
-            out += _wrap(f"COVERAGE {coverage_line(signal, c)}", "  ", width, hang=2)
-        for name, n in notes:
-            out += _wrap(f"{name}: {n}", "  ", width, hang=2)
+    if view.coverage or view.notes:  # failed and late specialists are at the top
+        out += ["", "COVERAGE"]
+        for line in [*view.coverage, *(n for n in view.notes if n not in view.coverage)]:
+            out += _wrap(line, "  ", width, hang=2)
     out += cost_lines(report, width)
     out.append(bar)
     return "\n".join(out)
@@ -171,14 +163,7 @@ def cost_lines(report: Report, width: int = 100) -> list[str]:
 
 
 def _cite(finding: Finding | None, fid: str) -> str:
-    if finding is None:
-        return fid
-    return f"[{fid}] {finding.specialist}/{finding.kind}: {_shorten(finding.title, 160)}"
-
-
-def _shorten(text: str, limit: int) -> str:
-    """At most `limit` characters, cut at a word boundary with an ellipsis (never mid-word)."""
-    return text if len(text) <= limit else textwrap.shorten(text, limit, placeholder=" …")
+    return f"[{fid}] {evidence_text(finding, fid)}"
 
 
 def _wrap(text: str, indent: str, width: int, hang: int = 0) -> list[str]:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # the pipeline is imported where one is assembled: web and ex
     from functions.remediation import Remediation
     from shared.actions import ActionRouter
     from shared.incident_state import IncidentState
+    from shared.telemetry_records import Window
 
 TelemetryFactory = Callable[["IncidentState"], TelemetrySource]  # the incident's telemetry source, unmetered
 GCP_METRICS = (  # fleet-wide series the metrics specialist compares (Cloud Run and GKE)
@@ -80,6 +81,20 @@ def bundle_source(folder: str | Path) -> TelemetrySource:
     from shared.telemetry.bundle import BundleSource
 
     return BundleSource(Path(folder))
+
+
+def bundle_indexes(folder: str | Path) -> set[Path]:
+    """The read index files (`<file>.idx`) a bundle folder holds: its first read writes them beside its files."""
+    from shared.telemetry.bundle_index import INDEX_SUFFIX
+
+    return set(Path(folder).rglob(f"*{INDEX_SUFFIX}"))
+
+
+def log_filter(window: Window, services: list[str] | None = None) -> str:
+    """The Cloud Logging filter the logs adapter reads a window with (the console links show the same query)."""
+    from shared.telemetry.cloud_logging import build_filter
+
+    return build_filter(window, services)
 
 
 def metered(telemetry: TelemetryFactory, budget: Budget) -> MeteredTelemetryFactory:

@@ -43,6 +43,7 @@ class EventType(StrEnum):
     COST_RECORDED = "cost.recorded"
     REPORT_PUBLISHED = "report.published"
     REPORT_STEP_DONE = "report.step_done"
+    REPORT_CHECKED = "report.checked"
     REMEDIATION_PROPOSED = "remediation.proposed"
     APPROVAL_DECIDED = "approval.decided"
     REMEDIATION_HANDED_OFF = "remediation.handed_off"
@@ -65,6 +66,7 @@ SPECIALIST_FAILED = EventType.SPECIALIST_FAILED
 COST_RECORDED = EventType.COST_RECORDED
 REPORT_PUBLISHED = EventType.REPORT_PUBLISHED
 REPORT_STEP_DONE = EventType.REPORT_STEP_DONE
+REPORT_CHECKED = EventType.REPORT_CHECKED
 REMEDIATION_PROPOSED = EventType.REMEDIATION_PROPOSED
 APPROVAL_DECIDED = EventType.APPROVAL_DECIDED
 REMEDIATION_HANDED_OFF = EventType.REMEDIATION_HANDED_OFF
@@ -297,6 +299,26 @@ class ReportStepDone(EventPayload):
             rnd.steps_done.add(self.step)
 
 
+class ReportChecked(EventPayload):
+    """What a triage found beside a round's report against the data it read (functions/local.py `check`): its
+    warnings (no telemetry in a window, an alert with no start time, corrupt lines skipped), so every rendering of
+    the report, the web page too, says them."""
+
+    event_types = (REPORT_CHECKED,)
+    phase = 7
+    round: int
+    warnings: list[str]
+    no_data: bool = False  # no telemetry at all in the incident window: the report is partial
+
+    def summary_line(self) -> str:
+        return f"round {self.round}: {len(self.warnings)} warning(s)" + (" (no data)" if self.no_data else "")
+
+    def apply(self, state: "IncidentState", event: Event) -> None:
+        rnd = state.rounds.get(self.round)
+        if rnd is not None:
+            rnd.warnings, rnd.no_data = list(self.warnings), self.no_data
+
+
 class RemediationProposed(EventPayload):
     event_types = (REMEDIATION_PROPOSED,)
     phase = 6
@@ -409,7 +431,7 @@ class NotificationRecorded(EventPayload):
 PAYLOAD_MODELS: tuple[type[EventPayload], ...] = (
     AlertReceived, AlertRejected, IncidentOpened, IncidentResolved, RoundStarted, FindingRecorded,
     SpecialistCompleted, SpecialistFailed, CostRecorded, ReportPublished, ReportStepDone, RemediationProposed,
-    ApprovalDecided, RemediationHandedOff, RemediationExecuted, RemediationFailed, RemediationVerified,
+    ApprovalDecided, ReportChecked, RemediationHandedOff, RemediationExecuted, RemediationFailed, RemediationVerified,
     NotificationRecorded,
 )
 

@@ -234,6 +234,7 @@ class ChangeDetails(Details):
     seconds_before_onset: float | None = None
     revision: str = ""
     previous: str = ""  # a deploy: the revision it replaced
+    previous_image: str = ""  # ... and that revision's image, where the source says
 
 
 class NoChangeDetails(Details):

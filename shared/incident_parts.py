@@ -29,6 +29,8 @@ class RoundState:
     focus: list[str] = field(default_factory=list)  # a targeted round: the services whose hypotheses it checks
     steps_done: set[str] = field(default_factory=set)  # after-report steps recorded as finished
     fresh: bool = False  # a new investigation of a long-open incident (its report reads only its own rounds)
+    warnings: list[str] = field(default_factory=list)  # what a triage's check found beside its report
+    no_data: bool = False  # no telemetry at all in its incident window
 
     @property
     def reported(self) -> set[str]:

@@ -97,6 +97,7 @@ class IncidentState:
             "service": alert.service if alert else "",
             "severity": alert.severity if alert else "",
             "opened_at": self.opened_at,
+            "alert_started_at": alert.started_at if alert else None,
             "resolved_at": self.resolved_at,
             "alerts": self.alert_count,
             "report": report is not None,

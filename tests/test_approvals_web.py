@@ -67,7 +67,9 @@ def test_the_bad_deploy_gets_a_rollback_proposal(incident) -> None:  # type: ign
     state = fold(store.load(incident_id))
     rollback = state.proposals[first_proposal(store, incident_id)]
     assert rollback.action == "rollback_cloud_run" and rollback.service == state.latest_report.causes[0].service
-    assert "previous" in rollback.preview or "-00117" in rollback.preview
+    deploy = next(f for f in state.findings.values() if f.kind == "change.deploy" and f.service == rollback.service)
+    assert f"before revision '{deploy.details['revision']}'" in rollback.preview  # named, as the deploy named it
+    assert "the previous serving revision" not in rollback.preview
 
 
 def test_forged_expired_mismatched_and_reused_tokens_are_refused(incident) -> None:  # type: ignore[no-untyped-def]

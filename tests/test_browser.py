@@ -102,7 +102,7 @@ def test_report_to_approved_dry_run_in_a_real_browser(served: Served, page) -> N
     assert page.locator("svg.chart, svg.waterfall").count() >= 1
     assert "Likely root cause" in page.inner_text("h1")
     shot(page, "2-report")
-    link = page.locator("tr", has_text="rollback_cloud_run").locator("a.approval-link").first
+    link = page.locator(".action[data-action=rollback_cloud_run] a.approval-link").first
     href = link.get_attribute("href")
     assert href.startswith("/approve#token="), href
     token = href.split("#token=", 1)[1]

@@ -155,7 +155,7 @@ def test_the_web_view_shows_the_inner_cause_and_highlights_it_in_the_causal_grap
     assert top.inner, "the top cause names what broke inside it"
     page = create_app(store).test_client().get(f"/incidents/{result.incident_id}").get_data(as_text=True)
     assert "class=inner-cause" in page and "Inside " + top.service in page
-    assert "class=inner" in page and "stroke='#cf222e'" in page  # the cause's node is highlighted
+    assert "class='node cause inner'" in page and "svg .node.cause.inner rect{stroke:var(--bad)" in page  # highlighted
 
 
 def test_a_new_error_line_placed_in_its_code_path_names_the_region_it_sits_in() -> None:

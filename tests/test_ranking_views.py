@@ -33,6 +33,6 @@ def test_every_anomalous_service_is_ranked_and_the_tail_is_shown_one_line_each(t
     text = render_report(result.state, result.report)
     rest = text.split("THE REST OF THE RANKING", 1)[1]
     for c in causes[DETAILED_CAUSES:]:
-        assert f"#{c.rank} {c.service}  score" in rest
+        assert f"#{c.rank} {c.service}  evidence score" in rest
     page = create_app(store).test_client().get(f"/incidents/{result.incident_id}").get_data(as_text=True)
     assert "The rest of the ranking" in page and f"#{causes[-1].rank} {causes[-1].service}" in page

@@ -76,5 +76,5 @@ def test_a_report_states_its_coverage_in_text_and_json(tmp_path: Path) -> None:
     assert set(coverage) == {"logs", "traces", "metrics", "changes"}
     assert coverage["logs"].incident and coverage["traces"].baseline and coverage["metrics"].incident
     text = render_report(result.state, result.report)
-    assert "  COVERAGE logs: incident window data, baseline data" in text
+    assert "\nCOVERAGE\n" in text and "\n  logs: incident window data, baseline data\n" in text
     assert result.report.model_dump(mode="json")["coverage"]["traces"]["incident"] is True

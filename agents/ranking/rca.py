@@ -318,13 +318,15 @@ def headline(result: RcaResult, ctx: AnalysisContext) -> tuple[str, str]:
     else:
         parts.append(f"The alert on {ctx.alert_metric or 'its metric'} fired on {where} itself.")
     cause_step = top.chain[0]
-    parts.append(f"Evidence: {len(top.evidence)} findings ({len(cause_step.evidence)} on the cause itself).")
+    n, own = len(top.evidence), len(cause_step.evidence)
+    parts.append(f"Evidence: {n} finding{'' if n == 1 else 's'} ({own} on the cause itself).")
     others = ", ".join(f"{c.service} ({c.score:.2f})" for c in result.causes[1:3])
     if others:
         parts.append(f"Also considered: {others}.")
     explained = [r.service for r in result.ruled_out if EXPLAINED in r.reason]
     if explained:
-        parts.append(f"{len(explained)} other anomalous services are explained as propagation.")
+        parts.append(f"{len(explained)} other anomalous service{' is' if len(explained) == 1 else 's are'} "
+                     "explained as propagation.")
     return _recovered(result, head, " ".join(parts))
 
 

@@ -35,9 +35,8 @@ CATALOG: dict[str, ActionType] = {a.name: a for a in [
     ActionType("rollback_cloud_run", "medium", "route 100% of traffic back to the previous Cloud Run revision",
                ("the service has a previous revision that served traffic", "the incident is still open"),
                "cloud_run",
-               lambda service, params: (f"Cloud Run: update service '{service}' traffic to 100% revision "
-                                        f"'{params.get('to_revision') or 'the previous serving revision'}' "
-                                        "(no image change).")),
+               lambda service, params: f"Cloud Run: route 100% of service '{service}' traffic to "
+                                       f"{rollback_target(params)} (no image change)."),
     ActionType("scale_min_instances", "low", "raise the service's minimum instances",
                ("the new minimum stays within the service's max instances", "the incident is still open"),
                "cloud_run",
@@ -53,6 +52,22 @@ CATALOG: dict[str, ActionType] = {a.name: a for a in [
                lambda service, params: f"POST the incident summary for '{service}' to the configured runbook "
                                        "webhook."),
 ]}
+
+def rollback_target(params: dict[str, object]) -> str:
+    """The revision a rollback routes traffic to, named as precisely as the deploy named it."""
+    if params.get("to_revision"):
+        return f"revision '{params['to_revision']}'"
+    before = f"the revision that served before revision '{params['from_revision']}'" if params.get(
+        "from_revision") else "the revision that served before the deploy"
+    return before + (f" (image {params['to_image']})" if params.get("to_image") else "")
+
+
+def minutes_text(seconds: object) -> str:
+    """'4 min', '45 s' (a length of time as people say it)."""
+    if not isinstance(seconds, (int, float)):
+        return "shortly"
+    return f"{seconds:.0f} s" if abs(seconds) < 90 else f"{seconds / 60:.0f} min"
+
 
 def propose(report: Report, findings: dict[str, Finding]) -> list[Proposal]:
     """At most one proposal per ranked cause among the top two, from the kind of evidence behind it; none for an
@@ -70,9 +85,9 @@ def propose(report: Report, findings: dict[str, Finding]) -> list[Proposal]:
         if deploys:
             deploy = deploys[0].details
             assert isinstance(deploy, ChangeDetails)
-            action, params = "rollback_cloud_run", {"to_revision": deploy.previous}
-            before = "?" if deploy.seconds_before_onset is None else deploy.seconds_before_onset
-            why = f"a deploy {before} s before the alert"
+            action, params = "rollback_cloud_run", {"to_revision": deploy.previous, "from_revision": deploy.revision,
+                                                    "to_image": deploy.previous_image}
+            why = f"a deploy {minutes_text(deploy.seconds_before_onset)} before the alert"
         elif names_pool(metrics + logs):
             action, params, why = "restart", {}, "connection-pool saturation"
         elif names_saturation(metrics):

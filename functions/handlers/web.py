@@ -18,6 +18,7 @@ from flask import Flask, Response, g, request
 
 from functions import web_render as render
 from functions.remediation import Remediation, RemediationError
+from functions.report_view import report_json, view_of
 from functions.web_security import APPROVE_PAGE_CSP, Identity, cross_site, fixed_identity, guard, html
 from shared import approvals
 from shared.incident_log import IncidentLog
@@ -41,16 +42,23 @@ def create_app(store: EventStore, remediation: Remediation | None = None, local_
     def approvals_off() -> Response:
         return html(render.message_page("Approvals are off", "No approval key is configured."), 404)
 
+    def approvable(summary: dict[str, Any]) -> int:
+        """What a person could approve now: only an open incident's proposals the policy allows."""
+        if remediation is None or summary.get("status") != "open" or not summary.get("pending_approvals"):
+            return 0
+        state = incidents.read(str(summary["incident_id"]))
+        return remediation.pending(state) if state is not None else 0
+
     @app.get("/")
     def index() -> Response:
-        return html(render.incident_list(incidents.summaries()))
+        return html(render.incident_list([{**s, "approvable": approvable(s)} for s in incidents.summaries()]))
 
     @app.get("/incidents/<incident_id>")
     def incident(incident_id: str) -> Response:
         state = incidents.read(incident_id)
         if state is None:
             return not_found(incident_id)
-        return html(render.report_page(state, remediation.links(state) if remediation else {}))
+        return html(render.report_page(state, remediation.action_states(state) if remediation else {}))
 
     @app.get("/incidents/<incident_id>/postmortem.md")
     def postmortem(incident_id: str) -> Response:
@@ -73,7 +81,8 @@ def create_app(store: EventStore, remediation: Remediation | None = None, local_
         if state is None:
             return {"error": "not found"}, 404
         report = state.latest_report
-        return {"summary": state.summary(), "report": report.model_dump(mode="json") if report else None,
+        return {"summary": state.summary(),
+                "report": report_json(state, report, view_of(state, report)) if report else None,
                 "findings": {k: f.model_dump(mode="json") for k, f in state.findings.items()},
                 "proposals": {k: p.model_dump(mode="json") for k, p in state.proposals.items()},
                 "decisions": {k: d.model_dump(mode="json") for k, d in state.decisions.items()},

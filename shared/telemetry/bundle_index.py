@@ -74,7 +74,9 @@ Decode = Callable[[dict[str, Any], float | None], T]
 def bad_line(exc: BaseException, where: str, skipped: Skipped | None) -> None:
     """A line that did not decode: `BundleError("<where>: <why>")` raised when `skipped` is None (strict), else
     counted there so the caller skips it."""
-    error = BundleError(f"{where}: {exc}")
+    why = f"missing field {exc}" if isinstance(exc, KeyError) else f"{type(exc).__name__}: {exc}" if isinstance(
+        exc, (AttributeError, IndexError, RecursionError)) else str(exc)  # a KeyError alone says only 'spanId'
+    error = BundleError(f"{where}: {why}")
     if skipped is None:
         raise error from exc
     skipped.add(error)

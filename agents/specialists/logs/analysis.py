@@ -54,6 +54,7 @@ from shared.models import Finding, Widget
 from shared.ports import TelemetrySource
 from shared.severity import SEVERITIES, severity_of, severity_rank
 from shared.telemetry_records import LogRecord
+from shared.textfmt import shorten
 
 MIN_NEW = 3
 NEW_P = 0.05  # a non-error pattern this likely to be missing from the baseline by chance is not new
@@ -365,14 +366,14 @@ def _judge(pid: int, service: str, p: _Pattern, template: str, ctx: AnalysisCont
                  * (1.0 if base_total >= MIN_NEW else 0.8))
         magnitude = float(p.inc)
         details.p_value = p_value
-        title = f"new {'error ' if errorish else ''}pattern in {service}: {template[:140]}"
+        title = f"new {'error ' if errorish else ''}pattern in {service}: {shorten(template, 140)}"
     elif p.inc >= MIN_SPIKE and p.base > 0 and (spike := _spike(p, totals, ctx)) is not None:
         kind = "log.spike"
         ratio, p_value = spike
         details.ratio, details.p_value = ratio, p_value
         score = weight * (0.35 + 0.45 * squash(ratio - 1, 10.0))
         magnitude = ratio
-        title = f"pattern x{ratio:.1f} in {service}: {template[:140]}"
+        title = f"pattern x{ratio:.1f} in {service}: {shorten(template, 140)}"
     elif errorish:
         return None  # an error pattern that went quiet is recovery, not a fault
     elif silence is not None:
@@ -384,7 +385,7 @@ def _judge(pid: int, service: str, p: _Pattern, template: str, ctx: AnalysisCont
         details.expected_in_silence, details.silent_from = round(silence.expected, 1), silence.start
         details.silent_until, details.last_seen = silence.end, silence.before[-1].timestamp
         title = (f"code path stopped logging in {service} from {_clock(silence.start)}: none in its next "
-                 f"{silence.lines} lines, ~{silence.expected:.0f} expected: {template[:110]}")
+                 f"{silence.lines} lines, ~{silence.expected:.0f} expected: {shorten(template, 110)}")
         onset, exemplars = max(silence.start, ctx.incident.start), list(silence.before)
     elif p.base >= MIN_GONE and inc_total >= MIN_GONE and base_total and steady:
         # No steady silence (or counts only): the pattern's share of its service's lines collapsed.
@@ -395,7 +396,7 @@ def _judge(pid: int, service: str, p: _Pattern, template: str, ctx: AnalysisCont
         kind, magnitude = "log.drop", expected
         details.ratio, details.z = p.inc / expected, round(z, 2)
         score = 0.25 + 0.25 * squash(z - DROP_Z + 1, 4.0)
-        title = f"pattern fell to {p.inc} from ~{expected:.0f} expected in {service}: {template[:120]}"
+        title = f"pattern fell to {p.inc} from ~{expected:.0f} expected in {service}: {shorten(template, 120)}"
         onset, exemplars = ctx.incident.start, p.last
     else:
         return None
