@@ -23,6 +23,7 @@ from functions.runtime import embedded, make_runner
 from shared import approvals, topics
 from shared import events as ev
 from shared.config import Settings
+from shared.finding_details import ChangeDetails
 from shared.incident_state import fold
 from shared.notify.webhook import WebhookNotifier
 from shared.store.sqlite import SqliteEventStore
@@ -68,7 +69,8 @@ def test_the_bad_deploy_gets_a_rollback_proposal(incident) -> None:  # type: ign
     rollback = state.proposals[first_proposal(store, incident_id)]
     assert rollback.action == "rollback_cloud_run" and rollback.service == state.latest_report.causes[0].service
     deploy = next(f for f in state.findings.values() if f.kind == "change.deploy" and f.service == rollback.service)
-    assert f"before revision '{deploy.details['revision']}'" in rollback.preview  # named, as the deploy named it
+    assert isinstance(deploy.details, ChangeDetails)
+    assert f"before revision '{deploy.details.revision}'" in rollback.preview  # named, as the deploy named it
     assert "the previous serving revision" not in rollback.preview
 
 
