@@ -17,7 +17,7 @@ from shared.telemetry.bundle import BundleSource, BundleWriter
 from shared.telemetry_records import ChangeEvent, LogRecord, MetricSeries, Span
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-NO_DATASETS = (f"needs the team datasets (Loghub, Nezha): set {ENV_VAR} or put them at ../shared/datasets "
+NO_DATASETS = (f"needs the team datasets (Loghub, Nezha, PetShop): set {ENV_VAR} or put them at ../shared/datasets "
                "beside the checkout")
 
 
