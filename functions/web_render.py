@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from functions.web_charts import widget_html
 from functions.web_page import esc, page, ts
@@ -24,9 +25,10 @@ __all__ = ["approval_page", "approve_link_page", "esc", "incident_list", "messag
            "similar_html", "widget_html"]
 
 
-def incident_list(summaries: list[dict[str, Any]]) -> str:
-    """Every incident, newest first; its time is the alert's start (the alert's clock), and its pending approvals
-    count only what a person could approve now (an open incident's proposals the policy allows)."""
+def incident_list(summaries: list[dict[str, Any]], older: str = "") -> str:
+    """One page of incidents, newest first; its time is the alert's start (the alert's clock), and its pending
+    approvals count only what a person could approve now (an open incident's proposals the policy allows).
+    `older`: the cursor of the next page ("" on the last)."""
     rows = "".join(
         f"<tr><td><a href='/incidents/{esc(s['incident_id'])}'>{esc(s['incident_id'])}</a></td>"
         f"<td><span class='pill {esc(s.get('status'))}'>{esc(s.get('status'))}</span></td>"
@@ -36,7 +38,9 @@ def incident_list(summaries: list[dict[str, Any]]) -> str:
         for s in sorted(summaries, key=lambda s: -(s.get("alert_started_at") or s.get("opened_at") or 0)))
     table = ("<table><tr><th>incident</th><th>status</th><th>severity</th><th>service</th><th>policy</th>"
              f"<th>alert started</th><th>top cause</th><th>awaiting approval</th></tr>{rows}</table>")
-    return page("Incidents", f"<h1>Incidents</h1><section>{table if summaries else 'No incidents yet.'}</section>")
+    more = f"<p><a href='/?after={quote(older)}'>Older incidents</a></p>" if older else ""
+    listed = table if summaries else "No incidents yet."
+    return page("Incidents", f"<h1>Incidents</h1><section>{listed}{more}</section>")
 
 
 def approval_page(view: ApprovalView) -> str:

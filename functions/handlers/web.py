@@ -14,7 +14,7 @@ from collections.abc import Collection
 from dataclasses import asdict
 from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, abort, g, request
 
 from functions import web_render as render
 from functions.remediation import Remediation, RemediationError
@@ -23,6 +23,8 @@ from functions.web_security import APPROVE_PAGE_CSP, Identity, cross_site, fixed
 from shared import approvals
 from shared.incident_log import IncidentLog
 from shared.ports import EventStore
+
+LIST_PAGE = 100  # incidents on a page of the list and of /api/incidents
 
 
 def create_app(store: EventStore, remediation: Remediation | None = None, local_identity: str = "", *,
@@ -49,9 +51,18 @@ def create_app(store: EventStore, remediation: Remediation | None = None, local_
         state = incidents.read(str(summary["incident_id"]))
         return remediation.pending(state) if state is not None else 0
 
+    def page_of_incidents() -> tuple[list[dict[str, Any]], str]:
+        """The page of summaries `?after=` names (the first without it), newest first, and the next page's cursor;
+        the list never streams every incident the store keeps."""
+        try:
+            return incidents.summaries_page(LIST_PAGE, request.args.get("after", ""))
+        except ValueError as exc:
+            abort(400, description=f"bad page cursor: {exc}")
+
     @app.get("/")
     def index() -> Response:
-        return html(render.incident_list([{**s, "approvable": approvable(s)} for s in incidents.summaries()]))
+        summaries, older = page_of_incidents()
+        return html(render.incident_list([{**s, "approvable": approvable(s)} for s in summaries], older))
 
     @app.get("/incidents/<incident_id>")
     def incident(incident_id: str) -> Response:
@@ -73,7 +84,8 @@ def create_app(store: EventStore, remediation: Remediation | None = None, local_
 
     @app.get("/api/incidents")
     def api_incidents() -> Any:
-        return {"incidents": incidents.summaries()}
+        summaries, older = page_of_incidents()
+        return {"incidents": summaries, "next": older}
 
     @app.get("/api/incidents/<incident_id>")
     def api_incident(incident_id: str) -> Any:
