@@ -8,7 +8,7 @@ Every series needs enough baseline points to be judged; one without is counted i
 
 from __future__ import annotations
 
-import math
+import statistics
 from bisect import bisect_left
 from collections import defaultdict
 from dataclasses import dataclass, replace
@@ -267,12 +267,10 @@ def co_movement(s: SeriesScore, alerting: SeriesScore) -> float | None:
     pairs = [(z, theirs[t]) for t, z in s.shape if t in theirs]
     if len(pairs) < MIN_SHARED_POINTS:
         return None
-    xs, ys = [a for a, _ in pairs], [b for _, b in pairs]
-    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-    sxx, syy = sum((x - mx) ** 2 for x in xs), sum((y - my) ** 2 for y in ys)
-    if sxx <= 0 or syy <= 0:
+    try:
+        return statistics.correlation([a for a, _ in pairs], [b for _, b in pairs])
+    except statistics.StatisticsError:  # one of them does not vary
         return None
-    return sum((x - mx) * (y - my) for x, y in pairs) / math.sqrt(sxx * syy)
 
 
 def _effect(s: SeriesScore, levels: dict[str, float]) -> float:
