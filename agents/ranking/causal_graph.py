@@ -28,6 +28,9 @@ class ServiceGraph:
             self._callees[caller].add(callee)
             self._callers[callee].add(caller)
             self.calls[(caller, callee)] = self.calls.get((caller, callee), 0) + int(n)
+        # services on a call the spans show (a declared edge alone does not make its ends traced); the graph never
+        # changes after it is built, so this is worked out once
+        self.traced = frozenset(n for edge in self.calls if edge not in self.declared for n in edge)
 
     @classmethod
     def from_findings(cls, findings: Iterable[Finding]) -> ServiceGraph:
@@ -41,10 +44,7 @@ class ServiceGraph:
                 declared += f.details.declared
         return cls(edges, declared)
 
-    @property
-    def traced(self) -> set[str]:
-        """Services on a call the spans show (a declared edge alone does not make its ends traced)."""
-        return {n for edge in self.calls if edge not in self.declared for n in edge}
+
 
     def fronted_by(self, alert_service: str) -> ServiceGraph:
         """This graph, with the alert's service in front of the entry services when the traces do not show it (a

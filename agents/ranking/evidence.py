@@ -163,7 +163,7 @@ def _reports(f: Finding, failed_below: set[str]) -> bool:
     return len(failed_below.intersection(traces)) >= REPORTED_SHARE * len(traces)
 
 
-def _co_moving(findings: list[Finding], traced: set[str]) -> list[Finding]:
+def _co_moving(findings: list[Finding], traced: frozenset[str]) -> list[Finding]:
     """Metric symptoms of services the spans do not cover, weighed by how they move with the alert's series
     (`co_movement`, agents/specialists/metrics/analysis.py): one that does not rise and fall with the alert keeps
     1 - CO_MOVEMENT_WEIGHT of its score. Where spans cover a service, the trace analyst measures its share of the
