@@ -203,3 +203,24 @@ def test_a_dependency_that_explains_more_anomalous_callers_ranks_first() -> None
               for node, level, by in (("site", 0.09, 0.05), ("lb", 0.006, 0.03), ("search", 0.006, 0.01),
                                       ("cart", 0.02, 0.01), ("api", 0.02, 0.01))]
     assert _ranked(series, graph)[0] == "search"
+
+
+def test_a_strongly_anomalous_caller_counts_for_more_than_several_faint_ones() -> None:
+    # x and z show the same own evidence; x's one caller is strongly anomalous, z's three callers barely are: a fault
+    # in x explains more of what is seen, however the callers are counted
+    from agents.ranking.causal_graph import ServiceGraph
+    from agents.ranking.evidence import Evidence
+    from agents.ranking.rca import judge
+
+    faint = ("w1", "w2", "w3")
+    edges = [("top", "a", 0), ("top", "b", 0), ("a", "x", 0), ("b", "z", 0),
+             *(("top", w, 0) for w in faint), *((w, "z", 0) for w in faint)]
+    graph = ServiceGraph(edges, declared=[(c, d) for c, d, _ in edges])
+
+    def seen(service: str, anomaly: float, own: float = 0.0) -> Evidence:
+        return Evidence(service, own=own, anomaly=anomaly)
+
+    ev = {"x": seen("x", 0.5, own=0.5), "z": seen("z", 0.5, own=0.5), "top": seen("top", 0.5),
+          "a": seen("a", 0.8), "b": seen("b", 0.3), **{w: seen(w, 0.12) for w in faint}}
+    judged = judge(ev, graph, "top")
+    assert judged["x"].score > judged["z"].score

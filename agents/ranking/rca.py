@@ -92,16 +92,17 @@ class RcaResult:
 
 
 def _callers_explained(ev: dict[str, Evidence], graph: ServiceGraph,
-                       symptomatic: Callable[[str], bool]) -> dict[str, int]:
-    """For each service the spans do not cover, how many anomalous services call it, directly or through anomalous
-    ones: the symptoms a fault in it would explain. Where spans cover a service, the trace analyst measures its
-    share of the alert's time on the critical path instead, and it has no entry here."""
+                       symptomatic: Callable[[str], bool]) -> dict[str, float]:
+    """For each service the spans do not cover, how much anomaly the services that call it show, directly or
+    through anomalous ones: the symptoms a fault in it would explain, by their strength (a strongly anomalous caller
+    counts for more than a faint one). Where spans cover a service, the trace analyst measures its share of the
+    alert's time on the critical path instead, and it has no entry here."""
     if not CALLERS_WEIGHT:
         return {}
     traced = graph.traced
     anomalous = {c for c in ev if symptomatic(c)}
-    return {s: len(graph.upstream(s, through=symptomatic) & anomalous) for s in ev
-            if s in graph and s not in traced}
+    return {s: round(sum(ev[c].anomaly for c in graph.upstream(s, through=symptomatic) & anomalous), 6)
+            for s in ev if s in graph and s not in traced}
 
 
 def judge(ev: dict[str, Evidence], graph: ServiceGraph, alert_service: str) -> dict[str, Judgement]:
