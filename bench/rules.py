@@ -47,7 +47,7 @@ RULES = (
          "UNTRACED_ATTRIBUTION", False),
     Rule("reports-callee", "a caller's log lines in traces whose failure starts further down report the callee",
          evidence, "REPORTS_CALLEE", False),
-    Rule("callers-explained", "an untraced service that explains more anomalous callers ranks higher", rca,
+    Rule("callers-explained", "an untraced service that explains more anomaly in its callers ranks higher", rca,
          "CALLERS_WEIGHT", 0.0),
     Rule("uncorroborated-share", "an untraced cause one specialist backs held to its share of the evidence", rca,
          "UNCORROBORATED_SHARE", False),
