@@ -96,3 +96,33 @@ def test_dates_inside_messages_do_not_split() -> None:
         "Sun Jul 24 02:38:22 2005", "Mon Jul 25 10:11:12 PDT 2005", "2017-05-16 05:00:00", "Jul 26, 2005",
         "24/Jul/2005:02:38:22 -0700", "Tue, 26 Jul 2005 09:00:01 +0200") for _ in range(60)] + _noise(rng, 200), 6)
     assert _patterns(lines, "audit") == {"audit for host cp-<*> from <*> done"}
+
+
+def test_a_neighbour_carrying_the_same_parameter_elsewhere_is_no_evidence() -> None:
+    """The line after each session line carries the user twice (`alice : cron job for alice started`): Drain keeps
+    one cluster per user there, and the templates differ at two positions, so they are not one family. The
+    neighbours depend on the user only because they hold the same parameter: the session line stays one pattern."""
+    rng = random.Random(1)
+    lines: list[str] = []
+    for _ in range(300):
+        user = rng.choice(USERS)
+        lines += [f"session opened for user {user} uid {1000 + USERS.index(user)} by sshd",
+                  f"{user} : cron job for {user} started", *_noise(rng, rng.randint(0, 2))]
+    assert len(_patterns(lines, "session")) == 1, _patterns(lines, "session")
+
+
+def test_a_value_first_met_after_the_stream_changed_is_no_new_statement() -> None:
+    """Two windows of one stream, as the log analyst mines its baseline and incident windows: the second has other
+    background lines and users the first never had. Those users' lines sit beside the second window's background
+    only because they came later; the users of both windows behave alike there. One pattern, none new."""
+    rng = random.Random(1)
+    first = [line for _ in range(300) for line in (f"session opened for user {rng.choice(USERS[:4])} by sshd",
+                                                   *_noise(rng, 1))]
+    second = [line for _ in range(300) for line in (f"session opened for user {rng.choice(USERS)} by sshd",
+                                                    f"disk {rng.randint(1, 9)} check ok")]
+    miner = PatternMiner()
+    keys = [miner.add(line) for line in first + second]
+    assignment = miner.assign()
+    sessions = [assignment[k] for k, line in zip(keys, first + second, strict=True) if line.startswith("session")]
+    assert set(sessions[300:]) <= set(sessions[:300]), {miner.template(p) for p in sessions}
+    assert len(set(sessions)) == 1, {miner.template(p) for p in sessions}

@@ -8,7 +8,10 @@
      on evidence that the lines with each word are distinct statements: the statements of the lines before and
      after them depend on the word (the strength measured per word so that a dominant word does not hide a rare
      one). Never on how few words it holds, nor on other parameters that come with each word (a user and its uid,
-     a host and its address co-vary: one piece of information): a user name, a flag, a weekday stays a parameter;
+     a host and its address co-vary: one piece of information): a user name, a flag, a weekday stays a parameter.
+     A neighbour that carries the words itself (one Drain cluster per user) is known without them, and a neighbour
+     logged throughout another stretch of the stream than the one the words share is left out (a value first met
+     after the stream changed meets the new background, which says nothing about the value);
      a position holding only code locations (OrderServiceImpl#88) is split too: each is its own log statement;
    - merge: clusters whose templates are equal once runs of wildcards are collapsed and bracketed wildcards
      ("(<*>)", an optional group) dropped are one pattern (variable-length parameters, optional groups).
@@ -22,6 +25,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, defaultdict
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 
 from drain3 import TemplateMiner
@@ -49,6 +53,8 @@ _CODE_TOKEN = re.compile(r"^[\w.$\[\]/-]*[A-Za-z]#\d+$")  # a code location: one
 _WILDCARD_RUN = re.compile(r"<\*>(?:\s+<\*>)+")
 # a token that is only a wildcard in brackets, "(<*>)" or "[<*>]": an optional count or id some lines carry
 _OPTIONAL_GROUP = re.compile(r"(?:^|\s)[(\[]<\*>[)\]](?=\s|$)")
+_PIECES = re.compile(r"(\W+)")  # a token's word pieces ("/home/alice" -> home, alice) and what separates them
+_CARRIED = "\0"  # a word a neighbouring template carries, in that template's key
 
 
 def _families(templates: dict[int, list[str]]) -> dict[int, int]:
@@ -95,6 +101,8 @@ class _Line:
     cluster: int
     tokens: tuple[str, ...]
     count: int = 0
+    first: int = 0  # when it was first and last added (the number of adds before)
+    last: int = 0
     # neighbouring lines' Drain clusters: c for the line after, ~c for the line before (bounded, see _bump)
     context: dict[int, int] = field(default_factory=dict)
 
@@ -108,7 +116,7 @@ def _bump(context: dict[int, int], neighbour: int, count: int) -> None:
         context[OTHER] = context.get(OTHER, 0) + count
 
 
-def _distance(row: dict[int, int], n: int, cols: Counter[int], total: int) -> float:
+def _distance(row: dict[Hashable, int], n: int, cols: Counter[Hashable], total: int) -> float:
     """Total variation distance between one word's neighbouring clusters and the other words' ones."""
     rest = total - n
     if rest <= 0 or n <= 0:
@@ -116,7 +124,7 @@ def _distance(row: dict[int, int], n: int, cols: Counter[int], total: int) -> fl
     return 0.5 * sum(abs(row.get(o, 0) / n - (m - row.get(o, 0)) / rest) for o, m in cols.items())
 
 
-def _g_test(table: dict[str, dict[int, int]], min_effect: float, per_word: bool) -> float:
+def _g_test(table: dict[str, dict[Hashable, int]], min_effect: float, per_word: bool) -> float:
     """-log10 p of a G-test of independence between a position's words and the neighbouring clusters
     (chi-square tail by the Wilson-Hilferty approximation); 0 when the dependence is weak (under `min_effect`):
     with enough lines any dependence is significant, a statement's own context is strong. The effect is, with
@@ -124,7 +132,7 @@ def _g_test(table: dict[str, dict[int, int]], min_effect: float, per_word: bool)
     statement met once beside 600 lines of another is as different as it can be), else Cramer's V of the whole
     table (which a dominant word dilutes)."""
     rows = {v: sum(c.values()) for v, c in table.items()}
-    cols: Counter[int] = Counter()
+    cols: Counter[Hashable] = Counter()
     for c in table.values():
         cols.update(c)
     total = sum(rows.values())
@@ -162,6 +170,10 @@ class MinerConfig:
     dot_leader: bool = True  # mask the value after a dot leader (depth.......0) alone (masking.DOT_LEADER)
     dates: bool = True  # mask a date or time inside a message as one variable (masking.DATE_TIME)
     empty_groups: bool = True  # mask an empty group, () or [], as an absent value (masking.EMPTY_GROUP)
+    # a neighbour whose template carries the position's words is known without them (the same parameter again)
+    carried_words: bool = True
+    # compare a position's words only by the neighbours that were logged while each word's lines were
+    same_stretch: bool = True
 
 
 class PatternMiner:
@@ -192,6 +204,10 @@ class PatternMiner:
         # drain cluster -> (split positions, split values -> pattern id, pattern id of the unsplit rest)
         self._routes: dict[int, tuple[list[int], dict[tuple[str, ...], int], int | None]] = {}
         self._family: dict[int, int] = {}  # neighbour key (c after, ~c before) -> its family's key
+        self._templates_of: dict[int, list[str]] = {}  # drain cluster -> its template tokens, at assign()
+        self._carriers: dict[str, set[int]] = {}  # a token or word piece -> the clusters whose template has it
+        self._added = 0  # adds so far: the clock of `_Line.first` and `last`
+        self._spans: dict[int, tuple[int, int]] = {}  # drain cluster -> (first, last) of its lines, at assign()
 
     def preprocess(self, message: str) -> str:
         cfg = self.config
@@ -221,6 +237,8 @@ class PatternMiner:
                 _bump(line.context, ~before.cluster, count)
                 _bump(before.context, line.cluster, count)
             self._previous = line
+            line.last = self._added
+            self._added += 1
         self._assignment = None
         return key
 
@@ -245,7 +263,7 @@ class PatternMiner:
         return tuple(masked.split())
 
     def _new_line(self, cluster: int, tokens: tuple[str, ...]) -> int:
-        self._lines.append(_Line(cluster, tokens))
+        self._lines.append(_Line(cluster, tokens, first=self._added, last=self._added))
         return len(self._lines) - 1
 
     def _drain_template(self, cluster: int) -> list[str]:
@@ -259,8 +277,18 @@ class PatternMiner:
         by_cluster: dict[int, list[int]] = defaultdict(list)
         for key, line in enumerate(self._lines):
             by_cluster[line.cluster].append(key)
-        self._family = (_families({c: self._drain_template(c) for c in by_cluster})
-                        if self._context and self.config.families else {})
+        self._templates_of = {c: self._drain_template(c) for c in by_cluster} if self._context else {}
+        self._family = _families(self._templates_of) if self._context and self.config.families else {}
+        self._carriers = {}
+        self._spans = {}
+        if self._context and self.config.same_stretch:
+            for c, keys in by_cluster.items():
+                self._spans[c] = (min(self._lines[k].first for k in keys), max(self._lines[k].last for k in keys))
+        if self._context and self.config.carried_words:
+            for c, tokens in self._templates_of.items():
+                for t in tokens:
+                    for piece in {t, *_PIECES.split(t)}:
+                        self._carriers.setdefault(piece, set()).add(c)
         groups: dict[str, list[int]] = {}
         order: list[str] = []
         routes: dict[int, tuple[list[int], dict[tuple[str, ...], str], str | None]] = {}
@@ -350,8 +378,10 @@ class PatternMiner:
         flow: the statements of the lines just before and after them must depend on the word (see `_g_test`),
         unlikely (under 10**-threshold) were they independent. A neighbour is known by its family, so that a
         neighbour carrying the same parameter (a line led by the user name, one Drain cluster per user) is no
-        evidence either. Then a part is examined again on its own (its other positions may hold the next level's
-        evidence). A user name, a host name or true/false with nothing that depends on it stays a parameter."""
+        evidence either, nor one whose template carries the word itself (`_carried`), nor one logged throughout
+        another stretch of the stream (`_same_stretch`). Then a part is examined again on its own (its other
+        positions may hold the next level's evidence). A user name, a host name or true/false with nothing that
+        depends on it stays a parameter."""
         chosen: set[int] = set()
         todo = [lines]
         family = self._family
@@ -365,12 +395,15 @@ class PatternMiner:
                 words = set(column)
                 if len(words) < 2 or not all(_WORD.match(v) for v in words):
                     continue
-                table: dict[str, dict[int, int]] = defaultdict(dict)
+                carried = self._carried(words)
+                table: dict[str, dict[Hashable, int]] = defaultdict(dict)
                 for v, k in zip(column, group, strict=True):
                     row = table[v]
                     for o, n in self._lines[k].context.items():
-                        o = family.get(o, o)
-                        row[o] = row.get(o, 0) + n
+                        key: Hashable = carried.get(o) or family.get(o, o)
+                        row[key] = row.get(key, 0) + n
+                if self._spans:
+                    table = self._same_stretch(table, column, group, carried)
                 score = _g_test(table, self.config.min_effect, self.config.word_effect)
                 if score > best_score:
                     best, best_score = p, score
@@ -382,6 +415,51 @@ class PatternMiner:
                 parts[self._lines[k].tokens[best]].append(k)
             todo += [part for part in parts.values() if len(part) > 1]
         return chosen
+
+    def _same_stretch(self, table: dict[str, dict[Hashable, int]], column: list[str], group: list[int],
+                      carried: dict[int, Hashable]) -> dict[str, dict[Hashable, int]]:
+        """The table without the neighbours logged throughout another stretch of the stream than the one all the
+        words share: a word first met after the stream changed (as from a baseline to an incident window) meets
+        only the new background, which says nothing about the word. A neighbour met briefly beside a word (a
+        statement logged once) is where that word sits, and stays. A neighbour's stretch is its Drain clusters'
+        first to last line; a word's, its lines' first to last and the lines just before and after. Words that
+        share no stretch at all are compared by all their neighbours: that is all there is."""
+        starts: dict[str, int] = {}
+        ends: dict[str, int] = {}
+        for v, k in zip(column, group, strict=True):
+            line = self._lines[k]
+            starts[v] = min(starts.get(v, line.first), line.first)
+            ends[v] = max(ends.get(v, line.last), line.last)
+        lo, hi = max(starts.values()) - 1, min(ends.values()) + 1
+        if lo > hi:  # no stretch they all share: where each sits is all there is
+            return table
+        family = self._family
+        spans: dict[Hashable, tuple[int, int]] = {}
+        for k in group:
+            for o in self._lines[k].context:
+                span = self._spans.get(o if o >= 0 else ~o)
+                if span is None:
+                    continue
+                key: Hashable = carried.get(o) or family.get(o, o)
+                a, b = spans.get(key, span)
+                spans[key] = (min(a, span[0]), max(b, span[1]))
+        # kept: a neighbour logged during the shared stretch, or one whose own stretch is shorter than it
+        keep = {key for key, (a, b) in spans.items() if (a <= hi and b >= lo) or b - a < hi - lo}
+        kept = {v: {key: n for key, n in row.items() if key in keep} for v, row in table.items()}
+        return {v: row for v, row in kept.items() if row}
+
+    def _carried(self, words: set[str]) -> dict[int, Hashable]:
+        """Neighbour key -> its key without the words: for the neighbours whose template carries one of `words`
+        (as a token or a word piece of one: `alice : cron for /home/alice`). Such a neighbour depends on the word
+        only because it holds the same parameter (one Drain cluster per user), which is no evidence; each word's
+        lines then meet the same neighbour. Every neighbour carrying any of the words is keyed so for every word,
+        so that a constant that happens to equal one of them cannot set the words apart either."""
+        out: dict[int, Hashable] = {}
+        for c in set().union(*(self._carriers.get(w, ()) for w in words)) if self._carriers else ():
+            key = tuple(_CARRIED if t in words else "".join(_CARRIED if p in words else p for p in _PIECES.split(t))
+                        for t in self._templates_of[c])
+            out[c], out[~c] = (True, key), (False, key)
+        return out
 
     def template(self, pattern_id: int) -> str:
         self.assign()
