@@ -9,9 +9,9 @@
      after them depend on the word (the strength measured per word so that a dominant word does not hide a rare
      one). Never on how few words it holds, nor on other parameters that come with each word (a user and its uid,
      a host and its address co-vary: one piece of information): a user name, a flag, a weekday stays a parameter.
-     A neighbour that carries the words itself (one Drain cluster per user) is known without them, and a neighbour
-     logged throughout another stretch of the stream than the one the words share is left out (a value first met
-     after the stream changed meets the new background, which says nothing about the value);
+     A neighbour that carries the words itself (one Drain cluster per user) is known without them, and the words
+     are compared within each window of the stream (`start_window`: a baseline, an incident), never across: a
+     value first met in the second window meets that window's lines, which says nothing about the value;
      a position holding only code locations (OrderServiceImpl#88) is split too: each is its own log statement;
    - merge: clusters whose templates are equal once runs of wildcards are collapsed and bracketed wildcards
      ("(<*>)", an optional group) dropped are one pattern (variable-length parameters, optional groups).
@@ -42,6 +42,7 @@ MAX_SEEN = 16_384  # raw lines remembered as they are: a service repeats its lin
 MIN_FAMILY_TOKENS = 3  # two templates differing at one position are variants when they share at least two tokens
 MAX_CONTEXT = 64  # distinct neighbouring clusters tracked per distinct line; the rest share one bucket
 OTHER = -(1 << 40)
+WINDOW = 1 << 42  # a context key is the neighbour key plus WINDOW times the window it was met in
 # Masking treats every digit alike (no rule depends on a digit's value) and keeps code locations (Class#48).
 # Two lines equal after mapping every digit outside code locations to 0 (the same "shape") mask identically
 # whenever masking consumed all of those digits. The shape is then the cache key, so fresh parameter values hit
@@ -101,19 +102,18 @@ class _Line:
     cluster: int
     tokens: tuple[str, ...]
     count: int = 0
-    first: int = 0  # when it was first and last added (the number of adds before)
-    last: int = 0
-    # neighbouring lines' Drain clusters: c for the line after, ~c for the line before (bounded, see _bump)
+    # neighbouring lines' Drain clusters: c for the line after, ~c for the line before, plus WINDOW times the
+    # window (bounded, see _bump)
     context: dict[int, int] = field(default_factory=dict)
 
 
-def _bump(context: dict[int, int], neighbour: int, count: int) -> None:
+def _bump(context: dict[int, int], neighbour: int, count: int, window: int) -> None:
     if neighbour in context:
         context[neighbour] += count
     elif len(context) < MAX_CONTEXT:
         context[neighbour] = count
     else:
-        context[OTHER] = context.get(OTHER, 0) + count
+        context[OTHER + window] = context.get(OTHER + window, 0) + count
 
 
 def _distance(row: dict[Hashable, int], n: int, cols: Counter[Hashable], total: int) -> float:
@@ -124,13 +124,29 @@ def _distance(row: dict[Hashable, int], n: int, cols: Counter[Hashable], total: 
     return 0.5 * sum(abs(row.get(o, 0) / n - (m - row.get(o, 0)) / rest) for o, m in cols.items())
 
 
-def _g_test(table: dict[str, dict[Hashable, int]], min_effect: float, per_word: bool) -> float:
-    """-log10 p of a G-test of independence between a position's words and the neighbouring clusters
-    (chi-square tail by the Wilson-Hilferty approximation); 0 when the dependence is weak (under `min_effect`):
-    with enough lines any dependence is significant, a statement's own context is strong. The effect is, with
+def _g_test(tables: list[dict[str, dict[Hashable, int]]], min_effect: float, per_word: bool) -> float:
+    """-log10 p of a G-test of independence between a position's words and the neighbouring clusters, one table
+    per window of the stream, their statistics and degrees of freedom summed (chi-square tail by the
+    Wilson-Hilferty approximation); 0 when the dependence is weak in every window (under `min_effect`): with
+    enough lines any dependence is significant, a statement's own context is strong. The effect is, with
     `per_word`, the largest total variation distance between one word's neighbours and the other words' (a
     statement met once beside 600 lines of another is as different as it can be), else Cramer's V of the whole
     table (which a dominant word dilutes)."""
+    g, dof, strong = 0.0, 0, False
+    for table in tables:
+        g_one, dof_one, strong_one = _g_statistic(table, min_effect, per_word)
+        g, dof, strong = g + g_one, dof + dof_one, strong or strong_one
+    if not strong or dof <= 0:
+        return 0.0
+    h = 2 / (9 * dof)
+    z = ((max(g, 0.0) / dof) ** (1 / 3) - (1 - h)) / math.sqrt(h)
+    p = 0.5 * math.erfc(z / math.sqrt(2))
+    return -math.log10(max(p, 1e-300))
+
+
+def _g_statistic(table: dict[str, dict[Hashable, int]], min_effect: float, per_word: bool
+                 ) -> tuple[float, int, bool]:
+    """(G, degrees of freedom, whether the effect reaches `min_effect`) of one window's table."""
     rows = {v: sum(c.values()) for v, c in table.items()}
     cols: Counter[Hashable] = Counter()
     for c in table.values():
@@ -138,17 +154,13 @@ def _g_test(table: dict[str, dict[Hashable, int]], min_effect: float, per_word: 
     total = sum(rows.values())
     dof = (len(rows) - 1) * (len(cols) - 1)
     if dof <= 0 or total == 0:
-        return 0.0
+        return 0.0, 0, False
     g = 2 * sum(n * math.log(n * total / (rows[v] * cols[o])) for v, c in table.items() for o, n in c.items() if n)
     if per_word:
-        if max(_distance(c, rows[v], cols, total) for v, c in table.items()) < min_effect:
-            return 0.0
-    elif g < min_effect ** 2 * total * (min(len(rows), len(cols)) - 1):
-        return 0.0
-    h = 2 / (9 * dof)
-    z = ((max(g, 0.0) / dof) ** (1 / 3) - (1 - h)) / math.sqrt(h)
-    p = 0.5 * math.erfc(z / math.sqrt(2))
-    return -math.log10(max(p, 1e-300))
+        strong = max(_distance(c, rows[v], cols, total) for v, c in table.items()) >= min_effect
+    else:
+        strong = g >= min_effect ** 2 * total * (min(len(rows), len(cols)) - 1)
+    return g, dof, strong
 
 
 @dataclass(frozen=True)
@@ -172,8 +184,8 @@ class MinerConfig:
     empty_groups: bool = True  # mask an empty group, () or [], as an absent value (masking.EMPTY_GROUP)
     # a neighbour whose template carries the position's words is known without them (the same parameter again)
     carried_words: bool = True
-    # compare a position's words only by the neighbours that were logged while each word's lines were
-    same_stretch: bool = True
+    # compare a position's words within each window of the stream (`PatternMiner.start_window`), not across
+    by_window: bool = True
 
 
 class PatternMiner:
@@ -206,13 +218,19 @@ class PatternMiner:
         self._family: dict[int, int] = {}  # neighbour key (c after, ~c before) -> its family's key
         self._templates_of: dict[int, list[str]] = {}  # drain cluster -> its template tokens, at assign()
         self._carriers: dict[str, set[int]] = {}  # a token or word piece -> the clusters whose template has it
-        self._added = 0  # adds so far: the clock of `_Line.first` and `last`
-        self._spans: dict[int, tuple[int, int]] = {}  # drain cluster -> (first, last) of its lines, at assign()
+        self._window = 0  # WINDOW times the number of windows started
 
     def preprocess(self, message: str) -> str:
         cfg = self.config
         return mask_variables(strip_prefix(message.strip()), cfg.host_port, cfg.dot_leader, cfg.dates,
                               cfg.empty_groups)[:2000]
+
+    def start_window(self) -> None:
+        """The lines added from now on are another window of the stream (a baseline, then an incident): they are
+        not the neighbours of the lines before, and a position's words are compared within each window."""
+        if self._context and self.config.by_window:
+            self._window += WINDOW
+            self._previous = None
 
     def add(self, message: str, count: int = 1) -> int:
         """The line key of `message` (counted `count` times: pre-aggregated rows carry their count)."""
@@ -234,11 +252,9 @@ class PatternMiner:
         if self._context:
             before = self._previous
             if before is not None:  # what a statement's lines sit between: the clusters before and after them
-                _bump(line.context, ~before.cluster, count)
-                _bump(before.context, line.cluster, count)
+                _bump(line.context, ~before.cluster + self._window, count, self._window)
+                _bump(before.context, line.cluster + self._window, count, self._window)
             self._previous = line
-            line.last = self._added
-            self._added += 1
         self._assignment = None
         return key
 
@@ -263,7 +279,7 @@ class PatternMiner:
         return tuple(masked.split())
 
     def _new_line(self, cluster: int, tokens: tuple[str, ...]) -> int:
-        self._lines.append(_Line(cluster, tokens, first=self._added, last=self._added))
+        self._lines.append(_Line(cluster, tokens))
         return len(self._lines) - 1
 
     def _drain_template(self, cluster: int) -> list[str]:
@@ -280,10 +296,6 @@ class PatternMiner:
         self._templates_of = {c: self._drain_template(c) for c in by_cluster} if self._context else {}
         self._family = _families(self._templates_of) if self._context and self.config.families else {}
         self._carriers = {}
-        self._spans = {}
-        if self._context and self.config.same_stretch:
-            for c, keys in by_cluster.items():
-                self._spans[c] = (min(self._lines[k].first for k in keys), max(self._lines[k].last for k in keys))
         if self._context and self.config.carried_words:
             for c, tokens in self._templates_of.items():
                 for t in tokens:
@@ -378,10 +390,11 @@ class PatternMiner:
         flow: the statements of the lines just before and after them must depend on the word (see `_g_test`),
         unlikely (under 10**-threshold) were they independent. A neighbour is known by its family, so that a
         neighbour carrying the same parameter (a line led by the user name, one Drain cluster per user) is no
-        evidence either, nor one whose template carries the word itself (`_carried`), nor one logged throughout
-        another stretch of the stream (`_same_stretch`). Then a part is examined again on its own (its other
-        positions may hold the next level's evidence). A user name, a host name or true/false with nothing that
-        depends on it stays a parameter."""
+        evidence either, nor one whose template carries the word itself (`_carried`). The words are compared
+        within each window of the stream, then the evidence of all windows summed (a word met only in one window
+        is compared with the words of that window: the stream changed, which says nothing about the word). Then a
+        part is examined again on its own (its other positions may hold the next level's evidence). A user name, a
+        host name or true/false with nothing that depends on it stays a parameter."""
         chosen: set[int] = set()
         todo = [lines]
         family = self._family
@@ -396,15 +409,15 @@ class PatternMiner:
                 if len(words) < 2 or not all(_WORD.match(v) for v in words):
                     continue
                 carried = self._carried(words)
-                table: dict[str, dict[Hashable, int]] = defaultdict(dict)
+                tables: dict[int, dict[str, dict[Hashable, int]]] = defaultdict(lambda: defaultdict(dict))
                 for v, k in zip(column, group, strict=True):
-                    row = table[v]
                     for o, n in self._lines[k].context.items():
+                        window = (o + WINDOW // 2) // WINDOW
+                        o -= window * WINDOW
+                        row = tables[window][v]
                         key: Hashable = carried.get(o) or family.get(o, o)
                         row[key] = row.get(key, 0) + n
-                if self._spans:
-                    table = self._same_stretch(table, column, group, carried)
-                score = _g_test(table, self.config.min_effect, self.config.word_effect)
+                score = _g_test(list(tables.values()), self.config.min_effect, self.config.word_effect)
                 if score > best_score:
                     best, best_score = p, score
             if best < 0:
@@ -415,38 +428,6 @@ class PatternMiner:
                 parts[self._lines[k].tokens[best]].append(k)
             todo += [part for part in parts.values() if len(part) > 1]
         return chosen
-
-    def _same_stretch(self, table: dict[str, dict[Hashable, int]], column: list[str], group: list[int],
-                      carried: dict[int, Hashable]) -> dict[str, dict[Hashable, int]]:
-        """The table without the neighbours logged throughout another stretch of the stream than the one all the
-        words share: a word first met after the stream changed (as from a baseline to an incident window) meets
-        only the new background, which says nothing about the word. A neighbour met briefly beside a word (a
-        statement logged once) is where that word sits, and stays. A neighbour's stretch is its Drain clusters'
-        first to last line; a word's, its lines' first to last and the lines just before and after. Words that
-        share no stretch at all are compared by all their neighbours: that is all there is."""
-        starts: dict[str, int] = {}
-        ends: dict[str, int] = {}
-        for v, k in zip(column, group, strict=True):
-            line = self._lines[k]
-            starts[v] = min(starts.get(v, line.first), line.first)
-            ends[v] = max(ends.get(v, line.last), line.last)
-        lo, hi = max(starts.values()) - 1, min(ends.values()) + 1
-        if lo > hi:  # no stretch they all share: where each sits is all there is
-            return table
-        family = self._family
-        spans: dict[Hashable, tuple[int, int]] = {}
-        for k in group:
-            for o in self._lines[k].context:
-                span = self._spans.get(o if o >= 0 else ~o)
-                if span is None:
-                    continue
-                key: Hashable = carried.get(o) or family.get(o, o)
-                a, b = spans.get(key, span)
-                spans[key] = (min(a, span[0]), max(b, span[1]))
-        # kept: a neighbour logged during the shared stretch, or one whose own stretch is shorter than it
-        keep = {key for key, (a, b) in spans.items() if (a <= hi and b >= lo) or b - a < hi - lo}
-        kept = {v: {key: n for key, n in row.items() if key in keep} for v, row in table.items()}
-        return {v: row for v, row in kept.items() if row}
 
     def _carried(self, words: set[str]) -> dict[int, Hashable]:
         """Neighbour key -> its key without the words: for the neighbours whose template carries one of `words`
