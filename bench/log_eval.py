@@ -103,6 +103,9 @@ class NewPatterns:
     lines: int  # their lines
     spurious: int  # of those lines, the ones whose true event the first window had: a known event split off
     missed: int  # lines of events new in the second window that went into a pattern the first window had
+    # of the new patterns, those no distinct truly new event accounts for (patterns minus a maximum matching of
+    # new patterns to the truly new events they hold): a new pattern beyond one per truly new event is an over-split
+    extra: int = 0
 
 
 def new_patterns(predicted: Sequence[Hashable], truth: Sequence[Hashable], half: int) -> NewPatterns:
@@ -110,7 +113,29 @@ def new_patterns(predicted: Sequence[Hashable], truth: Sequence[Hashable], half:
     old, old_events = set(predicted[:half]), set(truth[:half])
     new = [(p, t) for p, t in zip(predicted[half:], truth[half:], strict=True) if p not in old]
     missed = sum(1 for p, t in zip(predicted[half:], truth[half:], strict=True) if p in old and t not in old_events)
-    return NewPatterns(len({p for p, _ in new}), len(new), sum(1 for _, t in new if t in old_events), missed)
+    holds: dict[Hashable, set[Hashable]] = defaultdict(set)  # new pattern -> the truly new events it holds
+    for p, t in new:
+        events = holds[p]
+        if t not in old_events:
+            events.add(t)
+    extra = len(holds) - _matching(holds)
+    return NewPatterns(len(holds), len(new), sum(1 for _, t in new if t in old_events), missed, extra)
+
+
+def _matching(holds: dict[Hashable, set[Hashable]]) -> int:
+    """Size of a maximum matching of patterns to events they hold (augmenting paths; the sets are small)."""
+    owner: dict[Hashable, Hashable] = {}
+
+    def place(p: Hashable, seen: set[Hashable]) -> bool:
+        for t in holds[p]:
+            if t not in seen:
+                seen.add(t)
+                if t not in owner or place(owner[t], seen):
+                    owner[t] = p
+                    return True
+        return False
+
+    return sum(place(p, set()) for p in holds)
 
 
 Parser = Callable[[list[str]], tuple[list[object], list[str]]]

@@ -96,3 +96,58 @@ def test_dates_inside_messages_do_not_split() -> None:
         "Sun Jul 24 02:38:22 2005", "Mon Jul 25 10:11:12 PDT 2005", "2017-05-16 05:00:00", "Jul 26, 2005",
         "24/Jul/2005:02:38:22 -0700", "Tue, 26 Jul 2005 09:00:01 +0200") for _ in range(60)] + _noise(rng, 200), 6)
     assert _patterns(lines, "audit") == {"audit for host cp-<*> from <*> done"}
+
+
+def test_a_neighbour_carrying_the_same_parameter_elsewhere_is_no_evidence() -> None:
+    """The line after each session line carries the user twice (`alice : cron job for alice started`): Drain keeps
+    one cluster per user there, and the templates differ at two positions, so they are not one family. The
+    neighbours depend on the user only because they hold the same parameter: the session line stays one pattern."""
+    rng = random.Random(1)
+    lines: list[str] = []
+    for _ in range(300):
+        user = rng.choice(USERS)
+        lines += [f"session opened for user {user} uid {1000 + USERS.index(user)} by sshd",
+                  f"{user} : cron job for {user} started", *_noise(rng, rng.randint(0, 2))]
+    assert len(_patterns(lines, "session")) == 1, _patterns(lines, "session")
+
+
+def _two_windows(first: list[str], second: list[str]) -> tuple[PatternMiner, list[int]]:
+    """One miner over a baseline and an incident window, as the log analyst mines them: pattern id per line."""
+    miner = PatternMiner()
+    keys = [miner.add(line) for line in first]
+    miner.start_window()
+    keys += [miner.add(line) for line in second]
+    assignment = miner.assign()
+    return miner, [assignment[k] for k in keys]
+
+
+@pytest.mark.parametrize(("n1", "n2"), [(300, 300), (300, 900), (900, 300), (40, 40)])
+def test_a_value_first_met_in_the_second_window_is_no_new_statement(n1: int, n2: int) -> None:
+    """The second window has other background lines, and users and a flag value the first never had. Those
+    values' lines sit beside the second window's background only because they came then; within that window every
+    value's lines behave alike. One pattern each, none new."""
+    rng = random.Random(n1 + n2)
+    first = [line for _ in range(n1) for line in (f"session opened for user {rng.choice(USERS[:4])} by sshd",
+                                                  f"feature sync is enabled for tenant t{rng.randint(100, 999)}",
+                                                  *_noise(rng, 1))]
+    second = [line for _ in range(n2) for line in (f"session opened for user {rng.choice(USERS)} by sshd",
+                                                   f"feature sync is {rng.choice(['enabled', 'disabled'])} for tenant"
+                                                   f" t{rng.randint(100, 999)}", f"disk {rng.randint(1, 9)} check ok")]
+    miner, ids = _two_windows(first, second)
+    lines = first + second
+    for prefix in ("session", "feature"):
+        got = {p for p, line in zip(ids, lines, strict=True) if line.startswith(prefix)}
+        assert len(got) == 1, {miner.template(p) for p in got}
+
+
+def test_a_statement_new_in_the_second_window_is_still_told_apart() -> None:
+    """Compared within the second window, a word whose lines sit beside other statements there is split."""
+    rng = random.Random(3)
+    first = [line for _ in range(300) for line in (f"job {rng.randint(1, 99)} state running", *_noise(rng, 1))]
+    second = [line for _ in range(300) for line in (f"job {rng.randint(1, 99)} state running", *_noise(rng, 1),
+                                                    *([f"job {rng.randint(1, 99)} state failed",
+                                                       f"retry scheduled in {rng.randint(1, 9)} s"]
+                                                      if rng.random() < 0.3 else []))]
+    miner, ids = _two_windows(first, second)
+    got = {miner.template(p) for p, line in zip(ids, first + second, strict=True) if line.startswith("job")}
+    assert got == {"job <*> state running", "job <*> state failed"}, got

@@ -46,6 +46,11 @@ def test_new_patterns_between_two_windows_are_counted_against_the_truth() -> Non
     n = new_patterns(predicted, truth, 3)
     assert (n.patterns, n.lines, n.spurious, n.missed) == (2, 3, 1, 0)
     assert new_patterns(["a", "b", "a", "b"], ["A", "B", "A", "C"], 2).missed == 1  # C went into b
+    # extra: new patterns beyond one per truly new event: c (a known event) and one of d/e (D split in two)
+    n = new_patterns(["a", "a", "c", "d", "e", "f"], ["A", "A", "A", "D", "D", "F"], 2)
+    assert (n.patterns, n.spurious, n.extra) == (4, 1, 2)
+    # two new events in one pattern and one new event split in two do not cancel out
+    assert new_patterns(["a", "x", "x", "y", "z"], ["A", "P", "Q", "R", "R"], 1).extra == 1
 
 
 def test_no_more_spurious_new_patterns_than_drain3_between_fault_free_halves() -> None:

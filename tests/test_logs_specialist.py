@@ -227,3 +227,17 @@ def test_nezha_exception_cases_show_the_code_path_that_stopped() -> None:
             assert all(e["trace_id"] and e["instance"].startswith(label["service"]) for e in drop.exemplars)
             if case == cases[0]:
                 assert logs.analyse(source, ctx) == result  # deterministic: same findings, same order
+
+
+def test_users_first_met_in_the_incident_beside_other_lines_are_no_new_pattern() -> None:
+    """The incident window has other background lines and users the baseline never had: the analyst mines the two
+    windows apart (the users are compared within each), so the session lines stay the baseline's pattern."""
+    rng = random.Random(7)
+    users = ["root", "alice", "bob", "news", "cyrus", "guest", "test"]
+    base = [line for _ in range(300) for line in (f"session opened for user {rng.choice(users[:4])} by sshd",
+                                                  f"worker {rng.randint(1, 9)} heartbeat in {rng.randint(1, 99)} ms")]
+    incident = [line for _ in range(300) for line in (f"session opened for user {rng.choice(users)} by sshd",
+                                                      f"disk {rng.randint(1, 9)} check ok")]
+    source = MemorySource(spread(base, BASE, "auth") + spread(incident, INCIDENT, "auth"))
+    new = [f for f in logs.analyse(source, CTX).findings if f.kind == "log.new_pattern"]
+    assert not [f for f in new if "session" in str(f.model_dump())], [f.title for f in new]

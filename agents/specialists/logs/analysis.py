@@ -156,7 +156,13 @@ def _analyse(source: TelemetrySource, ctx: AnalysisContext) -> SpecialistResult:
     if not base_lines:
         notes.append("no baseline log lines: every pattern looks new; rates cannot be compared")
     miner = PatternMiner()
-    keys = [miner.add(r.message, n) for r, _, n in observations]
+    keys = [0] * len(observations)
+    for window in (False, True):  # the baseline, then the incident: a window of its own (see start_window)
+        if window:
+            miner.start_window()
+        for i, (r, incident, n) in enumerate(observations):
+            if incident == window:
+                keys[i] = miner.add(r.message, n)
     assignment = miner.assign()
     if miner.saturated:
         notes.append("logs: too many distinct lines to track each; the rarest share an overflow pattern")

@@ -8,7 +8,10 @@
      on evidence that the lines with each word are distinct statements: the statements of the lines before and
      after them depend on the word (the strength measured per word so that a dominant word does not hide a rare
      one). Never on how few words it holds, nor on other parameters that come with each word (a user and its uid,
-     a host and its address co-vary: one piece of information): a user name, a flag, a weekday stays a parameter;
+     a host and its address co-vary: one piece of information): a user name, a flag, a weekday stays a parameter.
+     A neighbour that carries the words itself (one Drain cluster per user) is known without them, and the words
+     are compared within each window of the stream (`start_window`: a baseline, an incident), never across: a
+     value first met in the second window meets that window's lines, which says nothing about the value;
      a position holding only code locations (OrderServiceImpl#88) is split too: each is its own log statement;
    - merge: clusters whose templates are equal once runs of wildcards are collapsed and bracketed wildcards
      ("(<*>)", an optional group) dropped are one pattern (variable-length parameters, optional groups).
@@ -22,6 +25,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, defaultdict
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 
 from drain3 import TemplateMiner
@@ -38,6 +42,7 @@ MAX_SEEN = 16_384  # raw lines remembered as they are: a service repeats its lin
 MIN_FAMILY_TOKENS = 3  # two templates differing at one position are variants when they share at least two tokens
 MAX_CONTEXT = 64  # distinct neighbouring clusters tracked per distinct line; the rest share one bucket
 OTHER = -(1 << 40)
+WINDOW = 1 << 42  # a context key is the neighbour key plus WINDOW times the window it was met in
 # Masking treats every digit alike (no rule depends on a digit's value) and keeps code locations (Class#48).
 # Two lines equal after mapping every digit outside code locations to 0 (the same "shape") mask identically
 # whenever masking consumed all of those digits. The shape is then the cache key, so fresh parameter values hit
@@ -49,6 +54,8 @@ _CODE_TOKEN = re.compile(r"^[\w.$\[\]/-]*[A-Za-z]#\d+$")  # a code location: one
 _WILDCARD_RUN = re.compile(r"<\*>(?:\s+<\*>)+")
 # a token that is only a wildcard in brackets, "(<*>)" or "[<*>]": an optional count or id some lines carry
 _OPTIONAL_GROUP = re.compile(r"(?:^|\s)[(\[]<\*>[)\]](?=\s|$)")
+_PIECES = re.compile(r"(\W+)")  # a token's word pieces ("/home/alice" -> home, alice) and what separates them
+_CARRIED = "\0"  # a word a neighbouring template carries, in that template's key
 
 
 def _families(templates: dict[int, list[str]]) -> dict[int, int]:
@@ -95,20 +102,21 @@ class _Line:
     cluster: int
     tokens: tuple[str, ...]
     count: int = 0
-    # neighbouring lines' Drain clusters: c for the line after, ~c for the line before (bounded, see _bump)
+    # neighbouring lines' Drain clusters: c for the line after, ~c for the line before, plus WINDOW times the
+    # window (bounded, see _bump)
     context: dict[int, int] = field(default_factory=dict)
 
 
-def _bump(context: dict[int, int], neighbour: int, count: int) -> None:
+def _bump(context: dict[int, int], neighbour: int, count: int, window: int) -> None:
     if neighbour in context:
         context[neighbour] += count
     elif len(context) < MAX_CONTEXT:
         context[neighbour] = count
     else:
-        context[OTHER] = context.get(OTHER, 0) + count
+        context[OTHER + window] = context.get(OTHER + window, 0) + count
 
 
-def _distance(row: dict[int, int], n: int, cols: Counter[int], total: int) -> float:
+def _distance(row: dict[Hashable, int], n: int, cols: Counter[Hashable], total: int) -> float:
     """Total variation distance between one word's neighbouring clusters and the other words' ones."""
     rest = total - n
     if rest <= 0 or n <= 0:
@@ -116,31 +124,43 @@ def _distance(row: dict[int, int], n: int, cols: Counter[int], total: int) -> fl
     return 0.5 * sum(abs(row.get(o, 0) / n - (m - row.get(o, 0)) / rest) for o, m in cols.items())
 
 
-def _g_test(table: dict[str, dict[int, int]], min_effect: float, per_word: bool) -> float:
-    """-log10 p of a G-test of independence between a position's words and the neighbouring clusters
-    (chi-square tail by the Wilson-Hilferty approximation); 0 when the dependence is weak (under `min_effect`):
-    with enough lines any dependence is significant, a statement's own context is strong. The effect is, with
+def _g_test(tables: list[dict[str, dict[Hashable, int]]], min_effect: float, per_word: bool) -> float:
+    """-log10 p of a G-test of independence between a position's words and the neighbouring clusters, one table
+    per window of the stream, their statistics and degrees of freedom summed (chi-square tail by the
+    Wilson-Hilferty approximation); 0 when the dependence is weak in every window (under `min_effect`): with
+    enough lines any dependence is significant, a statement's own context is strong. The effect is, with
     `per_word`, the largest total variation distance between one word's neighbours and the other words' (a
     statement met once beside 600 lines of another is as different as it can be), else Cramer's V of the whole
     table (which a dominant word dilutes)."""
-    rows = {v: sum(c.values()) for v, c in table.items()}
-    cols: Counter[int] = Counter()
-    for c in table.values():
-        cols.update(c)
-    total = sum(rows.values())
-    dof = (len(rows) - 1) * (len(cols) - 1)
-    if dof <= 0 or total == 0:
-        return 0.0
-    g = 2 * sum(n * math.log(n * total / (rows[v] * cols[o])) for v, c in table.items() for o, n in c.items() if n)
-    if per_word:
-        if max(_distance(c, rows[v], cols, total) for v, c in table.items()) < min_effect:
-            return 0.0
-    elif g < min_effect ** 2 * total * (min(len(rows), len(cols)) - 1):
+    g, dof, strong = 0.0, 0, False
+    for table in tables:
+        g_one, dof_one, strong_one = _g_statistic(table, min_effect, per_word)
+        g, dof, strong = g + g_one, dof + dof_one, strong or strong_one
+    if not strong or dof <= 0:
         return 0.0
     h = 2 / (9 * dof)
     z = ((max(g, 0.0) / dof) ** (1 / 3) - (1 - h)) / math.sqrt(h)
     p = 0.5 * math.erfc(z / math.sqrt(2))
     return -math.log10(max(p, 1e-300))
+
+
+def _g_statistic(table: dict[str, dict[Hashable, int]], min_effect: float, per_word: bool
+                 ) -> tuple[float, int, bool]:
+    """(G, degrees of freedom, whether the effect reaches `min_effect`) of one window's table."""
+    rows = {v: sum(c.values()) for v, c in table.items()}
+    cols: Counter[Hashable] = Counter()
+    for c in table.values():
+        cols.update(c)
+    total = sum(rows.values())
+    dof = (len(rows) - 1) * (len(cols) - 1)
+    if dof <= 0 or total == 0:
+        return 0.0, 0, False
+    g = 2 * sum(n * math.log(n * total / (rows[v] * cols[o])) for v, c in table.items() for o, n in c.items() if n)
+    if per_word:
+        strong = max(_distance(c, rows[v], cols, total) for v, c in table.items()) >= min_effect
+    else:
+        strong = g >= min_effect ** 2 * total * (min(len(rows), len(cols)) - 1)
+    return g, dof, strong
 
 
 @dataclass(frozen=True)
@@ -162,6 +182,10 @@ class MinerConfig:
     dot_leader: bool = True  # mask the value after a dot leader (depth.......0) alone (masking.DOT_LEADER)
     dates: bool = True  # mask a date or time inside a message as one variable (masking.DATE_TIME)
     empty_groups: bool = True  # mask an empty group, () or [], as an absent value (masking.EMPTY_GROUP)
+    # a neighbour whose template carries the position's words is known without them (the same parameter again)
+    carried_words: bool = True
+    # compare a position's words within each window of the stream (`PatternMiner.start_window`), not across
+    by_window: bool = True
 
 
 class PatternMiner:
@@ -192,11 +216,21 @@ class PatternMiner:
         # drain cluster -> (split positions, split values -> pattern id, pattern id of the unsplit rest)
         self._routes: dict[int, tuple[list[int], dict[tuple[str, ...], int], int | None]] = {}
         self._family: dict[int, int] = {}  # neighbour key (c after, ~c before) -> its family's key
+        self._templates_of: dict[int, list[str]] = {}  # drain cluster -> its template tokens, at assign()
+        self._carriers: dict[str, set[int]] = {}  # a token or word piece -> the clusters whose template has it
+        self._window = 0  # WINDOW times the number of windows started
 
     def preprocess(self, message: str) -> str:
         cfg = self.config
         return mask_variables(strip_prefix(message.strip()), cfg.host_port, cfg.dot_leader, cfg.dates,
                               cfg.empty_groups)[:2000]
+
+    def start_window(self) -> None:
+        """The lines added from now on are another window of the stream (a baseline, then an incident): they are
+        not the neighbours of the lines before, and a position's words are compared within each window."""
+        if self._context and self.config.by_window:
+            self._window += WINDOW
+            self._previous = None
 
     def add(self, message: str, count: int = 1) -> int:
         """The line key of `message` (counted `count` times: pre-aggregated rows carry their count)."""
@@ -218,8 +252,8 @@ class PatternMiner:
         if self._context:
             before = self._previous
             if before is not None:  # what a statement's lines sit between: the clusters before and after them
-                _bump(line.context, ~before.cluster, count)
-                _bump(before.context, line.cluster, count)
+                _bump(line.context, ~before.cluster + self._window, count, self._window)
+                _bump(before.context, line.cluster + self._window, count, self._window)
             self._previous = line
         self._assignment = None
         return key
@@ -259,8 +293,14 @@ class PatternMiner:
         by_cluster: dict[int, list[int]] = defaultdict(list)
         for key, line in enumerate(self._lines):
             by_cluster[line.cluster].append(key)
-        self._family = (_families({c: self._drain_template(c) for c in by_cluster})
-                        if self._context and self.config.families else {})
+        self._templates_of = {c: self._drain_template(c) for c in by_cluster} if self._context else {}
+        self._family = _families(self._templates_of) if self._context and self.config.families else {}
+        self._carriers = {}
+        if self._context and self.config.carried_words:
+            for c, tokens in self._templates_of.items():
+                for t in tokens:
+                    for piece in {t, *_PIECES.split(t)}:
+                        self._carriers.setdefault(piece, set()).add(c)
         groups: dict[str, list[int]] = {}
         order: list[str] = []
         routes: dict[int, tuple[list[int], dict[tuple[str, ...], str], str | None]] = {}
@@ -350,8 +390,11 @@ class PatternMiner:
         flow: the statements of the lines just before and after them must depend on the word (see `_g_test`),
         unlikely (under 10**-threshold) were they independent. A neighbour is known by its family, so that a
         neighbour carrying the same parameter (a line led by the user name, one Drain cluster per user) is no
-        evidence either. Then a part is examined again on its own (its other positions may hold the next level's
-        evidence). A user name, a host name or true/false with nothing that depends on it stays a parameter."""
+        evidence either, nor one whose template carries the word itself (`_carried`). The words are compared
+        within each window of the stream, then the evidence of all windows summed (a word met only in one window
+        is compared with the words of that window: the stream changed, which says nothing about the word). Then a
+        part is examined again on its own (its other positions may hold the next level's evidence). A user name, a
+        host name or true/false with nothing that depends on it stays a parameter."""
         chosen: set[int] = set()
         todo = [lines]
         family = self._family
@@ -365,13 +408,16 @@ class PatternMiner:
                 words = set(column)
                 if len(words) < 2 or not all(_WORD.match(v) for v in words):
                     continue
-                table: dict[str, dict[int, int]] = defaultdict(dict)
+                carried = self._carried(words)
+                tables: dict[int, dict[str, dict[Hashable, int]]] = defaultdict(lambda: defaultdict(dict))
                 for v, k in zip(column, group, strict=True):
-                    row = table[v]
                     for o, n in self._lines[k].context.items():
-                        o = family.get(o, o)
-                        row[o] = row.get(o, 0) + n
-                score = _g_test(table, self.config.min_effect, self.config.word_effect)
+                        window = (o + WINDOW // 2) // WINDOW
+                        o -= window * WINDOW
+                        row = tables[window][v]
+                        key: Hashable = carried.get(o) or family.get(o, o)
+                        row[key] = row.get(key, 0) + n
+                score = _g_test(list(tables.values()), self.config.min_effect, self.config.word_effect)
                 if score > best_score:
                     best, best_score = p, score
             if best < 0:
@@ -382,6 +428,19 @@ class PatternMiner:
                 parts[self._lines[k].tokens[best]].append(k)
             todo += [part for part in parts.values() if len(part) > 1]
         return chosen
+
+    def _carried(self, words: set[str]) -> dict[int, Hashable]:
+        """Neighbour key -> its key without the words: for the neighbours whose template carries one of `words`
+        (as a token or a word piece of one: `alice : cron for /home/alice`). Such a neighbour depends on the word
+        only because it holds the same parameter (one Drain cluster per user), which is no evidence; each word's
+        lines then meet the same neighbour. Every neighbour carrying any of the words is keyed so for every word,
+        so that a constant that happens to equal one of them cannot set the words apart either."""
+        out: dict[int, Hashable] = {}
+        for c in set().union(*(self._carriers.get(w, ()) for w in words)) if self._carriers else ():
+            key = tuple(_CARRIED if t in words else "".join(_CARRIED if p in words else p for p in _PIECES.split(t))
+                        for t in self._templates_of[c])
+            out[c], out[~c] = (True, key), (False, key)
+        return out
 
     def template(self, pattern_id: int) -> str:
         self.assign()
