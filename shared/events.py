@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.incident_parts import Execution, Notification, RoundState
-from shared.models import Alert, Event, Finding, Proposal, ReadCounts, Report
+from shared.models import Alert, Event, Finding, Proposal, ReadCounts, RecoveryEvidence, Report
 
 if TYPE_CHECKING:
     from shared.incident_state import IncidentState
@@ -371,13 +371,14 @@ class RemediationExecuted(EventPayload):
     verification: str = ""
     approved_by: str = ""
     at: float
+    dry_run: bool = False  # the runner only recorded its plan
 
     def summary_line(self) -> str:
         return self.outcome[:200]
 
     def apply(self, state: "IncidentState", event: Event) -> None:
         state.executions.setdefault(self.proposal_id, Execution("executed", self.outcome, self.at, self.approved_by,
-                                                                self.verification))
+                                                                self.verification, self.dry_run))
 
 
 class RemediationFailed(EventPayload):
@@ -396,16 +397,29 @@ class RemediationFailed(EventPayload):
 
 
 class RemediationVerified(EventPayload):
+    """The recovery check of an executed action: its outcome, the sentence saying it and the numbers behind it."""
+
     event_types = (REMEDIATION_VERIFIED,)
     phase = 9
     postmortem_label = "recovery verified"
     proposal_id: str
-    verdict: str
+    verdict: str  # the sentence: "recovered: ...", "not recovered: ..." or "inconclusive: ..."
+    outcome: Literal["recovered", "not_recovered", "inconclusive", ""] = ""  # "": recorded before outcomes were
+    evidence: RecoveryEvidence | None = None
+
+    @property
+    def result(self) -> str:
+        """The outcome, read from the sentence for a check recorded without one."""
+        if self.outcome:
+            return self.outcome
+        return next((o for o, p in (("not_recovered", "not recovered"), ("recovered", "recovered"))
+                     if self.verdict.startswith(p)), "inconclusive")
 
     def summary_line(self) -> str:
         return self.verdict[:200]
 
     def apply(self, state: "IncidentState", event: Event) -> None:
+        state.verified.setdefault(self.proposal_id, self)
         if self.proposal_id in state.executions:
             state.executions[self.proposal_id].verification = self.verdict
 
@@ -418,11 +432,14 @@ class NotificationRecorded(EventPayload):
     channel: str
     detail: str = ""
     round: int = 1
+    about: str = ""  # "": the round's report; "recovery:<proposal id>": that action's recovery check
 
     def summary_line(self) -> str:
         return f"{self.channel}: {self.detail}"[:200]
 
     def apply(self, state: "IncidentState", event: Event) -> None:
+        if self.about:
+            state.notified.add(self.about)
         state.notifications.append(Notification("sent" if event.type == NOTIFICATION_SENT else "failed",
                                                 self.channel, self.detail))
 

@@ -168,6 +168,23 @@ class SimilarIncident(Model):
     shared: list[str] = Field(default_factory=list)  # signature terms both share, heaviest first
 
 
+class RecoveryEvidence(Model):
+    """The numbers a recovery check compared: the alerting SLI after the action, during the incident and in the
+    baseline (each None when no point of it was read), against the alert's threshold when it states one."""
+
+    metric: str
+    window_s: float  # how long after the action the SLI was read
+    points_after: int = 0
+    after_last: list[float] = Field(default_factory=list)  # the last points after the action, oldest first
+    after_mean: float | None = None
+    incident_mean: float | None = None  # from the alert's onset to the action
+    incident_peak: float | None = None
+    baseline_mean: float | None = None
+    threshold: float | None = None
+    higher_is_worse: bool = True
+    dry_run: bool = False  # the action only recorded its plan: the SLI moved (or not) on its own
+
+
 class ReadCounts(Model):
     """What telemetry reads cost (shared/telemetry/metered.py): reads made, API requests and bytes billed where the
     source can tell, records read per signal, and reads refused once a budget cap was reached (`cap` names it)."""
