@@ -64,6 +64,7 @@ def describe(incident_id: str, score: float, state: IncidentState | None, shared
     top = report.causes[0] if report is not None and report.causes else None
     actions: list[str] = []
     verdicts: list[str] = []
+    outcomes: list[str] = []
     for pid in sorted(state.proposals):
         p = state.proposals[pid]
         decision, execution = state.decisions.get(pid), state.executions.get(pid)
@@ -71,14 +72,16 @@ def describe(incident_id: str, score: float, state: IncidentState | None, shared
         if execution is not None:
             actions.append(f"{what}: {execution.status}" + (f" (approved by {execution.approved_by})"
                                                              if execution.approved_by else ""))
-            if execution.verification:
-                verdicts.append(execution.verification)
+            checked = state.verified.get(pid)
+            if checked is not None:  # the recovery check's verdict; a pending one says nothing yet
+                verdicts.append(checked.verdict)
+                outcomes.append(checked.result)
         elif decision is not None:
             actions.append(f"{what}: {'approved, not run' if decision.decision == 'approve' else 'denied'}")
     worked: bool | None = None
-    if any(v.startswith("recovered") for v in verdicts):
+    if "recovered" in outcomes:
         worked = True
-    elif any(v.startswith("not recovered") for v in verdicts):
+    elif "not_recovered" in outcomes:
         worked = False
     return similar.model_copy(update={
         "opened_at": state.opened_at, "root_cause": f"{top.service}: {top.title}" if top else "",

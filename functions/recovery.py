@@ -88,7 +88,9 @@ def follow_up(p: Pipeline, incident: IncidentHandle, proposal_id: str, window_s:
     state = incident.state
     verified = state.verified[proposal_id]
     if p.notifier is not None and f"recovery:{proposal_id}" not in state.notified:
-        notify(p.notifier, p.base_url, incident, proposal_id, verified)
+        me = uuid.uuid4().hex  # a concurrent sweep's notice is not sent twice
+        if p.store.claim(f"notify:recovery:{state.incident_id}:{proposal_id}", me, CLAIM_TTL_S) == me:
+            notify(p.notifier, p.base_url, incident, proposal_id, verified)
     if verified.result == "not_recovered" and state.status == "open":
         reopen(p, incident, proposal_id, window_s)
 

@@ -105,7 +105,17 @@ def actions_card(state: IncidentState, actions: Mapping[str, ActionState]) -> st
     cards = "".join(action_card(p, states[pid]) for pid, p in state.proposals.items())
     runner = ("<p class='muted dry-run'>The executor is a <b>dry run</b>: an approved action records its plan and "
               "changes nothing.</p>" if any(a.dry_run for a in states.values()) else "")
-    return f"<section id=actions><h2>Proposed action</h2>{runner}{cards}</section>"
+    return f"<section id=actions><h2>Proposed action</h2>{runner}{cards}{recovery_html(state)}</section>"
+
+
+def recovery_html(state: IncidentState) -> str:
+    """Each executed action's recovery check: the verdict and the numbers behind it."""
+    from functions.recovery_view import recovery_lines
+
+    rows = "".join(f"<li class='recovery {esc(r.outcome)}'><b>{esc(r.action)}</b>: {esc(r.verdict)}"
+                   + (f"<div class=muted>{esc(r.numbers)}</div>" if r.numbers else "") + "</li>"
+                   for r in recovery_lines(state))
+    return f"<div class=recovery-check><h3>Recovery check</h3><ul>{rows}</ul></div>" if rows else ""
 
 
 def cause_details(state: IncidentState, cause: RankedCause) -> str:

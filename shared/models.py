@@ -181,6 +181,8 @@ class RecoveryEvidence(Model):
     incident_peak: float | None = None
     baseline_mean: float | None = None
     threshold: float | None = None
+    line: float | None = None  # what separated recovered from not: the threshold, or halfway incident-baseline
+    line_from: Literal["threshold", "midpoint", ""] = ""
     higher_is_worse: bool = True
     dry_run: bool = False  # the action only recorded its plan: the SLI moved (or not) on its own
 

@@ -2,8 +2,8 @@
 
 The SLI is read over a window after the action and compared with the incident (from the alert's onset to the
 action) and the baseline before it. Which way is worse is what the incident did: up from the baseline, or down.
-The line that separates recovered from not is the alert's threshold when it states one, else halfway between the
-incident's level and the baseline's.
+The line that separates recovered from not is the alert's threshold when it states one and the baseline stays on
+its good side, else halfway between the incident's level and the baseline's.
 
 - recovered: the last `sustain` points are all on the good side of that line;
 - not recovered: the last point is on the bad side;
@@ -57,8 +57,13 @@ def assess(metric: str, levels: Levels, threshold: float | None, window_s: float
         threshold=threshold, higher_is_worse=worse_up, dry_run=dry_run)
     name = metric.rstrip("/").rsplit("/", 1)[-1] or "the SLI"
     line, what = threshold, "the alert's threshold"
+    if line is not None and baseline_mean is not None and (baseline_mean > line if worse_up else baseline_mean < line):
+        line = None  # the baseline itself breaks it: on the series read, the threshold does not separate normal
+        # from the incident (the alert aggregates otherwise, or in another unit)
     if line is None and incident_mean is not None and baseline_mean is not None and incident_mean != baseline_mean:
         line, what = (incident_mean + baseline_mean) / 2, "halfway between the incident and the baseline"
+    evidence.line = None if line is None else round(line, 6)
+    evidence.line_from = "" if line is None else "threshold" if what.startswith("the alert") else "midpoint"
     context = _context(evidence)
     if len(after) < sustain:
         return "inconclusive", (f"inconclusive: only {len(after)} points of {name} in the {window_s / 60:.0f} min "
