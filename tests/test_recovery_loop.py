@@ -19,6 +19,7 @@ from functions.remediation import Remediation
 from functions.runtime import embedded, make_runner
 from shared.config import Settings
 from shared.incident_state import IncidentState, fold
+from shared.ports import EventStore
 from shared.store.sqlite import SqliteEventStore
 from shared.telemetry.bundle import BundleSource
 
@@ -40,7 +41,7 @@ class Channel:
         return True, "delivered"
 
 
-def act(store: SqliteEventStore, result: TriageResult) -> tuple[str, float]:
+def act(store: EventStore, result: TriageResult) -> tuple[str, float]:
     """Approve and run (dry run) the rollback the report proposes; returns the proposal and when it ran."""
     alert = result.state.first_alert
     assert alert is not None and alert.started_at is not None
@@ -53,7 +54,7 @@ def act(store: SqliteEventStore, result: TriageResult) -> tuple[str, float]:
     return pid, at
 
 
-def sweep_at(store: SqliteEventStore, scenario: Scenario, now: float, channel: Channel | None = None
+def sweep_at(store: EventStore, scenario: Scenario, now: float, channel: Channel | None = None
              ) -> dict[str, list[str]]:
     pipeline, bus = embedded(store, BundleSource(scenario.bundle_dir), clock=lambda: now, notifier=channel)
     out = sweep_all(pipeline, None)
@@ -85,7 +86,7 @@ def recovered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             "early": early, "swept": swept, "again": again, "tmp": tmp}
 
 
-def state_of(store: SqliteEventStore, incident_id: str) -> IncidentState:
+def state_of(store: EventStore, incident_id: str) -> IncidentState:
     return fold(store.load(incident_id))
 
 
@@ -110,7 +111,7 @@ def test_the_channel_is_told_of_the_verdict_once(recovered: dict[str, Any]) -> N
     assert "Recovery check" in text and "recovered" in text and recovered["result"].incident_id in text
 
 
-def resolve(store: SqliteEventStore, scenario: Scenario, at: float) -> None:
+def resolve(store: EventStore, scenario: Scenario, at: float) -> None:
     from shared import topics
 
     doc = json.loads(scenario.alert_path.read_text())
