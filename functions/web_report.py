@@ -152,9 +152,11 @@ def finding_html(state: IncidentState, fid: str) -> str:
             f"<span class=muted>evidence score {f.score:.2f}</span>{href}{widget_html(f.widget, threshold)}</li>")
 
 
-def report_page(state: IncidentState, actions: Mapping[str, ActionState], view: ReportView | None = None) -> str:
+def report_page(state: IncidentState, actions: Mapping[str, ActionState], view: ReportView | None = None,
+                feedback: str = "") -> str:
     """`actions`: each proposal's state (functions/remediation.py `action_states`; {} when approvals are off).
-    `view`: what the report says beyond its causes (default: what the incident's events hold)."""
+    `view`: what the report says beyond its causes (default: what the incident's events hold). `feedback`: the
+    responder feedback section (functions/web_feedback.py), rendered after the causes."""
     report = state.latest_report
     if report is None:
         return page(state.incident_id, f"<h1>Investigating</h1><p class=meta>Incident {esc(state.incident_id)}"
@@ -178,6 +180,7 @@ def report_page(state: IncidentState, actions: Mapping[str, ActionState], view: 
     if report.ruled_out:
         items = "".join(f"<li>{esc(r.service or '(all)')}: {esc(r.reason)}</li>" for r in report.ruled_out)
         parts.append(f"<section><h2>Ruled out</h2><ul>{items}</ul></section>")
+    parts.append(feedback)
     parts.append(similar_html(report))
     if view.coverage:
         parts.append(f"<p class='muted coverage'>Coverage: {esc('; '.join(view.coverage))}</p>")

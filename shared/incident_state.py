@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from shared.events import ApprovalDecided, RemediationVerified, model_of, payload_of, stable_id
+from shared.feedback_events import ActionFeedback, CauseFeedback
 from shared.incident_parts import Execution, Notification, RoundState
 from shared.models import Alert, Event, Finding, Proposal, Report
 
@@ -42,6 +43,8 @@ class IncidentState:
     executions: dict[str, Execution] = field(default_factory=dict)  # proposal id -> outcome
     verified: dict[str, RemediationVerified] = field(default_factory=dict)  # proposal id -> its recovery check
     notified: set[str] = field(default_factory=set)  # what besides reports the channel was told of ("recovery:<id>")
+    cause_feedback: dict[str, CauseFeedback] = field(default_factory=dict)  # who -> their word, latest last
+    action_feedback: dict[str, dict[str, ActionFeedback]] = field(default_factory=dict)  # proposal -> who -> word
     notifications: list[Notification] = field(default_factory=list)
     timeline: list[tuple[float, str, str, str]] = field(default_factory=list)  # (at, type, actor, summary)
 
@@ -71,6 +74,11 @@ class IncidentState:
         """Executed proposals whose recovery is not checked yet -> when they ran."""
         return {pid: e.at for pid, e in sorted(self.executions.items())
                 if e.status == "executed" and pid not in self.verified}
+
+    @property
+    def cause_verdict(self) -> CauseFeedback | None:
+        """The latest word on the named cause (None: nobody said)."""
+        return next(reversed(self.cause_feedback.values()), None)
 
     @property
     def reopen_due(self) -> list[str]:
@@ -126,6 +134,7 @@ class IncidentState:
             "recovery_check_due": min(self.awaiting_recovery_check.values(), default=None),  # the first action's time
             "recovery_unnotified": sorted(p for p in self.verified if f"recovery:{p}" not in self.notified),
             "recovery_reopen_due": len(self.reopen_due),
+            "cause_feedback": self.cause_verdict.verdict if self.cause_verdict else "",
             "updated_at": self.last_event_at,
         }
 

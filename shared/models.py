@@ -162,6 +162,7 @@ class SimilarIncident(Model):
     opened_at: float | None = None
     root_cause: str = ""  # its top cause, "service: title" ("" when its report named none)
     cause_kind: str = ""
+    cause_feedback: Literal["confirmed", "rejected", ""] = ""  # a responder's word on its cause
     actions: list[str] = Field(default_factory=list)  # what was done: approved proposals and what came of them
     verdict: str = ""  # the remediation.verified verdict ("" when nothing was verified)
     worked: bool | None = None  # recovered after the action; None when unknown or nothing was done
