@@ -14,7 +14,10 @@ calibration of agents/ranking/rca.py was fitted on (demo seeds 0-2), and the hel
 then the adversarial goals. `--raw` scores the uncalibrated confidence instead (the figures before calibration);
 `--fit` refits the calibration on the fitting split and prints its constants.
 
-Run: python bench/calibration.py [--seeds 5] [--nezha DIR] [--cache FILE] [--raw] [--fit]
+Responder feedback (`--feedback STORE`, an embedded store's SQLite file) adds a split of its own: each incident
+whose named cause a responder confirmed or rejected, re-ranked from its findings and scored against their word.
+
+Run: python bench/calibration.py [--seeds 5] [--nezha DIR] [--cache FILE] [--raw] [--fit] [--feedback FILE]
 """
 
 from __future__ import annotations
@@ -33,7 +36,9 @@ from agents.ranking.rca import headline, rank
 from agents.remediation.catalog import propose
 from agents.reporting.followup import merged
 from evaluation.datasets import datasets_dir
+from shared.incident_state import IncidentState
 from shared.models import Finding, Report
+from shared.ports import EventStore
 
 BINS = 10
 FIT_SEEDS = (0, 1, 2)  # the demo seeds the calibration in agents/ranking/rca.py was fitted on
@@ -43,7 +48,7 @@ FIT_SEEDS = (0, 1, 2)  # the demo seeds the calibration in agents/ranking/rca.py
 class Case:
     """One triaged, labelled incident: what the specialists found, and the truth."""
 
-    source: str  # demo | nezha | petshop
+    source: str  # demo | nezha | petshop | feedback
     kind: str  # the demo fault kind, or the Nezha fault type
     name: str
     seed: int | None
@@ -55,7 +60,7 @@ class Case:
 
     @property
     def split(self) -> str:
-        if self.source in ("nezha", "petshop"):
+        if self.source in ("nezha", "petshop", "feedback"):
             return self.source
         return "fit" if self.seed in FIT_SEEDS else "held-out"
 
@@ -143,14 +148,40 @@ def _sigmoid(z: float) -> float:
 
 def _triaged(alert: bytes, bundle: Path) -> tuple[list[Finding], AnalysisContext]:
     from functions.local import triage
-    from functions.pipeline import analysis_context
     from shared.telemetry.bundle import BundleSource
 
     result = triage(alert, BundleSource(bundle))
-    state, number = result.state, result.report.round
+    return inputs_of(result.state, result.report.round)
+
+
+def inputs_of(state: IncidentState, number: int) -> tuple[list[Finding], AnalysisContext]:
+    """What round `number`'s report was ranked from: its investigation's findings, merged, and its context."""
+    from functions.pipeline import analysis_context
+
     per_round = [[state.findings[fid] for name in r.specialists for fid in r.completed.get(name, [])
-                  if fid in state.findings] for n, r in sorted(state.rounds.items()) if n <= number]
+                  if fid in state.findings] for r in state.investigation(number)]
     return merged(per_round), analysis_context(state, number)
+
+
+def feedback_cases(store: EventStore) -> list[Case]:
+    """Incidents whose named cause a responder confirmed or rejected, as labelled cases: the truth is the named
+    service when confirmed, the service they said when rejected (unknown when they said none: the top cause is
+    then wrong whatever it is)."""
+    from shared.incident_log import IncidentLog
+
+    log = IncidentLog(store)
+    out = []
+    for summary in store.summaries():
+        if not summary.get("cause_feedback"):
+            continue
+        state = log.read(str(summary["incident_id"]))
+        word = state.cause_verdict if state is not None else None
+        if state is None or word is None or word.round not in state.rounds:
+            continue
+        truth = (word.cause_service,) if word.verdict == "confirmed" else (word.true_service or "(unknown)",)
+        findings, ctx = inputs_of(state, word.round)
+        out.append(Case("feedback", word.cause_kind, state.incident_id, None, truth, findings, ctx))
+    return out
 
 
 def demo_cases(seeds: Sequence[int], work: Path) -> list[Case]:
@@ -261,6 +292,8 @@ def main() -> None:
     p.add_argument("--raw", action="store_true", help="score the uncalibrated confidence (the figures before)")
     p.add_argument("--fit", action="store_true", help="refit the calibration on the fitting split and print it")
     p.add_argument("--cases", action="store_true", help="also print every case")
+    p.add_argument("--feedback", type=Path, help="an embedded store (SQLite file): the incidents whose cause a "
+                                                 "responder confirmed or rejected become labelled cases")
     args = p.parse_args()
     cases: list[Case]
     if args.cache and args.cache.exists():
@@ -278,6 +311,10 @@ def main() -> None:
             cases += petshop_cases(root / "petshop", work / "petshop")
         if args.cache:
             args.cache.write_bytes(pickle.dumps(cases))
+    if args.feedback:
+        from shared.store.sqlite import SqliteEventStore
+
+        cases += feedback_cases(SqliteEventStore(str(args.feedback)))
     outcomes = [judge_case(c, raw=args.raw) for c in cases]
     if args.fit:
         a, b = fit_platt([(o.raw, o.correct) for o in outcomes if o.case.split == "fit" and o.ranked])
@@ -285,12 +322,13 @@ def main() -> None:
               f"a={a} b={b}   (in use: {RAW_TO_PROBABILITY})")
     print("confidence: " + ("raw (before calibration)" if args.raw else "calibrated (the report's)"))
     print_reliability("all cases", outcomes)
-    for split in ("fit", "held-out", "nezha", "petshop"):
+    for split in ("fit", "held-out", "nezha", "petshop", "feedback"):
         chosen = [o for o in outcomes if o.case.split == split]
         if chosen:
             print_reliability({"fit": f"fitting split (demo seeds {FIT_SEEDS[0]}-{FIT_SEEDS[-1]})",
                                "held-out": "held out: demo seeds not fitted on", "nezha": "held out: Nezha",
-                               "petshop": "held out: PetShop train (metrics only)"}[split],
+                               "petshop": "held out: PetShop train (metrics only)",
+                               "feedback": "responder feedback (confirmed or rejected causes)"}[split],
                               chosen)
     literal = [(o.confidence, o.correct or (not o.case.truth and o.confidence <= 0.5)) for o in outcomes]
     print(f"\n(scoring an alert on noise as correct when no cause is above 50%: Brier {brier(literal):.4f}   "

@@ -52,13 +52,15 @@ class Scenario:
         return bool(self.truth.get("recovered"))
 
 
-def generate(fault: str, out_dir: Path, seed: int = 7, onset: float | None = None) -> Scenario:
+def generate(fault: str, out_dir: Path, seed: int = 7, onset: float | None = None, after_s: float = AFTER_S,
+             fault_ends_at: float | None = None) -> Scenario:
     """Write `out_dir/bundle/`, `out_dir/alert.json` and `out_dir/truth.json` for one injected `fault` (a fault
-    kind or an adversarial scenario)."""
+    kind or an adversarial scenario). `after_s`: how long the bundle runs on after the onset; `fault_ends_at`: the
+    fault stops then (a fix that worked), else it lasts to the end."""
     if fault not in ALL_KINDS:
         raise ValueError(f"unknown fault {fault!r}: one of {', '.join(ALL_KINDS)}")
     onset = DEFAULT_ONSET if onset is None else float(onset)
-    begin, end = onset - BEFORE_S, onset + AFTER_S
+    begin, end = onset - BEFORE_S, onset + after_s
     rng = random.Random(f"autosre-demo/{fault}/{seed}")
     cluster = Cluster(rng, begin)
     scheme: Plan | None = None
@@ -67,6 +69,9 @@ def generate(fault: str, out_dir: Path, seed: int = 7, onset: float | None = Non
     else:
         scheme = plan(fault, rng, cluster, onset)
         the_fault = scheme.fault
+    if fault_ends_at is not None:
+        for part in (the_fault, *the_fault.also):
+            part.end = min(part.end, fault_ends_at)
     benign_changes(cluster, onset, the_fault.root)
     cluster.freeze()
     sim = Simulation(rng, cluster, the_fault, TRACE_SAMPLE_RATIO)

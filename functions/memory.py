@@ -33,10 +33,25 @@ def report_signature(state: IncidentState, report: Report) -> list[str]:
 
 
 def remember(store: TermIndex, state: IncidentState, report: Report) -> list[str]:
-    """Index the report's signature under its incident (replacing an earlier report's); returns the terms."""
-    terms = report_signature(state, report)
+    """Index the report's signature under its incident (replacing an earlier report's), with the responders'
+    word on its cause when there is one; returns the terms."""
+    terms = report_signature(state, report) + feedback_terms(state)
     store.index_terms(report.incident_id, terms)
     return terms
+
+
+def feedback_terms(state: IncidentState) -> list[str]:
+    word = state.cause_verdict
+    return [f"feedback:{word.verdict}"] if word is not None else []
+
+
+def remember_feedback(store: TermIndex, state: IncidentState) -> None:
+    """Put the latest word on the cause into an indexed incident's terms (one not indexed yet gets it when its
+    report is remembered)."""
+    indexed = store.indexed_terms([state.incident_id]).get(state.incident_id)
+    if indexed:
+        store.index_terms(state.incident_id, [t for t in indexed if not t.startswith("feedback:")]
+                          + feedback_terms(state))
 
 
 def recall(store: MemoryStore, report: Report, findings: Mapping[str, Finding], alert_metric: str = "",
@@ -64,6 +79,7 @@ def describe(incident_id: str, score: float, state: IncidentState | None, shared
     top = report.causes[0] if report is not None and report.causes else None
     actions: list[str] = []
     verdicts: list[str] = []
+    outcomes: list[str] = []
     for pid in sorted(state.proposals):
         p = state.proposals[pid]
         decision, execution = state.decisions.get(pid), state.executions.get(pid)
@@ -71,15 +87,29 @@ def describe(incident_id: str, score: float, state: IncidentState | None, shared
         if execution is not None:
             actions.append(f"{what}: {execution.status}" + (f" (approved by {execution.approved_by})"
                                                              if execution.approved_by else ""))
-            if execution.verification:
-                verdicts.append(execution.verification)
+            checked = state.verified.get(pid)
+            if checked is not None:  # the recovery check's verdict; a pending one says nothing yet
+                verdicts.append(checked.verdict)
+                outcomes.append(checked.result)
         elif decision is not None:
             actions.append(f"{what}: {'approved, not run' if decision.decision == 'approve' else 'denied'}")
     worked: bool | None = None
-    if any(v.startswith("recovered") for v in verdicts):
+    if "recovered" in outcomes:
         worked = True
-    elif any(v.startswith("not recovered") for v in verdicts):
+    elif "not_recovered" in outcomes:
         worked = False
+    else:  # no check said it: the responders' word on the actions, when they agree
+        words = {w.helpful for by in state.action_feedback.values() for w in by.values()}
+        worked = words.pop() if len(words) == 1 else None
+    root = f"{top.service}: {top.title}" if top else ""
+    word = state.cause_verdict
+    if word is not None and word.verdict == "confirmed":
+        root += f" (confirmed by {word.by})"
+    elif word is not None:
+        told = ": ".join(x for x in (word.true_service, word.true_cause) if x)
+        root = (f"{told} (per {word.by}; the report named {word.cause_service})" if told
+                else f"{root} (rejected by {word.by})")
     return similar.model_copy(update={
-        "opened_at": state.opened_at, "root_cause": f"{top.service}: {top.title}" if top else "",
-        "cause_kind": top.kind if top else "", "actions": actions, "verdict": "; ".join(verdicts), "worked": worked})
+        "opened_at": state.opened_at, "root_cause": root, "cause_kind": top.kind if top else "",
+        "cause_feedback": word.verdict if word is not None else "", "actions": actions,
+        "verdict": "; ".join(verdicts), "worked": worked})

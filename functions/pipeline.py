@@ -32,6 +32,7 @@ from shared.specialists import SPECIALISTS, spec_of
 if TYPE_CHECKING:  # imported where used: a redelivered message needs no analysis
     from agents.context import AnalysisContext, SpecialistResult
     from functions.handlers.after_report import ReportStep
+    from functions.recovery import CheckSettings
 
 Analysis: TypeAlias = "Callable[[TelemetrySource, AnalysisContext], SpecialistResult]"
 
@@ -40,6 +41,12 @@ def load_analysis(name: str) -> Analysis:
     """The registered specialist's `analyse`, imported on first use (a function's cold start pays only for its own)."""
     fn: Analysis = importlib.import_module(spec_of(name).analysis).analyse
     return fn
+
+
+def _check_settings() -> CheckSettings:
+    from functions.recovery import CheckSettings
+
+    return CheckSettings()
 
 
 def analysis_context(state: IncidentState, number: int) -> AnalysisContext:
@@ -71,6 +78,7 @@ class Pipeline:
     notifier: Notifier | None = None  # the team's channel, told of every report
     base_url: str = field(default_factory=lambda: Settings().base_url)  # where the web view is (the report's link)
     prices: Prices = field(default_factory=Prices)  # list prices for the report's cost estimate
+    recovery: CheckSettings = field(default_factory=lambda: _check_settings())  # the sweep's recovery checks
     _loaded: dict[str, Analysis] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

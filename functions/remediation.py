@@ -11,7 +11,8 @@
   (create-if-absent, so a duplicate delivery never runs it twice), takes a slot of the action-rate ledger (the
   per-hour limit across every incident), runs the action through its runner (dry run by default: it records
   the plan only) and records the outcome.
-- `verify_recovery` records whether the alerting SLI came back after the action.
+- `verify_recovery` records whether the alerting SLI came back after the action (the sweep calls functions/recovery.py
+  when an action's check window has passed).
 """
 
 from __future__ import annotations
@@ -319,33 +320,24 @@ class Remediation:
             incident.record(ev.REMEDIATION_FAILED, (proposal_id,), "execute", RemediationFailed(
                 proposal_id=proposal_id, outcome=f"{type(exc).__name__}: {exc}"[:500], at=self.clock()))
             raise RemediationError("failed", str(exc)) from exc
-        verification = ("not verified: dry run" if getattr(self.runner, "dry_run", False)
-                        else "pending: the alerting SLI is checked after the action")
         incident.record(ev.REMEDIATION_EXECUTED, (proposal_id,), "execute", RemediationExecuted(
-            proposal_id=proposal_id, outcome=outcome, verification=verification, approved_by=decision.approver,
-            at=self.clock()))
+            proposal_id=proposal_id, outcome=outcome, verification="pending: the alerting SLI is checked after the "
+            "action", approved_by=decision.approver, at=self.clock(), dry_run=self.dry_run))
         return outcome
 
     def verify_recovery(self, source: TelemetrySource, incident_id: str, proposal_id: str,
                         window_s: float = 900.0, sustain: int = 3, threshold: float | None = None) -> str:
-        """After an action ran: is the alerting SLI back under its threshold within the window? Records
-        `remediation.verified` (recovered / not recovered / unknown) once per proposal."""
-        from agents.remediation.recovery import recovery_verdict
-        from shared.telemetry_records import Window
+        """After an action ran: did the alerting SLI come back within the window? Records `remediation.verified`
+        (recovered / not recovered / inconclusive, with its numbers) once per proposal (functions/recovery.py; the
+        sweep runs it when the window has passed)."""
+        from functions.recovery import CheckSettings, check
 
         with self.log.incident(incident_id) as incident:
             state = incident.state if incident.exists else None
             execution = state.executions.get(proposal_id) if state else None
-            alert = state.first_alert if state else None
-            if state is None or execution is None or execution.status != "executed" or alert is None:
+            if state is None or execution is None or execution.status != "executed" or state.first_alert is None:
                 raise RemediationError("not_executed", "nothing was executed for this proposal")
-            if ev.stable_id(incident_id, str(ev.REMEDIATION_VERIFIED), proposal_id) in state.event_ids:
-                return execution.verification
-            series = [s for s in source.metrics(Window(execution.at, execution.at + window_s), [alert.service]).items
-                      if s.metric == alert.metric_type]
-            points = [p for s in series for p in s.points]
-            verdict = recovery_verdict(alert.metric_type, points,
-                                       alert.threshold_value if threshold is None else threshold, window_s, sustain)
-            incident.record(ev.REMEDIATION_VERIFIED, (proposal_id,), "verify",
-                            ev.RemediationVerified(proposal_id=proposal_id, verdict=verdict))
-            return verdict
+            verified = check(self.store, incident, source, proposal_id, CheckSettings(window_s, sustain), threshold)
+            if verified is None:
+                raise RemediationError("already_claimed", "another check of this action is under way")
+            return verified.verdict

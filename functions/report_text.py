@@ -138,6 +138,7 @@ def render_view(state: IncidentState, report: Report, view: ReportView, width: i
         out.append("RULED OUT")
         for r in report.ruled_out[:10]:
             out += _wrap(f"- {r.service or '(all)'}: {_elide(r.reason, shown)}", "  ", width, hang=2)
+    out += recovery_text(state, width)
     out += similar_lines(report, width)
     if view.coverage or view.notes:  # failed and late specialists are at the top
         out += ["", "COVERAGE"]
@@ -178,6 +179,21 @@ def _elide(text: str, shown: list[str]) -> str:
         if len(title) > 40 and title in text:
             text = text.replace(title, "(the finding above)")
     return text
+
+
+def recovery_text(state: IncidentState, width: int = 100) -> list[str]:
+    """The RECOVERY CHECK section: each executed action's verdict and its numbers."""
+    from functions.recovery_view import recovery_lines
+
+    lines = recovery_lines(state)
+    if not lines:
+        return []
+    out = ["", "RECOVERY CHECK"]
+    for r in lines:
+        out += _wrap(f"- {r.action}: {r.verdict}", "  ", width, hang=2)
+        if r.numbers:
+            out += _wrap(r.numbers, "    ", width, hang=2)
+    return out
 
 
 def similar_lines(report: Report, width: int = 100) -> list[str]:

@@ -101,9 +101,10 @@ def metered(telemetry: TelemetryFactory, budget: Budget) -> MeteredTelemetryFact
     """Every source read through the meter (shared/telemetry/metered.py): each specialist run's reads counted, and
     refused once the investigation's budget is spent (`spent`: what its other runs recorded)."""
     def open_metered(state: IncidentState, spent: ReadCounts) -> MeteredTelemetry:
+        from functions.recovery import WithActions
         from shared.telemetry.metered import MeteredSource
 
-        return MeteredSource(telemetry(state), budget, spent)
+        return MeteredSource(WithActions(telemetry(state), state), budget, spent)
 
     return open_metered
 
@@ -216,6 +217,9 @@ def assemble(store: EventStore, bus: Bus, telemetry: TelemetryFactory, settings:
                         read_deadline_s=settings.read_deadline_s,
                         max_rounds=settings.max_rounds, prices=prices_of(settings), notifier=notifier,
                         base_url=settings.base_url, writer=make_writer(settings))
+    from functions.recovery import CheckSettings
+
+    pipeline.recovery = CheckSettings(settings.recovery_check_s, settings.recovery_sustain)
     if clock is not None:
         pipeline.clock = clock
     if isinstance(bus, InProcessBus):

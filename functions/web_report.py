@@ -105,7 +105,17 @@ def actions_card(state: IncidentState, actions: Mapping[str, ActionState]) -> st
     cards = "".join(action_card(p, states[pid]) for pid, p in state.proposals.items())
     runner = ("<p class='muted dry-run'>The executor is a <b>dry run</b>: an approved action records its plan and "
               "changes nothing.</p>" if any(a.dry_run for a in states.values()) else "")
-    return f"<section id=actions><h2>Proposed action</h2>{runner}{cards}</section>"
+    return f"<section id=actions><h2>Proposed action</h2>{runner}{cards}{recovery_html(state)}</section>"
+
+
+def recovery_html(state: IncidentState) -> str:
+    """Each executed action's recovery check: the verdict and the numbers behind it."""
+    from functions.recovery_view import recovery_lines
+
+    rows = "".join(f"<li class='recovery {esc(r.outcome)}'><b>{esc(r.action)}</b>: {esc(r.verdict)}"
+                   + (f"<div class=muted>{esc(r.numbers)}</div>" if r.numbers else "") + "</li>"
+                   for r in recovery_lines(state))
+    return f"<div class=recovery-check><h3>Recovery check</h3><ul>{rows}</ul></div>" if rows else ""
 
 
 def cause_details(state: IncidentState, cause: RankedCause) -> str:
@@ -142,9 +152,11 @@ def finding_html(state: IncidentState, fid: str) -> str:
             f"<span class=muted>evidence score {f.score:.2f}</span>{href}{widget_html(f.widget, threshold)}</li>")
 
 
-def report_page(state: IncidentState, actions: Mapping[str, ActionState], view: ReportView | None = None) -> str:
+def report_page(state: IncidentState, actions: Mapping[str, ActionState], view: ReportView | None = None,
+                feedback: str = "") -> str:
     """`actions`: each proposal's state (functions/remediation.py `action_states`; {} when approvals are off).
-    `view`: what the report says beyond its causes (default: what the incident's events hold)."""
+    `view`: what the report says beyond its causes (default: what the incident's events hold). `feedback`: the
+    responder feedback section (functions/web_feedback.py), rendered after the causes."""
     report = state.latest_report
     if report is None:
         return page(state.incident_id, f"<h1>Investigating</h1><p class=meta>Incident {esc(state.incident_id)}"
@@ -168,6 +180,7 @@ def report_page(state: IncidentState, actions: Mapping[str, ActionState], view: 
     if report.ruled_out:
         items = "".join(f"<li>{esc(r.service or '(all)')}: {esc(r.reason)}</li>" for r in report.ruled_out)
         parts.append(f"<section><h2>Ruled out</h2><ul>{items}</ul></section>")
+    parts.append(feedback)
     parts.append(similar_html(report))
     if view.coverage:
         parts.append(f"<p class='muted coverage'>Coverage: {esc('; '.join(view.coverage))}</p>")

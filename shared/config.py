@@ -56,6 +56,10 @@ class Settings(BaseModel):
     allowed_hosts: str = Field("", description="comma-separated Host values the web function answers to "
                                                "(empty: any, behind IAP)")
     policy: str = Field("", description='JSON: {"allow": {"<service>|*": ["<action>"]}, "max_actions_per_hour": 3}')
+    recovery_check_s: float = Field(900.0, ge=0, description="seconds after an executed action the sweep reads the "
+                                    "alerting SLI to check recovery (0: no recovery checks)")
+    recovery_sustain: int = Field(3, ge=1, description="the last points after an action that must all be back on the "
+                                                      "good side for a recovered verdict")
     webhook_url: str = Field("", description="Google Chat or Slack incoming webhook for report notifications")
     executor: Literal["dry_run", "cloud_run"] = Field("dry_run", description="dry_run records the plan only")
     runbook_webhook_url: str = Field("", description="where the runbook_webhook action POSTs (cloud_run executor)")

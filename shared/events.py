@@ -18,12 +18,15 @@ import hashlib
 import time
 from collections.abc import Iterable
 from enum import StrEnum
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from shared.event_base import EventPayload as EventPayload  # the base every payload extends
+from shared.event_base import StrictModel as StrictModel
+from shared.feedback_events import ActionFeedback, CauseFeedback
 from shared.incident_parts import Execution, Notification, RoundState
-from shared.models import Alert, Event, Finding, Proposal, ReadCounts, Report
+from shared.models import Alert, Event, Finding, Proposal, ReadCounts, RecoveryEvidence, Report
 
 if TYPE_CHECKING:
     from shared.incident_state import IncidentState
@@ -52,6 +55,8 @@ class EventType(StrEnum):
     REMEDIATION_VERIFIED = "remediation.verified"
     NOTIFICATION_SENT = "notification.sent"
     NOTIFICATION_FAILED = "notification.failed"
+    FEEDBACK_CAUSE = "feedback.cause"  # carried by shared/feedback_events.py
+    FEEDBACK_ACTION = "feedback.action"
 
 
 # Module-level names for the types, so callers write `ev.REPORT_PUBLISHED`.
@@ -75,32 +80,8 @@ REMEDIATION_FAILED = EventType.REMEDIATION_FAILED
 REMEDIATION_VERIFIED = EventType.REMEDIATION_VERIFIED
 NOTIFICATION_SENT = EventType.NOTIFICATION_SENT
 NOTIFICATION_FAILED = EventType.NOTIFICATION_FAILED
-
-
-class StrictModel(BaseModel):
-    """The config every model of the log shares: unknown fields are refused, the schema is built on first use."""
-
-    model_config = ConfigDict(extra="forbid", defer_build=True)
-
-
-class EventPayload(StrictModel):
-    """An event's typed body and what the event means.
-
-    A subclass sets `event_types` (the types that carry it), `phase` (the causal order of a fold: a lower phase
-    is folded first, whatever the writers' clocks say) and, when the postmortem's timeline lists the event,
-    `postmortem_label`; it overrides `summary_line()` (the timeline's text) and `apply()` (the change to the
-    state) when it has one.
-    """
-
-    event_types: ClassVar[tuple[str, ...]]
-    phase: ClassVar[int]
-    postmortem_label: ClassVar[str] = ""  # "" leaves the event out of the postmortem's timeline
-
-    def summary_line(self) -> str:
-        return ""
-
-    def apply(self, state: "IncidentState", event: Event) -> None:
-        """Fold this event into `state` (called once per event id; `event` gives its time and type)."""
+CAUSE_FEEDBACK = EventType.FEEDBACK_CAUSE
+ACTION_FEEDBACK = EventType.FEEDBACK_ACTION
 
 
 class RoundWindow(StrictModel):
@@ -371,13 +352,14 @@ class RemediationExecuted(EventPayload):
     verification: str = ""
     approved_by: str = ""
     at: float
+    dry_run: bool = False  # the runner only recorded its plan
 
     def summary_line(self) -> str:
         return self.outcome[:200]
 
     def apply(self, state: "IncidentState", event: Event) -> None:
         state.executions.setdefault(self.proposal_id, Execution("executed", self.outcome, self.at, self.approved_by,
-                                                                self.verification))
+                                                                self.verification, self.dry_run))
 
 
 class RemediationFailed(EventPayload):
@@ -396,16 +378,29 @@ class RemediationFailed(EventPayload):
 
 
 class RemediationVerified(EventPayload):
+    """The recovery check of an executed action: its outcome, the sentence saying it and the numbers behind it."""
+
     event_types = (REMEDIATION_VERIFIED,)
     phase = 9
     postmortem_label = "recovery verified"
     proposal_id: str
-    verdict: str
+    verdict: str  # the sentence: "recovered: ...", "not recovered: ..." or "inconclusive: ..."
+    outcome: Literal["recovered", "not_recovered", "inconclusive", ""] = ""  # "": recorded before outcomes were
+    evidence: RecoveryEvidence | None = None
+
+    @property
+    def result(self) -> str:
+        """The outcome, read from the sentence for a check recorded without one."""
+        if self.outcome:
+            return self.outcome
+        return next((o for o, p in (("not_recovered", "not recovered"), ("recovered", "recovered"))
+                     if self.verdict.startswith(p)), "inconclusive")
 
     def summary_line(self) -> str:
         return self.verdict[:200]
 
     def apply(self, state: "IncidentState", event: Event) -> None:
+        state.verified.setdefault(self.proposal_id, self)
         if self.proposal_id in state.executions:
             state.executions[self.proposal_id].verification = self.verdict
 
@@ -418,11 +413,14 @@ class NotificationRecorded(EventPayload):
     channel: str
     detail: str = ""
     round: int = 1
+    about: str = ""  # "": the round's report; "recovery:<proposal id>": that action's recovery check
 
     def summary_line(self) -> str:
         return f"{self.channel}: {self.detail}"[:200]
 
     def apply(self, state: "IncidentState", event: Event) -> None:
+        if self.about:
+            state.notified.add(self.about)
         state.notifications.append(Notification("sent" if event.type == NOTIFICATION_SENT else "failed",
                                                 self.channel, self.detail))
 
@@ -432,7 +430,7 @@ PAYLOAD_MODELS: tuple[type[EventPayload], ...] = (
     AlertReceived, AlertRejected, IncidentOpened, IncidentResolved, RoundStarted, FindingRecorded,
     SpecialistCompleted, SpecialistFailed, CostRecorded, ReportPublished, ReportStepDone, RemediationProposed,
     ApprovalDecided, ReportChecked, RemediationHandedOff, RemediationExecuted, RemediationFailed, RemediationVerified,
-    NotificationRecorded,
+    NotificationRecorded, CauseFeedback, ActionFeedback,
 )
 
 

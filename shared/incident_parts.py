@@ -50,6 +50,7 @@ class Execution:
     at: float
     approved_by: str = ""
     verification: str = ""
+    dry_run: bool = False  # the runner only recorded its plan
 
 
 @dataclass

@@ -12,7 +12,8 @@ import bisect
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from shared.events import ApprovalDecided, model_of, payload_of
+from shared.events import ApprovalDecided, RemediationVerified, model_of, payload_of, stable_id
+from shared.feedback_events import ActionFeedback, CauseFeedback
 from shared.incident_parts import Execution, Notification, RoundState
 from shared.models import Alert, Event, Finding, Proposal, Report
 
@@ -40,6 +41,10 @@ class IncidentState:
     decisions: dict[str, ApprovalDecided] = field(default_factory=dict)  # proposal id -> the first decision
     handed_off: set[str] = field(default_factory=set)  # approved proposals handed to the executor
     executions: dict[str, Execution] = field(default_factory=dict)  # proposal id -> outcome
+    verified: dict[str, RemediationVerified] = field(default_factory=dict)  # proposal id -> its recovery check
+    notified: set[str] = field(default_factory=set)  # what besides reports the channel was told of ("recovery:<id>")
+    cause_feedback: dict[str, CauseFeedback] = field(default_factory=dict)  # who -> their word, latest last
+    action_feedback: dict[str, dict[str, ActionFeedback]] = field(default_factory=dict)  # proposal -> who -> word
     notifications: list[Notification] = field(default_factory=list)
     timeline: list[tuple[float, str, str, str]] = field(default_factory=list)  # (at, type, actor, summary)
 
@@ -63,6 +68,24 @@ class IncidentState:
         """Approved proposals not yet handed to the executor nor run."""
         return sorted(p for p, d in self.decisions.items()
                       if d.decision == "approve" and p not in self.handed_off and p not in self.executions)
+
+    @property
+    def awaiting_recovery_check(self) -> dict[str, float]:
+        """Executed proposals whose recovery is not checked yet -> when they ran."""
+        return {pid: e.at for pid, e in sorted(self.executions.items())
+                if e.status == "executed" and pid not in self.verified}
+
+    @property
+    def cause_verdict(self) -> CauseFeedback | None:
+        """The latest word on the named cause (None: nobody said)."""
+        return next(reversed(self.cause_feedback.values()), None)
+
+    @property
+    def reopen_due(self) -> list[str]:
+        """Actions whose check said not recovered and whose re-opened round is not recorded (an open incident)."""
+        opened = {r.opened_by for r in self.rounds.values()}
+        return sorted(p for p, v in self.verified.items() if self.status == "open" and v.result == "not_recovered"
+                      and stable_id(self.incident_id, "recovery", p) not in opened)
 
     def investigation(self, number: int) -> list[RoundState]:
         """The rounds of the investigation round `number` belongs to: from its first (round 1 or the last fresh
@@ -108,6 +131,10 @@ class IncidentState:
             "pending_approvals": sum(1 for p in self.proposals if p not in self.decisions),
             "report_steps_done": sorted(self.report_round.steps_done) if self.report_round else [],
             "awaiting_hand_off": len(self.awaiting_hand_off),
+            "recovery_check_due": min(self.awaiting_recovery_check.values(), default=None),  # the first action's time
+            "recovery_unnotified": sorted(p for p in self.verified if f"recovery:{p}" not in self.notified),
+            "recovery_reopen_due": len(self.reopen_due),
+            "cause_feedback": self.cause_verdict.verdict if self.cause_verdict else "",
             "updated_at": self.last_event_at,
         }
 

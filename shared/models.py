@@ -162,10 +162,30 @@ class SimilarIncident(Model):
     opened_at: float | None = None
     root_cause: str = ""  # its top cause, "service: title" ("" when its report named none)
     cause_kind: str = ""
+    cause_feedback: Literal["confirmed", "rejected", ""] = ""  # a responder's word on its cause
     actions: list[str] = Field(default_factory=list)  # what was done: approved proposals and what came of them
     verdict: str = ""  # the remediation.verified verdict ("" when nothing was verified)
     worked: bool | None = None  # recovered after the action; None when unknown or nothing was done
     shared: list[str] = Field(default_factory=list)  # signature terms both share, heaviest first
+
+
+class RecoveryEvidence(Model):
+    """The numbers a recovery check compared: the alerting SLI after the action, during the incident and in the
+    baseline (each None when no point of it was read), against the alert's threshold when it states one."""
+
+    metric: str
+    window_s: float  # how long after the action the SLI was read
+    points_after: int = 0
+    after_last: list[float] = Field(default_factory=list)  # the last points after the action, oldest first
+    after_mean: float | None = None
+    incident_mean: float | None = None  # from the alert's onset to the action
+    incident_peak: float | None = None
+    baseline_mean: float | None = None
+    threshold: float | None = None
+    line: float | None = None  # what separated recovered from not: the threshold, or halfway incident-baseline
+    line_from: Literal["threshold", "midpoint", ""] = ""
+    higher_is_worse: bool = True
+    dry_run: bool = False  # the action only recorded its plan: the SLI moved (or not) on its own
 
 
 class ReadCounts(Model):

@@ -218,7 +218,7 @@ def test_get_shows_and_never_decides_post_decides_once(incident) -> None:  # typ
     assert done.status_code == 200 and "DRY RUN" in done.get_data(as_text=True)
     state = fold(store.load(incident_id))
     (execution,) = state.executions.values()
-    assert execution.status == "executed" and execution.verification == "not verified: dry run"
+    assert execution.status == "executed" and execution.dry_run and execution.verification.startswith("pending")
     assert web.post("/approve", data={"token": token, "csrf": csrf, "decision": "approve"}).status_code == 403
     timeline = web.get(f"/incidents/{incident_id}").get_data(as_text=True)
     assert ev.REMEDIATION_EXECUTED in timeline and "DRY RUN" in timeline
@@ -353,7 +353,7 @@ def test_a_failing_webhook_is_recorded_not_fatal(scenario) -> None:  # type: ign
 
 
 @pytest.mark.parametrize(("values", "expected"), [([9, 7, 6, 8], "not recovered"), ([9, 4, 3, 2], "recovered"),
-                                                  ([2], "unknown")])
+                                                  ([2], "inconclusive")])
 def test_recovery_is_verified_against_the_alert_threshold(incident, scenario, tmp_path: Path,  # type: ignore[no-untyped-def]
                                                           values: list[float], expected: str) -> None:
     from shared.telemetry.bundle import BundleWriter

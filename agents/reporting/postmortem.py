@@ -200,6 +200,15 @@ def _similar(report: Report) -> list[str]:
     return [*out, ""]
 
 
+def _feedback(state: IncidentState) -> list[str]:
+    """What responders said about the named cause and the actions (their latest word each)."""
+    words = [w.summary_line() for w in state.cause_feedback.values()]
+    words += [w.summary_line() for by in state.action_feedback.values() for w in by.values()]
+    if not words:
+        return []
+    return ["## Responder feedback", "", *(f"- {md(w)}" for w in words), ""]
+
+
 def render(state: IncidentState) -> str:
     """The postmortem draft of an incident (its latest report), as Markdown."""
     report = state.latest_report
@@ -220,5 +229,5 @@ def render(state: IncidentState) -> str:
     out += _timeline(state)
     if report is not None:
         out += _root_cause(state, report) + _ruled_out(state, report) + _done_and_actions(state, report)
-        out += _similar(report)
+        out += _feedback(state) + _similar(report)
     return "\n".join(out).rstrip("\n") + "\n"

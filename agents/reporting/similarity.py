@@ -14,10 +14,15 @@ A signature is a set of terms drawn from a report and its findings, each term pr
 | `root:` | the top cause's service | 1.0 |
 | `svc:` | the services of the findings that stand | 0.25 |
 | `alert:` | the alert's metric's short name | 0.5 |
+| `feedback:` | a responder's word on the top cause (`confirmed` / `rejected`): not a likeness, it weighs 0 | 0 |
 
 What went wrong (kinds, metrics, changes, log words) weighs more than where (services): the same fault on another
 service is more alike than another fault on the same service. Similarity is the weighted Jaccard index
 sum(w, A and B) / sum(w, A or B), in [0, 1].
+
+The ranking trusts a past incident whose cause a responder confirmed more than one nobody spoke for, and that one
+more than one whose cause was rejected: its similarity is multiplied by TRUST before ranking, so a confirmed cause
+outranks an unconfirmed one as alike (the similarity shown is the likeness alone).
 """
 
 from __future__ import annotations
@@ -33,7 +38,8 @@ STRONG = 0.3  # a finding at or above this score (and not ruled out) is part of 
 MAX_TERMS = 80  # the heaviest terms are kept: a bounded index entry per incident
 MIN_SIMILARITY = 0.15  # below this, an incident is not listed as similar
 WEIGHTS: dict[str, float] = {"cause": 3.0, "chain": 1.0, "kind": 1.0, "metric": 1.5, "change": 1.5, "pattern": 1.0,
-                             "logword": 0.5, "root": 1.0, "svc": 0.25, "alert": 0.5}
+                             "logword": 0.5, "root": 1.0, "svc": 0.25, "alert": 0.5, "feedback": 0.0}
+TRUST = {"feedback:confirmed": 1.0, "": 0.9, "feedback:rejected": 0.75}  # by the responder's word on the cause
 _SKIP_KINDS = frozenset({"log.none", "change.none", "trace.topology"})
 _WORD = re.compile(r"[a-z][a-z_]{3,}")
 _STOP = frozenset({"with", "from", "that", "this", "have", "been", "will", "desc", "code", "into"})
@@ -105,14 +111,19 @@ def similarity(a: Collection[str], b: Collection[str]) -> float:
 
 def shared_terms(a: Collection[str], b: Collection[str], limit: int = 6) -> list[str]:
     """The terms two signatures share, heaviest first (what makes them alike, for the reader)."""
-    return sorted(set(a) & set(b), key=lambda t: (-weight(t), t))[:limit]
+    return sorted((t for t in set(a) & set(b) if weight(t) > 0), key=lambda t: (-weight(t), t))[:limit]
+
+
+def trust(terms: Collection[str]) -> float:
+    """How far a past incident's cause is trusted: by the responder's word recorded in its terms."""
+    return next((TRUST[t] for t in terms if t in TRUST), TRUST[""])
 
 
 def rank(query: Collection[str], candidates: Mapping[str, Collection[str]], exclude: str = "", limit: int = 3,
          floor: float = MIN_SIMILARITY) -> list[tuple[str, float]]:
-    """The `limit` candidates most like `query` (at least `floor`), most similar first, ties by id; never
-    `exclude` (the incident itself)."""
-    scored = [(cid, similarity(query, terms)) for cid, terms in candidates.items() if cid != exclude]
-    scored = [(cid, s) for cid, s in scored if s >= floor]
-    scored.sort(key=lambda x: (-x[1], x[0]))
-    return scored[:limit]
+    """The `limit` candidates most like `query` (at least `floor`), the most similar as trusted first (TRUST),
+    ties by id; never `exclude` (the incident itself). Returns each with its similarity."""
+    scored = [(cid, similarity(query, terms), trust(terms)) for cid, terms in candidates.items() if cid != exclude]
+    kept = [(cid, s, t) for cid, s, t in scored if s >= floor]
+    kept.sort(key=lambda x: (-x[1] * x[2], x[0]))
+    return [(cid, s) for cid, s, _ in kept[:limit]]

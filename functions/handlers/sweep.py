@@ -1,5 +1,6 @@
 """The sweep (Cloud Scheduler, every 5 minutes): partial reports for rounds past their deadline, the after-report
-steps not recorded as done, and approved actions whose hand-off to the executor was not recorded.
+steps not recorded as done, approved actions whose hand-off to the executor was not recorded, and the recovery
+checks of executed actions whose check window has passed (functions/recovery.py).
 
 Only an incident that may have something to do is loaded: one whose report has steps to run, or one without a
 report opened at least `round_deadline_s` ago (every round's deadline is at least that long after the incident
@@ -36,7 +37,8 @@ def recently_resolved(p: Pipeline, now: float) -> list[dict[str, Any]]:
         for summary in page:
             if float(summary.get("updated_at") or 0.0) < now - RESOLVED_LOOKBACK_S:
                 return out
-            if summary.get("status") == "resolved" and (not summary.get("report") or pending_steps(p, summary)):
+            if summary.get("status") == "resolved" and (not summary.get("report") or pending_steps(p, summary)
+                                                        or recovery_work(summary)):
                 out.append(summary)
         if not cursor:
             break
@@ -69,10 +71,25 @@ def sweep(p: Pipeline, now: float | None = None, summaries: list[dict[str, Any]]
     return swept
 
 
+def recovery_work(summary: dict[str, Any]) -> bool:
+    """Whether an incident has an action whose recovery is not checked yet, or a check not yet told."""
+    return summary.get("recovery_check_due") is not None or bool(summary.get("recovery_unnotified"))
+
+
+def check_recoveries(p: Pipeline, summaries: list[dict[str, Any]]) -> list[str]:
+    """The recovery checks whose time has come, and their follow-ups (functions/recovery.py)."""
+    from functions.recovery import sweep_checks
+
+    return sweep_checks(p, summaries, p.clock())
+
+
 def sweep_all(p: Pipeline, remediation: Remediation | None) -> dict[str, list[str]]:
-    """Both passes over one query of the open incidents, the first also over the recently resolved ones with work
-    left (`remediation`: None without approvals; an action is never run on a resolved incident)."""
+    """The passes over one query of the open incidents, the first and the recovery checks also over the recently
+    resolved ones with work left (`remediation`: None without approvals; an action is never run on a resolved
+    incident)."""
     open_incidents = p.log.summaries(status="open")
-    swept = sweep(p, summaries=open_incidents + recently_resolved(p, p.clock()))
+    resolved = recently_resolved(p, p.clock())
+    swept = sweep(p, summaries=open_incidents + resolved)
     handed = remediation.redrive_hand_offs(open_incidents) if remediation is not None else []
-    return {"partial_reports": swept, "handed_off": handed}
+    verified = check_recoveries(p, open_incidents + resolved)
+    return {"partial_reports": swept, "handed_off": handed, "recovery_checked": verified}

@@ -69,7 +69,21 @@ def create_app(store: EventStore, remediation: Remediation | None = None, local_
         state = incidents.read(incident_id)
         if state is None:
             return not_found(incident_id)
-        return html(render.report_page(state, remediation.action_states(state) if remediation else {}))
+        from functions.web_feedback import section
+
+        return html(render.report_page(state, remediation.action_states(state) if remediation else {},
+                                       feedback=section(state, who(), remediation.key if remediation else None)))
+
+    @app.post("/incidents/<incident_id>/feedback")
+    def give_feedback(incident_id: str) -> Response:
+        """A responder's word on the named cause or an action (functions/web_feedback.py)."""
+        from functions.web_feedback import record
+
+        if (refused := cross_site()) is not None:
+            return refused
+        status, title, text = record(store, remediation.key if remediation else None, who(), incident_id,
+                                     request.form)
+        return html(render.message_page(title, text), status)
 
     @app.get("/incidents/<incident_id>/postmortem.md")
     def postmortem(incident_id: str) -> Response:
