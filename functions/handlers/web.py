@@ -15,6 +15,7 @@ from dataclasses import asdict
 from typing import Any
 
 from flask import Flask, Response, abort, g, request
+from pydantic import ValidationError
 
 from functions import web_render as render
 from functions.remediation import Remediation, RemediationError
@@ -22,17 +23,21 @@ from functions.report_view import report_json, view_of
 from functions.web_security import APPROVE_PAGE_CSP, Identity, cross_site, fixed_identity, guard, html
 from shared import approvals
 from shared.incident_log import IncidentLog
+from shared.paging import ListFilter
 from shared.ports import EventStore
 
 LIST_PAGE = 100  # incidents on a page of the list and of /api/incidents
+REFRESH_S = 30  # the incident list reloads itself this often (a meta refresh: no script, within the page's CSP)
 
 
 def create_app(store: EventStore, remediation: Remediation | None = None, local_identity: str = "", *,
-               identity: Identity | None = None, allowed_hosts: Collection[str] | None = None) -> Flask:
+               identity: Identity | None = None, allowed_hosts: Collection[str] | None = None,
+               refresh_s: int = REFRESH_S) -> Flask:
     """`remediation`: approvals (None: approvals are off); an approved action goes to its executor as the
     remediation's `hand_off` says (inline by default; on GCP the actions topic and the `execute` function).
     `identity`: who is deciding (default: `local_identity`, fixed; on GCP `iap_identity(...)`). `allowed_hosts`:
-    the Host values served (default: loopback names on any port; `local_hosts(...)` for `autosre serve`)."""
+    the Host values served (default: loopback names on any port; `local_hosts(...)` for `autosre serve`).
+    `refresh_s`: how often the incident list reloads itself (0: never)."""
     app = Flask("autosre-web")
     who = identity or fixed_identity(local_identity)
     incidents = IncidentLog(store)
@@ -51,18 +56,28 @@ def create_app(store: EventStore, remediation: Remediation | None = None, local_
         state = incidents.read(str(summary["incident_id"]))
         return remediation.pending(state) if state is not None else 0
 
-    def page_of_incidents() -> tuple[list[dict[str, Any]], str]:
-        """The page of summaries `?after=` names (the first without it), newest first, and the next page's cursor;
-        the list never streams every incident the store keeps."""
+    def list_filter() -> ListFilter:
+        """The list's filters from the query string (`status`, `service`, `severity`, `q`)."""
         try:
-            return incidents.summaries_page(LIST_PAGE, request.args.get("after", ""))
+            return ListFilter(status=request.args.get("status", ""), service=request.args.get("service", ""),
+                              severity=request.args.get("severity", ""), text=request.args.get("q", ""))
+        except ValidationError:
+            abort(400, description="a filter is too long")
+
+    def page_of_incidents(where: ListFilter) -> tuple[list[dict[str, Any]], str]:
+        """The page of summaries `?after=` names (the first without it), newest first, that `where` matches, and
+        the next page's cursor; the list never streams every incident the store keeps."""
+        try:
+            return incidents.summaries_page(LIST_PAGE, request.args.get("after", ""), where)
         except ValueError as exc:
             abort(400, description=f"bad page cursor: {exc}")
 
     @app.get("/")
     def index() -> Response:
-        summaries, older = page_of_incidents()
-        return html(render.incident_list([{**s, "approvable": approvable(s)} for s in summaries], older))
+        where = list_filter()
+        summaries, older = page_of_incidents(where)
+        return html(render.incident_list([{**s, "approvable": approvable(s)} for s in summaries], older, where,
+                                         refresh_s))
 
     @app.get("/incidents/<incident_id>")
     def incident(incident_id: str) -> Response:
@@ -84,7 +99,7 @@ def create_app(store: EventStore, remediation: Remediation | None = None, local_
 
     @app.get("/api/incidents")
     def api_incidents() -> Any:
-        summaries, older = page_of_incidents()
+        summaries, older = page_of_incidents(list_filter())
         return {"incidents": summaries, "next": older}
 
     @app.get("/api/incidents/<incident_id>")
