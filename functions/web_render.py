@@ -14,6 +14,7 @@ import hashlib
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
+from agents.remediation.catalog import action_title
 from functions.web_charts import widget_html
 from functions.web_page import esc, page, ts
 from functions.web_report import report_page, similar_html
@@ -86,8 +87,8 @@ def approval_page(view: ApprovalView) -> str:
         ("<button class=deny name=decision value=deny>Deny</button>" if view.can_deny else "")
     form = (f"<form method=post action='/approve'><input type=hidden name=token value='{esc(view.token)}'>"
             f"<input type=hidden name=csrf value='{esc(view.csrf)}'>{buttons}</form>") if buttons else ""
-    body = (f"<h1>Approve a remediation?</h1><section><p><b>{esc(p.action)}</b> on <b>{esc(p.service)}</b> "
-            f"(risk {esc(p.risk)}) for incident <a href='/incidents/{esc(state.incident_id)}'>"
+    body = (f"<h1>Approve a remediation?</h1><section><p><b>{esc(action_title(p.action))}</b> on "
+            f"<b>{esc(p.service)}</b> (risk {esc(p.risk)}) for incident <a href='/incidents/{esc(state.incident_id)}'>"
             f"{esc(state.incident_id)}</a></p><p>It will do exactly this:</p><pre>{esc(p.preview)}</pre>"
             + ("<p class=dry-run><b>The executor is a dry run</b>: approving records this plan and changes nothing."
                "</p>" if view.dry_run else "")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from agents.remediation.catalog import action_title
 from functions.console_links import console_link
 from functions.remediation import ActionState
 from functions.report_view import ReportView, confidence_text, evidence_text, plural, view_of
@@ -92,8 +93,9 @@ def changed_card(state: IncidentState, report: Report, view: ReportView) -> str:
 
 def action_card(p: Proposal, a: ActionState) -> str:
     button = (f"<a class=approval-link href='{esc(a.link)}'>Review and approve</a>" if a.link else "")
-    return (f"<div class='action {esc(a.kind)}' data-action='{esc(p.action)}'><div><b>{esc(p.action)}</b> on "
-            f"<b>{esc(p.service)}</b> <span class=muted>risk {esc(p.risk)}</span></div>"
+    return (f"<div class='action {esc(a.kind)}' data-action='{esc(p.action)}'><div><b class=action-title>"
+            f"{esc(action_title(p.action))}</b> on <b>{esc(p.service)}</b> <span class=muted>risk {esc(p.risk)}"
+            "</span></div>"
             f"<div class='state {esc(a.kind)}'>{esc(a.text)}</div><div class=preview>{esc(p.preview)}</div>"
             f"<div class='muted clip'>Why: {esc(p.rationale)}</div>{button}</div>")
 
