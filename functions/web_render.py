@@ -17,14 +17,14 @@ from urllib.parse import urlencode
 from agents.remediation.catalog import action_title
 from functions.web_charts import widget_html
 from functions.web_page import esc, page, ts
-from functions.web_report import report_page, similar_html
+from functions.web_report import AckForm, report_page, similar_html
 from shared.paging import ListFilter
 
 if TYPE_CHECKING:
     from functions.remediation import ApprovalView
 
-__all__ = ["approval_page", "approve_link_page", "esc", "incident_list", "message_page", "page", "report_page",
-           "similar_html", "widget_html"]
+__all__ = ["AckForm", "approval_page", "approve_link_page", "esc", "incident_list", "message_page", "page",
+           "report_page", "similar_html", "widget_html"]
 
 
 STATUSES = ("open", "resolved")

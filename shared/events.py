@@ -36,6 +36,7 @@ class EventType(StrEnum):
     ALERT_REJECTED = "alert.rejected"
     INCIDENT_OPENED = "incident.opened"
     INCIDENT_RESOLVED = "incident.resolved"
+    INCIDENT_ACKNOWLEDGED = "incident.acknowledged"
     ROUND_STARTED = "round.started"
     FINDING_RECORDED = "finding.recorded"
     SPECIALIST_COMPLETED = "specialist.completed"
@@ -59,6 +60,7 @@ ALERT_RECEIVED = EventType.ALERT_RECEIVED
 ALERT_REJECTED = EventType.ALERT_REJECTED
 INCIDENT_OPENED = EventType.INCIDENT_OPENED
 INCIDENT_RESOLVED = EventType.INCIDENT_RESOLVED
+INCIDENT_ACKNOWLEDGED = EventType.INCIDENT_ACKNOWLEDGED
 ROUND_STARTED = EventType.ROUND_STARTED
 FINDING_RECORDED = EventType.FINDING_RECORDED
 SPECIALIST_COMPLETED = EventType.SPECIALIST_COMPLETED
@@ -171,6 +173,22 @@ class IncidentResolved(EventPayload):
     def apply(self, state: "IncidentState", event: Event) -> None:
         state.status = "resolved"
         state.resolved_at = event.at
+
+
+class IncidentAcknowledged(EventPayload):
+    """A person said "I'm on it": `by` is their verified identity (the same one an approval records). Keyed by
+    it, so saying it again records nothing new; the first time stands."""
+
+    event_types = (INCIDENT_ACKNOWLEDGED,)
+    phase = 7
+    postmortem_label = "acknowledged"
+    by: str = Field(min_length=3, max_length=320)
+
+    def summary_line(self) -> str:
+        return f"{self.by} is on it"
+
+    def apply(self, state: "IncidentState", event: Event) -> None:
+        state.acknowledged.setdefault(self.by, event.at)
 
 
 class RoundStarted(EventPayload):
@@ -429,7 +447,7 @@ class NotificationRecorded(EventPayload):
 
 # The one list of payloads: the registry below is derived from it.
 PAYLOAD_MODELS: tuple[type[EventPayload], ...] = (
-    AlertReceived, AlertRejected, IncidentOpened, IncidentResolved, RoundStarted, FindingRecorded,
+    AlertReceived, AlertRejected, IncidentOpened, IncidentResolved, IncidentAcknowledged, RoundStarted, FindingRecorded,
     SpecialistCompleted, SpecialistFailed, CostRecorded, ReportPublished, ReportStepDone, RemediationProposed,
     ApprovalDecided, ReportChecked, RemediationHandedOff, RemediationExecuted, RemediationFailed, RemediationVerified,
     NotificationRecorded,

@@ -41,6 +41,7 @@ class IncidentState:
     handed_off: set[str] = field(default_factory=set)  # approved proposals handed to the executor
     executions: dict[str, Execution] = field(default_factory=dict)  # proposal id -> outcome
     notifications: list[Notification] = field(default_factory=list)
+    acknowledged: dict[str, float] = field(default_factory=dict)  # who said "I'm on it" -> when they first did
     timeline: list[tuple[float, str, str, str]] = field(default_factory=list)  # (at, type, actor, summary)
 
     @property
@@ -108,6 +109,7 @@ class IncidentState:
             "pending_approvals": sum(1 for p in self.proposals if p not in self.decisions),
             "report_steps_done": sorted(self.report_round.steps_done) if self.report_round else [],
             "awaiting_hand_off": len(self.awaiting_hand_off),
+            "acknowledged_by": sorted(self.acknowledged, key=lambda who: (self.acknowledged[who], who)),
             "updated_at": self.last_event_at,
         }
 
