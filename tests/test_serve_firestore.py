@@ -102,3 +102,40 @@ def test_an_approver_without_the_deployments_key_is_refused(deployment: tuple[st
                       env={"FIRESTORE_EMULATOR_HOST": os.environ["FIRESTORE_EMULATOR_HOST"]})
     _out, err = process.communicate(timeout=60)
     assert process.returncode == 2 and "AUTOSRE_APPROVAL_KEY" in err, err
+
+
+def test_with_an_approver_an_approval_goes_to_the_deployments_actions_topic(
+        deployment: tuple[str, str, FirestoreEventStore], pubsub_emulator: Any) -> None:
+    """What `serve --store firestore --approver` does with an approval: recorded in the deployment's Firestore and
+    handed to its actions topic (its `execute` function runs it), never run on the laptop."""
+    import re
+
+    from google.cloud import pubsub_v1  # type: ignore[attr-defined]
+
+    from functions.cli_serve import approvals_on_firestore
+    from functions.handlers.web import create_app
+    from shared import topics
+    from shared.bus.pubsub import SubscriptionSpec, ensure_topology
+    from shared.config import Settings
+
+    project, incident_id, store = deployment
+    ensure_topology(project, topics.ALL, [SubscriptionSpec("probe-actions", topics.ACTIONS, dead_letter_topic="")])
+    settings = Settings(store="firestore", project=project, approval_key="k" * 32,
+                        policy='{"allow": {"*": ["rollback_cloud_run"]}}')
+    remediation = approvals_on_firestore(settings, store)
+    remediation.approvers = frozenset({"alice@example.com"})
+    web = create_app(store, remediation, "alice@example.com").test_client()
+    page = web.get(f"/incidents/{incident_id}").get_data(as_text=True)
+    token = re.findall(r"class=approval-link href='/approve#token=([^']+)'", page)[0]
+    form = web.post("/approve/preview", data={"token": token}).get_data(as_text=True)
+    csrf = re.findall(r"name=csrf value='([^']+)'", form)[0]
+    done = web.post("/approve", data={"token": token, "csrf": csrf, "decision": "approve"})
+    assert done.status_code == 200, done.get_data(as_text=True)
+    subscriber = pubsub_v1.SubscriberClient()
+    path = subscriber.subscription_path(project, "probe-actions")
+    got = subscriber.pull(request={"subscription": path, "max_messages": 10}, timeout=10).received_messages
+    (message,) = got
+    assert message.message.attributes["incident_id"] == incident_id
+    state = IncidentLog(store).read(incident_id)
+    assert state is not None and [d.approver for d in state.decisions.values()] == ["alice@example.com"]
+    assert not state.executions  # nothing ran here
