@@ -125,8 +125,8 @@ def test_with_an_approver_an_approval_goes_to_the_deployments_actions_topic(
     remediation = approvals_on_firestore(settings, store)
     remediation.approvers = frozenset({"alice@example.com"})
     web = create_app(store, remediation, "alice@example.com").test_client()
-    page = web.get(f"/incidents/{incident_id}").get_data(as_text=True)
-    token = re.findall(r"class=approval-link href='/approve#token=([^']+)'", page)[0]
+    report = web.get(f"/incidents/{incident_id}").get_data(as_text=True)
+    token = re.findall(r"class=approval-link href='/approve#token=([^']+)'", report)[0]
     form = web.post("/approve/preview", data={"token": token}).get_data(as_text=True)
     csrf = re.findall(r"name=csrf value='([^']+)'", form)[0]
     done = web.post("/approve", data={"token": token, "csrf": csrf, "decision": "approve"})
