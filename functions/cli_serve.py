@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 from functions.cli_base import COMPLETE, FAILED, CliError, open_store
 from shared.config import Settings
 from shared.ports import EventStore
-from shared.store.read_only import ReadOnlyStore
 
 if TYPE_CHECKING:
     from functions.remediation import Remediation
@@ -89,7 +88,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from agents.remediation.policy import Policy
     from functions.handlers.web import create_app
-    from functions.runtime import make_notifier, remediation_of
+    from functions.runtime import make_notifier, read_only, remediation_of
     from functions.web_security import fixed_identity, local_hosts
 
     identity = (args.approver or "").strip().lower()  # only what the operator started the server with
@@ -107,7 +106,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if identity:
             remediation = approvals_on_firestore(settings, store)
         else:  # nothing to decide with and nobody to acknowledge: nothing is written to the deployment
-            store, remediation, where = ReadOnlyStore(store, "no --approver"), None, where + " (read-only)"
+            store, remediation, where = read_only(store, "no --approver"), None, where + " (read-only)"
     else:
         store = open_store(args.db, create=args.create)
         where = args.db
