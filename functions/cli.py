@@ -304,8 +304,15 @@ def build_parser() -> argparse.ArgumentParser:
     from functions.cli_serve import cmd_serve, port_number
 
     srv = sub.add_parser("serve", parents=[common], help="serve the web view (reports, approvals) over a SQLite "
-                                                         "event store",
-                         description="Serve the web view over the event store an `autosre demo --db` run wrote.")
+                                                         "event store or a deployment's Firestore",
+                         description="Serve the web view over the event store an `autosre demo --db` run wrote, or "
+                                     "over a Google Cloud deployment's Firestore (--store firestore --project P) with "
+                                     "your own Application Default Credentials: read-only unless --approver is "
+                                     "given.")
+    srv.add_argument("--store", choices=("sqlite", "firestore"), default="sqlite",
+                     help="where the incidents are: the SQLite file --db, or the Firestore of --project "
+                          "(default: %(default)s)")
+    srv.add_argument("--project", help="with --store firestore: the deployment's Google Cloud project")
     srv.add_argument("--db", default="autosre.db",
                      help="the SQLite file `autosre demo --db` wrote; must exist unless --create "
                           "(default: %(default)s)")

@@ -1,16 +1,24 @@
-"""`autosre serve`: the web view over a SQLite event store, on a port it binds itself (so what it prints is where
-it listens, and a port in use is one line), with the approver and the policy's actions checked before it starts."""
+"""`autosre serve`: the web view over a SQLite event store, or over a Google Cloud deployment's Firestore with the
+user's own credentials (`--store firestore --project P`: read-only unless an approver is given), on a port it binds
+itself (so what it prints is where it listens, and a port in use is one line), with the approver and the policy's
+actions checked before it starts."""
 
 from __future__ import annotations
 
 import argparse
 import errno
+import json
 import re
 import socket
 import sys
+from typing import TYPE_CHECKING
 
 from functions.cli_base import COMPLETE, FAILED, CliError, open_store
 from shared.config import Settings
+from shared.ports import EventStore
+
+if TYPE_CHECKING:
+    from functions.remediation import Remediation
 
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
@@ -37,27 +45,80 @@ def allowed_actions(text: str) -> list[str]:
     return actions
 
 
+def deployment_store(project: str, settings: Settings) -> EventStore:
+    """A deployment's Firestore, read with Application Default Credentials (the user's own `gcloud auth
+    application-default login`, or FIRESTORE_EMULATOR_HOST); one read now, so missing credentials or permission
+    are said before the server starts, not on the first page."""
+    from functions.runtime import make_store
+
+    try:
+        store = make_store(settings.model_copy(update={"store": "firestore", "project": project}))
+        store.summaries_page(1)
+    except Exception as exc:  # the SDK's errors: no credentials, permission denied, no database, unreachable
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        raise CliError(f"cannot read the Firestore of project {project}: {type(exc).__name__}: {reason} (sign in "
+                       "with `gcloud auth application-default login`; reading needs roles/datastore.viewer)",
+                       FAILED) from exc
+    return store
+
+
+def approvals_on_firestore(settings: Settings, store: EventStore) -> Remediation:
+    """Approvals against a deployment: its approval key (AUTOSRE_APPROVAL_KEY, the deployment's secret) signs the
+    links, and an approved action goes to the deployment's actions topic, run by its `execute` function, as
+    approvals made through its own web view are."""
+    from functions.runtime import make_bus, remediation_of
+    from shared import topics
+
+    try:
+        remediation = remediation_of(settings, store)
+    except ValueError as exc:
+        raise CliError(f"--approver on --store firestore: {exc}") from exc
+    bus = make_bus(settings.model_copy(update={"bus": "pubsub"}))
+
+    def hand_off(incident_id: str, proposal_id: str) -> None:
+        bus.publish(topics.ACTIONS, json.dumps({"incident_id": incident_id, "proposal_id": proposal_id}).encode(),
+                    {"incident_id": incident_id})
+
+    remediation.hand_off = hand_off
+    return remediation
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from werkzeug.serving import make_server
 
     from agents.remediation.policy import Policy
     from functions.handlers.web import create_app
-    from functions.runtime import remediation_of
+    from functions.runtime import make_notifier, read_only, remediation_of
     from functions.web_security import fixed_identity, local_hosts
 
     identity = (args.approver or "").strip().lower()  # only what the operator started the server with
     if identity and not EMAIL.fullmatch(identity):
         raise CliError(f"--approver {args.approver}: not an e-mail address (the identity an approval records)")
     allowed = allowed_actions(args.allow) if args.allow is not None else None
-    store = open_store(args.db, create=args.create)
     settings = Settings.from_env()
-    remediation = remediation_of(settings.model_copy(update={"store": "sqlite"}), store)
-    if identity:
+    remediation: Remediation | None
+    if args.store == "firestore":
+        if not args.project:
+            raise CliError("--store firestore needs --project, the deployment's Google Cloud project")
+        settings = settings.model_copy(update={"store": "firestore", "project": args.project})
+        store: EventStore = deployment_store(args.project, settings)
+        where = f"the Firestore of project {args.project}"
+        if identity:
+            remediation = approvals_on_firestore(settings, store)
+        else:  # nothing to decide with and nobody to acknowledge: nothing is written to the deployment
+            store, remediation, where = read_only(store, "no --approver"), None, where + " (read-only)"
+    else:
+        store = open_store(args.db, create=args.create)
+        where = args.db
+        remediation = remediation_of(settings.model_copy(update={"store": "sqlite"}), store)
+    if remediation is not None and identity:
         remediation.approvers = remediation.approvers | {identity}
-    if allowed is not None:
+    if remediation is not None and allowed is not None:
         remediation.policy = Policy({"*": allowed}, remediation.policy.max_actions_per_hour)
     app = create_app(store, remediation, identity=fixed_identity(identity),
-                     allowed_hosts=local_hosts(args.host, args.port))
+                     allowed_hosts=local_hosts(args.host, args.port),
+                     notifier=make_notifier(settings) if identity else None,
+                     base_url=settings.base_url or f"http://{args.host}:{args.port}")
     try:  # bound here, not by werkzeug (which prints two lines of its own and exits when the port is taken)
         listener = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -68,8 +129,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise CliError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}"
                        + (" (another server has it: pick another with --port)" if exc.errno == errno.EADDRINUSE
                           else ""), FAILED) from exc
-    print(f"serving {args.db} on http://{args.host}:{listener.getsockname()[1]}/ (approver: {identity or 'none'}; "
-          f"executor: {'dry run' if remediation.dry_run else 'live'}); Ctrl-C stops it", file=sys.stderr, flush=True)
+    executor = ("off" if remediation is None else "the deployment's, through its actions topic"
+                if remediation.hand_off is not None else "dry run" if remediation.dry_run else "live")
+    print(f"serving {where} on http://{args.host}:{listener.getsockname()[1]}/ (approver: {identity or 'none'}; "
+          f"executor: {executor}); Ctrl-C stops it", file=sys.stderr, flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from functions.report_view import no_start_time
 from functions.runtime import embedded, make_store
 from shared import events as ev
 from shared import topics
@@ -103,8 +104,7 @@ def check(result: TriageResult, alert: Alert | None, source: TelemetrySource) ->
         return
     w = rnd.window
     if alert is not None and alert.started_at is None:
-        result.warnings.append(f"the alert has no start time (started_at): its windows were placed around the time "
-                               f"of triage, {_ts(w.onset)}, not around the incident")
+        result.warnings.append(no_start_time(w.onset))
     incident, baseline = Window(w.start, w.end), Window(w.baseline_start, w.baseline_end)
     service = alert.service if alert is not None else ""
     bundle = source if isinstance(source, KnowsItsData) else None  # a bundle knows its time range and corrupt lines

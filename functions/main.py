@@ -196,7 +196,10 @@ def web(request: Any) -> Any:
         except ValueError:  # an unreadable policy or signing key: the reports stay readable, approvals are off
             log.exception("approvals are off: the remediation workflow cannot be built from the settings")
             approvals = None
-        _web = create_app(store(), approvals, identity=identity, allowed_hosts=hosts)
+        from functions.runtime import make_notifier
+
+        _web = create_app(store(), approvals, identity=identity, allowed_hosts=hosts,
+                          notifier=make_notifier(settings), base_url=settings.base_url)
     with _web.request_context(request.environ):
         return _web.full_dispatch_request()
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol
 
+from agents.remediation.catalog import action_title
 from agents.reporting.similarity import rank, shared_terms, signature, weight
 from shared.incident_log import IncidentLog, LogStore
 from shared.incident_state import IncidentState
@@ -83,7 +84,7 @@ def describe(incident_id: str, score: float, state: IncidentState | None, shared
     for pid in sorted(state.proposals):
         p = state.proposals[pid]
         decision, execution = state.decisions.get(pid), state.executions.get(pid)
-        what = f"{p.action} on {p.service}"
+        what = f"{action_title(p.action)} on {p.service}"
         if execution is not None:
             actions.append(f"{what}: {execution.status}" + (f" (approved by {execution.approved_by})"
                                                              if execution.approved_by else ""))

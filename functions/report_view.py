@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agents.reporting.coverage import coverage_line
-from shared.incident_state import IncidentState
-from shared.models import Finding, Report
+from shared.incident_state import IncidentState, RoundState
+from shared.models import Finding, Report, SignalCoverage
 from shared.textfmt import shorten
+from shared.timefmt import utc_text
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,38 @@ def evidence_text(finding: Finding | None, fid: str, limit: int = 160) -> str:
     return f"{finding.specialist}/{finding.kind}: {shorten(finding.title, limit)}"
 
 
+def no_start_time(onset: float) -> str:
+    """The warning for an alert without a start time (one text for the triage's check and the page)."""
+    return (f"the alert has no start time (started_at): its windows were placed around the time of triage, "
+            f"{utc_text(onset)}, not around the incident")
+
+
+def read_nothing(window: str, start: float, end: float) -> str:
+    return (f"no telemetry in the {window} window ({utc_text(start)} to {utc_text(end)}): no specialist read a log "
+            "line, span or metric point in it" + (": nothing could be analysed (is the alert's start time right?)"
+                                                 if window == "incident" else ": nothing to compare the incident with"))
+
+
+def from_the_log(state: IncidentState, report: Report, rnd: RoundState) -> tuple[list[str], bool]:
+    """The warnings the incident's own events support, for an incident no triage checked against its data (the
+    Google Cloud pipeline records no check): an alert without a start time, and windows in which every signal the
+    specialists read was empty (their coverage). Returns them and whether the report had no data at all."""
+    out: list[str] = []
+    alert, w = state.first_alert, rnd.window
+    if alert is not None and alert.started_at is None:
+        out.append(no_start_time(w.onset))
+    if any(x.startswith("no telemetry in the") for x in rnd.warnings) or rnd.no_data:
+        return out, False  # a triage checked the windows against the data itself
+    signals = {k: c for k, c in report.coverage.items() if k != "changes"}
+    no_data = bool(signals) and all(c.incident is False for c in signals.values()) and \
+        report.coverage.get("changes", SignalCoverage()).incident is not True
+    if no_data:
+        out.append(read_nothing("incident", w.start, w.end))
+    elif signals and all(c.baseline is False for c in signals.values()):
+        out.append(read_nothing("baseline", w.baseline_start, w.baseline_end))
+    return out, no_data
+
+
 def view_of(state: IncidentState, report: Report, warnings: list[str] | None = None,
             no_data: bool = False) -> ReportView:
     """`warnings` and `no_data`: what a triage's check found beside the report (functions/local.py `check`);
@@ -55,8 +88,10 @@ def view_of(state: IncidentState, report: Report, warnings: list[str] | None = N
     missing = built_without(report)
     rnd = state.rounds.get(report.round)
     if rnd is not None:
-        warnings = warnings if warnings is not None else rnd.warnings
-        no_data = no_data or rnd.no_data
+        warnings = list(warnings if warnings is not None else rnd.warnings)
+        derived, empty = from_the_log(state, report, rnd) if not no_data else ([], False)
+        warnings += [d for d in derived if d not in warnings]
+        no_data = no_data or rnd.no_data or empty
     notes = [coverage_line(signal, c) for signal, c in report.coverage.items()
              if c.note or c.incident is False or c.baseline is False]
     notes += [f"{name}: {n}" for r in state.rounds.values() for name, ns in r.notes.items() for n in ns]

@@ -41,6 +41,13 @@ def make_store(settings: Settings) -> EventStore:
     return SqliteEventStore(settings.sqlite_path)
 
 
+def read_only(store: EventStore, why: str) -> EventStore:
+    """`store` for reading only: every write raises (shared/store/read_only.py), saying `why`."""
+    from shared.store.read_only import ReadOnlyStore
+
+    return ReadOnlyStore(store, why)
+
+
 def make_telemetry(settings: Settings, quotas: Claims | None = None) -> TelemetryFactory:
     """`quotas`: where the APIs' per-project read quotas are counted across instances (the deployment's store);
     None: each process counts its own."""

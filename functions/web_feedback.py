@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from agents.remediation.catalog import action_title
 from functions import feedback
 from functions.web_page import esc
 from shared.incident_state import IncidentState
@@ -37,7 +38,8 @@ def section(state: IncidentState, identity: str, key: bytes | None) -> str:
     actions = "".join(
         f"<form method=post action='{action}'><input type=hidden name=csrf value='{esc(token)}'>"
         f"<input type=hidden name=kind value=action><input type=hidden name=proposal_id value='{esc(pid)}'>"
-        f"<p>Did <b>{esc(state.proposals[pid].action)}</b> on <b>{esc(state.proposals[pid].service)}</b> help? "
+        f"<p>Did <b>{esc(action_title(state.proposals[pid].action))}</b> on "
+        f"<b>{esc(state.proposals[pid].service)}</b> help? "
         "<input name=note placeholder='note (optional)' maxlength=500> "
         "<button name=helpful value=yes>Helped</button><button name=helpful value=no>Did not help</button></p>"
         "</form>" for pid in sorted(state.executions) if pid in state.proposals)

@@ -46,6 +46,11 @@ svg .deploy{fill:var(--accent)}svg .node rect{stroke:var(--muted)}svg .node.caus
 svg .node.propagation rect{fill:var(--warn-bg)}svg .node.symptom rect{fill:var(--info-bg)}
 svg .node.impact rect{fill:var(--soft)}svg .node.cause.inner rect{stroke:var(--bad);stroke-width:2}
 svg .link{stroke:var(--muted)}svg .arrowhead{fill:var(--muted)}
+.on-it{display:flex;flex-wrap:wrap;gap:12px;align-items:center;margin:2px 0 6px}.on-it form{margin:0}
+button.ack{background:var(--accent);color:#fff;border-color:var(--accent)}
+form.filters{display:flex;flex-wrap:wrap;gap:8px;align-items:end;margin:4px 0}form.filters label{display:flex;
+flex-direction:column;font-size:12px;color:var(--muted)}form.filters input,form.filters select{font:inherit;
+padding:3px 6px;border:1px solid var(--line);border-radius:6px;background:var(--card);color:var(--fg)}
 """
 
 
@@ -56,8 +61,10 @@ def esc(value: object) -> str:
 ts = utc_text
 
 
-def page(title: str, body: str) -> str:
-    return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{esc(title)}</title>"
+def page(title: str, body: str, refresh_s: int = 0) -> str:
+    """`refresh_s` > 0: the browser reloads the page that often (a meta refresh: no script, so the CSP holds)."""
+    refresh = f"<meta http-equiv=refresh content='{int(refresh_s)}'>" if refresh_s > 0 else ""
+    return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{esc(title)}</title>{refresh}"
             f"<meta name=viewport content='width=device-width'><meta name=color-scheme content='light dark'>"
             f"<style>{CSS}</style></head><body><header><a href='/'>Auto SRE</a></header><main>{body}</main>"
             "</body></html>")

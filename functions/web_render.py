@@ -12,35 +12,71 @@ from __future__ import annotations
 import base64
 import hashlib
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from urllib.parse import urlencode
 
+from agents.remediation.catalog import action_title
 from functions.web_charts import widget_html
 from functions.web_page import esc, page, ts
-from functions.web_report import report_page, similar_html
+from functions.web_report import AckForm, report_page, similar_html
+from shared.paging import ListFilter
 
 if TYPE_CHECKING:
     from functions.remediation import ApprovalView
 
-__all__ = ["approval_page", "approve_link_page", "esc", "incident_list", "message_page", "page", "report_page",
-           "similar_html", "widget_html"]
+__all__ = ["AckForm", "approval_page", "approve_link_page", "esc", "incident_list", "message_page", "page",
+           "report_page", "similar_html", "widget_html"]
 
 
-def incident_list(summaries: list[dict[str, Any]], older: str = "") -> str:
+STATUSES = ("open", "resolved")
+
+
+def filters_form(where: ListFilter) -> str:
+    """The list's filters: a GET form (it changes nothing), its values kept after each reload."""
+    status = "".join(f"<option value='{s}'{' selected' if where.status == s else ''}>{s or 'any'}</option>"
+                     for s in ("", *STATUSES))
+    return ("<form class=filters method=get action='/'>"
+            f"<label>status<select name=status>{status}</select>"
+            "</label>"
+            f"<label>service<input name=service value='{esc(where.service)}' size=14></label>"
+            f"<label>severity<input name=severity value='{esc(where.severity)}' size=10></label>"
+            f"<label>search<input type=search name=q value='{esc(where.text)}' size=24 "
+            "placeholder='id, service, policy, cause'></label><button type=submit>Filter</button>"
+            + ("<a href='/'>clear</a>" if where.active else "") + "</form>")
+
+
+def incident_list(summaries: list[dict[str, Any]], older: str = "", where: ListFilter | None = None,
+                  refresh_s: int = 0) -> str:
     """One page of incidents, newest first; its time is the alert's start (the alert's clock), and its pending
     approvals count only what a person could approve now (an open incident's proposals the policy allows).
-    `older`: the cursor of the next page ("" on the last)."""
+    `older`: the cursor of the next page ("" on the last); `where`: the filters it was read with (kept in the next
+    page's link); `refresh_s`: the page reloads itself that often."""
+    where = where or ListFilter()
     rows = "".join(
         f"<tr><td><a href='/incidents/{esc(s['incident_id'])}'>{esc(s['incident_id'])}</a></td>"
         f"<td><span class='pill {esc(s.get('status'))}'>{esc(s.get('status'))}</span></td>"
         f"<td>{esc(s.get('severity'))}</td><td>{esc(s.get('service'))}</td><td>{esc(s.get('policy'))}</td>"
         f"<td>{esc(ts(s.get('alert_started_at'), 'unknown'))}</td><td>{esc(s.get('top_cause'))}</td>"
-        f"<td class=pending>{esc(s.get('approvable', 0) or '-')}</td></tr>"
+        f"<td class=pending>{esc(s.get('approvable', 0) or '-')}</td>"
+        f"<td class=acknowledged>{esc(', '.join(s.get('acknowledged_by') or []) or '-')}</td></tr>"
         for s in sorted(summaries, key=lambda s: -(s.get("alert_started_at") or s.get("opened_at") or 0)))
     table = ("<table><tr><th>incident</th><th>status</th><th>severity</th><th>service</th><th>policy</th>"
-             f"<th>alert started</th><th>top cause</th><th>awaiting approval</th></tr>{rows}</table>")
-    more = f"<p><a href='/?after={quote(older)}'>Older incidents</a></p>" if older else ""
-    listed = table if summaries else "No incidents yet."
-    return page("Incidents", f"<h1>Incidents</h1><section>{listed}{more}</section>")
+             f"<th>alert started</th><th>top cause</th><th>awaiting approval</th><th>on it</th></tr>{rows}</table>")
+    kept = {k: v for k, v in (("status", where.status), ("service", where.service), ("severity", where.severity),
+                              ("q", where.text)) if v}
+    more = ""
+    if older:
+        label = "Search older incidents" if where.active else "Older incidents"
+        more = f"<p><a class=older href='/?{esc(urlencode({**kept, 'after': older}))}'>{label}</a></p>"
+    if summaries:
+        listed = table
+    elif where.active:
+        listed = ("<p>No incident matches these filters" + (" among the most recently updated ones read; older "
+                  "ones may." if older else ".") + "</p>")
+    else:
+        listed = "No incidents yet."
+    refreshing = (f"<p class=muted>This list reloads itself every {refresh_s} s.</p>" if refresh_s > 0 else "")
+    return page("Incidents", f"<h1>Incidents</h1>{filters_form(where)}<section>{listed}{more}</section>{refreshing}",
+                refresh_s)
 
 
 def approval_page(view: ApprovalView) -> str:
@@ -51,8 +87,8 @@ def approval_page(view: ApprovalView) -> str:
         ("<button class=deny name=decision value=deny>Deny</button>" if view.can_deny else "")
     form = (f"<form method=post action='/approve'><input type=hidden name=token value='{esc(view.token)}'>"
             f"<input type=hidden name=csrf value='{esc(view.csrf)}'>{buttons}</form>") if buttons else ""
-    body = (f"<h1>Approve a remediation?</h1><section><p><b>{esc(p.action)}</b> on <b>{esc(p.service)}</b> "
-            f"(risk {esc(p.risk)}) for incident <a href='/incidents/{esc(state.incident_id)}'>"
+    body = (f"<h1>Approve a remediation?</h1><section><p><b>{esc(action_title(p.action))}</b> on "
+            f"<b>{esc(p.service)}</b> (risk {esc(p.risk)}) for incident <a href='/incidents/{esc(state.incident_id)}'>"
             f"{esc(state.incident_id)}</a></p><p>It will do exactly this:</p><pre>{esc(p.preview)}</pre>"
             + ("<p class=dry-run><b>The executor is a dry run</b>: approving records this plan and changes nothing."
                "</p>" if view.dry_run else "")

@@ -6,7 +6,10 @@ chains, charts, the rest of the ranking and the timeline follow."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import quote
 
+from agents.remediation.catalog import action_title
 from functions.console_links import console_link
 from functions.remediation import ActionState
 from functions.report_view import ReportView, confidence_text, evidence_text, plural, view_of
@@ -17,6 +20,28 @@ from shared.incident_state import IncidentState
 from shared.models import DETAILED_CAUSES, Finding, Proposal, RankedCause, Report
 
 TOP_EVIDENCE = 3
+
+
+@dataclass(frozen=True)
+class AckForm:
+    """Who is reading (a verified identity) and the CSRF token of their "I'm on it" form."""
+
+    who: str
+    csrf: str
+
+
+def on_it(state: IncidentState, ack: AckForm | None) -> str:
+    """Who said they are on it (and since when), and the form to say so: only for an open incident, to a verified
+    identity that has not said it yet."""
+    people = sorted(state.acknowledged.items(), key=lambda kv: (kv[1], kv[0]))
+    said = ("On it: " + ", ".join(f"{esc(who)} <span class=muted>(since {esc(ts(at))})</span>" for who, at in people)
+            if people else "Nobody has said they are on it yet.")
+    form = ""
+    if ack is not None and state.status == "open" and ack.who not in state.acknowledged:
+        form = (f"<form class=ack method=post action='/incidents/{esc(quote(state.incident_id, safe=''))}/acknowledge'>"
+                f"<input type=hidden name=csrf value='{esc(ack.csrf)}'><button type=submit class=ack>"
+                f"I'm on it</button> <span class=muted>as {esc(ack.who)}</span></form>")
+    return f"<div id=on-it class=on-it><span>{said}</span>{form}</div>"
 APPROVALS_OFF = ActionState("blocked", "approvals are off on this server (no approval key)")
 
 
@@ -92,8 +117,9 @@ def changed_card(state: IncidentState, report: Report, view: ReportView) -> str:
 
 def action_card(p: Proposal, a: ActionState) -> str:
     button = (f"<a class=approval-link href='{esc(a.link)}'>Review and approve</a>" if a.link else "")
-    return (f"<div class='action {esc(a.kind)}' data-action='{esc(p.action)}'><div><b>{esc(p.action)}</b> on "
-            f"<b>{esc(p.service)}</b> <span class=muted>risk {esc(p.risk)}</span></div>"
+    return (f"<div class='action {esc(a.kind)}' data-action='{esc(p.action)}'><div><b class=action-title>"
+            f"{esc(action_title(p.action))}</b> on <b>{esc(p.service)}</b> <span class=muted>risk {esc(p.risk)}"
+            "</span></div>"
             f"<div class='state {esc(a.kind)}'>{esc(a.text)}</div><div class=preview>{esc(p.preview)}</div>"
             f"<div class='muted clip'>Why: {esc(p.rationale)}</div>{button}</div>")
 
@@ -153,16 +179,17 @@ def finding_html(state: IncidentState, fid: str) -> str:
 
 
 def report_page(state: IncidentState, actions: Mapping[str, ActionState], view: ReportView | None = None,
-                feedback: str = "") -> str:
+                ack: AckForm | None = None, feedback: str = "") -> str:
     """`actions`: each proposal's state (functions/remediation.py `action_states`; {} when approvals are off).
-    `view`: what the report says beyond its causes (default: what the incident's events hold). `feedback`: the
-    responder feedback section (functions/web_feedback.py), rendered after the causes."""
+    `view`: what the report says beyond its causes (default: what the incident's events hold). `ack`: the reader's
+    "I'm on it" form (None: nobody verified is reading). `feedback`: the responder feedback section
+    (functions/web_feedback.py), rendered after the causes."""
     report = state.latest_report
     if report is None:
         return page(state.incident_id, f"<h1>Investigating</h1><p class=meta>Incident {esc(state.incident_id)}"
-                                       f"</p>{actions_card(state, actions)}")
+                                       f"</p>{on_it(state, ack)}{actions_card(state, actions)}")
     view = view or view_of(state, report)
-    parts = [banners(view), f"<h1>{esc(report.headline)}</h1>", meta_line(state, view),
+    parts = [banners(view), f"<h1>{esc(report.headline)}</h1>", meta_line(state, view), on_it(state, ack),
              f"<div class=first><div>{cause_card(state, report)}{changed_card(state, report, view)}</div>"
              f"{actions_card(state, actions)}</div>"]
     narrative = (f"<h3>Narrative <span class=muted>(written by a model; every sentence cites its findings)</span>"

@@ -24,7 +24,7 @@ from pydantic import ConfigDict, Field
 
 from shared.event_base import EventPayload as EventPayload  # the base every payload extends
 from shared.event_base import StrictModel as StrictModel
-from shared.feedback_events import ActionFeedback, CauseFeedback
+from shared.feedback_events import ActionFeedback, CauseFeedback, IncidentAcknowledged
 from shared.incident_parts import Execution, Notification, RoundState
 from shared.models import Alert, Event, Finding, Proposal, ReadCounts, RecoveryEvidence, Report
 
@@ -39,6 +39,7 @@ class EventType(StrEnum):
     ALERT_REJECTED = "alert.rejected"
     INCIDENT_OPENED = "incident.opened"
     INCIDENT_RESOLVED = "incident.resolved"
+    INCIDENT_ACKNOWLEDGED = "incident.acknowledged"  # carried by shared/feedback_events.py
     ROUND_STARTED = "round.started"
     FINDING_RECORDED = "finding.recorded"
     SPECIALIST_COMPLETED = "specialist.completed"
@@ -64,6 +65,7 @@ ALERT_RECEIVED = EventType.ALERT_RECEIVED
 ALERT_REJECTED = EventType.ALERT_REJECTED
 INCIDENT_OPENED = EventType.INCIDENT_OPENED
 INCIDENT_RESOLVED = EventType.INCIDENT_RESOLVED
+INCIDENT_ACKNOWLEDGED = EventType.INCIDENT_ACKNOWLEDGED
 ROUND_STARTED = EventType.ROUND_STARTED
 FINDING_RECORDED = EventType.FINDING_RECORDED
 SPECIALIST_COMPLETED = EventType.SPECIALIST_COMPLETED
@@ -427,7 +429,7 @@ class NotificationRecorded(EventPayload):
 
 # The one list of payloads: the registry below is derived from it.
 PAYLOAD_MODELS: tuple[type[EventPayload], ...] = (
-    AlertReceived, AlertRejected, IncidentOpened, IncidentResolved, RoundStarted, FindingRecorded,
+    AlertReceived, AlertRejected, IncidentOpened, IncidentResolved, IncidentAcknowledged, RoundStarted, FindingRecorded,
     SpecialistCompleted, SpecialistFailed, CostRecorded, ReportPublished, ReportStepDone, RemediationProposed,
     ApprovalDecided, ReportChecked, RemediationHandedOff, RemediationExecuted, RemediationFailed, RemediationVerified,
     NotificationRecorded, CauseFeedback, ActionFeedback,

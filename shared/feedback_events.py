@@ -1,6 +1,7 @@
-"""What responders say about a report (shared/events.py lists these payloads with the others): whether the named
-cause was the cause (and, when not, what was, when they know), and whether an action helped. Each is one person's
-word, recorded under their verified identity; a later word of the same person supersedes their earlier one."""
+"""What responders say about an incident (shared/events.py lists these payloads with the others): that they are on
+it, whether the named cause was the cause (and, when not, what was, when they know), and whether an action helped.
+Each is one person's word, recorded under their verified identity; a later word of the same person supersedes their
+earlier one (an acknowledgement excepted: the first one stands)."""
 
 from typing import TYPE_CHECKING, Literal
 
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
 
 FEEDBACK_CAUSE = "feedback.cause"
 FEEDBACK_ACTION = "feedback.action"
+INCIDENT_ACKNOWLEDGED = "incident.acknowledged"
 
 
 class CauseFeedback(EventPayload):
@@ -59,3 +61,19 @@ class ActionFeedback(EventPayload):
 
     def apply(self, state: "IncidentState", event: Event) -> None:
         state.action_feedback.setdefault(self.proposal_id, {})[self.by] = self
+
+
+class IncidentAcknowledged(EventPayload):
+    """A person said "I'm on it": `by` is their verified identity (the same one an approval records). Keyed by
+    it, so saying it again records nothing new; the first time stands."""
+
+    event_types = (INCIDENT_ACKNOWLEDGED,)
+    phase = 7
+    postmortem_label = "acknowledged"
+    by: str = Field(min_length=3, max_length=320)
+
+    def summary_line(self) -> str:
+        return f"{self.by} is on it"
+
+    def apply(self, state: "IncidentState", event: Event) -> None:
+        state.acknowledged.setdefault(self.by, event.at)

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from shared.events import DEAD_LETTER_STREAM, EventPayload, EventType, make_event
 from shared.incident_state import IncidentState, fold
 from shared.models import Event
+from shared.paging import NO_FILTER, ListFilter
 from shared.ports import EventLog, Summaries
 
 log = logging.getLogger("autosre.incident_log")
@@ -125,7 +126,10 @@ class IncidentLog:
         """The list-view projections (only those with `status`, when given: a query, not a scan)."""
         return list(self.store.summaries(status))
 
-    def summaries_page(self, limit: int = 100, cursor: str = "") -> tuple[list[dict[str, Any]], str]:
-        """One page of the list view, the most recently updated first, and the next page's cursor ("": the last).
-        Raises ValueError for a cursor no page gave."""
-        return self.store.summaries_page(limit, cursor)
+    def summaries_page(self, limit: int = 100, cursor: str = "",
+                       where: ListFilter = NO_FILTER) -> tuple[list[dict[str, Any]], str]:
+        """One page of the list view, the most recently updated first, and the next page's cursor ("": the last);
+        with `where`, only the incidents it matches. Raises ValueError for a cursor no page gave."""
+        if not where.active:
+            return self.store.summaries_page(limit, cursor)
+        return self.store.summaries_page(limit, cursor, where)

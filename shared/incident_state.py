@@ -46,6 +46,7 @@ class IncidentState:
     cause_feedback: dict[str, CauseFeedback] = field(default_factory=dict)  # who -> their word, latest last
     action_feedback: dict[str, dict[str, ActionFeedback]] = field(default_factory=dict)  # proposal -> who -> word
     notifications: list[Notification] = field(default_factory=list)
+    acknowledged: dict[str, float] = field(default_factory=dict)  # who said "I'm on it" -> when they first did
     timeline: list[tuple[float, str, str, str]] = field(default_factory=list)  # (at, type, actor, summary)
 
     @property
@@ -135,6 +136,7 @@ class IncidentState:
             "recovery_unnotified": sorted(p for p in self.verified if f"recovery:{p}" not in self.notified),
             "recovery_reopen_due": len(self.reopen_due),
             "cause_feedback": self.cause_verdict.verdict if self.cause_verdict else "",
+            "acknowledged_by": sorted(self.acknowledged, key=lambda who: (self.acknowledged[who], who)),
             "updated_at": self.last_event_at,
         }
 

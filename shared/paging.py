@@ -5,6 +5,9 @@ in SQLite); a page starts after the cursor's row."""
 from __future__ import annotations
 
 import json
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
 
 MAX_PAGE = 500  # rows one page may ask for
 
@@ -28,3 +31,32 @@ def decode_cursor(cursor: str) -> tuple[float, str]:
 def check_limit(limit: int) -> None:
     if not 1 <= limit <= MAX_PAGE:
         raise ValueError(f"a page holds 1 to {MAX_PAGE} incidents, not {limit}")
+
+
+class ListFilter(BaseModel):
+    """What the list view narrows its pages to: exact status, service and severity (case-insensitive), and words
+    that must all appear in the incident's id, service, policy or top cause. Every store applies `matches`, so a
+    filter means the same on each."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    status: str = Field("", max_length=20)
+    service: str = Field("", max_length=200)
+    severity: str = Field("", max_length=40)
+    text: str = Field("", max_length=200)
+
+    @property
+    def active(self) -> bool:
+        return bool(self.status or self.service or self.severity or self.text.strip())
+
+    def matches(self, summary: dict[str, Any]) -> bool:
+        def same(wanted: str, key: str) -> bool:
+            return not wanted or str(summary.get(key) or "").strip().lower() == wanted.strip().lower()
+
+        if not (same(self.status, "status") and same(self.service, "service") and same(self.severity, "severity")):
+            return False
+        haystack = " ".join(str(summary.get(k) or "") for k in SEARCHED).lower()
+        return all(word in haystack for word in self.text.lower().split())
+
+
+SEARCHED = ("incident_id", "service", "policy", "top_cause", "severity")
+NO_FILTER = ListFilter()

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from shared.models import Event, Proposal
+from shared.paging import NO_FILTER, ListFilter
 
 if TYPE_CHECKING:  # the records are only named here: a function that reads no telemetry never imports them
     from shared.telemetry_records import (
@@ -73,6 +74,8 @@ class Summaries(Protocol):
     - `summaries_page(limit, cursor)` lists at most `limit` (1 to shared/paging.py MAX_PAGE), the most recently
       updated first, starting after `cursor` (the one the previous page returned; "" for the first page), and the
       cursor of the next page ("" when this page is the last). A cursor it did not give raises ValueError.
+      With `where` (shared/paging.py ListFilter), only the summaries it `matches`, in the same order; a store that
+      filters after reading may return fewer than `limit` with a cursor (it read as far as it may for one page).
     - `put_summary` that cannot store the summary (other writers won every attempt) raises; it never gives up
       silently.
     """
@@ -81,7 +84,8 @@ class Summaries(Protocol):
 
     def summaries(self, status: str | None = None) -> list[dict[str, Any]]: ...
 
-    def summaries_page(self, limit: int, cursor: str = "") -> tuple[list[dict[str, Any]], str]: ...
+    def summaries_page(self, limit: int, cursor: str = "",
+                       where: ListFilter = NO_FILTER) -> tuple[list[dict[str, Any]], str]: ...
 
 
 class TermIndex(Protocol):

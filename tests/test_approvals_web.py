@@ -336,6 +336,8 @@ def test_a_local_webhook_receives_the_report_notification(scenario, receiver) ->
     assert "Likely root cause" in message["text"] and f"http://sre.example/incidents/{summary['incident_id']}" in \
         message["text"]
     assert "token" not in message["text"].lower()  # a notification links to the report, never to a token
+    assert "Proposed: Roll back to the previous revision on " in message["text"]  # the catalog's title, not its key
+    assert "rollback_cloud_run" not in message["text"]
     state = fold(store.load(summary["incident_id"]))
     assert state.notifications[0].status == "sent" and "3 attempt" in state.notifications[0].detail
 
@@ -432,4 +434,4 @@ def test_the_report_notification_carries_no_live_markup(receiver, incident) -> N
     (message,) = received
     text = message["text"]
     assert "<" not in text and ">" not in text and "&lt;!channel&gt;" in text
-    assert text.count("\n") == 2 and text.endswith(f"http://sre.example/incidents/{incident_id}")
+    assert text.count("\n") == 3 and text.endswith(f"http://sre.example/incidents/{incident_id}")

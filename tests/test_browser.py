@@ -148,3 +148,20 @@ def test_without_javascript_the_link_page_says_it_needs_it(served: Served, brows
     shot(page, "6-no-javascript")
     assert "POST" not in "\n".join(served.access.lines) and decisions(served) == {}
     context.close()
+
+
+def test_actions_read_as_the_catalogs_titles(served: Served, page) -> None:  # type: ignore[no-untyped-def]
+    """A person reads "Roll back to the previous revision", never the catalog's key (kept in the JSON API)."""
+    page.goto(served.url + "/")
+    page.click("a[href^='/incidents/']")
+    page.wait_for_selector("#actions")
+    report = page.inner_text("main")
+    assert "Roll back to the previous revision" in page.inner_text("#actions")
+    assert "rollback_cloud_run" not in report
+    page.locator("a.approval-link").first.click()
+    page.wait_for_selector("button.approve")
+    assert "Roll back to the previous revision on" in page.inner_text("main")
+    assert "rollback_cloud_run" not in page.inner_text("main")
+    incident = page.locator("main a[href^='/incidents/']").first.get_attribute("href")
+    api = page.request.get(served.url + "/api" + incident).json()
+    assert "rollback_cloud_run" in [p["action"] for p in api["proposals"].values()]  # keys in the JSON

@@ -89,7 +89,7 @@ def test_action_feedback_needs_an_executed_action(incident: tuple[SqliteEventSto
 
 
 def form_csrf(page: str) -> str:
-    found = re.findall(r"name=csrf value='([0-9a-f]+)'", page)
+    found = re.findall(r"name=csrf value='([0-9a-f]+)'", page.split("Responder feedback", 1)[-1])
     assert found, "no feedback form on the page"
     return found[0]
 

@@ -75,3 +75,27 @@ def test_a_claim_with_its_own_expiry_expires_then(firestore_emulator: Any, proje
     doc = store._keys.document(key_id("quota:logging:p:1:0")).get().to_dict()
     left = (doc["expire_at"] - datetime.now(doc["expire_at"].tzinfo)).total_seconds()
     assert 3500 < left <= 3600
+
+
+def test_a_filtered_page_reads_a_bounded_number_of_rows_and_says_where_it_stopped(
+        firestore_emulator: Any, project_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Firestore filters after reading (no composite index): a filtered page reads at most FILTER_SCAN rows, so it
+    may hold fewer matches than asked, with a cursor that goes on from the last row read; paging on finds the
+    rest, in order."""
+    from shared.paging import ListFilter
+    from shared.store import firestore
+    from shared.store.firestore import FirestoreEventStore
+
+    monkeypatch.setattr(firestore, "FILTER_SCAN", 4)
+    store = FirestoreEventStore(project_id)
+    for n in range(10):
+        store.put_summary(f"i{n}", {"incident_id": f"i{n}", "status": "open" if n in (0, 9) else "resolved",
+                                    "events": 1, "updated_at": float(n)})
+    where = ListFilter(status="open")
+    page, cursor = store.summaries_page(5, "", where)
+    assert [s["incident_id"] for s in page] == ["i9"] and cursor  # read i9..i6, then stopped
+    seen = [s["incident_id"] for s in page]
+    while cursor:
+        page, cursor = store.summaries_page(5, cursor, where)
+        seen += [s["incident_id"] for s in page]
+    assert seen == ["i9", "i0"]

@@ -73,7 +73,7 @@ def test_the_draft_tells_the_whole_story_from_the_event_log(fixed: tuple[Path, s
     if report.ruled_out:
         assert md(report.ruled_out[0].reason) in section(text, "What was ruled out")
     done = section(text, "What was done")
-    assert "rollback\\_cloud\\_run" in done and "executed" in done and "recovered" in done
+    assert "Roll back to the previous revision" in done and "executed" in done and "recovered" in done
     items = section(text, "Action items")
     executed = set(state.executions)
     pending = [pid for pid in state.proposals if pid not in executed]

@@ -157,7 +157,7 @@ def test_a_new_report_lists_the_most_similar_past_incident_and_what_became_of_it
     top = listed[0]
     assert top.incident_id == results["deploy-0"].incident_id  # the same fault kind, another seed
     assert top.root_cause.startswith(results["deploy-0"].report.causes[0].service)
-    assert any(a.startswith("rollback_cloud_run on ") and ": executed" in a for a in top.actions)
+    assert any(a.startswith("Roll back to the previous revision on ") and ": executed" in a for a in top.actions)
     assert top.worked is True and top.verdict.startswith("recovered")
     state = fold(store.load(new.incident_id))
     assert state.latest_report is not None and state.latest_report.similar == listed  # recorded with the report

@@ -20,10 +20,12 @@ Executor = Literal["cloud_run", "runbook_webhook"]
 
 @dataclass(frozen=True)
 class ActionType:
-    """One action a person can approve: its risk, what it does, what must hold, which executor carries it out
-    (shared/actions/ has one runner per executor), and the exact preview shown before approval."""
+    """One action a person can approve: its title (what people read; `name` is the key the policy, the events and
+    the JSON use), its risk, what it does, what must hold, which executor carries it out (shared/actions/ has one
+    runner per executor), and the exact preview shown before approval."""
 
     name: str
+    title: str
     risk: Literal["low", "medium", "high"]
     summary: str
     preconditions: tuple[str, ...]
@@ -32,26 +34,37 @@ class ActionType:
 
 
 CATALOG: dict[str, ActionType] = {a.name: a for a in [
-    ActionType("rollback_cloud_run", "medium", "route 100% of traffic back to the previous Cloud Run revision",
+    ActionType("rollback_cloud_run", "Roll back to the previous revision",
+               "medium", "route 100% of traffic back to the previous Cloud Run revision",
                ("the service has a previous revision that served traffic", "the incident is still open"),
                "cloud_run",
                lambda service, params: f"Cloud Run: route 100% of service '{service}' traffic to "
                                        f"{rollback_target(params)} (no image change)."),
-    ActionType("scale_min_instances", "low", "raise the service's minimum instances",
+    ActionType("scale_min_instances", "Raise minimum instances",
+               "low", "raise the service's minimum instances",
                ("the new minimum stays within the service's max instances", "the incident is still open"),
                "cloud_run",
                lambda service, params: f"Cloud Run: set service '{service}' min instances to "
                                        f"{params.get('min_instances')}."),
-    ActionType("restart", "medium", "restart the service's instances (a new revision with the same image)",
+    ActionType("restart", "Restart the service",
+               "medium", "restart the service's instances (a new revision with the same image)",
                ("the service has more than one instance or tolerates a brief outage", "the incident is still open"),
                "cloud_run",
                lambda service, params: f"Cloud Run: deploy a new revision of '{service}' with the same image and "
                                        "configuration."),
-    ActionType("runbook_webhook", "low", "call the team's runbook webhook with the incident's summary",
+    ActionType("runbook_webhook", "Run the team's runbook",
+               "low", "call the team's runbook webhook with the incident's summary",
                ("a runbook webhook is configured for the service",), "runbook_webhook",
                lambda service, params: f"POST the incident summary for '{service}' to the configured runbook "
                                        "webhook."),
 ]}
+
+def action_title(name: str) -> str:
+    """What people read for an action: the catalog's title ("Restart the service"), the key itself for an action
+    the catalog does not hold (an old event's)."""
+    kind = CATALOG.get(name)
+    return kind.title if kind is not None else name
+
 
 def rollback_target(params: dict[str, object]) -> str:
     """The revision a rollback routes traffic to, named as precisely as the deploy named it."""

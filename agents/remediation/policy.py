@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from agents.remediation.catalog import action_title
 from shared.models import Proposal
 
 
@@ -39,9 +40,10 @@ class Policy:
     def check(self, proposal: Proposal, executed_at: list[float], now: float) -> Decision:
         allowed = set(self.allow.get(proposal.service, [])) | set(self.allow.get("*", []))
         if proposal.action not in allowed:
-            return Decision(False, f"policy does not allow {proposal.action} on {proposal.service} (deny by default)")
+            return Decision(False, f"policy does not allow \"{action_title(proposal.action)}\" on {proposal.service} "
+                                   "(deny by default)")
         recent = [t for t in executed_at if now - t < 3600]
         if len(recent) >= self.max_actions_per_hour:
             return Decision(False, f"rate limit: {len(recent)} actions in the last hour "
                                    f"(max {self.max_actions_per_hour})")
-        return Decision(True, f"{proposal.action} on {proposal.service} is allowed by policy")
+        return Decision(True, f"\"{action_title(proposal.action)}\" on {proposal.service} is allowed by policy")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 
+from agents.remediation.catalog import action_title
 from shared import events as ev
 from shared.finding_details import MetricDetails
 from shared.incident_state import IncidentState
@@ -146,15 +147,16 @@ def _done_and_actions(state: IncidentState, report: Report) -> list[str]:
     for pid in sorted(state.proposals):
         p = state.proposals[pid]
         decision, execution = state.decisions.get(pid), state.executions.get(pid)
-        what = f"{md(p.action)} on {md(p.service)}: {md(p.preview, 200)}"
+        title = md(action_title(p.action))
+        what = f"{title} on {md(p.service)}: {md(p.preview, 200)}"
         if execution is not None:
             verdict = f"; recovery: {md(execution.verification)}" if execution.verification else ""
             done.append(f"- {what}: {execution.status} at {_ts(execution.at)}"
                         + (f", approved by {md(execution.approved_by)}" if execution.approved_by else "") + verdict)
             if execution.status == "failed":
-                items.append(f"- [ ] find out why {md(p.action)} on {md(p.service)} failed: {md(execution.outcome)}")
+                items.append(f"- [ ] find out why {title} on {md(p.service)} failed: {md(execution.outcome)}")
             elif not execution.verification.startswith("recovered"):
-                items.append(f"- [ ] confirm that {md(p.service)} recovered after {md(p.action)}")
+                items.append(f"- [ ] confirm that {md(p.service)} recovered after {title}")
         elif decision is not None and decision.decision == "deny":
             done.append(f"- {what}: denied by {md(decision.approver)}")
         else:

@@ -88,9 +88,14 @@ def pending_steps(p: Pipeline, summary: dict[str, Any]) -> bool:
 
 def notify(notifier: Notifier, base_url: str, incident: IncidentHandle, report: Report) -> None:
     """Tell the team's channel of the report, and record whether it was delivered."""
+    from agents.remediation.catalog import action_title
+
     top = report.causes[0] if report.causes else None
+    proposed = [f"{action_title(p.action)} on {one_line(p.service, 80)}" for pid, p in incident.state.proposals.items()
+                if pid not in incident.state.decisions]
     text = (f"*{one_line(report.headline)}*\n"
             + (f"Top cause: {one_line(top.service, 80)}: {one_line(top.title)}\n" if top else "")
+            + (f"Proposed: {'; '.join(proposed)} (approve on the report page)\n" if proposed else "")
             + f"{base_url.rstrip('/')}/incidents/{incident.incident_id}")
     delivered, detail = notifier.send(text)
     incident.record(ev.NOTIFICATION_SENT if delivered else ev.NOTIFICATION_FAILED,

@@ -10,32 +10,44 @@ functions/web_security.py.
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Collection
 from dataclasses import asdict
 from typing import Any
+from urllib.parse import quote
 
 from flask import Flask, Response, abort, g, request
+from pydantic import ValidationError
 
 from functions import web_render as render
+from functions.acknowledge import AcknowledgeError, Acknowledgements
 from functions.remediation import Remediation, RemediationError
 from functions.report_view import report_json, view_of
 from functions.web_security import APPROVE_PAGE_CSP, Identity, cross_site, fixed_identity, guard, html
 from shared import approvals
 from shared.incident_log import IncidentLog
-from shared.ports import EventStore
+from shared.paging import ListFilter
+from shared.ports import EventStore, Notifier
 
 LIST_PAGE = 100  # incidents on a page of the list and of /api/incidents
+REFRESH_S = 30  # the incident list reloads itself this often (a meta refresh: no script, within the page's CSP)
 
 
 def create_app(store: EventStore, remediation: Remediation | None = None, local_identity: str = "", *,
-               identity: Identity | None = None, allowed_hosts: Collection[str] | None = None) -> Flask:
+               identity: Identity | None = None, allowed_hosts: Collection[str] | None = None,
+               refresh_s: int = REFRESH_S, notifier: Notifier | None = None, base_url: str = "") -> Flask:
     """`remediation`: approvals (None: approvals are off); an approved action goes to its executor as the
     remediation's `hand_off` says (inline by default; on GCP the actions topic and the `execute` function).
     `identity`: who is deciding (default: `local_identity`, fixed; on GCP `iap_identity(...)`). `allowed_hosts`:
-    the Host values served (default: loopback names on any port; `local_hosts(...)` for `autosre serve`)."""
+    the Host values served (default: loopback names on any port; `local_hosts(...)` for `autosre serve`).
+    `refresh_s`: how often the incident list reloads itself (0: never). `notifier`, `base_url`: where an
+    acknowledgement ("I'm on it") is told, with a link to the report."""
     app = Flask("autosre-web")
     who = identity or fixed_identity(local_identity)
     incidents = IncidentLog(store)
+    # the form's CSRF key: the approval key (the same on every instance), else one of this process's own
+    acks = Acknowledgements(incidents, remediation.key if remediation else secrets.token_bytes(32), notifier,
+                            base_url)
     guard(app, allowed_hosts)
 
     def not_found(incident_id: str) -> Response:
@@ -51,18 +63,28 @@ def create_app(store: EventStore, remediation: Remediation | None = None, local_
         state = incidents.read(str(summary["incident_id"]))
         return remediation.pending(state) if state is not None else 0
 
-    def page_of_incidents() -> tuple[list[dict[str, Any]], str]:
-        """The page of summaries `?after=` names (the first without it), newest first, and the next page's cursor;
-        the list never streams every incident the store keeps."""
+    def list_filter() -> ListFilter:
+        """The list's filters from the query string (`status`, `service`, `severity`, `q`)."""
         try:
-            return incidents.summaries_page(LIST_PAGE, request.args.get("after", ""))
+            return ListFilter(status=request.args.get("status", ""), service=request.args.get("service", ""),
+                              severity=request.args.get("severity", ""), text=request.args.get("q", ""))
+        except ValidationError:
+            abort(400, description="a filter is too long")
+
+    def page_of_incidents(where: ListFilter) -> tuple[list[dict[str, Any]], str]:
+        """The page of summaries `?after=` names (the first without it), newest first, that `where` matches, and
+        the next page's cursor; the list never streams every incident the store keeps."""
+        try:
+            return incidents.summaries_page(LIST_PAGE, request.args.get("after", ""), where)
         except ValueError as exc:
             abort(400, description=f"bad page cursor: {exc}")
 
     @app.get("/")
     def index() -> Response:
-        summaries, older = page_of_incidents()
-        return html(render.incident_list([{**s, "approvable": approvable(s)} for s in summaries], older))
+        where = list_filter()
+        summaries, older = page_of_incidents(where)
+        return html(render.incident_list([{**s, "approvable": approvable(s)} for s in summaries], older, where,
+                                         refresh_s))
 
     @app.get("/incidents/<incident_id>")
     def incident(incident_id: str) -> Response:
@@ -71,8 +93,10 @@ def create_app(store: EventStore, remediation: Remediation | None = None, local_
             return not_found(incident_id)
         from functions.web_feedback import section
 
-        return html(render.report_page(state, remediation.action_states(state) if remediation else {},
-                                       feedback=section(state, who(), remediation.key if remediation else None)))
+        me = who()
+        ack = render.AckForm(me, acks.csrf(incident_id, me)) if me else None
+        return html(render.report_page(state, remediation.action_states(state) if remediation else {}, ack=ack,
+                                       feedback=section(state, me, remediation.key if remediation else None)))
 
     @app.post("/incidents/<incident_id>/feedback")
     def give_feedback(incident_id: str) -> Response:
@@ -84,6 +108,22 @@ def create_app(store: EventStore, remediation: Remediation | None = None, local_
         status, title, text = record(store, remediation.key if remediation else None, who(), incident_id,
                                      request.form)
         return html(render.message_page(title, text), status)
+
+    @app.post("/incidents/<incident_id>/acknowledge")
+    def acknowledge(incident_id: str) -> Response:
+        """"I'm on it", by the verified identity of this request (POST only, same origin, CSRF token)."""
+        if (refused := cross_site()) is not None:
+            return refused
+        me = who()
+        if not me:
+            return html(render.message_page("Refused", "no verified identity: nothing was recorded"), 403)
+        if not acks.csrf_matches(incident_id, me, request.form.get("csrf", "")):
+            return html(render.message_page("Refused", "missing or wrong CSRF token"), 403)
+        try:
+            acks.acknowledge(incident_id, me)
+        except AcknowledgeError as exc:
+            return html(render.message_page("Not recorded", str(exc)), 409)
+        return Response(status=303, headers={"Location": f"/incidents/{quote(incident_id, safe='')}"})
 
     @app.get("/incidents/<incident_id>/postmortem.md")
     def postmortem(incident_id: str) -> Response:
@@ -98,7 +138,7 @@ def create_app(store: EventStore, remediation: Remediation | None = None, local_
 
     @app.get("/api/incidents")
     def api_incidents() -> Any:
-        summaries, older = page_of_incidents()
+        summaries, older = page_of_incidents(list_filter())
         return {"incidents": summaries, "next": older}
 
     @app.get("/api/incidents/<incident_id>")

@@ -12,6 +12,10 @@ Layout (prefix defaults to "autosre"):
   it. A claim expires with the retention like the incident it guards (a token used, an action run).
 - the list view pages newest first (`summaries_page`: `updated_at` then document id, both descending: served by
   Firestore's single-field indexes, no composite index); the cursor is the last row's (updated_at, id) as JSON.
+  A filtered page (status, service, severity, words) is filtered here, after reading, not by the query (a filter
+  on `status` ordered by `updated_at` would need a composite index, and service, severity and words are inside the
+  summary): a filtered page reads at most FILTER_SCAN rows in that order and may hold fewer matches than asked,
+  with the cursor of the last row read so the next page goes on from there.
 - `{prefix}_terms/{sha256(term, incident)}`: {term, incident_id}, one document per signature term of an incident
   (an inverted index; a term over 512 bytes is stored as "~" + its sha256): `incidents_with_terms` queries
   `term in [...]` in batches of 30 (Firestore's limit for `in`) and reads only the postings of those terms,
@@ -37,13 +41,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.models import Event
-from shared.paging import check_limit, decode_cursor, encode_cursor
+from shared.paging import NO_FILTER, ListFilter, check_limit, decode_cursor, encode_cursor
 
 _MAX_DOC_ID_BYTES = 1500
 _RESERVED = re.compile(r"^__.*__$")
 _MAX_TERM_BYTES = 512
 IN_BATCH = 30  # the most values one `in` filter may hold
 WRITE_BATCH = 400  # writes per batch (Firestore allows 500)
+FILTER_SCAN = 1000  # rows one filtered page reads at most (it may then hold fewer matches than asked)
 SUMMARY_ATTEMPTS = 8  # reads and conditional writes of one summary before put_summary gives up (and says so)
 log = logging.getLogger("autosre.store")
 
@@ -218,22 +223,31 @@ class FirestoreEventStore:
         docs.sort(key=lambda d: str(d.get("incident_id", "")))
         return [json.loads(d["summary"]) for d in docs]
 
-    def summaries_page(self, limit: int, cursor: str = "") -> tuple[list[dict[str, Any]], str]:
+    def summaries_page(self, limit: int, cursor: str = "",
+                       where: ListFilter = NO_FILTER) -> tuple[list[dict[str, Any]], str]:
         check_limit(limit)
         from google.cloud.firestore_v1 import Query
 
-        query = (self._incidents.order_by("updated_at", direction=Query.DESCENDING)
-                 .order_by("__name__", direction=Query.DESCENDING))
-        if cursor:
-            updated_at, name = decode_cursor(cursor)
-            query = query.start_after({"updated_at": updated_at, "__name__": name})
-        snaps = list(query.limit(limit).stream())
-        docs = [(s.id, d) for s, d in ((s, s.to_dict()) for s in snaps) if d and "summary" in d]
-        page = [json.loads(d["summary"]) for _, d in docs]
-        if len(snaps) < limit or not snaps:
-            return page, ""
-        last = snaps[-1]
-        return page, encode_cursor(float((last.to_dict() or {}).get("updated_at") or 0.0), last.id)
+        ordered = (self._incidents.order_by("updated_at", direction=Query.DESCENDING)
+                   .order_by("__name__", direction=Query.DESCENDING))
+        after = decode_cursor(cursor) if cursor else None
+        page: list[dict[str, Any]] = []
+        budget = FILTER_SCAN if where.active else limit
+        while budget > 0:
+            want = min(limit, budget)
+            query = ordered.start_after({"updated_at": after[0], "__name__": after[1]}) if after else ordered
+            snaps = list(query.limit(want).stream())
+            for snap in snaps:
+                doc = snap.to_dict() or {}
+                after, budget = (float(doc.get("updated_at") or 0.0), snap.id), budget - 1
+                summary = json.loads(doc["summary"]) if "summary" in doc else None
+                if summary is not None and where.matches(summary):
+                    page.append(summary)
+                    if len(page) == limit:
+                        return page, encode_cursor(*after)
+            if len(snaps) < want:
+                return page, ""  # read to the end
+        return page, encode_cursor(*after) if after else ""
 
     # TermIndex
 

@@ -7,10 +7,11 @@ import json
 import sqlite3
 import threading
 from collections.abc import Collection
+from functools import lru_cache
 from typing import Any
 
 from shared.models import Event
-from shared.paging import check_limit, decode_cursor, encode_cursor
+from shared.paging import NO_FILTER, ListFilter, check_limit, decode_cursor, encode_cursor
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -37,6 +38,7 @@ class SqliteEventStore:
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(_SCHEMA)
+        self._db.create_function("list_filter_matches", 2, _matches, deterministic=True)
 
     # EventLog
 
@@ -101,16 +103,21 @@ class SqliteEventStore:
                                         "ORDER BY incident_id", (status,)).fetchall()
         return [json.loads(r[0]) for r in rows]
 
-    def summaries_page(self, limit: int, cursor: str = "") -> tuple[list[dict[str, Any]], str]:
+    def summaries_page(self, limit: int, cursor: str = "",
+                       where: ListFilter = NO_FILTER) -> tuple[list[dict[str, Any]], str]:
         check_limit(limit)
         order = "coalesce(json_extract(summary, '$.updated_at'), 0)"
-        where: str = ""
+        clauses: list[str] = []
         args: tuple[object, ...] = ()
         if cursor:
             updated_at, incident_id = decode_cursor(cursor)
-            where, args = f"WHERE ({order}, incident_id) < (?, ?)", (updated_at, incident_id)
+            clauses, args = [f"({order}, incident_id) < (?, ?)"], (updated_at, incident_id)
+        if where.active:  # in the query, so LIMIT counts matches: a filtered page is as full as an unfiltered one
+            clauses.append("list_filter_matches(summary, ?)")
+            args = (*args, where.model_dump_json())
+        condition = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         with self._lock:
-            rows = self._db.execute(f"SELECT incident_id, {order}, summary FROM summaries {where} "
+            rows = self._db.execute(f"SELECT incident_id, {order}, summary FROM summaries {condition} "
                                     f"ORDER BY {order} DESC, incident_id DESC LIMIT ?", (*args, limit)).fetchall()
         page = [json.loads(r[2]) for r in rows]
         return page, encode_cursor(float(rows[-1][1]), str(rows[-1][0])) if len(rows) == limit else ""
@@ -156,3 +163,13 @@ class SqliteEventStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+@lru_cache(maxsize=64)
+def _filter(where: str) -> ListFilter:
+    return ListFilter.model_validate_json(where)
+
+
+def _matches(summary: str, where: str) -> bool:
+    """The list filter inside SQLite's query (one definition of a match for every store: `ListFilter.matches`)."""
+    return _filter(where).matches(json.loads(summary))

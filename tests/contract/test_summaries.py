@@ -61,3 +61,29 @@ def test_summaries_page_newest_first_with_a_cursor(views: Summaries) -> None:
         views.summaries_page(3, "not a cursor")
     with pytest.raises(ValueError):
         views.summaries_page(0)
+
+
+def test_a_filtered_page_holds_only_matches_newest_first(views: Summaries) -> None:
+    """The list view's filters (status, service, severity, words) mean the same on every store; paging through a
+    filtered list reaches every match once, in order, and nothing else."""
+    from shared.paging import ListFilter
+
+    for n in range(12):
+        views.put_summary(f"i{n:02d}", {"incident_id": f"i{n:02d}", "status": "open" if n % 2 else "resolved",
+                                        "service": "checkout" if n % 3 else "payments", "severity": "CRITICAL",
+                                        "policy": "Error rate", "top_cause": f"db pool exhausted #{n}",
+                                        "events": 1, "updated_at": float(n)})
+
+    def every(where: ListFilter) -> list[str]:
+        seen: list[str] = []
+        page, cursor = views.summaries_page(2, "", where)
+        while True:
+            seen += [s["incident_id"] for s in page]
+            if not cursor:
+                return seen
+            page, cursor = views.summaries_page(2, cursor, where)
+
+    assert every(ListFilter(status="open", service="Checkout")) == ["i11", "i07", "i05", "i01"]
+    assert every(ListFilter(severity="critical", text="POOL #3")) == ["i03"]
+    assert every(ListFilter(text="no such words")) == []
+    assert every(ListFilter(service="payments", status="resolved")) == ["i06", "i00"]

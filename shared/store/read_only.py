@@ -1,0 +1,63 @@
+"""A store that reads and never writes: `autosre serve --store firestore` without an approver shows a deployment's
+incidents and changes nothing in it. Every write raises `ReadOnly` instead of reaching the store."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from shared.models import Event
+from shared.paging import NO_FILTER, ListFilter
+from shared.ports import EventStore
+
+
+class ReadOnly(PermissionError):
+    """A write reached a store opened read-only."""
+
+
+class ReadOnlyStore:
+    def __init__(self, store: EventStore, why: str):
+        self._store = store
+        self.why = why
+
+    def _refuse(self, what: str) -> ReadOnly:
+        return ReadOnly(f"not written ({what}): {self.why}")
+
+    # EventLog
+    def append(self, event: Event) -> bool:
+        raise self._refuse(f"event {event.type} of {event.incident_id}")
+
+    def load(self, incident_id: str) -> list[Event]:
+        return self._store.load(incident_id)
+
+    # Claims
+    def claim(self, key: str, value: str, expires_in_s: float = 0.0) -> str:
+        raise self._refuse("a claim")
+
+    def lookup(self, key: str) -> str | None:
+        return self._store.lookup(key)
+
+    def release(self, key: str, value: str) -> bool:
+        raise self._refuse("a release")
+
+    # Summaries
+    def put_summary(self, incident_id: str, summary: dict[str, Any]) -> None:
+        raise self._refuse(f"the summary of {incident_id}")
+
+    def summaries(self, status: str | None = None) -> list[dict[str, Any]]:
+        return self._store.summaries(status)
+
+    def summaries_page(self, limit: int, cursor: str = "",
+                       where: ListFilter = NO_FILTER) -> tuple[list[dict[str, Any]], str]:
+        return self._store.summaries_page(limit, cursor, where) if where.active else \
+            self._store.summaries_page(limit, cursor)
+
+    # TermIndex
+    def index_terms(self, incident_id: str, terms: Collection[str]) -> None:
+        raise self._refuse(f"the terms of {incident_id}")
+
+    def incidents_with_terms(self, terms: Collection[str], limit: int) -> dict[str, int]:
+        return self._store.incidents_with_terms(terms, limit)
+
+    def indexed_terms(self, incident_ids: Collection[str]) -> dict[str, list[str]]:
+        return self._store.indexed_terms(incident_ids)
