@@ -13,7 +13,8 @@ locals {
     builder      = "Auto SRE build identity (Cloud Build for the functions' images)"
   }
 
-  # Project-wide only what has no narrower resource: Firestore, reading telemetry, running BigQuery jobs. Reading
+  # Project-wide only what has no narrower resource: Firestore, reading telemetry, running BigQuery jobs, the
+  # executor reading the Cloud Run operations its updates start (run.viewer: read only). Reading
   # the Log Analytics dataset, changing Cloud Run services and acting as their identities are granted per
   # resource below.
   project_roles = {
@@ -22,7 +23,7 @@ locals {
     synthesizer  = concat(["roles/datastore.user"], var.gemini ? ["roles/aiplatform.user"] : [])
     sweeper      = concat(["roles/datastore.user"], var.gemini ? ["roles/aiplatform.user"] : [])
     web          = ["roles/datastore.user"]
-    executor     = ["roles/datastore.user", "roles/monitoring.viewer"]
+    executor     = ["roles/datastore.user", "roles/monitoring.viewer", "roles/run.viewer"]
     pusher       = []
     scheduler    = []
     builder      = []

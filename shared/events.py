@@ -48,6 +48,7 @@ class EventType(StrEnum):
     APPROVAL_DECIDED = "approval.decided"
     REMEDIATION_HANDED_OFF = "remediation.handed_off"
     REMEDIATION_EXECUTED = "remediation.executed"
+    REMEDIATION_PENDING = "remediation.pending"
     REMEDIATION_FAILED = "remediation.failed"
     REMEDIATION_VERIFIED = "remediation.verified"
     NOTIFICATION_SENT = "notification.sent"
@@ -71,6 +72,7 @@ REMEDIATION_PROPOSED = EventType.REMEDIATION_PROPOSED
 APPROVAL_DECIDED = EventType.APPROVAL_DECIDED
 REMEDIATION_HANDED_OFF = EventType.REMEDIATION_HANDED_OFF
 REMEDIATION_EXECUTED = EventType.REMEDIATION_EXECUTED
+REMEDIATION_PENDING = EventType.REMEDIATION_PENDING
 REMEDIATION_FAILED = EventType.REMEDIATION_FAILED
 REMEDIATION_VERIFIED = EventType.REMEDIATION_VERIFIED
 NOTIFICATION_SENT = EventType.NOTIFICATION_SENT
@@ -380,6 +382,26 @@ class RemediationExecuted(EventPayload):
                                                                 self.verification))
 
 
+class RemediationPending(EventPayload):
+    """An approved action was started, but its outcome was not known when the executor stopped waiting: the sweep
+    reads `operation` (the API's long-running operation) and records the outcome."""
+
+    event_types = (REMEDIATION_PENDING,)
+    phase = 8
+    postmortem_label = "execution"
+    proposal_id: str
+    operation: str
+    started: str  # what was started, in words
+    approved_by: str = ""
+    at: float
+
+    def summary_line(self) -> str:
+        return f"outcome pending: {self.started[:150]} (operation {self.operation})"
+
+    def apply(self, state: "IncidentState", event: Event) -> None:
+        state.pending_outcomes.setdefault(self.proposal_id, self)
+
+
 class RemediationFailed(EventPayload):
     event_types = (REMEDIATION_FAILED,)
     phase = 8
@@ -432,7 +454,7 @@ PAYLOAD_MODELS: tuple[type[EventPayload], ...] = (
     AlertReceived, AlertRejected, IncidentOpened, IncidentResolved, RoundStarted, FindingRecorded,
     SpecialistCompleted, SpecialistFailed, CostRecorded, ReportPublished, ReportStepDone, RemediationProposed,
     ApprovalDecided, ReportChecked, RemediationHandedOff, RemediationExecuted, RemediationFailed, RemediationVerified,
-    NotificationRecorded,
+    RemediationPending, NotificationRecorded,
 )
 
 

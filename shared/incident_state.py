@@ -12,7 +12,7 @@ import bisect
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from shared.events import ApprovalDecided, model_of, payload_of
+from shared.events import ApprovalDecided, RemediationPending, model_of, payload_of
 from shared.incident_parts import Execution, Notification, RoundState
 from shared.models import Alert, Event, Finding, Proposal, Report
 
@@ -40,6 +40,7 @@ class IncidentState:
     decisions: dict[str, ApprovalDecided] = field(default_factory=dict)  # proposal id -> the first decision
     handed_off: set[str] = field(default_factory=set)  # approved proposals handed to the executor
     executions: dict[str, Execution] = field(default_factory=dict)  # proposal id -> outcome
+    pending_outcomes: dict[str, RemediationPending] = field(default_factory=dict)  # started, outcome not yet known
     notifications: list[Notification] = field(default_factory=list)
     timeline: list[tuple[float, str, str, str]] = field(default_factory=list)  # (at, type, actor, summary)
 
@@ -62,7 +63,13 @@ class IncidentState:
     def awaiting_hand_off(self) -> list[str]:
         """Approved proposals not yet handed to the executor nor run."""
         return sorted(p for p, d in self.decisions.items()
-                      if d.decision == "approve" and p not in self.handed_off and p not in self.executions)
+                      if d.decision == "approve" and p not in self.handed_off and p not in self.executions
+                      and p not in self.pending_outcomes)
+
+    @property
+    def outcome_pending(self) -> list[RemediationPending]:
+        """Actions started whose outcome is not recorded yet (the sweep reads their operations)."""
+        return [p for pid, p in sorted(self.pending_outcomes.items()) if pid not in self.executions]
 
     def investigation(self, number: int) -> list[RoundState]:
         """The rounds of the investigation round `number` belongs to: from its first (round 1 or the last fresh
@@ -108,6 +115,7 @@ class IncidentState:
             "pending_approvals": sum(1 for p in self.proposals if p not in self.decisions),
             "report_steps_done": sorted(self.report_round.steps_done) if self.report_round else [],
             "awaiting_hand_off": len(self.awaiting_hand_off),
+            "outcome_pending": len(self.outcome_pending),
             "updated_at": self.last_event_at,
         }
 

@@ -1,5 +1,6 @@
 """The sweep (Cloud Scheduler, every 5 minutes): partial reports for rounds past their deadline, the after-report
-steps not recorded as done, and approved actions whose hand-off to the executor was not recorded.
+steps not recorded as done, approved actions whose hand-off to the executor was not recorded, and actions whose
+outcome was pending when the executor stopped waiting (their operations are read and the outcome recorded).
 
 Only an incident that may have something to do is loaded: one whose report has steps to run, or one without a
 report opened at least `round_deadline_s` ago (every round's deadline is at least that long after the incident
@@ -36,7 +37,8 @@ def recently_resolved(p: Pipeline, now: float) -> list[dict[str, Any]]:
         for summary in page:
             if float(summary.get("updated_at") or 0.0) < now - RESOLVED_LOOKBACK_S:
                 return out
-            if summary.get("status") == "resolved" and (not summary.get("report") or pending_steps(p, summary)):
+            if summary.get("status") == "resolved" and (not summary.get("report") or pending_steps(p, summary)
+                                                        or summary.get("outcome_pending")):
                 out.append(summary)
         if not cursor:
             break
@@ -73,6 +75,10 @@ def sweep_all(p: Pipeline, remediation: Remediation | None) -> dict[str, list[st
     """Both passes over one query of the open incidents, the first also over the recently resolved ones with work
     left (`remediation`: None without approvals; an action is never run on a resolved incident)."""
     open_incidents = p.log.summaries(status="open")
-    swept = sweep(p, summaries=open_incidents + recently_resolved(p, p.clock()))
-    handed = remediation.redrive_hand_offs(open_incidents) if remediation is not None else []
-    return {"partial_reports": swept, "handed_off": handed}
+    resolved = recently_resolved(p, p.clock())
+    swept = sweep(p, summaries=open_incidents + resolved)
+    if remediation is None:
+        return {"partial_reports": swept, "handed_off": [], "outcomes_recorded": []}
+    settled = remediation.settle_pending(open_incidents + resolved)
+    return {"partial_reports": swept, "handed_off": remediation.redrive_hand_offs(open_incidents),
+            "outcomes_recorded": settled}

@@ -11,7 +11,7 @@ such a policy at plan time (infra/main.tf `policy_is_executable`).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from shared.models import Proposal
 
@@ -22,11 +22,32 @@ class NoExecutor(ValueError):
     """The policy allows an action that nothing here can carry out."""
 
 
+class OutcomePending(Exception):
+    """An action was started but its outcome was not known within the wait: `operation` names the long-running
+    operation to read later (the sweep reads it), `started` says what was started."""
+
+    def __init__(self, operation: str, started: str):
+        super().__init__(f"{started}; outcome pending (operation {operation})")
+        self.operation, self.started = operation, started
+
+
+@dataclass(frozen=True)
+class OperationState:
+    """A long-running operation as its API reports it: still running, done, or done with an error."""
+
+    done: bool
+    error: str = ""  # the operation's error ("" when it succeeded or is still running)
+
+
+ReadOperation = Callable[[str], OperationState]  # operation name -> its state (raises when the API cannot say)
+
+
 @dataclass
 class ActionRouter:
     actions: Mapping[str, Act]  # action name -> what carries it out
     executors: Mapping[str, str]  # action name -> executor name (the catalog's): what an unconfigured one lacks
     dry_run: bool = False  # every action only records its plan
+    read_operation: ReadOperation | None = field(default=None)  # reads a pending action's operation (None: none)
 
     def run(self, proposal: Proposal) -> str:
         act = self.actions.get(proposal.action)
