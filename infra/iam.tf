@@ -79,6 +79,21 @@ resource "google_service_account_iam_member" "executor_act_as" {
   member             = "serviceAccount:${google_service_account.sa["executor"].email}"
 }
 
+# Pub/Sub signs each push with an OIDC token of the pusher account. Projects created before April 8, 2021 lack the
+# grant that lets Pub/Sub's service agent mint those tokens (pushes then fail with 403 and pile up in the dead
+# letter); newer projects have it, and the grant is harmless there. Granted on the pusher account only, not the
+# project.
+resource "google_project_service_identity" "pubsub" {
+  provider = google-beta
+  service  = "pubsub.googleapis.com"
+}
+
+resource "google_service_account_iam_member" "pubsub_token_creator" {
+  service_account_id = google_service_account.sa["pusher"].name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = "serviceAccount:${google_project_service_identity.pubsub.email}"
+}
+
 # The specialists read the Log Analytics dataset (if one is used), not every dataset of the project.
 resource "google_bigquery_dataset_iam_member" "investigator_reads_logs" {
   count      = var.log_analytics_table == "" ? 0 : 1
