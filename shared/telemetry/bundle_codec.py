@@ -56,7 +56,9 @@ def _slow_rfc3339(s: str) -> float:
 
 
 def _resource(service: str, instance: str, rtype: str = "k8s_container") -> dict[str, Any]:
-    labels = {"service_name": service}
+    # a log's k8s_container names its workload's container as Cloud Logging does (container_name), so the
+    # resource-scoped filters of the Cloud Logging reader select it (shared/telemetry/cloud_logging.py)
+    labels = {"container_name" if rtype == "k8s_container" else "service_name": service}
     if instance:
         labels["pod_name"] = instance
     return {"type": rtype, "labels": labels}

@@ -446,7 +446,12 @@ class GcpTelemetrySource:
         return ReadResult(list(self._graph))
 
     def logs(self, window: Window, services: list[str] | None = None) -> ReadResult[LogRecord]:
-        return self._logs.logs(window, services) if self._logs else ReadResult([], note="no log reader")
+        """Read by plan (shared/telemetry/log_plan.py): every WARNING-and-above entry, a sample of the rest."""
+        if self._logs is None:
+            return ReadResult([], note="no log reader")
+        from shared.telemetry.log_plan import read_by_plan
+
+        return read_by_plan(self._logs, window, services)
 
     def spans(self, window: Window, services: list[str] | None = None) -> ReadResult[Span]:
         return self._traces.spans(window, services) if self._traces else ReadResult([], note="no trace reader")
