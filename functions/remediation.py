@@ -33,7 +33,6 @@ from agents.remediation.policy import Decision, Policy
 from shared import approvals
 from shared import events as ev
 from shared.action_ledger import ActionLedger
-from shared.actions import OperationState, OutcomePending
 from shared.events import (
     ApprovalDecided,
     RemediationExecuted,
@@ -45,7 +44,7 @@ from shared.events import (
 from shared.incident_log import IncidentHandle, IncidentLog
 from shared.incident_state import IncidentState
 from shared.models import Proposal
-from shared.ports import ActionRunner, EventStore, TelemetrySource
+from shared.ports import ActionRunner, EventStore, OperationState, OutcomePending, TelemetrySource
 
 log = logging.getLogger("autosre.remediation")
 

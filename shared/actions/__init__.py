@@ -14,29 +14,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from shared.models import Proposal
+from shared.ports import OperationState as OperationState  # the port's types, re-exported for the adapters
+from shared.ports import OutcomePending as OutcomePending
 
 Act = Callable[[Proposal], str]  # carries out one approved proposal and says what it did (raises when it could not)
 
 
 class NoExecutor(ValueError):
     """The policy allows an action that nothing here can carry out."""
-
-
-class OutcomePending(Exception):
-    """An action was started but its outcome was not known within the wait: `operation` names the long-running
-    operation to read later (the sweep reads it), `started` says what was started."""
-
-    def __init__(self, operation: str, started: str):
-        super().__init__(f"{started}; outcome pending (operation {operation})")
-        self.operation, self.started = operation, started
-
-
-@dataclass(frozen=True)
-class OperationState:
-    """A long-running operation as its API reports it: still running, done, or done with an error."""
-
-    done: bool
-    error: str = ""  # the operation's error ("" when it succeeded or is still running)
 
 
 ReadOperation = Callable[[str], OperationState]  # operation name -> its state (raises when the API cannot say)
