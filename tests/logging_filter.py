@@ -1,11 +1,11 @@
 """The Logging query language, as far as the Cloud Logging stand-in must honour it (the filters the reader
-sends): comparisons `field OP value` or `field OP (value OR value ...)`, OP one of = != < <= > >= and `:` (the
-has operator, a substring here), `AND`, `OR`, `NOT`, parentheses, and values quoted ("..." with backslash
-escapes) or bare. `severity` compares by level (DEFAULT < DEBUG < INFO < NOTICE < WARNING < ERROR < CRITICAL <
-ALERT < EMERGENCY; an entry without one is DEFAULT), `timestamp` by time; any other field is a dotted path into the
-LogEntry JSON (`resource.labels.service_name`). A missing field compares false (and `NOT` of it true), as the
-reference says. Anything else is a syntax error: the API answers 400 INVALID_ARGUMENT, and so does the stand-in
-(FilterError)."""
+sends): comparisons `field OP value` or `field OP (value OR value ...)`, OP one of = != < <= > >=, `:` (the
+has operator, a substring here) and =~ !~ (regular expressions); `AND`, `OR`, `NOT`, parentheses, and values
+quoted ("..." with backslash escapes) or bare. `severity` compares by level (DEFAULT < DEBUG < INFO < NOTICE <
+WARNING < ERROR < CRITICAL < ALERT < EMERGENCY; an entry without one is DEFAULT), `timestamp` by time; any other
+field is a dotted path into the LogEntry JSON (`resource.labels.service_name`). A missing field compares false (and
+`NOT` of it true), as the reference says. Anything else is a syntax error: the API answers 400 INVALID_ARGUMENT,
+and so does the stand-in (FilterError)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from typing import Any
 from shared.telemetry.bundle import from_rfc3339
 
 SEVERITIES = ("DEFAULT", "DEBUG", "INFO", "NOTICE", "WARNING", "ERROR", "CRITICAL", "ALERT", "EMERGENCY")
-TOKEN = re.compile(r'\s*(?:(?P<str>"(?:[^"\\]|\\.)*")|(?P<op>>=|<=|!=|=|<|>|:)|(?P<paren>[()])'
+TOKEN = re.compile(r'\s*(?:(?P<str>"(?:[^"\\]|\\.)*")|(?P<op>=~|!~|>=|<=|!=|=|<|>|:)|(?P<paren>[()])'
                    r'|(?P<word>[^\s()"=<>!:]+))')
 Predicate = Callable[[dict[str, Any]], bool]
 
@@ -69,6 +69,8 @@ def _compare(path: str, op: str, literal: str) -> Predicate:
         value = key(raw)
         if op == ":":
             return str(literal).lower() in str(raw).lower()
+        if op in ("=~", "!~"):  # a regular expression (RE2 in the API; these filters use its common subset)
+            return (re.search(literal, str(raw)) is not None) == (op == "=~")
         return {"=": value == target, "!=": value != target, "<": value < target, "<=": value <= target,
                 ">": value > target, ">=": value >= target}[op]
     return test

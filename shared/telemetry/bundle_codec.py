@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.telemetry_records import ChangeEvent, Dependency, LogRecord, MetricSeries, Span
+from shared.workloads import gke_service
 
 
 class BundleError(ValueError):
@@ -67,7 +68,8 @@ def _resource(service: str, instance: str, rtype: str = "k8s_container") -> dict
 def _service_of(resource: dict[str, Any]) -> tuple[str, str]:
     labels = resource.get("labels") or {}
     service = (
-        labels.get("service_name")
+        gke_service({str(k): str(v) for k, v in labels.items()})  # a GKE workload: cluster/namespace/workload
+        or labels.get("service_name")
         or labels.get("container_name")
         or labels.get("function_name")
         or labels.get("service")

@@ -22,6 +22,7 @@ LogEntry JSON and are converted exactly as the telemetry bundle's are (`bundle.d
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import unicodedata
@@ -33,6 +34,7 @@ from shared.read_deadline import time_left
 from shared.telemetry.bounds import MAX_PAGES, MAX_RECORDS, sampled_by_trace
 from shared.telemetry.bundle import decode_log, to_rfc3339
 from shared.telemetry_records import LogRecord, ReadCost, ReadResult, Window
+from shared.workloads import split_gke
 
 SERVICE_LABELS = ("service_name", "container_name", "function_name")
 # The monitored-resource types whose logs name a service, and the label that carries the name (Cloud Logging's
@@ -55,6 +57,20 @@ def quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def service_scopes(service: str) -> list[str]:
+    """The resource-scoped filters that select one service's logs: a GKE workload ("cluster/namespace/workload")
+    by its cluster, namespace and its pods' names (shared/workloads.py), any other name by the label of each
+    resource type that carries it."""
+    gke = split_gke(service)
+    if gke is not None:
+        cluster, namespace, workload = gke
+        pods = "^" + re.escape(workload) + "(-|$)"  # the workload's generated pod names (RE2)
+        return [f"(resource.type = \"k8s_container\" AND resource.labels.cluster_name = {quote(cluster)} AND "
+                f"resource.labels.namespace_name = {quote(namespace)} AND resource.labels.pod_name =~ {quote(pods)})"]
+    return [f"(resource.type = {quote(rtype)} AND resource.labels.{label} = {quote(service)})"
+            for rtype, label in SERVICE_RESOURCES]
+
+
 def build_filter(window: Window, services: list[str] | None = None, severity: str = "") -> str:
     """Application logs of the window (start inclusive, end exclusive), of any of `services` when given, each
     scoped to the resource type that carries its name (SERVICE_RESOURCES), and of `severity` when given
@@ -67,9 +83,7 @@ def build_filter(window: Window, services: list[str] | None = None, severity: st
             raise ValueError(f"not a severity comparison: {severity!r}")
         parts.append(f"severity {op} {level}")
     if services:
-        alternatives = [f"(resource.type = {quote(rtype)} AND resource.labels.{label} = {quote(s)})"
-                        for s in services for rtype, label in SERVICE_RESOURCES]
-        parts.append("(" + " OR ".join(alternatives) + ")")
+        parts.append("(" + " OR ".join(alt for s in services for alt in service_scopes(s)) + ")")
     text = " AND ".join(parts)
     if len(text) > MAX_FILTER_CHARS:
         raise ValueError(f"log filter of {len(text)} characters (API limit {MAX_FILTER_CHARS}): ask for fewer services")

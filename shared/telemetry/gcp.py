@@ -42,6 +42,7 @@ from shared.telemetry_records import (
     Span,
     Window,
 )
+from shared.workloads import gke_service, monitoring_scope, span_service
 
 SERVICE_LABELS = ("service.name", "g.co/r/cloud_run_revision/service_name", "g.co/r/k8s_container/container_name",
                   "g.co/gae/app/module", "/component")
@@ -64,7 +65,7 @@ def span_hex(span_id: object) -> str:
 
 def trace_span(trace_id: str, s: Any) -> Span:
     labels = dict(s.labels)
-    service = next((labels[k] for k in SERVICE_LABELS if labels.get(k)), "")
+    service = span_service(labels) or next((labels[k] for k in SERVICE_LABELS if labels.get(k)), "")
     instance = next((labels[k] for k in INSTANCE_LABELS if labels.get(k)), "")
     status = labels.get("/http/status_code", "")
     error = (status.isdigit() and int(status) >= 500) or bool(labels.get("/error/message") or labels.get("error"))
@@ -329,7 +330,7 @@ class CloudMonitoringReader:
         text = f"metric.type = {quote(metric_type)}"
         if services:
             label = "container_name" if metric_type.startswith("kubernetes.io/container/") else "service_name"
-            text += " AND (" + " OR ".join(f"resource.labels.{label} = {quote(s)}" for s in services) + ")"
+            text += " AND (" + " OR ".join(monitoring_scope(s, label, quote) for s in services) + ")"
         return monitoring_v3.ListTimeSeriesRequest(
             name=f"projects/{self.project}", filter=text,
             # reads take (start, end]: a millisecond earlier keeps a point at the window's start
@@ -393,7 +394,11 @@ class CloudMonitoringReader:
     @staticmethod
     def _series(metric_type: str, ts: Any, aligner: str, window: Window) -> MetricSeries | None:
         labels = dict(ts.resource.labels)
-        service = labels.get("service_name") or labels.get("container_name") or labels.get("function_name") or ""
+        system = getattr(getattr(ts, "metadata", None), "system_labels", None)  # a protobuf Struct
+        key = "top_level_controller_name"  # the workload Monitoring names for GKE series
+        controller = str(system[key]) if system is not None and key in system else ""
+        service = (gke_service(labels, controller) or labels.get("service_name") or labels.get("container_name")
+                   or labels.get("function_name") or "")
         instance = labels.get("pod_name") or labels.get("instance_id") or labels.get("revision_name") or ""
         points = []
         for p in ts.points:
