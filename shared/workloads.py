@@ -16,8 +16,10 @@ from collections.abc import Callable, Mapping
 
 # Kubernetes generates pod-name suffixes from this alphabet (apimachinery's util/rand: no vowels, no 0/1/3)
 _SAFE = "bcdfghjklmnpqrstvwxz2456789"
-_GENERATED = re.compile(rf"^(?P<name>.+?)(?:-[{_SAFE}]{{6,10}})?-[{_SAFE}]{{5}}$")
-_ORDINAL = re.compile(r"^(?P<name>.+)-\d+$")
+# One capturing group each, the workload's name: RE2 (BigQuery's REGEXP_EXTRACT) and Python read them alike
+GENERATED_POD = rf"^(.+?)(?:-[{_SAFE}]{{6,10}})?-[{_SAFE}]{{5}}$"
+ORDINAL_POD = r"^(.+)-[0-9]+$"
+_GENERATED, _ORDINAL = re.compile(GENERATED_POD), re.compile(ORDINAL_POD)
 
 
 def workload_of_pod(pod: str) -> str:
@@ -26,7 +28,7 @@ def workload_of_pod(pod: str) -> str:
     for pattern in (_GENERATED, _ORDINAL):
         found = pattern.match(pod)
         if found:
-            return found.group("name")
+            return found.group(1)
     return pod
 
 

@@ -127,3 +127,15 @@ def test_metrics_of_two_server_containers_are_two_workloads() -> None:
         (request,) = fake.requests
         assert request.filter.endswith('(resource.labels.cluster_name = "prod" AND resource.labels.namespace_name = '
                                        '"shop" AND resource.labels.pod_name = starts_with("frontend")))')
+
+
+def test_the_log_analytics_query_names_gke_workloads_as_the_readers_do() -> None:
+    import re
+
+    from shared.telemetry.bigquery_logs import pattern_count_query
+    from shared.workloads import GENERATED_POD, ORDINAL_POD
+
+    sql = pattern_count_query("my-project.logs_ds._AllLogs")
+    assert f"r'{GENERATED_POD}'" in sql and f"r'{ORDINAL_POD}'" in sql and "resource.labels.cluster_name" in sql
+    for pattern in (GENERATED_POD, ORDINAL_POD):  # REGEXP_EXTRACT returns the one capturing group
+        assert re.compile(pattern).groups == 1
