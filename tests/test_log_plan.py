@@ -59,12 +59,17 @@ def test_every_warning_of_the_window_is_read_and_the_rest_sampled_over_it(api: t
     assert min(r.timestamp for r in severe) == WINDOW.start + 5  # the window's first minute too
     low = [r for r in result.items if r.severity in ("INFO", "DEBUG")]
     assert len(low) == 400 and len(result.items) <= 430  # the reader's bound holds for the whole plan
-    quarter = (WINDOW.end - WINDOW.start) / 4
-    assert [sum(WINDOW.start + i * quarter <= r.timestamp < WINDOW.start + (i + 1) * quarter for r in low)
-            for i in range(4)] == [100] * 4  # spread over the window, not its last seconds
+    # the newest 100 lines (the last 10 s), then 100 from each third of the time before them: spread over the
+    # window, not its last seconds
+    newest = sorted(r.timestamp for r in low)[-100]
+    third = (newest - WINDOW.start) / 3
+    assert newest >= WINDOW.end - 10.5
+    assert [sum(WINDOW.start + i * third <= r.timestamp < WINDOW.start + (i + 1) * third for r in low)
+            for i in range(3)] == [100] * 3
     assert result.sampled and result.note.startswith(
         "logs read by plan: every WARNING-and-above entry of the window read (30); lower severities sampled: 400 "
-        "entries, at most 100 from each of 4 equal parts of the window, newest first in each; 4 part(s) had more")
+        "entries, at most 100 from each of 4 part(s) of the window (its newest lines, then equal parts before "
+        "them), newest first in each; 4 part(s) had more")
     filters = [body["filter"] for _, body in fake.requests]
     assert filters[0] == build_filter(WINDOW, ["payment"], ">= WARNING")
     assert all("severity < WARNING" in f for f in filters[1:]) and len(filters) == 5
@@ -75,8 +80,10 @@ def test_a_quiet_window_is_read_whole_by_the_plan(api: tuple[str, Api]) -> None:
 
     endpoint, fake = api
     fake.entries = [line(WINDOW.start + i, "INFO") for i in range(50)] + [line(WINDOW.start + 60, "ERROR")]
+    fake.requests.clear()
     result = GcpTelemetrySource("p", reader(endpoint)).logs(WINDOW, ["payment"])
     assert len(result.items) == 51 and not result.sampled and result.note == ""
+    assert len(fake.requests) == 2  # the severe entries, then the rest whole: no parts on a quiet window
     assert [r.timestamp for r in result.items] == sorted(r.timestamp for r in result.items)
 
 
