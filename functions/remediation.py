@@ -148,6 +148,8 @@ class Remediation:
             done, decision = state.executions.get(pid), state.decisions.get(pid)
             if done is not None:
                 out[pid] = ActionState("done", f"{done.status}: {done.outcome}", dry_run=self.dry_run)
+            elif (started := state.pending_outcomes.get(pid)) is not None:
+                out[pid] = ActionState("done", started.summary_line(), dry_run=self.dry_run)
             elif decision is not None:
                 out[pid] = ActionState("done", f"{decision.decision}d by {decision.approver}", dry_run=self.dry_run)
             elif state.status != "open":

@@ -65,6 +65,7 @@ def test_a_slow_restart_is_pending_then_the_sweep_records_its_outcome() -> None:
     assert state.summary()["outcome_pending"] == 1
 
     assert r.execute(incident_id, proposal_id).startswith("outcome pending")  # a redelivery: not run again
+    assert r.action_states(state)[proposal_id].text == said  # what the report's readers see meanwhile
     assert len(services.updated) == 1
 
     services.finish(operation)
@@ -120,3 +121,16 @@ def test_a_claim_left_by_a_killed_run_is_retried_then_taken_over_after_its_lease
     assert len(services.updated) == 1
     state = r.log.read(incident_id)
     assert state is not None and state.summary()["outcome_pending"] == 1  # for the sweep to settle
+
+
+def test_the_wait_is_a_setting_well_inside_the_function_timeout() -> None:
+    from pydantic import ValidationError
+
+    from functions.runtime import make_runner
+    from shared.config import Settings
+
+    with pytest.raises(ValidationError):
+        Settings(action_wait_s=300)  # the executor function's timeout: its outcome would never be recorded
+    router = make_runner(Settings(executor="cloud_run", project="p", action_wait_s=90))
+    runner = getattr(router.read_operation, "__self__", None)
+    assert isinstance(runner, CloudRunRunner) and runner.wait_s == 90
