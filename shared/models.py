@@ -44,13 +44,14 @@ class Alert(Model):
     version: str = ""
     policy_user_labels: dict[str, str] = Field(default_factory=dict)
     documentation: str = ""
+    controller: str = ""  # a GKE resource's workload as Monitoring names it (metadata.system_labels)
 
     @property
     def service(self) -> str:
         """The service the alert is about, as well as the payload says it: a GKE workload as
         "cluster/namespace/workload" (shared/workloads.py), since its container's name alone may be shared."""
         labels = self.resource_labels
-        if self.resource_type.startswith("k8s_") and (workload := gke_service(labels)):
+        if self.resource_type.startswith("k8s_") and (workload := gke_service(labels, self.controller)):
             return workload
         for key in ("service_name", "service", "function_name", "module_id", "container_name", "job"):
             if labels.get(key):

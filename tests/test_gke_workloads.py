@@ -41,6 +41,11 @@ def test_a_gke_alert_names_the_workload_not_the_container() -> None:
         "resource": {"type": "k8s_container", "labels": k8s("cartservice-5b8c8bc8c9-q2kx7")},
         "metric": {"type": "kubernetes.io/container/restart_count"}}}
     assert parse_alert(payload).service == CART
+    aggregated = {"version": "1.2", "incident": {  # a condition grouped by workload: no pod, Monitoring names it
+        **payload["incident"], "resource": {"type": "k8s_container", "labels": {
+            k: v for k, v in k8s("").items() if k != "pod_name"}},
+        "metadata": {"system_labels": {"top_level_controller_name": "cartservice", "node_names": ["n-1"]}}}}
+    assert parse_alert(aggregated).service == CART
 
 
 @pytest.fixture()
