@@ -74,3 +74,18 @@ def monitoring_scope(service: str, label: str, quote: Callable[[str], str]) -> s
     cluster, namespace, workload = gke
     return (f"(resource.labels.cluster_name = {quote(cluster)} AND resource.labels.namespace_name = "
             f"{quote(namespace)} AND resource.labels.pod_name = starts_with({quote(workload)}))")
+
+
+# a Kubernetes API object's path in a GKE audit log's protoPayload.resourceName
+_OBJECT = re.compile(r"(?:^|/)namespaces/(?P<namespace>[^/]+)/(?:deployments|statefulsets|daemonsets|replicasets|"
+                     r"jobs|cronjobs|pods)/(?P<name>[^/]+)")
+
+
+def audit_service(cluster: str, resource_name: str) -> str:
+    """The workload a GKE audit log is about ("cluster/namespace/workload"), from its cluster and the API object it
+    names (apps/v1/namespaces/NS/deployments/NAME, a pod by its generated name); "" when it names none."""
+    found = _OBJECT.search(resource_name) if cluster else None
+    if found is None:
+        return ""
+    name = found.group("name")
+    return f"{cluster}/{found.group('namespace')}/{workload_of_pod(name) if '/pods/' in found.group(0) else name}"

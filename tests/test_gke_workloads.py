@@ -144,3 +144,33 @@ def test_the_log_analytics_query_names_gke_workloads_as_the_readers_do() -> None
     assert f"r'{GENERATED_POD}'" in sql and f"r'{ORDINAL_POD}'" in sql and "resource.labels.cluster_name" in sql
     for pattern in (GENERATED_POD, ORDINAL_POD):  # REGEXP_EXTRACT returns the one capturing group
         assert re.compile(pattern).groups == 1
+
+
+def test_a_gke_rollout_is_a_change_of_its_workload(logging_api: tuple[str, Any]) -> None:
+    from shared.telemetry.gcp import GcpTelemetrySource
+    from shared.telemetry_records import Window
+    from tests.test_cloud_logging_source import reader
+
+    endpoint, fake = logging_api
+
+    def audit(i: int, namespace: str, kind: str, name: str) -> dict[str, Any]:
+        return {"logName": "projects/p/logs/cloudaudit.googleapis.com%2Factivity", "insertId": f"a{i}",
+                "timestamp": to_rfc3339(WINDOW_START + 60 + i),
+                "resource": {"type": "k8s_cluster", "labels": {"project_id": "p", "location": "europe-west1",
+                                                               "cluster_name": "prod"}},
+                "protoPayload": {"methodName": f"io.k8s.apps.v1.{kind}.patch",
+                                 "resourceName": f"apps/v1/namespaces/{namespace}/{kind}/{name}",
+                                 "authenticationInfo": {"principalEmail": "ci@p.iam.gserviceaccount.com"}}}
+
+    fake.entries = [audit(0, "shop", "deployments", "frontend"), audit(1, "shop", "deployments", "cartservice"),
+                    audit(2, "staging", "deployments", "frontend"), audit(3, "shop", "statefulsets", "redis")]
+    source = GcpTelemetrySource("p", reader(endpoint))
+    window = Window(WINDOW_START, WINDOW_START + 600)
+    every = source.changes(window)
+    assert sorted(c.service for c in every.items) == [CART, FRONTEND, "prod/shop/redis", "prod/staging/frontend"]
+    (rollout,) = source.changes(window, [FRONTEND]).items
+    assert rollout.kind == "deploy" and "deployments/frontend" in rollout.description
+    assert 'resource.labels.cluster_name = "prod" AND protoPayload.resourceName:"namespaces/shop/"' in \
+        fake.requests[-1][1]["filter"]
+    mixed = source.changes(window, [FRONTEND, "checkout"])  # a GKE workload beside a Cloud Run service
+    assert [c.service for c in mixed.items] == [FRONTEND]

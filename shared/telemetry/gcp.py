@@ -42,7 +42,7 @@ from shared.telemetry_records import (
     Span,
     Window,
 )
-from shared.workloads import gke_service, monitoring_scope, span_service
+from shared.workloads import audit_service, gke_service, monitoring_scope, span_service, split_gke
 
 SERVICE_LABELS = ("service.name", "g.co/r/cloud_run_revision/service_name", "g.co/r/k8s_container/container_name",
                   "g.co/gae/app/module", "/component")
@@ -415,16 +415,31 @@ class CloudMonitoringReader:
 
 
 def audit_filter(window: Window, services: list[str] | None = None) -> str:
-    base = build_filter(window, services).replace('NOT logName:"cloudaudit.googleapis.com"',
-                                                  'logName:"cloudaudit.googleapis.com%2Factivity"')
-    return base + ' AND protoPayload.methodName:("Service" OR "Revision" OR "Deployment" OR "Scale" OR "Update")'
+    """Admin-activity audit logs of the window that change services; a GKE workload's are its cluster's audit logs
+    of objects in its namespace (the reader keeps the workload's own)."""
+    plain = [s for s in services or [] if split_gke(s) is None]
+    base = build_filter(window, plain or None).replace('NOT logName:"cloudaudit.googleapis.com"',
+                                                       'logName:"cloudaudit.googleapis.com%2Factivity"')
+    gke = [g for s in services or [] if (g := split_gke(s)) is not None]
+    if gke:
+        scopes = [f"(resource.type = \"k8s_cluster\" AND resource.labels.cluster_name = {quote(c)} AND "
+                  f"protoPayload.resourceName:{quote(f'namespaces/{ns}/')})" for c, ns, _ in gke]
+        if plain:  # the plain services' clause is the filter's last: GKE workloads are alternatives to it
+            head, _, clause = base.rpartition(" AND (")
+            base = f"{head} AND ({clause[:-1]} OR {' OR '.join(scopes)})"
+        else:
+            base += " AND (" + " OR ".join(scopes) + ")"
+    return base + (' AND protoPayload.methodName:("Service" OR "Revision" OR "Deployment" OR "StatefulSet" OR '
+                   '"DaemonSet" OR "Scale" OR "Update")')
 
 
 def decode_audit(entry: dict[str, Any]) -> ChangeEvent:
     """An audit-log LogEntry (JSON) as a change: who called which method on what, when."""
     labels = (entry.get("resource") or {}).get("labels") or {}
-    service = next((str(labels[k]) for k in ("service_name", "container_name", "function_name") if labels.get(k)), "")
     proto = entry.get("protoPayload") or {}
+    service = (audit_service(str(labels.get("cluster_name") or ""), str(proto.get("resourceName") or ""))
+               or next((str(labels[k]) for k in ("service_name", "container_name", "function_name")
+                        if labels.get(k)), ""))
     method = str(proto.get("methodName") or "")
     actor = str((proto.get("authenticationInfo") or {}).get("principalEmail") or "")
     return ChangeEvent(from_rfc3339(entry.get("timestamp") or entry["receiveTimestamp"]), service,
