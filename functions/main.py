@@ -104,8 +104,30 @@ def message_of(cloud_event: CloudEvent) -> Message:
         attributes={str(k): str(v) for k, v in (attributes or {}).items()},
         message_id=str(message.get("messageId") or message.get("message_id") or cloud_event.get("id") or ""),
         topic=source.rsplit("/", 1)[-1] if "/topics/" in source else "",
-        delivery_attempt=_attempt(body.get("deliveryAttempt") or message.get("deliveryAttempt") or 1),
+        delivery_attempt=_attempt(body.get("deliveryAttempt") or message.get("deliveryAttempt")
+                                  or _pushed_attempt(message) or 1),
     )
+
+
+def _pushed_attempt(message: dict[str, Any]) -> Any:
+    """The deliveryAttempt of a raw Pub/Sub push: functions-framework turns the push body ({"message", "subscription",
+    "deliveryAttempt"}) into a CloudEvent whose data keeps the message alone (event_conversion.py
+    `background_event_to_cloud_event`), so the count is read from the request being served, when its message is
+    this one. None outside a request, or when the request says nothing."""
+    try:
+        import flask
+
+        if not flask.has_request_context():
+            return None
+        raw = flask.request.get_json(silent=True)
+    except Exception:  # no request to read: the count is unknown, never an error
+        return None
+    if not isinstance(raw, dict):
+        return None
+    pushed = raw.get("message")
+    if isinstance(pushed, dict) and pushed.get("messageId") == message.get("messageId"):
+        return raw.get("deliveryAttempt")
+    return None
 
 
 @functions_framework.cloud_event

@@ -10,7 +10,11 @@
 - `execute` re-checks everything (approved, policy, incident still open, not yet run), claims the execution
   (create-if-absent, so a duplicate delivery never runs it twice), takes a slot of the action-rate ledger (the
   per-hour limit across every incident), runs the action through its runner (dry run by default: it records
-  the plan only) and records the outcome.
+  the plan only) and records the outcome. An action whose outcome is not known within the executor's wait (a
+  Cloud Run operation still running) is recorded as `remediation.pending` with the operation's name, and
+  `settle_pending` (the sweep) reads the operation later and records the outcome. The claim is a lease: a
+  delivery that finds it taken by a run that cannot still be alive (older than `claim_lease_s`, longer than the
+  executor function's timeout) takes it over, so a killed run never leaves its action unrun and unrecorded.
 - `verify_recovery` records whether the alerting SLI came back after the action (the sweep calls functions/recovery.py
   when an action's check window has passed).
 """
@@ -35,12 +39,13 @@ from shared.events import (
     RemediationExecuted,
     RemediationFailed,
     RemediationHandedOff,
+    RemediationPending,
     RemediationProposed,
 )
 from shared.incident_log import IncidentHandle, IncidentLog
 from shared.incident_state import IncidentState
 from shared.models import Proposal
-from shared.ports import ActionRunner, EventStore, TelemetrySource
+from shared.ports import ActionRunner, EventStore, OperationState, OutcomePending, TelemetrySource
 
 log = logging.getLogger("autosre.remediation")
 
@@ -102,6 +107,9 @@ class Remediation:
     link_ttl_s: float = 3600.0
     hand_off: Callable[[str, str], None] | None = None  # to the executor (actions topic); None: run inline
     unavailable: Mapping[str, str] = field(default_factory=dict)  # allowed actions nothing configured can run: why
+    read_operation: Callable[[str], OperationState] | None = None  # a pending action's operation (the runner's)
+    claim_lease_s: float = 420.0  # an execution claim older than this has no live holder (> the function timeout)
+    pending_limit_s: float = 3600.0  # an operation still running this long after it started is recorded as failed
 
     def __post_init__(self) -> None:
         self.log = IncidentLog(self.store, clock=lambda: self.clock())
@@ -141,6 +149,8 @@ class Remediation:
             done, decision = state.executions.get(pid), state.decisions.get(pid)
             if done is not None:
                 out[pid] = ActionState("done", f"{done.status}: {done.outcome}", dry_run=self.dry_run)
+            elif (started := state.pending_outcomes.get(pid)) is not None:
+                out[pid] = ActionState("done", started.summary_line(), dry_run=self.dry_run)
             elif decision is not None:
                 out[pid] = ActionState("done", f"{decision.decision}d by {decision.approver}", dry_run=self.dry_run)
             elif state.status != "open":
@@ -302,27 +312,96 @@ class Remediation:
             raise RemediationError("not_approved", "no approval recorded for this proposal")
         if proposal_id in state.executions:
             return state.executions[proposal_id].outcome
+        if proposal_id in state.pending_outcomes:  # started by an earlier delivery: read how it ended
+            return self._settle(incident, state.pending_outcomes[proposal_id])
         if state.status != "open":
             raise RemediationError("not_open", f"the incident is {state.status}; nothing is executed")
         allowed = self.policy_decision(proposal)
         if not allowed.allowed:
             raise RemediationError("denied_by_policy", allowed.reason)
-        claim, run_id = f"exec:{state.incident_id}:{proposal_id}", uuid.uuid4().hex
-        if self.store.claim(claim, run_id) != run_id:
-            raise RemediationError("already_claimed", "another delivery has claimed this action: it runs once")
+        claim, run_id = f"exec:{state.incident_id}:{proposal_id}", f"{uuid.uuid4().hex} {self.clock()!r}"
+        if not self._take(claim, run_id):
+            raise RemediationError("in_progress", "another delivery is running this action now: it runs once")
         if not self.ledger.acquire(self.policy.max_actions_per_hour, state.incident_id, proposal_id, self.clock()):
             self.store.release(claim, run_id)  # not run: a later approval may try again
             raise RemediationError("denied_by_policy", f"rate limit: {self.policy.max_actions_per_hour} actions "
                                                        "ran in the last hour (max reached)")
         try:
             outcome = self.runner.run(proposal)
+        except OutcomePending as pending:  # the claim stays: the sweep records the outcome
+            record = RemediationPending(proposal_id=proposal_id, operation=pending.operation, started=pending.started,
+                                        approved_by=decision.approver, at=self.clock())
+            incident.record(ev.REMEDIATION_PENDING, (proposal_id,), "execute", record)
+            return record.summary_line()
         except Exception as exc:  # recorded, never silent
             incident.record(ev.REMEDIATION_FAILED, (proposal_id,), "execute", RemediationFailed(
                 proposal_id=proposal_id, outcome=f"{type(exc).__name__}: {exc}"[:500], at=self.clock()))
             raise RemediationError("failed", str(exc)) from exc
+        self._executed(incident, proposal_id, outcome, decision.approver)
+        return outcome
+
+    def _executed(self, incident: IncidentHandle, proposal_id: str, outcome: str, approver: str) -> None:
         incident.record(ev.REMEDIATION_EXECUTED, (proposal_id,), "execute", RemediationExecuted(
             proposal_id=proposal_id, outcome=outcome, verification="pending: the alerting SLI is checked after the "
-            "action", approved_by=decision.approver, at=self.clock(), dry_run=self.dry_run))
+            "action", approved_by=approver, at=self.clock(), dry_run=self.dry_run))
+
+    def _take(self, claim: str, run_id: str) -> bool:
+        """Take the execution claim, or take it over from a holder that cannot still be running (its lease is
+        past: the function that took it has timed out)."""
+        holder = self.store.claim(claim, run_id, expires_in_s=self.claim_lease_s)
+        if holder == run_id:
+            return True
+        taken_at = holder.rpartition(" ")[2]
+        try:
+            stale = self.clock() - float(taken_at) > self.claim_lease_s
+        except ValueError:  # a claim without its time: taken before claims were leases; it has no live holder
+            stale = True
+        if not stale or not self.store.release(claim, holder):
+            return False
+        log.warning("execution claim %s taken over from a run that did not finish", claim)
+        return self.store.claim(claim, run_id, expires_in_s=self.claim_lease_s) == run_id
+
+    def settle_pending(self, summaries: list[dict[str, Any]]) -> list[str]:
+        """For every action whose outcome is pending: hand it to the executor again (it reads the operation and
+        records the outcome: only the executor may call Cloud Run), or, run inline, read it here. Returns the
+        proposal ids handed over or settled."""
+        done = []
+        for summary in summaries:
+            if not summary.get("outcome_pending"):
+                continue
+            with self.log.incident(str(summary["incident_id"])) as incident:
+                for pending in incident.state.outcome_pending if incident.exists else []:
+                    if self.hand_off is not None:
+                        try:
+                            self.hand_off(incident.incident_id, pending.proposal_id)
+                        except Exception as exc:  # the next sweep hands it over again
+                            log.warning("hand-off of a pending outcome failed: %s: %s", type(exc).__name__, exc)
+                            continue
+                        done.append(pending.proposal_id)
+                    elif self._settle(incident, pending) != pending.summary_line():
+                        done.append(pending.proposal_id)
+        return done
+
+    def _settle(self, incident: IncidentHandle, pending: RemediationPending) -> str:
+        """Read a pending action's operation and record its outcome when it has finished (done: executed; an
+        error, or still running past `pending_limit_s`: failed). Returns what is known now. An operation the API
+        cannot read now is read again at the next sweep."""
+        if self.read_operation is None:
+            return pending.summary_line()
+        try:
+            op = self.read_operation(pending.operation)
+        except Exception as exc:  # transient: the next sweep reads it again
+            log.warning("reading operation %s failed: %s: %s", pending.operation, type(exc).__name__, exc)
+            return pending.summary_line()
+        if op.done and not op.error:
+            self._executed(incident, pending.proposal_id, pending.started, pending.approved_by)
+            return pending.started
+        if not op.done and self.clock() - pending.at <= self.pending_limit_s:
+            return pending.summary_line()
+        why = op.error or f"operation {pending.operation} still running after {self.pending_limit_s:.0f} s"
+        outcome = f"{pending.started}; failed: {why}"[:500]
+        incident.record(ev.REMEDIATION_FAILED, (pending.proposal_id,), "execute", RemediationFailed(
+            proposal_id=pending.proposal_id, outcome=outcome, at=self.clock()))
         return outcome
 
     def verify_recovery(self, source: TelemetrySource, incident_id: str, proposal_id: str,

@@ -317,13 +317,14 @@ def make_runner(settings: Settings) -> ActionRouter:
         return ActionRouter({name: dry.run for name in CATALOG}, executors, dry_run=True)
     from shared.actions.cloud_run import CloudRunRunner
 
-    actions = dict(CloudRunRunner(settings.project, settings.region).actions())
+    cloud_run = CloudRunRunner(settings.project, settings.region, wait_s=settings.action_wait_s)
+    actions = dict(cloud_run.actions())
     if settings.runbook_webhook_url:
         from shared.actions.runbook_webhook import RunbookWebhookRunner
 
         webhook = RunbookWebhookRunner(settings.runbook_webhook_url)
         actions |= {name: webhook.run for name, executor in executors.items() if executor == "runbook_webhook"}
-    return ActionRouter(actions, executors)
+    return ActionRouter(actions, executors, read_operation=cloud_run.read_operation)
 
 
 def remediation_of(settings: Settings, store: EventStore, runner: ActionRouter | None = None) -> Remediation:
@@ -343,4 +344,5 @@ def remediation_of(settings: Settings, store: EventStore, runner: ActionRouter |
             "the policy allows %s, but %s: it cannot be approved or run until that is configured", action, why,
             extra={"json_fields": {"action": action}})
     return Remediation(store=store, key=approval_key(settings, store), policy=policy, runner=runner,
-                       approvers=frozenset(a.lower() for a in settings.approvers), unavailable=unavailable)
+                       approvers=frozenset(a.lower() for a in settings.approvers), unavailable=unavailable,
+                       read_operation=runner.read_operation)

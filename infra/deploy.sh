@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Deploy Auto SRE to a GCP project: package the source with a generated requirements file, then terraform apply.
+# Deploy Auto SRE to a GCP project: package the source with the pinned requirements (infra/requirements.lock), then terraform apply.
 # Usage: infra/deploy.sh PROJECT_ID [REGION] [-- extra terraform args, e.g. -var 'approvers=["you@x.com"]']
 set -euo pipefail
 project="${1:?usage: infra/deploy.sh PROJECT_ID [REGION] [-- terraform args]}"; shift
@@ -9,7 +9,7 @@ if [ $# -gt 0 ] && [ "$1" != "--" ]; then region="$1"; shift; fi
 here="$(cd "$(dirname "$0")" && pwd)"
 build="$(mktemp -d)"; trap 'rm -rf "$build"' EXIT
 
-python3 "$here/package.py" "$build"  # the packages, requirements.txt, main.py, and bytecode for the runtime
+python3 "$here/package.py" "$build"  # the packages, requirements.txt (the lock), main.py, bytecode for the runtime
 (cd "$build" && zip -qr "$build/source.zip" .)
 echo "source: $(du -h "$build/source.zip" | cut -f1) with $(wc -l < "$build/requirements.txt") requirements"
 

@@ -13,7 +13,8 @@ locals {
     builder      = "Auto SRE build identity (Cloud Build for the functions' images)"
   }
 
-  # Project-wide only what has no narrower resource: Firestore, reading telemetry, running BigQuery jobs. Reading
+  # Project-wide only what has no narrower resource: Firestore, reading telemetry, running BigQuery jobs, the
+  # executor reading the Cloud Run operations its updates start (run.viewer: read only). Reading
   # the Log Analytics dataset, changing Cloud Run services and acting as their identities are granted per
   # resource below.
   project_roles = {
@@ -22,7 +23,7 @@ locals {
     synthesizer  = concat(["roles/datastore.user"], var.gemini ? ["roles/aiplatform.user"] : [])
     sweeper      = concat(["roles/datastore.user"], var.gemini ? ["roles/aiplatform.user"] : [])
     web          = ["roles/datastore.user"]
-    executor     = ["roles/datastore.user", "roles/monitoring.viewer"]
+    executor     = ["roles/datastore.user", "roles/monitoring.viewer", "roles/run.viewer"]
     pusher       = []
     scheduler    = []
     builder      = []
@@ -76,6 +77,21 @@ resource "google_service_account_iam_member" "executor_act_as" {
   service_account_id = "projects/${var.project_id}/serviceAccounts/${each.key}"
   role               = "roles/iam.serviceAccountUser"
   member             = "serviceAccount:${google_service_account.sa["executor"].email}"
+}
+
+# Pub/Sub signs each push with an OIDC token of the pusher account. Projects created before April 8, 2021 lack the
+# grant that lets Pub/Sub's service agent mint those tokens (pushes then fail with 403 and pile up in the dead
+# letter); newer projects have it, and the grant is harmless there. Granted on the pusher account only, not the
+# project.
+resource "google_project_service_identity" "pubsub" {
+  provider = google-beta
+  service  = "pubsub.googleapis.com"
+}
+
+resource "google_service_account_iam_member" "pubsub_token_creator" {
+  service_account_id = google_service_account.sa["pusher"].name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = "serviceAccount:${google_project_service_identity.pubsub.email}"
 }
 
 # The specialists read the Log Analytics dataset (if one is used), not every dataset of the project.

@@ -2,9 +2,11 @@
 
 Usage: python3 infra/package.py BUILD_DIR [--runtime 3.11]
 
-The folder holds the three packages (shared, agents, functions) without caches, a requirements.txt generated from
-pyproject.toml (the core dependencies plus the `gcp` extra), and a main.py at the root re-exporting the targets of
-functions/main.py (Cloud Functions load main.py from the source root).
+The folder holds the three packages (shared, agents, functions) without caches, a requirements.txt that is
+infra/requirements.lock (the exact versions the tests ran against of pyproject.toml's core dependencies, the `gcp`
+extra and all they require; infra/pins.py writes it), and a main.py at the root re-exporting the targets of
+functions/main.py (Cloud Functions load main.py from the source root). A lock that misses a dependency of
+pyproject.toml, or pins it outside its range, stops the build.
 
 Bytecode: when this interpreter is the runtime's Python (`--runtime`, the minor version infra/main.tf deploys),
 every module is compiled into __pycache__ with unchecked hashes, so an instance's cold start reads the bytecode
@@ -28,12 +30,29 @@ PACKAGES = ("shared", "agents", "functions")
 RUNTIME_PYTHON = "3.11"  # infra/main.tf: runtime = "python311"
 
 
+def locked_requirements(lock: Path = ROOT / "infra" / "requirements.lock") -> str:
+    """The lock's text, once every dependency pyproject.toml declares for the runtime is pinned within its range."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    pins = {}
+    for line in lock.read_text().splitlines():
+        name, _, version = line.split("#", 1)[0].strip().partition("==")
+        if name:
+            pins[canonicalize_name(name)] = version
+    for dep in map(Requirement, project["dependencies"] + project["optional-dependencies"]["gcp"]):
+        version = pins.get(canonicalize_name(dep.name))
+        if version is None or not dep.specifier.contains(version, prereleases=True):
+            raise SystemExit(f"{lock.name} pins {dep.name} at {version or 'nothing'}, outside {dep}: "
+                             "run python3 infra/pins.py in the tested environment")
+    return lock.read_text()
+
+
 def build(target: Path, runtime: str = RUNTIME_PYTHON) -> bool:
     """Fill `target` (created if missing); True when bytecode for the runtime was written."""
     target.mkdir(parents=True, exist_ok=True)
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    deps = project["dependencies"] + project["optional-dependencies"]["gcp"]
-    (target / "requirements.txt").write_text("\n".join(deps) + "\n")
+    (target / "requirements.txt").write_text(locked_requirements())
     for pkg in PACKAGES:
         shutil.rmtree(target / pkg, ignore_errors=True)
         shutil.copytree(ROOT / pkg, target / pkg, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))

@@ -228,4 +228,13 @@ def parse_alert(payload: bytes | str | dict[str, Any]) -> Alert:
         version=_text(doc.get("version"), "version", 32),
         policy_user_labels=_labels(inc.get("policy_user_labels"), "incident.policy_user_labels"),
         documentation=_documentation(inc.get("documentation")),
+        controller=_controller(inc.get("metadata")),
     )
+
+
+def _controller(metadata: Any) -> str:
+    """The GKE workload Monitoring names in the incident's metadata (system_labels.top_level_controller_name), ""
+    when it names none; anything else in the metadata is not read (its values may be lists)."""
+    system = metadata.get("system_labels") if isinstance(metadata, dict) else None
+    value = system.get("top_level_controller_name") if isinstance(system, dict) else None
+    return _utf8(value, MAX_LABEL_VALUE) if isinstance(value, str) else ""

@@ -62,6 +62,9 @@ class Settings(BaseModel):
                                                       "good side for a recovered verdict")
     webhook_url: str = Field("", description="Google Chat or Slack incoming webhook for report notifications")
     executor: Literal["dry_run", "cloud_run"] = Field("dry_run", description="dry_run records the plan only")
+    action_wait_s: float = Field(120.0, gt=0, le=240, description="seconds the executor waits for a Cloud Run "
+                                 "operation (well inside the function timeout, 300 s): past it the outcome is "
+                                 "recorded as pending and the sweep reads it later")
     runbook_webhook_url: str = Field("", description="where the runbook_webhook action POSTs (cloud_run executor)")
     region: str = Field("us-central1", description="the Cloud Run region the executor acts in")
     gemini_api_key: str = Field("", description="enables the grounded narrative (google-genai)")

@@ -4,7 +4,8 @@ Each payload owns its meaning: its causal `phase` in a fold, its `summary_line()
 `postmortem_label` (the postmortem's timeline lists the events that have one) and `apply(state, event)`, how it
 changes the folded `IncidentState` (shared/incident_state.py). `PAYLOAD_MODELS` is the one list of payloads; the
 registry (`PAYLOADS`, event type -> model) is derived from it, so a new event type is a new `EventType`, a new
-payload class and its entry in that list, all in this file.
+payload class and its entry in that list (a family of payloads may sit in a module of its own, as
+shared/feedback_events.py and shared/outcome_events.py do).
 
 An event's `data` is its payload serialised; `payload_of(event)` reads it back as the typed model, so no reader
 indexes a dict by string key. Event ids are derived from the step that writes them, so a retried or redelivered
@@ -26,7 +27,9 @@ from shared.event_base import EventPayload as EventPayload  # the base every pay
 from shared.event_base import StrictModel as StrictModel
 from shared.feedback_events import ActionFeedback, CauseFeedback, IncidentAcknowledged
 from shared.incident_parts import Execution, Notification, RoundState
-from shared.models import Alert, Event, Finding, Proposal, ReadCounts, RecoveryEvidence, Report
+from shared.models import Alert, Event, Finding, Proposal, ReadCounts, Report
+from shared.outcome_events import RemediationPending as RemediationPending
+from shared.outcome_events import RemediationVerified as RemediationVerified
 
 if TYPE_CHECKING:
     from shared.incident_state import IncidentState
@@ -52,8 +55,9 @@ class EventType(StrEnum):
     APPROVAL_DECIDED = "approval.decided"
     REMEDIATION_HANDED_OFF = "remediation.handed_off"
     REMEDIATION_EXECUTED = "remediation.executed"
+    REMEDIATION_PENDING = "remediation.pending"  # carried by shared/outcome_events.py
     REMEDIATION_FAILED = "remediation.failed"
-    REMEDIATION_VERIFIED = "remediation.verified"
+    REMEDIATION_VERIFIED = "remediation.verified"  # carried by shared/outcome_events.py
     NOTIFICATION_SENT = "notification.sent"
     NOTIFICATION_FAILED = "notification.failed"
     FEEDBACK_CAUSE = "feedback.cause"  # carried by shared/feedback_events.py
@@ -78,6 +82,7 @@ REMEDIATION_PROPOSED = EventType.REMEDIATION_PROPOSED
 APPROVAL_DECIDED = EventType.APPROVAL_DECIDED
 REMEDIATION_HANDED_OFF = EventType.REMEDIATION_HANDED_OFF
 REMEDIATION_EXECUTED = EventType.REMEDIATION_EXECUTED
+REMEDIATION_PENDING = EventType.REMEDIATION_PENDING
 REMEDIATION_FAILED = EventType.REMEDIATION_FAILED
 REMEDIATION_VERIFIED = EventType.REMEDIATION_VERIFIED
 NOTIFICATION_SENT = EventType.NOTIFICATION_SENT
@@ -379,34 +384,6 @@ class RemediationFailed(EventPayload):
         state.executions.setdefault(self.proposal_id, Execution("failed", self.outcome, self.at))
 
 
-class RemediationVerified(EventPayload):
-    """The recovery check of an executed action: its outcome, the sentence saying it and the numbers behind it."""
-
-    event_types = (REMEDIATION_VERIFIED,)
-    phase = 9
-    postmortem_label = "recovery verified"
-    proposal_id: str
-    verdict: str  # the sentence: "recovered: ...", "not recovered: ..." or "inconclusive: ..."
-    outcome: Literal["recovered", "not_recovered", "inconclusive", ""] = ""  # "": recorded before outcomes were
-    evidence: RecoveryEvidence | None = None
-
-    @property
-    def result(self) -> str:
-        """The outcome, read from the sentence for a check recorded without one."""
-        if self.outcome:
-            return self.outcome
-        return next((o for o, p in (("not_recovered", "not recovered"), ("recovered", "recovered"))
-                     if self.verdict.startswith(p)), "inconclusive")
-
-    def summary_line(self) -> str:
-        return self.verdict[:200]
-
-    def apply(self, state: "IncidentState", event: Event) -> None:
-        state.verified.setdefault(self.proposal_id, self)
-        if self.proposal_id in state.executions:
-            state.executions[self.proposal_id].verification = self.verdict
-
-
 class NotificationRecorded(EventPayload):
     """The outcome of one notification (sent or failed, by the event's type)."""
 
@@ -432,7 +409,7 @@ PAYLOAD_MODELS: tuple[type[EventPayload], ...] = (
     AlertReceived, AlertRejected, IncidentOpened, IncidentResolved, IncidentAcknowledged, RoundStarted, FindingRecorded,
     SpecialistCompleted, SpecialistFailed, CostRecorded, ReportPublished, ReportStepDone, RemediationProposed,
     ApprovalDecided, ReportChecked, RemediationHandedOff, RemediationExecuted, RemediationFailed, RemediationVerified,
-    NotificationRecorded, CauseFeedback, ActionFeedback,
+    RemediationPending, NotificationRecorded, CauseFeedback, ActionFeedback,
 )
 
 

@@ -12,7 +12,7 @@ import bisect
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from shared.events import ApprovalDecided, RemediationVerified, model_of, payload_of, stable_id
+from shared.events import ApprovalDecided, RemediationPending, RemediationVerified, model_of, payload_of, stable_id
 from shared.feedback_events import ActionFeedback, CauseFeedback
 from shared.incident_parts import Execution, Notification, RoundState
 from shared.models import Alert, Event, Finding, Proposal, Report
@@ -45,6 +45,7 @@ class IncidentState:
     notified: set[str] = field(default_factory=set)  # what besides reports the channel was told of ("recovery:<id>")
     cause_feedback: dict[str, CauseFeedback] = field(default_factory=dict)  # who -> their word, latest last
     action_feedback: dict[str, dict[str, ActionFeedback]] = field(default_factory=dict)  # proposal -> who -> word
+    pending_outcomes: dict[str, RemediationPending] = field(default_factory=dict)  # started, outcome not yet known
     notifications: list[Notification] = field(default_factory=list)
     acknowledged: dict[str, float] = field(default_factory=dict)  # who said "I'm on it" -> when they first did
     timeline: list[tuple[float, str, str, str]] = field(default_factory=list)  # (at, type, actor, summary)
@@ -68,7 +69,13 @@ class IncidentState:
     def awaiting_hand_off(self) -> list[str]:
         """Approved proposals not yet handed to the executor nor run."""
         return sorted(p for p, d in self.decisions.items()
-                      if d.decision == "approve" and p not in self.handed_off and p not in self.executions)
+                      if d.decision == "approve" and p not in self.handed_off and p not in self.executions
+                      and p not in self.pending_outcomes)
+
+    @property
+    def outcome_pending(self) -> list[RemediationPending]:
+        """Actions started whose outcome is not recorded yet (the sweep reads their operations)."""
+        return [p for pid, p in sorted(self.pending_outcomes.items()) if pid not in self.executions]
 
     @property
     def awaiting_recovery_check(self) -> dict[str, float]:
@@ -137,6 +144,7 @@ class IncidentState:
             "recovery_reopen_due": len(self.reopen_due),
             "cause_feedback": self.cause_verdict.verdict if self.cause_verdict else "",
             "acknowledged_by": sorted(self.acknowledged, key=lambda who: (self.acknowledged[who], who)),
+            "outcome_pending": len(self.outcome_pending),
             "updated_at": self.last_event_at,
         }
 

@@ -14,6 +14,7 @@ from shared.finding_details import FindingKind as FindingKind  # where every kin
 from shared.specialists import (
     SPECIALISTS as SPECIALISTS,  # the registry's names (agents/reporting/coverage.py reads them here)
 )
+from shared.workloads import gke_service
 
 
 class Model(BaseModel):
@@ -43,11 +44,15 @@ class Alert(Model):
     version: str = ""
     policy_user_labels: dict[str, str] = Field(default_factory=dict)
     documentation: str = ""
+    controller: str = ""  # a GKE resource's workload as Monitoring names it (metadata.system_labels)
 
     @property
     def service(self) -> str:
-        """The service the alert is about, as well as the payload says it."""
+        """The service the alert is about, as well as the payload says it: a GKE workload as
+        "cluster/namespace/workload" (shared/workloads.py), since its container's name alone may be shared."""
         labels = self.resource_labels
+        if self.resource_type.startswith("k8s_") and (workload := gke_service(labels, self.controller)):
+            return workload
         for key in ("service_name", "service", "function_name", "module_id", "container_name", "job"):
             if labels.get(key):
                 return labels[key]

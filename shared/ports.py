@@ -178,6 +178,23 @@ class TelemetrySource(Protocol):
         ...
 
 
+class OutcomePending(Exception):
+    """An action was started but its outcome was not known within the wait: `operation` names the long-running
+    operation to read later (the sweep reads it), `started` says what was started."""
+
+    def __init__(self, operation: str, started: str):
+        super().__init__(f"{started}; outcome pending (operation {operation})")
+        self.operation, self.started = operation, started
+
+
+@dataclass(frozen=True)
+class OperationState:
+    """A long-running operation as its API reports it: still running, done, or done with an error."""
+
+    done: bool
+    error: str = ""  # the operation's error ("" when it succeeded or is still running)
+
+
 class ActionRunner(Protocol):
     """Carries out one approved proposal and says what it did.
 
@@ -187,6 +204,8 @@ class ActionRunner(Protocol):
     - When it could not carry it out (an action it has no way to run, a target that refused or failed) it raises:
       a failure is never returned as text, so the execution is recorded as failed.
     - The proposal is left as it was given.
+    - A change whose outcome is not known within the runner's wait (a long-running operation still running)
+      raises OutcomePending with the operation's name instead of waiting longer; the operation is read later.
     """
 
     def run(self, proposal: Proposal) -> str: ...

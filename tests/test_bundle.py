@@ -59,7 +59,7 @@ def test_round_trip_of_every_record_kind(tmp_path: Path) -> None:
 def test_records_are_gcp_shaped(tmp_path: Path) -> None:
     write(tmp_path)
     entry = json.loads((tmp_path / "logs.jsonl").read_text().splitlines()[0])
-    assert entry["resource"] == {"type": "k8s_container", "labels": {"service_name": "db", "pod_name": "pod-0"}}
+    assert entry["resource"] == {"type": "k8s_container", "labels": {"container_name": "db", "pod_name": "pod-0"}}
     assert entry["trace"].endswith("/traces/t0") and entry["spanId"] == "s0" and entry["textPayload"] == "line 0"
     assert entry["timestamp"] == "1970-01-01T00:01:40.000000Z"
     spans = [json.loads(line) for line in (tmp_path / "spans.jsonl").read_text().splitlines()]

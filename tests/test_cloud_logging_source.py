@@ -4,12 +4,13 @@ The stand-in answers as the API does (the REST reference of entries.list and goo
 `ListLogEntriesRequest`): with `entries` it applies the filter's time bounds, services and log kind, `orderBy`,
 `pageSize` (default 50; "If the value is negative or exceeds 1000, the request is rejected": 400 INVALID_ARGUMENT)
 and page tokens (opaque, valid only for the query that issued them: any other is a 400); and past 60 requests a
-minute (of its clock) it answers 429 RESOURCE_EXHAUSTED, Cloud Logging's read quota per project."""
+minute (of its clock) it answers 429 RESOURCE_EXHAUSTED, Cloud Logging's read quota per project. The filter is
+evaluated as the Logging query language reads it (tests/logging_filter.py: severity levels, resource.type and
+labels, AND/OR/NOT, parentheses): a filter it cannot parse is a 400, as the API's is."""
 
 from __future__ import annotations
 
 import hashlib
-import re
 import subprocess
 import sys
 import time
@@ -29,13 +30,16 @@ from shared.telemetry.cloud_logging import (
 )
 from shared.telemetry_records import LogRecord, Window
 from tests.http_stub import serve
+from tests.logging_filter import FilterError, parse
 
 pytest.importorskip("google.cloud.logging")
 
 WINDOW = Window(1_768_470_000.0, 1_768_470_600.0)  # 2026-01-15T09:40:00Z .. 09:50:00Z
 FILTER = ('timestamp >= "2026-01-15T09:40:00.000000Z" AND timestamp < "2026-01-15T09:50:00.000000Z" AND '
-          'NOT logName:"cloudaudit.googleapis.com" AND (resource.labels.service_name = "payment" OR '
-          'resource.labels.container_name = "payment" OR resource.labels.function_name = "payment")')
+          'NOT logName:"cloudaudit.googleapis.com" AND ((resource.type = "cloud_run_revision" AND '
+          'resource.labels.service_name = "payment") OR (resource.type = "k8s_container" AND '
+          'resource.labels.container_name = "payment") OR (resource.type = "cloud_function" AND '
+          'resource.labels.function_name = "payment"))')
 QUOTA_EXCEEDED = {"error": {"code": 429, "status": "RESOURCE_EXHAUSTED", "message": (
     "Quota exceeded for quota metric 'Read requests' and limit 'Read requests per minute' of service "
     "'logging.googleapis.com' for consumer 'project_number:123456789'.")}}
@@ -109,18 +113,10 @@ class Api:
         return f"{offset}-{hashlib.sha256(query.encode()).hexdigest()[:16]}"
 
     def serve(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        text = body["filter"]
-        low, high = (from_rfc3339(t) for t in re.findall(r'timestamp (?:>=|<) "([^"]+)"', text))
-        services = {v.replace('\\"', '"').replace("\\\\", "\\")
-                    for v in re.findall(r'resource\.labels\.\w+ = "((?:[^"\\]|\\.)*)"', text)}
-        audit = 'NOT logName:"cloudaudit.googleapis.com"' not in text
-
-        def matches(e: dict[str, Any]) -> bool:
-            labels = (e.get("resource") or {}).get("labels") or {}
-            return (low <= from_rfc3339(e["timestamp"]) < high
-                    and (not services or any(labels.get(k) in services for k in SERVICE_LABELS))
-                    and ("cloudaudit.googleapis.com" in e.get("logName", "")) == audit)
-
+        try:
+            matches = parse(body["filter"])  # the query language, as the API reads it (tests/logging_filter.py)
+        except FilterError as exc:
+            return 400, {"error": {"code": 400, "status": "INVALID_ARGUMENT", "message": f"invalid filter: {exc}"}}
         chosen = sorted((e for e in self.entries or [] if matches(e)), key=lambda e: from_rfc3339(e["timestamp"]),
                         reverse=str(body.get("orderBy", "")).endswith("desc"))
         token, size = str(body.get("pageToken") or ""), int(body.get("pageSize") or 50)
@@ -164,6 +160,11 @@ def reader(endpoint: str, clock: FakeClock | None = None, **kwargs: Any) -> Clou
 def test_the_filter_is_exact() -> None:
     assert build_filter(WINDOW, ["payment"]) == FILTER
     assert build_filter(WINDOW) == FILTER.split(" AND (")[0]
+    severe = build_filter(WINDOW, ["payment"], ">= WARNING")
+    assert severe == FILTER.replace(' AND ((', ' AND severity >= WARNING AND ((', 1)
+    for bad in (">= LOUD", "WARNING", "~ INFO"):
+        with pytest.raises(ValueError, match="severity"):
+            build_filter(WINDOW, None, bad)
 
 
 def test_requests_are_paginated_and_entries_converted(api: tuple[str, Api]) -> None:
@@ -359,9 +360,10 @@ def test_service_names_are_escaped_or_refused(api: tuple[str, Api]) -> None:
     fake.pages = [[]]
     reader(endpoint).logs(WINDOW, ['evil" OR logName:"x\\'])
     sent = fake.requests[0][1]["filter"]
-    assert sent.endswith('(resource.labels.service_name = "evil\\" OR logName:\\"x\\\\" OR '
-                         'resource.labels.container_name = "evil\\" OR logName:\\"x\\\\" OR '
-                         'resource.labels.function_name = "evil\\" OR logName:\\"x\\\\")')
+    evil = '"evil\\" OR logName:\\"x\\\\"'
+    assert sent.endswith(f'((resource.type = "cloud_run_revision" AND resource.labels.service_name = {evil}) OR '
+                         f'(resource.type = "k8s_container" AND resource.labels.container_name = {evil}) OR '
+                         f'(resource.type = "cloud_function" AND resource.labels.function_name = {evil}))')
     fake.requests.clear()
     for bad in ("svc\nOR true", "svc\rx", "svc\x00", "svc\x7f", "svc\x85"):
         with pytest.raises(ValueError, match="control character"):

@@ -2,36 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from shared.actions import OperationState, OutcomePending
 from shared.actions.cloud_run import CloudRunRunner
 from shared.models import Proposal
+from tests.cloud_run_standin import OPERATION_NAME, ServicesApi
 
 run_v2 = pytest.importorskip("google.cloud.run_v2")
-
-
-@dataclass
-class Operation:
-    def result(self, timeout: float) -> None:
-        assert timeout > 0
-
-
-@dataclass
-class Services:
-    service: Any
-    updated: list[Any] = field(default_factory=list)
-
-    def get_service(self, name: str) -> Any:
-        assert name == "projects/p/locations/europe-west1/services/payment"
-        return self.service
-
-    def update_service(self, service: Any) -> Operation:
-        self.updated.append(service)
-        return Operation()
 
 
 class Revisions:
@@ -43,12 +24,13 @@ class Revisions:
         return [rev(6, True), rev(7, True), rev(8, True), rev(9, False)]
 
 
-def adapter() -> tuple[CloudRunRunner, Services]:
-    service = run_v2.Service(name="projects/p/locations/europe-west1/services/payment",
-                             latest_ready_revision="projects/p/locations/europe-west1/services/payment/revisions/"
-                                                   "payment-00118")
-    services = Services(service)
-    return CloudRunRunner("p", "europe-west1", services=services, revisions=Revisions()), services
+NAME = "projects/p/locations/europe-west1/services/payment"
+
+
+def adapter(instant: bool = True, wait_s: float = 120.0) -> tuple[CloudRunRunner, ServicesApi]:
+    service = run_v2.Service(name=NAME, latest_ready_revision=f"{NAME}/revisions/payment-00118")
+    services = ServicesApi({NAME: service}, instant=instant)
+    return CloudRunRunner("p", "europe-west1", services=services, revisions=Revisions(), wait_s=wait_s), services
 
 
 def proposal(action: str, **params: object) -> Proposal:
@@ -73,3 +55,40 @@ def test_rollback_to_a_named_revision_scale_and_restart() -> None:
     acts["restart"](proposal("restart"))
     assert "autosre-restart" in services.updated[-1].template.labels
     assert "runbook_webhook" not in acts  # not a Cloud Run action: the router never hands it here
+
+
+def test_an_update_not_done_within_the_wait_is_pending_with_its_operation_name() -> None:
+    a, services = adapter(instant=False, wait_s=0.05)
+    with pytest.raises(OutcomePending) as pending:
+        a.actions()["restart"](proposal("restart"))
+    assert OPERATION_NAME.match(pending.value.operation) and pending.value.operation == services.last_operation
+    assert "restarted" in pending.value.started
+
+
+def test_a_pending_operation_is_read_through_operations_get() -> None:
+    a, services = adapter(instant=False, wait_s=0.05)
+    with pytest.raises(OutcomePending) as pending:
+        a.actions()["scale_min_instances"](proposal("scale_min_instances", min_instances=2))
+    name = pending.value.operation
+    assert a.read_operation(name) == OperationState(False)
+    services.finish(name)
+    assert a.read_operation(name) == OperationState(True)
+    with pytest.raises(OutcomePending) as again:
+        a.actions()["restart"](proposal("restart"))
+    services.finish(again.value.operation, error=(9, "revision payment-00119 is not ready"))
+    assert a.read_operation(again.value.operation) == OperationState(True, "code 9: revision payment-00119 is not "
+                                                                          "ready")
+
+
+def test_an_operation_that_failed_within_the_wait_raises() -> None:
+    a, services = adapter(instant=False, wait_s=5.0)
+    original = services.update_service
+
+    def failing(service: Any) -> Any:
+        op = original(service)
+        services.finish(services.last_operation, error=(9, "bad template"))
+        return op
+
+    services.update_service = failing  # type: ignore[method-assign]
+    with pytest.raises(Exception, match="bad template"):
+        a.actions()["restart"](proposal("restart"))

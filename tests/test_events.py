@@ -174,7 +174,8 @@ def test_only_the_postmortem_types_are_listed_and_each_payload_has_a_phase() -> 
     assert listed == {
         ev.ALERT_RECEIVED: "alert", ev.ROUND_STARTED: "investigation", ev.SPECIALIST_COMPLETED: "findings",
         ev.SPECIALIST_FAILED: "findings", ev.REPORT_PUBLISHED: "report", ev.REMEDIATION_PROPOSED: "proposal",
-        ev.APPROVAL_DECIDED: "approval", ev.REMEDIATION_EXECUTED: "execution", ev.REMEDIATION_FAILED: "execution",
+        ev.APPROVAL_DECIDED: "approval", ev.REMEDIATION_EXECUTED: "execution", ev.REMEDIATION_PENDING: "execution",
+        ev.REMEDIATION_FAILED: "execution",
         ev.REMEDIATION_VERIFIED: "recovery verified", ev.INCIDENT_RESOLVED: "resolved",
         ev.CAUSE_FEEDBACK: "cause feedback", ev.ACTION_FEEDBACK: "action feedback",
         ev.INCIDENT_ACKNOWLEDGED: "acknowledged"}

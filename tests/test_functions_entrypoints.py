@@ -97,3 +97,26 @@ def test_execute_builds_its_workflow_once_not_per_message(env: Path, monkeypatch
         main.execute(CloudEvent({"type": "google.cloud.pubsub.topic.v1.messagePublished", "id": str(n),
                                  "source": "//pubsub.googleapis.com/projects/p/topics/actions"}, push(action)))
     assert len(built) == 1  # each message refused (no such incident), the workflow built for the first alone
+
+
+def test_a_raw_push_keeps_its_delivery_attempt_through_the_framework(env: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Pub/Sub push subscription posting straight to the function (no CloudEvent headers): functions-framework
+    rewraps the body and drops deliveryAttempt; the handler still sees the real count."""
+    import sys
+
+    from shared.ports import Message
+
+    app = client("intake")
+    seen: list[Message] = []
+
+    class Recorder:
+        def on_alert(self, message: Message) -> None:
+            seen.append(message)
+
+    # the framework loads functions/main.py under its file name
+    monkeypatch.setattr(sys.modules["main"], "pipeline", Recorder)
+    body = {**push(b'{"a": 1}'), "deliveryAttempt": 7}
+    r = app.post("/projects/p/topics/alerts", json=body)
+    assert r.status_code == 200, r.data
+    assert [m.delivery_attempt for m in seen] == [7] and seen[0].data == b'{"a": 1}'

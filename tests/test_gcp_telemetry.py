@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent import futures
 from contextlib import contextmanager
 from typing import Any
@@ -71,6 +71,70 @@ def unquote(value: str) -> str:
     return value.replace('\\"', '"').replace("\\\\", "\\")
 
 
+def _split_top(text: str, sep: str) -> list[str]:
+    """`text` split on `sep` outside parentheses and string literals."""
+    parts, depth, quoted, start, i = [], 0, False, 0, 0
+    while i < len(text):
+        c = text[i]
+        if quoted:
+            i += 2 if c == "\\" else 1
+            quoted = quoted and c != '"'
+            continue
+        if c == '"':
+            quoted = True
+        elif c in "()":
+            depth += 1 if c == "(" else -1
+        elif depth == 0 and text.startswith(sep, i):
+            parts.append(text[start:i])
+            start = i = i + len(sep)
+            continue
+        i += 1
+    return [*parts, text[start:]]
+
+
+def _unwrap(text: str) -> str:
+    """`text` without one pair of parentheses around all of it."""
+    if not (text.startswith("(") and text.endswith(")")):
+        return text
+    depth, quoted, i, inner = 0, False, 0, text[1:-1]
+    while i < len(inner):
+        c = inner[i]
+        if quoted:
+            i += 2 if c == "\\" else 1
+            quoted = quoted and c != '"'
+            continue
+        quoted = c == '"'
+        depth += {"(": 1, ")": -1}.get(c, 0)
+        if depth < 0:  # "(a) OR (b)": the first parenthesis closes before the end
+            return text
+        i += 1
+    return inner
+
+
+def resource_alternatives(text: str) -> list[list[Callable[[dict[str, str]], bool]]]:
+    """The filter's resource clause as ListTimeSeries reads it: alternatives joined by OR, each one comparison
+    `resource.labels.L = "v"` (or `= starts_with("v")`, a prefix) or a parenthesized AND of them; [] when the filter
+    names no resource label. A term it cannot read is an error, as the API's INVALID_ARGUMENT would be."""
+    clauses = [_unwrap(c) for c in _split_top(text, " AND ") if "resource.labels." in c]
+    if not clauses:
+        return []
+    term = re.compile(r'resource\.labels\.(\w+) = (?:starts_with\(' + STRING + r'\)|' + STRING + r')$')
+    groups = []
+    for alternative in _split_top(clauses[0], " OR "):
+        tests = []
+        for part in _split_top(_unwrap(alternative), " AND "):
+            m = term.match(part)
+            assert m, f"the stand-in cannot read the filter term {part!r}"
+            label, prefix, exact = m.group(1), m.group(2), m.group(3)
+            value = unquote(prefix if prefix is not None else exact)
+            if prefix is not None:
+                tests.append(lambda ls, k=label, v=value: ls.get(k, "").startswith(v))
+            else:
+                tests.append(lambda ls, k=label, v=value: ls.get(k) == v)
+        groups.append(tests)
+    return groups
+
+
 class MonitoringApi:
     """MetricService's ListTimeSeries and GetMetricDescriptor over recorded series (values as the API answers
     them for the aligner that fits); `errors` are answered first, one per call."""
@@ -117,18 +181,17 @@ class MonitoringApi:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT,
                           f'Field aggregation.perSeriesAligner had an invalid value of "{aligner}": The aligner '
                           f"cannot be applied to metrics with kind {kind} and value type {value_type}.")
-        wanted = [(label, unquote(v)) for label, v in re.findall(r"resource\.labels\.(\w+) = " + STRING,
-                                                                 request.filter)]
+        wanted = resource_alternatives(request.filter)
         start, end = request.interval.start_time.timestamp(), request.interval.end_time.timestamp()
         out = []
         for ts in self.series.get(metric_type, []):
             labels = dict(ts.resource.labels)
-            if wanted and not any(labels.get(label) == v for label, v in wanted):
+            if wanted and not any(all(test(labels) for test in group) for group in wanted):
                 continue
             points = [p for p in ts.points if start < p.interval.end_time.timestamp() <= end]  # reads: (start, end]
             if points:
-                out.append(monitoring_v3.TimeSeries(metric=ts.metric, resource=ts.resource, unit=ts.unit,
-                                                    points=points))
+                out.append(monitoring_v3.TimeSeries(metric=ts.metric, resource=ts.resource, metadata=ts.metadata,
+                                                    unit=ts.unit, points=points))
         if request.page_size < 0:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "Field page_size had an invalid value: must be positive")
         size = request.page_size if 0 < request.page_size <= SERIES_PAGE_MAX else SERIES_PAGE_MAX  # points (FULL)
@@ -144,8 +207,9 @@ class MonitoringApi:
             page[-1][1].append(point)
         self.pages += 1
         return monitoring_v3.ListTimeSeriesResponse(
-            time_series=[monitoring_v3.TimeSeries(metric=out[i].metric, resource=out[i].resource, unit=out[i].unit,
-                                                  points=points) for i, points in page],
+            time_series=[monitoring_v3.TimeSeries(metric=out[i].metric, resource=out[i].resource,
+                                                  metadata=out[i].metadata, unit=out[i].unit, points=points)
+                         for i, points in page],
             next_page_token=page_token(query, offset + size) if offset + size < len(flat) else "")
 
 

@@ -133,8 +133,10 @@ def test_specialists_read_only_and_executor_alone_writes() -> None:
         roles.update(block.get("project_roles", {}))
     assert roles, "iam.tf declares project_roles"
     flat = {r for rs in roles.values() for r in (rs if isinstance(rs, list) else [rs])}
-    # nothing that changes Cloud Run, acts as another account or reads every dataset is granted project-wide
-    assert not any(r.startswith("roles/run.") for r in flat)
+    # nothing that changes Cloud Run, acts as another account or reads every dataset is granted project-wide; the
+    # executor alone reads Cloud Run (the operations its updates start: operations.get is project-wide)
+    assert not any(r.startswith("roles/run.") and r != "roles/run.viewer" for r in flat)
+    assert [k for k, rs in roles.items() if "roles/run.viewer" in rs] == ["executor"]
     assert "roles/iam.serviceAccountUser" not in flat and "roles/bigquery.dataViewer" not in flat
     assert set(roles["investigator"]) >= {"roles/logging.viewer", "roles/cloudtrace.user", "roles/monitoring.viewer",
                                           "roles/bigquery.jobUser"}

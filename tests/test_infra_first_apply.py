@@ -19,6 +19,8 @@ from tests.test_infra import INFRA, main_locals, parsed, resources
 #   `disable_on_destroy`, `disable_dependent_services`, `check_if_service_has_usage_on_destroy`.
 # google_secret_manager_secret_iam_member: website/docs/r/secret_manager_secret_iam.html.markdown: `secret_id`,
 #   `role`, `member`, `project`, `condition`.
+# google_service_account_iam_member: website/docs/r/google_service_account_iam.html.markdown: `service_account_id`
+#   (required), `role` (required), `member` (required), `condition`.
 # terraform_data (built in, Terraform >= 1.4): `input`, `triggers_replace`; `lifecycle { precondition { condition,
 #   error_message } }` (Terraform >= 1.2, developer.hashicorp.com/terraform/language/expressions/custom-conditions).
 DOCUMENTED: dict[str, set[str]] = {
@@ -28,6 +30,7 @@ DOCUMENTED: dict[str, set[str]] = {
     "google_secret_manager_secret_iam_member": {"secret_id", "role", "member", "project", "condition", "count",
                                                 "for_each"},
     "terraform_data": {"input", "triggers_replace", "lifecycle"},
+    "google_service_account_iam_member": {"service_account_id", "role", "member", "condition", "for_each", "count"},
 }
 
 
@@ -46,7 +49,7 @@ def test_iaps_service_agent_is_created_before_it_may_invoke_the_web_view() -> No
     """The first apply into an empty project: the agent IAP uses does not exist until something creates it."""
     (api,) = resources("main.tf", "google_project_service").values()
     assert api["service"] == "iap.googleapis.com" and api["disable_on_destroy"] is False
-    (identity,) = resources("main.tf", "google_project_service_identity").values()
+    identity = resources("main.tf", "google_project_service_identity")["iap"]
     assert identity["provider"] == "google-beta"
     assert identity["service"] == "${google_project_service.iap.service}"  # the API first, then its agent
     invoker = resources("main.tf", "google_cloud_run_service_iam_member")["iap_invoker"]
@@ -108,3 +111,14 @@ def test_claim_keys_expire_with_the_incidents() -> None:
     (field,) = resources("main.tf", "google_firestore_field").values()
     assert '"autosre_keys"' in field["for_each"]
     assert field["field"] == "expire_at"
+
+
+def test_pubsubs_service_agent_may_sign_push_tokens_in_projects_created_before_april_2021() -> None:
+    """Older projects lack the agent's token-creator grant: every authenticated push would fail with 403."""
+    agent = resources("iam.tf", "google_project_service_identity")["pubsub"]
+    assert agent["provider"] == "google-beta" and agent["service"] == "pubsub.googleapis.com"
+    grant = resources("iam.tf", "google_service_account_iam_member")["pubsub_token_creator"]
+    assert grant["role"] == "roles/iam.serviceAccountTokenCreator"
+    assert grant["member"] == "serviceAccount:${google_project_service_identity.pubsub.email}"
+    assert grant["service_account_id"] == '${google_service_account.sa["pusher"].name}'  # the push identity only
+    assert 'service_account_email = google_service_account.sa["pusher"].email' in (INFRA / "main.tf").read_text()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
 from agents.context import AnalysisContext
@@ -152,6 +153,9 @@ def test_a_sampled_read_is_said() -> None:
     lines = hdfs()
     result = logs.analyse(Sampling(spread(lines[:1500], BASE, "hdfs") + spread(lines[1500:], INCIDENT, "hdfs")), CTX)
     assert any("stopped after 10000 lines" in n and "incident" in n for n in result.notes)
+    focused = logs.analyse(Sampling(spread(lines[:1500], BASE, "hdfs") + spread(lines[1500:], INCIDENT, "hdfs")),
+                           dataclasses.replace(CTX, round=2, focus=("hdfs",)))  # a targeted round says it too
+    assert any("stopped after 10000 lines" in n and "baseline" in n for n in focused.notes)
 
 
 def test_pre_aggregated_counts_give_the_same_verdict_as_lines() -> None:

@@ -34,9 +34,10 @@ def test_the_bytecode_is_for_the_python_terraform_deploys() -> None:
 def test_the_folder_holds_the_packages_requirements_and_main(tmp_path: Path) -> None:
     package().build(tmp_path / "src", runtime=HERE)
     src = tmp_path / "src"
-    requirements = (src / "requirements.txt").read_text().split()
-    assert any(r.startswith("google-cloud-firestore") for r in requirements)
-    assert any(r.startswith("pydantic") for r in requirements)
+    requirements = [r for r in (src / "requirements.txt").read_text().splitlines() if not r.startswith("#")]
+    assert any(r.startswith("google-cloud-firestore==") for r in requirements)
+    assert any(r.startswith("pydantic==") for r in requirements)
+    assert requirements and all(re.fullmatch(r"[a-z0-9.\-_]+==[^=\s]+", r) for r in requirements)  # exact pins only
     assert (src / "main.py").read_text().startswith("from functions.main import *")
     for pkg in ("shared", "agents", "functions"):
         assert (src / pkg / "__init__.py").is_file()
@@ -75,3 +76,34 @@ def test_an_instance_started_in_the_folder_runs_the_folder_and_its_bytecode(tmp_
     assert Path(path).is_relative_to(tmp_path)
     assert source_read == "False"
     assert names == "intake,synthesize,execute,web,sweep"
+
+
+def pins() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("autosre_pins", ROOT / "infra" / "pins.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_lock_pins_every_runtime_dependency_of_pyproject_within_its_range() -> None:
+    p = pins()
+    locked = p.read_lock()
+    for dep in p.runtime_dependencies():
+        name = p.canonicalize_name(dep.name)
+        assert name in locked, f"{dep.name} is not pinned in infra/requirements.lock"
+        assert dep.specifier.contains(locked[name], prereleases=True), f"{name}=={locked[name]} is outside {dep}"
+
+
+def test_the_lock_holds_the_versions_this_environment_tested() -> None:
+    p = pins()
+    assert p.read_lock() == p.installed_closure(p.runtime_dependencies()), \
+        "infra/requirements.lock differs from the tested environment: run python3 infra/pins.py"
+
+
+def test_a_lock_that_misses_a_dependency_stops_the_build(tmp_path: Path) -> None:
+    lock = tmp_path / "requirements.lock"
+    lock.write_text("".join(line + "\n" for line in (ROOT / "infra" / "requirements.lock").read_text().splitlines()
+                            if not line.startswith("pydantic==")))
+    with pytest.raises(SystemExit, match="pydantic"):
+        package().locked_requirements(lock)

@@ -1,6 +1,7 @@
 """The sweep (Cloud Scheduler, every 5 minutes): partial reports for rounds past their deadline, the after-report
-steps not recorded as done, approved actions whose hand-off to the executor was not recorded, and the recovery
-checks of executed actions whose check window has passed (functions/recovery.py).
+steps not recorded as done, approved actions whose hand-off to the executor was not recorded, actions whose
+outcome was pending when the executor stopped waiting (their operations are read and the outcome recorded), and the
+recovery checks of executed actions whose check window has passed (functions/recovery.py).
 
 Only an incident that may have something to do is loaded: one whose report has steps to run, or one without a
 report opened at least `round_deadline_s` ago (every round's deadline is at least that long after the incident
@@ -38,6 +39,7 @@ def recently_resolved(p: Pipeline, now: float) -> list[dict[str, Any]]:
             if float(summary.get("updated_at") or 0.0) < now - RESOLVED_LOOKBACK_S:
                 return out
             if summary.get("status") == "resolved" and (not summary.get("report") or pending_steps(p, summary)
+                                                        or summary.get("outcome_pending")
                                                         or recovery_work(summary)):
                 out.append(summary)
         if not cursor:
@@ -91,5 +93,7 @@ def sweep_all(p: Pipeline, remediation: Remediation | None) -> dict[str, list[st
     resolved = recently_resolved(p, p.clock())
     swept = sweep(p, summaries=open_incidents + resolved)
     handed = remediation.redrive_hand_offs(open_incidents) if remediation is not None else []
+    settled = remediation.settle_pending(open_incidents + resolved) if remediation is not None else []
     verified = check_recoveries(p, open_incidents + resolved)
-    return {"partial_reports": swept, "handed_off": handed, "recovery_checked": verified}
+    return {"partial_reports": swept, "handed_off": handed, "outcomes_recorded": settled,
+            "recovery_checked": verified}

@@ -11,9 +11,11 @@ such a policy at plan time (infra/main.tf `policy_is_executable`).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from shared.models import Proposal
+from shared.ports import OperationState as OperationState  # the port's types, re-exported for the adapters
+from shared.ports import OutcomePending as OutcomePending
 
 Act = Callable[[Proposal], str]  # carries out one approved proposal and says what it did (raises when it could not)
 
@@ -22,11 +24,15 @@ class NoExecutor(ValueError):
     """The policy allows an action that nothing here can carry out."""
 
 
+ReadOperation = Callable[[str], OperationState]  # operation name -> its state (raises when the API cannot say)
+
+
 @dataclass
 class ActionRouter:
     actions: Mapping[str, Act]  # action name -> what carries it out
     executors: Mapping[str, str]  # action name -> executor name (the catalog's): what an unconfigured one lacks
     dry_run: bool = False  # every action only records its plan
+    read_operation: ReadOperation | None = field(default=None)  # reads a pending action's operation (None: none)
 
     def run(self, proposal: Proposal) -> str:
         act = self.actions.get(proposal.action)

@@ -2,22 +2,28 @@
 
 One method per catalog action it carries out (`actions()`): rollback_cloud_run, 100% of traffic to a named (else the
 previous ready) revision; scale_min_instances, the template's min instance count; restart, a new revision of the
-same template (a label bump). Each waits for the long-running operation with a timeout and returns what it did.
+same template (a label bump). Each waits for the long-running operation at most `wait_s` (well inside the executor
+function's timeout): when it is not done by then, it raises OutcomePending with the operation's name, and
+`read_operation` (operations.get: done, error or response) tells the sweep later how it ended.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import time
 from collections.abc import Callable
 from typing import Any
 
+from shared.actions import OperationState, OutcomePending
 from shared.models import Proposal
 
 
 class CloudRunRunner:
     def __init__(self, project: str, region: str, services: Any = None, revisions: Any = None,
-                 timeout_s: float = 300.0):
-        self.project, self.region, self.timeout_s = project, region, timeout_s
+                 wait_s: float = 120.0):
+        if wait_s <= 0:
+            raise ValueError("wait_s must be positive")
+        self.project, self.region, self.wait_s = project, region, wait_s
         self._services, self._revisions = services, revisions
 
     # The API clients are built on first use: the web view and the sweep build the router only to know which
@@ -83,5 +89,20 @@ class CloudRunRunner:
         return name, self.services.get_service(name=name)
 
     def _update(self, service: Any, done: str) -> str:
-        self.services.update_service(service=service).result(timeout=self.timeout_s)
+        operation = self.services.update_service(service=service)
+        try:
+            operation.result(timeout=self.wait_s)  # raises the operation's error when it failed
+        except concurrent.futures.TimeoutError:
+            raise OutcomePending(str(operation.operation.name), done) from None
         return done
+
+    def read_operation(self, name: str) -> OperationState:
+        """The state of an update's long-running operation (Operations.GetOperation)."""
+        from google.longrunning import operations_pb2
+
+        op = self.services.get_operation(request=operations_pb2.GetOperationRequest(name=name))
+        if not op.done:
+            return OperationState(False)
+        if op.HasField("error"):
+            return OperationState(True, f"code {op.error.code}: {op.error.message}")
+        return OperationState(True)

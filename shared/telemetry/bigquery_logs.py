@@ -6,7 +6,8 @@ count, the first-seen time, an exemplar and the worst severity per group; the lo
 those few thousand rows. Every value travels as a query parameter; the table name, which cannot be one, is
 validated strictly. The query reads the Log Analytics schema (a log bucket's linked dataset, e.g.
 `project.dataset._AllLogs`): `timestamp`, `severity`, `log_name`, `text_payload`, `json_payload` (JSON) and
-`resource.labels` (JSON).
+`resource.labels` (JSON). A GKE line's service is its workload, "cluster/namespace/workload", as every other reader
+names it (shared/workloads.py: the same pod-name patterns).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from shared.read_deadline import time_left
 from shared.severity import SEVERITIES
 from shared.telemetry.bounds import MAX_PAGES, MAX_RECORDS
 from shared.telemetry_records import PatternCount, ReadCost, Window
+from shared.workloads import GENERATED_POD, ORDINAL_POD
 
 # project (6-30: lower-case letter first, no trailing hyphen) . dataset . table; nothing that could leave backticks.
 TABLE_NAME = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]\.[A-Za-z0-9_]{1,1024}\.[A-Za-z0-9_][A-Za-z0-9_-]{0,1023}")
@@ -52,8 +54,15 @@ WITH lines AS (
     CASE UPPER(severity) {_RANK_SQL} ELSE 0 END AS severity_rank,
     SUBSTR(COALESCE(text_payload, JSON_VALUE(json_payload, '$.message'), TO_JSON_STRING(json_payload), ''),
            1, {MAX_MESSAGE_CHARS}) AS message,
-    COALESCE(JSON_VALUE(resource.labels.service_name), JSON_VALUE(resource.labels.container_name),
-             JSON_VALUE(resource.labels.function_name), '') AS service
+    IF(NULLIF(JSON_VALUE(resource.labels.cluster_name), '') IS NOT NULL
+         AND NULLIF(JSON_VALUE(resource.labels.namespace_name), '') IS NOT NULL,
+       CONCAT(JSON_VALUE(resource.labels.cluster_name), '/', JSON_VALUE(resource.labels.namespace_name), '/',
+              COALESCE(REGEXP_EXTRACT(JSON_VALUE(resource.labels.pod_name), r'{GENERATED_POD}'),
+                       REGEXP_EXTRACT(JSON_VALUE(resource.labels.pod_name), r'{ORDINAL_POD}'),
+                       NULLIF(JSON_VALUE(resource.labels.pod_name), ''),
+                       JSON_VALUE(resource.labels.container_name), '')),
+       COALESCE(JSON_VALUE(resource.labels.service_name), JSON_VALUE(resource.labels.container_name),
+                JSON_VALUE(resource.labels.function_name), '')) AS service
   FROM `__TABLE__`
   WHERE timestamp >= @baseline_start AND timestamp < @incident_end
     AND (timestamp < @baseline_end OR timestamp >= @incident_start)

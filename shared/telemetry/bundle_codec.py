@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.telemetry_records import ChangeEvent, Dependency, LogRecord, MetricSeries, Span
+from shared.workloads import gke_service
 
 
 class BundleError(ValueError):
@@ -56,7 +57,9 @@ def _slow_rfc3339(s: str) -> float:
 
 
 def _resource(service: str, instance: str, rtype: str = "k8s_container") -> dict[str, Any]:
-    labels = {"service_name": service}
+    # a log's k8s_container names its workload's container as Cloud Logging does (container_name), so the
+    # resource-scoped filters of the Cloud Logging reader select it (shared/telemetry/cloud_logging.py)
+    labels = {"container_name" if rtype == "k8s_container" else "service_name": service}
     if instance:
         labels["pod_name"] = instance
     return {"type": rtype, "labels": labels}
@@ -65,7 +68,8 @@ def _resource(service: str, instance: str, rtype: str = "k8s_container") -> dict
 def _service_of(resource: dict[str, Any]) -> tuple[str, str]:
     labels = resource.get("labels") or {}
     service = (
-        labels.get("service_name")
+        gke_service({str(k): str(v) for k, v in labels.items()})  # a GKE workload: cluster/namespace/workload
+        or labels.get("service_name")
         or labels.get("container_name")
         or labels.get("function_name")
         or labels.get("service")

@@ -22,6 +22,7 @@ LogEntry JSON and are converted exactly as the telemetry bundle's are (`bundle.d
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import unicodedata
@@ -33,8 +34,14 @@ from shared.read_deadline import time_left
 from shared.telemetry.bounds import MAX_PAGES, MAX_RECORDS, sampled_by_trace
 from shared.telemetry.bundle import decode_log, to_rfc3339
 from shared.telemetry_records import LogRecord, ReadCost, ReadResult, Window
+from shared.workloads import split_gke
 
 SERVICE_LABELS = ("service_name", "container_name", "function_name")
+# The monitored-resource types whose logs name a service, and the label that carries the name (Cloud Logging's
+# monitored resource list): a filter scoped this way is served from the resource's index, not a project-wide scan.
+SERVICE_RESOURCES = (("cloud_run_revision", "service_name"), ("k8s_container", "container_name"),
+                     ("cloud_function", "function_name"))
+SEVERITIES = ("DEFAULT", "DEBUG", "INFO", "NOTICE", "WARNING", "ERROR", "CRITICAL", "ALERT", "EMERGENCY")
 INSTANCE_LABELS = ("pod_name", "instance_id", "revision_name")
 EXCLUDE_AUDIT_LOGS = 'NOT logName:"cloudaudit.googleapis.com"'
 MAX_FILTER_CHARS = 20_000  # the API refuses longer filters
@@ -50,13 +57,33 @@ def quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def build_filter(window: Window, services: list[str] | None = None) -> str:
-    """Application logs of the window (start inclusive, end exclusive), of any of `services` when given."""
+def service_scopes(service: str) -> list[str]:
+    """The resource-scoped filters that select one service's logs: a GKE workload ("cluster/namespace/workload")
+    by its cluster, namespace and its pods' names (shared/workloads.py), any other name by the label of each
+    resource type that carries it."""
+    gke = split_gke(service)
+    if gke is not None:
+        cluster, namespace, workload = gke
+        pods = "^" + re.escape(workload) + "(-|$)"  # the workload's generated pod names (RE2)
+        return [f"(resource.type = \"k8s_container\" AND resource.labels.cluster_name = {quote(cluster)} AND "
+                f"resource.labels.namespace_name = {quote(namespace)} AND resource.labels.pod_name =~ {quote(pods)})"]
+    return [f"(resource.type = {quote(rtype)} AND resource.labels.{label} = {quote(service)})"
+            for rtype, label in SERVICE_RESOURCES]
+
+
+def build_filter(window: Window, services: list[str] | None = None, severity: str = "") -> str:
+    """Application logs of the window (start inclusive, end exclusive), of any of `services` when given, each
+    scoped to the resource type that carries its name (SERVICE_RESOURCES), and of `severity` when given
+    (">= WARNING", "< WARNING")."""
     parts = [f"timestamp >= {quote(to_rfc3339(window.start))}", f"timestamp < {quote(to_rfc3339(window.end))}",
              EXCLUDE_AUDIT_LOGS]
+    if severity:
+        op, _, level = severity.partition(" ")
+        if op not in (">=", "<", ">", "<=", "=") or level not in SEVERITIES:
+            raise ValueError(f"not a severity comparison: {severity!r}")
+        parts.append(f"severity {op} {level}")
     if services:
-        alternatives = [f"resource.labels.{label} = {quote(s)}" for s in services for label in SERVICE_LABELS]
-        parts.append("(" + " OR ".join(alternatives) + ")")
+        parts.append("(" + " OR ".join(alt for s in services for alt in service_scopes(s)) + ")")
     text = " AND ".join(parts)
     if len(text) > MAX_FILTER_CHARS:
         raise ValueError(f"log filter of {len(text)} characters (API limit {MAX_FILTER_CHARS}): ask for fewer services")
@@ -165,22 +192,26 @@ class CloudLoggingLogReader:
                 delay = min(delay * 2, self.max_backoff_s)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def logs(self, window: Window, services: list[str] | None = None) -> ReadResult[LogRecord]:
-        """Entries of the window (of `services` when given; an empty list asks for none), oldest first; when a
-        bound cuts the read, the newest entries are the ones kept."""
+    def logs(self, window: Window, services: list[str] | None = None, severity: str = "",
+             max_entries: int | None = None) -> ReadResult[LogRecord]:
+        """Entries of the window (of `services` when given; an empty list asks for none; of `severity`, e.g.
+        ">= WARNING", when given), oldest first; when a bound cuts the read (`max_entries`, default the reader's),
+        the newest entries are the ones kept. shared/telemetry/log_plan.py reads a busy window by plan with it."""
         if services is not None and not services:
             return ReadResult([], note="logs: no services asked for")
-        read = self.read_entries(build_filter(window, services), _decode, "logs")
+        read = self.read_entries(build_filter(window, services, severity), _decode, "logs", max_entries=max_entries)
         items = sorted((r for r in read.items if window.contains(r.timestamp)
                         and (services is None or r.service in services)), key=lambda r: r.timestamp)
         return ReadResult(items, read.sampled, read.note, read.cost)
 
     def read_entries(self, filter_: str, decode: Callable[[dict[str, Any]], T], what: str,
-                     time_of: Callable[[T], float] | None = None) -> ReadResult[T]:
-        """Entries matching `filter_`, newest first, decoded; bounded by entries, pages and time, said so."""
+                     time_of: Callable[[T], float] | None = None, max_entries: int | None = None) -> ReadResult[T]:
+        """Entries matching `filter_`, newest first, decoded; bounded by entries (`max_entries`, default the
+        reader's), pages and time, said so."""
+        limit = self.max_entries if max_entries is None else max_entries
         when: Callable[[T], float] = time_of or (lambda item: float(getattr(item, "timestamp", 0.0)))
         body: dict[str, Any] = {"resourceNames": [f"projects/{self.project}"], "filter": filter_,
-                                "orderBy": "timestamp desc", "pageSize": self.page_size}
+                                "orderBy": "timestamp desc", "pageSize": min(self.page_size, limit)}
         budget = time_left(self.timeout_s)  # its own budget, or what is left of the run's shared deadline
         deadline = self.quota.clock() + budget
         items: list[T] = []
@@ -207,19 +238,19 @@ class CloudLoggingLogReader:
                 late = self.quota.clock() >= deadline
                 return stopped(out_of_time if late else f"page {page} failed: {type(exc).__name__}", page - 1)
             entries = reply.get("entries") or []
-            room = self.max_entries - len(items)
+            room = limit - len(items)
             decoded = [decode(e) for e in entries]
             items.extend(decoded[:room])
             token = reply.get("nextPageToken") or ""
-            if len(entries) > room or (token and len(items) >= self.max_entries):
-                return self._cut(items, decoded[room:], bool(token), what, when, page)
+            if len(entries) > room or (token and len(items) >= limit):
+                return self._cut(items, decoded[room:], bool(token), what, when, page, limit)
             if not token:
                 return ReadResult(items, cost=ReadCost(api_calls=page))
             body["pageToken"] = token
         return stopped(f"limit: {self.max_pages} pages of {self.page_size}", self.max_pages)
 
     def _cut(self, items: list[T], past: list[T], more: bool, what: str, when: Callable[[T], float],
-             pages: int) -> ReadResult[T]:
+             pages: int, limit: int) -> ReadResult[T]:
         """A read cut by `max_entries`: `items` read newest first, `past` the entries of the last page beyond the
         bound, `more` whether a next page was named. The lines of a trace that has lines in `past` are left out too
         (whole traces kept, as the bundle keeps them); records without a trace are kept by their time alone."""
@@ -231,4 +262,4 @@ class CloudLoggingLogReader:
                 f"{what}: {len(kept)} of {seen if not more else f'at least {seen}'} kept")
         reached = f"; read back to {to_rfc3339(min(map(when, kept)))}" if kept else ""
         return ReadResult(kept, True, f"{head}, newest first{reached}; earlier entries of the window are unread "
-                                      f"(limit: {self.max_entries} entries per read)", ReadCost(api_calls=pages))
+                                      f"(limit: {limit} entries per read)", ReadCost(api_calls=pages))

@@ -42,6 +42,7 @@ from shared.telemetry_records import (
     Span,
     Window,
 )
+from shared.workloads import audit_service, gke_service, monitoring_scope, span_service, split_gke
 
 SERVICE_LABELS = ("service.name", "g.co/r/cloud_run_revision/service_name", "g.co/r/k8s_container/container_name",
                   "g.co/gae/app/module", "/component")
@@ -64,7 +65,7 @@ def span_hex(span_id: object) -> str:
 
 def trace_span(trace_id: str, s: Any) -> Span:
     labels = dict(s.labels)
-    service = next((labels[k] for k in SERVICE_LABELS if labels.get(k)), "")
+    service = span_service(labels) or next((labels[k] for k in SERVICE_LABELS if labels.get(k)), "")
     instance = next((labels[k] for k in INSTANCE_LABELS if labels.get(k)), "")
     status = labels.get("/http/status_code", "")
     error = (status.isdigit() and int(status) >= 500) or bool(labels.get("/error/message") or labels.get("error"))
@@ -329,7 +330,7 @@ class CloudMonitoringReader:
         text = f"metric.type = {quote(metric_type)}"
         if services:
             label = "container_name" if metric_type.startswith("kubernetes.io/container/") else "service_name"
-            text += " AND (" + " OR ".join(f"resource.labels.{label} = {quote(s)}" for s in services) + ")"
+            text += " AND (" + " OR ".join(monitoring_scope(s, label, quote) for s in services) + ")"
         return monitoring_v3.ListTimeSeriesRequest(
             name=f"projects/{self.project}", filter=text,
             # reads take (start, end]: a millisecond earlier keeps a point at the window's start
@@ -393,7 +394,11 @@ class CloudMonitoringReader:
     @staticmethod
     def _series(metric_type: str, ts: Any, aligner: str, window: Window) -> MetricSeries | None:
         labels = dict(ts.resource.labels)
-        service = labels.get("service_name") or labels.get("container_name") or labels.get("function_name") or ""
+        system = getattr(getattr(ts, "metadata", None), "system_labels", None)  # a protobuf Struct
+        key = "top_level_controller_name"  # the workload Monitoring names for GKE series
+        controller = str(system[key]) if system is not None and key in system else ""
+        service = (gke_service(labels, controller) or labels.get("service_name") or labels.get("container_name")
+                   or labels.get("function_name") or "")
         instance = labels.get("pod_name") or labels.get("instance_id") or labels.get("revision_name") or ""
         points = []
         for p in ts.points:
@@ -410,16 +415,31 @@ class CloudMonitoringReader:
 
 
 def audit_filter(window: Window, services: list[str] | None = None) -> str:
-    base = build_filter(window, services).replace('NOT logName:"cloudaudit.googleapis.com"',
-                                                  'logName:"cloudaudit.googleapis.com%2Factivity"')
-    return base + ' AND protoPayload.methodName:("Service" OR "Revision" OR "Deployment" OR "Scale" OR "Update")'
+    """Admin-activity audit logs of the window that change services; a GKE workload's are its cluster's audit logs
+    of objects in its namespace (the reader keeps the workload's own)."""
+    plain = [s for s in services or [] if split_gke(s) is None]
+    base = build_filter(window, plain or None).replace('NOT logName:"cloudaudit.googleapis.com"',
+                                                       'logName:"cloudaudit.googleapis.com%2Factivity"')
+    gke = [g for s in services or [] if (g := split_gke(s)) is not None]
+    if gke:
+        scopes = [f"(resource.type = \"k8s_cluster\" AND resource.labels.cluster_name = {quote(c)} AND "
+                  f"protoPayload.resourceName:{quote(f'namespaces/{ns}/')})" for c, ns, _ in gke]
+        if plain:  # the plain services' clause is the filter's last: GKE workloads are alternatives to it
+            head, _, clause = base.rpartition(" AND (")
+            base = f"{head} AND ({clause[:-1]} OR {' OR '.join(scopes)})"
+        else:
+            base += " AND (" + " OR ".join(scopes) + ")"
+    return base + (' AND protoPayload.methodName:("Service" OR "Revision" OR "Deployment" OR "StatefulSet" OR '
+                   '"DaemonSet" OR "Scale" OR "Update")')
 
 
 def decode_audit(entry: dict[str, Any]) -> ChangeEvent:
     """An audit-log LogEntry (JSON) as a change: who called which method on what, when."""
     labels = (entry.get("resource") or {}).get("labels") or {}
-    service = next((str(labels[k]) for k in ("service_name", "container_name", "function_name") if labels.get(k)), "")
     proto = entry.get("protoPayload") or {}
+    service = (audit_service(str(labels.get("cluster_name") or ""), str(proto.get("resourceName") or ""))
+               or next((str(labels[k]) for k in ("service_name", "container_name", "function_name")
+                        if labels.get(k)), ""))
     method = str(proto.get("methodName") or "")
     actor = str((proto.get("authenticationInfo") or {}).get("principalEmail") or "")
     return ChangeEvent(from_rfc3339(entry.get("timestamp") or entry["receiveTimestamp"]), service,
@@ -446,7 +466,12 @@ class GcpTelemetrySource:
         return ReadResult(list(self._graph))
 
     def logs(self, window: Window, services: list[str] | None = None) -> ReadResult[LogRecord]:
-        return self._logs.logs(window, services) if self._logs else ReadResult([], note="no log reader")
+        """Read by plan (shared/telemetry/log_plan.py): every WARNING-and-above entry, a sample of the rest."""
+        if self._logs is None:
+            return ReadResult([], note="no log reader")
+        from shared.telemetry.log_plan import read_by_plan
+
+        return read_by_plan(self._logs, window, services)
 
     def spans(self, window: Window, services: list[str] | None = None) -> ReadResult[Span]:
         return self._traces.spans(window, services) if self._traces else ReadResult([], note="no trace reader")

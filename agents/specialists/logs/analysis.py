@@ -53,7 +53,7 @@ from shared.gc_pause import collector_paused
 from shared.models import Finding, Widget
 from shared.ports import TelemetrySource
 from shared.severity import SEVERITIES, severity_of, severity_rank
-from shared.telemetry_records import LogRecord
+from shared.telemetry_records import LogRecord, ReadResult
 from shared.textfmt import shorten
 
 MIN_NEW = 3
@@ -117,6 +117,12 @@ Observation = tuple[LogRecord, bool, int]  # (a line or a group's exemplar, in t
 Timed = tuple[float, bool, int, LogRecord]  # (timestamp, in the incident window?, pattern id, the line)
 
 
+def _sampled_notes(base_read: ReadResult[LogRecord], inc_read: ReadResult[LogRecord]) -> list[str]:
+    """What each window's read sampled (the report's coverage lines): a plan's parts, a cut, a stop."""
+    return [f"logs ({name} window): {r.note or 'the read stopped early; counts are a sample'}"
+            for name, r in (("baseline", base_read), ("incident", inc_read)) if r.sampled]
+
+
 def _observations(source: TelemetrySource, ctx: AnalysisContext) -> tuple[list[Observation], list[str], str]:
     """Lines of both windows, or per-group counts pre-aggregated where the logs live when the source can (not in a
     follow-up round: it reads the lines of the few services it is about)."""
@@ -124,7 +130,8 @@ def _observations(source: TelemetrySource, ctx: AnalysisContext) -> tuple[list[O
         services = list(ctx.focus)
         base_read, inc_read = source.logs(ctx.baseline, services), source.logs(ctx.incident, services)
         return ([(r, False, 1) for r in base_read.items if r.service in ctx.focus]
-                + [(r, True, 1) for r in inc_read.items if r.service in ctx.focus]), [], "lines"
+                + [(r, True, 1) for r in inc_read.items if r.service in ctx.focus]), \
+            _sampled_notes(base_read, inc_read), "lines"
     notes: list[str] = []
     if source.log_counter is not None:
         try:
@@ -137,8 +144,7 @@ def _observations(source: TelemetrySource, ctx: AnalysisContext) -> tuple[list[O
             return [(LogRecord(r.first_seen, r.service, r.exemplar, SEVERITIES[min(r.severity_rank, 8)]),
                      r.bucket == "incident", r.count) for r in rows], notes, "aggregated"
     base_read, inc_read = source.logs(ctx.baseline), source.logs(ctx.incident)
-    notes += [f"logs ({name} window): {r.note or 'the read stopped early; counts are a sample'}"
-              for name, r in (("baseline", base_read), ("incident", inc_read)) if r.sampled]
+    notes += _sampled_notes(base_read, inc_read)
     return ([(r, False, 1) for r in base_read.items] + [(r, True, 1) for r in inc_read.items]), notes, "lines"
 
 
