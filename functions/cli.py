@@ -312,7 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--store", choices=("sqlite", "firestore"), default="sqlite",
                      help="where the incidents are: the SQLite file --db, or the Firestore of --project "
                           "(default: %(default)s)")
-    srv.add_argument("--project", help="with --store firestore: the deployment's Google Cloud project")
+    srv.add_argument("--project", help="the deployment's Google Cloud project (required with --store firestore; default: none)")
     srv.add_argument("--db", default="autosre.db",
                      help="the SQLite file `autosre demo --db` wrote; must exist unless --create "
                           "(default: %(default)s)")
