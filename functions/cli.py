@@ -364,6 +364,9 @@ def build_parser() -> argparse.ArgumentParser:
     from functions.cli_cloud import add_commands
 
     add_commands(sub, common)
+    from functions.cli_mcp import add_command as add_mcp
+
+    add_mcp(sub, common)
     sub.metavar = "{" + ",".join(sub.choices) + "}"  # the usage line names every command
     return p
 

@@ -27,6 +27,7 @@ from shared.event_base import StrictModel as StrictModel
 from shared.feedback_events import ActionFeedback, CauseFeedback
 from shared.incident_parts import Execution, Notification, RoundState
 from shared.models import Alert, Event, Finding, Proposal, ReadCounts, RecoveryEvidence, Report
+from shared.steering_events import Answered, Hint
 
 if TYPE_CHECKING:
     from shared.incident_state import IncidentState
@@ -57,6 +58,8 @@ class EventType(StrEnum):
     NOTIFICATION_FAILED = "notification.failed"
     FEEDBACK_CAUSE = "feedback.cause"  # carried by shared/feedback_events.py
     FEEDBACK_ACTION = "feedback.action"
+    HINT_ADDED = "hint.added"  # carried by shared/steering_events.py
+    QUESTION_ANSWERED = "question.answered"
 
 
 # Module-level names for the types, so callers write `ev.REPORT_PUBLISHED`.
@@ -82,6 +85,7 @@ NOTIFICATION_SENT = EventType.NOTIFICATION_SENT
 NOTIFICATION_FAILED = EventType.NOTIFICATION_FAILED
 CAUSE_FEEDBACK = EventType.FEEDBACK_CAUSE
 ACTION_FEEDBACK = EventType.FEEDBACK_ACTION
+HINT_ADDED, QUESTION_ANSWERED = EventType.HINT_ADDED, EventType.QUESTION_ANSWERED
 
 
 class RoundWindow(StrictModel):
@@ -430,7 +434,7 @@ PAYLOAD_MODELS: tuple[type[EventPayload], ...] = (
     AlertReceived, AlertRejected, IncidentOpened, IncidentResolved, RoundStarted, FindingRecorded,
     SpecialistCompleted, SpecialistFailed, CostRecorded, ReportPublished, ReportStepDone, RemediationProposed,
     ApprovalDecided, ReportChecked, RemediationHandedOff, RemediationExecuted, RemediationFailed, RemediationVerified,
-    NotificationRecorded, CauseFeedback, ActionFeedback,
+    NotificationRecorded, CauseFeedback, ActionFeedback, Hint, Answered,
 )
 
 

@@ -37,6 +37,9 @@ def create_app(store: EventStore, remediation: Remediation | None = None, local_
     who = identity or fixed_identity(local_identity)
     incidents = IncidentLog(store)
     guard(app, allowed_hosts)
+    from functions.web_api import register_api  # /api/v1/: ask, hint, start (functions/talk.py)
+
+    register_api(app, store, who, remediation.key if remediation else None)
 
     def not_found(incident_id: str) -> Response:
         return html(render.message_page("Not found", f"No incident {incident_id}"), 404)
