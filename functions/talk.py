@@ -191,6 +191,7 @@ class Talk:
         state = self.state(incident_id)
         report = state.latest_report
         return {"incident_id": incident_id, "recorded": True, "round": nxt, "examined": unseen if specialists else [],
+                "not_examined": [] if specialists else unseen,
                 "before": before, "after": [c.service for c in report.causes[:5]] if report else [],
                 "steering": report.steering if report and report.round == nxt else [],
                 "pending": report is None or report.round != nxt}

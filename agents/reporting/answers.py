@@ -123,12 +123,11 @@ def _why(b: _Builder, report: Report, services: list[str]) -> None:
 
 def _not_ranked(b: _Builder, report: Report, service: str) -> None:
     ruled = [r for r in report.ruled_out if r.service == service]
+    about = [f for f in b.state.findings.values() if f.service == service and f.finding_id in report.finding_ids]
     if ruled:
         for r in ruled:
             b.say(f"{service} was ruled out: {r.reason.rstrip('.')}", r.evidence)
-        return
-    about = [f for f in b.state.findings.values() if f.service == service and f.finding_id in report.finding_ids]
-    if about:
+    elif about:
         b.say(f"{service} is not among the ranked causes; what was found about it is not anomalous enough to "
               f"explain the alert: " + "; ".join(_title(f) for f in about[:3]), [f.finding_id for f in about])
     else:
