@@ -199,13 +199,9 @@ class Talk:
     def _steering_pipeline(self) -> Pipeline:
         if self.pipeline is not None:
             return self.pipeline
-        from functions.runtime import assemble
-        from shared.bus.inprocess import InProcessBus
+        from functions.runtime import without_telemetry
 
-        def no_telemetry(state: IncidentState) -> Any:
-            raise TalkError("no telemetry is configured here")
-
-        return assemble(self.store, InProcessBus(), no_telemetry)  # only re-ranks: no specialist runs
+        return without_telemetry(self.store)  # only re-ranks: no specialist runs
 
     # ------------------------------------------------------------------ starting
 

@@ -9,12 +9,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import anyio
 import pytest
 
 from tests.talk_data import copy_of
 
 pytest.importorskip("mcp", reason="the MCP server needs the optional mcp package (pip install 'autosre[mcp]')")
+import anyio  # installed with mcp
 
 ROOT = Path(__file__).resolve().parents[1]
 WHO = "mcp-test@example.com"
