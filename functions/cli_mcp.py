@@ -40,12 +40,15 @@ def cmd_mcp(args: argparse.Namespace) -> int:
         store = make_store(settings)
         talk = Talk(store, from_settings(settings, store), project=args.project)
     else:
+        from functions.runtime import make_writer
+        from shared.config import Settings
+
         store = open_store(args.db, create=False)
-        talk = Talk(store)
+        talk = Talk(store, writer=make_writer(Settings.from_env()))  # free questions: the configured model, if any
         if args.telemetry:
             from functions.runtime import bundle_source, embedded
 
-            pipeline, bus = embedded(store, bundle_source(args.telemetry))
+            pipeline, bus = embedded(store, bundle_source(args.telemetry), settings=Settings.from_env())
             talk = Talk(store, pipeline, bus.drain)
     serve(talk, identity_of(args.as_))
     return COMPLETE

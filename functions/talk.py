@@ -24,7 +24,7 @@ from shared import topics
 from shared.events import RoundStarted, stable_id
 from shared.incident_log import IncidentLog
 from shared.incident_state import IncidentState
-from shared.ports import EventStore
+from shared.ports import EventStore, NarrativeWriter
 from shared.steering_events import Answered, Hint, HintKind
 
 if TYPE_CHECKING:
@@ -61,12 +61,14 @@ def requested_alert(service: str, at: float, by: str, project: str = "") -> dict
 @dataclass
 class Talk:
     """The operations over `store`. `pipeline`: what runs rounds (None: no telemetry here, so hints only re-rank
-    and nothing can be started); `drain`: runs what the pipeline published, for an in-process bus."""
+    and nothing can be started); `drain`: runs what the pipeline published, for an in-process bus; `writer`: the
+    model free questions go to (default: the pipeline's; none: only the common questions are answered)."""
 
     store: EventStore
     pipeline: Pipeline | None = None
     drain: Callable[[], object] = field(default=lambda: None)
     project: str = ""
+    writer: NarrativeWriter | None = None  # the model for free questions (default: the pipeline's)
 
     def __post_init__(self) -> None:
         self.log = IncidentLog(self.store)
@@ -135,7 +137,7 @@ class Talk:
         return {"incident_id": incident_id, "question": question, **reply.model_dump()}
 
     def _free(self) -> Callable[[str, IncidentState], Answer] | None:
-        writer = self.pipeline.writer if self.pipeline is not None else None
+        writer = self.writer or (self.pipeline.writer if self.pipeline is not None else None)
         if writer is None:
             return None
         from agents.reporting.free_answers import free_answer
@@ -221,10 +223,11 @@ class Talk:
                                              self.project)).encode()
         self.pipeline.bus.publish(topics.ALERTS, payload, {"autosre_requested": "1"})
         self.drain()
-        incident_id = self.store.lookup(monitoring_key(parse_alert(payload)))
+        alert = parse_alert(payload)
+        incident_id = self.store.lookup(monitoring_key(alert))  # None until intake ran (Pub/Sub: soon)
         state = self.log.read(incident_id) if incident_id else None
         report = state.latest_report if state else None
-        return {"incident_id": incident_id or "", "pending": report is None,
+        return {"incident_id": incident_id or "", "request": alert.monitoring_incident_id, "pending": report is None,
                 "headline": report.headline if report else "",
                 "causes": [c.service for c in report.causes[:5]] if report else []}
 

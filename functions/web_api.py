@@ -33,6 +33,9 @@ def register_api(app: Flask, store: EventStore, who: Identity, key: bytes | None
     """Add the /api/v1/ routes to the web view's app. `talk`: the operations (default: over `store`, with no
     telemetry: hints re-rank, investigations cannot be started here)."""
     ops = talk or Talk(store)
+    from functions.web_talk import register_forms  # the report page's ask and hint forms
+
+    register_forms(app, ops, who, key)
 
     def run(fn: Any, *args: Any) -> Response:
         try:

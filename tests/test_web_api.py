@@ -82,3 +82,31 @@ def test_no_route_of_the_api_approves_or_runs_anything(tmp_path: Path) -> None:
     assert api == ["/api/v1/csrf", "/api/v1/incidents", "/api/v1/incidents/<incident_id>/findings",
                    "/api/v1/incidents/<incident_id>/hints", "/api/v1/incidents/<incident_id>/questions",
                    "/api/v1/incidents/<incident_id>/report", "/api/v1/investigations"]
+
+
+def test_the_report_page_asks_and_hints_with_its_forms(tmp_path: Path) -> None:
+    import re
+
+    t, db = copy_of("dual_fault", tmp_path)
+    store = store_at(db)
+    web = create_app(store, remediation(store), BOB).test_client()
+    page = web.get(f"/incidents/{t.incident_id}").get_data(as_text=True)
+    assert "Questions and hints" in page and f"/incidents/{t.incident_id}/ask" in page
+    token = re.findall(r"action='/incidents/[^']+/ask'><input type=hidden name=csrf value='([0-9a-f]+)'", page)[0]
+    ask = f"/incidents/{t.incident_id}/ask"
+    assert web.post(ask, data={"question": "what happened?", "csrf": "0" * 64}).status_code == 403
+    assert web.post(ask, data={"question": "what happened?", "csrf": token},
+                    headers={"Origin": "https://evil.example"}).status_code == 403
+    assert create_app(store, remediation(store), ALICE).test_client().post(
+        ask, data={"question": "what happened?", "csrf": token}).status_code == 403  # bound to BOB
+    assert "Asking is off here" in create_app(store, remediation(store), "").test_client().get(
+        f"/incidents/{t.incident_id}").get_data(as_text=True)
+    done = web.post(ask, data={"question": "What was ruled out and how?", "csrf": token})
+    assert done.status_code == 303 and done.headers["Location"].endswith("#ask")
+    second = web.get(f"/api/v1/incidents/{t.incident_id}/report").get_json()["report"]["causes"][1]["service"]
+    assert web.post(f"/incidents/{t.incident_id}/hint",
+                    data={"kind": "service", "service": second, "csrf": token}).status_code == 303
+    page = web.get(f"/incidents/{t.incident_id}").get_data(as_text=True)
+    assert "What was ruled out and how?" in page and "candidate(s) were ruled out" in page
+    assert "What responders&#x27; hints changed" in page or "What responders' hints changed" in page
+    assert "moved from #2 to #1" in page

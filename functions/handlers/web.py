@@ -73,9 +73,11 @@ def create_app(store: EventStore, remediation: Remediation | None = None, local_
         if state is None:
             return not_found(incident_id)
         from functions.web_feedback import section
+        from functions.web_talk import section as talk_section
 
+        key = remediation.key if remediation else None
         return html(render.report_page(state, remediation.action_states(state) if remediation else {},
-                                       feedback=section(state, who(), remediation.key if remediation else None)))
+                                       feedback=section(state, who(), key) + talk_section(state, who(), key)))
 
     @app.post("/incidents/<incident_id>/feedback")
     def give_feedback(incident_id: str) -> Response:
