@@ -312,7 +312,8 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--store", choices=("sqlite", "firestore"), default="sqlite",
                      help="where the incidents are: the SQLite file --db, or the Firestore of --project "
                           "(default: %(default)s)")
-    srv.add_argument("--project", help="the deployment's Google Cloud project (required with --store firestore; default: none)")
+    srv.add_argument("--project",
+                     help="the deployment's Google Cloud project (required with --store firestore; default: none)")
     srv.add_argument("--db", default="autosre.db",
                      help="the SQLite file `autosre demo --db` wrote; must exist unless --create "
                           "(default: %(default)s)")
@@ -371,6 +372,9 @@ def build_parser() -> argparse.ArgumentParser:
     from functions.cli_cloud import add_commands
 
     add_commands(sub, common)
+    from functions.cli_mcp import add_command as add_mcp
+
+    add_mcp(sub, common)
     sub.metavar = "{" + ",".join(sub.choices) + "}"  # the usage line names every command
     return p
 

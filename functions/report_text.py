@@ -133,6 +133,10 @@ def render_view(state: IncidentState, report: Report, view: ReportView, width: i
         for cause in report.causes[DETAILED_CAUSES:]:
             out += _wrap(f"#{cause.rank} {cause.service}  evidence score {cause.score:.2f}, "
                          f"{confidence_text(cause.confidence)}: {_elide(cause.title, shown)}", "  ", width, hang=4)
+    if report.steering:
+        out += ["", "WHAT RESPONDERS' HINTS CHANGED"]
+        for line in report.steering:
+            out += _wrap(f"- {line}", "  ", width, hang=2)
     if report.ruled_out:
         out.append("")
         out.append("RULED OUT")

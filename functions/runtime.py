@@ -281,6 +281,15 @@ def embedded(store: EventStore, source: TelemetrySource, clock: Callable[[], flo
     return assemble(store, bus, lambda state: source, settings, notifier, clock), bus
 
 
+def without_telemetry(store: EventStore) -> Pipeline:
+    """A pipeline over `store` with no telemetry: it ranks what an incident's log already holds (a hint's re-ranking,
+    functions/talk.py); a specialist run on it fails, saying why."""
+    def none(state: IncidentState) -> TelemetrySource:
+        raise RuntimeError("no telemetry is configured here")
+
+    return assemble(store, InProcessBus(), none)
+
+
 def from_settings(settings: Settings, store: EventStore | None = None) -> Pipeline:
     """The pipeline a deployed function runs (over `store` when the function built it already)."""
     store = store if store is not None else make_store(settings)

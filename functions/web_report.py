@@ -208,6 +208,9 @@ def report_page(state: IncidentState, actions: Mapping[str, ActionState], view: 
         items = "".join(f"<li>{esc(r.service or '(all)')}: {esc(r.reason)}</li>" for r in report.ruled_out)
         parts.append(f"<section><h2>Ruled out</h2><ul>{items}</ul></section>")
     parts.append(feedback)
+    if report.steering:
+        parts.append("<section class=steering><h2>What responders' hints changed</h2><ul>"
+                     + "".join(f"<li>{esc(line)}</li>" for line in report.steering) + "</ul></section>")
     parts.append(similar_html(report))
     if view.coverage:
         parts.append(f"<p class='muted coverage'>Coverage: {esc('; '.join(view.coverage))}</p>")

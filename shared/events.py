@@ -30,6 +30,7 @@ from shared.incident_parts import Execution, Notification, RoundState
 from shared.models import Alert, Event, Finding, Proposal, ReadCounts, Report
 from shared.outcome_events import RemediationPending as RemediationPending
 from shared.outcome_events import RemediationVerified as RemediationVerified
+from shared.steering_events import Answered, Hint
 
 if TYPE_CHECKING:
     from shared.incident_state import IncidentState
@@ -62,6 +63,8 @@ class EventType(StrEnum):
     NOTIFICATION_FAILED = "notification.failed"
     FEEDBACK_CAUSE = "feedback.cause"  # carried by shared/feedback_events.py
     FEEDBACK_ACTION = "feedback.action"
+    HINT_ADDED = "hint.added"  # carried by shared/steering_events.py
+    QUESTION_ANSWERED = "question.answered"
 
 
 # Module-level names for the types, so callers write `ev.REPORT_PUBLISHED`.
@@ -89,6 +92,7 @@ NOTIFICATION_SENT = EventType.NOTIFICATION_SENT
 NOTIFICATION_FAILED = EventType.NOTIFICATION_FAILED
 CAUSE_FEEDBACK = EventType.FEEDBACK_CAUSE
 ACTION_FEEDBACK = EventType.FEEDBACK_ACTION
+HINT_ADDED, QUESTION_ANSWERED = EventType.HINT_ADDED, EventType.QUESTION_ANSWERED
 
 
 class RoundWindow(StrictModel):
@@ -409,7 +413,7 @@ PAYLOAD_MODELS: tuple[type[EventPayload], ...] = (
     AlertReceived, AlertRejected, IncidentOpened, IncidentResolved, IncidentAcknowledged, RoundStarted, FindingRecorded,
     SpecialistCompleted, SpecialistFailed, CostRecorded, ReportPublished, ReportStepDone, RemediationProposed,
     ApprovalDecided, ReportChecked, RemediationHandedOff, RemediationExecuted, RemediationFailed, RemediationVerified,
-    RemediationPending, NotificationRecorded, CauseFeedback, ActionFeedback,
+    RemediationPending, NotificationRecorded, CauseFeedback, ActionFeedback, Hint, Answered,
 )
 
 

@@ -16,6 +16,7 @@ from shared.events import ApprovalDecided, RemediationPending, RemediationVerifi
 from shared.feedback_events import ActionFeedback, CauseFeedback
 from shared.incident_parts import Execution, Notification, RoundState
 from shared.models import Alert, Event, Finding, Proposal, Report
+from shared.steering_events import Answered, Hint
 
 __all__ = ["Execution", "IncidentState", "IncidentStatus", "Notification", "RoundState", "fold"]
 
@@ -46,6 +47,8 @@ class IncidentState:
     cause_feedback: dict[str, CauseFeedback] = field(default_factory=dict)  # who -> their word, latest last
     action_feedback: dict[str, dict[str, ActionFeedback]] = field(default_factory=dict)  # proposal -> who -> word
     pending_outcomes: dict[str, RemediationPending] = field(default_factory=dict)  # started, outcome not yet known
+    hints: list[Hint] = field(default_factory=list)  # responders' hints, as recorded
+    questions: list[Answered] = field(default_factory=list)  # follow-up questions and their answers
     notifications: list[Notification] = field(default_factory=list)
     acknowledged: dict[str, float] = field(default_factory=dict)  # who said "I'm on it" -> when they first did
     timeline: list[tuple[float, str, str, str]] = field(default_factory=list)  # (at, type, actor, summary)

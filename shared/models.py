@@ -268,6 +268,7 @@ class Report(Model):
     similar: list[SimilarIncident] = Field(default_factory=list)  # up to three past incidents most like it
     cost: Cost | None = None  # the investigation's read ledger and its estimate (None: not metered)
     coverage: dict[str, SignalCoverage] = Field(default_factory=dict)  # per signal: which windows held data
+    steering: list[str] = Field(default_factory=list)  # what responders' hints changed in the ranking
 
 
 class Task(Model):

@@ -11,7 +11,7 @@ answers (functions/handlers/synthesize.py).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from agents.context import AnalysisContext
 from agents.ranking.calibration import CONFIDENT
@@ -47,6 +47,7 @@ class Ranking:
     costs: dict[tuple[int, str], ReadCounts]  # the investigation's recorded reads per (round, specialist)
     coverage: dict[str, SignalCoverage]
     unjudged: list[str] = field(default_factory=list)  # signals read with no baseline, when none had one (partial)
+    steering: list[str] = field(default_factory=list)  # what responders' hints changed
 
     @property
     def capped(self) -> bool:
@@ -61,6 +62,12 @@ def rank_round(state: IncidentState, number: int, ctx: AnalysisContext) -> Ranki
                   if fid in state.findings] for r in state.investigation(number)]
     findings: list[Finding] = merged(per_round)
     result = rank(findings, ctx)
+    steering: list[str] = []
+    if state.hints:  # responders' hints, replayed from the log: a bounded prior on the ranked services
+        from agents.reporting.steering import steer
+
+        causes, steering = steer(result.causes, state.hints, findings)
+        result = replace(result, causes=causes)
     title, summary = headline(result, ctx)
     missing = rnd.missing
     if missing:
@@ -80,7 +87,7 @@ def rank_round(state: IncidentState, number: int, ctx: AnalysisContext) -> Ranki
                     "named with confidence.")
     return Ranking(ctx=ctx, round=number, findings=findings, result=result, headline=title, summary=summary,
                    missing=missing, failed=dict(sorted(rnd.failed.items())), costs=costs, coverage=coverage,
-                   unjudged=unjudged)
+                   unjudged=unjudged, steering=steering)
 
 
 def build_report(ranking: Ranking, narrative: Narrative | None = None, similar: Sequence[SimilarIncident] = (),
@@ -112,6 +119,7 @@ def build_report(ranking: Ranking, narrative: Narrative | None = None, similar: 
         similar=list(similar),
         cost=cost_of(r.costs, llm, prices) if prices is not None else None,
         coverage=r.coverage,
+        steering=r.steering,
     )
 
 

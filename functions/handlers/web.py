@@ -49,6 +49,9 @@ def create_app(store: EventStore, remediation: Remediation | None = None, local_
     acks = Acknowledgements(incidents, remediation.key if remediation else secrets.token_bytes(32), notifier,
                             base_url)
     guard(app, allowed_hosts)
+    from functions.web_api import register_api  # /api/v1/: ask, hint, start (functions/talk.py)
+
+    register_api(app, store, who, remediation.key if remediation else None)
 
     def not_found(incident_id: str) -> Response:
         return html(render.message_page("Not found", f"No incident {incident_id}"), 404)
@@ -92,11 +95,13 @@ def create_app(store: EventStore, remediation: Remediation | None = None, local_
         if state is None:
             return not_found(incident_id)
         from functions.web_feedback import section
+        from functions.web_talk import section as talk_section
 
         me = who()
+        key = remediation.key if remediation else None
         ack = render.AckForm(me, acks.csrf(incident_id, me)) if me else None
         return html(render.report_page(state, remediation.action_states(state) if remediation else {}, ack=ack,
-                                       feedback=section(state, me, remediation.key if remediation else None)))
+                                       feedback=section(state, me, key) + talk_section(state, me, key)))
 
     @app.post("/incidents/<incident_id>/feedback")
     def give_feedback(incident_id: str) -> Response:
