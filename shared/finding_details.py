@@ -27,6 +27,7 @@ FindingKind = Literal[
     "trace.latency_shift", "trace.error_shift", "trace.error_origin", "trace.wire_delay", "trace.topology",
     "metric.anomaly", "metric.fleet_outlier",
     "change.deploy", "change.config", "change.scale", "change.restart", "change.other", "change.none",
+    "change.provider_incident",
 ]
 """Every kind of finding a specialist records (docs/findings.md describes each)."""
 
@@ -224,7 +225,8 @@ class QuietLogsDetails(Details):
 
 
 class ChangeDetails(Details):
-    """change.deploy, .config, .scale, .restart, .other: one change, with the attributes its source gives it
+    """change.deploy, .config, .scale, .restart, .other, .provider_incident: one change (a Google Cloud incident
+    touching the service's product and location is one), with the attributes its source gives it
     (kept as they are: a revision, the previous revision, the API method)."""
 
     description: str = ""
@@ -253,6 +255,7 @@ DETAILS_OF: dict[str, type[Details]] = {
     "metric.anomaly": MetricAnomalyDetails, "metric.fleet_outlier": FleetOutlierDetails,
     "change.deploy": ChangeDetails, "change.config": ChangeDetails, "change.scale": ChangeDetails,
     "change.restart": ChangeDetails, "change.other": ChangeDetails, "change.none": NoChangeDetails,
+    "change.provider_incident": ChangeDetails,
 }
 """The details' model of every finding kind (tests/test_finding_details.py checks it names each kind once)."""
 
