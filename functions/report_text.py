@@ -99,6 +99,10 @@ def render_view(state: IncidentState, report: Report, view: ReportView, width: i
         out.append(f"Alert:   {alert.policy_name} / {alert.condition_name} on {alert.service or '-'}")
     out.append(f"Alert started: {_ts(report.onset) if alert is None or alert.started_at is not None else 'unknown'}"
                f"    Status: {state.status}")
+    from functions.slo_view import slo_lines
+
+    for line in slo_lines(state, report):
+        out += _wrap(f"SLO burn: {line}", "", width, hang=10)
     if view.windows is not None:
         out.append(f"Incident window: {_span(*view.windows.incident)}")
         out.append(f"Baseline window: {_span(*view.windows.baseline)}")

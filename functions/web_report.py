@@ -43,6 +43,14 @@ def banners(view: ReportView) -> str:
     return out
 
 
+def slo_html(state: IncidentState, report: Report) -> str:
+    """The alerting service's SLOs: burn rates and the error budget left, under the headline."""
+    from functions.slo_view import slo_lines
+
+    lines = "".join(f"<li>{esc(line)}</li>" for line in slo_lines(state, report))
+    return f"<ul class='meta slo'>{lines}</ul>" if lines else ""
+
+
 def meta_line(state: IncidentState, view: ReportView) -> str:
     """Which incident, which alert, and every time in the alert's clock (the windows it read)."""
     alert = state.first_alert
@@ -170,7 +178,7 @@ def report_page(state: IncidentState, actions: Mapping[str, ActionState], view: 
                                        f"</p>{actions_card(state, actions)}")
     view = view or view_of(state, report)
     cited = citations(state, report)
-    parts = [banners(view), f"<h1>{esc(report.headline)}</h1>", meta_line(state, view),
+    parts = [banners(view), f"<h1>{esc(report.headline)}</h1>", meta_line(state, view), slo_html(state, report),
              f"<div class=first><div>{cause_card(state, report, runbooks_html(cited, cause_rank=1))}"
              f"{changed_card(state, report, view)}</div>{actions_card(state, actions, cited)}</div>"]
     narrative = (f"<h3>Narrative <span class=muted>(written by a model; every sentence cites its findings)</span>"

@@ -148,3 +148,20 @@ class Placement:
     service: str
     product: str
     location: str
+
+
+@dataclass(frozen=True, slots=True)
+class SloStatus:
+    """One SLO of a service at a moment: its goal and compliance period, the burn rate over each lookback window
+    (None where nothing was counted) and the share of the error budget left (over `budget_span_s`, which is shorter
+    than the period when the source holds less)."""
+
+    slo: str  # its resource name (projects/<p>/services/<s>/serviceLevelObjectives/<id>)
+    service: str
+    display_name: str
+    goal: float
+    period_s: float
+    at: float
+    burn: tuple[tuple[float, float | None], ...] = ()  # (lookback seconds, burn rate)
+    budget_left: float | None = None
+    budget_span_s: float = 0.0

@@ -46,6 +46,7 @@ from shared.telemetry.bundle_index import (
     decode_line,
     evenly_read,
 )
+from shared.telemetry.bundle_slos import SLOS, BundleSlos
 from shared.telemetry.provider_incidents import (
     decode_event,
     decode_placement,
@@ -370,6 +371,17 @@ class BundleSource:
             edges = sorted(set(self._read(GRAPH, decode_dependency)), key=lambda d: (d.caller, d.callee))
             self._graph = self._noted(ReadResult(edges), GRAPH)
         return self._graph
+
+    @property
+    def slo_reader(self) -> BundleSlos | None:
+        """The bundle's SLOs (slos.jsonl), with burn rates and budgets from its metrics; None without the file."""
+        if not (self.path / SLOS).exists():
+            return None
+        from shared.telemetry.bundle_slos import decode_slo
+
+        slos = self._read(SLOS, decode_slo)
+        skipped = self.skipped.get(SLOS)
+        return BundleSlos(self, slos, skipped.note(SLOS) if skipped is not None else "")
 
     def time_range(self) -> tuple[float, float] | None:
         """The first and last time a record of the bundle carries (None when it holds none). Places every line of
