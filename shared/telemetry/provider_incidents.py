@@ -70,6 +70,17 @@ def encode_placement(p: Placement) -> dict[str, Any]:
     return {"service": p.service, "product": p.product, "location": p.location}
 
 
+def read_placements(path: str) -> list[Placement]:
+    """A placements file (the bundle's placements.jsonl format; every line must be a valid placement)."""
+    import json
+    from pathlib import Path
+
+    if not Path(path).is_file():
+        raise ValueError(f"service placements {path}: no such file")
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    return [decode_placement(json.loads(line)) for line in lines if line.strip()]
+
+
 def _same_product(a: str, b: str) -> bool:
     return " ".join(a.lower().split()) == " ".join(b.lower().split())
 
