@@ -91,3 +91,17 @@ def test_the_changes_specialist_scores_an_outage_under_way_high_and_one_over_low
              if f.kind == "change.provider_incident"}
     assert set(found) == {"e/1", "e/2"}
     assert found["e/1"].score > 0.7 > 0.2 > found["e/2"].score  # an hour-old outage under way still counts
+
+
+def test_a_corrupt_incident_line_is_skipped_and_said(tmp_path: object) -> None:
+    from pathlib import Path
+
+    folder = Path(str(tmp_path)) / "b"
+    with BundleWriter(folder, {"name": "t"}) as w:
+        w.placement(Placement("db", "Cloud SQL", "us-central1"))
+        w.provider_incident(ProviderIncident("e/1", "SQL slow", ONSET - 60, impacts=(("Cloud SQL", "us-central1"),)))
+    with open(folder / "provider_incidents.jsonl", "a") as f:
+        f.write('{"name": "e/2", "title": "x", "startTime": "2026-01-15T10:00:00Z", "state": "OPEN"}\n')
+    read = BundleSource(folder).changes(Window(ONSET - 7200, ONSET + 300))
+    assert [c.kind for c in read.items] == ["provider_incident"]
+    assert read.sampled and "provider_incidents.jsonl:2" in read.note

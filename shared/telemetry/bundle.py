@@ -357,7 +357,10 @@ class BundleSource:
             self._changes = _timeline(self._read(CHANGES, decode_change), lambda c: c.timestamp)
         items = [c for c in self._changes.between(window) if _keep(c.service, services)]
         items += self._provider_changes(window, services)
-        return self._noted(self._noted(evenly_read(items, "changes", self.max_records), CHANGES), PROVIDER_INCIDENTS)
+        read = evenly_read(items, "changes", self.max_records)
+        for name in (CHANGES, PROVIDER_INCIDENTS, PLACEMENTS):
+            read = self._noted(read, name)
+        return read
 
     def _provider_changes(self, window: Window, services: list[str] | None) -> list[ChangeEvent]:
         """Google Cloud's incidents active in the window that touch a placed service, as changes on it."""
