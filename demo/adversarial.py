@@ -10,6 +10,8 @@
 - dual_fault: two faults of different kinds on two different services at the same time. The truth: both.
 - silent_service: one of the four faults on a service whose logs never reach the telemetry (a broken log
   agent): only its traces, metrics and changes show it.
+- regional_outage / unrelated_outage: a Google Cloud incident that is the cause, or incidents that are not
+  (demo/outages.py).
 """
 
 from __future__ import annotations
@@ -17,11 +19,15 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from demo import outages
 from demo.cluster import Cluster
 from demo.faults import FAULT_KINDS, Fault, choose
 from demo.shop import SERVICES
+from shared.telemetry_records import ProviderIncident
 
-ADVERSARIAL_KINDS = ("red_herring_deploy", "noisy_healthy", "recovered", "dual_fault", "silent_service")
+ADVERSARIAL_KINDS = ("red_herring_deploy", "noisy_healthy", "recovered", "dual_fault", "silent_service",
+                     "regional_outage", "unrelated_outage")
+UNRELATED_OUTAGE_FAULTS = ("cpu_saturation", "bad_deploy")  # faults that leave the managed datastores healthy
 HERRING_MECHANISMS = ("cpu_saturation", "slow_dependency", "pool_exhaustion")  # not a deploy: the herring is the deploy
 RECOVERING_MECHANISMS = ("cpu_saturation", "slow_dependency")  # faults that stop by themselves
 RECOVERS_AFTER_S = (170.0, 220.0)  # onset to the fault's end: after the alert (onset + 120-150 s), before triage
@@ -40,11 +46,14 @@ class Plan:
     silent: str = ""  # a service whose log lines never reach the telemetry
     herring: str = ""  # a service rolled out, healthy, shortly before the onset
     recovered_at: float | None = None  # when the fault ended by itself
+    provider_incidents: tuple[ProviderIncident, ...] = ()  # Google Cloud's incidents on Service Health
+    outside_cause: str = ""  # the one of them that caused the fault
 
     def truth(self) -> dict[str, object]:
         return {"root_services": list(self.roots), "alert_kind": self.alert_kind, "noisy": self.noisy,
                 "silent_service": self.silent, "red_herring": self.herring, "recovered": self.recovered_at is not None,
-                "recovered_at": self.recovered_at}
+                "recovered_at": self.recovered_at, "outside_cause": self.outside_cause,
+                "provider_incidents": [p.event for p in self.provider_incidents]}
 
 
 def plan(kind: str, rng: random.Random, cluster: Cluster, onset: float) -> Plan:
@@ -78,4 +87,14 @@ def plan(kind: str, rng: random.Random, cluster: Cluster, onset: float) -> Plan:
         fault = choose(rng.choice(FAULT_KINDS), rng, cluster, onset)
         return Plan(fault, fault.kind, (fault.root,), f"{fault.description}; {fault.root} writes no log line "
                     "(its log agent is down)", silent=fault.root)
+    if kind == "regional_outage":
+        fault = choose("slow_dependency", rng, cluster, onset)
+        found = outages.regional(fault.root, onset, rng)
+        return Plan(fault, fault.kind, (fault.root,), f"{fault.description}; the cause: a Google Cloud incident "
+                    f"({found[0].title})", provider_incidents=found, outside_cause=found[0].event)
+    if kind == "unrelated_outage":
+        fault = choose(rng.choice(UNRELATED_OUTAGE_FAULTS), rng, cluster, onset)
+        found = outages.unrelated(fault.root, onset, rng)
+        return Plan(fault, fault.kind, (fault.root,), f"{fault.description}; Google Cloud incidents that do not "
+                    f"explain it: {'; '.join(p.title for p in found)}", provider_incidents=found)
     raise ValueError(f"unknown adversarial scenario {kind!r}: one of {', '.join(ADVERSARIAL_KINDS)}")

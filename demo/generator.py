@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from demo import outages
 from demo.adversarial import ADVERSARIAL_KINDS, Plan, plan
 from demo.alert import build_alert
 from demo.cluster import Cluster, benign_changes
@@ -96,6 +97,11 @@ def generate(fault: str, out_dir: Path, seed: int = 7, onset: float | None = Non
             w.series(m)
         for c in sorted(cluster.changes, key=lambda c: (c.timestamp, c.service)):
             w.change(c)
+        if scheme is not None and scheme.provider_incidents:  # where the shop runs, and Google's incidents
+            for p in outages.placements():
+                w.placement(p)
+            for i in scheme.provider_incidents:
+                w.provider_incident(i)
 
     truth: dict[str, Any] = {
         "fault": fault, "root_service": the_fault.root, "root_instance": the_fault.instance, "onset": onset,

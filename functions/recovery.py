@@ -156,6 +156,7 @@ class WithActions:
         self._source = source
         self._actions = action_changes(state)
         self.log_counter = source.log_counter
+        self.slo_reader = getattr(source, "slo_reader", None)  # the optional SLO capability, passed on
 
     def logs(self, window: Window, services: list[str] | None = None) -> ReadResult[LogRecord]:
         return self._source.logs(window, services)

@@ -5,13 +5,16 @@ from __future__ import annotations
 import sys
 import textwrap
 import time
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from functions.report_view import ReportView, confidence_text, evidence_text, view_of
 from shared import events as ev
 from shared.events import payload_of
 from shared.incident_state import IncidentState
 from shared.models import DETAILED_CAUSES, Event, Finding, Report
+
+if TYPE_CHECKING:
+    from agents.reporting.runbooks import Citation
 from shared.timefmt import utc_text
 
 _ts = utc_text
@@ -96,6 +99,10 @@ def render_view(state: IncidentState, report: Report, view: ReportView, width: i
         out.append(f"Alert:   {alert.policy_name} / {alert.condition_name} on {alert.service or '-'}")
     out.append(f"Alert started: {_ts(report.onset) if alert is None or alert.started_at is not None else 'unknown'}"
                f"    Status: {state.status}")
+    from functions.slo_view import slo_lines
+
+    for line in slo_lines(state, report):
+        out += _wrap(f"SLO burn: {line}", "", width, hang=10)
     if view.windows is not None:
         out.append(f"Incident window: {_span(*view.windows.incident)}")
         out.append(f"Baseline window: {_span(*view.windows.baseline)}")
@@ -109,6 +116,9 @@ def render_view(state: IncidentState, report: Report, view: ReportView, width: i
         out.append(f"(no LLM used: {report.llm.get('reason', 'deterministic analysis')})")
     out.append("")
     out.append("RANKED CAUSES")
+    from functions.runbook_view import citations
+
+    cited = citations(state, report)
     shown: list[str] = []  # long titles already printed: later lines point back instead of repeating them
     for cause in report.causes[:DETAILED_CAUSES]:
         out.append(f"  #{cause.rank} {cause.service}"
@@ -116,6 +126,8 @@ def render_view(state: IncidentState, report: Report, view: ReportView, width: i
                    + f"  evidence score {cause.score:.2f}, {confidence_text(cause.confidence)}  ({cause.kind})")
         out += _wrap(cause.title, "     ", width)
         shown.append(cause.title)
+        for c in (c for c in cited if c.cause_rank == cause.rank):
+            out += _wrap(f"runbook: {c.runbook.title} ({_where(c)}; {c.why})", "     ", width, hang=9)
         if cause.inner:  # what broke inside the service, strongest first
             first, *rest = cause.inner
             out += _wrap(f"inside: {first.kind.replace('_', ' ')} {first.name} ({first.confidence:.0%}): {first.detail}"
@@ -142,6 +154,7 @@ def render_view(state: IncidentState, report: Report, view: ReportView, width: i
         out.append("RULED OUT")
         for r in report.ruled_out[:10]:
             out += _wrap(f"- {r.service or '(all)'}: {_elide(r.reason, shown)}", "  ", width, hang=2)
+    out += runbook_lines(state, cited, width)
     out += recovery_text(state, width)
     out += similar_lines(report, width)
     if view.coverage or view.notes:  # failed and late specialists are at the top
@@ -151,6 +164,26 @@ def render_view(state: IncidentState, report: Report, view: ReportView, width: i
     out += cost_lines(report, width)
     out.append(bar)
     return "\n".join(out)
+
+
+def _where(c: Citation) -> str:
+    from functions.runbook_view import where
+
+    return where(c.runbook)
+
+
+def runbook_lines(state: IncidentState, cited: list[Citation], width: int = 100) -> list[str]:
+    """The RUNBOOKS section: the runbooks cited on each proposed action, and the alert policy's documentation."""
+    out: list[str] = []
+    for c in cited:
+        p = state.proposals.get(c.proposal_id)
+        if p is not None:
+            out += _wrap(f"- for {p.action} on {p.service}: {c.runbook.title} ({_where(c)}; {c.why})", "  ", width,
+                         hang=2)
+    doc = next((c.runbook for c in cited if c.runbook.source == "alert" and c.runbook.excerpt), None)
+    if doc is not None:
+        out += _wrap(f"- {doc.title}: {' '.join(doc.excerpt.split())}", "  ", width, hang=2)
+    return ["", "RUNBOOKS", *out] if out else []
 
 
 def cost_lines(report: Report, width: int = 100) -> list[str]:

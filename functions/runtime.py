@@ -157,9 +157,20 @@ def gcp_source(settings: Settings, project: str, quotas: Claims | None = None) -
         from shared.telemetry.bundle import read_graph_file
 
         graph = read_graph_file(settings.service_graph)
+    outside = None
+    if settings.service_placements:
+        from shared.telemetry.provider_incidents import read_placements
+        from shared.telemetry.service_health import OutsideCauses, ServiceHealthReader
+
+        outside = OutsideCauses(ServiceHealthReader(project), read_placements(settings.service_placements))
+    slos = None
+    if settings.slos:
+        from shared.telemetry.gcp_slo import CloudSloReader
+
+        slos = CloudSloReader(project)
     return GcpTelemetrySource(project, CloudLoggingLogReader(project, quota=log_quota),
                               CloudTraceReader(project, quota=trace_quota),
-                              CloudMonitoringReader(project, list(GCP_METRICS)), aggregator, graph)
+                              CloudMonitoringReader(project, list(GCP_METRICS)), aggregator, graph, outside, slos)
 
 
 class LazyBus:

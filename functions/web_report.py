@@ -7,17 +7,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from agents.remediation.catalog import action_title
 from functions.console_links import console_link
 from functions.remediation import ActionState
 from functions.report_view import ReportView, confidence_text, evidence_text, plural, view_of
+from functions.runbook_view import citations, runbooks_html
 from functions.web_charts import causal_graph_svg, changes_svg, widget_html
 from functions.web_page import esc, page, ts
 from shared.cost_ledger import summary_line
 from shared.incident_state import IncidentState
 from shared.models import DETAILED_CAUSES, Finding, Proposal, RankedCause, Report
+
+if TYPE_CHECKING:
+    from agents.reporting.runbooks import Citation
 
 TOP_EVIDENCE = 3
 
@@ -63,6 +68,14 @@ def banners(view: ReportView) -> str:
     return out
 
 
+def slo_html(state: IncidentState, report: Report) -> str:
+    """The alerting service's SLOs: burn rates and the error budget left, under the headline."""
+    from functions.slo_view import slo_lines
+
+    lines = "".join(f"<li>{esc(line)}</li>" for line in slo_lines(state, report))
+    return f"<ul class='meta slo'>{lines}</ul>" if lines else ""
+
+
 def meta_line(state: IncidentState, view: ReportView) -> str:
     """Which incident, which alert, and every time in the alert's clock (the windows it read)."""
     alert = state.first_alert
@@ -89,7 +102,7 @@ def evidence_item(f: Finding) -> str:
     return (f"<li><span class=clip><span class=pill>{esc(f.specialist)}</span> {esc(f.title)}</span>{href}</li>")
 
 
-def cause_card(state: IncidentState, report: Report) -> str:
+def cause_card(state: IncidentState, report: Report, runbooks: str = "") -> str:
     if not report.causes:
         return ("<section id=cause><h2>No cause found</h2><p>See the coverage notes and what was ruled out.</p>"
                 "</section>")
@@ -99,7 +112,7 @@ def cause_card(state: IncidentState, report: Report) -> str:
     return (f"<section id=cause><h2 class=muted>{esc(named)}</h2><div><span class=big>{esc(top.service)}</span> "
             f"<span class=conf>{esc(confidence_text(top.confidence))}</span> <span class=muted>"
             f"{esc(top.kind)}</span></div><p class=title title='{esc(top.title)}'>{esc(top.title)}</p>"
-            f"<h3>Top evidence</h3><ol class=evidence>{evidence}</ol></section>")
+            f"<h3>Top evidence</h3><ol class=evidence>{evidence}</ol>{runbooks}</section>")
 
 
 def changed_card(state: IncidentState, report: Report, view: ReportView) -> str:
@@ -115,20 +128,22 @@ def changed_card(state: IncidentState, report: Report, view: ReportView) -> str:
             f"{changes_svg(changes, start, onset, view.alert_started)}</section>")
 
 
-def action_card(p: Proposal, a: ActionState) -> str:
+def action_card(p: Proposal, a: ActionState, runbooks: str = "") -> str:
     button = (f"<a class=approval-link href='{esc(a.link)}'>Review and approve</a>" if a.link else "")
     return (f"<div class='action {esc(a.kind)}' data-action='{esc(p.action)}'><div><b class=action-title>"
             f"{esc(action_title(p.action))}</b> on <b>{esc(p.service)}</b> <span class=muted>risk {esc(p.risk)}"
             "</span></div>"
             f"<div class='state {esc(a.kind)}'>{esc(a.text)}</div><div class=preview>{esc(p.preview)}</div>"
-            f"<div class='muted clip'>Why: {esc(p.rationale)}</div>{button}</div>")
+            f"<div class='muted clip'>Why: {esc(p.rationale)}</div>{runbooks}{button}</div>")
 
 
-def actions_card(state: IncidentState, actions: Mapping[str, ActionState]) -> str:
+def actions_card(state: IncidentState, actions: Mapping[str, ActionState], cited: list[Citation] | None = None
+                 ) -> str:
     if not state.proposals:
         return "<section id=actions><h2>Proposed action</h2><p class=muted>None proposed.</p></section>"
     states = {pid: actions.get(pid, APPROVALS_OFF) for pid in state.proposals}
-    cards = "".join(action_card(p, states[pid]) for pid, p in state.proposals.items())
+    cards = "".join(action_card(p, states[pid], runbooks_html(cited or [], proposal_id=pid))
+                    for pid, p in state.proposals.items())
     runner = ("<p class='muted dry-run'>The executor is a <b>dry run</b>: an approved action records its plan and "
               "changes nothing.</p>" if any(a.dry_run for a in states.values()) else "")
     return f"<section id=actions><h2>Proposed action</h2>{runner}{cards}{recovery_html(state)}</section>"
@@ -189,9 +204,11 @@ def report_page(state: IncidentState, actions: Mapping[str, ActionState], view: 
         return page(state.incident_id, f"<h1>Investigating</h1><p class=meta>Incident {esc(state.incident_id)}"
                                        f"</p>{on_it(state, ack)}{actions_card(state, actions)}")
     view = view or view_of(state, report)
+    cited = citations(state, report)
     parts = [banners(view), f"<h1>{esc(report.headline)}</h1>", meta_line(state, view), on_it(state, ack),
-             f"<div class=first><div>{cause_card(state, report)}{changed_card(state, report, view)}</div>"
-             f"{actions_card(state, actions)}</div>"]
+             slo_html(state, report),
+             f"<div class=first><div>{cause_card(state, report, runbooks_html(cited, cause_rank=1))}"
+             f"{changed_card(state, report, view)}</div>{actions_card(state, actions, cited)}</div>"]
     narrative = (f"<h3>Narrative <span class=muted>(written by a model; every sentence cites its findings)</span>"
                  f"</h3><p class=narrative>{esc(report.narrative)}</p>" if report.narrative else
                  f"<p class=muted>No LLM was used for this report ({esc(report.llm.get('reason', 'deterministic'))})."

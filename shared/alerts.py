@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.events import stable_id
-from shared.models import Alert
+from shared.models import Alert, DocumentationLink
 
 MAX_PAYLOAD_BYTES = 1_048_576
 MAX_TEXT = 4096  # summary, documentation
@@ -24,6 +24,7 @@ MAX_NAME = 512  # policy, condition, resource, metric type
 MAX_LABELS = 64  # per label map; the rest are dropped
 MAX_LABEL_KEY = 256
 MAX_LABEL_VALUE = 1024
+MAX_LINKS = 16  # documentation links kept; the rest are dropped
 _MAX_BASE64 = (MAX_PAYLOAD_BYTES + 2) // 3 * 4
 _LATEST = 4e10  # year 3237: anything later is not UNIX seconds (milliseconds, garbage)
 
@@ -182,6 +183,23 @@ def _documentation(value: Any) -> str:
     return _text(value, "incident.documentation", MAX_TEXT)  # the test channel sends a plain string
 
 
+def _links(value: Any) -> list[DocumentationLink]:
+    """documentation.links: [{"displayName", "url"}]; a link that is not http(s) or not an object is dropped (a
+    runbook link is shown to people: nothing else is clickable)."""
+    links = value.get("links") if isinstance(value, dict) else None
+    if not isinstance(links, list):
+        return []
+    out: list[DocumentationLink] = []
+    for link in links[:MAX_LINKS]:
+        if not isinstance(link, dict) or not isinstance(link.get("url"), str):
+            continue
+        url = _utf8(link["url"].strip(), 2048)
+        if url.lower().startswith(("https://", "http://")):
+            name = link.get("displayName")
+            out.append(DocumentationLink(display_name=_utf8(name, MAX_NAME) if isinstance(name, str) else "", url=url))
+    return out
+
+
 def parse_alert(payload: bytes | str | dict[str, Any]) -> Alert:
     """A normalised `Alert` from any accepted form (see `unwrap`), or `AlertParseError`."""
     doc = unwrap(payload)
@@ -229,6 +247,7 @@ def parse_alert(payload: bytes | str | dict[str, Any]) -> Alert:
         policy_user_labels=_labels(inc.get("policy_user_labels"), "incident.policy_user_labels"),
         documentation=_documentation(inc.get("documentation")),
         controller=_controller(inc.get("metadata")),
+        documentation_links=_links(inc.get("documentation")),
     )
 
 

@@ -40,6 +40,13 @@ class Settings(BaseModel):
     log_analytics_table: str = Field("", description="project.dataset._AllLogs: pre-aggregate logs in BigQuery")
     service_graph: str = Field("", description="a graph.jsonl file (one {\"caller\", \"callee\"} a line) declaring "
                                                "dependencies that emit no spans (managed databases, queues, APIs)")
+    service_placements: str = Field("", description="a placements.jsonl file (one {\"service\", \"product\", "
+                                    "\"location\"} a line): Google Cloud incidents (Service Health) touching them are "
+                                    "read as changes")
+    slos: bool = Field(False, description="read the alerting service's SLOs (Cloud Monitoring service monitoring) "
+                                          "for the report's header")
+    runbooks: str = Field("", description="a folder of Markdown runbooks with front matter (services, symptoms, "
+                                          "actions) cited in reports where they match")
     specialists: tuple[str, ...] = SPECIALISTS
     round_deadline_s: float = 600.0
     read_deadline_s: float = Field(240.0, gt=0, description="seconds every read of one specialist run shares: past "

@@ -27,6 +27,7 @@ FindingKind = Literal[
     "trace.latency_shift", "trace.error_shift", "trace.error_origin", "trace.wire_delay", "trace.topology",
     "metric.anomaly", "metric.fleet_outlier",
     "change.deploy", "change.config", "change.scale", "change.restart", "change.other", "change.none",
+    "change.provider_incident", "slo.burn",
 ]
 """Every kind of finding a specialist records (docs/findings.md describes each)."""
 
@@ -224,7 +225,8 @@ class QuietLogsDetails(Details):
 
 
 class ChangeDetails(Details):
-    """change.deploy, .config, .scale, .restart, .other: one change, with the attributes its source gives it
+    """change.deploy, .config, .scale, .restart, .other, .provider_incident: one change (a Google Cloud incident
+    touching the service's product and location is one), with the attributes its source gives it
     (kept as they are: a revision, the previous revision, the API method)."""
 
     description: str = ""
@@ -244,6 +246,20 @@ class NoChangeDetails(Details):
     nearest_seconds_before_onset: float | None = None
 
 
+class SloBurnDetails(Details):
+    """slo.burn: one SLO of the alerting service at the end of the incident window: context for the report's
+    header, never evidence about a cause (score 0)."""
+
+    slo: str = ""  # its resource name
+    display_name: str = ""
+    goal: float = 0.0
+    period_s: float = 0.0
+    at: float | None = None
+    burn: list[tuple[float, float | None]] = Field(default_factory=list)  # (lookback seconds, burn rate)
+    budget_left: float | None = None  # share of the error budget left over the compliance period
+    budget_span_s: float = 0.0  # the part of the period the counts covered
+
+
 DETAILS_OF: dict[str, type[Details]] = {
     "log.new_pattern": LogPatternDetails, "log.spike": LogPatternDetails, "log.drop": LogPatternDetails,
     "log.flow_break": LogFlowBreakDetails, "log.none": QuietLogsDetails,
@@ -253,6 +269,7 @@ DETAILS_OF: dict[str, type[Details]] = {
     "metric.anomaly": MetricAnomalyDetails, "metric.fleet_outlier": FleetOutlierDetails,
     "change.deploy": ChangeDetails, "change.config": ChangeDetails, "change.scale": ChangeDetails,
     "change.restart": ChangeDetails, "change.other": ChangeDetails, "change.none": NoChangeDetails,
+    "change.provider_incident": ChangeDetails, "slo.burn": SloBurnDetails,
 }
 """The details' model of every finding kind (tests/test_finding_details.py checks it names each kind once)."""
 
@@ -274,7 +291,8 @@ FindingDetails = Annotated[
     | Annotated[LogFlowBreakDetails, Tag("LogFlowBreakDetails")]
     | Annotated[QuietLogsDetails, Tag("QuietLogsDetails")]
     | Annotated[ChangeDetails, Tag("ChangeDetails")]
-    | Annotated[NoChangeDetails, Tag("NoChangeDetails")],
+    | Annotated[NoChangeDetails, Tag("NoChangeDetails")]
+    | Annotated[SloBurnDetails, Tag("SloBurnDetails")],
     Discriminator(_model_tag),
 ]
 """The details of any finding, told apart by the finding's kind (see `Finding` in shared/models.py)."""

@@ -21,6 +21,13 @@ class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=False, defer_build=True)  # schemas built on first use: cold starts
 
 
+class DocumentationLink(Model):
+    """A link of an alert policy's documentation (a playbook, a dashboard), as the notification carries it."""
+
+    display_name: str = ""
+    url: str
+
+
 class Alert(Model):
     """One Cloud Monitoring notification, normalised (v1.2 and "test" payloads)."""
 
@@ -45,6 +52,7 @@ class Alert(Model):
     policy_user_labels: dict[str, str] = Field(default_factory=dict)
     documentation: str = ""
     controller: str = ""  # a GKE resource's workload as Monitoring names it (metadata.system_labels)
+    documentation_links: list[DocumentationLink] = Field(default_factory=list)
 
     @property
     def service(self) -> str:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # the records are only named here: a function that reads no t
         MetricSeries,
         PatternCount,
         ReadResult,
+        SloStatus,
         Span,
         Window,
     )
@@ -147,6 +148,14 @@ class LogPatternCounter(Protocol):
     def log_pattern_counts(self, baseline: Window, incident: Window, services: list[str] | None = None
                            ) -> tuple[list[PatternCount], bool]:
         """Rows per (template, service, window), most frequent first, and whether a row cap cut the result."""
+        ...
+
+
+class SloReader(Protocol):
+    """A capability some telemetry sources have: the SLOs of services, with their burn rates and error budget."""
+
+    def slo_status(self, at: float, services: list[str]) -> ReadResult[SloStatus]:
+        """Each SLO of `services` at `at`: burn rate over 5 min, 1 h and 6 h, error budget left (empty: none)."""
         ...
 
 

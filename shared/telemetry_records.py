@@ -124,3 +124,44 @@ class ReadResult(Generic[T]):
     sampled: bool = False
     note: str = ""
     cost: ReadCost = field(default_factory=ReadCost)
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderIncident:
+    """A Google Cloud incident as the Service Health API describes it (an `Event` of category INCIDENT): the products
+    and locations it impacts, when it started and, once closed, ended."""
+
+    event: str  # the event's resource name (projects/<p>/locations/global/events/<id>)
+    title: str
+    start: float
+    state: str = "ACTIVE"  # ACTIVE | CLOSED
+    end: float | None = None
+    impacts: tuple[tuple[str, str], ...] = ()  # (product name, location name) pairs
+    description: str = ""
+    detailed_state: str = ""  # EMERGING | CONFIRMED | RESOLVED | ...
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where a service runs: the Google Cloud product (as Service Health names it) and its region or zone."""
+
+    service: str
+    product: str
+    location: str
+
+
+@dataclass(frozen=True, slots=True)
+class SloStatus:
+    """One SLO of a service at a moment: its goal and compliance period, the burn rate over each lookback window
+    (None where nothing was counted) and the share of the error budget left (over `budget_span_s`, which is shorter
+    than the period when the source holds less)."""
+
+    slo: str  # its resource name (projects/<p>/services/<s>/serviceLevelObjectives/<id>)
+    service: str
+    display_name: str
+    goal: float
+    period_s: float
+    at: float
+    burn: tuple[tuple[float, float | None], ...] = ()  # (lookback seconds, burn rate)
+    budget_left: float | None = None
+    budget_span_s: float = 0.0

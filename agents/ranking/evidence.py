@@ -41,6 +41,7 @@ UNTRACED_ATTRIBUTION = True  # off: metric symptoms stay symptoms everywhere (be
 CO_MOVEMENT_WEIGHT = 0.5  # an untraced service's metric symptom that does not move with the alert keeps 1 - this
 REPORTS_CALLEE = True  # off: a caller's log lines about its callee's failure count as its own (bench/rules.py)
 REPORTED_SHARE = 0.5  # ... when at least this share of the lines' traces fail further down
+SLO_KIND = "slo.burn"  # an SLO's burn: context for the report, not evidence about a cause
 NEAR_CHANGE = 0.2  # weaker changes are background, not evidence
 
 
@@ -117,7 +118,7 @@ def gather(findings: list[Finding], graph: ServiceGraph | None = None) -> dict[s
     graph = graph if graph is not None else ServiceGraph()
     ev: dict[str, Evidence] = {}
     for f in sorted(_co_moving(findings, graph.traced), key=strongest_first):
-        if f.ruled_out or f.kind == TOPOLOGY_KIND or not f.service:
+        if f.ruled_out or f.kind in (TOPOLOGY_KIND, SLO_KIND) or not f.service:
             continue
         e = ev.setdefault(f.service, Evidence(f.service))
         if f.kind.startswith("change."):

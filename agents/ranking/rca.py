@@ -69,6 +69,7 @@ KIND_PHRASE = {  # the headline's words for the kind of the leading finding
     "change.deploy": "it was deployed shortly before the onset",
     "change.config": "its configuration changed shortly before the onset",
     "change.scale": "it was scaled shortly before the onset", "change.restart": "it restarted shortly before the onset",
+    "change.provider_incident": "a Google Cloud incident touches its product and location",
 }
 
 

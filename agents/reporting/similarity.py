@@ -40,7 +40,7 @@ MIN_SIMILARITY = 0.15  # below this, an incident is not listed as similar
 WEIGHTS: dict[str, float] = {"cause": 3.0, "chain": 1.0, "kind": 1.0, "metric": 1.5, "change": 1.5, "pattern": 1.0,
                              "logword": 0.5, "root": 1.0, "svc": 0.25, "alert": 0.5, "feedback": 0.0}
 TRUST = {"feedback:confirmed": 1.0, "": 0.9, "feedback:rejected": 0.75}  # by the responder's word on the cause
-_SKIP_KINDS = frozenset({"log.none", "change.none", "trace.topology"})
+_SKIP_KINDS = frozenset({"log.none", "change.none", "trace.topology", "slo.burn"})
 _WORD = re.compile(r"[a-z][a-z_]{3,}")
 _STOP = frozenset({"with", "from", "that", "this", "have", "been", "will", "desc", "code", "into"})
 

@@ -46,11 +46,31 @@ from shared.telemetry.bundle_index import (
     decode_line,
     evenly_read,
 )
-from shared.telemetry_records import ChangeEvent, Dependency, LogRecord, MetricSeries, ReadResult, Span, Window
+from shared.telemetry.bundle_slos import SLOS, BundleSlos
+from shared.telemetry.provider_incidents import (
+    decode_event,
+    decode_placement,
+    encode_event,
+    encode_placement,
+    touching,
+)
+from shared.telemetry_records import (
+    ChangeEvent,
+    Dependency,
+    LogRecord,
+    MetricSeries,
+    Placement,
+    ProviderIncident,
+    ReadResult,
+    Span,
+    Window,
+)
 
 FORMAT = "autosre-bundle/1"
 LOGS, SPANS, METRICS, CHANGES = "logs.jsonl", "spans.jsonl", "metrics.jsonl", "changes.jsonl"
 GRAPH = "graph.jsonl"  # optional: the declared service graph, one {"caller", "callee"} a line
+PROVIDER_INCIDENTS = "provider_incidents.jsonl"  # optional: Google Cloud's incidents (Service Health events)
+PLACEMENTS = "placements.jsonl"  # optional: where each service runs (product, location)
 MANIFEST = "manifest.json"
 DEFAULT_MAX_RECORDS = MAX_RECORDS  # log lines or spans per read (shared/telemetry/bounds.py): past it, whole traces
 
@@ -74,7 +94,7 @@ class BundleWriter:
         self.path.mkdir(parents=True, exist_ok=True)
         self._manifest = {"format": FORMAT, **(manifest or {})}
         self._files: dict[str, IO[str]] = {}
-        self.counts = {LOGS: 0, SPANS: 0, METRICS: 0, CHANGES: 0, GRAPH: 0}
+        self.counts = {LOGS: 0, SPANS: 0, METRICS: 0, CHANGES: 0, GRAPH: 0, PROVIDER_INCIDENTS: 0, PLACEMENTS: 0}
 
     def _write(self, name: str, obj: dict[str, Any]) -> None:
         f = self._files.get(name)
@@ -99,6 +119,14 @@ class BundleWriter:
         """One edge of the declared service graph (the file is written only when the bundle declares one)."""
         self._write(GRAPH, encode_dependency(d))
 
+    def provider_incident(self, p: ProviderIncident) -> None:
+        """One Google Cloud incident (a Service Health event; the file is written only when the bundle has one)."""
+        self._write(PROVIDER_INCIDENTS, encode_event(p))
+
+    def placement(self, p: Placement) -> None:
+        """Where one service runs (the file is written only when the bundle declares placements)."""
+        self._write(PLACEMENTS, encode_placement(p))
+
     def close(self) -> None:
         for name in (LOGS, SPANS, METRICS, CHANGES):
             if name not in self._files:
@@ -106,7 +134,8 @@ class BundleWriter:
         for f in self._files.values():
             f.close()
         self._files.clear()
-        counts = {k.split(".")[0]: v for k, v in self.counts.items() if k != GRAPH or v}
+        optional = (GRAPH, PROVIDER_INCIDENTS, PLACEMENTS)
+        counts = {k.split(".")[0]: v for k, v in self.counts.items() if k not in optional or v}
         manifest = {**self._manifest, "counts": counts}
         (self.path / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         if self.index:
@@ -228,6 +257,7 @@ class BundleSource:
         self._series: list[tuple[MetricSeries, list[float]]] | None = None  # with the times of its points
         self._changes: _Timeline[ChangeEvent] | None = None
         self._graph: ReadResult[Dependency] | None = None
+        self._outside: tuple[list[ProviderIncident], list[Placement]] | None = None
         self._cache: dict[tuple[str, Window, tuple[str, ...] | None], ReadResult[Any]] = {}
         self.bytes_read = 0  # bytes of the bundle's files read so far (indexing reads a file once)
 
@@ -326,13 +356,35 @@ class BundleSource:
         if self._changes is None:
             self._changes = _timeline(self._read(CHANGES, decode_change), lambda c: c.timestamp)
         items = [c for c in self._changes.between(window) if _keep(c.service, services)]
-        return self._noted(evenly_read(items, "changes", self.max_records), CHANGES)
+        items += self._provider_changes(window, services)
+        read = evenly_read(items, "changes", self.max_records)
+        for name in (CHANGES, PROVIDER_INCIDENTS, PLACEMENTS):
+            read = self._noted(read, name)
+        return read
+
+    def _provider_changes(self, window: Window, services: list[str] | None) -> list[ChangeEvent]:
+        """Google Cloud's incidents active in the window that touch a placed service, as changes on it."""
+        if self._outside is None:
+            self._outside = (self._read(PROVIDER_INCIDENTS, decode_event), self._read(PLACEMENTS, decode_placement))
+        incidents, placements = self._outside
+        return touching(incidents, placements, window, services)
 
     def dependencies(self) -> ReadResult[Dependency]:
         if self._graph is None:
             edges = sorted(set(self._read(GRAPH, decode_dependency)), key=lambda d: (d.caller, d.callee))
             self._graph = self._noted(ReadResult(edges), GRAPH)
         return self._graph
+
+    @property
+    def slo_reader(self) -> BundleSlos | None:
+        """The bundle's SLOs (slos.jsonl), with burn rates and budgets from its metrics; None without the file."""
+        if not (self.path / SLOS).exists():
+            return None
+        from shared.telemetry.bundle_slos import decode_slo
+
+        slos = self._read(SLOS, decode_slo)
+        skipped = self.skipped.get(SLOS)
+        return BundleSlos(self, slos, skipped.note(SLOS) if skipped is not None else "")
 
     def time_range(self) -> tuple[float, float] | None:
         """The first and last time a record of the bundle carries (None when it holds none). Places every line of

@@ -18,9 +18,9 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from shared.ports import LogPatternCounter
+from shared.ports import LogPatternCounter, SloReader
 from shared.read_deadline import time_left
 from shared.telemetry.bounds import MAX_PAGES, MAX_RECORDS, sampled_by_trace
 from shared.telemetry.bundle import classify_method, from_rfc3339
@@ -32,6 +32,9 @@ from shared.telemetry.cloud_logging import (
     build_filter,
     quote,
 )
+
+if TYPE_CHECKING:
+    from shared.telemetry.service_health import OutsideCauses
 from shared.telemetry_records import (
     ChangeEvent,
     Dependency,
@@ -452,8 +455,11 @@ class GcpTelemetrySource:
 
     def __init__(self, project: str, logs: CloudLoggingLogReader | None = None,
                  traces: CloudTraceReader | None = None, metrics: CloudMonitoringReader | None = None,
-                 log_aggregator: LogPatternCounter | None = None, graph: list[Dependency] | None = None):
+                 log_aggregator: LogPatternCounter | None = None, graph: list[Dependency] | None = None,
+                 outside: OutsideCauses | None = None, slos: SloReader | None = None):
         self.project, self._logs, self._traces, self._metrics = project, logs, traces, metrics
+        self._outside = outside  # Google Cloud's incidents touching where the services run (Service Health)
+        self.slo_reader = slos  # the SLOs of services (Cloud Monitoring's service monitoring API)
         # Cloud Trace shows only traced calls: a declared graph (AUTOSRE_SERVICE_GRAPH) adds managed dependencies
         self._graph = sorted(set(graph or ()), key=lambda d: (d.caller, d.callee))
         # With BigQuery / Log Analytics configured, the log analyst asks for counts, not lines.
@@ -488,4 +494,9 @@ class GcpTelemetrySource:
         read = self._logs.read_entries(audit_filter(window, services), decode_audit, "changes")
         items = sorted((c for c in read.items if window.contains(c.timestamp)
                         and (services is None or c.service in services)), key=lambda c: c.timestamp)
-        return ReadResult(items, read.sampled, read.note, read.cost)
+        if self._outside is None:
+            return ReadResult(items, read.sampled, read.note, read.cost)
+        more = self._outside.changes(window, services)
+        cost = ReadCost(read.cost.api_calls + more.cost.api_calls, read.cost.bytes_billed, read.cost.billed_series)
+        return ReadResult(items + more.items, read.sampled or more.sampled,
+                          "; ".join(n for n in (read.note, more.note) if n), cost)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from shared.cost_ledger import Budget, BudgetReached
 from shared.models import ReadCounts
-from shared.ports import LogPatternCounter, TelemetrySource
+from shared.ports import LogPatternCounter, SloReader, TelemetrySource
 from shared.read_deadline import deadline_passed
 
 if TYPE_CHECKING:  # the records are imported where a read happens
@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # the records are imported where a read happens
         PatternCount,
         ReadCost,
         ReadResult,
+        SloStatus,
         Span,
         Window,
     )
@@ -48,6 +49,8 @@ class MeteredSource:
         self._lock = threading.Lock()
         counter = inner.log_counter  # the port's optional capability, metered when the source has it
         self.log_counter: LogPatternCounter | None = _MeteredCounter(self, counter) if counter is not None else None
+        slos: SloReader | None = getattr(inner, "slo_reader", None)  # optional too: SLO burn where the source has it
+        self.slo_reader: SloReader | None = _MeteredSlos(self, slos) if slos is not None else None
 
     @property
     def counts(self) -> ReadCounts:
@@ -133,6 +136,24 @@ class _MeteredCounter:
             raise
         self.meter.add("pattern_rows", len(rows), _cost_of(self.inner))
         return rows, capped
+
+
+class _MeteredSlos:
+    """The inner source's SLO reader, counted (as series: each SLO's burn rates and budget are time series)."""
+
+    def __init__(self, meter: MeteredSource, inner: SloReader):
+        self.meter, self.inner = meter, inner
+
+    def slo_status(self, at: float, services: list[str]) -> ReadResult[SloStatus]:
+        from shared.telemetry_records import ReadResult
+
+        late = deadline_passed() or (f"the investigation's read budget is spent ({cap})"
+                                     if (cap := self.meter.refusal("series")) else "")
+        if late:
+            return ReadResult([], sampled=True, note=f"SLOs: not read, {late}")
+        result = self.inner.slo_status(at, services)
+        self.meter.add("series", len(result.items), result.cost)
+        return result
 
 
 def _cost_of(counter: object) -> ReadCost:

@@ -17,7 +17,8 @@ FOCUSED_LOOKBACK_S = 24 * 3600  # a follow-up round reads a day of changes to th
 HALF_LIFE_S = 15 * 60  # a change this long before the onset keeps half its time score
 AFTER_SCORE = 0.15  # a change just after the onset cannot have started it; it weighs this much at most ...
 AFTER_DECAY_S = 5 * 60  # ... and fades with this time constant
-KIND_WEIGHT = {"deploy": 1.0, "config": 0.8, "scale": 0.5, "restart": 0.5, "other": 0.4}
+KIND_WEIGHT = {"deploy": 1.0, "config": 0.8, "scale": 0.5, "restart": 0.5, "other": 0.4, "provider_incident": 1.0}
+PROVIDER_HALF_LIFE_S = 3 * 3600  # a Google Cloud incident under way at the onset stays near: outages last hours
 MAX_SCORE = 0.95  # a change is never unmistakable evidence on its own: it needs a misbehaving service
 NEAR_SCORE = 0.2  # below this no change counts as near the onset (a deploy ~35 min before, a scale ~20 min)
 
@@ -30,6 +31,8 @@ def time_score(seconds_before_onset: float) -> float:
 
 
 def change_score(kind: str, seconds_before_onset: float) -> float:
+    if kind == "provider_incident" and seconds_before_onset >= 0:  # still under way at the onset (it was read so)
+        return round(min(MAX_SCORE, float(0.5 ** (seconds_before_onset / PROVIDER_HALF_LIFE_S))), 4)
     return round(min(MAX_SCORE, KIND_WEIGHT.get(kind, KIND_WEIGHT["other"]) * time_score(seconds_before_onset)), 4)
 
 
@@ -75,13 +78,17 @@ def _focused(source: TelemetrySource, ctx: AnalysisContext) -> SpecialistResult:
 def _finding(c: ChangeEvent, before: float, query: dict[str, object]) -> Finding:
     kind = c.kind if c.kind in KIND_WEIGHT else "other"
     extra = dict(c.details)
+    score = change_score(kind, before)
+    if kind == "provider_incident" and extra.get("ended_at"):  # over before the onset: it weighs as it fades
+        score = change_score("other", before - float(extra["ended_at"]) + c.timestamp)
     where = c.service or "the project"
     said = ChangeDetails(description=c.description, at=c.timestamp, actor=c.actor, change_kind=c.kind,
                          seconds_before_onset=round(before, 1))
     return Finding(
         specialist="changes", kind=f"change.{kind}", service=c.service, resource=extra.get("revision", ""),
-        title=f"{c.kind} on {where} {_ago(before)}: {c.description}",
-        onset=c.timestamp, magnitude=round(before, 1), score=change_score(kind, before), query=query,
+        title=(f"{c.description}, started {_ago(before)}, touches {where}" if kind == "provider_incident" else
+               f"{c.kind} on {where} {_ago(before)}: {c.description}"),
+        onset=c.timestamp, magnitude=round(before, 1), score=score, query=query,
         exemplars=[{"timestamp": c.timestamp, "actor": c.actor, "details": extra}],
         widget=Widget(kind="table", title="change", data={"rows": [{
             "at": c.timestamp, "service": c.service, "kind": c.kind, "actor": c.actor,

@@ -17,6 +17,7 @@ from typing import Literal
 from agents.context import AnalysisContext, SpecialistResult
 from agents.specialists.metrics import seasonality
 from agents.specialists.metrics.metric_vocabulary import direction, is_host_level, ratio_ceiling
+from agents.specialists.metrics.slo import slo_findings
 from agents.specialists.stats import (
     MAD_TO_SIGMA,
     change_point,
@@ -227,7 +228,8 @@ def analyse(source: TelemetrySource, ctx: AnalysisContext) -> SpecialistResult:
     findings += fleet_outliers(scored, ctx, query)
     findings += cohort_outliers(scored, ctx, query)
     findings.sort(key=rank_key)
-    return SpecialistResult(findings, notes)
+    slos, slo_notes = slo_findings(source, ctx)
+    return SpecialistResult(findings + slos, notes + slo_notes)
 
 
 def strongest(found: list[Finding]) -> list[Finding]:
