@@ -10,7 +10,8 @@ with no ranked cause counts as confidence 0, not correct.
 
 Printed: a reliability table (confidence bucket -> count, mean confidence, fraction correct), the Brier score
 and the expected calibration error (ECE, 10 equal-width bins), on every case and per split: the split the
-calibration of agents/ranking/rca.py was fitted on (demo seeds 0-2), and the held-out ones (demo seeds 3-4, Nezha);
+calibration of agents/ranking/calibration.py was fitted on (demo seeds 0-2 and the Nezha dev cases), and the
+held-out ones (demo seeds 3-4, PetShop); for Nezha also each case scored by a map fitted without it (leave-one-out);
 then the adversarial goals. `--raw` scores the uncalibrated confidence instead (the figures before calibration);
 `--fit` refits the calibration on the fitting split and prints its constants.
 
@@ -31,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agents.context import AnalysisContext
-from agents.ranking.calibration import CONFIDENT, RAW_TO_PROBABILITY
+from agents.ranking.calibration import CONFIDENT, RAW_TO_PROBABILITY, calibrated
 from agents.ranking.rca import headline, rank
 from agents.remediation.catalog import propose
 from agents.reporting.followup import merged
@@ -41,7 +42,8 @@ from shared.models import Finding, Report
 from shared.ports import EventStore
 
 BINS = 10
-FIT_SEEDS = (0, 1, 2)  # the demo seeds the calibration in agents/ranking/rca.py was fitted on
+FIT_SEEDS = (0, 1, 2)  # the demo seeds the calibration in agents/ranking/calibration.py was fitted on ...
+FIT_SPLITS = ("fit", "nezha")  # ... with the Nezha dev cases
 
 
 @dataclass
@@ -283,6 +285,21 @@ def print_cases(outcomes: Sequence[Outcome]) -> None:
               f"{o.confidence:>6.2f}{o.raw:>6.2f}{'yes' if o.correct else 'no':>4}  {o.report.headline[:60]}")
 
 
+def print_leave_one_out(outcomes: list[Outcome]) -> None:
+    """The Nezha cases, each scored by a map fitted on every other fitting case (its own left out): what the
+    calibration does on a TrainTicket case it has not seen. Only the top cause's confidence is recomputed (the
+    ranking does not depend on the map), and an untraced cause's bound is not applied (Nezha's causes are traced)."""
+    nezha = [o for o in outcomes if o.case.split == "nezha"]
+    if not nezha:
+        return
+    pairs = []
+    for left_out in nezha:
+        rest = [(o.raw, o.correct) for o in outcomes if o.case.split in FIT_SPLITS and o.ranked and o is not left_out]
+        pairs.append((calibrated(left_out.raw, fit_platt(rest)) if left_out.ranked else 0.0, left_out.correct))
+    print(f"\nNezha dev, leave-one-out (each case scored by a map fitted without it): Brier {brier(pairs):.4f}   "
+          f"ECE {ece(pairs):.4f}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seeds", type=int, default=5, help="demo seeds 0..N-1 (default: %(default)s)")
@@ -317,8 +334,9 @@ def main() -> None:
         cases += feedback_cases(SqliteEventStore(str(args.feedback)))
     outcomes = [judge_case(c, raw=args.raw) for c in cases]
     if args.fit:
-        a, b = fit_platt([(o.raw, o.correct) for o in outcomes if o.case.split == "fit" and o.ranked])
-        print(f"fitted on {sum(o.case.split == 'fit' for o in outcomes)} cases (demo seeds {FIT_SEEDS}): "
+        a, b = fit_platt([(o.raw, o.correct) for o in outcomes if o.case.split in FIT_SPLITS and o.ranked])
+        print(f"fitted on {sum(o.case.split in FIT_SPLITS for o in outcomes)} cases (demo seeds {FIT_SEEDS} and "
+              "the Nezha dev cases): "
               f"a={a} b={b}   (in use: {RAW_TO_PROBABILITY})")
     print("confidence: " + ("raw (before calibration)" if args.raw else "calibrated (the report's)"))
     print_reliability("all cases", outcomes)
@@ -326,10 +344,12 @@ def main() -> None:
         chosen = [o for o in outcomes if o.case.split == split]
         if chosen:
             print_reliability({"fit": f"fitting split (demo seeds {FIT_SEEDS[0]}-{FIT_SEEDS[-1]})",
-                               "held-out": "held out: demo seeds not fitted on", "nezha": "held out: Nezha",
+                               "held-out": "held out: demo seeds not fitted on", "nezha": "fitted on: Nezha dev",
                                "petshop": "held out: PetShop train (metrics only)",
                                "feedback": "responder feedback (confirmed or rejected causes)"}[split],
                               chosen)
+    if not args.raw:
+        print_leave_one_out(outcomes)
     literal = [(o.confidence, o.correct or (not o.case.truth and o.confidence <= 0.5)) for o in outcomes]
     print(f"\n(scoring an alert on noise as correct when no cause is above 50%: Brier {brier(literal):.4f}   "
           f"ECE {ece(literal):.4f})")

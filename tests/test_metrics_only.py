@@ -224,3 +224,17 @@ def test_a_strongly_anomalous_caller_counts_for_more_than_several_faint_ones() -
           "a": seen("a", 0.8), "b": seen("b", 0.3), **{w: seen(w, 0.12) for w in faint}}
     judged = judge(ev, graph, "top")
     assert judged["x"].score > judged["z"].score
+
+
+def test_an_unvouched_cause_is_held_to_its_share_among_the_leading_candidates_not_the_tail() -> None:
+    # a metrics-only cause one specialist backs: its confidence is its share of the evidence among the leaders; a
+    # dozen faint candidates behind them do not dilute it, and two near-equal leaders are each about even
+    from agents.ranking.rca import Judgement, bounded
+
+    judged = {"a": Judgement(0.5), "b": Judgement(0.2), "c": Judgement(0.1),
+              **{f"tail{i}": Judgement(0.05) for i in range(12)}}
+    order = sorted(judged, key=lambda s: -judged[s].score)
+    assert bounded(0.9, "a", judged, order, vouched=False) == round(0.5 / 0.8, 3)
+    assert bounded(0.9, "a", judged, order, vouched=True) == 0.9  # the calibration vouches: no bound
+    judged["b"] = Judgement(0.5)
+    assert bounded(0.9, "a", judged, order, vouched=False) < 0.5

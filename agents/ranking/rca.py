@@ -48,6 +48,7 @@ NO_TELEMETRY = "no telemetry for"  # a chain step on the alert's service when th
 EXPLAINER_MIN = 0.3  # own evidence a downstream service needs to explain its callers' anomalies ...
 EXPLAIN_MARGIN = 0.05  # ... and by how much it must exceed theirs
 UNCORROBORATED_SHARE = True  # off: an untraced, uncorroborated cause keeps its calibrated confidence (bench/rules.py)
+TOP_CONTENDERS = 3  # ... else it is held to its share of the evidence among this many leading candidates
 CALLERS_WEIGHT = 0.3  # share of an untraced service's score that depends on how many anomalous callers it explains
 PROPAGATION_DISCOUNT = 0.4  # what an explained service keeps of its score ...
 ORIGIN_KEEP = 0.85  # ... unless its origin evidence keeps more
@@ -226,10 +227,12 @@ def bounded(p: float, s: str, judged: dict[str, Judgement], order: list[str], vo
     """The calibrated confidence, bounded where the calibration cannot vouch for it. The map was fitted on systems
     whose services the spans cover; a cause the spans do not cover and only one specialist backs (a service seen
     through its metrics alone, placed by the graph) is unlike every fitting case, and is held to its share of the
-    evidence among every candidate: two near-equal candidates are each about even, however strong both are."""
+    evidence among the leading candidates (the TOP_CONTENDERS strongest): if the cause is among them, each is as
+    likely as its evidence is strong, so two near-equal candidates are each about even, however strong both are.
+    The weak tail is left out: a dozen faint candidates would otherwise dilute a clear leader's share."""
     if vouched or not UNCORROBORATED_SHARE:
         return p
-    total = sum(judged[o].score for o in order)
+    total = sum(sorted((judged[o].score for o in order), reverse=True)[:TOP_CONTENDERS])
     return round(min(p, judged[s].score / total), 3) if total > 0 else p
 
 
