@@ -21,12 +21,12 @@ import hashlib
 import hmac
 import logging
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from agents.remediation.policy import Decision, Policy
+from functions.action_outcome import HAND_OFF_TIMEOUT_S, OUTCOME_DEADLINE_S, RunClaim, unknown_outcome, within
 from shared import approvals
 from shared import events as ev
 from shared.action_ledger import ActionLedger
@@ -102,6 +102,8 @@ class Remediation:
     link_ttl_s: float = 3600.0
     hand_off: Callable[[str, str], None] | None = None  # to the executor (actions topic); None: run inline
     unavailable: Mapping[str, str] = field(default_factory=dict)  # allowed actions nothing configured can run: why
+    hand_off_timeout_s: float = HAND_OFF_TIMEOUT_S  # a hand-off not done by then is left to the sweep
+    outcome_deadline_s: float = OUTCOME_DEADLINE_S  # a claimed run with no outcome by then was stopped mid-call
 
     def __post_init__(self) -> None:
         self.log = IncidentLog(self.store, clock=lambda: self.clock())
@@ -115,13 +117,15 @@ class Remediation:
         return approvals.issue(self.key, incident_id, proposal_id, state.proposals[proposal_id].action,
                                self.link_ttl_s, self.clock())
 
-    def policy_decision(self, proposal: Proposal) -> Decision:
-        """The policy's verdict now, the rate limit counted from the store's ledger (every incident)."""
+    def policy_decision(self, proposal: Proposal, now: float | None = None, incident_id: str = "") -> Decision:
+        """The policy's verdict at `now`, the rate limit counted from the store's ledger (every incident; a slot
+        this proposal of `incident_id` already holds is its own, not another action's)."""
         missing = self.unavailable.get(proposal.action)
         if missing is not None:
             return Decision(False, f"{proposal.action} is unavailable in this deployment: {missing}")
-        now = self.clock()
-        recent = self.ledger.recent(self.policy.max_actions_per_hour, now)
+        now = self.clock() if now is None else now
+        recent = [h for h in self.ledger.recent(self.policy.max_actions_per_hour, now)
+                  if (h.incident_id, h.proposal_id) != (incident_id, proposal.proposal_id)]
         return self.policy.check(proposal, [h.at for h in recent], now)
 
     def links(self, state: IncidentState) -> dict[str, str]:
@@ -199,21 +203,29 @@ class Remediation:
 
     def decide(self, token: str, decision: str, approver: str) -> Proposal:
         """Record an approve/deny decision made through a signed link. Raises TokenError / RemediationError."""
-        claims = approvals.verify(self.key, token, self.clock())
+        now = self.clock()
+        claims = approvals.verify(self.key, token, now)
         with self.log.incident(claims.incident_id) as incident:
-            return self._decide(incident, claims, decision, approver)
+            return self._decide(incident, claims, decision, approver, now)
 
     def decide_and_deliver(self, token: str, decision: str, approver: str) -> str:
         """The approval click: record the decision and, when it approves, hand the action to the executor (inline:
-        run it), in one unit of work. Returns what happened. Raises TokenError / RemediationError."""
-        claims = approvals.verify(self.key, token, self.clock())
+        run it), in one unit of work. Returns what happened. Raises TokenError / RemediationError, and then nothing
+        was recorded: every check is made at one instant before the decision is recorded (run inline, the action's
+        slot of the hourly limit is taken first), and nothing after it is reported as a refusal."""
+        now = self.clock()
+        claims = approvals.verify(self.key, token, now)
         with self.log.incident(claims.incident_id) as incident:
-            proposal = self._decide(incident, claims, decision, approver)
+            proposal = self._decide(incident, claims, decision, approver, now,
+                                    reserve=decision == "approve" and self.hand_off is None)
             if decision != "approve":
                 return "denied: nothing will be done"
             return self._deliver(incident, proposal.proposal_id)
 
-    def _decide(self, incident: IncidentHandle, claims: approvals.Claims, decision: str, approver: str) -> Proposal:
+    def _decide(self, incident: IncidentHandle, claims: approvals.Claims, decision: str, approver: str, now: float,
+                reserve: bool = False) -> Proposal:
+        """`reserve`: the action runs right after, so its slot of the hourly limit is taken before anything is
+        recorded (a crash in between leaves the slot held: the limit errs on the safe side)."""
         if not incident.exists:
             raise approvals.TokenError("mismatched", "the approval link is for an unknown incident")
         state = incident.state
@@ -226,9 +238,14 @@ class Remediation:
         if approver.lower() not in self.approvers:
             raise RemediationError("not_an_approver", f"{approver or 'anonymous'} is not on the approvers list")
         if decision == "approve":
-            allowed = self.policy_decision(proposal)
+            if state.status != "open":
+                raise RemediationError("not_open", f"the incident is {state.status}; nothing is executed")
+            allowed = self.policy_decision(proposal, now, state.incident_id)
             if not allowed.allowed:
                 raise RemediationError("denied_by_policy", allowed.reason)
+            if reserve and not self.ledger.acquire(self.policy.max_actions_per_hour, state.incident_id,
+                                                   proposal.proposal_id, now):
+                raise RemediationError("denied_by_policy", self._rate_limited())
         record = ApprovalDecided(proposal_id=proposal.proposal_id, decision=decision, approver=approver,
                                  token_id=claims.token_id)
         if self.store.claim(f"token:{claims.token_id}", approver) != approver or \
@@ -246,15 +263,19 @@ class Remediation:
     def _deliver(self, incident: IncidentHandle, proposal_id: str) -> str:
         """A hand-off that fails leaves the decision standing and is retried by `redrive_hand_offs` (the sweep)."""
         if self.hand_off is None:
-            return self._execute(incident, proposal_id)
+            try:
+                return self._execute(incident, proposal_id)
+            except RemediationError as exc:  # the decision is recorded, and so is what became of the action
+                return f"approved and recorded; the action did not run: {exc}"
         if not self._hand_over(incident, proposal_id):
             return "approved and recorded; handing it to the executor failed, and it is retried automatically"
         return "approved: handed to the executor; the outcome appears on the incident's timeline"
 
     def _hand_over(self, incident: IncidentHandle, proposal_id: str) -> bool:
-        assert self.hand_off is not None
+        hand_off = self.hand_off
+        assert hand_off is not None
         try:
-            self.hand_off(incident.incident_id, proposal_id)
+            within(self.hand_off_timeout_s, lambda: hand_off(incident.incident_id, proposal_id))
         except Exception as exc:  # the decision is recorded; the sweep hands it over again
             log.warning("hand-off to the executor failed: %s: %s", type(exc).__name__, exc,
                         extra={"json_fields": {"incident_id": incident.incident_id, "proposal_id": proposal_id}})
@@ -302,18 +323,20 @@ class Remediation:
             raise RemediationError("not_approved", "no approval recorded for this proposal")
         if proposal_id in state.executions:
             return state.executions[proposal_id].outcome
+        now = self.clock()
         if state.status != "open":
-            raise RemediationError("not_open", f"the incident is {state.status}; nothing is executed")
-        allowed = self.policy_decision(proposal)
+            raise self._refused(incident, proposal_id, now, "not_open",
+                                f"the incident is {state.status}; nothing is executed")
+        allowed = self.policy_decision(proposal, now, state.incident_id)
         if not allowed.allowed:
-            raise RemediationError("denied_by_policy", allowed.reason)
-        claim, run_id = f"exec:{state.incident_id}:{proposal_id}", uuid.uuid4().hex
-        if self.store.claim(claim, run_id) != run_id:
-            raise RemediationError("already_claimed", "another delivery has claimed this action: it runs once")
-        if not self.ledger.acquire(self.policy.max_actions_per_hour, state.incident_id, proposal_id, self.clock()):
-            self.store.release(claim, run_id)  # not run: a later approval may try again
-            raise RemediationError("denied_by_policy", f"rate limit: {self.policy.max_actions_per_hour} actions "
-                                                       "ran in the last hour (max reached)")
+            raise self._refused(incident, proposal_id, now, "denied_by_policy", allowed.reason)
+        claim, run = f"exec:{state.incident_id}:{proposal_id}", RunClaim.new(now)
+        held = self.store.claim(claim, run.value())
+        if held != run.value():
+            return self._claimed_elsewhere(incident, proposal_id, RunClaim.parse(held), now)
+        if not self.ledger.acquire(self.policy.max_actions_per_hour, state.incident_id, proposal_id, now):
+            self.store.release(claim, run.value())
+            raise self._refused(incident, proposal_id, now, "denied_by_policy", self._rate_limited())
         try:
             outcome = self.runner.run(proposal)
         except Exception as exc:  # recorded, never silent
@@ -323,6 +346,26 @@ class Remediation:
         incident.record(ev.REMEDIATION_EXECUTED, (proposal_id,), "execute", RemediationExecuted(
             proposal_id=proposal_id, outcome=outcome, verification="pending: the alerting SLI is checked after the "
             "action", approved_by=decision.approver, at=self.clock(), dry_run=self.dry_run))
+        return outcome
+
+    def _rate_limited(self) -> str:
+        return f"rate limit: {self.policy.max_actions_per_hour} actions ran in the last hour (max reached)"
+
+    def _refused(self, incident: IncidentHandle, proposal_id: str, now: float, reason: str,
+                 text: str) -> RemediationError:
+        """An approved action the executor will not run: recorded as its outcome (never only a log line)."""
+        incident.record(ev.REMEDIATION_FAILED, (proposal_id,), "execute", RemediationFailed(
+            proposal_id=proposal_id, outcome=f"not run: {text}"[:500], at=now))
+        return RemediationError(reason, text)
+
+    def _claimed_elsewhere(self, incident: IncidentHandle, proposal_id: str, other: RunClaim, now: float) -> str:
+        """Another delivery claimed the run and recorded no outcome: still under way (raises already_claimed: the
+        delivery is retried later), or stopped during the runner call (its outcome is recorded as unknown)."""
+        if now - other.started_at < self.outcome_deadline_s:
+            raise RemediationError("already_claimed", "another delivery has claimed this action: it runs once")
+        outcome = unknown_outcome(other)
+        incident.record(ev.REMEDIATION_FAILED, (proposal_id,), "execute", RemediationFailed(
+            proposal_id=proposal_id, outcome=outcome, at=now))
         return outcome
 
     def verify_recovery(self, source: TelemetrySource, incident_id: str, proposal_id: str,

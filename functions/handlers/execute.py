@@ -2,7 +2,9 @@
 
 The remediation re-checks everything before it runs anything (approved, policy, incident still open, not yet run)
 and claims the execution, so a duplicate delivery never runs it twice. A refusal is recorded where it applies and
-acknowledged: it is never retried forever. The workflow is built once per instance (functions/main.py), not per
+acknowledged: it is never retried forever. A delivery that finds the run claimed by another one with no outcome yet
+raises, so the bus delivers it again later: by then the outcome is recorded, or the run is known to have stopped
+and its outcome is recorded as unknown. The workflow is built once per instance (functions/main.py), not per
 message.
 """
 
@@ -23,5 +25,7 @@ def on_action(remediation: Remediation, message: Message) -> str:
     try:
         return remediation.execute(str(action["incident_id"]), str(action["proposal_id"]))
     except RemediationError as exc:  # refused or failed: recorded where it applies; never retried forever
+        if exc.reason == "already_claimed":
+            raise
         log.warning("execute refused: %s", exc, extra={"json_fields": {"reason": exc.reason}})
         return ""
