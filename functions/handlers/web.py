@@ -33,7 +33,7 @@ def create_app(store: EventStore, remediation: Remediation | None = None, local_
     remediation's `hand_off` says (inline by default; on GCP the actions topic and the `execute` function).
     `identity`: who is deciding (default: `local_identity`, fixed; on GCP `iap_identity(...)`). `allowed_hosts`:
     the Host values served (default: loopback names on any port; `local_hosts(...)` for `autosre serve`)."""
-    app = Flask("autosre-web")
+    app = Flask("autosre-web", static_folder=None)  # no folder of the working directory is served
     who = identity or fixed_identity(local_identity)
     incidents = IncidentLog(store)
     guard(app, allowed_hosts)
