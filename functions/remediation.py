@@ -309,6 +309,24 @@ class Remediation:
                     done.append(proposal_id)
         return done
 
+    def settle_stopped_runs(self, summaries: list[dict[str, Any]] | None = None) -> list[str]:
+        """Record "outcome unknown" for every handed-off action whose run was claimed and stopped during the runner
+        call, once no delivery can still be running it (its redeliveries may have run out). Returns
+        `<incident>/<proposal>` of each. `summaries`: the open incidents' summaries when the caller has them."""
+        settled = []
+        now = self.clock()
+        for summary in self.log.summaries(status="open") if summaries is None else summaries:
+            if not summary.get("awaiting_outcome"):
+                continue
+            with self.log.incident(str(summary["incident_id"])) as incident:
+                for proposal_id in incident.state.awaiting_outcome if incident.exists else []:
+                    held = self.store.lookup(f"exec:{incident.incident_id}:{proposal_id}")
+                    if held is None or now - RunClaim.parse(held).started_at < self.outcome_deadline_s:
+                        continue  # not started yet (its delivery is on the way), or possibly still running
+                    self._claimed_elsewhere(incident, proposal_id, RunClaim.parse(held), now)
+                    settled.append(f"{incident.incident_id}/{proposal_id}")
+        return settled
+
     def execute(self, incident_id: str, proposal_id: str) -> str:
         with self.log.incident(incident_id) as incident:
             if not incident.exists:

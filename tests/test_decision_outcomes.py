@@ -131,3 +131,27 @@ def test_an_executor_killed_during_the_runner_call_is_followed_by_an_outcome() -
     outcome = on_action(later, message(incident_id, proposal_id))
     execution = fold(store.load(incident_id)).executions[proposal_id]
     assert runner.calls == 1 and "unknown" in execution.outcome and "unknown" in outcome
+
+
+def test_the_sweep_records_the_outcome_of_a_run_whose_redeliveries_ran_out() -> None:
+    class DiesAfterTheCall(CountingRunner):
+        def run(self, proposal):  # type: ignore[no-untyped-def]
+            super().run(proposal)
+            raise Killed()
+
+    store, runner = SqliteEventStore(":memory:"), DiesAfterTheCall()
+    incident_id, proposal_id = open_incident_with_proposal(store, 1)
+    r = remediation(store, 3, runner, now=10_000.0)
+    r.hand_off = lambda incident, proposal: None
+    approve(r, incident_id, proposal_id)
+    r.deliver(incident_id, proposal_id)  # handed off: the executor's delivery is then lost with its instance
+    with pytest.raises(Killed):
+        remediation(store, 3, runner, now=10_000.0).execute(incident_id, proposal_id)
+    soon = remediation(store, 3, runner, now=10_060.0)
+    assert soon.settle_stopped_runs() == []
+    assert store.summaries()[0]["awaiting_outcome"] == 1
+    later = remediation(store, 3, runner, now=10_000.0 + 3600)
+    assert later.settle_stopped_runs() == [f"{incident_id}/{proposal_id}"]
+    state = fold(store.load(incident_id))
+    assert "unknown" in state.executions[proposal_id].outcome and runner.calls == 1
+    assert store.summaries()[0]["awaiting_outcome"] == 0 and later.settle_stopped_runs() == []

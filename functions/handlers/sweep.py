@@ -91,5 +91,6 @@ def sweep_all(p: Pipeline, remediation: Remediation | None) -> dict[str, list[st
     resolved = recently_resolved(p, p.clock())
     swept = sweep(p, summaries=open_incidents + resolved)
     handed = remediation.redrive_hand_offs(open_incidents) if remediation is not None else []
+    unknown = remediation.settle_stopped_runs(open_incidents) if remediation is not None else []
     verified = check_recoveries(p, open_incidents + resolved)
-    return {"partial_reports": swept, "handed_off": handed, "recovery_checked": verified}
+    return {"partial_reports": swept, "handed_off": handed, "outcome_unknown": unknown, "recovery_checked": verified}
