@@ -63,7 +63,8 @@ def add_command(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--store", choices=["sqlite", "firestore"], default="sqlite",
                    help="where the incidents are: the embedded SQLite file or a deployment's Firestore "
                         "(default: %(default)s)")
-    p.add_argument("--project", help="the Google Cloud project of the Firestore store and Pub/Sub topics")
+    p.add_argument("--project",
+                   help="the Google Cloud project of the Firestore store and Pub/Sub topics (default: none)")
     p.add_argument("--telemetry", help="a telemetry bundle folder: lets hints take a targeted look and starts "
                                        "investigations locally (default: none; hints only re-rank)")
     p.add_argument("--as", dest="as_", help="who questions and hints are recorded as (default: <user>@local)")

@@ -1,7 +1,8 @@
 """`autosre serve`: the web view over a SQLite event store, or over a Google Cloud deployment's Firestore with the
 user's own credentials (`--store firestore --project P`: read-only unless an approver is given), on a port it binds
 itself (so what it prints is where it listens, and a port in use is one line), with the approver and the policy's
-actions checked before it starts."""
+actions checked before it starts. It serves on waitress, loopback addresses only, and says which executor an
+approval will really use (functions/serve_http.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import argparse
 import errno
 import json
 import re
-import socket
 import sys
 from typing import TYPE_CHECKING
 
@@ -84,12 +84,14 @@ def approvals_on_firestore(settings: Settings, store: EventStore) -> Remediation
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from werkzeug.serving import make_server
-
     from agents.remediation.policy import Policy
+    from functions import serve_http
     from functions.handlers.web import create_app
     from functions.runtime import make_notifier, read_only, remediation_of
-    from functions.web_security import fixed_identity, local_hosts
+    from functions.web_security import local_hosts
+
+    if refusal := serve_http.non_loopback_refusal(args.host):
+        raise CliError(refusal)
 
     identity = (args.approver or "").strip().lower()  # only what the operator started the server with
     if identity and not EMAIL.fullmatch(identity):
@@ -115,28 +117,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
         remediation.approvers = remediation.approvers | {identity}
     if remediation is not None and allowed is not None:
         remediation.policy = Policy({"*": allowed}, remediation.policy.max_actions_per_hour)
-    app = create_app(store, remediation, identity=fixed_identity(identity),
+    app = create_app(store, remediation, identity=serve_http.local_only(identity),
                      allowed_hosts=local_hosts(args.host, args.port),
                      notifier=make_notifier(settings) if identity else None,
                      base_url=settings.base_url or f"http://{args.host}:{args.port}")
-    try:  # bound here, not by werkzeug (which prints two lines of its own and exits when the port is taken)
-        listener = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET, socket.SOCK_STREAM)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind((args.host.strip("[]"), args.port))
-        listener.listen(128)
-        server = make_server(args.host, args.port, app, threaded=True, fd=listener.fileno())
+    app.config["MAX_CONTENT_LENGTH"] = serve_http.MAX_BODY_BYTES
+    try:  # bound here, so a port in use is one line
+        listener = serve_http.listen(args.host, args.port)
+        server = serve_http.server(app, listener)
     except OSError as exc:
         raise CliError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}"
                        + (" (another server has it: pick another with --port)" if exc.errno == errno.EADDRINUSE
                           else ""), FAILED) from exc
     executor = ("off" if remediation is None else "the deployment's, through its actions topic"
-                if remediation.hand_off is not None else "dry run" if remediation.dry_run else "live")
+                if remediation.hand_off is not None else serve_http.executor_line(remediation, settings))
     print(f"serving {where} on http://{args.host}:{listener.getsockname()[1]}/ (approver: {identity or 'none'}; "
           f"executor: {executor}); Ctrl-C stops it", file=sys.stderr, flush=True)
     try:
-        server.serve_forever()
+        server.run()
     except KeyboardInterrupt:
         pass
     finally:
-        server.server_close()
+        server.close()
     return COMPLETE

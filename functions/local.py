@@ -55,7 +55,7 @@ class TriageResult:
 def triage(alert_payload: bytes, source: TelemetrySource, store: EventStore | None = None,
            observers: list[Callable[[Event], None]] | None = None) -> TriageResult:
     store = store if store is not None else make_store(Settings(store="sqlite", sqlite_path=":memory:"))
-    pipeline, bus = embedded(store, source)
+    pipeline, bus = embedded(store, source, settings=budget_settings())
     rejected: list[str] = []
 
     def track(event: Event) -> None:
@@ -87,6 +87,14 @@ def triage(alert_payload: bytes, source: TelemetrySource, store: EventStore | No
 
 
 _ts = utc_text
+
+
+def budget_settings() -> Settings:
+    """The read budget from AUTOSRE_BUDGET_*, as every entry point takes it (the rest of a local run's settings
+    are its own: the given source and store, no LLM)."""
+    env = Settings.from_env()
+    return Settings(budget_api_calls=env.budget_api_calls, budget_log_entries=env.budget_log_entries,
+                    budget_bytes_billed=env.budget_bytes_billed)
 
 
 def _records(source: TelemetrySource, window: Window, services: list[str] | None = None) -> int:

@@ -4,7 +4,9 @@
 re-driven like the others until it is recorded. `recall` lists the past incidents most like a report that is being
 built: the index names the incidents sharing the most of its heaviest terms (one query per batch of terms, never a
 scan), their stored signatures re-rank them by weighted similarity, and only the few listed are read, for their
-root cause, what was done and whether it worked.
+root cause, what was done and whether it worked. Only incidents of the same project are listed (one store may serve
+several projects, and another project's cause is not this one's to show), and the people named in them (who
+approved, who confirmed) are shown masked: `a***@example.com`.
 """
 
 from __future__ import annotations
@@ -56,8 +58,9 @@ def remember_feedback(store: TermIndex, state: IncidentState) -> None:
 
 
 def recall(store: MemoryStore, report: Report, findings: Mapping[str, Finding], alert_metric: str = "",
-           limit: int = LISTED, pool: int = POOL) -> list[SimilarIncident]:
-    """The past incidents most like `report` (never its own incident), most similar first."""
+           limit: int = LISTED, pool: int = POOL, project_id: str = "") -> list[SimilarIncident]:
+    """The past incidents of `project_id` most like `report` (never its own incident), most similar first (a
+    past incident whose events are gone is listed by its likeness alone)."""
     terms = signature(report, findings, alert_metric)
     if not terms or limit <= 0:
         return []
@@ -65,9 +68,24 @@ def recall(store: MemoryStore, report: Report, findings: Mapping[str, Finding], 
     hits = store.incidents_with_terms(probe, pool + 1)  # + 1: the incident itself may be indexed already
     hits.pop(report.incident_id, None)
     stored = store.indexed_terms(list(hits)[:pool])
-    ranked = rank(terms, stored, exclude=report.incident_id, limit=limit)
+    ranked = rank(terms, stored, exclude=report.incident_id, limit=pool)
     past = IncidentLog(store)  # its own log: reading past incidents is not this incident's load
-    return [describe(cid, score, past.read(cid), shared_terms(terms, stored[cid])) for cid, score in ranked]
+    listed: list[SimilarIncident] = []
+    for cid, score in ranked:
+        state = past.read(cid)
+        alert = state.first_alert if state is not None else None
+        if alert is not None and alert.project_id != project_id:
+            continue
+        listed.append(describe(cid, score, state, shared_terms(terms, stored[cid])))
+        if len(listed) >= limit:
+            break
+    return listed
+
+
+def masked(email: str) -> str:
+    """`alice@example.com` -> `a***@example.com`: the team's domain, not the person."""
+    local, at, domain = email.partition("@")
+    return f"{local[:1]}***@{domain}" if at else (f"{email[:1]}***" if email else "")
 
 
 def describe(incident_id: str, score: float, state: IncidentState | None, shared: list[str]) -> SimilarIncident:
@@ -86,7 +104,7 @@ def describe(incident_id: str, score: float, state: IncidentState | None, shared
         decision, execution = state.decisions.get(pid), state.executions.get(pid)
         what = f"{action_title(p.action)} on {p.service}"
         if execution is not None:
-            actions.append(f"{what}: {execution.status}" + (f" (approved by {execution.approved_by})"
+            actions.append(f"{what}: {execution.status}" + (f" (approved by {masked(execution.approved_by)})"
                                                              if execution.approved_by else ""))
             checked = state.verified.get(pid)
             if checked is not None:  # the recovery check's verdict; a pending one says nothing yet
@@ -105,11 +123,12 @@ def describe(incident_id: str, score: float, state: IncidentState | None, shared
     root = f"{top.service}: {top.title}" if top else ""
     word = state.cause_verdict
     if word is not None and word.verdict == "confirmed":
-        root += f" (confirmed by {word.by})"
+        root += f" (confirmed by {masked(word.by)})"
     elif word is not None:
         told = ": ".join(x for x in (word.true_service, word.true_cause) if x)
-        root = (f"{told} (per {word.by}; the report named {word.cause_service})" if told
-                else f"{root} (rejected by {word.by})")
+        by = masked(word.by)
+        root = (f"{told} (per {by}; the report named {word.cause_service})" if told
+                else f"{root} (rejected by {by})")
     return similar.model_copy(update={
         "opened_at": state.opened_at, "root_cause": root, "cause_kind": top.kind if top else "",
         "cause_feedback": word.verdict if word is not None else "", "actions": actions,

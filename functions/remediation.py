@@ -12,9 +12,10 @@
   per-hour limit across every incident), runs the action through its runner (dry run by default: it records
   the plan only) and records the outcome. An action whose outcome is not known within the executor's wait (a
   Cloud Run operation still running) is recorded as `remediation.pending` with the operation's name, and
-  `settle_pending` (the sweep) reads the operation later and records the outcome. The claim is a lease: a
-  delivery that finds it taken by a run that cannot still be alive (older than `claim_lease_s`, longer than the
-  executor function's timeout) takes it over, so a killed run never leaves its action unrun and unrecorded.
+  `settle_pending` (the sweep) reads the operation later and records the outcome. The claim records when the run
+  started: a delivery that finds it taken by a run with no outcome is retried later while that run may still be
+  alive, and once it cannot be (past `outcome_deadline_s`, longer than the executor function's timeout) the
+  outcome is recorded as unknown (the action may have run: it is never run a second time).
 - `verify_recovery` records whether the alerting SLI came back after the action (the sweep calls functions/recovery.py
   when an action's check window has passed).
 """
@@ -25,12 +26,12 @@ import hashlib
 import hmac
 import logging
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from agents.remediation.policy import Decision, Policy
+from functions.action_outcome import HAND_OFF_TIMEOUT_S, OUTCOME_DEADLINE_S, RunClaim, unknown_outcome, within
 from shared import approvals
 from shared import events as ev
 from shared.action_ledger import ActionLedger
@@ -108,8 +109,9 @@ class Remediation:
     hand_off: Callable[[str, str], None] | None = None  # to the executor (actions topic); None: run inline
     unavailable: Mapping[str, str] = field(default_factory=dict)  # allowed actions nothing configured can run: why
     read_operation: Callable[[str], OperationState] | None = None  # a pending action's operation (the runner's)
-    claim_lease_s: float = 420.0  # an execution claim older than this has no live holder (> the function timeout)
     pending_limit_s: float = 3600.0  # an operation still running this long after it started is recorded as failed
+    hand_off_timeout_s: float = HAND_OFF_TIMEOUT_S  # a hand-off not done by then is left to the sweep
+    outcome_deadline_s: float = OUTCOME_DEADLINE_S  # a claimed run with no outcome by then was stopped mid-call
 
     def __post_init__(self) -> None:
         self.log = IncidentLog(self.store, clock=lambda: self.clock())
@@ -123,13 +125,15 @@ class Remediation:
         return approvals.issue(self.key, incident_id, proposal_id, state.proposals[proposal_id].action,
                                self.link_ttl_s, self.clock())
 
-    def policy_decision(self, proposal: Proposal) -> Decision:
-        """The policy's verdict now, the rate limit counted from the store's ledger (every incident)."""
+    def policy_decision(self, proposal: Proposal, now: float | None = None, incident_id: str = "") -> Decision:
+        """The policy's verdict at `now`, the rate limit counted from the store's ledger (every incident; a slot
+        this proposal of `incident_id` already holds is its own, not another action's)."""
         missing = self.unavailable.get(proposal.action)
         if missing is not None:
             return Decision(False, f"{proposal.action} is unavailable in this deployment: {missing}")
-        now = self.clock()
-        recent = self.ledger.recent(self.policy.max_actions_per_hour, now)
+        now = self.clock() if now is None else now
+        recent = [h for h in self.ledger.recent(self.policy.max_actions_per_hour, now)
+                  if (h.incident_id, h.proposal_id) != (incident_id, proposal.proposal_id)]
         return self.policy.check(proposal, [h.at for h in recent], now)
 
     def links(self, state: IncidentState) -> dict[str, str]:
@@ -209,21 +213,29 @@ class Remediation:
 
     def decide(self, token: str, decision: str, approver: str) -> Proposal:
         """Record an approve/deny decision made through a signed link. Raises TokenError / RemediationError."""
-        claims = approvals.verify(self.key, token, self.clock())
+        now = self.clock()
+        claims = approvals.verify(self.key, token, now)
         with self.log.incident(claims.incident_id) as incident:
-            return self._decide(incident, claims, decision, approver)
+            return self._decide(incident, claims, decision, approver, now)
 
     def decide_and_deliver(self, token: str, decision: str, approver: str) -> str:
         """The approval click: record the decision and, when it approves, hand the action to the executor (inline:
-        run it), in one unit of work. Returns what happened. Raises TokenError / RemediationError."""
-        claims = approvals.verify(self.key, token, self.clock())
+        run it), in one unit of work. Returns what happened. Raises TokenError / RemediationError, and then nothing
+        was recorded: every check is made at one instant before the decision is recorded (run inline, the action's
+        slot of the hourly limit is taken first), and nothing after it is reported as a refusal."""
+        now = self.clock()
+        claims = approvals.verify(self.key, token, now)
         with self.log.incident(claims.incident_id) as incident:
-            proposal = self._decide(incident, claims, decision, approver)
+            proposal = self._decide(incident, claims, decision, approver, now,
+                                    reserve=decision == "approve" and self.hand_off is None)
             if decision != "approve":
                 return "denied: nothing will be done"
             return self._deliver(incident, proposal.proposal_id)
 
-    def _decide(self, incident: IncidentHandle, claims: approvals.Claims, decision: str, approver: str) -> Proposal:
+    def _decide(self, incident: IncidentHandle, claims: approvals.Claims, decision: str, approver: str, now: float,
+                reserve: bool = False) -> Proposal:
+        """`reserve`: the action runs right after, so its slot of the hourly limit is taken before anything is
+        recorded (a crash in between leaves the slot held: the limit errs on the safe side)."""
         if not incident.exists:
             raise approvals.TokenError("mismatched", "the approval link is for an unknown incident")
         state = incident.state
@@ -236,9 +248,14 @@ class Remediation:
         if approver.lower() not in self.approvers:
             raise RemediationError("not_an_approver", f"{approver or 'anonymous'} is not on the approvers list")
         if decision == "approve":
-            allowed = self.policy_decision(proposal)
+            if state.status != "open":
+                raise RemediationError("not_open", f"the incident is {state.status}; nothing is executed")
+            allowed = self.policy_decision(proposal, now, state.incident_id)
             if not allowed.allowed:
                 raise RemediationError("denied_by_policy", allowed.reason)
+            if reserve and not self.ledger.acquire(self.policy.max_actions_per_hour, state.incident_id,
+                                                   proposal.proposal_id, now):
+                raise RemediationError("denied_by_policy", self._rate_limited())
         record = ApprovalDecided(proposal_id=proposal.proposal_id, decision=decision, approver=approver,
                                  token_id=claims.token_id)
         if self.store.claim(f"token:{claims.token_id}", approver) != approver or \
@@ -256,15 +273,19 @@ class Remediation:
     def _deliver(self, incident: IncidentHandle, proposal_id: str) -> str:
         """A hand-off that fails leaves the decision standing and is retried by `redrive_hand_offs` (the sweep)."""
         if self.hand_off is None:
-            return self._execute(incident, proposal_id)
+            try:
+                return self._execute(incident, proposal_id)
+            except RemediationError as exc:  # the decision is recorded, and so is what became of the action
+                return f"approved and recorded; the action did not run: {exc}"
         if not self._hand_over(incident, proposal_id):
             return "approved and recorded; handing it to the executor failed, and it is retried automatically"
         return "approved: handed to the executor; the outcome appears on the incident's timeline"
 
     def _hand_over(self, incident: IncidentHandle, proposal_id: str) -> bool:
-        assert self.hand_off is not None
+        hand_off = self.hand_off
+        assert hand_off is not None
         try:
-            self.hand_off(incident.incident_id, proposal_id)
+            within(self.hand_off_timeout_s, lambda: hand_off(incident.incident_id, proposal_id))
         except Exception as exc:  # the decision is recorded; the sweep hands it over again
             log.warning("hand-off to the executor failed: %s: %s", type(exc).__name__, exc,
                         extra={"json_fields": {"incident_id": incident.incident_id, "proposal_id": proposal_id}})
@@ -298,6 +319,24 @@ class Remediation:
                     done.append(proposal_id)
         return done
 
+    def settle_stopped_runs(self, summaries: list[dict[str, Any]] | None = None) -> list[str]:
+        """Record "outcome unknown" for every handed-off action whose run was claimed and stopped during the runner
+        call, once no delivery can still be running it (its redeliveries may have run out). Returns
+        `<incident>/<proposal>` of each. `summaries`: the open incidents' summaries when the caller has them."""
+        settled = []
+        now = self.clock()
+        for summary in self.log.summaries(status="open") if summaries is None else summaries:
+            if not summary.get("awaiting_outcome"):
+                continue
+            with self.log.incident(str(summary["incident_id"])) as incident:
+                for proposal_id in incident.state.awaiting_outcome if incident.exists else []:
+                    held = self.store.lookup(f"exec:{incident.incident_id}:{proposal_id}")
+                    if held is None or now - RunClaim.parse(held).started_at < self.outcome_deadline_s:
+                        continue  # not started yet (its delivery is on the way), or possibly still running
+                    self._claimed_elsewhere(incident, proposal_id, RunClaim.parse(held), now)
+                    settled.append(f"{incident.incident_id}/{proposal_id}")
+        return settled
+
     def execute(self, incident_id: str, proposal_id: str) -> str:
         with self.log.incident(incident_id) as incident:
             if not incident.exists:
@@ -314,18 +353,20 @@ class Remediation:
             return state.executions[proposal_id].outcome
         if proposal_id in state.pending_outcomes:  # started by an earlier delivery: read how it ended
             return self._settle(incident, state.pending_outcomes[proposal_id])
+        now = self.clock()
         if state.status != "open":
-            raise RemediationError("not_open", f"the incident is {state.status}; nothing is executed")
-        allowed = self.policy_decision(proposal)
+            raise self._refused(incident, proposal_id, now, "not_open",
+                                f"the incident is {state.status}; nothing is executed")
+        allowed = self.policy_decision(proposal, now, state.incident_id)
         if not allowed.allowed:
-            raise RemediationError("denied_by_policy", allowed.reason)
-        claim, run_id = f"exec:{state.incident_id}:{proposal_id}", f"{uuid.uuid4().hex} {self.clock()!r}"
-        if not self._take(claim, run_id):
-            raise RemediationError("in_progress", "another delivery is running this action now: it runs once")
-        if not self.ledger.acquire(self.policy.max_actions_per_hour, state.incident_id, proposal_id, self.clock()):
-            self.store.release(claim, run_id)  # not run: a later approval may try again
-            raise RemediationError("denied_by_policy", f"rate limit: {self.policy.max_actions_per_hour} actions "
-                                                       "ran in the last hour (max reached)")
+            raise self._refused(incident, proposal_id, now, "denied_by_policy", allowed.reason)
+        claim, run = f"exec:{state.incident_id}:{proposal_id}", RunClaim.new(now)
+        held = self.store.claim(claim, run.value())
+        if held != run.value():
+            return self._claimed_elsewhere(incident, proposal_id, RunClaim.parse(held), now)
+        if not self.ledger.acquire(self.policy.max_actions_per_hour, state.incident_id, proposal_id, now):
+            self.store.release(claim, run.value())
+            raise self._refused(incident, proposal_id, now, "denied_by_policy", self._rate_limited())
         try:
             outcome = self.runner.run(proposal)
         except OutcomePending as pending:  # the claim stays: the sweep records the outcome
@@ -344,22 +385,6 @@ class Remediation:
         incident.record(ev.REMEDIATION_EXECUTED, (proposal_id,), "execute", RemediationExecuted(
             proposal_id=proposal_id, outcome=outcome, verification="pending: the alerting SLI is checked after the "
             "action", approved_by=approver, at=self.clock(), dry_run=self.dry_run))
-
-    def _take(self, claim: str, run_id: str) -> bool:
-        """Take the execution claim, or take it over from a holder that cannot still be running (its lease is
-        past: the function that took it has timed out)."""
-        holder = self.store.claim(claim, run_id, expires_in_s=self.claim_lease_s)
-        if holder == run_id:
-            return True
-        taken_at = holder.rpartition(" ")[2]
-        try:
-            stale = self.clock() - float(taken_at) > self.claim_lease_s
-        except ValueError:  # a claim without its time: taken before claims were leases; it has no live holder
-            stale = True
-        if not stale or not self.store.release(claim, holder):
-            return False
-        log.warning("execution claim %s taken over from a run that did not finish", claim)
-        return self.store.claim(claim, run_id, expires_in_s=self.claim_lease_s) == run_id
 
     def settle_pending(self, summaries: list[dict[str, Any]]) -> list[str]:
         """For every action whose outcome is pending: hand it to the executor again (it reads the operation and
@@ -402,6 +427,26 @@ class Remediation:
         outcome = f"{pending.started}; failed: {why}"[:500]
         incident.record(ev.REMEDIATION_FAILED, (pending.proposal_id,), "execute", RemediationFailed(
             proposal_id=pending.proposal_id, outcome=outcome, at=self.clock()))
+        return outcome
+
+    def _rate_limited(self) -> str:
+        return f"rate limit: {self.policy.max_actions_per_hour} actions ran in the last hour (max reached)"
+
+    def _refused(self, incident: IncidentHandle, proposal_id: str, now: float, reason: str,
+                 text: str) -> RemediationError:
+        """An approved action the executor will not run: recorded as its outcome (never only a log line)."""
+        incident.record(ev.REMEDIATION_FAILED, (proposal_id,), "execute", RemediationFailed(
+            proposal_id=proposal_id, outcome=f"not run: {text}"[:500], at=now))
+        return RemediationError(reason, text)
+
+    def _claimed_elsewhere(self, incident: IncidentHandle, proposal_id: str, other: RunClaim, now: float) -> str:
+        """Another delivery claimed the run and recorded no outcome: still under way (raises already_claimed: the
+        delivery is retried later), or stopped during the runner call (its outcome is recorded as unknown)."""
+        if now - other.started_at < self.outcome_deadline_s:
+            raise RemediationError("already_claimed", "another delivery has claimed this action: it runs once")
+        outcome = unknown_outcome(other)
+        incident.record(ev.REMEDIATION_FAILED, (proposal_id,), "execute", RemediationFailed(
+            proposal_id=proposal_id, outcome=outcome, at=now))
         return outcome
 
     def verify_recovery(self, source: TelemetrySource, incident_id: str, proposal_id: str,

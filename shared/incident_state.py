@@ -81,6 +81,11 @@ class IncidentState:
         return [p for pid, p in sorted(self.pending_outcomes.items()) if pid not in self.executions]
 
     @property
+    def awaiting_outcome(self) -> list[str]:
+        """Proposals handed to the executor with no outcome recorded yet."""
+        return sorted(p for p in self.handed_off if p not in self.executions)
+
+    @property
     def awaiting_recovery_check(self) -> dict[str, float]:
         """Executed proposals whose recovery is not checked yet -> when they ran."""
         return {pid: e.at for pid, e in sorted(self.executions.items())
@@ -142,6 +147,7 @@ class IncidentState:
             "pending_approvals": sum(1 for p in self.proposals if p not in self.decisions),
             "report_steps_done": sorted(self.report_round.steps_done) if self.report_round else [],
             "awaiting_hand_off": len(self.awaiting_hand_off),
+            "awaiting_outcome": len(self.awaiting_outcome),
             "recovery_check_due": min(self.awaiting_recovery_check.values(), default=None),  # the first action's time
             "recovery_unnotified": sorted(p for p in self.verified if f"recovery:{p}" not in self.notified),
             "recovery_reopen_due": len(self.reopen_due),

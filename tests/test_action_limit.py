@@ -103,4 +103,4 @@ def test_two_concurrent_deliveries_of_one_approved_action_run_it_once(tmp_path) 
     for t in threads:
         t.join()
     assert runner.calls == 1
-    assert sorted(results) == ["in_progress", "ran restart on svc-1"]
+    assert sorted(results) == ["already_claimed", "ran restart on svc-1"]

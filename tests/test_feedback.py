@@ -154,7 +154,7 @@ def test_feedback_reaches_the_next_similar_incident(tmp_path: Path) -> None:
     nxt = generate("bad_deploy", tmp_path / "next", seed=1)
     listed = triage(nxt.alert_path.read_bytes(), BundleSource(nxt.bundle_dir), store=store).report.similar
     assert listed[0].incident_id == past.incident_id and listed[0].cause_feedback == "confirmed"
-    assert f"confirmed by {ALICE}" in listed[0].root_cause
+    assert "confirmed by a***@example.com" in listed[0].root_cause  # who, masked
 
 
 def test_feedback_becomes_labelled_cases_for_the_calibration_bench(incident: tuple[SqliteEventStore, str]) -> None:

@@ -44,10 +44,14 @@ def setup(store: SqliteEventStore, clock: Clock, hand_off: Any = None) -> tuple[
 
 
 class Pipe:
-    """What sweep_all reads of the pipeline: the incident log and the clock (no rounds to sweep here)."""
+    """What sweep_all reads of the pipeline: the incident log and the clock (no rounds to sweep here; recovery
+    checks off)."""
 
     def __init__(self, r: Remediation, clock: Clock):
+        from functions.recovery import CheckSettings
+
         self.log, self.clock, self.round_deadline_s = r.log, clock, 600.0
+        self.recovery, self.notifier = CheckSettings(0.0, 3), None
 
 
 def test_a_slow_restart_is_pending_then_the_sweep_records_its_outcome() -> None:
@@ -106,21 +110,21 @@ def test_an_operation_still_running_past_the_limit_is_recorded_as_failed() -> No
     assert state is not None and "still running" in state.executions[proposal_id].outcome
 
 
-def test_a_claim_left_by_a_killed_run_is_retried_then_taken_over_after_its_lease() -> None:
+def test_a_claim_left_by_a_killed_run_is_retried_then_its_outcome_recorded_as_unknown_never_run_again() -> None:
     store, clock = SqliteEventStore(":memory:"), Clock()
     r, services = setup(store, clock)
     incident_id, proposal_id = open_incident_with_proposal(store, 1)
     approve(r, incident_id, proposal_id)
-    store.claim(f"exec:{incident_id}:{proposal_id}", f"deadbeef {clock.now!r}")  # a run killed mid-action
+    store.claim(f"exec:{incident_id}:{proposal_id}", f"deadbeef|{clock.now!r}")  # a run killed mid-action
     message = Message(data=json.dumps({"incident_id": incident_id, "proposal_id": proposal_id}).encode())
-    with pytest.raises(RemediationError, match="running this action now"):  # redelivered by Pub/Sub later
+    with pytest.raises(RemediationError, match="claimed this action"):  # redelivered by Pub/Sub later
         on_action(r, message)
     assert services.updated == []
-    clock.now += r.claim_lease_s + 1
-    assert on_action(r, message).startswith("outcome pending")
-    assert len(services.updated) == 1
+    clock.now += r.outcome_deadline_s + 1
+    assert on_action(r, message).startswith("outcome unknown")  # it may have run: it is not run a second time
+    assert services.updated == []
     state = r.log.read(incident_id)
-    assert state is not None and state.summary()["outcome_pending"] == 1  # for the sweep to settle
+    assert state is not None and state.executions[proposal_id].status == "failed"
 
 
 def test_the_wait_is_a_setting_well_inside_the_function_timeout() -> None:

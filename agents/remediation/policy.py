@@ -6,7 +6,6 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from agents.remediation.catalog import action_title
 from shared.models import Proposal
 
 
@@ -38,6 +37,8 @@ class Policy:
         return {a for actions in self.allow.values() for a in actions}
 
     def check(self, proposal: Proposal, executed_at: list[float], now: float) -> Decision:
+        from agents.remediation.catalog import action_title  # the catalog's analysis: not in the executor's cold start
+
         allowed = set(self.allow.get(proposal.service, [])) | set(self.allow.get("*", []))
         if proposal.action not in allowed:
             return Decision(False, f"policy does not allow \"{action_title(proposal.action)}\" on {proposal.service} "

@@ -2,10 +2,10 @@
 
 The remediation re-checks everything before it runs anything (approved, policy, incident still open, not yet run)
 and claims the execution, so a duplicate delivery never runs it twice. A refusal is recorded where it applies and
-acknowledged: it is never retried forever. A delivery that meets another live run of the same action fails, so
-Pub/Sub delivers it again later: by then that run has recorded its outcome (or pending outcome), or its lease is past
-and this delivery takes the action over. The workflow is built once per instance (functions/main.py), not per
-message.
+acknowledged: it is never retried forever. A delivery that finds the run claimed by another one with no outcome yet
+raises, so the bus delivers it again later: by then the outcome (or a pending outcome) is recorded, or the run is
+known to have stopped and its outcome is recorded as unknown. The workflow is built once per instance
+(functions/main.py), not per message.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def on_action(remediation: Remediation, message: Message) -> str:
     try:
         return remediation.execute(str(action["incident_id"]), str(action["proposal_id"]))
     except RemediationError as exc:  # refused or failed: recorded where it applies; never retried forever
-        if exc.reason == "in_progress":
-            raise  # redelivered later, when the other run has finished or its lease is past
+        if exc.reason == "already_claimed":
+            raise
         log.warning("execute refused: %s", exc, extra={"json_fields": {"reason": exc.reason}})
         return ""

@@ -19,6 +19,7 @@ from shared.events import (
     RoundWindow,
     stable_id,
 )
+from shared.incident_gate import membership
 from shared.incident_log import IncidentHandle
 from shared.incidents import release_open, reroute_after_resolution, route_alert
 from shared.models import Alert
@@ -42,12 +43,12 @@ def on_alert(p: Pipeline, message: Message) -> str | None:
         reject(p, message, exc.reason, str(exc))
         return None
     incident_id = route_alert(p.store, alert)  # routed on the alert as sent; recorded with secrets masked
-    with p.log.incident(incident_id) as incident:
-        if not resolved_meanwhile(incident, alert):
+    with membership(p.store, incident_id), p.log.incident(incident_id) as incident:  # the check and the close: one
+        if not resolved_meanwhile(incident, alert):                                 # unit (shared/incident_gate.py)
             record_alert(p, incident, alert)
             return incident_id
     incident_id = reroute_after_resolution(p.store, alert, incident_id)
-    with p.log.incident(incident_id) as incident:
+    with membership(p.store, incident_id), p.log.incident(incident_id) as incident:
         record_alert(p, incident, alert)
     return incident_id
 

@@ -13,6 +13,7 @@ from shared import topics
 from shared.cost_ledger import MeteredTelemetry, spent_before
 from shared.events import CostRecorded, FindingRecorded, SpecialistCompleted, SpecialistFailed, stable_id
 from shared.incident_log import IncidentHandle
+from shared.incident_state import IncidentState
 from shared.models import FindingsReady, Task
 from shared.ports import Message
 
@@ -47,6 +48,7 @@ def run(p: Pipeline, incident: IncidentHandle, task: Task) -> None:
     try:  # every read goes through the meter: counted, and refused once the investigation's budget is spent or
         # the run's shared read deadline has passed (the specialist then reports what it read, with a note)
         metered = p.telemetry(state, spent_before(state, task.round, task.specialist))
+        share_budget(p, metered, state, task.round)
         with read_deadline(p.read_deadline_s):
             result = p.analysis(task.specialist)(metered, ctx)
     except Exception as exc:  # recorded as an event; the synthesizer reports the gap
@@ -67,6 +69,17 @@ def run(p: Pipeline, incident: IncidentHandle, task: Task) -> None:
     incident.record(ev.SPECIALIST_COMPLETED, (task.round, task.specialist), actor, SpecialistCompleted(
         round=task.round, specialist=task.specialist, finding_ids=ids, notes=result.notes,
         seconds=round(time.perf_counter() - began, 3)))
+
+
+def share_budget(p: Pipeline, metered: MeteredTelemetry, state: IncidentState, number: int) -> None:
+    """Draw the run's reads from the investigation's one budget in the store (shared/budget_pool.py), which every
+    specialist run of it shares, concurrent ones included."""
+    from shared.budget_pool import BudgetPool
+    from shared.telemetry.metered import MeteredSource
+
+    if isinstance(metered, MeteredSource):
+        first = state.investigation(number)[0].number
+        metered.pool = BudgetPool(p.store, f"{state.incident_id}:{first}", metered.budget)
 
 
 def record_cost(incident: IncidentHandle, task: Task, metered: MeteredTelemetry) -> None:

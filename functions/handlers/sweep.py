@@ -94,6 +94,7 @@ def sweep_all(p: Pipeline, remediation: Remediation | None) -> dict[str, list[st
     swept = sweep(p, summaries=open_incidents + resolved)
     handed = remediation.redrive_hand_offs(open_incidents) if remediation is not None else []
     settled = remediation.settle_pending(open_incidents + resolved) if remediation is not None else []
+    unknown = remediation.settle_stopped_runs(open_incidents) if remediation is not None else []
     verified = check_recoveries(p, open_incidents + resolved)
-    return {"partial_reports": swept, "handed_off": handed, "outcomes_recorded": settled,
+    return {"partial_reports": swept, "handed_off": handed, "outcomes_recorded": settled, "outcome_unknown": unknown,
             "recovery_checked": verified}

@@ -123,7 +123,8 @@ def recall(p: Pipeline, ranked: Report, state: IncidentState) -> list[SimilarInc
 
     alert = state.first_alert
     try:
-        return recall_similar(p.store, ranked, state.findings, alert.metric_type if alert else "")
+        return recall_similar(p.store, ranked, state.findings, alert.metric_type if alert else "",
+                              project_id=alert.project_id if alert else "")
     except Exception as exc:
         log.warning("similar-incident lookup failed: %s: %s", type(exc).__name__, exc)
         return []

@@ -42,7 +42,7 @@ def create_app(store: EventStore, remediation: Remediation | None = None, local_
     the Host values served (default: loopback names on any port; `local_hosts(...)` for `autosre serve`).
     `refresh_s`: how often the incident list reloads itself (0: never). `notifier`, `base_url`: where an
     acknowledgement ("I'm on it") is told, with a link to the report."""
-    app = Flask("autosre-web")
+    app = Flask("autosre-web", static_folder=None)  # no folder of the working directory is served
     who = identity or fixed_identity(local_identity)
     incidents = IncidentLog(store)
     # the form's CSRF key: the approval key (the same on every instance), else one of this process's own

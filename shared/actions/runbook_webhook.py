@@ -1,14 +1,17 @@
 """The runbook webhook runner: POSTs the approved proposal and its incident to the team's runbook endpoint.
 
-A non-2xx answer (after the notifier's retries on 5xx and 429) raises, so the execution is recorded as failed."""
+A non-2xx answer raises, so the execution is recorded as failed: a redirect is not followed (it fails, naming
+its Location), and an address that is not http(s) is refused (shared/outbound.py)."""
 
 from __future__ import annotations
 
 import json
+import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
 from shared.models import Proposal
+from shared.outbound import describe, post
 
 
 @dataclass
@@ -23,5 +26,8 @@ class RunbookWebhookRunner:
                            "preview": proposal.preview}).encode()
         request = urllib.request.Request(self.url, data=body, method="POST",
                                          headers={"Content-Type": "application/json; charset=UTF-8"})
-        with urllib.request.urlopen(request, timeout=self.timeout_s) as response:  # raises on 4xx/5xx
-            return f"runbook webhook answered HTTP {response.status} for {proposal.service}"
+        try:
+            with post(request, self.timeout_s) as response:  # raises on 3xx, 4xx, 5xx
+                return f"runbook webhook answered HTTP {response.status} for {proposal.service}"
+        except urllib.error.HTTPError as exc:
+            raise RuntimeError(f"runbook webhook answered {describe(exc)}") from exc

@@ -1,5 +1,6 @@
-"""Notifications to a Google Chat or Slack incoming webhook: retried with backoff, a failure (a malformed address
-included) is returned (and recorded by the caller), never raised into the pipeline.
+"""Notifications to a Google Chat or Slack incoming webhook: retried with backoff, a failure (a malformed address,
+one that is not http(s), or a redirect, which is never followed) is returned (and recorded by the caller), never
+raised into the pipeline.
 
 The text carries telemetry (a log line can say anything), so the notifier escapes its channel's markup: in Slack
 and in Google Chat text messages `<...>` makes mentions (`<!channel>`, `<users/all>`) and links
@@ -17,6 +18,8 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+from shared.outbound import UnsupportedScheme, describe, post
 
 
 def escape_markup(text: str) -> str:
@@ -56,13 +59,13 @@ class WebhookNotifier:
             try:
                 request = urllib.request.Request(self.url, data=body, method="POST",
                                                  headers={"Content-Type": "application/json; charset=UTF-8"})
-                with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+                with post(request, self.timeout_s) as response:
                     return True, f"HTTP {response.status} after {attempt} attempt(s)"
             except urllib.error.HTTPError as exc:
-                detail = f"HTTP {exc.code}"
+                detail = describe(exc)
                 if exc.code < 500 and exc.code != 429:
                     return False, f"{detail}: not retried"
-            except (ValueError, http.client.InvalidURL) as exc:  # a malformed address: no attempt can reach it
+            except (UnsupportedScheme, ValueError, http.client.InvalidURL) as exc:  # no attempt can reach it
                 return False, f"{type(exc).__name__}: {exc}: not retried"
             except (urllib.error.URLError, TimeoutError, OSError, http.client.HTTPException) as exc:
                 detail = f"{type(exc).__name__}: {exc}"  # unreachable, timed out, or an answer that is not HTTP

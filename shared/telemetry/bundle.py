@@ -17,6 +17,7 @@ from typing import IO, Any, Generic, TypeVar
 
 from shared.gc_pause import collector_paused
 from shared.ports import LogPatternCounter
+from shared.read_limit import records_allowed
 from shared.telemetry.bounds import MAX_RECORDS, trace_cut
 from shared.telemetry.bundle_codec import (  # re-exported: the bundle's format is imported from here
     BundleError,
@@ -258,7 +259,7 @@ class BundleSource:
         self._changes: _Timeline[ChangeEvent] | None = None
         self._graph: ReadResult[Dependency] | None = None
         self._outside: tuple[list[ProviderIncident], list[Placement]] | None = None
-        self._cache: dict[tuple[str, Window, tuple[str, ...] | None], ReadResult[Any]] = {}
+        self._cache: dict[tuple[str, Window, tuple[str, ...] | None, int], ReadResult[Any]] = {}
         self.bytes_read = 0  # bytes of the bundle's files read so far (indexing reads a file once)
 
     def describe(self) -> dict[str, str]:
@@ -303,13 +304,14 @@ class BundleSource:
 
     def _indexed(self, name: str, what: str, window: Window, services: list[str] | None,
                  index: Index[T] | None) -> ReadResult[T]:
-        key = (name, window, None if services is None else tuple(services))
+        bound = records_allowed(self.max_records)  # or what is left of the investigation's budget
+        key = (name, window, None if services is None else tuple(services), bound)
         cached = self._cache.get(key)
         if cached is None:
             items: list[T] = []
             read = ReadResult(items)
             if index is not None:
-                lines, total, whole = index.select(window, services, self.max_records)
+                lines, total, whole = index.select(window, services, bound)
                 before = index.bytes_read
                 with collector_paused():
                     items = list(index.records(lines))
@@ -318,7 +320,7 @@ class BundleSource:
                 read = ReadResult(items)
                 if len(lines) < total:
                     read = ReadResult(items, sampled=True,
-                                      note=trace_cut(what, len(lines), total, whole, self.max_records))
+                                      note=trace_cut(what, len(lines), total, whole, bound))
             while len(self._cache) >= READ_CACHE:
                 del self._cache[next(iter(self._cache))]
             self._cache[key] = cached = read

@@ -31,6 +31,7 @@ from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
 from shared.read_deadline import time_left
+from shared.read_limit import records_allowed
 from shared.telemetry.bounds import MAX_PAGES, MAX_RECORDS, sampled_by_trace
 from shared.telemetry.bundle import decode_log, to_rfc3339
 from shared.telemetry_records import LogRecord, ReadCost, ReadResult, Window
@@ -210,8 +211,9 @@ class CloudLoggingLogReader:
         reader's), pages and time, said so."""
         limit = self.max_entries if max_entries is None else max_entries
         when: Callable[[T], float] = time_of or (lambda item: float(getattr(item, "timestamp", 0.0)))
+        max_entries = records_allowed(limit)  # or what is left of the investigation's budget
         body: dict[str, Any] = {"resourceNames": [f"projects/{self.project}"], "filter": filter_,
-                                "orderBy": "timestamp desc", "pageSize": min(self.page_size, limit)}
+                                "orderBy": "timestamp desc", "pageSize": max(1, min(self.page_size, max_entries))}
         budget = time_left(self.timeout_s)  # its own budget, or what is left of the run's shared deadline
         deadline = self.quota.clock() + budget
         items: list[T] = []
@@ -238,19 +240,19 @@ class CloudLoggingLogReader:
                 late = self.quota.clock() >= deadline
                 return stopped(out_of_time if late else f"page {page} failed: {type(exc).__name__}", page - 1)
             entries = reply.get("entries") or []
-            room = limit - len(items)
+            room = max_entries - len(items)
             decoded = [decode(e) for e in entries]
             items.extend(decoded[:room])
             token = reply.get("nextPageToken") or ""
-            if len(entries) > room or (token and len(items) >= limit):
-                return self._cut(items, decoded[room:], bool(token), what, when, page, limit)
+            if len(entries) > room or (token and len(items) >= max_entries):
+                return self._cut(items, decoded[room:], bool(token), what, when, page, max_entries)
             if not token:
                 return ReadResult(items, cost=ReadCost(api_calls=page))
             body["pageToken"] = token
         return stopped(f"limit: {self.max_pages} pages of {self.page_size}", self.max_pages)
 
     def _cut(self, items: list[T], past: list[T], more: bool, what: str, when: Callable[[T], float],
-             pages: int, limit: int) -> ReadResult[T]:
+             pages: int, max_entries: int) -> ReadResult[T]:
         """A read cut by `max_entries`: `items` read newest first, `past` the entries of the last page beyond the
         bound, `more` whether a next page was named. The lines of a trace that has lines in `past` are left out too
         (whole traces kept, as the bundle keeps them); records without a trace are kept by their time alone."""
@@ -262,4 +264,4 @@ class CloudLoggingLogReader:
                 f"{what}: {len(kept)} of {seen if not more else f'at least {seen}'} kept")
         reached = f"; read back to {to_rfc3339(min(map(when, kept)))}" if kept else ""
         return ReadResult(kept, True, f"{head}, newest first{reached}; earlier entries of the window are unread "
-                                      f"(limit: {limit} entries per read)", ReadCost(api_calls=pages))
+                                      f"(limit: {max_entries} entries per read)", ReadCost(api_calls=pages))

@@ -7,6 +7,11 @@ it returned and, where the adapter can tell (`ReadResult.cost`, a log counter's 
 sent, the bytes a query billed and the time series a billed read returned. A refused read is an empty ReadResult,
 sampled, whose note names the cap, so the specialist stops and says so; a refused pre-aggregation raises
 BudgetReached (the log analyst then reads lines, within their own cap).
+
+With a `pool` (shared/budget_pool.py: the investigation's budget held in the store) the caps are counted across
+every specialist run of the investigation, concurrent ones included: a read first takes one API call and, for log
+reads under a log-entry cap, the entries it may return (at most what is left: the adapter is asked for no more,
+shared/read_limit.py), then records what it really cost and hands back what it did not use.
 """
 
 from __future__ import annotations
@@ -15,10 +20,13 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
+from shared.budget_pool import BudgetPool
 from shared.cost_ledger import Budget, BudgetReached
 from shared.models import ReadCounts
 from shared.ports import LogPatternCounter, SloReader, TelemetrySource
 from shared.read_deadline import deadline_passed
+from shared.read_limit import record_limit
+from shared.telemetry.bounds import MAX_RECORDS
 
 if TYPE_CHECKING:  # the records are imported where a read happens
     from shared.telemetry_records import (
@@ -35,16 +43,19 @@ if TYPE_CHECKING:  # the records are imported where a read happens
     )
 
 T = TypeVar("T")
+POOLED = ("api_calls", "log_entries", "bytes_billed")  # the counters a budget caps
 
 
 class MeteredSource:
     """A TelemetrySource that delegates to `inner`, counts every read into `counts` and refuses reads once
     `spent` + `counts` reach a cap of `budget`. Thread-safe (a specialist may read from several threads)."""
 
-    def __init__(self, inner: TelemetrySource, budget: Budget | None = None, spent: ReadCounts | None = None):
+    def __init__(self, inner: TelemetrySource, budget: Budget | None = None, spent: ReadCounts | None = None,
+                 pool: BudgetPool | None = None):
         self.inner = inner
         self.budget = budget or Budget()
         self.spent = spent or ReadCounts()
+        self.pool = pool
         self._counts = ReadCounts()
         self._lock = threading.Lock()
         counter = inner.log_counter  # the port's optional capability, metered when the source has it
@@ -60,14 +71,19 @@ class MeteredSource:
     def refusal(self, kind: str) -> str:
         """The cap reached that stops a read of `kind`, when one is (then the read is refused and counted as
         such), else ""."""
+        pool = self.pool
+        shared = None if pool is None else ReadCounts(**{c: pool.used(c) for c in POOLED})
         with self._lock:
-            cap = self.budget.reached(self.spent.plus(self._counts), kind)
+            cap = self.budget.reached(shared if shared is not None else self.spent.plus(self._counts), kind)
             if cap:
                 self._counts.refused += 1
                 self._counts.cap = self._counts.cap or cap
             return cap
 
-    def add(self, field: str, items: int, cost: ReadCost) -> None:
+    def add(self, field: str, items: int, cost: ReadCost, took_calls: int = 0) -> None:
+        if self.pool is not None:
+            self.pool.add("api_calls", cost.api_calls - took_calls)
+            self.pool.add("bytes_billed", cost.bytes_billed)
         with self._lock:
             c = self._counts
             c.reads += 1
@@ -91,8 +107,44 @@ class MeteredSource:
 
             return ReadResult([], sampled=True, note=f"{what}: not read, the investigation's read budget is spent "
                                                        f"({cap})")
-        result = read(window, services)
-        self.add(field, len(result.items), result.cost)
+        if self.pool is None:
+            result = read(window, services)
+            self.add(field, len(result.items), result.cost)
+            return result
+        return self._pooled(what, field, read, window, services, self.pool)
+
+    def _pooled(self, what: str, field: str, read: Callable[[Window, list[str] | None], ReadResult[T]],
+                window: Window, services: list[str] | None, pool: BudgetPool) -> ReadResult[T]:
+        """A read within the investigation's shared budget: take, read at most what was taken, settle."""
+        calls = pool.take("api_calls", 1)
+        entries = pool.take("log_entries", MAX_RECORDS) if field == "log_entries" and pool.cap(field) else None
+        if calls == 0 or entries == 0:
+            pool.add("api_calls", -calls)
+            pool.add("log_entries", -(entries or 0))
+            cap = self.refusal(field) or self.budget.reached(
+                ReadCounts(api_calls=self.budget.api_calls, log_entries=self.budget.log_entries), field)
+            from shared.telemetry_records import ReadResult
+
+            return ReadResult([], sampled=True, note=f"{what}: not read, the investigation's read budget is spent "
+                                                       f"({cap})")
+        try:
+            with record_limit(entries):
+                result = read(window, services)
+        except BaseException:
+            pool.add("api_calls", -calls)
+            pool.add("log_entries", -(entries or 0))
+            raise
+        if entries is not None:
+            pool.add("log_entries", len(result.items) - entries)
+            if len(result.items) >= entries and pool.used("log_entries") >= pool.cap("log_entries"):
+                from shared.telemetry_records import ReadResult
+
+                cap = self.budget.reached(ReadCounts(log_entries=pool.cap("log_entries")), field)
+                with self._lock:
+                    self._counts.cap = self._counts.cap or cap
+                note = f"{what}: {len(result.items)} entries, bounded by the investigation's read budget ({cap})"
+                result = ReadResult(result.items, True, "; ".join(n for n in (result.note, note) if n), result.cost)
+        self.add(field, len(result.items), result.cost, took_calls=calls)
         return result
 
     def logs(self, window: Window, services: list[str] | None = None) -> ReadResult[LogRecord]:
