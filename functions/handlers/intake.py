@@ -75,6 +75,8 @@ def record_alert(p: Pipeline, incident: IncidentHandle, alert: Alert) -> None:
 
 def reject(p: Pipeline, message: Message, reason: str, error: str) -> None:
     """Record a poison message and dead-letter it once; the caller acks it (no retry forever)."""
+    from functions.dlq import REASON_ATTRIBUTE, REPLAY_ATTRIBUTE, is_bookkeeping
+
     digest = hashlib.sha256(message.data).hexdigest()
     record = AlertRejected(
         reason=reason, error=error[:1000], message_id=message.message_id, topic=message.topic,
@@ -83,8 +85,12 @@ def reject(p: Pipeline, message: Message, reason: str, error: str) -> None:
     log.warning("alert rejected: %s", error, extra={"json_fields": {"reason": reason, "sha256": digest}})
     replay = message.attributes.get("autosre_replay", "")  # a replayed message still poison is archived again
     if p.log.record_rejection((digest, replay) if replay else (digest,), "intake", record):
+        # Only the system names a dead letter's origin: a sender's bookkeeping attributes are dropped.
+        sent = {k: v for k, v in message.attributes.items() if not is_bookkeeping(k)}
+        if replay:
+            sent[REPLAY_ATTRIBUTE] = replay
         p.bus.publish(topics.DEAD_LETTER, message.data,
-                      {**message.attributes, "autosre_reason": reason, "autosre_sha256": digest})
+                      {**sent, REASON_ATTRIBUTE: reason, "autosre_sha256": digest})
 
 
 def start_round(p: Pipeline, incident: IncidentHandle, alert: Alert, alert_key: tuple[object, ...]) -> None:
