@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from shared.redaction import redact_alert, redact_text
 from shared.models import Alert
+from shared.redaction import redact_alert, redact_text
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 CORPUS: list[dict[str, Any]] = [json.loads(line) for line in
