@@ -55,3 +55,29 @@ def test_a_specialists_notes_and_failure_are_recorded_masked() -> None:
     assert TOKEN not in recorded and PASSWORD not in recorded
     state = fold(pipeline.store.load(summary["incident_id"]))
     assert state.incident_id and "corrupt line skipped" in recorded
+
+
+def test_a_responders_free_text_is_recorded_masked(tmp_path: object) -> None:
+    """Feedback is typed by people, who paste log lines: the cause they name and their note pass the boundary."""
+    from pathlib import Path
+
+    from demo.generator import generate
+    from functions.feedback import on_action, on_cause
+    from functions.local import triage
+    from shared.incident_state import fold
+    from shared.store.sqlite import SqliteEventStore
+    from shared.telemetry.bundle import BundleSource
+    from tests.test_feedback import ALICE, BOB, remediation
+
+    assert isinstance(tmp_path, Path)
+    scenario = generate("bad_deploy", tmp_path / "demo", seed=3)
+    store = SqliteEventStore(str(tmp_path / "events.db"))
+    incident_id = triage(scenario.alert_path.read_bytes(), BundleSource(scenario.bundle_dir), store=store).incident_id
+    assert on_cause(store, incident_id, BOB, "rejected", "payments-db", f"disk full; DB_PASS={PASSWORD} in env")
+    r = remediation(store)
+    pid = next(p for p, x in fold(store.load(incident_id)).proposals.items() if x.action == "rollback_cloud_run")
+    r.decide_and_deliver(r.link_token(incident_id, pid), "approve", ALICE)
+    assert on_action(store, incident_id, BOB, pid, True, f"helped; used Authorization: Bearer {TOKEN}")
+    recorded = json.dumps([e.data for e in store.load(incident_id)])
+    assert TOKEN not in recorded and PASSWORD not in recorded
+    assert "payments-db" in recorded and "disk full" in recorded
