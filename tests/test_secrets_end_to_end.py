@@ -1,8 +1,9 @@
-"""Black box: every format of the secret corpus planted in a telemetry bundle (as log lines, one entry per line, so
-a PEM body arrives one line per entry; a corrupt line whose timestamp quotes a credential; the alert's summary and
-documentation), triaged by the `autosre` command with a chat webhook and a narrative model configured, and every
-output grepped: the store, the text report, the JSON report, the web page and the API, the postmortem, the chat
-message and the model's prompt. Not one secret may appear in any of them."""
+"""Black box: every format of the secret corpus planted in a telemetry bundle (as log lines; base64 key bodies one
+line per entry; a corrupt line whose timestamp quotes a credential; the alert's summary and documentation),
+triaged by the `autosre` command, and by the deployed pipeline with a chat webhook and a narrative model
+configured, and every output grepped: the store, the text report, the JSON report, the web page and the API (in
+process and from a real `autosre serve`), the postmortem, the chat message and the model's prompt. Not one secret
+may appear in any of them."""
 
 from __future__ import annotations
 
@@ -104,6 +105,7 @@ def outputs(planted: tuple[Path, Path], endpoints: Stub, tmp_path_factory: pytes
     events = json.dumps([e.data for s in store.summaries() for e in store.load(s["incident_id"])],
                         ensure_ascii=False)
     raw = b"".join(p.read_bytes() for p in db.parent.iterdir() if p.name.startswith(db.name))
+    served = _served(db, incident_id, env)
     web = create_app(store).test_client()
     pages = {path: web.get(path).get_data(as_text=True) for path in (
         "/", f"/incidents/{incident_id}", f"/api/incidents/{incident_id}", f"/incidents/{incident_id}/postmortem.md",
@@ -128,8 +130,38 @@ def outputs(planted: tuple[Path, Path], endpoints: Stub, tmp_path_factory: pytes
     assert chat and prompts, "the chat webhook and the narrative model were both called"
     return {"store (events)": events, "store (file bytes)": raw.decode("utf-8", "replace"),
             "text report": as_text.stdout + as_text.stderr, "JSON report": as_json.stdout + as_json.stderr,
-            "web pages": html.unescape("".join(pages.values())), "API": api,
+            "web pages": html.unescape("".join(pages.values())), "API": api, "autosre serve": served,
             "postmortem": postmortem.stdout, "chat": "".join(chat), "LLM prompt": "".join(prompts)}
+
+
+def _served(db: Path, incident_id: str, env: dict[str, str]) -> str:
+    """The pages and API answers of a real `autosre serve` over the store (unescaped HTML and JSON)."""
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "functions.cli", "serve", "--db", str(db), "--port", str(port)],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base, texts = f"http://127.0.0.1:{port}", []
+    try:
+        for _ in range(100):  # up within 20 s
+            try:
+                urllib.request.urlopen(f"{base}/", timeout=2).read()
+                break
+            except OSError:
+                time.sleep(0.2)
+        for path in ("/", f"/incidents/{incident_id}", f"/api/incidents/{incident_id}",
+                     f"/incidents/{incident_id}/postmortem.md", "/api/incidents"):
+            body = urllib.request.urlopen(f"{base}{path}", timeout=30).read().decode()
+            texts.append(json.dumps(json.loads(body), ensure_ascii=False) if path.startswith("/api/")
+                         else html.unescape(body))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return "".join(texts)
 
 
 def test_the_planted_secrets_reached_the_pipeline(outputs: dict[str, str]) -> None:
@@ -137,10 +169,11 @@ def test_the_planted_secrets_reached_the_pipeline(outputs: dict[str, str]) -> No
     assert "payment" in outputs["text report"]
     assert outputs["store (events)"].count("<redacted:") + outputs["store (events)"].count("<TOKEN>") >= 10
     assert "corrupt" in outputs["text report"]
+    assert "payment" in outputs["autosre serve"] and "<redacted:" in outputs["autosre serve"]
 
 
 @pytest.mark.parametrize("where", ["store (events)", "store (file bytes)", "text report", "JSON report", "web pages",
-                                   "API", "postmortem", "chat", "LLM prompt"])
+                                   "API", "autosre serve", "postmortem", "chat", "LLM prompt"])
 def test_no_planted_secret_reaches_any_output(outputs: dict[str, str], where: str) -> None:
     found = [s for s in SECRETS if s in outputs[where]]
     assert not found, f"{len(found)} of {len(SECRETS)} secrets in the {where}: {found[:5]}"
