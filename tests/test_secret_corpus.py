@@ -107,3 +107,16 @@ def test_detect_secrets_is_measured_where_installed() -> None:
     print(f"detect-secrets {lib}/{len(CORPUS)} (benign changed {benign_lib}/{len(BENIGN)}), "
           f"ours {ours}/{len(CORPUS)}, both {both}")
     assert lib < ours == both == len(CORPUS)
+
+
+@pytest.mark.parametrize("text", ["mysql " + "-x " * 8000, "Authorization: " * 3000, "a/b@" * 6000,
+                                  "%22password%22%3A%22" * 1500, "$apr1$" * 4000, "Ab1+" * 8000, "ab:cd@" * 5000,
+                                  "curl " + "-u " * 8000, '\\"password\\": \\"' * 1500, "login x " * 4000,
+                                  'Authorization: "' + '\\"' * 10000])
+def test_hostile_lines_cost_linear_time(text: str) -> None:
+    """The context rules are bounded too: a hostile 20-40k character line is redacted in well under two seconds."""
+    import time
+
+    start = time.perf_counter()
+    redact_text(text)
+    assert time.perf_counter() - start < 2.0
