@@ -205,26 +205,43 @@ def unsupported_cause(sentence: str, causes: Sequence[str], services: Iterable[s
     return False
 
 
+def why_dropped(sentence: str, known: set[str], quoted: set[tuple[str, ...]], causes: Sequence[str] = (),
+                services: Sequence[str] = ()) -> str:
+    """Why one sentence (as `visible` made it) fails the filter, or "" when it passes. `quoted` is
+    `telemetry_ngrams` of the folded telemetry."""
+    cited = set(CITATION.findall(sentence))
+    prose = folded(CITATION.sub("", sentence))
+    if not cited:
+        return "cites no finding"
+    if not cited <= known:
+        return "cites an unknown finding"
+    if "[" in prose:
+        return "a malformed citation"
+    if mixes_scripts(CITATION.sub("", sentence)):
+        return "mixes look-alike letters of another script"
+    if unsupported_cause(prose, causes, services):
+        return "claims a cause the ranking does not support"
+    if any(g in quoted for g in _ngrams(words(prose), QUOTE_WORDS)):
+        return "quotes telemetry"
+    return instruction(prose)
+
+
 def grounded(text: str, known: set[str], telemetry: Iterable[str] = (), causes: Sequence[str] = (),
              services: Iterable[str] = ()) -> tuple[str, int]:
     """Keep the sentences that cite at least one known finding and nothing unknown, give no instruction, quote no
     telemetry (QUOTE_WORDS consecutive words of `telemetry`) and claim no cause but the top of `causes` (ranked
     service names; `services` are the other services the findings name). Returns (text, dropped)."""
     quoted = telemetry_ngrams(folded(t) for t in telemetry)
-    services = tuple(services)
+    names = tuple(services)
     kept, dropped = [], 0
     for match in SENTENCE.finditer(visible(text)):
         sentence = match.group(0).strip()
         if not sentence:
             continue
-        cited = set(CITATION.findall(sentence))
-        prose = folded(CITATION.sub("", sentence))
-        if cited and cited <= known and "[" not in prose and not mixes_scripts(CITATION.sub("", sentence)) \
-                and not instruction(prose) and not unsupported_cause(prose, causes, services) \
-                and not any(g in quoted for g in _ngrams(words(prose), QUOTE_WORDS)):
-            kept.append(sentence)
-        else:
+        if why_dropped(sentence, known, quoted, causes, names):
             dropped += 1
+        else:
+            kept.append(sentence)
     return " ".join(kept), dropped
 
 
