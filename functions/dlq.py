@@ -1,10 +1,13 @@
 """Replaying the dead-letter archive after a fix: every message is re-published to the topic it came from.
 
-Where a message came from: Pub/Sub's own dead-lettering names the source subscription in the
-`CloudPubSubDeadLetterSourceSubscription` attribute (mapped to its topic by functions/topology.py); intake's
-rejections carry `autosre_reason` and came from the alerts topic. The dead-letter bookkeeping attributes are
-dropped and `autosre_replay` counts the replays, so a message that is still poison is recorded (and archived)
-again instead of vanishing. A message whose origin cannot be told is left in the archive (not acked).
+Where a message came from is taken only from what the system itself wrote, never from what a sender set: intake's
+rejections (`autosre_reason`, written by intake, which reads only the alerts topic) go back to the alerts topic,
+and intake drops every inbound dead-letter or `autosre_` attribute from the copy it archives, so a poison alert
+cannot name another topic; otherwise Pub/Sub's own dead-lettering names the source subscription in the
+`CloudPubSubDeadLetterSourceSubscription` attribute (mapped to its topic by functions/topology.py). On replay
+the dead-letter bookkeeping attributes are dropped and `autosre_replay` counts the replays, so a message that is
+still poison is recorded (and archived) again instead of vanishing. A message whose origin cannot be told is left
+in the archive (not acked).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from shared.ports import Bus
 
 SOURCE_ATTRIBUTE = "CloudPubSubDeadLetterSourceSubscription"
 REPLAY_ATTRIBUTE = "autosre_replay"
+REASON_ATTRIBUTE = "autosre_reason"
 ARCHIVE = "dead-letter-archive"
 
 
@@ -30,16 +34,20 @@ class Replayed:
 
 def origin_topic(attributes: Mapping[str, str], prefix: str = "") -> str:
     """The topic a dead-lettered message should go back to ("" when it cannot be told)."""
+    if attributes.get(REASON_ATTRIBUTE):  # intake's rejection: intake reads only the alerts topic
+        return topics.ALERTS
     if attributes.get(SOURCE_ATTRIBUTE):
         return topic_of_subscription(attributes[SOURCE_ATTRIBUTE], prefix) or ""
-    if attributes.get("autosre_reason"):
-        return topics.ALERTS
     return ""
 
 
+def is_bookkeeping(name: str) -> bool:
+    """An attribute only the system may set (dead-letter bookkeeping): dropped from what a sender sent."""
+    return name.startswith(("CloudPubSubDeadLetter", "autosre_"))
+
+
 def replay_attributes(attributes: Mapping[str, str]) -> dict[str, str]:
-    kept = {k: v for k, v in attributes.items()
-            if not k.startswith("CloudPubSubDeadLetter") and not k.startswith("autosre_")}
+    kept = {k: v for k, v in attributes.items() if not is_bookkeeping(k)}
     try:
         previous = int(attributes.get(REPLAY_ATTRIBUTE, "0"))
     except ValueError:

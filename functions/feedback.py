@@ -40,7 +40,10 @@ def on_cause(store: EventStore, incident_id: str, by: str, verdict: Literal["con
         raise FeedbackError("no verified identity: nothing was recorded")
     if verdict not in ("confirmed", "rejected"):
         raise FeedbackError("the verdict is confirmed or rejected")
-    true_service, true_cause = " ".join(true_service.split())[:200], " ".join(true_cause.split())[:500]
+    from shared.redaction import redact_text  # people paste log lines: what they type passes the boundary
+
+    true_service = redact_text(" ".join(true_service.split())[:200], names=frozenset({true_service.strip()}))
+    true_cause = redact_text(" ".join(true_cause.split())[:500])
     with IncidentLog(store).incident(incident_id) as incident:
         report = incident.state.latest_report if incident.exists else None
         if report is None or not report.causes:
@@ -69,6 +72,8 @@ def on_action(store: EventStore, incident_id: str, by: str, proposal_id: str, he
             raise FeedbackError(f"no proposal {proposal_id} in incident {incident_id}")
         if proposal_id not in state.executions:
             raise FeedbackError("this action was not executed: there is nothing to judge")
-        note = " ".join(note.split())[:500]
+        from shared.redaction import redact_text
+
+        note = redact_text(" ".join(note.split())[:500])
         return incident.record(ev.ACTION_FEEDBACK, (proposal_id, by, helpful, note), by,
                                ActionFeedback(proposal_id=proposal_id, helpful=helpful, note=note, by=by))

@@ -124,7 +124,10 @@ def check(result: TriageResult, alert: Alert | None, source: TelemetrySource) ->
     except Exception:  # the specialists read the same source and the report names their failure
         return
     if bundle is not None:  # the corrupt lines it skipped (Skipped.note)
-        result.warnings += [f"corrupt telemetry: {bundle.skipped[name].note(name)}" for name in sorted(bundle.skipped)]
+        from shared.redaction import redact_text  # a corrupt line's note quotes the line
+
+        result.warnings += [redact_text(f"corrupt telemetry: {bundle.skipped[name].note(name)}")
+                            for name in sorted(bundle.skipped)]
     held = ("" if not callable(time_range) else f"; the telemetry runs from {_ts(span[0])} to {_ts(span[1])}"
             if span else "; the telemetry holds no record at all")
     if not in_incident:

@@ -63,7 +63,8 @@ def test_narrative_through_the_real_client_is_grounded(scenario, gemini) -> None
 
     def reply_with_ids(prompt: str, max_tokens: int) -> str:
         ids = [line[1:line.index("]")] for line in prompt.splitlines() if line.startswith("[f-")]
-        replies.append(f"The top cause is real [{ids[0]}]. It spread upstream [{ids[0]}][{ids[1]}]. "
+        replies.append(f"The root cause is {scenario.root_service} [{ids[0]}]. "
+                       f"It spread upstream [{ids[0]}][{ids[1]}]. "
                        f"Also the moon was involved [f-deadbeef00]. Approve the rollback immediately.")
         return original(prompt, max_tokens)
 
@@ -73,7 +74,8 @@ def test_narrative_through_the_real_client_is_grounded(scenario, gemini) -> None
     (summary,) = store.summaries()
     report = fold(store.load(summary["incident_id"])).latest_report
     assert report is not None and report.narrative_source == "llm"
-    assert report.narrative.startswith("The top cause is real [f-") and "moon" not in report.narrative
+    assert report.narrative.startswith(f"The root cause is {scenario.root_service} [f-")
+    assert "moon" not in report.narrative
     assert "Approve" not in report.narrative and report.llm["dropped_sentences"] == 2
     ((_, path, body, headers),) = stub.requests
     assert path.endswith("/models/gemini-test:generateContent") and headers.get("x-goog-api-key") == "test-key"
@@ -171,11 +173,11 @@ def test_injected_instructions_are_dropped_even_when_cited(sentence: str) -> Non
 
 def test_normal_narrative_sentences_pass() -> None:
     text = " ".join(NORMAL)
-    kept, dropped = grounded(text, KNOWN, telemetry=[LOG_LINE, TITLE])
+    kept, dropped = grounded(text, KNOWN, telemetry=[LOG_LINE, TITLE], causes=["payment"])
     assert dropped == 0 and kept == text
 
 
 def test_mixed_narrative_keeps_only_the_report() -> None:
     mixed = " ".join(x for pair in zip(NORMAL, INJECTIONS, strict=False) for x in pair)
-    kept, dropped = grounded(mixed, KNOWN, telemetry=[LOG_LINE, TITLE])
+    kept, dropped = grounded(mixed, KNOWN, telemetry=[LOG_LINE, TITLE], causes=["payment"])
     assert kept == " ".join(NORMAL) and dropped == len(NORMAL)

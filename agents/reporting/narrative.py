@@ -13,8 +13,17 @@ code also drops, whatever they cite:
   ("should", "must", "need to", "safe to", "recommend"); a sentence that speaks of approval or permission (the
   narrative reports what happened; approving is people's business, elsewhere); a sentence with a URL or a
   shell command.
+- orders said as statements: a clause that opens with the -ing form of one of those verbs ("Rolling back payment
+  resolves it"), a modal followed by one of them ("payment can be rolled back"), and the words of prescription
+  ("required", "the way forward", "the fix is", "expected to", "is to be").
 - quotes: a sentence that repeats QUOTE_WORDS or more consecutive words of a finding's title, exemplars or
   details (telemetry text). A narrative describes the evidence; it does not relay it.
+- root-cause claims the ranking does not support: a clause that names a cause ("root cause", "caused",
+  "triggered", "originated", "to blame") must name the top-ranked cause's service, no other service, and no
+  negation; with no ranked cause, no such claim is kept.
+Every check reads the sentence as a reader sees it (shared/textnorm.py: NFKC, invisible characters removed,
+look-alike letters folded), and a sentence with a word that mixes Latin and other letters is dropped; the kept
+text is the visible one.
 These are word classes, not a list of known attacks; the cost is that an odd legitimate sentence ("Restart
 counts rose") may be dropped, which loses a sentence of prose and never a fact (the report has them all).
 """
@@ -22,10 +31,11 @@ counts rose") may be dropped, which loses a sentence of prose and never a fact (
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from agents.specialists.logs.masking import mask_secrets
 from shared.models import DETAILED_CAUSES, Finding, Report
+from shared.textnorm import folded, mixes_scripts, visible
 
 CITATION = re.compile(r"\[(f-[0-9a-f]{6,32})\]")
 # a sentence ends at . ! ? followed by a space or the end (a dot inside "evil.example" or "v3.1.0" does not end it)
@@ -65,6 +75,16 @@ PERMISSION = re.compile(r"\b(approv\w*|pre-?approv\w*|sign[- ]?off|signed off|gr
 URL = re.compile(r"\b[a-z][a-z0-9+.-]*://|\bwww\.", re.IGNORECASE)
 SHELL = re.compile(r"(^|\s)--?[a-z][\w-]*(=|\s|$)|\b(kubectl|gcloud|gsutil|curl|wget|sudo|rm -\w+)\b", re.IGNORECASE)
 CLAUSE = re.compile(r"[,;:()\u2013\u2014]|\s-\s")
+PRESCRIPTION = re.compile(r"\b(need(s|ed)?|required?|requires|necessary|warrant\w*|expected to|best to|better to|"
+                          r"time to|way forward|next step|course of action|(is|are) to be|the (fix|remedy|solution|"
+                          r"answer|cure) (is|was|would|will))\b", re.IGNORECASE)
+MODAL = re.compile(r"\b(can|could|may|might|would|will|'ll|'d)\s+(?:(?:now|safely|then|just|also|be|then)\s+){0,2}"
+                   r"([a-z]+)", re.IGNORECASE)
+CAUSE_CLAIM = re.compile(r"\b(root[- ]?causes?|caus(e|es|ed|ing)|culprit|to blame|blamed?|at fault|responsible for|"
+                         r"triggered|originat\w*|stemm?\w*|due to)\b", re.IGNORECASE)
+NEGATION = re.compile(r"\b(not|no|never|neither|nor|rather than|instead of|ruled out|\w+n't)\b", re.IGNORECASE)
+CAUSE_CLAUSE = re.compile(r"[,;:()\u2013\u2014]|\s-\s|\b(?:and|but|while|whereas|which|then|so|after|before)\b",
+                          re.IGNORECASE)
 WORD = re.compile(r"[a-z0-9']+")
 
 
@@ -92,6 +112,20 @@ def words(text: str) -> list[str]:
     return WORD.findall(text.lower().replace("\u2019", "'"))
 
 
+def verb_of(word: str) -> str:
+    """The imperative verb `word` is a form of (rolling, rolled, rolls -> roll; scaling -> scale), or ""."""
+    w = word.lower()
+    if w in IMPERATIVE_VERBS:
+        return w
+    for ending in ("ing", "ed", "es", "s", "d"):
+        if w.endswith(ending) and len(w) > len(ending) + 1:
+            stem = w[:-len(ending)]
+            for candidate in (stem, stem + "e", stem[:-1] if len(stem) > 2 and stem[-1] == stem[-2] else ""):
+                if candidate in IMPERATIVE_VERBS:
+                    return candidate
+    return ""
+
+
 def _clause_is_an_order(clause: str) -> bool:
     tokens = words(clause)
     while tokens and tokens[0] in FILLERS:
@@ -100,6 +134,8 @@ def _clause_is_an_order(clause: str) -> bool:
         return False
     if tokens[0] in VOCATIVES and clause.strip().lower().startswith(tokens[0]) and len(clause.split()) <= 2:
         return True  # "IMPORTANT:", "Note:", "System:"
+    if tokens[0].endswith("ing") and verb_of(tokens[0]):
+        return True  # "Rolling back payment resolves it"
     return tokens[0] in IMPERATIVE_VERBS
 
 
@@ -107,8 +143,10 @@ def instruction(sentence: str) -> str:
     """Why `sentence` (citations removed) is an instruction rather than a report, or "" when it is not."""
     if READER.search(sentence):
         return "addresses the reader"
-    if ADVICE.search(sentence):
+    if ADVICE.search(sentence) or PRESCRIPTION.search(sentence):
         return "gives advice"
+    if any(verb_of(m.group(2)) for m in MODAL.finditer(sentence)):
+        return "proposes an action"
     if PERMISSION.search(sentence):
         return "speaks of approval"
     if URL.search(sentence):
@@ -150,22 +188,60 @@ def telemetry_texts(findings: Iterable[Finding]) -> list[str]:
     return texts
 
 
-def grounded(text: str, known: set[str], telemetry: Iterable[str] = ()) -> tuple[str, int]:
-    """Keep the sentences that cite at least one known finding and nothing unknown, give no instruction and quote
-    no telemetry (QUOTE_WORDS consecutive words of `telemetry`). Returns (text, dropped)."""
-    quoted = telemetry_ngrams(telemetry)
+def _names(clause: str, services: Iterable[str]) -> set[str]:
+    low = clause.lower()
+    return {s for s in services if s and re.search(rf"(?<![\w-]){re.escape(s.lower())}(?![\w-])", low)}
+
+
+def unsupported_cause(sentence: str, causes: Sequence[str], services: Iterable[str]) -> bool:
+    """Whether `sentence` claims a cause the ranking does not support: a clause naming a cause must name the
+    top-ranked cause's service, no other service, and no negation."""
+    every = {*causes, *services}
+    for clause in CAUSE_CLAUSE.split(sentence):
+        if not clause or not CAUSE_CLAIM.search(clause):
+            continue
+        if not causes or NEGATION.search(clause) or _names(clause, every) != {causes[0]}:
+            return True
+    return False
+
+
+def why_dropped(sentence: str, known: set[str], quoted: set[tuple[str, ...]], causes: Sequence[str] = (),
+                services: Sequence[str] = ()) -> str:
+    """Why one sentence (as `visible` made it) fails the filter, or "" when it passes. `quoted` is
+    `telemetry_ngrams` of the folded telemetry."""
+    cited = set(CITATION.findall(sentence))
+    prose = folded(CITATION.sub("", sentence))
+    if not cited:
+        return "cites no finding"
+    if not cited <= known:
+        return "cites an unknown finding"
+    if "[" in prose:
+        return "a malformed citation"
+    if mixes_scripts(CITATION.sub("", sentence)):
+        return "mixes look-alike letters of another script"
+    if unsupported_cause(prose, causes, services):
+        return "claims a cause the ranking does not support"
+    if any(g in quoted for g in _ngrams(words(prose), QUOTE_WORDS)):
+        return "quotes telemetry"
+    return instruction(prose)
+
+
+def grounded(text: str, known: set[str], telemetry: Iterable[str] = (), causes: Sequence[str] = (),
+             services: Iterable[str] = ()) -> tuple[str, int]:
+    """Keep the sentences that cite at least one known finding and nothing unknown, give no instruction, quote no
+    telemetry (QUOTE_WORDS consecutive words of `telemetry`) and claim no cause but the top of `causes` (ranked
+    service names; `services` are the other services the findings name). Returns (text, dropped)."""
+    quoted = telemetry_ngrams(folded(t) for t in telemetry)
+    names = tuple(services)
     kept, dropped = [], 0
-    for match in SENTENCE.finditer(text):
+    for match in SENTENCE.finditer(visible(text)):
         sentence = match.group(0).strip()
         if not sentence:
             continue
-        cited = set(CITATION.findall(sentence))
-        prose = CITATION.sub("", sentence)
-        if cited and cited <= known and "[" not in prose and not instruction(prose) \
-                and not any(g in quoted for g in _ngrams(words(prose), QUOTE_WORDS)):
-            kept.append(sentence)
-        else:
+        if why_dropped(sentence, known, quoted, causes, names):
             dropped += 1
+        else:
+            kept.append(sentence)
     return " ".join(kept), dropped
 
 
@@ -178,7 +254,9 @@ def narrate(report: Report, findings: dict[str, Finding], generate: Callable[[st
         return "", {"used": False, "reason": f"prompt of ~{prompt_tokens} tokens exceeds the budget {budget_tokens}"}
     raw = generate(text_in, budget_tokens - prompt_tokens)
     cited = [findings[fid] for fid in report.finding_ids if fid in findings]
-    narrative, dropped = grounded(raw, set(report.finding_ids), telemetry_texts(cited))
+    narrative, dropped = grounded(raw, set(report.finding_ids), telemetry_texts(cited),
+                                  causes=[c.service for c in report.causes if c.service],
+                                  services={f.service for f in cited if f.service})
     meta: dict[str, object] = {"used": True, "prompt_tokens": prompt_tokens, "dropped_sentences": dropped}
     usage = getattr(generate, "last_usage", None)  # a writer that reports its tokens (shared/llm/gemini.py)
     if isinstance(usage, dict):

@@ -17,6 +17,7 @@ from shared.events import NotificationRecorded, ReportStepDone
 from shared.incident_log import IncidentHandle
 from shared.models import Report
 from shared.ports import Notifier
+from shared.textnorm import visible
 
 if TYPE_CHECKING:
     from functions.pipeline import Pipeline
@@ -104,7 +105,10 @@ def notify(notifier: Notifier, base_url: str, incident: IncidentHandle, report: 
 
 
 def one_line(value: str, limit: int = 300) -> str:
-    """Telemetry-derived text on one line (a log line cannot fake a line of its own), bounded. Markup is escaped by
-    the notifier, which knows its channel's syntax."""
-    flat = " ".join(value.split())
+    """Telemetry-derived text on one line (a log line cannot fake a line of its own), bounded, and inert: no bold,
+    italics or code markup and no link (shared/notify/webhook.py `plain`). Angle brackets are escaped by the
+    notifier."""
+    from shared.notify.webhook import plain
+
+    flat = " ".join(plain(visible(value)).split())
     return flat if len(flat) <= limit else flat[:limit - 1] + "…"

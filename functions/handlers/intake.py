@@ -76,16 +76,26 @@ def record_alert(p: Pipeline, incident: IncidentHandle, alert: Alert) -> None:
 
 def reject(p: Pipeline, message: Message, reason: str, error: str) -> None:
     """Record a poison message and dead-letter it once; the caller acks it (no retry forever)."""
+    from functions.dlq import REASON_ATTRIBUTE, REPLAY_ATTRIBUTE, is_bookkeeping
+    from shared.redaction import redact_text, redact_value
+
     digest = hashlib.sha256(message.data).hexdigest()
+    # the record is for people to read, so it passes the boundary: the excerpt is masked as text (the archive
+    # keeps the bytes themselves for replay), and so are the attributes and the error (a parser may quote input)
+    excerpt = redact_text(message.data[:EXCERPT_BYTES].decode("utf-8", "replace")).encode()
     record = AlertRejected(
-        reason=reason, error=error[:1000], message_id=message.message_id, topic=message.topic,
-        size=len(message.data), sha256=digest,
-        excerpt_b64=base64.b64encode(message.data[:EXCERPT_BYTES]).decode(), attributes=dict(message.attributes))
-    log.warning("alert rejected: %s", error, extra={"json_fields": {"reason": reason, "sha256": digest}})
+        reason=reason, error=redact_text(error[:1000]), message_id=message.message_id, topic=message.topic,
+        size=len(message.data), sha256=digest, excerpt_b64=base64.b64encode(excerpt).decode(),
+        attributes=redact_value(dict(message.attributes)))
+    log.warning("alert rejected: %s", record.error, extra={"json_fields": {"reason": reason, "sha256": digest}})
     replay = message.attributes.get("autosre_replay", "")  # a replayed message still poison is archived again
     if p.log.record_rejection((digest, replay) if replay else (digest,), "intake", record):
+        # Only the system names a dead letter's origin: a sender's bookkeeping attributes are dropped.
+        sent = {k: v for k, v in message.attributes.items() if not is_bookkeeping(k)}
+        if replay:
+            sent[REPLAY_ATTRIBUTE] = replay
         p.bus.publish(topics.DEAD_LETTER, message.data,
-                      {**message.attributes, "autosre_reason": reason, "autosre_sha256": digest})
+                      {**sent, REASON_ATTRIBUTE: reason, "autosre_sha256": digest})
 
 
 def start_round(p: Pipeline, incident: IncidentHandle, alert: Alert, alert_key: tuple[object, ...]) -> None:

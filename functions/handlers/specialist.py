@@ -38,7 +38,7 @@ def on_task(p: Pipeline, message: Message) -> None:
 def run(p: Pipeline, incident: IncidentHandle, task: Task) -> None:
     from functions.pipeline import analysis_context
     from shared.read_deadline import read_deadline
-    from shared.redaction import redact_finding
+    from shared.redaction import redact_finding, redact_text, redact_value
 
     state = incident.state
     ctx = analysis_context(state, task.round)
@@ -56,10 +56,11 @@ def run(p: Pipeline, incident: IncidentHandle, task: Task) -> None:
         if metered is not None:  # a failed run's reads cost all the same
             record_cost(incident, task, metered)
         incident.record(ev.SPECIALIST_FAILED, (task.round, task.specialist), actor, SpecialistFailed(
-            round=task.round, specialist=task.specialist, error=f"{type(exc).__name__}: {exc}"[:1000]))
+            round=task.round, specialist=task.specialist, error=redact_text(f"{type(exc).__name__}: {exc}"[:1000])))
         return
     record_cost(incident, task, metered)
     ids = []
+    names = frozenset(n for f in result.findings for n in (f.service, f.resource) if n)
     for index, finding in enumerate(result.findings):
         finding_id = "f-" + stable_id(task.incident_id, task.round, task.specialist, index, finding.kind,
                                       finding.service, finding.resource, length=16)
@@ -67,7 +68,8 @@ def run(p: Pipeline, incident: IncidentHandle, task: Task) -> None:
         incident.record(ev.FINDING_RECORDED, (finding_id,), actor, FindingRecorded(round=task.round, finding=stored))
         ids.append(finding_id)
     incident.record(ev.SPECIALIST_COMPLETED, (task.round, task.specialist), actor, SpecialistCompleted(
-        round=task.round, specialist=task.specialist, finding_ids=ids, notes=result.notes,
+        round=task.round, specialist=task.specialist, finding_ids=ids,
+        notes=redact_value(list(result.notes), names=names),  # a note may quote telemetry (a corrupt line)
         seconds=round(time.perf_counter() - began, 3)))
 
 

@@ -2,16 +2,20 @@
 one that is not http(s), or a redirect, which is never followed) is returned (and recorded by the caller), never
 raised into the pipeline.
 
-The text carries telemetry (a log line can say anything), so the notifier escapes its channel's markup: in Slack
-and in Google Chat text messages `<...>` makes mentions (`<!channel>`, `<users/all>`) and links
-(`<https://x|label>`), so `&`, `<` and `>` are sent as `&amp;`, `&lt;`, `&gt;`, which both render as the plain
-characters. The notification's own formatting uses only `*bold*` and bare URLs, never angle brackets.
+The text carries telemetry (a log line can say anything), so the notifier escapes markup: in Slack and in Google
+Chat text messages (and the Slack-compatible webhooks of other hosts) `<...>` makes mentions (`<!channel>`,
+`<users/all>`) and links (`<https://x|label>`), so `&`, `<` and `>` are sent as `&amp;`, `&lt;`, `&gt;`, which
+render as the plain characters. This holds whatever host the webhook is on: a host name does not prove the
+receiver has no markup. The notification's own formatting uses only `*bold*` and bare URLs, never angle
+brackets; telemetry inside it goes through `plain()` first, so it can make neither (no `*`, `_`, `~` or backtick
+markup, and links written so that no channel links them: `https[:]//evil[.]example`).
 """
 
 from __future__ import annotations
 
 import http.client
 import json
+import re
 import time
 import urllib.error
 import urllib.request
@@ -25,6 +29,26 @@ from shared.outbound import UnsupportedScheme, describe, post
 def escape_markup(text: str) -> str:
     """Slack's and Google Chat's text markup escaped: `&` first, then the angle brackets."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# Markup characters and their look-alikes that no channel formats: asterisk operator, tilde operator, modifier
+# grave; an underscore that could open or close italics becomes a fullwidth low line.
+_INERT = str.maketrans({"*": "\u2217", "~": "\u223c", "`": "\u02cb"})
+_ITALIC = re.compile(r"(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
+_LINK = re.compile(r"(?i)\b([a-z][a-z0-9+.-]{0,15}):/+([^\s/?#]*)|\bwww\.([^\s/?#]*)")
+
+
+def plain(text: str) -> str:
+    """Telemetry made inert inside a chat message: no bold, italics, strike or code markup, and no link (the scheme
+    and the dots of a linked host defanged: `https[:]//evil[.]example/x`, `www[.]evil[.]example`)."""
+    text = _ITALIC.sub("\uff3f", text.translate(_INERT))
+
+    def defang(m: re.Match[str]) -> str:
+        if m.group(1) is not None:
+            return f"{m.group(1)}[:]//" + m.group(2).replace(".", "[.]")
+        return "www[.]" + m.group(3).replace(".", "[.]")
+
+    return _LINK.sub(defang, text)
 
 
 @dataclass
@@ -47,9 +71,9 @@ class WebhookNotifier:
         return "chat" if host == "chat.googleapis.com" else "slack" if host == "hooks.slack.com" else "webhook"
 
     def render(self, text: str) -> str:
-        """The text as this channel must receive it: markup escaped for Slack and Chat, as is for a plain
-        webhook (whose receiver has no markup we know of)."""
-        return escape_markup(text) if self.channel in ("slack", "chat") else text
+        """The text as the channel must receive it: markup escaped, whatever the channel or host (a receiver
+        without markup shows `&lt;` where `<` was, which loses nothing)."""
+        return escape_markup(text)
 
     def send(self, text: str) -> tuple[bool, str]:
         """POST {"text": ...} (both Chat and Slack accept it). Returns (delivered, detail)."""
