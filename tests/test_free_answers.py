@@ -108,3 +108,17 @@ def test_a_free_question_goes_to_the_model_and_its_refusal_is_recorded(tmp_path:
     assert recorded.source == "refused" and "cites no finding" in recorded.refused and recorded.by == WHO
     got = talk.ask(t.incident_id, "why not checkout?", WHO)  # a common question never needs the model
     assert got["source"] == "findings" and len(pipeline.writer.prompts) == 1  # type: ignore[attr-defined]
+
+
+def test_an_answer_is_held_to_every_check_of_the_narrative_filter(incident: tuple[Path, str, IncidentState]) -> None:
+    # the same checks as the narrative's: a cause the ranking does not support, and look-alike letters of another
+    # script (a Cyrillic "о" inside a Latin word), are refused like an uncited claim
+    _, _, state = incident
+    a, _ = ids(state)
+    report = state.latest_report
+    assert report is not None
+    other = next(f.service for f in state.findings.values()
+                 if f.service and f.service != report.causes[0].service)
+    for answer in (f"The root cause is {other} [{a}].", f"Requests slowed d\u043ewn for users [{a}]."):
+        got = free_answer(QUESTION, state, StandIn(answer))
+        assert got.source == "refused" and got.refused, answer

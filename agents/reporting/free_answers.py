@@ -7,22 +7,20 @@ fails is refused whole, with the reason, rather than shown with gaps: a reader w
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from agents.reporting.answers import Answer
 from agents.reporting.narrative import (
     CHARS_PER_TOKEN,
     CITATION,
-    QUOTE_WORDS,
     SENTENCE,
-    _ngrams,
-    instruction,
     prompt,
     telemetry_ngrams,
     telemetry_texts,
-    words,
+    why_dropped,
 )
 from shared.incident_state import IncidentState
+from shared.textnorm import folded, visible
 
 MAX_QUESTION = 1000
 
@@ -40,20 +38,15 @@ def question_prompt(question: str, state: IncidentState) -> str:
     ])
 
 
-def why_refused(text: str, known: set[str], telemetry: list[str]) -> list[str]:
-    """Why each sentence of a model's answer fails the filter ([] when every sentence passes)."""
-    quoted = telemetry_ngrams(telemetry)
+def why_refused(text: str, known: set[str], telemetry: list[str], causes: Sequence[str] = (),
+                services: Sequence[str] = ()) -> list[str]:
+    """Why each sentence of a model's answer fails the narrative's filter (`why_dropped`: the same checks, on the
+    same normalised text), [] when every sentence passes."""
+    quoted = telemetry_ngrams(folded(t) for t in telemetry)
     reasons = []
-    for match in SENTENCE.finditer(text):
+    for match in SENTENCE.finditer(visible(text)):
         sentence = match.group(0).strip()
-        if not sentence:
-            continue
-        cited = set(CITATION.findall(sentence))
-        prose = CITATION.sub("", sentence)
-        why = ("cites no finding" if not cited else "cites an unknown finding" if not cited <= known
-               else "a malformed citation" if "[" in prose else instruction(prose)
-               or ("quotes telemetry" if any(g in quoted for g in _ngrams(words(prose), QUOTE_WORDS)) else ""))
-        if why:
+        if sentence and (why := why_dropped(sentence, known, quoted, causes, services)):
             reasons.append(f"{why}: {sentence[:120]!r}")
     return reasons
 
@@ -71,8 +64,10 @@ def free_answer(question: str, state: IncidentState, generate: Callable[[str, in
                       text=f"The question and findings (~{prompt_tokens} tokens) exceed the model budget.")
     raw = generate(text_in, budget_tokens - prompt_tokens).strip()
     known = set(report.finding_ids)
-    telemetry = telemetry_texts(state.findings[f] for f in report.finding_ids if f in state.findings)
-    reasons = why_refused(raw, known, telemetry) if raw else ["the model returned nothing"]
+    cited_findings = [state.findings[f] for f in report.finding_ids if f in state.findings]
+    reasons = why_refused(raw, known, telemetry_texts(cited_findings), [c.service for c in report.causes if c.service],
+                          sorted({f.service for f in cited_findings if f.service})) if raw \
+        else ["the model returned nothing"]
     if reasons:
         return Answer(intent="free", source="refused", refused="; ".join(reasons)[:1000],
                       text="The model's answer was not shown: " + reasons[0][:200])
