@@ -102,6 +102,7 @@ class Remediation:
     link_ttl_s: float = 3600.0
     hand_off: Callable[[str, str], None] | None = None  # to the executor (actions topic); None: run inline
     unavailable: Mapping[str, str] = field(default_factory=dict)  # allowed actions nothing configured can run: why
+    told: Callable[[IncidentHandle], None] | None = None  # tells the incident's chat thread of what was recorded
 
     def __post_init__(self) -> None:
         self.log = IncidentLog(self.store, clock=lambda: self.clock())
@@ -201,7 +202,9 @@ class Remediation:
         """Record an approve/deny decision made through a signed link. Raises TokenError / RemediationError."""
         claims = approvals.verify(self.key, token, self.clock())
         with self.log.incident(claims.incident_id) as incident:
-            return self._decide(incident, claims, decision, approver)
+            proposal = self._decide(incident, claims, decision, approver)
+            self._tell(incident)
+            return proposal
 
     def decide_and_deliver(self, token: str, decision: str, approver: str) -> str:
         """The approval click: record the decision and, when it approves, hand the action to the executor (inline:
@@ -210,8 +213,16 @@ class Remediation:
         with self.log.incident(claims.incident_id) as incident:
             proposal = self._decide(incident, claims, decision, approver)
             if decision != "approve":
+                self._tell(incident)
                 return "denied: nothing will be done"
-            return self._deliver(incident, proposal.proposal_id)
+            try:
+                return self._deliver(incident, proposal.proposal_id)
+            finally:
+                self._tell(incident)
+
+    def _tell(self, incident: IncidentHandle) -> None:
+        if self.told is not None:
+            self.told(incident)
 
     def _decide(self, incident: IncidentHandle, claims: approvals.Claims, decision: str, approver: str) -> Proposal:
         if not incident.exists:
@@ -292,7 +303,10 @@ class Remediation:
         with self.log.incident(incident_id) as incident:
             if not incident.exists:
                 raise RemediationError("unknown_incident", f"no incident {incident_id}")
-            return self._execute(incident, proposal_id)
+            try:
+                return self._execute(incident, proposal_id)
+            finally:
+                self._tell(incident)
 
     def _execute(self, incident: IncidentHandle, proposal_id: str) -> str:
         state = incident.state

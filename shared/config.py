@@ -28,6 +28,10 @@ LIST_PRICE_LLM_1K_TOKENS_IN = 0.0003
 LIST_PRICE_LLM_1K_TOKENS_OUT = 0.0025
 
 
+TUPLE_SETTINGS = ("specialists", "approvers", "notify_severities", "notify_services", "quiet_hours_severities",
+                  "handoff_auto")  # comma-separated in the environment
+
+
 class Settings(BaseModel):
     project: str = Field("autosre-local", description="GCP project id (or the emulators' project)")
     store: Literal["sqlite", "firestore"] = "sqlite"
@@ -61,6 +65,29 @@ class Settings(BaseModel):
     recovery_sustain: int = Field(3, ge=1, description="the last points after an action that must all be back on the "
                                                       "good side for a recovered verdict")
     webhook_url: str = Field("", description="Google Chat or Slack incoming webhook for report notifications")
+    # The incident's chat thread (functions/chat_thread.py): Slack's Web API when a bot token is set, else the webhook
+    slack_bot_token: str = Field("", description="a Slack bot token (chat:write): one thread per incident, its first "
+                                 "message edited as the incident moves (Secret Manager on GCP)")
+    slack_bot_token_secret: str = Field("", description="the Secret Manager secret holding the Slack bot token "
+                                        "(projects/P/secrets/NAME[/versions/V]), read when slack_bot_token is empty")
+    slack_channel: str = Field("", description="the Slack channel id (C...) the bot posts incidents to")
+    notify_severities: tuple[str, ...] = Field((), description="alert severities the channel is told of (empty: all)")
+    notify_services: tuple[str, ...] = Field((), description="services the channel is told of (empty: all)")
+    quiet_hours: str = Field("", description="HH:MM-HH:MM (UTC): inside it updates wait and the sweep sends them "
+                             "when it ends, except for the severities in quiet_hours_severities")
+    quiet_hours_severities: tuple[str, ...] = Field(("critical",), description="severities told even in quiet hours")
+    # Hand-offs (functions/handoffs.py): PagerDuty's Events API v2 and Jira's REST API
+    handoff_auto: tuple[str, ...] = Field((), description="integrations every report is handed to without being "
+                                          "asked (pagerduty, jira)")
+    pagerduty_routing_key: str = Field("", description="a PagerDuty Events API v2 integration key (32 characters)")
+    pagerduty_routing_key_secret: str = Field("", description="the Secret Manager secret holding it")
+    pagerduty_url: str = Field("https://events.pagerduty.com/v2/enqueue", description="the Events API v2 endpoint")
+    jira_url: str = Field("", description="the Jira site, https://YOUR-SITE.atlassian.net")
+    jira_email: str = Field("", description="the Atlassian account the API token belongs to")
+    jira_api_token: str = Field("", description="its API token")
+    jira_api_token_secret: str = Field("", description="the Secret Manager secret holding the Jira API token")
+    jira_project: str = Field("", description="the key of the Jira project issues are created in")
+    jira_issue_type: str = Field("Task", description="the issue type created")
     executor: Literal["dry_run", "cloud_run"] = Field("dry_run", description="dry_run records the plan only")
     runbook_webhook_url: str = Field("", description="where the runbook_webhook action POSTs (cloud_run executor)")
     region: str = Field("us-central1", description="the Cloud Run region the executor acts in")
@@ -103,7 +130,7 @@ class Settings(BaseModel):
             if raw is None:
                 continue
             values[name] = tuple(s.strip() for s in raw.split(",") if s.strip()) \
-                if name in ("specialists", "approvers") else raw
+                if name in TUPLE_SETTINGS else raw
         if "project" not in values and env.get("GOOGLE_CLOUD_PROJECT"):
             values["project"] = env["GOOGLE_CLOUD_PROJECT"]
         return cls.model_validate(values)

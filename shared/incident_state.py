@@ -12,6 +12,7 @@ import bisect
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from shared.chat_events import HandOffRecorded, ThreadOpened
 from shared.events import ApprovalDecided, RemediationVerified, model_of, payload_of, stable_id
 from shared.feedback_events import ActionFeedback, CauseFeedback
 from shared.incident_parts import Execution, Notification, RoundState
@@ -46,6 +47,8 @@ class IncidentState:
     cause_feedback: dict[str, CauseFeedback] = field(default_factory=dict)  # who -> their word, latest last
     action_feedback: dict[str, dict[str, ActionFeedback]] = field(default_factory=dict)  # proposal -> who -> word
     notifications: list[Notification] = field(default_factory=list)
+    chat_thread: ThreadOpened | None = None  # the incident's thread, in a channel that has threads
+    handoffs: dict[str, tuple[str, HandOffRecorded]] = field(default_factory=dict)  # integration -> (status, last)
     timeline: list[tuple[float, str, str, str]] = field(default_factory=list)  # (at, type, actor, summary)
 
     @property
@@ -86,6 +89,16 @@ class IncidentState:
         opened = {r.opened_by for r in self.rounds.values()}
         return sorted(p for p, v in self.verified.items() if self.status == "open" and v.result == "not_recovered"
                       and stable_id(self.incident_id, "recovery", p) not in opened)
+
+    @property
+    def chat_due(self) -> list[str]:
+        """What the incident's chat thread has not been told of besides its reports (those are after-report steps):
+        each decision, execution and recovery check, and the resolution, in that order."""
+        keys = ([f"approval:{p}" for p in sorted(self.decisions)]
+                + [f"execution:{p}" for p in sorted(self.executions)]
+                + [f"recovery:{p}" for p in sorted(self.verified)]
+                + (["resolved"] if self.status == "resolved" else []))
+        return [k for k in keys if k not in self.notified]
 
     def investigation(self, number: int) -> list[RoundState]:
         """The rounds of the investigation round `number` belongs to: from its first (round 1 or the last fresh
@@ -135,6 +148,7 @@ class IncidentState:
             "recovery_unnotified": sorted(p for p in self.verified if f"recovery:{p}" not in self.notified),
             "recovery_reopen_due": len(self.reopen_due),
             "cause_feedback": self.cause_verdict.verdict if self.cause_verdict else "",
+            "chat_pending": len(self.chat_due),
             "updated_at": self.last_event_at,
         }
 

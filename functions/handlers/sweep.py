@@ -1,6 +1,7 @@
 """The sweep (Cloud Scheduler, every 5 minutes): partial reports for rounds past their deadline, the after-report
 steps not recorded as done, approved actions whose hand-off to the executor was not recorded, and the recovery
-checks of executed actions whose check window has passed (functions/recovery.py).
+checks of executed actions whose check window has passed (functions/recovery.py), the chat thread's updates not
+told yet (functions/chat_thread.py).
 
 Only an incident that may have something to do is loaded: one whose report has steps to run, or one without a
 report opened at least `round_deadline_s` ago (every round's deadline is at least that long after the incident
@@ -38,7 +39,8 @@ def recently_resolved(p: Pipeline, now: float) -> list[dict[str, Any]]:
             if float(summary.get("updated_at") or 0.0) < now - RESOLVED_LOOKBACK_S:
                 return out
             if summary.get("status") == "resolved" and (not summary.get("report") or pending_steps(p, summary)
-                                                        or recovery_work(summary)):
+                                                        or recovery_work(summary)
+                                                        or (p.notifier is not None and summary.get("chat_pending"))):
                 out.append(summary)
         if not cursor:
             break
@@ -92,4 +94,7 @@ def sweep_all(p: Pipeline, remediation: Remediation | None) -> dict[str, list[st
     swept = sweep(p, summaries=open_incidents + resolved)
     handed = remediation.redrive_hand_offs(open_incidents) if remediation is not None else []
     verified = check_recoveries(p, open_incidents + resolved)
-    return {"partial_reports": swept, "handed_off": handed, "recovery_checked": verified}
+    from functions.chat_thread import sweep_chat
+
+    told = sweep_chat(p, open_incidents + resolved)
+    return {"partial_reports": swept, "handed_off": handed, "recovery_checked": verified, "chat_told": told}
