@@ -21,6 +21,7 @@ import base64
 import itertools
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -81,11 +82,13 @@ class Slack:
     rate_limited: int = 0  # the next this many calls answer 429
     retry_after: str = "1"
     calls: list[tuple[str, Any]] = field(default_factory=list)
+    delay: float = 0.0  # seconds each answer takes (so that concurrent calls overlap)
     _clock: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def reply(self, method: str, path: str, body: Any, headers: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
         name = path.removeprefix("/api/")
         self.calls.append((name, body))
+        time.sleep(self.delay)
         if self.rate_limited > 0:
             self.rate_limited -= 1
             return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": self.retry_after}

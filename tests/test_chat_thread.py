@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +17,6 @@ import pytest
 
 from agents.remediation.policy import Policy
 from functions.chat_thread import Chat, ChatPolicy, NotYet, catch_up, tell
-from functions.handlers.after_report import notify
 from functions.pipeline import Pipeline
 from functions.remediation import Remediation
 from functions.runtime import embedded, make_notifier, make_runner
@@ -82,7 +82,8 @@ class World:
         return fold(self.store.load(self.incident_id))
 
 
-def world(notifier: Notifier, policy: ChatPolicy | None = None, severity: str | None = "CRITICAL") -> World:
+def world(notifier: Notifier | None, policy: ChatPolicy | None = None, severity: str | None = "CRITICAL"
+          ) -> World:
     clock = [1_700_000_000.0]
     store = SqliteEventStore(":memory:")
     pipeline, bus = embedded(store, MemorySource(), clock=lambda: clock[0], notifier=notifier,
@@ -133,47 +134,57 @@ def propose(w: World) -> str:
 
 
 def live_incident(w: World) -> str:
-    """The incident's whole life, each step delivered REDELIVERIES times: the report (racing), the approval and
-    the execution (the approval click, then its hook raced by redelivered catch-ups), the recovery check (swept
-    again and again), the resolution (the closing alert redelivered)."""
-    report = None
-    w.pipeline.sweep()  # the partial report, and its notification
-    report = w.state().latest_report
-    assert report is not None
+    """The incident's whole life, each update delivered REDELIVERIES times at once, before any has recorded it (the
+    race redeliveries run), then REDELIVERIES times more in turn: the report, the approval, the execution, the
+    recovery check, the resolution. Each step is recorded with the channel detached, so every delivery finds the
+    update still to tell."""
+    from functions.chat_thread import told_hook
+    from functions.handlers.after_report import follow_through
+    from functions.handlers.sweep import sweep_all
+
+    notifier, w.pipeline.notifier = w.pipeline.notifier, None
+    w.pipeline.sweep()  # the partial report, its notification not yet run
+    w.pipeline.notifier = notifier
 
     def redeliver_report() -> None:
-        with IncidentLog(w.store).incident(w.incident_id) as incident:
-            notify(chat_of(w), incident, report)
+        with w.pipeline.log.incident(w.incident_id) as incident:
+            report = incident.state.latest_report
+            assert report is not None
+            follow_through(w.pipeline, incident, report)
 
     concurrently(REDELIVERIES, redeliver_report)
     pid = propose(w)
     r = Remediation(store=w.store, runner=make_runner(Settings()), key=b"k" * 32,
                     policy=Policy({"*": ["rollback_cloud_run"]}), approvers=frozenset({APPROVER}),
                     clock=lambda: w.clock[0])
-    from functions.chat_thread import told_hook
-
-    r.told = told_hook(chat_of(w))
-    r.decide_and_deliver(r.link_token(w.incident_id, pid), "approve", APPROVER)
+    r.decide_and_deliver(r.link_token(w.incident_id, pid), "approve", APPROVER)  # no hook yet: told below
 
     def redeliver_updates() -> None:
         with IncidentLog(w.store).incident(w.incident_id) as incident:
             catch_up(chat_of(w), incident)
 
     concurrently(REDELIVERIES, redeliver_updates)
+    r.told = told_hook(chat_of(w))
     with w.pipeline.log.incident(w.incident_id) as incident:
         incident.record(ev.REMEDIATION_VERIFIED, (pid,), "verify", RemediationVerified(
             proposal_id=pid, verdict="recovered: the error rate is back under its line", outcome="recovered"))
-    from functions.handlers.sweep import sweep_all
-
-    for _ in range(REDELIVERIES):
-        sweep_all(w.pipeline, None)
-    w.deliver_alerts(alert("closed"), times=REDELIVERIES)
+    concurrently(REDELIVERIES, lambda: sweep_all(w.pipeline, None))
+    w.pipeline.notifier = None
+    w.deliver_alerts(alert("closed"))
+    w.pipeline.notifier = notifier
     concurrently(REDELIVERIES, redeliver_updates)
+    for _ in range(REDELIVERIES):  # and in turn, once everything is recorded
+        redeliver_report()
+        redeliver_updates()
+        sweep_all(w.pipeline, None)
+        w.deliver_alerts(alert("closed"))
+    r.execute(w.incident_id, pid)  # a redelivered execution: already run, told once
     return pid
 
 
 def test_one_thread_per_incident_edited_in_place_with_a_reply_per_update_and_a_resolved_notice(slack) -> None:  # type: ignore[no-untyped-def]
     api, url = slack
+    api.delay = 0.05  # deliveries overlap
     w = world(slack_notifier(url))
     pid = live_incident(w)
     (root,) = api.top_level  # one thread, whatever was redelivered
@@ -205,7 +216,11 @@ def test_through_a_webhook_each_update_is_one_message_naming_the_incident() -> N
         received.append(body)
         return 200, None, {}
 
-    with serve(reply) as url:
+    def slow(method: str, path: str, body: Any, headers: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
+        time.sleep(0.05)  # deliveries overlap
+        return reply(method, path, body, headers)
+
+    with serve(slow) as url:
         w = world(WebhookNotifier(f"{url}/hook", kind="slack", backoff_s=0.01))
         live_incident(w)
     texts = [m["text"] for m in received]
