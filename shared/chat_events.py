@@ -55,6 +55,6 @@ class HandOffRecorded(EventPayload):
         status: Literal["requested", "sent", "failed"] = (
             "sent" if event.type == HANDOFF_SENT else "failed" if event.type == HANDOFF_FAILED else "requested")
         current = state.handoffs.get(self.integration)
-        if current is not None and current[0] == "sent":
-            return  # a hand-off once sent stays sent
+        if current is not None and (current[0] == "sent" or (status == "requested" and current[0] == "failed")):
+            return  # a hand-off once sent stays sent; an outcome is not hidden by a request folded after it
         state.handoffs[self.integration] = (status, self)
