@@ -221,3 +221,22 @@ def test_the_settings_configure_each_integration() -> None:
     assert make_targets(Settings(jira_url="https://x.atlassian.net", jira_project="OPS")) == {}  # no token
     env = Settings.from_env({"AUTOSRE_HANDOFF_AUTO": "pagerduty, jira"})
     assert env.handoff_auto == ("pagerduty", "jira")
+
+
+def test_the_cli_hands_an_incident_off_once_as_the_local_identity(pagerduty, tmp_path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    from functions.cli import main
+
+    api, url = pagerduty
+    memory, incident_id = reported_incident()
+    db = tmp_path / "autosre.db"
+    store = SqliteEventStore(str(db))
+    for event in memory.load(incident_id):
+        store.append(event)
+    for name, value in {"AUTOSRE_PAGERDUTY_ROUTING_KEY": ROUTING_KEY, "AUTOSRE_PAGERDUTY_URL": url,
+                        "AUTOSRE_APPROVERS": PERSON, "AUTOSRE_LOCAL_IDENTITY": PERSON}.items():
+        monkeypatch.setenv(name, value)
+    assert main(["handoff", incident_id, "pagerduty", "--db", str(db)]) == 0
+    assert main(["handoff", incident_id, "pagerduty", "--db", str(db)]) == 0
+    assert len(api.events) == 1 and "pagerduty: sent: PagerDuty: Event processed" in capsys.readouterr().out
+    assert main(["handoff", incident_id, "jira", "--db", str(db)]) == 2  # not configured
+    assert main(["handoff", incident_id, "pagerduty", "--db", str(db), "--as", "mallory@example.com"]) == 2
