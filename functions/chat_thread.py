@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -96,7 +97,7 @@ class Chat:
     claims: Claims
     base_url: str
     policy: ChatPolicy
-    clock: Any  # () -> float
+    clock: Callable[[], float]
 
     @property
     def threaded(self) -> ThreadedNotifier | None:
@@ -252,7 +253,7 @@ def sweep_chat(p: Pipeline, summaries: list[dict[str, Any]]) -> list[str]:
     return told
 
 
-def told_hook(chat: Chat) -> Any:
+def told_hook(chat: Chat) -> Callable[[IncidentHandle], None]:
     """What the approval workflow calls after a decision or an execution: the thread is told at once (a failure
     is left to the sweep)."""
     def hook(incident: IncidentHandle) -> None:
