@@ -4,7 +4,8 @@ In a channel that has threads (Slack's Web API with a bot token, shared/notify/s
 the thread: its first message is the incident's status (headline, top cause, actions and verdicts, open or
 resolved, the link), edited in place at every later update, and each update is a reply in the thread; the resolved
 notice is a reply also shown in the channel. The thread's id is an event (`chat.thread_opened`). Through a webhook
-(no threads, no edits) each update is a message of its own that names the incident and links to it.
+(no edits) each update is a message of its own that names the incident and links to it; in Google Chat those
+messages share a thread keyed by the incident's id.
 
 Each update is told once: it is keyed (`report:<round>:<kind>`, `approval:<proposal>`, `execution:<proposal>`,
 `recovery:<proposal>`, `resolved`), recorded as a notification with that key, and a claim on the key keeps
@@ -130,8 +131,9 @@ def tell(chat: Chat, incident: IncidentHandle, about: str, text: str) -> bool:
         return False  # another delivery is telling it
     try:
         threaded = chat.threaded
+        by_key = getattr(chat.notifier, "send_threaded", None)  # a webhook whose channel threads by key
         sent, detail = (in_thread(chat, threaded, incident, about, text) if threaded is not None
-                        else chat.notifier.send(text))
+                        else by_key(text, state.incident_id) if callable(by_key) else chat.notifier.send(text))
     except BaseException:
         chat.claims.release(key, me)  # not told: the next delivery or sweep tries again
         raise

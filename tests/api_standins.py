@@ -253,3 +253,38 @@ def is_adf(doc: Any) -> bool:
         return all(node_ok(n) for n in node.get("content", []))
 
     return isinstance(doc.get("content"), list) and all(node_ok(n) for n in doc["content"])
+
+
+@dataclass
+class GoogleChatWebhook:
+    """A Google Chat space's incoming webhook: POST /v1/spaces/SPACE/messages?key=...&token=... with a JSON
+    message; `thread.threadKey` (at most 4000 characters) replies in that key's thread only with
+    `messageReplyOption=REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD` (or REPLY_MESSAGE_OR_FAIL); without it every message
+    starts a new thread (MESSAGE_REPLY_OPTION_UNSPECIFIED ignores the key). Answers the message resource."""
+
+    threads: dict[str, list[str]] = field(default_factory=dict)  # thread name -> texts, oldest first
+    keys: dict[str, str] = field(default_factory=dict)  # thread key -> thread name
+
+    def reply(self, method: str, path: str, body: Any, headers: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
+        from urllib.parse import parse_qs, urlsplit
+
+        parts = urlsplit(path)
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        if not parts.path.startswith("/v1/spaces/") or "key" not in query or "token" not in query:
+            return 401 if "token" not in query else 404, {"error": {"code": 401, "status": "UNAUTHENTICATED"}}, {}
+        option = query.get("messageReplyOption", "MESSAGE_REPLY_OPTION_UNSPECIFIED")
+        if option not in ("MESSAGE_REPLY_OPTION_UNSPECIFIED", "REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD",
+                          "REPLY_MESSAGE_OR_FAIL"):
+            return 400, {"error": {"code": 400, "status": "INVALID_ARGUMENT"}}, {}
+        if not isinstance(body, dict) or not isinstance(body.get("text"), str) or not body["text"]:
+            return 400, {"error": {"code": 400, "status": "INVALID_ARGUMENT", "message": "Message cannot be empty"}}, {}
+        key = str((body.get("thread") or {}).get("threadKey") or "")
+        if len(key) > 4000:
+            return 400, {"error": {"code": 400, "status": "INVALID_ARGUMENT"}}, {}
+        if key and option != "MESSAGE_REPLY_OPTION_UNSPECIFIED":
+            name = self.keys.setdefault(key, f"spaces/S/threads/T{len(self.threads) + 1}")
+        else:
+            name = f"spaces/S/threads/T{len(self.threads) + 1}"
+        self.threads.setdefault(name, []).append(body["text"])
+        return 200, {"name": f"{name}/messages/M{sum(map(len, self.threads.values()))}", "text": body["text"],
+                     "thread": {"name": name, **({"threadKey": key} if key else {})}}, {}

@@ -229,6 +229,17 @@ def test_through_a_webhook_each_update_is_one_message_naming_the_incident() -> N
     assert texts[-1].startswith("*Resolved") and w.state().chat_thread is None
 
 
+def test_in_google_chat_an_incidents_messages_share_one_thread_keyed_by_the_incident() -> None:
+    from tests.api_standins import GoogleChatWebhook
+
+    space = GoogleChatWebhook()
+    with serve(space.reply) as url:
+        w = world(WebhookNotifier(f"{url}/v1/spaces/S/messages?key=k&token=t", kind="chat", backoff_s=0.01))
+        live_incident(w)
+    (texts,) = space.threads.values()  # one thread: report, approval, execution, recovery check, resolved
+    assert len(texts) == 5 and texts[-1].startswith("*Resolved") and list(space.keys) == [w.incident_id]
+
+
 def test_the_trigger_policy_tells_only_the_severities_and_services_chosen(slack) -> None:  # type: ignore[no-untyped-def]
     api, url = slack
     w = world(slack_notifier(url), ChatPolicy(severities=("critical",)), severity="WARNING")
