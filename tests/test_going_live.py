@@ -62,4 +62,5 @@ def test_an_unreadable_policy_costs_approvals_only(live: Any, monkeypatch: pytes
     request = EnvironBuilder(path="/", base_url="https://sre.example.com").get_request()
     assert live.web(request).status_code == 200  # the reports stay readable
     body, status = live.sweep(None)
-    assert status == 200 and json.loads(body) == {"partial_reports": [], "handed_off": []}
+    assert status == 200 and json.loads(body) == {"partial_reports": [], "handed_off": [], "recovery_checked": [],
+                                                  "chat_told": []}
