@@ -64,7 +64,7 @@ class Settings(BaseModel):
                                     "alerting SLI to check recovery (0: no recovery checks)")
     recovery_sustain: int = Field(3, ge=1, description="the last points after an action that must all be back on the "
                                                       "good side for a recovered verdict")
-    webhook_url: str = Field("", description="Google Chat or Slack incoming webhook for report notifications")
+    webhook_url: str = Field("", description="Google Chat or Slack incoming webhook: a message per incident update")
     # The incident's chat thread (functions/chat_thread.py): Slack's Web API when a bot token is set, else the webhook
     slack_bot_token: str = Field("", description="a Slack bot token (chat:write): one thread per incident, its first "
                                  "message edited as the incident moves (Secret Manager on GCP)")

@@ -253,7 +253,8 @@ class HandOffRequest:
 class HandOffTarget(Protocol):
     """A service an incident is handed to (shared/handoff/: PagerDuty's Events API v2, Jira's REST API).
 
-    Contract (tests/test_handoffs.py, each on a stand-in enforcing its API's documented answers):
+    Contract (tests/contract/test_handoff_target.py, each adapter on a stand-in enforcing its API's documented
+    answers):
     - `name` is the integration's name (the event's key: one hand-off per incident and integration).
     - `send(request)` sends it once (retrying only what the API says to retry) and returns what the service
       answered: `ok` with its reference, or not with why. It never raises.

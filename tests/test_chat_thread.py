@@ -345,3 +345,9 @@ def test_tell_raises_not_yet_while_another_delivery_opens_the_thread(slack) -> N
     with w.pipeline.log.incident(w.incident_id) as incident, pytest.raises(NotYet):
         tell(chat_of(w), incident, "resolved", "*Resolved*")
     assert api.messages == [] and w.store.lookup(f"chat:{w.incident_id}:resolved") is None  # released for later
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:9/api", "not a url", "http://[::1/api"])
+def test_an_unreachable_slack_is_reported_never_raised(url: str) -> None:
+    posted = SlackThreadNotifier("xoxb-1", "C1", api_url=url, attempts=2, sleep=lambda s: None).post("hello")
+    assert not posted.ok and posted.detail

@@ -27,10 +27,10 @@ def post_json(url: str, body: dict[str, Any], headers: dict[str, str], attempts:
     last = Answer(0, None, "not sent")
     for attempt in range(1, attempts + 1):
         wait = backoff_s * 2 ** (attempt - 1)
-        request = urllib.request.Request(url, data=data, method="POST",
-                                         headers={"Content-Type": "application/json", "Accept": "application/json",
-                                                  **headers})
         try:
+            request = urllib.request.Request(url, data=data, method="POST",
+                                             headers={"Content-Type": "application/json",
+                                                      "Accept": "application/json", **headers})
             with urllib.request.urlopen(request, timeout=timeout_s) as response:
                 return Answer(response.status, _json(response.read()), f"HTTP {response.status} after {attempt} "
                                                                         "attempt(s)")

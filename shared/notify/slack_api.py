@@ -68,10 +68,10 @@ class SlackThreadNotifier:
         detail = ""
         for attempt in range(1, self.attempts + 1):
             wait = self.backoff_s * 2 ** (attempt - 1)
-            request = urllib.request.Request(f"{self.api_url.rstrip('/')}/{method}", data=data, method="POST",
-                                             headers={"Content-Type": "application/json; charset=utf-8",
-                                                      "Authorization": f"Bearer {self.token}"})
             try:
+                request = urllib.request.Request(f"{self.api_url.rstrip('/')}/{method}", data=data, method="POST",
+                                                 headers={"Content-Type": "application/json; charset=utf-8",
+                                                          "Authorization": f"Bearer {self.token}"})
                 with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
                     answer = json.loads(response.read() or b"{}")
                 if not isinstance(answer, dict):
