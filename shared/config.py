@@ -116,6 +116,17 @@ class Settings(BaseModel):
     price_llm_1k_tokens_out: float = Field(LIST_PRICE_LLM_1K_TOKENS_OUT, ge=0, description="USD per 1,000 LLM output "
                                            "tokens, thinking included (gemini-3.5-flash-lite list price)")
 
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_hours(cls, value: str) -> str:
+        if value.strip():
+            start, dash, end = value.partition("-")
+            times = [t.strip().split(":") for t in (start, end)]
+            if not dash or not all(len(t) == 2 and t[0].isdigit() and t[1].isdigit() and int(t[0]) < 24
+                                   and int(t[1]) < 60 for t in times):
+                raise ValueError(f"quiet_hours {value!r} is not HH:MM-HH:MM (UTC)")
+        return value
+
     @field_validator("gemini_model")
     @classmethod
     def _current_model(cls, model: str) -> str:

@@ -282,8 +282,9 @@ def test_quiet_hours_wrap_midnight() -> None:
     day = 86400 * 20000
     assert policy.holds(state, day + 23 * 3600) and policy.holds(state, day + 3600)
     assert not policy.holds(state, day + 12 * 3600) and not policy.holds(state, day + 7 * 3600)
-    with pytest.raises(ValueError):
-        ChatPolicy.from_settings(Settings(quiet_hours="25:00-07:00"))
+    for bad in ("25:00-07:00", "22:00", "10pm-7am"):
+        with pytest.raises(ValueError, match="HH:MM-HH:MM"):
+            Settings(quiet_hours=bad)
 
 
 def test_slacks_refusals_are_recorded_not_retried_and_its_rate_limit_is_waited_out(slack) -> None:  # type: ignore[no-untyped-def]
