@@ -33,7 +33,7 @@ def cmd_handoff(args: argparse.Namespace) -> int:
     status = state.handoffs[args.integration][0] if state else "failed"
     print(f"{args.integration}: {status}: {record.detail}" + (f" ({record.link or record.reference})"
                                                              if record.reference else ""))
-    return COMPLETE if status == "sent" else FAILED
+    return COMPLETE if status in ("sent", "resolved") else FAILED
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:

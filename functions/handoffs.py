@@ -6,6 +6,8 @@
   the integration, expiring) and a verified identity on the approvers list; `handoff.requested` records who asked.
 - Or automatic: the integrations in `handoff_auto` are handed every report (an after-report step, re-driven by the
   sweep until done), asked by "autosre".
+- Resolved with the incident: a PagerDuty alert handed off is resolved (the same dedup key) when the incident
+  resolves; a Jira issue stays for people to close.
 - Sent once: the outcome is recorded (`handoff.sent` with the service's reference, or `handoff.failed` with why);
   a claim on (incident, integration) keeps concurrent or redelivered requests from sending twice, and the request
   carries a dedup key derived from the incident, so PagerDuty folds a repeat into the same alert. A hand-off once
@@ -25,7 +27,7 @@ from shared.chat_events import HandOffRecorded
 from shared.events import EventType
 from shared.incident_log import IncidentHandle, IncidentLog
 from shared.incident_state import IncidentState
-from shared.ports import EventStore, HandOffRequest, HandOffTarget
+from shared.ports import EventStore, HandOffRequest, HandOffResult, HandOffTarget
 
 if TYPE_CHECKING:
     from shared.config import Settings
@@ -100,7 +102,7 @@ class HandOffs:
             raise HandOffError("unknown_integration", f"{integration} is not configured")
         state = incident.state
         current = state.handoffs.get(integration)
-        if current is not None and current[0] == "sent":
+        if current is not None and current[0] in ("sent", "resolved"):
             return current[1]
         key = dedup_key(state.incident_id)
         incident.record(EventType.HANDOFF_REQUESTED, (integration, by), by, HandOffRecorded(
@@ -124,25 +126,82 @@ class HandOffs:
                 integration=integration, by=by, dedup_key=key, detail=result.detail))
         return incident.state.handoffs[integration][1]
 
+    def resolve(self, incident: IncidentHandle) -> list[str]:
+        """The incident resolved: each hand-off sent to a service that resolves (PagerDuty) is resolved there too,
+        once (claimed; recorded). Returns the integrations resolved by this call."""
+        state = incident.state
+        done = []
+        for integration, (status, record) in sorted(state.handoffs.items()):
+            target = self.targets.get(integration)
+            resolve = getattr(target, "resolve", None)
+            if status != "sent" or not callable(resolve):
+                continue
+            claim, me = f"handoff-resolve:{state.incident_id}:{integration}", uuid.uuid4().hex
+            if self.store.claim(claim, me, CLAIM_TTL_S) != me:
+                continue
+            result = resolve(request_of(state, f"{self.base_url.rstrip('/')}/incidents/{state.incident_id}"))
+            if result is None:  # the service has nothing to resolve (an issue stays for people to close)
+                self.store.release(claim, me)
+                continue
+            if not result.ok:
+                self.store.release(claim, me)
+            incident.record(EventType.HANDOFF_SENT if result.ok else EventType.HANDOFF_FAILED,
+                            (integration, "resolve") if result.ok else (integration, "resolve", me), "handoff",
+                            HandOffRecorded(integration=integration, by="autosre", dedup_key=record.dedup_key,
+                                            detail=f"resolved: {result.detail}", reference=record.reference,
+                                            action="resolve"))
+            if result.ok:
+                done.append(integration)
+        return done
+
     def hand_off_auto(self, incident: IncidentHandle) -> list[HandOffRecorded]:
         """The after-report step: every automatic integration not yet sent."""
         return [self.send(incident, name, "autosre") for name in self.auto if name in self.targets]
 
 
+class LazyTarget:
+    """An integration built on its first use: a credential named by its Secret Manager secret is read then, not
+    when a function starts."""
+
+    def __init__(self, name: str, build: Callable[[], HandOffTarget]):
+        self.name = name
+        self._build = build
+        self._target: HandOffTarget | None = None
+
+    @property
+    def target(self) -> HandOffTarget:
+        if self._target is None:
+            self._target = self._build()
+        return self._target
+
+    def send(self, request: HandOffRequest) -> HandOffResult:
+        return self.target.send(request)
+
+    def resolve(self, request: HandOffRequest) -> HandOffResult | None:
+        resolve = getattr(self.target, "resolve", None)
+        return resolve(request) if callable(resolve) else None
+
+
 def make_targets(settings: Settings) -> dict[str, HandOffTarget]:
-    """The integrations the settings configure (a credential named by its Secret Manager secret is read here)."""
+    """The integrations the settings configure, each built (its credential read) on first use."""
     from shared.secrets import credential
 
     targets: dict[str, HandOffTarget] = {}
-    routing_key = credential(settings.pagerduty_routing_key, settings.pagerduty_routing_key_secret)
-    if routing_key:
-        from shared.handoff.pagerduty import PagerDutyHandOff
+    if settings.pagerduty_routing_key or settings.pagerduty_routing_key_secret:
+        def pagerduty() -> HandOffTarget:
+            from shared.handoff.pagerduty import PagerDutyHandOff
 
-        targets["pagerduty"] = PagerDutyHandOff(routing_key, settings.pagerduty_url)
-    token = credential(settings.jira_api_token, settings.jira_api_token_secret)
-    if settings.jira_url and settings.jira_project and token:
-        from shared.handoff.jira import JiraHandOff
+            key = credential(settings.pagerduty_routing_key, settings.pagerduty_routing_key_secret)
+            return PagerDutyHandOff(key, settings.pagerduty_url)
 
-        targets["jira"] = JiraHandOff(settings.jira_url, settings.jira_email, token, settings.jira_project,
-                                      settings.jira_issue_type)
+        targets["pagerduty"] = LazyTarget("pagerduty", pagerduty)
+    if settings.jira_url and settings.jira_project and (settings.jira_api_token or settings.jira_api_token_secret):
+        def jira() -> HandOffTarget:
+            from shared.handoff.jira import JiraHandOff
+
+            token = credential(settings.jira_api_token, settings.jira_api_token_secret)
+            return JiraHandOff(settings.jira_url, settings.jira_email, token, settings.jira_project,
+                               settings.jira_issue_type)
+
+        targets["jira"] = LazyTarget("jira", jira)
     return targets

@@ -243,8 +243,7 @@ def assemble(store: EventStore, bus: Bus, telemetry: TelemetryFactory, settings:
     from functions.chat_thread import ChatPolicy
 
     pipeline.chat_policy = ChatPolicy.from_settings(settings)
-    if settings.handoff_auto:
-        pipeline.handoffs = make_handoffs(settings, store)
+    pipeline.handoffs = make_handoffs(settings, store)  # each built on first use: nothing read at start-up
     if clock is not None:
         pipeline.clock = clock
     if isinstance(bus, InProcessBus):

@@ -45,7 +45,7 @@ class HandOffRecorded(EventPayload):
     detail: str = ""
     reference: str = ""  # PagerDuty's dedup key, Jira's issue key
     link: str = ""
-    attempt: int = 0  # a failed attempt's number (each failure is kept)
+    action: Literal["hand_off", "resolve"] = "hand_off"  # resolve: the incident resolved, so is what was handed
 
     def summary_line(self) -> str:
         said = f"{self.integration}: {self.detail or 'asked by ' + self.by}"
@@ -55,6 +55,11 @@ class HandOffRecorded(EventPayload):
         status: Literal["requested", "sent", "failed"] = (
             "sent" if event.type == HANDOFF_SENT else "failed" if event.type == HANDOFF_FAILED else "requested")
         current = state.handoffs.get(self.integration)
-        if current is not None and (current[0] == "sent" or (status == "requested" and current[0] == "failed")):
+        if self.action == "resolve":
+            if status == "sent" and current is not None:
+                state.handoffs[self.integration] = ("resolved", current[1])
+            return
+        if current is not None and (current[0] in ("sent", "resolved")
+                                    or (status == "requested" and current[0] == "failed")):
             return  # a hand-off once sent stays sent; an outcome is not hidden by a request folded after it
         state.handoffs[self.integration] = (status, self)

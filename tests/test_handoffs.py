@@ -162,7 +162,7 @@ def test_automatic_hand_offs_run_once_after_the_report(pagerduty) -> None:  # ty
     settings = Settings(pagerduty_routing_key=ROUTING_KEY, pagerduty_url=url, handoff_auto=("pagerduty",))
     pipeline, bus = embedded(store, MemorySource(), clock=lambda: clock[0], settings=settings)
     assert pipeline.handoffs is not None
-    pipeline.handoffs.targets["pagerduty"].sleep = lambda s: None  # type: ignore[attr-defined]
+    pipeline.handoffs.targets["pagerduty"].target.sleep = lambda s: None  # type: ignore[attr-defined]
     from shared import topics
 
     bus.publish(topics.ALERTS, alert())
@@ -240,3 +240,36 @@ def test_the_cli_hands_an_incident_off_once_as_the_local_identity(pagerduty, tmp
     assert len(api.events) == 1 and "pagerduty: sent: PagerDuty: Event processed" in capsys.readouterr().out
     assert main(["handoff", incident_id, "jira", "--db", str(db)]) == 2  # not configured
     assert main(["handoff", incident_id, "pagerduty", "--db", str(db), "--as", "mallory@example.com"]) == 2
+
+
+def test_a_pagerduty_alert_handed_off_resolves_with_the_incident_once(pagerduty, jira) -> None:  # type: ignore[no-untyped-def]
+    from functions.handoffs import LazyTarget
+
+    api, url = pagerduty
+    jira_api, jira_url = jira
+    clock = [1_700_000_000.0]
+    store = SqliteEventStore(":memory:")
+    settings = Settings(pagerduty_routing_key=ROUTING_KEY, pagerduty_url=url, jira_url=jira_url,
+                        jira_email=jira_api.email, jira_api_token=jira_api.token, jira_project="OPS",
+                        handoff_auto=("pagerduty", "jira"))
+    pipeline, bus = embedded(store, MemorySource(), clock=lambda: clock[0], settings=settings)
+    assert pipeline.handoffs is not None and all(isinstance(t, LazyTarget) for t in pipeline.handoffs.targets.values())
+    from shared import topics
+
+    def deliver(payload: bytes, times: int = 1) -> None:
+        for _ in range(times):
+            bus.publish(topics.ALERTS, payload)
+        while bus._queue:
+            name, message = bus._queue.popleft()
+            if message.topic == topics.ALERTS:
+                bus._run(name, message)
+
+    deliver(alert())
+    clock[0] += pipeline.round_deadline_s + 1
+    pipeline.sweep()
+    deliver(alert("closed"), times=REDELIVERIES)
+    assert [e["event_action"] for e in api.events] == ["trigger", "resolve"]  # resolved once
+    assert api.events[1]["dedup_key"] == api.events[0]["dedup_key"] and len(jira_api.issues) == 1
+    (summary,) = store.summaries()
+    state = fold(store.load(summary["incident_id"]))
+    assert state.handoffs["pagerduty"][0] == "resolved" and state.handoffs["jira"][0] == "sent"

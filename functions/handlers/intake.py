@@ -75,19 +75,23 @@ def record_alert(p: Pipeline, incident: IncidentHandle, alert: Alert) -> None:
 
 
 def tell_resolved(p: Pipeline, incident: IncidentHandle) -> None:
-    """The resolved notice in the incident's chat thread (with any update not told yet); a failure or quiet hours
-    leave it to the sweep."""
+    """The resolved notice in the incident's chat thread (with any update not told yet; a failure or quiet hours
+    leave it to the sweep), and what was handed off resolved there too (functions/handoffs.py)."""
     from functions.chat_thread import NotYet, catch_up, of
 
     chat = of(p)
-    if chat is None:
-        return
     try:
-        catch_up(chat, incident)
+        if chat is not None:
+            catch_up(chat, incident)
     except NotYet:
         pass
     except Exception:
         log.exception("the resolved notice failed for %s", incident.incident_id)
+    if p.handoffs is not None and incident.state.handoffs:
+        try:
+            p.handoffs.resolve(incident)
+        except Exception:
+            log.exception("resolving the hand-offs failed for %s", incident.incident_id)
 
 
 def reject(p: Pipeline, message: Message, reason: str, error: str) -> None:

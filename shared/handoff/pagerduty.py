@@ -43,7 +43,15 @@ class PagerDutyHandOff:
                 "client": "Auto SRE", "client_url": request.link}
 
     def send(self, request: HandOffRequest) -> HandOffResult:
-        answer = post_json(self.url, self.event(request), {}, self.attempts, self.backoff_s, sleep=self.sleep)
+        return self._enqueue(self.event(request), request)
+
+    def resolve(self, request: HandOffRequest) -> HandOffResult:
+        """The incident resolved: its PagerDuty alert (the same dedup key) resolved too."""
+        return self._enqueue({"routing_key": self.routing_key, "event_action": "resolve",
+                              "dedup_key": request.dedup_key[:255]}, request)
+
+    def _enqueue(self, event: dict[str, object], request: HandOffRequest) -> HandOffResult:
+        answer = post_json(self.url, event, {}, self.attempts, self.backoff_s, sleep=self.sleep)
         body = answer.body if isinstance(answer.body, dict) else {}
         if answer.status == 202 and body.get("status") == "success":
             key = str(body.get("dedup_key") or request.dedup_key)
