@@ -190,13 +190,13 @@ def make_bus(settings: Settings) -> Bus:
 
 def make_notifier(settings: Settings) -> Notifier | None:
     """Slack's Web API when a bot token and a channel are configured (a thread per incident), else the webhook."""
-    from shared.secrets import credential
-
-    token = credential(settings.slack_bot_token, settings.slack_bot_token_secret)
-    if token and settings.slack_channel:
+    if (settings.slack_bot_token or settings.slack_bot_token_secret) and settings.slack_channel:
         from shared.notify.slack_api import SlackThreadNotifier
+        from shared.secrets import credential
 
-        return SlackThreadNotifier(token, settings.slack_channel)
+        secret = settings.slack_bot_token_secret
+        return SlackThreadNotifier(settings.slack_bot_token, settings.slack_channel,
+                                   token_source=lambda: credential("", secret))  # read on first use
     if not settings.webhook_url:
         return None
     from shared.notify.webhook import WebhookNotifier

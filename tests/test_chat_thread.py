@@ -335,6 +335,11 @@ def test_a_bot_token_chooses_slacks_web_api_and_a_webhook_otherwise() -> None:
     assert isinstance(chosen, SlackThreadNotifier) and chosen.conversation == "C1"
     assert isinstance(make_notifier(Settings(webhook_url="https://x.example")), WebhookNotifier)
     assert make_notifier(Settings()) is None
+    lazy = make_notifier(Settings(slack_bot_token_secret="projects/p/secrets/slack", slack_channel="C1"))
+    assert isinstance(lazy, SlackThreadNotifier) and lazy.token == ""  # nothing read at start-up
+    lazy.token_source = lambda: (_ for _ in ()).throw(RuntimeError("no credentials"))
+    unread = lazy.post("hello")
+    assert not unread.ok and "the bot token could not be read" in unread.detail
     settings = Settings.from_env({"AUTOSRE_NOTIFY_SEVERITIES": "critical, error", "AUTOSRE_QUIET_HOURS": "22:00-07:00"})
     assert settings.notify_severities == ("critical", "error")
 

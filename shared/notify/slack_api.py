@@ -38,6 +38,7 @@ class SlackThreadNotifier:
     max_wait_s: float = 30.0  # a Retry-After longer than this is not waited for: the step is retried later
     timeout_s: float = 5.0
     sleep: Callable[[float], None] = time.sleep
+    token_source: Callable[[], str] | None = None  # reads the token on first use (a Secret Manager secret)
 
     @property
     def channel(self) -> str:
@@ -63,7 +64,16 @@ class SlackThreadNotifier:
         out = escape_markup(text)
         return out if len(out) <= MAX_TEXT else out[:MAX_TEXT - 1] + "…"
 
+    def _token(self) -> str:
+        if not self.token and self.token_source is not None:
+            self.token = self.token_source()
+        return self.token
+
     def _call(self, method: str, body: dict[str, Any]) -> ChatPost:
+        try:
+            token = self._token()
+        except Exception as exc:  # the secret could not be read: nothing is posted, the step says why
+            return ChatPost(False, f"{method}: the bot token could not be read: {type(exc).__name__}: {exc}")
         data = json.dumps(body).encode()
         detail = ""
         for attempt in range(1, self.attempts + 1):
@@ -71,7 +81,7 @@ class SlackThreadNotifier:
             try:
                 request = urllib.request.Request(f"{self.api_url.rstrip('/')}/{method}", data=data, method="POST",
                                                  headers={"Content-Type": "application/json; charset=utf-8",
-                                                          "Authorization": f"Bearer {self.token}"})
+                                                          "Authorization": f"Bearer {token}"})
                 with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
                     answer = json.loads(response.read() or b"{}")
                 if not isinstance(answer, dict):
