@@ -41,7 +41,8 @@ CLAIM_TTL_S = 900.0  # an update claimed by a delivery that died is free again t
 
 
 class NotYet(Exception):
-    """The update waits (quiet hours, or the thread is being opened by another delivery): it is re-driven."""
+    """The update waits (quiet hours, or another delivery is telling it or opening the thread): it is re-driven,
+    and no later update overtakes it."""
 
 
 def minutes(hhmm: str) -> int:
@@ -128,7 +129,7 @@ def tell(chat: Chat, incident: IncidentHandle, about: str, text: str) -> bool:
         raise NotYet("quiet hours")
     key, me = f"chat:{state.incident_id}:{about}", uuid.uuid4().hex
     if chat.claims.claim(key, me, CLAIM_TTL_S) != me:
-        return False  # another delivery is telling it
+        raise NotYet("another delivery is telling it")  # and the updates after it, in order
     try:
         threaded = chat.threaded
         by_key = getattr(chat.notifier, "send_threaded", None)  # a webhook whose channel threads by key
