@@ -370,11 +370,13 @@ def build_parser() -> argparse.ArgumentParser:
     pet.set_defaults(func=cmd_eval_petshop)
 
     from functions.cli_cloud import add_commands
+    from functions.cli_handoff import add_commands as add_handoff
 
     add_commands(sub, common)
     from functions.cli_mcp import add_command as add_mcp
 
     add_mcp(sub, common)
+    add_handoff(sub, common)
     sub.metavar = "{" + ",".join(sub.choices) + "}"  # the usage line names every command
     return p
 

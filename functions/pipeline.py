@@ -31,7 +31,9 @@ from shared.specialists import SPECIALISTS, spec_of
 
 if TYPE_CHECKING:  # imported where used: a redelivered message needs no analysis
     from agents.context import AnalysisContext, SpecialistResult
+    from functions.chat_thread import ChatPolicy
     from functions.handlers.after_report import ReportStep
+    from functions.handoffs import HandOffs
     from functions.recovery import CheckSettings
 
 Analysis: TypeAlias = "Callable[[TelemetrySource, AnalysisContext], SpecialistResult]"
@@ -41,6 +43,12 @@ def load_analysis(name: str) -> Analysis:
     """The registered specialist's `analyse`, imported on first use (a function's cold start pays only for its own)."""
     fn: Analysis = importlib.import_module(spec_of(name).analysis).analyse
     return fn
+
+
+def _chat_policy() -> ChatPolicy:
+    from functions.chat_thread import ChatPolicy
+
+    return ChatPolicy()
 
 
 def _check_settings() -> CheckSettings:
@@ -75,9 +83,11 @@ class Pipeline:
     clock: Callable[[], float] = time.time
     observers: list[Callable[[Event], None]] = field(default_factory=list)
     writer: NarrativeWriter | None = None  # the optional LLM narrative (grounded in finding ids)
-    notifier: Notifier | None = None  # the team's channel, told of every report
+    notifier: Notifier | None = None  # the team's channel: one thread per incident (functions/chat_thread.py)
+    chat_policy: ChatPolicy = field(default_factory=lambda: _chat_policy())  # which incidents it is told of, when
     base_url: str = field(default_factory=lambda: Settings().base_url)  # where the web view is (the report's link)
     prices: Prices = field(default_factory=Prices)  # list prices for the report's cost estimate
+    handoffs: HandOffs | None = None  # the integrations incidents are handed to (functions/handoffs.py)
     recovery: CheckSettings = field(default_factory=lambda: _check_settings())  # the sweep's recovery checks
     _loaded: dict[str, Analysis] = field(default_factory=dict)
 

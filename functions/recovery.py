@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from shared import events as ev
-from shared.events import NotificationRecorded, RemediationVerified, RoundStarted, RoundWindow, stable_id
+from shared.events import RemediationVerified, RoundStarted, RoundWindow, stable_id
 from shared.incident_log import IncidentHandle
 from shared.incident_state import IncidentState
 from shared.models import ReadCounts
-from shared.ports import EventStore, Notifier, TelemetrySource
+from shared.ports import EventStore, TelemetrySource
 from shared.telemetry_records import ChangeEvent, Dependency, LogRecord, MetricSeries, ReadResult, Span, Window
 
 if TYPE_CHECKING:
@@ -88,27 +88,16 @@ def follow_up(p: Pipeline, incident: IncidentHandle, proposal_id: str, window_s:
     state = incident.state
     verified = state.verified[proposal_id]
     if p.notifier is not None and f"recovery:{proposal_id}" not in state.notified:
-        me = uuid.uuid4().hex  # a concurrent sweep's notice is not sent twice
-        if p.store.claim(f"notify:recovery:{state.incident_id}:{proposal_id}", me, CLAIM_TTL_S) == me:
-            notify(p.notifier, p.base_url, incident, proposal_id, verified)
+        from functions.chat_thread import NotYet, catch_up, of
+
+        chat = of(p)
+        assert chat is not None
+        try:
+            catch_up(chat, incident)  # the thread is told of the verdict (and anything before it not yet told)
+        except NotYet:
+            pass  # quiet hours: the next sweep tells it
     if verified.result == "not_recovered" and state.status == "open":
         reopen(p, incident, proposal_id, window_s)
-
-
-def notify(notifier: Notifier, base_url: str, incident: IncidentHandle, proposal_id: str,
-           verified: RemediationVerified) -> None:
-    from functions.handlers.after_report import one_line
-
-    state = incident.state
-    proposal = state.proposals[proposal_id]
-    text = (f"*Recovery check: {one_line(proposal.action, 80)} on {one_line(proposal.service, 80)}*\n"
-            f"{one_line(verified.verdict, 500)}\n{base_url.rstrip('/')}/incidents/{incident.incident_id}")
-    sent, detail = notifier.send(text)
-    number = max(state.rounds) if state.rounds else 1
-    incident.record(ev.NOTIFICATION_SENT if sent else ev.NOTIFICATION_FAILED,
-                    ("recovery", proposal_id, notifier.channel), "verify",
-                    NotificationRecorded(channel=notifier.channel, detail=detail, round=number,
-                                         about=f"recovery:{proposal_id}"))
 
 
 def reopen(p: Pipeline, incident: IncidentHandle, proposal_id: str, window_s: float) -> None:

@@ -112,6 +112,7 @@ class Remediation:
     pending_limit_s: float = 3600.0  # an operation still running this long after it started is recorded as failed
     hand_off_timeout_s: float = HAND_OFF_TIMEOUT_S  # a hand-off not done by then is left to the sweep
     outcome_deadline_s: float = OUTCOME_DEADLINE_S  # a claimed run with no outcome by then was stopped mid-call
+    told: Callable[[IncidentHandle], None] | None = None  # tells the incident's chat thread of what was recorded
 
     def __post_init__(self) -> None:
         self.log = IncidentLog(self.store, clock=lambda: self.clock())
@@ -216,7 +217,9 @@ class Remediation:
         now = self.clock()
         claims = approvals.verify(self.key, token, now)
         with self.log.incident(claims.incident_id) as incident:
-            return self._decide(incident, claims, decision, approver, now)
+            proposal = self._decide(incident, claims, decision, approver, now)
+            self._tell(incident)
+            return proposal
 
     def decide_and_deliver(self, token: str, decision: str, approver: str) -> str:
         """The approval click: record the decision and, when it approves, hand the action to the executor (inline:
@@ -229,8 +232,16 @@ class Remediation:
             proposal = self._decide(incident, claims, decision, approver, now,
                                     reserve=decision == "approve" and self.hand_off is None)
             if decision != "approve":
+                self._tell(incident)
                 return "denied: nothing will be done"
-            return self._deliver(incident, proposal.proposal_id)
+            try:
+                return self._deliver(incident, proposal.proposal_id)
+            finally:
+                self._tell(incident)
+
+    def _tell(self, incident: IncidentHandle) -> None:
+        if self.told is not None:
+            self.told(incident)
 
     def _decide(self, incident: IncidentHandle, claims: approvals.Claims, decision: str, approver: str, now: float,
                 reserve: bool = False) -> Proposal:
@@ -341,7 +352,10 @@ class Remediation:
         with self.log.incident(incident_id) as incident:
             if not incident.exists:
                 raise RemediationError("unknown_incident", f"no incident {incident_id}")
-            return self._execute(incident, proposal_id)
+            try:
+                return self._execute(incident, proposal_id)
+            finally:
+                self._tell(incident)
 
     def _execute(self, incident: IncidentHandle, proposal_id: str) -> str:
         state = incident.state

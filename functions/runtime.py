@@ -15,6 +15,7 @@ from shared.models import ReadCounts
 from shared.ports import Bus, Claims, EventStore, NarrativeWriter, Notifier, TelemetrySource
 
 if TYPE_CHECKING:  # the pipeline is imported where one is assembled: web and execute build the store alone
+    from functions.handoffs import HandOffs
     from functions.pipeline import Pipeline
     from functions.remediation import Remediation
     from shared.actions import ActionRouter
@@ -206,11 +207,30 @@ def make_bus(settings: Settings) -> Bus:
 
 
 def make_notifier(settings: Settings) -> Notifier | None:
+    """Slack's Web API when a bot token and a channel are configured (a thread per incident), else the webhook."""
+    if (settings.slack_bot_token or settings.slack_bot_token_secret) and settings.slack_channel:
+        from shared.notify.slack_api import SlackThreadNotifier
+        from shared.secrets import credential
+
+        secret = settings.slack_bot_token_secret
+        return SlackThreadNotifier(settings.slack_bot_token, settings.slack_channel,
+                                   token_source=lambda: credential("", secret))  # read on first use
     if not settings.webhook_url:
         return None
     from shared.notify.webhook import WebhookNotifier
 
     return WebhookNotifier(settings.webhook_url)
+
+
+def make_handoffs(settings: Settings, store: EventStore, key: bytes = b"") -> HandOffs | None:
+    """The hand-off integrations the settings configure (None: none)."""
+    from functions.handoffs import HandOffs, make_targets
+
+    targets = make_targets(settings)
+    if not targets:
+        return None
+    return HandOffs(store, targets, settings.base_url, key=key,
+                    allowed=frozenset(a.lower() for a in settings.approvers), auto=settings.handoff_auto)
 
 
 def wire_inprocess(pipeline: Pipeline, bus: InProcessBus) -> None:
@@ -238,6 +258,10 @@ def assemble(store: EventStore, bus: Bus, telemetry: TelemetryFactory, settings:
     from functions.recovery import CheckSettings
 
     pipeline.recovery = CheckSettings(settings.recovery_check_s, settings.recovery_sustain)
+    from functions.chat_thread import ChatPolicy
+
+    pipeline.chat_policy = ChatPolicy.from_settings(settings)
+    pipeline.handoffs = make_handoffs(settings, store)  # each built on first use: nothing read at start-up
     if clock is not None:
         pipeline.clock = clock
     if isinstance(bus, InProcessBus):
@@ -363,6 +387,13 @@ def remediation_of(settings: Settings, store: EventStore, runner: ActionRouter |
         logging.getLogger("autosre.remediation").error(
             "the policy allows %s, but %s: it cannot be approved or run until that is configured", action, why,
             extra={"json_fields": {"action": action}})
-    return Remediation(store=store, key=approval_key(settings, store), policy=policy, runner=runner,
-                       approvers=frozenset(a.lower() for a in settings.approvers), unavailable=unavailable,
-                       read_operation=runner.read_operation)
+    remediation = Remediation(store=store, key=approval_key(settings, store), policy=policy, runner=runner,
+                              approvers=frozenset(a.lower() for a in settings.approvers), unavailable=unavailable,
+                              read_operation=runner.read_operation)
+    notifier = make_notifier(settings)
+    if notifier is not None:  # decisions and executions are told in the incident's thread at once
+        from functions.chat_thread import Chat, ChatPolicy, told_hook
+
+        remediation.told = told_hook(Chat(notifier, store, settings.base_url, ChatPolicy.from_settings(settings),
+                                          remediation.clock))
+    return remediation

@@ -28,6 +28,10 @@ LIST_PRICE_LLM_1K_TOKENS_IN = 0.0003
 LIST_PRICE_LLM_1K_TOKENS_OUT = 0.0025
 
 
+TUPLE_SETTINGS = ("specialists", "approvers", "notify_severities", "notify_services", "quiet_hours_severities",
+                  "handoff_auto")  # comma-separated in the environment
+
+
 class Settings(BaseModel):
     project: str = Field("autosre-local", description="GCP project id (or the emulators' project)")
     store: Literal["sqlite", "firestore"] = "sqlite"
@@ -67,7 +71,30 @@ class Settings(BaseModel):
                                     "alerting SLI to check recovery (0: no recovery checks)")
     recovery_sustain: int = Field(3, ge=1, description="the last points after an action that must all be back on the "
                                                       "good side for a recovered verdict")
-    webhook_url: str = Field("", description="Google Chat or Slack incoming webhook for report notifications")
+    webhook_url: str = Field("", description="Google Chat or Slack incoming webhook: a message per incident update")
+    # The incident's chat thread (functions/chat_thread.py): Slack's Web API when a bot token is set, else the webhook
+    slack_bot_token: str = Field("", description="a Slack bot token (chat:write): one thread per incident, its first "
+                                 "message edited as the incident moves (Secret Manager on GCP)")
+    slack_bot_token_secret: str = Field("", description="the Secret Manager secret holding the Slack bot token "
+                                        "(projects/P/secrets/NAME[/versions/V]), read when slack_bot_token is empty")
+    slack_channel: str = Field("", description="the Slack channel id (C...) the bot posts incidents to")
+    notify_severities: tuple[str, ...] = Field((), description="alert severities the channel is told of (empty: all)")
+    notify_services: tuple[str, ...] = Field((), description="services the channel is told of (empty: all)")
+    quiet_hours: str = Field("", description="HH:MM-HH:MM (UTC): inside it updates wait and the sweep sends them "
+                             "when it ends, except for the severities in quiet_hours_severities")
+    quiet_hours_severities: tuple[str, ...] = Field(("critical",), description="severities told even in quiet hours")
+    # Hand-offs (functions/handoffs.py): PagerDuty's Events API v2 and Jira's REST API
+    handoff_auto: tuple[str, ...] = Field((), description="integrations every report is handed to without being "
+                                          "asked (pagerduty, jira)")
+    pagerduty_routing_key: str = Field("", description="a PagerDuty Events API v2 integration key (32 characters)")
+    pagerduty_routing_key_secret: str = Field("", description="the Secret Manager secret holding it")
+    pagerduty_url: str = Field("https://events.pagerduty.com/v2/enqueue", description="the Events API v2 endpoint")
+    jira_url: str = Field("", description="the Jira site, https://YOUR-SITE.atlassian.net")
+    jira_email: str = Field("", description="the Atlassian account the API token belongs to")
+    jira_api_token: str = Field("", description="its API token")
+    jira_api_token_secret: str = Field("", description="the Secret Manager secret holding the Jira API token")
+    jira_project: str = Field("", description="the key of the Jira project issues are created in")
+    jira_issue_type: str = Field("Task", description="the issue type created")
     executor: Literal["dry_run", "cloud_run"] = Field("dry_run", description="dry_run records the plan only")
     action_wait_s: float = Field(120.0, gt=0, le=240, description="seconds the executor waits for a Cloud Run "
                                  "operation (well inside the function timeout, 300 s): past it the outcome is "
@@ -99,6 +126,17 @@ class Settings(BaseModel):
     price_llm_1k_tokens_out: float = Field(LIST_PRICE_LLM_1K_TOKENS_OUT, ge=0, description="USD per 1,000 LLM output "
                                            "tokens, thinking included (gemini-3.5-flash-lite list price)")
 
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_hours(cls, value: str) -> str:
+        if value.strip():
+            start, dash, end = value.partition("-")
+            times = [t.strip().split(":") for t in (start, end)]
+            if not dash or not all(len(t) == 2 and t[0].isdigit() and t[1].isdigit() and int(t[0]) < 24
+                                   and int(t[1]) < 60 for t in times):
+                raise ValueError(f"quiet_hours {value!r} is not HH:MM-HH:MM (UTC)")
+        return value
+
     @field_validator("gemini_model")
     @classmethod
     def _current_model(cls, model: str) -> str:
@@ -113,7 +151,7 @@ class Settings(BaseModel):
             if raw is None:
                 continue
             values[name] = tuple(s.strip() for s in raw.split(",") if s.strip()) \
-                if name in ("specialists", "approvers") else raw
+                if name in TUPLE_SETTINGS else raw
         if "project" not in values and env.get("GOOGLE_CLOUD_PROJECT"):
             values["project"] = env["GOOGLE_CLOUD_PROJECT"]
         return cls.model_validate(values)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import ConfigDict, Field
 
+from shared.chat_events import HandOffRecorded, ThreadOpened
 from shared.event_base import EventPayload as EventPayload  # the base every payload extends
 from shared.event_base import StrictModel as StrictModel
 from shared.feedback_events import ActionFeedback, CauseFeedback, IncidentAcknowledged
@@ -65,6 +66,9 @@ class EventType(StrEnum):
     FEEDBACK_ACTION = "feedback.action"
     HINT_ADDED = "hint.added"  # carried by shared/steering_events.py
     QUESTION_ANSWERED = "question.answered"
+    NOTIFICATION_SKIPPED = "notification.skipped"  # the trigger policy said not to tell the channel
+    CHAT_THREAD_OPENED = "chat.thread_opened"  # the rest are carried by shared/chat_events.py
+    HANDOFF_REQUESTED, HANDOFF_SENT, HANDOFF_FAILED = "handoff.requested", "handoff.sent", "handoff.failed"
 
 
 # Module-level names for the types, so callers write `ev.REPORT_PUBLISHED`.
@@ -389,9 +393,9 @@ class RemediationFailed(EventPayload):
 
 
 class NotificationRecorded(EventPayload):
-    """The outcome of one notification (sent or failed, by the event's type)."""
+    """The outcome of one notification (sent, failed or skipped by the trigger policy, by the event's type)."""
 
-    event_types = (NOTIFICATION_SENT, NOTIFICATION_FAILED)
+    event_types = (NOTIFICATION_SENT, NOTIFICATION_FAILED, EventType.NOTIFICATION_SKIPPED)
     phase = 9
     channel: str
     detail: str = ""
@@ -404,8 +408,9 @@ class NotificationRecorded(EventPayload):
     def apply(self, state: "IncidentState", event: Event) -> None:
         if self.about:
             state.notified.add(self.about)
-        state.notifications.append(Notification("sent" if event.type == NOTIFICATION_SENT else "failed",
-                                                self.channel, self.detail))
+        status: Literal["sent", "failed", "skipped"] = (
+            "sent" if event.type == NOTIFICATION_SENT else "failed" if event.type == NOTIFICATION_FAILED else "skipped")
+        state.notifications.append(Notification(status, self.channel, self.detail))
 
 
 # The one list of payloads: the registry below is derived from it.
@@ -413,7 +418,8 @@ PAYLOAD_MODELS: tuple[type[EventPayload], ...] = (
     AlertReceived, AlertRejected, IncidentOpened, IncidentResolved, IncidentAcknowledged, RoundStarted, FindingRecorded,
     SpecialistCompleted, SpecialistFailed, CostRecorded, ReportPublished, ReportStepDone, RemediationProposed,
     ApprovalDecided, ReportChecked, RemediationHandedOff, RemediationExecuted, RemediationFailed, RemediationVerified,
-    RemediationPending, NotificationRecorded, CauseFeedback, ActionFeedback, Hint, Answered,
+    RemediationPending, NotificationRecorded, CauseFeedback, ActionFeedback, Hint, Answered, ThreadOpened,
+    HandOffRecorded,
 )
 
 

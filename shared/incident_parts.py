@@ -55,6 +55,6 @@ class Execution:
 
 @dataclass
 class Notification:
-    status: Literal["sent", "failed"]
+    status: Literal["sent", "failed", "skipped"]
     channel: str
     detail: str

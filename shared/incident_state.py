@@ -12,6 +12,7 @@ import bisect
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from shared.chat_events import HandOffRecorded, ThreadOpened
 from shared.events import ApprovalDecided, RemediationPending, RemediationVerified, model_of, payload_of, stable_id
 from shared.feedback_events import ActionFeedback, CauseFeedback
 from shared.incident_parts import Execution, Notification, RoundState
@@ -51,6 +52,8 @@ class IncidentState:
     questions: list[Answered] = field(default_factory=list)  # follow-up questions and their answers
     notifications: list[Notification] = field(default_factory=list)
     acknowledged: dict[str, float] = field(default_factory=dict)  # who said "I'm on it" -> when they first did
+    chat_thread: ThreadOpened | None = None  # the incident's thread, in a channel that has threads
+    handoffs: dict[str, tuple[str, HandOffRecorded]] = field(default_factory=dict)  # integration -> (status, last)
     timeline: list[tuple[float, str, str, str]] = field(default_factory=list)  # (at, type, actor, summary)
 
     @property
@@ -82,8 +85,9 @@ class IncidentState:
 
     @property
     def awaiting_outcome(self) -> list[str]:
-        """Proposals handed to the executor with no outcome recorded yet."""
-        return sorted(p for p in self.handed_off if p not in self.executions)
+        """Proposals handed to the executor with no outcome recorded yet, nor a pending one (an operation the sweep
+        reads)."""
+        return sorted(p for p in self.handed_off if p not in self.executions and p not in self.pending_outcomes)
 
     @property
     def awaiting_recovery_check(self) -> dict[str, float]:
@@ -102,6 +106,16 @@ class IncidentState:
         opened = {r.opened_by for r in self.rounds.values()}
         return sorted(p for p, v in self.verified.items() if self.status == "open" and v.result == "not_recovered"
                       and stable_id(self.incident_id, "recovery", p) not in opened)
+
+    @property
+    def chat_due(self) -> list[str]:
+        """What the incident's chat thread has not been told of besides its reports (those are after-report steps):
+        each decision, execution and recovery check, and the resolution, in that order."""
+        keys = ([f"approval:{p}" for p in sorted(self.decisions)]
+                + [f"execution:{p}" for p in sorted(self.executions)]
+                + [f"recovery:{p}" for p in sorted(self.verified)]
+                + (["resolved"] if self.status == "resolved" else []))
+        return [k for k in keys if k not in self.notified]
 
     def investigation(self, number: int) -> list[RoundState]:
         """The rounds of the investigation round `number` belongs to: from its first (round 1 or the last fresh
@@ -154,6 +168,7 @@ class IncidentState:
             "cause_feedback": self.cause_verdict.verdict if self.cause_verdict else "",
             "acknowledged_by": sorted(self.acknowledged, key=lambda who: (self.acknowledged[who], who)),
             "outcome_pending": len(self.outcome_pending),
+            "chat_pending": len(self.chat_due),
             "updated_at": self.last_event_at,
         }
 

@@ -1,7 +1,7 @@
 """Every port the domain depends on, in one place. Adapters are grouped by port beside it:
 shared/store/ (EventStore, the composite of EventLog, Claims, Summaries and TermIndex), shared/bus/ (Bus),
-shared/telemetry/ (TelemetrySource), shared/actions/ (ActionRunner), shared/notify/ (Notifier), shared/llm/
-(NarrativeWriter).
+shared/telemetry/ (TelemetrySource), shared/actions/ (ActionRunner), shared/notify/ (Notifier, ThreadedNotifier),
+shared/handoff/ (HandOffTarget), shared/llm/ (NarrativeWriter).
 
 Each port (each store capability) has one contract suite under tests/contract/ that every adapter must pass.
 """
@@ -234,6 +234,67 @@ class Notifier(Protocol):
     def channel(self) -> str: ...
 
     def send(self, text: str) -> tuple[bool, str]: ...
+
+
+@dataclass(frozen=True)
+class ChatPost:
+    """What a threaded channel answered: whether it took the message, why not, and where the message now is."""
+
+    ok: bool
+    detail: str
+    conversation: str = ""  # the channel's id, as the channel names it (what an edit must name)
+    ts: str = ""  # the message's id in that channel (a thread's root: the thread's id)
+
+
+class ThreadedNotifier(Notifier, Protocol):
+    """A channel with threads whose messages can be edited (Slack's Web API with a bot token).
+
+    Contract (tests/test_chat_thread.py, on a stand-in enforcing the Web API's documented answers):
+    - `post(text, thread="", broadcast=False)` posts a message (a reply in `thread` when given; `broadcast` also
+      shows the reply in the channel) and returns where it is; `edit(conversation, ts, text)` replaces a message's
+      text. Both return `ChatPost(ok=False, why)` when refused, rate limited past their retries or unreachable;
+      neither raises.
+    """
+
+    def post(self, text: str, thread: str = "", broadcast: bool = False) -> ChatPost: ...
+
+    def edit(self, conversation: str, ts: str, text: str) -> ChatPost: ...
+
+
+@dataclass(frozen=True)
+class HandOffResult:
+    ok: bool
+    detail: str  # what the service answered, in words
+    reference: str = ""  # the service's own id for what it holds now (PagerDuty's dedup key, Jira's issue key)
+    link: str = ""  # where a person sees it
+
+
+@dataclass(frozen=True)
+class HandOffRequest:
+    """What a hand-off tells another service: the incident, the report's summary and the link to the report."""
+
+    incident_id: str
+    dedup_key: str  # the same for every attempt of one hand-off: a retried request changes nothing twice
+    summary: str
+    service: str
+    severity: str
+    link: str
+    details: tuple[tuple[str, str], ...] = ()
+
+
+class HandOffTarget(Protocol):
+    """A service an incident is handed to (shared/handoff/: PagerDuty's Events API v2, Jira's REST API).
+
+    Contract (tests/contract/test_handoff_target.py, each adapter on a stand-in enforcing its API's documented
+    answers):
+    - `name` is the integration's name (the event's key: one hand-off per incident and integration).
+    - `send(request)` sends it once (retrying only what the API says to retry) and returns what the service
+      answered: `ok` with its reference, or not with why. It never raises.
+    """
+
+    name: str
+
+    def send(self, request: HandOffRequest) -> HandOffResult: ...
 
 
 class NarrativeWriter(Protocol):

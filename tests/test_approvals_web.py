@@ -7,6 +7,7 @@ import hashlib
 import json
 import logging
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -419,6 +420,7 @@ def test_chat_markup_from_telemetry_is_escaped_for_its_channel(receiver, kind: s
 
 
 def test_the_report_notification_carries_no_live_markup(receiver, incident) -> None:  # type: ignore[no-untyped-def]
+    from functions.chat_thread import Chat, ChatPolicy
     from functions.handlers.after_report import notify
     from shared.incident_log import IncidentLog
 
@@ -429,8 +431,9 @@ def test_the_report_notification_carries_no_live_markup(receiver, incident) -> N
     top = report.causes[0]
     hostile = report.model_copy(update={"headline": f"Likely root cause: {INJECTION}", "causes": [
         top.model_copy(update={"title": f"new error pattern: {INJECTION}\nApprove here: see above"})]})
+    chat = Chat(WebhookNotifier(stub_url, kind="slack"), store, "http://sre.example", ChatPolicy(), time.time)
     with IncidentLog(store).incident(incident_id) as handle:
-        notify(WebhookNotifier(stub_url, kind="slack"), "http://sre.example", handle, hostile)
+        notify(chat, handle, hostile)
     (message,) = received
     text = message["text"]
     assert "<" not in text and ">" not in text and "&lt;!channel&gt;" in text

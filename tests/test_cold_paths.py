@@ -69,7 +69,7 @@ def test_the_sweep_function_queries_the_open_incidents_once(tmp_path: Path, monk
     monkeypatch.setenv("AUTOSRE_SQLITE_PATH", str(tmp_path / "unused.db"))
     body, status = main.sweep(None)
     assert status == 200 and json.loads(body) == {"partial_reports": [], "handed_off": [], "outcomes_recorded": [],
-                                                  "outcome_unknown": [], "recovery_checked": []}
+                                                  "outcome_unknown": [], "recovery_checked": [], "chat_told": []}
     assert store.queries == 1
 
 

@@ -178,7 +178,9 @@ def test_only_the_postmortem_types_are_listed_and_each_payload_has_a_phase() -> 
         ev.REMEDIATION_FAILED: "execution",
         ev.REMEDIATION_VERIFIED: "recovery verified", ev.INCIDENT_RESOLVED: "resolved",
         ev.CAUSE_FEEDBACK: "cause feedback", ev.ACTION_FEEDBACK: "action feedback",
-        ev.INCIDENT_ACKNOWLEDGED: "acknowledged", ev.HINT_ADDED: "hint", ev.QUESTION_ANSWERED: "question"}
+        ev.INCIDENT_ACKNOWLEDGED: "acknowledged", ev.HINT_ADDED: "hint", ev.QUESTION_ANSWERED: "question",
+        ev.EventType.HANDOFF_REQUESTED: "hand-off", ev.EventType.HANDOFF_SENT: "hand-off",
+        ev.EventType.HANDOFF_FAILED: "hand-off"}
     assert [ev.model_of(t).phase for t in (ev.INCIDENT_OPENED, ev.ALERT_RECEIVED, ev.ROUND_STARTED,
                                            ev.FINDING_RECORDED, ev.SPECIALIST_COMPLETED, ev.REPORT_PUBLISHED,
                                            ev.REMEDIATION_PROPOSED, ev.APPROVAL_DECIDED, ev.REMEDIATION_EXECUTED,

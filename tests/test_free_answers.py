@@ -112,7 +112,7 @@ def test_a_free_question_goes_to_the_model_and_its_refusal_is_recorded(tmp_path:
 
 def test_an_answer_is_held_to_every_check_of_the_narrative_filter(incident: tuple[Path, str, IncidentState]) -> None:
     # the same checks as the narrative's: a cause the ranking does not support, and look-alike letters of another
-    # script (a Cyrillic "о" inside a Latin word), are refused like an uncited claim
+    # script (a Cyrillic o, U+043E, inside a Latin word), are refused like an uncited claim
     _, _, state = incident
     a, _ = ids(state)
     report = state.latest_report

@@ -63,4 +63,4 @@ def test_an_unreadable_policy_costs_approvals_only(live: Any, monkeypatch: pytes
     assert live.web(request).status_code == 200  # the reports stay readable
     body, status = live.sweep(None)
     assert status == 200 and json.loads(body) == {"partial_reports": [], "handed_off": [], "outcomes_recorded": [],
-                                                  "outcome_unknown": [], "recovery_checked": []}
+                                                  "outcome_unknown": [], "recovery_checked": [], "chat_told": []}

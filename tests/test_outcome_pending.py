@@ -1,6 +1,6 @@
 """An action whose Cloud Run operation outlasts the executor's wait: recorded as pending with the operation's name,
 its redelivery neither runs it again nor gives up, and the sweep records how the operation ended. A claim left by a
-run that was killed is taken over once its lease is past."""
+run that was killed is never run again: once it cannot still be running its outcome is recorded as unknown."""
 
 from __future__ import annotations
 
@@ -138,3 +138,19 @@ def test_the_wait_is_a_setting_well_inside_the_function_timeout() -> None:
     router = make_runner(Settings(executor="cloud_run", project="p", action_wait_s=90))
     runner = getattr(router.read_operation, "__self__", None)
     assert isinstance(runner, CloudRunRunner) and runner.wait_s == 90
+
+
+def test_a_pending_outcome_is_read_from_its_operation_never_called_unknown() -> None:
+    # the run recorded where its outcome is (the operation); that its executor stopped waiting is not a lost outcome
+    store, clock = SqliteEventStore(":memory:"), Clock()
+    handed: list[tuple[str, str]] = []
+    r, _ = setup(store, clock, hand_off=lambda i, p: handed.append((i, p)))
+    incident_id, proposal_id = open_incident_with_proposal(store, 1)
+    r.decide_and_deliver(r.link_token(incident_id, proposal_id), "approve", APPROVER)  # handed to the executor
+    assert handed == [(incident_id, proposal_id)]
+    assert r.execute(incident_id, proposal_id).startswith("outcome pending")
+    clock.now += r.outcome_deadline_s + 1
+    result = sweep_all(Pipe(r, clock), r)  # type: ignore[arg-type]
+    assert result["outcome_unknown"] == []
+    state = r.log.read(incident_id)
+    assert state is not None and proposal_id not in state.executions and state.outcome_pending

@@ -1,4 +1,5 @@
-"""The steps after a report is published: propose remediations, remember the incident's signature, tell the team.
+"""The steps after a report is published: propose remediations, remember the incident's signature, tell the team,
+hand the incident off where that is automatic.
 
 A step is recorded once it finished (`report.step_done`); until then every redelivered findings message and every
 sweep runs it again, so a crash right after the report loses nothing. Each step is idempotent (its own events have
@@ -12,11 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from functions.chat_thread import Chat, NotYet, tell
 from shared import events as ev
-from shared.events import NotificationRecorded, ReportStepDone
+from shared.events import ReportStepDone
 from shared.incident_log import IncidentHandle
 from shared.models import Report
-from shared.ports import Notifier
 from shared.textnorm import visible
 
 if TYPE_CHECKING:
@@ -46,16 +47,28 @@ def remember(p: Pipeline, incident: IncidentHandle, report: Report) -> None:
 
 
 def notify_team(p: Pipeline, incident: IncidentHandle, report: Report) -> None:
-    if p.notifier is not None:
-        notify(p.notifier, p.base_url, incident, report)
+    from functions.chat_thread import of
+
+    chat = of(p)
+    if chat is not None:
+        notify(chat, incident, report)
 
 
-STEPS = (ReportStep("propose", propose), ReportStep("remember", remember), ReportStep("notify", notify_team))
+def hand_off(p: Pipeline, incident: IncidentHandle, report: Report) -> None:
+    """The automatic hand-offs (functions/handoffs.py): each recorded, sent or failed."""
+    if p.handoffs is not None:
+        p.handoffs.hand_off_auto(incident)
+
+
+STEPS = (ReportStep("propose", propose), ReportStep("remember", remember), ReportStep("notify", notify_team),
+         ReportStep("handoff", hand_off))
 
 
 def steps_of(p: Pipeline) -> tuple[ReportStep, ...]:
-    """The steps this pipeline runs: all of them, but a notification only with a notifier."""
-    return tuple(s for s in STEPS if s.run is not notify_team or p.notifier is not None)
+    """The steps this pipeline runs: all of them, but a notification only with a notifier and a hand-off only with
+    automatic hand-offs configured."""
+    return tuple(s for s in STEPS if (s.run is not notify_team or p.notifier is not None)
+                 and (s.run is not hand_off or (p.handoffs is not None and bool(p.handoffs.auto))))
 
 
 def step_key(report: Report, step: str) -> str:
@@ -71,6 +84,9 @@ def follow_through(p: Pipeline, incident: IncidentHandle, report: Report) -> Non
             continue
         try:
             step.run(p, incident, report)
+        except NotYet as exc:  # it waits (quiet hours): the sweep runs it again
+            log.info("after-report step %s of %s waits: %s", step.name, incident.incident_id, exc)
+            continue
         except Exception:
             log.exception("after-report step %s failed for %s", step.name, incident.incident_id)
             continue
@@ -87,8 +103,9 @@ def pending_steps(p: Pipeline, summary: dict[str, Any]) -> bool:
     return any(f"{kind}:{s.name}" not in done for s in steps_of(p))
 
 
-def notify(notifier: Notifier, base_url: str, incident: IncidentHandle, report: Report) -> None:
-    """Tell the team's channel of the report, and record whether it was delivered."""
+def notify(chat: Chat, incident: IncidentHandle, report: Report) -> None:
+    """Tell the incident's chat thread of the report (functions/chat_thread.py), once, and record whether it was
+    delivered (or why it was not told). Raises NotYet in quiet hours."""
     from agents.remediation.catalog import action_title
 
     top = report.causes[0] if report.causes else None
@@ -97,11 +114,8 @@ def notify(notifier: Notifier, base_url: str, incident: IncidentHandle, report: 
     text = (f"*{one_line(report.headline)}*\n"
             + (f"Top cause: {one_line(top.service, 80)}: {one_line(top.title)}\n" if top else "")
             + (f"Proposed: {'; '.join(proposed)} (approve on the report page)\n" if proposed else "")
-            + f"{base_url.rstrip('/')}/incidents/{incident.incident_id}")
-    delivered, detail = notifier.send(text)
-    incident.record(ev.NOTIFICATION_SENT if delivered else ev.NOTIFICATION_FAILED,
-                    (report.round, notifier.channel), "notify",
-                    NotificationRecorded(channel=notifier.channel, detail=detail, round=report.round))
+            + chat.link(incident.incident_id))
+    tell(chat, incident, f"report:{report.round}:{'partial' if report.partial else 'complete'}", text)
 
 
 def one_line(value: str, limit: int = 300) -> str:

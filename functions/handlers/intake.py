@@ -70,8 +70,29 @@ def record_alert(p: Pipeline, incident: IncidentHandle, alert: Alert) -> None:
     if alert.state == "closed" and state.status != "resolved" and all(s == "closed" for s in state.alerts.values()):
         incident.record(ev.INCIDENT_RESOLVED, (), "intake", IncidentResolved(by_alert=alert.monitoring_incident_id))
         release_open(p.store, alert, incident.incident_id)
+        tell_resolved(p, incident)
     elif alert.state == "open" and state.status == "open":
         start_round(p, incident, alert, alert_key)
+
+
+def tell_resolved(p: Pipeline, incident: IncidentHandle) -> None:
+    """The resolved notice in the incident's chat thread (with any update not told yet; a failure or quiet hours
+    leave it to the sweep), and what was handed off resolved there too (functions/handoffs.py)."""
+    from functions.chat_thread import NotYet, catch_up, of
+
+    chat = of(p)
+    try:
+        if chat is not None:
+            catch_up(chat, incident)
+    except NotYet:
+        pass
+    except Exception:
+        log.exception("the resolved notice failed for %s", incident.incident_id)
+    if p.handoffs is not None and incident.state.handoffs:
+        try:
+            p.handoffs.resolve(incident)
+        except Exception:
+            log.exception("resolving the hand-offs failed for %s", incident.incident_id)
 
 
 def reject(p: Pipeline, message: Message, reason: str, error: str) -> None:

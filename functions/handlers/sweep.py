@@ -1,7 +1,8 @@
 """The sweep (Cloud Scheduler, every 5 minutes): partial reports for rounds past their deadline, the after-report
 steps not recorded as done, approved actions whose hand-off to the executor was not recorded, actions whose
-outcome was pending when the executor stopped waiting (their operations are read and the outcome recorded), and the
-recovery checks of executed actions whose check window has passed (functions/recovery.py).
+outcome was pending when the executor stopped waiting (their operations are read and the outcome recorded), the
+recovery checks of executed actions whose check window has passed (functions/recovery.py), and the chat thread's
+updates not told yet (functions/chat_thread.py).
 
 Only an incident that may have something to do is loaded: one whose report has steps to run, or one without a
 report opened at least `round_deadline_s` ago (every round's deadline is at least that long after the incident
@@ -40,7 +41,8 @@ def recently_resolved(p: Pipeline, now: float) -> list[dict[str, Any]]:
                 return out
             if summary.get("status") == "resolved" and (not summary.get("report") or pending_steps(p, summary)
                                                         or summary.get("outcome_pending")
-                                                        or recovery_work(summary)):
+                                                        or recovery_work(summary)
+                                                        or (p.notifier is not None and summary.get("chat_pending"))):
                 out.append(summary)
         if not cursor:
             break
@@ -96,5 +98,8 @@ def sweep_all(p: Pipeline, remediation: Remediation | None) -> dict[str, list[st
     settled = remediation.settle_pending(open_incidents + resolved) if remediation is not None else []
     unknown = remediation.settle_stopped_runs(open_incidents) if remediation is not None else []
     verified = check_recoveries(p, open_incidents + resolved)
+    from functions.chat_thread import sweep_chat
+
+    told = sweep_chat(p, open_incidents + resolved)
     return {"partial_reports": swept, "handed_off": handed, "outcomes_recorded": settled, "outcome_unknown": unknown,
-            "recovery_checked": verified}
+            "recovery_checked": verified, "chat_told": told}

@@ -21,7 +21,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from shared.outbound import UnsupportedScheme, describe, post
 
@@ -77,11 +77,29 @@ class WebhookNotifier:
 
     def send(self, text: str) -> tuple[bool, str]:
         """POST {"text": ...} (both Chat and Slack accept it). Returns (delivered, detail)."""
-        body = json.dumps({"text": self.render(text)}).encode()
+        return self._post(self.url, {"text": self.render(text)})
+
+    def send_threaded(self, text: str, thread_key: str) -> tuple[bool, str]:
+        """In Google Chat, the message in the thread named `thread_key` (started by the first message that names
+        it): the body's `thread.threadKey` with `messageReplyOption=REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD` on the
+        URL, as Chat's webhooks document. Other channels' webhooks have no threads: a message of its own."""
+        if self.channel != "chat":
+            return self.send(text)
+        try:
+            parts = urlsplit(self.url)
+            query = urlencode([*parse_qsl(parts.query, keep_blank_values=True),
+                               ("messageReplyOption", "REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD")])
+            url = urlunsplit(parts._replace(query=query))
+        except ValueError:
+            url = self.url  # a malformed address: the post says so
+        return self._post(url, {"text": self.render(text), "thread": {"threadKey": thread_key[:4000]}})
+
+    def _post(self, url: str, payload: dict[str, object]) -> tuple[bool, str]:
+        body = json.dumps(payload).encode()
         detail = ""
         for attempt in range(1, self.attempts + 1):
             try:
-                request = urllib.request.Request(self.url, data=body, method="POST",
+                request = urllib.request.Request(url, data=body, method="POST",
                                                  headers={"Content-Type": "application/json; charset=UTF-8"})
                 with post(request, self.timeout_s) as response:
                     return True, f"HTTP {response.status} after {attempt} attempt(s)"
