@@ -84,17 +84,8 @@ class _Line:
     tokens: tuple[str, ...]
     count: int = 0
     # neighbouring lines' Drain clusters: c for the line after, ~c for the line before, plus WINDOW times the
-    # window (bounded, see _bump)
+    # window (bounded: MAX_CONTEXT neighbours, the rest in one OTHER bucket per window)
     context: dict[int, int] = field(default_factory=dict)
-
-
-def _bump(context: dict[int, int], neighbour: int, count: int, window: int) -> None:
-    if neighbour in context:
-        context[neighbour] += count
-    elif len(context) < MAX_CONTEXT:
-        context[neighbour] = count
-    else:
-        context[OTHER + window] = context.get(OTHER + window, 0) + count
 
 
 def _distance(row: dict[Hashable, int], n: int, cols: Counter[Hashable], total: int) -> float:
@@ -221,20 +212,22 @@ class PatternMiner:
             before = self._previous
             if before is not None:  # what a statement's lines sit between: the clusters before and after them
                 window = self._window
-                mine, theirs = line.context, before.context
-                neighbour = ~before.cluster + window
-                if neighbour in mine:
-                    mine[neighbour] += count
-                else:
-                    _bump(mine, neighbour, count, window)
-                neighbour = line.cluster + window
-                if neighbour in theirs:
-                    theirs[neighbour] += count
-                else:
-                    _bump(theirs, neighbour, count, window)
+                for context, neighbour in ((line.context, ~before.cluster + window),
+                                           (before.context, line.cluster + window)):
+                    if neighbour in context:
+                        context[neighbour] += count
+                    elif len(context) < MAX_CONTEXT:
+                        context[neighbour] = count
+                    else:
+                        context[OTHER + window] = context.get(OTHER + window, 0) + count
             self._previous = line
         self._assignment = None
         return key
+
+    def key(self, message: str) -> int:
+        """The line key of `message`, learning it when new, without counting it (a line counted already)."""
+        self._assignment = None
+        return self._cache.key(message)
 
     def _key_of(self, masked: str) -> int:
         key = self._keys.get(masked)

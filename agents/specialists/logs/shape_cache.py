@@ -29,15 +29,15 @@ _HEX_PREFIX = re.compile(r"0[xX]")
 def shape(message: str) -> bytes:
     """The cache key of a raw line: every ASCII digit as 0, except inside code locations; then where the
     hexadecimal prefixes (0x) are, if any."""
-    key = _digit_shape(message)
-    if "0x" in message or "0X" in message:
-        key += b"\xff" + b",".join(b"%d" % m.start() for m in _HEX_PREFIX.finditer(message))  # \xff: never UTF-8
-    return key
+    key = message.encode("utf-8", "surrogatepass").translate(_SHAPE) if "#" not in message else _coded(message)
+    return key + _hex_prefixes(message) if "0x" in message or "0X" in message else key
 
 
-def _digit_shape(message: str) -> bytes:
-    if "#" not in message:
-        return message.encode("utf-8", "surrogatepass").translate(_SHAPE)
+def _hex_prefixes(message: str) -> bytes:
+    return b"\xff" + b",".join(b"%d" % m.start() for m in _HEX_PREFIX.finditer(message))  # \xff: never UTF-8
+
+
+def _coded(message: str) -> bytes:
     parts, last = [], 0
     for m in CODE_LOCATION.finditer(message):
         parts += [message[last:m.start()].encode("utf-8", "surrogatepass").translate(_SHAPE),
@@ -67,6 +67,7 @@ def _place_digit(place: int) -> Callable[[int], str]:
 
 
 _Residual = tuple[tuple[str, ...], tuple[int, ...], dict[str, int]]
+_ONCE = -1  # a shape met once whose masking kept digits
 
 
 def _residual(message: str, masked: str, mask: Callable[[str], str]) -> _Residual | None:
@@ -115,22 +116,27 @@ class ShapeCache:
         key = self._seen.get(message)
         if key is not None:
             return key
-        s = shape(message)
+        s = message.encode("utf-8", "surrogatepass").translate(_SHAPE) if "#" not in message else _coded(message)
+        if "0x" in message or "0X" in message:  # (`shape`, inlined: this is the hot path)
+            s += _hex_prefixes(message)
         entry = self._shapes.get(s)
-        if entry is None:
+        if entry is None or entry == _ONCE:
             masked = self._mask(message)
             key = self._key_of(masked)
             if len(self._shapes) >= self.max_shapes:
                 return key
-            if not _ASCII_DIGIT.search(masked):
+            if not _ASCII_DIGIT.search(CODE_LOCATION.sub("", masked) if "#" in masked else masked):
                 self._shapes[s] = key
+            elif entry is None:  # kept digits: worked out when the shape comes again (most shapes of ids never do)
+                self._shapes[s] = _ONCE
+                return key
             else:
                 residual = _residual(message, masked, self._mask)
                 if residual is None:
                     return key
                 self._shapes[s] = residual
                 residual[2]["".join([message[p] for p in residual[1]])] = key
-        elif isinstance(entry, int):
+        elif isinstance(entry, int):  # not _ONCE: handled above
             key = entry
         else:
             pieces, positions, memo = entry
