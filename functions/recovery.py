@@ -156,6 +156,7 @@ class WithActions:
         self._source = source
         self._actions = action_changes(state)
         self.log_counter = source.log_counter
+        self.log_stream = getattr(source, "log_stream", None)  # optional: every log line of a window, streamed
 
     def logs(self, window: Window, services: list[str] | None = None) -> ReadResult[LogRecord]:
         return self._source.logs(window, services)

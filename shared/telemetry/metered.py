@@ -12,7 +12,7 @@ BudgetReached (the log analyst then reads lines, within their own cap).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, TypeVar
 
 from shared.cost_ledger import Budget, BudgetReached
@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # the records are imported where a read happens
         ChangeEvent,
         Dependency,
         LogRecord,
+        LogStream,
         MetricSeries,
         PatternCount,
         ReadCost,
@@ -48,6 +49,9 @@ class MeteredSource:
         self._lock = threading.Lock()
         counter = inner.log_counter  # the port's optional capability, metered when the source has it
         self.log_counter: LogPatternCounter | None = _MeteredCounter(self, counter) if counter is not None else None
+        # the optional stream of every log line of a window (a bundle's): counted as it is consumed
+        self.log_stream: Callable[[Window], LogStream | None] | None = (
+            self._log_stream if getattr(inner, "log_stream", None) is not None else None)
 
     @property
     def counts(self) -> ReadCounts:
@@ -94,6 +98,23 @@ class MeteredSource:
 
     def logs(self, window: Window, services: list[str] | None = None) -> ReadResult[LogRecord]:
         return self._read("logs", "log_entries", self.inner.logs, window, services)
+
+    def _log_stream(self, window: Window) -> LogStream | None:
+        """The inner source's stream of every line of the window, counted line by line; None when a deadline
+        or a cap stops reads (the analyst then reads a sample, which says so)."""
+        if deadline_passed() or self.refusal("log_entries"):
+            return None
+        from shared.telemetry_records import LogStream, ReadCost
+
+        inner: LogStream = self.inner.log_stream(window)  # type: ignore[attr-defined]
+
+        def counted() -> Iterator[LogRecord]:
+            n = 0
+            for n, line in enumerate(inner.lines, 1):  # noqa: B007 - the count is what is kept
+                yield line
+            self.add("log_entries", n, ReadCost())
+
+        return LogStream(counted(), inner.note)
 
     def spans(self, window: Window, services: list[str] | None = None) -> ReadResult[Span]:
         return self._read("traces", "spans", self.inner.spans, window, services)
