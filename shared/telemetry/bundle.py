@@ -320,14 +320,17 @@ class BundleSource:
         note = "; ".join(n for n in (read.note, skipped.note(name)) if n)
         return ReadResult(read.items, sampled=True, note=note)
 
+    def _log_index(self) -> Index[LogRecord] | None:
+        return self._index(LOGS, decode_log, _log_time, LOG_PLACE, salvage_log)
+
     def logs(self, window: Window, services: list[str] | None = None) -> ReadResult[LogRecord]:
-        index = self._index(LOGS, decode_log, _log_time, LOG_PLACE, salvage_log)
+        index = self._log_index()
         return self._indexed(LOGS, "logs", window, services, index)
 
     def log_stream(self, window: Window) -> LogStream:
         """Every log line of the window, streamed (one record at a time, none kept); `note()` afterwards says
         what was cut or skipped on the way."""
-        index = self._index(LOGS, decode_log, _log_time, LOG_PLACE, salvage_log)
+        index = self._log_index()
         return LogStream(self._streamed(index, window), lambda: self._stream_note(index))
 
     def _streamed(self, index: Index[LogRecord] | None, window: Window) -> Iterator[LogRecord]:
@@ -381,7 +384,7 @@ class BundleSource:
         self.changes(everything)
         self.metrics(everything)
         times: list[float] = []
-        for index in (self._index(LOGS, decode_log, _log_time, LOG_PLACE),
+        for index in (self._log_index(),
                       self._index(SPANS, decode_span, _span_time, SPAN_PLACE)):
             if index is not None and len(index.times):
                 times += [index.times[0], index.times[-1]]

@@ -24,14 +24,13 @@ import orjson
 from shared.gc_pause import collector_paused
 from shared.telemetry.bounds import evenly_sampled
 from shared.telemetry.bundle_codec import BundleError, from_rfc3339
+from shared.telemetry.bundle_lines import MAX_LINE_BYTES, chunks, place_head
 from shared.telemetry_records import ReadResult, Window
 
 T = TypeVar("T")
 INDEX_SUFFIX = ".idx"
 _INDEX_FORMAT = "autosre-bundle-index/1"
-CHUNK = 1 << 24
 KEEP_DECODED = 100_000  # records kept decoded per file: a line that several reads return is decoded once
-MAX_LINE_BYTES = 64 * 1024  # a longer line is read only this far: its record is cut (`Salvage`), or skipped
 
 
 class Skipped:
@@ -90,6 +89,7 @@ Decode = Callable[[dict[str, Any], float | None], T]
 # The record of a line too long to read whole, from its first MAX_LINE_BYTES, the time and the service the index
 # placed it at; None: the line is left out.
 Salvage = Callable[[bytes, float, str], T | None]
+STREAM_BLOCK = 1 << 20  # a stream reads neighbouring lines together, this many bytes at a time
 
 
 def bad_line(exc: BaseException, where: str, skipped: Skipped | None) -> None:
@@ -179,67 +179,9 @@ def _second(key: bytes) -> int | None:
     return _SECONDS[key]
 
 
-_HEAD_TIME = re.compile(rb'"(?:timestamp|startTime)":\s*"([^"\\]{1,64})"')
-_HEAD_SERVICE = re.compile(rb'"(?:service_name|service\.name)":\s*(?:\{"stringValue":\s*\{"value":\s*)?"([^"\\]*)"')
-_HEAD_TRACE = re.compile(rb'/traces/([^"\\/]*)')
-
-
-def _place_head(head: bytes) -> tuple[float, bytes, bytes] | None:
-    """(time, service, trace id) of a line from its first bytes (a line too long to read whole); None when they
-    name no time."""
-    t = _HEAD_TIME.search(head)
-    if t is None:
-        return None
-    try:
-        at = from_rfc3339(t.group(1).decode("ascii"))
-    except (BundleError, UnicodeDecodeError):
-        return None
-    service, trace = _HEAD_SERVICE.search(head), _HEAD_TRACE.search(head)
-    return at, service.group(1) if service else b"", trace.group(1) if trace else b""
-
-
 # how a line is placed from the pattern's groups: pattern, (second, micro) of the time, of the end, service, trace
 LOG_PLACE = (_LOG_LINE, (0, 1), None, 2, 3)
 SPAN_PLACE = (_SPAN_LINE, (1, 2), (3, 4), 5, 0)
-
-
-def chunks(path: Path) -> Iterator[tuple[int, int, list[bytes], dict[int, int]]]:
-    """(byte offset, line number of the first line, lines, {k: length} of the lines given by their first
-    MAX_LINE_BYTES only) of a file, read in chunks of whole lines. A line longer than a chunk is not held: its
-    head is kept and the rest read past, so memory stays within two chunks whatever the file."""
-    offset, lineno, rest = 0, 1, b""
-    head: bytes | None = None  # the start of a line longer than a chunk, while reading past its rest
-    length = 0
-    with open(path, "rb") as f:
-        while True:
-            data = f.read(CHUNK)
-            if head is not None:
-                end = data.find(b"\n")
-                if end < 0 and data:
-                    length += len(data)
-                    continue
-                length += end if end >= 0 else len(data)
-                yield offset, lineno, [head], {0: length}
-                offset, lineno = offset + length + (end >= 0), lineno + 1
-                data, head = data[end + 1:] if end >= 0 else b"", None
-                if not data:
-                    continue
-            buf = rest + data
-            if not buf:
-                return
-            cut = buf.rfind(b"\n") + 1 if data else len(buf)
-            if cut == 0:
-                if len(buf) > CHUNK:
-                    head, length, rest = buf[:MAX_LINE_BYTES], len(buf), b""
-                else:
-                    rest = buf
-                continue
-            buf, rest = buf[:cut], buf[cut:]
-            lines = buf.split(b"\n")
-            if buf.endswith(b"\n"):
-                lines.pop()
-            yield offset, lineno, lines, {}
-            offset, lineno = offset + len(buf), lineno + len(lines)
 
 
 def _seconds(keys: Sequence[bytes]) -> list[int | None]:
@@ -337,7 +279,7 @@ class Index(Generic[T]):
                 if placed[k]:
                     continue
                 placed[k] = True
-                found = _place_head(lines[k])
+                found = place_head(lines[k])
                 if found is None:
                     bad_line(ValueError("a line too long to read whose start names no time"),
                              f"{path.name}:{first_line + k}", skipped)
@@ -443,9 +385,50 @@ class Index(Generic[T]):
         return list(map(chosen.__getitem__, kept)), total, whole
 
     def stream(self, window: Window) -> Iterator[T]:
-        """Every record in the window, in time order, decoded one at a time (none kept: constant memory)."""
+        """Every record in the window, in time order, decoded one at a time (none kept: constant memory).
+        Neighbouring lines in the file are read together (STREAM_BLOCK bytes at a time)."""
         lo, hi = bisect.bisect_left(self.times, window.start), bisect.bisect_left(self.times, window.end)
-        return self.records(range(lo, hi), keep=False)
+        if self._fd is None:
+            return
+        fd, offsets, lengths, times, decode = self._fd, self.offsets, self.lengths, self.times, self.decode
+        i = lo
+        while i < hi:
+            start = end = offsets[i]
+            j = i
+            while j < hi and offsets[j] == end and lengths[j] <= MAX_LINE_BYTES and end - start < STREAM_BLOCK:
+                end += lengths[j]
+                j += 1
+            if j == i:  # a long line, or one out of the file's order: read alone
+                yield from self.records([i], keep=False)
+                i += 1
+                continue
+            block = os.pread(fd, end - start, start) if j > i + 1 else b""
+            if j == i + 1:  # most often: a time-sorted read of a file not written in time order
+                raw = os.pread(fd, lengths[i], start)
+                self.bytes_read += len(raw)
+                try:
+                    obj = orjson.loads(raw)
+                    record = decode(obj, times[i]) if type(obj) is dict else self._decoded_line(raw, i)
+                except BAD_LINE:
+                    record = self._decoded_line(raw, i)
+                if record is not None:
+                    yield record
+                i = j
+                continue
+            self.bytes_read += len(block)
+            for k in range(i, j):
+                at = offsets[k] - start
+                record = self._decoded_line(block[at:at + lengths[k]], k)
+                if record is not None:
+                    yield record
+            i = j
+
+    def _decoded_line(self, raw: bytes, i: int) -> T | None:
+        try:  # the time is the index's: placing the line parsed it already
+            return self.decode(load_line(raw), self.times[i])
+        except BAD_LINE as exc:
+            bad_line(exc, f"{self.path.name}: line at byte {self.offsets[i]}", self.skipped)
+            return None
 
     def records(self, lines: Sequence[int], keep: bool = True) -> Iterator[T]:
         """The records of these lines; a line that fails to decode now is skipped and counted; a line over
@@ -453,7 +436,7 @@ class Index(Generic[T]):
         records decoded (KEEP_DECODED), for reads of overlapping windows."""
         if self._fd is None:
             return
-        fd, offsets, lengths, times, decode = self._fd, self.offsets, self.lengths, self.times, self.decode
+        fd, offsets, lengths = self._fd, self.offsets, self.lengths
         decoded = self._decoded
         for i in lines:  # positioned reads: the file is not mapped, only the lines read pass through memory
             record = decoded.get(i)
@@ -466,10 +449,8 @@ class Index(Generic[T]):
                     if record is None:
                         continue
                 else:
-                    try:  # the time is the index's: placing the line parsed it already
-                        record = decode(load_line(raw), times[i])
-                    except BAD_LINE as exc:
-                        bad_line(exc, f"{self.path.name}: line at byte {start}", self.skipped)
+                    record = self._decoded_line(raw, i)
+                    if record is None:
                         continue
                 if keep:
                     if len(decoded) >= KEEP_DECODED:

@@ -64,18 +64,21 @@ def count_stream(miner: PatternMiner, windows: Iterable[tuple[bool, Iterable[Log
         if incident:
             miner.start_window()
         add = miner.add
+        sizes: dict[str, int] = {}  # this window's lines per service (a plain dict: the hot path)
         for r in records:
             seq += 1
-            k = (add(r.message), r.service)
+            service = r.service
+            k = (add(r.message), service)
             c = lines.get(k)
             if c is None:
                 c = lines[k] = LineCounts()
-            volume[(r.service, incident)] += 1
+            sizes[service] = sizes.get(service, 0) + 1
+            t = r.timestamp
             if incident:
                 c.inc += 1
                 c.instances[r.instance] += 1
-                if r.timestamp < c.first_seen:
-                    c.first_seen = r.timestamp
+                if t < c.first_seen:
+                    c.first_seen = t
                 s = severity(r)
                 if s > c.severity:
                     c.severity = s
@@ -86,10 +89,12 @@ def count_stream(miner: PatternMiner, windows: Iterable[tuple[bool, Iterable[Log
             else:
                 c.base += 1
             last = c.last
-            if not last or r.timestamp >= last[-1][0]:
+            if not last or t >= last[-1][0]:
                 if len(last) >= EXEMPLARS:
                     del last[0]
-                last.append((r.timestamp, seq, r))
+                last.append((t, seq, r))
+        for service, n in sizes.items():
+            volume[(service, incident)] += n
     return out
 
 
