@@ -8,12 +8,14 @@ import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 from agents.context import AnalysisContext
 from agents.specialists.logs import analysis as logs
 from agents.specialists.logs.counts import count_stream
 from agents.specialists.logs.log_patterns import PatternMiner
 from shared.telemetry.bundle import BundleSource, BundleWriter
-from shared.telemetry.bundle_index import MAX_LINE_BYTES
+from shared.telemetry.bundle_lines import MAX_LINE_BYTES
 from shared.telemetry_records import LogRecord, Window
 
 BASE = Window(0.0, 3600.0)
@@ -79,3 +81,18 @@ def _gen(n: int) -> Iterator[LogRecord]:
 def test_the_streaming_counter_memory_does_not_grow_with_the_lines() -> None:
     small, large = _peak(20_000), _peak(200_000)
     assert large < 1.5 * small + 200_000, (small, large)
+
+
+def test_a_line_longer_than_a_read_chunk_is_read_past_not_held(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                               ) -> None:
+    from shared.telemetry import bundle_lines
+
+    monkeypatch.setattr(bundle_lines, "CHUNK", 100_000)  # the line below spans several chunks
+    huge = LogRecord(4000.0, "shop", "x" * 1_000_000, severity="ERROR", instance="shop-0")
+    around = _lines(INCIDENT, 50, 2)
+    _bundle(tmp_path, [*around, huge])
+    read = BundleSource(tmp_path, keep_index=False).logs(INCIDENT)
+    assert sorted(r.message for r in read.items if not r.message.startswith("x")) == sorted(
+        r.message for r in around)
+    (cut,) = [r for r in read.items if r.message.startswith("x")]
+    assert cut.message.endswith("[cut]") and cut.severity == "ERROR" and cut.timestamp == 4000.0
