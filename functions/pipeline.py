@@ -31,8 +31,8 @@ from shared.specialists import SPECIALISTS, spec_of
 
 if TYPE_CHECKING:  # imported where used: a redelivered message needs no analysis
     from agents.context import AnalysisContext, SpecialistResult
+    from functions.check_settings import CheckSettings
     from functions.handlers.after_report import ReportStep
-    from functions.recovery import CheckSettings
 
 Analysis: TypeAlias = "Callable[[TelemetrySource, AnalysisContext], SpecialistResult]"
 
@@ -44,7 +44,7 @@ def load_analysis(name: str) -> Analysis:
 
 
 def _check_settings() -> CheckSettings:
-    from functions.recovery import CheckSettings
+    from functions.check_settings import CheckSettings
 
     return CheckSettings()
 

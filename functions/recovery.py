@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from functions.check_settings import CheckSettings as CheckSettings  # where it was
 from shared import events as ev
 from shared.events import NotificationRecorded, RemediationVerified, RoundStarted, RoundWindow, stable_id
 from shared.incident_log import IncidentHandle
@@ -29,12 +29,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("autosre.recovery")
 
 CLAIM_TTL_S = 900.0  # a check claimed by a sweep that died is free again this long after (where the store expires)
-
-
-@dataclass(frozen=True)
-class CheckSettings:
-    window_s: float = 900.0  # how long after the action the SLI is read (0: recovery checks are off)
-    sustain: int = 3  # this many last points on the good side: recovered
 
 
 def reopen_id(incident_id: str, proposal_id: str) -> str:
