@@ -17,8 +17,11 @@ point uses for its message alone (Firestore and Pub/Sub for intake and the speci
 for synthesize, execute, web and sweep, whose messages here publish nothing, so they never import the Pub/Sub SDK):
 a function that imports them, builds their clients and makes one call of the same kind (a document read; a
 publish). Each child reports which of the two SDKs it imported, and a row whose baseline imports others than the
-function did is flagged. The two arms run alternately, in alternating order (ours first, then the baseline first),
-and the spread (fastest and slowest run of each arm) is printed beside the medians.
+function did is flagged. The floor of a row is its baseline plus pydantic (imported, one model validated): what no
+function of ours can go under, since the settings and every event are pydantic models. The three arms run in turn,
+the order rotated each run, and the spread (fastest and slowest run of each arm) is printed beside the medians,
+with each entry point's ratio to its floor. `--imports N` lists, per entry point, the N slowest modules (by their
+own import time, `python -X importtime`) it imports beyond its floor.
 """
 
 from __future__ import annotations
@@ -96,13 +99,20 @@ def _push(payload: dict[str, object] | bytes) -> str:
 
 
 def run_once(target: str, source: Path, signature: str, message: str, attributes: list[str],
-             env: dict[str, str]) -> tuple[float, str]:
+             env: dict[str, str], imports: dict[str, float] | None = None) -> tuple[float, str]:
     """Seconds from spawn to the response, and the Google SDKs the process imported. The process starts in the
-    source's folder, as an instance does: our packages are imported from there, never from the checkout."""
+    source's folder, as an instance does: our packages are imported from there, never from the checkout.
+    `imports`: filled with each module the process imported and its own import time in seconds (-X importtime)."""
     began = time.time()
-    out = subprocess.run([sys.executable, "-c", CHILD, str(began), target, str(source), signature, message,
+    flags = ["-X", "importtime"] if imports is not None else []
+    out = subprocess.run([sys.executable, *flags, "-c", CHILD, str(began), target, str(source), signature, message,
                           *attributes], capture_output=True, text=True, cwd=source.parent, env=env, timeout=300,
                          check=False)
+    if imports is not None:
+        for row in out.stderr.splitlines():  # import time: self [us] | cumulative | imported package
+            parts = row.removeprefix("import time:").split("|")
+            if row.startswith("import time:") and len(parts) == 3 and parts[0].strip().isdigit():
+                imports[parts[2].strip()] = int(parts[0]) / 1e6
     line = next((x for x in out.stdout.splitlines() if x.startswith("RESULT ")), None)
     if line is None:
         raise RuntimeError(f"{target}: no result: {out.stderr[-1500:]}")
@@ -125,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--only", default="", help="comma-separated targets (default: all)")
+    parser.add_argument("--imports", type=int, default=0, metavar="N",
+                        help="also list, per entry point, the N slowest modules it imports beyond its floor")
     args = parser.parse_args(argv)
     if not (os.environ.get("PUBSUB_EMULATOR_HOST") and os.environ.get("FIRESTORE_EMULATOR_HOST")):
         print("start the emulators first: .ci/emulators.sh start && source .ci/.state/env", file=sys.stderr)
@@ -161,8 +173,11 @@ def main(argv: list[str] | None = None) -> int:
     baseline_src = work / "baseline_store" / "main.py"
     bus_src = work / "baseline_bus" / "main.py"
     floor_src = work / "baseline_pydantic" / "main.py"  # the store's baseline and pydantic: one model validated
+    floor_bus_src = work / "baseline_bus_pydantic" / "main.py"  # ... with the Pub/Sub baseline
     for path, bus_import, bus_work in ((baseline_src, "", ""), (bus_src, BUS_IMPORT, BUS_WORK),
-                                       (floor_src, PYDANTIC_IMPORT, PYDANTIC_WORK)):
+                                       (floor_src, PYDANTIC_IMPORT, PYDANTIC_WORK),
+                                       (floor_bus_src, f"{BUS_IMPORT}\n{PYDANTIC_IMPORT}",
+                                        f"{BUS_WORK}\n{PYDANTIC_WORK}")):
         path.parent.mkdir()
         path.write_text(BASELINE.format(bus_import=bus_import, bus_work=bus_work))
         py_compile.compile(str(path), invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
@@ -185,26 +200,40 @@ def main(argv: list[str] | None = None) -> int:
         else:
             messages = ["/api/incidents" if target == "web" else "/"] * args.runs
         base_source = bus_src if sdks == "store+bus" else baseline_src
+        floor_source = floor_bus_src if sdks == "store+bus" else floor_src
         base_target = "http" if signature == "http" else "event"
+        base_message = _push(b"x") if signature != "http" else "/"
         ours: list[float] = []
         base: list[float] = []
+        floor_runs: list[float] = []
         used: set[str] = set()
         base_used: set[str] = set()
-        for i, m in enumerate(messages):  # alternately, in alternating order: a busy machine slows both alike
-            for arm in ("ours", "base") if i % 2 == 0 else ("base", "ours"):
+        arms = ("ours", "base", "floor")
+        for i, m in enumerate(messages):  # in turn, the order rotated: a busy machine slows every arm alike
+            for arm in arms[i % 3:] + arms[:i % 3]:
                 if arm == "ours":
-                    seconds, imported = run_once(target, source / "main.py", signature, m,
-                                                 attributes, env)
+                    seconds, imported = run_once(target, source / "main.py", signature, m, attributes, env)
                     ours.append(seconds)
                     used.add(imported)
-                else:
-                    seconds, imported = run_once(base_target, base_source, signature,
-                                                 _push(b"x") if signature != "http" else "/", [], env)
+                elif arm == "base":
+                    seconds, imported = run_once(base_target, base_source, signature, base_message, [], env)
                     base.append(seconds)
                     base_used.add(imported)
-        rows.append((target, sdks, ours, base, "/".join(sorted(used)), "/".join(sorted(base_used))))
-        print(f"{target}: {statistics.median(ours):.3f} s vs {statistics.median(base):.3f} s "
-              f"(ours {min(ours):.3f}-{max(ours):.3f}, baseline {min(base):.3f}-{max(base):.3f})", file=sys.stderr)
+                else:
+                    floor_runs.append(run_once(base_target, floor_source, signature, base_message, [], env)[0])
+        rows.append((target, sdks, ours, base, "/".join(sorted(used)), "/".join(sorted(base_used)), floor_runs))
+        print(f"{target}: {statistics.median(ours):.3f} s vs {statistics.median(base):.3f} s, floor "
+              f"{statistics.median(floor_runs):.3f} s (ours {min(ours):.3f}-{max(ours):.3f}, baseline "
+              f"{min(base):.3f}-{max(base):.3f})", file=sys.stderr)
+        if args.imports:
+            mine: dict[str, float] = {}
+            floor_imports: dict[str, float] = {}
+            run_once(target, source / "main.py", signature, messages[0], attributes, env, mine)
+            run_once(base_target, floor_source, signature, base_message, [], env, floor_imports)
+            extra = sorted(((t, name) for name, t in mine.items() if name not in floor_imports), reverse=True)
+            print(f"{target} imports beyond its floor: {len(extra)} modules, {sum(t for t, _ in extra):.3f} s "
+                  "(own import time); slowest: " + ", ".join(f"{n} {t * 1000:.0f} ms" for t, n in
+                                                           extra[:args.imports]), file=sys.stderr)
     floor: list[float] = []
     plain: list[float] = []
     for i in range(args.runs):  # what pydantic alone adds to the Firestore baseline: the floor of any function here
@@ -215,16 +244,18 @@ def main(argv: list[str] | None = None) -> int:
     print(f"cold start, fresh process, median of {args.runs}, the arms alternated; Pub/Sub and Firestore emulators; "
           "baseline = functions-framework + the SDKs the message uses, alone, one call of the same kind; both started "
           "from bytecode, ours as infra/package.py builds it for a deploy")
+    print("floor = the baseline plus pydantic (imported, one model validated), run in turn with each row")
     print("| entry point | baseline SDKs | cold start s | baseline s | ratio | spread ours s | spread baseline s "
-          "| ratio of the fastest runs |")
-    print("|---|---|---|---|---|---|---|---|")
-    for target, sdks, ours, base, imported, base_imported in rows:
+          "| ratio of the fastest runs | floor s | ratio to the floor | fastest runs to the floor's |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for target, sdks, ours, base, imported, base_imported, floor_runs in rows:
         names = "firestore + pubsub" if sdks == "store+bus" else "firestore"
         flag = "" if imported == base_imported else f" (function imported {imported}, baseline {base_imported})"
-        ours_s, base_s = statistics.median(ours), statistics.median(base)
+        ours_s, base_s, floor_s = statistics.median(ours), statistics.median(base), statistics.median(floor_runs)
         print(f"| {target} | {names}{flag} | {ours_s:.3f} | {base_s:.3f} | {ours_s / base_s:.2f}x "
-              f"| {min(ours):.3f}-{max(ours):.3f} | {min(base):.3f}-{max(base):.3f} | {min(ours) / min(base):.2f}x |")
-    print(f"floor: the Firestore baseline plus pydantic (imported, one model validated) takes "
+              f"| {min(ours):.3f}-{max(ours):.3f} | {min(base):.3f}-{max(base):.3f} | {min(ours) / min(base):.2f}x "
+              f"| {floor_s:.3f} | {ours_s / floor_s:.2f}x | {min(ours) / min(floor_runs):.2f}x |")
+    print(f"floor row: the Firestore baseline plus pydantic (imported, one model validated) takes "
           f"{statistics.median(floor):.3f} s against {statistics.median(plain):.3f} s without it: "
           f"{statistics.median(floor) / statistics.median(plain):.2f}x before any code of ours "
           f"(fastest runs {min(floor) / min(plain):.2f}x)")

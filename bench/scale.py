@@ -16,6 +16,8 @@ Run: python -m bench.scale [--sizes 1,10,100] [--fault bad_deploy] [--work DIR]
   figure after the `+` is the growth over the same process after its imports (the interpreter and the modules).
 - bytes read: what the BundleSource read from the bundle's files during the triage.
 - growth: log(t2/t1) / log(n2/n1) between consecutive sizes, n = log lines + spans in the bundle.
+- log counts: whether the logs specialist counted patterns over every log line of both windows ("every line",
+  streamed; the timelines and code paths from a sample of whole traces) or over a sample ("sample").
 - load: the machine's 1-minute load average when the report was published (two cores: above 2, other work
   shares them and wall times stretch; the CPU time is the steadier figure).
 The bundles are generated once into --work (default: a folder in the temp dir) and reused.
@@ -85,9 +87,10 @@ def run_specialist(name: str, case: Path) -> dict[str, Any]:
 
     from agents.context import AnalysisContext, plan_windows
     from shared.alerts import parse_alert
+    from shared.specialists import spec_of
     from shared.telemetry.bundle import BundleSource
 
-    analyse = importlib.import_module(f"agents.{name}").analyse
+    analyse = importlib.import_module(spec_of(name).analysis).analyse
     alert = parse_alert((case / "alert.json").read_bytes())
     onset = float(alert.started_at or 0.0)
     incident, baseline = plan_windows(onset)
@@ -125,6 +128,14 @@ def _exponent(t2: float, t1: float, n2: int, n1: int) -> str:
     return f"{math.log(t2 / t1) / math.log(n2 / n1):.2f}"
 
 
+def _log_counts(notes: list[str]) -> str:
+    """How the logs specialist counted patterns, as its notes say."""
+    every = [n for n in notes if "pattern counts from every line" in n]
+    if every:
+        return "every line (" + every[0].split("(", 1)[1].split(")", 1)[0] + ")"
+    return "sample" if any(n.startswith("logs (") and "sampl" in n for n in notes) else "every line"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1,10,100", help="traffic factors (default: 1,10,100)")
@@ -156,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
           "specialist (+ growth over its imports)")
     head = ["size", "logs", "spans", "series", "report s", "report CPU s", "unindexed report s (CPU s)", "triage s",
             *(f"{s} s" for s in SPECIALISTS), *(f"{s} RSS MiB" for s in SPECIALISTS),
-            "MiB read", "verdict", "growth", "load"]
+            "MiB read", "log counts", "verdict", "growth", "load"]
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     prev: tuple[float, int] | None = None
@@ -170,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
                  *(f"{run['specialists'].get(s, 0.0):.2f}" for s in SPECIALISTS),
                  *((f"{rss[s]['rss_mib']:.0f} (+{rss[s]['rss_mib'] - rss[s]['imports_mib']:.0f})" if rss else "-")
                    for s in SPECIALISTS),
-                 f"{run['bytes_read'] / 2**20:.0f}", verdict, growth, f"{run['load']:.1f}"]
+                 f"{run['bytes_read'] / 2**20:.0f}", _log_counts(run["notes"]), verdict, growth, f"{run['load']:.1f}"]
         print("| " + " | ".join(cells) + " |")
     for factor, _, _, run, _, _ in rows:
         notes = sorted(n for n in run["notes"] if "sampl" in n)

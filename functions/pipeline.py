@@ -32,9 +32,9 @@ from shared.specialists import SPECIALISTS, spec_of
 if TYPE_CHECKING:  # imported where used: a redelivered message needs no analysis
     from agents.context import AnalysisContext, SpecialistResult
     from functions.chat_thread import ChatPolicy
+    from functions.check_settings import CheckSettings
     from functions.handlers.after_report import ReportStep
     from functions.handoffs import HandOffs
-    from functions.recovery import CheckSettings
 
 Analysis: TypeAlias = "Callable[[TelemetrySource, AnalysisContext], SpecialistResult]"
 
@@ -52,7 +52,7 @@ def _chat_policy() -> ChatPolicy:
 
 
 def _check_settings() -> CheckSettings:
-    from functions.recovery import CheckSettings
+    from functions.check_settings import CheckSettings
 
     return CheckSettings()
 

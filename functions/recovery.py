@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from functions.check_settings import CheckSettings as CheckSettings  # where it was
 from shared import events as ev
 from shared.events import RemediationVerified, RoundStarted, RoundWindow, stable_id
 from shared.incident_log import IncidentHandle
@@ -29,12 +29,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("autosre.recovery")
 
 CLAIM_TTL_S = 900.0  # a check claimed by a sweep that died is free again this long after (where the store expires)
-
-
-@dataclass(frozen=True)
-class CheckSettings:
-    window_s: float = 900.0  # how long after the action the SLI is read (0: recovery checks are off)
-    sustain: int = 3  # this many last points on the good side: recovered
 
 
 def reopen_id(incident_id: str, proposal_id: str) -> str:
@@ -146,6 +140,7 @@ class WithActions:
         self._actions = action_changes(state)
         self.log_counter = source.log_counter
         self.slo_reader = getattr(source, "slo_reader", None)  # the optional SLO capability, passed on
+        self.log_stream = getattr(source, "log_stream", None)  # optional: every log line of a window, streamed
 
     def logs(self, window: Window, services: list[str] | None = None) -> ReadResult[LogRecord]:
         return self._source.logs(window, services)

@@ -4,11 +4,11 @@ is imported only when chosen, so a function's cold start pays only for what it u
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from shared.bus.inprocess import InProcessBus
 from shared.config import Settings
 from shared.cost_ledger import Budget, MeteredTelemetry, MeteredTelemetryFactory, Prices
 from shared.models import ReadCounts
@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # the pipeline is imported where one is assembled: web and ex
     from functions.pipeline import Pipeline
     from functions.remediation import Remediation
     from shared.actions import ActionRouter
+    from shared.bus.inprocess import InProcessBus
     from shared.incident_state import IncidentState
     from shared.telemetry_records import Window
 
@@ -203,6 +204,8 @@ def make_bus(settings: Settings) -> Bus:
             return PubSubBus(settings.project)
 
         return LazyBus(pubsub)
+    from shared.bus.inprocess import InProcessBus
+
     return InProcessBus()
 
 
@@ -255,7 +258,7 @@ def assemble(store: EventStore, bus: Bus, telemetry: TelemetryFactory, settings:
                         read_deadline_s=settings.read_deadline_s,
                         max_rounds=settings.max_rounds, prices=prices_of(settings), notifier=notifier,
                         base_url=settings.base_url, writer=make_writer(settings))
-    from functions.recovery import CheckSettings
+    from functions.check_settings import CheckSettings
 
     pipeline.recovery = CheckSettings(settings.recovery_check_s, settings.recovery_sustain)
     from functions.chat_thread import ChatPolicy
@@ -264,7 +267,8 @@ def assemble(store: EventStore, bus: Bus, telemetry: TelemetryFactory, settings:
     pipeline.handoffs = make_handoffs(settings, store)  # each built on first use: nothing read at start-up
     if clock is not None:
         pipeline.clock = clock
-    if isinstance(bus, InProcessBus):
+    inprocess = sys.modules.get("shared.bus.inprocess")  # an in-process bus was built only if it was imported
+    if inprocess is not None and isinstance(bus, inprocess.InProcessBus):
         wire_inprocess(pipeline, bus)
     return pipeline
 
@@ -312,6 +316,8 @@ def make_writer(settings: Settings) -> NarrativeWriter | None:
 def embedded(store: EventStore, source: TelemetrySource, clock: Callable[[], float] | None = None,
              notifier: Notifier | None = None, settings: Settings | None = None) -> tuple[Pipeline, InProcessBus]:
     """The embedded default: one process, an in-process bus, the given store and telemetry."""
+    from shared.bus.inprocess import InProcessBus
+
     bus = InProcessBus()
     return assemble(store, bus, lambda state: source, settings, notifier, clock), bus
 

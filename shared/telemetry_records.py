@@ -6,6 +6,7 @@ wire format into these. Times are UNIX seconds (float, UTC).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -165,3 +166,12 @@ class SloStatus:
     burn: tuple[tuple[float, float | None], ...] = ()  # (lookback seconds, burn rate)
     budget_left: float | None = None
     budget_span_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class LogStream:
+    """Every log line of a window, one at a time (for counts over all of them in constant memory); `note()`, once
+    the lines are consumed, says what was cut or skipped on the way ("" when nothing was)."""
+
+    lines: Iterator[LogRecord]
+    note: Callable[[], str]

@@ -164,3 +164,17 @@ def test_with_gemini_on_only_a_narrative_imports_google_genai(tmp_path: Path) ->
            "AUTOSRE_GEMINI_BASE_URL": "http://127.0.0.1:9", "AUTOSRE_SQLITE_PATH": str(tmp_path / "e.db")}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True, env=env)
     assert out.stdout.split() == ["True", "False", "True"], out.stdout + out.stderr
+
+
+def test_a_deployed_pipeline_is_built_without_the_recovery_checks_or_the_in_process_bus(tmp_path: Path) -> None:
+    """Every function builds the pipeline: on Pub/Sub it needs neither the in-process bus nor the recovery checks
+    (and the telemetry records they read) until a sweep checks an action."""
+    code = ("import sys\n"
+            "import functions.main as main\n"
+            "p = main.pipeline()\n"
+            "print(p.recovery.window_s > 0, sorted(m for m in ('functions.recovery', 'shared.telemetry_records',"
+            " 'shared.bus.inprocess') if m in sys.modules))\n")
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "AUTOSRE_BUS": "pubsub", "AUTOSRE_PROJECT": "p",
+           "AUTOSRE_SQLITE_PATH": str(tmp_path / "e.db")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True, env=env)
+    assert out.stdout.strip() == "True []", out.stdout + out.stderr

@@ -33,6 +33,7 @@ from shared.telemetry.bundle_codec import (  # re-exported: the bundle's format 
     encode_series,
     encode_span,
     from_rfc3339,
+    salvage_log,
     to_rfc3339,
 )
 from shared.telemetry.bundle_index import (
@@ -42,6 +43,7 @@ from shared.telemetry.bundle_index import (
     SPAN_PLACE,
     Decode,
     Index,
+    Salvage,
     Skipped,
     bad_line,
     decode_line,
@@ -59,6 +61,7 @@ from shared.telemetry_records import (
     ChangeEvent,
     Dependency,
     LogRecord,
+    LogStream,
     MetricSeries,
     Placement,
     ProviderIncident,
@@ -269,7 +272,7 @@ class BundleSource:
         return None if self.strict else self.skipped.setdefault(name, Skipped())
 
     def _tidy(self, name: str) -> None:
-        if name in self.skipped and not self.skipped[name].count:
+        if name in self.skipped and not self.skipped[name].any:
             del self.skipped[name]
 
     def _read(self, name: str, decode: Callable[[dict[str, Any]], T]) -> list[T]:
@@ -283,14 +286,15 @@ class BundleSource:
         return items
 
     def _index(self, name: str, decode: Decode[T], time_of: Callable[[T], float],
-               place: tuple[Any, ...]) -> Index[T] | None:
+               place: tuple[Any, ...], salvage: Salvage[T] | None = None) -> Index[T] | None:
         if name in self._failed:
             raise self._failed[name]
         if name not in self._indexes:
             if not (self.path / name).exists():
                 return None
             try:
-                index = Index.open(self.path / name, decode, time_of, place, self._skipped(name), self.keep_index)
+                index = Index.open(self.path / name, decode, time_of, place, self._skipped(name), self.keep_index,
+                                   salvage)
             except BundleError as exc:
                 if not self.strict:
                     self._failed[name] = exc
@@ -316,7 +320,7 @@ class BundleSource:
                 with collector_paused():
                     items = list(index.records(lines))
                 self.bytes_read += index.bytes_read - before
-                self._tidy(name)
+                self._adopt(name, index)
                 read = ReadResult(items)
                 if len(lines) < total:
                     read = ReadResult(items, sampled=True,
@@ -327,6 +331,12 @@ class BundleSource:
         result = self._noted(cached, name)
         return ReadResult(list(result.items), result.sampled, result.note)
 
+    def _adopt(self, name: str, index: Index[Any]) -> None:
+        """The file's skipped and cut lines, as its index counted them while reading."""
+        if index.skipped is not None and index.skipped.any:
+            self.skipped[name] = index.skipped
+        self._tidy(name)
+
     def _noted(self, read: ReadResult[T], name: str) -> ReadResult[T]:
         skipped = self.skipped.get(name)
         if skipped is None:
@@ -334,9 +344,33 @@ class BundleSource:
         note = "; ".join(n for n in (read.note, skipped.note(name)) if n)
         return ReadResult(read.items, sampled=True, note=note)
 
+    def _log_index(self) -> Index[LogRecord] | None:
+        return self._index(LOGS, decode_log, _log_time, LOG_PLACE, salvage_log)
+
     def logs(self, window: Window, services: list[str] | None = None) -> ReadResult[LogRecord]:
-        index = self._index(LOGS, decode_log, _log_time, LOG_PLACE)
+        index = self._log_index()
         return self._indexed(LOGS, "logs", window, services, index)
+
+    def log_stream(self, window: Window) -> LogStream:
+        """Every log line of the window, streamed (one record at a time, none kept); `note()` afterwards says
+        what was cut or skipped on the way."""
+        index = self._log_index()
+        return LogStream(self._streamed(index, window), lambda: self._stream_note(index))
+
+    def _streamed(self, index: Index[LogRecord] | None, window: Window) -> Iterator[LogRecord]:
+        if index is None:
+            return
+        before = index.bytes_read
+        with collector_paused():
+            yield from index.stream(window)
+        self.bytes_read += index.bytes_read - before
+
+    def _stream_note(self, index: Index[LogRecord] | None) -> str:
+        if index is None:
+            return ""
+        self._adopt(LOGS, index)
+        skipped = self.skipped.get(LOGS)
+        return skipped.note(LOGS) if skipped is not None else ""
 
     def spans(self, window: Window, services: list[str] | None = None) -> ReadResult[Span]:
         index = self._index(SPANS, decode_span, _span_time, SPAN_PLACE)
@@ -396,7 +430,7 @@ class BundleSource:
         self.changes(everything)
         self.metrics(everything)
         times: list[float] = []
-        for index in (self._index(LOGS, decode_log, _log_time, LOG_PLACE),
+        for index in (self._log_index(),
                       self._index(SPANS, decode_span, _span_time, SPAN_PLACE)):
             if index is not None and len(index.times):
                 times += [index.times[0], index.times[-1]]

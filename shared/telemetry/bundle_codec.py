@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -169,6 +170,25 @@ def decode_log(e: dict[str, Any], at: float | None = None) -> LogRecord:
         trace_id=trace.rsplit("/", 1)[-1],
         span_id=str(e.get("spanId") or ""),
     )
+
+
+_CUT_TEXT = re.compile(rb'"(?:textPayload|message)":\s*"((?:[^"\\]|\\.)*)')
+_CUT_FIELD = re.compile(rb'"(severity|trace|spanId)":\s*"([^"\\]{0,200})"')
+
+
+def salvage_log(head: bytes, at: float, service: str) -> LogRecord:
+    """The record of a log line too long to read whole, from its first bytes: its text as far as it was read,
+    marked as cut, at the time and service its line was placed at (the fields met before the text kept)."""
+    m = _CUT_TEXT.search(head)
+    text = m.group(1) if m else head
+    try:
+        message = json.loads(b'"' + text.rstrip(b"\\") + b'"') if m else text.decode("utf-8", "replace")
+    except ValueError:
+        message = text.decode("utf-8", "replace")
+    fields = {k.decode(): v.decode("utf-8", "replace") for k, v in _CUT_FIELD.findall(head)}
+    return LogRecord(timestamp=at, service=service, message=f"{message} [cut]",
+                     severity=(fields.get("severity") or "DEFAULT").upper(),
+                     trace_id=fields.get("trace", "").rsplit("/", 1)[-1], span_id=fields.get("spanId", ""))
 
 
 def _attr(attributes: dict[str, Any], key: str) -> str:

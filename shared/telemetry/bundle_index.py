@@ -24,24 +24,41 @@ import orjson
 from shared.gc_pause import collector_paused
 from shared.telemetry.bounds import evenly_sampled
 from shared.telemetry.bundle_codec import BundleError, from_rfc3339
+from shared.telemetry.bundle_lines import MAX_LINE_BYTES, chunks, place_head
 from shared.telemetry_records import ReadResult, Window
 
 T = TypeVar("T")
 INDEX_SUFFIX = ".idx"
 _INDEX_FORMAT = "autosre-bundle-index/1"
-CHUNK = 1 << 24
 KEEP_DECODED = 100_000  # records kept decoded per file: a line that several reads return is decoded once
 
 
 class Skipped:
-    """Lines of one file that did not parse: how many, and the first one's `<file>:<line>: <why>`."""
+    """Lines of one file that did not parse: how many, and the first one's `<file>:<line>: <why>`; and the lines
+    over MAX_LINE_BYTES read only that far (`cut`: cut to their start, or `dropped`: left out)."""
 
     def __init__(self, count: int = 0, first: str = ""):
         self.count, self.first = count, first
+        self.cut: set[int] = set()  # byte offsets of the lines cut
+        self.dropped: set[int] = set()  # ... and left out
+        self.longest = 0
 
     def note(self, name: str) -> str:
-        lines = "line" if self.count == 1 else "lines"
-        return f"{name}: {self.count} corrupt {lines} skipped, the report reads the rest (first: {self.first})"
+        notes = []
+        if self.count:
+            lines = "line" if self.count == 1 else "lines"
+            notes.append(f"{name}: {self.count} corrupt {lines} skipped, the report reads the rest "
+                         f"(first: {self.first})")
+        if self.cut or self.dropped:
+            over = f"{name}: {len(self.cut) + len(self.dropped)} lines over {MAX_LINE_BYTES // 1024} KiB (longest " \
+                   f"{self.longest:,} bytes)"
+            notes.append(over + (f" cut to their first {MAX_LINE_BYTES // 1024} KiB" if self.cut else "")
+                         + (f"{' and' if self.cut else ''} left out ({len(self.dropped)})" if self.dropped else ""))
+        return "; ".join(notes)
+
+    @property
+    def any(self) -> bool:
+        return bool(self.count or self.cut or self.dropped)
 
     def add(self, error: BundleError) -> None:
         self.count += 1
@@ -69,6 +86,10 @@ def decode_line(raw: bytes, decode: Callable[[dict[str, Any]], T]) -> T:
 # A log or span decoder: the record of a line's JSON object, given the time the index placed it at (its timestamp,
 # or its start: the very float decoding its text gives) or None (then parsed from the text).
 Decode = Callable[[dict[str, Any], float | None], T]
+# The record of a line too long to read whole, from its first MAX_LINE_BYTES, the time and the service the index
+# placed it at; None: the line is left out.
+Salvage = Callable[[bytes, float, str], T | None]
+STREAM_BLOCK = 1 << 20  # a stream reads neighbouring lines together, this many bytes at a time
 
 
 def bad_line(exc: BaseException, where: str, skipped: Skipped | None) -> None:
@@ -163,27 +184,6 @@ LOG_PLACE = (_LOG_LINE, (0, 1), None, 2, 3)
 SPAN_PLACE = (_SPAN_LINE, (1, 2), (3, 4), 5, 0)
 
 
-def chunks(path: Path) -> Iterator[tuple[int, int, list[bytes]]]:
-    """(byte offset, line number of the first line, lines) of a file, read in chunks of whole lines."""
-    offset, lineno, rest = 0, 1, b""
-    with open(path, "rb") as f:
-        while True:
-            data = f.read(CHUNK)
-            buf = rest + data
-            if not buf:
-                return
-            cut = buf.rfind(b"\n") + 1 if data else len(buf)
-            if cut == 0:
-                rest = buf
-                continue
-            buf, rest = buf[:cut], buf[cut:]
-            lines = buf.split(b"\n")
-            if buf.endswith(b"\n"):
-                lines.pop()
-            yield offset, lineno, lines
-            offset, lineno = offset + len(buf), lineno + len(lines)
-
-
 def _seconds(keys: Sequence[bytes]) -> list[int | None]:
     """The UNIX seconds of b"YYYY-MM-DDTHH:MM:SS" texts (None: not a time)."""
     known = {key: _second(key) for key in set(keys)}
@@ -212,8 +212,8 @@ class Index(Generic[T]):
     are decoded to be placed; a line that fails to decode is skipped and counted (`skipped` None, strict: fails
     the read, on the first one). `Index.open` takes the file's kept index when it is still the file's."""
 
-    def __init__(self, path: Path, decode: Decode[T], skipped: Skipped | None):
-        self.path, self.decode, self.skipped = path, decode, skipped
+    def __init__(self, path: Path, decode: Decode[T], skipped: Skipped | None, salvage: Salvage[T] | None = None):
+        self.path, self.decode, self.skipped, self.salvage = path, decode, skipped, salvage
         self._fd: int | None = None
         self._ids = _Ids()
         self.services = self._ids.names
@@ -225,10 +225,11 @@ class Index(Generic[T]):
 
     @classmethod
     def open(cls, path: Path, decode: Decode[T], time_of: Callable[[T], float],
-             place: tuple[Any, ...], skipped: Skipped | None, keep: bool = True) -> Index[T]:
+             place: tuple[Any, ...], skipped: Skipped | None, keep: bool = True,
+             salvage: Salvage[T] | None = None) -> Index[T]:
         """The file's index: its kept one when valid, else built and kept beside it (best effort). `keep=False`:
-        built in memory, no kept index taken or written."""
-        index = cls(path, decode, skipped)
+        built in memory, no kept index taken or written. `salvage`: the record of a line over MAX_LINE_BYTES."""
+        index = cls(path, decode, skipped, salvage)
         if not (keep and index._load()):
             with collector_paused():  # a chunk's matches are held at once: the collector would scan them again
                 index._build(time_of, place)
@@ -244,8 +245,10 @@ class Index(Generic[T]):
         pattern, (sec, micro), end, service, trace = place
         groups = operator.methodcaller("groups", b"")
         good = 0
-        for offset, first_line, lines in chunks(path):
+        for offset, first_line, lines, long in chunks(path):
             lengths = list(map(operator.add, map(len, lines), repeat(1)))
+            for k, n in long.items():  # a line given by its head: placed from it (`_place_head`)
+                lengths[k] = n + 1
             starts = list(accumulate(lengths, initial=offset))
             self.bytes = starts.pop()
             matches = list(map(pattern.match, lines)) if skipped is not None else [None] * len(lines)
@@ -272,6 +275,21 @@ class Index(Generic[T]):
                     hashes[k] = trace_hash(b"", at[k])
                 self.hashes.extend(hashes)
                 good += len(times)
+            for k in long:
+                if placed[k]:
+                    continue
+                placed[k] = True
+                found = place_head(lines[k])
+                if found is None:
+                    bad_line(ValueError("a line too long to read whose start names no time"),
+                             f"{path.name}:{first_line + k}", skipped)
+                    continue
+                good += 1
+                self.times.append(found[0])
+                self.offsets.append(starts[k])
+                self.lengths.append(lengths[k])
+                self.sids.append(self._ids[found[1]])
+                self.hashes.append(trace_hash(found[2], starts[k]))
             for k in [k for k, p in enumerate(placed) if not p and lines[k].strip()]:
                 try:  # not as the writer writes it: decode it to place it
                     record = self.decode(load_line(lines[k]), None)
@@ -366,27 +384,86 @@ class Index(Generic[T]):
         kept, whole = whole_traces(list(map(self.hashes.__getitem__, chosen)), bound)
         return list(map(chosen.__getitem__, kept)), total, whole
 
-    def records(self, lines: list[int]) -> Iterator[T]:
-        """The records of these lines; a line that fails to decode now is skipped and counted."""
+    def stream(self, window: Window) -> Iterator[T]:
+        """Every record in the window, in time order, decoded one at a time (none kept: constant memory).
+        Neighbouring lines in the file are read together (STREAM_BLOCK bytes at a time)."""
+        lo, hi = bisect.bisect_left(self.times, window.start), bisect.bisect_left(self.times, window.end)
         if self._fd is None:
             return
         fd, offsets, lengths, times, decode = self._fd, self.offsets, self.lengths, self.times, self.decode
+        i = lo
+        while i < hi:
+            start = end = offsets[i]
+            j = i
+            while j < hi and offsets[j] == end and lengths[j] <= MAX_LINE_BYTES and end - start < STREAM_BLOCK:
+                end += lengths[j]
+                j += 1
+            if j == i:  # a long line, or one out of the file's order: read alone
+                yield from self.records([i], keep=False)
+                i += 1
+                continue
+            block = os.pread(fd, end - start, start) if j > i + 1 else b""
+            if j == i + 1:  # most often: a time-sorted read of a file not written in time order
+                raw = os.pread(fd, lengths[i], start)
+                self.bytes_read += len(raw)
+                try:
+                    obj = orjson.loads(raw)
+                    record = decode(obj, times[i]) if type(obj) is dict else self._decoded_line(raw, i)
+                except BAD_LINE:
+                    record = self._decoded_line(raw, i)
+                if record is not None:
+                    yield record
+                i = j
+                continue
+            self.bytes_read += len(block)
+            for k in range(i, j):
+                at = offsets[k] - start
+                record = self._decoded_line(block[at:at + lengths[k]], k)
+                if record is not None:
+                    yield record
+            i = j
+
+    def _decoded_line(self, raw: bytes, i: int) -> T | None:
+        try:  # the time is the index's: placing the line parsed it already
+            return self.decode(load_line(raw), self.times[i])
+        except BAD_LINE as exc:
+            bad_line(exc, f"{self.path.name}: line at byte {self.offsets[i]}", self.skipped)
+            return None
+
+    def records(self, lines: Sequence[int], keep: bool = True) -> Iterator[T]:
+        """The records of these lines; a line that fails to decode now is skipped and counted; a line over
+        MAX_LINE_BYTES is read that far and cut (`salvage`) or left out, and counted. `keep`: remember the
+        records decoded (KEEP_DECODED), for reads of overlapping windows."""
+        if self._fd is None:
+            return
+        fd, offsets, lengths = self._fd, self.offsets, self.lengths
         decoded = self._decoded
         for i in lines:  # positioned reads: the file is not mapped, only the lines read pass through memory
             record = decoded.get(i)
             if record is None:
-                start = offsets[i]
-                raw = os.pread(fd, lengths[i], start)
+                start, length = offsets[i], lengths[i]
+                raw = os.pread(fd, min(length, MAX_LINE_BYTES), start)
                 self.bytes_read += len(raw)
-                try:  # the time is the index's: placing the line parsed it already
-                    record = decode(load_line(raw), times[i])
-                except BAD_LINE as exc:
-                    bad_line(exc, f"{self.path.name}: line at byte {start}", self.skipped)
-                    continue
-                if len(decoded) >= KEEP_DECODED:
-                    decoded.clear()
-                decoded[i] = record
+                if length > MAX_LINE_BYTES:
+                    record = self._salvaged(raw, i, length)
+                    if record is None:
+                        continue
+                else:
+                    record = self._decoded_line(raw, i)
+                    if record is None:
+                        continue
+                if keep:
+                    if len(decoded) >= KEEP_DECODED:
+                        decoded.clear()
+                    decoded[i] = record
             yield record
+
+    def _salvaged(self, head: bytes, i: int, length: int) -> T | None:
+        record = self.salvage(head, self.times[i], self.services[self.sids[i]]) if self.salvage else None
+        if self.skipped is not None:
+            self.skipped.longest = max(self.skipped.longest, length)
+            (self.skipped.dropped if record is None else self.skipped.cut).add(self.offsets[i])
+        return record
 
     def close(self) -> None:
         if self._fd is not None:

@@ -17,7 +17,7 @@ shared/read_limit.py), then records what it really cost and hands back what it d
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, TypeVar
 
 from shared.budget_pool import BudgetPool
@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # the records are imported where a read happens
         ChangeEvent,
         Dependency,
         LogRecord,
+        LogStream,
         MetricSeries,
         PatternCount,
         ReadCost,
@@ -62,6 +63,9 @@ class MeteredSource:
         self.log_counter: LogPatternCounter | None = _MeteredCounter(self, counter) if counter is not None else None
         slos: SloReader | None = getattr(inner, "slo_reader", None)  # optional too: SLO burn where the source has it
         self.slo_reader: SloReader | None = _MeteredSlos(self, slos) if slos is not None else None
+        # the optional stream of every log line of a window (a bundle's): counted as it is consumed
+        self.log_stream: Callable[[Window], LogStream | None] | None = (
+            self._log_stream if getattr(inner, "log_stream", None) is not None else None)
 
     @property
     def counts(self) -> ReadCounts:
@@ -149,6 +153,23 @@ class MeteredSource:
 
     def logs(self, window: Window, services: list[str] | None = None) -> ReadResult[LogRecord]:
         return self._read("logs", "log_entries", self.inner.logs, window, services)
+
+    def _log_stream(self, window: Window) -> LogStream | None:
+        """The inner source's stream of every line of the window, counted line by line; None when a deadline
+        or a cap stops reads (the analyst then reads a sample, which says so)."""
+        if deadline_passed() or self.refusal("log_entries"):
+            return None
+        from shared.telemetry_records import LogStream, ReadCost
+
+        inner: LogStream = self.inner.log_stream(window)  # type: ignore[attr-defined]
+
+        def counted() -> Iterator[LogRecord]:
+            n = 0
+            for n, line in enumerate(inner.lines, 1):  # noqa: B007 - the count is what is kept
+                yield line
+            self.add("log_entries", n, ReadCost())
+
+        return LogStream(counted(), inner.note)
 
     def spans(self, window: Window, services: list[str] | None = None) -> ReadResult[Span]:
         return self._read("traces", "spans", self.inner.spans, window, services)

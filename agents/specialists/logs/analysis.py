@@ -30,11 +30,13 @@ import math
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import accumulate
 
 from agents.context import AnalysisContext, SpecialistResult
+from agents.specialists.logs.counts import Tally as _Pattern
+from agents.specialists.logs.counts import count_stream, merged
 from agents.specialists.logs.log_flows import (
     FlowBreak,
     breaks,
@@ -53,7 +55,7 @@ from shared.gc_pause import collector_paused
 from shared.models import Finding, Widget
 from shared.ports import TelemetrySource
 from shared.severity import SEVERITIES, severity_of, severity_rank
-from shared.telemetry_records import LogRecord, ReadResult
+from shared.telemetry_records import LogRecord, LogStream, ReadResult
 from shared.textfmt import shorten
 
 MIN_NEW = 3
@@ -77,18 +79,6 @@ MIN_STEP_WORDS = 2
 ERROR_WORDS = re.compile(r"(?i)\b(exception|error|fail(?:ed|ure)?|timeout|timed out|refused|unavailable|denied|"
                          r"panic|fatal|traceback|reset|abort(?:ed)?|cannot|unable|invalid|overflow|exhausted|"
                          r"\b5\d\d\b)")
-
-
-@dataclass
-class _Pattern:
-    base: int = 0
-    inc: int = 0
-    severity: int = 0
-    first_seen: float = float("inf")
-    instances: Counter[str] = field(default_factory=Counter)
-    exemplars: list[LogRecord] = field(default_factory=list)  # the first lines in the incident window
-    last: list[LogRecord] = field(default_factory=list)  # the latest lines seen, in either window
-    traces: set[str] = field(default_factory=set)  # traces of its incident lines (up to LINKED_TRACES)
 
 
 @dataclass(frozen=True)
@@ -123,15 +113,16 @@ def _sampled_notes(base_read: ReadResult[LogRecord], inc_read: ReadResult[LogRec
             for name, r in (("baseline", base_read), ("incident", inc_read)) if r.sampled]
 
 
-def _observations(source: TelemetrySource, ctx: AnalysisContext) -> tuple[list[Observation], list[str], str]:
+def _observations(source: TelemetrySource, ctx: AnalysisContext
+                  ) -> tuple[list[Observation], list[str], str, bool]:
     """Lines of both windows, or per-group counts pre-aggregated where the logs live when the source can (not in a
-    follow-up round: it reads the lines of the few services it is about)."""
+    follow-up round: it reads the lines of the few services it is about); and whether a read was cut."""
     if ctx.focus:
         services = list(ctx.focus)
         base_read, inc_read = source.logs(ctx.baseline, services), source.logs(ctx.incident, services)
         return ([(r, False, 1) for r in base_read.items if r.service in ctx.focus]
                 + [(r, True, 1) for r in inc_read.items if r.service in ctx.focus]), \
-            _sampled_notes(base_read, inc_read), "lines"
+            _sampled_notes(base_read, inc_read), "lines", False  # no stream: it would count every service's lines
     notes: list[str] = []
     if source.log_counter is not None:
         try:
@@ -142,10 +133,20 @@ def _observations(source: TelemetrySource, ctx: AnalysisContext) -> tuple[list[O
         else:
             notes = ["logs: pre-aggregated rows hit their cap; rare patterns may be missing"] if capped else []
             return [(LogRecord(r.first_seen, r.service, r.exemplar, SEVERITIES[min(r.severity_rank, 8)]),
-                     r.bucket == "incident", r.count) for r in rows], notes, "aggregated"
+                     r.bucket == "incident", r.count) for r in rows], notes, "aggregated", False
     base_read, inc_read = source.logs(ctx.baseline), source.logs(ctx.incident)
     notes += _sampled_notes(base_read, inc_read)
-    return ([(r, False, 1) for r in base_read.items] + [(r, True, 1) for r in inc_read.items]), notes, "lines"
+    return ([(r, False, 1) for r in base_read.items] + [(r, True, 1) for r in inc_read.items]), notes, "lines", \
+        base_read.sampled or inc_read.sampled
+
+
+def _streams(source: TelemetrySource, ctx: AnalysisContext) -> tuple[LogStream, LogStream] | None:
+    """Every line of both windows, streamed, when the source can (else None: the counts come from the read)."""
+    stream = getattr(source, "log_stream", None)
+    if stream is None:
+        return None
+    base, inc = stream(ctx.baseline), stream(ctx.incident)
+    return (base, inc) if base is not None and inc is not None else None
 
 
 def analyse(source: TelemetrySource, ctx: AnalysisContext) -> SpecialistResult:
@@ -154,36 +155,51 @@ def analyse(source: TelemetrySource, ctx: AnalysisContext) -> SpecialistResult:
 
 
 def _analyse(source: TelemetrySource, ctx: AnalysisContext) -> SpecialistResult:
-    observations, notes, mode = _observations(source, ctx)
-    inc_lines = sum(n for _, incident, n in observations if incident)
-    base_lines = sum(n for _, incident, n in observations if not incident)
+    observations, notes, mode, sampled = _observations(source, ctx)
+    streams = _streams(source, ctx) if sampled and mode == "lines" else None
+    miner = PatternMiner()
+    patterns: dict[tuple[int, str], _Pattern] = {}  # per (pattern, service): another service's pattern is new here
+    volume: Counter[tuple[str, bool]] = Counter()
+    if streams is not None:  # counts from every line; the read's sample for the timelines and code paths
+        counts = count_stream(miner, [(False, streams[0].lines), (True, streams[1].lines)], _severity)
+        volume = counts.volume
+        keys = [miner.key(r.message) for r, _, _ in observations]
+        assignment = miner.assign()
+        patterns = merged(counts, assignment)
+        cut = "; ".join(sorted({n for n in (streams[0].note(), streams[1].note()) if n}))
+        notes = [f"logs: pattern counts from every line of both windows ({volume.total():,} lines); "
+                 f"timelines and code paths from a sample ({'; '.join(notes)})",
+                 *([cut] if cut and not any(cut in n for n in notes) else [])]
+    inc_lines = sum(n for (_, incident), n in volume.items() if incident) if streams else sum(
+        n for _, incident, n in observations if incident)
+    base_lines = sum(n for (_, incident), n in volume.items() if not incident) if streams else sum(
+        n for _, incident, n in observations if not incident)
     if not inc_lines:
         return SpecialistResult([], [*notes, "no log lines in the incident window"])
     if not base_lines:
         notes.append("no baseline log lines: every pattern looks new; rates cannot be compared")
-    miner = PatternMiner()
-    keys = [0] * len(observations)
-    for window in (False, True):  # the baseline, then the incident: a window of its own (see start_window)
-        if window:
-            miner.start_window()
-        for i, (r, incident, n) in enumerate(observations):
-            if incident == window:
-                keys[i] = miner.add(r.message, n)
-    assignment = miner.assign()
+    if streams is None:
+        keys = [0] * len(observations)
+        for window in (False, True):  # the baseline, then the incident: a window of its own (see start_window)
+            if window:
+                miner.start_window()
+            for i, (r, incident, n) in enumerate(observations):
+                if incident == window:
+                    keys[i] = miner.add(r.message, n)
+        assignment = miner.assign()
     if miner.saturated:
         notes.append("logs: too many distinct lines to track each; the rarest share an overflow pattern")
-    # Per (pattern, service): a pattern another service always logs is still new for this one.
-    patterns: dict[tuple[int, str], _Pattern] = {}
-    volume: Counter[tuple[str, bool]] = Counter()
     timelines: dict[str, list[Timed]] = defaultdict(list)
     for key, (r, incident, n) in zip(keys, observations, strict=True):
         pid = assignment[key]
+        if mode == "lines":
+            timelines[r.service].append((r.timestamp, incident, pid, r))
+        if streams is not None:
+            continue
         p = patterns.get((pid, r.service))
         if p is None:
             p = patterns[(pid, r.service)] = _Pattern()
         volume[(r.service, incident)] += n
-        if mode == "lines":
-            timelines[r.service].append((r.timestamp, incident, pid, r))
         if incident:
             p.inc += n
             p.instances[r.instance] += n

@@ -2,7 +2,7 @@
 
 1. Pre-process every line generically (drop a leading timestamp/level, mask variables: ids, numbers, IPs...).
 2. Lines that are identical after masking are the same pattern instance: they are counted once and sent to
-   Drain3 once (the cache is what makes this several times faster than plain Drain3 on real streams).
+   Drain3 once; lines of one shape (equal but for their digits) are masked once (`shape_cache`).
 3. `assign()` finalises the grouping over the distinct masked lines:
    - split: merging is the default. A Drain cluster's wildcard position holding plain words is split by them only
      on evidence that the lines with each word are distinct statements: the statements of the lines before and
@@ -31,24 +31,17 @@ from dataclasses import dataclass, field
 from drain3 import TemplateMiner
 from drain3.template_miner_config import TemplateMinerConfig
 
-from agents.specialists.logs.masking import CODE_LOCATION, mask_variables, strip_prefix
+from agents.specialists.logs.masking import mask_variables, strip_prefix
+from agents.specialists.logs.shape_cache import ShapeCache
 
 MAX_CLUSTERS = 5000
 MAX_DISTINCT_LINES = 200_000
 WILDCARD = "<*>"
 MAX_CODE_SPLIT = 256  # ... and one holding only code locations (Class#48) on up to this many
-MAX_SHAPES = 100_000
-MAX_SEEN = 16_384  # raw lines remembered as they are: a service repeats its lines; fresh values fill it once
 MIN_FAMILY_TOKENS = 3  # two templates differing at one position are variants when they share at least two tokens
 MAX_CONTEXT = 64  # distinct neighbouring clusters tracked per distinct line; the rest share one bucket
 OTHER = -(1 << 40)
 WINDOW = 1 << 42  # a context key is the neighbour key plus WINDOW times the window it was met in
-# Masking treats every digit alike (no rule depends on a digit's value) and keeps code locations (Class#48).
-# Two lines equal after mapping every digit outside code locations to 0 (the same "shape") mask identically
-# whenever masking consumed all of those digits. The shape is then the cache key, so fresh parameter values hit
-# the cache.
-_SHAPE = str.maketrans("0123456789", "0000000000")
-_DIGIT = re.compile(r"\d")
 _WORD = re.compile(r"^[^<>]{1,60}$")  # left unmasked: a word-like constant candidate
 _CODE_TOKEN = re.compile(r"^[\w.$\[\]/-]*[A-Za-z]#\d+$")  # a code location: one log statement, a constant
 _WILDCARD_RUN = re.compile(r"<\*>(?:\s+<\*>)+")
@@ -85,35 +78,14 @@ def _families(templates: dict[int, list[str]]) -> dict[int, int]:
     return out
 
 
-def _shape(message: str) -> str:
-    """The cache key of a raw line: every digit as 0, except inside code locations."""
-    if "#" not in message:
-        return message.translate(_SHAPE)
-    parts, last = [], 0
-    for m in CODE_LOCATION.finditer(message):
-        parts += [message[last:m.start()].translate(_SHAPE), m.group()]
-        last = m.end()
-    parts.append(message[last:].translate(_SHAPE))
-    return "".join(parts)
-
-
 @dataclass
 class _Line:
     cluster: int
     tokens: tuple[str, ...]
     count: int = 0
     # neighbouring lines' Drain clusters: c for the line after, ~c for the line before, plus WINDOW times the
-    # window (bounded, see _bump)
+    # window (bounded: MAX_CONTEXT neighbours, the rest in one OTHER bucket per window)
     context: dict[int, int] = field(default_factory=dict)
-
-
-def _bump(context: dict[int, int], neighbour: int, count: int, window: int) -> None:
-    if neighbour in context:
-        context[neighbour] += count
-    elif len(context) < MAX_CONTEXT:
-        context[neighbour] = count
-    else:
-        context[OTHER + window] = context.get(OTHER + window, 0) + count
 
 
 def _distance(row: dict[Hashable, int], n: int, cols: Counter[Hashable], total: int) -> float:
@@ -203,8 +175,7 @@ class PatternMiner:
         drain.drain_extra_delimiters = []
         self._miner = TemplateMiner(config=drain)
         self._keys: dict[str, int] = {}  # masked line -> line key
-        self._shapes: dict[str, int] = {}  # digit-normalised raw line -> line key (bounded cache)
-        self._seen: dict[str, int] = {}  # raw line -> line key, for lines whose shape is cached (the same lines recur)
+        self._cache = ShapeCache(self.preprocess, self._key_of)  # raw line -> line key, by the line's shape
         self._lines: list[_Line] = []
         self._previous: _Line | None = None  # the line added last, for the context of the next one
         self._context = cfg.split_evidence is not None
@@ -234,29 +205,29 @@ class PatternMiner:
 
     def add(self, message: str, count: int = 1) -> int:
         """The line key of `message` (counted `count` times: pre-aggregated rows carry their count)."""
-        key = self._seen.get(message)
-        if key is None:
-            shape = _shape(message)
-            key = self._shapes.get(shape)
-            if key is None:
-                masked = self.preprocess(message)
-                key = self._key_of(masked)
-                # exact only when masking consumed every digit outside code locations: then every line of this
-                # shape masks the same
-                if len(self._shapes) < MAX_SHAPES and not _DIGIT.search(CODE_LOCATION.sub("", masked)):
-                    self._shapes[shape] = key
-            if shape in self._shapes and len(self._seen) < MAX_SEEN:  # what the shape's entry would answer
-                self._seen[message] = key
+        key = self._cache.key(message)
         line = self._lines[key]
         line.count += count
         if self._context:
             before = self._previous
             if before is not None:  # what a statement's lines sit between: the clusters before and after them
-                _bump(line.context, ~before.cluster + self._window, count, self._window)
-                _bump(before.context, line.cluster + self._window, count, self._window)
+                window = self._window
+                for context, neighbour in ((line.context, ~before.cluster + window),
+                                           (before.context, line.cluster + window)):
+                    if neighbour in context:
+                        context[neighbour] += count
+                    elif len(context) < MAX_CONTEXT:
+                        context[neighbour] = count
+                    else:
+                        context[OTHER + window] = context.get(OTHER + window, 0) + count
             self._previous = line
         self._assignment = None
         return key
+
+    def key(self, message: str) -> int:
+        """The line key of `message`, learning it when new, without counting it (a line counted already)."""
+        self._assignment = None
+        return self._cache.key(message)
 
     def _key_of(self, masked: str) -> int:
         key = self._keys.get(masked)

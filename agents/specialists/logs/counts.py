@@ -1,0 +1,121 @@
+"""Pattern counts over every log line of both windows, streamed: each line is added to the miner and counted per
+(line key, service) as it passes, then kept only as far as a few exemplars and the latest lines go, so memory grows
+with the distinct lines (bounded by the miner's `max_lines`), not with the lines. The deep analyses (silences in
+a service's timeline, code paths per request) read a sample of whole traces instead.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from agents.specialists.logs.log_patterns import PatternMiner
+from shared.finding_details import LINKED_TRACES
+from shared.telemetry_records import LogRecord
+
+EXEMPLARS = 3
+
+
+@dataclass
+class Tally:
+    """A pattern's tally in one service."""
+
+    base: int = 0
+    inc: int = 0
+    severity: int = 0
+    first_seen: float = float("inf")
+    instances: Counter[str] = field(default_factory=Counter)
+    exemplars: list[LogRecord] = field(default_factory=list)  # the first lines in the incident window
+    last: list[LogRecord] = field(default_factory=list)  # the latest lines seen, in either window
+    traces: set[str] = field(default_factory=set)  # traces of its incident lines (up to LINKED_TRACES)
+
+
+@dataclass
+class LineCounts:
+    """One distinct line's counts in one service (the fields of the analyst's per-pattern tally, plus the order
+    of its first incident line and of its latest line, to merge the lines of one pattern in stream order)."""
+
+    base: int = 0
+    inc: int = 0
+    severity: int = 0
+    first_seen: float = float("inf")
+    instances: Counter[str] = field(default_factory=Counter)
+    exemplars: list[tuple[int, LogRecord]] = field(default_factory=list)  # the first incident lines
+    last: list[tuple[float, int, LogRecord]] = field(default_factory=list)  # the latest lines, either window
+    traces: set[str] = field(default_factory=set)
+
+
+@dataclass
+class StreamCounts:
+    """Per (line key, service) counts of both windows and each service's volume per window."""
+
+    lines: dict[tuple[int, str], LineCounts] = field(default_factory=dict)
+    volume: Counter[tuple[str, bool]] = field(default_factory=Counter)
+
+
+def count_stream(miner: PatternMiner, windows: Iterable[tuple[bool, Iterable[LogRecord]]],
+                 severity: Callable[[LogRecord], int]) -> StreamCounts:
+    """Add every line of each window (baseline first: `start_window` between) to `miner` and count it."""
+    out = StreamCounts()
+    lines, volume = out.lines, out.volume
+    seq = 0
+    for incident, records in windows:
+        if incident:
+            miner.start_window()
+        add = miner.add
+        sizes: dict[str, int] = {}  # this window's lines per service (a plain dict: the hot path)
+        for r in records:
+            seq += 1
+            service = r.service
+            k = (add(r.message), service)
+            c = lines.get(k)
+            if c is None:
+                c = lines[k] = LineCounts()
+            sizes[service] = sizes.get(service, 0) + 1
+            t = r.timestamp
+            if incident:
+                c.inc += 1
+                c.instances[r.instance] += 1
+                if t < c.first_seen:
+                    c.first_seen = t
+                s = severity(r)
+                if s > c.severity:
+                    c.severity = s
+                if len(c.exemplars) < EXEMPLARS:
+                    c.exemplars.append((seq, r))
+                if r.trace_id and len(c.traces) < LINKED_TRACES:
+                    c.traces.add(r.trace_id)
+            else:
+                c.base += 1
+            last = c.last
+            if not last or t >= last[-1][0]:
+                if len(last) >= EXEMPLARS:
+                    del last[0]
+                last.append((t, seq, r))
+        for service, n in sizes.items():
+            volume[(service, incident)] += n
+    return out
+
+
+def merged(counts: StreamCounts, assignment: dict[int, int]) -> dict[tuple[int, str], Tally]:
+    """The streamed per-line counts as per (pattern, service) tallies: the lines of a pattern merged in stream
+    order, as if they had been tallied by pattern."""
+    parts: dict[tuple[int, str], list[LineCounts]] = defaultdict(list)
+    for (key, service), c in counts.lines.items():
+        parts[(assignment[key], service)].append(c)
+    out: dict[tuple[int, str], Tally] = {}
+    for k, cs in parts.items():
+        p = out[k] = Tally()
+        for c in cs:
+            p.base += c.base
+            p.inc += c.inc
+            p.instances.update(c.instances)
+            p.first_seen = min(p.first_seen, c.first_seen)
+            p.severity = max(p.severity, c.severity)
+            p.traces.update(list(c.traces)[:max(0, LINKED_TRACES - len(p.traces))])
+        p.exemplars = [r for _, r in sorted((e for c in cs for e in c.exemplars), key=lambda e: e[0])[:EXEMPLARS]]
+        for _, _, r in sorted((e for c in cs for e in c.last), key=lambda e: e[1]):
+            if not p.last or r.timestamp >= p.last[-1].timestamp:
+                p.last = [*p.last[-(EXEMPLARS - 1):], r]
+    return out
