@@ -36,6 +36,7 @@ LOGGING_PAGE_MAX = 1000
 TRACES_PAGE_MAX = 100
 POINTS_PAGE_MAX = 100_000
 THROTTLED_S = 0.05
+GAUGE_NUMBER_ALIGNERS = ("ALIGN_NONE", "ALIGN_MEAN", "ALIGN_MIN", "ALIGN_MAX", "ALIGN_INTERPOLATE", "ALIGN_NEXT_OLDER")
 
 
 @dataclass(frozen=True)
@@ -307,7 +308,9 @@ class _Pager:
 
 class MonitoringStandIn:
     """monitoring_v3.MetricServiceClient.list_time_series: a series of the filter's metric type and services, its
-    points inside (start, end], paged by points; each page is one request (quota and latency)."""
+    points inside (start, end], paged by points; each page is one request (quota and latency). The bundle's series
+    are GAUGE numbers a minute apart, so ALIGN_MEAN (or ALIGN_NONE) over 60 s serves their points as they are; an
+    aligner that does not fit a GAUGE number is refused (INVALID_ARGUMENT), as the API refuses it."""
 
     def __init__(self, served: Served):
         self.served = served
@@ -316,6 +319,12 @@ class MonitoringStandIn:
     def list_time_series(self, request: Any, retry: Any = None, timeout: float | None = None) -> Any:
         import re
 
+        from google.api_core.exceptions import InvalidArgument
+        from google.cloud import monitoring_v3
+
+        aligner = monitoring_v3.Aggregation.Aligner(request.aggregation.per_series_aligner).name
+        if aligner not in GAUGE_NUMBER_ALIGNERS:
+            raise InvalidArgument(f"aligner {aligner} does not fit a GAUGE number")  # type: ignore[no-untyped-call]
         metric = re.search(r'metric\.type = "([^"]+)"', request.filter)
         services = set(re.findall(r'resource\.labels\.\w+ = "([^"]+)"', request.filter))
         start, end = request.interval.start_time.timestamp(), request.interval.end_time.timestamp()
