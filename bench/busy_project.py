@@ -7,11 +7,11 @@ project's read quotas kept in the store as in a deployment (shared/quota.py) and
 run's read deadline (AUTOSRE_READ_DEADLINE_S, 240 s). Nothing sleeps: the stand-ins, the quotas' waits and the
 read deadline all see one simulated clock.
 
-Concurrency: in a deployment the specialists run at once, each in its own function instance. Here they run one
-after another, each on its own timeline starting when the tasks were sent, and sharing the store's quota windows:
-a slot one specialist claimed counts against those that run after it, as if it had won every race for it. The time
-to report is when the report was published on the pipeline's clock (the slowest specialist's end; intake, the
-store and the synthesizer take no simulated time).
+Concurrency: as in a deployment, the specialists of a round run at once (each its own function instance). The bench
+runs them on threads under a discrete-event simulation (busy_standins.VirtualClock.together): each has its own
+timeline from when the tasks were sent, and only the one whose timeline is earliest runs until its next call, so
+their calls meet the project's quotas and the store in time order. The time to report is when the report was
+published on the pipeline's clock; intake, the store and the synthesizer take no simulated time.
 
 It prints, per specialist: the API calls it made, the 429s it met, the simulated seconds it used and whether it
 finished inside its read deadline; the time to report; the top cause beside the embedded run's (functions.local
