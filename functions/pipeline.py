@@ -81,6 +81,7 @@ class Pipeline:
     read_deadline_s: float = 240.0  # a specialist run's reads share this deadline (inside the 300 s function timeout)
     max_rounds: int = 2  # 1: publish the first ranking as it is; 2: an open ranking gets a targeted second look
     clock: Callable[[], float] = time.time
+    read_clock: Callable[[], float] = time.monotonic  # the clock the read deadline is kept on (a simulated one)
     observers: list[Callable[[Event], None]] = field(default_factory=list)
     writer: NarrativeWriter | None = None  # the optional LLM narrative (grounded in finding ids)
     notifier: Notifier | None = None  # the team's channel: one thread per incident (functions/chat_thread.py)
@@ -133,6 +134,15 @@ class Pipeline:
         from functions.handlers.after_report import steps_of
 
         return steps_of(self)
+
+    def read_seconds(self, state: IncidentState, number: int) -> float:
+        """The seconds round `number`'s reads share: the whole read deadline for the first round of an
+        investigation; for a follow-up round, what is left of the first round's (the report waits for the
+        follow-up, so the investigation as a whole keeps inside the deadline). 0 once it has passed."""
+        first = state.investigation(number)[0]
+        if first.number == number or first.started_at is None:
+            return self.read_deadline_s
+        return max(0.0, self.read_deadline_s - (self.clock() - first.started_at))
 
     def analysis(self, name: str) -> Analysis:
         if name not in self._loaded:

@@ -53,9 +53,10 @@ class Settings(BaseModel):
                                           "actions) cited in reports where they match")
     specialists: tuple[str, ...] = SPECIALISTS
     round_deadline_s: float = 600.0
-    read_deadline_s: float = Field(240.0, gt=0, description="seconds every read of one specialist run shares: past "
-                                   "it reads are refused and the specialist reports what it read (keep it well "
-                                   "inside the function timeout, 300 s)")
+    read_deadline_s: float = Field(240.0, gt=0, description="seconds every read of one specialist run shares (a "
+                                   "follow-up round's runs share what is left of the first round's): past it reads "
+                                   "are refused and the specialist reports what it read (keep it well inside the "
+                                   "function timeout, 300 s)")
     max_rounds: int = Field(2, ge=1, le=2, description="2: an open first ranking gets a targeted second round")
     approval_key: str = Field("", description="HMAC key for approval links (>= 32 bytes; Secret Manager on GCP)")
     approvers: tuple[str, ...] = Field((), description="e-mails allowed to approve remediations")

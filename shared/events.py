@@ -190,7 +190,8 @@ class RoundStarted(EventPayload):
     def apply(self, state: "IncidentState", event: Event) -> None:
         if self.round not in state.rounds:
             state.rounds[self.round] = RoundState(self.round, list(self.specialists), self.deadline, self.window,
-                                                  opened_by=self.opened_by, focus=list(self.focus), fresh=self.fresh)
+                                                  opened_by=self.opened_by, focus=list(self.focus), fresh=self.fresh,
+                                                  started_at=event.at)
 
 
 class FindingRecorded(EventPayload):

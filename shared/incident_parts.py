@@ -31,6 +31,7 @@ class RoundState:
     fresh: bool = False  # a new investigation of a long-open incident (its report reads only its own rounds)
     warnings: list[str] = field(default_factory=list)  # what a triage's check found beside its report
     no_data: bool = False  # no telemetry at all in its incident window
+    started_at: float | None = None  # when the round was opened (its round.started event)
 
     @property
     def reported(self) -> set[str]:

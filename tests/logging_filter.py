@@ -71,8 +71,8 @@ def _compare(path: str, op: str, literal: str) -> Predicate:
             return str(literal).lower() in str(raw).lower()
         if op in ("=~", "!~"):  # a regular expression (RE2 in the API; these filters use its common subset)
             return (re.search(literal, str(raw)) is not None) == (op == "=~")
-        return {"=": value == target, "!=": value != target, "<": value < target, "<=": value <= target,
-                ">": value > target, ">=": value >= target}[op]
+        return bool({"=": value == target, "!=": value != target, "<": value < target, "<=": value <= target,
+                     ">": value > target, ">=": value >= target}[op])
     return test
 
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from functions.pipeline import Pipeline
 
 log = logging.getLogger("autosre.pipeline")
+MIN_READ_S = 0.001  # a follow-up whose investigation's deadline has passed: every read is refused with a note
 
 
 def on_task(p: Pipeline, message: Message) -> None:
@@ -49,7 +50,7 @@ def run(p: Pipeline, incident: IncidentHandle, task: Task) -> None:
         # the run's shared read deadline has passed (the specialist then reports what it read, with a note)
         metered = p.telemetry(state, spent_before(state, task.round, task.specialist))
         share_budget(p, metered, state, task.round)
-        with read_deadline(p.read_deadline_s):
+        with read_deadline(max(p.read_seconds(state, task.round), MIN_READ_S), p.read_clock):
             result = p.analysis(task.specialist)(metered, ctx)
     except Exception as exc:  # recorded as an event; the synthesizer reports the gap
         log.exception("specialist %s failed", task.specialist)

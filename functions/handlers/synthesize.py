@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from functions.pipeline import Pipeline
 
 log = logging.getLogger("autosre.pipeline")
+FOLLOW_UP_MIN_S = 30.0  # a follow-up round is opened only with this much of the investigation's read deadline left
 
 
 def on_findings(p: Pipeline, message: Message) -> None:
@@ -82,6 +83,9 @@ def follow_up(p: Pipeline, incident: IncidentHandle, number: int, causes: list[R
     focus = second_look(causes)
     if len(incident.state.investigation(number)) >= p.max_rounds or not focus or not specialists:
         return False
+    first = incident.state.investigation(number)[0]
+    if first.started_at is not None and p.read_deadline_s - (p.clock() - first.started_at) < FOLLOW_UP_MIN_S:
+        return False  # too little of the investigation's read deadline left for a closer look: publish now
     incident.record(ev.ROUND_STARTED, (nxt,), "synthesize", RoundStarted(
         round=nxt, specialists=specialists, deadline=p.clock() + p.round_deadline_s,
         window=incident.state.rounds[number].window, focus=list(focus), opened_by=delivery,

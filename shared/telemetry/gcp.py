@@ -99,8 +99,9 @@ class CloudTraceReader:
     (`bounds.MAX_RECORDS`, the bundle's bound), `max_pages` requests or one time budget for the whole read (a
     function has a timeout), whichever comes first; a cut read says so. ListTraces hands over whole traces: a
     trace that would carry the read past `max_spans` is left out whole and the read stops there (whole traces kept,
-    as the bundle keeps them). Each request waits for a token of the project's ListTraces quota (12 a minute);
-    a 429 (RESOURCE_EXHAUSTED: other processes spent it) or 503 is retried with backoff within the budget."""
+    as the bundle keeps them). Each request waits for a token of the project's ListTraces quota (12 a minute;
+    none in time for the first page: an empty read that says so, the specialist reporting without spans); a 429
+    (RESOURCE_EXHAUSTED: other processes spent it) or 503 is retried with backoff within the budget."""
 
     def __init__(self, project: str, client: Any = None, page_size: int = TRACE_PAGE_MAX,
                  max_spans: int = MAX_RECORDS, max_pages: int = MAX_PAGES, timeout_s: float = 30.0,
@@ -161,6 +162,8 @@ class CloudTraceReader:
             try:
                 response = self._page(request, deadline)
             except Exception as exc:  # a later page failing or out of quota: keep what was read, say so
+                if page == 1 and isinstance(exc, QuotaWaitExceeded):  # other readers spent the project's quota
+                    return ReadResult([], True, f"spans: none read ({exc}); the window's traces are unread")
                 if page == 1:
                     raise
                 late = self.clock() >= deadline or isinstance(exc, QuotaWaitExceeded)
