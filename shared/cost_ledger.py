@@ -27,7 +27,7 @@ from shared.config import (
     LIST_PRICE_MONITORING_MILLION_SERIES,
 )
 from shared.models import Cost, ReadCounts
-from shared.ports import TelemetrySource
+from shared.ports import Claims, TelemetrySource
 
 if TYPE_CHECKING:  # the fold is only named here
     from shared.incident_state import IncidentState
@@ -80,6 +80,10 @@ class MeteredTelemetry(TelemetrySource, Protocol):
 
     @property
     def counts(self) -> ReadCounts: ...
+
+    def share_budget(self, claims: Claims, key: str) -> None:
+        """Count the caps across every run that shares `key` (the investigation's one budget, held in `claims`:
+        the store), concurrent runs included, not from this run's own reads alone."""
 
 
 # What the composition root hands the specialist handler: the incident's telemetry, metered, given what the

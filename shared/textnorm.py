@@ -63,3 +63,23 @@ def mixes_scripts(text: str) -> bool:
         if "LATIN" in scripts and len(scripts) > 1:
             return True
     return False
+
+
+# Markup characters and their look-alikes that no channel formats: asterisk operator, tilde operator, modifier
+# grave; an underscore that could open or close italics becomes a fullwidth low line.
+_INERT = str.maketrans({"*": "\u2217", "~": "\u223c", "`": "\u02cb"})
+_ITALIC = re.compile(r"(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
+_LINK = re.compile(r"(?i)\b([a-z][a-z0-9+.-]{0,15}):/+([^\s/?#]*)|\bwww\.([^\s/?#]*)")
+
+
+def plain(text: str) -> str:
+    """Telemetry made inert inside a chat message: no bold, italics, strike or code markup, and no link (the scheme
+    and the dots of a linked host defanged: `https[:]//evil[.]example/x`, `www[.]evil[.]example`)."""
+    text = _ITALIC.sub("\uff3f", text.translate(_INERT))
+
+    def defang(m: re.Match[str]) -> str:
+        if m.group(1) is not None:
+            return f"{m.group(1)}[:]//" + m.group(2).replace(".", "[.]")
+        return "www[.]" + m.group(3).replace(".", "[.]")
+
+    return _LINK.sub(defang, text)

@@ -18,7 +18,7 @@ from shared import events as ev
 from shared.events import ReportStepDone
 from shared.incident_log import IncidentHandle
 from shared.models import Report
-from shared.textnorm import visible
+from shared.textnorm import plain, visible
 
 if TYPE_CHECKING:
     from functions.pipeline import Pipeline
@@ -120,9 +120,7 @@ def notify(chat: Chat, incident: IncidentHandle, report: Report) -> None:
 
 def one_line(value: str, limit: int = 300) -> str:
     """Telemetry-derived text on one line (a log line cannot fake a line of its own), bounded, and inert: no bold,
-    italics or code markup and no link (shared/notify/webhook.py `plain`). Angle brackets are escaped by the
+    italics or code markup and no link (shared/textnorm.py `plain`). Angle brackets are escaped by the
     notifier."""
-    from shared.notify.webhook import plain
-
     flat = " ".join(plain(visible(value)).split())
     return flat if len(flat) <= limit else flat[:limit - 1] + "…"

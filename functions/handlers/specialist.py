@@ -77,12 +77,7 @@ def run(p: Pipeline, incident: IncidentHandle, task: Task) -> None:
 def share_budget(p: Pipeline, metered: MeteredTelemetry, state: IncidentState, number: int) -> None:
     """Draw the run's reads from the investigation's one budget in the store (shared/budget_pool.py), which every
     specialist run of it shares, concurrent ones included."""
-    from shared.budget_pool import BudgetPool
-    from shared.telemetry.metered import MeteredSource
-
-    if isinstance(metered, MeteredSource):
-        first = state.investigation(number)[0].number
-        metered.pool = BudgetPool(p.store, f"{state.incident_id}:{first}", metered.budget)
+    metered.share_budget(p.store, f"{state.incident_id}:{state.investigation(number)[0].number}")
 
 
 def record_cost(incident: IncidentHandle, task: Task, metered: MeteredTelemetry) -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import re
 import time
 import urllib.error
 import urllib.request
@@ -24,6 +23,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from shared.outbound import UnsupportedScheme, describe, post
+from shared.textnorm import plain as plain  # telemetry made inert inside a chat message
 
 
 def escape_markup(text: str) -> str:
@@ -31,24 +31,6 @@ def escape_markup(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-# Markup characters and their look-alikes that no channel formats: asterisk operator, tilde operator, modifier
-# grave; an underscore that could open or close italics becomes a fullwidth low line.
-_INERT = str.maketrans({"*": "\u2217", "~": "\u223c", "`": "\u02cb"})
-_ITALIC = re.compile(r"(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
-_LINK = re.compile(r"(?i)\b([a-z][a-z0-9+.-]{0,15}):/+([^\s/?#]*)|\bwww\.([^\s/?#]*)")
-
-
-def plain(text: str) -> str:
-    """Telemetry made inert inside a chat message: no bold, italics, strike or code markup, and no link (the scheme
-    and the dots of a linked host defanged: `https[:]//evil[.]example/x`, `www[.]evil[.]example`)."""
-    text = _ITALIC.sub("\uff3f", text.translate(_INERT))
-
-    def defang(m: re.Match[str]) -> str:
-        if m.group(1) is not None:
-            return f"{m.group(1)}[:]//" + m.group(2).replace(".", "[.]")
-        return "www[.]" + m.group(3).replace(".", "[.]")
-
-    return _LINK.sub(defang, text)
 
 
 @dataclass

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, TypeVar
 from shared.budget_pool import BudgetPool
 from shared.cost_ledger import Budget, BudgetReached
 from shared.models import ReadCounts
-from shared.ports import LogPatternCounter, SloReader, TelemetrySource
+from shared.ports import Claims, LogPatternCounter, SloReader, TelemetrySource
 from shared.read_deadline import deadline_passed
 from shared.read_limit import record_limit
 from shared.telemetry.bounds import MAX_RECORDS
@@ -66,6 +66,10 @@ class MeteredSource:
         # the optional stream of every log line of a window (a bundle's): counted as it is consumed
         self.log_stream: Callable[[Window], LogStream | None] | None = (
             self._log_stream if getattr(inner, "log_stream", None) is not None else None)
+
+    def share_budget(self, claims: Claims, key: str) -> None:
+        """The caps counted across every run sharing `key`: the investigation's one budget in the store."""
+        self.pool = BudgetPool(claims, key, self.budget)
 
     @property
     def counts(self) -> ReadCounts:
