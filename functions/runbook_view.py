@@ -72,6 +72,8 @@ def runbooks_html(cited: list[Citation], cause_rank: int = 0, proposal_id: str =
             name = f"<a href='{esc(rb.url)}' target=_blank rel='noopener noreferrer'>{name}</a>"
         elif rb.path:
             name += f" <span class=muted>({esc(rb.path)})</span>"
-        text = f"<div class='muted clip'>{esc(rb.excerpt)}</div>" if rb.excerpt and not rb.url else ""
+        text = (f"<details><summary class=muted>what it says</summary><div class=muted>{esc(rb.excerpt)}</div>"
+                "</details>") if rb.excerpt and not rb.url else ""
         items.append(f"<li>{name} <span class=muted>{esc(c.why)}</span>{text}</li>")
-    return f"<div class=runbooks><h3>Runbooks</h3><ul>{''.join(items)}</ul></div>" if items else ""
+    # one line each (the excerpt folded), so the first screen keeps what changed and the action in view
+    return f"<div class=runbooks><b>Runbooks</b><ul class=runbooks>{''.join(items)}</ul></div>" if items else ""

@@ -37,6 +37,7 @@ border:1px solid var(--line);text-decoration:none;cursor:pointer}
 .first section{margin:4px 0}.big{font-size:18px;font-weight:600}.conf{font-size:18px;font-weight:600;color:var(--bad)}
 .title{display:-webkit-box;-webkit-line-clamp:2;-webkit-box-orient:vertical;overflow:hidden;margin:2px 0}
 ol.evidence{margin:4px 0;padding-left:20px}ol.evidence li{margin:2px 0}
+ul.runbooks{margin:2px 0 0;padding-left:20px}ul.runbooks details{display:inline}
 .clip{display:-webkit-box;-webkit-line-clamp:2;-webkit-box-orient:vertical;overflow:hidden}
 .action{border-top:1px solid var(--soft);padding:6px 0}.action:first-of-type{border-top:0}
 .state{font-weight:600}.state.allowed{color:var(--good)}.state.refused{color:var(--bad)}.state.done{color:var(--muted)}
