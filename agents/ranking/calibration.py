@@ -27,7 +27,7 @@ import math
 from shared.finding_details import MetricAnomalyDetails
 from shared.models import Finding
 
-RAW_TO_PROBABILITY = (0.8682, 2.7292)  # (a, b) of p = sigmoid(a * logit(raw) + b): bench/calibration.py --fit
+RAW_TO_PROBABILITY = (0.8043, 2.6804)  # (a, b) of p = sigmoid(a * logit(raw) + b): bench/calibration.py --fit
 MAX_CONFIDENCE = 0.99  # no finite set of cases makes a cause certain
 CONFIDENT = 0.5  # below this calibrated confidence the report names no root cause
 RECOVERED_POINTS = 3  # the last points of the incident window that must be back under the anomaly threshold
