@@ -325,6 +325,8 @@ def embedded(store: EventStore, source: TelemetrySource, clock: Callable[[], flo
 def without_telemetry(store: EventStore) -> Pipeline:
     """A pipeline over `store` with no telemetry: it ranks what an incident's log already holds (a hint's re-ranking,
     functions/talk.py); a specialist run on it fails, saying why."""
+    from shared.bus.inprocess import InProcessBus
+
     def none(state: IncidentState) -> TelemetrySource:
         raise RuntimeError("no telemetry is configured here")
 

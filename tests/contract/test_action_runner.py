@@ -78,8 +78,8 @@ def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
         if request.param == "runbook-webhook":
             yield Harness(RunbookWebhookRunner(f"{stub.url}/run", timeout_s=5), proposal("runbook_webhook"),
                           posts(stub), [Failure(RunbookWebhookRunner(url), proposal("runbook_webhook"), error)
-                                        for url, error in ((f"{stub.url}/broken", urllib.error.HTTPError),
-                                                           (f"{stub.url}/gone", urllib.error.HTTPError),
+                                        for url, error in ((f"{stub.url}/broken", RuntimeError),  # names the status
+                                                           (f"{stub.url}/gone", RuntimeError),
                                                            (UNREACHABLE, urllib.error.URLError))])
             return
         cloud, updates = cloud_run()

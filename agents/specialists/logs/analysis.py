@@ -167,8 +167,10 @@ def _analyse(source: TelemetrySource, ctx: AnalysisContext) -> SpecialistResult:
         assignment = miner.assign()
         patterns = merged(counts, assignment)
         cut = "; ".join(sorted({n for n in (streams[0].note(), streams[1].note()) if n}))
+        # each window's read note stands (a corrupt line skipped, a cut), but the counts no longer are a sample
         notes = [f"logs: pattern counts from every line of both windows ({volume.total():,} lines); "
-                 f"timelines and code paths from a sample ({'; '.join(notes)})",
+                 "timelines and code paths from the read's sample",
+                 *(n.replace("counts are a sample", "timelines and code paths are a sample") for n in notes),
                  *([cut] if cut and not any(cut in n for n in notes) else [])]
     inc_lines = sum(n for (_, incident), n in volume.items() if incident) if streams else sum(
         n for _, incident, n in observations if incident)
