@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared.ports import LogPatternCounter, SloReader
 from shared.read_deadline import time_left
+from shared.read_limit import call_refused
 from shared.telemetry.bounds import MAX_PAGES, MAX_RECORDS, sampled_by_trace
 from shared.telemetry.bundle import classify_method, from_rfc3339
 from shared.telemetry.cloud_logging import (
@@ -159,6 +160,11 @@ class CloudTraceReader:
         for page in range(1, self.max_pages + 1):
             if page > 1 and self.clock() >= deadline:
                 return stopped(f"time budget of {self.budget_s:g} s spent", page - 1)
+            unpaid = call_refused()  # no request the investigation's API-call budget cannot pay for
+            if unpaid and page == 1:
+                return ReadResult([], True, f"spans: none read, the investigation's read budget is spent ({unpaid})")
+            if unpaid:
+                return stopped(f"the investigation's read budget is spent: {unpaid}", page - 1)
             try:
                 response = self._page(request, deadline)
             except Exception as exc:  # a later page failing or out of quota: keep what was read, say so
@@ -366,6 +372,12 @@ class CloudMonitoringReader:
                 notes.append(f"metrics: time budget of {self.budget_s:g} s spent; not read: "
                              + ", ".join(self.metric_types[index:]))
                 break
+            unpaid = "" if metric_type in self.kinds else call_refused()  # a descriptor look-up, then the list
+            unpaid = unpaid or call_refused()
+            if unpaid:
+                notes.append(f"metrics: the investigation's read budget is spent ({unpaid}); not read: "
+                             + ", ".join(self.metric_types[index:]))
+                break
             try:
                 calls += int(metric_type not in self.kinds)
                 kind, value_type = self.kind_of(metric_type, deadline)
@@ -392,6 +404,9 @@ class CloudMonitoringReader:
                         out.append(series)
                     if calls >= self.max_pages and page.next_page_token:
                         return cut(index, f"stopped after {calls} requests (limit: {self.max_pages} per read)")
+                    if page.next_page_token and (unpaid := call_refused()):  # the next page is one more request
+                        return cut(index, f"stopped after {calls} requests, the investigation's read budget is "
+                                          f"spent ({unpaid})")
             except Exception as exc:  # one metric failing (a bad aligner, permissions, quota) costs that metric only
                 message = str(getattr(exc, "message", "") or exc).replace("\n", " ")[:300]
                 notes.append(f"metrics: {metric_type} not read ({type(exc).__name__}: {message})")
