@@ -258,9 +258,12 @@ class _MeteredSlos:
                                      if (cap := self.meter.refusal("series")) else "")
         if late:
             return ReadResult([], sampled=True, note=f"SLOs: not read, {late}")
-        result = self.inner.slo_status(at, services)
-        self.meter.add("series", len(result.items), result.cost)
-        return result
+        payer = CallPayer(self.meter)
+        with call_payer(payer):
+            result = self.inner.slo_status(at, services)
+        self.meter.add("series", len(result.items), result.cost,
+                       took_calls=payer.taken if self.meter.pool is not None else 0)
+        return payer.settled("SLOs", result)
 
 
 class CallPayer:
