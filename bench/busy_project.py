@@ -73,6 +73,8 @@ class BusyResult:
     rounds: int
     kinds: tuple[str, str] = ("", "")  # the top cause's leading finding kind: here, in the embedded run
     notes: list[str] = field(default_factory=list)
+    cap: str = ""  # the budget cap the report names (a read it stopped), "" when none bound
+    partial: bool = False  # the report says it is partial
 
     @property
     def ok(self) -> bool:
@@ -152,7 +154,8 @@ def leading_kind(report: Any) -> str:
     return str(report.causes[0].kind) if report is not None and report.causes else ""
 
 
-def run_busy(bundle: Path, alert: bytes, factor: int = 0, read_deadline_s: float = 240.0) -> BusyResult:
+def run_busy(bundle: Path, alert: bytes, factor: int = 0, read_deadline_s: float = 240.0,
+             budget_api_calls: int = 0) -> BusyResult:
     from functions.local import triage
     from functions.runtime import assemble
     from shared import events as ev
@@ -167,7 +170,8 @@ def run_busy(bundle: Path, alert: bytes, factor: int = 0, read_deadline_s: float
     clock.now = float(json.loads(alert)["incident"]["started_at"])  # the alert arrives when the incident starts
     start = clock()
     source = busy_source(bundle, clock, tally, store)
-    settings = Settings(store="sqlite", sqlite_path=":memory:", read_deadline_s=read_deadline_s)
+    settings = Settings(store="sqlite", sqlite_path=":memory:", read_deadline_s=read_deadline_s,
+                        budget_api_calls=budget_api_calls)
     pipeline = assemble(store, bus, lambda state: source, settings, clock=clock)
     pipeline.read_clock = clock
     published: list[Event] = []
@@ -187,7 +191,9 @@ def run_busy(bundle: Path, alert: bytes, factor: int = 0, read_deadline_s: float
     records = {name: sum(1 for _ in (bundle / f"{name}.jsonl").open()) for name in ("logs", "spans", "metrics")}
     return BusyResult(factor, records, runs, round(at, 1), top_cause(report) if report is not None else "no report",
                       top_cause(embedded), len(state.rounds) if report is not None and state is not None else 0,
-                      (leading_kind(report), leading_kind(embedded)))
+                      (leading_kind(report), leading_kind(embedded)),
+                      cap=report.cost.cap if report is not None and report.cost is not None else "",
+                      partial=bool(report is not None and report.partial))
 
 
 def table(result: BusyResult) -> str:

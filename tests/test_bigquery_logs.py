@@ -255,3 +255,33 @@ def test_result_pages_are_followed_until_the_row_bound() -> None:
                                                                                                     INCIDENT)
     assert not capped and len(counts) == 12 and result.fetched == 3
     assert BigQueryLogAggregator(TABLE, client=Client([])).max_rows == MAX_RECORDS
+
+
+def test_no_query_or_result_page_the_investigations_api_call_budget_cannot_pay_for() -> None:
+    from shared.cost_ledger import BudgetReached
+    from shared.read_limit import call_payer
+
+    class Client(FakeClient):
+        def query(self, sql: str, job_config: Any, timeout: float) -> Any:
+            super().query(sql, job_config, timeout)
+            job = type("Job", (), {"total_bytes_billed": 2**30})()
+            job.result = lambda timeout: result
+            return job
+
+    def payer(calls: int) -> Any:
+        paid: list[int] = []
+
+        def pay() -> str:
+            paid.append(1)
+            return "" if len(paid) <= calls else f"API calls: {calls} of a budget of {calls}"
+        return pay
+
+    result = PagedResult([row(i % 10) for i in range(12)], page_rows=4)
+    aggregator = BigQueryLogAggregator(TABLE, client=Client([]), max_rows=20)
+    with call_payer(payer(2)):  # the job and one page of its result
+        counts, capped = aggregator.log_pattern_counts(BASELINE, INCIDENT)
+    assert capped and len(counts) == 4 and result.fetched == 1 and aggregator.last_cost.api_calls == 2
+    client = Client([])
+    with call_payer(payer(0)), pytest.raises(BudgetReached, match="API calls"):
+        BigQueryLogAggregator(TABLE, client=client).log_pattern_counts(BASELINE, INCIDENT)
+    assert client.calls == []

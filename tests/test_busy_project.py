@@ -41,6 +41,13 @@ def test_the_busy_project_reports_inside_the_deadline_with_the_embedded_verdict(
     assert result.ok
 
 
+def test_the_specialists_reading_at_once_send_no_more_requests_than_the_api_call_budget(scenario: Path) -> None:
+    result = run_busy(scenario / "bundle", (scenario / "alert.json").read_bytes(), factor=1, budget_api_calls=6)
+    assert {r.specialist for r in result.runs} >= {"traces", "metrics"}
+    assert sum(r.calls for r in result.runs) <= 6, table(result)
+    assert "AUTOSRE_BUDGET_API_CALLS" in result.cap and result.partial
+
+
 def _incident_with_first_round(clock: VirtualClock) -> tuple[object, str]:
     pipeline, _ = embedded(SqliteEventStore(), source=None, clock=clock)  # type: ignore[arg-type]
     window = RoundWindow(onset=0.0, start=0.0, end=300.0, baseline_start=-3600.0, baseline_end=0.0)

@@ -387,3 +387,20 @@ def test_the_cloud_clients_are_imported_only_when_used() -> None:
             "print(sorted(m for m in sys.modules if m.startswith('google.cloud.')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_a_read_sends_no_page_the_investigations_api_call_budget_cannot_pay_for(api: tuple[str, Api]) -> None:
+    from shared.read_limit import call_payer
+
+    endpoint, fake = api
+    fake.entries = [entry(i) for i in range(20)]
+    paid: list[int] = []
+
+    def pay() -> str:  # two calls, then the cap
+        paid.append(1)
+        return "" if len(paid) <= 2 else "API calls: 2 of a budget of 2 (AUTOSRE_BUDGET_API_CALLS)"
+
+    with call_payer(pay):
+        result = reader(endpoint, page_size=4).logs(WINDOW)
+    assert len(fake.requests) == 2 and len(result.items) == 8 and result.cost.api_calls == 2
+    assert result.sampled and "AUTOSRE_BUDGET_API_CALLS" in result.note

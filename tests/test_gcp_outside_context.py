@@ -123,8 +123,19 @@ def test_slo_burn_comes_from_the_service_monitoring_api() -> None:
     assert (status.service, status.display_name, status.goal, status.period_s) == (
         "checkout", "Checkout availability", 0.995, 28 * 86400)
     assert status.burn == ((300.0, 20.0), (3600.0, 4.5), (21600.0, 0.8)) and status.budget_left == 0.62
-    assert read.cost.billed_series == 4
+    assert read.cost.billed_series == 4 and read.cost.api_calls == 6  # services, SLOs, 3 burn rates, budget
     assert CloudSloReader("p", standin, standin).slo_status(AT, ["payments"]).items == []
+    from shared.read_limit import call_payer
+
+    paid: list[int] = []
+
+    def pay() -> str:  # three calls, then the cap
+        paid.append(1)
+        return "" if len(paid) <= 3 else "API calls: 3 of a budget of 3"
+
+    with call_payer(pay):
+        cut = CloudSloReader("p", standin, standin).slo_status(AT, ["checkout"])
+    assert cut.items == [] and cut.sampled and "API calls: 3" in cut.note and cut.cost.api_calls == 3
     with pytest.raises(InvalidArgument):
         standin.list_time_series(monitoring_v3.ListTimeSeriesRequest(
             name="projects/p", filter='select_slo_burn_rate("projects/p/services/abc/serviceLevelObjectives/avail")',

@@ -17,7 +17,9 @@ import threading
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.cost_ledger import BudgetReached
 from shared.read_deadline import time_left
+from shared.read_limit import call_refused
 from shared.severity import SEVERITIES
 from shared.telemetry.bounds import MAX_PAGES, MAX_RECORDS
 from shared.telemetry_records import PatternCount, ReadCost, Window
@@ -156,21 +158,29 @@ class BigQueryLogAggregator:
         budget = max(time_left(self.timeout_s), 1.0)  # its own timeout, or what is left of the run's deadline
         if budget < self.timeout_s:
             config.job_timeout_ms = int(budget * 1000)
+        unpaid = call_refused()  # the query job: one request the investigation's API-call budget must pay for
+        if unpaid:
+            self._last.cost = ReadCost()
+            raise BudgetReached(f"the investigation's read budget is spent ({unpaid})")
         self._last.cost = ReadCost(api_calls=1)
         job = self.client.query(self.sql, job_config=config, timeout=budget)
         result = job.result(timeout=budget)
         rows: list[Any] = []
         pages = 0  # the result's pages (jobs.getQueryResults by page token), each one request
-        for page in getattr(result, "pages", None) or [result]:
+        paged = hasattr(result, "pages")
+        unpaid = call_refused() if paged else ""  # each page one request the budget must pay for
+        for page in (result.pages if paged else [result]) if not unpaid else []:
             pages += 1
             rows.extend(page)
             if len(rows) > self.max_rows or pages >= self.max_pages:
                 break
+            if paged and getattr(result, "next_page_token", None) and (unpaid := call_refused()):
+                break  # the next page is one more request, which the budget cannot pay for
         billed = getattr(job, "total_bytes_billed", None)
-        calls = 1 + (pages if hasattr(result, "pages") else 0)  # the job, and its result's pages
+        calls = 1 + (pages if paged else 0)  # the job, and its result's pages
         self._last.cost = ReadCost(api_calls=calls, bytes_billed=billed if isinstance(billed, int) else 0)
         out = [PatternCount(str(r["template"]), str(r["service"]), str(r["bucket"]), int(r["count"]),
                             r["first_seen"].timestamp(), str(r["exemplar"]), int(r["worst_severity"]))
                for r in rows[: self.max_rows]]
         more = getattr(result, "next_page_token", None) if pages >= self.max_pages else None
-        return out, len(rows) > self.max_rows or bool(more)
+        return out, len(rows) > self.max_rows or bool(more) or bool(unpaid)

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
 from shared.read_deadline import time_left
-from shared.read_limit import records_allowed
+from shared.read_limit import call_refused, records_allowed
 from shared.telemetry.bounds import MAX_PAGES, MAX_RECORDS, sampled_by_trace
 from shared.telemetry.bundle import decode_log, to_rfc3339
 from shared.telemetry_records import LogRecord, ReadCost, ReadResult, Window
@@ -228,6 +228,9 @@ class CloudLoggingLogReader:
             out_of_time = f"time budget: {budget:g} s, {page - 1} pages"
             if page > 1 and self.quota.clock() >= deadline:
                 return stopped(out_of_time, page - 1)
+            unpaid = call_refused()  # no request the investigation's API-call budget cannot pay for
+            if unpaid:
+                return stopped(f"the investigation's read budget is spent: {unpaid}", page - 1)
             try:
                 reply = self._page(body, deadline)
             except QuotaWaitExceeded:

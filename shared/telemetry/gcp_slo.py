@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.read_limit import call_refused
 from shared.slo import BURN_WINDOWS_S
 from shared.telemetry_records import ReadCost, ReadResult, SloStatus
 
@@ -71,30 +72,45 @@ class CloudSloReader:
         return (None if best is None else best[1]), series
 
     def slo_status(self, at: float, services: list[str]) -> ReadResult[SloStatus]:
+        """Each request (the services, each service's SLOs, each burn rate and budget) is paid for from what is left
+        of the investigation's API-call budget first; when it refuses, the read stops with what it has and says so."""
         from google.cloud import monitoring_v3
 
         wanted = set(services)
         found: list[SloStatus] = []
         calls = series = 0
+
+        def stopped(unpaid: str) -> ReadResult[SloStatus]:
+            return ReadResult(found, True, f"SLOs: stopped after {len(found)} SLOs, the investigation's read budget "
+                                           f"is spent ({unpaid})", ReadCost(api_calls=calls, billed_series=series))
+
+        if unpaid := call_refused():
+            return stopped(unpaid)
+        calls += 1
         for svc in self.services.list_services(request=monitoring_v3.ListServicesRequest(
                 parent=f"projects/{self.project}"), timeout=self.timeout_s):
             hit = names_of(svc) & wanted
             if not hit:
                 continue
+            if unpaid := call_refused():
+                return stopped(unpaid)
             calls += 1
             slos = self.services.list_service_level_objectives(request=monitoring_v3.ListServiceLevelObjectivesRequest(
                 parent=svc.name), timeout=self.timeout_s)
             for slo in slos:
                 burns = []
-                for w in BURN_WINDOWS_S:
-                    rate, n = self._latest(f'select_slo_burn_rate("{slo.name}", "{int(w // 60)}m")', at)
-                    burns.append((w, rate))
+                for selector in [*(f'select_slo_burn_rate("{slo.name}", "{int(w // 60)}m")' for w in BURN_WINDOWS_S),
+                                 f'select_slo_budget_fraction("{slo.name}")']:
+                    if unpaid := call_refused():
+                        return stopped(unpaid)
+                    rate, n = self._latest(selector, at)
+                    burns.append(rate)
                     calls, series = calls + 1, series + n
-                left, n = self._latest(f'select_slo_budget_fraction("{slo.name}")', at)
-                calls, series = calls + 1, series + n
+                left = burns.pop()
                 period = (slo.rolling_period.total_seconds() if "rolling_period" in slo else
                           86400.0 * CALENDAR_DAYS.get(_calendar(slo.calendar_period), 30))
                 found.append(SloStatus(slo=slo.name, service=sorted(hit)[0], display_name=slo.display_name or
                                        slo.name.rsplit("/", 1)[-1], goal=slo.goal, period_s=period, at=at,
-                                       burn=tuple(burns), budget_left=left, budget_span_s=period))
-        return ReadResult(found, cost=ReadCost(api_calls=calls + 1, billed_series=series))
+                                       burn=tuple(zip(BURN_WINDOWS_S, burns, strict=True)), budget_left=left,
+                                       budget_span_s=period))
+        return ReadResult(found, cost=ReadCost(api_calls=calls, billed_series=series))

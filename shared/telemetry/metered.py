@@ -11,7 +11,10 @@ BudgetReached (the log analyst then reads lines, within their own cap).
 With a `pool` (shared/budget_pool.py: the investigation's budget held in the store) the caps are counted across
 every specialist run of the investigation, concurrent ones included: a read first takes one API call and, for log
 reads under a log-entry cap, the entries it may return (at most what is left: the adapter is asked for no more,
-shared/read_limit.py), then records what it really cost and hands back what it did not use.
+shared/read_limit.py), then records what it really cost and hands back what it did not use. Every further request
+of a read (the next page, a descriptor look-up, a query's result pages) is paid for before it is sent
+(shared/read_limit.py `call_refused`): a reader stops paging when the API-call budget is spent and its note names
+the cap, which the counts then carry (the report names it and is partial), pooled or not.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from shared.cost_ledger import Budget, BudgetReached
 from shared.models import ReadCounts
 from shared.ports import Claims, LogPatternCounter, SloReader, TelemetrySource
 from shared.read_deadline import deadline_passed
-from shared.read_limit import record_limit
+from shared.read_limit import call_payer, record_limit
 from shared.telemetry.bounds import MAX_RECORDS
 
 if TYPE_CHECKING:  # the records are imported where a read happens
@@ -88,6 +91,21 @@ class MeteredSource:
                 self._counts.cap = self._counts.cap or cap
             return cap
 
+    def call_cap(self, sent: int) -> str:
+        """One more API call for a read that has sent `sent` without taking them from a pool: "" when the budget
+        pays for it (taken from the pool when there is one), else the API-call cap, described."""
+        pool, cap = self.pool, self.budget.api_calls
+        if pool is not None:
+            return "" if pool.take("api_calls", 1) else self.budget.reached(ReadCounts(api_calls=cap), "api_calls")
+        with self._lock:
+            used = self.spent.api_calls + self._counts.api_calls + sent
+        return self.budget.reached(ReadCounts(api_calls=used), "api_calls") if cap > 0 and used >= cap else ""
+
+    def capped(self, cap: str) -> None:
+        """A read stopped by `cap` short of what it would have read: the counts name it (the report is partial)."""
+        with self._lock:
+            self._counts.cap = self._counts.cap or cap
+
     def add(self, field: str, items: int, cost: ReadCost, took_calls: int = 0) -> None:
         if self.pool is not None:
             self.pool.add("api_calls", cost.api_calls - took_calls)
@@ -116,9 +134,11 @@ class MeteredSource:
             return ReadResult([], sampled=True, note=f"{what}: not read, the investigation's read budget is spent "
                                                        f"({cap})")
         if self.pool is None:
-            result = read(window, services)
+            payer = CallPayer(self)
+            with call_payer(payer):
+                result = read(window, services)
             self.add(field, len(result.items), result.cost)
-            return result
+            return payer.settled(what, result)
         return self._pooled(what, field, read, window, services, self.pool)
 
     def _pooled(self, what: str, field: str, read: Callable[[Window, list[str] | None], ReadResult[T]],
@@ -135,11 +155,12 @@ class MeteredSource:
 
             return ReadResult([], sampled=True, note=f"{what}: not read, the investigation's read budget is spent "
                                                        f"({cap})")
+        payer = CallPayer(self, prepaid=calls)
         try:
-            with record_limit(entries):
+            with record_limit(entries), call_payer(payer):
                 result = read(window, services)
         except BaseException:
-            pool.add("api_calls", -calls)
+            pool.add("api_calls", -payer.unsent)
             pool.add("log_entries", -(entries or 0))
             raise
         if entries is not None:
@@ -152,8 +173,8 @@ class MeteredSource:
                     self._counts.cap = self._counts.cap or cap
                 note = f"{what}: {len(result.items)} entries, bounded by the investigation's read budget ({cap})"
                 result = ReadResult(result.items, True, "; ".join(n for n in (result.note, note) if n), result.cost)
-        self.add(field, len(result.items), result.cost, took_calls=calls)
-        return result
+        self.add(field, len(result.items), result.cost, took_calls=payer.taken)
+        return payer.settled(what, result)
 
     def logs(self, window: Window, services: list[str] | None = None) -> ReadResult[LogRecord]:
         return self._read("logs", "log_entries", self.inner.logs, window, services)
@@ -206,13 +227,22 @@ class _MeteredCounter:
         cap = self.meter.refusal("pattern_rows")
         if cap:
             raise BudgetReached(f"the investigation's read budget is spent ({cap})")
+        payer = CallPayer(self.meter)
         try:
-            rows, capped = self.inner.log_pattern_counts(baseline, incident, services)
-        except Exception:
-            self.meter.add("pattern_rows", 0, _cost_of(self.inner))  # a failed job may still have billed
+            with call_payer(payer):
+                rows, capped = self.inner.log_pattern_counts(baseline, incident, services)
+        except Exception:  # a failed job may still have billed
+            self.meter.add("pattern_rows", 0, _cost_of(self.inner), took_calls=self._took(payer))
+            if payer.refused:
+                self.meter.capped(payer.refused)
             raise
-        self.meter.add("pattern_rows", len(rows), _cost_of(self.inner))
+        self.meter.add("pattern_rows", len(rows), _cost_of(self.inner), took_calls=self._took(payer))
+        if payer.refused:
+            self.meter.capped(payer.refused)
         return rows, capped
+
+    def _took(self, payer: CallPayer) -> int:
+        return payer.taken if self.meter.pool is not None else 0
 
 
 class _MeteredSlos:
@@ -228,9 +258,53 @@ class _MeteredSlos:
                                      if (cap := self.meter.refusal("series")) else "")
         if late:
             return ReadResult([], sampled=True, note=f"SLOs: not read, {late}")
-        result = self.inner.slo_status(at, services)
-        self.meter.add("series", len(result.items), result.cost)
-        return result
+        payer = CallPayer(self.meter)
+        with call_payer(payer):
+            result = self.inner.slo_status(at, services)
+        self.meter.add("series", len(result.items), result.cost,
+                       took_calls=payer.taken if self.meter.pool is not None else 0)
+        return payer.settled("SLOs", result)
+
+
+class CallPayer:
+    """The API calls one read may send, paid for request by request (shared/read_limit.py `call_payer`): first the
+    `prepaid` ones taken before the read, then one more at a time from the meter's budget, until it refuses."""
+
+    def __init__(self, meter: MeteredSource, prepaid: int = 0):
+        self.meter, self.taken, self.sent, self.refused = meter, prepaid, 0, ""
+        self._lock = threading.Lock()
+
+    def __call__(self) -> str:
+        with self._lock:
+            if self.refused:
+                return self.refused
+            if self.sent < self.taken:
+                self.sent += 1
+                return ""
+            cap = self.meter.call_cap(self.sent)
+            if cap:
+                self.refused = cap
+                return cap
+            self.sent += 1
+            self.taken = self.taken + 1 if self.meter.pool is not None else self.sent
+            return ""
+
+    @property
+    def unsent(self) -> int:
+        """Calls taken from the pool and not sent (handed back when the read fails)."""
+        return max(self.taken - self.sent, 0)
+
+    def settled(self, what: str, result: ReadResult[T]) -> ReadResult[T]:
+        """The read's result, its counts naming the cap that stopped it (and its note, if the reader's does not)."""
+        if not self.refused:
+            return result
+        self.meter.capped(self.refused)
+        if self.refused in result.note:
+            return result
+        from shared.telemetry_records import ReadResult
+
+        note = f"{what}: stopped, the investigation's read budget is spent ({self.refused})"
+        return ReadResult(result.items, True, "; ".join(n for n in (result.note, note) if n), result.cost)
 
 
 def _cost_of(counter: object) -> ReadCost:
