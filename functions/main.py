@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import functions_framework
 from cloudevents.http import CloudEvent
+from functions_framework import _function_registry
 
 from shared import topics
 from shared.config import Settings
@@ -224,6 +225,57 @@ def web(request: Any) -> Any:
                           notifier=make_notifier(settings), base_url=settings.base_url)
     with _web.request_context(request.environ):
         return _web.full_dispatch_request()
+
+
+_mcp: Any = None
+
+
+def _asgi_http(fn: Any) -> Any:
+    """`functions_framework.aio.http` without importing Starlette into every function's cold start (~250 ms): the
+    same two registrations, which make functions-framework serve this target with its ASGI server."""
+    _function_registry.REGISTRY_MAP[fn.__name__] = _function_registry.HTTP_SIGNATURE_TYPE
+    _function_registry.ASGI_FUNCTIONS.add(fn.__name__)
+    return fn
+
+
+@_asgi_http
+async def mcp(request: Any) -> Any:
+    """The MCP server over streamable HTTP, behind IAP: the caller is the `email` of IAP's verified assertion for
+    AUTOSRE_IAP_AUDIENCE, and only the approvers and AUTOSRE_READERS may read. No tool approves or runs anything."""
+    global _mcp
+    if _mcp is None:
+        from functions.mcp_http import IapMcp
+        from functions.talk import Talk
+        from shared.iap import CachedKeys, IapVerifier
+
+        settings = Settings.from_env()
+        if not settings.iap_audience:
+            return _NoIap()
+        _mcp = IapMcp(Talk(store(), project=settings.project),
+                      IapVerifier(settings.iap_audience, CachedKeys(settings.iap_certs_url)),
+                      (*settings.approvers, *settings.readers))
+    return _AsAsgi(_mcp)
+
+
+class _AsAsgi:
+    """A response that hands the request to an ASGI app (functions-framework's Starlette calls it as one)."""
+
+    def __init__(self, app: Any):
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)
+
+
+class _NoIap(_AsAsgi):
+    def __init__(self) -> None:
+        super().__init__(None)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        log.error("AUTOSRE_IAP_AUDIENCE is not set: the MCP server serves nobody")
+        body = b'{"error": "no IAP audience is configured"}'
+        await send({"type": "http.response.start", "status": 503, "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": body})
 
 
 @functions_framework.cloud_event

@@ -1,6 +1,7 @@
 """The MCP server (`autosre mcp`): an investigation's reports, findings and evidence for another agent (Gemini CLI, an
 IDE assistant), and the conversation with it: ask a follow-up, add a hint, start an investigation. Over stdio,
-against the embedded store or a deployment's Firestore. The tools are functions/talk.py's operations; none of them
+against the embedded store or a deployment's Firestore; on Google Cloud over streamable HTTP behind IAP
+(functions/mcp_http.py). The tools are functions/talk.py's operations; none of them
 can approve or run a remediation (that stays a signed link and a verified person). Questions and hints are recorded
 under the identity the server was started as (`--as`).
 

@@ -28,8 +28,8 @@ LIST_PRICE_LLM_1K_TOKENS_IN = 0.0003
 LIST_PRICE_LLM_1K_TOKENS_OUT = 0.0025
 
 
-TUPLE_SETTINGS = ("specialists", "approvers", "notify_severities", "notify_services", "quiet_hours_severities",
-                  "handoff_auto")  # comma-separated in the environment
+TUPLE_SETTINGS = ("specialists", "approvers", "readers", "notify_severities", "notify_services",
+                  "quiet_hours_severities", "handoff_auto")  # comma-separated in the environment
 
 
 class Settings(BaseModel):
@@ -60,6 +60,8 @@ class Settings(BaseModel):
     max_rounds: int = Field(2, ge=1, le=2, description="2: an open first ranking gets a targeted second round")
     approval_key: str = Field("", description="HMAC key for approval links (>= 32 bytes; Secret Manager on GCP)")
     approvers: tuple[str, ...] = Field((), description="e-mails allowed to approve remediations")
+    readers: tuple[str, ...] = Field((), description="e-mails besides the approvers who may read the incidents "
+                                                     "through the MCP server behind IAP")
     local_identity: str = Field("", description="the approver identity in embedded mode (no IAP)")
     iap_audience: str = Field("", description="the web view's IAP audience: /projects/NUMBER/global/backendServices/"
                                               "ID, or /projects/NUMBER/locations/REGION/services/NAME (Cloud Run)")

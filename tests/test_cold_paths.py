@@ -128,7 +128,7 @@ def test_the_pubsub_bus_sends_a_message_it_waits_for_at_once(pubsub_emulator: An
 
 @pytest.mark.parametrize(("module", "never"), [
     ("functions.main", ("functions.handlers", "functions.pipeline", "functions.remediation", "agents.", "shared.store",
-                        "shared.telemetry.")),
+                        "shared.telemetry.", "starlette", "mcp", "functions.mcp_http")),
     ("functions.handlers.intake", ("agents.", "shared.alerts", "shared.redaction", "functions.handlers.synthesize",
                                    "functions.handlers.specialist", "shared.telemetry.")),
     ("functions.handlers.specialist", ("agents.", "shared.redaction", "shared.telemetry.", "functions.handlers.intake",
