@@ -101,6 +101,8 @@ def reopen(p: Pipeline, incident: IncidentHandle, proposal_id: str, window_s: fl
     opened_by = reopen_id(state.incident_id, proposal_id)
     if any(r.opened_by == opened_by for r in state.rounds.values()):
         return
+    from agents.remediation.catalog import action_title  # the words people read; only when a round re-opens
+
     execution, proposal = state.executions[proposal_id], state.proposals[proposal_id]
     w = report_window(state, execution.at)
     number = max(state.rounds) + 1
@@ -109,7 +111,7 @@ def reopen(p: Pipeline, incident: IncidentHandle, proposal_id: str, window_s: fl
         window=RoundWindow(onset=w.onset, start=w.start, end=max(w.end, execution.at + window_s),
                            baseline_start=w.baseline_start, baseline_end=w.baseline_end),
         opened_by=opened_by, fresh=True,
-        reason=f"{proposal.action} on {proposal.service} did not recover the alerting SLI"))
+        reason=f"{action_title(proposal.action)} on {proposal.service} did not recover the alerting SLI"))
     mine = [n for n, r in incident.state.rounds.items() if r.opened_by == opened_by]
     if mine:  # another writer's round of the same number stands otherwise: then it is theirs to fan out
         p.fan_out(incident, mine[0], opened_by)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from agents.remediation.catalog import action_title
 from shared.incident_state import IncidentState
 from shared.models import RecoveryEvidence
 
@@ -24,7 +25,7 @@ def recovery_lines(state: IncidentState) -> list[RecoveryLine]:
         proposal = state.proposals.get(pid)
         if execution.status != "executed" or proposal is None:
             continue
-        action = f"{proposal.action} on {proposal.service}"
+        action = f"{action_title(proposal.action)} on {proposal.service}"
         verified = state.verified.get(pid)
         if verified is None:
             out.append(RecoveryLine(action, "pending", execution.verification or "pending", ""))

@@ -7,6 +7,7 @@ import textwrap
 import time
 from typing import TYPE_CHECKING, TextIO
 
+from agents.remediation.catalog import action_title
 from functions.report_view import ReportView, confidence_text, evidence_text, view_of
 from shared import events as ev
 from shared.events import payload_of
@@ -178,8 +179,8 @@ def runbook_lines(state: IncidentState, cited: list[Citation], width: int = 100)
     for c in cited:
         p = state.proposals.get(c.proposal_id)
         if p is not None:
-            out += _wrap(f"- for {p.action} on {p.service}: {c.runbook.title} ({_where(c)}; {c.why})", "  ", width,
-                         hang=2)
+            out += _wrap(f"- for {action_title(p.action)} on {p.service}: {c.runbook.title} ({_where(c)}; {c.why})",
+                         "  ", width, hang=2)
     doc = next((c.runbook for c in cited if c.runbook.source == "alert" and c.runbook.excerpt), None)
     if doc is not None:
         out += _wrap(f"- {doc.title}: {' '.join(doc.excerpt.split())}", "  ", width, hang=2)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from agents.remediation.catalog import action_title
 from agents.reporting.runbooks import parse_markdown
 from demo.generator import generate
 from functions.local import triage
@@ -75,7 +76,8 @@ def test_the_text_report_cites_runbooks_on_the_cause_and_the_action(cited: tuple
     assert "runbook: Rollback guide (https://wiki.example/rollback; the alerting policy's documentation)" in causes
     assert "Service dashboard" in causes and "Redis memory" not in text
     section = text.split("RUNBOOKS", 1)[1]
-    assert f"- for {action} on {root}: Rollback guide (https://wiki.example/rollback; describes" in section
+    title = action_title(action)
+    assert f"- for {title} on {root}: Rollback guide (https://wiki.example/rollback; describes" in section
     assert "Checkout errors. If a deploy went out" in section
 
 
