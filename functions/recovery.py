@@ -121,10 +121,7 @@ def action_changes(state: IncidentState) -> list[ChangeEvent]:
     """The incident's executed actions as changes: what a re-opened round's changes specialist reads beside the
     project's own."""
     out = []
-    for pid, e in sorted(state.executions.items()):
-        proposal = state.proposals.get(pid)
-        if e.status != "executed" or proposal is None:
-            continue
+    for pid, e, proposal in state.executed_actions:
         what = f"{proposal.action} by Auto SRE (approved by {e.approved_by or 'unknown'})"
         out.append(ChangeEvent(timestamp=e.at, service=proposal.service, kind="other",
                                description=what + (": a dry run, nothing was changed" if e.dry_run else ""),

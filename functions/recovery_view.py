@@ -21,10 +21,7 @@ class RecoveryLine:
 def recovery_lines(state: IncidentState) -> list[RecoveryLine]:
     """Every executed action, checked or not yet."""
     out = []
-    for pid, execution in sorted(state.executions.items()):
-        proposal = state.proposals.get(pid)
-        if execution.status != "executed" or proposal is None:
-            continue
+    for pid, execution, proposal in state.executed_actions:
         action = f"{action_title(proposal.action)} on {proposal.service}"
         verified = state.verified.get(pid)
         if verified is None:

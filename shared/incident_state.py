@@ -90,6 +90,12 @@ class IncidentState:
         return sorted(p for p in self.handed_off if p not in self.executions and p not in self.pending_outcomes)
 
     @property
+    def executed_actions(self) -> list[tuple[str, Execution, Proposal]]:
+        """The actions that ran (executed, dry runs included), with their proposals, in proposal id order."""
+        return [(pid, e, self.proposals[pid]) for pid, e in sorted(self.executions.items())
+                if e.status == "executed" and pid in self.proposals]
+
+    @property
     def awaiting_recovery_check(self) -> dict[str, float]:
         """Executed proposals whose recovery is not checked yet -> when they ran."""
         return {pid: e.at for pid, e in sorted(self.executions.items())
