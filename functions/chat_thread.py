@@ -7,9 +7,9 @@ notice is a reply also shown in the channel. The thread's id is an event (`chat.
 (no edits) each update is a message of its own that names the incident and links to it; in Google Chat those
 messages share a thread keyed by the incident's id.
 
-Each update is told once: it is keyed (`report:<round>:<kind>`, `approval:<proposal>`, `execution:<proposal>`,
-`recovery:<proposal>`, `resolved`), recorded as a notification with that key, and a claim on the key keeps
-concurrent or redelivered steps from posting it twice; opening the thread is claimed the same way.
+Each update is told once: it is keyed (`report:<round>:<kind>`, `acknowledged:<who>`, `approval:<proposal>`,
+`execution:<proposal>`, `recovery:<proposal>`, `resolved`), recorded as a notification with that key, and a claim
+on the key keeps concurrent or redelivered steps from posting it twice; opening the thread is claimed the same way.
 
 The trigger policy (settings): an incident whose severity or service is not among those to notify is not told,
 and that is recorded (`notification.skipped`). In quiet hours an update waits (`NotYet`), unless the incident's
@@ -212,7 +212,10 @@ def update_text(state: IncidentState, about: str, link: str) -> str:
     what = f"{one_line(proposal.action, 80)} on {one_line(proposal.service, 80)}" if proposal else pid
     alert = state.first_alert
     name = f"{one_line(alert.service, 80)} ({state.incident_id})" if alert else state.incident_id
-    if kind == "approval":
+    if kind == "acknowledged":
+        report = state.latest_report
+        head = f"*{one_line(pid, 120)} is on it*: {one_line(report.headline if report else name)}"
+    elif kind == "approval":
         d = state.decisions[pid]
         head = f"*{what}: {d.decision}d by {one_line(d.approver, 80)}*"
     elif kind == "execution":

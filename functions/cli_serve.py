@@ -87,7 +87,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from agents.remediation.policy import Policy
     from functions import serve_http
     from functions.handlers.web import create_app
-    from functions.runtime import make_notifier, read_only, remediation_of
+    from functions.runtime import chat_told, read_only, remediation_of
     from functions.web_security import local_hosts
 
     if refusal := serve_http.non_loopback_refusal(args.host):
@@ -117,10 +117,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         remediation.approvers = remediation.approvers | {identity}
     if remediation is not None and allowed is not None:
         remediation.policy = Policy({"*": allowed}, remediation.policy.max_actions_per_hour)
+    here = settings.model_copy(update={"base_url": settings.base_url or f"http://{args.host}:{args.port}"})
     app = create_app(store, remediation, identity=serve_http.local_only(identity),
                      allowed_hosts=local_hosts(args.host, args.port),
-                     notifier=make_notifier(settings) if identity else None,
-                     base_url=settings.base_url or f"http://{args.host}:{args.port}")
+                     told=chat_told(here, store) if identity else None)
     app.config["MAX_CONTENT_LENGTH"] = serve_http.MAX_BODY_BYTES
     try:  # bound here, so a port in use is one line
         listener = serve_http.listen(args.host, args.port)

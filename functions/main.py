@@ -219,10 +219,10 @@ def web(request: Any) -> Any:
         except ValueError:  # an unreadable policy or signing key: the reports stay readable, approvals are off
             log.exception("approvals are off: the remediation workflow cannot be built from the settings")
             approvals = None
-        from functions.runtime import make_notifier
+        from functions.runtime import chat_told
 
         _web = create_app(store(), approvals, identity=identity, allowed_hosts=hosts,
-                          notifier=make_notifier(settings), base_url=settings.base_url)
+                          told=chat_told(settings, store()) if approvals is None else None)
     with _web.request_context(request.environ):
         return _web.full_dispatch_request()
 

@@ -5,6 +5,7 @@ is imported only when chosen, so a function's cold start pays only for what it u
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,6 +21,7 @@ if TYPE_CHECKING:  # the pipeline is imported where one is assembled: web and ex
     from functions.remediation import Remediation
     from shared.actions import ActionRouter
     from shared.bus.inprocess import InProcessBus
+    from shared.incident_log import IncidentHandle
     from shared.incident_state import IncidentState
     from shared.telemetry_records import Window
 
@@ -398,10 +400,17 @@ def remediation_of(settings: Settings, store: EventStore, runner: ActionRouter |
     remediation = Remediation(store=store, key=approval_key(settings, store), policy=policy, runner=runner,
                               approvers=frozenset(a.lower() for a in settings.approvers), unavailable=unavailable,
                               read_operation=runner.read_operation)
-    notifier = make_notifier(settings)
-    if notifier is not None:  # decisions and executions are told in the incident's thread at once
-        from functions.chat_thread import Chat, ChatPolicy, told_hook
-
-        remediation.told = told_hook(Chat(notifier, store, settings.base_url, ChatPolicy.from_settings(settings),
-                                          remediation.clock))
+    remediation.told = chat_told(settings, store, remediation.clock)  # decisions and executions, at once
     return remediation
+
+
+def chat_told(settings: Settings, store: EventStore,
+              clock: Callable[[], float] = time.time) -> Callable[[IncidentHandle], None] | None:
+    """What tells an incident's chat thread of its updates not yet told, at once (functions/chat_thread.py), under
+    the settings' channel, trigger policy and quiet hours; None when no channel is configured."""
+    notifier = make_notifier(settings)
+    if notifier is None:
+        return None
+    from functions.chat_thread import Chat, ChatPolicy, told_hook
+
+    return told_hook(Chat(notifier, store, settings.base_url, ChatPolicy.from_settings(settings), clock))

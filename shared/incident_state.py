@@ -116,8 +116,9 @@ class IncidentState:
     @property
     def chat_due(self) -> list[str]:
         """What the incident's chat thread has not been told of besides its reports (those are after-report steps):
-        each decision, execution and recovery check, and the resolution, in that order."""
-        keys = ([f"approval:{p}" for p in sorted(self.decisions)]
+        who said they are on it, each decision, execution and recovery check, and the resolution, in that order."""
+        keys = ([f"acknowledged:{who}" for who in sorted(self.acknowledged, key=lambda w: (self.acknowledged[w], w))]
+                + [f"approval:{p}" for p in sorted(self.decisions)]
                 + [f"execution:{p}" for p in sorted(self.executions)]
                 + [f"recovery:{p}" for p in sorted(self.verified)]
                 + (["resolved"] if self.status == "resolved" else []))

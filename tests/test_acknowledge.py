@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 
 from demo.generator import generate
+from functions.chat_thread import Chat, ChatPolicy, told_hook
 from functions.handlers.web import create_app
 from functions.local import triage
 from shared.incident_log import IncidentLog
@@ -39,8 +41,9 @@ def chat() -> Iterator[Stub]:
 
 
 def app(store: SqliteEventStore, chat: Stub, who: str = ME) -> Any:
-    return create_app(store, None, who, notifier=WebhookNotifier(chat.url + "/hook", kind="chat"),
-                      base_url="https://sre.example")
+    thread = Chat(WebhookNotifier(chat.url + "/hook", kind="chat"), store, "https://sre.example", ChatPolicy(),
+                  time.time)
+    return create_app(store, None, who, told=told_hook(thread))
 
 
 def csrf_of(body: str) -> str:

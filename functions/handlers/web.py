@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import asdict
 from typing import Any
 from urllib.parse import quote
@@ -25,9 +25,9 @@ from functions.remediation import Remediation, RemediationError
 from functions.report_view import report_json, view_of
 from functions.web_security import APPROVE_PAGE_CSP, Identity, cross_site, fixed_identity, guard, html
 from shared import approvals
-from shared.incident_log import IncidentLog
+from shared.incident_log import IncidentHandle, IncidentLog
 from shared.paging import ListFilter
-from shared.ports import EventStore, Notifier
+from shared.ports import EventStore
 
 LIST_PAGE = 100  # incidents on a page of the list and of /api/incidents
 REFRESH_S = 30  # the incident list reloads itself this often (a meta refresh: no script, within the page's CSP)
@@ -35,19 +35,19 @@ REFRESH_S = 30  # the incident list reloads itself this often (a meta refresh: n
 
 def create_app(store: EventStore, remediation: Remediation | None = None, local_identity: str = "", *,
                identity: Identity | None = None, allowed_hosts: Collection[str] | None = None,
-               refresh_s: int = REFRESH_S, notifier: Notifier | None = None, base_url: str = "") -> Flask:
+               refresh_s: int = REFRESH_S, told: Callable[[IncidentHandle], None] | None = None) -> Flask:
     """`remediation`: approvals (None: approvals are off); an approved action goes to its executor as the
     remediation's `hand_off` says (inline by default; on GCP the actions topic and the `execute` function).
     `identity`: who is deciding (default: `local_identity`, fixed; on GCP `iap_identity(...)`). `allowed_hosts`:
     the Host values served (default: loopback names on any port; `local_hosts(...)` for `autosre serve`).
-    `refresh_s`: how often the incident list reloads itself (0: never). `notifier`, `base_url`: where an
-    acknowledgement ("I'm on it") is told, with a link to the report."""
+    `refresh_s`: how often the incident list reloads itself (0: never). `told`: what tells an incident's chat
+    thread of an acknowledgement ("I'm on it"; functions/runtime.py `chat_told`; default: the remediation's)."""
     app = Flask("autosre-web", static_folder=None)  # no folder of the working directory is served
     who = identity or fixed_identity(local_identity)
     incidents = IncidentLog(store)
     # the form's CSRF key: the approval key (the same on every instance), else one of this process's own
-    acks = Acknowledgements(incidents, remediation.key if remediation else secrets.token_bytes(32), notifier,
-                            base_url)
+    acks = Acknowledgements(incidents, remediation.key if remediation else secrets.token_bytes(32),
+                            told if told is not None else remediation.told if remediation else None)
     guard(app, allowed_hosts)
     from functions.web_api import register_api  # /api/v1/: ask, hint, start (functions/talk.py)
 
