@@ -7,12 +7,11 @@ person (an HMAC with the approval key), besides the web view's same-origin check
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from shared import events as ev
+from shared.approvals import form_token, form_token_matches
 from shared.feedback_events import IncidentAcknowledged
 from shared.incident_log import IncidentHandle, IncidentLog
 
@@ -28,11 +27,10 @@ class Acknowledgements:
     told: Callable[[IncidentHandle], None] | None = None  # tells the incident's chat thread (functions/chat_thread.py)
 
     def csrf(self, incident_id: str, who: str) -> str:
-        message = "\x1f".join(("ack", incident_id, who)).encode()
-        return hmac.new(self.key, message, hashlib.sha256).hexdigest()
+        return form_token(self.key, "ack", incident_id, who)
 
     def csrf_matches(self, incident_id: str, who: str, csrf: str) -> bool:
-        return bool(who) and hmac.compare_digest(csrf, self.csrf(incident_id, who))
+        return bool(who) and form_token_matches(csrf, self.key, "ack", incident_id, who)
 
     def acknowledge(self, incident_id: str, who: str) -> bool:
         """Record that `who` is on it; True when this call recorded it (and told the chat thread, once, as its

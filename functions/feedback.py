@@ -10,11 +10,10 @@ the incident and the identity, signed with the approval key.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from typing import Literal
 
 from shared import events as ev
+from shared.approvals import form_token, form_token_matches
 from shared.feedback_events import ActionFeedback, CauseFeedback
 from shared.incident_log import IncidentLog
 from shared.ports import EventStore
@@ -26,11 +25,11 @@ class FeedbackError(ValueError):
 
 def csrf(key: bytes, incident_id: str, identity: str) -> str:
     """The feedback form's CSRF token: bound to the incident and the person it was rendered for."""
-    return hmac.new(key, f"feedback|{incident_id}|{identity}".encode(), hashlib.sha256).hexdigest()
+    return form_token(key, "feedback", incident_id, identity)
 
 
 def csrf_matches(key: bytes, incident_id: str, identity: str, token: str) -> bool:
-    return hmac.compare_digest(token, csrf(key, incident_id, identity))
+    return form_token_matches(token, key, "feedback", incident_id, identity)
 
 
 def on_cause(store: EventStore, incident_id: str, by: str, verdict: Literal["confirmed", "rejected"],

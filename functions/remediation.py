@@ -22,8 +22,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -178,10 +176,10 @@ class Remediation:
 
     def csrf(self, token: str) -> str:
         """The CSRF token bound to an approval link's token: the approval form carries it, a decision checks it."""
-        return hmac.new(self.key, b"csrf|" + token.encode(), hashlib.sha256).hexdigest()
+        return approvals.form_token(self.key, "approve", token)
 
     def csrf_matches(self, token: str, csrf: str) -> bool:
-        return hmac.compare_digest(csrf, self.csrf(token))
+        return approvals.form_token_matches(csrf, self.key, "approve", token)
 
     def view(self, token: str, approver: str) -> ApprovalView:
         """What the link shows `approver` (verified once, the incident read once). Raises TokenError."""

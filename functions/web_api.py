@@ -7,20 +7,19 @@ of a request whose body is JSON. No route approves or runs a remediation.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
 
 from functions.talk import NotFound, Talk, TalkError
 from functions.web_security import Identity, cross_site
+from shared.approvals import form_token, form_token_matches
 from shared.ports import EventStore
 
 
 def api_csrf(key: bytes, identity: str) -> str:
     """The API's CSRF token: bound to the person, signed with the approval key."""
-    return hmac.new(key, f"api|{identity}".encode(), hashlib.sha256).hexdigest()
+    return form_token(key, "api", identity)
 
 
 def _error(message: str, status: int) -> Response:
@@ -54,7 +53,7 @@ def register_api(app: Flask, store: EventStore, who: Identity, key: bytes | None
         identity = who()
         if not identity:
             return _error("no verified identity: nothing was recorded", 403)
-        if not hmac.compare_digest(request.headers.get("X-CSRF-Token", ""), api_csrf(key, identity)):
+        if not form_token_matches(request.headers.get("X-CSRF-Token", ""), key, "api", identity):
             return _error("missing or wrong CSRF token (GET /api/v1/csrf)", 403)
         body = request.get_json(silent=True) if request.is_json else None
         if not isinstance(body, dict):

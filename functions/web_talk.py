@@ -5,8 +5,6 @@ view's Origin check, as every POST does."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Callable
 
 from flask import Flask, Response, request
@@ -15,12 +13,13 @@ from functions import web_render as render
 from functions.talk import NotFound, Talk, TalkError
 from functions.web_page import esc
 from functions.web_security import Identity, cross_site, html
+from shared.approvals import form_token, form_token_matches
 from shared.incident_state import IncidentState
 from shared.steering_events import HintKind
 
 
 def csrf(key: bytes, incident_id: str, identity: str) -> str:
-    return hmac.new(key, f"talk|{incident_id}|{identity}".encode(), hashlib.sha256).hexdigest()
+    return form_token(key, "talk", incident_id, identity)
 
 
 def section(state: IncidentState, identity: str, key: bytes | None) -> str:
@@ -58,7 +57,7 @@ def register_forms(app: Flask, talk: Talk, who: Identity, key: bytes | None) -> 
             return "", html(render.message_page("Asking is off", "No approval key is configured."), 404)
         if not identity:
             return "", html(render.message_page("Refused", "no verified identity: nothing was recorded"), 403)
-        if not hmac.compare_digest(request.form.get("csrf", ""), csrf(key, incident_id, identity)):
+        if not form_token_matches(request.form.get("csrf", ""), key, "talk", incident_id, identity):
             return "", html(render.message_page("Refused", "missing or wrong CSRF token"), 403)
         return identity, None
 

@@ -1,4 +1,5 @@
-"""Approval links: HMAC-signed tokens bound to an incident, a proposal, an action and an expiry.
+"""Approval links: HMAC-signed tokens bound to an incident, a proposal, an action and an expiry; and the CSRF
+token every form that writes carries (`form_token`).
 
 A token is `base64url(claims JSON) "." base64url(HMAC-SHA256(key, claims))`. Verifying checks the signature in
 constant time, then the expiry, then (by the caller) that the claims match what is being decided. Single use is
@@ -16,6 +17,18 @@ import time
 from dataclasses import asdict, dataclass
 
 MIN_KEY_BYTES = 32
+
+
+def form_token(key: bytes, purpose: str, *bound_to: str) -> str:
+    """A form's CSRF token: an HMAC with the key of what the form does (`purpose`) and what it is bound to (the
+    incident, the person it was rendered for, the approval link), so a token for one form, incident or person is
+    refused by every other."""
+    return hmac.new(key, "\x1f".join((purpose, *bound_to)).encode(), hashlib.sha256).hexdigest()
+
+
+def form_token_matches(token: str, key: bytes, purpose: str, *bound_to: str) -> bool:
+    """Whether `token` is the form's CSRF token (compared in constant time)."""
+    return hmac.compare_digest(token, form_token(key, purpose, *bound_to))
 
 
 class TokenError(ValueError):
