@@ -129,6 +129,8 @@ def tell(chat: Chat, incident: IncidentHandle, about: str, text: str) -> bool:
         raise NotYet("quiet hours")
     key, me = f"chat:{state.incident_id}:{about}", uuid.uuid4().hex
     if chat.claims.claim(key, me, CLAIM_TTL_S) != me:
+        if about in incident.refresh().notified:
+            return False  # told by another delivery since this state was read
         raise NotYet("another delivery is telling it")  # and the updates after it, in order
     try:
         threaded = chat.threaded
@@ -229,15 +231,27 @@ def update_text(state: IncidentState, about: str, link: str) -> str:
 
 
 def catch_up(chat: Chat, incident: IncidentHandle) -> list[str]:
-    """Tell the thread every keyed update it has not been told of yet, in order. Returns the keys recorded."""
-    done = []
-    for about in incident.state.chat_due:
-        try:
-            if tell(chat, incident, about, update_text(incident.state, about, chat.link(incident.incident_id))):
-                done.append(about)
-        except NotYet:
-            break  # in order: a later update never overtakes one that waits
-    return done
+    """Tell the thread every keyed update it has not been told of yet, in order. Returns the keys recorded.
+
+    A call that told something reads the log again when its list is done and tells what became due meanwhile
+    (a verdict recorded by a concurrent sweep that found this call telling the updates before it), so the update
+    is told in this pass rather than left to the next sweep."""
+    done: list[str] = []
+    tried: set[str] = set()
+    while True:
+        due = [a for a in incident.state.chat_due if a not in tried]
+        if not due:
+            return done
+        for about in due:
+            tried.add(about)
+            try:
+                if tell(chat, incident, about, update_text(incident.state, about, chat.link(incident.incident_id))):
+                    done.append(about)
+            except NotYet:
+                return done  # in order: a later update never overtakes one that waits
+        if not done:
+            return done
+        incident.refresh()
 
 
 def sweep_chat(p: Pipeline, summaries: list[dict[str, Any]]) -> list[str]:

@@ -63,6 +63,11 @@ class IncidentHandle:
             self._loaded = True
         return self._state
 
+    def refresh(self) -> IncidentState:
+        """The state read again from the store (another writer may have appended since it was loaded)."""
+        self._loaded = False
+        return self.state
+
     def record(self, type_: EventType, key: tuple[object, ...], actor: str, payload: EventPayload) -> bool:
         """Append once (create-if-absent by the step's id); True when this call wrote it."""
         event = make_event(self.incident_id, type_, key, actor, payload, at=self._owner.clock())

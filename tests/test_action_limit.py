@@ -15,6 +15,7 @@ from shared.events import IncidentOpened, RemediationProposed
 from shared.incident_log import IncidentLog
 from shared.models import Alert, Proposal
 from shared.store.sqlite import SqliteEventStore
+from tests.concurrency import together
 
 KEY = b"k" * 32
 APPROVER = "alice@example.com"
@@ -97,10 +98,6 @@ def test_two_concurrent_deliveries_of_one_approved_action_run_it_once(tmp_path) 
         except RemediationError as exc:
             results.append(exc.reason)
 
-    threads = [threading.Thread(target=deliver) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    together([deliver, deliver])
     assert runner.calls == 1
     assert sorted(results) == ["already_claimed", "ran restart on svc-1"]

@@ -27,6 +27,7 @@ from shared.telemetry.gcp import LIST_TRACES_PER_MINUTE, TRACE_PAGE_MAX, CloudMo
 from shared.telemetry.memory import MemorySource
 from shared.telemetry.metered import MeteredSource
 from shared.telemetry_records import Window
+from tests.concurrency import together
 
 trace_v1 = pytest.importorskip("google.cloud.trace_v1")
 monitoring_v3 = pytest.importorskip("google.cloud.monitoring_v3")
@@ -201,20 +202,15 @@ def test_concurrent_specialists_sharing_one_budget_send_at_most_the_cap_in_all(t
     traces, series = TraceApi(clock), MonitoringApi()
     budget = Budget(api_calls=5)
     path = str(tmp_path / "e.db")
-    start = threading.Barrier(4)
     notes: list[str] = []
+    meters = [MeteredSource(_source(clock, traces, series), budget,
+                            pool=BudgetPool(SqliteEventStore(path), "inc-1:1", budget)) for _ in range(4)]
 
-    def specialist(kind: str) -> None:
-        meter = MeteredSource(_source(clock, traces, series), budget,
-                              pool=BudgetPool(SqliteEventStore(path), "inc-1:1", budget))
-        start.wait()
+    def specialist(meter: MeteredSource, kind: str) -> None:
         for _ in range(3):
             notes.append(getattr(meter, kind)(WINDOW).note)
 
-    threads = [threading.Thread(target=specialist, args=(k,)) for k in ("spans", "metrics", "spans", "metrics")]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    kinds = ("spans", "metrics", "spans", "metrics")
+    together([lambda m=m, k=k: specialist(m, k) for m, k in zip(meters, kinds, strict=True)])  # type: ignore[misc]
     assert traces.calls + series.calls == 5
     assert all("AUTOSRE_BUDGET_API_CALLS" in n for n in notes), notes

@@ -7,7 +7,6 @@ ratelimited with Retry-After) on a stand-in that enforces them (tests/api_standi
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from shared.ports import Notifier
 from shared.store.sqlite import SqliteEventStore
 from shared.telemetry.memory import MemorySource
 from tests.api_standins import Slack, serve
+from tests.concurrency import together
 from tests.data import alerts_dir
 
 APPROVER = "alice@example.com"
@@ -100,23 +100,7 @@ def world(notifier: Notifier | None, policy: ChatPolicy | None = None, severity:
 
 def concurrently(n: int, work: Callable[[], Any]) -> None:
     """`work` run by n threads released together (redeliveries racing before any has recorded its step)."""
-    barrier = threading.Barrier(n)
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        barrier.wait()
-        try:
-            work()
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run) for _ in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise errors[0]
+    together([work] * n)
 
 
 def chat_of(w: World) -> Chat:
@@ -357,3 +341,57 @@ def test_tell_raises_not_yet_while_another_delivery_opens_the_thread(slack) -> N
 def test_an_unreachable_slack_is_reported_never_raised(url: str) -> None:
     posted = SlackThreadNotifier("xoxb-1", "C1", api_url=url, attempts=2, sleep=lambda s: None).post("hello")
     assert not posted.ok and posted.detail
+
+
+def test_an_update_told_by_another_delivery_since_this_state_was_read_does_not_hold_back_the_next() -> None:
+    """A sweep that read the incident before another delivery told the approval still tells the execution: the
+    held claim is checked against the log, not taken as "still being told" (which left the update to a later
+    sweep and, under load, told nothing in the pass)."""
+    received: list[str] = []
+
+    def reply(method: str, path: str, body: Any, headers: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
+        received.append(body["text"])
+        return 200, None, {}
+
+    with serve(reply) as url:
+        w = world(WebhookNotifier(f"{url}/hook", kind="slack", backoff_s=0.01))
+        pid = propose(w)
+        r = Remediation(store=w.store, runner=make_runner(Settings()), key=b"k" * 32,
+                        policy=Policy({"*": ["rollback_cloud_run"]}), approvers=frozenset({APPROVER}),
+                        clock=lambda: w.clock[0])
+        r.decide_and_deliver(r.link_token(w.incident_id, pid), "approve", APPROVER)  # approved and run, untold
+        with IncidentLog(w.store).incident(w.incident_id) as stale:
+            assert stale.state.chat_due == [f"approval:{pid}", f"execution:{pid}"]  # read before the other
+            with IncidentLog(w.store).incident(w.incident_id) as other:
+                assert tell(chat_of(w), other, f"approval:{pid}", "approved")
+            assert catch_up(chat_of(w), stale) == [f"execution:{pid}"]
+    assert received == ["approved", received[1]] and "Incident" in received[1]
+    assert w.state().chat_due == []
+
+
+def test_a_delivery_that_told_something_tells_what_became_due_while_it_was_telling() -> None:
+    """The recovery verdict recorded by a concurrent sweep while this delivery tells the updates before it (that
+    sweep found them claimed and stopped, in order) is told by this delivery before it returns."""
+    received: list[str] = []
+    w: World
+    pid = ""
+
+    def reply(method: str, path: str, body: Any, headers: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
+        received.append(body["text"])
+        if len(received) == 1:  # while the approval is being told, another sweep records the verdict
+            with IncidentLog(w.store).incident(w.incident_id) as other:
+                other.record(ev.REMEDIATION_VERIFIED, (pid,), "verify", RemediationVerified(
+                    proposal_id=pid, verdict="recovered: back under its line", outcome="recovered"))
+        return 200, None, {}
+
+    with serve(reply) as url:
+        w = world(WebhookNotifier(f"{url}/hook", kind="slack", backoff_s=0.01))
+        pid = propose(w)
+        r = Remediation(store=w.store, runner=make_runner(Settings()), key=b"k" * 32,
+                        policy=Policy({"*": ["rollback_cloud_run"]}), approvers=frozenset({APPROVER}),
+                        clock=lambda: w.clock[0])
+        r.decide_and_deliver(r.link_token(w.incident_id, pid), "approve", APPROVER)
+        with IncidentLog(w.store).incident(w.incident_id) as incident:
+            told = catch_up(chat_of(w), incident)
+    assert told == [f"approval:{pid}", f"execution:{pid}", f"recovery:{pid}"]
+    assert len(received) == 3 and received[2].startswith("*Recovery check")

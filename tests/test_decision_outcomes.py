@@ -16,6 +16,7 @@ from shared import approvals
 from shared.incident_state import fold
 from shared.ports import Message
 from shared.store.sqlite import SqliteEventStore
+from tests.concurrency import together
 from tests.test_action_limit import APPROVER, CountingRunner, approve, open_incident_with_proposal, remediation
 
 
@@ -36,11 +37,7 @@ def test_rate_limited_approvals_are_not_recorded_when_the_page_refuses(tmp_path)
     def click(incident_id: str, proposal_id: str) -> None:
         pages[proposal_id] = decide(remediation(SqliteEventStore(path), 1, runner), incident_id, proposal_id)
 
-    threads = [threading.Thread(target=click, args=pair) for pair in pairs]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    together([lambda pair=pair: click(*pair) for pair in pairs])  # type: ignore[misc]
     assert runner.calls == 1
     for incident_id, proposal_id in pairs:
         recorded = proposal_id in fold(store.load(incident_id)).decisions

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import threading
-
 from shared.incidents import release_open, route_alert
 from shared.models import Alert
 from shared.store.sqlite import SqliteEventStore
+from tests.concurrency import n_times
 
 
 def alert(mon: str, resource: str = "checkout", policy: str = "5xx") -> Alert:
@@ -33,11 +32,5 @@ def test_redelivery_maps_to_same_incident_even_after_release() -> None:
 
 def test_concurrent_alerts_agree_on_one_incident(tmp_path) -> None:
     store = SqliteEventStore(str(tmp_path / "s.db"))
-    results: list[str] = []
-    threads = [threading.Thread(target=lambda i=i: results.append(route_alert(store, alert(f"m{i}"))))
-               for i in range(16)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = n_times(16, lambda i: route_alert(store, alert(f"m{i}")))
     assert len(set(results)) == 1

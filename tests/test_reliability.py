@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import random
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from shared.models import Event
 from shared.store.sqlite import SqliteEventStore
 from shared.telemetry.bundle import LOGS, METRICS, SPANS, BundleError, BundleSource
 from shared.telemetry_records import Window
+from tests.concurrency import together
 
 
 @pytest.fixture(scope="module")
@@ -146,18 +146,11 @@ def test_two_synthesizers_at_once_publish_one_report(scenario, tmp_path: Path) -
     before = comparable(store.load(incident_id))
     twins = [embedded(SqliteEventStore(str(tmp_path / "events.db")), BundleSource(scenario.bundle_dir))[0]
              for _ in range(4)]
-    barrier = threading.Barrier(len(twins))
-
     def synthesize(p: Pipeline) -> None:
-        barrier.wait()
         p.synthesize(incident_id, 1)
         p.synthesize(incident_id, 1, partial_ok=True)
 
-    threads = [threading.Thread(target=synthesize, args=(p,)) for p in twins]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    together([lambda p=p: synthesize(p) for p in twins])  # type: ignore[misc]
     assert comparable(store.load(incident_id)) == before
     reports = [e for e in store.load(incident_id) if e.type == "report.published"]
     assert len(reports) == 1

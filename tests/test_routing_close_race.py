@@ -18,6 +18,7 @@ from shared.incident_state import fold
 from shared.incidents import route_alert
 from shared.ports import Message
 from shared.store.sqlite import SqliteEventStore
+from tests.concurrency import together
 from tests.test_pipeline import alert_bytes, make
 
 
@@ -46,22 +47,14 @@ def alert(run: int, mon: str, **changes: Any) -> bytes:
 
 def collide(pipeline: Any, run: int, lag: float) -> None:
     """The close of `run`'s first alert and a new alert of the same policy and resource, at once."""
-    start = threading.Barrier(2)
-
     def close() -> None:
-        start.wait()
         time.sleep(lag)  # the new alert's routing takes a few store calls: the close lands anywhere in it
         on_alert(pipeline, Message(alert(run, "a", state="closed", ended_at=1_768_471_920)))
 
     def new() -> None:
-        start.wait()
         on_alert(pipeline, Message(alert(run, "b")))
 
-    threads = [threading.Thread(target=close), threading.Thread(target=new)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    together([close, new])
 
 
 def race(store: Any, runs: int, seed: int) -> list[str]:

@@ -4,7 +4,6 @@ in the report when it binds; `triage` (and `demo`, which runs it) honour AUTOSRE
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from shared.store.sqlite import SqliteEventStore
 from shared.telemetry.bundle import BundleSource
 from shared.telemetry.metered import MeteredSource
 from shared.telemetry_records import ReadCost, ReadResult, Window
+from tests.concurrency import together
 
 
 class Api:
@@ -51,20 +51,14 @@ def test_concurrent_specialists_share_one_api_call_budget(tmp_path: Path) -> Non
     path = str(tmp_path / "events.db")
     budget = Budget(api_calls=4)
     meters: list[MeteredSource] = []
-    start = threading.Barrier(4)
 
     def specialist(name: str) -> None:
         meter = MeteredSource(Api(), budget, pool=BudgetPool(SqliteEventStore(path), "inc-1:1", budget))
         meters.append(meter)
-        start.wait()
         for _ in range(5):
             getattr(meter, name)(WINDOW)
 
-    threads = [threading.Thread(target=specialist, args=(n,)) for n in ("logs", "spans", "metrics", "changes")]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    together([lambda n=n: specialist(n) for n in ("logs", "spans", "metrics", "changes")])  # type: ignore[misc]
     assert sum(m.counts.api_calls for m in meters) == 4
     assert sum(m.counts.refused for m in meters) == 16 and all(m.counts.cap for m in meters if m.counts.refused)
 

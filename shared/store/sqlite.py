@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Collection
 from functools import lru_cache
 from typing import Any
@@ -31,12 +32,28 @@ CREATE TABLE IF NOT EXISTS signatures (incident_id TEXT PRIMARY KEY, terms TEXT 
 """
 
 
+def _use_wal(db: sqlite3.Connection, tries: int = 50) -> None:
+    """Switch the file to WAL (a persistent setting). Connections opening one new file at once race for that switch,
+    and SQLite answers the losers "database is locked" without waiting on its busy timeout: retry until the file is
+    in WAL (the winner's switch counts), so opening a store never fails for a concurrent open."""
+    for attempt in range(tries):
+        try:
+            if str(db.execute("PRAGMA journal_mode").fetchone()[0]).lower() in ("wal", "memory"):
+                return
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or attempt == tries - 1:
+                raise
+            time.sleep(0.01 * (attempt + 1))
+
+
 class SqliteEventStore:
     def __init__(self, path: str = ":memory:"):
         self.path = path
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        _use_wal(self._db)
         self._db.executescript(_SCHEMA)
         self._db.create_function("list_filter_matches", 2, _matches, deterministic=True)
 
