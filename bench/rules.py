@@ -47,6 +47,8 @@ RULES = (
          "UNTRACED_ATTRIBUTION", False),
     Rule("reports-callee", "a caller's log lines in traces whose failure starts further down report the callee",
          evidence, "REPORTS_CALLEE", False),
+    Rule("onset-order", "an untraced metric anomaly that began a period after the alert's onset followed it",
+         evidence, "FOLLOWED_WEIGHT", 0.0),
     Rule("callers-explained", "an untraced service that explains more anomaly in its callers ranks higher", rca,
          "CALLERS_WEIGHT", 0.0),
     Rule("uncorroborated-share", "an untraced cause one specialist backs held to its share of the evidence", rca,

@@ -81,6 +81,7 @@ class MetricAnomalyDetails(MetricDetails):
     baseline_from_change_point: bool = False
     seasonal_adjusted: bool = False
     co_movement: float | None = None  # correlation with the alert's series over the incident window
+    began_after_alert: bool = False  # its onset is over one of its periods after the alert's: it followed the alert
 
 
 class FleetOutlierDetails(MetricDetails):

@@ -238,3 +238,31 @@ def test_an_unvouched_cause_is_held_to_its_share_among_the_leading_candidates_no
     assert bounded(0.9, "a", judged, order, vouched=True) == 0.9  # the calibration vouches: no bound
     judged["b"] = Judgement(0.5)
     assert bounded(0.9, "a", judged, order, vouched=False) < 0.5
+
+
+def test_an_anomaly_that_began_after_the_alert_followed_it_and_weighs_less() -> None:
+    # two leaves the site calls slow down as much; one from the alert's onset, the other two periods later (what a
+    # queue filling behind the first does): the later one is marked, and with co-movement set aside (it also tells
+    # them apart) onset order alone ranks the one that came first; without it the two tie and a name decides
+    from agents.ranking import evidence
+
+    graph = [Dependency("site", "search"), Dependency("site", "queue")]
+
+    def later(t: float, v: float) -> float:
+        return v + 0.2 if t >= ONSET + 2 * STEP else v
+
+    series = [coarse("latency_average", "site", 0.09, 0.0045, after=slower(0.05)),
+              coarse("latency_average", "search", 0.006, 0.0003, after=slower(0.2)),
+              coarse("latency_average", "queue", 0.006, 0.0003, after=later)]
+    found = {f.service: f for f in metrics.analyse(MemorySource(series=series, graph=graph), context()).findings
+             if f.kind == "metric.anomaly"}
+    assert found["queue"].details.began_after_alert and "600 s after the alert" in found["queue"].title
+    assert not found["search"].details.began_after_alert and not found["site"].details.began_after_alert
+    saved = evidence.CO_MOVEMENT_WEIGHT, evidence.FOLLOWED_WEIGHT
+    try:
+        evidence.CO_MOVEMENT_WEIGHT = 0.0
+        assert _ranked(series, graph)[0] == "search"
+        evidence.FOLLOWED_WEIGHT = 0.0
+        assert _ranked(series, graph)[0] == "queue"
+    finally:
+        evidence.CO_MOVEMENT_WEIGHT, evidence.FOLLOWED_WEIGHT = saved

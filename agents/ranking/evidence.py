@@ -39,6 +39,7 @@ SYMPTOMATIC = 0.1  # a service with anomaly evidence this strong passes propagat
 CALLEE_EXPLAINS = 0.5  # an untraced service's metric symptom is its own unless a callee shows this share of it
 UNTRACED_ATTRIBUTION = True  # off: metric symptoms stay symptoms everywhere (bench/rules.py)
 CO_MOVEMENT_WEIGHT = 0.5  # an untraced service's metric symptom that does not move with the alert keeps 1 - this
+FOLLOWED_WEIGHT = 0.5  # an untraced service's metric anomaly that began after the alert's onset keeps 1 - this
 REPORTS_CALLEE = True  # off: a caller's log lines about its callee's failure count as its own (bench/rules.py)
 REPORTED_SHARE = 0.5  # ... when at least this share of the lines' traces fail further down
 SLO_KIND = "slo.burn"  # an SLO's burn: context for the report, not evidence about a cause
@@ -117,7 +118,7 @@ def gather(findings: list[Finding], graph: ServiceGraph | None = None) -> dict[s
     service's error text are symptoms (the error travelled up), not the caller's own fault."""
     graph = graph if graph is not None else ServiceGraph()
     ev: dict[str, Evidence] = {}
-    for f in sorted(_co_moving(findings, graph.traced), key=strongest_first):
+    for f in sorted(_weighed_by_time(findings, graph.traced), key=strongest_first):
         if f.ruled_out or f.kind in (TOPOLOGY_KIND, SLO_KIND) or not f.service:
             continue
         e = ev.setdefault(f.service, Evidence(f.service))
@@ -164,19 +165,22 @@ def _reports(f: Finding, failed_below: set[str]) -> bool:
     return len(failed_below.intersection(traces)) >= REPORTED_SHARE * len(traces)
 
 
-def _co_moving(findings: list[Finding], traced: frozenset[str]) -> list[Finding]:
-    """Metric symptoms of services the spans do not cover, weighed by how they move with the alert's series
-    (`co_movement`, agents/specialists/metrics/analysis.py): one that does not rise and fall with the alert keeps
-    1 - CO_MOVEMENT_WEIGHT of its score. Where spans cover a service, the trace analyst measures its share of the
-    alert's time directly (the critical path), and its findings are left as they are."""
-    if not CO_MOVEMENT_WEIGHT:
-        return findings
+def _weighed_by_time(findings: list[Finding], traced: frozenset[str]) -> list[Finding]:
+    """Metric anomalies of services the spans do not cover, weighed by how they stand in time to the alert
+    (agents/specialists/metrics/analysis.py). Onset order: one that began over one of its periods after the alert's
+    onset followed it, and keeps 1 - FOLLOWED_WEIGHT of its score. Co-movement: a symptom that does not rise and
+    fall with the alert's series keeps 1 - CO_MOVEMENT_WEIGHT of its score. Where spans cover a service, the trace
+    analyst measures its share of the alert's time and when it began directly (the critical path), and its
+    findings are left as they are (weighing them by onset too cost TrainTicket inner @1 0.933 -> 0.867)."""
     out = []
     for f in findings:
-        moves = f.details.co_movement if isinstance(f.details, MetricAnomalyDetails) and f.service not in traced \
-            else None
-        if moves is not None and role(f) == SYMPTOM:
-            factor = 1.0 - CO_MOVEMENT_WEIGHT + CO_MOVEMENT_WEIGHT * max(0.0, moves)
+        d = f.details if isinstance(f.details, MetricAnomalyDetails) and f.service not in traced else None
+        moves = d.co_movement if d is not None and CO_MOVEMENT_WEIGHT else None
+        factor = 1.0 - CO_MOVEMENT_WEIGHT + CO_MOVEMENT_WEIGHT * max(0.0, moves) \
+            if moves is not None and role(f) == SYMPTOM else 1.0
+        if d is not None and d.began_after_alert:  # a cause comes first: what began after the alert followed it
+            factor *= 1.0 - FOLLOWED_WEIGHT
+        if factor != 1.0:
             f = f.model_copy(update={"score": round(f.score * factor, 4)})
         out.append(f)
     return out

@@ -299,11 +299,14 @@ def _anomaly(s: SeriesScore, levels: dict[str, float], breadth: dict[tuple[str, 
     where = series.instance or series.service
     charted = incident_series(s, ctx)
     unit = f" {series.unit}" if series.unit not in ("", "1") else ""  # "1": Cloud Monitoring's "no unit"
+    # onset order: a series that began moving over one of its own periods after the alert's onset followed it
+    after = s.onset is not None and s.onset > ctx.onset + resolution(series)
     return Finding(
         specialist="metrics", kind="metric.anomaly", service=series.service, resource=series.instance,
         title=(f"{series.metric.rsplit('/', 1)[-1]} {arrow} on {where}: {s.baseline_median:.4g} -> {s.value:.4g}"
                f"{unit} (robust z {s.z:.1f}{', time-of-day adjusted' if s.seasonal else ''}"
-               f"{'' if s.active else ', recovered before the alert'})"),
+               f"{'' if s.active else ', recovered before the alert'}"
+               f"{f', began {(s.onset or 0.0) - ctx.onset:.0f} s after the alert' if after else ''})"),
         onset=s.onset, magnitude=round(s.z, 3), score=score,
         query={**query, "filter": {"metric": series.metric, "service": series.service, "instance": series.instance}},
         exemplars=[{"t": t, "v": v, "instance": where} for t, v in series.points if ctx.incident.contains(t)][:10],
@@ -314,7 +317,7 @@ def _anomaly(s: SeriesScore, levels: dict[str, float], breadth: dict[tuple[str, 
             direction=arrow, bad_direction=BAD_DIRECTION[s.sign], host_level=host_level,
             effect_vs_fleet=round(effect, 4), active_at_alert=s.active, fleet_share_anomalous=round(shared, 4),
             baseline_from_change_point=s.baseline_from_change_point, seasonal_adjusted=s.seasonal,
-            co_movement=None if moves is None else round(moves, 3), series=charted))
+            co_movement=None if moves is None else round(moves, 3), began_after_alert=after, series=charted))
 
 
 def _thin(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
