@@ -34,6 +34,7 @@ from shared.ports import Claims, Notifier, ThreadedNotifier
 if TYPE_CHECKING:
     from functions.pipeline import Pipeline
     from shared.config import Settings
+    from shared.models import Proposal
 
 log = logging.getLogger("autosre.chat")
 
@@ -187,9 +188,18 @@ def status_text(state: IncidentState, link: str) -> str:
     for pid, proposal in sorted(state.proposals.items()):
         said = action_line(state, pid)
         if said:
-            lines.append(f"{one_line(proposal.action, 80)} on {one_line(proposal.service, 80)}: {said}")
+            lines.append(f"{action_words(proposal)}: {said}")
     lines.append(link)
     return "\n".join(lines)
+
+
+def action_words(proposal: Proposal) -> str:
+    """An action as people read it: the catalog's title and the service ("Roll back to the previous revision on
+    checkout"), never its key."""
+    from agents.remediation.catalog import action_title
+    from functions.handlers.after_report import one_line
+
+    return f"{one_line(action_title(proposal.action), 80)} on {one_line(proposal.service, 80)}"
 
 
 def action_line(state: IncidentState, pid: str) -> str:
@@ -211,7 +221,7 @@ def update_text(state: IncidentState, about: str, link: str) -> str:
 
     kind, _, pid = about.partition(":")
     proposal = state.proposals.get(pid)
-    what = f"{one_line(proposal.action, 80)} on {one_line(proposal.service, 80)}" if proposal else pid
+    what = action_words(proposal) if proposal else pid
     alert = state.first_alert
     name = f"{one_line(alert.service, 80)} ({state.incident_id})" if alert else state.incident_id
     if kind == "acknowledged":

@@ -184,7 +184,8 @@ def test_one_thread_per_incident_edited_in_place_with_a_reply_per_update_and_a_r
     assert all(not m.broadcast for m in replies[:3])
     assert len(root.edits) == 4  # the first message edited at each update after the report
     assert root.edits[0].startswith("*[OPEN]") and root.text.startswith("*[RESOLVED]")
-    assert "rollback_cloud_run on servicenow-sre-poc: recovered" in root.text
+    assert "Roll back to the previous revision on servicenow-sre-poc: recovered" in root.text  # what people read
+    assert "rollback_cloud_run" not in root.text and not any("rollback_cloud_run" in r.text for r in replies)
     assert root.text.endswith(f"http://sre.example/incidents/{w.incident_id}")
     told = {n for n in state.notified}
     assert {"report:1:partial", f"approval:{pid}", f"execution:{pid}", f"recovery:{pid}", "resolved"} <= told
