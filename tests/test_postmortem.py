@@ -14,6 +14,8 @@ from functions.handlers.web import create_app
 from functions.local import triage
 from functions.web_security import SECURITY_HEADERS
 from shared.events import RoundWindow
+from shared.finding_details import ChangeDetails
+from shared.timefmt import utc_text
 from shared.incident_log import IncidentLog
 from shared.incident_state import IncidentState, RoundState, fold
 from shared.models import Alert, Finding, RankedCause, Report
@@ -37,6 +39,11 @@ def fixed(scenario: Scenario, tmp_path_factory: pytest.TempPathFactory) -> tuple
     assert fix_and_verify(store, result, scenario, db.parent).startswith("recovered")
     store.close()
     return db, result.incident_id
+
+
+def scenario_roots(state: IncidentState) -> set[str]:
+    report = state.latest_report
+    return {report.causes[0].service} if report is not None and report.causes else set()
 
 
 def load(db: Path, incident_id: str) -> IncidentState:
@@ -65,6 +72,12 @@ def test_the_draft_tells_the_whole_story_from_the_event_log(fixed: tuple[Path, s
         assert what in timeline, what
     times = re.findall(r"^\| (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) UTC", timeline, flags=re.MULTILINE)
     assert times == sorted(times)
+    deploy = next(f for f in state.findings.values() if f.kind == "change.deploy" and f.service in
+                  scenario_roots(state))
+    assert isinstance(deploy.details, ChangeDetails) and deploy.details.at is not None
+    row = next(line for line in timeline.splitlines() if f"| deploy | {md(deploy.service)}: " in line)
+    assert row.startswith(f"| {utc_text(deploy.details.at)} ")  # the deploy at its own time, before the alert
+    assert timeline.index(row) < timeline.index("alert started")
     cause = section(text, "Root cause")
     top = report.causes[0]
     assert md(top.service) in cause

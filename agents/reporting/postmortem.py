@@ -2,7 +2,8 @@
 events give the same bytes; nothing reads a clock).
 
 Sections: summary, impact (the alert's SLI over time when a finding holds its series, else what the alert says),
-timeline (from the event log: the events whose payload has a `postmortem_label`, shared/events.py), root cause
+timeline (from the event log: the events whose payload has a `postmortem_label`, shared/events.py, and the changes
+the investigation found, each at the time it happened), root cause
 with its evidence (finding ids and titles), what was ruled out, what was done, action items (proposals not executed,
 follow-ups) and similar past incidents.
 
@@ -16,13 +17,14 @@ import re
 
 from agents.remediation.catalog import action_title
 from shared import events as ev
-from shared.finding_details import MetricDetails
+from shared.finding_details import ChangeDetails, MetricDetails
 from shared.incident_state import IncidentState
 from shared.models import Finding, Report
 from shared.timefmt import utc_text
 
 MAX_VALUE = 300
 SLI_ROWS = 12
+MAX_CHANGES = 10  # changes listed in the timeline
 _MARKUP = re.compile(r"([\\`*_\[\]<>|!#~&])")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 FOLLOW_UPS: dict[str, str] = {  # by the top cause's kind (prefix): what keeps it from recurring unnoticed
@@ -103,9 +105,24 @@ def _timeline(state: IncidentState) -> list[str]:
         label = ev.model_of(kind).postmortem_label  # each event's payload says whether and how it is listed
         if label:
             rows.append((at, i, label, text or actor))
+    rows += _changes(state)
     out = ["## Timeline", "", "| time (UTC) | what | detail |", "|---|---|---|"]
     out += [f"| {_ts(at)} | {label} | {md(text)} |" for at, _, label, text in sorted(rows)]
     return [*out, ""]
+
+
+def _changes(state: IncidentState) -> list[tuple[float, int, str, str]]:
+    """The changes the investigation found (deploys, configuration changes, restarts, provider incidents), each at
+    the time it happened, the nearest to the onset first when there are more than MAX_CHANGES."""
+    seen: dict[tuple[str, float, str], Finding] = {}
+    for f in state.findings.values():
+        d = f.details
+        if isinstance(d, ChangeDetails) and d.at is not None and f.kind != "change.none":
+            seen.setdefault((f.service, d.at, f.kind), f)  # one row per change, whichever round found it
+    onset = state.first_alert.started_at if state.first_alert and state.first_alert.started_at else None
+    near = sorted(seen.items(), key=lambda kv: (abs(kv[0][1] - onset) if onset else 0.0, kv[0]))[:MAX_CHANGES]
+    return [(at, -2, f.kind.removeprefix("change.").replace("_", " "), f"{f.service}: {f.title}")
+            for (_, at, _), f in near]
 
 
 def _root_cause(state: IncidentState, report: Report) -> list[str]:
