@@ -16,17 +16,25 @@ locals {
   # Project-wide only what has no narrower resource: Firestore, reading telemetry, running BigQuery jobs, the
   # executor reading the Cloud Run operations its updates start (run.viewer: read only). Reading
   # the Log Analytics dataset, changing Cloud Run services and acting as their identities are granted per
-  # resource below.
+  # resource below. Each account holds the roles of the reads its functions do, and no more
+  # (tests/test_infra_settings.py):
+  # - the specialists read logs and audit logs, traces, metrics and SLOs (Cloud Monitoring), Log Analytics, and,
+  #   with service_placements, Google Cloud's incidents (the Service Health API: the changes specialist);
+  # - the sweep checks recovery after an executed action: it reads the alerting metric from Cloud Monitoring;
+  # - the executor reads no telemetry (recovery checks are the sweep's), only the Cloud Run operations it starts;
+  # - with gemini, the synthesizer and the sweep (partial reports) write the narrative on Vertex AI.
   project_roles = {
-    intake       = ["roles/datastore.user"]
-    investigator = ["roles/datastore.user", "roles/logging.viewer", "roles/cloudtrace.user", "roles/monitoring.viewer", "roles/bigquery.jobUser"]
-    synthesizer  = concat(["roles/datastore.user"], var.gemini ? ["roles/aiplatform.user"] : [])
-    sweeper      = concat(["roles/datastore.user"], var.gemini ? ["roles/aiplatform.user"] : [])
-    web          = ["roles/datastore.user"]
-    executor     = ["roles/datastore.user", "roles/monitoring.viewer", "roles/run.viewer"]
-    pusher       = []
-    scheduler    = []
-    builder      = []
+    intake = ["roles/datastore.user"]
+    investigator = concat(["roles/datastore.user", "roles/logging.viewer", "roles/cloudtrace.user",
+      "roles/monitoring.viewer", "roles/bigquery.jobUser"],
+    var.service_placements == "" ? [] : ["roles/servicehealth.viewer"])
+    synthesizer = concat(["roles/datastore.user"], var.gemini ? ["roles/aiplatform.user"] : [])
+    sweeper     = concat(["roles/datastore.user", "roles/monitoring.viewer"], var.gemini ? ["roles/aiplatform.user"] : [])
+    web         = ["roles/datastore.user"]
+    executor    = ["roles/datastore.user", "roles/run.viewer"]
+    pusher      = []
+    scheduler   = []
+    builder     = []
   }
 
   # who publishes to which topic
@@ -155,7 +163,7 @@ resource "google_secret_manager_secret_iam_member" "approval_key_reader" {
 }
 
 resource "google_secret_manager_secret_iam_member" "webhook_reader" {
-  for_each  = local.notify ? toset([for f in local.webhook_functions : local.functions[f].sa]) : toset([])
+  for_each  = local.notify ? toset([for f in local.chat_functions : local.functions[f].sa]) : toset([])
   secret_id = google_secret_manager_secret.webhook[0].id
   role      = "roles/secretmanager.secretAccessor"
   member    = "serviceAccount:${google_service_account.sa[each.key].email}"

@@ -20,10 +20,15 @@ locals {
     sweep = { entry_point = "sweep", sa = "sweeper" }
   }
   # The secrets each function mounts: the approval key signs and checks approval links (the web view), runs what
-  # they approved (execute) and hands approved actions over again (the sweep); the notification webhook is used by
-  # whoever publishes a report (synthesize, and the sweep's partial reports); the runbook webhook by execute.
+  # they approved (execute) and hands approved actions over again (the sweep); the runbook webhook is used by execute.
   approval_key_functions = ["web", "execute", "sweep"]
-  webhook_functions      = ["synthesize", "sweep"]
+  # The incident's chat thread (the webhook or the Slack bot, its trigger policy and quiet hours) is told by every
+  # function that records an update: intake (the resolved notice), synthesize (the report), execute (what ran), web
+  # (decisions and acknowledgements) and the sweep (partial reports, recovery checks, what waited).
+  chat_functions = ["intake", "synthesize", "execute", "web", "sweep"]
+  # Hand-offs (PagerDuty, Jira): synthesize hands each report to the integrations in handoff_auto, the sweep re-drives
+  # what was not done, intake resolves what was handed off when the incident resolves. The specialists use neither.
+  handoff_functions = ["intake", "synthesize", "sweep"]
   functions = merge(
     { for k, v in local.pushed : k => { entry_point = v.entry_point, sa = v.sa } },
     local.http_functions,
@@ -38,8 +43,11 @@ locals {
   )
 
   # Derived booleans are not secret themselves: without nonsensitive() a sensitive value cannot drive count.
-  notify  = nonsensitive(var.webhook_url != "")
-  runbook = nonsensitive(var.runbook_webhook_url != "")
+  notify    = nonsensitive(var.webhook_url != "")
+  runbook   = nonsensitive(var.runbook_webhook_url != "")
+  slack     = nonsensitive(var.slack_bot_token != "")
+  pagerduty = nonsensitive(var.pagerduty_routing_key != "")
+  jira      = nonsensitive(var.jira_api_token != "")
 
   # Every action the remediation policy allows on some service (an unreadable policy: none; the functions refuse it)
   allowed_actions = toset(flatten([for actions in values(try(jsondecode(var.policy_json).allow, {})) : actions]))
@@ -58,13 +66,60 @@ locals {
     AUTOSRE_BASE_URL         = var.base_url
     AUTOSRE_IAP_AUDIENCE     = var.iap_audience
     AUTOSRE_RETENTION_DAYS   = tostring(var.retention_days)
+    AUTOSRE_SPECIALISTS      = join(",", var.specialists)
+    # how long reads and actions may take, when recovery is checked, what an investigation may spend
+    AUTOSRE_READ_DEADLINE_S                 = tostring(var.read_deadline_s)
+    AUTOSRE_ACTION_WAIT_S                   = tostring(var.action_wait_s)
+    AUTOSRE_RECOVERY_CHECK_S                = tostring(var.recovery_check_s)
+    AUTOSRE_RECOVERY_SUSTAIN                = tostring(var.recovery_sustain)
+    AUTOSRE_ALLOWED_HOSTS                   = var.allowed_hosts
+    AUTOSRE_LOG_ANALYTICS_MAX_BYTES         = tostring(var.log_analytics_max_bytes)
+    AUTOSRE_BUDGET_API_CALLS                = tostring(var.budget_api_calls)
+    AUTOSRE_BUDGET_LOG_ENTRIES              = tostring(var.budget_log_entries)
+    AUTOSRE_BUDGET_BYTES_BILLED             = tostring(var.budget_bytes_billed)
+    AUTOSRE_PRICE_BQ_TIB                    = tostring(var.price_bq_tib)
+    AUTOSRE_PRICE_MONITORING_MILLION_SERIES = tostring(var.price_monitoring_million_series)
+    AUTOSRE_PRICE_LLM_1K_TOKENS_IN          = tostring(var.price_llm_1k_tokens_in)
+    AUTOSRE_PRICE_LLM_1K_TOKENS_OUT         = tostring(var.price_llm_1k_tokens_out)
     }, var.log_analytics_table == "" ? {} : {
     AUTOSRE_LOG_ANALYTICS_TABLE = var.log_analytics_table
     }, var.gemini ? {
-    AUTOSRE_GEMINI_VERTEX_PROJECT = var.project_id
-    AUTOSRE_GEMINI_LOCATION       = var.gemini_location
-    AUTOSRE_GEMINI_MODEL          = var.gemini_model
+    AUTOSRE_GEMINI_VERTEX_PROJECT  = var.project_id
+    AUTOSRE_GEMINI_LOCATION        = var.gemini_location
+    AUTOSRE_GEMINI_MODEL           = var.gemini_model
+    AUTOSRE_GEMINI_THINKING_BUDGET = tostring(var.gemini_thinking_budget)
   } : {})
+
+  # Settings only some functions read go to those alone (their credentials are mounted below, main.tf/secrets.tf).
+  chat_env = {
+    AUTOSRE_SLACK_CHANNEL          = var.slack_channel
+    AUTOSRE_NOTIFY_SEVERITIES      = join(",", var.notify_severities)
+    AUTOSRE_NOTIFY_SERVICES        = join(",", var.notify_services)
+    AUTOSRE_QUIET_HOURS            = var.quiet_hours
+    AUTOSRE_QUIET_HOURS_SEVERITIES = join(",", var.quiet_hours_severities)
+  }
+  handoff_env = {
+    AUTOSRE_HANDOFF_AUTO    = join(",", var.handoff_auto)
+    AUTOSRE_PAGERDUTY_URL   = var.pagerduty_url
+    AUTOSRE_JIRA_URL        = var.jira_url
+    AUTOSRE_JIRA_EMAIL      = var.jira_email
+    AUTOSRE_JIRA_PROJECT    = var.jira_project
+    AUTOSRE_JIRA_ISSUE_TYPE = var.jira_issue_type
+  }
+  # One function each: the runbook catalogue is cited on the web view's report page; the metrics specialist reads
+  # the SLOs, the changes specialist Google Cloud's incidents (Service Health), the traces specialist the declared
+  # service graph. The files are shipped in the source (infra/files/ as files/, infra/package.py).
+  only_env = {
+    web                  = { AUTOSRE_RUNBOOKS = var.runbooks }
+    "specialist-metrics" = { AUTOSRE_SLOS = tostring(var.slos) }
+    "specialist-changes" = { AUTOSRE_SERVICE_PLACEMENTS = var.service_placements }
+    "specialist-traces"  = { AUTOSRE_SERVICE_GRAPH = var.service_graph }
+  }
+  function_env = { for k, v in local.functions : k => merge(local.env,
+    contains(local.chat_functions, k) ? local.chat_env : {},
+    contains(local.handoff_functions, k) ? local.handoff_env : {},
+    try(local.only_env[k], {}),
+  ) }
 }
 
 data "google_project" "this" {}
@@ -216,7 +271,7 @@ resource "google_cloudfunctions2_function" "fn" {
     max_instance_count               = local.max_instances[each.key]
     max_instance_request_concurrency = 1
     ingress_settings                 = each.key == "web" ? "ALLOW_INTERNAL_AND_GCLB" : "ALLOW_INTERNAL_ONLY"
-    environment_variables            = local.env
+    environment_variables            = local.function_env[each.key]
 
     dynamic "secret_environment_variables" {
       for_each = contains(local.approval_key_functions, each.key) ? [1] : []
@@ -229,7 +284,7 @@ resource "google_cloudfunctions2_function" "fn" {
     }
 
     dynamic "secret_environment_variables" {
-      for_each = contains(local.webhook_functions, each.key) && local.notify ? [1] : []
+      for_each = contains(local.chat_functions, each.key) && local.notify ? [1] : []
       content {
         key        = "AUTOSRE_WEBHOOK_URL"
         project_id = var.project_id
@@ -247,6 +302,36 @@ resource "google_cloudfunctions2_function" "fn" {
         version    = "latest"
       }
     }
+
+    dynamic "secret_environment_variables" {
+      for_each = contains(local.chat_functions, each.key) && local.slack ? [1] : []
+      content {
+        key        = "AUTOSRE_SLACK_BOT_TOKEN"
+        project_id = var.project_id
+        secret     = google_secret_manager_secret.slack[0].secret_id
+        version    = "latest"
+      }
+    }
+
+    dynamic "secret_environment_variables" {
+      for_each = contains(local.handoff_functions, each.key) && local.pagerduty ? [1] : []
+      content {
+        key        = "AUTOSRE_PAGERDUTY_ROUTING_KEY"
+        project_id = var.project_id
+        secret     = google_secret_manager_secret.pagerduty[0].secret_id
+        version    = "latest"
+      }
+    }
+
+    dynamic "secret_environment_variables" {
+      for_each = contains(local.handoff_functions, each.key) && local.jira ? [1] : []
+      content {
+        key        = "AUTOSRE_JIRA_API_TOKEN"
+        project_id = var.project_id
+        secret     = google_secret_manager_secret.jira[0].secret_id
+        version    = "latest"
+      }
+    }
   }
 
   # A revision starts only if its identity can already read the secrets it mounts and holds its roles.
@@ -254,9 +339,15 @@ resource "google_cloudfunctions2_function" "fn" {
     google_secret_manager_secret_version.approval_key,
     google_secret_manager_secret_version.webhook,
     google_secret_manager_secret_version.runbook,
+    google_secret_manager_secret_version.slack,
+    google_secret_manager_secret_version.pagerduty,
+    google_secret_manager_secret_version.jira,
     google_secret_manager_secret_iam_member.approval_key_reader,
     google_secret_manager_secret_iam_member.webhook_reader,
     google_secret_manager_secret_iam_member.runbook_reader,
+    google_secret_manager_secret_iam_member.slack_reader,
+    google_secret_manager_secret_iam_member.pagerduty_reader,
+    google_secret_manager_secret_iam_member.jira_reader,
     google_project_iam_member.role,
     google_project_iam_member.builder,
   ]
@@ -268,6 +359,14 @@ resource "google_cloudfunctions2_function" "fn" {
 # apply ("Service account ... does not exist"). Enable the API and create the agent here, before the grant.
 resource "google_project_service" "iap" {
   service            = "iap.googleapis.com"
+  disable_on_destroy = false
+}
+
+# The changes specialist reads Google Cloud's incidents from the Service Health API when service_placements is set:
+# the API must be enabled in the project (its role is granted in iam.tf).
+resource "google_project_service" "servicehealth" {
+  count              = var.service_placements == "" ? 0 : 1
+  service            = "servicehealth.googleapis.com"
   disable_on_destroy = false
 }
 

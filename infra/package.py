@@ -8,6 +8,10 @@ extra and all they require; infra/pins.py writes it), and a main.py at the root 
 functions/main.py (Cloud Functions load main.py from the source root). A lock that misses a dependency of
 pyproject.toml, or pins it outside its range, stops the build.
 
+Files the settings name (runbooks, service placements, a service graph): infra/files/, when it exists, is shipped as
+files/ at the source root, where the functions run; the Terraform variables `runbooks`, `service_placements` and
+`service_graph` point into it (e.g. files/runbooks).
+
 Bytecode: when this interpreter is the runtime's Python (`--runtime`, the minor version infra/main.tf deploys),
 every module is compiled into __pycache__ with unchecked hashes, so an instance's cold start reads the bytecode
 instead of compiling the source (unchecked: the zip's file times cannot invalidate it; the folder is built afresh
@@ -28,6 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("shared", "agents", "functions")
 RUNTIME_PYTHON = "3.11"  # infra/main.tf: runtime = "python311"
+FILES = "files"  # the folder of files the settings name, shipped from infra/files/ (variables.tf checks the prefix)
 
 
 def locked_requirements(lock: Path = ROOT / "infra" / "requirements.lock") -> str:
@@ -49,13 +54,17 @@ def locked_requirements(lock: Path = ROOT / "infra" / "requirements.lock") -> st
     return lock.read_text()
 
 
-def build(target: Path, runtime: str = RUNTIME_PYTHON) -> bool:
-    """Fill `target` (created if missing); True when bytecode for the runtime was written."""
+def build(target: Path, runtime: str = RUNTIME_PYTHON, files: Path = ROOT / "infra" / FILES) -> bool:
+    """Fill `target` (created if missing); True when bytecode for the runtime was written. `files`, when it is a
+    folder, is shipped as files/."""
     target.mkdir(parents=True, exist_ok=True)
     (target / "requirements.txt").write_text(locked_requirements())
     for pkg in PACKAGES:
         shutil.rmtree(target / pkg, ignore_errors=True)
         shutil.copytree(ROOT / pkg, target / pkg, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    shutil.rmtree(target / FILES, ignore_errors=True)
+    if files.is_dir():
+        shutil.copytree(files, target / FILES)
     (target / "main.py").write_text("from functions.main import *  # noqa: F403 - the deployed targets\n")
     if f"{sys.version_info.major}.{sys.version_info.minor}" != runtime:
         print(f"note: python {sys.version_info.major}.{sys.version_info.minor} is not the runtime's {runtime}: "

@@ -154,3 +154,279 @@ variable "specialists" {
     error_message = "specialists must name at least one specialist, each a lower-case identifier as the registry spells it."
   }
 }
+
+# ---------------------------------------------------------------- the incident's chat thread
+
+variable "slack_bot_token" {
+  description = "A Slack bot token (chat:write, the bot invited to slack_channel): one thread per incident instead of the webhook's messages (stored in Secret Manager)."
+  type        = string
+  default     = ""
+  sensitive   = true
+}
+
+variable "slack_channel" {
+  description = "The Slack channel id (C...) the bot posts incidents to (with slack_bot_token)."
+  type        = string
+  default     = ""
+}
+
+variable "notify_severities" {
+  description = "Alert severities the chat is told of (e.g. [\"critical\", \"error\"]); empty: all."
+  type        = list(string)
+  default     = []
+}
+
+variable "notify_services" {
+  description = "Services the chat is told of; empty: all."
+  type        = list(string)
+  default     = []
+}
+
+variable "quiet_hours" {
+  description = "HH:MM-HH:MM in UTC (22:00-07:00 wraps midnight): updates wait and the sweep sends them when the quiet hours end; empty: none."
+  type        = string
+  default     = ""
+  # The same rule as shared/config.py: two times HH:MM (hours below 24, minutes below 60) joined by a dash.
+  validation {
+    condition     = can(regex("^\\s*$|^\\s*([01]?[0-9]|2[0-3]):[0-5]?[0-9]\\s*-\\s*([01]?[0-9]|2[0-3]):[0-5]?[0-9]\\s*$", var.quiet_hours))
+    error_message = "quiet_hours is HH:MM-HH:MM in UTC (e.g. 22:00-07:00), or empty."
+  }
+}
+
+variable "quiet_hours_severities" {
+  description = "Severities told even in quiet hours."
+  type        = list(string)
+  default     = ["critical"]
+}
+
+# ---------------------------------------------------------------- hand-offs
+
+variable "handoff_auto" {
+  description = "Integrations every report is handed to without being asked: pagerduty, jira."
+  type        = list(string)
+  default     = []
+  validation {
+    condition     = alltrue([for i in var.handoff_auto : contains(["pagerduty", "jira"], i)])
+    error_message = "handoff_auto names pagerduty and/or jira (functions/handoffs.py)."
+  }
+}
+
+variable "pagerduty_routing_key" {
+  description = "A PagerDuty Events API v2 integration key (32 characters): enables the PagerDuty hand-off (stored in Secret Manager)."
+  type        = string
+  default     = ""
+  sensitive   = true
+}
+
+variable "pagerduty_url" {
+  description = "The Events API v2 endpoint (EU accounts: https://events.eu.pagerduty.com/v2/enqueue)."
+  type        = string
+  default     = "https://events.pagerduty.com/v2/enqueue"
+}
+
+variable "jira_url" {
+  description = "The Jira Cloud site, https://YOUR-SITE.atlassian.net: with jira_project and jira_api_token, enables the Jira hand-off."
+  type        = string
+  default     = ""
+}
+
+variable "jira_email" {
+  description = "The Atlassian account the Jira API token belongs to."
+  type        = string
+  default     = ""
+}
+
+variable "jira_api_token" {
+  description = "That account's Jira API token (stored in Secret Manager)."
+  type        = string
+  default     = ""
+  sensitive   = true
+}
+
+variable "jira_project" {
+  description = "The key of the Jira project issues are created in."
+  type        = string
+  default     = ""
+}
+
+variable "jira_issue_type" {
+  description = "The Jira issue type created."
+  type        = string
+  default     = "Task"
+}
+
+# ---------------------------------------------------------------- what the reports cite and the specialists read
+
+variable "runbooks" {
+  description = "A folder of Markdown runbooks with front matter, cited in reports where they match: a path under files/ (infra/files/ is shipped as files/ in the source); empty: none."
+  type        = string
+  default     = ""
+  validation {
+    condition     = var.runbooks == "" || startswith(var.runbooks, "files/")
+    error_message = "runbooks is a folder under files/ (put it in infra/files/, which infra/package.py ships as files/)."
+  }
+}
+
+variable "slos" {
+  description = "Read the alerting service's SLOs (Cloud Monitoring service monitoring) for the report's header."
+  type        = bool
+  default     = false
+}
+
+variable "service_placements" {
+  description = "A placements.jsonl file (one {\"service\", \"product\", \"location\"} a line) under files/: Google Cloud incidents (Service Health API, enabled here) touching them are read as changes; empty: none."
+  type        = string
+  default     = ""
+  validation {
+    condition     = var.service_placements == "" || startswith(var.service_placements, "files/")
+    error_message = "service_placements is a file under files/ (put it in infra/files/, which infra/package.py ships as files/)."
+  }
+}
+
+variable "service_graph" {
+  description = "A graph.jsonl file (one {\"caller\", \"callee\"} a line) under files/ declaring dependencies that emit no spans; empty: none."
+  type        = string
+  default     = ""
+  validation {
+    condition     = var.service_graph == "" || startswith(var.service_graph, "files/")
+    error_message = "service_graph is a file under files/ (put it in infra/files/, which infra/package.py ships as files/)."
+  }
+}
+
+# ---------------------------------------------------------------- deadlines, recovery checks, budgets, prices
+
+variable "read_deadline_s" {
+  description = "Seconds every read of one specialist run shares (keep it well inside the functions' 300 s timeout)."
+  type        = number
+  default     = 240
+  validation {
+    condition     = var.read_deadline_s > 0
+    error_message = "read_deadline_s is above 0."
+  }
+}
+
+variable "action_wait_s" {
+  description = "Seconds the executor waits for a Cloud Run change before recording it as pending (the sweep reads it later)."
+  type        = number
+  default     = 120
+  validation {
+    condition     = var.action_wait_s > 0 && var.action_wait_s <= 240
+    error_message = "action_wait_s is above 0 and at most 240 (inside the function's 300 s timeout)."
+  }
+}
+
+variable "recovery_check_s" {
+  description = "Seconds after an executed action the sweep reads the alerting metric to check recovery; 0: no recovery checks."
+  type        = number
+  default     = 900
+  validation {
+    condition     = var.recovery_check_s >= 0
+    error_message = "recovery_check_s is 0 or more."
+  }
+}
+
+variable "recovery_sustain" {
+  description = "The last points after an action that must all be back on the good side for a recovered verdict."
+  type        = number
+  default     = 3
+  validation {
+    condition     = var.recovery_sustain >= 1 && floor(var.recovery_sustain) == var.recovery_sustain
+    error_message = "recovery_sustain is a whole number, 1 or more."
+  }
+}
+
+variable "allowed_hosts" {
+  description = "Comma-separated Host values the web function answers to; empty: any (behind IAP)."
+  type        = string
+  default     = ""
+}
+
+variable "log_analytics_max_bytes" {
+  description = "Bytes a Log Analytics query may bill; a query over it fails and the logs are read as lines."
+  type        = number
+  default     = 10737418240
+  validation {
+    condition     = var.log_analytics_max_bytes >= 1 && floor(var.log_analytics_max_bytes) == var.log_analytics_max_bytes
+    error_message = "log_analytics_max_bytes is a whole number, 1 or more."
+  }
+}
+
+variable "budget_api_calls" {
+  description = "API requests one investigation may send; 0: no cap."
+  type        = number
+  default     = 0
+  validation {
+    condition     = var.budget_api_calls >= 0 && floor(var.budget_api_calls) == var.budget_api_calls
+    error_message = "budget_api_calls is a whole number, 0 or more."
+  }
+}
+
+variable "budget_log_entries" {
+  description = "Log entries one investigation may read; 0: no cap."
+  type        = number
+  default     = 0
+  validation {
+    condition     = var.budget_log_entries >= 0 && floor(var.budget_log_entries) == var.budget_log_entries
+    error_message = "budget_log_entries is a whole number, 0 or more."
+  }
+}
+
+variable "budget_bytes_billed" {
+  description = "Bytes one investigation's Log Analytics queries may bill; 0: no cap."
+  type        = number
+  default     = 0
+  validation {
+    condition     = var.budget_bytes_billed >= 0 && floor(var.budget_bytes_billed) == var.budget_bytes_billed
+    error_message = "budget_bytes_billed is a whole number, 0 or more."
+  }
+}
+
+variable "gemini_thinking_budget" {
+  description = "Thinking tokens Gemini may spend on top of the narrative's own (with gemini)."
+  type        = number
+  default     = 512
+  validation {
+    condition     = var.gemini_thinking_budget >= 0 && floor(var.gemini_thinking_budget) == var.gemini_thinking_budget
+    error_message = "gemini_thinking_budget is a whole number, 0 or more."
+  }
+}
+
+variable "price_bq_tib" {
+  description = "USD per TiB a BigQuery query bills, for the cost ledger (on-demand list price; docs/configuration.md)."
+  type        = number
+  default     = 6.25
+  validation {
+    condition     = var.price_bq_tib >= 0
+    error_message = "price_bq_tib is 0 or more."
+  }
+}
+
+variable "price_monitoring_million_series" {
+  description = "USD per million time series read from Cloud Monitoring, for the cost ledger."
+  type        = number
+  default     = 0.5
+  validation {
+    condition     = var.price_monitoring_million_series >= 0
+    error_message = "price_monitoring_million_series is 0 or more."
+  }
+}
+
+variable "price_llm_1k_tokens_in" {
+  description = "USD per 1,000 LLM input tokens, for the cost ledger."
+  type        = number
+  default     = 0.0003
+  validation {
+    condition     = var.price_llm_1k_tokens_in >= 0
+    error_message = "price_llm_1k_tokens_in is 0 or more."
+  }
+}
+
+variable "price_llm_1k_tokens_out" {
+  description = "USD per 1,000 LLM output tokens (thinking included), for the cost ledger."
+  type        = number
+  default     = 0.0025
+  validation {
+    condition     = var.price_llm_1k_tokens_out >= 0
+    error_message = "price_llm_1k_tokens_out is 0 or more."
+  }
+}

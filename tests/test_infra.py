@@ -128,11 +128,11 @@ def test_the_deployment_tells_the_functions_where_they_are_reached() -> None:
 
 
 def test_specialists_read_only_and_executor_alone_writes() -> None:
-    roles = {}
-    for block in parsed("iam.tf")["locals"]:
-        roles.update(block.get("project_roles", {}))
+    roles: dict[str, list[str]] = {}
+    for block in parsed("iam.tf")["locals"]:  # a list, or an expression (concat) naming its roles
+        roles.update({k: re.findall(r"roles/[A-Za-z.]+", str(v)) for k, v in block.get("project_roles", {}).items()})
     assert roles, "iam.tf declares project_roles"
-    flat = {r for rs in roles.values() for r in (rs if isinstance(rs, list) else [rs])}
+    flat = {r for rs in roles.values() for r in rs}
     # nothing that changes Cloud Run, acts as another account or reads every dataset is granted project-wide; the
     # executor alone reads Cloud Run (the operations its updates start: operations.get is project-wide)
     assert not any(r.startswith("roles/run.") and r != "roles/run.viewer" for r in flat)

@@ -21,17 +21,33 @@ from tests.test_infra import INFRA, main_locals, parsed, resources
 #   `role`, `member`, `project`, `condition`.
 # google_service_account_iam_member: website/docs/r/google_service_account_iam.html.markdown: `service_account_id`
 #   (required), `role` (required), `member` (required), `condition`.
+# google_secret_manager_secret: website/docs/r/secret_manager_secret.html.markdown: `replication` (required; its
+#   `auto` block), `secret_id` (required), `labels`, `annotations`, `version_aliases`, `version_destroy_ttl`,
+#   `topics`, `expire_time`, `ttl`, `rotation`, `tags`, `project`, `deletion_policy`, `deletion_protection`.
+# google_secret_manager_secret_version: website/docs/r/secret_manager_secret_version.html.markdown: `secret`
+#   (required), `enabled`, `secret_data`, `secret_data_wo`, `secret_data_wo_version`, `project`, `deletion_policy`,
+#   `is_secret_data_base64`.
+# google_cloudfunctions2_function's service_config `secret_environment_variables` block:
+#   website/docs/r/cloudfunctions2_function.html.markdown: `key`, `project_id`, `secret`, `version` (all required).
+# (hashicorp/terraform-provider-google at e03b7622a26cf4e878f90bdccaca6aa3d03a7999.)
 # terraform_data (built in, Terraform >= 1.4): `input`, `triggers_replace`; `lifecycle { precondition { condition,
 #   error_message } }` (Terraform >= 1.2, developer.hashicorp.com/terraform/language/expressions/custom-conditions).
 DOCUMENTED: dict[str, set[str]] = {
     "google_project_service_identity": {"provider", "service", "project", "depends_on", "timeouts"},
     "google_project_service": {"service", "project", "disable_on_destroy", "disable_dependent_services",
-                               "check_if_service_has_usage_on_destroy", "timeouts"},
+                               "check_if_service_has_usage_on_destroy", "timeouts", "count"},
     "google_secret_manager_secret_iam_member": {"secret_id", "role", "member", "project", "condition", "count",
                                                 "for_each"},
     "terraform_data": {"input", "triggers_replace", "lifecycle"},
     "google_service_account_iam_member": {"service_account_id", "role", "member", "condition", "for_each", "count"},
+    "google_secret_manager_secret": {"replication", "secret_id", "labels", "annotations", "version_aliases",
+                                     "version_destroy_ttl", "topics", "expire_time", "ttl", "rotation", "tags",
+                                     "project", "deletion_policy", "deletion_protection", "count"},
+    "google_secret_manager_secret_version": {"secret", "enabled", "secret_data", "secret_data_wo",
+                                             "secret_data_wo_version", "project", "deletion_policy",
+                                             "is_secret_data_base64", "count"},
 }
+SECRET_ENVIRONMENT_VARIABLE = {"key", "project_id", "secret", "version"}
 
 
 def _arguments(block: dict[str, Any]) -> set[str]:
@@ -39,15 +55,24 @@ def _arguments(block: dict[str, Any]) -> set[str]:
 
 
 def test_every_added_argument_is_in_the_documented_schema() -> None:
-    for name in ("main.tf", "iam.tf"):
+    for name in ("main.tf", "iam.tf", "secrets.tf"):
         for kind, allowed in DOCUMENTED.items():
             for resource, block in resources(name, kind).items():
                 assert _arguments(block) <= allowed, f"{kind}.{resource}: {_arguments(block) - allowed}"
+    for kind in ("google_secret_manager_secret",):  # replication { auto {} } only
+        for resource, block in {**resources("iam.tf", kind), **resources("secrets.tf", kind)}.items():
+            (replication,) = block["replication"]
+            assert _arguments(replication) == {"auto"}, resource
+    (fn,) = resources("main.tf", "google_cloudfunctions2_function").values()
+    mounts = [d["secret_environment_variables"] for d in fn["service_config"][0]["dynamic"]]
+    assert len(mounts) == 6
+    for mount in mounts:
+        assert _arguments(mount["content"][0]) == SECRET_ENVIRONMENT_VARIABLE
 
 
 def test_iaps_service_agent_is_created_before_it_may_invoke_the_web_view() -> None:
     """The first apply into an empty project: the agent IAP uses does not exist until something creates it."""
-    (api,) = resources("main.tf", "google_project_service").values()
+    api = resources("main.tf", "google_project_service")["iap"]
     assert api["service"] == "iap.googleapis.com" and api["disable_on_destroy"] is False
     identity = resources("main.tf", "google_project_service_identity")["iap"]
     assert identity["provider"] == "google-beta"
@@ -80,12 +105,12 @@ def _iam_locals() -> dict[str, Any]:
 def test_the_sweep_can_hand_approved_actions_over_again() -> None:
     """It holds the approval key (without it the sweep skips the hand-offs) and may publish to `actions`."""
     loc, iam = main_locals(), _iam_locals()
-    assert "sweep" in loc["approval_key_functions"] and "sweep" in loc["webhook_functions"]
+    assert "sweep" in loc["approval_key_functions"] and "sweep" in loc["chat_functions"]
     sweeper = _sa_of("sweep")
     assert "actions" in iam["publishers"][sweeper] and "tasks" in iam["publishers"][sweeper]
     assert "roles/datastore.user" in iam["project_roles"][sweeper]
     text = (INFRA / "main.tf").read_text()  # the function mounts the secrets these lists name
-    assert "contains(local.approval_key_functions, each.key)" in text and "contains(local.webhook_functions" in text
+    assert "contains(local.approval_key_functions, each.key)" in text and "contains(local.chat_functions" in text
     reader = resources("iam.tf", "google_secret_manager_secret_iam_member")["approval_key_reader"]
     assert "local.approval_key_functions" in reader["for_each"] and "local.functions[f].sa" in reader["for_each"]
     # the sweep no longer shares the synthesizer's identity: nothing else gains the key

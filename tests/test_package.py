@@ -107,3 +107,17 @@ def test_a_lock_that_misses_a_dependency_stops_the_build(tmp_path: Path) -> None
                             if not line.startswith("pydantic==")))
     with pytest.raises(SystemExit, match="pydantic"):
         package().locked_requirements(lock)
+
+
+def test_the_files_the_settings_name_are_shipped_as_files(tmp_path: Path) -> None:
+    """infra/files/ (runbooks, placements, a service graph) is shipped as files/, where the Terraform variables
+    point (infra/variables.tf refuses a path outside it)."""
+    files = tmp_path / "mine"
+    (files / "runbooks").mkdir(parents=True)
+    (files / "runbooks" / "checkout.md").write_text("---\ntitle: Checkout\n---\nRoll back.\n")
+    (files / "placements.jsonl").write_text('{"service": "checkout", "product": "Cloud Run", "location": "us"}\n')
+    package().build(tmp_path / "src", runtime="2.7", files=files)
+    assert (tmp_path / "src" / package().FILES / "runbooks" / "checkout.md").is_file()
+    assert (tmp_path / "src" / "files" / "placements.jsonl").is_file()
+    package().build(tmp_path / "none", runtime="2.7", files=tmp_path / "missing")
+    assert not (tmp_path / "none" / "files").exists()

@@ -15,12 +15,12 @@ from functions.local import triage
 from functions.web_security import SECURITY_HEADERS
 from shared.events import RoundWindow
 from shared.finding_details import ChangeDetails
-from shared.timefmt import utc_text
 from shared.incident_log import IncidentLog
 from shared.incident_state import IncidentState, RoundState, fold
 from shared.models import Alert, Finding, RankedCause, Report
 from shared.store.sqlite import SqliteEventStore
 from shared.telemetry.bundle import BundleSource
+from shared.timefmt import utc_text
 from tests.test_cli import run
 from tests.test_similarity import fix_and_verify
 
