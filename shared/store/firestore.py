@@ -48,6 +48,7 @@ _RESERVED = re.compile(r"^__.*__$")
 _MAX_TERM_BYTES = 512
 IN_BATCH = 30  # the most values one `in` filter may hold
 WRITE_BATCH = 400  # writes per batch (Firestore allows 500)
+GET_BATCH = 100  # documents per batched get
 FILTER_SCAN = 1000  # rows one filtered page reads at most (it may then hold fewer matches than asked)
 SUMMARY_ATTEMPTS = 8  # reads and conditional writes of one summary before put_summary gives up (and says so)
 log = logging.getLogger("autosre.store")
@@ -139,6 +140,17 @@ class FirestoreEventStore:
         elif len(self._new) < 4096:
             self._new.add(incident_id)
         return events
+
+    def recorded(self, incident_id: str, event_ids: Collection[str]) -> set[str]:
+        """One batched get of the events' documents (their ids only), per GET_BATCH ids."""
+        by_doc = {doc_id(e): e for e in event_ids}
+        docs, events = list(by_doc), self._events(incident_id)
+        found: set[str] = set()
+        for i in range(0, len(docs), GET_BATCH):
+            refs = [events.document(d) for d in docs[i:i + GET_BATCH]]
+            found.update(by_doc[snap.id] for snap in self._client.get_all(refs, field_paths=["event_id"])
+                         if snap.exists)
+        return found
 
     # Claims
 
