@@ -211,3 +211,24 @@ def test_a_deployed_pipeline_is_built_without_the_recovery_checks_or_the_in_proc
            "AUTOSRE_SQLITE_PATH": str(tmp_path / "e.db")}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True, env=env)
     assert out.stdout.strip() == "True []", out.stdout + out.stderr
+
+
+def test_opening_a_round_and_a_sweep_with_no_recovery_work_import_no_telemetry_records(tmp_path: Path) -> None:
+    """Intake plans a round's windows with the window alone (shared/time_window.py), and a sweep imports the
+    recovery checks, which read telemetry records, only when an incident has recovery work."""
+    code = ("import sys\n"
+            "from shared.ports import Message\n"
+            "import functions.main as main\n"
+            f"main.pipeline().on_alert(Message(data=open({str(_alert_path())!r}, 'rb').read()))\n"
+            "print(sorted(m for m in ('functions.recovery', 'shared.telemetry_records') if m in sys.modules))\n"
+            "assert 'agents.context' in sys.modules  # the round was planned\n"
+            "main.sweep(None)\n"
+            "print(sorted(m for m in ('functions.recovery', 'shared.telemetry_records') if m in sys.modules))\n")
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "AUTOSRE_SQLITE_PATH": str(tmp_path / "e.db"),
+           "AUTOSRE_APPROVAL_KEY": "k" * 40}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False, env=env)
+    assert out.stdout.split("\n")[:2] == ["[]", "[]"], out.stdout + out.stderr
+
+
+def _alert_path() -> Path:
+    return alerts_dir() / "03_cloud_run_5xx_open.v1.2.json"  # an open alert: it opens round 1
