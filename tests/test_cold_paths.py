@@ -232,3 +232,20 @@ def test_opening_a_round_and_a_sweep_with_no_recovery_work_import_no_telemetry_r
 
 def _alert_path() -> Path:
     return alerts_dir() / "03_cloud_run_5xx_open.v1.2.json"  # an open alert: it opens round 1
+
+
+def test_the_web_functions_list_and_json_answers_import_no_report_renderer_nor_iap_verifier(tmp_path: Path) -> None:
+    """The report page's renderers (and the report view, the charts, the runbooks they read) are imported by the
+    report's route alone; the IAP verifier (google-auth's JWT) only where an IAP audience is configured."""
+    code = ("import sys\n"
+            "import functions.main as main\n"
+            "from werkzeug.test import EnvironBuilder\n"
+            "for path in ('/api/incidents', '/'):\n"
+            "    response = main.web(EnvironBuilder(path=path, headers={'Host': 'localhost'}).get_request())\n"
+            "    assert response.status_code == 200, response.status_code\n"
+            "print(sorted(m for m in ('functions.web_report', 'functions.web_charts', 'functions.report_view',"
+            " 'shared.iap') if m in sys.modules))\n")
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "AUTOSRE_SQLITE_PATH": str(tmp_path / "e.db"),
+           "AUTOSRE_APPROVAL_KEY": "k" * 40}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False, env=env)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
