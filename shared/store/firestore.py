@@ -99,6 +99,9 @@ class FirestoreEventStore:
         # incidents a load found without events: their summary is created, not read first (one round trip less
         # for a new incident; a summary another writer created meanwhile fails the create and is compared as usual)
         self._new: set[str] = set()
+        # the claims this store created, with their documents' update times: released without a read first (a
+        # document replaced since fails the delete's precondition, and is then read and compared as usual)
+        self._created: dict[str, tuple[str, datetime]] = {}
 
     def _events(self, incident_id: str) -> Any:
         return self._incidents.document(doc_id(incident_id)).collection("events")
@@ -161,7 +164,10 @@ class FirestoreEventStore:
             self._expiry(now)
         while True:
             try:
-                ref.create({"key": key, "value": value, **expiry})
+                written = ref.create({"key": key, "value": value, **expiry})
+                if len(self._created) >= 4096:
+                    self._created.pop(next(iter(self._created)))
+                self._created[key] = (value, written.update_time)
                 return value
             except self._exists:
                 snap = ref.get()
@@ -174,12 +180,19 @@ class FirestoreEventStore:
         return str(snap.to_dict()["value"]) if snap.exists else None
 
     def release(self, key: str, value: str) -> bool:
+        from google.cloud.firestore_v1 import LastUpdateOption
+
         ref = self._keys.document(key_id(key))
+        created = self._created.pop(key, None)
+        if created is not None and created[0] == value:
+            try:  # the document this store created, unchanged since: one round trip
+                ref.delete(option=LastUpdateOption(created[1]))
+                return True
+            except self._lost_race:
+                pass  # released, expired or claimed again since: read what holds it now, as below
         snap = ref.get()
         if not snap.exists or snap.to_dict().get("value") != value:
             return False
-        from google.cloud.firestore_v1 import LastUpdateOption
-
         try:  # deletes only the document we read: a release and re-claim in between makes this fail
             ref.delete(option=LastUpdateOption(snap.update_time))
         except self._lost_race:
