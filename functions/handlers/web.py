@@ -101,7 +101,7 @@ def create_app(store: EventStore, remediation: Remediation | None = None, local_
         key = remediation.key if remediation else None
         ack = AckForm(me, acks.csrf(incident_id, me)) if me else None
         return html(report_page(state, remediation.action_states(state) if remediation else {}, ack=ack,
-                                       feedback=section(state, me, key) + talk_section(state, me, key)))
+                                feedback=section(state, me, key) + talk_section(state, me, key)))
 
     @app.post("/incidents/<incident_id>/feedback")
     def give_feedback(incident_id: str) -> Response:

@@ -165,8 +165,8 @@ class FirestoreEventStore:
         while True:
             try:
                 written = ref.create({"key": key, "value": value, **expiry})
-                if len(self._created) >= 4096:
-                    self._created.pop(next(iter(self._created)))
+                if len(self._created) >= 4096:  # a bound: a claim forgotten here is released with a read
+                    self._created.clear()
                 self._created[key] = (value, written.update_time)
                 return value
             except self._exists:
