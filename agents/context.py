@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from shared.models import Finding
-from shared.telemetry_records import Window
+from shared.time_window import Window
 
 INCIDENT_LOOKBACK_S = 15 * 60  # alerts fire after the onset: look this far back from the alert's start
 INCIDENT_LOOKAHEAD_S = 5 * 60

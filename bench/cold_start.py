@@ -21,7 +21,9 @@ function did is flagged. The floor of a row is its baseline plus pydantic (impor
 function of ours can go under, since the settings and every event are pydantic models. The three arms run in turn,
 the order rotated each run, and the spread (fastest and slowest run of each arm) is printed beside the medians,
 with each entry point's ratio to its floor. `--imports N` lists, per entry point, the N slowest modules (by their
-own import time, `python -X importtime`) it imports beyond its floor.
+own import time, `python -X importtime`) it imports beyond its floor; `--counts` counts, for one more process of
+each entry point and of its floor, its round trips (gRPC calls, by method) and the pydantic schemas it built: what
+the first message costs, whatever the machine's load.
 """
 
 from __future__ import annotations
@@ -72,6 +74,27 @@ BUS_WORK = ('    pubsub_v1.PublisherClient().publish(f"projects/{os.environ[\'AU
             'b"x").result(timeout=30)')
 PYDANTIC_IMPORT = "from pydantic import BaseModel\n\nclass Doc(BaseModel):\n    id: str\n    exists: bool"
 PYDANTIC_WORK = "    Doc.model_validate({'id': doc.id, 'exists': doc.exists})"
+COUNTING = '''
+import collections, grpc._channel, pydantic._internal._model_construction as construction
+CALLS = collections.Counter()
+def _counted(cls, name):
+    call = getattr(cls, name)
+    def counted(self, *args, **kwargs):
+        method = getattr(self, "_method", b"?")
+        CALLS[(method.decode() if isinstance(method, bytes) else str(method)).rsplit("/", 1)[-1]] += 1
+        return call(self, *args, **kwargs)
+    setattr(cls, name, counted)
+for _kind in ("_UnaryUnaryMultiCallable", "_UnaryStreamMultiCallable", "_StreamUnaryMultiCallable",
+              "_StreamStreamMultiCallable"):
+    for _name in ("__call__", "with_call", "future"):
+        if hasattr(getattr(grpc._channel, _kind), _name):
+            _counted(getattr(grpc._channel, _kind), _name)
+_complete = construction.complete_model_class
+def _schema(*args, **kwargs):
+    CALLS["schemas"] += 1
+    return _complete(*args, **kwargs)
+construction.complete_model_class = _schema
+'''
 CHILD = '''
 import sys, time
 began = float(sys.argv[1])
@@ -87,6 +110,8 @@ took = time.time() - began
 sdks = ",".join(n for n, m in (("firestore", "google.cloud.firestore"), ("pubsub", "google.cloud.pubsub_v1"))
                 if m in sys.modules) or "-"
 ours = sys.modules.get("shared")
+if "CALLS" in globals():
+    print("COUNTS", ",".join(f"{k}={v}" for k, v in sorted(CALLS.items())), flush=True)
 print("RESULT", response.status_code, took, sdks, getattr(ours, "__file__", "-"), flush=True)
 import os
 os._exit(0)
@@ -99,20 +124,26 @@ def _push(payload: dict[str, object] | bytes) -> str:
 
 
 def run_once(target: str, source: Path, signature: str, message: str, attributes: list[str],
-             env: dict[str, str], imports: dict[str, float] | None = None) -> tuple[float, str]:
+             env: dict[str, str], imports: dict[str, float] | None = None,
+             counts: dict[str, int] | None = None) -> tuple[float, str]:
     """Seconds from spawn to the response, and the Google SDKs the process imported. The process starts in the
     source's folder, as an instance does: our packages are imported from there, never from the checkout.
-    `imports`: filled with each module the process imported and its own import time in seconds (-X importtime)."""
+    `imports`: filled with each module the process imported and its own import time in seconds (-X importtime).
+    `counts`: filled with the process's gRPC calls by method (its round trips) and "schemas", the pydantic schemas
+    it built (that run's time is not a cold start's: the counting is imported first)."""
     began = time.time()
     flags = ["-X", "importtime"] if imports is not None else []
-    out = subprocess.run([sys.executable, *flags, "-c", CHILD, str(began), target, str(source), signature, message,
-                          *attributes], capture_output=True, text=True, cwd=source.parent, env=env, timeout=300,
-                         check=False)
+    out = subprocess.run([sys.executable, *flags, "-c", (COUNTING if counts is not None else "") + CHILD, str(began),
+                          target, str(source), signature, message, *attributes], capture_output=True, text=True,
+                         cwd=source.parent, env=env, timeout=300, check=False)
     if imports is not None:
         for row in out.stderr.splitlines():  # import time: self [us] | cumulative | imported package
             parts = row.removeprefix("import time:").split("|")
             if row.startswith("import time:") and len(parts) == 3 and parts[0].strip().isdigit():
                 imports[parts[2].strip()] = int(parts[0]) / 1e6
+    if counts is not None:
+        counted = next((x for x in out.stdout.splitlines() if x.startswith("COUNTS ")), "COUNTS ")
+        counts.update({k: int(v) for k, v in (kv.split("=") for kv in counted.split(" ", 1)[1].split(",") if kv)})
     line = next((x for x in out.stdout.splitlines() if x.startswith("RESULT ")), None)
     if line is None:
         raise RuntimeError(f"{target}: no result: {out.stderr[-1500:]}")
@@ -122,6 +153,12 @@ def run_once(target: str, source: Path, signature: str, message: str, attributes
     if package != "-" and not Path(package).is_relative_to(source.parent):
         raise RuntimeError(f"{target}: imported our packages from {package}, not the built source")
     return float(seconds), sdks
+
+
+def _counted(counts: dict[str, int]) -> str:
+    trips = {k: v for k, v in counts.items() if k != "schemas"}
+    calls = ", ".join(f"{k} {v}" for k, v in sorted(trips.items()))
+    return f"{sum(trips.values())} round trips ({calls}), {counts.get('schemas', 0)} pydantic schema builds"
 
 
 def alert(incident: str, started: int) -> bytes:
@@ -137,6 +174,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="", help="comma-separated targets (default: all)")
     parser.add_argument("--imports", type=int, default=0, metavar="N",
                         help="also list, per entry point, the N slowest modules it imports beyond its floor")
+    parser.add_argument("--counts", action="store_true",
+                        help="also count, per entry point and its floor, the round trips (gRPC calls) and the "
+                             "pydantic schemas built by one process: figures the machine's load does not move")
     args = parser.parse_args(argv)
     if not (os.environ.get("PUBSUB_EMULATOR_HOST") and os.environ.get("FIRESTORE_EMULATOR_HOST")):
         print("start the emulators first: .ci/emulators.sh start && source .ci/.state/env", file=sys.stderr)
@@ -225,10 +265,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{target}: {statistics.median(ours):.3f} s vs {statistics.median(base):.3f} s, floor "
               f"{statistics.median(floor_runs):.3f} s (ours {min(ours):.3f}-{max(ours):.3f}, baseline "
               f"{min(base):.3f}-{max(base):.3f})", file=sys.stderr)
+        first = messages[0]  # intake: a new alert again (its first message is its first delivery)
+        if target == "intake":
+            first = _push(alert(f"0.cold-{uuid.uuid4().hex[:8]}", int(time.time())))
+        if args.counts:
+            ours_counts: dict[str, int] = {}
+            floor_counts: dict[str, int] = {}
+            run_once(target, source / "main.py", signature, first, attributes, env, counts=ours_counts)
+            run_once(base_target, floor_source, signature, base_message, [], env, counts=floor_counts)
+            print(f"{target} counts: {_counted(ours_counts)}; its floor: {_counted(floor_counts)}", file=sys.stderr)
         if args.imports:
             mine: dict[str, float] = {}
             floor_imports: dict[str, float] = {}
-            run_once(target, source / "main.py", signature, messages[0], attributes, env, mine)
+            run_once(target, source / "main.py", signature, first, attributes, env, mine)
             run_once(base_target, floor_source, signature, base_message, [], env, floor_imports)
             extra = sorted(((t, name) for name, t in mine.items() if name not in floor_imports), reverse=True)
             print(f"{target} imports beyond its floor: {len(extra)} modules, {sum(t for t, _ in extra):.3f} s "

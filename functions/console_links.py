@@ -11,7 +11,7 @@ from urllib.parse import quote, urlencode
 
 from functions.runtime import log_filter
 from shared.models import Finding
-from shared.telemetry_records import Window
+from shared.time_window import Window
 
 CONSOLE = "https://console.cloud.google.com"
 

@@ -205,10 +205,11 @@ def web(request: Any) -> Any:
     if _web is None:
         from functions.handlers.web import create_app
         from functions.web_security import fixed_identity, iap_identity
-        from shared.iap import CachedKeys, IapVerifier
 
         settings = Settings.from_env()
         if settings.iap_audience:
+            from shared.iap import CachedKeys, IapVerifier
+
             identity = iap_identity(IapVerifier(settings.iap_audience, CachedKeys(settings.iap_certs_url)))
         else:
             log.warning("AUTOSRE_IAP_AUDIENCE is not set: no approver identity can be verified; approvals are off")

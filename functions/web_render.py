@@ -1,5 +1,6 @@
 """Server-rendered HTML for the web view: the incident list, the approval pages and messages; the report page is
-in `web_report`, its charts in `web_charts`, the page shell in `web_page`.
+in `web_report`, its charts in `web_charts` (imported by the report's route alone: a list or a JSON answer never
+renders a report), the page shell in `web_page`.
 
 Everything that comes from telemetry is attacker-controlled (a log line can say anything): every value goes
 through `esc` on its way into HTML, including SVG text and attributes. The one script ever emitted is
@@ -15,16 +16,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from agents.remediation.catalog import action_title
-from functions.web_charts import widget_html
 from functions.web_page import esc, page, ts
-from functions.web_report import AckForm, report_page, similar_html
 from shared.paging import ListFilter
 
 if TYPE_CHECKING:
     from functions.remediation import ApprovalView
 
-__all__ = ["AckForm", "approval_page", "approve_link_page", "esc", "incident_list", "message_page", "page",
-           "report_page", "similar_html", "widget_html"]
+__all__ = ["approval_page", "approve_link_page", "esc", "incident_list", "message_page", "page"]
 
 
 STATUSES = ("open", "resolved")

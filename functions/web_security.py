@@ -15,12 +15,15 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Collection
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, g, request
 
 from functions import web_render as render
-from shared.iap import IAP_JWT_HEADER, IapError, IapVerifier
+
+if TYPE_CHECKING:  # the verifier (google-auth's JWT, the key fetcher) is imported where IAP is configured
+    from shared.iap import IapVerifier
 
 log = logging.getLogger("autosre.web")
 Identity = Callable[[], str]  # the verified approver of the current request, "" when there is none
@@ -46,6 +49,8 @@ def fixed_identity(identity: str) -> Identity:
 
 def iap_identity(verifier: IapVerifier) -> Identity:
     """Behind IAP: the `email` of a verified `X-Goog-IAP-JWT-Assertion`, else nobody."""
+    from shared.iap import IAP_JWT_HEADER, IapError
+
     def identity() -> str:
         try:
             return verifier.email(request.headers.get(IAP_JWT_HEADER, ""))

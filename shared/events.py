@@ -455,6 +455,11 @@ def stable_id(*parts: object, length: int = 24) -> str:
     return h.hexdigest()[:length]
 
 
+def event_id(incident_id: str, type_: EventType, key: tuple[object, ...]) -> str:
+    """The id of the event that the step (type, key) of an incident writes: the same step always yields the same id."""
+    return stable_id(incident_id, str(type_), *key)
+
+
 def make_event(incident_id: str, type_: EventType, key: tuple[object, ...], actor: str, payload: EventPayload,
                at: float | None = None) -> Event:
     """An event whose id is derived from (incident, type, key): the same step always yields the same id.
@@ -464,7 +469,7 @@ def make_event(incident_id: str, type_: EventType, key: tuple[object, ...], acto
         raise TypeError(f"{type_} takes a {expected.__name__} payload, not {type(payload).__name__}")
     return Event(
         incident_id=incident_id,
-        event_id=stable_id(incident_id, str(type_), *key),
+        event_id=event_id(incident_id, type_, key),
         type=str(type_),
         at=time.time() if at is None else at,
         actor=actor,

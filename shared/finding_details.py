@@ -8,8 +8,6 @@ gives a change), and a model dumps exactly the fields that were set, so a stored
 written. Schemas are built on first use (cold starts).
 """
 
-from __future__ import annotations
-
 from typing import Annotated, Any, Literal
 
 from pydantic import (

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from shared.events import DEAD_LETTER_STREAM, EventPayload, EventType, make_event
+from shared.events import DEAD_LETTER_STREAM, EventPayload, EventType, event_id, make_event
 from shared.incident_state import IncidentState, fold
 from shared.models import Event
 from shared.paging import NO_FILTER, ListFilter
@@ -26,6 +26,7 @@ from shared.ports import EventLog, Summaries
 log = logging.getLogger("autosre.incident_log")
 
 Observer = Callable[[Event], None]
+Step = tuple[EventType, tuple[object, ...]]  # what an event records: its type and its key
 
 
 class LogStore(EventLog, Summaries, Protocol):
@@ -117,6 +118,11 @@ class IncidentLog:
         state = handle._current()
         if state is not None:
             self.store.put_summary(handle.incident_id, state.summary())
+
+    def recorded(self, incident_id: str, steps: Collection[Step]) -> set[Step]:
+        """Which of these steps the incident's log holds: its events read by their ids, without a load or a fold."""
+        ids = {event_id(incident_id, type_, key): (type_, key) for type_, key in steps}
+        return {ids[found] for found in self.store.recorded(incident_id, list(ids))}
 
     def read(self, incident_id: str) -> IncidentState | None:
         """The incident's state, or None when it has no events (one load)."""

@@ -3,8 +3,6 @@
 Times are UNIX seconds (float, UTC) inside the domain; adapters convert to and from RFC 3339.
 """
 
-from __future__ import annotations
-
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -118,7 +116,7 @@ class Finding(Model):
         return data
 
     @model_validator(mode="after")
-    def _details_match_the_kind(self) -> Finding:
+    def _details_match_the_kind(self) -> "Finding":
         if type(self.details) is not DETAILS_OF[self.kind]:
             raise ValueError(f"a {self.kind} finding's details are {DETAILS_OF[self.kind].__name__}, "
                              f"not {type(self.details).__name__}")
@@ -217,7 +215,7 @@ class ReadCounts(Model):
     refused: int = 0
     cap: str = ""
 
-    def plus(self, other: ReadCounts) -> ReadCounts:
+    def plus(self, other: "ReadCounts") -> "ReadCounts":
         """The sum of two ledgers (the first cap reached stands)."""
         summed = {k: getattr(self, k) + getattr(other, k) for k in type(self).model_fields if k != "cap"}
         return ReadCounts(**summed, cap=self.cap or other.cap)

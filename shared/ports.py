@@ -37,12 +37,15 @@ class EventLog(Protocol):
       wrote (True for exactly one of concurrent appends of one event). Appends never overwrite.
     - `load` returns every event of an incident ordered by (at, event_id), each field and its data as written
       (any JSON); an incident without events loads as [].
+    - `recorded` returns which of the given event ids the incident holds, read by id (no load of its events).
     Only shared/incident_log.py reads and writes incidents' events.
     """
 
     def append(self, event: Event) -> bool: ...
 
     def load(self, incident_id: str) -> list[Event]: ...
+
+    def recorded(self, incident_id: str, event_ids: Collection[str]) -> set[str]: ...
 
 
 class Claims(Protocol):

@@ -13,10 +13,13 @@ from typing import Any
 
 import pytest
 
+from demo.generator import generate
 from functions.runtime import embedded
 from shared import topics
 from shared.models import Cost, ReadCounts
+from shared.ports import Message
 from shared.store.sqlite import SqliteEventStore
+from shared.telemetry.bundle import BundleSource
 from shared.telemetry.memory import MemorySource
 from tests.data import alerts_dir
 
@@ -57,6 +60,36 @@ def test_the_sweep_loads_no_incident_younger_than_a_round_deadline() -> None:
     assert pipeline.sweep(now=1000.0 + 10) == [] and store.loads == 0  # no round can be past its deadline yet
     swept = pipeline.sweep(now=1000.0 + pipeline.round_deadline_s + 1)
     assert swept == [summary["incident_id"]] and store.loads >= 1  # past it: loaded and swept, as before
+
+
+def test_a_specialists_redelivered_task_reads_its_events_by_id_without_loading_the_log(tmp_path: Path) -> None:
+    """A task whose run is recorded (its round started, the specialist completed or failed) is told to the
+    synthesizer again after a read of those three events by id: no load of the log, no fold of its events."""
+    from shared.models import FindingsReady, Task
+
+    scenario = generate("bad_deploy", tmp_path / "demo", seed=7)
+    store = CountingStore()
+    pipeline, bus = embedded(store, BundleSource(scenario.bundle_dir))
+    bus.publish(topics.ALERTS, scenario.alert_path.read_bytes())
+    bus.drain()
+    (summary,) = store.summaries()
+    state = pipeline.log.read(summary["incident_id"])
+    assert state is not None and state.latest_report is not None
+    before = len(state.timeline)
+    for name in pipeline.specialists:
+        store.loads = 0
+        sent = len(bus.published)
+        task = Task(incident_id=summary["incident_id"], round=1, specialist=name)
+        pipeline.on_task(Message(data=task.model_dump_json().encode()))
+        assert store.loads == 0, name
+        (ready,) = bus.published[sent:]
+        assert ready.topic == topics.FINDINGS
+        assert FindingsReady.model_validate_json(ready.data) == FindingsReady(**task.model_dump())
+    state = pipeline.log.read(summary["incident_id"])
+    assert state is not None and len(state.timeline) == before  # nothing more recorded
+    with pytest.raises(LookupError):  # a round that never started is still an error, read from the whole log
+        pipeline.on_task(Message(data=Task(incident_id=summary["incident_id"], round=7, specialist="logs")
+                                 .model_dump_json().encode()))
 
 
 def test_the_sweep_function_queries_the_open_incidents_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -178,3 +211,41 @@ def test_a_deployed_pipeline_is_built_without_the_recovery_checks_or_the_in_proc
            "AUTOSRE_SQLITE_PATH": str(tmp_path / "e.db")}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True, env=env)
     assert out.stdout.strip() == "True []", out.stdout + out.stderr
+
+
+def test_opening_a_round_and_a_sweep_with_no_recovery_work_import_no_telemetry_records(tmp_path: Path) -> None:
+    """Intake plans a round's windows with the window alone (shared/time_window.py), and a sweep imports the
+    recovery checks, which read telemetry records, only when an incident has recovery work."""
+    code = ("import sys\n"
+            "from shared.ports import Message\n"
+            "import functions.main as main\n"
+            f"main.pipeline().on_alert(Message(data=open({str(_alert_path())!r}, 'rb').read()))\n"
+            "print(sorted(m for m in ('functions.recovery', 'shared.telemetry_records') if m in sys.modules))\n"
+            "assert 'agents.context' in sys.modules  # the round was planned\n"
+            "main.sweep(None)\n"
+            "print(sorted(m for m in ('functions.recovery', 'shared.telemetry_records') if m in sys.modules))\n")
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "AUTOSRE_SQLITE_PATH": str(tmp_path / "e.db"),
+           "AUTOSRE_APPROVAL_KEY": "k" * 40}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False, env=env)
+    assert out.stdout.split("\n")[:2] == ["[]", "[]"], out.stdout + out.stderr
+
+
+def _alert_path() -> Path:
+    return alerts_dir() / "03_cloud_run_5xx_open.v1.2.json"  # an open alert: it opens round 1
+
+
+def test_the_web_functions_list_and_json_answers_import_no_report_renderer_nor_iap_verifier(tmp_path: Path) -> None:
+    """The report page's renderers (and the report view, the charts, the runbooks they read) are imported by the
+    report's route alone; the IAP verifier (google-auth's JWT) only where an IAP audience is configured."""
+    code = ("import sys\n"
+            "import functions.main as main\n"
+            "from werkzeug.test import EnvironBuilder\n"
+            "for path in ('/api/incidents', '/'):\n"
+            "    response = main.web(EnvironBuilder(path=path, headers={'Host': 'localhost'}).get_request())\n"
+            "    assert response.status_code == 200, response.status_code\n"
+            "print(sorted(m for m in ('functions.web_report', 'functions.web_charts', 'functions.report_view',"
+            " 'shared.iap') if m in sys.modules))\n")
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "AUTOSRE_SQLITE_PATH": str(tmp_path / "e.db"),
+           "AUTOSRE_APPROVAL_KEY": "k" * 40}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False, env=env)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr

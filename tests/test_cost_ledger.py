@@ -14,7 +14,7 @@ from demo.generator import generate
 from functions.pipeline import Pipeline
 from functions.report_text import render_report
 from functions.runtime import embedded
-from functions.web_render import report_page
+from functions.web_report import report_page
 from shared import events as ev
 from shared import topics
 from shared.bus.inprocess import InProcessBus

@@ -99,3 +99,25 @@ def test_a_filtered_page_reads_a_bounded_number_of_rows_and_says_where_it_stoppe
         page, cursor = store.summaries_page(5, cursor, where)
         seen += [s["incident_id"] for s in page]
     assert seen == ["i9", "i0"]
+
+
+def test_a_claim_this_store_created_is_released_without_reading_it(firestore_emulator: Any, project_id: str,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from google.cloud.firestore_v1.document import DocumentReference
+
+    from shared.store.firestore import FirestoreEventStore
+
+    ours, theirs = FirestoreEventStore(project_id), FirestoreEventStore(project_id)
+    reads: list[str] = []
+    get = DocumentReference.get
+    monkeypatch.setattr(DocumentReference, "get", lambda self, *a, **k: reads.append(self.id) or get(self, *a, **k))
+    assert ours.claim("members:inc-1", "lease") == "lease"
+    assert ours.release("members:inc-1", "lease") is True and reads == []  # its own create: deleted as created
+    assert ours.lookup("members:inc-1") is None
+    # released and claimed again elsewhere with the same value: read, compared and freed, as any holder's
+    assert ours.claim("open:k", "inc-a") == "inc-a"
+    assert theirs.release("open:k", "inc-a") is True and theirs.claim("open:k", "inc-a") == "inc-a"
+    assert ours.release("open:k", "inc-a") is True and ours.lookup("open:k") is None
+    assert ours.claim("open:k", "inc-a") == "inc-a"  # taken over by another holder: not freed
+    assert theirs.release("open:k", "inc-a") is True and theirs.claim("open:k", "inc-b") == "inc-b"
+    assert ours.release("open:k", "inc-a") is False and ours.lookup("open:k") == "inc-b"

@@ -191,7 +191,7 @@ def test_a_failing_lookup_never_costs_the_report(tmp_path: Path) -> None:
 
 
 def test_hostile_text_in_a_similar_incident_is_escaped_on_the_web() -> None:
-    from functions.web_render import similar_html
+    from functions.web_report import similar_html
 
     hostile = SimilarIncident(incident_id="x'><script>1</script>", similarity=0.5,
                               root_cause="<img src=x onerror=alert(1)>", actions=["<b>bold</b>"],

@@ -354,7 +354,7 @@ def test_approval_tokens_never_reach_our_log(scenario: Any, tmp_path: Path, capl
 
 
 def test_a_change_table_shows_times_as_dates_not_epochs() -> None:
-    from functions.web_render import widget_html
+    from functions.web_charts import widget_html
     from shared.models import Widget
 
     html = widget_html(Widget(kind="table", data={"rows": [{"at": 1768471103.000772, "service": "payment"}]}))

@@ -26,14 +26,24 @@ MIN_READ_S = 0.001  # a follow-up whose investigation's deadline has passed: eve
 
 def on_task(p: Pipeline, message: Message) -> None:
     task = Task.model_validate_json(message.data)
-    with p.log.incident(task.incident_id) as incident:
-        rnd = incident.state.rounds.get(task.round)
-        if rnd is None:
-            raise LookupError(f"incident {task.incident_id} has no round {task.round}")
-        if task.specialist not in rnd.reported:
-            run(p, incident, task)
+    if not reported(p, task):
+        with p.log.incident(task.incident_id) as incident:
+            rnd = incident.state.rounds.get(task.round)
+            if rnd is None:
+                raise LookupError(f"incident {task.incident_id} has no round {task.round}")
+            if task.specialist not in rnd.reported:
+                run(p, incident, task)
     ready = FindingsReady(incident_id=task.incident_id, round=task.round, specialist=task.specialist)
     p.publish(topics.FINDINGS, ready.model_dump(), {"incident_id": task.incident_id})
+
+
+def reported(p: Pipeline, task: Task) -> bool:
+    """Whether the task's run is recorded (a redelivery): its round started and the specialist completed or failed
+    in it. Three events read by id, so a redelivery neither loads the incident's log nor folds it."""
+    started = (ev.ROUND_STARTED, (task.round,))
+    found = p.log.recorded(task.incident_id, [started, (ev.SPECIALIST_COMPLETED, (task.round, task.specialist)),
+                                              (ev.SPECIALIST_FAILED, (task.round, task.specialist))])
+    return started in found and len(found) > 1
 
 
 def run(p: Pipeline, incident: IncidentHandle, task: Task) -> None:

@@ -81,7 +81,10 @@ def recovery_work(summary: dict[str, Any]) -> bool:
 
 
 def check_recoveries(p: Pipeline, summaries: list[dict[str, Any]]) -> list[str]:
-    """The recovery checks whose time has come, and their follow-ups (functions/recovery.py)."""
+    """The recovery checks whose time has come, and their follow-ups (functions/recovery.py, imported only when an
+    incident has such work: an action to check, a check not told, a round to re-open)."""
+    if not any(recovery_work(s) or s.get("recovery_reopen_due") for s in summaries):
+        return []
     from functions.recovery import sweep_checks
 
     return sweep_checks(p, summaries, p.clock())

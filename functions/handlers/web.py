@@ -22,7 +22,6 @@ from pydantic import ValidationError
 from functions import web_render as render
 from functions.acknowledge import AcknowledgeError, Acknowledgements
 from functions.remediation import Remediation, RemediationError
-from functions.report_view import report_json, view_of
 from functions.web_security import APPROVE_PAGE_CSP, Identity, cross_site, fixed_identity, guard, html
 from shared import approvals
 from shared.incident_log import IncidentHandle, IncidentLog
@@ -95,13 +94,14 @@ def create_app(store: EventStore, remediation: Remediation | None = None, local_
         if state is None:
             return not_found(incident_id)
         from functions.web_feedback import section
+        from functions.web_report import AckForm, report_page  # the report page's renderers: its route alone
         from functions.web_talk import section as talk_section
 
         me = who()
         key = remediation.key if remediation else None
-        ack = render.AckForm(me, acks.csrf(incident_id, me)) if me else None
-        return html(render.report_page(state, remediation.action_states(state) if remediation else {}, ack=ack,
-                                       feedback=section(state, me, key) + talk_section(state, me, key)))
+        ack = AckForm(me, acks.csrf(incident_id, me)) if me else None
+        return html(report_page(state, remediation.action_states(state) if remediation else {}, ack=ack,
+                                feedback=section(state, me, key) + talk_section(state, me, key)))
 
     @app.post("/incidents/<incident_id>/feedback")
     def give_feedback(incident_id: str) -> Response:
@@ -148,6 +148,8 @@ def create_app(store: EventStore, remediation: Remediation | None = None, local_
 
     @app.get("/api/incidents/<incident_id>")
     def api_incident(incident_id: str) -> Any:
+        from functions.report_view import report_json, view_of
+
         state = incidents.read(incident_id)
         if state is None:
             return {"error": "not found"}, 404

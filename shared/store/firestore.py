@@ -48,6 +48,7 @@ _RESERVED = re.compile(r"^__.*__$")
 _MAX_TERM_BYTES = 512
 IN_BATCH = 30  # the most values one `in` filter may hold
 WRITE_BATCH = 400  # writes per batch (Firestore allows 500)
+GET_BATCH = 100  # documents per batched get
 FILTER_SCAN = 1000  # rows one filtered page reads at most (it may then hold fewer matches than asked)
 SUMMARY_ATTEMPTS = 8  # reads and conditional writes of one summary before put_summary gives up (and says so)
 log = logging.getLogger("autosre.store")
@@ -98,6 +99,9 @@ class FirestoreEventStore:
         # incidents a load found without events: their summary is created, not read first (one round trip less
         # for a new incident; a summary another writer created meanwhile fails the create and is compared as usual)
         self._new: set[str] = set()
+        # the claims this store created, with their documents' update times: released without a read first (a
+        # document replaced since fails the delete's precondition, and is then read and compared as usual)
+        self._created: dict[str, tuple[str, datetime]] = {}
 
     def _events(self, incident_id: str) -> Any:
         return self._incidents.document(doc_id(incident_id)).collection("events")
@@ -140,6 +144,17 @@ class FirestoreEventStore:
             self._new.add(incident_id)
         return events
 
+    def recorded(self, incident_id: str, event_ids: Collection[str]) -> set[str]:
+        """One batched get of the events' documents (their ids only), per GET_BATCH ids."""
+        by_doc = {doc_id(e): e for e in event_ids}
+        docs, events = list(by_doc), self._events(incident_id)
+        found: set[str] = set()
+        for i in range(0, len(docs), GET_BATCH):
+            refs = [events.document(d) for d in docs[i:i + GET_BATCH]]
+            found.update(by_doc[snap.id] for snap in self._client.get_all(refs, field_paths=["event_id"])
+                         if snap.exists)
+        return found
+
     # Claims
 
     def claim(self, key: str, value: str, expires_in_s: float = 0.0) -> str:
@@ -149,7 +164,10 @@ class FirestoreEventStore:
             self._expiry(now)
         while True:
             try:
-                ref.create({"key": key, "value": value, **expiry})
+                written = ref.create({"key": key, "value": value, **expiry})
+                if len(self._created) >= 4096:  # a bound: a claim forgotten here is released with a read
+                    self._created.clear()
+                self._created[key] = (value, written.update_time)
                 return value
             except self._exists:
                 snap = ref.get()
@@ -162,12 +180,19 @@ class FirestoreEventStore:
         return str(snap.to_dict()["value"]) if snap.exists else None
 
     def release(self, key: str, value: str) -> bool:
+        from google.cloud.firestore_v1 import LastUpdateOption
+
         ref = self._keys.document(key_id(key))
+        created = self._created.pop(key, None)
+        if created is not None and created[0] == value:
+            try:  # the document this store created, unchanged since: one round trip
+                ref.delete(option=LastUpdateOption(created[1]))
+                return True
+            except self._lost_race:
+                pass  # released, expired or claimed again since: read what holds it now, as below
         snap = ref.get()
         if not snap.exists or snap.to_dict().get("value") != value:
             return False
-        from google.cloud.firestore_v1 import LastUpdateOption
-
         try:  # deletes only the document we read: a release and re-claim in between makes this fail
             ref.delete(option=LastUpdateOption(snap.update_time))
         except self._lost_race:

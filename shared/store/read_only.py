@@ -30,6 +30,9 @@ class ReadOnlyStore:
     def load(self, incident_id: str) -> list[Event]:
         return self._store.load(incident_id)
 
+    def recorded(self, incident_id: str, event_ids: Collection[str]) -> set[str]:
+        return self._store.recorded(incident_id, event_ids)
+
     # Claims
     def claim(self, key: str, value: str, expires_in_s: float = 0.0) -> str:
         raise self._refuse("a claim")

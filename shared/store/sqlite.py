@@ -78,6 +78,17 @@ class SqliteEventStore:
         return [Event(incident_id=r[0], event_id=r[1], type=r[2], at=r[3], actor=r[4], data=json.loads(r[5]))
                 for r in rows]
 
+    def recorded(self, incident_id: str, event_ids: Collection[str]) -> set[str]:
+        ids = list(dict.fromkeys(event_ids))
+        found: set[str] = set()
+        with self._lock:
+            for i in range(0, len(ids), 500):  # under SQLite's limit of variables per statement
+                chunk = ids[i:i + 500]
+                found.update(r[0] for r in self._db.execute(
+                    f"SELECT event_id FROM events WHERE incident_id = ? AND event_id IN ({','.join('?' * len(chunk))})",
+                    (incident_id, *chunk)))
+        return found
+
     # Claims
 
     def claim(self, key: str, value: str, expires_in_s: float = 0.0) -> str:  # kept: a local file keeps them all

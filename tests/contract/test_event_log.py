@@ -71,6 +71,21 @@ def test_any_json_data_round_trips(log: EventLog, data: dict[str, Any]) -> None:
     assert _exact(log.load(incident)[0].data) == _exact(data)
 
 
+def test_recorded_says_which_events_an_incident_holds_by_id(log: EventLog) -> None:
+    log.append(event("e1", incident="a"))
+    log.append(event("e2", incident="a"))
+    log.append(event("e3", incident="b"))
+    assert log.recorded("a", ["e1", "e3", "missing", "e1"]) == {"e1"}
+    assert log.recorded("b", ["e3"]) == {"e3"} and log.recorded("missing", ["e1"]) == set()
+    assert log.recorded("a", []) == set()
+    odd = ["a/b", "..", "__x__", "~tilde", "x" * 2000]
+    for event_id in odd:
+        log.append(event(event_id, incident="a/b"))
+    assert log.recorded("a/b", [*odd, "e1"]) == set(odd)
+    many = [f"m{i}" for i in range(1200)]  # more ids than one statement or request may carry
+    assert log.recorded("a", [*many, "e2"]) == {"e2"}
+
+
 def test_incidents_are_isolated(log: EventLog) -> None:
     log.append(event("e1", incident="a", side="a"))
     log.append(event("e1", incident="b", side="b"))
