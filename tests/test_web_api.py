@@ -69,7 +69,9 @@ def test_writes_need_a_verified_identity_same_site_json_and_the_csrf_token(tmp_p
     assert recorded["questions"][0]["by"] == BOB and recorded["hints"][0]["by"] == BOB
     assert any("moved from #2 to #1" in line for line in recorded["report"]["steering"])
     started = web.post("/api/v1/investigations", headers=ok["headers"], json={"service": "cart"})
-    assert started.status_code == 400 and "no telemetry" in started.get_json()["error"]  # none behind this view
+    assert started.status_code == 501  # nothing here can run it: the answer says why and how to enable it
+    assert "no telemetry" in started.get_json()["error"] and "--telemetry" in started.get_json()["error"]
+    assert web.post("/api/v1/investigations", headers=ok["headers"], json={"service": ""}).status_code == 400
     bad = web.post(f"/api/v1/incidents/{t.incident_id}/hints", headers=ok["headers"], json={"kind": "approve"})
     assert bad.status_code == 400
 
