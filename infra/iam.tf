@@ -22,7 +22,7 @@ locals {
     investigator = ["roles/datastore.user", "roles/logging.viewer", "roles/cloudtrace.user", "roles/monitoring.viewer", "roles/bigquery.jobUser"]
     synthesizer  = concat(["roles/datastore.user"], var.gemini ? ["roles/aiplatform.user"] : [])
     sweeper      = concat(["roles/datastore.user"], var.gemini ? ["roles/aiplatform.user"] : [])
-    web          = ["roles/datastore.user"]
+    web          = concat(["roles/datastore.user"], var.gemini ? ["roles/aiplatform.user"] : []) # free questions
     executor     = ["roles/datastore.user", "roles/monitoring.viewer", "roles/run.viewer"]
     pusher       = []
     scheduler    = []
@@ -34,8 +34,8 @@ locals {
     intake       = ["tasks", "dead-letter"]
     investigator = ["findings"]
     synthesizer  = ["tasks"]
-    sweeper      = ["tasks", "actions"] # a second round's tasks; approved actions whose hand-off was lost
-    web          = ["actions"]
+    sweeper      = ["tasks", "actions"]           # a second round's tasks; approved actions whose hand-off was lost
+    web          = ["actions", "alerts", "tasks"] # approved actions; started investigations; a hint's targeted look
   }
 
   project_bindings = flatten([for sa, roles in local.project_roles : [for role in roles : { sa = sa, role = role }]])

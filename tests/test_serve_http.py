@@ -154,4 +154,6 @@ def test_with_a_telemetry_bundle_an_investigation_started_over_the_api_runs_to_a
         assert started["incident_id"] and started["causes"][0] == scenario.root_service, started
         status, report = api(port, f"/api/v1/incidents/{started['incident_id']}/report")
     assert status == 200 and report["report"]["causes"][0]["service"] == scenario.root_service
-    assert report["summary"]["status"] in ("open", "resolved") and "bob@example.com" in json.dumps(report["summary"])
+    assert report["summary"]["policy"] == "Auto SRE investigation request"
+    events = SqliteEventStore(str(tmp_path / "e.db")).load(started["incident_id"])
+    assert "requested by <redacted:email>" in json.dumps([e.data for e in events], default=str)  # as alerts are
