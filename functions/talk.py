@@ -53,6 +53,10 @@ class CannotStart(TalkError):
     """No pipeline is reachable from here: the message says why and how to enable one."""
 
 
+class NotHanded(TalkError):
+    """The bus refused a started investigation (a permission, an outage): nothing was started; the message says why."""
+
+
 def requested_alert(service: str, at: float, by: str, project: str = "") -> dict[str, Any]:
     """A v1.2 notification (Monitoring's schema) asking for an investigation of `service` around `at`: what a
     start-an-investigation call sends through the alerts topic, so it runs the same pipeline an alert does. The same
@@ -236,7 +240,14 @@ class Talk:
         payload = json.dumps(requested_alert(service, time.time() if at is None else float(at), by,
                                              self.project)).encode()
         alert = parse_alert(payload)
-        self.pipeline.bus.publish(topics.ALERTS, payload, {"autosre_requested": "1"})
+        try:
+            self.pipeline.bus.publish(topics.ALERTS, payload, {"autosre_requested": "1"})
+        except Exception as exc:  # the bus's own errors (Pub/Sub: permission denied, unavailable, a timeout)
+            log.warning("investigation of %s not handed to the alerts topic: %s: %s", service, type(exc).__name__, exc)
+            reason = (str(exc).strip().splitlines() or [""])[0][:300]
+            raise NotHanded(f"the alerts topic refused the request ({type(exc).__name__}: {reason}): nothing was "
+                            "started; try again, and on a deployment check that this identity may publish to its "
+                            "alerts topic (roles/pubsub.publisher)") from exc
         log.info("investigation of %s requested by %s: request %s handed to the alerts topic", service, by,
                  alert.monitoring_incident_id)
         self.drain()

@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 
-from functions.talk import CannotStart, NotFound, Talk, TalkError
+from functions.talk import CannotStart, NotFound, NotHanded, Talk, TalkError
 from functions.web_security import Identity, cross_site
 from shared.approvals import form_token, form_token_matches
 from shared.ports import EventStore
@@ -43,6 +43,8 @@ def register_api(app: Flask, store: EventStore, who: Identity, key: bytes | None
             return _error(str(exc), 404)
         except CannotStart as exc:  # nothing here can run it: why, and how to enable it
             return _error(str(exc), 501)
+        except NotHanded as exc:  # the bus refused it: nothing was started
+            return _error(str(exc), 503)
         except TalkError as exc:
             return _error(str(exc), 400)
 

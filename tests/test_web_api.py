@@ -112,3 +112,27 @@ def test_the_report_page_asks_and_hints_with_its_forms(tmp_path: Path) -> None:
     assert "What was ruled out and how?" in page and "candidate(s) were ruled out" in page
     assert "What responders&#x27; hints changed" in page or "What responders' hints changed" in page
     assert "moved from #2 to #1" in page
+
+
+def test_a_start_the_bus_refuses_answers_503_and_says_why(tmp_path: Path) -> None:
+    """A deployment whose web account may not publish to the alerts topic: the answer names the refusal, not a 500."""
+    from functions.runtime import without_telemetry
+    from functions.talk import Talk
+
+    class Refusing:
+        def publish(self, topic: str, data: bytes, attributes: dict[str, str] | None = None) -> str:
+            raise PermissionError("403 User not authorized to perform this action.")
+
+        def publish_all(self, topic: str, messages: list[tuple[bytes, dict[str, str]]]) -> list[str]:
+            raise PermissionError("403 User not authorized to perform this action.")
+
+    _, db = copy_of("bad_deploy", tmp_path)
+    store = store_at(db)
+    pipeline = without_telemetry(store)
+    pipeline.bus = Refusing()
+    web = create_app(store, remediation(store), BOB, talk=Talk(store, pipeline)).test_client()
+    token = web.get("/api/v1/csrf").get_json()["csrf"]
+    started = web.post("/api/v1/investigations", headers={"X-CSRF-Token": token}, json={"service": "cart"})
+    assert started.status_code == 503
+    error = started.get_json()["error"]
+    assert "not authorized" in error and "nothing was started" in error and "pubsub.publisher" in error
