@@ -324,6 +324,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="port to listen on, 1 to 65535 (default: %(default)s)")
     srv.add_argument("--approver", help="the local approver's e-mail address, added to the approvers list; the only "
                                         "identity this server knows (default: none, nobody can approve)")
+    srv.add_argument("--telemetry", help="a telemetry bundle folder: investigations started through the API run "
+                                        "here, and hints get a targeted look (default: none; on --store firestore "
+                                        "the deployment's intake runs them)")
     srv.add_argument("--allow", help=f"actions the policy allows on every service, comma-separated, from "
                                      f"{', '.join(CATALOG)} (default: AUTOSRE_POLICY, else deny everything)")
     srv.set_defaults(func=cmd_serve)

@@ -28,28 +28,29 @@ def cmd_mcp(args: argparse.Namespace) -> int:
         raise CliError("the MCP server needs the mcp package: pip install 'autosre[mcp]'") from None
     from functions.mcp_server import serve
     from functions.talk import Talk
+    from shared.config import Settings
 
     if args.store == "firestore":
         if not args.project:
             raise CliError("--store firestore needs --project")
-        from functions.runtime import from_settings, make_store
-        from shared.config import Settings
+        if args.telemetry:
+            raise CliError("--telemetry runs investigations here, over --db; with --store firestore the "
+                           "deployment's intake and specialists run them (through its Pub/Sub)")
+        from functions.runtime import deployment_talk, make_store
 
         settings = Settings.from_env().model_copy(update={"store": "firestore", "bus": "pubsub",
                                                           "project": args.project})
-        store = make_store(settings)
-        talk = Talk(store, from_settings(settings, store), project=args.project)
+        talk = deployment_talk(settings, make_store(settings))
     else:
-        from functions.runtime import make_writer
-        from shared.config import Settings
+        from functions.runtime import bundle_talk, make_writer
 
         store = open_store(args.db, create=False)
-        talk = Talk(store, writer=make_writer(Settings.from_env()))  # free questions: the configured model, if any
         if args.telemetry:
-            from functions.runtime import bundle_source, embedded
-
-            pipeline, bus = embedded(store, bundle_source(args.telemetry), settings=Settings.from_env())
-            talk = Talk(store, pipeline, bus.drain)
+            talk = bundle_talk(store, args.telemetry, Settings.from_env())
+        else:  # free questions: the configured model, if any
+            talk = Talk(store, writer=make_writer(Settings.from_env()), cannot_start=(
+                "this MCP server has no telemetry: run `autosre mcp --telemetry BUNDLE_DIR` to run investigations "
+                "here, or `autosre mcp --store firestore --project P` to hand them to a deployment's intake"))
     serve(talk, identity_of(args.as_))
     return COMPLETE
 
@@ -65,7 +66,8 @@ def add_command(sub: Any, common: argparse.ArgumentParser) -> None:
                         "(default: %(default)s)")
     p.add_argument("--project",
                    help="the Google Cloud project of the Firestore store and Pub/Sub topics (default: none)")
-    p.add_argument("--telemetry", help="a telemetry bundle folder: lets hints take a targeted look and starts "
-                                       "investigations locally (default: none; hints only re-rank)")
+    p.add_argument("--telemetry", help="a telemetry bundle folder (with --db): lets hints take a targeted look and "
+                                       "starts investigations locally (default: none; hints only re-rank; with "
+                                       "--store firestore the deployment runs them)")
     p.add_argument("--as", dest="as_", help="who questions and hints are recorded as (default: <user>@local)")
     p.set_defaults(func=cmd_mcp)

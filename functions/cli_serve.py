@@ -2,7 +2,8 @@
 user's own credentials (`--store firestore --project P`: read-only unless an approver is given), on a port it binds
 itself (so what it prints is where it listens, and a port in use is one line), with the approver and the policy's
 actions checked before it starts. It serves on waitress, loopback addresses only, and says which executor an
-approval will really use (functions/serve_http.py)."""
+approval will really use (functions/serve_http.py) and what starting an investigation does: run here on a telemetry
+bundle (`--telemetry`), or handed to a deployment's intake (`--store firestore` with an approver)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from shared.ports import EventStore
 
 if TYPE_CHECKING:
     from functions.remediation import Remediation
+    from functions.talk import Talk
 
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
@@ -83,6 +85,35 @@ def approvals_on_firestore(settings: Settings, store: EventStore) -> Remediation
     return remediation
 
 
+NO_TELEMETRY = ("this server has no telemetry, so nothing can run an investigation here: restart it with "
+                "`autosre serve --telemetry BUNDLE_DIR` to run them here, or start them on the deployment (its web "
+                "view, or `autosre serve --store firestore --project P --approver EMAIL`)")
+
+
+def conversation(args: argparse.Namespace, settings: Settings, store: EventStore,
+                 writes: bool) -> tuple[Talk | None, str]:
+    """What the API's questions, hints and started investigations run on, and what starting one does: with
+    --telemetry, run here as `autosre mcp --telemetry` runs it; on a deployment's Firestore (with an approver, who
+    can write), handed to the deployment's intake through its Pub/Sub, as `autosre mcp --store firestore` hands it."""
+    from functions.runtime import bundle_talk, deployment_talk
+    from functions.talk import Talk
+
+    if args.store == "firestore":
+        if args.telemetry:
+            raise CliError("--telemetry runs investigations here, over --db; with --store firestore the "
+                           "deployment's intake and specialists run them (through its Pub/Sub)")
+        if not writes:
+            return None, "off (read-only)"
+        deployment = settings.model_copy(update={"bus": "pubsub"})
+        return deployment_talk(deployment, store), "handed to the deployment's intake"
+    if not args.telemetry:
+        return Talk(store, cannot_start=NO_TELEMETRY), "off (no --telemetry)"
+    try:
+        return bundle_talk(store, args.telemetry, settings), f"run here on {args.telemetry}"
+    except ValueError as exc:  # not a bundle folder: said before the server starts
+        raise CliError(f"--telemetry {args.telemetry}: {exc}") from exc
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from agents.remediation.policy import Policy
     from functions import serve_http
@@ -117,10 +148,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         remediation.approvers = remediation.approvers | {identity}
     if remediation is not None and allowed is not None:
         remediation.policy = Policy({"*": allowed}, remediation.policy.max_actions_per_hour)
+    talk, starts = conversation(args, settings, store, remediation is not None)
     here = settings.model_copy(update={"base_url": settings.base_url or f"http://{args.host}:{args.port}"})
     app = create_app(store, remediation, identity=serve_http.local_only(identity),
                      allowed_hosts=local_hosts(args.host, args.port),
-                     told=chat_told(here, store) if identity else None)
+                     told=chat_told(here, store) if identity else None, talk=talk)
     app.config["MAX_CONTENT_LENGTH"] = serve_http.MAX_BODY_BYTES
     try:  # bound here, so a port in use is one line
         listener = serve_http.listen(args.host, args.port)
@@ -132,7 +164,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     executor = ("off" if remediation is None else "the deployment's, through its actions topic"
                 if remediation.hand_off is not None else serve_http.executor_line(remediation, settings))
     print(f"serving {where} on http://{args.host}:{listener.getsockname()[1]}/ (approver: {identity or 'none'}; "
-          f"executor: {executor}); Ctrl-C stops it", file=sys.stderr, flush=True)
+          f"executor: {executor}; investigations: {starts}); Ctrl-C stops it", file=sys.stderr, flush=True)
     try:
         server.run()
     except KeyboardInterrupt:

@@ -50,7 +50,8 @@ def pipeline() -> Pipeline:
 
 
 def store() -> EventStore:
-    """The event store alone, for the functions that need no pipeline (web, execute): no bus, no telemetry."""
+    """The event store alone, for the functions that need no pipeline (execute; web and mcp without the Pub/Sub bus):
+    no bus, no telemetry."""
     global _store
     if _pipeline is not None:
         return _pipeline.store
@@ -200,7 +201,8 @@ _web: Any = None
 @functions_framework.http
 def web(request: Any) -> Any:
     """The web view behind IAP: incidents, reports, approval pages, JSON API. The approver is the `email` of IAP's
-    verified `X-Goog-IAP-JWT-Assertion` for AUTOSRE_IAP_AUDIENCE; without an audience nobody can decide."""
+    verified `X-Goog-IAP-JWT-Assertion` for AUTOSRE_IAP_AUDIENCE; without an audience nobody can decide. An
+    investigation started through the API is handed to the intake through the alerts topic (AUTOSRE_BUS=pubsub)."""
     global _web
     if _web is None:
         from functions.handlers.web import create_app
@@ -220,10 +222,11 @@ def web(request: Any) -> Any:
         except ValueError:  # an unreadable policy or signing key: the reports stay readable, approvals are off
             log.exception("approvals are off: the remediation workflow cannot be built from the settings")
             approvals = None
-        from functions.runtime import chat_told
+        from functions.runtime import chat_told, deployment_talk
 
         _web = create_app(store(), approvals, identity=identity, allowed_hosts=hosts,
-                          told=chat_told(settings, store()) if approvals is None else None)
+                          told=chat_told(settings, store()) if approvals is None else None,
+                          talk=deployment_talk(settings, store(), pipeline))  # starts go to the intake's topic
     with _web.request_context(request.environ):
         return _web.full_dispatch_request()
 
@@ -242,17 +245,18 @@ def _asgi_http(fn: Any) -> Any:
 @_asgi_http
 async def mcp(request: Any) -> Any:
     """The MCP server over streamable HTTP, behind IAP: the caller is the `email` of IAP's verified assertion for
-    AUTOSRE_IAP_AUDIENCE, and only the approvers and AUTOSRE_READERS may read. No tool approves or runs anything."""
+    AUTOSRE_IAP_AUDIENCE, and only the approvers and AUTOSRE_READERS may read. No tool approves or runs anything;
+    a started investigation is handed to the intake through the alerts topic, as the web function hands it."""
     global _mcp
     if _mcp is None:
         from functions.mcp_http import IapMcp
-        from functions.talk import Talk
+        from functions.runtime import deployment_talk
         from shared.iap import CachedKeys, IapVerifier
 
         settings = Settings.from_env()
         if not settings.iap_audience:
             return _NoIap()
-        _mcp = IapMcp(Talk(store(), project=settings.project),
+        _mcp = IapMcp(deployment_talk(settings, store(), pipeline),  # starts go to the intake's topic
                       IapVerifier(settings.iap_audience, CachedKeys(settings.iap_certs_url)),
                       (*settings.approvers, *settings.readers))
     return _AsAsgi(_mcp)

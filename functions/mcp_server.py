@@ -73,7 +73,8 @@ def build_server(talk: Talk, identity: str) -> Any:
 
     def start_investigation(service: str, at: float | None = None) -> str:
         """Investigate a service around a time (UNIX seconds; default now), with no alert: the same pipeline an
-        alert runs. Returns the incident id and, when it is done, its headline and top causes."""
+        alert runs. Returns the incident id and, when it is done, its headline and top causes; on a deployment the
+        intake runs it soon after (`pending`, with the `request` id; the same call again returns the incident id)."""
         return _call(talk.start_investigation, service, at, identity)
 
     for tool in (list_incidents, read_report, read_findings, ask, add_hint, start_investigation):

@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # the pipeline is imported where one is assembled: web and ex
     from functions.handoffs import HandOffs
     from functions.pipeline import Pipeline
     from functions.remediation import Remediation
+    from functions.talk import Talk
     from shared.actions import ActionRouter
     from shared.bus.inprocess import InProcessBus
     from shared.incident_log import IncidentHandle
@@ -340,6 +341,42 @@ def from_settings(settings: Settings, store: EventStore | None = None) -> Pipeli
     store = store if store is not None else make_store(settings)
     quotas = store if settings.store == "firestore" else None  # many instances: count the quotas in the store
     return assemble(store, make_bus(settings), make_telemetry(settings, quotas), settings, make_notifier(settings))
+
+
+def deployment_talk(settings: Settings, store: EventStore,
+                    pipeline: Callable[[], Pipeline] | None = None) -> Talk:
+    """The conversation operations over a deployment's store (functions/talk.py), for `autosre mcp --store
+    firestore` and the web and mcp functions: with the Pub/Sub bus, a started investigation is published to the
+    deployment's alerts topic and its intake runs it, as it runs an alert (and a hint's targeted look goes to its
+    specialists). `pipeline`: the deployment's (default: built from `settings` over `store`). Any other bus reaches
+    no intake from here: nothing can be started, and the answer says so."""
+    from functions.talk import Talk
+
+    if settings.bus != "pubsub":
+        return Talk(store, project=settings.project, cannot_start=(
+            f"this deployment's bus is {settings.bus!r}, which reaches no intake from here: a started investigation "
+            "is handed to the intake through Pub/Sub (AUTOSRE_BUS=pubsub with AUTOSRE_PROJECT, as deployed), or run "
+            "where a telemetry bundle is (`autosre serve --telemetry BUNDLE_DIR`)"))
+    return Talk(store, pipeline() if pipeline is not None else from_settings(settings, store),
+                project=settings.project)
+
+
+def bundle_talk(store: EventStore, folder: str | Path, settings: Settings) -> Talk:
+    """The conversation operations with a telemetry bundle here (`autosre mcp --telemetry`, `autosre serve
+    --telemetry`): an in-process pipeline runs a started investigation (and a hint's targeted look) before the
+    answer. One run at a time: a server's threads share the bus, and each waits for what it published to be run."""
+    import threading
+
+    from functions.talk import Talk
+
+    pipeline, bus = embedded(store, bundle_source(folder), settings=settings)
+    running = threading.Lock()
+
+    def drain() -> int:
+        with running:
+            return bus.drain()
+
+    return Talk(store, pipeline, drain)
 
 
 def approval_key(settings: Settings, store: EventStore) -> bytes:

@@ -8,12 +8,15 @@ re-ranks by replaying the log: it opens a new round of the same investigation wh
 findings with the hints weighed in (agents/reporting/steering.py). That round reads telemetry again only when
 the hint names a service nothing has examined yet (no finding about it, no round focused on it): then the
 specialists with a closer look take a targeted look at it, as a second round does. A started investigation is a
-requested alert (a service and a time) through the same pipeline as any alert.
+requested alert (a service and a time) published to the alerts topic of the pipeline's bus, so the same pipeline
+runs it as any alert (functions/runtime.py builds each place's: a bundle's in-process pipeline, run before the
+answer; a deployment's Pub/Sub, whose intake runs it). Where no pipeline is reachable, starting says why.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,6 +35,10 @@ if TYPE_CHECKING:
     from functions.pipeline import Pipeline
 
 MAX_QUESTION = 1000
+NO_PIPELINE = ("no telemetry is configured here, so nothing can run an investigation: give this server a telemetry "
+               "bundle (`autosre serve --telemetry BUNDLE_DIR`, `autosre mcp --telemetry BUNDLE_DIR`), or start it "
+               "on a deployment, whose intake runs it (its web or mcp function, or `--store firestore --project P`)")
+log = logging.getLogger(__name__)
 
 
 class TalkError(ValueError):
@@ -40,6 +47,14 @@ class TalkError(ValueError):
 
 class NotFound(TalkError):
     pass
+
+
+class CannotStart(TalkError):
+    """No pipeline is reachable from here: the message says why and how to enable one."""
+
+
+class NotHanded(TalkError):
+    """The bus refused a started investigation (a permission, an outage): nothing was started; the message says why."""
 
 
 def requested_alert(service: str, at: float, by: str, project: str = "") -> dict[str, Any]:
@@ -61,14 +76,16 @@ def requested_alert(service: str, at: float, by: str, project: str = "") -> dict
 @dataclass
 class Talk:
     """The operations over `store`. `pipeline`: what runs rounds (None: no telemetry here, so hints only re-rank
-    and nothing can be started); `drain`: runs what the pipeline published, for an in-process bus; `writer`: the
-    model free questions go to (default: the pipeline's; none: only the common questions are answered)."""
+    and nothing can be started; `cannot_start` says why); `drain`: runs what the pipeline published, for an
+    in-process bus; `writer`: the model free questions go to (default: the pipeline's; none: only the common
+    questions are answered)."""
 
     store: EventStore
     pipeline: Pipeline | None = None
     drain: Callable[[], object] = field(default=lambda: None)
     project: str = ""
     writer: NarrativeWriter | None = None  # the model for free questions (default: the pipeline's)
+    cannot_start: str = NO_PIPELINE  # why nothing can be started here (without a pipeline), and how to enable it
 
     def __post_init__(self) -> None:
         self.log = IncidentLog(self.store)
@@ -208,22 +225,32 @@ class Talk:
     # ------------------------------------------------------------------ starting
 
     def start_investigation(self, service: str, at: float | None, by: str) -> dict[str, Any]:
-        """Investigate `service` around `at` (default: now) with no alert: a requested alert through the pipeline."""
+        """Investigate `service` around `at` (default: now) with no alert: a requested alert published to the
+        pipeline's alerts topic, which its intake reads (run before this returns on an in-process bus; on Pub/Sub
+        the deployment's intake opens the incident soon after: `pending`, with the request's id)."""
         service = " ".join(service.split())[:200]
         if not service:
             raise TalkError("name the service to investigate")
         if self.pipeline is None:
-            raise TalkError("no telemetry is configured here: start investigations where the pipeline runs "
-                            "(a telemetry bundle locally, or a deployment's Pub/Sub)")
+            raise CannotStart(self.cannot_start)
         from shared.alerts import parse_alert
         from shared.incidents import monitoring_key
 
         by = _who(by)
         payload = json.dumps(requested_alert(service, time.time() if at is None else float(at), by,
                                              self.project)).encode()
-        self.pipeline.bus.publish(topics.ALERTS, payload, {"autosre_requested": "1"})
-        self.drain()
         alert = parse_alert(payload)
+        try:
+            self.pipeline.bus.publish(topics.ALERTS, payload, {"autosre_requested": "1"})
+        except Exception as exc:  # the bus's own errors (Pub/Sub: permission denied, unavailable, a timeout)
+            log.warning("investigation of %s not handed to the alerts topic: %s: %s", service, type(exc).__name__, exc)
+            reason = (str(exc).strip().splitlines() or [""])[0][:300]
+            raise NotHanded(f"the alerts topic refused the request ({type(exc).__name__}: {reason}): nothing was "
+                            "started; try again, and on a deployment check that this identity may publish to its "
+                            "alerts topic (roles/pubsub.publisher)") from exc
+        log.info("investigation of %s requested by %s: request %s handed to the alerts topic", service, by,
+                 alert.monitoring_incident_id)
+        self.drain()
         incident_id = self.store.lookup(monitoring_key(alert))  # None until intake ran (Pub/Sub: soon)
         state = self.log.read(incident_id) if incident_id else None
         report = state.latest_report if state else None

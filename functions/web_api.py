@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 
-from functions.talk import NotFound, Talk, TalkError
+from functions.talk import CannotStart, NotFound, NotHanded, Talk, TalkError
 from functions.web_security import Identity, cross_site
 from shared.approvals import form_token, form_token_matches
 from shared.ports import EventStore
@@ -30,7 +30,7 @@ def _error(message: str, status: int) -> Response:
 
 def register_api(app: Flask, store: EventStore, who: Identity, key: bytes | None, talk: Talk | None = None) -> None:
     """Add the /api/v1/ routes to the web view's app. `talk`: the operations (default: over `store`, with no
-    telemetry: hints re-rank, investigations cannot be started here)."""
+    pipeline: hints re-rank, and starting an investigation answers why it cannot be started here)."""
     ops = talk or Talk(store)
     from functions.web_talk import register_forms  # the report page's ask and hint forms
 
@@ -41,6 +41,10 @@ def register_api(app: Flask, store: EventStore, who: Identity, key: bytes | None
             return jsonify(fn(*args))
         except NotFound as exc:
             return _error(str(exc), 404)
+        except CannotStart as exc:  # nothing here can run it: why, and how to enable it
+            return _error(str(exc), 501)
+        except NotHanded as exc:  # the bus refused it: nothing was started
+            return _error(str(exc), 503)
         except TalkError as exc:
             return _error(str(exc), 400)
 
@@ -113,4 +117,8 @@ def register_api(app: Flask, store: EventStore, who: Identity, key: bytes | None
         at = body.get("at")
         if at is not None and not isinstance(at, (int, float)):
             return _error("at is UNIX seconds", 400)
-        return run(ops.start_investigation, str(body.get("service", "")), at, identity)
+        response = run(ops.start_investigation, str(body.get("service", "")), at, identity)
+        started = response.get_json() if response.status_code == 200 else None
+        if isinstance(started, dict) and started.get("pending"):
+            response.status_code = 202  # handed to the intake, which has not opened the incident yet
+        return response

@@ -30,7 +30,7 @@ locals {
     var.service_placements == "" ? [] : ["roles/servicehealth.viewer"])
     synthesizer = concat(["roles/datastore.user"], var.gemini ? ["roles/aiplatform.user"] : [])
     sweeper     = concat(["roles/datastore.user", "roles/monitoring.viewer"], var.gemini ? ["roles/aiplatform.user"] : [])
-    web         = ["roles/datastore.user"]
+    web         = concat(["roles/datastore.user"], var.gemini ? ["roles/aiplatform.user"] : []) # free questions
     executor    = ["roles/datastore.user", "roles/run.viewer"]
     pusher      = []
     scheduler   = []
@@ -42,8 +42,8 @@ locals {
     intake       = ["tasks", "dead-letter"]
     investigator = ["findings"]
     synthesizer  = ["tasks"]
-    sweeper      = ["tasks", "actions"] # a second round's tasks; approved actions whose hand-off was lost
-    web          = ["actions"]
+    sweeper      = ["tasks", "actions"]           # a second round's tasks; approved actions whose hand-off was lost
+    web          = ["actions", "alerts", "tasks"] # approved actions; started investigations; a hint's targeted look
   }
 
   project_bindings = flatten([for sa, roles in local.project_roles : [for role in roles : { sa = sa, role = role }]])

@@ -249,3 +249,18 @@ def test_the_web_functions_list_and_json_answers_import_no_report_renderer_nor_i
            "AUTOSRE_APPROVAL_KEY": "k" * 40}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False, env=env)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_the_web_function_wires_starting_on_pubsub_without_importing_the_pubsub_sdk(tmp_path: Path) -> None:
+    """The web view hands a started investigation to the deployment's bus; its Pub/Sub client is built on that first
+    publish, so pages and reads never import the SDK."""
+    code = ("import sys\n"
+            "from werkzeug.test import EnvironBuilder\n"
+            "import functions.main as main\n"
+            "r = main.web(EnvironBuilder(path='/api/v1/incidents', base_url='https://sre.example').get_request())\n"
+            "print(r.status_code, main._pipeline is not None, sorted(m for m in ('google.cloud.pubsub_v1',"
+            " 'shared.bus.pubsub') if m in sys.modules))\n")
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "AUTOSRE_BUS": "pubsub", "AUTOSRE_PROJECT": "p",
+           "AUTOSRE_SQLITE_PATH": str(tmp_path / "e.db")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True, env=env)
+    assert out.stdout.strip().splitlines()[-1] == "200 True []", out.stdout + out.stderr

@@ -147,3 +147,12 @@ def test_pubsubs_service_agent_may_sign_push_tokens_in_projects_created_before_a
     assert grant["member"] == "serviceAccount:${google_project_service_identity.pubsub.email}"
     assert grant["service_account_id"] == '${google_service_account.sa["pusher"].name}'  # the push identity only
     assert 'service_account_email = google_service_account.sa["pusher"].email' in (INFRA / "main.tf").read_text()
+
+
+def test_the_web_view_can_hand_investigations_and_hints_to_the_pipeline() -> None:
+    """The web function (and the mcp function, deployed with its identity) publishes a started investigation to
+    `alerts`, which the intake reads, and a hint's targeted look to `tasks`; a free question may use the model."""
+    iam = _iam_locals()
+    web = _sa_of("web")
+    assert {"actions", "alerts", "tasks"} <= set(iam["publishers"][web])
+    assert "aiplatform.user" in str(iam["project_roles"][web])

@@ -40,13 +40,15 @@ ROLES: dict[str, dict[str, str]] = {
         "roles/monitoring.viewer": "recovery checks read the alerting metric after an executed action",
         "roles/aiplatform.user": "Gemini for partial reports (gemini)",
     },
-    "web": {"roles/datastore.user": "the incident store"},
+    "web": {"roles/datastore.user": "the incident store",
+            "roles/aiplatform.user": "Gemini for follow-up questions no common answer fits (gemini)"},
     "executor": {"roles/datastore.user": "the incident store",
                  "roles/run.viewer": "the Cloud Run operations its changes start"},
     "pusher": {}, "scheduler": {}, "builder": {},
 }
 CONDITIONAL = {("synthesizer", "roles/aiplatform.user"): "var.gemini",
                ("sweeper", "roles/aiplatform.user"): "var.gemini",
+               ("web", "roles/aiplatform.user"): "var.gemini",
                ("investigator", "roles/servicehealth.viewer"): "var.service_placements"}
 
 

@@ -70,3 +70,38 @@ def test_an_mcp_client_reads_asks_and_hints_on_a_deployments_firestore(firestore
     after = out["after"]
     assert after["questions"][0]["by"] == WHO and after["hints"][0]["by"] == WHO
     assert after["report"]["round"] == out["hint"]["round"]
+
+
+async def start(project: str, at: float) -> dict[str, Any]:
+    from mcp import ClientSession, StdioServerParameters
+    from mcp.client.stdio import stdio_client
+
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "functions.cli", "mcp", "--store", "firestore", "--project", project,
+                                      "--as", WHO], env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=str(ROOT))
+    async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+        await session.initialize()
+        result = await session.call_tool("start_investigation", {"service": "checkout", "at": at})
+        return json.loads(result.content[0].text)  # type: ignore[no-any-return, union-attr]
+
+
+def test_a_started_investigation_goes_to_the_deployments_alerts_topic(firestore_emulator: Any, pubsub_emulator: Any,
+                                                                     project_id: str) -> None:
+    """`start_investigation` records nothing itself: it hands the requested alert to the topic the deployment's
+    intake reads (here the Pub/Sub emulator, found through PUBSUB_EMULATOR_HOST), and says the request is pending."""
+    from google.cloud import pubsub_v1  # type: ignore[attr-defined]
+
+    from functions.topology import subscriptions
+    from shared import topics
+    from shared.bus.pubsub import ensure_topology
+
+    ensure_topology(project_id, topics.ALL, subscriptions())
+    out = anyio.run(start, project_id, 1768471345.0)
+    assert "error" not in out, out
+    assert out["pending"] is True and out["incident_id"] == "" and out["request"].startswith("0.requested-")
+    subscriber = pubsub_v1.SubscriberClient()
+    path = subscriber.subscription_path(project_id, "intake")
+    (received,) = subscriber.pull(request={"subscription": path, "max_messages": 10}, timeout=20).received_messages
+    alert = json.loads(received.message.data)["incident"]
+    assert alert["incident_id"] == out["request"] and alert["resource"]["labels"]["service_name"] == "checkout"
+    assert alert["condition_name"] == f"requested by {WHO}" and received.message.attributes["autosre_requested"] == "1"

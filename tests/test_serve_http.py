@@ -4,6 +4,7 @@ operator's identity is never given to a client by a header."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -12,12 +13,14 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from functions.handlers.web import create_app
 from functions.serve_http import local_only
 from shared.store.sqlite import SqliteEventStore
+from tests.talk_data import SEED
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -115,3 +118,42 @@ def test_a_loopback_host_header_does_not_make_a_remote_client_the_operator() -> 
     client.get("/whoami", headers={"Host": "127.0.0.1:8080"}, environ_base={"REMOTE_ADDR": "203.0.113.7"})
     client.get("/whoami", headers={"Host": "127.0.0.1:8080"}, environ_base={"REMOTE_ADDR": "127.0.0.1"})
     assert seen == ["", "alice@example.com"]
+
+
+def api(port: int, path: str, body: dict[str, object] | None = None, csrf: str = "") -> tuple[int, dict[str, Any]]:
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method="POST" if body is not None else "GET",
+                                     data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"Content-Type": "application/json", "X-CSRF-Token": csrf})
+    try:
+        with urllib.request.urlopen(request, timeout=120) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as refused:
+        return refused.code, json.loads(refused.read())
+
+
+def test_with_a_telemetry_bundle_an_investigation_started_over_the_api_runs_to_a_report(tmp_path: Path) -> None:
+    """`autosre serve --telemetry BUNDLE_DIR`: a started investigation runs here, through the same pipeline as an
+    alert (as `autosre mcp --telemetry` runs it), recorded as the operator; without a bundle the answer says why."""
+    from demo.generator import generate
+
+    scenario = generate("bad_deploy", tmp_path / "demo", seed=SEED)
+    alert = json.loads(scenario.alert_path.read_text())["incident"]
+    service, at = alert["resource"]["labels"]["service_name"], alert["started_at"]
+    with serving(tmp_path, "--approver", "bob@example.com") as (port, line):
+        token = api(port, "/api/v1/csrf")[1]["csrf"]
+        status, refused = api(port, "/api/v1/investigations", {"service": service, "at": at}, token)
+        assert status == 501 and "--telemetry" in refused["error"], refused
+    with serving(tmp_path, "--approver", "bob@example.com", "--telemetry", str(scenario.bundle_dir)) as (port, line):
+        assert "investigations: run here" in line, line
+        token = api(port, "/api/v1/csrf")[1]["csrf"]
+        status, started = api(port, "/api/v1/investigations", {"service": service, "at": at}, token)
+        assert status == 200 and not started["pending"], started
+        assert started["incident_id"] and started["causes"][0] == scenario.root_service, started
+        status, report = api(port, f"/api/v1/incidents/{started['incident_id']}/report")
+    assert status == 200 and report["report"]["causes"][0]["service"] == scenario.root_service
+    assert report["summary"]["policy"] == "Auto SRE investigation request"
+    events = SqliteEventStore(str(tmp_path / "e.db")).load(started["incident_id"])
+    assert "requested by <redacted:email>" in json.dumps([e.data for e in events], default=str)  # as alerts are

@@ -69,7 +69,9 @@ def test_writes_need_a_verified_identity_same_site_json_and_the_csrf_token(tmp_p
     assert recorded["questions"][0]["by"] == BOB and recorded["hints"][0]["by"] == BOB
     assert any("moved from #2 to #1" in line for line in recorded["report"]["steering"])
     started = web.post("/api/v1/investigations", headers=ok["headers"], json={"service": "cart"})
-    assert started.status_code == 400 and "no telemetry" in started.get_json()["error"]  # none behind this view
+    assert started.status_code == 501  # nothing here can run it: the answer says why and how to enable it
+    assert "no telemetry" in started.get_json()["error"] and "--telemetry" in started.get_json()["error"]
+    assert web.post("/api/v1/investigations", headers=ok["headers"], json={"service": ""}).status_code == 400
     bad = web.post(f"/api/v1/incidents/{t.incident_id}/hints", headers=ok["headers"], json={"kind": "approve"})
     assert bad.status_code == 400
 
@@ -110,3 +112,27 @@ def test_the_report_page_asks_and_hints_with_its_forms(tmp_path: Path) -> None:
     assert "What was ruled out and how?" in page and "candidate(s) were ruled out" in page
     assert "What responders&#x27; hints changed" in page or "What responders' hints changed" in page
     assert "moved from #2 to #1" in page
+
+
+def test_a_start_the_bus_refuses_answers_503_and_says_why(tmp_path: Path) -> None:
+    """A deployment whose web account may not publish to the alerts topic: the answer names the refusal, not a 500."""
+    from functions.runtime import without_telemetry
+    from functions.talk import Talk
+
+    class Refusing:
+        def publish(self, topic: str, data: bytes, attributes: dict[str, str] | None = None) -> str:
+            raise PermissionError("403 User not authorized to perform this action.")
+
+        def publish_all(self, topic: str, messages: list[tuple[bytes, dict[str, str]]]) -> list[str]:
+            raise PermissionError("403 User not authorized to perform this action.")
+
+    _, db = copy_of("bad_deploy", tmp_path)
+    store = store_at(db)
+    pipeline = without_telemetry(store)
+    pipeline.bus = Refusing()
+    web = create_app(store, remediation(store), BOB, talk=Talk(store, pipeline)).test_client()
+    token = web.get("/api/v1/csrf").get_json()["csrf"]
+    started = web.post("/api/v1/investigations", headers={"X-CSRF-Token": token}, json={"service": "cart"})
+    assert started.status_code == 503
+    error = started.get_json()["error"]
+    assert "not authorized" in error and "nothing was started" in error and "pubsub.publisher" in error

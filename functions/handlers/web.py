@@ -13,7 +13,7 @@ import re
 import secrets
 from collections.abc import Callable, Collection
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from flask import Flask, Response, abort, g, request
@@ -28,19 +28,25 @@ from shared.incident_log import IncidentHandle, IncidentLog
 from shared.paging import ListFilter
 from shared.ports import EventStore
 
+if TYPE_CHECKING:
+    from functions.talk import Talk
+
 LIST_PAGE = 100  # incidents on a page of the list and of /api/incidents
 REFRESH_S = 30  # the incident list reloads itself this often (a meta refresh: no script, within the page's CSP)
 
 
 def create_app(store: EventStore, remediation: Remediation | None = None, local_identity: str = "", *,
                identity: Identity | None = None, allowed_hosts: Collection[str] | None = None,
-               refresh_s: int = REFRESH_S, told: Callable[[IncidentHandle], None] | None = None) -> Flask:
+               refresh_s: int = REFRESH_S, told: Callable[[IncidentHandle], None] | None = None,
+               talk: Talk | None = None) -> Flask:
     """`remediation`: approvals (None: approvals are off); an approved action goes to its executor as the
     remediation's `hand_off` says (inline by default; on GCP the actions topic and the `execute` function).
     `identity`: who is deciding (default: `local_identity`, fixed; on GCP `iap_identity(...)`). `allowed_hosts`:
     the Host values served (default: loopback names on any port; `local_hosts(...)` for `autosre serve`).
     `refresh_s`: how often the incident list reloads itself (0: never). `told`: what tells an incident's chat
-    thread of an acknowledgement ("I'm on it"; functions/runtime.py `chat_told`; default: the remediation's)."""
+    thread of an acknowledgement ("I'm on it"; functions/runtime.py `chat_told`; default: the remediation's).
+    `talk`: the questions, hints and started investigations of the JSON API and the report page (functions/talk.py;
+    default: over `store` with no pipeline, where starting an investigation says why it cannot)."""
     app = Flask("autosre-web", static_folder=None)  # no folder of the working directory is served
     who = identity or fixed_identity(local_identity)
     incidents = IncidentLog(store)
@@ -50,7 +56,7 @@ def create_app(store: EventStore, remediation: Remediation | None = None, local_
     guard(app, allowed_hosts)
     from functions.web_api import register_api  # /api/v1/: ask, hint, start (functions/talk.py)
 
-    register_api(app, store, who, remediation.key if remediation else None)
+    register_api(app, store, who, remediation.key if remediation else None, talk)
 
     def not_found(incident_id: str) -> Response:
         return html(render.message_page("Not found", f"No incident {incident_id}"), 404)
