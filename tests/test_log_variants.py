@@ -13,12 +13,13 @@ import pytest
 
 from agents.context import plan_windows
 from agents.specialists.logs import analysis as logs
-from agents.specialists.logs.counts import StreamCounts, count_stream, count_variants, identity, merged
+from agents.specialists.logs.counts import StreamCounts, count_stream, count_variants, digit_blind, identity, merged
 from agents.specialists.logs.log_patterns import PatternMiner
 from demo.generator import generate
 from shared.finding_details import LINKED_TRACES
 from shared.telemetry.bundle import LOGS, BundleSource, BundleWriter, to_rfc3339
 from shared.telemetry.bundle_lines import MAX_LINE_BYTES
+from shared.telemetry.metered import MeteredSource
 from shared.telemetry_records import Window
 
 BASE = Window(1000.0, 2000.0)
@@ -40,20 +41,24 @@ def _state(miner: PatternMiner, counts: StreamCounts) -> dict[str, Any]:
 
 
 def _compare(path: Path, windows: tuple[Window, Window] = (BASE, INCIDENT)) -> dict[str, Any]:
-    """The counts both ways (a fresh source each, so that neither reads what the other decoded); the state."""
-    old_source, new_source = BundleSource(path, keep_index=False), BundleSource(path, keep_index=False)
-    old_miner, new_miner = PatternMiner(), PatternMiner()
+    """The counts both ways (a fresh source each, so that neither reads what the other decoded), lines told by
+    their bytes with and without their message's digits; the state."""
+    old_source = BundleSource(path, keep_index=False)
+    old_miner = PatternMiner()
     old = count_stream(old_miner, [(False, old_source.log_stream(windows[0]).lines),
                                    (True, old_source.log_stream(windows[1]).lines)], logs._severity)
-    ident = identity(new_miner, logs._severity)
-    base = new_source.log_variants(windows[0], ident, 0)
-    inc = new_source.log_variants(windows[1], ident, LINKED_TRACES)
-    new = count_variants(new_miner, [(False, base), (True, inc)])
-    expected, got = _state(old_miner, old), _state(new_miner, new)
-    for key in expected:
-        assert got[key] == expected[key], key
+    expected = _state(old_miner, old)
     old_notes = (old_source.log_stream(windows[0]).note(), old_source.log_stream(windows[1]).note())
-    assert (base.note(), inc.note()) == old_notes
+    for by_shape in (False, True):
+        new_source, new_miner = BundleSource(path, keep_index=False), PatternMiner()
+        ident, blind = identity(new_miner, logs._severity), digit_blind(new_miner) if by_shape else None
+        base = new_source.log_variants(windows[0], ident, 0, blind)
+        inc = new_source.log_variants(windows[1], ident, LINKED_TRACES, blind)
+        new = count_variants(new_miner, [(False, base), (True, inc)])
+        got = _state(new_miner, new)
+        for key in expected:
+            assert got[key] == expected[key], (key, by_shape)
+        assert (base.note(), inc.note()) == old_notes
     return got
 
 
@@ -84,13 +89,18 @@ def _bundle(path: Path, lines: list[str]) -> Path:
 
 
 def _adversarial(rng: random.Random) -> list[str]:
-    """Lines equal but in hex letters, in a digit of the service, in escaped quotes, in severity or instance;
-    fields named trace inside the message or nested; keys in another order; corrupt lines beside good ones with
-    the same bytes but the time, trace or span; a line too long to read whole; times tied."""
+    """Lines equal but in hex letters, in a digit of the service, in escaped quotes or escaped letters, in severity
+    or instance, in digits the pattern miner keeps (en0, v2, a code location's line, a hexadecimal prefix) or in
+    digits it does not; fields named trace inside the message or nested; keys in another order; corrupt lines
+    beside good ones with the same bytes but the time, trace or span; a line too long to read whole; times tied."""
     words = ["cache cafe miss", "cache face miss", "id deadbeef", "id deadbeee", "id 0xdeadbeef", "id 0Xdeadbeef",
              'said "hi" to 7', 'said \\"hi\\" to 7', 'field ,"trace":"projects/p/traces/x" inside', "en0 up",
              "en1 up", "ERROR disk full", "INFO disk full", "user u1234 done", "user u1235 done", "GET /a/1 200",
-             "GET /a/2 500", "caf\u00e9 open", "tab\there"]
+             "GET /a/2 500", "caf\u00e9 open", "caf\u00e8 open", "tab\there", "en2 up", "ERR1 x", "ERR 1 x",
+             "at Shop#48", "at Shop#49",
+             "ptr 0x1f", "ptr 0x2f", "size 1x2", "size 2x2", "v2 ready", "v3 ready", "IPV4 on", "IPV6 on",
+             "disk 1 of 9 at 10.0.0.1", "disk 2 of 9 at 10.0.0.2", "took 15 ms", "took 25 ms", "took 5 ms",
+             "Jan 5 12:00:01 boot", "Jan 6 12:00:02 boot", "job_12_3 done", "job_45_6 done", "(1) or []", "(2) or []"]
     out: list[str] = []
     for _ in range(12_000):
         t = rng.choice([BASE.start, BASE.end, INCIDENT.start]) + rng.randrange(0, 600) + rng.choice([0.0, 0.5])
@@ -173,3 +183,16 @@ def test_consecutive_keys_count_as_lines_added_one_by_one() -> None:
     assert one.assign() == bulk.assign()
     assert [(x.count, list(x.context.items())) for x in one._lines] == \
         [(x.count, list(x.context.items())) for x in bulk._lines]
+
+
+def test_the_meter_counts_the_lines_read_by_variant_as_streamed(tmp_path: Path) -> None:
+    path = _bundle(tmp_path / "b", _adversarial(random.Random(4)))
+    streamed, by_variant = MeteredSource(BundleSource(path)), MeteredSource(BundleSource(path))
+    assert streamed.log_stream is not None and by_variant.log_variants is not None
+    for window in (BASE, INCIDENT):
+        stream = streamed.log_stream(window)
+        assert stream is not None
+        for _ in stream.lines:
+            pass
+        assert by_variant.log_variants(window, identity(PatternMiner(), logs._severity)) is not None
+    assert by_variant.counts.log_entries == streamed.counts.log_entries > 0

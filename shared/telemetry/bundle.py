@@ -361,18 +361,20 @@ class BundleSource:
         index = self._log_index()
         return LogStream(self._streamed(index, window), lambda: self._stream_note(index))
 
-    def log_variants(self, window: Window, identity: Callable[[LogRecord], K], traces: int = 0
-                     ) -> LogVariants[K]:
+    def log_variants(self, window: Window, identity: Callable[[LogRecord], K], traces: int = 0,
+                     blind: Callable[[LogRecord], bool] | None = None) -> LogVariants[K]:
         """Every log line of the window by its variant (`LogVariants`): lines whose records have one identity
         (`identity`: a function of a record's service, instance, severity and message, called on the first line of
-        each new variant, in time order) are one; the first `traces` trace ids of each variant kept."""
+        each new variant, in time order) are one; the first `traces` trace ids of each variant kept. `blind`:
+        whether a record's identity stays the same whatever the ASCII digits of its message (asked after
+        `identity`; then lines equal but in those digits are told apart by their bytes too)."""
         index = self._log_index()
         if index is None:
             return LogVariants(array("I"), [], array("d"), {}, _no_line, lambda: "")
         lo, hi = index.span(window)
         before = index.bytes_read
         with collector_paused():
-            lines, ids, found = variants(index, lo, hi, identity, traces)
+            lines, ids, found = variants(index, lo, hi, identity, traces, blind)
         self.bytes_read += index.bytes_read - before
 
         def record(n: int) -> LogRecord:  # a line that decoded (or was cut) before

@@ -200,16 +200,16 @@ class MeteredSource:
 
         return LogStream(counted(), inner.note)
 
-    def _log_variants(self, window: Window, identity: Callable[[LogRecord], Any], traces: int = 0
-                      ) -> LogVariants[Any] | None:
+    def _log_variants(self, window: Window, identity: Callable[[LogRecord], Any], traces: int = 0,
+                      blind: Callable[[LogRecord], bool] | None = None) -> LogVariants[Any] | None:
         """The inner source's lines of the window by variant, counted; None when a deadline or a cap stops
         reads."""
         if deadline_passed() or self.refusal("log_entries"):
             return None
-        from shared.telemetry_records import ReadCost
+        from shared.telemetry_records import SKIPPED, ReadCost
 
-        read: LogVariants[Any] = self.inner.log_variants(window, identity, traces)  # type: ignore[attr-defined]
-        self.add("log_entries", len(read.lines), ReadCost())
+        read: LogVariants[Any] = self.inner.log_variants(window, identity, traces, blind)  # type: ignore[attr-defined]
+        self.add("log_entries", len(read.lines) - read.lines.count(SKIPPED), ReadCost())  # as the stream counts
         return read
 
     def spans(self, window: Window, services: list[str] | None = None) -> ReadResult[Span]:

@@ -35,7 +35,15 @@ from datetime import UTC, datetime
 from itertools import accumulate
 
 from agents.context import AnalysisContext, SpecialistResult
-from agents.specialists.logs.counts import Identity, StreamCounts, count_stream, count_variants, identity, merged
+from agents.specialists.logs.counts import (
+    Identity,
+    StreamCounts,
+    count_stream,
+    count_variants,
+    digit_blind,
+    identity,
+    merged,
+)
 from agents.specialists.logs.counts import Tally as _Pattern
 from agents.specialists.logs.log_flows import (
     FlowBreak,
@@ -147,9 +155,10 @@ def _every_line(source: TelemetrySource, ctx: AnalysisContext, miner: PatternMin
     lines apart by their bytes (`log_variants`), else streamed line by line (`log_stream`)."""
     by_variant = getattr(source, "log_variants", None)
     if by_variant is not None:
-        ident = identity(miner, _severity)
-        base: LogVariants[Identity] | None = by_variant(ctx.baseline, ident, 0)
-        inc: LogVariants[Identity] | None = by_variant(ctx.incident, ident, LINKED_TRACES) if base is not None else None
+        ident, blind = identity(miner, _severity), digit_blind(miner)
+        base: LogVariants[Identity] | None = by_variant(ctx.baseline, ident, 0, blind)
+        inc: LogVariants[Identity] | None = (by_variant(ctx.incident, ident, LINKED_TRACES, blind)
+                                             if base is not None else None)
         if base is None or inc is None:
             return None
         return count_variants(miner, [(False, base), (True, inc)]), (base.note(), inc.note())

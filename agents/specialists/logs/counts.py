@@ -133,6 +133,13 @@ def identity(miner: PatternMiner, severity: Callable[[LogRecord], int]) -> Calla
     return lambda r: (miner.key(r.message), r.service, r.instance, severity(r))
 
 
+def digit_blind(miner: PatternMiner) -> Callable[[LogRecord], bool]:
+    """Whether a line's `identity` holds for every line equal to it but for the ASCII digits of its message: its
+    line key does (`PatternMiner.digit_blind`, asked after `identity` learnt it), and so does its severity (a level
+    word holds no digit, and a digit is a word character as a letter is: the words a line states are the same)."""
+    return lambda r: miner.digit_blind(r.message)
+
+
 def count_variants(miner: PatternMiner, windows: Iterable[tuple[bool, LogVariants[Identity]]]) -> StreamCounts:
     """The counts `count_stream` makes of the same lines, from each window's lines by variant (baseline first,
     read with `identity` of this miner; the incident's with LINKED_TRACES trace ids a variant): counted in bulk

@@ -259,6 +259,11 @@ class PatternMiner:
         self._assignment = None
         return self._cache.key(message)
 
+    def digit_blind(self, message: str) -> bool:
+        """Whether every line equal to `message` but for its ASCII digits (outside code locations and hexadecimal
+        prefixes) has its line key, as far as the lines learnt tell (a line's shape met, its masking left no digit)."""
+        return self._cache.fixed(message)
+
     def _key_of(self, masked: str) -> int:
         key = self._keys.get(masked)
         if key is None:
