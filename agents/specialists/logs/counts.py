@@ -4,7 +4,7 @@ with the distinct lines (bounded by the miner's `max_lines`), not with the lines
 a service's timeline, code paths per request) read a sample of whole traces instead.
 
 A source that tells lines apart by their bytes (a bundle: `LogVariants`) gives each window's lines as variants, and
-`count_variants` makes the same counts in bulk per variant (4 bytes a line held while a window is counted).
+`count_variants` makes the same counts in bulk per variant (12 bytes a line held: its variant and its time).
 """
 
 from __future__ import annotations
