@@ -140,6 +140,7 @@ class WithActions:
         self.log_counter = source.log_counter
         self.slo_reader = getattr(source, "slo_reader", None)  # the optional SLO capability, passed on
         self.log_stream = getattr(source, "log_stream", None)  # optional: every log line of a window, streamed
+        self.log_variants = getattr(source, "log_variants", None)  # ... or by variant
 
     def logs(self, window: Window, services: list[str] | None = None) -> ReadResult[LogRecord]:
         return self._source.logs(window, services)

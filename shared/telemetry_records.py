@@ -6,7 +6,7 @@ wire format into these. Times are UNIX seconds (float, UTC).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -158,4 +158,26 @@ class LogStream:
     the lines are consumed, says what was cut or skipped on the way ("" when nothing was)."""
 
     lines: Iterator[LogRecord]
+    note: Callable[[], str]
+
+
+SKIPPED = 0xFFFFFFFF  # `LogVariants.lines`: a line that did not decode (counted in the note)
+
+
+@dataclass(frozen=True, slots=True)
+class LogVariants(Generic[T]):
+    """Every log line of a window, in time order, by its variant: the lines whose records have one identity (a
+    function of a record's service, instance, severity and message, given by the reader) are one variant. A line
+    that differs from one met before only in its time, trace and span is not decoded: its bytes tell its variant.
+
+    `lines[n]`: the variant of the window's n-th line (SKIPPED: a line that did not decode); `variants[v]`: the
+    identity of variant v; `times[n]`: the time of line n; `traces[v]`: (n, trace id) of the lines of variant v
+    that carry each of its first trace ids, in order, as many as asked for (empty ids left out); `record(n)`: line
+    n in full, read again; `note()`: what was cut or skipped on the way ("" when nothing was)."""
+
+    lines: Sequence[int]
+    variants: list[T]
+    times: Sequence[float]
+    traces: dict[int, list[tuple[int, str]]]
+    record: Callable[[int], LogRecord]
     note: Callable[[], str]

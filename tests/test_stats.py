@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -41,6 +43,26 @@ def test_rate_tests() -> None:
     assert rate_increase_p(2, 12, 600, 3600) > 0.05  # the same rate
     assert rate_increase_p(0, 5, 1, 1) == 1.0
     assert two_proportion_z(1, 1000, 50, 1000) > 5 and two_proportion_z(10, 1000, 10, 1000) == 0
+
+
+def _rate_increase_p_every_term(count: int, base_count: int, seconds: float, base_seconds: float) -> float:
+    """The binomial tail summed over every term (what `rate_increase_p` stops short of once terms add nothing)."""
+    n = count + base_count
+    if n == 0 or count == 0:
+        return 1.0
+    p = seconds / (seconds + base_seconds)
+    log_p, log_q = math.log(p), math.log1p(-p)
+    terms = [math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * log_p + (n - i) * log_q
+             for i in range(count, n + 1)]
+    top = max(terms)
+    return min(1.0, math.exp(top) * sum(math.exp(t - top) for t in terms))
+
+
+@given(st.integers(1, 4000), st.integers(0, 30_000), st.floats(0.5, 5000), st.floats(0.001, 90_000))
+def test_the_rate_tail_stops_where_terms_add_nothing(count: int, base_count: int, seconds: float,
+                                                      base_seconds: float) -> None:
+    assert rate_increase_p(count, base_count, seconds, base_seconds) == \
+        _rate_increase_p_every_term(count, base_count, seconds, base_seconds)
 
 
 def test_rank_test_and_change_point() -> None:

@@ -70,6 +70,11 @@ def robust_z(value: float, baseline: Sequence[float], rel_floor: float = 0.05, a
     return z_of(value, *robust_center_scale(baseline, rel_floor, abs_floor))
 
 
+# A binomial term this far below the largest (natural log) is under half a unit in the last place of the sum, which
+# the largest term's 1 starts at: adding it leaves the sum as it is (the tail sums to the same float)
+TAIL_CUT = 50.0
+
+
 def rate_increase_p(count: int, base_count: int, seconds: float, base_seconds: float) -> float:
     """P-value that a count in `seconds` is this high given `base_count` in `base_seconds` (conditional binomial
     test of two Poisson rates: given the total, the incident's share is Binomial(n, t/(t+tb)) under H0)."""
@@ -79,9 +84,16 @@ def rate_increase_p(count: int, base_count: int, seconds: float, base_seconds: f
     p = seconds / (seconds + base_seconds)
     # upper tail of Binomial(n, p) at count, in log space
     log_p, log_q = math.log(p), math.log1p(-p)
-    terms = [math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * log_p + (n - i) * log_q
-             for i in range(count, n + 1)]
-    top = max(terms)
+    head, mode = math.lgamma(n + 1), (n + 1) * p  # past the mode the terms only fall
+    terms: list[float] = []
+    top = -math.inf
+    for i in range(count, n + 1):
+        t = head - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * log_p + (n - i) * log_q
+        if t > top:
+            top = t
+        elif i > mode and t < top - TAIL_CUT and 0.0 < p < 1.0:
+            break  # this term and every later one add nothing to the sum: exactly the sum of them all
+        terms.append(t)
     return min(1.0, math.exp(top) * sum(math.exp(t - top) for t in terms))
 
 

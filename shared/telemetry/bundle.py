@@ -10,7 +10,8 @@ from __future__ import annotations
 import bisect
 import json
 import os
-from collections.abc import Callable, Iterable, Iterator
+from array import array
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Generic, TypeVar
@@ -50,6 +51,7 @@ from shared.telemetry.bundle_index import (
     evenly_read,
 )
 from shared.telemetry.bundle_slos import SLOS, BundleSlos
+from shared.telemetry.bundle_variants import variants
 from shared.telemetry.provider_incidents import (
     decode_event,
     decode_placement,
@@ -62,6 +64,7 @@ from shared.telemetry_records import (
     Dependency,
     LogRecord,
     LogStream,
+    LogVariants,
     MetricSeries,
     Placement,
     ProviderIncident,
@@ -79,6 +82,7 @@ MANIFEST = "manifest.json"
 DEFAULT_MAX_RECORDS = MAX_RECORDS  # log lines or spans per read (shared/telemetry/bounds.py): past it, whole traces
 
 T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
 __all__ = ["CHANGES", "DEFAULT_MAX_RECORDS", "FORMAT", "GRAPH", "INDEX_SUFFIX", "LOGS", "MANIFEST", "METRICS", "SPANS",
            "BundleError", "BundleSource", "BundleWriter", "Skipped", "classify_method", "decode_change", "decode_log",
            "decode_series", "decode_span", "encode_change", "encode_log", "encode_series", "encode_span",
@@ -357,6 +361,29 @@ class BundleSource:
         index = self._log_index()
         return LogStream(self._streamed(index, window), lambda: self._stream_note(index))
 
+    def log_variants(self, window: Window, identity: Callable[[LogRecord], K], traces: int = 0,
+                     blind: Callable[[LogRecord], bool] | None = None) -> LogVariants[K]:
+        """Every log line of the window by its variant (`LogVariants`): lines whose records have one identity
+        (`identity`: a function of a record's service, instance, severity and message, called on the first line of
+        each new variant, in time order) are one; the first `traces` trace ids of each variant kept. `blind`:
+        whether a record's identity stays the same whatever the ASCII digits of its message (asked after
+        `identity`; then lines equal but in those digits are told apart by their bytes too)."""
+        index = self._log_index()
+        if index is None:
+            return LogVariants(array("I"), [], array("d"), {}, _no_line, lambda: "")
+        lo, hi = index.span(window)
+        before = index.bytes_read
+        with collector_paused():
+            lines, ids, found = variants(index, lo, hi, identity, traces, blind)
+        self.bytes_read += index.bytes_read - before
+
+        def record(n: int) -> LogRecord:  # a line that decoded (or was cut) before
+            for read in index.records([lo + n], keep=False):
+                return read
+            raise BundleError(f"{LOGS}: line at byte {index.offsets[lo + n]} no longer decodes")
+
+        return LogVariants(lines, ids, index.times[lo:hi], found, record, lambda: self._stream_note(index))
+
     def _streamed(self, index: Index[LogRecord] | None, window: Window) -> Iterator[LogRecord]:
         if index is None:
             return
@@ -445,6 +472,10 @@ class BundleSource:
             index.close()
         self._indexes.clear()
         self._cache.clear()
+
+
+def _no_line(n: int) -> LogRecord:
+    raise IndexError(n)
 
 
 def _log_time(r: LogRecord) -> float:

@@ -90,6 +90,7 @@ Decode = Callable[[dict[str, Any], float | None], T]
 # placed it at; None: the line is left out.
 Salvage = Callable[[bytes, float, str], T | None]
 STREAM_BLOCK = 1 << 20  # a stream reads neighbouring lines together, this many bytes at a time
+READ_BATCH = 2048  # ... and the lines next in time together when they lie close together in the file
 
 
 def bad_line(exc: BaseException, where: str, skipped: Skipped | None) -> None:
@@ -385,12 +386,48 @@ class Index(Generic[T]):
         return list(map(chosen.__getitem__, kept)), total, whole
 
     def stream(self, window: Window) -> Iterator[T]:
-        """Every record in the window, in time order, decoded one at a time (none kept: constant memory).
-        Neighbouring lines in the file are read together (STREAM_BLOCK bytes at a time)."""
-        lo, hi = bisect.bisect_left(self.times, window.start), bisect.bisect_left(self.times, window.end)
+        """Every record in the window, in time order, decoded one at a time (none kept: constant memory)."""
+        lo, hi = self.span(window)
+        decode, times = self.decode, self.times
+        for i, raw in zip(range(lo, hi), self.raw_lines(lo, hi), strict=True):
+            if raw is None:  # a long line: read as far as MAX_LINE_BYTES, cut or left out
+                yield from self.records([i], keep=False)
+                continue
+            try:  # the time is the index's: placing the line parsed it already
+                obj = orjson.loads(raw)
+                record = decode(obj, times[i]) if type(obj) is dict else self._decoded_line(raw, i)
+            except BAD_LINE:
+                record = self._decoded_line(raw, i)
+            if record is not None:
+                yield record
+
+    def span(self, window: Window) -> tuple[int, int]:
+        """The lines in the window: lo..hi-1, in time order."""
+        return bisect.bisect_left(self.times, window.start), bisect.bisect_left(self.times, window.end)
+
+    def raw_lines(self, lo: int, hi: int) -> Iterator[bytes | None]:
+        """The bytes of lines lo..hi-1, one a line, in order (None for a line over MAX_LINE_BYTES: `records`
+        reads it). READ_BATCH lines at a time: read in one piece when they lie close together in the file (a file
+        written about in time order), else neighbouring lines together (STREAM_BLOCK bytes at a time)."""
         if self._fd is None:
             return
-        fd, offsets, lengths, times, decode = self._fd, self.offsets, self.lengths, self.times, self.decode
+        fd, offsets, lengths = self._fd, self.offsets, self.lengths
+        for i in range(lo, hi, READ_BATCH):
+            j = min(i + READ_BATCH, hi)
+            at, sizes = offsets[i:j], lengths[i:j]
+            start, end, size = min(at), max(map(operator.add, at, sizes)), sum(sizes)
+            if end - start > max(2 * size, STREAM_BLOCK) or max(sizes) > MAX_LINE_BYTES:
+                yield from self._runs(i, j)
+                continue
+            block = os.pread(fd, end - start, start)
+            self.bytes_read += len(block)
+            for a, b in zip(map(operator.sub, at, repeat(start)), map(operator.add, at, sizes), strict=True):
+                yield block[a:b - start]
+
+    def _runs(self, lo: int, hi: int) -> Iterator[bytes | None]:
+        """`raw_lines`, a line at a time but neighbouring lines in the file read together."""
+        assert self._fd is not None
+        fd, offsets, lengths = self._fd, self.offsets, self.lengths
         i = lo
         while i < hi:
             start = end = offsets[i]
@@ -398,30 +435,24 @@ class Index(Generic[T]):
             while j < hi and offsets[j] == end and lengths[j] <= MAX_LINE_BYTES and end - start < STREAM_BLOCK:
                 end += lengths[j]
                 j += 1
-            if j == i:  # a long line, or one out of the file's order: read alone
-                yield from self.records([i], keep=False)
+            if j == i:  # a long line
+                yield None
                 i += 1
                 continue
-            block = os.pread(fd, end - start, start) if j > i + 1 else b""
-            if j == i + 1:  # most often: a time-sorted read of a file not written in time order
-                raw = os.pread(fd, lengths[i], start)
-                self.bytes_read += len(raw)
-                try:
-                    obj = orjson.loads(raw)
-                    record = decode(obj, times[i]) if type(obj) is dict else self._decoded_line(raw, i)
-                except BAD_LINE:
-                    record = self._decoded_line(raw, i)
-                if record is not None:
-                    yield record
-                i = j
-                continue
+            block = os.pread(fd, end - start, start)
             self.bytes_read += len(block)
-            for k in range(i, j):
-                at = offsets[k] - start
-                record = self._decoded_line(block[at:at + lengths[k]], k)
-                if record is not None:
-                    yield record
+            if j == i + 1:  # most often: a time-sorted read of a file not written in time order
+                yield block
+            else:
+                for k in range(i, j):
+                    at = offsets[k] - start
+                    yield block[at:at + lengths[k]]
             i = j
+
+    def line_record(self, i: int, raw: bytes | None) -> T | None:
+        """The record of line i from its bytes (None: a line over MAX_LINE_BYTES, read here, cut or left out);
+        None when it does not decode (counted)."""
+        return next(self.records([i], keep=False), None) if raw is None else self._decoded_line(raw, i)
 
     def _decoded_line(self, raw: bytes, i: int) -> T | None:
         try:  # the time is the index's: placing the line parsed it already

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from shared.budget_pool import BudgetPool
 from shared.cost_ledger import Budget, BudgetReached
@@ -37,6 +37,7 @@ if TYPE_CHECKING:  # the records are imported where a read happens
         Dependency,
         LogRecord,
         LogStream,
+        LogVariants,
         MetricSeries,
         PatternCount,
         ReadCost,
@@ -69,6 +70,9 @@ class MeteredSource:
         # the optional stream of every log line of a window (a bundle's): counted as it is consumed
         self.log_stream: Callable[[Window], LogStream | None] | None = (
             self._log_stream if getattr(inner, "log_stream", None) is not None else None)
+        # ... and by variant (a bundle's): counted once read
+        self.log_variants: Callable[..., LogVariants[Any] | None] | None = (
+            self._log_variants if getattr(inner, "log_variants", None) is not None else None)
 
     def share_budget(self, claims: Claims, key: str) -> None:
         """The caps counted across every run sharing `key`: the investigation's one budget in the store."""
@@ -195,6 +199,18 @@ class MeteredSource:
             self.add("log_entries", n, ReadCost())
 
         return LogStream(counted(), inner.note)
+
+    def _log_variants(self, window: Window, identity: Callable[[LogRecord], Any], traces: int = 0,
+                      blind: Callable[[LogRecord], bool] | None = None) -> LogVariants[Any] | None:
+        """The inner source's lines of the window by variant, counted; None when a deadline or a cap stops
+        reads."""
+        if deadline_passed() or self.refusal("log_entries"):
+            return None
+        from shared.telemetry_records import SKIPPED, ReadCost
+
+        read: LogVariants[Any] = self.inner.log_variants(window, identity, traces, blind)  # type: ignore[attr-defined]
+        self.add("log_entries", len(read.lines) - read.lines.count(SKIPPED), ReadCost())  # as the stream counts
+        return read
 
     def spans(self, window: Window, services: list[str] | None = None) -> ReadResult[Span]:
         return self._read("traces", "spans", self.inner.spans, window, services)

@@ -35,8 +35,16 @@ from datetime import UTC, datetime
 from itertools import accumulate
 
 from agents.context import AnalysisContext, SpecialistResult
+from agents.specialists.logs.counts import (
+    Identity,
+    StreamCounts,
+    count_stream,
+    count_variants,
+    digit_blind,
+    identity,
+    merged,
+)
 from agents.specialists.logs.counts import Tally as _Pattern
-from agents.specialists.logs.counts import count_stream, merged
 from agents.specialists.logs.log_flows import (
     FlowBreak,
     breaks,
@@ -55,7 +63,7 @@ from shared.gc_pause import collector_paused
 from shared.models import Finding, Widget
 from shared.ports import TelemetrySource
 from shared.severity import SEVERITIES, severity_of, severity_rank
-from shared.telemetry_records import LogRecord, LogStream, ReadResult
+from shared.telemetry_records import LogRecord, LogStream, LogVariants, ReadResult
 from shared.textfmt import shorten
 
 MIN_NEW = 3
@@ -140,13 +148,28 @@ def _observations(source: TelemetrySource, ctx: AnalysisContext
         base_read.sampled or inc_read.sampled
 
 
-def _streams(source: TelemetrySource, ctx: AnalysisContext) -> tuple[LogStream, LogStream] | None:
-    """Every line of both windows, streamed, when the source can (else None: the counts come from the read)."""
+def _every_line(source: TelemetrySource, ctx: AnalysisContext, miner: PatternMiner
+                ) -> tuple[StreamCounts, tuple[str, str]] | None:
+    """Counts from every line of both windows, added to `miner`, and what each window's read cut or skipped; when
+    the source can read them all (else None: the counts come from the read). By variant where the source tells
+    lines apart by their bytes (`log_variants`), else streamed line by line (`log_stream`)."""
+    by_variant = getattr(source, "log_variants", None)
+    if by_variant is not None:
+        ident, blind = identity(miner, _severity), digit_blind(miner)
+        base: LogVariants[Identity] | None = by_variant(ctx.baseline, ident, 0, blind)
+        inc: LogVariants[Identity] | None = (by_variant(ctx.incident, ident, LINKED_TRACES, blind)
+                                             if base is not None else None)
+        if base is None or inc is None:
+            return None
+        return count_variants(miner, [(False, base), (True, inc)]), (base.note(), inc.note())
     stream = getattr(source, "log_stream", None)
     if stream is None:
         return None
-    base, inc = stream(ctx.baseline), stream(ctx.incident)
-    return (base, inc) if base is not None and inc is not None else None
+    lines: tuple[LogStream | None, LogStream | None] = (stream(ctx.baseline), stream(ctx.incident))
+    if lines[0] is None or lines[1] is None:
+        return None
+    counts = count_stream(miner, [(False, lines[0].lines), (True, lines[1].lines)], _severity)
+    return counts, (lines[0].note(), lines[1].note())
 
 
 def analyse(source: TelemetrySource, ctx: AnalysisContext) -> SpecialistResult:
@@ -156,31 +179,34 @@ def analyse(source: TelemetrySource, ctx: AnalysisContext) -> SpecialistResult:
 
 def _analyse(source: TelemetrySource, ctx: AnalysisContext) -> SpecialistResult:
     observations, notes, mode, sampled = _observations(source, ctx)
-    streams = _streams(source, ctx) if sampled and mode == "lines" else None
     miner = PatternMiner()
+    every = _every_line(source, ctx, miner) if sampled and mode == "lines" else None
+    if every is None:
+        miner = PatternMiner()  # (a window counted before the other could not be read is forgotten)
     patterns: dict[tuple[int, str], _Pattern] = {}  # per (pattern, service): another service's pattern is new here
     volume: Counter[tuple[str, bool]] = Counter()
-    if streams is not None:  # counts from every line; the read's sample for the timelines and code paths
-        counts = count_stream(miner, [(False, streams[0].lines), (True, streams[1].lines)], _severity)
+    streamed = every is not None
+    if every is not None:  # counts from every line; the read's sample for the timelines and code paths
+        counts, stream_notes = every
         volume = counts.volume
         keys = [miner.key(r.message) for r, _, _ in observations]
         assignment = miner.assign()
         patterns = merged(counts, assignment)
-        cut = "; ".join(sorted({n for n in (streams[0].note(), streams[1].note()) if n}))
+        cut = "; ".join(sorted({n for n in stream_notes if n}))
         # each window's read note stands (a corrupt line skipped, a cut), but the counts no longer are a sample
         notes = [f"logs: pattern counts from every line of both windows ({volume.total():,} lines); "
                  "timelines and code paths from the read's sample",
                  *(n.replace("counts are a sample", "timelines and code paths are a sample") for n in notes),
                  *([cut] if cut and not any(cut in n for n in notes) else [])]
-    inc_lines = sum(n for (_, incident), n in volume.items() if incident) if streams else sum(
+    inc_lines = sum(n for (_, incident), n in volume.items() if incident) if streamed else sum(
         n for _, incident, n in observations if incident)
-    base_lines = sum(n for (_, incident), n in volume.items() if not incident) if streams else sum(
+    base_lines = sum(n for (_, incident), n in volume.items() if not incident) if streamed else sum(
         n for _, incident, n in observations if not incident)
     if not inc_lines:
         return SpecialistResult([], [*notes, "no log lines in the incident window"])
     if not base_lines:
         notes.append("no baseline log lines: every pattern looks new; rates cannot be compared")
-    if streams is None:
+    if not streamed:
         keys = [0] * len(observations)
         for window in (False, True):  # the baseline, then the incident: a window of its own (see start_window)
             if window:
@@ -196,7 +222,7 @@ def _analyse(source: TelemetrySource, ctx: AnalysisContext) -> SpecialistResult:
         pid = assignment[key]
         if mode == "lines":
             timelines[r.service].append((r.timestamp, incident, pid, r))
-        if streams is not None:
+        if streamed:
             continue
         p = patterns.get((pid, r.service))
         if p is None:

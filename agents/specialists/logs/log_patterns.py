@@ -25,8 +25,9 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 
 from drain3 import TemplateMiner
 from drain3.template_miner_config import TemplateMinerConfig
@@ -211,7 +212,7 @@ class PatternMiner:
         if self._context:
             before = self._previous
             if before is not None:  # what a statement's lines sit between: the clusters before and after them
-                window = self._window
+                window = self._window  # (`_neighbours`, inlined: the hot path)
                 for context, neighbour in ((line.context, ~before.cluster + window),
                                            (before.context, line.cluster + window)):
                     if neighbour in context:
@@ -224,10 +225,44 @@ class PatternMiner:
         self._assignment = None
         return key
 
+    def _neighbours(self, before: _Line, line: _Line, count: int) -> None:
+        window = self._window
+        for context, neighbour in ((line.context, ~before.cluster + window), (before.context, line.cluster + window)):
+            if neighbour in context:
+                context[neighbour] += count
+            elif len(context) < MAX_CONTEXT:
+                context[neighbour] = count
+            else:
+                context[OTHER + window] = context.get(OTHER + window, 0) + count
+
+    def add_keys(self, keys: Sequence[int]) -> None:
+        """Count consecutive lines given by their line keys (from `key`), as `add` of each line in turn would.
+        A neighbour enters a line's context (or the OTHER bucket, when full) the first time it is met, and every
+        later meeting adds to the same entry; so the pairs of consecutive lines are counted at once (C speed) and
+        replayed in the order each pair was first met, which meets every neighbour of every line in its order."""
+        if not keys:
+            return
+        lines = self._lines
+        for key, n in Counter(keys).items():
+            lines[key].count += n
+        self._assignment = None
+        if not self._context:
+            return
+        if self._previous is not None:
+            self._neighbours(self._previous, lines[keys[0]], 1)
+        for (a, b), n in Counter(zip(keys, islice(keys, 1, None), strict=False)).items():  # first met first
+            self._neighbours(lines[a], lines[b], n)
+        self._previous = lines[keys[-1]]
+
     def key(self, message: str) -> int:
         """The line key of `message`, learning it when new, without counting it (a line counted already)."""
         self._assignment = None
         return self._cache.key(message)
+
+    def digit_blind(self, message: str) -> bool:
+        """Whether every line equal to `message` but for its ASCII digits (outside code locations and hexadecimal
+        prefixes) has its line key, as far as the lines learnt tell (a line's shape met, its masking left no digit)."""
+        return self._cache.fixed(message)
 
     def _key_of(self, masked: str) -> int:
         key = self._keys.get(masked)

@@ -112,6 +112,12 @@ class ShapeCache:
         self._seen: dict[str, int] = {}  # raw line -> line key, for lines whose shape is cached
         self.max_shapes, self.max_seen = max_shapes, max_seen
 
+    def fixed(self, message: str) -> bool:
+        """Whether every line of this line's shape has one line key (its masking left no digit), as met so far."""
+        s = shape(message)
+        entry = self._shapes.get(s)
+        return isinstance(entry, int) and entry != _ONCE
+
     def key(self, message: str) -> int:
         key = self._seen.get(message)
         if key is not None:
