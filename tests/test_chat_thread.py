@@ -344,6 +344,16 @@ def test_an_unreachable_slack_is_reported_never_raised(url: str) -> None:
     assert not posted.ok and posted.detail
 
 
+def approve_untold(w: World) -> str:
+    """A rollback proposed, approved and run (dry run) with no chat hook: its updates are still to tell."""
+    pid = propose(w)
+    r = Remediation(store=w.store, runner=make_runner(Settings()), key=b"k" * 32,
+                    policy=Policy({"*": ["rollback_cloud_run"]}), approvers=frozenset({APPROVER}),
+                    clock=lambda: w.clock[0])
+    r.decide_and_deliver(r.link_token(w.incident_id, pid), "approve", APPROVER)
+    return pid
+
+
 def test_an_update_told_by_another_delivery_since_this_state_was_read_does_not_hold_back_the_next() -> None:
     """A sweep that read the incident before another delivery told the approval still tells the execution: the
     held claim is checked against the log, not taken as "still being told" (which left the update to a later
@@ -356,11 +366,7 @@ def test_an_update_told_by_another_delivery_since_this_state_was_read_does_not_h
 
     with serve(reply) as url:
         w = world(WebhookNotifier(f"{url}/hook", kind="slack", backoff_s=0.01))
-        pid = propose(w)
-        r = Remediation(store=w.store, runner=make_runner(Settings()), key=b"k" * 32,
-                        policy=Policy({"*": ["rollback_cloud_run"]}), approvers=frozenset({APPROVER}),
-                        clock=lambda: w.clock[0])
-        r.decide_and_deliver(r.link_token(w.incident_id, pid), "approve", APPROVER)  # approved and run, untold
+        pid = approve_untold(w)
         with IncidentLog(w.store).incident(w.incident_id) as stale:
             assert stale.state.chat_due == [f"approval:{pid}", f"execution:{pid}"]  # read before the other
             with IncidentLog(w.store).incident(w.incident_id) as other:
@@ -387,11 +393,7 @@ def test_a_delivery_that_told_something_tells_what_became_due_while_it_was_telli
 
     with serve(reply) as url:
         w = world(WebhookNotifier(f"{url}/hook", kind="slack", backoff_s=0.01))
-        pid = propose(w)
-        r = Remediation(store=w.store, runner=make_runner(Settings()), key=b"k" * 32,
-                        policy=Policy({"*": ["rollback_cloud_run"]}), approvers=frozenset({APPROVER}),
-                        clock=lambda: w.clock[0])
-        r.decide_and_deliver(r.link_token(w.incident_id, pid), "approve", APPROVER)
+        pid = approve_untold(w)
         with IncidentLog(w.store).incident(w.incident_id) as incident:
             told = catch_up(chat_of(w), incident)
     assert told == [f"approval:{pid}", f"execution:{pid}", f"recovery:{pid}"]
