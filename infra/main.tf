@@ -303,32 +303,12 @@ resource "google_cloudfunctions2_function" "fn" {
       }
     }
 
-    dynamic "secret_environment_variables" {
-      for_each = contains(local.chat_functions, each.key) && local.slack ? [1] : []
+    dynamic "secret_environment_variables" { # the integrations' credentials this function reads (secrets.tf)
+      for_each = { for name, c in local.credentials : name => c if contains(c.readers, each.key) }
       content {
-        key        = "AUTOSRE_SLACK_BOT_TOKEN"
+        key        = secret_environment_variables.value.key
         project_id = var.project_id
-        secret     = google_secret_manager_secret.slack[0].secret_id
-        version    = "latest"
-      }
-    }
-
-    dynamic "secret_environment_variables" {
-      for_each = contains(local.handoff_functions, each.key) && local.pagerduty ? [1] : []
-      content {
-        key        = "AUTOSRE_PAGERDUTY_ROUTING_KEY"
-        project_id = var.project_id
-        secret     = google_secret_manager_secret.pagerduty[0].secret_id
-        version    = "latest"
-      }
-    }
-
-    dynamic "secret_environment_variables" {
-      for_each = contains(local.handoff_functions, each.key) && local.jira ? [1] : []
-      content {
-        key        = "AUTOSRE_JIRA_API_TOKEN"
-        project_id = var.project_id
-        secret     = google_secret_manager_secret.jira[0].secret_id
+        secret     = google_secret_manager_secret.credential[secret_environment_variables.key].secret_id
         version    = "latest"
       }
     }
@@ -339,15 +319,11 @@ resource "google_cloudfunctions2_function" "fn" {
     google_secret_manager_secret_version.approval_key,
     google_secret_manager_secret_version.webhook,
     google_secret_manager_secret_version.runbook,
-    google_secret_manager_secret_version.slack,
-    google_secret_manager_secret_version.pagerduty,
-    google_secret_manager_secret_version.jira,
+    google_secret_manager_secret_version.credential,
     google_secret_manager_secret_iam_member.approval_key_reader,
     google_secret_manager_secret_iam_member.webhook_reader,
     google_secret_manager_secret_iam_member.runbook_reader,
-    google_secret_manager_secret_iam_member.slack_reader,
-    google_secret_manager_secret_iam_member.pagerduty_reader,
-    google_secret_manager_secret_iam_member.jira_reader,
+    google_secret_manager_secret_iam_member.credential_reader,
     google_project_iam_member.role,
     google_project_iam_member.builder,
   ]

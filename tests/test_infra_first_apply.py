@@ -42,10 +42,10 @@ DOCUMENTED: dict[str, set[str]] = {
     "google_service_account_iam_member": {"service_account_id", "role", "member", "condition", "for_each", "count"},
     "google_secret_manager_secret": {"replication", "secret_id", "labels", "annotations", "version_aliases",
                                      "version_destroy_ttl", "topics", "expire_time", "ttl", "rotation", "tags",
-                                     "project", "deletion_policy", "deletion_protection", "count"},
+                                     "project", "deletion_policy", "deletion_protection", "count", "for_each"},
     "google_secret_manager_secret_version": {"secret", "enabled", "secret_data", "secret_data_wo",
                                              "secret_data_wo_version", "project", "deletion_policy",
-                                             "is_secret_data_base64", "count"},
+                                             "is_secret_data_base64", "count", "for_each"},
 }
 SECRET_ENVIRONMENT_VARIABLE = {"key", "project_id", "secret", "version"}
 
@@ -65,7 +65,7 @@ def test_every_added_argument_is_in_the_documented_schema() -> None:
             assert _arguments(replication) == {"auto"}, resource
     (fn,) = resources("main.tf", "google_cloudfunctions2_function").values()
     mounts = [d["secret_environment_variables"] for d in fn["service_config"][0]["dynamic"]]
-    assert len(mounts) == 6
+    assert len(mounts) == 4  # the approval key, the webhook, the runbook webhook, the integrations' credentials
     for mount in mounts:
         assert _arguments(mount["content"][0]) == SECRET_ENVIRONMENT_VARIABLE
 

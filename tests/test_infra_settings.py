@@ -196,10 +196,15 @@ def test_credentials_come_from_secret_manager_and_only_their_readers_may_read_th
                     assert f"var.{name}" not in line, f"{file}: {line.strip()}"
         assert f"nonsensitive(var.{name} != \"\")" in text, name
     readers = resources("secrets.tf", "google_secret_manager_secret_iam_member")
-    assert set(readers) == {"slack_reader", "pagerduty_reader", "jira_reader"}
-    assert "local.chat_functions" in readers["slack_reader"]["for_each"]
-    assert "local.handoff_functions" in readers["pagerduty_reader"]["for_each"]
-    assert "local.handoff_functions" in readers["jira_reader"]["for_each"]
+    assert set(readers) == {"credential_reader"}
+    assert "local.credential_readers" in readers["credential_reader"]["for_each"]
+    credentials = parsed("secrets.tf")["locals"][0]["credentials"]  # a for expression: read as its text
+    found = re.findall(r'(\w+) = \{on = local\.(\w+), secret_id = "[^"]+", key = "(AUTOSRE_\w+)", '
+                       r'readers = local\.(\w+)\}', credentials)
+    assert {(c, key, who) for c, on, key, who in found if c == on} == {
+        ("slack", "AUTOSRE_SLACK_BOT_TOKEN", "chat_functions"),
+        ("pagerduty", "AUTOSRE_PAGERDUTY_ROUTING_KEY", "handoff_functions"),
+        ("jira", "AUTOSRE_JIRA_API_TOKEN", "handoff_functions")}
     webhook = resources("iam.tf", "google_secret_manager_secret_iam_member")["webhook_reader"]
     assert "local.chat_functions" in webhook["for_each"]
 
@@ -324,3 +329,31 @@ def test_the_environment_terraform_gives_each_function_is_read_as_the_codes_defa
         assert ("AUTOSRE_HANDOFF_AUTO" in env) is (function in HANDOFF), function
         assert ("AUTOSRE_RUNBOOKS" in env) is (function == "web"), function
         assert ("AUTOSRE_SLOS" in env) is (function == "specialist-metrics"), function
+
+
+def test_each_credential_set_gets_a_secret_mounted_and_readable_by_its_readers_alone(tmp_path: Path) -> None:
+    """secrets.tf's locals, evaluated by Terraform itself: a credential left empty gets no secret; each one set is
+    granted to the accounts of the functions that read it, and mounted as its setting in those functions only."""
+    import json
+
+    terraform = shutil.which("terraform")
+    if terraform is None:
+        pytest.skip("terraform is not installed")
+    main, iam, secrets = ((INFRA / f).read_text() for f in ("main.tf", "iam.tf", "secrets.tf"))
+    (tmp_path / "main.tf").write_text((INFRA / "variables.tf").read_text() + _block(main, "locals {")
+                                      + _block(iam, "locals {") + _block(secrets, "locals {"))
+    (tmp_path / "terraform.tfvars").write_text(
+        'project_id = "p"\nsource_zip = "x.zip"\nbase_url = "https://sre.example.com"\n'
+        'specialists = ["logs", "traces", "metrics", "changes"]\nslack_bot_token = "xoxb-1"\n'
+        'jira_api_token = "t"\n')
+    subprocess.run([terraform, "init", "-backend=false", "-input=false"], cwd=tmp_path, check=True,
+                   capture_output=True, timeout=120)
+    done = subprocess.run([terraform, "console"], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          check=True, input="jsonencode([local.credentials, keys(local.credential_readers)])\n")
+    credentials, readers = json.loads(json.loads(done.stdout.strip()))
+    assert set(credentials) == {"slack", "jira"}  # no PagerDuty key: no secret
+    chat = {"intake", "synthesizer", "executor", "web", "sweeper"}  # the accounts of CHAT's functions
+    handoff = {"intake", "synthesizer", "sweeper"}  # ... and of HANDOFF's
+    assert set(readers) == {f"slack/{sa}" for sa in chat} | {f"jira/{sa}" for sa in handoff}
+    assert credentials["slack"]["key"] == "AUTOSRE_SLACK_BOT_TOKEN" and credentials["slack"]["readers"] == CHAT
+    assert credentials["jira"]["key"] == "AUTOSRE_JIRA_API_TOKEN" and credentials["jira"]["readers"] == HANDOFF
