@@ -264,3 +264,26 @@ def test_the_web_function_wires_starting_on_pubsub_without_importing_the_pubsub_
            "AUTOSRE_SQLITE_PATH": str(tmp_path / "e.db")}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True, env=env)
     assert out.stdout.strip().splitlines()[-1] == "200 True []", out.stdout + out.stderr
+
+
+def test_a_specialists_redelivery_imports_no_model_of_the_incident_log(tmp_path: Path) -> None:
+    """A redelivered task is read, checked by id against the log and told again with the bus's two messages alone:
+    neither the models, the event payloads nor the fold are imported on that path."""
+    scenario = generate("bad_deploy", tmp_path / "demo", seed=7)
+    store = SqliteEventStore(str(tmp_path / "e.db"))
+    _, bus = embedded(store, BundleSource(scenario.bundle_dir))
+    bus.publish(topics.ALERTS, scenario.alert_path.read_bytes())
+    bus.drain()
+    (summary,) = store.summaries()
+    code = ("import sys\n"
+            "import functions.main as main\n"
+            "from functions.handlers.specialist import reported\n"
+            "from shared.messages import FindingsReady, Task\n"
+            f"task = Task(incident_id={summary['incident_id']!r}, round=1, specialist='logs')\n"
+            "FindingsReady(**task.model_dump()).model_dump()\n"
+            "print(reported(main.pipeline(), task), sorted(m for m in ('shared.models', 'shared.events',"
+            " 'shared.incident_state', 'shared.finding_details') if m in sys.modules))\n")
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "AUTOSRE_BUS": "pubsub", "AUTOSRE_PROJECT": "p",
+           "AUTOSRE_SQLITE_PATH": str(tmp_path / "e.db")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True, env=env)
+    assert out.stdout.strip() == "True []", out.stdout + out.stderr
