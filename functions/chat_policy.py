@@ -12,6 +12,11 @@ if TYPE_CHECKING:
     from shared.incident_state import IncidentState
 
 
+class NotYet(Exception):
+    """The update waits (quiet hours, or another delivery is telling it or opening the thread): it is re-driven,
+    and no later update overtakes it."""
+
+
 def minutes(hhmm: str) -> int:
     hours, _, mins = hhmm.strip().partition(":")
     value = int(hours) * 60 + int(mins or 0)

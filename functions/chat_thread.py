@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from functions.chat_policy import ChatPolicy as ChatPolicy  # the trigger policy, in a module of its own
+from functions.chat_policy import NotYet as NotYet
 from functions.chat_policy import minutes as minutes
 from shared import events as ev
 from shared.chat_events import ThreadOpened
@@ -40,11 +41,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("autosre.chat")
 
 CLAIM_TTL_S = 900.0  # an update claimed by a delivery that died is free again this long after
-
-
-class NotYet(Exception):
-    """The update waits (quiet hours, or another delivery is telling it or opening the thread): it is re-driven,
-    and no later update overtakes it."""
 
 
 @dataclass
