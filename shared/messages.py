@@ -4,11 +4,11 @@ and sends them without importing the models of the incident log."""
 from pydantic import BaseModel, ConfigDict
 
 
-class Message(BaseModel):
+class BusMessage(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=False, defer_build=True)  # as shared/models.py's Model
 
 
-class Task(Message):
+class Task(BusMessage):
     """A message on the tasks topic: one specialist, one round of one incident."""
 
     incident_id: str
@@ -16,7 +16,7 @@ class Task(Message):
     specialist: str
 
 
-class FindingsReady(Message):
+class FindingsReady(BusMessage):
     """A message on the findings topic: a specialist has reported for a round."""
 
     incident_id: str
