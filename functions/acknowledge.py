@@ -10,9 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from shared import events as ev
 from shared.approvals import form_token, form_token_matches
-from shared.feedback_events import IncidentAcknowledged
+from shared.event_types import EventType
 from shared.incident_log import IncidentHandle, IncidentLog
 
 
@@ -36,13 +35,15 @@ class Acknowledgements:
         """Record that `who` is on it; True when this call recorded it (and told the chat thread, once, as its
         other updates), False when they had said so already. Raises AcknowledgeError for an unknown or closed
         incident."""
+        from shared.feedback_events import IncidentAcknowledged  # imported where one is recorded: not on the web list
+
         with self.log.incident(incident_id) as incident:
             if not incident.exists:
                 raise AcknowledgeError(f"no incident {incident_id}")
             state = incident.state
             if state.status != "open":
                 raise AcknowledgeError(f"the incident is {state.status}: there is nothing to be on")
-            if not incident.record(ev.INCIDENT_ACKNOWLEDGED, (who,), who, IncidentAcknowledged(by=who)):
+            if not incident.record(EventType.INCIDENT_ACKNOWLEDGED, (who,), who, IncidentAcknowledged(by=who)):
                 return False
             if self.told is not None:
                 self.told(incident)

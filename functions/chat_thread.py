@@ -24,6 +24,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from functions.chat_policy import ChatPolicy as ChatPolicy  # the trigger policy, in a module of its own
+from functions.chat_policy import NotYet as NotYet
+from functions.chat_policy import minutes as minutes
 from shared import events as ev
 from shared.chat_events import ThreadOpened
 from shared.events import NotificationRecorded
@@ -33,65 +36,11 @@ from shared.ports import Claims, Notifier, ThreadedNotifier
 
 if TYPE_CHECKING:
     from functions.pipeline import Pipeline
-    from shared.config import Settings
     from shared.models import Proposal
 
 log = logging.getLogger("autosre.chat")
 
 CLAIM_TTL_S = 900.0  # an update claimed by a delivery that died is free again this long after
-
-
-class NotYet(Exception):
-    """The update waits (quiet hours, or another delivery is telling it or opening the thread): it is re-driven,
-    and no later update overtakes it."""
-
-
-def minutes(hhmm: str) -> int:
-    hours, _, mins = hhmm.strip().partition(":")
-    value = int(hours) * 60 + int(mins or 0)
-    if not 0 <= value < 24 * 60:
-        raise ValueError(f"not a time of day: {hhmm!r}")
-    return value
-
-
-@dataclass(frozen=True)
-class ChatPolicy:
-    """Which incidents the channel is told of, and when."""
-
-    severities: tuple[str, ...] = ()  # empty: every severity
-    services: tuple[str, ...] = ()  # empty: every service
-    quiet: tuple[int, int] | None = None  # quiet hours, minutes of the UTC day (start, end; may wrap midnight)
-    quiet_severities: tuple[str, ...] = ("critical",)
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> ChatPolicy:
-        quiet = None
-        if settings.quiet_hours.strip():
-            start, _, end = settings.quiet_hours.partition("-")
-            quiet = (minutes(start), minutes(end))
-        return cls(tuple(s.lower() for s in settings.notify_severities), tuple(settings.notify_services), quiet,
-                   tuple(s.lower() for s in settings.quiet_hours_severities))
-
-    def refuses(self, state: IncidentState) -> str:
-        """Why the channel is not told of this incident at all ("" when it is)."""
-        alert = state.first_alert
-        severity, service = (alert.severity.lower(), alert.service) if alert else ("", "")
-        if self.severities and severity not in self.severities:
-            return f"severity {severity or 'none'} is not among those notified ({', '.join(self.severities)})"
-        if self.services and service not in self.services:
-            return f"service {service or 'unknown'} is not among those notified"
-        return ""
-
-    def holds(self, state: IncidentState, now: float) -> bool:
-        """Whether an update waits for the end of the quiet hours."""
-        if self.quiet is None:
-            return False
-        alert = state.first_alert
-        if alert is not None and alert.severity.lower() in self.quiet_severities:
-            return False
-        start, end = self.quiet
-        minute = int(now // 60) % (24 * 60)
-        return start <= minute < end if start <= end else minute >= start or minute < end
 
 
 @dataclass

@@ -23,14 +23,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from shared import approvals
-from shared.chat_events import HandOffRecorded
-from shared.events import EventType
+from shared.event_types import EventType
 from shared.incident_log import IncidentHandle, IncidentLog
-from shared.incident_state import IncidentState
 from shared.ports import EventStore, HandOffRequest, HandOffResult, HandOffTarget
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the payload is imported where a hand-off is recorded: every function builds its hand-offs
+    from shared.chat_events import HandOffRecorded
     from shared.config import Settings
+    from shared.incident_state import IncidentState
 
 CLAIM_TTL_S = 900.0
 PREFIX = "handoff:"  # a hand-off link's claims name "handoff:<integration>" where an approval's name a proposal
@@ -97,6 +97,8 @@ class HandOffs:
     def send(self, incident: IncidentHandle, integration: str, by: str) -> HandOffRecorded:
         """Hand the incident to one integration once; returns the latest record (sent, failed, or requested while
         another delivery sends it)."""
+        from shared.chat_events import HandOffRecorded
+
         target = self.targets.get(integration)
         if target is None:
             raise HandOffError("unknown_integration", f"{integration} is not configured")
@@ -129,6 +131,8 @@ class HandOffs:
     def resolve(self, incident: IncidentHandle) -> list[str]:
         """The incident resolved: each hand-off sent to a service that resolves (PagerDuty) is resolved there too,
         once (claimed; recorded). Returns the integrations resolved by this call."""
+        from shared.chat_events import HandOffRecorded
+
         state = incident.state
         done = []
         for integration, (status, record) in sorted(state.handoffs.items()):

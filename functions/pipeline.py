@@ -24,17 +24,18 @@ from shared import topics
 from shared.config import Settings
 from shared.cost_ledger import MeteredTelemetryFactory, Prices
 from shared.incident_log import IncidentHandle, IncidentLog
-from shared.incident_state import IncidentState
-from shared.models import Event, Report, Task
+from shared.messages import Task
 from shared.ports import Bus, EventStore, Message, NarrativeWriter, Notifier, TelemetrySource
 from shared.specialists import SPECIALISTS, spec_of
 
-if TYPE_CHECKING:  # imported where used: a redelivered message needs no analysis
+if TYPE_CHECKING:  # imported where used: a redelivered message needs no analysis (nor the models of its log)
     from agents.context import AnalysisContext, SpecialistResult
-    from functions.chat_thread import ChatPolicy
+    from functions.chat_policy import ChatPolicy
     from functions.check_settings import CheckSettings
     from functions.handlers.after_report import ReportStep
     from functions.handoffs import HandOffs
+    from shared.incident_state import IncidentState
+    from shared.models import Event, Report
 
 Analysis: TypeAlias = "Callable[[TelemetrySource, AnalysisContext], SpecialistResult]"
 
@@ -46,7 +47,7 @@ def load_analysis(name: str) -> Analysis:
 
 
 def _chat_policy() -> ChatPolicy:
-    from functions.chat_thread import ChatPolicy
+    from functions.chat_policy import ChatPolicy
 
     return ChatPolicy()
 

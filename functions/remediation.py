@@ -26,31 +26,28 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from agents.remediation.policy import Decision, Policy
 from functions.action_outcome import HAND_OFF_TIMEOUT_S, OUTCOME_DEADLINE_S, RunClaim, unknown_outcome, within
 from shared import approvals
-from shared import events as ev
 from shared.action_ledger import ActionLedger
-from shared.events import (
-    ApprovalDecided,
-    RemediationExecuted,
-    RemediationFailed,
-    RemediationHandedOff,
-    RemediationPending,
-    RemediationProposed,
-)
+from shared.event_types import EventType
 from shared.incident_log import IncidentHandle, IncidentLog
-from shared.incident_state import IncidentState
-from shared.models import Proposal
 from shared.ports import ActionRunner, EventStore, OperationState, OutcomePending, TelemetrySource
+
+if TYPE_CHECKING:  # the payloads are imported where an event is written: the web list and an idle sweep need none
+    from shared.events import RemediationPending
+    from shared.incident_state import IncidentState
+    from shared.models import Proposal
 
 log = logging.getLogger("autosre.remediation")
 
 
 def propose(incident: IncidentHandle) -> list[Proposal]:
     """Record `remediation.proposed` for the latest report's causes (idempotent)."""
+    from shared.events import RemediationProposed
+
     state = incident.state
     report = state.latest_report
     if report is None:
@@ -61,7 +58,7 @@ def propose(incident: IncidentHandle) -> list[Proposal]:
 
     proposals = propose_from_report(report, state.findings)
     for p in proposals:
-        incident.record(ev.REMEDIATION_PROPOSED, (p.proposal_id,), "synthesize", RemediationProposed(proposal=p))
+        incident.record(EventType.REMEDIATION_PROPOSED, (p.proposal_id,), "synthesize", RemediationProposed(proposal=p))
     return proposals
 
 
@@ -245,6 +242,8 @@ class Remediation:
                 reserve: bool = False) -> Proposal:
         """`reserve`: the action runs right after, so its slot of the hourly limit is taken before anything is
         recorded (a crash in between leaves the slot held: the limit errs on the safe side)."""
+        from shared.events import ApprovalDecided
+
         if not incident.exists:
             raise approvals.TokenError("mismatched", "the approval link is for an unknown incident")
         state = incident.state
@@ -268,7 +267,7 @@ class Remediation:
         record = ApprovalDecided(proposal_id=proposal.proposal_id, decision=decision, approver=approver,
                                  token_id=claims.token_id)
         if self.store.claim(f"token:{claims.token_id}", approver) != approver or \
-                not incident.record(ev.APPROVAL_DECIDED, (proposal.proposal_id,), approver, record):
+                not incident.record(EventType.APPROVAL_DECIDED, (proposal.proposal_id,), approver, record):
             raise approvals.TokenError("used", "this approval link has already been used")
         return proposal
 
@@ -291,6 +290,8 @@ class Remediation:
         return "approved: handed to the executor; the outcome appears on the incident's timeline"
 
     def _hand_over(self, incident: IncidentHandle, proposal_id: str) -> bool:
+        from shared.events import RemediationHandedOff
+
         hand_off = self.hand_off
         assert hand_off is not None
         try:
@@ -299,7 +300,7 @@ class Remediation:
             log.warning("hand-off to the executor failed: %s: %s", type(exc).__name__, exc,
                         extra={"json_fields": {"incident_id": incident.incident_id, "proposal_id": proposal_id}})
             return False
-        incident.record(ev.REMEDIATION_HANDED_OFF, (proposal_id,), "approve",
+        incident.record(EventType.REMEDIATION_HANDED_OFF, (proposal_id,), "approve",
                         RemediationHandedOff(proposal_id=proposal_id))
         return True
 
@@ -356,6 +357,8 @@ class Remediation:
                 self._tell(incident)
 
     def _execute(self, incident: IncidentHandle, proposal_id: str) -> str:
+        from shared.events import RemediationFailed, RemediationPending
+
         state = incident.state
         proposal = state.proposals.get(proposal_id)
         decision = state.decisions.get(proposal_id)
@@ -384,17 +387,19 @@ class Remediation:
         except OutcomePending as pending:  # the claim stays: the sweep records the outcome
             record = RemediationPending(proposal_id=proposal_id, operation=pending.operation, started=pending.started,
                                         approved_by=decision.approver, at=self.clock())
-            incident.record(ev.REMEDIATION_PENDING, (proposal_id,), "execute", record)
+            incident.record(EventType.REMEDIATION_PENDING, (proposal_id,), "execute", record)
             return record.summary_line()
         except Exception as exc:  # recorded, never silent
-            incident.record(ev.REMEDIATION_FAILED, (proposal_id,), "execute", RemediationFailed(
+            incident.record(EventType.REMEDIATION_FAILED, (proposal_id,), "execute", RemediationFailed(
                 proposal_id=proposal_id, outcome=f"{type(exc).__name__}: {exc}"[:500], at=self.clock()))
             raise RemediationError("failed", str(exc)) from exc
         self._executed(incident, proposal_id, outcome, decision.approver)
         return outcome
 
     def _executed(self, incident: IncidentHandle, proposal_id: str, outcome: str, approver: str) -> None:
-        incident.record(ev.REMEDIATION_EXECUTED, (proposal_id,), "execute", RemediationExecuted(
+        from shared.events import RemediationExecuted
+
+        incident.record(EventType.REMEDIATION_EXECUTED, (proposal_id,), "execute", RemediationExecuted(
             proposal_id=proposal_id, outcome=outcome, verification="pending: the alerting SLI is checked after the "
             "action", approved_by=approver, at=self.clock(), dry_run=self.dry_run))
 
@@ -423,6 +428,8 @@ class Remediation:
         """Read a pending action's operation and record its outcome when it has finished (done: executed; an
         error, or still running past `pending_limit_s`: failed). Returns what is known now. An operation the API
         cannot read now is read again at the next sweep."""
+        from shared.events import RemediationFailed
+
         if self.read_operation is None:
             return pending.summary_line()
         try:
@@ -437,7 +444,7 @@ class Remediation:
             return pending.summary_line()
         why = op.error or f"operation {pending.operation} still running after {self.pending_limit_s:.0f} s"
         outcome = f"{pending.started}; failed: {why}"[:500]
-        incident.record(ev.REMEDIATION_FAILED, (pending.proposal_id,), "execute", RemediationFailed(
+        incident.record(EventType.REMEDIATION_FAILED, (pending.proposal_id,), "execute", RemediationFailed(
             proposal_id=pending.proposal_id, outcome=outcome, at=self.clock()))
         return outcome
 
@@ -447,17 +454,21 @@ class Remediation:
     def _refused(self, incident: IncidentHandle, proposal_id: str, now: float, reason: str,
                  text: str) -> RemediationError:
         """An approved action the executor will not run: recorded as its outcome (never only a log line)."""
-        incident.record(ev.REMEDIATION_FAILED, (proposal_id,), "execute", RemediationFailed(
+        from shared.events import RemediationFailed
+
+        incident.record(EventType.REMEDIATION_FAILED, (proposal_id,), "execute", RemediationFailed(
             proposal_id=proposal_id, outcome=f"not run: {text}"[:500], at=now))
         return RemediationError(reason, text)
 
     def _claimed_elsewhere(self, incident: IncidentHandle, proposal_id: str, other: RunClaim, now: float) -> str:
         """Another delivery claimed the run and recorded no outcome: still under way (raises already_claimed: the
         delivery is retried later), or stopped during the runner call (its outcome is recorded as unknown)."""
+        from shared.events import RemediationFailed
+
         if now - other.started_at < self.outcome_deadline_s:
             raise RemediationError("already_claimed", "another delivery has claimed this action: it runs once")
         outcome = unknown_outcome(other)
-        incident.record(ev.REMEDIATION_FAILED, (proposal_id,), "execute", RemediationFailed(
+        incident.record(EventType.REMEDIATION_FAILED, (proposal_id,), "execute", RemediationFailed(
             proposal_id=proposal_id, outcome=outcome, at=now))
         return outcome
 

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 
 from shared.config import Settings
 from shared.cost_ledger import Budget, MeteredTelemetry, MeteredTelemetryFactory, Prices
-from shared.models import ReadCounts
 from shared.ports import Bus, Claims, EventStore, NarrativeWriter, Notifier, TelemetrySource
 
 if TYPE_CHECKING:  # the pipeline is imported where one is assembled: web and execute build the store alone
@@ -24,6 +23,7 @@ if TYPE_CHECKING:  # the pipeline is imported where one is assembled: web and ex
     from shared.bus.inprocess import InProcessBus
     from shared.incident_log import IncidentHandle
     from shared.incident_state import IncidentState
+    from shared.models import ReadCounts
     from shared.telemetry_records import Window
 
 TelemetryFactory = Callable[["IncidentState"], TelemetrySource]  # the incident's telemetry source, unmetered
@@ -264,7 +264,7 @@ def assemble(store: EventStore, bus: Bus, telemetry: TelemetryFactory, settings:
     from functions.check_settings import CheckSettings
 
     pipeline.recovery = CheckSettings(settings.recovery_check_s, settings.recovery_sustain)
-    from functions.chat_thread import ChatPolicy
+    from functions.chat_policy import ChatPolicy
 
     pipeline.chat_policy = ChatPolicy.from_settings(settings)
     pipeline.handoffs = make_handoffs(settings, store)  # each built on first use: nothing read at start-up

@@ -22,17 +22,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from shared import events as ev
 from shared import topics
-from shared.events import RoundStarted, stable_id
+from shared.event_types import EventType, stable_id
 from shared.incident_log import IncidentLog
-from shared.incident_state import IncidentState
 from shared.ports import EventStore, NarrativeWriter
-from shared.steering_events import Answered, Hint, HintKind
 
 if TYPE_CHECKING:
     from agents.reporting.answers import Answer
     from functions.pipeline import Pipeline
+    from shared.incident_state import IncidentState
+    from shared.steering_events import HintKind
 
 MAX_QUESTION = 1000
 NO_PIPELINE = ("no telemetry is configured here, so nothing can run an investigation: give this server a telemetry "
@@ -135,6 +134,7 @@ class Talk:
     def ask(self, incident_id: str, question: str, by: str) -> dict[str, Any]:
         """Answer from the findings (a model for a free question, when one is configured); recorded as an event."""
         from agents.reporting.answers import answer
+        from shared.steering_events import Answered
 
         question = " ".join(question.split())
         if not question:
@@ -148,7 +148,8 @@ class Talk:
             state = incident.state
             reply = answer(question, state, self._free())
             report = state.latest_report
-            incident.record(ev.QUESTION_ANSWERED, (report.round if report else 0, by, question, len(state.questions)),
+            key = (report.round if report else 0, by, question, len(state.questions))
+            incident.record(EventType.QUESTION_ANSWERED, key,
                             by, Answered(question=question, intent=reply.intent, answer=reply.text, cited=reply.cited,
                                          source=reply.source, refused=reply.refused, by=by))
         return {"incident_id": incident_id, "question": question, **reply.model_dump()}
@@ -165,6 +166,9 @@ class Talk:
 
     def add_hint(self, incident_id: str, by: str, kind: HintKind, service: str = "", text: str = "") -> dict[str, Any]:
         """Record the hint and re-rank; returns the new report's top causes and what the hint changed."""
+        from shared.events import RoundStarted
+        from shared.steering_events import Hint
+
         if kind not in ("service", "change", "noise"):
             raise TalkError("a hint is about a service, a change or noise")
         service, text = " ".join(service.split())[:200], " ".join(text.split())[:500]
@@ -184,7 +188,7 @@ class Talk:
                 raise TalkError("this incident has no report yet: a hint re-ranks a report")
             before = [c.service for c in last.report.causes[:5]]
             key = (by, kind, service, text)
-            if not incident.record(ev.HINT_ADDED, key, by, hint):
+            if not incident.record(EventType.HINT_ADDED, key, by, hint):
                 return {"incident_id": incident_id, "recorded": False, "note": "this hint was already recorded"}
             from agents.reporting.followup import FOCUSED_SPECIALISTS
             from agents.reporting.steering import hinted_services
@@ -197,7 +201,7 @@ class Talk:
             why = f"a hint from {by}: {hint.summary_line().removeprefix(by + ' ')}"
             if unseen and not specialists:
                 why += f"; {', '.join(unseen)} not examined (no telemetry here)"
-            incident.record(ev.ROUND_STARTED, (nxt,), "steer", RoundStarted(
+            incident.record(EventType.ROUND_STARTED, (nxt,), "steer", RoundStarted(
                 round=nxt, specialists=specialists, deadline=p.clock() + p.round_deadline_s, window=last.window,
                 focus=unseen if specialists else [], opened_by=delivery, reason=why))
             if specialists:

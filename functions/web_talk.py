@@ -6,6 +6,7 @@ view's Origin check, as every POST does."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from flask import Flask, Response, request
 
@@ -14,8 +15,10 @@ from functions.talk import NotFound, Talk, TalkError
 from functions.web_page import esc
 from functions.web_security import Identity, cross_site, html
 from shared.approvals import form_token, form_token_matches
-from shared.incident_state import IncidentState
-from shared.steering_events import HintKind
+
+if TYPE_CHECKING:  # named for types only: the web list imports no payload
+    from shared.incident_state import IncidentState
+    from shared.steering_events import HintKind
 
 
 def csrf(key: bytes, incident_id: str, identity: str) -> str:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeAlias
 
 from shared.config import (
     LIST_PRICE_BQ_TIB,
@@ -26,15 +26,15 @@ from shared.config import (
     LIST_PRICE_LLM_1K_TOKENS_OUT,
     LIST_PRICE_MONITORING_MILLION_SERIES,
 )
-from shared.models import Cost, ReadCounts
 from shared.ports import Claims, TelemetrySource
 
-if TYPE_CHECKING:  # the fold is only named here
+if TYPE_CHECKING:  # the fold and the models are only named here: imported where a cost is counted
     from shared.incident_state import IncidentState
+    from shared.models import Cost, ReadCounts
 
 GIB = 2**30
 TIB = 2**40
-Ledger = Mapping[tuple[int, str], ReadCounts]  # the recorded counts per (round, specialist)
+Ledger: TypeAlias = "Mapping[tuple[int, str], ReadCounts]"  # the recorded counts per (round, specialist)
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ class MeteredTelemetry(TelemetrySource, Protocol):
 
 # What the composition root hands the specialist handler: the incident's telemetry, metered, given what the
 # investigation already spent (functions/runtime.py `metered`).
-MeteredTelemetryFactory = Callable[["IncidentState", ReadCounts], MeteredTelemetry]
+MeteredTelemetryFactory: TypeAlias = "Callable[[IncidentState, ReadCounts], MeteredTelemetry]"
 
 
 def investigation_counts(state: IncidentState, number: int) -> dict[tuple[int, str], ReadCounts]:
@@ -98,6 +98,8 @@ def investigation_counts(state: IncidentState, number: int) -> dict[tuple[int, s
 
 def spent_before(state: IncidentState, number: int, specialist: str) -> ReadCounts:
     """What the investigation read before this specialist's run of round `number` (its own earlier run excluded)."""
+    from shared.models import ReadCounts
+
     total = ReadCounts()
     for key, counts in investigation_counts(state, number).items():
         if key != (number, specialist):
@@ -107,6 +109,8 @@ def spent_before(state: IncidentState, number: int, specialist: str) -> ReadCoun
 
 def cost_of(ledger: Ledger, llm: Mapping[str, object], prices: Prices) -> Cost:
     """The report's cost: the investigation's reads per specialist and in total, its LLM tokens, the estimate."""
+    from shared.models import Cost, ReadCounts
+
     per: dict[str, ReadCounts] = {}
     for (_, name), counts in sorted(ledger.items()):
         per[name] = per.get(name, ReadCounts()).plus(counts)

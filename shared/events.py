@@ -15,10 +15,8 @@ annotations are evaluated as the classes are made (no `from __future__ import an
 otherwise compile each string again for every subclass, which a cold start pays for.
 """
 
-import hashlib
 import time
 from collections.abc import Iterable
-from enum import StrEnum
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import ConfigDict, Field
@@ -26,6 +24,10 @@ from pydantic import ConfigDict, Field
 from shared.chat_events import HandOffRecorded, ThreadOpened
 from shared.event_base import EventPayload as EventPayload  # the base every payload extends
 from shared.event_base import StrictModel as StrictModel
+from shared.event_types import DEAD_LETTER_STREAM as DEAD_LETTER_STREAM
+from shared.event_types import EventType as EventType
+from shared.event_types import event_id as event_id
+from shared.event_types import stable_id as stable_id
 from shared.feedback_events import ActionFeedback, CauseFeedback, IncidentAcknowledged
 from shared.incident_parts import Execution, Notification, RoundState
 from shared.models import Alert, Event, Finding, Proposal, ReadCounts, Report
@@ -35,41 +37,6 @@ from shared.steering_events import Answered, Hint
 
 if TYPE_CHECKING:
     from shared.incident_state import IncidentState
-
-DEAD_LETTER_STREAM = "dead-letter"
-
-
-class EventType(StrEnum):
-    ALERT_RECEIVED = "alert.received"
-    ALERT_REJECTED = "alert.rejected"
-    INCIDENT_OPENED = "incident.opened"
-    INCIDENT_RESOLVED = "incident.resolved"
-    INCIDENT_ACKNOWLEDGED = "incident.acknowledged"  # carried by shared/feedback_events.py
-    ROUND_STARTED = "round.started"
-    FINDING_RECORDED = "finding.recorded"
-    SPECIALIST_COMPLETED = "specialist.completed"
-    SPECIALIST_FAILED = "specialist.failed"
-    COST_RECORDED = "cost.recorded"
-    REPORT_PUBLISHED = "report.published"
-    REPORT_STEP_DONE = "report.step_done"
-    REPORT_CHECKED = "report.checked"
-    REMEDIATION_PROPOSED = "remediation.proposed"
-    APPROVAL_DECIDED = "approval.decided"
-    REMEDIATION_HANDED_OFF = "remediation.handed_off"
-    REMEDIATION_EXECUTED = "remediation.executed"
-    REMEDIATION_PENDING = "remediation.pending"  # carried by shared/outcome_events.py
-    REMEDIATION_FAILED = "remediation.failed"
-    REMEDIATION_VERIFIED = "remediation.verified"  # carried by shared/outcome_events.py
-    NOTIFICATION_SENT = "notification.sent"
-    NOTIFICATION_FAILED = "notification.failed"
-    FEEDBACK_CAUSE = "feedback.cause"  # carried by shared/feedback_events.py
-    FEEDBACK_ACTION = "feedback.action"
-    HINT_ADDED = "hint.added"  # carried by shared/steering_events.py
-    QUESTION_ANSWERED = "question.answered"
-    NOTIFICATION_SKIPPED = "notification.skipped"  # the trigger policy said not to tell the channel
-    CHAT_THREAD_OPENED = "chat.thread_opened"  # the rest are carried by shared/chat_events.py
-    HANDOFF_REQUESTED, HANDOFF_SENT, HANDOFF_FAILED = "handoff.requested", "handoff.sent", "handoff.failed"
-
 
 # Module-level names for the types, so callers write `ev.REPORT_PUBLISHED`.
 ALERT_RECEIVED = EventType.ALERT_RECEIVED
@@ -447,17 +414,6 @@ def model_of(type_: str) -> type[EventPayload]:
     if model is None:
         raise ValueError(f"{type_!r} is not a registered event type")
     return model
-
-
-def stable_id(*parts: object, length: int = 24) -> str:
-    """A deterministic id from the parts that identify one step."""
-    h = hashlib.sha256("\x1f".join(str(p) for p in parts).encode("utf-8"))
-    return h.hexdigest()[:length]
-
-
-def event_id(incident_id: str, type_: EventType, key: tuple[object, ...]) -> str:
-    """The id of the event that the step (type, key) of an incident writes: the same step always yields the same id."""
-    return stable_id(incident_id, str(type_), *key)
 
 
 def make_event(incident_id: str, type_: EventType, key: tuple[object, ...], actor: str, payload: EventPayload,

@@ -15,17 +15,21 @@ import time
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
-from shared.events import DEAD_LETTER_STREAM, EventPayload, EventType, event_id, make_event
-from shared.incident_state import IncidentState, fold
-from shared.models import Event
+from shared.event_types import DEAD_LETTER_STREAM, EventType, event_id
 from shared.paging import NO_FILTER, ListFilter
 from shared.ports import EventLog, Summaries
 
+if TYPE_CHECKING:  # the payloads and the fold are imported where an event is written or the log is folded: a
+    # redelivery that reads its events by id needs neither
+    from shared.events import EventPayload
+    from shared.incident_state import IncidentState
+    from shared.models import Event
+
 log = logging.getLogger("autosre.incident_log")
 
-Observer = Callable[[Event], None]
+Observer: TypeAlias = "Callable[[Event], None]"
 Step = tuple[EventType, tuple[object, ...]]  # what an event records: its type and its key
 
 
@@ -71,6 +75,9 @@ class IncidentHandle:
 
     def record(self, type_: EventType, key: tuple[object, ...], actor: str, payload: EventPayload) -> bool:
         """Append once (create-if-absent by the step's id); True when this call wrote it."""
+        from shared.events import make_event
+        from shared.incident_state import fold
+
         event = make_event(self.incident_id, type_, key, actor, payload, at=self._owner.clock())
         written = self._owner._append(event)
         if written:
@@ -93,6 +100,8 @@ class IncidentLog:
     loads: int = 0  # full-log loads since this log was built (a store query each on Firestore)
 
     def _load(self, incident_id: str) -> IncidentState | None:
+        from shared.incident_state import fold
+
         self.loads += 1
         events = self.store.load(incident_id)
         return fold(events) if events else None
@@ -130,6 +139,8 @@ class IncidentLog:
 
     def record_rejection(self, key: tuple[object, ...], actor: str, payload: EventPayload) -> bool:
         """Append to the dead-letter stream (rejected input is kept, never folded into an incident)."""
+        from shared.events import make_event
+
         return self._append(make_event(DEAD_LETTER_STREAM, EventType.ALERT_REJECTED, key, actor, payload,
                                        at=self.clock()))
 

@@ -9,6 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.finding_details import DETAILS_OF, FindingDetails, QuietLogsDetails, details_for
 from shared.finding_details import FindingKind as FindingKind  # where every kind is listed, with its details
+from shared.messages import FindingsReady as FindingsReady  # the bus's two messages, in a module of their own
+from shared.messages import Task as Task
 from shared.specialists import (
     SPECIALISTS as SPECIALISTS,  # the registry's names (agents/reporting/coverage.py reads them here)
 )
@@ -275,22 +277,6 @@ class Report(Model):
     cost: Cost | None = None  # the investigation's read ledger and its estimate (None: not metered)
     coverage: dict[str, SignalCoverage] = Field(default_factory=dict)  # per signal: which windows held data
     steering: list[str] = Field(default_factory=list)  # what responders' hints changed in the ranking
-
-
-class Task(Model):
-    """A message on the tasks topic: one specialist, one round of one incident."""
-
-    incident_id: str
-    round: int = 1
-    specialist: str
-
-
-class FindingsReady(Model):
-    """A message on the findings topic: a specialist has reported for a round."""
-
-    incident_id: str
-    round: int = 1
-    specialist: str
 
 
 class Proposal(Model):

@@ -12,10 +12,10 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from shared.models import Event, Proposal
 from shared.paging import NO_FILTER, ListFilter
 
-if TYPE_CHECKING:  # the records are only named here: a function that reads no telemetry never imports them
+if TYPE_CHECKING:  # the models and records are only named here: a function that reads no telemetry never imports them
+    from shared.models import Event, Proposal
     from shared.telemetry_records import (
         ChangeEvent,
         Dependency,

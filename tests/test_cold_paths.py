@@ -264,3 +264,53 @@ def test_the_web_function_wires_starting_on_pubsub_without_importing_the_pubsub_
            "AUTOSRE_SQLITE_PATH": str(tmp_path / "e.db")}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True, env=env)
     assert out.stdout.strip().splitlines()[-1] == "200 True []", out.stdout + out.stderr
+
+
+def test_a_specialists_redelivery_imports_no_model_of_the_incident_log(tmp_path: Path) -> None:
+    """A redelivered task is read, checked by id against the log and told again with the bus's two messages alone:
+    neither the models, the event payloads nor the fold are imported on that path."""
+    scenario = generate("bad_deploy", tmp_path / "demo", seed=7)
+    store = SqliteEventStore(str(tmp_path / "e.db"))
+    _, bus = embedded(store, BundleSource(scenario.bundle_dir))
+    bus.publish(topics.ALERTS, scenario.alert_path.read_bytes())
+    bus.drain()
+    (summary,) = store.summaries()
+    code = ("import sys\n"
+            "import functions.main as main\n"
+            "from functions.handlers.specialist import reported\n"
+            "from shared.messages import FindingsReady, Task\n"
+            f"task = Task(incident_id={summary['incident_id']!r}, round=1, specialist='logs')\n"
+            "FindingsReady(**task.model_dump()).model_dump()\n"
+            "print(reported(main.pipeline(), task), sorted(m for m in ('shared.models', 'shared.events',"
+            " 'shared.incident_state', 'shared.finding_details') if m in sys.modules))\n")
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "AUTOSRE_BUS": "pubsub", "AUTOSRE_PROJECT": "p",
+           "AUTOSRE_SQLITE_PATH": str(tmp_path / "e.db")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True, env=env)
+    assert out.stdout.strip() == "True []", out.stdout + out.stderr
+
+
+def test_the_web_list_and_a_sweep_with_nothing_to_do_import_no_model_of_the_incident_log(tmp_path: Path) -> None:
+    """The incident list reads the summaries alone (an incident with nothing to approve is not loaded), and a sweep
+    whose incidents have nothing to do yet reads one query: neither imports the models, the event payloads, the fold
+    or the chat thread."""
+    store = SqliteEventStore(str(tmp_path / "e.db"))
+    _, bus = embedded(store, MemorySource())
+    bus.publish(topics.ALERTS, _alert())
+    while bus._queue:  # the alert only: its round stays open, younger than its deadline
+        sub, message = bus._queue.popleft()
+        if message.topic == topics.ALERTS:
+            bus._run(sub, message)
+    assert [s["status"] for s in store.summaries()] == ["open"]
+    code = ("import sys\n"
+            "import functions.main as main\n"
+            "from werkzeug.test import EnvironBuilder\n"
+            "for path in ('/api/incidents', '/'):\n"
+            "    response = main.web(EnvironBuilder(path=path, headers={'Host': 'localhost'}).get_request())\n"
+            "    assert response.status_code == 200, response.status_code\n"
+            "main.sweep(None)\n"
+            "print(sorted(m for m in ('shared.models', 'shared.events', 'shared.incident_state',"
+            " 'functions.chat_thread') if m in sys.modules))\n")
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "AUTOSRE_SQLITE_PATH": str(tmp_path / "e.db"),
+           "AUTOSRE_APPROVAL_KEY": "k" * 40}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False, env=env)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr

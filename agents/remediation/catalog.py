@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from agents.specialists.metrics.metric_vocabulary import names_pool, names_saturation
-from shared.events import stable_id
-from shared.finding_details import ChangeDetails, metric_of
-from shared.models import Finding, Proposal, Report
+from shared.event_types import stable_id
+
+if TYPE_CHECKING:  # the models are imported where actions are proposed: naming an action (the web list) needs none
+    from shared.models import Finding, Proposal, Report
 
 Executor = Literal["cloud_run", "runbook_webhook"]
 
@@ -86,6 +87,9 @@ def propose(report: Report, findings: dict[str, Finding]) -> list[Proposal]:
     """At most one proposal per ranked cause among the top two, from the kind of evidence behind it; none for an
     incident that recovered by itself before triage (`report.recovered`: the alert's metric back to its baseline
     at the end of the incident window, agents/ranking/calibration.py): acting on a healthy service only adds risk."""
+    from shared.finding_details import ChangeDetails, metric_of
+    from shared.models import Proposal
+
     if report.recovered:
         return []
     out: list[Proposal] = []

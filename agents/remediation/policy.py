@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from shared.models import Proposal
+if TYPE_CHECKING:
+    from shared.models import Proposal
 
 
 @dataclass(frozen=True)

@@ -13,15 +13,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from functions.chat_thread import Chat, NotYet, tell
-from shared import events as ev
-from shared.events import ReportStepDone
-from shared.incident_log import IncidentHandle
-from shared.models import Report
+from functions.chat_policy import NotYet
+from shared.event_types import EventType
 from shared.textnorm import plain, visible
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the chat thread and the payloads are imported where a step runs: a sweep that only checks
+    # which steps are left needs neither
+    from functions.chat_thread import Chat
     from functions.pipeline import Pipeline
+    from shared.incident_log import IncidentHandle
+    from shared.models import Report
 
 log = logging.getLogger("autosre.pipeline")
 
@@ -77,6 +78,8 @@ def step_key(report: Report, step: str) -> str:
 
 def follow_through(p: Pipeline, incident: IncidentHandle, report: Report) -> None:
     """Run the steps not yet recorded as done for this report."""
+    from shared.events import ReportStepDone
+
     for step in steps_of(p):
         key = step_key(report, step.name)
         rnd = incident.state.rounds.get(report.round)
@@ -90,7 +93,7 @@ def follow_through(p: Pipeline, incident: IncidentHandle, report: Report) -> Non
         except Exception:
             log.exception("after-report step %s failed for %s", step.name, incident.incident_id)
             continue
-        incident.record(ev.REPORT_STEP_DONE, (report.round, key), "synthesize",
+        incident.record(EventType.REPORT_STEP_DONE, (report.round, key), "synthesize",
                         ReportStepDone(round=report.round, step=key))
 
 
@@ -107,6 +110,7 @@ def notify(chat: Chat, incident: IncidentHandle, report: Report) -> None:
     """Tell the incident's chat thread of the report (functions/chat_thread.py), once, and record whether it was
     delivered (or why it was not told). Raises NotYet in quiet hours."""
     from agents.remediation.catalog import action_title
+    from functions.chat_thread import tell
 
     top = report.causes[0] if report.causes else None
     proposed = [f"{action_title(p.action)} on {one_line(p.service, 80)}" for pid, p in incident.state.proposals.items()

@@ -8,17 +8,16 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from shared import events as ev
 from shared import topics
-from shared.cost_ledger import MeteredTelemetry, spent_before
-from shared.events import CostRecorded, FindingRecorded, SpecialistCompleted, SpecialistFailed, stable_id
-from shared.incident_log import IncidentHandle
-from shared.incident_state import IncidentState
-from shared.models import FindingsReady, Task
+from shared.event_types import EventType
+from shared.messages import FindingsReady, Task
 from shared.ports import Message
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # a redelivered task reads three events by id: no payload, no fold, no model of the log
     from functions.pipeline import Pipeline
+    from shared.cost_ledger import MeteredTelemetry
+    from shared.incident_log import IncidentHandle
+    from shared.incident_state import IncidentState
 
 log = logging.getLogger("autosre.pipeline")
 MIN_READ_S = 0.001  # a follow-up whose investigation's deadline has passed: every read is refused with a note
@@ -40,14 +39,17 @@ def on_task(p: Pipeline, message: Message) -> None:
 def reported(p: Pipeline, task: Task) -> bool:
     """Whether the task's run is recorded (a redelivery): its round started and the specialist completed or failed
     in it. Three events read by id, so a redelivery neither loads the incident's log nor folds it."""
-    started = (ev.ROUND_STARTED, (task.round,))
-    found = p.log.recorded(task.incident_id, [started, (ev.SPECIALIST_COMPLETED, (task.round, task.specialist)),
-                                              (ev.SPECIALIST_FAILED, (task.round, task.specialist))])
+    started = (EventType.ROUND_STARTED, (task.round,))
+    found = p.log.recorded(task.incident_id, [started, (EventType.SPECIALIST_COMPLETED, (task.round, task.specialist)),
+                                              (EventType.SPECIALIST_FAILED, (task.round, task.specialist))])
     return started in found and len(found) > 1
 
 
 def run(p: Pipeline, incident: IncidentHandle, task: Task) -> None:
     from functions.pipeline import analysis_context
+    from shared.cost_ledger import spent_before
+    from shared.event_types import stable_id
+    from shared.events import FindingRecorded, SpecialistCompleted, SpecialistFailed
     from shared.read_deadline import read_deadline
     from shared.redaction import redact_finding, redact_text, redact_value
 
@@ -66,7 +68,7 @@ def run(p: Pipeline, incident: IncidentHandle, task: Task) -> None:
         log.exception("specialist %s failed", task.specialist)
         if metered is not None:  # a failed run's reads cost all the same
             record_cost(incident, task, metered)
-        incident.record(ev.SPECIALIST_FAILED, (task.round, task.specialist), actor, SpecialistFailed(
+        incident.record(EventType.SPECIALIST_FAILED, (task.round, task.specialist), actor, SpecialistFailed(
             round=task.round, specialist=task.specialist, error=redact_text(f"{type(exc).__name__}: {exc}"[:1000])))
         return
     record_cost(incident, task, metered)
@@ -76,9 +78,10 @@ def run(p: Pipeline, incident: IncidentHandle, task: Task) -> None:
         finding_id = "f-" + stable_id(task.incident_id, task.round, task.specialist, index, finding.kind,
                                       finding.service, finding.resource, length=16)
         stored = redact_finding(finding.model_copy(update={"finding_id": finding_id}))  # the same boundary
-        incident.record(ev.FINDING_RECORDED, (finding_id,), actor, FindingRecorded(round=task.round, finding=stored))
+        incident.record(EventType.FINDING_RECORDED, (finding_id,), actor,
+                        FindingRecorded(round=task.round, finding=stored))
         ids.append(finding_id)
-    incident.record(ev.SPECIALIST_COMPLETED, (task.round, task.specialist), actor, SpecialistCompleted(
+    incident.record(EventType.SPECIALIST_COMPLETED, (task.round, task.specialist), actor, SpecialistCompleted(
         round=task.round, specialist=task.specialist, finding_ids=ids,
         notes=redact_value(list(result.notes), names=names),  # a note may quote telemetry (a corrupt line)
         seconds=round(time.perf_counter() - began, 3)))
@@ -92,5 +95,7 @@ def share_budget(p: Pipeline, metered: MeteredTelemetry, state: IncidentState, n
 
 def record_cost(incident: IncidentHandle, task: Task, metered: MeteredTelemetry) -> None:
     """The run's reads, once per round and specialist (a redelivered run records nothing more)."""
-    incident.record(ev.COST_RECORDED, (task.round, task.specialist), f"specialist_{task.specialist}",
+    from shared.events import CostRecorded
+
+    incident.record(EventType.COST_RECORDED, (task.round, task.specialist), f"specialist_{task.specialist}",
                     CostRecorded(round=task.round, specialist=task.specialist, counts=metered.counts))

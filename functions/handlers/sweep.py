@@ -18,9 +18,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from functions.handlers.after_report import follow_through, pending_steps
-from functions.handlers.synthesize import synthesize_round
-
 if TYPE_CHECKING:
     from functions.pipeline import Pipeline
     from functions.remediation import Remediation
@@ -39,7 +36,7 @@ def recently_resolved(p: Pipeline, now: float) -> list[dict[str, Any]]:
         for summary in page:
             if float(summary.get("updated_at") or 0.0) < now - RESOLVED_LOOKBACK_S:
                 return out
-            if summary.get("status") == "resolved" and (not summary.get("report") or pending_steps(p, summary)
+            if summary.get("status") == "resolved" and (not summary.get("report") or steps_left(p, summary)
                                                         or summary.get("outcome_pending")
                                                         or recovery_work(summary)
                                                         or (p.notifier is not None and summary.get("chat_pending"))):
@@ -54,15 +51,18 @@ def sweep(p: Pipeline, now: float | None = None, summaries: list[dict[str, Any]]
     recorded as done. `summaries`: the incidents to consider when the caller has read them (default: the open ones
     and the recently resolved ones with work left). Returns the incidents given a partial report."""
     now = p.clock() if now is None else now
-    swept = []
+    swept: list[str] = []
     if summaries is None:
         summaries = p.log.summaries(status="open") + recently_resolved(p, now)
     for summary in summaries:
         if summary.get("report"):
-            if not pending_steps(p, summary):
+            if not steps_left(p, summary):
                 continue
         elif isinstance(opened := summary.get("opened_at"), (int, float)) and now < opened + p.round_deadline_s:
             continue
+        from functions.handlers.after_report import follow_through  # imported for an incident with work to do:
+        from functions.handlers.synthesize import synthesize_round  # an idle sweep needs no payload nor report
+
         with p.log.incident(str(summary["incident_id"])) as incident:
             rnd = incident.state.current_round if incident.exists else None
             if rnd is None:
@@ -73,6 +73,16 @@ def sweep(p: Pipeline, now: float | None = None, summaries: list[dict[str, Any]]
             elif (published := incident.state.latest_report) is not None:
                 follow_through(p, incident, published)
     return swept
+
+
+def steps_left(p: Pipeline, summary: dict[str, Any]) -> bool:
+    """Whether the incident's latest report has after-report steps still to run (functions/handlers/after_report.py,
+    imported for an incident with a report only)."""
+    if not summary.get("report"):
+        return False
+    from functions.handlers.after_report import pending_steps
+
+    return pending_steps(p, summary)
 
 
 def recovery_work(summary: dict[str, Any]) -> bool:
@@ -101,8 +111,10 @@ def sweep_all(p: Pipeline, remediation: Remediation | None) -> dict[str, list[st
     settled = remediation.settle_pending(open_incidents + resolved) if remediation is not None else []
     unknown = remediation.settle_stopped_runs(open_incidents) if remediation is not None else []
     verified = check_recoveries(p, open_incidents + resolved)
-    from functions.chat_thread import sweep_chat
+    told: list[str] = []
+    if any(s.get("chat_pending") for s in open_incidents + resolved):  # the chat thread, imported with updates to tell
+        from functions.chat_thread import sweep_chat
 
-    told = sweep_chat(p, open_incidents + resolved)
+        told = sweep_chat(p, open_incidents + resolved)
     return {"partial_reports": swept, "handed_off": handed, "outcomes_recorded": settled, "outcome_unknown": unknown,
             "recovery_checked": verified, "chat_told": told}

@@ -12,12 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypeAlias
 
-from shared.models import Proposal
 from shared.ports import OperationState as OperationState  # the port's types, re-exported for the adapters
 from shared.ports import OutcomePending as OutcomePending
 
-Act = Callable[[Proposal], str]  # carries out one approved proposal and says what it did (raises when it could not)
+if TYPE_CHECKING:
+    from shared.models import Proposal
+
+# carries out one approved proposal and says what it did (raises when it could not)
+Act: TypeAlias = "Callable[[Proposal], str]"
 
 
 class NoExecutor(ValueError):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from shared.models import Proposal
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from shared.models import Proposal
 
 
 class DryRunRunner:

@@ -38,10 +38,12 @@ import time
 import uuid
 from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from shared.models import Event
 from shared.paging import NO_FILTER, ListFilter, check_limit, decode_cursor, encode_cursor
+
+if TYPE_CHECKING:
+    from shared.models import Event
 
 _MAX_DOC_ID_BYTES = 1500
 _RESERVED = re.compile(r"^__.*__$")
@@ -132,6 +134,8 @@ class FirestoreEventStore:
         return True
 
     def load(self, incident_id: str) -> list[Event]:
+        from shared.models import Event  # imported on the first load: a read by id or of the summaries needs none
+
         events = [
             Event(incident_id=d["incident_id"], event_id=d["event_id"], type=d["type"], at=d["at"],
                   actor=d["actor"], data=json.loads(d["data"]))

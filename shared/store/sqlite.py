@@ -9,10 +9,12 @@ import threading
 import time
 from collections.abc import Collection
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from shared.models import Event
 from shared.paging import NO_FILTER, ListFilter, check_limit, decode_cursor, encode_cursor
+
+if TYPE_CHECKING:
+    from shared.models import Event
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -69,6 +71,8 @@ class SqliteEventStore:
             return cur.rowcount == 1
 
     def load(self, incident_id: str) -> list[Event]:
+        from shared.models import Event  # imported on the first load: a read by id or of the summaries needs none
+
         with self._lock:
             rows = self._db.execute(
                 "SELECT incident_id, event_id, type, at, actor, data FROM events "
