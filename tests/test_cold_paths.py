@@ -41,6 +41,14 @@ class CountingStore(SqliteEventStore):
         return super().summaries(status)
 
 
+def in_a_fresh_process(code: str, tmp_path: Path, check: bool = True, **settings: str
+                       ) -> subprocess.CompletedProcess[str]:
+    """`code` run by a new interpreter with this checkout's packages, an embedded store in tmp_path and `settings`
+    (AUTOSRE_* variables) alone in its environment: what one function instance imports on its first message."""
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "AUTOSRE_SQLITE_PATH": str(tmp_path / "e.db"), **settings}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=check, env=env)
+
+
 def _alert() -> bytes:
     return next(p for p in sorted(alerts_dir().glob("*.json"))).read_bytes()
 
@@ -193,9 +201,7 @@ def test_with_gemini_on_only_a_narrative_imports_google_genai(tmp_path: Path) ->
         "except Exception:\n"
         "    pass\n"
         "print('google.genai' in sys.modules)\n")
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "AUTOSRE_GEMINI_API_KEY": "k",
-           "AUTOSRE_GEMINI_BASE_URL": "http://127.0.0.1:9", "AUTOSRE_SQLITE_PATH": str(tmp_path / "e.db")}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True, env=env)
+    out = in_a_fresh_process(code, tmp_path, AUTOSRE_GEMINI_API_KEY="k", AUTOSRE_GEMINI_BASE_URL="http://127.0.0.1:9")
     assert out.stdout.split() == ["True", "False", "True"], out.stdout + out.stderr
 
 
@@ -207,9 +213,7 @@ def test_a_deployed_pipeline_is_built_without_the_recovery_checks_or_the_in_proc
             "p = main.pipeline()\n"
             "print(p.recovery.window_s > 0, sorted(m for m in ('functions.recovery', 'shared.telemetry_records',"
             " 'shared.bus.inprocess') if m in sys.modules))\n")
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "AUTOSRE_BUS": "pubsub", "AUTOSRE_PROJECT": "p",
-           "AUTOSRE_SQLITE_PATH": str(tmp_path / "e.db")}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True, env=env)
+    out = in_a_fresh_process(code, tmp_path, AUTOSRE_BUS="pubsub", AUTOSRE_PROJECT="p")
     assert out.stdout.strip() == "True []", out.stdout + out.stderr
 
 
@@ -224,9 +228,7 @@ def test_opening_a_round_and_a_sweep_with_no_recovery_work_import_no_telemetry_r
             "assert 'agents.context' in sys.modules  # the round was planned\n"
             "main.sweep(None)\n"
             "print(sorted(m for m in ('functions.recovery', 'shared.telemetry_records') if m in sys.modules))\n")
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "AUTOSRE_SQLITE_PATH": str(tmp_path / "e.db"),
-           "AUTOSRE_APPROVAL_KEY": "k" * 40}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False, env=env)
+    out = in_a_fresh_process(code, tmp_path, AUTOSRE_APPROVAL_KEY="k" * 40, check=False)
     assert out.stdout.split("\n")[:2] == ["[]", "[]"], out.stdout + out.stderr
 
 
@@ -245,9 +247,7 @@ def test_the_web_functions_list_and_json_answers_import_no_report_renderer_nor_i
             "    assert response.status_code == 200, response.status_code\n"
             "print(sorted(m for m in ('functions.web_report', 'functions.web_charts', 'functions.report_view',"
             " 'shared.iap') if m in sys.modules))\n")
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "AUTOSRE_SQLITE_PATH": str(tmp_path / "e.db"),
-           "AUTOSRE_APPROVAL_KEY": "k" * 40}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False, env=env)
+    out = in_a_fresh_process(code, tmp_path, AUTOSRE_APPROVAL_KEY="k" * 40, check=False)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
 
 
@@ -260,9 +260,7 @@ def test_the_web_function_wires_starting_on_pubsub_without_importing_the_pubsub_
             "r = main.web(EnvironBuilder(path='/api/v1/incidents', base_url='https://sre.example').get_request())\n"
             "print(r.status_code, main._pipeline is not None, sorted(m for m in ('google.cloud.pubsub_v1',"
             " 'shared.bus.pubsub') if m in sys.modules))\n")
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "AUTOSRE_BUS": "pubsub", "AUTOSRE_PROJECT": "p",
-           "AUTOSRE_SQLITE_PATH": str(tmp_path / "e.db")}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True, env=env)
+    out = in_a_fresh_process(code, tmp_path, AUTOSRE_BUS="pubsub", AUTOSRE_PROJECT="p")
     assert out.stdout.strip().splitlines()[-1] == "200 True []", out.stdout + out.stderr
 
 
@@ -283,9 +281,7 @@ def test_a_specialists_redelivery_imports_no_model_of_the_incident_log(tmp_path:
             "FindingsReady(**task.model_dump()).model_dump()\n"
             "print(reported(main.pipeline(), task), sorted(m for m in ('shared.models', 'shared.events',"
             " 'shared.incident_state', 'shared.finding_details') if m in sys.modules))\n")
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "AUTOSRE_BUS": "pubsub", "AUTOSRE_PROJECT": "p",
-           "AUTOSRE_SQLITE_PATH": str(tmp_path / "e.db")}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True, env=env)
+    out = in_a_fresh_process(code, tmp_path, AUTOSRE_BUS="pubsub", AUTOSRE_PROJECT="p")
     assert out.stdout.strip() == "True []", out.stdout + out.stderr
 
 
@@ -310,7 +306,5 @@ def test_the_web_list_and_a_sweep_with_nothing_to_do_import_no_model_of_the_inci
             "main.sweep(None)\n"
             "print(sorted(m for m in ('shared.models', 'shared.events', 'shared.incident_state',"
             " 'functions.chat_thread') if m in sys.modules))\n")
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "AUTOSRE_SQLITE_PATH": str(tmp_path / "e.db"),
-           "AUTOSRE_APPROVAL_KEY": "k" * 40}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False, env=env)
+    out = in_a_fresh_process(code, tmp_path, AUTOSRE_APPROVAL_KEY="k" * 40, check=False)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
