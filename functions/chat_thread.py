@@ -24,9 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from functions.chat_policy import ChatPolicy as ChatPolicy  # the trigger policy, in a module of its own
-from functions.chat_policy import NotYet as NotYet
-from functions.chat_policy import minutes as minutes
+from functions.chat_policy import ChatPolicy, NotYet  # the trigger policy, in a module of its own
 from shared import events as ev
 from shared.chat_events import ThreadOpened
 from shared.events import NotificationRecorded

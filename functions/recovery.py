@@ -82,7 +82,8 @@ def follow_up(p: Pipeline, incident: IncidentHandle, proposal_id: str, window_s:
     state = incident.state
     verified = state.verified[proposal_id]
     if p.notifier is not None and f"recovery:{proposal_id}" not in state.notified:
-        from functions.chat_thread import NotYet, catch_up, of
+        from functions.chat_policy import NotYet
+        from functions.chat_thread import catch_up, of
 
         chat = of(p)
         assert chat is not None

@@ -448,6 +448,7 @@ def chat_told(settings: Settings, store: EventStore,
     notifier = make_notifier(settings)
     if notifier is None:
         return None
-    from functions.chat_thread import Chat, ChatPolicy, told_hook
+    from functions.chat_policy import ChatPolicy
+    from functions.chat_thread import Chat, told_hook
 
     return told_hook(Chat(notifier, store, settings.base_url, ChatPolicy.from_settings(settings), clock))

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from demo.generator import generate
-from functions.chat_thread import Chat, ChatPolicy, told_hook
+from functions.chat_policy import ChatPolicy
+from functions.chat_thread import Chat, told_hook
 from functions.handlers.web import create_app
 from functions.local import triage
 from shared.incident_log import IncidentLog

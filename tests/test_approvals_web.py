@@ -420,7 +420,8 @@ def test_chat_markup_from_telemetry_is_escaped_for_its_channel(receiver, kind: s
 
 
 def test_the_report_notification_carries_no_live_markup(receiver, incident) -> None:  # type: ignore[no-untyped-def]
-    from functions.chat_thread import Chat, ChatPolicy
+    from functions.chat_policy import ChatPolicy
+    from functions.chat_thread import Chat
     from functions.handlers.after_report import notify
     from shared.incident_log import IncidentLog
 

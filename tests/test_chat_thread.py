@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from agents.remediation.policy import Policy
-from functions.chat_thread import Chat, ChatPolicy, NotYet, catch_up, tell
+from functions.chat_policy import ChatPolicy, NotYet
+from functions.chat_thread import Chat, catch_up, tell
 from functions.pipeline import Pipeline
 from functions.remediation import Remediation
 from functions.runtime import embedded, make_notifier, make_runner

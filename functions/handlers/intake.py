@@ -78,7 +78,8 @@ def record_alert(p: Pipeline, incident: IncidentHandle, alert: Alert) -> None:
 def tell_resolved(p: Pipeline, incident: IncidentHandle) -> None:
     """The resolved notice in the incident's chat thread (with any update not told yet; a failure or quiet hours
     leave it to the sweep), and what was handed off resolved there too (functions/handoffs.py)."""
-    from functions.chat_thread import NotYet, catch_up, of
+    from functions.chat_policy import NotYet
+    from functions.chat_thread import catch_up, of
 
     chat = of(p)
     try:
