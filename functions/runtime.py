@@ -348,8 +348,9 @@ def deployment_talk(settings: Settings, store: EventStore,
     """The conversation operations over a deployment's store (functions/talk.py), for `autosre mcp --store
     firestore` and the web and mcp functions: with the Pub/Sub bus, a started investigation is published to the
     deployment's alerts topic and its intake runs it, as it runs an alert (and a hint's targeted look goes to its
-    specialists). `pipeline`: the deployment's (default: built from `settings` over `store`). Any other bus reaches
-    no intake from here: nothing can be started, and the answer says so."""
+    specialists). `pipeline`: makes the deployment's (default: built from `settings` over `store`), on the first
+    operation that needs it (a page or a report read never builds it). Any other bus reaches no intake from here:
+    nothing can be started, and the answer says so."""
     from functions.talk import Talk
 
     if settings.bus != "pubsub":
@@ -357,8 +358,7 @@ def deployment_talk(settings: Settings, store: EventStore,
             f"this deployment's bus is {settings.bus!r}, which reaches no intake from here: a started investigation "
             "is handed to the intake through Pub/Sub (AUTOSRE_BUS=pubsub with AUTOSRE_PROJECT, as deployed), or run "
             "where a telemetry bundle is (`autosre serve --telemetry BUNDLE_DIR`)"))
-    return Talk(store, pipeline() if pipeline is not None else from_settings(settings, store),
-                project=settings.project)
+    return Talk(store, build=pipeline or (lambda: from_settings(settings, store)), project=settings.project)
 
 
 def bundle_talk(store: EventStore, folder: str | Path, settings: Settings) -> Talk:

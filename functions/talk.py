@@ -75,9 +75,9 @@ def requested_alert(service: str, at: float, by: str, project: str = "") -> dict
 @dataclass
 class Talk:
     """The operations over `store`. `pipeline`: what runs rounds (None: no telemetry here, so hints only re-rank
-    and nothing can be started; `cannot_start` says why); `drain`: runs what the pipeline published, for an
-    in-process bus; `writer`: the model free questions go to (default: the pipeline's; none: only the common
-    questions are answered)."""
+    and nothing can be started; `cannot_start` says why), or `build`, which makes it on first use (a deployment's:
+    reading a report never builds it); `drain`: runs what the pipeline published, for an in-process bus; `writer`:
+    the model free questions go to (default: the pipeline's; none: only the common questions are answered)."""
 
     store: EventStore
     pipeline: Pipeline | None = None
@@ -85,9 +85,16 @@ class Talk:
     project: str = ""
     writer: NarrativeWriter | None = None  # the model for free questions (default: the pipeline's)
     cannot_start: str = NO_PIPELINE  # why nothing can be started here (without a pipeline), and how to enable it
+    build: Callable[[], Pipeline] | None = None  # makes the pipeline on first use, instead of `pipeline`
 
     def __post_init__(self) -> None:
         self.log = IncidentLog(self.store)
+
+    def _runs(self) -> Pipeline | None:
+        """The pipeline that runs rounds (built now when it is given by `build`), or None."""
+        if self.pipeline is None and self.build is not None:
+            self.pipeline = self.build()
+        return self.pipeline
 
     # ------------------------------------------------------------------ reading
 
@@ -155,7 +162,7 @@ class Talk:
         return {"incident_id": incident_id, "question": question, **reply.model_dump()}
 
     def _free(self) -> Callable[[str, IncidentState], Answer] | None:
-        writer = self.writer or (self.pipeline.writer if self.pipeline is not None else None)
+        writer = self.writer or (p.writer if (p := self._runs()) is not None else None)
         if writer is None:
             return None
         from agents.reporting.free_answers import free_answer
@@ -196,7 +203,7 @@ class Talk:
             examined = ({f.service for f in state.findings.values()} | {r.service for r in last.report.ruled_out}
                         | {s for r in state.rounds.values() for s in r.focus})
             unseen = [s for s in hinted_services(hint, list(state.findings.values())) if s not in examined]
-            specialists = [s for s in p.specialists if s in FOCUSED_SPECIALISTS] if unseen and self.pipeline else []
+            specialists = [s for s in p.specialists if s in FOCUSED_SPECIALISTS] if unseen and self._runs() else []
             nxt, delivery = max(state.rounds) + 1, stable_id(incident_id, "hint", *key)
             why = f"a hint from {by}: {hint.summary_line().removeprefix(by + ' ')}"
             if unseen and not specialists:
@@ -220,8 +227,8 @@ class Talk:
                 "pending": report is None or report.round != nxt}
 
     def _steering_pipeline(self) -> Pipeline:
-        if self.pipeline is not None:
-            return self.pipeline
+        if (p := self._runs()) is not None:
+            return p
         from functions.runtime import without_telemetry
 
         return without_telemetry(self.store)  # only re-ranks: no specialist runs
@@ -235,7 +242,8 @@ class Talk:
         service = " ".join(service.split())[:200]
         if not service:
             raise TalkError("name the service to investigate")
-        if self.pipeline is None:
+        pipeline = self._runs()
+        if pipeline is None:
             raise CannotStart(self.cannot_start)
         from shared.alerts import parse_alert
         from shared.incidents import monitoring_key
@@ -245,7 +253,7 @@ class Talk:
                                              self.project)).encode()
         alert = parse_alert(payload)
         try:
-            self.pipeline.bus.publish(topics.ALERTS, payload, {"autosre_requested": "1"})
+            pipeline.bus.publish(topics.ALERTS, payload, {"autosre_requested": "1"})
         except Exception as exc:  # the bus's own errors (Pub/Sub: permission denied, unavailable, a timeout)
             log.warning("investigation of %s not handed to the alerts topic: %s: %s", service, type(exc).__name__, exc)
             reason = (str(exc).strip().splitlines() or [""])[0][:300]

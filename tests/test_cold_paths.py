@@ -252,16 +252,17 @@ def test_the_web_functions_list_and_json_answers_import_no_report_renderer_nor_i
 
 
 def test_the_web_function_wires_starting_on_pubsub_without_importing_the_pubsub_sdk(tmp_path: Path) -> None:
-    """The web view hands a started investigation to the deployment's bus; its Pub/Sub client is built on that first
-    publish, so pages and reads never import the SDK."""
+    """The web view hands a started investigation to the deployment's bus (tests/test_start_on_gcp.py); the pipeline
+    is built on the first start or hint and its Pub/Sub client on that first publish, so pages and reads build
+    neither and never import the SDK."""
     code = ("import sys\n"
             "from werkzeug.test import EnvironBuilder\n"
             "import functions.main as main\n"
             "r = main.web(EnvironBuilder(path='/api/v1/incidents', base_url='https://sre.example').get_request())\n"
             "print(r.status_code, main._pipeline is not None, sorted(m for m in ('google.cloud.pubsub_v1',"
-            " 'shared.bus.pubsub') if m in sys.modules))\n")
+            " 'shared.bus.pubsub', 'functions.pipeline') if m in sys.modules))\n")
     out = in_a_fresh_process(code, tmp_path, AUTOSRE_BUS="pubsub", AUTOSRE_PROJECT="p")
-    assert out.stdout.strip().splitlines()[-1] == "200 True []", out.stdout + out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "200 False []", out.stdout + out.stderr
 
 
 def test_a_specialists_redelivery_imports_no_model_of_the_incident_log(tmp_path: Path) -> None:
