@@ -32,17 +32,49 @@ def unquote(value: object) -> object:
     return value
 
 
+def terraform() -> str:
+    """The terraform command: a test that needs it skips where it is not installed, and fails under CI=true."""
+    found = shutil.which("terraform")
+    if found is None:
+        if os.environ.get("CI") == "true":
+            raise RuntimeError("terraform is not installed")
+        pytest.skip("terraform is not installed")
+    return found
+
+
+def tf_block(text: str, head: str) -> str:
+    """The top-level block of a .tf file's text that starts with `head` (to its closing brace at column 0)."""
+    start = text.index(head)
+    return text[start:text.index("\n}\n", start) + 3]
+
+
+def initialised(folder: Path, config: str, tfvars: str = "") -> Path:
+    """`folder` holding `config` (blocks cut out of infra/, which need no provider) and `tfvars`, initialised."""
+    (folder / "main.tf").write_text(config)
+    if tfvars:
+        (folder / "terraform.tfvars").write_text(tfvars)
+    subprocess.run([terraform(), "init", "-backend=false", "-input=false"], cwd=folder, check=True,
+                   capture_output=True, timeout=120)
+    return folder
+
+
 def parsed(name: str) -> dict:  # type: ignore[type-arg]
     with open(INFRA / name) as f:
         return unquote(hcl2.load(f))  # type: ignore[return-value]
 
 
+def locals_of(name: str) -> dict:  # type: ignore[type-arg]
+    """A .tf file's locals, its `locals` blocks merged."""
+    merged: dict = {}  # type: ignore[type-arg]
+    for block in parsed(name)["locals"]:
+        merged.update(block)
+    return merged
+
+
 def main_locals() -> dict:  # type: ignore[type-arg]
     """main.tf's locals; `specialists` is the variable infra/deploy.sh passes from the registry, so it reads as the
     registry's list (tests/test_specialist_registry.py checks that wiring)."""
-    merged: dict = {}  # type: ignore[type-arg]
-    for block in parsed("main.tf")["locals"]:
-        merged.update(block)
+    merged = locals_of("main.tf")
     if merged.get("specialists") == "${var.specialists}":
         merged["specialists"] = list(SPECIALISTS)
     return merged
@@ -151,12 +183,7 @@ def test_specialists_read_only_and_executor_alone_writes() -> None:
 
 
 def test_terraform_fmt() -> None:
-    terraform = shutil.which("terraform")
-    if terraform is None:
-        if os.environ.get("CI") == "true":
-            raise RuntimeError("terraform is not installed")
-        pytest.skip("terraform is not installed")
-    result = subprocess.run([terraform, "fmt", "-check", "-recursive", str(INFRA)], capture_output=True, text=True,
+    result = subprocess.run([terraform(), "fmt", "-check", "-recursive", str(INFRA)], capture_output=True, text=True,
                             timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
 

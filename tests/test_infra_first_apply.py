@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 from agents.remediation.catalog import CATALOG
-from tests.test_infra import INFRA, main_locals, parsed, resources
+from tests.test_infra import INFRA, locals_of, main_locals, parsed, resources
 
 # Documented arguments (and attributes) of the resources these tests check, from the provider's docs:
 # google_project_service_identity: hashicorp/terraform-provider-google website/docs/r/
@@ -95,16 +95,9 @@ def _sa_of(function: str) -> str:
     return found.group(1)
 
 
-def _iam_locals() -> dict[str, Any]:
-    merged: dict[str, Any] = {}
-    for block in parsed("iam.tf")["locals"]:
-        merged.update(block)
-    return merged
-
-
 def test_the_sweep_can_hand_approved_actions_over_again() -> None:
     """It holds the approval key (without it the sweep skips the hand-offs) and may publish to `actions`."""
-    loc, iam = main_locals(), _iam_locals()
+    loc, iam = main_locals(), locals_of("iam.tf")
     assert "sweep" in loc["approval_key_functions"] and "sweep" in loc["chat_functions"]
     sweeper = _sa_of("sweep")
     assert "actions" in iam["publishers"][sweeper] and "tasks" in iam["publishers"][sweeper]
@@ -152,7 +145,7 @@ def test_pubsubs_service_agent_may_sign_push_tokens_in_projects_created_before_a
 def test_the_web_view_can_hand_investigations_and_hints_to_the_pipeline() -> None:
     """The web function (and the mcp function, deployed with its identity) publishes a started investigation to
     `alerts`, which the intake reads, and a hint's targeted look to `tasks`; a free question may use the model."""
-    iam = _iam_locals()
+    iam = locals_of("iam.tf")
     web = _sa_of("web")
     assert {"actions", "alerts", "tasks"} <= set(iam["publishers"][web])
     assert "aiplatform.user" in str(iam["project_roles"][web])

@@ -5,48 +5,33 @@ refused; the deploy guide's own command, going live with what it needs, plans.""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.test_infra import INFRA
+from tests.test_infra import INFRA, initialised, terraform, tf_block
 
 POLICY = '{"allow":{"checkout":["rollback_cloud_run"],"*":["runbook_webhook"]},"max_actions_per_hour":3}'
 
 
-def _block(text: str, head: str) -> str:
-    start = text.index(head)
-    return text[start:text.index("\n}\n", start) + 3]
-
-
 @pytest.fixture(scope="module")
 def planner(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    terraform = shutil.which("terraform")
-    if terraform is None:
-        if os.environ.get("CI") == "true":
-            raise RuntimeError("terraform is not installed")
-        pytest.skip("terraform is not installed")
+    terraform()  # skipped (failed under CI) where it is not installed
     main, variables = (INFRA / "main.tf").read_text(), (INFRA / "variables.tf").read_text()
     local_lines = [m.group(0) for name in ("runbook", "allowed_actions")
                    for m in [re.search(rf"^\s*{name}\s*=.*$", main, re.M)] if m]
     assert len(local_lines) == 2, "main.tf defines local.runbook and local.allowed_actions on one line each"
-    config = "\n".join(_block(variables, f'variable "{name}"') for name in
+    config = "\n".join(tf_block(variables, f'variable "{name}"') for name in
                        ("executor", "policy_json", "runbook_webhook_url", "managed_services", "gemini_model"))
-    config += "\nlocals {\n" + "\n".join(local_lines) + "\n}\n" + _block(main, 'resource "terraform_data"')
-    folder = tmp_path_factory.mktemp("plan")
-    (folder / "main.tf").write_text(config)
-    subprocess.run([terraform, "init", "-backend=false", "-input=false"], cwd=folder, check=True,
-                   capture_output=True, timeout=120)
-    return folder
+    config += "\nlocals {\n" + "\n".join(local_lines) + "\n}\n" + tf_block(main, 'resource "terraform_data"')
+    return initialised(tmp_path_factory.mktemp("plan"), config)
 
 
 def plan(folder: Path, **variables: str) -> subprocess.CompletedProcess[str]:
     args = [a for name, value in variables.items() for a in ("-var", f"{name}={value}")]
-    return subprocess.run([str(shutil.which("terraform")), "plan", "-input=false", "-no-color", *args], cwd=folder,
+    return subprocess.run([terraform(), "plan", "-input=false", "-no-color", *args], cwd=folder,
                           capture_output=True, text=True, timeout=120)
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import inspect
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ import functions.handlers.sweep as sweep_handler
 import functions.recovery as recovery
 import functions.runtime as runtime
 from shared.config import TUPLE_SETTINGS, Settings
-from tests.test_infra import INFRA, main_locals, parsed, resources
+from tests.test_infra import INFRA, initialised, locals_of, main_locals, parsed, resources, terraform, tf_block
 
 # ---------------------------------------------------------------- roles
 
@@ -52,22 +51,15 @@ CONDITIONAL = {("synthesizer", "roles/aiplatform.user"): "var.gemini",
                ("investigator", "roles/servicehealth.viewer"): "var.service_placements"}
 
 
-def _iam_locals() -> dict[str, Any]:
-    merged: dict[str, Any] = {}
-    for block in parsed("iam.tf")["locals"]:
-        merged.update(block)
-    return merged
-
-
 def _roles_of(value: Any) -> list[str]:
     return re.findall(r"roles/[A-Za-z.]+", str(value))
 
 
 def test_each_account_holds_exactly_the_roles_for_what_its_functions_read() -> None:
-    granted = {sa: _roles_of(value) for sa, value in _iam_locals()["project_roles"].items()}
+    granted = {sa: _roles_of(value) for sa, value in locals_of("iam.tf")["project_roles"].items()}
     assert {sa: set(roles) for sa, roles in granted.items()} == {sa: set(r) for sa, r in ROLES.items()}
     for (sa, role), condition in CONDITIONAL.items():
-        value = str(_iam_locals()["project_roles"][sa])
+        value = str(locals_of("iam.tf")["project_roles"][sa])
         assert value.count(f'"{role}"') == 1 and condition in value.split(f'"{role}"')[0], (sa, role, value)
 
 
@@ -257,27 +249,16 @@ def test_file_settings_point_into_the_shipped_files_folder() -> None:
 # ---------------------------------------------------------------- plan-time validation, in real Terraform
 
 
-def _block(text: str, head: str) -> str:
-    start = text.index(head)
-    return text[start:text.index("\n}\n", start) + 3]
-
-
 @pytest.fixture(scope="module")
 def planner(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    terraform = shutil.which("terraform")
-    if terraform is None:
-        pytest.skip("terraform is not installed")
     variables = (INFRA / "variables.tf").read_text()
-    config = "\n".join(_block(variables, f'variable "{name}"') for name in ("quiet_hours", "handoff_auto", "runbooks"))
-    folder = tmp_path_factory.mktemp("plan")
-    (folder / "main.tf").write_text(config)
-    subprocess.run([terraform, "init", "-backend=false", "-input=false"], cwd=folder, check=True,
-                   capture_output=True, timeout=120)
-    return folder
+    names = ("quiet_hours", "handoff_auto", "runbooks")
+    config = "\n".join(tf_block(variables, f'variable "{name}"') for name in names)
+    return initialised(tmp_path_factory.mktemp("plan"), config)
 
 
 def _plans(folder: Path, name: str, value: str) -> bool:
-    done = subprocess.run([str(shutil.which("terraform")), "plan", "-input=false", "-no-color", "-var",
+    done = subprocess.run([terraform(), "plan", "-input=false", "-no-color", "-var",
                            f"{name}={value}"], cwd=folder, capture_output=True, text=True, timeout=120)
     return done.returncode == 0
 
@@ -298,26 +279,28 @@ def test_handoff_auto_names_known_integrations(planner: Path, value: str, ok: bo
     assert _plans(planner, "handoff_auto", value) is ok
 
 
+TFVARS = ('project_id = "p"\nsource_zip = "x.zip"\nbase_url = "https://sre.example.com"\n'
+          'specialists = ["logs", "traces", "metrics", "changes"]\n')
+
+
+def _console(folder: Path, files: tuple[str, ...], tfvars: str, expression: str) -> Any:
+    """`expression` evaluated by `terraform console` over variables.tf and the locals of `files` (no provider
+    needed), with `tfvars`: its value, decoded from JSON."""
+    import json
+
+    config = (INFRA / "variables.tf").read_text() + "".join(
+        tf_block((INFRA / f).read_text(), "locals {") for f in files)
+    done = subprocess.run([terraform(), "console"], input=f"jsonencode({expression})\n",
+                          cwd=initialised(folder, config, tfvars), capture_output=True, text=True, timeout=120,
+                          check=True)
+    return json.loads(json.loads(done.stdout.strip()))
+
+
 def test_the_environment_terraform_gives_each_function_is_read_as_the_codes_defaults(tmp_path: Path) -> None:
     """main.tf's and iam.tf's locals, evaluated by Terraform itself (`terraform console`, no provider needed): with
     the variables at their defaults, each function's environment reads (shared/config.py) as the code's defaults,
     but for the deployment's own settings; and the group settings reach only their functions."""
-    import json
-
-    terraform = shutil.which("terraform")
-    if terraform is None:
-        pytest.skip("terraform is not installed")
-    main, iam = (INFRA / "main.tf").read_text(), (INFRA / "iam.tf").read_text()
-    (tmp_path / "main.tf").write_text((INFRA / "variables.tf").read_text() + _block(main, "locals {")
-                                      + _block(iam, "locals {"))
-    (tmp_path / "terraform.tfvars").write_text(
-        'project_id = "p"\nsource_zip = "x.zip"\nbase_url = "https://sre.example.com"\n'
-        'specialists = ["logs", "traces", "metrics", "changes"]\n')
-    subprocess.run([terraform, "init", "-backend=false", "-input=false"], cwd=tmp_path, check=True,
-                   capture_output=True, timeout=120)
-    done = subprocess.run([terraform, "console"], input="jsonencode(local.function_env)\n", cwd=tmp_path,
-                          capture_output=True, text=True, timeout=120, check=True)
-    envs: dict[str, dict[str, str]] = json.loads(json.loads(done.stdout.strip()))
+    envs: dict[str, dict[str, str]] = _console(tmp_path, ("main.tf", "iam.tf"), TFVARS, "local.function_env")
     assert set(envs) == {"intake", "synthesize", "execute", "web", "sweep"} | {
         f"specialist-{s}" for s in ("logs", "traces", "metrics", "changes")}
     code = Settings().model_dump()
@@ -334,23 +317,9 @@ def test_the_environment_terraform_gives_each_function_is_read_as_the_codes_defa
 def test_each_credential_set_gets_a_secret_mounted_and_readable_by_its_readers_alone(tmp_path: Path) -> None:
     """secrets.tf's locals, evaluated by Terraform itself: a credential left empty gets no secret; each one set is
     granted to the accounts of the functions that read it, and mounted as its setting in those functions only."""
-    import json
-
-    terraform = shutil.which("terraform")
-    if terraform is None:
-        pytest.skip("terraform is not installed")
-    main, iam, secrets = ((INFRA / f).read_text() for f in ("main.tf", "iam.tf", "secrets.tf"))
-    (tmp_path / "main.tf").write_text((INFRA / "variables.tf").read_text() + _block(main, "locals {")
-                                      + _block(iam, "locals {") + _block(secrets, "locals {"))
-    (tmp_path / "terraform.tfvars").write_text(
-        'project_id = "p"\nsource_zip = "x.zip"\nbase_url = "https://sre.example.com"\n'
-        'specialists = ["logs", "traces", "metrics", "changes"]\nslack_bot_token = "xoxb-1"\n'
-        'jira_api_token = "t"\n')
-    subprocess.run([terraform, "init", "-backend=false", "-input=false"], cwd=tmp_path, check=True,
-                   capture_output=True, timeout=120)
-    done = subprocess.run([terraform, "console"], cwd=tmp_path, capture_output=True, text=True, timeout=120,
-                          check=True, input="jsonencode([local.credentials, keys(local.credential_readers)])\n")
-    credentials, readers = json.loads(json.loads(done.stdout.strip()))
+    credentials, readers = _console(tmp_path, ("main.tf", "iam.tf", "secrets.tf"),
+                                    TFVARS + 'slack_bot_token = "xoxb-1"\njira_api_token = "t"\n',
+                                    "[local.credentials, keys(local.credential_readers)]")
     assert set(credentials) == {"slack", "jira"}  # no PagerDuty key: no secret
     chat = {"intake", "synthesizer", "executor", "web", "sweeper"}  # the accounts of CHAT's functions
     handoff = {"intake", "synthesizer", "sweeper"}  # ... and of HANDOFF's
