@@ -180,9 +180,11 @@ def analyse(source: TelemetrySource, ctx: AnalysisContext) -> SpecialistResult:
 def _analyse(source: TelemetrySource, ctx: AnalysisContext) -> SpecialistResult:
     observations, notes, mode, sampled = _observations(source, ctx)
     miner = PatternMiner()
-    every = _every_line(source, ctx, miner) if sampled and mode == "lines" else None
-    if every is None:
-        miner = PatternMiner()  # (a window counted before the other could not be read is forgotten)
+    every = None
+    if sampled and mode == "lines":
+        every = _every_line(source, ctx, miner)
+        if every is None:
+            miner = PatternMiner()  # (a window learnt before the other could not be read is forgotten)
     patterns: dict[tuple[int, str], _Pattern] = {}  # per (pattern, service): another service's pattern is new here
     volume: Counter[tuple[str, bool]] = Counter()
     streamed = every is not None
