@@ -236,15 +236,18 @@ def _alert_path() -> Path:
     return alerts_dir() / "03_cloud_run_5xx_open.v1.2.json"  # an open alert: it opens round 1
 
 
-def test_the_web_functions_list_and_json_answers_import_no_report_renderer_nor_iap_verifier(tmp_path: Path) -> None:
-    """The report page's renderers (and the report view, the charts, the runbooks they read) are imported by the
-    report's route alone; the IAP verifier (google-auth's JWT) only where an IAP audience is configured."""
-    code = ("import sys\n"
+WEB_LIST = ("import sys\n"  # a fresh instance of the web function serves the incident list and its JSON
             "import functions.main as main\n"
             "from werkzeug.test import EnvironBuilder\n"
             "for path in ('/api/incidents', '/'):\n"
             "    response = main.web(EnvironBuilder(path=path, headers={'Host': 'localhost'}).get_request())\n"
-            "    assert response.status_code == 200, response.status_code\n"
+            "    assert response.status_code == 200, response.status_code\n")
+
+
+def test_the_web_functions_list_and_json_answers_import_no_report_renderer_nor_iap_verifier(tmp_path: Path) -> None:
+    """The report page's renderers (and the report view, the charts, the runbooks they read) are imported by the
+    report's route alone; the IAP verifier (google-auth's JWT) only where an IAP audience is configured."""
+    code = (WEB_LIST +
             "print(sorted(m for m in ('functions.web_report', 'functions.web_charts', 'functions.report_view',"
             " 'shared.iap') if m in sys.modules))\n")
     out = in_a_fresh_process(code, tmp_path, AUTOSRE_APPROVAL_KEY="k" * 40, check=False)
@@ -298,12 +301,7 @@ def test_the_web_list_and_a_sweep_with_nothing_to_do_import_no_model_of_the_inci
         if message.topic == topics.ALERTS:
             bus._run(sub, message)
     assert [s["status"] for s in store.summaries()] == ["open"]
-    code = ("import sys\n"
-            "import functions.main as main\n"
-            "from werkzeug.test import EnvironBuilder\n"
-            "for path in ('/api/incidents', '/'):\n"
-            "    response = main.web(EnvironBuilder(path=path, headers={'Host': 'localhost'}).get_request())\n"
-            "    assert response.status_code == 200, response.status_code\n"
+    code = (WEB_LIST +
             "main.sweep(None)\n"
             "print(sorted(m for m in ('shared.models', 'shared.events', 'shared.incident_state',"
             " 'functions.chat_thread') if m in sys.modules))\n")
