@@ -93,11 +93,14 @@ def _traversal(z: dict[str, float], graph: dict[str, list[str]], start: str) -> 
     return first + [n for n in sorted(z, key=lambda n: (-z[n], n)) if n not in first]
 
 
-def evaluate(root: Path, split: str = "train", work: Path | None = None) -> list[IssueScore]:
+def evaluate(root: Path, split: str = "train", work: Path | None = None, alert_delay_s: float = 0.0
+             ) -> list[IssueScore]:
+    """Every issue of the split triaged from an alert on its target (`alert_delay_s` after the target's time: a
+    late alert), beside the baselines; the baselines read the target's time whatever the alert's delay."""
     folder = work or Path(tempfile.mkdtemp(prefix="autosre-petshop-"))
     scores = []
     for issue_dir in issue_dirs(root, split):
-        info = import_issue(issue_dir, folder / issue_dir.parent.parent.name / issue_dir.name)
+        info = import_issue(issue_dir, folder / issue_dir.parent.parent.name / issue_dir.name, alert_delay_s)
         score = IssueScore(info.name, info.scenario, info.root_cause, info.has_baseline)
         z = _z_scores(info, issue_dir)
         graph: dict[str, list[str]] = defaultdict(list)
@@ -184,13 +187,14 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("root", nargs="?", help="the PetShop folder (default: $AUTOSRE_DATASETS/petshop)")
     p.add_argument("--split", default="train", help="train or test (default: %(default)s)")
+    p.add_argument("--alert-delay", type=float, default=0.0, help="seconds the alert fires after the target's time")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     root = Path(args.root) if args.root else default_root()
     if root is None or not root.is_dir():
         print("no PetShop data: give its folder or set AUTOSRE_DATASETS", file=sys.stderr)
         return 2
-    scores = evaluate(root, args.split)
+    scores = evaluate(root, args.split, alert_delay_s=args.alert_delay)
     if args.json:
         print(json.dumps({"issues": [asdict(s) for s in scores], "summary": summarize(scores)}, indent=2))
     else:

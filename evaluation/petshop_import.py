@@ -97,8 +97,9 @@ def _step(times: list[float]) -> float:
     return gaps[len(gaps) // 2] if gaps else STEP_S
 
 
-def import_issue(issue_dir: Path, out_dir: Path) -> IssueInfo:
-    """Write `out_dir/bundle/`, `out_dir/alert.json` and `out_dir/truth.json` for one issue folder."""
+def import_issue(issue_dir: Path, out_dir: Path, alert_delay_s: float = 0.0) -> IssueInfo:
+    """Write `out_dir/bundle/`, `out_dir/alert.json` and `out_dir/truth.json` for one issue folder; the alert
+    starts `alert_delay_s` after the target's time (a policy that waits before it fires)."""
     issue_dir, out_dir = Path(issue_dir), Path(out_dir)
     scenario_dir = issue_dir.parent.parent
     target_file = json.loads((issue_dir / "target.json").read_text(encoding="utf-8"))
@@ -141,13 +142,14 @@ def import_issue(issue_dir: Path, out_dir: Path) -> IssueInfo:
     (bundle / "manifest.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     info = IssueInfo(scenario_dir.name, issue_dir.name, bundle, out_dir / "alert.json", out_dir / "truth.json",
                      target, root, bool(base_series))
-    info.alert_path.write_text(json.dumps(alert_for(info), indent=2) + "\n", encoding="utf-8")
+    info.alert_path.write_text(json.dumps(alert_for(info, alert_delay_s), indent=2) + "\n", encoding="utf-8")
     info.truth_path.write_text(json.dumps(target_file.get("root_cause", {}), indent=2) + "\n", encoding="utf-8")
     return info
 
 
-def alert_for(info: IssueInfo) -> dict[str, Any]:
-    """A Cloud Monitoring v1.2 notification on the target node's metric, started at the target's time."""
+def alert_for(info: IssueInfo, delay_s: float = 0.0) -> dict[str, Any]:
+    """A Cloud Monitoring v1.2 notification on the target node's metric, started at the target's time (`delay_s`
+    later for a late alert)."""
     node, metric = str(info.target["node"]), metric_of(str(info.target["metric"]), str(info.target["agg"]))
     project = SOURCE
     return {
@@ -155,7 +157,7 @@ def alert_for(info: IssueInfo) -> dict[str, Any]:
             "incident_id": f"0.{SOURCE}-{info.scenario}-{info.issue}",
             "scoping_project_id": project,
             "url": "",
-            "started_at": int(float(info.target["timestamp"])),
+            "started_at": int(float(info.target["timestamp"]) + delay_s),
             "ended_at": None,
             "state": "open",
             "summary": f"{metric} of {node} is outside its normal range.",

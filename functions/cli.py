@@ -220,7 +220,7 @@ def cmd_eval_petshop(args: argparse.Namespace) -> int:
         raise CliError(f"no {args.split} issues (<scenario>/{args.split}/issue_N/target.json) in {root}: "
                        f"{PETSHOP_SOURCE}")
     with _workdir(args.work, "autosre-eval-") as work:
-        rows = evaluate(root, args.split, work)
+        rows = evaluate(root, args.split, work, alert_delay_s=args.alert_delay)
     if args.json:
         print(json.dumps({"issues": [asdict(r) for r in rows], "summary": summarize(rows)}, indent=2))
     else:
@@ -366,6 +366,9 @@ def build_parser() -> argparse.ArgumentParser:
     pet.add_argument("root", nargs="?", help="the PetShop folder (default: $AUTOSRE_DATASETS/petshop, else "
                                              "../shared/datasets/petshop beside the checkout)")
     pet.add_argument("--split", default="train", help="train or test (default: %(default)s)")
+    pet.add_argument("--alert-delay", type=float, default=0.0, metavar="SECONDS",
+                     help="the alert fires this many seconds after the issue's target time, as a policy that waits "
+                          "before it fires would (default: 0)")
     pet.add_argument("--work", help="keep the imported bundles in this folder (default: a temporary folder, "
                                     "removed at exit)")
     pet.add_argument("--json", action="store_true",

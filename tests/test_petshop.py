@@ -89,6 +89,16 @@ def test_the_importer_writes_series_graph_baseline_alert_and_truth(scenario: Pat
     assert gaps == {300}
 
 
+def test_a_late_alert_starts_after_the_target_and_still_finds_the_slow_dependency(scenario: Path,
+                                                                                  tmp_path: Path) -> None:
+    [issue_dir] = issue_dirs(scenario)
+    on_time = json.loads(import_issue(issue_dir, tmp_path / "on-time").alert_path.read_text())["incident"]
+    late = json.loads(import_issue(issue_dir, tmp_path / "late", 300).alert_path.read_text())["incident"]
+    assert late["started_at"] == on_time["started_at"] + 300
+    [score] = evaluate(scenario, work=tmp_path / "work", alert_delay_s=300)
+    assert score.error == "" and score.ranked[0] == "search"
+
+
 def source_window(source: BundleSource) -> Window:
     span = source.time_range()
     assert span is not None
