@@ -266,3 +266,17 @@ def test_an_anomaly_that_began_after_the_alert_followed_it_and_weighs_less() -> 
         assert _ranked(series, graph)[0] == "queue"
     finally:
         evidence.CO_MOVEMENT_WEIGHT, evidence.FOLLOWED_WEIGHT = saved
+
+
+def test_a_series_level_through_the_window_does_not_move_with_the_alert() -> None:
+    """A series already at its anomalous level when the incident window opens, and level through it, while the
+    alert's series rises: it does not rise and fall with the alert (co-movement 0, not unknown)."""
+    ctx = context()
+    series = shop(search=slower(0.03), site=slower(0.05))
+    cart = coarse("latency_average", "cart", 0.02, 0.0)  # no noise: level in the window once it has stepped
+    series[4] = MetricSeries(cart.metric, cart.service, tuple(
+        (t, v + 0.2 if t >= ctx.incident.start - STEP else v) for t, v in cart.points), unit=cart.unit)
+    found = {f.service: f for f in metrics.analyse(MemorySource(series=series), ctx).findings
+             if f.kind == "metric.anomaly" and "latency" in str(f.details.metric)}
+    assert found["cart"].details.co_movement == 0.0
+    assert float(found["search"].details.co_movement) > 0.8

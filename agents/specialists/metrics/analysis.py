@@ -262,17 +262,21 @@ def alert_series(scored: list[SeriesScore], ctx: AnalysisContext) -> SeriesScore
 
 def co_movement(s: SeriesScore, alerting: SeriesScore) -> float | None:
     """The correlation of two series' incident points (robust z in their bad directions) at the times both have a
-    point; None with fewer than MIN_SHARED_POINTS shared or no variation in either."""
+    point; None with fewer than MIN_SHARED_POINTS shared or when the alert's series does not vary. A series level
+    through those points while the alert's series rises and falls does not move with it: 0 (it was already at its
+    level before the alert's series moved, and stays there whatever the alert's series does)."""
     if s is alerting:
         return 1.0
     theirs = dict(alerting.shape)
     pairs = [(z, theirs[t]) for t, z in s.shape if t in theirs]
     if len(pairs) < MIN_SHARED_POINTS:
         return None
-    try:
-        return statistics.correlation([a for a, _ in pairs], [b for _, b in pairs])
-    except statistics.StatisticsError:  # one of them does not vary
+    ours, alert = [a for a, _ in pairs], [b for _, b in pairs]
+    if len(set(alert)) < 2:  # the alert's series does not vary: nothing to move with
         return None
+    if len(set(ours)) < 2:  # level while the alert's series rises and falls: it does not move with it
+        return 0.0
+    return statistics.correlation(ours, alert)
 
 
 def _effect(s: SeriesScore, levels: dict[str, float]) -> float:
