@@ -11,12 +11,18 @@ traces) beside the three baselines the dataset's README names:
 A scenario without normal operation has no baseline: the baselines cannot rank there (n/a) and the product must
 say its report is partial.
 
-    autosre eval petshop [ROOT] [--split train] [--json]   (or python -m evaluation.petshop_eval)
+`--alert-delay S` fires the alert S seconds late (a policy that waits before it fires); `--alert-on cause` puts it
+on the root cause itself (the alerting service is its own cause), `--alert-on callers` on each node that calls the
+root cause, one alert each (the dataset names where its own alert is; these move it, the truth stays).
+
+    autosre eval petshop [ROOT] [--split train] [--alert-delay S] [--alert-on target|cause|callers] [--json]
+    (or python -m evaluation.petshop_eval)
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import tempfile
@@ -26,7 +32,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from evaluation.datasets import datasets_dir
-from evaluation.petshop_import import IssueInfo, import_issue, issue_dirs, metric_of, read_graph, read_metrics
+from evaluation.petshop_import import (
+    ALERT_ON,
+    IssueInfo,
+    alert_for,
+    import_issue,
+    issue_dirs,
+    metric_of,
+    read_graph,
+    read_metrics,
+)
 from functions.local import triage
 from shared.telemetry.bundle import BundleSource
 
@@ -93,35 +108,58 @@ def _traversal(z: dict[str, float], graph: dict[str, list[str]], start: str) -> 
     return first + [n for n in sorted(z, key=lambda n: (-z[n], n)) if n not in first]
 
 
-def evaluate(root: Path, split: str = "train", work: Path | None = None, alert_delay_s: float = 0.0
-             ) -> list[IssueScore]:
-    """Every issue of the split triaged from an alert on its target (`alert_delay_s` after the target's time: a
-    late alert), beside the baselines; the baselines read the target's time whatever the alert's delay."""
+def alert_nodes(info: IssueInfo, graph: dict[str, list[str]], alert_on: str) -> list[str]:
+    """Where the alert fires: the issue's target node (as the dataset gives it), the root cause itself (the alerting
+    service is its own cause), or each node the graph says calls the root cause (one alert each)."""
+    if alert_on == "cause":
+        return [info.root_cause]
+    if alert_on == "callers":
+        return sorted(c for c, callees in graph.items() if info.root_cause in callees and c != info.root_cause)
+    return [str(info.target["node"])]
+
+
+def evaluate(root: Path, split: str = "train", work: Path | None = None, alert_delay_s: float = 0.0,
+             alert_on: str = "target") -> list[IssueScore]:
+    """Every issue of the split triaged from an alert on its target's metric (`alert_delay_s` after the target's
+    time: a late alert; `alert_on`: on which nodes, ALERT_ON), beside the baselines. The baselines read the
+    target's time whatever the alert's delay, and start from the node alerted on."""
     folder = work or Path(tempfile.mkdtemp(prefix="autosre-petshop-"))
     scores = []
     for issue_dir in issue_dirs(root, split):
         info = import_issue(issue_dir, folder / issue_dir.parent.parent.name / issue_dir.name, alert_delay_s)
-        score = IssueScore(info.name, info.scenario, info.root_cause, info.has_baseline)
         z = _z_scores(info, issue_dir)
         graph: dict[str, list[str]] = defaultdict(list)
         for d in read_graph(issue_dir.parent.parent / "graph.csv"):
             graph[d.caller].append(d.callee)
-        alerting = str(info.target["node"])
-        score.baselines = {"alerting node": [alerting],
-                           "robust z": sorted(z, key=lambda n: (-z[n], n)),
-                           "traversal": _traversal(z, graph, alerting) if z else []}
-        began = time.perf_counter()
-        try:
-            result = triage(info.alert_path.read_bytes(), BundleSource(info.bundle_dir))
-            score.ranked = [c.service for c in result.report.causes]
-            score.confidence = result.report.causes[0].confidence if result.report.causes else 0.0
-            score.partial = result.report.partial
-            score.exit_partial = not result.complete
-        except Exception as exc:  # one broken issue must not hide the others' scores
-            score.error = f"{type(exc).__name__}: {exc}"
-        score.seconds = time.perf_counter() - began
-        scores.append(score)
+        for alerting in alert_nodes(info, graph, alert_on):
+            alert = info.alert_path
+            name = info.name
+            if alerting != info.target["node"]:
+                name = f"{info.name}@{alerting}"
+                alert = info.alert_path.with_name(f"alert-{hashlib.sha256(alerting.encode()).hexdigest()[:8]}.json")
+                alert.write_text(json.dumps(alert_for(info, alert_delay_s, alerting), indent=2) + "\n",
+                                 encoding="utf-8")
+            scores.append(_scored(info, name, alert, alerting, z, graph))
     return scores
+
+
+def _scored(info: IssueInfo, name: str, alert: Path, alerting: str, z: dict[str, float],
+            graph: dict[str, list[str]]) -> IssueScore:
+    score = IssueScore(name, info.scenario, info.root_cause, info.has_baseline)
+    score.baselines = {"alerting node": [alerting],
+                       "robust z": sorted(z, key=lambda n: (-z[n], n)),
+                       "traversal": _traversal(z, graph, alerting) if z else []}
+    began = time.perf_counter()
+    try:
+        result = triage(alert.read_bytes(), BundleSource(info.bundle_dir))
+        score.ranked = [c.service for c in result.report.causes]
+        score.confidence = result.report.causes[0].confidence if result.report.causes else 0.0
+        score.partial = result.report.partial
+        score.exit_partial = not result.complete
+    except Exception as exc:  # one broken issue must not hide the others' scores
+        score.error = f"{type(exc).__name__}: {exc}"
+    score.seconds = time.perf_counter() - began
+    return score
 
 
 def _hits(scores: list[IssueScore], ranking_of: str, k: int) -> tuple[int, int]:
@@ -188,13 +226,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("root", nargs="?", help="the PetShop folder (default: $AUTOSRE_DATASETS/petshop)")
     p.add_argument("--split", default="train", help="train or test (default: %(default)s)")
     p.add_argument("--alert-delay", type=float, default=0.0, help="seconds the alert fires after the target's time")
+    p.add_argument("--alert-on", choices=ALERT_ON, default="target", help="the node(s) the alert fires on")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     root = Path(args.root) if args.root else default_root()
     if root is None or not root.is_dir():
         print("no PetShop data: give its folder or set AUTOSRE_DATASETS", file=sys.stderr)
         return 2
-    scores = evaluate(root, args.split, alert_delay_s=args.alert_delay)
+    scores = evaluate(root, args.split, alert_delay_s=args.alert_delay, alert_on=args.alert_on)
     if args.json:
         print(json.dumps({"issues": [asdict(s) for s in scores], "summary": summarize(scores)}, indent=2))
     else:

@@ -18,6 +18,7 @@ Nothing here names a PetShop node: nodes, metrics and units come from the files.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import math
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from shared.telemetry_records import Dependency, MetricSeries
 
 SOURCE = "petshop"
 UNITS = {"latency": "s", "availability": "%", "requests": "1"}  # CloudWatch's units for X-Ray's node figures
+ALERT_ON = ("target", "cause", "callers")  # where an evaluation's alert fires: evaluation/petshop_eval.py
 STEP_S = 300.0  # the dataset's resolution, used only where a file has a single row to tell it from
 
 
@@ -147,14 +149,15 @@ def import_issue(issue_dir: Path, out_dir: Path, alert_delay_s: float = 0.0) -> 
     return info
 
 
-def alert_for(info: IssueInfo, delay_s: float = 0.0) -> dict[str, Any]:
+def alert_for(info: IssueInfo, delay_s: float = 0.0, node: str = "") -> dict[str, Any]:
     """A Cloud Monitoring v1.2 notification on the target node's metric, started at the target's time (`delay_s`
-    later for a late alert)."""
-    node, metric = str(info.target["node"]), metric_of(str(info.target["metric"]), str(info.target["agg"]))
+    later for a late alert); `node`: the same metric's alert on another node."""
+    node, metric = node or str(info.target["node"]), metric_of(str(info.target["metric"]), str(info.target["agg"]))
     project = SOURCE
+    at = "" if node == info.target["node"] else f"-at-{hashlib.sha256(node.encode()).hexdigest()[:8]}"
     return {
         "incident": {
-            "incident_id": f"0.{SOURCE}-{info.scenario}-{info.issue}",
+            "incident_id": f"0.{SOURCE}-{info.scenario}-{info.issue}{at}",
             "scoping_project_id": project,
             "url": "",
             "started_at": int(float(info.target["timestamp"]) + delay_s),

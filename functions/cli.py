@@ -220,7 +220,7 @@ def cmd_eval_petshop(args: argparse.Namespace) -> int:
         raise CliError(f"no {args.split} issues (<scenario>/{args.split}/issue_N/target.json) in {root}: "
                        f"{PETSHOP_SOURCE}")
     with _workdir(args.work, "autosre-eval-") as work:
-        rows = evaluate(root, args.split, work, alert_delay_s=args.alert_delay)
+        rows = evaluate(root, args.split, work, alert_delay_s=args.alert_delay, alert_on=args.alert_on)
     if args.json:
         print(json.dumps({"issues": [asdict(r) for r in rows], "summary": summarize(rows)}, indent=2))
     else:
@@ -261,6 +261,7 @@ def _common(top: bool) -> argparse.ArgumentParser:
 
 def build_parser() -> argparse.ArgumentParser:
     from agents.remediation.catalog import CATALOG
+    from evaluation.petshop_import import ALERT_ON
 
     common = _common(top=False)
     p = argparse.ArgumentParser(prog="autosre", description="Auto SRE: alert in, root-cause report out.",
@@ -369,6 +370,9 @@ def build_parser() -> argparse.ArgumentParser:
     pet.add_argument("--alert-delay", type=float, default=0.0, metavar="SECONDS",
                      help="the alert fires this many seconds after the issue's target time, as a policy that waits "
                           "before it fires would (default: 0)")
+    pet.add_argument("--alert-on", choices=ALERT_ON, default="target",
+                     help="where the alert fires, on the issue's metric: its target node (default), the root cause "
+                          "itself, or each node the call graph says calls the root cause (one alert each)")
     pet.add_argument("--work", help="keep the imported bundles in this folder (default: a temporary folder, "
                                     "removed at exit)")
     pet.add_argument("--json", action="store_true",

@@ -99,6 +99,14 @@ def test_a_late_alert_starts_after_the_target_and_still_finds_the_slow_dependenc
     assert score.error == "" and score.ranked[0] == "search"
 
 
+def test_an_alert_on_the_cause_or_on_its_callers_names_the_cause(scenario: Path, tmp_path: Path) -> None:
+    [on_cause] = evaluate(scenario, work=tmp_path / "cause", alert_on="cause")
+    assert on_cause.baselines["alerting node"] == ["search"] and on_cause.name.endswith("@search")
+    assert on_cause.error == "" and on_cause.ranked[0] == "search"
+    [on_caller] = evaluate(scenario, work=tmp_path / "callers", alert_on="callers")  # site is search's one caller
+    assert on_caller.baselines["alerting node"] == ["site"] and on_caller.ranked[0] == "search"
+
+
 def source_window(source: BundleSource) -> Window:
     span = source.time_range()
     assert span is not None
