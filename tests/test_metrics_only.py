@@ -82,7 +82,11 @@ def test_request_counts_in_any_spelling_are_load() -> None:
 def test_windows_follow_the_resolution_and_one_coarse_point_is_sustained() -> None:
     ctx = context()
     wide = metrics.windows_for(ctx, STEP)
-    assert wide.incident.end >= ONSET + 3 * STEP and wide.baseline.seconds >= 24 * STEP
+    assert wide.incident.end >= ONSET + 3 * STEP
+    # the planned hour already holds 12 five-minute points: the baseline stays the recent hour, not a longer one
+    assert wide.baseline == ctx.baseline
+    quarter_hours = metrics.windows_for(ctx, 900.0)  # 15-minute data: the baseline reaches back 12 of its periods
+    assert quarter_hours.baseline.end == ctx.baseline.end and quarter_hours.baseline.seconds == 12 * 900.0
     assert metrics.windows_for(ctx, 60.0) is ctx  # 1-minute data: the planned windows already fit
     # one anomalous 5-minute point (a 5-minute average) is enough; the sparse 1-minute series needs two points
     single = coarse("latency_average", "search", 0.006, 0.0003,
