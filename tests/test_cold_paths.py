@@ -307,3 +307,18 @@ def test_the_web_list_and_a_sweep_with_nothing_to_do_import_no_model_of_the_inci
             " 'functions.chat_thread') if m in sys.modules))\n")
     out = in_a_fresh_process(code, tmp_path, AUTOSRE_APPROVAL_KEY="k" * 40, check=False)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_a_findings_schema_builds_no_kinds_details_model_until_one_is_validated() -> None:
+    """A finding's details are its kind's model, validated from a stored dict by the finding itself: the finding's
+    own schema checks what it gets is a details model, so a fold builds the details models of the kinds its
+    findings have, not all of them (each kind's model is a schema of its own)."""
+    from shared.finding_details import DETAILS_OF
+    from shared.models import Finding
+
+    finding = Finding.model_validate({"specialist": "logs", "kind": "log.spike", "title": "t",
+                                      "details": {"template": "x <*>", "count": 3}})
+    schema = repr(Finding.__pydantic_core_schema__)
+    assert [m.__name__ for m in set(DETAILS_OF.values()) if f"'{m.__name__}'" in schema] == []
+    assert type(finding.details) is DETAILS_OF["log.spike"]
+    assert json.loads(finding.model_dump_json())["details"] == {"template": "x <*>", "count": 3}
