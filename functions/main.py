@@ -297,10 +297,15 @@ def sweep(request: Any) -> tuple[str, int]:
     done, and approved actions whose hand-off to the executor was not recorded."""
     from functions.handlers.sweep import sweep_all
 
-    approvals: Remediation | None = None
-    if Settings.from_env().approval_key:  # without a signing key there are no approvals to hand over
-        try:
-            approvals = remediation()
-        except ValueError:  # an unreadable policy: the partial reports and the steps still go out
-            log.exception("hand-offs are not re-driven: the remediation workflow cannot be built from the settings")
-    return json.dumps(sweep_all(pipeline(), approvals)), 200
+    return json.dumps(sweep_all(pipeline(), _sweep_approvals)), 200
+
+
+def _sweep_approvals() -> Remediation | None:
+    """The workflow the sweep follows approved actions through, built when an incident has one to follow."""
+    if not Settings.from_env().approval_key:  # without a signing key there are no approvals to hand over
+        return None
+    try:
+        return remediation()
+    except ValueError:  # an unreadable policy: the partial reports and the steps still go out
+        log.exception("hand-offs are not re-driven: the remediation workflow cannot be built from the settings")
+        return None

@@ -322,3 +322,21 @@ def test_a_findings_schema_builds_no_kinds_details_model_until_one_is_validated(
     assert [m.__name__ for m in set(DETAILS_OF.values()) if f"'{m.__name__}'" in schema] == []
     assert type(finding.details) is DETAILS_OF["log.spike"]
     assert json.loads(finding.model_dump_json())["details"] == {"template": "x <*>", "count": 3}
+
+
+def test_a_sweep_with_no_action_to_follow_builds_no_remediation_workflow(tmp_path: Path) -> None:
+    """The sweep builds the approval and execution workflow (the policy, the action catalog and runners, the rate
+    ledger) only when an incident has an approved action to hand over, an outcome pending or a run to settle."""
+    store = SqliteEventStore(str(tmp_path / "e.db"))
+    _, bus = embedded(store, MemorySource())
+    bus.publish(topics.ALERTS, _alert())
+    while bus._queue:  # the alert only: its round stays open, younger than its deadline
+        sub, message = bus._queue.popleft()
+        if message.topic == topics.ALERTS:
+            bus._run(sub, message)
+    code = ("import sys\n"
+            "import functions.main as main\n"
+            "print(main.sweep(None)[1], main._remediation is None, sorted(m for m in sys.modules if m.startswith("
+            "('functions.remediation', 'agents.remediation', 'shared.action_ledger', 'shared.actions'))))\n")
+    out = in_a_fresh_process(code, tmp_path, AUTOSRE_APPROVAL_KEY="k" * 40)
+    assert out.stdout.strip().splitlines()[-1] == "200 True []", out.stdout + out.stderr
