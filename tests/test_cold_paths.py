@@ -340,3 +340,41 @@ def test_a_sweep_with_no_action_to_follow_builds_no_remediation_workflow(tmp_pat
             "('functions.remediation', 'agents.remediation', 'shared.action_ledger', 'shared.actions'))))\n")
     out = in_a_fresh_process(code, tmp_path, AUTOSRE_APPROVAL_KEY="k" * 40)
     assert out.stdout.strip().splitlines()[-1] == "200 True []", out.stdout + out.stderr
+
+
+class BatchCountingStore(SqliteEventStore):
+    def __init__(self) -> None:
+        super().__init__(":memory:")
+        self.writes: list[list[str]] = []  # the event types of each write, in order
+
+    def append(self, event: Any) -> bool:
+        self.writes.append([event.type])
+        return super().append(event)
+
+    def append_all(self, events: Any) -> list[bool]:
+        self.writes.append([e.type for e in events])
+        return super().append_all(events)
+
+
+def test_a_new_alerts_events_are_written_in_one_commit_before_its_tasks_go_out() -> None:
+    """Intake records a new incident's opening, its alert and its first round together (one commit on Firestore,
+    not three), then publishes the round's tasks; a redelivered alert writes nothing and re-sends the tasks."""
+    store = BatchCountingStore()
+    pipeline, bus = embedded(store, MemorySource())
+    published: list[tuple[str, int]] = []
+    publish_all = bus.publish_all
+
+    def recorded_then_published(topic: str, messages: Any) -> Any:
+        published.append((topic, len(store.writes)))
+        return publish_all(topic, messages)
+
+    bus.publish_all = recorded_then_published  # type: ignore[method-assign]
+    alert = Message(data=_alert_path().read_bytes())
+    incident_id = pipeline.on_alert(alert)
+    assert store.writes == [["incident.opened", "alert.received", "round.started"]]
+    assert published == [(topics.TASKS, 1)]  # the tasks went out after the events were written
+    state = pipeline.log.read(str(incident_id))
+    assert state is not None and state.rounds[1].missing and state.status == "open"
+    assert pipeline.on_alert(alert) == incident_id  # redelivered: nothing more written, the tasks sent again
+    assert store.writes[1:] == [] and len(published) == 2
+    assert len(pipeline.log.read(str(incident_id)).timeline) == len(state.timeline)  # type: ignore[union-attr]
