@@ -378,3 +378,17 @@ def test_a_new_alerts_events_are_written_in_one_commit_before_its_tasks_go_out()
     assert pipeline.on_alert(alert) == incident_id  # redelivered: nothing more written, the tasks sent again
     assert store.writes[1:] == [] and len(published) == 2
     assert len(pipeline.log.read(str(incident_id)).timeline) == len(state.timeline)  # type: ignore[union-attr]
+
+
+def test_redacting_an_alert_compiles_only_the_rules_its_text_could_match(tmp_path: Path) -> None:
+    """Intake masks every new alert: a rule is compiled and run only when the alert's text holds one of the strings
+    every match of it contains (shared/redaction_prefilter.py), so a plain alert compiles a few of the rules."""
+    code = ("import sys\n"
+            "from shared import redaction\n"
+            "from shared.alerts import parse_alert\n"
+            "print(sum(r._compiled is not None for r in redaction._RULES))\n"
+            f"redaction.redact_alert(parse_alert(open({str(_alert_path())!r}, 'rb').read()))\n"
+            "print(sum(r._compiled is not None for r in redaction._RULES), len(redaction._RULES))\n")
+    out = in_a_fresh_process(code, tmp_path)
+    before, (after, total) = int(out.stdout.split()[0]), map(int, out.stdout.split()[1:])
+    assert before == 0 and after <= total // 5, out.stdout
