@@ -20,10 +20,11 @@ publish). Each child reports which of the two SDKs it imported, and a row whose 
 function did is flagged. The floor of a row is its baseline plus pydantic (imported, one model validated): what no
 function of ours can go under, since the settings and every event are pydantic models. The three arms run in turn,
 the order rotated each run, and the spread (fastest and slowest run of each arm) is printed beside the medians,
-with each entry point's ratio to its floor. `--imports N` lists, per entry point, the N slowest modules (by their
-own import time, `python -X importtime`) it imports beyond its floor; `--counts` counts, for one more process of
-each entry point and of its floor, its round trips (gRPC calls, by method) and the pydantic schemas it built: what
-the first message costs, whatever the machine's load.
+with each entry point's ratio to its floor and the median CPU time (process start to response) of it and its floor,
+which the machine's load moves far less than the wall clock. `--imports N` lists, per entry point, the N slowest
+modules (by their own import time, `python -X importtime`) it imports beyond its floor; `--counts` counts, for one
+more process of each entry point and of its floor, its round trips (gRPC calls, by method) and the pydantic schemas
+it built: what the first message costs, whatever the machine's load.
 """
 
 from __future__ import annotations
@@ -112,7 +113,7 @@ sdks = ",".join(n for n, m in (("firestore", "google.cloud.firestore"), ("pubsub
 ours = sys.modules.get("shared")
 if "CALLS" in globals():
     print("COUNTS", ",".join(f"{k}={v}" for k, v in sorted(CALLS.items())), flush=True)
-print("RESULT", response.status_code, took, sdks, getattr(ours, "__file__", "-"), flush=True)
+print("RESULT", response.status_code, took, sdks, getattr(ours, "__file__", "-"), time.process_time(), flush=True)
 import os
 os._exit(0)
 '''
@@ -125,12 +126,13 @@ def _push(payload: dict[str, object] | bytes) -> str:
 
 def run_once(target: str, source: Path, signature: str, message: str, attributes: list[str],
              env: dict[str, str], imports: dict[str, float] | None = None,
-             counts: dict[str, int] | None = None) -> tuple[float, str]:
+             counts: dict[str, int] | None = None, cpu: list[float] | None = None) -> tuple[float, str]:
     """Seconds from spawn to the response, and the Google SDKs the process imported. The process starts in the
     source's folder, as an instance does: our packages are imported from there, never from the checkout.
     `imports`: filled with each module the process imported and its own import time in seconds (-X importtime).
     `counts`: filled with the process's gRPC calls by method (its round trips) and "schemas", the pydantic schemas
-    it built (that run's time is not a cold start's: the counting is imported first)."""
+    it built (that run's time is not a cold start's: the counting is imported first). `cpu`: the process's CPU
+    seconds up to the response (interpreter start included) are appended to it."""
     began = time.time()
     flags = ["-X", "importtime"] if imports is not None else []
     out = subprocess.run([sys.executable, *flags, "-c", (COUNTING if counts is not None else "") + CHILD, str(began),
@@ -147,7 +149,9 @@ def run_once(target: str, source: Path, signature: str, message: str, attributes
     line = next((x for x in out.stdout.splitlines() if x.startswith("RESULT ")), None)
     if line is None:
         raise RuntimeError(f"{target}: no result: {out.stderr[-1500:]}")
-    _, status, seconds, sdks, package = line.split()
+    _, status, seconds, sdks, package, used = line.split()
+    if cpu is not None:
+        cpu.append(float(used))
     if int(status) >= 400:
         raise RuntimeError(f"{target}: HTTP {status}: {out.stderr[-1500:]}")
     if package != "-" and not Path(package).is_relative_to(source.parent):
@@ -246,13 +250,16 @@ def main(argv: list[str] | None = None) -> int:
         ours: list[float] = []
         base: list[float] = []
         floor_runs: list[float] = []
+        ours_cpu: list[float] = []
+        floor_cpu: list[float] = []
         used: set[str] = set()
         base_used: set[str] = set()
         arms = ("ours", "base", "floor")
         for i, m in enumerate(messages):  # in turn, the order rotated: a busy machine slows every arm alike
             for arm in arms[i % 3:] + arms[:i % 3]:
                 if arm == "ours":
-                    seconds, imported = run_once(target, source / "main.py", signature, m, attributes, env)
+                    seconds, imported = run_once(target, source / "main.py", signature, m, attributes, env,
+                                                 cpu=ours_cpu)
                     ours.append(seconds)
                     used.add(imported)
                 elif arm == "base":
@@ -260,11 +267,13 @@ def main(argv: list[str] | None = None) -> int:
                     base.append(seconds)
                     base_used.add(imported)
                 else:
-                    floor_runs.append(run_once(base_target, floor_source, signature, base_message, [], env)[0])
+                    floor_runs.append(run_once(base_target, floor_source, signature, base_message, [], env,
+                                               cpu=floor_cpu)[0])
         rows.append((target, sdks, ours, base, "/".join(sorted(used)), "/".join(sorted(base_used)), floor_runs))
         print(f"{target}: {statistics.median(ours):.3f} s vs {statistics.median(base):.3f} s, floor "
               f"{statistics.median(floor_runs):.3f} s (ours {min(ours):.3f}-{max(ours):.3f}, baseline "
-              f"{min(base):.3f}-{max(base):.3f})", file=sys.stderr)
+              f"{min(base):.3f}-{max(base):.3f}); CPU {statistics.median(ours_cpu):.3f} s vs its floor's "
+              f"{statistics.median(floor_cpu):.3f} s (medians)", file=sys.stderr)
         first = messages[0]  # intake: a new alert again (its first message is its first delivery)
         if target == "intake":
             first = _push(alert(f"0.cold-{uuid.uuid4().hex[:8]}", int(time.time())))
