@@ -24,7 +24,9 @@ with each entry point's ratio to its floor and the median CPU time (process star
 which the machine's load moves far less than the wall clock. `--imports N` lists, per entry point, the N slowest
 modules (by their own import time, `python -X importtime`) it imports beyond its floor; `--counts` counts, for one
 more process of each entry point and of its floor, its round trips (gRPC calls, by method) and the pydantic schemas
-it built: what the first message costs, whatever the machine's load.
+it built: what the first message costs, whatever the machine's load. `--instructions` runs one more process of each
+entry point and of its floor under valgrind's callgrind and prints the instructions each executed (user space, all
+threads, interpreter start to exit): CPU work that neither the load nor the emulators' latency moves.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ import base64
 import json
 import os
 import py_compile
+import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -126,23 +130,32 @@ def _push(payload: dict[str, object] | bytes) -> str:
 
 def run_once(target: str, source: Path, signature: str, message: str, attributes: list[str],
              env: dict[str, str], imports: dict[str, float] | None = None,
-             counts: dict[str, int] | None = None, cpu: list[float] | None = None) -> tuple[float, str]:
+             counts: dict[str, int] | None = None, cpu: list[float] | None = None,
+             instructions: list[int] | None = None) -> tuple[float, str]:
     """Seconds from spawn to the response, and the Google SDKs the process imported. The process starts in the
     source's folder, as an instance does: our packages are imported from there, never from the checkout.
     `imports`: filled with each module the process imported and its own import time in seconds (-X importtime).
     `counts`: filled with the process's gRPC calls by method (its round trips) and "schemas", the pydantic schemas
     it built (that run's time is not a cold start's: the counting is imported first). `cpu`: the process's CPU
-    seconds up to the response (interpreter start included) are appended to it."""
+    seconds up to the response (interpreter start included) are appended to it. `instructions`: the process is run
+    under valgrind's callgrind (its time is not a cold start's) and the instructions it executed are appended."""
     began = time.time()
     flags = ["-X", "importtime"] if imports is not None else []
-    out = subprocess.run([sys.executable, *flags, "-c", (COUNTING if counts is not None else "") + CHILD, str(began),
-                          target, str(source), signature, message, *attributes], capture_output=True, text=True,
-                         cwd=source.parent, env=env, timeout=300, check=False)
+    traced = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"] if instructions is not None else []
+    code = (COUNTING if counts is not None else "") + CHILD
+    out = subprocess.run([*traced, sys.executable, *flags, "-c", code, str(began), target, str(source), signature,
+                          message, *attributes], capture_output=True, text=True, cwd=source.parent, env=env,
+                         timeout=600, check=False)
     if imports is not None:
         for row in out.stderr.splitlines():  # import time: self [us] | cumulative | imported package
             parts = row.removeprefix("import time:").split("|")
             if row.startswith("import time:") and len(parts) == 3 and parts[0].strip().isdigit():
                 imports[parts[2].strip()] = int(parts[0]) / 1e6
+    if instructions is not None:
+        collected = re.search(r"Collected : (\d+)", out.stderr)
+        if collected is None:
+            raise RuntimeError(f"{target}: callgrind reported no count: {out.stderr[-1500:]}")
+        instructions.append(int(collected.group(1)))
     if counts is not None:
         counted = next((x for x in out.stdout.splitlines() if x.startswith("COUNTS ")), "COUNTS ")
         counts.update({k: int(v) for k, v in (kv.split("=") for kv in counted.split(" ", 1)[1].split(",") if kv)})
@@ -181,7 +194,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--counts", action="store_true",
                         help="also count, per entry point and its floor, the round trips (gRPC calls) and the "
                              "pydantic schemas built by one process: figures the machine's load does not move")
+    parser.add_argument("--instructions", action="store_true",
+                        help="also count, per entry point and its floor, the instructions one process executes "
+                             "(valgrind's callgrind; a minute or so each)")
     args = parser.parse_args(argv)
+    if args.instructions and shutil.which("valgrind") is None:
+        print("--instructions needs valgrind", file=sys.stderr)
+        return 2
     if not (os.environ.get("PUBSUB_EMULATOR_HOST") and os.environ.get("FIRESTORE_EMULATOR_HOST")):
         print("start the emulators first: .ci/emulators.sh start && source .ci/.state/env", file=sys.stderr)
         return 2
@@ -283,6 +302,14 @@ def main(argv: list[str] | None = None) -> int:
             run_once(target, source / "main.py", signature, first, attributes, env, counts=ours_counts)
             run_once(base_target, floor_source, signature, base_message, [], env, counts=floor_counts)
             print(f"{target} counts: {_counted(ours_counts)}; its floor: {_counted(floor_counts)}", file=sys.stderr)
+        if args.instructions:
+            ours_ir: list[int] = []
+            floor_ir: list[int] = []
+            run_once(target, source / "main.py", signature, first, attributes, env, instructions=ours_ir)
+            run_once(base_target, floor_source, signature, base_message, [], env, instructions=floor_ir)
+            print(f"{target} instructions: {ours_ir[0] / 1e6:.0f} M, its floor {floor_ir[0] / 1e6:.0f} M: "
+                  f"{(ours_ir[0] - floor_ir[0]) / 1e6:.0f} M beyond it ({ours_ir[0] / floor_ir[0]:.3f}x)",
+                  file=sys.stderr)
         if args.imports:
             mine: dict[str, float] = {}
             floor_imports: dict[str, float] = {}
