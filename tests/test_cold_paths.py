@@ -392,3 +392,16 @@ def test_redacting_an_alert_compiles_only_the_rules_its_text_could_match(tmp_pat
     out = in_a_fresh_process(code, tmp_path)
     before, (after, total) = int(out.stdout.split()[0]), map(int, out.stdout.split()[1:])
     assert before == 0 and after <= total // 5, out.stdout
+
+
+def test_the_web_list_builds_no_remediation_workflow_until_a_request_needs_it(tmp_path: Path) -> None:
+    """The incident list and its JSON need no approval workflow (the action runners, the rate ledger, the outcome
+    bookkeeping): it is built on the first request that does (an approval, a report page, an incident with approvals
+    pending in the list), while the forms sign with the approval key from the start."""
+    code = (WEB_LIST +
+            "print(main._remediation is None, sorted(m for m in sys.modules if m.startswith(("
+            "'functions.remediation', 'functions.action_outcome', 'shared.action_ledger', 'shared.actions'))))\n"
+            "response = main.web(EnvironBuilder(path='/approve', headers={'Host': 'localhost'}).get_request())\n"
+            "print(response.status_code, main._remediation is not None)\n")
+    out = in_a_fresh_process(code, tmp_path, AUTOSRE_APPROVAL_KEY="k" * 40, check=False)
+    assert out.stdout.strip().splitlines()[-2:] == ["True []", "200 True"], out.stdout + out.stderr
