@@ -20,10 +20,13 @@ publish). Each child reports which of the two SDKs it imported, and a row whose 
 function did is flagged. The floor of a row is its baseline plus pydantic (imported, one model validated): what no
 function of ours can go under, since the settings and every event are pydantic models. The three arms run in turn,
 the order rotated each run, and the spread (fastest and slowest run of each arm) is printed beside the medians,
-with each entry point's ratio to its floor. `--imports N` lists, per entry point, the N slowest modules (by their
-own import time, `python -X importtime`) it imports beyond its floor; `--counts` counts, for one more process of
-each entry point and of its floor, its round trips (gRPC calls, by method) and the pydantic schemas it built: what
-the first message costs, whatever the machine's load.
+with each entry point's ratio to its floor and the median CPU time (process start to response) of it and its floor,
+which the machine's load moves far less than the wall clock. `--imports N` lists, per entry point, the N slowest
+modules (by their own import time, `python -X importtime`) it imports beyond its floor; `--counts` counts, for one
+more process of each entry point and of its floor, its round trips (gRPC calls, by method) and the pydantic schemas
+it built: what the first message costs, whatever the machine's load. `--instructions` runs one more process of each
+entry point and of its floor under valgrind's callgrind and prints the instructions each executed (user space, all
+threads, interpreter start to exit): CPU work that neither the load nor the emulators' latency moves.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ import base64
 import json
 import os
 import py_compile
+import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -112,7 +117,7 @@ sdks = ",".join(n for n, m in (("firestore", "google.cloud.firestore"), ("pubsub
 ours = sys.modules.get("shared")
 if "CALLS" in globals():
     print("COUNTS", ",".join(f"{k}={v}" for k, v in sorted(CALLS.items())), flush=True)
-print("RESULT", response.status_code, took, sdks, getattr(ours, "__file__", "-"), flush=True)
+print("RESULT", response.status_code, took, sdks, getattr(ours, "__file__", "-"), time.process_time(), flush=True)
 import os
 os._exit(0)
 '''
@@ -125,29 +130,41 @@ def _push(payload: dict[str, object] | bytes) -> str:
 
 def run_once(target: str, source: Path, signature: str, message: str, attributes: list[str],
              env: dict[str, str], imports: dict[str, float] | None = None,
-             counts: dict[str, int] | None = None) -> tuple[float, str]:
+             counts: dict[str, int] | None = None, cpu: list[float] | None = None,
+             instructions: list[int] | None = None) -> tuple[float, str]:
     """Seconds from spawn to the response, and the Google SDKs the process imported. The process starts in the
     source's folder, as an instance does: our packages are imported from there, never from the checkout.
     `imports`: filled with each module the process imported and its own import time in seconds (-X importtime).
     `counts`: filled with the process's gRPC calls by method (its round trips) and "schemas", the pydantic schemas
-    it built (that run's time is not a cold start's: the counting is imported first)."""
+    it built (that run's time is not a cold start's: the counting is imported first). `cpu`: the process's CPU
+    seconds up to the response (interpreter start included) are appended to it. `instructions`: the process is run
+    under valgrind's callgrind (its time is not a cold start's) and the instructions it executed are appended."""
     began = time.time()
     flags = ["-X", "importtime"] if imports is not None else []
-    out = subprocess.run([sys.executable, *flags, "-c", (COUNTING if counts is not None else "") + CHILD, str(began),
-                          target, str(source), signature, message, *attributes], capture_output=True, text=True,
-                         cwd=source.parent, env=env, timeout=300, check=False)
+    traced = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"] if instructions is not None else []
+    code = (COUNTING if counts is not None else "") + CHILD
+    out = subprocess.run([*traced, sys.executable, *flags, "-c", code, str(began), target, str(source), signature,
+                          message, *attributes], capture_output=True, text=True, cwd=source.parent, env=env,
+                         timeout=600, check=False)
     if imports is not None:
         for row in out.stderr.splitlines():  # import time: self [us] | cumulative | imported package
             parts = row.removeprefix("import time:").split("|")
             if row.startswith("import time:") and len(parts) == 3 and parts[0].strip().isdigit():
                 imports[parts[2].strip()] = int(parts[0]) / 1e6
+    if instructions is not None:
+        collected = re.search(r"Collected : (\d+)", out.stderr)
+        if collected is None:
+            raise RuntimeError(f"{target}: callgrind reported no count: {out.stderr[-1500:]}")
+        instructions.append(int(collected.group(1)))
     if counts is not None:
         counted = next((x for x in out.stdout.splitlines() if x.startswith("COUNTS ")), "COUNTS ")
         counts.update({k: int(v) for k, v in (kv.split("=") for kv in counted.split(" ", 1)[1].split(",") if kv)})
     line = next((x for x in out.stdout.splitlines() if x.startswith("RESULT ")), None)
     if line is None:
         raise RuntimeError(f"{target}: no result: {out.stderr[-1500:]}")
-    _, status, seconds, sdks, package = line.split()
+    _, status, seconds, sdks, package, used = line.split()
+    if cpu is not None:
+        cpu.append(float(used))
     if int(status) >= 400:
         raise RuntimeError(f"{target}: HTTP {status}: {out.stderr[-1500:]}")
     if package != "-" and not Path(package).is_relative_to(source.parent):
@@ -177,7 +194,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--counts", action="store_true",
                         help="also count, per entry point and its floor, the round trips (gRPC calls) and the "
                              "pydantic schemas built by one process: figures the machine's load does not move")
+    parser.add_argument("--instructions", action="store_true",
+                        help="also count, per entry point and its floor, the instructions one process executes "
+                             "(valgrind's callgrind; a minute or so each)")
     args = parser.parse_args(argv)
+    if args.instructions and shutil.which("valgrind") is None:
+        print("--instructions needs valgrind", file=sys.stderr)
+        return 2
     if not (os.environ.get("PUBSUB_EMULATOR_HOST") and os.environ.get("FIRESTORE_EMULATOR_HOST")):
         print("start the emulators first: .ci/emulators.sh start && source .ci/.state/env", file=sys.stderr)
         return 2
@@ -246,13 +269,16 @@ def main(argv: list[str] | None = None) -> int:
         ours: list[float] = []
         base: list[float] = []
         floor_runs: list[float] = []
+        ours_cpu: list[float] = []
+        floor_cpu: list[float] = []
         used: set[str] = set()
         base_used: set[str] = set()
         arms = ("ours", "base", "floor")
         for i, m in enumerate(messages):  # in turn, the order rotated: a busy machine slows every arm alike
             for arm in arms[i % 3:] + arms[:i % 3]:
                 if arm == "ours":
-                    seconds, imported = run_once(target, source / "main.py", signature, m, attributes, env)
+                    seconds, imported = run_once(target, source / "main.py", signature, m, attributes, env,
+                                                 cpu=ours_cpu)
                     ours.append(seconds)
                     used.add(imported)
                 elif arm == "base":
@@ -260,11 +286,13 @@ def main(argv: list[str] | None = None) -> int:
                     base.append(seconds)
                     base_used.add(imported)
                 else:
-                    floor_runs.append(run_once(base_target, floor_source, signature, base_message, [], env)[0])
+                    floor_runs.append(run_once(base_target, floor_source, signature, base_message, [], env,
+                                               cpu=floor_cpu)[0])
         rows.append((target, sdks, ours, base, "/".join(sorted(used)), "/".join(sorted(base_used)), floor_runs))
         print(f"{target}: {statistics.median(ours):.3f} s vs {statistics.median(base):.3f} s, floor "
               f"{statistics.median(floor_runs):.3f} s (ours {min(ours):.3f}-{max(ours):.3f}, baseline "
-              f"{min(base):.3f}-{max(base):.3f})", file=sys.stderr)
+              f"{min(base):.3f}-{max(base):.3f}); CPU {statistics.median(ours_cpu):.3f} s vs its floor's "
+              f"{statistics.median(floor_cpu):.3f} s (medians)", file=sys.stderr)
         first = messages[0]  # intake: a new alert again (its first message is its first delivery)
         if target == "intake":
             first = _push(alert(f"0.cold-{uuid.uuid4().hex[:8]}", int(time.time())))
@@ -274,6 +302,14 @@ def main(argv: list[str] | None = None) -> int:
             run_once(target, source / "main.py", signature, first, attributes, env, counts=ours_counts)
             run_once(base_target, floor_source, signature, base_message, [], env, counts=floor_counts)
             print(f"{target} counts: {_counted(ours_counts)}; its floor: {_counted(floor_counts)}", file=sys.stderr)
+        if args.instructions:
+            ours_ir: list[int] = []
+            floor_ir: list[int] = []
+            run_once(target, source / "main.py", signature, first, attributes, env, instructions=ours_ir)
+            run_once(base_target, floor_source, signature, base_message, [], env, instructions=floor_ir)
+            print(f"{target} instructions: {ours_ir[0] / 1e6:.0f} M, its floor {floor_ir[0] / 1e6:.0f} M: "
+                  f"{(ours_ir[0] - floor_ir[0]) / 1e6:.0f} M beyond it ({ours_ir[0] / floor_ir[0]:.3f}x)",
+                  file=sys.stderr)
         if args.imports:
             mine: dict[str, float] = {}
             floor_imports: dict[str, float] = {}

@@ -217,18 +217,29 @@ def web(request: Any) -> Any:
             log.warning("AUTOSRE_IAP_AUDIENCE is not set: no approver identity can be verified; approvals are off")
             identity = fixed_identity("")
         hosts = [h.strip() for h in settings.allowed_hosts.split(",") if h.strip()] or ["*"]
-        try:
-            approvals: Remediation | None = remediation()
+        from agents.remediation.policy import Policy
+        from functions.runtime import approval_key, chat_told, deployment_talk
+
+        try:  # what the workflow is built from, checked now; the workflow itself is built on first need
+            key: bytes | None = approval_key(settings, store())
+            Policy.from_json(settings.policy)
         except ValueError:  # an unreadable policy or signing key: the reports stay readable, approvals are off
             log.exception("approvals are off: the remediation workflow cannot be built from the settings")
-            approvals = None
-        from functions.runtime import chat_told, deployment_talk
-
-        _web = create_app(store(), approvals, identity=identity, allowed_hosts=hosts,
-                          told=chat_told(settings, store()) if approvals is None else None,
+            key = None
+        _web = create_app(store(), _web_approvals if key is not None else None, key=key, identity=identity,
+                          allowed_hosts=hosts, told=chat_told(settings, store()),
                           talk=deployment_talk(settings, store(), pipeline))  # starts go to the intake's topic
     with _web.request_context(request.environ):
         return _web.full_dispatch_request()
+
+
+def _web_approvals() -> Remediation | None:
+    """The web's approval workflow, built on the first request that needs one."""
+    try:
+        return remediation()
+    except ValueError:
+        log.exception("approvals are off: the remediation workflow cannot be built from the settings")
+        return None
 
 
 _mcp: Any = None
@@ -297,10 +308,15 @@ def sweep(request: Any) -> tuple[str, int]:
     done, and approved actions whose hand-off to the executor was not recorded."""
     from functions.handlers.sweep import sweep_all
 
-    approvals: Remediation | None = None
-    if Settings.from_env().approval_key:  # without a signing key there are no approvals to hand over
-        try:
-            approvals = remediation()
-        except ValueError:  # an unreadable policy: the partial reports and the steps still go out
-            log.exception("hand-offs are not re-driven: the remediation workflow cannot be built from the settings")
-    return json.dumps(sweep_all(pipeline(), approvals)), 200
+    return json.dumps(sweep_all(pipeline(), _sweep_approvals)), 200
+
+
+def _sweep_approvals() -> Remediation | None:
+    """The workflow the sweep follows approved actions through, built when an incident has one to follow."""
+    if not Settings.from_env().approval_key:  # without a signing key there are no approvals to hand over
+        return None
+    try:
+        return remediation()
+    except ValueError:  # an unreadable policy: the partial reports and the steps still go out
+        log.exception("hand-offs are not re-driven: the remediation workflow cannot be built from the settings")
+        return None

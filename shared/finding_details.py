@@ -1,24 +1,18 @@
 """What each kind of finding carries beside its title and score: typed details, one model per kind of evidence
-(docs/findings.md describes each field), joined as a pydantic discriminated union keyed by the finding's kind.
+(docs/findings.md describes each field), chosen by the finding's kind.
 
 A finding's kind picks its details' model (`DETAILS_OF`): a specialist builds the model itself, and a stored
 finding's details, a plain dict in the event log, validate into the model of its kind. Unknown keys are kept
 (an event log written by another version still folds; the changes specialist keeps the attributes its source
 gives a change), and a model dumps exactly the fields that were set, so a stored finding reads back as it was
-written. Schemas are built on first use (cold starts).
+written. Schemas are built on first use (cold starts), each kind's on its own: a finding's schema checks only that
+its details are a `Details` (the finding validates a dict into its kind's model first), so folding a log builds
+the details models of the kinds it holds, not of every kind.
 """
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Discriminator,
-    Field,
-    SerializerFunctionWrapHandler,
-    Tag,
-    model_serializer,
-)
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 FindingKind = Literal[
     "log.new_pattern", "log.spike", "log.drop", "log.flow_break", "log.none",
@@ -271,30 +265,6 @@ DETAILS_OF: dict[str, type[Details]] = {
     "change.provider_incident": ChangeDetails, "slo.burn": SloBurnDetails,
 }
 """The details' model of every finding kind (tests/test_finding_details.py checks it names each kind once)."""
-
-
-def _model_tag(value: object) -> str | None:
-    """The union's tag: a model's own class name (a finding turns its dict into its kind's model first)."""
-    return type(value).__name__ if isinstance(value, Details) else None
-
-
-FindingDetails = Annotated[
-    Annotated[MetricAnomalyDetails, Tag("MetricAnomalyDetails")]
-    | Annotated[FleetOutlierDetails, Tag("FleetOutlierDetails")]
-    | Annotated[TraceLatencyDetails, Tag("TraceLatencyDetails")]
-    | Annotated[TraceErrorDetails, Tag("TraceErrorDetails")]
-    | Annotated[ErrorOriginDetails, Tag("ErrorOriginDetails")]
-    | Annotated[WireDelayDetails, Tag("WireDelayDetails")]
-    | Annotated[TopologyDetails, Tag("TopologyDetails")]
-    | Annotated[LogPatternDetails, Tag("LogPatternDetails")]
-    | Annotated[LogFlowBreakDetails, Tag("LogFlowBreakDetails")]
-    | Annotated[QuietLogsDetails, Tag("QuietLogsDetails")]
-    | Annotated[ChangeDetails, Tag("ChangeDetails")]
-    | Annotated[NoChangeDetails, Tag("NoChangeDetails")]
-    | Annotated[SloBurnDetails, Tag("SloBurnDetails")],
-    Discriminator(_model_tag),
-]
-"""The details of any finding, told apart by the finding's kind (see `Finding` in shared/models.py)."""
 
 
 def details_for(kind: object, details: object) -> object:

@@ -50,6 +50,7 @@ class IncidentHandle:
         self._state: IncidentState | None = None
         self._loaded = False
         self.written = 0
+        self._staged: list[Event] = []
 
     @property
     def exists(self) -> bool:
@@ -91,6 +92,33 @@ class IncidentHandle:
             self._loaded = False  # another writer got there first: read its version on next use
         return written
 
+    def stage(self, type_: EventType, key: tuple[object, ...], actor: str, payload: EventPayload) -> None:
+        """Fold an event into the state now and write it with the other staged ones at `commit` (one write). An
+        event the state already holds (a redelivery) is not staged again."""
+        from shared.events import make_event
+        from shared.incident_state import fold
+
+        event = make_event(self.incident_id, type_, key, actor, payload, at=self._owner.clock())
+        state = self._current()
+        if state is None:
+            self._state = fold([event])
+        elif event.event_id in state.event_ids:
+            return
+        else:
+            state.apply(event)
+        self._staged.append(event)
+
+    def commit(self) -> None:
+        """Write the staged events together, each create-if-absent. When another writer got to one of them
+        first, the state is read again on next use, so its version is what the caller sees."""
+        staged, self._staged = self._staged, []
+        if not staged:
+            return
+        written = self._owner._append_all(staged)
+        self.written += sum(written)
+        if not all(written):
+            self._loaded = False
+
 
 @dataclass
 class IncidentLog:
@@ -111,6 +139,14 @@ class IncidentLog:
         if written:
             for observe in self.observers:
                 observe(event)
+        return written
+
+    def _append_all(self, events: list[Event]) -> list[bool]:
+        written = self.store.append_all(events)
+        for event, wrote in zip(events, written, strict=True):
+            if wrote:
+                for observe in self.observers:
+                    observe(event)
         return written
 
     @contextmanager

@@ -5,9 +5,9 @@ Times are UNIX seconds (float, UTC) inside the domain; adapters convert to and f
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, InstanceOf, SerializeAsAny, model_validator
 
-from shared.finding_details import DETAILS_OF, FindingDetails, QuietLogsDetails, details_for
+from shared.finding_details import DETAILS_OF, Details, QuietLogsDetails, details_for
 from shared.finding_details import FindingKind as FindingKind  # where every kind is listed, with its details
 from shared.messages import FindingsReady as FindingsReady  # the bus's two messages, in a module of their own
 from shared.messages import Task as Task
@@ -107,7 +107,9 @@ class Finding(Model):
     query: dict[str, Any] = Field(default_factory=dict)  # exactly what was read: source, window, filters
     exemplars: list[dict[str, Any]] = Field(default_factory=list)
     widget: Widget | None = None  # how to show the evidence: derived from it, never read back
-    details: FindingDetails = Field(default_factory=QuietLogsDetails)  # its kind's model, filled in from the kind
+    # its kind's model, filled in from the kind; checked as a Details here (each kind's schema is built on its own,
+    # when a finding of that kind is validated) and dumped as its own model
+    details: SerializeAsAny[InstanceOf[Details]] = Field(default_factory=QuietLogsDetails)
 
     @model_validator(mode="before")
     @classmethod

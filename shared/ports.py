@@ -35,6 +35,8 @@ class EventLog(Protocol):
     Contract (tests/contract/test_event_log.py, run against every adapter):
     - `append` writes an event only if no event with that (incident_id, event_id) exists; returns whether it
       wrote (True for exactly one of concurrent appends of one event). Appends never overwrite.
+    - `append_all` appends several events of one incident in one write where the store can (one commit): each is
+      create-if-absent as with `append`, and the result says, event by event, whether this call wrote it.
     - `load` returns every event of an incident ordered by (at, event_id), each field and its data as written
       (any JSON); an incident without events loads as [].
     - `recorded` returns which of the given event ids the incident holds, read by id (no load of its events).
@@ -42,6 +44,8 @@ class EventLog(Protocol):
     """
 
     def append(self, event: Event) -> bool: ...
+
+    def append_all(self, events: list[Event]) -> list[bool]: ...
 
     def load(self, incident_id: str) -> list[Event]: ...
 

@@ -41,6 +41,7 @@ from typing import Any
 
 from shared.finding_details import TopologyDetails
 from shared.models import Alert, Finding
+from shared.redaction_prefilter import literals_of, lowered, may_match
 from shared.secret_formats import HASH_FORMATS, PROVIDER_FORMATS, WEBHOOK_FORMATS
 
 Placeholder = Callable[[str], str]
@@ -73,11 +74,26 @@ _PLACEHOLDER = r"<[\w:*.-]*>"
 # pattern has none). Order matters: private-key blocks first (their bodies hold anything), then the specific
 # token formats (so the placeholder says what it was), then the generic shapes.
 
-_Rule = tuple[str, re.Pattern[str]]
+class _Rule:
+    """A rule's kind and pattern, compiled on first use; it runs only on a text holding one of its literals
+    (shared/redaction_prefilter.py), so most rules are never compiled in a process that redacts a few alerts."""
+
+    __slots__ = ("_compiled", "flags", "kind", "literals", "source")
+
+    def __init__(self, kind: str, source: str, flags: int = 0):
+        self.kind, self.source, self.flags = kind, source, flags
+        self.literals = literals_of(source, flags)
+        self._compiled: re.Pattern[str] | None = None
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        if self._compiled is None:
+            self._compiled = re.compile(self.source, self.flags)
+        return self._compiled
 
 
 def _r(kind: str, pattern: str, flags: int = 0) -> _Rule:
-    return kind, re.compile(pattern, flags)
+    return _Rule(kind, pattern, flags)
 
 
 # Keys whose value is a secret. Strong words may end any key (PGPASSWORD, dbPassword, x-auth-token, client_secret);
@@ -235,8 +251,26 @@ def _mask_cookies(header: str, ph: Placeholder) -> str:
     return _COOKIE_PAIR.sub(one, header)
 
 
+def rule_sources() -> list[tuple[str, int]]:
+    """Every rule's pattern and flags (shared/redaction_prefilter.py derives their literals from these)."""
+    return [(rule.source, rule.flags) for rule in _RULES]
+
+
+def _apply_rules(rules: list[_Rule], text: str, ph: Placeholder, prefilter: bool = True) -> str:
+    """Each rule in turn, on the text as the rules before it left it; a rule that cannot match it is skipped."""
+    low = lowered(text) if prefilter else None
+    for rule in rules:
+        if not may_match(rule.literals, low):
+            continue
+        masked = _apply(rule, text, ph)
+        if masked != text:
+            text = masked
+            low = lowered(text) if prefilter else None
+    return text
+
+
 def _apply(rule: _Rule, text: str, ph: Placeholder) -> str:
-    kind, pattern = rule
+    kind, pattern = rule.kind, rule.pattern
 
     def repl(m: re.Match[str]) -> str:
         if "s" not in pattern.groupindex:
@@ -369,20 +403,21 @@ def _is_opaque_secret(m: re.Match[str]) -> bool:
     return bool(runs) and len("".join(runs)) / len(runs) <= 2.6 and _entropy(token) >= 4.2
 
 
-def redact_text(text: str, *, placeholder: Placeholder = typed_placeholder, names: frozenset[str] = frozenset()) -> str:
+def redact_text(text: str, *, placeholder: Placeholder = typed_placeholder, names: frozenset[str] = frozenset(),
+                prefilter: bool = True) -> str:
     """Replace each secret in `text` with a typed placeholder, `<redacted:KIND>`, keeping what is not secret.
 
     `placeholder` maps a kind (password, token, api_key, private_key, email, card, ...) to its replacement.
     `names` are resource names (services, instances) the telemetry itself identified its sources by: where one
     reads like an e-mail address (`db@host.example.com`), it is a name, not a person's address, and is kept from the
-    e-mail rule (every other rule still applies).
+    e-mail rule (every other rule still applies). `prefilter=False` runs every rule, whatever the text holds (the
+    tests compare both).
     """
     if not text:
         return text
-    text = _apply(_RULES[0], text, placeholder)  # private-key blocks first: their bodies hold anything
-    text = _mask_authorization(text, placeholder)
-    for rule in _RULES[1:]:
-        text = _apply(rule, text, placeholder)
+    text = _apply_rules(_RULES[:1], text, placeholder, prefilter)  # private-key blocks first: their bodies hold
+    text = _mask_authorization(text, placeholder)                    # anything
+    text = _apply_rules(_RULES[1:], text, placeholder, prefilter)
     text = _OPAQUE.sub(lambda m: placeholder("token") if _is_opaque_secret(m) else m.group(0), text)
     kept = [(m.start(), m.end()) for n in names if "@" in n for m in re.finditer(re.escape(n), text)]
     text = _EMAIL.sub(lambda m: m.group(0) if any(a <= m.start() and m.end() <= b for a, b in kept)

@@ -307,3 +307,101 @@ def test_the_web_list_and_a_sweep_with_nothing_to_do_import_no_model_of_the_inci
             " 'functions.chat_thread') if m in sys.modules))\n")
     out = in_a_fresh_process(code, tmp_path, AUTOSRE_APPROVAL_KEY="k" * 40, check=False)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_a_findings_schema_builds_no_kinds_details_model_until_one_is_validated() -> None:
+    """A finding's details are its kind's model, validated from a stored dict by the finding itself: the finding's
+    own schema checks what it gets is a details model, so a fold builds the details models of the kinds its
+    findings have, not all of them (each kind's model is a schema of its own)."""
+    from shared.finding_details import DETAILS_OF
+    from shared.models import Finding
+
+    finding = Finding.model_validate({"specialist": "logs", "kind": "log.spike", "title": "t",
+                                      "details": {"template": "x <*>", "count": 3}})
+    schema = repr(Finding.__pydantic_core_schema__)
+    assert [m.__name__ for m in set(DETAILS_OF.values()) if f"'{m.__name__}'" in schema] == []
+    assert type(finding.details) is DETAILS_OF["log.spike"]
+    assert json.loads(finding.model_dump_json())["details"] == {"template": "x <*>", "count": 3}
+
+
+def test_a_sweep_with_no_action_to_follow_builds_no_remediation_workflow(tmp_path: Path) -> None:
+    """The sweep builds the approval and execution workflow (the policy, the action catalog and runners, the rate
+    ledger) only when an incident has an approved action to hand over, an outcome pending or a run to settle."""
+    store = SqliteEventStore(str(tmp_path / "e.db"))
+    _, bus = embedded(store, MemorySource())
+    bus.publish(topics.ALERTS, _alert())
+    while bus._queue:  # the alert only: its round stays open, younger than its deadline
+        sub, message = bus._queue.popleft()
+        if message.topic == topics.ALERTS:
+            bus._run(sub, message)
+    code = ("import sys\n"
+            "import functions.main as main\n"
+            "print(main.sweep(None)[1], main._remediation is None, sorted(m for m in sys.modules if m.startswith("
+            "('functions.remediation', 'agents.remediation', 'shared.action_ledger', 'shared.actions'))))\n")
+    out = in_a_fresh_process(code, tmp_path, AUTOSRE_APPROVAL_KEY="k" * 40)
+    assert out.stdout.strip().splitlines()[-1] == "200 True []", out.stdout + out.stderr
+
+
+class BatchCountingStore(SqliteEventStore):
+    def __init__(self) -> None:
+        super().__init__(":memory:")
+        self.writes: list[list[str]] = []  # the event types of each write, in order
+
+    def append(self, event: Any) -> bool:
+        self.writes.append([event.type])
+        return super().append(event)
+
+    def append_all(self, events: Any) -> list[bool]:
+        self.writes.append([e.type for e in events])
+        return super().append_all(events)
+
+
+def test_a_new_alerts_events_are_written_in_one_commit_before_its_tasks_go_out() -> None:
+    """Intake records a new incident's opening, its alert and its first round together (one commit on Firestore,
+    not three), then publishes the round's tasks; a redelivered alert writes nothing and re-sends the tasks."""
+    store = BatchCountingStore()
+    pipeline, bus = embedded(store, MemorySource())
+    published: list[tuple[str, int]] = []
+    publish_all = bus.publish_all
+
+    def recorded_then_published(topic: str, messages: Any) -> Any:
+        published.append((topic, len(store.writes)))
+        return publish_all(topic, messages)
+
+    bus.publish_all = recorded_then_published  # type: ignore[method-assign]
+    alert = Message(data=_alert_path().read_bytes())
+    incident_id = pipeline.on_alert(alert)
+    assert store.writes == [["incident.opened", "alert.received", "round.started"]]
+    assert published == [(topics.TASKS, 1)]  # the tasks went out after the events were written
+    state = pipeline.log.read(str(incident_id))
+    assert state is not None and state.rounds[1].missing and state.status == "open"
+    assert pipeline.on_alert(alert) == incident_id  # redelivered: nothing more written, the tasks sent again
+    assert store.writes[1:] == [] and len(published) == 2
+    assert len(pipeline.log.read(str(incident_id)).timeline) == len(state.timeline)  # type: ignore[union-attr]
+
+
+def test_redacting_an_alert_compiles_only_the_rules_its_text_could_match(tmp_path: Path) -> None:
+    """Intake masks every new alert: a rule is compiled and run only when the alert's text holds one of the strings
+    every match of it contains (shared/redaction_prefilter.py), so a plain alert compiles a few of the rules."""
+    code = ("import sys\n"
+            "from shared import redaction\n"
+            "from shared.alerts import parse_alert\n"
+            "print(sum(r._compiled is not None for r in redaction._RULES))\n"
+            f"redaction.redact_alert(parse_alert(open({str(_alert_path())!r}, 'rb').read()))\n"
+            "print(sum(r._compiled is not None for r in redaction._RULES), len(redaction._RULES))\n")
+    out = in_a_fresh_process(code, tmp_path)
+    before, (after, total) = int(out.stdout.split()[0]), map(int, out.stdout.split()[1:])
+    assert before == 0 and after <= total // 5, out.stdout
+
+
+def test_the_web_list_builds_no_remediation_workflow_until_a_request_needs_it(tmp_path: Path) -> None:
+    """The incident list and its JSON need no approval workflow (the action runners, the rate ledger, the outcome
+    bookkeeping): it is built on the first request that does (an approval, a report page, an incident with approvals
+    pending in the list), while the forms sign with the approval key from the start."""
+    code = (WEB_LIST +
+            "print(main._remediation is None, sorted(m for m in sys.modules if m.startswith(("
+            "'functions.remediation', 'functions.action_outcome', 'shared.action_ledger', 'shared.actions'))))\n"
+            "response = main.web(EnvironBuilder(path='/approve', headers={'Host': 'localhost'}).get_request())\n"
+            "print(response.status_code, main._remediation is not None)\n")
+    out = in_a_fresh_process(code, tmp_path, AUTOSRE_APPROVAL_KEY="k" * 40, check=False)
+    assert out.stdout.strip().splitlines()[-2:] == ["True []", "200 True"], out.stdout + out.stderr

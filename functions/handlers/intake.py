@@ -64,15 +64,24 @@ def record_alert(p: Pipeline, incident: IncidentHandle, alert: Alert) -> None:
 
     alert_key = (alert.monitoring_incident_id, alert.state, alert.started_at, alert.ended_at)
     masked = redact_alert(alert)  # the one boundary: nothing downstream (report, chat, LLM) sees a secret
-    incident.record(ev.INCIDENT_OPENED, (), "intake", IncidentOpened(group_key=masked.group_key(), alert=masked))
-    incident.record(ev.ALERT_RECEIVED, alert_key, "intake", AlertReceived(alert=masked))
+    # what the alert records (the opening, the alert, its resolution or a new round) is written in one commit;
+    # only then are the resolution's consequences or the round's tasks sent
+    incident.stage(ev.INCIDENT_OPENED, (), "intake", IncidentOpened(group_key=masked.group_key(), alert=masked))
+    incident.stage(ev.ALERT_RECEIVED, alert_key, "intake", AlertReceived(alert=masked))
     state = incident.state
-    if alert.state == "closed" and state.status != "resolved" and all(s == "closed" for s in state.alerts.values()):
-        incident.record(ev.INCIDENT_RESOLVED, (), "intake", IncidentResolved(by_alert=alert.monitoring_incident_id))
+    resolves = alert.state == "closed" and state.status != "resolved" and all(s == "closed"
+                                                                              for s in state.alerts.values())
+    number = None
+    if resolves:
+        incident.stage(ev.INCIDENT_RESOLVED, (), "intake", IncidentResolved(by_alert=alert.monitoring_incident_id))
+    elif alert.state == "open" and state.status == "open":
+        number = start_round(p, incident, alert, alert_key)
+    incident.commit()
+    if resolves:
         release_open(p.store, alert, incident.incident_id)
         tell_resolved(p, incident)
-    elif alert.state == "open" and state.status == "open":
-        start_round(p, incident, alert, alert_key)
+    elif number is not None:
+        p.fan_out(incident, number, stable_id(*alert_key))
 
 
 def tell_resolved(p: Pipeline, incident: IncidentHandle) -> None:
@@ -120,17 +129,18 @@ def reject(p: Pipeline, message: Message, reason: str, error: str) -> None:
                       {**sent, REASON_ATTRIBUTE: reason, "autosre_sha256": digest})
 
 
-def start_round(p: Pipeline, incident: IncidentHandle, alert: Alert, alert_key: tuple[object, ...]) -> None:
+def start_round(p: Pipeline, incident: IncidentHandle, alert: Alert, alert_key: tuple[object, ...]) -> int | None:
     """Open round 1 for the incident's first open alert. A later alert that starts after the window the last
     investigation read (a long-open incident, e.g. a log-based alert open for days) opens a fresh investigation:
     a new round with its own windows, whose report reads only its own findings. Any other alert joins the
-    investigation under way. A redelivered alert re-sends the tasks of the round it opened."""
+    investigation under way. Returns the round whose tasks the alert sends once its events are written (a
+    redelivered alert re-sends the tasks of the round it opened); None when it opens none. The new round is
+    staged (written by the caller's commit)."""
     state = incident.state
     opened_by = stable_id(*alert_key)
     mine = [r.number for r in state.rounds.values() if r.opened_by == opened_by]
     if mine:
-        p.fan_out(incident, mine[0], opened_by)
-        return
+        return mine[0]
     last = state.current_round
     onset = alert.started_at if alert.started_at is not None else p.clock()
     if last is None:
@@ -138,13 +148,13 @@ def start_round(p: Pipeline, incident: IncidentHandle, alert: Alert, alert_key: 
     elif last.report is not None and alert.started_at is not None and alert.started_at >= last.window.end:
         number, reason = max(state.rounds) + 1, "a new alert started after the window the last round read"
     else:
-        return
+        return None
     from agents.context import plan_windows
 
     window, baseline = plan_windows(onset)
-    incident.record(ev.ROUND_STARTED, (number,), "intake", RoundStarted(
+    incident.stage(ev.ROUND_STARTED, (number,), "intake", RoundStarted(
         round=number, specialists=list(p.specialists), deadline=p.clock() + p.round_deadline_s,
         window=RoundWindow(onset=onset, start=window.start, end=window.end, baseline_start=baseline.start,
                            baseline_end=baseline.end),
         opened_by=opened_by, reason=reason, fresh=number > 1))
-    p.fan_out(incident, number, opened_by)
+    return number

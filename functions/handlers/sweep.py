@@ -16,6 +16,7 @@ ones, never a scan of the whole retention).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -90,6 +91,12 @@ def recovery_work(summary: dict[str, Any]) -> bool:
     return summary.get("recovery_check_due") is not None or bool(summary.get("recovery_unnotified"))
 
 
+def action_work(summary: dict[str, Any]) -> bool:
+    """Whether an incident has an action for the remediation workflow to follow: an approved one whose hand-off is
+    not recorded, an outcome pending, or a handed-off run with no outcome."""
+    return bool(summary.get("awaiting_hand_off") or summary.get("outcome_pending") or summary.get("awaiting_outcome"))
+
+
 def check_recoveries(p: Pipeline, summaries: list[dict[str, Any]]) -> list[str]:
     """The recovery checks whose time has come, and their follow-ups (functions/recovery.py, imported only when an
     incident has such work: an action to check, a check not told, a round to re-open)."""
@@ -100,13 +107,17 @@ def check_recoveries(p: Pipeline, summaries: list[dict[str, Any]]) -> list[str]:
     return sweep_checks(p, summaries, p.clock())
 
 
-def sweep_all(p: Pipeline, remediation: Remediation | None) -> dict[str, list[str]]:
+def sweep_all(p: Pipeline, remediation: Remediation | Callable[[], Remediation | None] | None
+              ) -> dict[str, list[str]]:
     """The passes over one query of the open incidents, the first and the recovery checks also over the recently
     resolved ones with work left (`remediation`: None without approvals; an action is never run on a resolved
-    incident)."""
+    incident). `remediation` may be what builds it: it is called only when an incident has an action to follow
+    (an approved one to hand over, an outcome pending, a claimed run with no outcome)."""
     open_incidents = p.log.summaries(status="open")
     resolved = recently_resolved(p, p.clock())
     swept = sweep(p, summaries=open_incidents + resolved)
+    if callable(remediation):
+        remediation = remediation() if any(action_work(s) for s in open_incidents + resolved) else None
     handed = remediation.redrive_hand_offs(open_incidents) if remediation is not None else []
     settled = remediation.settle_pending(open_incidents + resolved) if remediation is not None else []
     unknown = remediation.settle_stopped_runs(open_incidents) if remediation is not None else []

@@ -21,26 +21,29 @@ from pydantic import ValidationError
 
 from functions import web_render as render
 from functions.acknowledge import AcknowledgeError, Acknowledgements
-from functions.remediation import Remediation, RemediationError
 from functions.web_security import APPROVE_PAGE_CSP, Identity, cross_site, fixed_identity, guard, html
 from shared import approvals
 from shared.incident_log import IncidentHandle, IncidentLog
 from shared.paging import ListFilter
 from shared.ports import EventStore
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the workflow is built on the first request that needs it (the list needs none)
+    from functions.remediation import Remediation
     from functions.talk import Talk
 
 LIST_PAGE = 100  # incidents on a page of the list and of /api/incidents
 REFRESH_S = 30  # the incident list reloads itself this often (a meta refresh: no script, within the page's CSP)
 
 
-def create_app(store: EventStore, remediation: Remediation | None = None, local_identity: str = "", *,
-               identity: Identity | None = None, allowed_hosts: Collection[str] | None = None,
-               refresh_s: int = REFRESH_S, told: Callable[[IncidentHandle], None] | None = None,
-               talk: Talk | None = None) -> Flask:
+def create_app(store: EventStore, remediation: Remediation | Callable[[], Remediation | None] | None = None,
+               local_identity: str = "", *, key: bytes | None = None, identity: Identity | None = None,
+               allowed_hosts: Collection[str] | None = None, refresh_s: int = REFRESH_S,
+               told: Callable[[IncidentHandle], None] | None = None, talk: Talk | None = None) -> Flask:
     """`remediation`: approvals (None: approvals are off); an approved action goes to its executor as the
-    remediation's `hand_off` says (inline by default; on GCP the actions topic and the `execute` function).
+    remediation's `hand_off` says (inline by default; on GCP the actions topic and the `execute` function). It may
+    be what builds the workflow (None when it cannot): it is then built on the first request that needs it (an
+    approval, a report page, an incident with approvals pending in the list), and `key`, the approval key, signs
+    the forms and the API's tokens from the start, as the workflow's key would.
     `identity`: who is deciding (default: `local_identity`, fixed; on GCP `iap_identity(...)`). `allowed_hosts`:
     the Host values served (default: loopback names on any port; `local_hosts(...)` for `autosre serve`).
     `refresh_s`: how often the incident list reloads itself (0: never). `told`: what tells an incident's chat
@@ -50,13 +53,26 @@ def create_app(store: EventStore, remediation: Remediation | None = None, local_
     app = Flask("autosre-web", static_folder=None)  # no folder of the working directory is served
     who = identity or fixed_identity(local_identity)
     incidents = IncidentLog(store)
+    fixed = None if callable(remediation) else remediation
+    factory = remediation if callable(remediation) else None
+    built: list[Remediation | None] = []
+
+    def workflow() -> Remediation | None:
+        """The approval workflow (None: approvals are off), built on first use when `remediation` builds it."""
+        if factory is None:
+            return fixed
+        if not built:
+            built.append(factory())
+        return built[0]
+
+    signing = key if factory is not None else fixed.key if fixed else None
     # the form's CSRF key: the approval key (the same on every instance), else one of this process's own
-    acks = Acknowledgements(incidents, remediation.key if remediation else secrets.token_bytes(32),
-                            told if told is not None else remediation.told if remediation else None)
+    acks = Acknowledgements(incidents, signing or secrets.token_bytes(32),
+                            told if told is not None else fixed.told if fixed else None)
     guard(app, allowed_hosts)
     from functions.web_api import register_api  # /api/v1/: ask, hint, start (functions/talk.py)
 
-    register_api(app, store, who, remediation.key if remediation else None, talk)
+    register_api(app, store, who, signing, talk)
 
     def not_found(incident_id: str) -> Response:
         return html(render.message_page("Not found", f"No incident {incident_id}"), 404)
@@ -66,7 +82,10 @@ def create_app(store: EventStore, remediation: Remediation | None = None, local_
 
     def approvable(summary: dict[str, Any]) -> int:
         """What a person could approve now: only an open incident's proposals the policy allows."""
-        if remediation is None or summary.get("status") != "open" or not summary.get("pending_approvals"):
+        if summary.get("status") != "open" or not summary.get("pending_approvals"):
+            return 0
+        remediation = workflow()
+        if remediation is None:
             return 0
         state = incidents.read(str(summary["incident_id"]))
         return remediation.pending(state) if state is not None else 0
@@ -104,6 +123,7 @@ def create_app(store: EventStore, remediation: Remediation | None = None, local_
         from functions.web_talk import section as talk_section
 
         me = who()
+        remediation = workflow()
         key = remediation.key if remediation else None
         ack = AckForm(me, acks.csrf(incident_id, me)) if me else None
         return html(report_page(state, remediation.action_states(state) if remediation else {}, ack=ack,
@@ -116,6 +136,7 @@ def create_app(store: EventStore, remediation: Remediation | None = None, local_
 
         if (refused := cross_site()) is not None:
             return refused
+        remediation = workflow()
         status, title, text = record(store, remediation.key if remediation else None, who(), incident_id,
                                      request.form)
         return html(render.message_page(title, text), status)
@@ -172,7 +193,7 @@ def create_app(store: EventStore, remediation: Remediation | None = None, local_
     def approve_link() -> Response:
         """The page an approval link opens. The token is in the link's fragment, which never reaches us: the page's
         script reads it and POSTs it to /approve/preview. Nothing is verified, shown or changed here."""
-        if remediation is None:
+        if workflow() is None:
             return approvals_off()
         g.csp = APPROVE_PAGE_CSP
         return html(render.approve_link_page())
@@ -180,6 +201,7 @@ def create_app(store: EventStore, remediation: Remediation | None = None, local_
     @app.post("/approve/preview")
     def approve_preview() -> Response:
         """What the action will do, who you are, and the approve/deny form. Reads only: a preview decides nothing."""
+        remediation = workflow()
         if remediation is None:
             return approvals_off()
         if (refused := cross_site()) is not None:
@@ -192,6 +214,9 @@ def create_app(store: EventStore, remediation: Remediation | None = None, local_
 
     @app.post("/approve")
     def approve() -> Response:
+        from functions.remediation import RemediationError
+
+        remediation = workflow()
         if remediation is None:
             return approvals_off()
         if (refused := cross_site()) is not None:

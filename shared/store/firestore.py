@@ -113,8 +113,7 @@ class FirestoreEventStore:
 
     # EventLog
 
-    def append(self, event: Event) -> bool:
-        writer = uuid.uuid4().hex  # tells our own retried create apart from another delivery's
+    def _event_doc(self, event: Event, writer: str) -> tuple[Any, dict[str, Any]]:
         doc = {
             "incident_id": event.incident_id,
             "event_id": event.event_id,
@@ -125,13 +124,40 @@ class FirestoreEventStore:
             "writer": writer,
             **self._expiry(event.at),
         }
-        ref = self._events(event.incident_id).document(doc_id(event.event_id))
+        return self._events(event.incident_id).document(doc_id(event.event_id)), doc
+
+    def append(self, event: Event) -> bool:
+        return self._create(event, uuid.uuid4().hex)  # the writer tells our own retried create from another's
+
+    def _create(self, event: Event, writer: str) -> bool:
+        ref, doc = self._event_doc(event, writer)
         try:
             ref.create(doc)
         except self._exists:
-            snap = ref.get()  # a create retried after a lost reply finds the document it wrote itself
-            return bool(snap.exists and (snap.to_dict() or {}).get("writer") == writer)
+            return self._written_by(ref, writer)
         return True
+
+    def _written_by(self, ref: Any, writer: str) -> bool:
+        snap = ref.get()  # a create retried after a lost reply finds the document it wrote itself
+        return bool(snap.exists and (snap.to_dict() or {}).get("writer") == writer)
+
+    def append_all(self, events: list[Event]) -> list[bool]:
+        """One commit of create-if-absent writes. A commit fails whole when one of its events exists (a
+        redelivery, another writer): the events are then appended one by one, under the same writer, so an event
+        of a commit whose reply was lost still counts as this call's."""
+        if len(events) < 2:
+            return [self.append(e) for e in events]
+        if len(events) > WRITE_BATCH:
+            return [w for i in range(0, len(events), WRITE_BATCH) for w in self.append_all(events[i:i + WRITE_BATCH])]
+        writer = uuid.uuid4().hex
+        batch = self._client.batch()
+        for event in events:
+            batch.create(*self._event_doc(event, writer))
+        try:
+            batch.commit()
+        except self._exists:
+            return [self._create(e, writer) for e in events]
+        return [True] * len(events)
 
     def load(self, incident_id: str) -> list[Event]:
         from shared.models import Event  # imported on the first load: a read by id or of the summaries needs none

@@ -27,6 +27,11 @@ class ReadOnlyStore:
     def append(self, event: Event) -> bool:
         raise self._refuse(f"event {event.type} of {event.incident_id}")
 
+    def append_all(self, events: list[Event]) -> list[bool]:
+        if not events:
+            return []
+        raise self._refuse(f"events {', '.join(e.type for e in events)} of {events[0].incident_id}")
+
     def load(self, incident_id: str) -> list[Event]:
         return self._store.load(incident_id)
 

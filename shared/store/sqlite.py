@@ -70,6 +70,20 @@ class SqliteEventStore:
             )
             return cur.rowcount == 1
 
+    def append_all(self, events: list[Event]) -> list[bool]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")  # one transaction: written together or not at all
+            try:
+                written = [self._db.execute(
+                    "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?, ?)",
+                    (e.incident_id, e.event_id, e.type, e.at, e.actor, json.dumps(e.data, sort_keys=True))
+                ).rowcount == 1 for e in events]
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+            return written
+
     def load(self, incident_id: str) -> list[Event]:
         from shared.models import Event  # imported on the first load: a read by id or of the summaries needs none
 

@@ -134,3 +134,46 @@ def test_a_firestore_create_retried_after_a_lost_reply_counts_as_written(request
     monkeypatch.undo()
     assert store.append(event("e1")) is False  # a genuine second append still writes nothing
     assert len(store.load("inc-1")) == 1
+
+
+def test_append_all_is_one_write_of_create_if_absent_appends(log: EventLog) -> None:
+    """`append_all` writes several events of one incident together; each is still create-if-absent: an event
+    already there is neither overwritten nor counted, the others are written."""
+    assert log.append_all([]) == []
+    assert log.append(event("e2", x=0)) is True
+    assert log.append_all([event("e1", x=1), event("e2", x=2), event("e3", at=2.0, x=3)]) == [True, False, True]
+    assert [(e.event_id, e.data) for e in log.load("inc-1")] == [("e1", {"x": 1}), ("e2", {"x": 0}),
+                                                                 ("e3", {"x": 3})]
+    assert log.append_all([event("e1", x=9), event("e3", x=9)]) == [False, False]  # a redelivery writes nothing
+    assert log.append_all([event("e4", x=4)]) == [True]
+
+
+def test_concurrent_append_alls_write_each_event_once(log: EventLog) -> None:
+    results = together(THREADS, lambda i: log.append_all([event("a", writer=i), event("b", writer=i)]))
+    assert sorted(r[0] for r in results) == [False] * (THREADS - 1) + [True]
+    assert sorted(r[1] for r in results) == [False] * (THREADS - 1) + [True]
+    loaded = {e.event_id: e.data["writer"] for e in log.load("inc-1")}
+    assert loaded == {"a": [r[0] for r in results].index(True), "b": [r[1] for r in results].index(True)}
+
+
+@pytest.mark.emulator
+def test_a_firestore_batch_retried_after_a_lost_reply_counts_as_written(request: pytest.FixtureRequest,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    request.getfixturevalue("firestore_emulator")
+    from google.api_core.exceptions import AlreadyExists
+    from google.cloud.firestore_v1.batch import WriteBatch
+
+    from shared.store.firestore import FirestoreEventStore
+
+    store = FirestoreEventStore(request.getfixturevalue("project_id"), prefix=f"t{uuid.uuid4().hex[:8]}")
+    real_commit = WriteBatch.commit
+
+    def lost_reply(self: WriteBatch, *args: Any, **kwargs: Any) -> Any:
+        real_commit(self, *args, **kwargs)  # the writes land ...
+        raise AlreadyExists("the retried commit finds them")  # ... the reply is lost, the client's retry fails
+
+    monkeypatch.setattr(WriteBatch, "commit", lost_reply)
+    assert store.append_all([event("e1"), event("e2")]) == [True, True]  # our own writes, not someone else's
+    monkeypatch.undo()
+    assert store.append_all([event("e1"), event("e2")]) == [False, False]
+    assert len(store.load("inc-1")) == 2
