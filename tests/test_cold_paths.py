@@ -289,17 +289,23 @@ def test_a_specialists_redelivery_imports_no_model_of_the_incident_log(tmp_path:
     assert out.stdout.strip() == "True []", out.stdout + out.stderr
 
 
+def _an_open_incident(tmp_path: Path) -> SqliteEventStore:
+    """A store with one incident whose alert alone was handled: its round stays open, younger than its deadline."""
+    store = SqliteEventStore(str(tmp_path / "e.db"))
+    _, bus = embedded(store, MemorySource())
+    bus.publish(topics.ALERTS, _alert())
+    while bus._queue:
+        sub, message = bus._queue.popleft()
+        if message.topic == topics.ALERTS:
+            bus._run(sub, message)
+    return store
+
+
 def test_the_web_list_and_a_sweep_with_nothing_to_do_import_no_model_of_the_incident_log(tmp_path: Path) -> None:
     """The incident list reads the summaries alone (an incident with nothing to approve is not loaded), and a sweep
     whose incidents have nothing to do yet reads one query: neither imports the models, the event payloads, the fold
     or the chat thread."""
-    store = SqliteEventStore(str(tmp_path / "e.db"))
-    _, bus = embedded(store, MemorySource())
-    bus.publish(topics.ALERTS, _alert())
-    while bus._queue:  # the alert only: its round stays open, younger than its deadline
-        sub, message = bus._queue.popleft()
-        if message.topic == topics.ALERTS:
-            bus._run(sub, message)
+    store = _an_open_incident(tmp_path)
     assert [s["status"] for s in store.summaries()] == ["open"]
     code = (WEB_LIST +
             "main.sweep(None)\n"
@@ -327,13 +333,7 @@ def test_a_findings_schema_builds_no_kinds_details_model_until_one_is_validated(
 def test_a_sweep_with_no_action_to_follow_builds_no_remediation_workflow(tmp_path: Path) -> None:
     """The sweep builds the approval and execution workflow (the policy, the action catalog and runners, the rate
     ledger) only when an incident has an approved action to hand over, an outcome pending or a run to settle."""
-    store = SqliteEventStore(str(tmp_path / "e.db"))
-    _, bus = embedded(store, MemorySource())
-    bus.publish(topics.ALERTS, _alert())
-    while bus._queue:  # the alert only: its round stays open, younger than its deadline
-        sub, message = bus._queue.popleft()
-        if message.topic == topics.ALERTS:
-            bus._run(sub, message)
+    _an_open_incident(tmp_path)
     code = ("import sys\n"
             "import functions.main as main\n"
             "print(main.sweep(None)[1], main._remediation is None, sorted(m for m in sys.modules if m.startswith("
