@@ -77,17 +77,12 @@ class IncidentHandle:
     def record(self, type_: EventType, key: tuple[object, ...], actor: str, payload: EventPayload) -> bool:
         """Append once (create-if-absent by the step's id); True when this call wrote it."""
         from shared.events import make_event
-        from shared.incident_state import fold
 
         event = make_event(self.incident_id, type_, key, actor, payload, at=self._owner.clock())
         written = self._owner._append(event)
         if written:
             self.written += 1
-            state = self._current()
-            if state is None:
-                self._state = fold([event])
-            else:
-                state.apply(event)
+            self._fold_in(event)
         elif self._state is None or event.event_id not in self._state.event_ids:
             self._loaded = False  # another writer got there first: read its version on next use
         return written
@@ -96,17 +91,23 @@ class IncidentHandle:
         """Fold an event into the state now and write it with the other staged ones at `commit` (one write). An
         event the state already holds (a redelivery) is not staged again."""
         from shared.events import make_event
-        from shared.incident_state import fold
 
         event = make_event(self.incident_id, type_, key, actor, payload, at=self._owner.clock())
         state = self._current()
+        if state is not None and event.event_id in state.event_ids:
+            return
+        self._fold_in(event)
+        self._staged.append(event)
+
+    def _fold_in(self, event: Event) -> None:
+        """The event applied to the state held (the incident's first event starts it)."""
+        from shared.incident_state import fold
+
+        state = self._current()
         if state is None:
             self._state = fold([event])
-        elif event.event_id in state.event_ids:
-            return
         else:
             state.apply(event)
-        self._staged.append(event)
 
     def commit(self) -> None:
         """Write the staged events together, each create-if-absent. When another writer got to one of them
@@ -137,17 +138,18 @@ class IncidentLog:
     def _append(self, event: Event) -> bool:
         written = self.store.append(event)
         if written:
-            for observe in self.observers:
-                observe(event)
+            self._observed(event)
         return written
 
     def _append_all(self, events: list[Event]) -> list[bool]:
         written = self.store.append_all(events)
-        for event, wrote in zip(events, written, strict=True):
-            if wrote:
-                for observe in self.observers:
-                    observe(event)
+        for event in (e for e, wrote in zip(events, written, strict=True) if wrote):
+            self._observed(event)
         return written
+
+    def _observed(self, event: Event) -> None:
+        for observe in self.observers:
+            observe(event)
 
     @contextmanager
     def incident(self, incident_id: str) -> Iterator[IncidentHandle]:
