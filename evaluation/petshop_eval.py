@@ -22,7 +22,6 @@ root cause, one alert each (the dataset names where its own alert is; these move
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 import tempfile
@@ -35,12 +34,12 @@ from evaluation.datasets import datasets_dir
 from evaluation.petshop_import import (
     ALERT_ON,
     IssueInfo,
-    alert_for,
     import_issue,
     issue_dirs,
     metric_of,
     read_graph,
     read_metrics,
+    write_alert,
 )
 from functions.local import triage
 from shared.telemetry.bundle import BundleSource
@@ -132,14 +131,11 @@ def evaluate(root: Path, split: str = "train", work: Path | None = None, alert_d
         for d in read_graph(issue_dir.parent.parent / "graph.csv"):
             graph[d.caller].append(d.callee)
         for alerting in alert_nodes(info, graph, alert_on):
-            alert = info.alert_path
-            name = info.name
-            if alerting != info.target["node"]:
-                name = f"{info.name}@{alerting}"
-                alert = info.alert_path.with_name(f"alert-{hashlib.sha256(alerting.encode()).hexdigest()[:8]}.json")
-                alert.write_text(json.dumps(alert_for(info, alert_delay_s, alerting), indent=2) + "\n",
-                                 encoding="utf-8")
-            scores.append(_scored(info, name, alert, alerting, z, graph))
+            if alerting == info.target["node"]:  # the importer wrote its alert
+                scores.append(_scored(info, info.name, info.alert_path, alerting, z, graph))
+            else:
+                alert = write_alert(info, alert_delay_s, alerting)
+                scores.append(_scored(info, f"{info.name}@{alerting}", alert, alerting, z, graph))
     return scores
 
 

@@ -18,7 +18,6 @@ Nothing here names a PetShop node: nodes, metrics and units come from the files.
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import math
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+from shared.event_types import stable_id
 from shared.telemetry.bundle import BundleWriter, to_rfc3339
 from shared.telemetry_records import Dependency, MetricSeries
 
@@ -144,9 +144,19 @@ def import_issue(issue_dir: Path, out_dir: Path, alert_delay_s: float = 0.0) -> 
     (bundle / "manifest.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     info = IssueInfo(scenario_dir.name, issue_dir.name, bundle, out_dir / "alert.json", out_dir / "truth.json",
                      target, root, bool(base_series))
-    info.alert_path.write_text(json.dumps(alert_for(info, alert_delay_s), indent=2) + "\n", encoding="utf-8")
+    write_alert(info, alert_delay_s)
     info.truth_path.write_text(json.dumps(target_file.get("root_cause", {}), indent=2) + "\n", encoding="utf-8")
     return info
+
+
+def write_alert(info: IssueInfo, delay_s: float = 0.0, node: str = "") -> Path:
+    """Write `alert_for(info, delay_s, node)` beside the bundle: the issue's alert.json for its target node,
+    alert-<node's id>.json for another node; returns its path."""
+    node = node or str(info.target["node"])
+    path = (info.alert_path if node == info.target["node"]
+            else info.alert_path.with_name(f"alert-{stable_id(node, length=8)}.json"))
+    path.write_text(json.dumps(alert_for(info, delay_s, node), indent=2) + "\n", encoding="utf-8")
+    return path
 
 
 def alert_for(info: IssueInfo, delay_s: float = 0.0, node: str = "") -> dict[str, Any]:
@@ -154,7 +164,7 @@ def alert_for(info: IssueInfo, delay_s: float = 0.0, node: str = "") -> dict[str
     later for a late alert); `node`: the same metric's alert on another node."""
     node, metric = node or str(info.target["node"]), metric_of(str(info.target["metric"]), str(info.target["agg"]))
     project = SOURCE
-    at = "" if node == info.target["node"] else f"-at-{hashlib.sha256(node.encode()).hexdigest()[:8]}"
+    at = "" if node == info.target["node"] else f"-at-{stable_id(node, length=8)}"
     return {
         "incident": {
             "incident_id": f"0.{SOURCE}-{info.scenario}-{info.issue}{at}",
