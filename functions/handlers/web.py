@@ -13,6 +13,7 @@ import re
 import secrets
 from collections.abc import Callable, Collection
 from dataclasses import asdict
+from functools import cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -55,15 +56,8 @@ def create_app(store: EventStore, remediation: Remediation | Callable[[], Remedi
     incidents = IncidentLog(store)
     fixed = None if callable(remediation) else remediation
     factory = remediation if callable(remediation) else None
-    built: list[Remediation | None] = []
-
-    def workflow() -> Remediation | None:
-        """The approval workflow (None: approvals are off), built on first use when `remediation` builds it."""
-        if factory is None:
-            return fixed
-        if not built:
-            built.append(factory())
-        return built[0]
+    # the approval workflow (None: approvals are off), built once, on first use, when `remediation` builds it
+    workflow: Callable[[], Remediation | None] = cache(factory) if factory is not None else lambda: fixed
 
     signing = key if factory is not None else fixed.key if fixed else None
     # the form's CSRF key: the approval key (the same on every instance), else one of this process's own
