@@ -235,10 +235,16 @@ def web(request: Any) -> Any:
 
 def _web_approvals() -> Remediation | None:
     """The web's approval workflow, built on the first request that needs one."""
+    return _remediation_or_none("approvals are off")
+
+
+def _remediation_or_none(consequence: str) -> Remediation | None:
+    """The workflow, or None (logged, with what follows) when the settings cannot build it: an unreadable policy
+    leaves the reports, the partial reports and the steps going."""
     try:
         return remediation()
     except ValueError:
-        log.exception("approvals are off: the remediation workflow cannot be built from the settings")
+        log.exception("%s: the remediation workflow cannot be built from the settings", consequence)
         return None
 
 
@@ -315,8 +321,4 @@ def _sweep_approvals() -> Remediation | None:
     """The workflow the sweep follows approved actions through, built when an incident has one to follow."""
     if not Settings.from_env().approval_key:  # without a signing key there are no approvals to hand over
         return None
-    try:
-        return remediation()
-    except ValueError:  # an unreadable policy: the partial reports and the steps still go out
-        log.exception("hand-offs are not re-driven: the remediation workflow cannot be built from the settings")
-        return None
+    return _remediation_or_none("hand-offs are not re-driven")
