@@ -49,6 +49,8 @@ RULES = (
          "UNTRACED_ATTRIBUTION", False),
     Rule("reports-callee", "a caller's log lines in traces whose failure starts further down report the callee",
          evidence, "REPORTS_CALLEE", False),
+    Rule("unknown-co-movement", "an untraced metric symptom with too few points at the alert's times is not taken "
+         "to move with it", evidence, "UNKNOWN_CO_MOVEMENT", None),
     Rule("onset-order", "an untraced metric anomaly that began a period after the alert's onset followed it",
          evidence, "FOLLOWED_WEIGHT", 0.0),
     Rule("callers-explained", "an untraced service that explains more anomaly in its callers ranks higher", rca,

@@ -73,6 +73,7 @@ class MetricAnomalyDetails(MetricDetails):
     baseline_from_change_point: bool = False
     seasonal_adjusted: bool = False
     co_movement: float | None = None  # correlation with the alert's series over the incident window
+    missing_while_alert_moved: bool = False  # too few points at the alert's times to measure co_movement
     began_after_alert: bool = False  # its onset is over one of its periods after the alert's: it followed the alert
 
 

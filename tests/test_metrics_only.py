@@ -284,3 +284,30 @@ def test_a_series_level_through_the_window_does_not_move_with_the_alert() -> Non
              if f.kind == "metric.anomaly" and "latency" in str(f.details.metric)}
     assert found["cart"].details.co_movement == 0.0
     assert float(found["search"].details.co_movement) > 0.8
+
+
+def test_a_series_missing_while_the_alert_moves_is_not_taken_to_move_with_it() -> None:
+    """A sparse series (a function invoked now and then) with one big point just before the alert and none while
+    the alert's series is up: whether it moves with the alert cannot be measured, and that is not counted as
+    moving with it. It weighs as a symptom of unknown co-movement, below a callee that rises with the alert."""
+    from agents.ranking import evidence
+
+    graph = [Dependency("site", "search"), Dependency("site", "batch")]
+    batch = coarse("latency_average", "batch", 0.4, 0.02)
+    sparse = tuple((t, v + (2.5 if t == ONSET - STEP else 0.0)) for t, v in batch.points
+                   if t < ONSET - 900 or t in (ONSET - 2 * STEP, ONSET - STEP))
+    series = [coarse("latency_average", "site", 0.09, 0.0045, after=slower(0.05)),
+              coarse("latency_average", "search", 0.006, 0.0003, after=slower(0.2)),
+              MetricSeries(batch.metric, batch.service, sparse, unit=batch.unit)]
+    found = {f.service: f for f in metrics.analyse(MemorySource(series=series, graph=graph), context()).findings
+             if f.kind == "metric.anomaly"}
+    assert found["batch"].details.co_movement is None and found["batch"].details.missing_while_alert_moved
+    assert not found["search"].details.missing_while_alert_moved
+    assert float(found["search"].details.co_movement) > 0.8
+    assert _ranked(series, graph)[0] == "search"
+    saved = evidence.UNKNOWN_CO_MOVEMENT
+    try:
+        evidence.UNKNOWN_CO_MOVEMENT = None  # unknown taken as moving with the alert: the sparse series leads
+        assert _ranked(series, graph)[0] == "batch"
+    finally:
+        evidence.UNKNOWN_CO_MOVEMENT = saved

@@ -39,6 +39,7 @@ SYMPTOMATIC = 0.1  # a service with anomaly evidence this strong passes propagat
 CALLEE_EXPLAINS = 0.5  # an untraced service's metric symptom is its own unless a callee shows this share of it
 UNTRACED_ATTRIBUTION = True  # off: metric symptoms stay symptoms everywhere (bench/rules.py)
 CO_MOVEMENT_WEIGHT = 0.5  # an untraced service's metric symptom that does not move with the alert keeps 1 - this
+UNKNOWN_CO_MOVEMENT: float | None = 0.5  # ... taken for one missing while the alert's series moved (None: as moving)
 FOLLOWED_WEIGHT = 0.5  # an untraced service's metric anomaly that began after the alert's onset keeps 1 - this
 REPORTS_CALLEE = True  # off: a caller's log lines about its callee's failure count as its own (bench/rules.py)
 REPORTED_SHARE = 0.5  # ... when at least this share of the lines' traces fail further down
@@ -169,13 +170,16 @@ def _weighed_by_time(findings: list[Finding], traced: frozenset[str]) -> list[Fi
     """Metric anomalies of services the spans do not cover, weighed by how they stand in time to the alert
     (agents/specialists/metrics/analysis.py). Onset order: one that began over one of its periods after the alert's
     onset followed it, and keeps 1 - FOLLOWED_WEIGHT of its score. Co-movement: a symptom that does not rise and
-    fall with the alert's series keeps 1 - CO_MOVEMENT_WEIGHT of its score. Where spans cover a service, the trace
-    analyst measures its share of the alert's time and when it began directly (the critical path), and its
-    findings are left as they are (weighing them by onset too cost TrainTicket inner @1 0.933 -> 0.867)."""
+    fall with the alert's series keeps 1 - CO_MOVEMENT_WEIGHT of its score; one whose series has too few points at
+    the alert's times to tell is taken to move with it UNKNOWN_CO_MOVEMENT of the way. Where spans cover a service,
+    the trace analyst measures its share of the alert's time and when it began directly (the critical path), and
+    its findings are left as they are (weighing them by onset too cost TrainTicket inner @1 0.933 -> 0.867)."""
     out = []
     for f in findings:
         d = f.details if isinstance(f.details, MetricAnomalyDetails) and f.service not in traced else None
         moves = d.co_movement if d is not None and CO_MOVEMENT_WEIGHT else None
+        if moves is None and d is not None and CO_MOVEMENT_WEIGHT and d.missing_while_alert_moved:
+            moves = UNKNOWN_CO_MOVEMENT  # not measured is not moving with the alert: the midpoint, neither way
         factor = 1.0 - CO_MOVEMENT_WEIGHT + CO_MOVEMENT_WEIGHT * max(0.0, moves) \
             if moves is not None and role(f) == SYMPTOM else 1.0
         if d is not None and d.began_after_alert:  # a cause comes first: what began after the alert followed it

@@ -223,7 +223,8 @@ def analyse(source: TelemetrySource, ctx: AnalysisContext) -> SpecialistResult:
     for s in scored:
         if s.anomalous:
             moves = co_movement(s, alerting) if alerting is not None else None
-            by_service[s.series.service].append(_anomaly(s, levels, breadth, ctx, query, moves))
+            missing = alerting is not None and missing_while_alert_moved(s, alerting)
+            by_service[s.series.service].append(_anomaly(s, levels, breadth, ctx, query, moves, missing))
     findings = []
     for service in sorted(by_service):
         findings += strongest(by_service[service])
@@ -262,6 +263,17 @@ def alert_series(scored: list[SeriesScore], ctx: AnalysisContext) -> SeriesScore
     return max(found, key=lambda s: (s.z, s.series.instance), default=None)
 
 
+def missing_while_alert_moved(s: SeriesScore, alerting: SeriesScore) -> bool:
+    """Too few of the series' incident points fall at the alert's times (MIN_SHARED_POINTS) while the alert's series
+    rises and falls: a sparse or interrupted series. Whether it moves with the alert cannot be measured, which is
+    not evidence that it does (agents/ranking/evidence.py weighs it as unknown)."""
+    if s is alerting:
+        return False
+    theirs = dict(alerting.shape)
+    shared = sum(1 for t, _ in s.shape if t in theirs)
+    return shared < MIN_SHARED_POINTS and len(set(theirs.values())) >= 2
+
+
 def co_movement(s: SeriesScore, alerting: SeriesScore) -> float | None:
     """The correlation of two series' incident points (robust z in their bad directions) at the times both have a
     point; None with fewer than MIN_SHARED_POINTS shared or when the alert's series does not vary. A series level
@@ -292,7 +304,8 @@ def _effect(s: SeriesScore, levels: dict[str, float]) -> float:
 
 
 def _anomaly(s: SeriesScore, levels: dict[str, float], breadth: dict[tuple[str, str, str], float],
-             ctx: AnalysisContext, query: dict[str, object], moves: float | None = None) -> Finding:
+             ctx: AnalysisContext, query: dict[str, object], moves: float | None = None,
+             missing: bool = False) -> Finding:
     series = s.series
     host_level = is_host_level(series.metric)
     effect = _effect(s, levels)
@@ -323,7 +336,8 @@ def _anomaly(s: SeriesScore, levels: dict[str, float], breadth: dict[tuple[str, 
             direction=arrow, bad_direction=BAD_DIRECTION[s.sign], host_level=host_level,
             effect_vs_fleet=round(effect, 4), active_at_alert=s.active, fleet_share_anomalous=round(shared, 4),
             baseline_from_change_point=s.baseline_from_change_point, seasonal_adjusted=s.seasonal,
-            co_movement=None if moves is None else round(moves, 3), began_after_alert=after, series=charted))
+            co_movement=None if moves is None else round(moves, 3), missing_while_alert_moved=missing,
+            began_after_alert=after, series=charted))
 
 
 def _thin(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
