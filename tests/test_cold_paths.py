@@ -383,6 +383,23 @@ def test_a_specialists_redelivery_imports_no_model_of_the_incident_log(tmp_path:
     assert out.stdout.strip() == "True []", out.stdout + out.stderr
 
 
+def test_a_new_alert_imports_no_finding_details(tmp_path: Path) -> None:
+    """Intake records an alert, an incident's opening and its first round: no finding, so none of the details
+    models of the finding kinds is imported (a finding validated later still gets its kind's details)."""
+    code = ("import sys\n"
+            "import functions.main as main\n"
+            "from shared.ports import Message\n"
+            f"assert main.pipeline().on_alert(Message(data={_alert()!r}))\n"
+            "print('shared.finding_details' in sys.modules)\n"
+            "from shared.models import Finding\n"
+            "f = Finding.model_validate({'specialist': 'logs', 'kind': 'change.deploy', 'title': 't',"
+            " 'details': {'revision': 'r2'}})\n"
+            "print(type(f.details).__name__, f.details.revision, type(Finding(specialist='logs', kind='log.none',"
+            " title='t').details).__name__)\n")
+    out = in_a_fresh_process(code, tmp_path)
+    assert out.stdout.split() == ["False", "ChangeDetails", "r2", "QuietLogsDetails"], out.stdout + out.stderr
+
+
 def _an_open_incident(tmp_path: Path) -> SqliteEventStore:
     """A store with one incident whose alert alone was handled: its round stays open, younger than its deadline."""
     store = SqliteEventStore(str(tmp_path / "e.db"))
