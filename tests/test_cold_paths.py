@@ -400,6 +400,14 @@ def test_a_new_alert_imports_no_finding_details(tmp_path: Path) -> None:
     assert out.stdout.split() == ["False", "ChangeDetails", "r2", "QuietLogsDetails"], out.stdout + out.stderr
 
 
+def test_the_settings_annotations_are_evaluated_as_the_class_is_made() -> None:
+    """Every entry point makes the settings model as it starts: its annotations are objects, not strings that
+    pydantic would compile one by one (as the event payloads' are)."""
+    from shared.config import Settings
+
+    assert Settings.__annotations__ and not [n for n, a in Settings.__annotations__.items() if isinstance(a, str)]
+
+
 def _an_open_incident(tmp_path: Path) -> SqliteEventStore:
     """A store with one incident whose alert alone was handled: its round stays open, younger than its deadline."""
     store = SqliteEventStore(str(tmp_path / "e.db"))
