@@ -1,6 +1,7 @@
-"""Configuration in one place: environment variables prefixed AUTOSRE_ (see docs/configuration.md)."""
+"""Configuration in one place: environment variables prefixed AUTOSRE_ (see docs/configuration.md).
 
-from __future__ import annotations
+The annotations are evaluated as the class is made (no `from __future__ import annotations`): every entry point
+makes the settings model as it starts, and pydantic would otherwise compile each field's string on its own."""
 
 import os
 from typing import Literal
@@ -146,7 +147,7 @@ class Settings(BaseModel):
         return check_model(model)
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+    def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
         for name in cls.model_fields:

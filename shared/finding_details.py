@@ -12,31 +12,12 @@ the details models of the kinds it holds, not of every kind.
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
+from pydantic import Field
 
-FindingKind = Literal[
-    "log.new_pattern", "log.spike", "log.drop", "log.flow_break", "log.none",
-    "trace.latency_shift", "trace.error_shift", "trace.error_origin", "trace.wire_delay", "trace.topology",
-    "metric.anomaly", "metric.fleet_outlier",
-    "change.deploy", "change.config", "change.scale", "change.restart", "change.other", "change.none",
-    "change.provider_incident", "slo.burn",
-]
-"""Every kind of finding a specialist records (docs/findings.md describes each)."""
-
+from shared.finding_kinds import Details as Details  # the base, and every kind: what a finding's schema needs
+from shared.finding_kinds import FindingKind as FindingKind
 
 LINKED_TRACES = 200  # trace ids a finding keeps to tie it to others' (a log pattern's lines, an error origin's)
-
-class Details(BaseModel):
-    """The base of every kind's details (and their parts): the one configuration, and a dump of the fields that
-    were set."""
-
-    model_config = ConfigDict(extra="allow", defer_build=True)
-
-    @model_serializer(mode="wrap")
-    def _as_written(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        written = self.model_fields_set | set(self.__pydantic_extra__ or {})
-        dumped: dict[str, Any] = handler(self)
-        return {k: v for k, v in dumped.items() if k in written}
 
 
 class IncidentSeries(Details):

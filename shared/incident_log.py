@@ -171,6 +171,12 @@ class IncidentLog:
         ids = {event_id(incident_id, type_, key): (type_, key) for type_, key in steps}
         return {ids[found] for found in self.store.recorded(incident_id, list(ids))}
 
+    def read_by_id(self, incident_id: str, steps: Collection[Step]) -> dict[Step, dict[str, Any]]:
+        """The data of those of these steps' events the incident's log holds, read by their ids (no load, no fold,
+        no payload model: the caller checks what it reads)."""
+        ids = {event_id(incident_id, type_, key): (type_, key) for type_, key in steps}
+        return {ids[found]: data for found, data in self.store.read_by_id(incident_id, list(ids)).items()}
+
     def read(self, incident_id: str) -> IncidentState | None:
         """The incident's state, or None when it has no events (one load)."""
         return self._load(incident_id)

@@ -7,8 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, InstanceOf, SerializeAsAny, model_validator
 
-from shared.finding_details import DETAILS_OF, Details, QuietLogsDetails, details_for
-from shared.finding_details import FindingKind as FindingKind  # where every kind is listed, with its details
+from shared.finding_kinds import Details
+from shared.finding_kinds import FindingKind as FindingKind  # every kind (shared/finding_details.py: their details)
 from shared.messages import FindingsReady as FindingsReady  # the bus's two messages, in a module of their own
 from shared.messages import Task as Task
 from shared.specialists import (
@@ -91,6 +91,13 @@ class Widget(Model):
     data: dict[str, Any] = Field(default_factory=dict)
 
 
+def _no_details() -> Details:
+    """A finding's details when none are given: a quiet log's (the default kind's model)."""
+    from shared.finding_details import QuietLogsDetails
+
+    return QuietLogsDetails()
+
+
 class Finding(Model):
     """One observation with its evidence, produced by a specialist."""
 
@@ -109,18 +116,22 @@ class Finding(Model):
     widget: Widget | None = None  # how to show the evidence: derived from it, never read back
     # its kind's model, filled in from the kind; checked as a Details here (each kind's schema is built on its own,
     # when a finding of that kind is validated) and dumped as its own model
-    details: SerializeAsAny[InstanceOf[Details]] = Field(default_factory=QuietLogsDetails)
+    details: SerializeAsAny[InstanceOf[Details]] = Field(default_factory=_no_details)
 
     @model_validator(mode="before")
     @classmethod
     def _details_of_its_kind(cls, data: Any) -> Any:
         """The details as the model of the finding's kind (a stored finding's are a plain dict)."""
+        from shared.finding_details import details_for  # the kinds' models: imported with the first finding
+
         if isinstance(data, dict):
             data = {**data, "details": details_for(data.get("kind"), data.get("details"))}
         return data
 
     @model_validator(mode="after")
     def _details_match_the_kind(self) -> "Finding":
+        from shared.finding_details import DETAILS_OF
+
         if type(self.details) is not DETAILS_OF[self.kind]:
             raise ValueError(f"a {self.kind} finding's details are {DETAILS_OF[self.kind].__name__}, "
                              f"not {type(self.details).__name__}")

@@ -40,6 +40,8 @@ class EventLog(Protocol):
     - `load` returns every event of an incident ordered by (at, event_id), each field and its data as written
       (any JSON); an incident without events loads as [].
     - `recorded` returns which of the given event ids the incident holds, read by id (no load of its events).
+    - `read_by_id` returns the data (as written) of those of the given event ids the incident holds, by event id,
+      read by id as `recorded` reads them.
     Only shared/incident_log.py reads and writes incidents' events.
     """
 
@@ -50,6 +52,8 @@ class EventLog(Protocol):
     def load(self, incident_id: str) -> list[Event]: ...
 
     def recorded(self, incident_id: str, event_ids: Collection[str]) -> set[str]: ...
+
+    def read_by_id(self, incident_id: str, event_ids: Collection[str]) -> dict[str, dict[str, Any]]: ...
 
 
 class Claims(Protocol):

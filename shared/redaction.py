@@ -39,7 +39,6 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from shared.finding_details import TopologyDetails
 from shared.models import Alert, Finding
 from shared.redaction_prefilter import literals_of, lowered, may_match
 from shared.secret_formats import HASH_FORMATS, PROVIDER_FORMATS, WEBHOOK_FORMATS
@@ -486,6 +485,8 @@ def redact_finding(finding: Finding, *, placeholder: Placeholder = typed_placeho
 def _resource_names(finding: Finding) -> list[str]:
     """The names the telemetry identified its sources by: the finding's service and resource, and the services at
     either end of the graph's edges (a topology finding)."""
+    from shared.finding_details import TopologyDetails  # a finding's details are its kind's: imported with it
+
     edges = finding.details.edges if isinstance(finding.details, TopologyDetails) else []
     ends = [n for caller, callee, _ in edges for n in (caller, callee)]
     return [n for n in (finding.service, finding.resource, *ends) if n]

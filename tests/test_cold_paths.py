@@ -268,6 +268,100 @@ def test_the_web_function_wires_starting_on_pubsub_without_importing_the_pubsub_
     assert out.stdout.strip().splitlines()[-1] == "200 False []", out.stdout + out.stderr
 
 
+def _findings(incident_id: str, number: int, name: str) -> Message:
+    from shared.messages import FindingsReady
+
+    return Message(data=FindingsReady(incident_id=incident_id, round=number, specialist=name).model_dump_json()
+                   .encode())
+
+
+def test_a_findings_message_after_the_report_reads_events_by_id_without_loading_the_log(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A findings message for a round whose complete report is published and followed through (a redelivery, a
+    late specialist) is settled by reading the round's events by id: no load, no fold, nothing recorded. A step
+    not recorded as done still has the log loaded and the step run."""
+    from functions.handlers import after_report
+
+    scenario = generate("bad_deploy", tmp_path / "demo", seed=7)
+    store = CountingStore()
+    pipeline, bus = embedded(store, BundleSource(scenario.bundle_dir))
+    bus.publish(topics.ALERTS, scenario.alert_path.read_bytes())
+    bus.drain()
+    (summary,) = store.summaries()
+    incident_id = summary["incident_id"]
+    state = pipeline.log.read(incident_id)
+    assert state is not None and state.latest_report is not None and not state.latest_report.partial
+    number, before = state.latest_report.round, len(state.timeline)
+    for name in pipeline.specialists:
+        store.loads = 0
+        pipeline.on_findings(_findings(incident_id, number, name))
+        assert store.loads == 0, name
+    state = pipeline.log.read(incident_id)
+    assert state is not None and len(state.timeline) == before  # nothing more recorded
+    ran: list[str] = []
+    extra = after_report.ReportStep("extra", lambda p, incident, report: ran.append(incident.incident_id))
+    monkeypatch.setattr(after_report, "STEPS", (*after_report.STEPS, extra))
+    store.loads = 0
+    pipeline.on_findings(_findings(incident_id, number, "logs"))
+    assert store.loads == 1 and ran == [incident_id]  # a step left to run: loaded, and the step run and recorded
+    store.loads = 0
+    pipeline.on_findings(_findings(incident_id, number, "logs"))
+    assert store.loads == 0 and ran == [incident_id]
+
+
+def test_a_findings_message_while_its_round_waits_reads_events_by_id_without_loading_the_log() -> None:
+    """While a specialist of the round has neither completed nor failed, a findings message reads the round's events
+    by id and waits, without loading the log; the message that completes the round loads it and publishes the
+    report, as before."""
+    store = CountingStore()
+    pipeline, bus = embedded(store, MemorySource())
+    bus.publish(topics.ALERTS, _alert())
+    tasks = []
+    while bus._queue:  # the alert, then each task by hand; no findings message is delivered by the bus
+        sub, message = bus._queue.popleft()
+        if message.topic == topics.ALERTS:
+            bus._run(sub, message)
+        elif message.topic == topics.TASKS:
+            tasks.append((sub, message))
+    (summary,) = store.summaries()
+    incident_id = summary["incident_id"]
+    assert sorted(m.attributes["specialist"] for _, m in tasks) == sorted(pipeline.specialists)
+    for i, (sub, message) in enumerate(tasks):
+        bus._run(sub, message)
+        store.loads = 0
+        pipeline.on_findings(_findings(incident_id, 1, message.attributes["specialist"]))
+        state = pipeline.log.read(incident_id)
+        assert state is not None
+        if i < len(tasks) - 1:
+            assert store.loads == 1 and state.rounds[1].report is None  # the read above is the one load
+        else:
+            assert store.loads >= 2 and state.rounds[1].report is not None  # the last one folds and reports
+    store.loads = 0
+    with pytest.raises(LookupError):  # an incident with no events is still an error, read from the whole log
+        pipeline.on_findings(_findings("inc-none", 1, "logs"))
+    assert store.loads == 1
+
+
+def test_a_findings_redelivery_imports_no_model_of_the_incident_log(tmp_path: Path) -> None:
+    """A findings message after the round's report and its steps is read, checked by id against the log and
+    dropped: neither the models, the event payloads nor the fold are imported on that path."""
+    scenario = generate("bad_deploy", tmp_path / "demo", seed=7)
+    store = SqliteEventStore(str(tmp_path / "e.db"))
+    _, bus = embedded(store, BundleSource(scenario.bundle_dir))
+    bus.publish(topics.ALERTS, scenario.alert_path.read_bytes())
+    bus.drain()
+    (summary,) = store.summaries()
+    code = ("import sys\n"
+            "import functions.main as main\n"
+            "from shared.ports import Message\n"
+            f"data = b'{{\"incident_id\": \"{summary['incident_id']}\", \"round\": 1, \"specialist\": \"logs\"}}'\n"
+            "main.pipeline().on_findings(Message(data=data))\n"
+            "print(main.pipeline().log.loads, sorted(m for m in ('shared.models', 'shared.events',"
+            " 'shared.incident_state', 'shared.finding_details') if m in sys.modules))\n")
+    out = in_a_fresh_process(code, tmp_path, AUTOSRE_BUS="pubsub", AUTOSRE_PROJECT="p")
+    assert out.stdout.strip() == "0 []", out.stdout + out.stderr
+
+
 def test_a_specialists_redelivery_imports_no_model_of_the_incident_log(tmp_path: Path) -> None:
     """A redelivered task is read, checked by id against the log and told again with the bus's two messages alone:
     neither the models, the event payloads nor the fold are imported on that path."""
@@ -287,6 +381,31 @@ def test_a_specialists_redelivery_imports_no_model_of_the_incident_log(tmp_path:
             " 'shared.incident_state', 'shared.finding_details') if m in sys.modules))\n")
     out = in_a_fresh_process(code, tmp_path, AUTOSRE_BUS="pubsub", AUTOSRE_PROJECT="p")
     assert out.stdout.strip() == "True []", out.stdout + out.stderr
+
+
+def test_a_new_alert_imports_no_finding_details(tmp_path: Path) -> None:
+    """Intake records an alert, an incident's opening and its first round: no finding, so none of the details
+    models of the finding kinds is imported (a finding validated later still gets its kind's details)."""
+    code = ("import sys\n"
+            "import functions.main as main\n"
+            "from shared.ports import Message\n"
+            f"assert main.pipeline().on_alert(Message(data={_alert()!r}))\n"
+            "print('shared.finding_details' in sys.modules)\n"
+            "from shared.models import Finding\n"
+            "f = Finding.model_validate({'specialist': 'logs', 'kind': 'change.deploy', 'title': 't',"
+            " 'details': {'revision': 'r2'}})\n"
+            "print(type(f.details).__name__, f.details.revision, type(Finding(specialist='logs', kind='log.none',"
+            " title='t').details).__name__)\n")
+    out = in_a_fresh_process(code, tmp_path)
+    assert out.stdout.split() == ["False", "ChangeDetails", "r2", "QuietLogsDetails"], out.stdout + out.stderr
+
+
+def test_the_settings_annotations_are_evaluated_as_the_class_is_made() -> None:
+    """Every entry point makes the settings model as it starts: its annotations are objects, not strings that
+    pydantic would compile one by one (as the event payloads' are)."""
+    from shared.config import Settings
+
+    assert Settings.__annotations__ and not [n for n, a in Settings.__annotations__.items() if isinstance(a, str)]
 
 
 def _an_open_incident(tmp_path: Path) -> SqliteEventStore:

@@ -73,7 +73,12 @@ def steps_of(p: Pipeline) -> tuple[ReportStep, ...]:
 
 
 def step_key(report: Report, step: str) -> str:
-    return f"{'partial' if report.partial else 'complete'}:{step}"
+    return done_key(report.partial, step)
+
+
+def done_key(partial: bool, step: str) -> str:
+    """The key a step of a partial or a complete report is recorded as done under."""
+    return f"{'partial' if partial else 'complete'}:{step}"
 
 
 def follow_through(p: Pipeline, incident: IncidentHandle, report: Report) -> None:

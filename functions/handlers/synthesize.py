@@ -2,25 +2,26 @@
 deadline), rank the round, and either open a targeted follow-up round (an open ranking: agents/reporting/followup.py) or
 publish the report, built whole by agents/reporting/synthesis.py from the ranking, the narrative and the similar past
 incidents; then follow it through (functions/handlers/after_report.py). A redelivery after the report only runs
-the after-report steps not recorded as done."""
+the after-report steps not recorded as done. A message the round's events settle (its round still waits for a
+specialist, or its complete report is published and followed through) is dropped after reading those events by id,
+without loading the incident's log."""
 
 from __future__ import annotations
 
 import logging
 from typing import TYPE_CHECKING
 
-from functions.handlers.after_report import follow_through
-from shared import events as ev
-from shared.cost_ledger import investigation_counts
-from shared.events import ReportPublished, RoundStarted, stable_id
-from shared.incident_log import IncidentHandle
-from shared.incident_state import IncidentState
-from shared.models import FindingsReady, RankedCause, Report, SimilarIncident
+from functions.handlers.after_report import done_key, follow_through, steps_of
+from shared.event_types import EventType, stable_id
+from shared.messages import FindingsReady
 from shared.ports import Message
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # a message the round's events settle by id needs no payload, no fold, no model of the log
     from agents.reporting.synthesis import Narrative
     from functions.pipeline import Pipeline
+    from shared.incident_log import IncidentHandle, Step
+    from shared.incident_state import IncidentState
+    from shared.models import RankedCause, Report, SimilarIncident
 
 log = logging.getLogger("autosre.pipeline")
 FOLLOW_UP_MIN_S = 30.0  # a follow-up round is opened only with this much of the investigation's read deadline left
@@ -28,7 +29,35 @@ FOLLOW_UP_MIN_S = 30.0  # a follow-up round is opened only with this much of the
 
 def on_findings(p: Pipeline, message: Message) -> None:
     ready = FindingsReady.model_validate_json(message.data)
+    if settled(p, ready.incident_id, ready.round):
+        return
     synthesize(p, ready.incident_id, ready.round, delivery=stable_id(ready.incident_id, ready.round, ready.specialist))
+
+
+def settled(p: Pipeline, incident_id: str, number: int) -> bool:
+    """Whether round `number` has nothing for a findings message to do, by its events read by id (one batched
+    read; no load of the log, no fold): its complete report is published and every after-report step is recorded
+    as done (a redelivery, or a specialist reporting after the report), or it has no report and one of its
+    specialists has neither completed nor failed (the round waits for it). Anything else, and anything the read
+    cannot vouch for (a round not started, a specialist not of this pipeline), is left to the fold: False."""
+    started: Step = (EventType.ROUND_STARTED, (number,))
+    complete: Step = (EventType.REPORT_PUBLISHED, (number, "complete"))
+    partial: Step = (EventType.REPORT_PUBLISHED, (number, "partial"))
+    steps: list[Step] = [(EventType.REPORT_STEP_DONE, (number, done_key(False, s.name))) for s in steps_of(p)]
+    runs: dict[str, list[Step]] = {name: [(EventType.SPECIALIST_COMPLETED, (number, name)),
+                                          (EventType.SPECIALIST_FAILED, (number, name))] for name in p.specialists}
+    found = p.log.read_by_id(incident_id, [started, complete, partial, *steps, *(s for r in runs.values() for s in r)])
+    if started not in found:
+        return False
+    if complete in found:  # a complete report supersedes a partial one: what is left is its steps
+        return all(step in found for step in steps)
+    if partial in found:
+        return False
+    members = found[started].get("specialists")
+    if found[started].get("round") != number or not isinstance(members, list) or not members \
+            or not all(isinstance(m, str) and m in runs for m in members):
+        return False
+    return any(not any(run in found for run in runs[m]) for m in members)
 
 
 def synthesize(p: Pipeline, incident_id: str, number: int, partial_ok: bool = False,
@@ -42,6 +71,9 @@ def synthesize(p: Pipeline, incident_id: str, number: int, partial_ok: bool = Fa
 
 def synthesize_round(p: Pipeline, incident: IncidentHandle, number: int, partial_ok: bool,
                      delivery: str) -> Report | None:
+    from shared.cost_ledger import investigation_counts
+    from shared.events import ReportPublished
+
     state = incident.state
     rnd = state.rounds.get(number)
     if rnd is None:
@@ -66,7 +98,7 @@ def synthesize_round(p: Pipeline, incident: IncidentHandle, number: int, partial
     if not rnd.missing and not capped and follow_up(p, incident, number, ranked.causes, delivery):
         return None  # a spent budget gets no second look: its reads would be refused
     report = build_report(ranking, narrate(p, ranked, state), recall(p, ranked, state), p.prices)
-    incident.record(ev.REPORT_PUBLISHED, (number, "partial" if report.partial else "complete"), "synthesize",
+    incident.record(EventType.REPORT_PUBLISHED, (number, "partial" if report.partial else "complete"), "synthesize",
                     ReportPublished(report=report))
     published = incident.state.rounds[number].report or report  # another writer's report stands
     follow_through(p, incident, published)
@@ -77,6 +109,7 @@ def follow_up(p: Pipeline, incident: IncidentHandle, number: int, causes: list[R
     """Start the targeted next round when the ranking is open (`delivery` opens it: only it, or its redelivery,
     fans out). True when the report must wait for it."""
     from agents.reporting.followup import AMBIGUOUS, FOCUSED_SPECIALISTS, second_look
+    from shared.events import RoundStarted
 
     nxt = number + 1
     specialists = [s for s in p.specialists if s in FOCUSED_SPECIALISTS]
@@ -86,7 +119,7 @@ def follow_up(p: Pipeline, incident: IncidentHandle, number: int, causes: list[R
     first = incident.state.investigation(number)[0]
     if first.started_at is not None and p.read_deadline_s - (p.clock() - first.started_at) < FOLLOW_UP_MIN_S:
         return False  # too little of the investigation's read deadline left for a closer look: publish now
-    incident.record(ev.ROUND_STARTED, (nxt,), "synthesize", RoundStarted(
+    incident.record(EventType.ROUND_STARTED, (nxt,), "synthesize", RoundStarted(
         round=nxt, specialists=specialists, deadline=p.clock() + p.round_deadline_s,
         window=incident.state.rounds[number].window, focus=list(focus), opened_by=delivery,
         reason=f"open ranking: {', '.join(focus)} scored within {1 - AMBIGUOUS:.0%} of one another"))

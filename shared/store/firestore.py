@@ -176,13 +176,20 @@ class FirestoreEventStore:
 
     def recorded(self, incident_id: str, event_ids: Collection[str]) -> set[str]:
         """One batched get of the events' documents (their ids only), per GET_BATCH ids."""
+        return set(self._by_id(incident_id, event_ids, ["event_id"]))
+
+    def read_by_id(self, incident_id: str, event_ids: Collection[str]) -> dict[str, dict[str, Any]]:
+        """One batched get of the events' documents (their ids and data), per GET_BATCH ids."""
+        return {e: json.loads(d["data"]) for e, d in self._by_id(incident_id, event_ids, ["event_id", "data"]).items()}
+
+    def _by_id(self, incident_id: str, event_ids: Collection[str], fields: list[str]) -> dict[str, dict[str, Any]]:
         by_doc = {doc_id(e): e for e in event_ids}
         docs, events = list(by_doc), self._events(incident_id)
-        found: set[str] = set()
+        found: dict[str, dict[str, Any]] = {}
         for i in range(0, len(docs), GET_BATCH):
             refs = [events.document(d) for d in docs[i:i + GET_BATCH]]
-            found.update(by_doc[snap.id] for snap in self._client.get_all(refs, field_paths=["event_id"])
-                         if snap.exists)
+            found.update((by_doc[snap.id], snap.to_dict() or {})
+                         for snap in self._client.get_all(refs, field_paths=fields) if snap.exists)
         return found
 
     # Claims

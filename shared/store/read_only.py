@@ -38,6 +38,9 @@ class ReadOnlyStore:
     def recorded(self, incident_id: str, event_ids: Collection[str]) -> set[str]:
         return self._store.recorded(incident_id, event_ids)
 
+    def read_by_id(self, incident_id: str, event_ids: Collection[str]) -> dict[str, dict[str, Any]]:
+        return self._store.read_by_id(incident_id, event_ids)
+
     # Claims
     def claim(self, key: str, value: str, expires_in_s: float = 0.0) -> str:
         raise self._refuse("a claim")

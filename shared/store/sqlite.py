@@ -97,15 +97,22 @@ class SqliteEventStore:
                 for r in rows]
 
     def recorded(self, incident_id: str, event_ids: Collection[str]) -> set[str]:
+        return {r[0] for r in self._by_id("event_id", incident_id, event_ids)}
+
+    def read_by_id(self, incident_id: str, event_ids: Collection[str]) -> dict[str, dict[str, Any]]:
+        return {r[0]: json.loads(r[1]) for r in self._by_id("event_id, data", incident_id, event_ids)}
+
+    def _by_id(self, columns: str, incident_id: str, event_ids: Collection[str]) -> list[tuple[Any, ...]]:
         ids = list(dict.fromkeys(event_ids))
-        found: set[str] = set()
+        rows: list[tuple[Any, ...]] = []
         with self._lock:
             for i in range(0, len(ids), 500):  # under SQLite's limit of variables per statement
                 chunk = ids[i:i + 500]
-                found.update(r[0] for r in self._db.execute(
-                    f"SELECT event_id FROM events WHERE incident_id = ? AND event_id IN ({','.join('?' * len(chunk))})",
+                marks = ",".join("?" * len(chunk))
+                rows.extend(self._db.execute(
+                    f"SELECT {columns} FROM events WHERE incident_id = ? AND event_id IN ({marks})",
                     (incident_id, *chunk)))
-        return found
+        return rows
 
     # Claims
 

@@ -86,6 +86,18 @@ def test_recorded_says_which_events_an_incident_holds_by_id(log: EventLog) -> No
     assert log.recorded("a", [*many, "e2"]) == {"e2"}
 
 
+def test_read_by_id_gives_the_data_of_the_events_an_incident_holds(log: EventLog) -> None:
+    log.append(event("e1", incident="a", x=1))
+    log.append(event("e2", incident="a", nested={"k": [1, "two", None]}))
+    log.append(event("e3", incident="b", x=3))
+    assert log.read_by_id("a", ["e1", "e3", "missing", "e1", "e2"]) == {"e1": {"x": 1},
+                                                                       "e2": {"nested": {"k": [1, "two", None]}}}
+    assert log.read_by_id("b", ["e3"]) == {"e3": {"x": 3}} and log.read_by_id("missing", ["e1"]) == {}
+    assert log.read_by_id("a", []) == {}
+    many = [f"m{i}" for i in range(1200)]  # more ids than one statement or request may carry
+    assert log.read_by_id("a", [*many, "e1"]) == {"e1": {"x": 1}}
+
+
 def test_incidents_are_isolated(log: EventLog) -> None:
     log.append(event("e1", incident="a", side="a"))
     log.append(event("e1", incident="b", side="b"))
