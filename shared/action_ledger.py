@@ -48,9 +48,10 @@ class ActionLedger:
         """Take a free slot for this action; False when all `slots` ran within the hour. Idempotent for the same
         proposal: a retry that already holds a slot keeps it."""
         mine = SlotHolder(now, incident_id, proposal_id)
-        for i in range(max(slots, 0)):
-            key = SLOT_KEY.format(i)
-            current = self.store.lookup(key)
+        keys = [SLOT_KEY.format(i) for i in range(max(slots, 0))]
+        held = self.store.lookup_all(keys)  # read at once: each slot is then taken or freed only if unchanged
+        for key in keys:
+            current = held.get(key)
             if current is not None:
                 holder = SlotHolder.parse(current)
                 if (holder.incident_id, holder.proposal_id) == (incident_id, proposal_id):

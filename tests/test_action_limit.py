@@ -129,3 +129,21 @@ def test_the_policy_reads_the_hours_slots_at_once() -> None:
     assert ActionLedger(store).recent(3, now=5200.0) == [SlotHolder(5000.0, "inc-1", "p-1"),
                                                          SlotHolder(5100.0, "inc-2", "p-2")]
     assert store.reads == ["lookup_all"]
+
+
+def test_taking_a_slot_reads_the_slots_at_once() -> None:
+    """Taking a slot reads every slot in one store read, then claims a free (or expired) one: a retry of the same
+    action keeps the slot it holds, and a full hour is refused."""
+    from shared.action_ledger import SLOT_KEY, ActionLedger, SlotHolder
+
+    store = ReadCounting()
+    store.claim(SLOT_KEY.format(0), SlotHolder(5000.0, "inc-1", "p-1").value())
+    store.claim(SLOT_KEY.format(1), SlotHolder(100.0, "inc-0", "p-0").value())  # expired: freed and taken
+    ledger = ActionLedger(store)
+    assert ledger.acquire(3, "inc-2", "p-2", now=5200.0)
+    assert store.reads == ["lookup_all"]
+    assert SlotHolder.parse(store.lookup(SLOT_KEY.format(1)) or "").proposal_id == "p-2"
+    assert ledger.acquire(3, "inc-2", "p-2", now=5201.0)  # the retry keeps its slot
+    assert ledger.acquire(3, "inc-3", "p-3", now=5202.0) and not ledger.acquire(3, "inc-4", "p-4", now=5203.0)
+    assert [SlotHolder.parse(store.lookup(SLOT_KEY.format(i)) or "").proposal_id for i in range(3)] == \
+        ["p-1", "p-2", "p-3"]
