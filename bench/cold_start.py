@@ -10,7 +10,9 @@ emulators (store `firestore`, bus `pubsub`, telemetry: a demo bundle). Time = sp
 --runs. The messages are the cheap deliveries every function gets (so the figure is the start, not the analysis:
 bench/scale.py measures that): intake a new alert (opens an incident: Firestore writes, four task publishes); each
 specialist and synthesize a redelivery for an incident already analysed (a Firestore read of its log, a publish);
-execute an action nobody approved (refused after reading the incident); web the incident list; sweep a pass.
+execute an approved action, as the web function hands it over after a person approves it through a signed link, run
+by the dry-run executor (each run its own: see `approved_actions`), and on a second line ("execute (refused)") an
+action nobody approved (refused after reading the incident); web the incident list; sweep a pass.
 
 The baseline of each entry point is the same kind of process with functions-framework and the SDKs the entry
 point uses for its message alone (Firestore and Pub/Sub for intake and the specialists, which publish; Firestore only
@@ -44,11 +46,15 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from shared.specialists import SPECIALISTS
 
 ROOT = Path(__file__).resolve().parent.parent
+APPROVER = "oncall@example.com"  # the person who approves the bench's actions
 ENTRIES = [  # target, signature, the SDKs its baseline imports
     ("intake", "cloudevent", "store+bus"),
     *((f"specialist_{name}", "cloudevent", "store+bus") for name in SPECIALISTS),
@@ -185,6 +191,182 @@ def alert(incident: str, started: int) -> bytes:
         "metric": {"type": "custom.googleapis.com/shop/error_count"}, "summary": "cold start bench"}}).encode()
 
 
+Next = Callable[[], tuple[str, list[str]]]  # the message of the next measured process, and its attributes
+
+
+@dataclass(frozen=True)
+class Case:
+    """One row of the table: an entry point and the message each measured process of it gets."""
+
+    label: str
+    next_message: Next  # called right before each process of the entry point (it may ready the store for it)
+    env: dict[str, str]
+    done: Callable[[], None] = lambda: None  # called after each: raises when the message did not do what it should
+
+
+@dataclass(frozen=True)
+class Bases:
+    """The baselines' and floors' sources: the store's alone, and with the Pub/Sub SDK."""
+
+    store: Path
+    bus: Path
+    floor: Path
+    floor_bus: Path
+
+
+def _same(message: str, attributes: list[str] | None = None) -> Next:
+    """Every process gets the same message (a redelivery, a GET)."""
+    return lambda: (message, list(attributes or []))
+
+
+def analysed(pipeline: Any, payload: bytes) -> str:
+    """The incident `payload` (an alert) opens, analysed once: every specialist run, the report made (and with it
+    the remediations proposed)."""
+    from shared.alerts import parse_alert
+    from shared.incidents import monitoring_key
+    from shared.ports import Message
+
+    pipeline.on_alert(Message(data=payload))
+    incident = pipeline.store.lookup(monitoring_key(parse_alert(payload)))
+    assert incident is not None
+    for name in pipeline.specialists:
+        pipeline.on_task(Message(data=json.dumps({"incident_id": incident, "round": 1, "specialist": name}).encode()))
+    pipeline.synthesize(incident, 1, partial_ok=True)
+    return str(incident)
+
+
+def execute_env(env: dict[str, str], project: str) -> dict[str, str]:
+    """The settings of a deployment where actions get approved, in a project of its own (its incidents stay out of
+    the web list and the sweep measured in the other): a policy allowing every catalog action on every service
+    (at most 3 an hour: the default), an approver, and the dry-run executor."""
+    from agents.remediation.catalog import CATALOG
+
+    return {**env, "AUTOSRE_PROJECT": project, "GOOGLE_CLOUD_PROJECT": project, "AUTOSRE_EXECUTOR": "dry_run",
+            "AUTOSRE_APPROVERS": APPROVER, "AUTOSRE_POLICY": json.dumps({"allow": {"*": sorted(CATALOG)}})}
+
+
+def approved_actions(count: int, env: dict[str, str], payload: bytes) -> tuple[Next, Callable[[], None]]:
+    """`count` approved actions not yet run, one for each process measured. Each is its own incident (the alert
+    `payload` under a new id and policy name, analysed as the first was), whose first proposal a person approved
+    through its signed link, and which the web function handed to the executor (`decide_and_deliver`, the approval
+    click: the decision and the hand-off recorded; the message is the one it publishes on the actions topic).
+    Right before each process, the store's action slots are freed: each run is the hour's first action, as if the
+    runs were an hour apart (the limit's slots are otherwise shared by every incident of the project). Returns the
+    next message, and a check that the last one was run (its execution recorded, by the dry run)."""
+    from functions.runtime import from_settings, remediation_of
+    from shared import topics
+    from shared.action_ledger import SLOT_KEY
+    from shared.bus.pubsub import ensure_topology
+    from shared.config import Settings
+
+    settings = Settings.from_env(env)
+    ensure_topology(settings.project, [topics.ALERTS, topics.TASKS, topics.FINDINGS, topics.ACTIONS,
+                                       topics.DEAD_LETTER], [])
+    pipeline = from_settings(settings)
+    remediation = remediation_of(settings, pipeline.store)
+    handed: list[tuple[str, str]] = []
+    remediation.hand_off = lambda incident_id, proposal_id: handed.append((incident_id, proposal_id))
+    alert_doc = json.loads(payload)
+    policy = alert_doc["incident"]["policy_name"]
+    for n in range(count):  # another alert policy each: an open incident takes in its own policy's alerts
+        alert_doc["incident"] |= {"incident_id": f"0.approved-{uuid.uuid4().hex[:12]}", "policy_name": f"{policy} {n}"}
+        incident = analysed(pipeline, json.dumps(alert_doc).encode())
+        state = remediation.log.read(incident)
+        assert state is not None and state.proposals, "the bench incident proposed no remediation"
+        proposal = next(iter(state.proposals))
+        said = remediation.decide_and_deliver(remediation.link_token(incident, proposal, state), "approve", APPROVER)
+        assert said.startswith("approved: handed to the executor"), said
+
+    def next_message() -> tuple[str, list[str]]:
+        for i in range(remediation.policy.max_actions_per_hour):
+            held = pipeline.store.lookup(SLOT_KEY.format(i))
+            if held is not None:
+                pipeline.store.release(SLOT_KEY.format(i), held)
+        sent.append(handed.pop(0))
+        incident_id, proposal_id = sent[-1]
+        return _push({"incident_id": incident_id, "proposal_id": proposal_id}), [f"incident_id={incident_id}"]
+
+    def ran() -> None:
+        incident_id, proposal_id = sent[-1]
+        state = remediation.log.read(incident_id)
+        execution = state.executions.get(proposal_id) if state is not None else None
+        if execution is None or execution.status != "executed" or not execution.dry_run:
+            raise RuntimeError(f"execute: the approved action {incident_id}/{proposal_id} was not run by the dry run "
+                               f"({execution})")
+
+    sent: list[tuple[str, str]] = []
+    return next_message, ran
+
+
+def measure(case: Case, target: str, signature: str, sdks: str, main_py: Path, bases: Bases,
+            args: argparse.Namespace) -> tuple[str, str, list[float], list[float], str, str, list[float]]:
+    """The runs of one row (the entry point, its baseline and its floor in turn), then its --counts, --instructions
+    and --imports processes (each with the row's next message)."""
+    env = case.env
+    base_source = bases.bus if sdks == "store+bus" else bases.store
+    floor_source = bases.floor_bus if sdks == "store+bus" else bases.floor
+    base_target = "http" if signature == "http" else "event"
+    base_message = _push(b"x") if signature != "http" else "/"
+    ours: list[float] = []
+    base: list[float] = []
+    floor_runs: list[float] = []
+    ours_cpu: list[float] = []
+    floor_cpu: list[float] = []
+    used: set[str] = set()
+    base_used: set[str] = set()
+    arms = ("ours", "base", "floor")
+    for i in range(args.runs):  # in turn, the order rotated: a busy machine slows every arm alike
+        for arm in arms[i % 3:] + arms[:i % 3]:
+            if arm == "ours":
+                message, attributes = case.next_message()
+                seconds, imported = run_once(target, main_py, signature, message, attributes, env, cpu=ours_cpu)
+                case.done()
+                ours.append(seconds)
+                used.add(imported)
+            elif arm == "base":
+                seconds, imported = run_once(base_target, base_source, signature, base_message, [], env)
+                base.append(seconds)
+                base_used.add(imported)
+            else:
+                floor_runs.append(run_once(base_target, floor_source, signature, base_message, [], env,
+                                           cpu=floor_cpu)[0])
+    label = case.label
+    print(f"{label}: {statistics.median(ours):.3f} s vs {statistics.median(base):.3f} s, floor "
+          f"{statistics.median(floor_runs):.3f} s (ours {min(ours):.3f}-{max(ours):.3f}, baseline "
+          f"{min(base):.3f}-{max(base):.3f}); CPU {statistics.median(ours_cpu):.3f} s vs its floor's "
+          f"{statistics.median(floor_cpu):.3f} s (medians)", file=sys.stderr)
+    if args.counts:
+        ours_counts: dict[str, int] = {}
+        floor_counts: dict[str, int] = {}
+        message, attributes = case.next_message()
+        run_once(target, main_py, signature, message, attributes, env, counts=ours_counts)
+        case.done()
+        run_once(base_target, floor_source, signature, base_message, [], env, counts=floor_counts)
+        print(f"{label} counts: {_counted(ours_counts)}; its floor: {_counted(floor_counts)}", file=sys.stderr)
+    if args.instructions:
+        ours_ir: list[int] = []
+        floor_ir: list[int] = []
+        message, attributes = case.next_message()
+        run_once(target, main_py, signature, message, attributes, env, instructions=ours_ir)
+        case.done()
+        run_once(base_target, floor_source, signature, base_message, [], env, instructions=floor_ir)
+        print(f"{label} instructions: {ours_ir[0] / 1e6:.0f} M, its floor {floor_ir[0] / 1e6:.0f} M: "
+              f"{(ours_ir[0] - floor_ir[0]) / 1e6:.0f} M beyond it ({ours_ir[0] / floor_ir[0]:.3f}x)",
+              file=sys.stderr)
+    if args.imports:
+        mine: dict[str, float] = {}
+        floor_imports: dict[str, float] = {}
+        message, attributes = case.next_message()
+        run_once(target, main_py, signature, message, attributes, env, mine)
+        case.done()
+        run_once(base_target, floor_source, signature, base_message, [], env, floor_imports)
+        extra = sorted(((t, name) for name, t in mine.items() if name not in floor_imports), reverse=True)
+        print(f"{label} imports beyond its floor: {len(extra)} modules, {sum(t for t, _ in extra):.3f} s "
+              "(own import time); slowest: " + ", ".join(f"{n} {t * 1000:.0f} ms" for t, n in
+                                                       extra[:args.imports]), file=sys.stderr)
+    return label, sdks, ours, base, "/".join(sorted(used)), "/".join(sorted(base_used)), floor_runs
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
@@ -209,8 +391,6 @@ def main(argv: list[str] | None = None) -> int:
     from shared import topics
     from shared.bus.pubsub import ensure_topology
     from shared.config import Settings
-    from shared.incidents import monitoring_key
-    from shared.ports import Message
 
     project = f"cold-{uuid.uuid4().hex[:8]}"
     work = Path(tempfile.mkdtemp(prefix="autosre-cold-"))
@@ -220,16 +400,8 @@ def main(argv: list[str] | None = None) -> int:
            "GOOGLE_CLOUD_PROJECT": project, "PYTHONDONTWRITEBYTECODE": "1"}
     os.environ.update(env)
     ensure_topology(project, [topics.ALERTS, topics.TASKS, topics.FINDINGS, topics.ACTIONS, topics.DEAD_LETTER], [])
-    pipeline = from_settings(Settings.from_env())  # an incident analysed once: the redeliveries' target
     payload = scenario.alert_path.read_bytes()
-    pipeline.on_alert(Message(data=payload))
-    from shared.alerts import parse_alert
-
-    incident = pipeline.store.lookup(monitoring_key(parse_alert(payload)))
-    assert incident is not None
-    for name in pipeline.specialists:
-        pipeline.on_task(Message(data=json.dumps({"incident_id": incident, "round": 1, "specialist": name}).encode()))
-    pipeline.synthesize(incident, 1, partial_ok=True)
+    incident = analysed(from_settings(Settings.from_env()), payload)  # analysed once: the redeliveries' target
     source = work / "source"  # what infra/deploy.sh ships: the packages, main.py, bytecode for the runtime
     subprocess.run([sys.executable, str(ROOT / "infra" / "package.py"), str(source), "--runtime",
                     f"{sys.version_info.major}.{sys.version_info.minor}"], check=True)
@@ -245,80 +417,31 @@ def main(argv: list[str] | None = None) -> int:
         path.write_text(BASELINE.format(bus_import=bus_import, bus_work=bus_work))
         py_compile.compile(str(path), invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
     wanted = {t for t in args.only.split(",") if t}
+    extra = int(args.counts) + int(args.instructions) + int(args.imports > 0)  # processes beyond the runs
+    bases = Bases(baseline_src, bus_src, floor_src, floor_bus_src)
     rows = []
     for target, signature, sdks in ENTRIES:
         if wanted and target not in wanted:
             continue
-        attributes: list[str] = []
-        if target == "intake":
-            messages = [_push(alert(f"0.cold-{uuid.uuid4().hex[:8]}", int(time.time()))) for _ in range(args.runs)]
+        if target == "intake":  # every process its own new alert
+            cases = [Case(target, lambda: (_push(alert(f"0.cold-{uuid.uuid4().hex[:8]}", int(time.time()))), []),
+                          env)]
         elif target.startswith("specialist_"):
             name = target.removeprefix("specialist_")
-            messages = [_push({"incident_id": incident, "round": 1, "specialist": name})] * args.runs
-            attributes = [f"specialist={name}"]
+            cases = [Case(target, _same(_push({"incident_id": incident, "round": 1, "specialist": name}),
+                                        [f"specialist={name}"]), env)]
         elif target == "synthesize":
-            messages = [_push({"incident_id": incident, "round": 1, "specialist": "logs"})] * args.runs
+            cases = [Case(target, _same(_push({"incident_id": incident, "round": 1, "specialist": "logs"})), env)]
         elif target == "execute":
-            messages = [_push({"incident_id": incident, "proposal_id": "p-none"})] * args.runs
+            approving = execute_env(env, f"{project}-x")
+            approved, ran = approved_actions(args.runs + extra, approving, payload)
+            cases = [Case(target, approved, approving, ran),
+                     Case(f"{target} (refused)", _same(_push({"incident_id": incident, "proposal_id": "p-none"})),
+                          env)]
         else:
-            messages = ["/api/incidents" if target == "web" else "/"] * args.runs
-        base_source = bus_src if sdks == "store+bus" else baseline_src
-        floor_source = floor_bus_src if sdks == "store+bus" else floor_src
-        base_target = "http" if signature == "http" else "event"
-        base_message = _push(b"x") if signature != "http" else "/"
-        ours: list[float] = []
-        base: list[float] = []
-        floor_runs: list[float] = []
-        ours_cpu: list[float] = []
-        floor_cpu: list[float] = []
-        used: set[str] = set()
-        base_used: set[str] = set()
-        arms = ("ours", "base", "floor")
-        for i, m in enumerate(messages):  # in turn, the order rotated: a busy machine slows every arm alike
-            for arm in arms[i % 3:] + arms[:i % 3]:
-                if arm == "ours":
-                    seconds, imported = run_once(target, source / "main.py", signature, m, attributes, env,
-                                                 cpu=ours_cpu)
-                    ours.append(seconds)
-                    used.add(imported)
-                elif arm == "base":
-                    seconds, imported = run_once(base_target, base_source, signature, base_message, [], env)
-                    base.append(seconds)
-                    base_used.add(imported)
-                else:
-                    floor_runs.append(run_once(base_target, floor_source, signature, base_message, [], env,
-                                               cpu=floor_cpu)[0])
-        rows.append((target, sdks, ours, base, "/".join(sorted(used)), "/".join(sorted(base_used)), floor_runs))
-        print(f"{target}: {statistics.median(ours):.3f} s vs {statistics.median(base):.3f} s, floor "
-              f"{statistics.median(floor_runs):.3f} s (ours {min(ours):.3f}-{max(ours):.3f}, baseline "
-              f"{min(base):.3f}-{max(base):.3f}); CPU {statistics.median(ours_cpu):.3f} s vs its floor's "
-              f"{statistics.median(floor_cpu):.3f} s (medians)", file=sys.stderr)
-        first = messages[0]  # intake: a new alert again (its first message is its first delivery)
-        if target == "intake":
-            first = _push(alert(f"0.cold-{uuid.uuid4().hex[:8]}", int(time.time())))
-        if args.counts:
-            ours_counts: dict[str, int] = {}
-            floor_counts: dict[str, int] = {}
-            run_once(target, source / "main.py", signature, first, attributes, env, counts=ours_counts)
-            run_once(base_target, floor_source, signature, base_message, [], env, counts=floor_counts)
-            print(f"{target} counts: {_counted(ours_counts)}; its floor: {_counted(floor_counts)}", file=sys.stderr)
-        if args.instructions:
-            ours_ir: list[int] = []
-            floor_ir: list[int] = []
-            run_once(target, source / "main.py", signature, first, attributes, env, instructions=ours_ir)
-            run_once(base_target, floor_source, signature, base_message, [], env, instructions=floor_ir)
-            print(f"{target} instructions: {ours_ir[0] / 1e6:.0f} M, its floor {floor_ir[0] / 1e6:.0f} M: "
-                  f"{(ours_ir[0] - floor_ir[0]) / 1e6:.0f} M beyond it ({ours_ir[0] / floor_ir[0]:.3f}x)",
-                  file=sys.stderr)
-        if args.imports:
-            mine: dict[str, float] = {}
-            floor_imports: dict[str, float] = {}
-            run_once(target, source / "main.py", signature, first, attributes, env, mine)
-            run_once(base_target, floor_source, signature, base_message, [], env, floor_imports)
-            extra = sorted(((t, name) for name, t in mine.items() if name not in floor_imports), reverse=True)
-            print(f"{target} imports beyond its floor: {len(extra)} modules, {sum(t for t, _ in extra):.3f} s "
-                  "(own import time); slowest: " + ", ".join(f"{n} {t * 1000:.0f} ms" for t, n in
-                                                           extra[:args.imports]), file=sys.stderr)
+            cases = [Case(target, _same("/api/incidents" if target == "web" else "/"), env)]
+        for case in cases:
+            rows.append(measure(case, target, signature, sdks, source / "main.py", bases, args))
     floor: list[float] = []
     plain: list[float] = []
     for i in range(args.runs):  # what pydantic alone adds to the Firestore baseline: the floor of any function here

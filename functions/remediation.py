@@ -53,7 +53,7 @@ def propose(incident: IncidentHandle) -> list[Proposal]:
     if report is None:
         return []
     from agents.remediation.catalog import (
-        propose as propose_from_report,  # synthesize's step: execute never loads the catalog
+        propose as propose_from_report,  # synthesize's step: the executor reads only the actions' names
     )
 
     proposals = propose_from_report(report, state.findings)

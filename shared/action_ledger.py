@@ -39,17 +39,19 @@ class ActionLedger:
     store: Claims
 
     def recent(self, slots: int, now: float) -> list[SlotHolder]:
-        """The actions that ran in the last hour (one store lookup per slot)."""
-        held = [self.store.lookup(SLOT_KEY.format(i)) for i in range(max(slots, 0))]
-        return [h for h in (SlotHolder.parse(v) for v in held if v) if now - h.at < WINDOW_S]
+        """The actions that ran in the last hour (the slots read at once)."""
+        keys = [SLOT_KEY.format(i) for i in range(max(slots, 0))]
+        held = self.store.lookup_all(keys)
+        return [h for h in (SlotHolder.parse(held[k]) for k in keys if held.get(k)) if now - h.at < WINDOW_S]
 
     def acquire(self, slots: int, incident_id: str, proposal_id: str, now: float) -> bool:
         """Take a free slot for this action; False when all `slots` ran within the hour. Idempotent for the same
         proposal: a retry that already holds a slot keeps it."""
         mine = SlotHolder(now, incident_id, proposal_id)
-        for i in range(max(slots, 0)):
-            key = SLOT_KEY.format(i)
-            current = self.store.lookup(key)
+        keys = [SLOT_KEY.format(i) for i in range(max(slots, 0))]
+        held = self.store.lookup_all(keys)  # read at once: each slot is then taken or freed only if unchanged
+        for key in keys:
+            current = held.get(key)
             if current is not None:
                 holder = SlotHolder.parse(current)
                 if (holder.incident_id, holder.proposal_id) == (incident_id, proposal_id):

@@ -62,7 +62,8 @@ class Claims(Protocol):
     Contract (tests/contract/test_claims.py):
     - `claim(key, value)` stores value under key if the key is free and returns the value now stored (the winner's,
       under concurrency: every concurrent claimer gets the same one).
-    - `lookup(key)` returns the value stored, or None.
+    - `lookup(key)` returns the value stored, or None; `lookup_all(keys)` the values stored under those of the keys
+      that hold one, in one read (a batched get).
     - `release(key, value)` frees the key only if it still holds value; returns whether it freed it (True for
       exactly one of concurrent releases). Keys of any length and spelling are distinct.
     - `expires_in_s` (> 0): the claim may be deleted that long after it was taken (a TTL; the store may keep it
@@ -72,6 +73,8 @@ class Claims(Protocol):
     def claim(self, key: str, value: str, expires_in_s: float = 0.0) -> str: ...
 
     def lookup(self, key: str) -> str | None: ...
+
+    def lookup_all(self, keys: Collection[str]) -> dict[str, str]: ...
 
     def release(self, key: str, value: str) -> bool: ...
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Collection
 
 import pytest
 
@@ -101,3 +102,48 @@ def test_two_concurrent_deliveries_of_one_approved_action_run_it_once(tmp_path) 
     together([deliver, deliver])
     assert runner.calls == 1
     assert sorted(results) == ["already_claimed", "ran restart on svc-1"]
+
+
+class ReadCounting(SqliteEventStore):
+    def __init__(self) -> None:
+        super().__init__(":memory:")
+        self.reads: list[str] = []
+
+    def lookup(self, key: str) -> str | None:
+        self.reads.append("lookup")
+        return super().lookup(key)
+
+    def lookup_all(self, keys: Collection[str]) -> dict[str, str]:
+        self.reads.append("lookup_all")
+        return super().lookup_all(keys)
+
+
+def test_the_policy_reads_the_hours_slots_at_once() -> None:
+    """Checking the limit reads every slot in one store read (one round trip on Firestore), not one per slot."""
+    from shared.action_ledger import SLOT_KEY, ActionLedger, SlotHolder
+
+    store = ReadCounting()
+    store.claim(SLOT_KEY.format(0), SlotHolder(5000.0, "inc-1", "p-1").value())
+    store.claim(SLOT_KEY.format(1), SlotHolder(100.0, "inc-0", "p-0").value())  # ran more than an hour before
+    store.claim(SLOT_KEY.format(2), SlotHolder(5100.0, "inc-2", "p-2").value())
+    assert ActionLedger(store).recent(3, now=5200.0) == [SlotHolder(5000.0, "inc-1", "p-1"),
+                                                         SlotHolder(5100.0, "inc-2", "p-2")]
+    assert store.reads == ["lookup_all"]
+
+
+def test_taking_a_slot_reads_the_slots_at_once() -> None:
+    """Taking a slot reads every slot in one store read, then claims a free (or expired) one: a retry of the same
+    action keeps the slot it holds, and a full hour is refused."""
+    from shared.action_ledger import SLOT_KEY, ActionLedger, SlotHolder
+
+    store = ReadCounting()
+    store.claim(SLOT_KEY.format(0), SlotHolder(5000.0, "inc-1", "p-1").value())
+    store.claim(SLOT_KEY.format(1), SlotHolder(100.0, "inc-0", "p-0").value())  # expired: freed and taken
+    ledger = ActionLedger(store)
+    assert ledger.acquire(3, "inc-2", "p-2", now=5200.0)
+    assert store.reads == ["lookup_all"]
+    assert SlotHolder.parse(store.lookup(SLOT_KEY.format(1)) or "").proposal_id == "p-2"
+    assert ledger.acquire(3, "inc-2", "p-2", now=5201.0)  # the retry keeps its slot
+    assert ledger.acquire(3, "inc-3", "p-3", now=5202.0) and not ledger.acquire(3, "inc-4", "p-4", now=5203.0)
+    assert [SlotHolder.parse(store.lookup(SLOT_KEY.format(i)) or "").proposal_id for i in range(3)] == \
+        ["p-1", "p-2", "p-3"]

@@ -216,6 +216,16 @@ class FirestoreEventStore:
         snap = self._keys.document(key_id(key)).get()
         return str(snap.to_dict()["value"]) if snap.exists else None
 
+    def lookup_all(self, keys: Collection[str]) -> dict[str, str]:
+        """One batched get of the keys' documents, per GET_BATCH keys."""
+        by_doc = {key_id(k): k for k in keys}
+        docs, found = list(by_doc), dict[str, str]()
+        for i in range(0, len(docs), GET_BATCH):
+            refs = [self._keys.document(d) for d in docs[i:i + GET_BATCH]]
+            found.update((by_doc[snap.id], str((snap.to_dict() or {})["value"]))
+                         for snap in self._client.get_all(refs, field_paths=["value"]) if snap.exists)
+        return found
+
     def release(self, key: str, value: str) -> bool:
         from google.cloud.firestore_v1 import LastUpdateOption
 

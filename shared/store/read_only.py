@@ -48,6 +48,9 @@ class ReadOnlyStore:
     def lookup(self, key: str) -> str | None:
         return self._store.lookup(key)
 
+    def lookup_all(self, keys: Collection[str]) -> dict[str, str]:
+        return self._store.lookup_all(keys)
+
     def release(self, key: str, value: str) -> bool:
         raise self._refuse("a release")
 

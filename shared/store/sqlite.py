@@ -127,6 +127,16 @@ class SqliteEventStore:
             row = self._db.execute("SELECT value FROM keys WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
 
+    def lookup_all(self, keys: Collection[str]) -> dict[str, str]:
+        wanted = list(dict.fromkeys(keys))
+        found: dict[str, str] = {}
+        with self._lock:
+            for i in range(0, len(wanted), 500):  # under SQLite's bound on a statement's parameters
+                part = wanted[i:i + 500]
+                found.update((str(k), str(v)) for k, v in self._db.execute(
+                    f"SELECT key, value FROM keys WHERE key IN ({','.join('?' * len(part))})", part))
+        return found
+
     def release(self, key: str, value: str) -> bool:
         with self._lock:
             cur = self._db.execute("DELETE FROM keys WHERE key = ? AND value = ?", (key, value))

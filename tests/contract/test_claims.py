@@ -51,3 +51,14 @@ def test_concurrent_releases_free_the_key_once(claims: Claims) -> None:
     released = together(THREADS, lambda i: claims.release("key", "holder"))
     assert sorted(released) == [False] * (THREADS - 1) + [True]
     assert claims.lookup("key") is None
+
+
+def test_lookup_all_reads_the_keys_that_hold_a_value_at_once(claims: Claims) -> None:
+    keys = ["action-slot:0", "action-slot:1", "k" * 5000, "a/b", "é"]
+    claims.claim(keys[1], "held")
+    claims.claim(keys[2], "long")
+    claims.claim(keys[4], "accent")
+    assert claims.lookup_all(keys) == {keys[1]: "held", keys[2]: "long", keys[4]: "accent"}
+    assert claims.lookup_all([]) == {}
+    claims.release(keys[1], "held")
+    assert claims.lookup_all(keys[:2]) == {}
