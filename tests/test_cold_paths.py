@@ -14,8 +14,10 @@ from typing import Any
 import pytest
 
 from demo.generator import generate
+from functions.pipeline import Pipeline
 from functions.runtime import embedded
 from shared import topics
+from shared.bus.inprocess import InProcessBus
 from shared.models import Cost, ReadCounts
 from shared.ports import Message
 from shared.store.sqlite import SqliteEventStore
@@ -49,6 +51,20 @@ def in_a_fresh_process(code: str, tmp_path: Path, check: bool = True, **settings
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=check, env=env)
 
 
+LOG_MODELS_IMPORTED = ("sorted(m for m in ('shared.models', 'shared.events', 'shared.incident_state',"
+                       " 'shared.finding_details') if m in sys.modules)")  # a snippet's expression: which are loaded
+
+
+def _analysed(store: SqliteEventStore, tmp_path: Path) -> tuple[Pipeline, InProcessBus, str]:
+    """The demo's bad_deploy incident analysed to its report in `store`: the pipeline, its bus, the incident's id."""
+    scenario = generate("bad_deploy", tmp_path / "demo", seed=7)
+    pipeline, bus = embedded(store, BundleSource(scenario.bundle_dir))
+    bus.publish(topics.ALERTS, scenario.alert_path.read_bytes())
+    bus.drain()
+    (summary,) = store.summaries()
+    return pipeline, bus, str(summary["incident_id"])
+
+
 def _alert() -> bytes:
     return next(p for p in sorted(alerts_dir().glob("*.json"))).read_bytes()
 
@@ -75,28 +91,24 @@ def test_a_specialists_redelivered_task_reads_its_events_by_id_without_loading_t
     synthesizer again after a read of those three events by id: no load of the log, no fold of its events."""
     from shared.models import FindingsReady, Task
 
-    scenario = generate("bad_deploy", tmp_path / "demo", seed=7)
     store = CountingStore()
-    pipeline, bus = embedded(store, BundleSource(scenario.bundle_dir))
-    bus.publish(topics.ALERTS, scenario.alert_path.read_bytes())
-    bus.drain()
-    (summary,) = store.summaries()
-    state = pipeline.log.read(summary["incident_id"])
+    pipeline, bus, incident_id = _analysed(store, tmp_path)
+    state = pipeline.log.read(incident_id)
     assert state is not None and state.latest_report is not None
     before = len(state.timeline)
     for name in pipeline.specialists:
         store.loads = 0
         sent = len(bus.published)
-        task = Task(incident_id=summary["incident_id"], round=1, specialist=name)
+        task = Task(incident_id=incident_id, round=1, specialist=name)
         pipeline.on_task(Message(data=task.model_dump_json().encode()))
         assert store.loads == 0, name
         (ready,) = bus.published[sent:]
         assert ready.topic == topics.FINDINGS
         assert FindingsReady.model_validate_json(ready.data) == FindingsReady(**task.model_dump())
-    state = pipeline.log.read(summary["incident_id"])
+    state = pipeline.log.read(incident_id)
     assert state is not None and len(state.timeline) == before  # nothing more recorded
     with pytest.raises(LookupError):  # a round that never started is still an error, read from the whole log
-        pipeline.on_task(Message(data=Task(incident_id=summary["incident_id"], round=7, specialist="logs")
+        pipeline.on_task(Message(data=Task(incident_id=incident_id, round=7, specialist="logs")
                                  .model_dump_json().encode()))
 
 
@@ -282,13 +294,8 @@ def test_a_findings_message_after_the_report_reads_events_by_id_without_loading_
     not recorded as done still has the log loaded and the step run."""
     from functions.handlers import after_report
 
-    scenario = generate("bad_deploy", tmp_path / "demo", seed=7)
     store = CountingStore()
-    pipeline, bus = embedded(store, BundleSource(scenario.bundle_dir))
-    bus.publish(topics.ALERTS, scenario.alert_path.read_bytes())
-    bus.drain()
-    (summary,) = store.summaries()
-    incident_id = summary["incident_id"]
+    pipeline, _, incident_id = _analysed(store, tmp_path)
     state = pipeline.log.read(incident_id)
     assert state is not None and state.latest_report is not None and not state.latest_report.partial
     number, before = state.latest_report.round, len(state.timeline)
@@ -345,19 +352,13 @@ def test_a_findings_message_while_its_round_waits_reads_events_by_id_without_loa
 def test_a_findings_redelivery_imports_no_model_of_the_incident_log(tmp_path: Path) -> None:
     """A findings message after the round's report and its steps is read, checked by id against the log and
     dropped: neither the models, the event payloads nor the fold are imported on that path."""
-    scenario = generate("bad_deploy", tmp_path / "demo", seed=7)
-    store = SqliteEventStore(str(tmp_path / "e.db"))
-    _, bus = embedded(store, BundleSource(scenario.bundle_dir))
-    bus.publish(topics.ALERTS, scenario.alert_path.read_bytes())
-    bus.drain()
-    (summary,) = store.summaries()
+    _, _, incident_id = _analysed(SqliteEventStore(str(tmp_path / "e.db")), tmp_path)
     code = ("import sys\n"
             "import functions.main as main\n"
             "from shared.ports import Message\n"
-            f"data = b'{{\"incident_id\": \"{summary['incident_id']}\", \"round\": 1, \"specialist\": \"logs\"}}'\n"
+            f"data = b'{{\"incident_id\": \"{incident_id}\", \"round\": 1, \"specialist\": \"logs\"}}'\n"
             "main.pipeline().on_findings(Message(data=data))\n"
-            "print(main.pipeline().log.loads, sorted(m for m in ('shared.models', 'shared.events',"
-            " 'shared.incident_state', 'shared.finding_details') if m in sys.modules))\n")
+            f"print(main.pipeline().log.loads, {LOG_MODELS_IMPORTED})\n")
     out = in_a_fresh_process(code, tmp_path, AUTOSRE_BUS="pubsub", AUTOSRE_PROJECT="p")
     assert out.stdout.strip() == "0 []", out.stdout + out.stderr
 
@@ -365,20 +366,14 @@ def test_a_findings_redelivery_imports_no_model_of_the_incident_log(tmp_path: Pa
 def test_a_specialists_redelivery_imports_no_model_of_the_incident_log(tmp_path: Path) -> None:
     """A redelivered task is read, checked by id against the log and told again with the bus's two messages alone:
     neither the models, the event payloads nor the fold are imported on that path."""
-    scenario = generate("bad_deploy", tmp_path / "demo", seed=7)
-    store = SqliteEventStore(str(tmp_path / "e.db"))
-    _, bus = embedded(store, BundleSource(scenario.bundle_dir))
-    bus.publish(topics.ALERTS, scenario.alert_path.read_bytes())
-    bus.drain()
-    (summary,) = store.summaries()
+    _, _, incident_id = _analysed(SqliteEventStore(str(tmp_path / "e.db")), tmp_path)
     code = ("import sys\n"
             "import functions.main as main\n"
             "from functions.handlers.specialist import reported\n"
             "from shared.messages import FindingsReady, Task\n"
-            f"task = Task(incident_id={summary['incident_id']!r}, round=1, specialist='logs')\n"
+            f"task = Task(incident_id={incident_id!r}, round=1, specialist='logs')\n"
             "FindingsReady(**task.model_dump()).model_dump()\n"
-            "print(reported(main.pipeline(), task), sorted(m for m in ('shared.models', 'shared.events',"
-            " 'shared.incident_state', 'shared.finding_details') if m in sys.modules))\n")
+            f"print(reported(main.pipeline(), task), {LOG_MODELS_IMPORTED})\n")
     out = in_a_fresh_process(code, tmp_path, AUTOSRE_BUS="pubsub", AUTOSRE_PROJECT="p")
     assert out.stdout.strip() == "True []", out.stdout + out.stderr
 
