@@ -177,9 +177,9 @@ def _weighed_by_time(findings: list[Finding], traced: frozenset[str]) -> list[Fi
     out = []
     for f in findings:
         d = f.details if isinstance(f.details, MetricAnomalyDetails) and f.service not in traced else None
-        moves = d.co_movement if d is not None and CO_MOVEMENT_WEIGHT else None
-        if moves is None and d is not None and CO_MOVEMENT_WEIGHT and d.missing_while_alert_moved:
-            moves = UNKNOWN_CO_MOVEMENT  # not measured is not moving with the alert: the midpoint, neither way
+        # not measured (missing while the alert moved) is not moving with the alert: UNKNOWN_CO_MOVEMENT, neither way
+        moves = (UNKNOWN_CO_MOVEMENT if d.missing_while_alert_moved else d.co_movement) \
+            if d is not None and CO_MOVEMENT_WEIGHT else None
         factor = 1.0 - CO_MOVEMENT_WEIGHT + CO_MOVEMENT_WEIGHT * max(0.0, moves) \
             if moves is not None and role(f) == SYMPTOM else 1.0
         if d is not None and d.began_after_alert:  # a cause comes first: what began after the alert followed it

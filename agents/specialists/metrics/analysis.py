@@ -222,8 +222,7 @@ def analyse(source: TelemetrySource, ctx: AnalysisContext) -> SpecialistResult:
     by_service: dict[str, list[Finding]] = defaultdict(list)
     for s in scored:
         if s.anomalous:
-            moves = co_movement(s, alerting) if alerting is not None else None
-            missing = alerting is not None and missing_while_alert_moved(s, alerting)
+            moves, missing = co_movement(s, alerting) if alerting is not None else (None, False)
             by_service[s.series.service].append(_anomaly(s, levels, breadth, ctx, query, moves, missing))
     findings = []
     for service in sorted(by_service):
@@ -263,34 +262,26 @@ def alert_series(scored: list[SeriesScore], ctx: AnalysisContext) -> SeriesScore
     return max(found, key=lambda s: (s.z, s.series.instance), default=None)
 
 
-def missing_while_alert_moved(s: SeriesScore, alerting: SeriesScore) -> bool:
-    """Too few of the series' incident points fall at the alert's times (MIN_SHARED_POINTS) while the alert's series
-    rises and falls: a sparse or interrupted series. Whether it moves with the alert cannot be measured, which is
-    not evidence that it does (agents/ranking/evidence.py weighs it as unknown)."""
+def co_movement(s: SeriesScore, alerting: SeriesScore) -> tuple[float | None, bool]:
+    """(The correlation of two series' incident points (robust z in their bad directions) at the times both have a
+    point, whether the series was missing while the alert's moved.) The correlation is None with fewer than
+    MIN_SHARED_POINTS shared or when the alert's series does not vary. A series level through those points while the
+    alert's series rises and falls does not move with it: 0 (it was already at its level before the alert's series
+    moved, and stays there whatever the alert's series does). Missing: too few shared points while the alert's
+    series rises and falls (a sparse or interrupted series); whether it moves with the alert cannot be measured,
+    which is not evidence that it does (agents/ranking/evidence.py weighs it as unknown)."""
     if s is alerting:
-        return False
-    theirs = dict(alerting.shape)
-    shared = sum(1 for t, _ in s.shape if t in theirs)
-    return shared < MIN_SHARED_POINTS and len(set(theirs.values())) >= 2
-
-
-def co_movement(s: SeriesScore, alerting: SeriesScore) -> float | None:
-    """The correlation of two series' incident points (robust z in their bad directions) at the times both have a
-    point; None with fewer than MIN_SHARED_POINTS shared or when the alert's series does not vary. A series level
-    through those points while the alert's series rises and falls does not move with it: 0 (it was already at its
-    level before the alert's series moved, and stays there whatever the alert's series does)."""
-    if s is alerting:
-        return 1.0
+        return 1.0, False
     theirs = dict(alerting.shape)
     pairs = [(z, theirs[t]) for t, z in s.shape if t in theirs]
     if len(pairs) < MIN_SHARED_POINTS:
-        return None
+        return None, len(set(theirs.values())) >= 2
     ours, alert = [a for a, _ in pairs], [b for _, b in pairs]
     if len(set(alert)) < 2:  # the alert's series does not vary: nothing to move with
-        return None
+        return None, False
     if len(set(ours)) < 2:  # level while the alert's series rises and falls: it does not move with it
-        return 0.0
-    return statistics.correlation(ours, alert)
+        return 0.0, False
+    return statistics.correlation(ours, alert), False
 
 
 def _effect(s: SeriesScore, levels: dict[str, float]) -> float:
