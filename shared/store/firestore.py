@@ -183,11 +183,14 @@ class FirestoreEventStore:
         return {e: json.loads(d["data"]) for e, d in self._by_id(incident_id, event_ids, ["event_id", "data"]).items()}
 
     def _by_id(self, incident_id: str, event_ids: Collection[str], fields: list[str]) -> dict[str, dict[str, Any]]:
-        by_doc = {doc_id(e): e for e in event_ids}
-        docs, events = list(by_doc), self._events(incident_id)
-        found: dict[str, dict[str, Any]] = {}
+        return self._get_all(self._events(incident_id), {doc_id(e): e for e in event_ids}, fields)
+
+    def _get_all(self, collection: Any, by_doc: dict[str, str], fields: list[str]) -> dict[str, dict[str, Any]]:
+        """The fields of those of a collection's documents that exist, by the name each document id stands for
+        (`by_doc`): one batched get per GET_BATCH documents."""
+        docs, found = list(by_doc), dict[str, dict[str, Any]]()
         for i in range(0, len(docs), GET_BATCH):
-            refs = [events.document(d) for d in docs[i:i + GET_BATCH]]
+            refs = [collection.document(d) for d in docs[i:i + GET_BATCH]]
             found.update((by_doc[snap.id], snap.to_dict() or {})
                          for snap in self._client.get_all(refs, field_paths=fields) if snap.exists)
         return found
@@ -218,13 +221,8 @@ class FirestoreEventStore:
 
     def lookup_all(self, keys: Collection[str]) -> dict[str, str]:
         """One batched get of the keys' documents, per GET_BATCH keys."""
-        by_doc = {key_id(k): k for k in keys}
-        docs, found = list(by_doc), dict[str, str]()
-        for i in range(0, len(docs), GET_BATCH):
-            refs = [self._keys.document(d) for d in docs[i:i + GET_BATCH]]
-            found.update((by_doc[snap.id], str((snap.to_dict() or {})["value"]))
-                         for snap in self._client.get_all(refs, field_paths=["value"]) if snap.exists)
-        return found
+        found = self._get_all(self._keys, {key_id(k): k for k in keys}, ["value"])
+        return {k: str(doc["value"]) for k, doc in found.items()}
 
     def release(self, key: str, value: str) -> bool:
         from google.cloud.firestore_v1 import LastUpdateOption

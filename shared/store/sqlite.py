@@ -103,15 +103,18 @@ class SqliteEventStore:
         return {r[0]: json.loads(r[1]) for r in self._by_id("event_id, data", incident_id, event_ids)}
 
     def _by_id(self, columns: str, incident_id: str, event_ids: Collection[str]) -> list[tuple[Any, ...]]:
-        ids = list(dict.fromkeys(event_ids))
+        return self._where_in(f"SELECT {columns} FROM events WHERE incident_id = ? AND event_id IN ({{}})",
+                              (incident_id,), event_ids)
+
+    def _where_in(self, query: str, fixed: tuple[Any, ...], values: Collection[str]) -> list[tuple[Any, ...]]:
+        """The rows of `query` (its `{}` the IN list's placeholders, after the `fixed` parameters) for each distinct
+        value, in chunks under SQLite's limit of variables per statement."""
+        wanted = list(dict.fromkeys(values))
         rows: list[tuple[Any, ...]] = []
         with self._lock:
-            for i in range(0, len(ids), 500):  # under SQLite's limit of variables per statement
-                chunk = ids[i:i + 500]
-                marks = ",".join("?" * len(chunk))
-                rows.extend(self._db.execute(
-                    f"SELECT {columns} FROM events WHERE incident_id = ? AND event_id IN ({marks})",
-                    (incident_id, *chunk)))
+            for i in range(0, len(wanted), 500):
+                chunk = wanted[i:i + 500]
+                rows.extend(self._db.execute(query.format(",".join("?" * len(chunk))), (*fixed, *chunk)))
         return rows
 
     # Claims
@@ -128,14 +131,7 @@ class SqliteEventStore:
         return None if row is None else str(row[0])
 
     def lookup_all(self, keys: Collection[str]) -> dict[str, str]:
-        wanted = list(dict.fromkeys(keys))
-        found: dict[str, str] = {}
-        with self._lock:
-            for i in range(0, len(wanted), 500):  # under SQLite's bound on a statement's parameters
-                part = wanted[i:i + 500]
-                found.update((str(k), str(v)) for k, v in self._db.execute(
-                    f"SELECT key, value FROM keys WHERE key IN ({','.join('?' * len(part))})", part))
-        return found
+        return {str(k): str(v) for k, v in self._where_in("SELECT key, value FROM keys WHERE key IN ({})", (), keys)}
 
     def release(self, key: str, value: str) -> bool:
         with self._lock:
