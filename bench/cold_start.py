@@ -278,10 +278,9 @@ def approved_actions(count: int, env: dict[str, str], payload: bytes) -> tuple[N
         assert said.startswith("approved: handed to the executor"), said
 
     def next_message() -> tuple[str, list[str]]:
-        for i in range(remediation.policy.max_actions_per_hour):
-            held = pipeline.store.lookup(SLOT_KEY.format(i))
-            if held is not None:
-                pipeline.store.release(SLOT_KEY.format(i), held)
+        slots = [SLOT_KEY.format(i) for i in range(remediation.policy.max_actions_per_hour)]
+        for key, held in pipeline.store.lookup_all(slots).items():
+            pipeline.store.release(key, held)
         sent.append(handed.pop(0))
         incident_id, proposal_id = sent[-1]
         return _push({"incident_id": incident_id, "proposal_id": proposal_id}), [f"incident_id={incident_id}"]
@@ -335,31 +334,30 @@ def measure(case: Case, target: str, signature: str, sdks: str, main_py: Path, b
           f"{statistics.median(floor_runs):.3f} s (ours {min(ours):.3f}-{max(ours):.3f}, baseline "
           f"{min(base):.3f}-{max(base):.3f}); CPU {statistics.median(ours_cpu):.3f} s vs its floor's "
           f"{statistics.median(floor_cpu):.3f} s (medians)", file=sys.stderr)
+    def once_more(ours_kw: dict[str, Any], floor_kw: dict[str, Any]) -> None:
+        """One more process of the entry point (the row's next message) and one of its floor, each with what it
+        fills in (`run_once`'s imports, counts or instructions)."""
+        message, attributes = case.next_message()
+        run_once(target, main_py, signature, message, attributes, env, **ours_kw)
+        case.done()
+        run_once(base_target, floor_source, signature, base_message, [], env, **floor_kw)
+
     if args.counts:
         ours_counts: dict[str, int] = {}
         floor_counts: dict[str, int] = {}
-        message, attributes = case.next_message()
-        run_once(target, main_py, signature, message, attributes, env, counts=ours_counts)
-        case.done()
-        run_once(base_target, floor_source, signature, base_message, [], env, counts=floor_counts)
+        once_more({"counts": ours_counts}, {"counts": floor_counts})
         print(f"{label} counts: {_counted(ours_counts)}; its floor: {_counted(floor_counts)}", file=sys.stderr)
     if args.instructions:
         ours_ir: list[int] = []
         floor_ir: list[int] = []
-        message, attributes = case.next_message()
-        run_once(target, main_py, signature, message, attributes, env, instructions=ours_ir)
-        case.done()
-        run_once(base_target, floor_source, signature, base_message, [], env, instructions=floor_ir)
+        once_more({"instructions": ours_ir}, {"instructions": floor_ir})
         print(f"{label} instructions: {ours_ir[0] / 1e6:.0f} M, its floor {floor_ir[0] / 1e6:.0f} M: "
               f"{(ours_ir[0] - floor_ir[0]) / 1e6:.0f} M beyond it ({ours_ir[0] / floor_ir[0]:.3f}x)",
               file=sys.stderr)
     if args.imports:
         mine: dict[str, float] = {}
         floor_imports: dict[str, float] = {}
-        message, attributes = case.next_message()
-        run_once(target, main_py, signature, message, attributes, env, mine)
-        case.done()
-        run_once(base_target, floor_source, signature, base_message, [], env, floor_imports)
+        once_more({"imports": mine}, {"imports": floor_imports})
         extra = sorted(((t, name) for name, t in mine.items() if name not in floor_imports), reverse=True)
         print(f"{label} imports beyond its floor: {len(extra)} modules, {sum(t for t, _ in extra):.3f} s "
               "(own import time); slowest: " + ", ".join(f"{n} {t * 1000:.0f} ms" for t, n in
