@@ -6,10 +6,7 @@ from dataclasses import dataclass, field
 
 from shared.models import Finding
 from shared.time_window import Window
-
-INCIDENT_LOOKBACK_S = 15 * 60  # alerts fire after the onset: look this far back from the alert's start
-INCIDENT_LOOKAHEAD_S = 5 * 60
-BASELINE_SPAN_S = 60 * 60  # the baseline is the hour before the incident window
+from shared.time_window import plan_windows as plan_windows  # the windows a round reads (intake plans them)
 
 
 @dataclass(frozen=True)
@@ -29,9 +26,3 @@ class SpecialistResult:
     findings: list[Finding] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # sampling and data-coverage notes, shown in the report
 
-
-def plan_windows(onset: float) -> tuple[Window, Window]:
-    """(incident window, baseline window) around an alert's start."""
-    incident = Window(onset - INCIDENT_LOOKBACK_S, onset + INCIDENT_LOOKAHEAD_S)
-    baseline = Window(incident.start - BASELINE_SPAN_S, incident.start)
-    return incident, baseline

@@ -160,7 +160,7 @@ def run_busy(bundle: Path, alert: bytes, factor: int = 0, read_deadline_s: float
     from functions.runtime import assemble
     from shared import events as ev
     from shared.config import Settings
-    from shared.models import Event
+    from shared.core_models import Event
     from shared.store.sqlite import SqliteEventStore
     from shared.telemetry.bundle import BundleSource
 

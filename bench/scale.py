@@ -49,7 +49,7 @@ def run_triage(case: Path, keep_index: bool = True) -> dict[str, Any]:
     span files are placed in time by this process, as on the first read of a bundle that carries no index."""
     from functions.local import triage
     from shared import events as ev
-    from shared.models import Event
+    from shared.core_models import Event
     from shared.telemetry.bundle import BundleSource
 
     source = BundleSource(case / "bundle", keep_index=keep_index)

@@ -4,8 +4,7 @@ incident log's payloads."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from shared.config import Settings
@@ -25,8 +24,7 @@ def minutes(hhmm: str) -> int:
     return value
 
 
-@dataclass(frozen=True)
-class ChatPolicy:
+class ChatPolicy(NamedTuple):
     """Which incidents the channel is told of, and when."""
 
     severities: tuple[str, ...] = ()  # empty: every severity

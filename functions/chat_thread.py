@@ -26,8 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from functions.chat_policy import ChatPolicy, NotYet  # the trigger policy, in a module of its own
 from shared import events as ev
-from shared.chat_events import ThreadOpened
-from shared.events import NotificationRecorded
+from shared.chat_events import NotificationRecorded, ThreadOpened
 from shared.incident_log import IncidentHandle
 from shared.incident_state import IncidentState
 from shared.ports import Claims, Notifier, ThreadedNotifier

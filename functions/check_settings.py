@@ -3,10 +3,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class CheckSettings:
+class CheckSettings(NamedTuple):
     window_s: float = 900.0  # how long after the action the SLI is read (0: recovery checks are off)
     sustain: int = 3  # this many last points on the good side: recovered

@@ -25,11 +25,10 @@ from typing import TYPE_CHECKING
 from shared import approvals
 from shared.event_types import EventType
 from shared.incident_log import IncidentHandle, IncidentLog
-from shared.ports import EventStore, HandOffRequest, HandOffResult, HandOffTarget
+from shared.ports import EventStore, HandOffRequest, HandOffTarget
 
 if TYPE_CHECKING:  # the payload is imported where a hand-off is recorded: every function builds its hand-offs
     from shared.chat_events import HandOffRecorded
-    from shared.config import Settings
     from shared.incident_state import IncidentState
 
 CLAIM_TTL_S = 900.0
@@ -161,51 +160,3 @@ class HandOffs:
     def hand_off_auto(self, incident: IncidentHandle) -> list[HandOffRecorded]:
         """The after-report step: every automatic integration not yet sent."""
         return [self.send(incident, name, "autosre") for name in self.auto if name in self.targets]
-
-
-class LazyTarget:
-    """An integration built on its first use: a credential named by its Secret Manager secret is read then, not
-    when a function starts."""
-
-    def __init__(self, name: str, build: Callable[[], HandOffTarget]):
-        self.name = name
-        self._build = build
-        self._target: HandOffTarget | None = None
-
-    @property
-    def target(self) -> HandOffTarget:
-        if self._target is None:
-            self._target = self._build()
-        return self._target
-
-    def send(self, request: HandOffRequest) -> HandOffResult:
-        return self.target.send(request)
-
-    def resolve(self, request: HandOffRequest) -> HandOffResult | None:
-        resolve = getattr(self.target, "resolve", None)
-        return resolve(request) if callable(resolve) else None
-
-
-def make_targets(settings: Settings) -> dict[str, HandOffTarget]:
-    """The integrations the settings configure, each built (its credential read) on first use."""
-    from shared.secrets import credential
-
-    targets: dict[str, HandOffTarget] = {}
-    if settings.pagerduty_routing_key or settings.pagerduty_routing_key_secret:
-        def pagerduty() -> HandOffTarget:
-            from shared.handoff.pagerduty import PagerDutyHandOff
-
-            key = credential(settings.pagerduty_routing_key, settings.pagerduty_routing_key_secret)
-            return PagerDutyHandOff(key, settings.pagerduty_url)
-
-        targets["pagerduty"] = LazyTarget("pagerduty", pagerduty)
-    if settings.jira_url and settings.jira_project and (settings.jira_api_token or settings.jira_api_token_secret):
-        def jira() -> HandOffTarget:
-            from shared.handoff.jira import JiraHandOff
-
-            token = credential(settings.jira_api_token, settings.jira_api_token_secret)
-            return JiraHandOff(settings.jira_url, settings.jira_email, token, settings.jira_project,
-                               settings.jira_issue_type)
-
-        targets["jira"] = LazyTarget("jira", jira)
-    return targets

@@ -11,11 +11,13 @@ from functions.runtime import embedded, make_store
 from shared import events as ev
 from shared import topics
 from shared.alerts import parse_alert
+from shared.analysis_events import ReportChecked
 from shared.config import Settings
-from shared.events import AlertRejected, ReportChecked
+from shared.core_models import Alert, Event
 from shared.incident_state import IncidentState
 from shared.incidents import monitoring_key
-from shared.models import Alert, Event, Report
+from shared.lifecycle_events import AlertRejected
+from shared.models import Report
 from shared.ports import EventStore, TelemetrySource
 from shared.telemetry_records import Window
 from shared.timefmt import utc_text

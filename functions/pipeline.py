@@ -34,8 +34,9 @@ if TYPE_CHECKING:  # imported where used: a redelivered message needs no analysi
     from functions.check_settings import CheckSettings
     from functions.handlers.after_report import ReportStep
     from functions.handoffs import HandOffs
+    from shared.core_models import Event
     from shared.incident_state import IncidentState
-    from shared.models import Event, Report
+    from shared.models import Report
 
 Analysis: TypeAlias = "Callable[[TelemetrySource, AnalysisContext], SpecialistResult]"
 

@@ -16,10 +16,12 @@ from typing import TYPE_CHECKING
 
 from functions.check_settings import CheckSettings as CheckSettings  # where it was
 from shared import events as ev
-from shared.events import RemediationVerified, RoundStarted, RoundWindow, stable_id
+from shared.events import stable_id
 from shared.incident_log import IncidentHandle
 from shared.incident_state import IncidentState
+from shared.lifecycle_events import RoundStarted, RoundWindow
 from shared.models import ReadCounts
+from shared.outcome_events import RemediationVerified
 from shared.ports import EventStore, TelemetrySource
 from shared.telemetry_records import ChangeEvent, Dependency, LogRecord, MetricSeries, ReadResult, Span, Window
 

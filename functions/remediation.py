@@ -37,16 +37,16 @@ from shared.incident_log import IncidentHandle, IncidentLog
 from shared.ports import ActionRunner, EventStore, OperationState, OutcomePending, TelemetrySource
 
 if TYPE_CHECKING:  # the payloads are imported where an event is written: the web list and an idle sweep need none
-    from shared.events import RemediationPending
     from shared.incident_state import IncidentState
     from shared.models import Proposal
+    from shared.outcome_events import RemediationPending
 
 log = logging.getLogger("autosre.remediation")
 
 
 def propose(incident: IncidentHandle) -> list[Proposal]:
     """Record `remediation.proposed` for the latest report's causes (idempotent)."""
-    from shared.events import RemediationProposed
+    from shared.remediation_events import RemediationProposed
 
     state = incident.state
     report = state.latest_report
@@ -242,7 +242,7 @@ class Remediation:
                 reserve: bool = False) -> Proposal:
         """`reserve`: the action runs right after, so its slot of the hourly limit is taken before anything is
         recorded (a crash in between leaves the slot held: the limit errs on the safe side)."""
-        from shared.events import ApprovalDecided
+        from shared.remediation_events import ApprovalDecided
 
         if not incident.exists:
             raise approvals.TokenError("mismatched", "the approval link is for an unknown incident")
@@ -290,7 +290,7 @@ class Remediation:
         return "approved: handed to the executor; the outcome appears on the incident's timeline"
 
     def _hand_over(self, incident: IncidentHandle, proposal_id: str) -> bool:
-        from shared.events import RemediationHandedOff
+        from shared.remediation_events import RemediationHandedOff
 
         hand_off = self.hand_off
         assert hand_off is not None
@@ -357,7 +357,8 @@ class Remediation:
                 self._tell(incident)
 
     def _execute(self, incident: IncidentHandle, proposal_id: str) -> str:
-        from shared.events import RemediationFailed, RemediationPending
+        from shared.outcome_events import RemediationPending
+        from shared.remediation_events import RemediationFailed
 
         state = incident.state
         proposal = state.proposals.get(proposal_id)
@@ -397,7 +398,7 @@ class Remediation:
         return outcome
 
     def _executed(self, incident: IncidentHandle, proposal_id: str, outcome: str, approver: str) -> None:
-        from shared.events import RemediationExecuted
+        from shared.remediation_events import RemediationExecuted
 
         incident.record(EventType.REMEDIATION_EXECUTED, (proposal_id,), "execute", RemediationExecuted(
             proposal_id=proposal_id, outcome=outcome, verification="pending: the alerting SLI is checked after the "
@@ -428,7 +429,7 @@ class Remediation:
         """Read a pending action's operation and record its outcome when it has finished (done: executed; an
         error, or still running past `pending_limit_s`: failed). Returns what is known now. An operation the API
         cannot read now is read again at the next sweep."""
-        from shared.events import RemediationFailed
+        from shared.remediation_events import RemediationFailed
 
         if self.read_operation is None:
             return pending.summary_line()
@@ -454,7 +455,7 @@ class Remediation:
     def _refused(self, incident: IncidentHandle, proposal_id: str, now: float, reason: str,
                  text: str) -> RemediationError:
         """An approved action the executor will not run: recorded as its outcome (never only a log line)."""
-        from shared.events import RemediationFailed
+        from shared.remediation_events import RemediationFailed
 
         incident.record(EventType.REMEDIATION_FAILED, (proposal_id,), "execute", RemediationFailed(
             proposal_id=proposal_id, outcome=f"not run: {text}"[:500], at=now))
@@ -463,7 +464,7 @@ class Remediation:
     def _claimed_elsewhere(self, incident: IncidentHandle, proposal_id: str, other: RunClaim, now: float) -> str:
         """Another delivery claimed the run and recorded no outcome: still under way (raises already_claimed: the
         delivery is retried later), or stopped during the runner call (its outcome is recorded as unknown)."""
-        from shared.events import RemediationFailed
+        from shared.remediation_events import RemediationFailed
 
         if now - other.started_at < self.outcome_deadline_s:
             raise RemediationError("already_claimed", "another delivery has claimed this action: it runs once")

@@ -9,10 +9,12 @@ from typing import TYPE_CHECKING, TextIO
 
 from agents.remediation.catalog import action_title
 from functions.report_view import ReportView, confidence_text, evidence_text, view_of
-from shared import events as ev
+from shared.analysis_events import ReportPublished, SpecialistCompleted, SpecialistFailed
+from shared.core_models import Event
 from shared.events import payload_of
 from shared.incident_state import IncidentState
-from shared.models import DETAILED_CAUSES, Event, Finding, Report
+from shared.lifecycle_events import AlertReceived, AlertRejected, IncidentOpened, IncidentResolved, RoundStarted
+from shared.models import DETAILED_CAUSES, Finding, Report
 
 if TYPE_CHECKING:
     from agents.reporting.runbooks import Citation
@@ -48,23 +50,23 @@ class Progress:
 
 
 def _progress_line(incident_id: str, p: object) -> str | None:
-    if isinstance(p, ev.IncidentOpened):
+    if isinstance(p, IncidentOpened):
         return f"incident {incident_id} opened ({p.alert.policy_name})"
-    if isinstance(p, ev.AlertReceived):
+    if isinstance(p, AlertReceived):
         return f"alert {p.alert.state}: {p.alert.summary[:80]}"
-    if isinstance(p, ev.AlertRejected):
+    if isinstance(p, AlertRejected):
         return f"alert rejected ({p.reason}): {p.error[:100]}"
-    if isinstance(p, ev.RoundStarted):
+    if isinstance(p, RoundStarted):
         return f"round {p.round}: dispatching {', '.join(p.specialists)}" + (
             f" for a closer look at {', '.join(p.focus)}" if p.focus else "")
-    if isinstance(p, ev.SpecialistCompleted):
+    if isinstance(p, SpecialistCompleted):
         return (f"  {p.specialist:<8} done: {len(p.finding_ids)} findings in {p.seconds:.2f}s"
                 + (f" ({'; '.join(p.notes)})" if p.notes else ""))
-    if isinstance(p, ev.SpecialistFailed):
+    if isinstance(p, SpecialistFailed):
         return f"  {p.specialist:<8} FAILED: {p.error}"
-    if isinstance(p, ev.ReportPublished):
+    if isinstance(p, ReportPublished):
         return "report published" + (" (partial)" if p.report.partial else "")
-    if isinstance(p, ev.IncidentResolved):
+    if isinstance(p, IncidentResolved):
         return "incident resolved"
     return None
 

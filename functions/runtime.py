@@ -230,11 +230,13 @@ def make_notifier(settings: Settings) -> Notifier | None:
 
 def make_handoffs(settings: Settings, store: EventStore, key: bytes = b"") -> HandOffs | None:
     """The hand-off integrations the settings configure (None: none)."""
-    from functions.handoffs import HandOffs, make_targets
+    from shared.handoff import make_targets
 
     targets = make_targets(settings)
     if not targets:
         return None
+    from functions.handoffs import HandOffs
+
     return HandOffs(store, targets, settings.base_url, key=key,
                     allowed=frozenset(a.lower() for a in settings.approvers), auto=settings.handoff_auto)
 

@@ -173,7 +173,7 @@ class Talk:
 
     def add_hint(self, incident_id: str, by: str, kind: HintKind, service: str = "", text: str = "") -> dict[str, Any]:
         """Record the hint and re-rank; returns the new report's top causes and what the hint changed."""
-        from shared.events import RoundStarted
+        from shared.lifecycle_events import RoundStarted
         from shared.steering_events import Hint
 
         if kind not in ("service", "change", "noise"):

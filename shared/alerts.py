@@ -15,8 +15,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.core_models import Alert, DocumentationLink
 from shared.events import stable_id
-from shared.models import Alert, DocumentationLink
 
 MAX_PAYLOAD_BYTES = 1_048_576
 MAX_TEXT = 4096  # summary, documentation

@@ -14,7 +14,7 @@ import hmac
 import json
 import secrets
 import time
-from dataclasses import asdict, dataclass
+from typing import NamedTuple
 
 MIN_KEY_BYTES = 32
 
@@ -37,8 +37,7 @@ class TokenError(ValueError):
         self.reason = reason  # malformed | forged | expired | mismatched | used
 
 
-@dataclass(frozen=True)
-class Claims:
+class Claims(NamedTuple):
     incident_id: str
     proposal_id: str
     action: str
@@ -64,7 +63,7 @@ def issue(key: bytes, incident_id: str, proposal_id: str, action: str, ttl_s: fl
     check_key(key)
     claims = Claims(incident_id, proposal_id, action, (time.time() if now is None else now) + ttl_s,
                     secrets.token_hex(12))
-    body = json.dumps(asdict(claims), sort_keys=True, separators=(",", ":")).encode()
+    body = json.dumps(claims._asdict(), sort_keys=True, separators=(",", ":")).encode()
     return _b64(body) + "." + _b64(hmac.new(key, body, hashlib.sha256).digest())
 
 

@@ -1,11 +1,13 @@
-"""The incident's chat thread and hand-offs (shared/events.py lists these payloads with the others): where the
-thread is, so every later update edits its first message and replies in it; and what each hand-off to another
-service (PagerDuty, Jira) asked and was answered, under whose name."""
+"""What the incident's channels were told (shared/events.py maps their types here): each notification's outcome;
+where the incident's chat thread is, so every later update edits its first message and replies in it; and what each
+hand-off to another service (PagerDuty, Jira) asked and was answered, under whose name."""
 
 from typing import TYPE_CHECKING, Literal
 
+from shared.core_models import Event
 from shared.event_base import EventPayload
-from shared.models import Event
+from shared.event_types import EventType
+from shared.incident_parts import Notification
 
 if TYPE_CHECKING:
     from shared.incident_state import IncidentState
@@ -63,3 +65,28 @@ class HandOffRecorded(EventPayload):
                                     or (status == "requested" and current[0] == "failed")):
             return  # a hand-off once sent stays sent; an outcome is not hidden by a request folded after it
         state.handoffs[self.integration] = (status, self)
+
+
+class NotificationRecorded(EventPayload):
+    """The outcome of one notification (sent, failed or skipped by the trigger policy, by the event's type)."""
+
+    event_types = (EventType.NOTIFICATION_SENT, EventType.NOTIFICATION_FAILED, EventType.NOTIFICATION_SKIPPED)
+    phase = 9
+    channel: str
+    detail: str = ""
+    round: int = 1
+    about: str = ""  # "": the round's report; "recovery:<proposal id>": that action's recovery check
+
+    def summary_line(self) -> str:
+        return f"{self.channel}: {self.detail}"[:200]
+
+    def apply(self, state: "IncidentState", event: Event) -> None:
+        if self.about:
+            state.notified.add(self.about)
+        status: Literal["sent", "failed", "skipped"] = (
+            "sent" if event.type == EventType.NOTIFICATION_SENT
+            else "failed" if event.type == EventType.NOTIFICATION_FAILED else "skipped")
+        state.notifications.append(Notification(status, self.channel, self.detail))
+
+
+PAYLOAD_MODELS: tuple[type[EventPayload], ...] = (ThreadOpened, HandOffRecorded, NotificationRecorded)

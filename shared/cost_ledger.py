@@ -17,8 +17,7 @@ may end somewhat past its cap. A refusal is recorded (`ReadCounts.cap`) and make
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Protocol, TypeAlias
+from typing import TYPE_CHECKING, NamedTuple, Protocol, TypeAlias
 
 from shared.config import (
     LIST_PRICE_BQ_TIB,
@@ -37,8 +36,7 @@ TIB = 2**40
 Ledger: TypeAlias = "Mapping[tuple[int, str], ReadCounts]"  # the recorded counts per (round, specialist)
 
 
-@dataclass(frozen=True)
-class Budget:
+class Budget(NamedTuple):
     """Per-investigation caps; 0 is no cap. A cap stops the reads that spend it: API calls stop every read, log
     entries stop log reads, bytes billed stop pre-aggregation queries (the reads that bill bytes)."""
 
@@ -61,8 +59,7 @@ class BudgetReached(RuntimeError):
     """A read refused because the investigation's budget is spent."""
 
 
-@dataclass(frozen=True)
-class Prices:
+class Prices(NamedTuple):
     """Prices in USD of what the estimate counts; the defaults are the list prices of shared/config.py (their one
     definition, with their sources; AUTOSRE_PRICE_* sets them to your contract's)."""
 
@@ -72,7 +69,7 @@ class Prices:
     llm_1k_tokens_out: float = LIST_PRICE_LLM_1K_TOKENS_OUT  # LLM output tokens, thinking included, per 1,000
 
     def as_dict(self) -> dict[str, float]:
-        return asdict(self)
+        return self._asdict()
 
 
 class MeteredTelemetry(TelemetrySource, Protocol):

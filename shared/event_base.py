@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from shared.models import Event
+from shared.core_models import Event
 
 if TYPE_CHECKING:
     from shared.incident_state import IncidentState

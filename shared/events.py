@@ -1,42 +1,32 @@
-"""The incident log's vocabulary: event types, one typed payload per type, deterministic event ids.
+"""The incident log's vocabulary: event types, which module carries each type's payload, deterministic event ids.
 
 Each payload owns its meaning: its causal `phase` in a fold, its `summary_line()` for the timeline, its
 `postmortem_label` (the postmortem's timeline lists the events that have one) and `apply(state, event)`, how it
-changes the folded `IncidentState` (shared/incident_state.py). `PAYLOAD_MODELS` is the one list of payloads; the
-registry (`PAYLOADS`, event type -> model) is derived from it, so a new event type is a new `EventType`, a new
-payload class and its entry in that list (a family of payloads may sit in a module of its own, as
-shared/feedback_events.py and shared/outcome_events.py do).
+changes the folded `IncidentState` (shared/incident_state.py). The payloads live in families, one module each, and
+`FAMILIES` is the one map of which family carries which types; the registry (event type -> model) is derived from
+the families' own lists, each family imported the first time one of its types is read or written. So a function
+imports the payloads of the events it touches, not all of them: an intake, the incident's opening alone. A new event
+type is a new `EventType`, a payload class in a family (its `PAYLOAD_MODELS`) and the type under that family here.
 
 An event's `data` is its payload serialised; `payload_of(event)` reads it back as the typed model, so no reader
 indexes a dict by string key. Event ids are derived from the step that writes them, so a retried or redelivered
 step produces the same id and the append is a no-op. Only shared/incident_log.py reads and writes an incident's
-events. Payload schemas are built on first use (`defer_build`): importing this module builds none of them. The
+events. Payload schemas are built on first use (`defer_build`): importing a family builds none of them. The
 annotations are evaluated as the classes are made (no `from __future__ import annotations`): pydantic would
 otherwise compile each string again for every subclass, which a cold start pays for.
 """
 
+import importlib
 import time
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Literal
 
-from pydantic import ConfigDict, Field
-
-from shared.chat_events import HandOffRecorded, ThreadOpened
+from shared.core_models import Event
 from shared.event_base import EventPayload as EventPayload  # the base every payload extends
 from shared.event_base import StrictModel as StrictModel
 from shared.event_types import DEAD_LETTER_STREAM as DEAD_LETTER_STREAM
 from shared.event_types import EventType as EventType
 from shared.event_types import event_id as event_id
 from shared.event_types import stable_id as stable_id
-from shared.feedback_events import ActionFeedback, CauseFeedback, IncidentAcknowledged
-from shared.incident_parts import Execution, Notification, RoundState
-from shared.models import Alert, Event, Finding, Proposal, ReadCounts, Report
-from shared.outcome_events import RemediationPending as RemediationPending
-from shared.outcome_events import RemediationVerified as RemediationVerified
-from shared.steering_events import Answered, Hint
-
-if TYPE_CHECKING:
-    from shared.incident_state import IncidentState
 
 # Module-level names for the types, so callers write `ev.REPORT_PUBLISHED`.
 ALERT_RECEIVED = EventType.ALERT_RECEIVED
@@ -66,334 +56,26 @@ ACTION_FEEDBACK = EventType.FEEDBACK_ACTION
 HINT_ADDED, QUESTION_ANSWERED = EventType.HINT_ADDED, EventType.QUESTION_ANSWERED
 
 
-class RoundWindow(StrictModel):
-    """The windows a round reads: the incident window around the alert's start and the baseline before it."""
-
-    model_config = ConfigDict(frozen=True)
-    onset: float
-    start: float
-    end: float
-    baseline_start: float
-    baseline_end: float
-
-
-class IncidentOpened(EventPayload):
-    event_types = (INCIDENT_OPENED,)
-    phase = 0
-    group_key: str = ""
-    alert: Alert
-
-    def summary_line(self) -> str:
-        return self.alert.summary[:200]
-
-    def apply(self, state: "IncidentState", event: Event) -> None:
-        state.status = "open" if state.status != "resolved" else state.status
-        state.group_key = self.group_key
-        state.opened_at = event.at if state.opened_at is None else min(state.opened_at, event.at)
-        state.first_alert = self.alert
-
-
-class AlertReceived(EventPayload):
-    event_types = (ALERT_RECEIVED,)
-    phase = 1
-    postmortem_label = "alert"
-    alert: Alert
-
-    def summary_line(self) -> str:
-        return self.alert.summary[:200]
-
-    def apply(self, state: "IncidentState", event: Event) -> None:
-        state.alert_count += 1
-        previous = state.alerts.get(self.alert.monitoring_incident_id)
-        state.alerts[self.alert.monitoring_incident_id] = "closed" if previous == "closed" else self.alert.state
-        if state.first_alert is None:
-            state.first_alert = self.alert
-
-
-class AlertRejected(EventPayload):
-    """Input that is not an alert, kept in the dead-letter stream (never folded into an incident)."""
-
-    event_types = (ALERT_REJECTED,)
-    phase = 9
-    reason: str
-    error: str
-    message_id: str = ""
-    topic: str = ""
-    size: int = 0
-    sha256: str
-    excerpt_b64: str = ""
-    attributes: dict[str, str] = Field(default_factory=dict)
-
-
-class IncidentResolved(EventPayload):
-    event_types = (INCIDENT_RESOLVED,)
-    phase = 10
-    postmortem_label = "resolved"
-    by_alert: str = ""
-
-    def apply(self, state: "IncidentState", event: Event) -> None:
-        state.status = "resolved"
-        state.resolved_at = event.at
-
-
-class RoundStarted(EventPayload):
-    event_types = (ROUND_STARTED,)
-    phase = 2
-    postmortem_label = "investigation"
-    round: int
-    specialists: list[str]
-    deadline: float
-    window: RoundWindow
-    focus: list[str] = Field(default_factory=list)
-    opened_by: str = ""  # the delivery that started the round (only it, or its redelivery, fans out)
-    reason: str = ""
-    fresh: bool = False  # a new investigation: its report reads only its own rounds' findings
-
-    def summary_line(self) -> str:
-        focus = f"; a closer look at {', '.join(self.focus)}" if self.focus else ""
-        why = f" ({self.reason})" if self.reason else ""
-        return f"round {self.round}: {', '.join(self.specialists)}{focus}{why}"[:300]
-
-    def apply(self, state: "IncidentState", event: Event) -> None:
-        if self.round not in state.rounds:
-            state.rounds[self.round] = RoundState(self.round, list(self.specialists), self.deadline, self.window,
-                                                  opened_by=self.opened_by, focus=list(self.focus), fresh=self.fresh,
-                                                  started_at=event.at)
-
-
-class FindingRecorded(EventPayload):
-    event_types = (FINDING_RECORDED,)
-    phase = 3
-    round: int
-    finding: Finding
-
-    def apply(self, state: "IncidentState", event: Event) -> None:
-        state.findings[self.finding.finding_id] = self.finding
-
-
-class SpecialistCompleted(EventPayload):
-    event_types = (SPECIALIST_COMPLETED,)
-    phase = 4
-    postmortem_label = "findings"
-    round: int
-    specialist: str
-    finding_ids: list[str] = Field(default_factory=list)
-    notes: list[str] = Field(default_factory=list)  # sampling and data-coverage notes
-    seconds: float = 0.0
-
-    def summary_line(self) -> str:
-        return f"{self.specialist}: {len(self.finding_ids)} findings"
-
-    def apply(self, state: "IncidentState", event: Event) -> None:
-        rnd = state.rounds.get(self.round)
-        if rnd is not None:  # a completion supersedes a failure
-            rnd.completed[self.specialist] = list(self.finding_ids)
-            rnd.notes[self.specialist] = list(self.notes)
-            rnd.failed.pop(self.specialist, None)
-
-
-class SpecialistFailed(EventPayload):
-    event_types = (SPECIALIST_FAILED,)
-    phase = 4
-    postmortem_label = "findings"
-    round: int
-    specialist: str
-    error: str
-
-    def summary_line(self) -> str:
-        return f"{self.specialist}: {self.error[:200]}"
-
-    def apply(self, state: "IncidentState", event: Event) -> None:
-        rnd = state.rounds.get(self.round)
-        if rnd is not None and self.specialist not in rnd.completed:
-            rnd.failed[self.specialist] = self.error
-
-
-class CostRecorded(EventPayload):
-    """What one specialist's run read (the cost ledger), recorded once per round and specialist, done or failed."""
-
-    event_types = (COST_RECORDED,)
-    phase = 4
-    round: int
-    specialist: str
-    counts: ReadCounts
-
-    def summary_line(self) -> str:
-        c = self.counts
-        return (f"{self.specialist}: {c.reads} reads, {c.api_calls} API calls, {c.log_entries} log entries, "
-                f"{c.spans} spans, {c.series} series, {c.bytes_billed} bytes billed"
-                + (f"; cap reached: {c.cap}" if c.cap else ""))
-
-    def apply(self, state: "IncidentState", event: Event) -> None:
-        rnd = state.rounds.get(self.round)
-        if rnd is not None:
-            rnd.costs.setdefault(self.specialist, self.counts)  # one per round and specialist: the first stands
-
-
-class ReportPublished(EventPayload):
-    event_types = (REPORT_PUBLISHED,)
-    phase = 5
-    postmortem_label = "report"
-    report: Report
-
-    def summary_line(self) -> str:
-        return self.report.headline
-
-    def apply(self, state: "IncidentState", event: Event) -> None:
-        rnd = state.rounds.get(self.report.round)
-        # A complete report supersedes a partial one; otherwise the first one written stands.
-        if rnd is not None and (rnd.report is None or (rnd.report.partial and not self.report.partial)):
-            rnd.report = self.report
-
-
-class ReportStepDone(EventPayload):
-    """A step after the report (proposals, notification) finished; until it is recorded it is re-driven."""
-
-    event_types = (REPORT_STEP_DONE,)
-    phase = 7
-    round: int
-    step: str
-
-    def summary_line(self) -> str:
-        return f"round {self.round}: {self.step} done"
-
-    def apply(self, state: "IncidentState", event: Event) -> None:
-        rnd = state.rounds.get(self.round)
-        if rnd is not None:
-            rnd.steps_done.add(self.step)
-
-
-class ReportChecked(EventPayload):
-    """What a triage found beside a round's report against the data it read (functions/local.py `check`): its
-    warnings (no telemetry in a window, an alert with no start time, corrupt lines skipped), so every rendering of
-    the report, the web page too, says them."""
-
-    event_types = (REPORT_CHECKED,)
-    phase = 7
-    round: int
-    warnings: list[str]
-    no_data: bool = False  # no telemetry at all in the incident window: the report is partial
-
-    def summary_line(self) -> str:
-        return f"round {self.round}: {len(self.warnings)} warning(s)" + (" (no data)" if self.no_data else "")
-
-    def apply(self, state: "IncidentState", event: Event) -> None:
-        rnd = state.rounds.get(self.round)
-        if rnd is not None:
-            rnd.warnings, rnd.no_data = list(self.warnings), self.no_data
-
-
-class RemediationProposed(EventPayload):
-    event_types = (REMEDIATION_PROPOSED,)
-    phase = 6
-    postmortem_label = "proposal"
-    proposal: Proposal
-
-    def summary_line(self) -> str:
-        return self.proposal.preview[:200]
-
-    def apply(self, state: "IncidentState", event: Event) -> None:
-        state.proposals.setdefault(self.proposal.proposal_id, self.proposal)
-
-
-class ApprovalDecided(EventPayload):
-    event_types = (APPROVAL_DECIDED,)
-    phase = 7
-    postmortem_label = "approval"
-    proposal_id: str
-    decision: Literal["approve", "deny"]
-    approver: str
-    token_id: str = ""
-
-    def summary_line(self) -> str:
-        return f"{self.decision} by {self.approver}"
-
-    def apply(self, state: "IncidentState", event: Event) -> None:
-        state.decisions.setdefault(self.proposal_id, self)  # the first decision stands
-
-
-class RemediationHandedOff(EventPayload):
-    """An approved proposal was handed to the executor (published on the actions topic, or run inline)."""
-
-    event_types = (REMEDIATION_HANDED_OFF,)
-    phase = 8
-    proposal_id: str
-
-    def summary_line(self) -> str:
-        return f"{self.proposal_id} handed to the executor"
-
-    def apply(self, state: "IncidentState", event: Event) -> None:
-        state.handed_off.add(self.proposal_id)
-
-
-class RemediationExecuted(EventPayload):
-    event_types = (REMEDIATION_EXECUTED,)
-    phase = 8
-    postmortem_label = "execution"
-    proposal_id: str
-    outcome: str
-    verification: str = ""
-    approved_by: str = ""
-    at: float
-    dry_run: bool = False  # the runner only recorded its plan
-
-    def summary_line(self) -> str:
-        return self.outcome[:200]
-
-    def apply(self, state: "IncidentState", event: Event) -> None:
-        state.executions.setdefault(self.proposal_id, Execution("executed", self.outcome, self.at, self.approved_by,
-                                                                self.verification, self.dry_run))
-
-
-class RemediationFailed(EventPayload):
-    event_types = (REMEDIATION_FAILED,)
-    phase = 8
-    postmortem_label = "execution"
-    proposal_id: str
-    outcome: str
-    at: float
-
-    def summary_line(self) -> str:
-        return self.outcome[:200]
-
-    def apply(self, state: "IncidentState", event: Event) -> None:
-        state.executions.setdefault(self.proposal_id, Execution("failed", self.outcome, self.at))
-
-
-class NotificationRecorded(EventPayload):
-    """The outcome of one notification (sent, failed or skipped by the trigger policy, by the event's type)."""
-
-    event_types = (NOTIFICATION_SENT, NOTIFICATION_FAILED, EventType.NOTIFICATION_SKIPPED)
-    phase = 9
-    channel: str
-    detail: str = ""
-    round: int = 1
-    about: str = ""  # "": the round's report; "recovery:<proposal id>": that action's recovery check
-
-    def summary_line(self) -> str:
-        return f"{self.channel}: {self.detail}"[:200]
-
-    def apply(self, state: "IncidentState", event: Event) -> None:
-        if self.about:
-            state.notified.add(self.about)
-        status: Literal["sent", "failed", "skipped"] = (
-            "sent" if event.type == NOTIFICATION_SENT else "failed" if event.type == NOTIFICATION_FAILED else "skipped")
-        state.notifications.append(Notification(status, self.channel, self.detail))
-
-
-# The one list of payloads: the registry below is derived from it.
-PAYLOAD_MODELS: tuple[type[EventPayload], ...] = (
-    AlertReceived, AlertRejected, IncidentOpened, IncidentResolved, IncidentAcknowledged, RoundStarted, FindingRecorded,
-    SpecialistCompleted, SpecialistFailed, CostRecorded, ReportPublished, ReportStepDone, RemediationProposed,
-    ApprovalDecided, ReportChecked, RemediationHandedOff, RemediationExecuted, RemediationFailed, RemediationVerified,
-    RemediationPending, NotificationRecorded, CauseFeedback, ActionFeedback, Hint, Answered, ThreadOpened,
-    HandOffRecorded,
-)
+# The one map of which family (a module with its `PAYLOAD_MODELS`) carries which event types.
+FAMILIES: dict[str, tuple[str, ...]] = {
+    "shared.lifecycle_events": (INCIDENT_OPENED, ALERT_RECEIVED, ALERT_REJECTED, INCIDENT_RESOLVED, ROUND_STARTED),
+    "shared.analysis_events": (FINDING_RECORDED, SPECIALIST_COMPLETED, SPECIALIST_FAILED, COST_RECORDED,
+                               REPORT_PUBLISHED, REPORT_STEP_DONE, REPORT_CHECKED),
+    "shared.remediation_events": (REMEDIATION_PROPOSED, APPROVAL_DECIDED, REMEDIATION_HANDED_OFF,
+                                  REMEDIATION_EXECUTED, REMEDIATION_FAILED),
+    "shared.outcome_events": (REMEDIATION_PENDING, REMEDIATION_VERIFIED),
+    "shared.feedback_events": (CAUSE_FEEDBACK, ACTION_FEEDBACK, INCIDENT_ACKNOWLEDGED),
+    "shared.steering_events": (HINT_ADDED, QUESTION_ANSWERED),
+    "shared.chat_events": (NOTIFICATION_SENT, NOTIFICATION_FAILED, EventType.NOTIFICATION_SKIPPED,
+                           EventType.CHAT_THREAD_OPENED, EventType.HANDOFF_REQUESTED, EventType.HANDOFF_SENT,
+                           EventType.HANDOFF_FAILED),
+}
+_FAMILY_OF = {type_: family for family, types in FAMILIES.items() for type_ in types}
 
 
 def registry(models: Iterable[type[EventPayload]]) -> dict[str, type[EventPayload]]:
     """Event type -> the payload model that carries it. A model without its types or phase, or a type claimed
-    by two models, is an error at import, not at the first event of that type."""
+    by two models, is an error when its family is imported, not at the first event of that type."""
     out: dict[str, type[EventPayload]] = {}
     for model in models:
         if not getattr(model, "event_types", ()) or not isinstance(getattr(model, "phase", None), int):
@@ -405,14 +87,32 @@ def registry(models: Iterable[type[EventPayload]]) -> dict[str, type[EventPayloa
     return out
 
 
-PAYLOADS: dict[str, type[EventPayload]] = registry(PAYLOAD_MODELS)
+def family_models(family: str) -> tuple[type[EventPayload], ...]:
+    """The payload models of one family, imported now; its models must carry exactly the types `FAMILIES` gives it."""
+    models: tuple[type[EventPayload], ...] = importlib.import_module(family).PAYLOAD_MODELS
+    carried = registry(models)
+    if set(carried) != set(FAMILIES[family]):
+        raise TypeError(f"{family} carries {sorted(carried)}, FAMILIES says {sorted(FAMILIES[family])}")
+    return models
+
+
+def all_payload_models() -> tuple[type[EventPayload], ...]:
+    """Every family's payload models (each family imported)."""
+    return tuple(model for family in FAMILIES for model in family_models(family))
+
+
+PAYLOADS: dict[str, type[EventPayload]] = {}  # the registry of the families imported so far
 
 
 def model_of(type_: str) -> type[EventPayload]:
-    """The payload model registered for an event type (ValueError for a type nothing carries)."""
+    """The payload model registered for an event type, its family imported on first use (ValueError for a type no
+    family carries)."""
     model = PAYLOADS.get(type_)
     if model is None:
-        raise ValueError(f"{type_!r} is not a registered event type")
+        if type_ not in _FAMILY_OF:
+            raise ValueError(f"{type_!r} is not a registered event type")
+        PAYLOADS.update(registry(family_models(_FAMILY_OF[type_])))
+        model = PAYLOADS[type_]
     return model
 
 

@@ -1,4 +1,4 @@
-"""What responders say about an incident (shared/events.py lists these payloads with the others): that they are on
+"""What responders say about an incident (shared/events.py maps their types here): that they are on
 it, whether the named cause was the cause (and, when not, what was, when they know), and whether an action helped.
 Each is one person's word, recorded under their verified identity; a later word of the same person supersedes their
 earlier one (an acknowledgement excepted: the first one stands)."""
@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
+from shared.core_models import Event
 from shared.event_base import EventPayload
-from shared.models import Event
 
 if TYPE_CHECKING:
     from shared.incident_state import IncidentState
@@ -77,3 +77,6 @@ class IncidentAcknowledged(EventPayload):
 
     def apply(self, state: "IncidentState", event: Event) -> None:
         state.acknowledged.setdefault(self.by, event.at)
+
+
+PAYLOAD_MODELS: tuple[type[EventPayload], ...] = (CauseFeedback, ActionFeedback, IncidentAcknowledged)

@@ -18,14 +18,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 from shared.event_types import DEAD_LETTER_STREAM, EventType, event_id
-from shared.paging import NO_FILTER, ListFilter
 from shared.ports import EventLog, Summaries
 
 if TYPE_CHECKING:  # the payloads and the fold are imported where an event is written or the log is folded: a
     # redelivery that reads its events by id needs neither
+    from shared.core_models import Event
     from shared.events import EventPayload
     from shared.incident_state import IncidentState
-    from shared.models import Event
+    from shared.paging import ListFilter
 
 log = logging.getLogger("autosre.incident_log")
 
@@ -193,9 +193,9 @@ class IncidentLog:
         return list(self.store.summaries(status))
 
     def summaries_page(self, limit: int = 100, cursor: str = "",
-                       where: ListFilter = NO_FILTER) -> tuple[list[dict[str, Any]], str]:
+                       where: ListFilter | None = None) -> tuple[list[dict[str, Any]], str]:
         """One page of the list view, the most recently updated first, and the next page's cursor ("": the last);
         with `where`, only the incidents it matches. Raises ValueError for a cursor no page gave."""
-        if not where.active:
+        if where is None or not where.active:
             return self.store.summaries_page(limit, cursor)
         return self.store.summaries_page(limit, cursor, where)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from shared.events import RoundWindow
+    from shared.lifecycle_events import RoundWindow
     from shared.models import ReadCounts, Report
 
 

@@ -10,14 +10,19 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from shared.chat_events import HandOffRecorded, ThreadOpened
-from shared.events import ApprovalDecided, RemediationPending, RemediationVerified, model_of, payload_of, stable_id
-from shared.feedback_events import ActionFeedback, CauseFeedback
+from shared.events import model_of, payload_of, stable_id
 from shared.incident_parts import Execution, Notification, RoundState
-from shared.models import Alert, Event, Finding, Proposal, Report
-from shared.steering_events import Answered, Hint
+
+if TYPE_CHECKING:  # the payloads' families are imported as their events are folded (shared/events.py)
+    from shared.chat_events import HandOffRecorded, ThreadOpened
+    from shared.core_models import Alert, Event
+    from shared.feedback_events import ActionFeedback, CauseFeedback
+    from shared.models import Finding, Proposal, Report
+    from shared.outcome_events import RemediationPending, RemediationVerified
+    from shared.remediation_events import ApprovalDecided
+    from shared.steering_events import Answered, Hint
 
 __all__ = ["Execution", "IncidentState", "IncidentStatus", "Notification", "RoundState", "fold"]
 

@@ -10,8 +10,8 @@ Under a race, `claim` returns the winner's value, so every concurrent writer agr
 
 from __future__ import annotations
 
+from shared.core_models import Alert
 from shared.events import stable_id
-from shared.models import Alert
 from shared.ports import Claims
 
 

@@ -1,10 +1,11 @@
-"""What became of an approved action after it started (shared/events.py lists these payloads with the others): an
+"""What became of an approved action after it started (shared/events.py maps their types here): an
 outcome still pending when the executor stopped waiting, and the recovery check of an executed action."""
 
 from typing import TYPE_CHECKING, Literal
 
+from shared.core_models import Event
 from shared.event_base import EventPayload
-from shared.models import Event, RecoveryEvidence
+from shared.models import RecoveryEvidence
 
 if TYPE_CHECKING:
     from shared.incident_state import IncidentState
@@ -59,3 +60,6 @@ class RemediationVerified(EventPayload):
         state.verified.setdefault(self.proposal_id, self)
         if self.proposal_id in state.executions:
             state.executions[self.proposal_id].verification = self.verdict
+
+
+PAYLOAD_MODELS: tuple[type[EventPayload], ...] = (RemediationPending, RemediationVerified)

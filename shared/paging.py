@@ -38,7 +38,7 @@ class ListFilter(BaseModel):
     that must all appear in the incident's id, service, policy or top cause. Every store applies `matches`, so a
     filter means the same on each."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)  # built on a filtered page's first use
     status: str = Field("", max_length=20)
     service: str = Field("", max_length=200)
     severity: str = Field("", max_length=40)
@@ -59,4 +59,3 @@ class ListFilter(BaseModel):
 
 
 SEARCHED = ("incident_id", "service", "policy", "top_cause", "severity")
-NO_FILTER = ListFilter()

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
-
-from shared.paging import NO_FILTER, ListFilter
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 if TYPE_CHECKING:  # the models and records are only named here: a function that reads no telemetry never imports them
-    from shared.models import Event, Proposal
+    from shared.core_models import Event
+    from shared.models import Proposal
+    from shared.paging import ListFilter
     from shared.telemetry_records import (
         ChangeEvent,
         Dependency,
@@ -100,7 +100,7 @@ class Summaries(Protocol):
     def summaries(self, status: str | None = None) -> list[dict[str, Any]]: ...
 
     def summaries_page(self, limit: int, cursor: str = "",
-                       where: ListFilter = NO_FILTER) -> tuple[list[dict[str, Any]], str]: ...
+                       where: ListFilter | None = None) -> tuple[list[dict[str, Any]], str]: ...
 
 
 class TermIndex(Protocol):
@@ -210,8 +210,7 @@ class OutcomePending(Exception):
         self.operation, self.started = operation, started
 
 
-@dataclass(frozen=True)
-class OperationState:
+class OperationState(NamedTuple):
     """A long-running operation as its API reports it: still running, done, or done with an error."""
 
     done: bool
@@ -250,8 +249,7 @@ class Notifier(Protocol):
     def send(self, text: str) -> tuple[bool, str]: ...
 
 
-@dataclass(frozen=True)
-class ChatPost:
+class ChatPost(NamedTuple):
     """What a threaded channel answered: whether it took the message, why not, and where the message now is."""
 
     ok: bool
@@ -275,16 +273,14 @@ class ThreadedNotifier(Notifier, Protocol):
     def edit(self, conversation: str, ts: str, text: str) -> ChatPost: ...
 
 
-@dataclass(frozen=True)
-class HandOffResult:
+class HandOffResult(NamedTuple):
     ok: bool
     detail: str  # what the service answered, in words
     reference: str = ""  # the service's own id for what it holds now (PagerDuty's dedup key, Jira's issue key)
     link: str = ""  # where a person sees it
 
 
-@dataclass(frozen=True)
-class HandOffRequest:
+class HandOffRequest(NamedTuple):
     """What a hand-off tells another service: the incident, the report's summary and the link to the report."""
 
     incident_id: str

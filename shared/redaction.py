@@ -37,11 +37,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from shared.models import Alert, Finding
+from shared.core_models import Alert
 from shared.redaction_prefilter import literals_of, lowered, may_match
 from shared.secret_formats import HASH_FORMATS, PROVIDER_FORMATS, WEBHOOK_FORMATS
+
+if TYPE_CHECKING:  # findings are imported where one is redacted: an intake redacts alerts alone
+    from shared.models import Finding
 
 Placeholder = Callable[[str], str]
 
@@ -475,6 +478,8 @@ _ALERT_IDS = {"monitoring_incident_id", "state"}
 def redact_finding(finding: Finding, *, placeholder: Placeholder = typed_placeholder) -> Finding:
     """A copy of `finding` with every string redacted: title, service, resource, query, exemplars, widget data,
     details, recursively (dict keys too). finding_id, specialist and kind are kept as they are."""
+    from shared.models import Finding
+
     data = finding.model_dump()
     names = frozenset(_resource_names(finding))
     out = {k: v if k in _FINDING_IDS else redact_value(v, placeholder=placeholder, names=names)

@@ -9,14 +9,12 @@ specialist: docs/adding-a-specialist.md.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 Signal = Literal["logs", "spans", "metrics", "changes", "dependencies"]  # the TelemetrySource reads of the same names
 
 
-@dataclass(frozen=True)
-class SpecialistSpec:
+class SpecialistSpec(NamedTuple):
     name: str  # the tasks' `specialist` attribute; function `specialist_<name>`, subscription `specialist-<name>`
     analysis: str  # the module whose `analyse(source, ctx) -> SpecialistResult` is the analysis (imported on first use)
     signals: tuple[Signal, ...]  # what it reads from the telemetry source (tests/test_specialist_registry.py checks)

@@ -1,4 +1,4 @@
-"""What responders add to an investigation while it runs (shared/events.py lists these payloads with the others):
+"""What responders add to an investigation while it runs (shared/events.py maps their types here):
 a hint that steers the ranking (a suspected service, a change, an alert whose symptoms are noise), and a follow-up
 question with the answer it got. Each is one person's word, recorded under their identity; the same word again is
 the same event."""
@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
+from shared.core_models import Event
 from shared.event_base import EventPayload
-from shared.models import Event
 
 if TYPE_CHECKING:
     from shared.incident_state import IncidentState
@@ -60,3 +60,6 @@ class Answered(EventPayload):
 
     def apply(self, state: "IncidentState", event: Event) -> None:
         state.questions.append(self)
+
+
+PAYLOAD_MODELS: tuple[type[EventPayload], ...] = (Hint, Answered)

@@ -12,9 +12,11 @@ import pytest
 from agents.remediation.policy import Policy
 from functions.remediation import Remediation, RemediationError
 from shared import events as ev
-from shared.events import IncidentOpened, RemediationProposed
+from shared.core_models import Alert
 from shared.incident_log import IncidentLog
-from shared.models import Alert, Proposal
+from shared.lifecycle_events import IncidentOpened
+from shared.models import Proposal
+from shared.remediation_events import RemediationProposed
 from shared.store.sqlite import SqliteEventStore
 from tests.concurrency import together
 

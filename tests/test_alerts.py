@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from shared.alerts import MAX_PAYLOAD_BYTES, AlertParseError, parse_alert, unwrap
-from shared.models import Alert
+from shared.core_models import Alert
 from tests.data import alerts_dir
 
 ALERTS = alerts_dir()

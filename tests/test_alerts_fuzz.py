@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shared.alerts import AlertParseError, parse_alert
-from shared.models import Alert
+from shared.core_models import Alert
 from tests.data import alerts_dir
 
 REAL = sorted(p.name for p in alerts_dir().glob("*.json"))

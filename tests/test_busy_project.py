@@ -16,7 +16,7 @@ from demo.generator import generate
 from functions.handlers.synthesize import FOLLOW_UP_MIN_S, follow_up
 from functions.runtime import embedded
 from shared import events as ev
-from shared.events import RoundStarted, RoundWindow
+from shared.lifecycle_events import RoundStarted, RoundWindow
 from shared.models import RankedCause
 from shared.store.sqlite import SqliteEventStore
 from shared.telemetry.cloud_logging import TokenBucket

@@ -24,13 +24,14 @@ from shared import events as ev
 from shared import topics
 from shared.bus.inprocess import InProcessBus
 from shared.config import Settings
-from shared.events import RemediationProposed, RemediationVerified
 from shared.incident_log import IncidentLog
 from shared.incident_state import IncidentState, fold
 from shared.models import Proposal
 from shared.notify.slack_api import SlackThreadNotifier
 from shared.notify.webhook import WebhookNotifier
+from shared.outcome_events import RemediationVerified
 from shared.ports import Notifier
+from shared.remediation_events import RemediationProposed
 from shared.store.sqlite import SqliteEventStore
 from shared.telemetry.memory import MemorySource
 from tests.api_standins import Slack, serve

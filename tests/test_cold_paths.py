@@ -237,7 +237,8 @@ def test_opening_a_round_and_a_sweep_with_no_recovery_work_import_no_telemetry_r
             "import functions.main as main\n"
             f"main.pipeline().on_alert(Message(data=open({str(_alert_path())!r}, 'rb').read()))\n"
             "print(sorted(m for m in ('functions.recovery', 'shared.telemetry_records') if m in sys.modules))\n"
-            "assert 'agents.context' in sys.modules  # the round was planned\n"
+            "assert 'shared.time_window' in sys.modules  # the round was planned, without what specialists get:\n"
+            "assert 'agents.context' not in sys.modules\n"
             "main.sweep(None)\n"
             "print(sorted(m for m in ('functions.recovery', 'shared.telemetry_records') if m in sys.modules))\n")
     out = in_a_fresh_process(code, tmp_path, AUTOSRE_APPROVAL_KEY="k" * 40, check=False)

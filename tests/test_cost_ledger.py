@@ -17,10 +17,11 @@ from functions.runtime import embedded
 from functions.web_report import report_page
 from shared import events as ev
 from shared import topics
+from shared.analysis_events import CostRecorded
 from shared.bus.inprocess import InProcessBus
 from shared.config import Settings
 from shared.cost_ledger import Budget, Prices
-from shared.events import CostRecorded, payload_of
+from shared.events import payload_of
 from shared.incident_state import IncidentState, fold
 from shared.models import Finding, ReadCounts
 from shared.ports import TelemetrySource

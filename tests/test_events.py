@@ -15,22 +15,13 @@ from pydantic import ValidationError
 
 from agents.reporting.postmortem import render
 from shared import events as ev
-from shared.events import (
-    AlertReceived,
-    EventPayload,
-    IncidentOpened,
-    ReportPublished,
-    RoundStarted,
-    RoundWindow,
-    SpecialistCompleted,
-    SpecialistFailed,
-    make_event,
-    payload_of,
-    stable_id,
-)
+from shared.analysis_events import ReportPublished, SpecialistCompleted, SpecialistFailed
+from shared.core_models import Alert, Event
+from shared.events import EventPayload, make_event, payload_of, stable_id
 from shared.incident_parts import Notification
 from shared.incident_state import IncidentState, fold
-from shared.models import Alert, Event, Report
+from shared.lifecycle_events import AlertReceived, IncidentOpened, IncidentResolved, RoundStarted, RoundWindow
+from shared.models import Report
 
 ALERT = Alert(monitoring_incident_id="m1", policy_name="p", resource_type="cloud_run_revision",
               resource_labels={"service_name": "checkout"}, started_at=1000.0)
@@ -57,13 +48,13 @@ def _events() -> list[Event]:
 def test_stable_id_is_deterministic_and_distinguishes_parts() -> None:
     assert stable_id("a", 1) == stable_id("a", 1)
     assert stable_id("a", 1) != stable_id("a1")
-    first = make_event("i", ev.INCIDENT_RESOLVED, ("k",), "x", ev.IncidentResolved(by_alert="a"))
-    again = make_event("i", ev.INCIDENT_RESOLVED, ("k",), "y", ev.IncidentResolved(by_alert="b"))
+    first = make_event("i", ev.INCIDENT_RESOLVED, ("k",), "x", IncidentResolved(by_alert="a"))
+    again = make_event("i", ev.INCIDENT_RESOLVED, ("k",), "y", IncidentResolved(by_alert="b"))
     assert first.event_id == again.event_id
 
 
 def test_every_event_type_has_one_payload_model_and_a_wrong_one_is_refused() -> None:
-    assert set(ev.PAYLOADS) == set(ev.EventType)
+    assert set(ev.registry(ev.all_payload_models())) == set(ev.EventType)
     with pytest.raises(TypeError):
         make_event("i", ev.REPORT_PUBLISHED, (), "s", AlertReceived(alert=ALERT))
     with pytest.raises(ValidationError):
@@ -143,7 +134,7 @@ def test_a_new_event_type_registered_in_the_one_list_folds_summarises_and_reache
 
     with pytest.raises(ValueError):  # not registered: refused, not silently folded
         drill()
-    monkeypatch.setattr(ev, "PAYLOADS", ev.registry([*ev.PAYLOAD_MODELS, DrillRun]))
+    monkeypatch.setattr(ev, "PAYLOADS", ev.registry([*ev.all_payload_models(), DrillRun]))
     events = [*_events(), drill()]
     state = fold(list(reversed(events)))
     assert state.notifications == [Notification("sent", "drill", "db failover, after the report")]  # its phase
@@ -166,11 +157,11 @@ def test_a_payload_must_say_its_types_and_phase_and_a_type_has_one_payload() -> 
         phase = 1
 
     with pytest.raises(TypeError, match="both"):
-        ev.registry([*ev.PAYLOAD_MODELS, Twin])
+        ev.registry([*ev.all_payload_models(), Twin])
 
 
 def test_only_the_postmortem_types_are_listed_and_each_payload_has_a_phase() -> None:
-    listed = {t: m.postmortem_label for t, m in ev.PAYLOADS.items() if m.postmortem_label}
+    listed = {t: m.postmortem_label for t, m in ev.registry(ev.all_payload_models()).items() if m.postmortem_label}
     assert listed == {
         ev.ALERT_RECEIVED: "alert", ev.ROUND_STARTED: "investigation", ev.SPECIALIST_COMPLETED: "findings",
         ev.SPECIALIST_FAILED: "findings", ev.REPORT_PUBLISHED: "report", ev.REMEDIATION_PROPOSED: "proposal",
@@ -188,10 +179,27 @@ def test_only_the_postmortem_types_are_listed_and_each_payload_has_a_phase() -> 
                                                                                              8, 9, 10]
 
 
-def test_importing_the_vocabulary_builds_no_payload_schema() -> None:
-    code = ("from shared import events as ev\n"
+def test_importing_the_vocabulary_imports_no_payload_and_importing_them_builds_no_schema() -> None:
+    code = ("import sys\n"
+            "from shared import events as ev\n"
             "import shared.incident_state, shared.incident_log\n"
-            "print(sorted(m.__name__ for m in (*ev.PAYLOAD_MODELS, ev.RoundWindow) if m.__pydantic_complete__))\n")
+            "print(sorted(f for f in ev.FAMILIES if f in sys.modules))\n"
+            "from shared.lifecycle_events import RoundWindow\n"
+            "print(sorted(m.__name__ for m in (*ev.all_payload_models(), RoundWindow) if m.__pydantic_complete__))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[1])
-    assert out.stdout.strip() == "[]", out.stdout
+    assert out.stdout.split("\n")[:2] == ["[]", "[]"], out.stdout
+
+
+def test_a_type_imports_its_own_family_alone_and_a_family_must_carry_what_the_map_says(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    code = ("import sys\n"
+            "from shared import events as ev\n"
+            "ev.model_of(ev.ROUND_STARTED)\n"
+            "print(sorted(f for f in ev.FAMILIES if f in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert out.stdout.strip() == "['shared.lifecycle_events']", out.stdout
+    monkeypatch.setitem(ev.FAMILIES, "shared.lifecycle_events", (ev.INCIDENT_OPENED, ev.ALERT_RECEIVED))
+    with pytest.raises(TypeError, match="FAMILIES says"):
+        ev.family_models("shared.lifecycle_events")

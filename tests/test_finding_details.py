@@ -15,7 +15,8 @@ import pytest
 from pydantic import ValidationError
 
 from shared import events as ev
-from shared.events import FindingRecorded, make_event
+from shared.analysis_events import FindingRecorded
+from shared.events import make_event
 from shared.finding_details import (
     DETAILS_OF,
     ChangeDetails,

@@ -14,10 +14,11 @@ from typing import Any
 import google_crc32c
 import pytest
 
-from functions.handoffs import HandOffError, HandOffs, make_targets
+from functions.handoffs import HandOffError, HandOffs
 from functions.runtime import embedded
 from shared import approvals
 from shared.config import Settings
+from shared.handoff import LazyTarget, make_targets
 from shared.handoff.jira import JiraHandOff
 from shared.handoff.pagerduty import PagerDutyHandOff
 from shared.incident_state import fold
@@ -243,7 +244,6 @@ def test_the_cli_hands_an_incident_off_once_as_the_local_identity(pagerduty, tmp
 
 
 def test_a_pagerduty_alert_handed_off_resolves_with_the_incident_once(pagerduty, jira) -> None:  # type: ignore[no-untyped-def]
-    from functions.handoffs import LazyTarget
 
     api, url = pagerduty
     jira_api, jira_url = jira

@@ -11,9 +11,9 @@ from demo.generator import generate
 from functions.runtime import embedded
 from shared import events as ev
 from shared import topics
-from shared.events import IncidentOpened, IncidentResolved
+from shared.core_models import Alert, Event
 from shared.incident_log import IncidentLog, UnknownIncident
-from shared.models import Alert, Event
+from shared.lifecycle_events import IncidentOpened, IncidentResolved
 from shared.store.sqlite import SqliteEventStore
 from shared.telemetry.bundle import BundleSource
 

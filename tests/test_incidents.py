@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from shared.core_models import Alert
 from shared.incidents import release_open, route_alert
-from shared.models import Alert
 from shared.store.sqlite import SqliteEventStore
 from tests.concurrency import n_times
 

@@ -13,11 +13,12 @@ from demo.generator import Scenario, generate
 from functions.handlers.web import create_app
 from functions.local import triage
 from functions.web_security import SECURITY_HEADERS
-from shared.events import RoundWindow
+from shared.core_models import Alert
 from shared.finding_details import ChangeDetails
 from shared.incident_log import IncidentLog
 from shared.incident_state import IncidentState, RoundState, fold
-from shared.models import Alert, Finding, RankedCause, Report
+from shared.lifecycle_events import RoundWindow
+from shared.models import Finding, RankedCause, Report
 from shared.store.sqlite import SqliteEventStore
 from shared.telemetry.bundle import BundleSource
 from shared.timefmt import utc_text

@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from shared.models import Alert, Finding, Widget
+from shared.core_models import Alert
+from shared.models import Finding, Widget
 from shared.redaction import (
     is_secret_key,
     redact_alert,

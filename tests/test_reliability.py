@@ -16,8 +16,8 @@ from demo.generator import generate
 from functions.pipeline import Pipeline
 from functions.runtime import embedded
 from shared import topics
+from shared.core_models import Event
 from shared.incident_state import fold
-from shared.models import Event
 from shared.store.sqlite import SqliteEventStore
 from shared.telemetry.bundle import LOGS, METRICS, SPANS, BundleError, BundleSource
 from shared.telemetry_records import Window

@@ -10,9 +10,10 @@ import pytest
 
 import functions.runtime as runtime
 from shared.config import Settings
-from shared.events import IncidentOpened, make_event
+from shared.core_models import Alert
+from shared.events import make_event
 from shared.incident_state import fold
-from shared.models import Alert
+from shared.lifecycle_events import IncidentOpened
 
 
 def state_for(project_label: str, project_id: str) -> object:

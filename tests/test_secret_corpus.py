@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from shared.models import Alert
+from shared.core_models import Alert
 from shared.redaction import redact_alert, redact_text
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -6,9 +6,11 @@ from __future__ import annotations
 from agents.reporting.similarity import signature
 from functions.memory import recall
 from shared import events as ev
-from shared.events import IncidentOpened, RemediationExecuted, RemediationProposed
+from shared.core_models import Alert
 from shared.incident_log import IncidentLog
-from shared.models import Alert, Finding, Proposal, RankedCause, Report
+from shared.lifecycle_events import IncidentOpened
+from shared.models import Finding, Proposal, RankedCause, Report
+from shared.remediation_events import RemediationExecuted, RemediationProposed
 from shared.store.sqlite import SqliteEventStore
 
 FINDINGS = {"f1": Finding(finding_id="f1", specialist="change", kind="change.deploy", service="cart", title="deploy",

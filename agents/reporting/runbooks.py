@@ -16,7 +16,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from shared.models import Alert, Model, Proposal, RankedCause
+from shared.core_models import Alert, Model
+from shared.models import Proposal, RankedCause
 
 MAX_EXCERPT = 400
 _WORD = re.compile(r"[a-z0-9]+")

@@ -83,7 +83,7 @@ def done_key(partial: bool, step: str) -> str:
 
 def follow_through(p: Pipeline, incident: IncidentHandle, report: Report) -> None:
     """Run the steps not yet recorded as done for this report."""
-    from shared.events import ReportStepDone
+    from shared.analysis_events import ReportStepDone
 
     for step in steps_of(p):
         key = step_key(report, step.name)

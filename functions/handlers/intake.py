@@ -10,19 +10,19 @@ from typing import TYPE_CHECKING
 
 from shared import events as ev
 from shared import topics
-from shared.events import (
+from shared.core_models import Alert
+from shared.events import stable_id
+from shared.incident_gate import membership
+from shared.incident_log import IncidentHandle
+from shared.incidents import release_open, reroute_after_resolution, route_alert
+from shared.lifecycle_events import (
     AlertReceived,
     AlertRejected,
     IncidentOpened,
     IncidentResolved,
     RoundStarted,
     RoundWindow,
-    stable_id,
 )
-from shared.incident_gate import membership
-from shared.incident_log import IncidentHandle
-from shared.incidents import release_open, reroute_after_resolution, route_alert
-from shared.models import Alert
 from shared.ports import Message
 
 if TYPE_CHECKING:
@@ -149,7 +149,7 @@ def start_round(p: Pipeline, incident: IncidentHandle, alert: Alert, alert_key: 
         number, reason = max(state.rounds) + 1, "a new alert started after the window the last round read"
     else:
         return None
-    from agents.context import plan_windows
+    from shared.time_window import plan_windows
 
     window, baseline = plan_windows(onset)
     incident.stage(ev.ROUND_STARTED, (number,), "intake", RoundStarted(

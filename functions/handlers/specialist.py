@@ -47,9 +47,9 @@ def reported(p: Pipeline, task: Task) -> bool:
 
 def run(p: Pipeline, incident: IncidentHandle, task: Task) -> None:
     from functions.pipeline import analysis_context
+    from shared.analysis_events import FindingRecorded, SpecialistCompleted, SpecialistFailed
     from shared.cost_ledger import spent_before
     from shared.event_types import stable_id
-    from shared.events import FindingRecorded, SpecialistCompleted, SpecialistFailed
     from shared.read_deadline import read_deadline
     from shared.redaction import redact_finding, redact_text, redact_value
 
@@ -95,7 +95,7 @@ def share_budget(p: Pipeline, metered: MeteredTelemetry, state: IncidentState, n
 
 def record_cost(incident: IncidentHandle, task: Task, metered: MeteredTelemetry) -> None:
     """The run's reads, once per round and specialist (a redelivered run records nothing more)."""
-    from shared.events import CostRecorded
+    from shared.analysis_events import CostRecorded
 
     incident.record(EventType.COST_RECORDED, (task.round, task.specialist), f"specialist_{task.specialist}",
                     CostRecorded(round=task.round, specialist=task.specialist, counts=metered.counts))

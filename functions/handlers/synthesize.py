@@ -71,8 +71,8 @@ def synthesize(p: Pipeline, incident_id: str, number: int, partial_ok: bool = Fa
 
 def synthesize_round(p: Pipeline, incident: IncidentHandle, number: int, partial_ok: bool,
                      delivery: str) -> Report | None:
+    from shared.analysis_events import ReportPublished
     from shared.cost_ledger import investigation_counts
-    from shared.events import ReportPublished
 
     state = incident.state
     rnd = state.rounds.get(number)
@@ -109,7 +109,7 @@ def follow_up(p: Pipeline, incident: IncidentHandle, number: int, causes: list[R
     """Start the targeted next round when the ranking is open (`delivery` opens it: only it, or its redelivery,
     fans out). True when the report must wait for it."""
     from agents.reporting.followup import AMBIGUOUS, FOCUSED_SPECIALISTS, second_look
-    from shared.events import RoundStarted
+    from shared.lifecycle_events import RoundStarted
 
     nxt = number + 1
     specialists = [s for s in p.specialists if s in FOCUSED_SPECIALISTS]

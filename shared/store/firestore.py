@@ -40,10 +40,10 @@ from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from shared.paging import NO_FILTER, ListFilter, check_limit, decode_cursor, encode_cursor
+from shared.paging import ListFilter, check_limit, decode_cursor, encode_cursor
 
 if TYPE_CHECKING:
-    from shared.models import Event
+    from shared.core_models import Event
 
 _MAX_DOC_ID_BYTES = 1500
 _RESERVED = re.compile(r"^__.*__$")
@@ -160,7 +160,7 @@ class FirestoreEventStore:
         return [True] * len(events)
 
     def load(self, incident_id: str) -> list[Event]:
-        from shared.models import Event  # imported on the first load: a read by id or of the summaries needs none
+        from shared.core_models import Event  # imported on the first load: a read by id or of the summaries needs none
 
         events = [
             Event(incident_id=d["incident_id"], event_id=d["event_id"], type=d["type"], at=d["at"],
@@ -294,7 +294,7 @@ class FirestoreEventStore:
         return [json.loads(d["summary"]) for d in docs]
 
     def summaries_page(self, limit: int, cursor: str = "",
-                       where: ListFilter = NO_FILTER) -> tuple[list[dict[str, Any]], str]:
+                       where: ListFilter | None = None) -> tuple[list[dict[str, Any]], str]:
         check_limit(limit)
         from google.cloud.firestore_v1 import Query
 
@@ -302,7 +302,7 @@ class FirestoreEventStore:
                    .order_by("__name__", direction=Query.DESCENDING))
         after = decode_cursor(cursor) if cursor else None
         page: list[dict[str, Any]] = []
-        budget = FILTER_SCAN if where.active else limit
+        budget = FILTER_SCAN if where is not None and where.active else limit
         while budget > 0:
             want = min(limit, budget)
             query = ordered.start_after({"updated_at": after[0], "__name__": after[1]}) if after else ordered
@@ -311,7 +311,7 @@ class FirestoreEventStore:
                 doc = snap.to_dict() or {}
                 after, budget = (float(doc.get("updated_at") or 0.0), snap.id), budget - 1
                 summary = json.loads(doc["summary"]) if "summary" in doc else None
-                if summary is not None and where.matches(summary):
+                if summary is not None and (where is None or where.matches(summary)):
                     page.append(summary)
                     if len(page) == limit:
                         return page, encode_cursor(*after)

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from shared.models import Event
-from shared.paging import NO_FILTER, ListFilter
+from shared.core_models import Event
+from shared.paging import ListFilter
 from shared.ports import EventStore
 
 
@@ -62,8 +62,8 @@ class ReadOnlyStore:
         return self._store.summaries(status)
 
     def summaries_page(self, limit: int, cursor: str = "",
-                       where: ListFilter = NO_FILTER) -> tuple[list[dict[str, Any]], str]:
-        return self._store.summaries_page(limit, cursor, where) if where.active else \
+                       where: ListFilter | None = None) -> tuple[list[dict[str, Any]], str]:
+        return self._store.summaries_page(limit, cursor, where) if where is not None and where.active else \
             self._store.summaries_page(limit, cursor)
 
     # TermIndex

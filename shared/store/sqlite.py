@@ -11,10 +11,10 @@ from collections.abc import Collection
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from shared.paging import NO_FILTER, ListFilter, check_limit, decode_cursor, encode_cursor
+from shared.paging import ListFilter, check_limit, decode_cursor, encode_cursor
 
 if TYPE_CHECKING:
-    from shared.models import Event
+    from shared.core_models import Event
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -85,7 +85,7 @@ class SqliteEventStore:
             return written
 
     def load(self, incident_id: str) -> list[Event]:
-        from shared.models import Event  # imported on the first load: a read by id or of the summaries needs none
+        from shared.core_models import Event  # imported on the first load: a read by id or of the summaries needs none
 
         with self._lock:
             rows = self._db.execute(
@@ -163,7 +163,7 @@ class SqliteEventStore:
         return [json.loads(r[0]) for r in rows]
 
     def summaries_page(self, limit: int, cursor: str = "",
-                       where: ListFilter = NO_FILTER) -> tuple[list[dict[str, Any]], str]:
+                       where: ListFilter | None = None) -> tuple[list[dict[str, Any]], str]:
         check_limit(limit)
         order = "coalesce(json_extract(summary, '$.updated_at'), 0)"
         clauses: list[str] = []
@@ -171,7 +171,8 @@ class SqliteEventStore:
         if cursor:
             updated_at, incident_id = decode_cursor(cursor)
             clauses, args = [f"({order}, incident_id) < (?, ?)"], (updated_at, incident_id)
-        if where.active:  # in the query, so LIMIT counts matches: a filtered page is as full as an unfiltered one
+        if where is not None and where.active:  # in the query, so LIMIT counts matches: a filtered page is as full
+            # as an unfiltered one
             clauses.append("list_filter_matches(summary, ?)")
             args = (*args, where.model_dump_json())
         condition = f"WHERE {' AND '.join(clauses)}" if clauses else ""

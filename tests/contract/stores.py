@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from shared.models import Event
+from shared.core_models import Event
 from tests.concurrency import n_times
 
 T = TypeVar("T")

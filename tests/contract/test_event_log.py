@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.models import Event
+from shared.core_models import Event
 from shared.ports import EventLog, EventStore
 from tests.contract.stores import THREADS, event, together
 
