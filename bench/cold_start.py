@@ -256,7 +256,7 @@ def approved_actions(count: int, env: dict[str, str], payload: bytes) -> tuple[N
     from functions.runtime import from_settings, remediation_of
     from shared import topics
     from shared.action_ledger import SLOT_KEY
-    from shared.bus.pubsub import ensure_topology
+    from shared.bus.pubsub_topology import ensure_topology
     from shared.config import Settings
 
     settings = Settings.from_env(env)
@@ -387,7 +387,7 @@ def main(argv: list[str] | None = None) -> int:
     from demo.generator import generate
     from functions.runtime import from_settings
     from shared import topics
-    from shared.bus.pubsub import ensure_topology
+    from shared.bus.pubsub_topology import ensure_topology
     from shared.config import Settings
 
     project = f"cold-{uuid.uuid4().hex[:8]}"

@@ -54,7 +54,8 @@ def alert(i: int, policies: int, started: int) -> bytes:
 
 
 def storm(n_alerts: int, n_policies: int, timeout_s: float = 600.0) -> StormResult:
-    from shared.bus.pubsub import PubSubBus, PullDispatcher, ensure_topology
+    from shared.bus.pubsub import PubSubBus
+    from shared.bus.pubsub_topology import PullDispatcher, ensure_topology
     from shared.store.firestore import FirestoreEventStore
 
     project = f"autosre-storm-{uuid.uuid4().hex[:8]}"

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from functions.pipeline import Pipeline
 from shared import topics
-from shared.bus.pubsub import SubscriptionSpec
+from shared.bus.pubsub_topology import SubscriptionSpec
 from shared.ports import Handler
 from shared.specialists import SPECIALISTS
 

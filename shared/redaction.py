@@ -76,15 +76,15 @@ _PLACEHOLDER = r"<[\w:*.-]*>"
 # pattern has none). Order matters: private-key blocks first (their bodies hold anything), then the specific
 # token formats (so the placeholder says what it was), then the generic shapes.
 
-class _Rule:
-    """A rule's kind and pattern, compiled on first use; it runs only on a text holding one of its literals
-    (shared/redaction_prefilter.py), so most rules are never compiled in a process that redacts a few alerts."""
+class _Pattern:
+    """A pattern compiled on its first use: compiling is most of what redaction costs a cold start, and most texts
+    never reach most patterns (a pattern that runs only on a match of another, or behind a check of what the text
+    holds)."""
 
-    __slots__ = ("_compiled", "flags", "kind", "literals", "source")
+    __slots__ = ("_compiled", "flags", "source")
 
-    def __init__(self, kind: str, source: str, flags: int = 0):
-        self.kind, self.source, self.flags = kind, source, flags
-        self.literals = literals_of(source, flags)
+    def __init__(self, source: str, flags: int = 0):
+        self.source, self.flags = source, flags
         self._compiled: re.Pattern[str] | None = None
 
     @property
@@ -92,6 +92,18 @@ class _Rule:
         if self._compiled is None:
             self._compiled = re.compile(self.source, self.flags)
         return self._compiled
+
+
+class _Rule(_Pattern):
+    """A rule's kind and pattern, compiled on first use; it runs only on a text holding one of its literals
+    (shared/redaction_prefilter.py), so most rules are never compiled in a process that redacts a few alerts."""
+
+    __slots__ = ("kind", "literals")
+
+    def __init__(self, kind: str, source: str, flags: int = 0):
+        super().__init__(source, flags)
+        self.kind = kind
+        self.literals = literals_of(source, flags)
 
 
 def _r(kind: str, pattern: str, flags: int = 0) -> _Rule:
@@ -107,7 +119,7 @@ _STRONG_KEY = (r"(?:pass(?:wor)?d|passwd|passphrase|secret|token|credentials?|si
 _WEAK_KEY = r"(?:pass|pwd|pw|sig|j?session[_-]?id|phpsessid|sid)"
 _KEY = rf"(?:[\w.-]{{0,64}}?{_STRONG_KEY}|(?:[\w.-]{{0,64}}[_.-])?{_WEAK_KEY})"  # bounded: no quadratic scans
 # A field (a dict key) that holds a secret: the same words, and cookies.
-_FIELD_RE = re.compile(rf"(?i)[\w.$@-]*?(?:{_STRONG_KEY}|cookie)|(?:[\w.$@-]*[_.-])?{_WEAK_KEY}")
+_FIELD_RE = _Pattern(rf"(?i)[\w.$@-]*?(?:{_STRONG_KEY}|cookie)|(?:[\w.$@-]*[_.-])?{_WEAK_KEY}")
 # Words that say a secret was absent or bad, not what it was: "token: expired", "password=null".
 _STATUS_WORDS = (r"(?:expired|invalid|missing|required|revoked|null|none|nil|true|false|yes|no|ok|empty|unset|"
                  r"redacted|hidden|\*+)")
@@ -196,13 +208,13 @@ _RULES: list[_Rule] = [
 ]
 
 # Local parts and domains in any script (jürgen.müller@beispiel.de, 张伟@例子.公司).
-_EMAIL = re.compile(r"(?<![\w.%+-])(?P<local>[\w.%+-]{1,128})@(?P<domain>[\w-]{1,63}(?:\.[\w-]{1,63}){0,8}"
+_EMAIL = _Pattern(r"(?<![\w.%+-])(?P<local>[\w.%+-]{1,128})@(?P<domain>[\w-]{1,63}(?:\.[\w-]{1,63}){0,8}"
                     r"\.[^\W\d_]{2,63})\b")
-_KEEP_EMAIL_DOMAIN = re.compile(r"(?i)(?:^|\.)gserviceaccount\.com$")
+_KEEP_EMAIL_DOMAIN = _Pattern(r"(?i)(?:^|\.)gserviceaccount\.com$")
 _KEEP_EMAIL_LOCAL = {"git"}  # git@github.com: an SSH remote, not a person
-_CARD = re.compile(r"(?<![\w.:/-])\d(?:[ -]?\d){12,18}(?![\w.:/-])")
-_KEY_BEFORE = re.compile(r"[\w.$@-]+$")
-_COOKIE_PAIR = re.compile(r"(?P<name>[^\s=;,]+)=(?P<value>[^;\s,]*)")
+_CARD = _Pattern(r"(?<![\w.:/-])\d(?:[ -]?\d){12,18}(?![\w.:/-])")
+_KEY_BEFORE = _Pattern(r"[\w.$@-]+$")
+_COOKIE_PAIR = _Pattern(r"(?P<name>[^\s=;,]+)=(?P<value>[^;\s,]*)")
 _COOKIE_ATTRIBUTES = {"path", "domain", "expires", "max-age", "samesite", "priority", "version", "comment"}
 
 
@@ -227,20 +239,20 @@ def _luhn(digits: str) -> bool:
     return total % 10 == 0
 
 
-_CARD_IIN = re.compile(r"4\d{12}(?:\d{3})?|5[1-5]\d{14}|2(?:2[2-9]|[3-6]\d|7[01]|720)\d{12}|3[47]\d{13}|"
+_CARD_IIN = _Pattern(r"4\d{12}(?:\d{3})?|5[1-5]\d{14}|2(?:2[2-9]|[3-6]\d|7[01]|720)\d{12}|3[47]\d{13}|"
                        r"3(?:0[0-5]|[68]\d)\d{11}|6(?:011|5\d\d)\d{12}|35(?:2[89]|[3-8]\d)\d{12}")
 
 
-_ID_KEY_BEFORE = re.compile(r"(?:\b|_)(?:id|ID|Id|no|num|number|seq|offset|ts|ns|ms)[\"']?\s*[:=]\s*[\"']?$")
+_ID_KEY_BEFORE = _Pattern(r"(?:\b|_)(?:id|ID|Id|no|num|number|seq|offset|ts|ns|ms)[\"']?\s*[:=]\s*[\"']?$")
 
 
 def _is_card(m: re.Match[str]) -> bool:
     """A payment card: a known issuer prefix, that issuer's length, and the Luhn check; not the value of an id
     (event_id=4648493217815452). Ids, epoch times and nanosecond counters mostly fail one of these."""
     digits = re.sub(r"\D", "", m.group(0))
-    if _ID_KEY_BEFORE.search(m.string, max(0, m.start() - 24), m.start()):
+    if _ID_KEY_BEFORE.pattern.search(m.string, max(0, m.start() - 24), m.start()):
         return False
-    return bool(_CARD_IIN.fullmatch(digits)) and _luhn(digits)
+    return bool(_CARD_IIN.pattern.fullmatch(digits)) and _luhn(digits)
 
 
 def _mask_cookies(header: str, ph: Placeholder) -> str:
@@ -250,7 +262,7 @@ def _mask_cookies(header: str, ph: Placeholder) -> str:
             return m.group(0)
         return f"{name}={ph('cookie')}"
 
-    return _COOKIE_PAIR.sub(one, header)
+    return _COOKIE_PAIR.pattern.sub(one, header)
 
 
 def rule_sources() -> list[tuple[str, int]]:
@@ -282,7 +294,7 @@ def _apply(rule: _Rule, text: str, ph: Placeholder) -> str:
         if kind == "cookie":
             masked = _mask_cookies(secret, ph)
         elif kind == "secret":  # key=value: the key says what it was; quotes stay
-            key = _KEY_BEFORE.search(m.group(0)[:start - m.start()].rstrip("\\\"' \t:=>"))
+            key = _KEY_BEFORE.pattern.search(m.group(0)[:start - m.start()].rstrip("\\\"' \t:=>"))
             if key and re.fullmatch(r"(?i)(?:proxy-)?authorization", key.group(0)):
                 return m.group(0)  # the header's own rule (_mask_authorization) keeps the scheme word
             masked = ph(_kind_of_key(key.group(0)) if key else kind)
@@ -298,7 +310,7 @@ def _apply(rule: _Rule, text: str, ph: Placeholder) -> str:
 
 
 def _mask_email(m: re.Match[str], ph: Placeholder) -> str:
-    if _KEEP_EMAIL_DOMAIN.search(m.group("domain")) or m.group("local").lower() in _KEEP_EMAIL_LOCAL:
+    if _KEEP_EMAIL_DOMAIN.pattern.search(m.group("domain")) or m.group("local").lower() in _KEEP_EMAIL_LOCAL:
         return m.group(0)
     return ph("email")
 
@@ -307,15 +319,15 @@ def _mask_email(m: re.Match[str], ph: Placeholder) -> str:
 # a single token (Bearer, SSWS, ...) keeps the rest of the line, any other known one (Digest, Hawk, AWS4-HMAC-SHA256)
 # is masked to the end of its value (the closing quote, or the end of the line). A word that is not a known scheme
 # may itself be the credential, so the whole value goes.
-_AUTH_HEADER = re.compile(r"(?i)\b(?:(?:proxy-)?authorization|x-[a-z-]{0,40}auth)(?:\\*[\"'])?\s*[:=]\s*"
+_AUTH_HEADER = _Pattern(r"(?i)\b(?:(?:proxy-)?authorization|x-[a-z-]{0,40}auth)(?:\\*[\"'])?\s*[:=]\s*"
                           r"(?P<q>\\*[\"'])?")
 _ONE_TOKEN_SCHEMES = {"bearer", "basic", "token", "negotiate", "ntlm", "kerberos", "apikey", "api-key", "key",
                       "sso-key", "splunk", "dsn", "ssws", "sharedkey", "sharedkeylite", "geniekey", "klaviyo-api-key",
                       "bot", "jwt", "pat", "dpop", "privatetoken", "concealed", "vapid", "aws", "otp"}
 _PARAM_SCHEMES = {"digest", "hawk", "oauth", "mac", "googlelogin", "aws4-hmac-sha256", "scram-sha-1", "scram-sha-256",
                   "mutual", "hoba", "gnap", "signature", "sentry", "x-amz-security-token"}
-_SCHEME = re.compile(r"(?P<scheme>[A-Za-z][\w.-]{0,63})(?P<gap>\s+)(?P<rest>\S.*)", re.S)
-_PLACEHOLDER_RE = re.compile(_PLACEHOLDER)
+_SCHEME = _Pattern(r"(?P<scheme>[A-Za-z][\w.-]{0,63})(?P<gap>\s+)(?P<rest>\S.*)", re.S)
+_PLACEHOLDER_RE = _Pattern(_PLACEHOLDER)
 
 
 def _value_end(text: str, start: int, quote: str | None) -> int:
@@ -344,17 +356,19 @@ def _value_end(text: str, start: int, quote: str | None) -> int:
 
 def _mask_authorization(text: str, ph: Placeholder) -> str:
     out, last = [], 0
-    for m in _AUTH_HEADER.finditer(text):
+    for m in _AUTH_HEADER.pattern.finditer(text):
         if m.start() < last:
             continue
         start, end = m.end(), _value_end(text, m.end(), m.group("q"))
         value = text[start:end]
         stripped = value.strip()
-        if not stripped or _PLACEHOLDER_RE.fullmatch(stripped) or re.fullmatch(rf"(?i){_STATUS_WORDS}", stripped):
+        if not stripped or _PLACEHOLDER_RE.pattern.fullmatch(stripped) \
+                or re.fullmatch(rf"(?i){_STATUS_WORDS}", stripped):
             continue
-        parts = _SCHEME.match(value)
+        parts = _SCHEME.pattern.match(value)
         scheme = parts.group("scheme").lower() if parts else ""
-        if _PLACEHOLDER_RE.match(value.lstrip()) or (parts and _PLACEHOLDER_RE.match(parts.group("rest")) \
+        if _PLACEHOLDER_RE.pattern.match(value.lstrip()) \
+                or (parts and _PLACEHOLDER_RE.pattern.match(parts.group("rest")) \
                 and scheme in _ONE_TOKEN_SCHEMES | _PARAM_SCHEMES):
             continue  # masked already
         if parts is None or scheme not in _ONE_TOKEN_SCHEMES | _PARAM_SCHEMES:
@@ -374,7 +388,7 @@ def _mask_authorization(text: str, ph: Placeholder) -> str:
 
 # A long random-looking token (letters of both cases and digits, high entropy) that no rule above named: most
 # likely a credential, so it goes. The cost is an odd opaque id; the gain is the formats nobody listed.
-_OPAQUE = re.compile(r"(?<![\w+/=.~$-])[A-Za-z0-9_+/=~-]{32,1024}(?![\w+/=.~$-])")
+_OPAQUE = _Pattern(r"(?<![\w+/=.~$-])[A-Za-z0-9_+/=~-]{32,1024}(?![\w+/=.~$-])")
 
 
 def _entropy(token: str) -> float:
@@ -385,23 +399,23 @@ def _entropy(token: str) -> float:
     return -sum(c / n * log2(c / n) for c in counts.values())
 
 
-_NOT_SECRET_BEFORE = re.compile(r"(?i)(?:\b(?:sha\d+|md5)[:=]|\b(?:ssh|ecdsa|sk-ssh|sk-ecdsa)-[\w@.-]+\s+)$")
+_NOT_SECRET_BEFORE = _Pattern(r"(?i)(?:\b(?:sha\d+|md5)[:=]|\b(?:ssh|ecdsa|sk-ssh|sk-ecdsa)-[\w@.-]+\s+)$")
 
 
-_RUNS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
+_RUNS = _Pattern(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
 
 
 def _is_opaque_secret(m: re.Match[str]) -> bool:
     """A fingerprint (SHA256:...) or an SSH public key after its type is public, not a credential."""
     token = m.group(0)
-    if _NOT_SECRET_BEFORE.search(m.string, max(0, m.start() - 48), m.start()):
+    if _NOT_SECRET_BEFORE.pattern.search(m.string, max(0, m.start() - 48), m.start()):
         return False
     if not (any(c.isupper() for c in token) and any(c.islower() for c in token)
             and sum(c.isdigit() for c in token) >= 2):
         return False
     # random text breaks into short runs of one case or of digits ("wr", "LN", "t9"); an identifier or a path
     # (ConcurrentHashMapNode12, /api/v1/Users/OrderHistory) into words
-    runs = _RUNS.findall(token)
+    runs = _RUNS.pattern.findall(token)
     return bool(runs) and len("".join(runs)) / len(runs) <= 2.6 and _entropy(token) >= 4.2
 
 
@@ -418,18 +432,25 @@ def redact_text(text: str, *, placeholder: Placeholder = typed_placeholder, name
     if not text:
         return text
     text = _apply_rules(_RULES[:1], text, placeholder, prefilter)  # private-key blocks first: their bodies hold
-    text = _mask_authorization(text, placeholder)                    # anything
+    low = lowered(text) if prefilter else None                      # anything
+    if low is None or "auth" in low:  # what every match of the header's pattern holds (an ASCII text, lower-cased)
+        text = _mask_authorization(text, placeholder)
     text = _apply_rules(_RULES[1:], text, placeholder, prefilter)
-    text = _OPAQUE.sub(lambda m: placeholder("token") if _is_opaque_secret(m) else m.group(0), text)
-    kept = [(m.start(), m.end()) for n in names if "@" in n for m in re.finditer(re.escape(n), text)]
-    text = _EMAIL.sub(lambda m: m.group(0) if any(a <= m.start() and m.end() <= b for a, b in kept)
-                      else _mask_email(m, placeholder), text)
-    return _CARD.sub(lambda m: placeholder("card") if _is_card(m) else m.group(0), text)
+    # The generic shapes, each only on a text that can hold one: a token of 32 characters, an @, 13 digits.
+    if not prefilter or len(text) >= 32:
+        text = _OPAQUE.pattern.sub(lambda m: placeholder("token") if _is_opaque_secret(m) else m.group(0), text)
+    if not prefilter or "@" in text:
+        kept = [(m.start(), m.end()) for n in names if "@" in n for m in re.finditer(re.escape(n), text)]
+        text = _EMAIL.pattern.sub(lambda m: m.group(0) if any(a <= m.start() and m.end() <= b for a, b in kept)
+                                  else _mask_email(m, placeholder), text)
+    if not prefilter or sum(ch.isdigit() for ch in text) >= 13:  # isdigit: every \d and more
+        text = _CARD.pattern.sub(lambda m: placeholder("card") if _is_card(m) else m.group(0), text)
+    return text
 
 
 def is_secret_key(key: str) -> bool:
     """Whether a field named `key` holds a secret (dbPassword, client_secret, X-Auth-Token, AccountKey, ...)."""
-    return bool(_FIELD_RE.fullmatch(key))
+    return bool(_FIELD_RE.pattern.fullmatch(key))
 
 
 def redact_value(value: Any, *, placeholder: Placeholder = typed_placeholder,

@@ -8,7 +8,7 @@ import pytest
 from functions.dlq import REPLAY_ATTRIBUTE, SOURCE_ATTRIBUTE, origin_topic, replay
 from functions.topology import subscriptions
 from shared import topics
-from shared.bus.pubsub import SubscriptionSpec
+from shared.bus.pubsub_topology import SubscriptionSpec
 
 pytestmark = pytest.mark.emulator
 
@@ -24,7 +24,8 @@ def test_origin_of_a_dead_lettered_message() -> None:
 def test_replay_sends_each_message_back_to_its_topic(pubsub_emulator: object, project_id: str) -> None:
     from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
-    from shared.bus.pubsub import PubSubBus, ensure_topology
+    from shared.bus.pubsub import PubSubBus
+    from shared.bus.pubsub_topology import ensure_topology
 
     probes = [SubscriptionSpec("probe-alerts", topics.ALERTS, dead_letter_topic=""),
               SubscriptionSpec("probe-tasks", topics.TASKS, dead_letter_topic="")]
@@ -63,7 +64,8 @@ def test_the_cli_replays_and_sends_a_synthetic_alert(pubsub_emulator: object, pr
 
     from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
-    from shared.bus.pubsub import PubSubBus, ensure_topology
+    from shared.bus.pubsub import PubSubBus
+    from shared.bus.pubsub_topology import ensure_topology
 
     probe = SubscriptionSpec("probe-alerts", topics.ALERTS, dead_letter_topic="")
     ensure_topology(project_id, topics.ALL, [*subscriptions(), probe])

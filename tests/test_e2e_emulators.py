@@ -42,7 +42,8 @@ class RecordingBus:
 @pytest.fixture()
 def deployment(pubsub_emulator: object, firestore_emulator: object, project_id: str,
                tmp_path: Path) -> Iterator[tuple[Pipeline, object, object]]:
-    from shared.bus.pubsub import PubSubBus, PullDispatcher, ensure_topology
+    from shared.bus.pubsub import PubSubBus
+    from shared.bus.pubsub_topology import PullDispatcher, ensure_topology
     from shared.store.firestore import FirestoreEventStore
 
     scenario = generate("bad_deploy", tmp_path / "bundle", seed=3)

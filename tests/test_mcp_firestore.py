@@ -93,7 +93,7 @@ def test_a_started_investigation_goes_to_the_deployments_alerts_topic(firestore_
 
     from functions.topology import subscriptions
     from shared import topics
-    from shared.bus.pubsub import ensure_topology
+    from shared.bus.pubsub_topology import ensure_topology
 
     ensure_topology(project_id, topics.ALL, subscriptions())
     out = anyio.run(start, project_id, 1768471345.0)

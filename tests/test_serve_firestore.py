@@ -115,7 +115,7 @@ def test_with_an_approver_an_approval_goes_to_the_deployments_actions_topic(
     from functions.cli_serve import approvals_on_firestore
     from functions.handlers.web import create_app
     from shared import topics
-    from shared.bus.pubsub import SubscriptionSpec, ensure_topology
+    from shared.bus.pubsub_topology import SubscriptionSpec, ensure_topology
     from shared.config import Settings
 
     project, incident_id, store = deployment

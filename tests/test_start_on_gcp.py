@@ -28,7 +28,7 @@ WHO = "alice@example.com"  # the assertion's e-mail (tests/test_iap.py)
 def deployment(firestore_emulator: Any, pubsub_emulator: Any, project_id: str,
                monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A deployment's settings (Firestore, Pub/Sub, IAP with a local stand-in for its keys) and its topology."""
-    from shared.bus.pubsub import ensure_topology
+    from shared.bus.pubsub_topology import ensure_topology
 
     ensure_topology(project_id, topics.ALL, subscriptions())
     with serve(lambda method, path, body: (200, jwk_set(KEY))) as keys:

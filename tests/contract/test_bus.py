@@ -11,7 +11,7 @@ from typing import Any, Protocol
 import pytest
 
 from shared.bus.inprocess import InProcessBus
-from shared.bus.pubsub import SubscriptionSpec, filter_expression, parse_filter_expression
+from shared.bus.pubsub_topology import SubscriptionSpec, filter_expression, parse_filter_expression
 from shared.ports import Handler, Message
 
 MAX_ATTEMPTS = 5  # Pub/Sub's smallest max_delivery_attempts; the in-process bus is set to the same
@@ -69,7 +69,7 @@ class PubSubHarness:
         self.handlers[spec.name] = handler
 
     def _start(self) -> None:
-        from shared.bus.pubsub import PullDispatcher, ensure_topology
+        from shared.bus.pubsub_topology import PullDispatcher, ensure_topology
 
         ensure_topology(self.project, [DEAD_LETTER], self.specs)
         ensure_topology(self.project, [DEAD_LETTER], self.specs)  # idempotent: a second run changes nothing
