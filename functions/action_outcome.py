@@ -13,14 +13,13 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 HAND_OFF_TIMEOUT_S = 5.0  # well inside a load balancer's request timeout
 OUTCOME_DEADLINE_S = 360.0  # > the execute function's timeout (300 s): a run not recorded by then was stopped
 
 
-@dataclass(frozen=True)
-class RunClaim:
+class RunClaim(NamedTuple):
     run_id: str
     started_at: float
 

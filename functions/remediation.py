@@ -26,7 +26,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from agents.remediation.policy import Decision, Policy
 from functions.action_outcome import HAND_OFF_TIMEOUT_S, OUTCOME_DEADLINE_S, RunClaim, unknown_outcome, within
@@ -68,8 +68,7 @@ class RemediationError(RuntimeError):
         self.reason = reason
 
 
-@dataclass(frozen=True)
-class ApprovalView:
+class ApprovalView(NamedTuple):
     """What an approval link shows the person who opened it: computed by `Remediation.view`, rendered by the web."""
 
     state: IncidentState
@@ -82,8 +81,7 @@ class ApprovalView:
     dry_run: bool = False  # the executor only records its plan
 
 
-@dataclass(frozen=True)
-class ActionState:
+class ActionState(NamedTuple):
     """Where a proposal stands for the people reading the report: computed here, rendered by the web view."""
 
     kind: Literal["allowed", "refused", "blocked", "done"]  # refused: by policy; blocked: closed, no approver

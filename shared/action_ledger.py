@@ -9,6 +9,7 @@ executors racing for the last slot cannot both win. A slot's value is `<unix tim
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from shared.ports import Claims
 
@@ -16,8 +17,7 @@ WINDOW_S = 3600.0
 SLOT_KEY = "action-slot:{}"
 
 
-@dataclass(frozen=True)
-class SlotHolder:
+class SlotHolder(NamedTuple):
     at: float
     incident_id: str
     proposal_id: str

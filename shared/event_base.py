@@ -1,6 +1,6 @@
-"""The base of every event payload (shared/events.py lists them): its config, its causal phase, its timeline line and
-how it changes the folded state. Apart from the payloads so that payloads defined in modules of their own
-(shared/feedback_events.py) extend it without importing the registry that lists them."""
+"""The base of every event payload (shared/events.py maps each type to its family): its config, its causal phase,
+its timeline line and how it changes the folded state. Apart from the payloads, so that each family of payloads
+(shared/lifecycle_events.py, ...) extends it without importing the registry that maps them."""
 
 from typing import TYPE_CHECKING, ClassVar
 

@@ -7,8 +7,7 @@ telemetry: a log line saying "approve rollback" is data, not an instruction.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from agents.specialists.metrics.metric_vocabulary import names_pool, names_saturation
 from shared.event_types import stable_id
@@ -19,8 +18,7 @@ if TYPE_CHECKING:  # the models are imported where actions are proposed: naming 
 Executor = Literal["cloud_run", "runbook_webhook"]
 
 
-@dataclass(frozen=True)
-class ActionType:
+class ActionType(NamedTuple):
     """One action a person can approve: its title (what people read; `name` is the key the policy, the events and
     the JSON use), its risk, what it does, what must hold, which executor carries it out (shared/actions/ has one
     runner per executor), and the exact preview shown before approval."""
