@@ -196,6 +196,9 @@ class IncidentLog:
                        where: ListFilter | None = None) -> tuple[list[dict[str, Any]], str]:
         """One page of the list view, the most recently updated first, and the next page's cursor ("": the last);
         with `where`, only the incidents it matches. Raises ValueError for a cursor no page gave."""
-        if where is None or not where.active:
+        from shared.paging import narrowing  # the list view's filter: imported with the first page asked for
+
+        active = narrowing(where)
+        if active is None:
             return self.store.summaries_page(limit, cursor)
-        return self.store.summaries_page(limit, cursor, where)
+        return self.store.summaries_page(limit, cursor, active)

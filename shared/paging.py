@@ -59,3 +59,9 @@ class ListFilter(BaseModel):
 
 
 SEARCHED = ("incident_id", "service", "policy", "top_cause", "severity")
+
+
+def narrowing(where: ListFilter | None) -> ListFilter | None:
+    """The filter when it narrows the list at all; None for no filter or one that keeps every incident (the stores
+    page the list unfiltered then)."""
+    return where if where is not None and where.active else None

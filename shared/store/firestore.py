@@ -40,7 +40,7 @@ from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from shared.paging import ListFilter, check_limit, decode_cursor, encode_cursor
+from shared.paging import ListFilter, check_limit, decode_cursor, encode_cursor, narrowing
 
 if TYPE_CHECKING:
     from shared.core_models import Event
@@ -302,7 +302,8 @@ class FirestoreEventStore:
                    .order_by("__name__", direction=Query.DESCENDING))
         after = decode_cursor(cursor) if cursor else None
         page: list[dict[str, Any]] = []
-        budget = FILTER_SCAN if where is not None and where.active else limit
+        active = narrowing(where)
+        budget = FILTER_SCAN if active is not None else limit
         while budget > 0:
             want = min(limit, budget)
             query = ordered.start_after({"updated_at": after[0], "__name__": after[1]}) if after else ordered
@@ -311,7 +312,7 @@ class FirestoreEventStore:
                 doc = snap.to_dict() or {}
                 after, budget = (float(doc.get("updated_at") or 0.0), snap.id), budget - 1
                 summary = json.loads(doc["summary"]) if "summary" in doc else None
-                if summary is not None and (where is None or where.matches(summary)):
+                if summary is not None and (active is None or active.matches(summary)):
                     page.append(summary)
                     if len(page) == limit:
                         return page, encode_cursor(*after)

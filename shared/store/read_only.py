@@ -7,7 +7,7 @@ from collections.abc import Collection
 from typing import Any
 
 from shared.core_models import Event
-from shared.paging import ListFilter
+from shared.paging import ListFilter, narrowing
 from shared.ports import EventStore
 
 
@@ -63,7 +63,8 @@ class ReadOnlyStore:
 
     def summaries_page(self, limit: int, cursor: str = "",
                        where: ListFilter | None = None) -> tuple[list[dict[str, Any]], str]:
-        return self._store.summaries_page(limit, cursor, where) if where is not None and where.active else \
+        active = narrowing(where)
+        return self._store.summaries_page(limit, cursor, active) if active is not None else \
             self._store.summaries_page(limit, cursor)
 
     # TermIndex

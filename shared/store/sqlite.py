@@ -11,7 +11,7 @@ from collections.abc import Collection
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from shared.paging import ListFilter, check_limit, decode_cursor, encode_cursor
+from shared.paging import ListFilter, check_limit, decode_cursor, encode_cursor, narrowing
 
 if TYPE_CHECKING:
     from shared.core_models import Event
@@ -171,10 +171,10 @@ class SqliteEventStore:
         if cursor:
             updated_at, incident_id = decode_cursor(cursor)
             clauses, args = [f"({order}, incident_id) < (?, ?)"], (updated_at, incident_id)
-        if where is not None and where.active:  # in the query, so LIMIT counts matches: a filtered page is as full
-            # as an unfiltered one
+        active = narrowing(where)
+        if active is not None:  # in the query, so LIMIT counts matches: a filtered page is as full as an unfiltered one
             clauses.append("list_filter_matches(summary, ?)")
-            args = (*args, where.model_dump_json())
+            args = (*args, active.model_dump_json())
         condition = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         with self._lock:
             rows = self._db.execute(f"SELECT incident_id, {order}, summary FROM summaries {condition} "
