@@ -209,7 +209,7 @@ _RULES: list[_Rule] = [
 
 # Local parts and domains in any script (jürgen.müller@beispiel.de, 张伟@例子.公司).
 _EMAIL = _Pattern(r"(?<![\w.%+-])(?P<local>[\w.%+-]{1,128})@(?P<domain>[\w-]{1,63}(?:\.[\w-]{1,63}){0,8}"
-                    r"\.[^\W\d_]{2,63})\b")
+                  r"\.[^\W\d_]{2,63})\b")
 _KEEP_EMAIL_DOMAIN = _Pattern(r"(?i)(?:^|\.)gserviceaccount\.com$")
 _KEEP_EMAIL_LOCAL = {"git"}  # git@github.com: an SSH remote, not a person
 _CARD = _Pattern(r"(?<![\w.:/-])\d(?:[ -]?\d){12,18}(?![\w.:/-])")
@@ -240,7 +240,7 @@ def _luhn(digits: str) -> bool:
 
 
 _CARD_IIN = _Pattern(r"4\d{12}(?:\d{3})?|5[1-5]\d{14}|2(?:2[2-9]|[3-6]\d|7[01]|720)\d{12}|3[47]\d{13}|"
-                       r"3(?:0[0-5]|[68]\d)\d{11}|6(?:011|5\d\d)\d{12}|35(?:2[89]|[3-8]\d)\d{12}")
+                     r"3(?:0[0-5]|[68]\d)\d{11}|6(?:011|5\d\d)\d{12}|35(?:2[89]|[3-8]\d)\d{12}")
 
 
 _ID_KEY_BEFORE = _Pattern(r"(?:\b|_)(?:id|ID|Id|no|num|number|seq|offset|ts|ns|ms)[\"']?\s*[:=]\s*[\"']?$")
@@ -320,7 +320,7 @@ def _mask_email(m: re.Match[str], ph: Placeholder) -> str:
 # is masked to the end of its value (the closing quote, or the end of the line). A word that is not a known scheme
 # may itself be the credential, so the whole value goes.
 _AUTH_HEADER = _Pattern(r"(?i)\b(?:(?:proxy-)?authorization|x-[a-z-]{0,40}auth)(?:\\*[\"'])?\s*[:=]\s*"
-                          r"(?P<q>\\*[\"'])?")
+                        r"(?P<q>\\*[\"'])?")
 _ONE_TOKEN_SCHEMES = {"bearer", "basic", "token", "negotiate", "ntlm", "kerberos", "apikey", "api-key", "key",
                       "sso-key", "splunk", "dsn", "ssws", "sharedkey", "sharedkeylite", "geniekey", "klaviyo-api-key",
                       "bot", "jwt", "pat", "dpop", "privatetoken", "concealed", "vapid", "aws", "otp"}
